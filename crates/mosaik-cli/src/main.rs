@@ -1,0 +1,2 @@
+//! The mosaik command-line tool.
+fn main() {}

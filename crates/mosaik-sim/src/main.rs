@@ -1,0 +1,3 @@
+//! Deterministic simulator for the mosaik consensus core.
+
+fn main() {}
