@@ -1,0 +1,190 @@
+//! Engine configuration: timeouts, leadership preference and the consensus mode.
+
+use core::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Per-node willingness to lead (`StateMachine::leadership_preference()` in the shell).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LeadershipPreference {
+    /// Campaigns after a normal election timeout, votes, counts toward quorums.
+    #[default]
+    Normal,
+    /// Campaigns only after the election timeout multiplied by `factor` (0 is treated as 1),
+    /// so normal nodes usually win; otherwise a full voter.
+    Reluctant {
+        /// Multiplier applied to the randomized election timeout.
+        factor: u32,
+    },
+    /// Never campaigns, answers votes with `Abstained`, is never counted in any quorum; it still
+    /// replicates and applies the log (read replicas).
+    Observer,
+}
+
+impl LeadershipPreference {
+    /// `Reluctant` with the default factor of 3.
+    pub const fn reluctant() -> Self {
+        LeadershipPreference::Reluctant { factor: 3 }
+    }
+
+    /// True for every preference except `Observer`.
+    pub const fn is_voter(self) -> bool {
+        !matches!(self, LeadershipPreference::Observer)
+    }
+}
+
+/// Deliberate bugs the simulator plants to prove its checkers can fail. Off by default and only
+/// reachable through [`Config::planted_bug`]; never enable one outside a test.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum PlantedBug {
+    /// Count acknowledgements for entries of prior terms toward commit (breaks Raft §5.4.2;
+    /// the Figure 8 scenario loses a committed entry).
+    PriorTermCommit,
+    /// Omit the vote from persisted hard state, so a restarted node can vote twice in a round.
+    DoubleVote,
+    /// Answer strong reads immediately, without confirming leadership with a quorum.
+    StaleRead,
+    /// Ignore `min_quorum`: count quorums over the currently bonded voters only, so strict mode
+    /// loses its intersection guarantee and both sides of a partition can elect and commit.
+    BondedQuorum,
+}
+
+/// Configuration of one engine. Only the heartbeat settings must agree across a group (the shell
+/// folds them into the group id); the rest is per-node tunable except `min_quorum`, which every
+/// member must share (the shell makes it part of the group id as well).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Leader heartbeat (empty `AppendEntries`) interval. Default 500 ms.
+    pub heartbeat_interval: Duration,
+    /// Base election timeout; the effective timeout is uniform in
+    /// `[election_timeout, election_timeout + election_timeout_jitter)`. Default 2 s.
+    pub election_timeout: Duration,
+    /// Width of the election timeout randomization. Zero is valid (no randomization).
+    /// Default 500 ms.
+    pub election_timeout_jitter: Duration,
+    /// Added to election timeouts while the node is still in term 0, so that peers have time
+    /// to bond before the first election. Default 3 s.
+    pub bootstrap_delay: Duration,
+    /// How long a follower waits for the leader to acknowledge a forwarded proposal. Default 2 s.
+    pub forward_timeout: Duration,
+    /// How long a strong read may take before it fails. Default 2 s.
+    pub query_timeout: Duration,
+    /// Strict mode when `Some(n)`: elections need at least `n` granted votes and commits at least
+    /// `n` acknowledgements (self included), in addition to the majority rule. Choose `n` greater
+    /// than half the largest membership the group will ever have. `None` (default) is dynamic
+    /// mode: majority of the currently bonded voters.
+    pub min_quorum: Option<usize>,
+    /// This node's leadership preference. Default `Normal`.
+    pub preference: LeadershipPreference,
+    /// Maximum number of entries carried by one `AppendEntries` message (0 is treated as 1).
+    /// Default 1024.
+    pub max_append_entries: usize,
+    /// When true (default), a leader that has not heard from a quorum of voters within one
+    /// election timeout steps down, so an isolated leader stops accepting writes and reads.
+    pub check_quorum: bool,
+    /// Planted bug for simulator self-tests. Always `None` in real use.
+    #[doc(hidden)]
+    pub planted_bug: Option<PlantedBug>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            heartbeat_interval: Duration::from_millis(500),
+            election_timeout: Duration::from_secs(2),
+            election_timeout_jitter: Duration::from_millis(500),
+            bootstrap_delay: Duration::from_secs(3),
+            forward_timeout: Duration::from_secs(2),
+            query_timeout: Duration::from_secs(2),
+            min_quorum: None,
+            preference: LeadershipPreference::Normal,
+            max_append_entries: 1024,
+            check_quorum: true,
+            planted_bug: None,
+        }
+    }
+}
+
+impl Config {
+    /// Sets [`Config::heartbeat_interval`].
+    #[must_use]
+    pub fn with_heartbeat_interval(mut self, value: Duration) -> Self {
+        self.heartbeat_interval = value;
+        self
+    }
+
+    /// Sets [`Config::election_timeout`].
+    #[must_use]
+    pub fn with_election_timeout(mut self, value: Duration) -> Self {
+        self.election_timeout = value;
+        self
+    }
+
+    /// Sets [`Config::election_timeout_jitter`].
+    #[must_use]
+    pub fn with_election_timeout_jitter(mut self, value: Duration) -> Self {
+        self.election_timeout_jitter = value;
+        self
+    }
+
+    /// Sets [`Config::bootstrap_delay`].
+    #[must_use]
+    pub fn with_bootstrap_delay(mut self, value: Duration) -> Self {
+        self.bootstrap_delay = value;
+        self
+    }
+
+    /// Sets [`Config::forward_timeout`].
+    #[must_use]
+    pub fn with_forward_timeout(mut self, value: Duration) -> Self {
+        self.forward_timeout = value;
+        self
+    }
+
+    /// Sets [`Config::query_timeout`].
+    #[must_use]
+    pub fn with_query_timeout(mut self, value: Duration) -> Self {
+        self.query_timeout = value;
+        self
+    }
+
+    /// Sets [`Config::min_quorum`] (strict mode).
+    #[must_use]
+    pub fn with_min_quorum(mut self, value: Option<usize>) -> Self {
+        self.min_quorum = value;
+        self
+    }
+
+    /// Sets [`Config::preference`].
+    #[must_use]
+    pub fn with_preference(mut self, value: LeadershipPreference) -> Self {
+        self.preference = value;
+        self
+    }
+
+    /// Sets [`Config::max_append_entries`].
+    #[must_use]
+    pub fn with_max_append_entries(mut self, value: usize) -> Self {
+        self.max_append_entries = value;
+        self
+    }
+
+    /// Sets [`Config::check_quorum`].
+    #[must_use]
+    pub fn with_check_quorum(mut self, value: bool) -> Self {
+        self.check_quorum = value;
+        self
+    }
+
+    /// True in strict mode.
+    pub fn is_strict(&self) -> bool {
+        self.min_quorum.is_some()
+    }
+
+    pub(crate) fn has_bug(&self, bug: PlantedBug) -> bool {
+        self.planted_bug == Some(bug)
+    }
+}

@@ -1,0 +1,306 @@
+//! Client requests: proposals (local or forwarded), commit outcomes, strong reads, timeouts.
+
+use std::fmt::Debug;
+
+use super::leader::{LeaderRead, ReadOrigin};
+use super::{Engine, RoleState};
+use crate::io::{CommitError, Output, ProposeError};
+use crate::log::Entry;
+use crate::message::{Forward, Message};
+use crate::types::{Index, IndexRange, Instant, NodeId, RequestId, Term};
+
+/// A proposal forwarded to the leader, awaiting its ack.
+#[derive(Clone, Debug)]
+pub(super) struct PendingForward {
+    pub(super) request_id: RequestId,
+    pub(super) deadline: Instant,
+}
+
+/// A strong read forwarded to the leader.
+#[derive(Clone, Debug)]
+pub(super) struct PendingRead {
+    pub(super) request_id: RequestId,
+    pub(super) deadline: Instant,
+    /// Known once the leader answered; the read is served when applied reaches it.
+    pub(super) read_index: Option<Index>,
+}
+
+/// An assigned proposal awaiting the commit of its range.
+#[derive(Clone, Debug)]
+pub(super) struct Watch<Id> {
+    pub(super) request_id: RequestId,
+    pub(super) range: IndexRange,
+    /// Term of the leader that assigned the range.
+    pub(super) term: Term<Id>,
+}
+
+impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
+    pub(super) fn on_propose(&mut self, request_id: RequestId, commands: Vec<C>) {
+        if commands.is_empty() {
+            return self.propose_failed(request_id, ProposeError::NoCommands);
+        }
+        match (&self.state, self.leader) {
+            (RoleState::Leader(_), _) => {
+                let range = self.append_commands(commands);
+                self.emit(Output::ProposeResult {
+                    request_id,
+                    result: Ok(range.clone()),
+                });
+                self.watch(request_id, range, self.hard.term);
+                self.maybe_advance_commit();
+            }
+            (RoleState::Follower, Some(leader)) => {
+                let forward_id = self.fresh_forward_id();
+                let deadline = self.now + self.config.forward_timeout;
+                self.forwards.insert(
+                    forward_id,
+                    PendingForward {
+                        request_id,
+                        deadline,
+                    },
+                );
+                let msg = Forward::Command {
+                    request_id: forward_id,
+                    commands,
+                };
+                self.send(leader, Message::Forward(msg));
+            }
+            _ => self.propose_failed(request_id, ProposeError::Offline),
+        }
+    }
+
+    fn propose_failed(&mut self, request_id: RequestId, error: ProposeError) {
+        self.emit(Output::ProposeResult {
+            request_id,
+            result: Err(error),
+        });
+    }
+
+    /// Random, unused forward id (never the shell's id: it must survive our restarts).
+    fn fresh_forward_id(&mut self) -> u64 {
+        loop {
+            let id = self.rng.next_u64();
+            if !self.forwards.contains_key(&id) && !self.remote_reads.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Leader: appends commands in the current term and persists them.
+    fn append_commands(&mut self, commands: Vec<C>) -> IndexRange {
+        let term = self.hard.term;
+        let first_index = self.log.last_index().next();
+        let append: Vec<_> = commands
+            .into_iter()
+            .map(|command| Entry::command(term, command))
+            .collect();
+        for entry in &append {
+            self.log.append(entry.clone());
+        }
+        let last = self.log.last_index();
+        self.emit(Output::PersistLog {
+            truncate_from: None,
+            first_index,
+            append,
+        });
+        first_index..=last
+    }
+
+    fn watch(&mut self, request_id: RequestId, range: IndexRange, term: Term<Id>) {
+        let end = *range.end();
+        self.watches.entry(end).or_default().push(Watch {
+            request_id,
+            range,
+            term,
+        });
+        self.resolve_watches(); // the range may already be committed (late ack)
+    }
+
+    /// Reports the outcome of every watched range now covered by the commit index: `Ok` only if
+    /// the committed entry at its end is from the assigning leader's term.
+    pub(super) fn resolve_watches(&mut self) {
+        let pending = self.watches.split_off(&self.commit.next());
+        let ready = std::mem::replace(&mut self.watches, pending);
+        for (end, watches) in ready {
+            let committed_term = self.log.term_at(end);
+            for watch in watches {
+                let result = match committed_term {
+                    Some(term) if term == watch.term => Ok(watch.range),
+                    Some(_) => Err(CommitError::Superseded),
+                    None => Err(CommitError::Unknown),
+                };
+                self.emit(Output::Committed {
+                    request_id: watch.request_id,
+                    result,
+                });
+            }
+        }
+    }
+
+    pub(super) fn on_read(&mut self, request_id: RequestId) {
+        let deadline = self.now + self.config.query_timeout;
+        match (&mut self.state, self.leader) {
+            (RoleState::Leader(leader), _) => {
+                leader.reads.push(LeaderRead {
+                    origin: ReadOrigin::Local(request_id),
+                    read_index: None,
+                    seq: 0,
+                    deadline,
+                });
+                self.process_leader_reads();
+            }
+            (RoleState::Follower, Some(leader)) => {
+                let forward_id = self.fresh_forward_id();
+                self.remote_reads.insert(
+                    forward_id,
+                    PendingRead {
+                        request_id,
+                        deadline,
+                        read_index: None,
+                    },
+                );
+                let msg = Forward::Read {
+                    request_id: forward_id,
+                };
+                self.send(leader, Message::Forward(msg));
+            }
+            _ => self.emit(Output::ReadFailed { request_id }),
+        }
+    }
+
+    /// Serves forwarded reads whose read index has been applied locally.
+    pub(super) fn check_remote_reads(&mut self) {
+        let applied = self.applied;
+        let ready: Vec<u64> = self
+            .remote_reads
+            .iter()
+            .filter(|(_, read)| read.read_index.is_some_and(|index| index <= applied))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ready {
+            if let Some(read) = self.remote_reads.remove(&id) {
+                self.emit(Output::ReadReady {
+                    request_id: read.request_id,
+                    read_index: read.read_index.unwrap_or(applied),
+                });
+            }
+        }
+    }
+
+    pub(super) fn on_forward(&mut self, from: Id, forward: Forward<Id, C>) {
+        match forward {
+            Forward::Command {
+                request_id,
+                commands,
+            } => {
+                let reply = if self.is_leader() && !commands.is_empty() {
+                    let assigned = self.append_commands(commands);
+                    let term = self.hard.term;
+                    self.maybe_advance_commit();
+                    Forward::CommandAck {
+                        request_id,
+                        assigned,
+                        term,
+                    }
+                } else {
+                    Forward::CommandRejected { request_id }
+                };
+                self.send(from, Message::Forward(reply));
+            }
+            Forward::CommandAck {
+                request_id,
+                assigned,
+                term,
+            } => {
+                if assigned.is_empty() {
+                    return;
+                }
+                if let Some(pending) = self.forwards.remove(&request_id) {
+                    self.emit(Output::ProposeResult {
+                        request_id: pending.request_id,
+                        result: Ok(assigned.clone()),
+                    });
+                    self.watch(pending.request_id, assigned, term);
+                }
+            }
+            Forward::CommandRejected { request_id } => {
+                if let Some(pending) = self.forwards.remove(&request_id) {
+                    self.propose_failed(pending.request_id, ProposeError::Offline);
+                }
+            }
+            Forward::Read { request_id } => {
+                let origin = ReadOrigin::Remote {
+                    peer: from,
+                    request_id,
+                };
+                let deadline = self.now + self.config.query_timeout;
+                if let RoleState::Leader(leader) = &mut self.state {
+                    leader.reads.push(LeaderRead {
+                        origin,
+                        read_index: None,
+                        seq: 0,
+                        deadline,
+                    });
+                    self.process_leader_reads();
+                } else {
+                    self.fail_read(origin);
+                }
+            }
+            Forward::ReadIndex {
+                request_id,
+                read_index,
+            } => {
+                if let Some(read) = self.remote_reads.get_mut(&request_id) {
+                    read.read_index = Some(read_index);
+                    self.check_remote_reads();
+                }
+            }
+            Forward::ReadRejected { request_id } => {
+                if let Some(read) = self.remote_reads.remove(&request_id) {
+                    self.emit(Output::ReadFailed {
+                        request_id: read.request_id,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Fails requests whose timeout expired. A forwarded proposal that times out may still have
+    /// been appended by the leader (at-least-once on retry, as in the original).
+    pub(super) fn expire_requests(&mut self) {
+        let now = self.now;
+        let expired: Vec<u64> = self
+            .forwards
+            .iter()
+            .filter(|(_, f)| f.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            if let Some(pending) = self.forwards.remove(&id) {
+                self.propose_failed(pending.request_id, ProposeError::Offline);
+            }
+        }
+        let expired: Vec<u64> = self
+            .remote_reads
+            .iter()
+            .filter(|(_, r)| r.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            if let Some(read) = self.remote_reads.remove(&id) {
+                self.emit(Output::ReadFailed {
+                    request_id: read.request_id,
+                });
+            }
+        }
+        if let RoleState::Leader(leader) = &mut self.state {
+            let (expired, live): (Vec<_>, Vec<_>) = std::mem::take(&mut leader.reads)
+                .into_iter()
+                .partition(|read| read.deadline <= now);
+            leader.reads = live;
+            for read in expired {
+                self.fail_read(read.origin);
+            }
+        }
+    }
+}

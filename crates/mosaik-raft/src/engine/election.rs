@@ -1,0 +1,185 @@
+//! Elections: timeouts, campaigns, voting.
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+use std::time::Duration;
+
+use super::{Engine, RoleState};
+use crate::config::LeadershipPreference;
+use crate::log::Entry;
+use crate::message::{Message, Vote};
+use crate::types::{Cursor, NodeId, Term, millis};
+
+impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
+    /// Randomized election timeout: `U[timeout, timeout + jitter)`, × factor when reluctant,
+    /// + bootstrap delay while still in term 0.
+    fn election_timeout(&mut self) -> Duration {
+        let config = &self.config;
+        let jitter = millis(config.election_timeout_jitter);
+        let base = millis(config.election_timeout);
+        let factor = match config.preference {
+            LeadershipPreference::Reluctant { factor } => u64::from(factor.max(1)),
+            _ => 1,
+        };
+        let bootstrap = if self.hard.term.round() == 0 {
+            millis(config.bootstrap_delay)
+        } else {
+            0
+        };
+        let random = self.rng.below(jitter);
+        let total = base
+            .saturating_add(random)
+            .saturating_mul(factor)
+            .saturating_add(bootstrap);
+        Duration::from_millis(total)
+    }
+
+    pub(super) fn reset_election_timer(&mut self) {
+        let timeout = self.election_timeout();
+        self.election_due = Some(self.now + timeout);
+    }
+
+    pub(super) fn on_election_timeout(&mut self) {
+        // Nothing heard from the leader for a whole timeout: it is gone as far as we know.
+        self.set_leader(None);
+        if self.config.preference.is_voter() {
+            self.campaign();
+        } else {
+            self.reset_election_timer();
+        }
+    }
+
+    /// Becomes a candidate in the next round, in a term this node owns.
+    fn campaign(&mut self) {
+        let term = Term::new(self.hard.term.round() + 1, self.id);
+        self.hard.term = term;
+        self.hard.vote = Some(self.id);
+        self.persist_hard_state();
+        self.set_state(RoleState::Candidate {
+            granted: BTreeSet::from([self.id]),
+        });
+        self.reset_election_timer();
+        let log_position = self.log.last();
+        let voters: Vec<Id> = self
+            .voters()
+            .into_iter()
+            .filter(|v| *v != self.id)
+            .collect();
+        for peer in voters {
+            self.send(
+                peer,
+                Message::RequestVote {
+                    term,
+                    candidate: self.id,
+                    log_position,
+                },
+            );
+        }
+        self.check_election();
+    }
+
+    /// Wins the election once granted votes from current voters form a quorum.
+    pub(super) fn check_election(&mut self) {
+        let RoleState::Candidate { granted } = &self.state else {
+            return;
+        };
+        let voters = self.voters();
+        let count = granted.intersection(&voters).count();
+        if self.quorum().is_quorum(count, voters.len()) {
+            self.become_leader();
+        }
+    }
+
+    pub(super) fn on_request_vote(
+        &mut self,
+        from: Id,
+        term: Term<Id>,
+        candidate: Id,
+        log_position: Cursor<Id>,
+    ) {
+        if candidate != from || term.owner() != Some(candidate) {
+            return; // malformed: a candidate only campaigns in terms it owns
+        }
+        let voted_other = self.hard.vote.is_some_and(|vote| vote != candidate);
+        let same_round = term.round() == self.hard.term.round();
+        if term < self.hard.term || (term > self.hard.term && same_round && voted_other) {
+            // Stale, or a rival of the round we already voted in: refuse without adopting its
+            // term, so a candidate that cannot win this round does not depose the one that did.
+            self.send(
+                from,
+                Message::RequestVoteResponse {
+                    term: self.hard.term,
+                    vote: Vote::Denied,
+                },
+            );
+            return;
+        }
+        if term > self.hard.term {
+            self.observe_term(term, None);
+        }
+        let vote = self.decide_vote(candidate, log_position);
+        self.send(
+            from,
+            Message::RequestVoteResponse {
+                term: self.hard.term,
+                vote,
+            },
+        );
+    }
+
+    /// Vote in the current term (already equal to the candidate's): at most one candidate per
+    /// round, and only if its log is at least as up-to-date as ours (election restriction).
+    fn decide_vote(&mut self, candidate: Id, log_position: Cursor<Id>) -> Vote {
+        if !self.config.preference.is_voter() {
+            return Vote::Abstained;
+        }
+        let free = self.hard.vote.is_none_or(|vote| vote == candidate);
+        if !free || log_position.is_behind(&self.log.last()) {
+            return Vote::Denied;
+        }
+        if self.hard.vote != Some(candidate) {
+            self.hard.vote = Some(candidate);
+            self.persist_hard_state(); // before the response that depends on it
+        }
+        self.reset_election_timer();
+        Vote::Granted
+    }
+
+    pub(super) fn on_vote_response(&mut self, from: Id, term: Term<Id>, vote: Vote) {
+        if term > self.hard.term {
+            self.observe_term(term, None);
+            return;
+        }
+        if term != self.hard.term {
+            return;
+        }
+        if let RoleState::Candidate { granted } = &mut self.state
+            && vote == Vote::Granted
+        {
+            granted.insert(from);
+            self.check_election();
+        }
+    }
+
+    /// Takes office: progress for every bonded peer, and a noop so that entries of earlier
+    /// terms can commit under the current-term rule and reads can be served.
+    fn become_leader(&mut self) {
+        let last = self.log.last_index();
+        let peers: Vec<Id> = self.peers.keys().copied().collect();
+        let term = self.hard.term;
+        let noop = Entry::noop(term);
+        let term_start = self.log.append(noop.clone());
+        let state =
+            super::leader::LeaderState::new(peers, last, term_start, self.now, &self.config);
+        self.election_due = None;
+        self.sync_requested = None;
+        self.set_state(RoleState::Leader(state));
+        self.set_leader(Some(self.id));
+        self.emit(crate::io::Output::PersistLog {
+            truncate_from: None,
+            first_index: term_start,
+            append: vec![noop],
+        });
+        self.maybe_advance_commit();
+    }
+}

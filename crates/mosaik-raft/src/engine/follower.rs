@@ -1,0 +1,290 @@
+//! Follower duties: the log-matching check, conflict repair, state sync and snapshot installs.
+
+use std::fmt::Debug;
+
+use super::Engine;
+use crate::io::Output;
+use crate::log::Entry;
+use crate::message::{AppendResult, Message};
+use crate::types::{Cursor, Index, NodeId, Term};
+
+/// How a message from a (claimed) leader relates to our term.
+enum Acceptance {
+    /// Malformed: the sender does not own the term it leads.
+    Ignore,
+    /// Lower term: answer with ours so the stale leader steps down.
+    Stale,
+    /// Current leader: process.
+    Accept,
+}
+
+impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
+    /// Term checks shared by `AppendEntries` and `StateSyncRequired`; on acceptance the sender is
+    /// our leader and the election timer restarts.
+    fn accept_leader(&mut self, from: Id, term: Term<Id>, leader: Id) -> Acceptance {
+        if leader != from || term.owner() != Some(leader) {
+            return Acceptance::Ignore;
+        }
+        if term < self.hard.term {
+            return Acceptance::Stale;
+        }
+        if term > self.hard.term {
+            self.observe_term(term, Some(leader));
+        }
+        // Only the owner of a term can lead it, and the owner is `from`, not us.
+        assert!(
+            !self.is_leader(),
+            "two leaders in term {term}: {:?} and {leader:?}",
+            self.id
+        );
+        self.become_follower();
+        self.set_leader(Some(leader));
+        self.reset_election_timer();
+        Acceptance::Accept
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_append_entries(
+        &mut self,
+        from: Id,
+        term: Term<Id>,
+        leader: Id,
+        prev: Cursor<Id>,
+        entries: Vec<Entry<Id, C>>,
+        leader_commit: Index,
+        seq: u64,
+    ) {
+        let result = match self.accept_leader(from, term, leader) {
+            Acceptance::Ignore => return,
+            Acceptance::Stale => AppendResult::Conflict {
+                rejected_prev: prev.index,
+                hint: prev.index,
+            },
+            Acceptance::Accept => self.append_from_leader(leader, prev, entries, leader_commit),
+        };
+        let vote = self.ack_vote();
+        self.send(
+            from,
+            Message::AppendEntriesResponse {
+                term: self.hard.term,
+                seq,
+                result,
+                vote,
+            },
+        );
+    }
+
+    /// The log-matching check and repair. Truncates only on a real conflict; entries we already
+    /// hold are kept (a delayed, shorter `AppendEntries` must not cut acknowledged entries).
+    fn append_from_leader(
+        &mut self,
+        leader: Id,
+        mut prev: Cursor<Id>,
+        mut entries: Vec<Entry<Id, C>>,
+        leader_commit: Index,
+    ) -> AppendResult {
+        let base = self.log.base();
+        let after_base = AppendResult::Conflict {
+            rejected_prev: prev.index,
+            hint: base.index.next(),
+        };
+        if prev.index < base.index {
+            // Entries up to our base are in our snapshot; check the one at the base and skip.
+            let skip = base.index.get() - prev.index.get();
+            let Some(at_base) = usize::try_from(skip - 1).ok().and_then(|i| entries.get(i)) else {
+                return after_base;
+            };
+            if at_base.term != base.term {
+                self.diverged_base(leader, Cursor::new(at_base.term, base.index));
+                return after_base;
+            }
+            entries.drain(..usize::try_from(skip).unwrap_or(usize::MAX));
+            prev = base;
+        }
+        match self.log.term_at(prev.index) {
+            None => {
+                return AppendResult::Conflict {
+                    rejected_prev: prev.index,
+                    hint: self.log.last_index().next(),
+                };
+            }
+            Some(ours) if ours != prev.term => {
+                if prev.index == base.index {
+                    self.diverged_base(leader, prev);
+                    return after_base;
+                }
+                // Skip our whole run of the conflicting term in one round trip.
+                let hint = self.log.first_index_with_term_at_least(ours);
+                return AppendResult::Conflict {
+                    rejected_prev: prev.index,
+                    hint: hint.max(base.index.next()),
+                };
+            }
+            Some(_) => {}
+        }
+        let match_index = prev.index + entries.len() as u64;
+        self.append_new_entries(prev.index, entries);
+        self.commit_to(leader_commit.min(match_index));
+        AppendResult::Success { match_index }
+    }
+
+    /// Appends the entries after `prev_index` that we do not already hold, truncating our
+    /// suffix from the first conflicting one. Persisted before the acknowledgement.
+    fn append_new_entries(&mut self, prev_index: Index, entries: Vec<Entry<Id, C>>) {
+        let mut index = prev_index;
+        let mut rest = entries.into_iter();
+        let mut truncate_from = None;
+        let mut append = Vec::new();
+        for entry in rest.by_ref() {
+            index = index.next();
+            match self.log.term_at(index) {
+                Some(ours) if ours == entry.term => {}
+                Some(_) => {
+                    truncate_from = Some(index);
+                    append.push(entry);
+                    break;
+                }
+                None => {
+                    append.push(entry);
+                    break;
+                }
+            }
+        }
+        append.extend(rest);
+        if append.is_empty() {
+            return;
+        }
+        let first_index = truncate_from.unwrap_or_else(|| self.log.last_index().next());
+        if let Some(from) = truncate_from {
+            self.log.truncate(from);
+        }
+        for entry in &append {
+            self.log.append(entry.clone());
+        }
+        self.emit(Output::PersistLog {
+            truncate_from,
+            first_index,
+            append,
+        });
+        if let Some(from) = truncate_from
+            && from <= self.commit
+        {
+            // Dynamic mode after a partition: the other side's history wins.
+            self.revert_commit(from.prev());
+        }
+    }
+
+    /// Our snapshot base conflicts with the leader's log: only a state sync can repair us.
+    fn diverged_base(&mut self, leader: Id, leader_position: Cursor<Id>) {
+        self.assert_may_discard_committed(leader_position.index);
+        self.request_state_sync(leader, leader_position);
+    }
+
+    fn request_state_sync(&mut self, leader: Id, base: Cursor<Id>) {
+        if self.sync_requested == Some(self.hard.term) {
+            return;
+        }
+        self.sync_requested = Some(self.hard.term);
+        self.emit(Output::NeedStateSync { leader, base });
+    }
+
+    pub(super) fn on_state_sync_required(
+        &mut self,
+        from: Id,
+        term: Term<Id>,
+        leader: Id,
+        base: Cursor<Id>,
+        leader_commit: Index,
+        seq: u64,
+    ) {
+        let result = match self.accept_leader(from, term, leader) {
+            Acceptance::Ignore => return,
+            Acceptance::Stale => AppendResult::Conflict {
+                rejected_prev: base.index,
+                hint: base.index,
+            },
+            Acceptance::Accept => {
+                if self.log.term_at(base.index) == Some(base.term) {
+                    // We hold the leader's base, hence (log matching) its whole prefix.
+                    self.commit_to(leader_commit.min(base.index));
+                    AppendResult::Success {
+                        match_index: base.index,
+                    }
+                } else {
+                    if base.index >= self.log.base().index {
+                        self.request_state_sync(leader, base);
+                    }
+                    AppendResult::Conflict {
+                        rejected_prev: base.index,
+                        hint: self.log.last_index().next(),
+                    }
+                }
+            }
+        };
+        let vote = self.ack_vote();
+        self.send(
+            from,
+            Message::AppendEntriesResponse {
+                term: self.hard.term,
+                seq,
+                result,
+                vote,
+            },
+        );
+    }
+
+    /// The shell's state machine now reflects exactly the entries up to `cursor`.
+    pub(super) fn on_snapshot_installed(&mut self, cursor: Cursor<Id>) {
+        self.sync_requested = None;
+        if self.log.term_at(cursor.index) == Some(cursor.term) {
+            // Our log agrees with the snapshot: keep the suffix (it may hold acknowledged
+            // entries), drop the prefix, and re-apply anything committed after the cursor.
+            if cursor.index > self.log.base().index {
+                self.log.prune_prefix(cursor.index);
+                self.emit(Output::PersistLogPrune { up_to: cursor });
+            }
+            self.applied = cursor.index;
+            if cursor.index > self.commit {
+                self.commit = cursor.index;
+                self.emit(Output::CommitAdvanced(cursor.index));
+                self.committed_changed();
+            } else {
+                self.apply_committed();
+            }
+            return;
+        }
+        if self.log.term_at(cursor.index).is_some() && cursor.index <= self.commit {
+            self.assert_may_discard_committed(cursor.index);
+        }
+        if self.is_leader() {
+            self.become_follower();
+            self.set_leader(None);
+        }
+        let old_commit = self.commit;
+        self.log.reset_to(cursor);
+        self.emit(Output::PersistLogReset { base: cursor });
+        self.applied = cursor.index;
+        self.commit = cursor.index;
+        if old_commit > cursor.index {
+            self.emit(Output::Reverted {
+                to: cursor.index,
+                discarded: old_commit.get() - cursor.index.get(),
+                replay_from: cursor,
+            });
+        } else if cursor.index > old_commit {
+            self.emit(Output::CommitAdvanced(cursor.index));
+        }
+        self.committed_changed();
+    }
+
+    /// Drops the log prefix the shell has a snapshot for (never past what was applied).
+    pub(super) fn on_prune_log(&mut self, up_to: Index) {
+        let up_to = up_to.min(self.applied);
+        if up_to <= self.log.base().index {
+            return;
+        }
+        self.log.prune_prefix(up_to);
+        let up_to = self.log.base();
+        self.emit(Output::PersistLogPrune { up_to });
+    }
+}

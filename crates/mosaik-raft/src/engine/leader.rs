@@ -1,0 +1,373 @@
+//! Leader duties: replication, the commit rule, heartbeats, check-quorum, read index.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use super::{Engine, RoleState};
+use crate::config::{Config, PlantedBug};
+use crate::io::Output;
+use crate::message::{AppendResult, Forward, Message, Vote};
+use crate::progress::{Progress, ProgressState};
+use crate::types::{Cursor, Index, Instant, NodeId, RequestId, Term};
+
+/// Who is waiting for a read confirmed by the leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ReadOrigin<Id> {
+    Local(RequestId),
+    Remote { peer: Id, request_id: u64 },
+}
+
+/// A strong read in progress at the leader.
+#[derive(Clone, Debug)]
+pub(super) struct LeaderRead<Id> {
+    pub(super) origin: ReadOrigin<Id>,
+    /// Set once the leader has committed an entry of its term.
+    pub(super) read_index: Option<Index>,
+    /// Heartbeat round whose quorum echo confirms leadership for this read.
+    pub(super) seq: u64,
+    pub(super) deadline: Instant,
+}
+
+/// State held only while leader.
+#[derive(Debug)]
+pub(super) struct LeaderState<Id> {
+    pub(super) progress: BTreeMap<Id, Progress>,
+    /// Index of this term's noop: reads wait until it commits.
+    pub(super) term_start: Index,
+    /// Current heartbeat round.
+    pub(super) seq: u64,
+    pub(super) heartbeat_due: Instant,
+    pub(super) check_quorum_due: Instant,
+    pub(super) reads: Vec<LeaderRead<Id>>,
+}
+
+impl<Id: NodeId> LeaderState<Id> {
+    pub(super) fn new(
+        peers: Vec<Id>,
+        last: Index,
+        term_start: Index,
+        now: Instant,
+        config: &Config,
+    ) -> Self {
+        LeaderState {
+            progress: peers
+                .into_iter()
+                .map(|p| (p, Progress::new(last)))
+                .collect(),
+            term_start,
+            seq: 0,
+            heartbeat_due: now + config.heartbeat_interval,
+            check_quorum_due: now + config.election_timeout,
+            reads: Vec::new(),
+        }
+    }
+
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        let reads = self.reads.iter().map(|r| r.deadline);
+        [self.heartbeat_due, self.check_quorum_due]
+            .into_iter()
+            .chain(reads)
+            .min()
+    }
+}
+
+/// Whether the leader owes `progress` a message at the end of this step.
+fn needs_send(progress: &Progress, last: Index, commit: Index, seq: u64) -> bool {
+    let read_round = progress.sent_seq < seq;
+    match progress.state {
+        ProgressState::Probe => !progress.probe_sent || read_round,
+        ProgressState::Replicate => {
+            progress.next_index <= last || progress.sent_commit < commit || read_round
+        }
+        ProgressState::Snapshot => read_round,
+    }
+}
+
+impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
+    /// End of every step: one message per follower that is owed new entries, a commit update or
+    /// a read-confirmation round. Batches everything the step produced.
+    pub(super) fn flush(&mut self) {
+        let (last, commit) = (self.log.last_index(), self.commit);
+        let RoleState::Leader(leader) = &self.state else {
+            return;
+        };
+        let owed: Vec<Id> = leader
+            .progress
+            .iter()
+            .filter(|(_, p)| needs_send(p, last, commit, leader.seq))
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in owed {
+            self.send_append(peer);
+        }
+    }
+
+    /// Sends `peer` the entries from its `next_index` (or, if they were pruned, tells it to
+    /// state-sync).
+    fn send_append(&mut self, peer: Id) {
+        let (term, commit, id) = (self.hard.term, self.commit, self.id);
+        let max = self.config.max_append_entries.max(1);
+        let RoleState::Leader(leader) = &mut self.state else {
+            return;
+        };
+        let seq = leader.seq;
+        let Some(progress) = leader.progress.get_mut(&peer) else {
+            return;
+        };
+        progress.sent_seq = seq;
+        progress.sent_commit = commit;
+        let prev_index = progress.next_index.prev();
+        let msg = match self.log.term_at(prev_index) {
+            None => {
+                progress.state = ProgressState::Snapshot;
+                Message::StateSyncRequired {
+                    term,
+                    leader: id,
+                    base: self.log.base(),
+                    leader_commit: commit,
+                    seq,
+                }
+            }
+            Some(prev_term) => {
+                if progress.state == ProgressState::Snapshot {
+                    progress.state = ProgressState::Probe;
+                }
+                let entries = self.log.entries(progress.next_index, max);
+                match progress.state {
+                    ProgressState::Replicate => {
+                        progress.next_index = progress.next_index + entries.len() as u64
+                    }
+                    _ => progress.probe_sent = true,
+                }
+                Message::AppendEntries {
+                    term,
+                    leader: id,
+                    prev_log_position: Cursor::new(prev_term, prev_index),
+                    entries,
+                    leader_commit: commit,
+                    seq,
+                }
+            }
+        };
+        self.send(peer, msg);
+    }
+
+    pub(super) fn on_append_response(
+        &mut self,
+        from: Id,
+        term: Term<Id>,
+        seq: u64,
+        result: AppendResult,
+        vote: Vote,
+    ) {
+        if term > self.hard.term {
+            self.observe_term(term, None);
+            return;
+        }
+        let (last, base) = (self.log.last_index(), self.log.base().index);
+        let RoleState::Leader(leader) = &mut self.state else {
+            return;
+        };
+        let Some(progress) = leader.progress.get_mut(&from) else {
+            return;
+        };
+        if term != self.hard.term {
+            return;
+        }
+        progress.recent_active = true;
+        progress.acked_seq = progress.acked_seq.max(seq);
+        progress.abstains = vote == Vote::Abstained;
+        let advanced = match result {
+            AppendResult::Success { match_index } => progress.on_success(match_index.min(last)),
+            AppendResult::Conflict {
+                rejected_prev,
+                hint,
+            } => {
+                // Still below our log base: keep waiting for the follower's state sync rather
+                // than ping-ponging StateSyncRequired.
+                let still_syncing = progress.state == ProgressState::Snapshot && hint.prev() < base;
+                if !still_syncing {
+                    progress.on_conflict(rejected_prev, hint, last);
+                }
+                false
+            }
+        };
+        if advanced {
+            self.maybe_advance_commit();
+        }
+        self.process_leader_reads();
+    }
+
+    /// Commit rule (Raft §5.4.2): the highest index replicated on a quorum of current voters,
+    /// and only if that entry belongs to the current term.
+    pub(super) fn maybe_advance_commit(&mut self) {
+        let RoleState::Leader(leader) = &self.state else {
+            return;
+        };
+        let matches = self
+            .voters()
+            .into_iter()
+            .map(|voter| {
+                if voter == self.id {
+                    return self.log.last_index();
+                }
+                leader
+                    .progress
+                    .get(&voter)
+                    .filter(|p| !p.abstains)
+                    .map_or(Index::ZERO, |p| p.match_index)
+            })
+            .collect();
+        let Some(index) = self.quorum().quorum_index(matches) else {
+            return;
+        };
+        if index <= self.commit {
+            return;
+        }
+        let current_term = self.log.term_at(index) == Some(self.hard.term);
+        if current_term || self.config.has_bug(PlantedBug::PriorTermCommit) {
+            self.commit_to(index);
+        }
+    }
+
+    /// Heartbeat and check-quorum timers.
+    pub(super) fn on_leader_timers(&mut self) {
+        let (now, interval, timeout) = (
+            self.now,
+            self.config.heartbeat_interval,
+            self.config.election_timeout,
+        );
+        let RoleState::Leader(leader) = &mut self.state else {
+            return;
+        };
+        let heartbeat = leader.heartbeat_due <= now;
+        let check = leader.check_quorum_due <= now;
+        if heartbeat {
+            leader.heartbeat_due = now + interval;
+            // Retransmit probes too: the previous one may have been lost.
+            leader
+                .progress
+                .values_mut()
+                .for_each(|p| p.probe_sent = false);
+        }
+        if check {
+            leader.check_quorum_due = now + timeout;
+        }
+        if heartbeat {
+            let peers: Vec<Id> = leader.progress.keys().copied().collect();
+            for peer in peers {
+                self.send_append(peer);
+            }
+        }
+        if check {
+            self.check_quorum();
+        }
+    }
+
+    /// Steps down when a quorum of voters was not heard from during the last election timeout:
+    /// an isolated leader stops accepting writes and reads instead of waiting to be deposed.
+    fn check_quorum(&mut self) {
+        let voters = self.voters();
+        let RoleState::Leader(leader) = &mut self.state else {
+            return;
+        };
+        let active = voters
+            .iter()
+            .filter(|voter| {
+                **voter == self.id
+                    || leader
+                        .progress
+                        .get(voter)
+                        .is_some_and(|p| p.recent_active && !p.abstains)
+            })
+            .count();
+        leader
+            .progress
+            .values_mut()
+            .for_each(|p| p.recent_active = false);
+        if self.config.check_quorum && !self.quorum.is_quorum(active, voters.len()) {
+            self.become_follower();
+            self.set_leader(None);
+        }
+    }
+
+    /// Starts confirmation rounds for reads whose read index is now known and answers reads whose
+    /// round was echoed by a quorum.
+    pub(super) fn process_leader_reads(&mut self) {
+        let voters = self.voters();
+        let (commit, id) = (self.commit, self.id);
+        let stale = self.config.has_bug(PlantedBug::StaleRead);
+        let quorum = self.quorum();
+        let RoleState::Leader(leader) = &mut self.state else {
+            return;
+        };
+        if leader.reads.is_empty() {
+            return;
+        }
+        let committed_in_term = commit >= leader.term_start;
+        let mut new_round = false;
+        for read in &mut leader.reads {
+            if read.read_index.is_none() && (committed_in_term || stale) {
+                read.read_index = Some(commit);
+                read.seq = leader.seq + 1;
+                new_round = true;
+            }
+        }
+        if new_round {
+            leader.seq += 1; // flush sends the round to every follower
+        }
+        let echoes = voters
+            .iter()
+            .map(|voter| {
+                if *voter == id {
+                    return Index(leader.seq);
+                }
+                leader
+                    .progress
+                    .get(voter)
+                    .map_or(Index::ZERO, |p| Index(p.acked_seq))
+            })
+            .collect();
+        let confirmed = quorum.quorum_index(echoes).map_or(0, Index::get);
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut leader.reads)
+            .into_iter()
+            .partition(|read| read.read_index.is_some() && (stale || read.seq <= confirmed));
+        leader.reads = waiting;
+        for read in ready {
+            let read_index = read.read_index.unwrap_or(commit);
+            match read.origin {
+                super::leader::ReadOrigin::Local(request_id) => self.emit(Output::ReadReady {
+                    request_id,
+                    read_index,
+                }),
+                super::leader::ReadOrigin::Remote { peer, request_id } => self.send(
+                    peer,
+                    Message::Forward(Forward::ReadIndex {
+                        request_id,
+                        read_index,
+                    }),
+                ),
+            }
+        }
+    }
+
+    /// Fails every pending read (stepping down or timing out).
+    pub(super) fn fail_leader_reads(&mut self) {
+        let RoleState::Leader(leader) = &mut self.state else {
+            return;
+        };
+        let reads = std::mem::take(&mut leader.reads);
+        for read in reads {
+            self.fail_read(read.origin);
+        }
+    }
+
+    pub(super) fn fail_read(&mut self, origin: ReadOrigin<Id>) {
+        match origin {
+            ReadOrigin::Local(request_id) => self.emit(Output::ReadFailed { request_id }),
+            ReadOrigin::Remote { peer, request_id } => {
+                self.send(peer, Message::Forward(Forward::ReadRejected { request_id }));
+            }
+        }
+    }
+}

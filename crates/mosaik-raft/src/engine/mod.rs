@@ -1,0 +1,350 @@
+//! The engine: one member's consensus state machine. Split by concern:
+//! `state` (roles, terms, commit and apply), `election`, `leader` (replication, commit rule,
+//! read index, check-quorum), `follower` (log matching, state sync) and `client` (proposals,
+//! forwarding, reads).
+
+mod client;
+mod election;
+mod follower;
+mod leader;
+mod state;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt::Debug;
+
+use crate::config::{Config, LeadershipPreference, PlantedBug};
+use crate::io::{HardState, Input, Output, Restored};
+use crate::log::Log;
+use crate::message::Message;
+use crate::progress::Progress;
+use crate::quorum::QuorumRule;
+use crate::rng::SplitMix64;
+use crate::types::{Cursor, Index, Instant, NodeId, Role, Term};
+
+use client::{PendingForward, PendingRead, Watch};
+use leader::LeaderState;
+
+/// Role-specific state.
+#[derive(Debug)]
+enum RoleState<Id> {
+    Follower,
+    Candidate { granted: BTreeSet<Id> },
+    Leader(LeaderState<Id>),
+}
+
+/// A pure, deterministic consensus engine for one group member.
+///
+/// Feed it [`Input`]s with [`handle`](Engine::handle), drain [`Output`]s with
+/// [`poll_output`](Engine::poll_output) (in order — see the ordering contract on [`Output`]), and
+/// call `handle(now, Input::Tick)` no later than [`next_deadline`](Engine::next_deadline).
+///
+/// Randomness (election timeouts, forwarded request ids) comes from a splitmix64 generator
+/// seeded by the caller in [`new`](Engine::new), so a run is reproducible from its seeds. Give
+/// each node (and each restart) a different seed.
+#[derive(Debug)]
+pub struct Engine<Id, C> {
+    id: Id,
+    config: Config,
+    quorum: QuorumRule,
+    rng: SplitMix64,
+    now: Instant,
+    hard: HardState<Id>,
+    state: RoleState<Id>,
+    leader: Option<Id>,
+    log: Log<Id, C>,
+    commit: Index,
+    applied: Index,
+    /// Bonded peers and their preferences; voters are the non-observers (plus self).
+    peers: BTreeMap<Id, LeadershipPreference>,
+    /// Follower/candidate election timer (`None` while leader).
+    election_due: Option<Instant>,
+    /// Proposals forwarded to the leader, by forward id.
+    forwards: BTreeMap<u64, PendingForward>,
+    /// Strong reads forwarded to the leader, by forward id.
+    remote_reads: BTreeMap<u64, PendingRead>,
+    /// Assigned proposals awaiting commit, by the last index of their range.
+    watches: BTreeMap<Index, Vec<Watch<Id>>>,
+    /// Term in which `NeedStateSync` was last emitted (deduplication).
+    sync_requested: Option<Term<Id>>,
+    outputs: VecDeque<Output<Id, C>>,
+}
+
+impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
+    /// Builds an engine from durable state: `Restored::default()` for a brand-new member, or the
+    /// state persisted by a previous incarnation (a restart is just a new engine). `seed` feeds
+    /// the internal random generator.
+    ///
+    /// Panics if `restored.applied` is outside `log.base().index ..= log.last_index()`.
+    pub fn new(id: Id, config: Config, restored: Restored<Id, C>, now: Instant, seed: u64) -> Self {
+        let Restored {
+            hard_state,
+            log,
+            applied,
+        } = restored;
+        let applied = applied.max(log.base().index);
+        assert!(
+            applied <= log.last_index(),
+            "restored applied index {applied} is past the end of the log ({})",
+            log.last_index()
+        );
+        let quorum = if config.has_bug(PlantedBug::BondedQuorum) {
+            QuorumRule::new(None)
+        } else {
+            QuorumRule::new(config.min_quorum)
+        };
+        let mut engine = Engine {
+            id,
+            config,
+            quorum,
+            rng: SplitMix64::new(seed),
+            now,
+            hard: hard_state,
+            state: RoleState::Follower,
+            leader: None,
+            log,
+            commit: applied,
+            applied,
+            peers: BTreeMap::new(),
+            election_due: None,
+            forwards: BTreeMap::new(),
+            remote_reads: BTreeMap::new(),
+            watches: BTreeMap::new(),
+            sync_requested: None,
+            outputs: VecDeque::new(),
+        };
+        engine.reset_election_timer();
+        engine
+    }
+
+    /// Processes one input at time `now` (earlier times than already seen are clamped: time
+    /// never runs backwards). Expired timers fire first, whatever the input.
+    pub fn handle(&mut self, now: Instant, input: Input<Id, C>) {
+        self.now = self.now.max(now);
+        self.fire_timers();
+        match input {
+            Input::Tick => {}
+            Input::Message { from, msg } => {
+                if from != self.id {
+                    self.on_message(from, msg);
+                }
+            }
+            Input::PeerBonded { peer, preference } => self.on_peer_bonded(peer, preference),
+            Input::PeerUnbonded { peer } => self.on_peer_unbonded(peer),
+            Input::Propose {
+                request_id,
+                commands,
+            } => self.on_propose(request_id, commands),
+            Input::Read { request_id } => self.on_read(request_id),
+            Input::SnapshotInstalled { cursor } => self.on_snapshot_installed(cursor),
+            Input::PruneLog { up_to } => self.on_prune_log(up_to),
+        }
+        self.flush();
+    }
+
+    /// Next output, in emission order.
+    pub fn poll_output(&mut self) -> Option<Output<Id, C>> {
+        self.outputs.pop_front()
+    }
+
+    /// All pending outputs, in emission order.
+    pub fn drain_outputs(&mut self) -> Vec<Output<Id, C>> {
+        self.outputs.drain(..).collect()
+    }
+
+    /// The earliest time at which the engine wants a `Tick`.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let leader = match &self.state {
+            RoleState::Leader(leader) => leader.next_deadline(),
+            _ => None,
+        };
+        let forwards = self.forwards.values().map(|f| f.deadline);
+        let reads = self.remote_reads.values().map(|r| r.deadline);
+        self.election_due
+            .into_iter()
+            .chain(leader)
+            .chain(forwards)
+            .chain(reads)
+            .min()
+    }
+
+    fn on_message(&mut self, from: Id, msg: Message<Id, C>) {
+        match msg {
+            Message::AppendEntries {
+                term,
+                leader,
+                prev_log_position,
+                entries,
+                leader_commit,
+                seq,
+            } => self.on_append_entries(
+                from,
+                term,
+                leader,
+                prev_log_position,
+                entries,
+                leader_commit,
+                seq,
+            ),
+            Message::AppendEntriesResponse {
+                term,
+                seq,
+                result,
+                vote,
+            } => self.on_append_response(from, term, seq, result, vote),
+            Message::RequestVote {
+                term,
+                candidate,
+                log_position,
+            } => self.on_request_vote(from, term, candidate, log_position),
+            Message::RequestVoteResponse { term, vote } => self.on_vote_response(from, term, vote),
+            Message::StateSyncRequired {
+                term,
+                leader,
+                base,
+                leader_commit,
+                seq,
+            } => self.on_state_sync_required(from, term, leader, base, leader_commit, seq),
+            Message::Forward(forward) => self.on_forward(from, forward),
+        }
+    }
+
+    fn on_peer_bonded(&mut self, peer: Id, preference: LeadershipPreference) {
+        if peer == self.id {
+            return;
+        }
+        let previous = self.peers.insert(peer, preference);
+        let last = self.log.last_index();
+        let log_position = self.log.last();
+        let term = self.hard.term;
+        match &mut self.state {
+            RoleState::Leader(leader) => {
+                leader
+                    .progress
+                    .entry(peer)
+                    .or_insert_with(|| Progress::new(last));
+            }
+            RoleState::Candidate { .. } if previous.is_none() && preference.is_voter() => {
+                let candidate = self.id;
+                self.send(
+                    peer,
+                    Message::RequestVote {
+                        term,
+                        candidate,
+                        log_position,
+                    },
+                );
+            }
+            _ => {}
+        }
+        self.membership_changed();
+    }
+
+    fn on_peer_unbonded(&mut self, peer: Id) {
+        if self.peers.remove(&peer).is_none() {
+            return;
+        }
+        if let RoleState::Leader(leader) = &mut self.state {
+            leader.progress.remove(&peer);
+        }
+        if self.leader == Some(peer) {
+            // Forwarding into a dead bond would only time out; fail fast instead.
+            self.set_leader(None);
+        }
+        self.membership_changed();
+    }
+
+    /// The voter set changed: quorums may now be reachable (dynamic mode shrinks them).
+    fn membership_changed(&mut self) {
+        self.check_election();
+        self.maybe_advance_commit();
+        self.process_leader_reads();
+    }
+
+    // ---- accessors -------------------------------------------------------------------------
+
+    /// This node's id.
+    pub fn id(&self) -> Id {
+        self.id
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Current role.
+    pub fn role(&self) -> Role {
+        match self.state {
+            RoleState::Follower => Role::Follower,
+            RoleState::Candidate { .. } => Role::Candidate,
+            RoleState::Leader(_) => Role::Leader,
+        }
+    }
+
+    /// True when this node is the leader.
+    pub fn is_leader(&self) -> bool {
+        matches!(self.state, RoleState::Leader(_))
+    }
+
+    /// Current term.
+    pub fn term(&self) -> Term<Id> {
+        self.hard.term
+    }
+
+    /// Current hard state (term and vote) as held in memory.
+    pub fn hard_state(&self) -> HardState<Id> {
+        self.hard
+    }
+
+    /// The leader this node currently follows (itself when leader).
+    pub fn leader(&self) -> Option<Id> {
+        self.leader
+    }
+
+    /// Highest index known committed.
+    pub fn commit_index(&self) -> Index {
+        self.commit
+    }
+
+    /// Highest index handed to the state machine (equals the commit index between calls).
+    pub fn applied_index(&self) -> Index {
+        self.applied
+    }
+
+    /// Position of the last log entry.
+    pub fn last_log(&self) -> Cursor<Id> {
+        self.log.last()
+    }
+
+    /// The in-memory log.
+    pub fn log(&self) -> &Log<Id, C> {
+        &self.log
+    }
+
+    /// Bonded peers and their preferences.
+    pub fn peers(&self) -> &BTreeMap<Id, LeadershipPreference> {
+        &self.peers
+    }
+
+    /// Current voters: self (unless observer) plus bonded non-observer peers.
+    pub fn voters(&self) -> BTreeSet<Id> {
+        let mut voters: BTreeSet<Id> = self
+            .peers
+            .iter()
+            .filter(|(_, preference)| preference.is_voter())
+            .map(|(peer, _)| *peer)
+            .collect();
+        if self.config.preference.is_voter() {
+            voters.insert(self.id);
+        }
+        voters
+    }
+
+    /// Per-follower replication progress, when leader.
+    pub fn progress(&self) -> Option<&BTreeMap<Id, Progress>> {
+        match &self.state {
+            RoleState::Leader(leader) => Some(&leader.progress),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Shared state transitions: outputs, roles, terms, commit, apply and revert.
+
+use std::fmt::Debug;
+
+use super::{Engine, RoleState};
+use crate::config::PlantedBug;
+use crate::io::Output;
+use crate::log::Payload;
+use crate::message::{Message, Vote};
+use crate::quorum::QuorumRule;
+use crate::types::{Index, NodeId, Role, Term};
+
+impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
+    pub(super) fn emit(&mut self, output: Output<Id, C>) {
+        self.outputs.push_back(output);
+    }
+
+    pub(super) fn send(&mut self, to: Id, msg: Message<Id, C>) {
+        self.emit(Output::Send { to, msg });
+    }
+
+    pub(super) fn quorum(&self) -> QuorumRule {
+        self.quorum
+    }
+
+    /// How this node answers in replication acknowledgements.
+    pub(super) fn ack_vote(&self) -> Vote {
+        if self.config.preference.is_voter() {
+            Vote::Granted
+        } else {
+            Vote::Abstained
+        }
+    }
+
+    pub(super) fn persist_hard_state(&mut self) {
+        let mut hard = self.hard;
+        if self.config.has_bug(PlantedBug::DoubleVote) {
+            hard.vote = None;
+        }
+        self.emit(Output::PersistHardState(hard));
+    }
+
+    pub(super) fn set_leader(&mut self, leader: Option<Id>) {
+        if self.leader != leader {
+            self.leader = leader;
+            self.emit(Output::LeaderChanged(leader));
+        }
+    }
+
+    pub(super) fn set_state(&mut self, state: RoleState<Id>) {
+        let before = self.role();
+        self.state = state;
+        let after = self.role();
+        if before != after {
+            self.emit(Output::RoleChanged(after));
+        }
+    }
+
+    /// Adopts a higher term: the vote is kept only within the same round (one vote per round),
+    /// the node becomes a follower of `leader` (if known). Persisted before anything else.
+    pub(super) fn observe_term(&mut self, term: Term<Id>, leader: Option<Id>) {
+        assert!(term > self.hard.term, "terms only move forward");
+        if term.round() > self.hard.term.round() {
+            self.hard.vote = None;
+        }
+        self.hard.term = term;
+        self.persist_hard_state();
+        self.become_follower();
+        self.set_leader(leader);
+    }
+
+    /// Steps down to follower (same term), failing leader-only work.
+    pub(super) fn become_follower(&mut self) {
+        if matches!(self.state, RoleState::Follower) {
+            return;
+        }
+        if self.is_leader() {
+            self.fail_leader_reads();
+        }
+        self.set_state(RoleState::Follower);
+        self.reset_election_timer();
+    }
+
+    /// Fires every expired timer.
+    pub(super) fn fire_timers(&mut self) {
+        if self.election_due.is_some_and(|due| due <= self.now) && self.role() != Role::Leader {
+            self.on_election_timeout();
+        }
+        if self.is_leader() {
+            self.on_leader_timers();
+        }
+        self.expire_requests();
+    }
+
+    /// Advances the commit index (monotonically) and applies the newly committed entries.
+    pub(super) fn commit_to(&mut self, index: Index) {
+        if index <= self.commit {
+            return;
+        }
+        assert!(
+            index <= self.log.last_index(),
+            "commit index {index} past the end of the log ({})",
+            self.log.last_index()
+        );
+        self.commit = index;
+        self.apply_committed();
+        self.emit(Output::CommitAdvanced(index));
+        self.committed_changed();
+    }
+
+    /// Work that depends on the commit/applied index: proposal outcomes and waiting reads.
+    pub(super) fn committed_changed(&mut self) {
+        self.resolve_watches();
+        self.check_remote_reads();
+        self.process_leader_reads();
+    }
+
+    /// Hands `(applied, commit]` to the state machine (noops are skipped but counted).
+    pub(super) fn apply_committed(&mut self) {
+        if self.applied >= self.commit {
+            return;
+        }
+        assert!(
+            self.applied >= self.log.base().index,
+            "entries {}..={} to apply were pruned",
+            self.applied.next(),
+            self.log.base().index
+        );
+        let commit = self.commit;
+        let entries: Vec<_> = self
+            .log
+            .iter_from(self.applied.next())
+            .take_while(|(index, _)| *index <= commit)
+            .filter_map(|(index, entry)| match &entry.payload {
+                Payload::Command(command) => Some((index, entry.term, command.clone())),
+                Payload::Noop => None,
+            })
+            .collect();
+        self.applied = commit;
+        if !entries.is_empty() {
+            self.emit(Output::Apply { entries });
+        }
+    }
+
+    /// Panics in strict mode: a committed entry is about to be discarded, which strict mode's
+    /// quorum intersection makes impossible unless something is badly wrong — crashing beats
+    /// diverging. With a planted bug the violation is let through so checkers can observe it.
+    pub(super) fn assert_may_discard_committed(&self, index: Index) {
+        assert!(
+            !self.config.is_strict() || self.config.planted_bug.is_some(),
+            "strict mode safety violation on {:?}: committed entry at {index} would be discarded \
+             (commit index {})",
+            self.id,
+            self.commit
+        );
+    }
+
+    /// Dynamic mode: the commit index moves back to `to` because committed entries after it
+    /// were overwritten. The state machine is rebuilt from the log base and re-applied.
+    pub(super) fn revert_commit(&mut self, to: Index) {
+        debug_assert!(to < self.commit);
+        self.assert_may_discard_committed(to.next());
+        let discarded = self.commit.get() - to.get();
+        self.commit = to;
+        self.applied = self.log.base().index;
+        let replay_from = self.log.base();
+        self.emit(Output::Reverted {
+            to,
+            discarded,
+            replay_from,
+        });
+        self.apply_committed();
+    }
+}

@@ -1,0 +1,266 @@
+//! What goes into the engine ([`Input`]), what comes out ([`Output`]), and the durable state
+//! a restart starts from ([`Restored`]).
+
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::LeadershipPreference;
+use crate::log::{Entry, Log};
+use crate::message::Message;
+use crate::types::{Cursor, Index, IndexRange, NodeId, RequestId, Role, Term};
+
+/// Term and vote: the state that must survive a restart so a node never votes twice in a round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HardState<Id> {
+    /// Highest term seen.
+    pub term: Term<Id>,
+    /// Candidate voted for in `term.round()`, if any.
+    pub vote: Option<Id>,
+}
+
+impl<Id: Copy> Default for HardState<Id> {
+    fn default() -> Self {
+        HardState {
+            term: Term::zero(),
+            vote: None,
+        }
+    }
+}
+
+/// Durable state an engine is built from: `Restored::default()` for a fresh node, or what the
+/// shell persisted from the previous incarnation's `Persist*` outputs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Restored<Id, C> {
+    /// Last persisted hard state.
+    pub hard_state: HardState<Id>,
+    /// The persisted log (base cursor + entries).
+    pub log: Log<Id, C>,
+    /// Index the shell's state machine already reflects (the snapshot it restored, or
+    /// `log.base().index` if it rebuilds from scratch, which is the usual case). Must lie in
+    /// `log.base().index ..= log.last_index()`. Entries up to it count as committed and are not
+    /// applied again; later entries are applied when they commit.
+    pub applied: Index,
+}
+
+impl<Id: NodeId, C> Default for Restored<Id, C> {
+    fn default() -> Self {
+        Restored {
+            hard_state: HardState::default(),
+            log: Log::new(),
+            applied: Index::ZERO,
+        }
+    }
+}
+
+/// An event fed to [`Engine::handle`](crate::Engine::handle).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input<Id, C> {
+    /// Time passed (the shell's timer for [`Engine::next_deadline`](crate::Engine::next_deadline)
+    /// fired). Expired timers are also processed on every other input.
+    Tick,
+    /// A message from a peer.
+    Message {
+        /// Sender.
+        from: Id,
+        /// The message.
+        msg: Message<Id, C>,
+    },
+    /// A bond to `peer` is up (or its preference changed). Bonded non-observers are voters.
+    PeerBonded {
+        /// The peer.
+        peer: Id,
+        /// Its leadership preference.
+        preference: LeadershipPreference,
+    },
+    /// The bond to `peer` is gone; it no longer counts as a voter.
+    PeerUnbonded {
+        /// The peer.
+        peer: Id,
+    },
+    /// Client command batch (`feed` / `execute`). Answered by `ProposeResult`, and, when an
+    /// index range was assigned, later by `Committed`.
+    Propose {
+        /// Shell's id for the request.
+        request_id: RequestId,
+        /// The commands, in order.
+        commands: Vec<C>,
+    },
+    /// Strong (linearizable) read. Answered by `ReadReady` or `ReadFailed`.
+    Read {
+        /// Shell's id for the request.
+        request_id: RequestId,
+    },
+    /// The shell finished a state sync: its state machine now reflects exactly the entries up to
+    /// `cursor` (a committed position of the leader's log). The engine resets its log to it.
+    SnapshotInstalled {
+        /// Last entry covered by the installed state.
+        cursor: Cursor<Id>,
+    },
+    /// The shell holds a snapshot of its state machine at `up_to` and allows dropping the log
+    /// prefix up to it (clamped to the applied index). Answered by `PersistLogPrune`.
+    PruneLog {
+        /// Highest index to drop.
+        up_to: Index,
+    },
+}
+
+/// Why a proposal was not assigned an index range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ProposeError {
+    /// No leader known, candidate, forward rejected or not acknowledged in time. The commands
+    /// may nevertheless have been appended (at-least-once on retry).
+    Offline,
+    /// The batch was empty.
+    NoCommands,
+}
+
+/// Why an assigned proposal did not commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum CommitError {
+    /// Another entry committed at the assigned index: the commands were lost (leader change).
+    Superseded,
+    /// The index committed through a state sync, so the engine cannot tell which entry it was.
+    Unknown,
+}
+
+impl fmt::Display for ProposeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProposeError::Offline => "no reachable leader",
+            ProposeError::NoCommands => "no commands",
+        })
+    }
+}
+
+impl fmt::Display for CommitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CommitError::Superseded => "superseded by another entry",
+            CommitError::Unknown => "outcome unknown after state sync",
+        })
+    }
+}
+
+impl core::error::Error for ProposeError {}
+impl core::error::Error for CommitError {}
+
+/// An action for the shell, drained with [`Engine::poll_output`](crate::Engine::poll_output).
+///
+/// **Ordering contract:** the shell must carry out outputs one after another, in the order they
+/// are polled, finishing each `Persist*` durably before acting on the next output. The engine
+/// emits a `Persist*` before every output whose correctness depends on it: hard state before
+/// any vote or message of that term, log writes before the acknowledgement of those entries and
+/// before they are applied. Apply is emitted before the matching `CommitAdvanced`, which comes
+/// before the `Committed` / `ReadReady` answers it enables.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output<Id, C> {
+    /// Durably store term and vote (replacing the previous hard state).
+    PersistHardState(HardState<Id>),
+    /// Durably remove stored entries from `truncate_from` (if any) on, then store `append` at
+    /// `first_index ..`.
+    PersistLog {
+        /// First index to remove, if a conflicting suffix is overwritten.
+        truncate_from: Option<Index>,
+        /// Index of `append[0]` (equals the new end + 1 when `append` is empty).
+        first_index: Index,
+        /// Entries to store.
+        append: Vec<Entry<Id, C>>,
+    },
+    /// Stored entries up to and including `up_to` may be dropped; the stored log now starts
+    /// after `up_to` (its base).
+    PersistLogPrune {
+        /// New base of the log.
+        up_to: Cursor<Id>,
+    },
+    /// Drop every stored entry; the log now starts right after `base` (snapshot install).
+    PersistLogReset {
+        /// New base of the log.
+        base: Cursor<Id>,
+    },
+    /// Send `msg` to `to` (best effort; loss, delay, duplication and reordering are tolerated).
+    Send {
+        /// Recipient.
+        to: Id,
+        /// The message.
+        msg: Message<Id, C>,
+    },
+    /// Apply these committed commands to the state machine, in order. Noops are skipped, so
+    /// indexes may have gaps. Each index is applied once per engine lifetime, except after a
+    /// `Reverted` or a `SnapshotInstalled`, from which application restarts.
+    Apply {
+        /// `(index, term, command)` in increasing index order.
+        entries: Vec<(Index, Term<Id>, C)>,
+    },
+    /// Dynamic mode only (strict mode asserts instead): committed entries after `to` were
+    /// discarded because the other side of a healed partition won. Reset the state machine to
+    /// its state at `replay_from` (the empty state if `replay_from.index` is 0, else the snapshot
+    /// at the log base — or, after a `SnapshotInstalled`, the state just installed); the engine
+    /// then re-applies from `replay_from.index + 1` on, starting with the `Apply` that follows.
+    Reverted {
+        /// New commit index.
+        to: Index,
+        /// How many committed entries were discarded (for the discarded-entries metric).
+        discarded: u64,
+        /// State the machine must be reset to before the following `Apply` outputs.
+        replay_from: Cursor<Id>,
+    },
+    /// The commit index increased to this value (after the matching `Apply`).
+    CommitAdvanced(Index),
+    /// This node's role changed.
+    RoleChanged(Role),
+    /// The known leader changed.
+    LeaderChanged(Option<Id>),
+    /// Answer to `Propose`: the assigned indexes (assigned, not yet committed), or an error.
+    ProposeResult {
+        /// From the `Propose`.
+        request_id: RequestId,
+        /// Assigned range or error.
+        result: Result<IndexRange, ProposeError>,
+    },
+    /// Final outcome of a proposal that was assigned a range: `Ok` once an entry of the
+    /// assigning leader's term committed at the end of the range (so the commands themselves
+    /// committed), `Err` if another entry committed there.
+    Committed {
+        /// From the `Propose`.
+        request_id: RequestId,
+        /// Committed range or error.
+        result: Result<IndexRange, CommitError>,
+    },
+    /// Answer to `Read`: leadership was confirmed with a quorum at a point after the read
+    /// arrived, and this node has applied at least `read_index`; evaluate the query now.
+    ReadReady {
+        /// From the `Read`.
+        request_id: RequestId,
+        /// The linearization point.
+        read_index: Index,
+    },
+    /// Answer to `Read`: not leader / no leader known / timed out.
+    ReadFailed {
+        /// From the `Read`.
+        request_id: RequestId,
+    },
+    /// The leader no longer holds the entries this follower needs: catch up by state sync to at
+    /// least `base`, then feed `SnapshotInstalled`. Emitted once per leader term.
+    NeedStateSync {
+        /// The leader that asked.
+        leader: Id,
+        /// Minimum position the installed state must reach.
+        base: Cursor<Id>,
+    },
+}
+
+impl<Id, C> Output<Id, C> {
+    /// True for the `Persist*` outputs.
+    pub fn is_persist(&self) -> bool {
+        matches!(
+            self,
+            Output::PersistHardState(_)
+                | Output::PersistLog { .. }
+                | Output::PersistLogPrune { .. }
+                | Output::PersistLogReset { .. }
+        )
+    }
+}

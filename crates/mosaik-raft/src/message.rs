@@ -1,0 +1,186 @@
+//! Messages exchanged between engines (`raft::Message` of SPEC §2.4, extended).
+
+use serde::{Deserialize, Serialize};
+
+use crate::log::Entry;
+use crate::types::{Cursor, Index, IndexRange, Term};
+
+/// A vote, in elections and in replication acknowledgements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Vote {
+    /// Counts toward the quorum.
+    Granted,
+    /// Refused (already voted this round, or the candidate's log is behind).
+    Denied,
+    /// The sender is an observer and never counts toward quorums.
+    Abstained,
+}
+
+/// Outcome of an `AppendEntries` (or `StateSyncRequired`) at the follower.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AppendResult {
+    /// The follower's log now matches the leader's up to `match_index`.
+    Success {
+        /// Highest index known to match the leader's log (not the follower's last index:
+        /// entries past it are unverified).
+        match_index: Index,
+    },
+    /// The consistency check at `rejected_prev` failed.
+    Conflict {
+        /// The `prev_log_position.index` that did not match (lets the leader drop stale
+        /// rejections).
+        rejected_prev: Index,
+        /// Index the leader should send from next: past the follower's end, the first entry of
+        /// the conflicting term, or just after the follower's snapshot base.
+        hint: Index,
+    },
+}
+
+/// Consensus traffic between members of one group.
+///
+/// Every message with a `term` carries the sender's current term; receivers step down on higher
+/// terms and ignore (or answer with their own term) lower ones. `seq` is the leader's heartbeat
+/// round counter, echoed by followers, which the leader uses to confirm it is still leader before
+/// serving a read (read index) — an echo of a `seq` sent after a read arrived proves leadership
+/// at that point.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Message<Id, C> {
+    /// Leader → follower: replicate `entries` after `prev_log_position`; also the heartbeat.
+    AppendEntries {
+        /// Leader's term.
+        term: Term<Id>,
+        /// The leader (must be the owner of `term`).
+        leader: Id,
+        /// Position of the entry just before `entries`.
+        prev_log_position: Cursor<Id>,
+        /// Entries to append; may be empty (heartbeat).
+        entries: Vec<Entry<Id, C>>,
+        /// Leader's commit index.
+        leader_commit: Index,
+        /// Heartbeat round, echoed in the response.
+        seq: u64,
+    },
+    /// Follower → leader: answer to `AppendEntries` / `StateSyncRequired`.
+    AppendEntriesResponse {
+        /// Follower's current term.
+        term: Term<Id>,
+        /// The `seq` of the message answered.
+        seq: u64,
+        /// Consistency-check outcome.
+        result: AppendResult,
+        /// `Granted` for voters, `Abstained` for observers (not counted toward commit).
+        vote: Vote,
+    },
+    /// Candidate → voters.
+    RequestVote {
+        /// Candidate's term (owned by `candidate`).
+        term: Term<Id>,
+        /// The candidate.
+        candidate: Id,
+        /// Last position of the candidate's log (election restriction).
+        log_position: Cursor<Id>,
+    },
+    /// Voter → candidate.
+    RequestVoteResponse {
+        /// Voter's current term.
+        term: Term<Id>,
+        /// The vote.
+        vote: Vote,
+    },
+    /// Leader → follower: the entries you need were pruned from my log; catch up by state sync
+    /// to at least `base`. Doubles as a heartbeat for that follower.
+    StateSyncRequired {
+        /// Leader's term.
+        term: Term<Id>,
+        /// The leader.
+        leader: Id,
+        /// The leader's log base: the sync must reach at least this position.
+        base: Cursor<Id>,
+        /// Leader's commit index.
+        leader_commit: Index,
+        /// Heartbeat round, echoed in the response.
+        seq: u64,
+    },
+    /// Follower ↔ leader client traffic.
+    Forward(Forward<Id, C>),
+}
+
+/// Client requests forwarded from a follower to the leader, and the answers. Request ids are
+/// random per forward (drawn from the engine's seeded generator), not the shell's ids.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Forward<Id, C> {
+    /// Follower → leader: append these commands.
+    Command {
+        /// Correlates the ack.
+        request_id: u64,
+        /// The commands (non-empty).
+        commands: Vec<C>,
+    },
+    /// Leader → follower: the commands were appended at `assigned` in `term`.
+    CommandAck {
+        /// From the `Command`.
+        request_id: u64,
+        /// Indexes assigned to the commands.
+        assigned: IndexRange,
+        /// The leader's term: the commands committed iff the entry committed at
+        /// `assigned.end()` has this term.
+        term: Term<Id>,
+    },
+    /// Leader → follower: not leader (anymore); the commands were not appended.
+    CommandRejected {
+        /// From the `Command`.
+        request_id: u64,
+    },
+    /// Follower → leader: confirm leadership and tell me a read index.
+    Read {
+        /// Correlates the answer.
+        request_id: u64,
+    },
+    /// Leader → follower: leadership confirmed; serve the read once applied ≥ `read_index`.
+    ReadIndex {
+        /// From the `Read`.
+        request_id: u64,
+        /// The leader's commit index when the read arrived (or when its term's first entry
+        /// committed, if later).
+        read_index: Index,
+    },
+    /// Leader → follower: the read cannot be served (not leader, stepped down, timed out).
+    ReadRejected {
+        /// From the `Read`.
+        request_id: u64,
+    },
+}
+
+impl<Id: Copy, C> Message<Id, C> {
+    /// The term carried by the message, if any (`Forward` messages carry none).
+    pub fn term(&self) -> Option<Term<Id>> {
+        match self {
+            Message::AppendEntries { term, .. }
+            | Message::AppendEntriesResponse { term, .. }
+            | Message::RequestVote { term, .. }
+            | Message::RequestVoteResponse { term, .. }
+            | Message::StateSyncRequired { term, .. } => Some(*term),
+            Message::Forward(_) => None,
+        }
+    }
+
+    /// A short name of the variant, for traces and fault filters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::AppendEntries { entries, .. } if entries.is_empty() => "Heartbeat",
+            Message::AppendEntries { .. } => "AppendEntries",
+            Message::AppendEntriesResponse { .. } => "AppendEntriesResponse",
+            Message::RequestVote { .. } => "RequestVote",
+            Message::RequestVoteResponse { .. } => "RequestVoteResponse",
+            Message::StateSyncRequired { .. } => "StateSyncRequired",
+            Message::Forward(Forward::Command { .. }) => "Forward::Command",
+            Message::Forward(Forward::CommandAck { .. }) => "Forward::CommandAck",
+            Message::Forward(Forward::CommandRejected { .. }) => "Forward::CommandRejected",
+            Message::Forward(Forward::Read { .. }) => "Forward::Read",
+            Message::Forward(Forward::ReadIndex { .. }) => "Forward::ReadIndex",
+            Message::Forward(Forward::ReadRejected { .. }) => "Forward::ReadRejected",
+        }
+    }
+}

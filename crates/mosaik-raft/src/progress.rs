@@ -1,0 +1,108 @@
+//! The leader's view of one follower's replication progress.
+
+use crate::types::Index;
+
+/// How the leader currently talks to a follower.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProgressState {
+    /// Match point unknown: one `AppendEntries` at a time, backing up on rejection.
+    Probe,
+    /// Matching: new entries are streamed optimistically (`next_index` advances on send).
+    Replicate,
+    /// The follower needs entries the leader pruned; it is told to state-sync instead.
+    Snapshot,
+}
+
+/// Replication progress of one bonded peer, kept by the leader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Highest index known to be replicated on the follower.
+    pub match_index: Index,
+    /// Next index to send.
+    pub next_index: Index,
+    /// Sending mode.
+    pub state: ProgressState,
+    /// In `Probe`, whether a probe is outstanding (avoids flooding a lagging follower).
+    pub probe_sent: bool,
+    /// Highest heartbeat round the follower echoed in this term (read index confirmation).
+    pub acked_seq: u64,
+    /// Heard from the follower since the last check-quorum pass.
+    pub recent_active: bool,
+    /// The follower answered `Abstained` (observer): never counted toward commit.
+    pub abstains: bool,
+    /// Commit index last sent, so commit advances reach followers without waiting a heartbeat.
+    pub sent_commit: Index,
+    /// Heartbeat round last sent.
+    pub sent_seq: u64,
+}
+
+impl Progress {
+    /// Fresh progress for a follower when the leader's last index is `last`.
+    pub fn new(last: Index) -> Self {
+        Progress {
+            match_index: Index::ZERO,
+            next_index: last.next(),
+            state: ProgressState::Probe,
+            probe_sent: false,
+            acked_seq: 0,
+            recent_active: false,
+            abstains: false,
+            sent_commit: Index::ZERO,
+            sent_seq: 0,
+        }
+    }
+
+    /// Records a successful append up to `match_index`. Returns true if the match point moved.
+    pub fn on_success(&mut self, match_index: Index) -> bool {
+        self.state = ProgressState::Replicate;
+        self.probe_sent = false;
+        self.next_index = self.next_index.max(match_index.next());
+        if match_index > self.match_index {
+            self.match_index = match_index;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Records a rejection. Stale rejections (below the match point) are ignored.
+    pub fn on_conflict(&mut self, rejected_prev: Index, hint: Index, last: Index) {
+        if rejected_prev < self.match_index {
+            return;
+        }
+        self.next_index = hint.max(self.match_index.next()).min(last.next());
+        self.state = ProgressState::Probe;
+        self.probe_sent = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflict_backs_up_but_never_below_match() {
+        let mut p = Progress::new(Index(10));
+        assert_eq!(p.next_index, Index(11));
+        p.on_conflict(Index(10), Index(4), Index(10));
+        assert_eq!((p.next_index, p.state), (Index(4), ProgressState::Probe));
+        assert!(p.on_success(Index(6)));
+        assert_eq!(
+            (p.next_index, p.state),
+            (Index(7), ProgressState::Replicate)
+        );
+        // A stale rejection of an earlier probe changes nothing.
+        p.on_conflict(Index(3), Index(1), Index(10));
+        assert_eq!(p.next_index, Index(7));
+        // A hint below the match point is clamped.
+        p.on_conflict(Index(8), Index(2), Index(10));
+        assert_eq!(p.next_index, Index(7));
+        // A hint past the end is clamped too.
+        p.on_conflict(Index(8), Index(50), Index(10));
+        assert_eq!(p.next_index, Index(11));
+        assert!(
+            !p.on_success(Index(5)),
+            "older success does not move the match point"
+        );
+    }
+}
