@@ -1,0 +1,89 @@
+//! `NetworkBuilder`: configures and starts a node.
+
+use {
+    super::{LinkConfig, Network, NetworkError},
+    crate::primitives::NetworkId,
+    core::time::Duration,
+    iroh::{RelayMode, SecretKey},
+    std::{collections::BTreeSet, net::SocketAddr},
+};
+
+/// Default time a peer gets to finish the QUIC handshake and open its
+/// stream before an accept attempt is abandoned.
+pub const DEFAULT_ACCEPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Configures a [`Network`] before starting it (owned builder pattern).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct NetworkBuilder {
+    pub(super) network_id: Option<NetworkId>,
+    pub(super) relay_mode: RelayMode,
+    pub(super) mdns_discovery: bool,
+    pub(super) addresses: BTreeSet<SocketAddr>,
+    pub(super) secret_key: Option<SecretKey>,
+    pub(super) link: LinkConfig,
+}
+
+impl Default for NetworkBuilder {
+    fn default() -> Self {
+        Self {
+            network_id: None,
+            relay_mode: RelayMode::Default,
+            mdns_discovery: false,
+            addresses: BTreeSet::new(),
+            secret_key: None,
+            link: LinkConfig::default(),
+        }
+    }
+}
+
+impl NetworkBuilder {
+    /// Sets the network id (required).
+    pub fn with_network_id(mut self, id: impl Into<NetworkId>) -> Self {
+        self.network_id = Some(id.into());
+        self
+    }
+
+    /// Sets the relay mode (default: iroh's public relays). Relays are only
+    /// used to reach peers behind NATs; startup never waits for them.
+    pub fn with_relay_mode(mut self, mode: RelayMode) -> Self {
+        self.relay_mode = mode;
+        self
+    }
+
+    /// Enables mDNS discovery of peers on the local network (default off).
+    pub fn with_mdns_discovery(mut self, enabled: bool) -> Self {
+        self.mdns_discovery = enabled;
+        self
+    }
+
+    /// Sets the addresses to bind (default: all interfaces, random port).
+    pub fn with_addresses(mut self, addresses: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.addresses = addresses.into_iter().collect();
+        self
+    }
+
+    /// Sets the node's secret key (default: random, so a new peer id each run).
+    pub fn with_secret_key(mut self, key: SecretKey) -> Self {
+        self.secret_key = Some(key);
+        self
+    }
+
+    /// Sets the maximum frame size of every link (default 16 MiB).
+    pub fn with_max_frame_size(mut self, bytes: usize) -> Self {
+        self.link.max_frame_size = bytes;
+        self
+    }
+
+    /// Sets how long an incoming connection may take to complete its
+    /// handshake and open its stream (default 10 s).
+    pub fn with_accept_timeout(mut self, timeout: Duration) -> Self {
+        self.link.accept_timeout = timeout;
+        self
+    }
+
+    /// Binds the endpoint and starts the node.
+    pub async fn build(self) -> Result<Network, NetworkError> {
+        Network::start(self).await
+    }
+}

@@ -1,0 +1,432 @@
+//! `Link<P>`: typed, length-delimited frames over one QUIC bi-stream.
+
+use {
+    super::{
+        AcceptError, CloseError, CloseReason, OpenError, RecvError, SendError,
+        close::{Cancelled, ProtocolViolation, Success, UnexpectedClose},
+        link_error::close_of,
+    },
+    crate::primitives::{Datum, Digest},
+    bytes::{Bytes, BytesMut},
+    core::{marker::PhantomData, time::Duration},
+    futures::{SinkExt, StreamExt},
+    iroh::{
+        EndpointId,
+        endpoint::{Connection, ConnectionError, RecvStream, SendStream},
+    },
+    tokio_util::{
+        codec::{FramedRead, FramedWrite, LengthDelimitedCodec, LengthDelimitedCodecError},
+        sync::CancellationToken,
+    },
+};
+
+/// Default maximum frame size: large enough for a catalog snapshot or a
+/// batch of log entries, small enough that a hostile peer cannot make us
+/// allocate gigabytes.
+pub const DEFAULT_MAX_FRAME_SIZE: usize = 16 * 1024 * 1024;
+
+/// How long a graceful close waits for the peer to acknowledge the data we
+/// sent before tearing the connection down.
+const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A protocol spoken over links, identified by its ALPN.
+pub trait Protocol: Send + Sync + 'static {
+    /// The ALPN identifying this protocol on the QUIC handshake.
+    const ALPN: &'static [u8];
+}
+
+/// A typed, framed, bidirectional link to one peer over one QUIC connection
+/// carrying exactly one bidirectional stream.
+///
+/// Frames are a 4-byte big-endian length followed by the payload (a
+/// [`Datum`] encoding). Frames larger than the link's maximum are refused
+/// before anything is allocated and close the link with
+/// [`ProtocolViolation`], as do undecodable frames. Every operation races
+/// the link's cancellation token; on cancellation the connection is closed
+/// with [`Cancelled`].
+///
+/// The opener must send the first frame: QUIC only tells the acceptor about
+/// a stream once data arrives on it.
+pub struct Link<P> {
+    sender: LinkSender<P>,
+    receiver: LinkReceiver<P>,
+}
+
+/// The sending half of a [`Link`].
+pub struct LinkSender<P> {
+    conn: Connection,
+    cancel: CancellationToken,
+    max_frame_size: usize,
+    writer: FramedWrite<SendStream, LengthDelimitedCodec>,
+    _protocol: PhantomData<fn() -> P>,
+}
+
+/// The receiving half of a [`Link`].
+pub struct LinkReceiver<P> {
+    conn: Connection,
+    cancel: CancellationToken,
+    max_frame_size: usize,
+    reader: FramedRead<RecvStream, LengthDelimitedCodec>,
+    _protocol: PhantomData<fn() -> P>,
+}
+
+impl<P> core::fmt::Debug for Link<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Link")
+            .field("remote", &self.sender.conn.remote_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P> core::fmt::Debug for LinkSender<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LinkSender")
+            .field("remote", &self.conn.remote_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P> core::fmt::Debug for LinkReceiver<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LinkReceiver")
+            .field("remote", &self.conn.remote_id())
+            .finish_non_exhaustive()
+    }
+}
+
+fn codec(max_frame_size: usize) -> LengthDelimitedCodec {
+    LengthDelimitedCodec::builder()
+        .length_field_length(4)
+        .big_endian()
+        .max_frame_length(max_frame_size)
+        .new_codec()
+}
+
+fn close_with(conn: &Connection, reason: &dyn CloseReason) {
+    conn.close(
+        iroh::endpoint::VarInt::from_u32(reason.code()),
+        reason.name().as_bytes(),
+    );
+}
+
+impl<P: Protocol> Link<P> {
+    /// Opens the link's stream on an established outgoing connection.
+    pub async fn open(
+        conn: Connection,
+        cancel: CancellationToken,
+        max_frame_size: usize,
+    ) -> Result<Self, OpenError> {
+        let opened = tokio::select! {
+            () = cancel.cancelled() => {
+                close_with(&conn, &Cancelled);
+                return Err(OpenError::Cancelled);
+            }
+            opened = conn.open_bi() => opened,
+        };
+        let (send, recv) = opened?;
+        Ok(Self::from_parts(conn, send, recv, cancel, max_frame_size))
+    }
+
+    /// Accepts the link's stream on an incoming connection, verifying that
+    /// the connection speaks this protocol's ALPN.
+    ///
+    /// Waits at most `timeout` for the opener's first frame; a peer that
+    /// connects and goes silent cannot hold an accept slot forever.
+    pub async fn accept(
+        conn: Connection,
+        cancel: CancellationToken,
+        max_frame_size: usize,
+        timeout: Duration,
+    ) -> Result<Self, AcceptError> {
+        if conn.alpn() != P::ALPN {
+            close_with(&conn, &super::close::InvalidAlpn);
+            return Err(AcceptError::InvalidAlpn {
+                expected: String::from_utf8_lossy(P::ALPN).into_owned(),
+                actual: String::from_utf8_lossy(conn.alpn()).into_owned(),
+            });
+        }
+        let accepted = tokio::select! {
+            () = cancel.cancelled() => {
+                close_with(&conn, &Cancelled);
+                return Err(AcceptError::Cancelled);
+            }
+            accepted = tokio::time::timeout(timeout, conn.accept_bi()) => accepted,
+        };
+        let Ok(accepted) = accepted else {
+            close_with(&conn, &super::close::UnexpectedClose);
+            return Err(AcceptError::Timeout);
+        };
+        let (send, recv) = accepted?;
+        Ok(Self::from_parts(conn, send, recv, cancel, max_frame_size))
+    }
+
+    fn from_parts(
+        conn: Connection,
+        send: SendStream,
+        recv: RecvStream,
+        cancel: CancellationToken,
+        max_frame_size: usize,
+    ) -> Self {
+        let sender = LinkSender {
+            conn: conn.clone(),
+            cancel: cancel.clone(),
+            max_frame_size,
+            writer: FramedWrite::new(send, codec(max_frame_size)),
+            _protocol: PhantomData,
+        };
+        let receiver = LinkReceiver {
+            conn,
+            cancel,
+            max_frame_size,
+            reader: FramedRead::new(recv, codec(max_frame_size)),
+            _protocol: PhantomData,
+        };
+        Self { sender, receiver }
+    }
+
+    /// Encodes and sends one value.
+    pub async fn send<D: Datum>(&mut self, datum: &D) -> Result<(), SendError> {
+        self.sender.send(datum).await
+    }
+
+    /// Sends one pre-encoded frame (used to fan out one encoding to many
+    /// links).
+    pub async fn send_raw(&mut self, bytes: Bytes) -> Result<(), SendError> {
+        self.sender.send_raw(bytes).await
+    }
+
+    /// Receives and decodes one value.
+    pub async fn recv<D: Datum>(&mut self) -> Result<D, RecvError> {
+        self.receiver.recv().await
+    }
+
+    /// Receives one value and the size of its frame payload.
+    pub async fn recv_with_size<D: Datum>(&mut self) -> Result<(D, usize), RecvError> {
+        self.receiver.recv_with_size().await
+    }
+
+    /// Splits the link into halves that can be used from different tasks.
+    pub fn split(self) -> (LinkSender<P>, LinkReceiver<P>) {
+        (self.sender, self.receiver)
+    }
+
+    /// Joins halves produced by [`Link::split`].
+    ///
+    /// # Panics
+    /// If the halves come from different links.
+    pub fn join(sender: LinkSender<P>, receiver: LinkReceiver<P>) -> Self {
+        assert_eq!(
+            sender.conn.stable_id(),
+            receiver.conn.stable_id(),
+            "halves of different links"
+        );
+        Self { sender, receiver }
+    }
+
+    /// Closes the link with `reason`, after the peer acknowledged what we
+    /// sent (bounded wait).
+    pub async fn close(self, reason: impl CloseReason) -> Result<(), CloseError> {
+        self.sender.close(reason).await
+    }
+
+    /// Resolves when the link is closed: `Ok` for a local close or a remote
+    /// [`Success`], an error otherwise.
+    pub async fn closed(&self) -> Result<(), CloseError> {
+        wait_closed(&self.sender.conn, &self.sender.cancel).await
+    }
+
+    /// Replaces the token whose cancellation closes this link.
+    pub fn replace_cancel_token(&mut self, cancel: CancellationToken) {
+        self.sender.cancel = cancel.clone();
+        self.receiver.cancel = cancel;
+    }
+
+    /// The peer's id.
+    pub fn remote_id(&self) -> EndpointId {
+        self.sender.conn.remote_id()
+    }
+
+    /// The underlying QUIC connection.
+    pub fn connection(&self) -> &Connection {
+        &self.sender.conn
+    }
+
+    /// The link's maximum frame size in bytes.
+    pub fn max_frame_size(&self) -> usize {
+        self.sender.max_frame_size
+    }
+
+    /// 32 bytes both ends derive identically from this TLS session (RFC
+    /// 5705 exporter with `label`, context = the ALPN). Binds handshake
+    /// proofs to this connection so they cannot be replayed on another.
+    pub fn shared_random(&self, label: impl AsRef<[u8]>) -> Digest {
+        shared_random(&self.sender.conn, label.as_ref())
+    }
+}
+
+/// See [`Link::shared_random`].
+pub(crate) fn shared_random(conn: &Connection, label: &[u8]) -> Digest {
+    let mut out = [0u8; 32];
+    conn.export_keying_material(&mut out, label, conn.alpn())
+        .expect("32 bytes is a valid exporter length");
+    Digest::from_bytes(out)
+}
+
+async fn wait_closed(conn: &Connection, cancel: &CancellationToken) -> Result<(), CloseError> {
+    let reason = tokio::select! {
+        () = cancel.cancelled() => return Err(CloseError::Cancelled),
+        reason = conn.closed() => reason,
+    };
+    match reason {
+        ConnectionError::LocallyClosed => Ok(()),
+        ConnectionError::ApplicationClosed(close) if close == Success => Ok(()),
+        ConnectionError::ApplicationClosed(close) => Err(CloseError::UnexpectedReason(close)),
+        other => Err(CloseError::AlreadyClosed(other)),
+    }
+}
+
+impl<P: Protocol> LinkSender<P> {
+    /// Encodes and sends one value.
+    pub async fn send<D: Datum>(&mut self, datum: &D) -> Result<(), SendError> {
+        let bytes = datum.encode().map_err(|e| SendError::Encode(Box::new(e)))?;
+        self.send_raw(bytes).await
+    }
+
+    /// Sends one pre-encoded frame.
+    pub async fn send_raw(&mut self, bytes: Bytes) -> Result<(), SendError> {
+        let size = bytes.len();
+        if size > self.max_frame_size {
+            return Err(SendError::FrameTooLarge {
+                size,
+                limit: self.max_frame_size,
+            });
+        }
+        let result = tokio::select! {
+            () = self.cancel.cancelled() => {
+                close_with(&self.conn, &Cancelled);
+                return Err(SendError::Cancelled);
+            }
+            result = self.writer.send(bytes) => result,
+        };
+        match result {
+            Ok(()) => {
+                metrics::counter!("mosaik.network.egress.bytes").increment(size as u64 + 4);
+                Ok(())
+            }
+            Err(err) => Err(match self.conn.close_reason() {
+                Some(reason) => SendError::Io(reason),
+                None => SendError::Unknown(err),
+            }),
+        }
+    }
+
+    /// Finishes the stream, waits (bounded) until the peer has acknowledged
+    /// everything, then closes the connection with `reason`.
+    pub async fn close(mut self, reason: impl CloseReason) -> Result<(), CloseError> {
+        if let Some(existing) = self.conn.close_reason() {
+            return match existing {
+                ConnectionError::ApplicationClosed(close) if close == Success => Ok(()),
+                ConnectionError::ApplicationClosed(close) => {
+                    Err(CloseError::UnexpectedReason(close))
+                }
+                other => Err(CloseError::AlreadyClosed(other)),
+            };
+        }
+        let stream = self.writer.get_mut();
+        if stream.finish().is_ok() {
+            let flushed = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, stream.stopped());
+            tokio::select! {
+                () = self.cancel.cancelled() => {}
+                _ = flushed => {}
+            }
+        }
+        close_with(&self.conn, &reason);
+        Ok(())
+    }
+
+    /// The peer's id.
+    pub fn remote_id(&self) -> EndpointId {
+        self.conn.remote_id()
+    }
+}
+
+impl<P: Protocol> LinkReceiver<P> {
+    /// Receives and decodes one value.
+    pub async fn recv<D: Datum>(&mut self) -> Result<D, RecvError> {
+        self.recv_with_size().await.map(|(datum, _)| datum)
+    }
+
+    /// Receives one value and its frame payload size.
+    pub async fn recv_with_size<D: Datum>(&mut self) -> Result<(D, usize), RecvError> {
+        let frame = self.recv_frame().await?;
+        match D::decode(&frame) {
+            Ok(datum) => Ok((datum, frame.len())),
+            Err(err) => {
+                tracing::warn!(
+                    peer = %self.conn.remote_id().fmt_short(),
+                    error = %err,
+                    "closing link: undecodable frame"
+                );
+                close_with(&self.conn, &ProtocolViolation);
+                Err(RecvError::Decode(Box::new(err)))
+            }
+        }
+    }
+
+    /// Receives one raw frame payload.
+    pub async fn recv_frame(&mut self) -> Result<BytesMut, RecvError> {
+        let next = tokio::select! {
+            () = self.cancel.cancelled() => {
+                close_with(&self.conn, &Cancelled);
+                return Err(RecvError::Cancelled);
+            }
+            next = self.reader.next() => next,
+        };
+        match next {
+            Some(Ok(frame)) => {
+                metrics::counter!("mosaik.network.ingress.bytes").increment(frame.len() as u64 + 4);
+                Ok(frame)
+            }
+            Some(Err(err)) => Err(self.classify(err)),
+            None => {
+                // The peer finished its stream without closing the
+                // connection: the protocol gave it no reason to.
+                close_with(&self.conn, &UnexpectedClose);
+                Err(match self.conn.close_reason() {
+                    Some(reason @ ConnectionError::ApplicationClosed(_))
+                        if close_of(&reason).is_some_and(|c| *c != UnexpectedClose) =>
+                    {
+                        RecvError::Io(reason)
+                    }
+                    _ => RecvError::UnexpectedEnd,
+                })
+            }
+        }
+    }
+
+    fn classify(&self, err: std::io::Error) -> RecvError {
+        let too_large = err
+            .get_ref()
+            .is_some_and(<dyn std::error::Error + Send + Sync>::is::<LengthDelimitedCodecError>);
+        if too_large {
+            tracing::warn!(
+                peer = %self.conn.remote_id().fmt_short(),
+                limit = self.max_frame_size,
+                "closing link: peer announced a frame above the limit"
+            );
+            close_with(&self.conn, &ProtocolViolation);
+            return RecvError::FrameTooLarge {
+                limit: self.max_frame_size,
+            };
+        }
+        match self.conn.close_reason() {
+            Some(reason) => RecvError::Io(reason),
+            None => RecvError::Unknown(err),
+        }
+    }
+
+    /// The peer's id.
+    pub fn remote_id(&self) -> EndpointId {
+        self.conn.remote_id()
+    }
+}

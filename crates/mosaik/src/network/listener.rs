@@ -1,0 +1,70 @@
+//! Listeners: incoming connections of one protocol.
+
+use {
+    super::{AcceptError, Link, LinkConfig, Protocol},
+    core::marker::PhantomData,
+    iroh::endpoint::Connection,
+    tokio::sync::mpsc,
+    tokio_util::sync::CancellationToken,
+};
+
+/// Incoming connections for one protocol's ALPN.
+///
+/// Subsystems take connections with [`Listener::next_connection`] and
+/// accept the link in a task of their own, so one silent peer never blocks
+/// the next one.
+pub struct Listener<P> {
+    rx: mpsc::Receiver<Connection>,
+    cancel: CancellationToken,
+    config: LinkConfig,
+    _protocol: PhantomData<fn() -> P>,
+}
+
+impl<P> core::fmt::Debug for Listener<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Listener")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Protocol> Listener<P> {
+    pub(crate) fn new(
+        rx: mpsc::Receiver<Connection>,
+        cancel: CancellationToken,
+        config: LinkConfig,
+    ) -> Self {
+        Self {
+            rx,
+            cancel,
+            config,
+            _protocol: PhantomData,
+        }
+    }
+
+    /// The next handshaken connection; `None` once the network shut down.
+    pub async fn next_connection(&mut self) -> Option<Connection> {
+        tokio::select! {
+            () = self.cancel.cancelled() => None,
+            conn = self.rx.recv() => conn,
+        }
+    }
+
+    /// Accepts a link on a connection taken from this listener (with the
+    /// network's frame limit, accept timeout and cancellation).
+    pub async fn accept_link(&self, conn: Connection) -> Result<Link<P>, AcceptError> {
+        Link::accept(
+            conn,
+            self.cancel.child_token(),
+            self.config.max_frame_size,
+            self.config.accept_timeout,
+        )
+        .await
+    }
+
+    /// Waits for the next connection and accepts its link.
+    pub async fn accept(&mut self) -> Option<Result<Link<P>, AcceptError>> {
+        let conn = self.next_connection().await?;
+        Some(self.accept_link(conn).await)
+    }
+}

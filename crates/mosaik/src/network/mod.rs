@@ -1,0 +1,184 @@
+//! The network: one iroh endpoint, ALPN routing, typed links.
+//!
+//! A [`Network`] binds one QUIC endpoint shared by every subsystem and
+//! routes incoming connections by ALPN. Subsystems speak [`Link`]s: one
+//! QUIC connection carrying one bidirectional stream of length-delimited,
+//! size-limited frames.
+
+mod builder;
+mod close;
+mod link;
+mod link_error;
+mod listener;
+mod local;
+mod router;
+
+pub use crate::primitives::NetworkId;
+pub use {
+    builder::{DEFAULT_ACCEPT_TIMEOUT, NetworkBuilder},
+    close::{
+        Cancelled, CloseReason, DifferentNetwork, GracefulShutdown, InvalidAlpn, ProtocolViolation,
+        Success, UnexpectedClose, UnknownPeer, application_close,
+    },
+    link::{DEFAULT_MAX_FRAME_SIZE, Link, LinkReceiver, LinkSender, Protocol},
+    link_error::{AcceptError, CloseError, LinkError, OpenError, RecvError, SendError},
+    listener::Listener,
+    local::LocalNode,
+};
+/// A peer's identity: its ed25519 public key.
+pub type PeerId = iroh::EndpointId;
+
+#[allow(unused_imports)]
+pub(crate) use close::close_reasons;
+
+use {
+    core::time::Duration,
+    iroh::{address_lookup::MemoryLookup, endpoint::presets},
+    router::Router,
+    std::sync::Arc,
+    tokio_util::sync::CancellationToken,
+};
+
+/// Limits applied to every link of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkConfig {
+    /// Largest frame payload accepted or sent, in bytes.
+    pub max_frame_size: usize,
+    /// Time an incoming connection gets to finish its handshake and open
+    /// its stream.
+    pub accept_timeout: Duration,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        Self {
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            accept_timeout: DEFAULT_ACCEPT_TIMEOUT,
+        }
+    }
+}
+
+/// Starting or running a network failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetworkError {
+    /// The builder was not given a network id.
+    #[error("missing network id")]
+    MissingNetworkId,
+    /// The endpoint could not bind.
+    #[error("bind failed: {0}")]
+    Bind(String),
+    /// A bind address was invalid.
+    #[error("invalid bind address: {0}")]
+    InvalidAddress(String),
+    /// mDNS was requested but this build has no mDNS support.
+    #[error("mdns discovery is not available in this build")]
+    MdnsUnavailable,
+    /// A listener for this ALPN already exists.
+    #[error("a listener for alpn {0:?} already exists")]
+    AlreadyListening(String),
+}
+
+/// A running mosaik node: the entry point to every subsystem.
+///
+/// Dropping it shuts the node down: every worker and link is cancelled and
+/// the endpoint closes.
+#[derive(Debug)]
+pub struct Network {
+    local: LocalNode,
+    router: Arc<Router>,
+    accept_task: tokio::task::JoinHandle<()>,
+}
+
+impl Network {
+    /// Starts a node with default settings on network `id`.
+    ///
+    /// Never waits for a relay or the internet: it returns as soon as the
+    /// endpoint is bound.
+    pub async fn new(id: impl Into<NetworkId>) -> Result<Self, NetworkError> {
+        Self::builder(id).build().await
+    }
+
+    /// A builder for a node on network `id`.
+    pub fn builder(id: impl Into<NetworkId>) -> NetworkBuilder {
+        NetworkBuilder::default().with_network_id(id)
+    }
+
+    async fn start(config: NetworkBuilder) -> Result<Self, NetworkError> {
+        let network_id = config.network_id.ok_or(NetworkError::MissingNetworkId)?;
+        if config.mdns_discovery {
+            return Err(NetworkError::MdnsUnavailable);
+        }
+        let secret_key = config.secret_key.unwrap_or_else(iroh::SecretKey::generate);
+        let memory = MemoryLookup::new();
+        let mut builder = iroh::Endpoint::builder(presets::Minimal)
+            .secret_key(secret_key)
+            .relay_mode(config.relay_mode)
+            .address_lookup(memory.clone());
+        for addr in &config.addresses {
+            builder = builder
+                .bind_addr(*addr)
+                .map_err(|e| NetworkError::InvalidAddress(format!("{addr}: {e}")))?;
+        }
+        let endpoint = builder
+            .bind()
+            .await
+            .map_err(|e| NetworkError::Bind(e.to_string()))?;
+        let cancel = CancellationToken::new();
+        let local = LocalNode::new(
+            network_id,
+            endpoint.clone(),
+            memory,
+            cancel.clone(),
+            config.link,
+        );
+        let router = Arc::new(Router::new(endpoint));
+        let accept_task = tokio::spawn(router.clone().run(cancel, config.link));
+        Ok(Self {
+            local,
+            router,
+            accept_task,
+        })
+    }
+
+    /// The network this node belongs to.
+    pub fn network_id(&self) -> NetworkId {
+        self.local.network_id()
+    }
+
+    /// This node.
+    pub fn local(&self) -> &LocalNode {
+        &self.local
+    }
+
+    /// Resolves once this node has an address peers can dial.
+    pub async fn online(&self) {
+        self.local.online().await;
+    }
+
+    /// Listens for incoming links of protocol `P`. Each protocol has one
+    /// listener per node.
+    pub fn listen<P: Protocol>(&self) -> Result<Listener<P>, NetworkError> {
+        let rx = self.router.register(P::ALPN).ok_or_else(|| {
+            NetworkError::AlreadyListening(String::from_utf8_lossy(P::ALPN).into_owned())
+        })?;
+        Ok(Listener::new(
+            rx,
+            self.local.termination().child_token(),
+            self.local.link_config(),
+        ))
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        self.local.termination().cancel();
+        self.accept_task.abort();
+        let endpoint = self.local.endpoint().clone();
+        // Closing is async; when no runtime is left the endpoint's own drop
+        // tears it down.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move { endpoint.close().await });
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Typed links between two real networks.
+
+use {
+    crate::util::{Echo, Other, loopback, within},
+    mosaik::{
+        iroh::endpoint::ConnectionError,
+        network::{AcceptError, InvalidAlpn, Link, ProtocolViolation, RecvError, Success},
+    },
+    serde::{Deserialize, Serialize},
+    tokio_util::sync::CancellationToken,
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum Msg {
+    Hello { name: String, n: u32 },
+    Bye,
+}
+
+#[tokio::test]
+async fn typed_messages_flow_both_ways() {
+    let a = loopback("links-both-ways").await;
+    let b = loopback("links-both-ways").await;
+    let mut listener = b.listen::<Echo>().unwrap();
+    let server = tokio::spawn(async move {
+        let mut link = listener.accept().await.unwrap().unwrap();
+        for _ in 0..3 {
+            let msg: Msg = link.recv().await.unwrap();
+            let Msg::Hello { name, n } = msg else {
+                panic!("unexpected")
+            };
+            link.send(&Msg::Hello {
+                name: name.to_uppercase(),
+                n: n + 1,
+            })
+            .await
+            .unwrap();
+        }
+        assert_eq!(link.recv::<Msg>().await.unwrap(), Msg::Bye);
+        // The initiator closes with Success once done.
+        within(link.closed()).await.unwrap();
+        listener
+    });
+
+    let mut link = within(a.local().connect::<Echo>(b.local().addr()))
+        .await
+        .unwrap();
+    assert_eq!(link.remote_id(), b.local().id());
+    for n in 0..3 {
+        link.send(&Msg::Hello {
+            name: format!("x{n}"),
+            n,
+        })
+        .await
+        .unwrap();
+        let reply: Msg = within(link.recv()).await.unwrap();
+        assert_eq!(
+            reply,
+            Msg::Hello {
+                name: format!("X{n}"),
+                n: n + 1
+            }
+        );
+    }
+    link.send(&Msg::Bye).await.unwrap();
+    link.close(Success).await.unwrap();
+    within(server).await.unwrap();
+}
+
+#[tokio::test]
+async fn split_halves_work_from_separate_tasks_and_share_randomness() {
+    let a = loopback("links-split").await;
+    let b = loopback("links-split").await;
+    let mut listener = b.listen::<Echo>().unwrap();
+    let mut link = within(a.local().connect::<Echo>(b.local().addr()))
+        .await
+        .unwrap();
+    link.send(&0u64).await.unwrap();
+    let remote = within(listener.accept()).await.unwrap().unwrap();
+    assert_eq!(link.shared_random("label"), remote.shared_random("label"));
+    assert_ne!(link.shared_random("label"), link.shared_random("other"));
+
+    let (mut tx, mut rx) = remote.split();
+    let echo = tokio::spawn(async move {
+        assert_eq!(rx.recv::<u64>().await.unwrap(), 0);
+        loop {
+            match rx.recv::<u64>().await {
+                Ok(v) => tx.send(&(v * 2)).await.unwrap(),
+                Err(_) => return Link::join(tx, rx),
+            }
+        }
+    });
+    for v in 1..=100u64 {
+        link.send(&v).await.unwrap();
+    }
+    for v in 1..=100u64 {
+        assert_eq!(within(link.recv::<u64>()).await.unwrap(), v * 2);
+    }
+    link.close(Success).await.unwrap();
+    let joined = within(echo).await.unwrap();
+    assert_eq!(joined.remote_id(), a.local().id());
+}
+
+#[tokio::test]
+async fn wrong_alpn_is_refused_with_invalid_alpn() {
+    let a = loopback("links-alpn").await;
+    let b = loopback("links-alpn").await;
+    let mut listener = b.listen::<Echo>().unwrap();
+    let mut link = within(a.local().connect::<Echo>(b.local().addr()))
+        .await
+        .unwrap();
+    link.send(&1u8).await.unwrap();
+    let conn = within(listener.next_connection()).await.unwrap();
+    // The connection speaks Echo; accepting it as Other must fail.
+    let err = Link::<Other>::accept(conn, CancellationToken::new(), 1024, crate::util::TIMEOUT)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AcceptError::InvalidAlpn { .. }), "{err:?}");
+    let err = within(link.recv::<u8>()).await.unwrap_err();
+    let close = err.close_reason().expect("closed with a reason");
+    assert_eq!(*close, InvalidAlpn);
+}
+
+#[tokio::test]
+async fn oversized_frame_closes_without_allocating() {
+    let a = loopback("links-oversize").await;
+    let b = loopback("links-oversize").await;
+    let mut listener = b.listen::<Echo>().unwrap();
+    // Raw QUIC: announce a 4 GiB frame (length prefix 0xffffffff).
+    let conn = within(a.local().endpoint().connect(b.local().addr(), Echo::ALPN))
+        .await
+        .unwrap();
+    let (mut send, _recv) = conn.open_bi().await.unwrap();
+    send.write_all(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3])
+        .await
+        .unwrap();
+    let mut link = within(listener.accept()).await.unwrap().unwrap();
+    let err = within(link.recv::<Vec<u8>>()).await.unwrap_err();
+    assert!(
+        matches!(err, RecvError::FrameTooLarge { limit } if limit == 16 << 20),
+        "{err:?}"
+    );
+    match within(conn.closed()).await {
+        ConnectionError::ApplicationClosed(close) => assert_eq!(close, ProtocolViolation),
+        other => panic!("unexpected close: {other:?}"),
+    }
+}
+
+use mosaik::network::Protocol as _;
+
+#[tokio::test]
+async fn garbage_bytes_close_with_protocol_violation() {
+    let a = loopback("links-garbage").await;
+    let b = loopback("links-garbage").await;
+    let mut listener = b.listen::<Echo>().unwrap();
+    let conn = within(a.local().endpoint().connect(b.local().addr(), Echo::ALPN))
+        .await
+        .unwrap();
+    let (mut send, _recv) = conn.open_bi().await.unwrap();
+    // A well-formed frame whose payload is not a valid `Msg`.
+    send.write_all(&[0, 0, 0, 3, 0xfe, 0xfe, 0xfe])
+        .await
+        .unwrap();
+    let mut link = within(listener.accept()).await.unwrap().unwrap();
+    let err = within(link.recv::<Msg>()).await.unwrap_err();
+    assert!(matches!(err, RecvError::Decode(_)), "{err:?}");
+    match within(conn.closed()).await {
+        ConnectionError::ApplicationClosed(close) => assert_eq!(close, ProtocolViolation),
+        other => panic!("unexpected close: {other:?}"),
+    }
+    // The node is still fine: a fresh, well-behaved link works.
+    let mut good = within(a.local().connect::<Echo>(b.local().addr()))
+        .await
+        .unwrap();
+    good.send(&Msg::Bye).await.unwrap();
+    let mut server_side = within(listener.accept()).await.unwrap().unwrap();
+    assert_eq!(within(server_side.recv::<Msg>()).await.unwrap(), Msg::Bye);
+}
+
+#[tokio::test]
+async fn configured_frame_limit_applies_to_both_directions() {
+    let a = loopback("links-limit").await;
+    let b = mosaik::Network::builder("links-limit")
+        .with_relay_mode(mosaik::iroh::RelayMode::Disabled)
+        .with_addresses(["127.0.0.1:0".parse().unwrap()])
+        .with_max_frame_size(64)
+        .build()
+        .await
+        .unwrap();
+    let mut listener = b.listen::<Echo>().unwrap();
+    let mut link = within(a.local().connect::<Echo>(b.local().addr()))
+        .await
+        .unwrap();
+    link.send(&vec![7u8; 200]).await.unwrap();
+    let mut server = within(listener.accept()).await.unwrap().unwrap();
+    let err = within(server.recv::<Vec<u8>>()).await.unwrap_err();
+    assert!(
+        matches!(err, RecvError::FrameTooLarge { limit: 64 }),
+        "{err:?}"
+    );
+    // The sender side refuses to send frames over its own limit.
+    let _a_listener = a.listen::<Echo>().unwrap();
+    let mut small = within(b.local().connect::<Echo>(a.local().addr()))
+        .await
+        .unwrap();
+    let err = small.send(&vec![0u8; 100]).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            mosaik::network::SendError::FrameTooLarge {
+                size: 101,
+                limit: 64
+            }
+        ),
+        "{err:?}"
+    );
+    // Within the limit still works.
+    small.send(&vec![0u8; 10]).await.unwrap();
+}

@@ -1,0 +1,38 @@
+//! Shared helpers: loopback networks and a bounded wait.
+
+use {
+    core::time::Duration,
+    mosaik::{Network, iroh::RelayMode, network::Protocol},
+};
+
+/// Upper bound for any single wait in these tests.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A test protocol.
+pub struct Echo;
+
+impl Protocol for Echo {
+    const ALPN: &'static [u8] = b"/mosaik/test/echo/1";
+}
+
+/// Another test protocol, to provoke ALPN mismatches.
+pub struct Other;
+
+impl Protocol for Other {
+    const ALPN: &'static [u8] = b"/mosaik/test/other/1";
+}
+
+/// A node bound to loopback with relays disabled.
+pub async fn loopback(network: &str) -> Network {
+    Network::builder(network)
+        .with_relay_mode(RelayMode::Disabled)
+        .with_addresses(["127.0.0.1:0".parse().unwrap()])
+        .build()
+        .await
+        .expect("network starts")
+}
+
+/// Awaits `fut` under [`TIMEOUT`].
+pub async fn within<F: Future>(fut: F) -> F::Output {
+    tokio::time::timeout(TIMEOUT, fut).await.expect("timed out")
+}
