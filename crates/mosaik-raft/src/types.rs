@@ -124,6 +124,12 @@ impl<Id: Copy> Term<Id> {
     }
 }
 
+impl<Id: Copy> Default for Term<Id> {
+    fn default() -> Self {
+        Self::zero()
+    }
+}
+
 impl<Id: fmt::Debug> fmt::Display for Term<Id> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.owner {
@@ -155,6 +161,12 @@ impl<Id: Copy> Cursor<Id> {
     /// A cursor at `index` with term `term`.
     pub const fn new(term: Term<Id>, index: Index) -> Self {
         Cursor { term, index }
+    }
+}
+
+impl<Id: Copy> Default for Cursor<Id> {
+    fn default() -> Self {
+        Self::zero()
     }
 }
 

@@ -135,7 +135,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 let entries = self.log.entries(progress.next_index, max);
                 match progress.state {
                     ProgressState::Replicate => {
-                        progress.next_index = progress.next_index + entries.len() as u64
+                        progress.next_index = progress.next_index + entries.len() as u64;
                     }
                     _ => progress.probe_sent = true,
                 }
