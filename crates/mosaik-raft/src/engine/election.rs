@@ -100,24 +100,23 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if candidate != from || term.owner() != Some(candidate) {
             return; // malformed: a candidate only campaigns in terms it owns
         }
-        let voted_other = self.hard.vote.is_some_and(|vote| vote != candidate);
-        let same_round = term.round() == self.hard.term.round();
-        if term < self.hard.term || (term > self.hard.term && same_round && voted_other) {
-            // Stale, or a rival of the round we already voted in: refuse without adopting its
-            // term, so a candidate that cannot win this round does not depose the one that did.
+        let ours = self.hard.term;
+        if term.round() < ours.round() {
             self.send(
                 from,
                 Message::RequestVoteResponse {
-                    term: self.hard.term,
+                    term: ours,
                     vote: Vote::Denied,
                 },
             );
             return;
         }
-        if term > self.hard.term {
+        if term.round() > ours.round() {
             self.observe_term(term, None);
         }
-        let vote = self.decide_vote(candidate, log_position);
+        // Same round from here on: rival ballots of one round are not "newer" than each other
+        // (adopting one would depose the round's winner); a vote decides.
+        let vote = self.decide_vote(term, log_position);
         self.send(
             from,
             Message::RequestVoteResponse {
@@ -127,26 +126,36 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         );
     }
 
-    /// Vote in the current term (already equal to the candidate's): at most one candidate per
-    /// round, and only if its log is at least as up-to-date as ours (election restriction).
-    fn decide_vote(&mut self, candidate: Id, log_position: Cursor<Id>) -> Vote {
+    /// Vote in the current round: at most one candidate per round, and only if its log is at
+    /// least as up-to-date as ours (election restriction). Granting adopts the candidate's
+    /// ballot; term and vote are persisted before the response.
+    fn decide_vote(&mut self, term: Term<Id>, log_position: Cursor<Id>) -> Vote {
         if !self.config.preference.is_voter() {
             return Vote::Abstained;
         }
+        let Some(candidate) = term.owner() else {
+            return Vote::Denied;
+        };
         let free = self.hard.vote.is_none_or(|vote| vote == candidate);
-        if !free || log_position.is_behind(&self.log.last()) {
+        // Someone else already won this round and we follow it: C cannot win the round.
+        let following_other = self.leader.is_some_and(|leader| leader != candidate);
+        if !free || following_other || log_position.is_behind(&self.log.last()) {
             return Vote::Denied;
         }
-        if self.hard.vote != Some(candidate) {
+        if self.hard.term != term {
             self.hard.vote = Some(candidate);
-            self.persist_hard_state(); // before the response that depends on it
+            self.observe_term(term, None); // persists the vote with the term
+        } else if self.hard.vote != Some(candidate) {
+            self.hard.vote = Some(candidate);
+            self.persist_hard_state();
         }
         self.reset_election_timer();
         Vote::Granted
     }
 
     pub(super) fn on_vote_response(&mut self, from: Id, term: Term<Id>, vote: Vote) {
-        if term > self.hard.term {
+        // A rival candidate of our round answers with its own ballot: not a reason to yield.
+        if term.round() > self.hard.term.round() {
             self.observe_term(term, None);
             return;
         }

@@ -21,14 +21,34 @@ enum Acceptance {
 impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// Term checks shared by `AppendEntries` and `StateSyncRequired`; on acceptance the sender is
     /// our leader and the election timer restarts.
+    ///
+    /// Staleness is decided by round. Within our round, a leader with another ballot won the
+    /// round: we switch to its ballot even if it orders lower than ours (our own or a rival's
+    /// candidacy in this round produced no leader, hence no entries). Only when we already lead
+    /// or follow a leader of this round — two leaders in one round, which dynamic mode allows
+    /// across a healed partition — the higher ballot wins.
     fn accept_leader(&mut self, from: Id, term: Term<Id>, leader: Id) -> Acceptance {
         if leader != from || term.owner() != Some(leader) {
             return Acceptance::Ignore;
         }
-        if term < self.hard.term {
+        let ours = self.hard.term;
+        if term.round() < ours.round() {
             return Acceptance::Stale;
         }
-        if term > self.hard.term {
+        if term != ours {
+            let established =
+                self.is_leader() || (self.leader.is_some() && self.leader == ours.owner());
+            if term.round() == ours.round() && established {
+                assert!(
+                    !self.config.is_strict() || self.config.planted_bug.is_some(),
+                    "strict mode: two leaders in round {}: {:?} and {leader:?}",
+                    term.round(),
+                    ours.owner()
+                );
+                if term < ours {
+                    return Acceptance::Stale;
+                }
+            }
             self.observe_term(term, Some(leader));
         }
         // Only the owner of a term can lead it, and the owner is `from`, not us.

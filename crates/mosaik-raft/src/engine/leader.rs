@@ -160,8 +160,15 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         result: AppendResult,
         vote: Vote,
     ) {
-        if term > self.hard.term {
+        if term.round() > self.hard.term.round() {
             self.observe_term(term, None);
+            return;
+        }
+        if term.round() == self.hard.term.round() && term > self.hard.term && self.is_leader() {
+            // Answered by (a follower of) a higher-ballot leader of our round: two leaders in
+            // one round after a dynamic-mode partition heals. The higher ballot wins.
+            self.become_follower();
+            self.set_leader(None);
             return;
         }
         let (last, base) = (self.log.last_index(), self.log.base().index);

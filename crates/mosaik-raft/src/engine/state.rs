@@ -56,10 +56,14 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
     }
 
-    /// Adopts a higher term: the vote is kept only within the same round (one vote per round),
-    /// the node becomes a follower of `leader` (if known). Persisted before anything else.
+    /// Moves to another term as a follower of `leader` (if known). Normally a higher round; within
+    /// the current round it switches to the ballot of the round's winner (or of a candidate we
+    /// vote for). The vote is kept within a round (one vote per round). Persisted first.
     pub(super) fn observe_term(&mut self, term: Term<Id>, leader: Option<Id>) {
-        assert!(term > self.hard.term, "terms only move forward");
+        assert!(
+            term.round() >= self.hard.term.round(),
+            "rounds only move forward"
+        );
         if term.round() > self.hard.term.round() {
             self.hard.vote = None;
         }

@@ -403,6 +403,9 @@ impl Cluster {
     }
 
     fn on_output(&mut self, id: Id, out: Out) {
+        if std::env::var_os("RAFT_TRACE").is_some() {
+            println!("{} n{id} {out:?}", self.now);
+        }
         if let Output::Send { to, msg } = out {
             self.check_durable_before_send(id, &msg);
             self.enqueue(id, to, &msg);

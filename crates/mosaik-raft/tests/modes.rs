@@ -1,0 +1,167 @@
+//! Strict mode (min quorum) versus dynamic mode under partitions.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Cluster, fast_config};
+use mosaik_raft::{Output, PlantedBug, Role};
+
+/// Splits a bonded 5-node cluster into the current leader plus one follower versus the rest
+/// (bonds break, as the shell's heartbeat would make them). Returns (minority, majority).
+fn split_with_leader_in_minority(cluster: &mut Cluster) -> (Vec<u64>, Vec<u64>) {
+    let leader = cluster.wait_for_leader();
+    cluster.run_for(Duration::from_millis(200));
+    let buddy = cluster.ids().into_iter().find(|id| *id != leader).unwrap();
+    let minority = vec![leader, buddy];
+    let majority: Vec<u64> = cluster
+        .ids()
+        .into_iter()
+        .filter(|id| !minority.contains(id))
+        .collect();
+    cluster.partition(&[&minority, &majority], true);
+    (minority, majority)
+}
+
+fn committed_ok(cluster: &Cluster, id: u64, request: mosaik_raft::RequestId) -> bool {
+    matches!(
+        cluster.commit_result(id, request),
+        Some(Output::Committed { result: Ok(_), .. })
+    )
+}
+
+#[test]
+fn strict_mode_minority_side_cannot_elect_or_commit() {
+    let config = fast_config().with_min_quorum(Some(3));
+    for seed in 0..5 {
+        let mut cluster = Cluster::new(5, &config, 80 + seed);
+        let (minority, majority) = split_with_leader_in_minority(&mut cluster);
+        let lost = cluster.propose(minority[0], vec![1]);
+        cluster.run_for(Duration::from_secs(3));
+        for id in &minority {
+            assert_ne!(
+                cluster.engine(*id).role(),
+                Role::Leader,
+                "minority cannot keep a leader"
+            );
+        }
+        assert!(!committed_ok(&cluster, minority[0], lost));
+        let leader = *cluster.leaders().first().expect("the majority elects");
+        assert!(majority.contains(&leader));
+        let won = cluster.propose(leader, vec![2]);
+        cluster.run_for(Duration::from_millis(300));
+        assert!(committed_ok(&cluster, leader, won));
+        // Heal: the minority catches up; nothing committed is ever reverted (the harness
+        // asserts that on every output).
+        cluster.heal();
+        cluster.run_for(Duration::from_secs(3));
+        cluster.assert_converged();
+        cluster.check_one_leader_per_round();
+        assert!(cluster.nodes.values().all(|n| n.discarded == 0));
+        assert!(!cluster.node(minority[0]).sm.values().any(|c| *c == 1));
+    }
+}
+
+#[test]
+fn strict_mode_with_bonded_quorum_bug_splits_brain() {
+    let mut config = fast_config().with_min_quorum(Some(3));
+    config.planted_bug = Some(PlantedBug::BondedQuorum);
+    let mut cluster = Cluster::new(5, &config, 90);
+    cluster.check_committed = false; // the violation is the point
+    let (minority, majority) = split_with_leader_in_minority(&mut cluster);
+    let minority_write = cluster.propose(minority[0], vec![1]);
+    cluster.run_for(Duration::from_secs(3));
+    assert!(
+        committed_ok(&cluster, minority[0], minority_write),
+        "the bug lets 2 of 5 commit"
+    );
+    let leader = *cluster
+        .leaders()
+        .iter()
+        .find(|l| majority.contains(l))
+        .unwrap();
+    cluster.propose(leader, vec![2]);
+    cluster.run_for(Duration::from_secs(1));
+    cluster.heal();
+    cluster.run_for(Duration::from_secs(3));
+    let discarded: u64 = cluster.nodes.values().map(|n| n.discarded).sum();
+    assert!(
+        discarded > 0,
+        "a committed write was lost — strict mode's guarantee is broken"
+    );
+}
+
+#[test]
+fn dynamic_partition_heal_converges() {
+    for seed in 0..10 {
+        let mut cluster = Cluster::new(5, &fast_config(), 100 + seed);
+        cluster.check_committed = false; // both sides commit; one side is reverted on heal
+        let (minority, majority) = split_with_leader_in_minority(&mut cluster);
+        let a = cluster.propose(minority[0], vec![1, 2]);
+        assert!(cluster.run_until(Duration::from_secs(10), |c| {
+            c.leaders().iter().any(|l| majority.contains(l))
+        }));
+        let leader = *cluster
+            .leaders()
+            .iter()
+            .find(|l| majority.contains(l))
+            .unwrap();
+        let b = cluster.propose(leader, vec![3]);
+        cluster.run_for(Duration::from_secs(1));
+        assert!(
+            committed_ok(&cluster, minority[0], a),
+            "dynamic mode: the minority side commits"
+        );
+        assert!(
+            committed_ok(&cluster, leader, b),
+            "seed {seed} leader {leader} {:?} {:?}",
+            cluster.leaders(),
+            cluster.node(2).events
+        );
+        cluster.heal();
+        cluster.run_for(Duration::from_secs(3));
+        cluster.check_log_matching();
+        cluster.assert_converged();
+        // The majority elected in a later round, so its history wins and the minority's
+        // committed writes are reverted, observably.
+        let applied: Vec<u64> = cluster.node(minority[0]).sm.values().copied().collect();
+        assert_eq!(applied, [3], "seed {seed}");
+        let reverted = cluster
+            .node(minority[0])
+            .events
+            .iter()
+            .any(|e| matches!(e, Output::Reverted { .. }));
+        assert!(reverted, "the losing side reports the revert");
+        assert_eq!(cluster.node(minority[0]).discarded, 2);
+    }
+}
+
+#[test]
+fn same_round_leaders_on_both_sides_converge() {
+    // Partitioned before the first election, both sides elect in round 1. Terms are ballots
+    // (round, owner), so the two leaders still have distinct terms and entries are never
+    // confused; on heal the higher ballot's history wins.
+    let mut cluster = Cluster::new(5, &fast_config(), 110);
+    cluster.check_committed = false;
+    cluster.partition(&[&[1, 2], &[3, 4, 5]], true);
+    assert!(cluster.run_until(Duration::from_secs(10), |c| c.leaders().len() == 2));
+    let leaders = cluster.leaders();
+    let rounds: Vec<u64> = leaders
+        .iter()
+        .map(|l| cluster.engine(*l).term().round())
+        .collect();
+    assert_eq!(rounds[0], rounds[1], "same round on both sides");
+    assert_ne!(
+        cluster.engine(leaders[0]).term(),
+        cluster.engine(leaders[1]).term()
+    );
+    for (i, leader) in leaders.iter().enumerate() {
+        cluster.propose(*leader, vec![10 + i as u64]);
+    }
+    cluster.run_for(Duration::from_millis(500));
+    cluster.heal();
+    cluster.run_for(Duration::from_secs(3));
+    cluster.check_log_matching();
+    cluster.assert_converged();
+    assert_eq!(cluster.leaders().len(), 1);
+}
