@@ -1,2 +1,44 @@
-//! Benchmarks.
-fn main() {}
+//! Benchmark driver: prints one summary line and one JSON record per
+//! scenario. Figures are for comparison within one run; nothing here fails
+//! on speed.
+
+// Figures are reported as floating point; precision loss is irrelevant here.
+#![allow(clippy::cast_precision_loss)]
+
+mod transport;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "mosaik benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// `Network::new` start-up time (median of N).
+    Startup {
+        /// How many networks to start.
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
+    /// B7: Link framing throughput next to a raw iroh stream, same run.
+    Transport {
+        /// Frame size in bytes.
+        #[arg(long, default_value_t = 1024)]
+        size: usize,
+        /// Megabytes to move per system.
+        #[arg(long, default_value_t = 256)]
+        megabytes: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().scenario {
+        Scenario::Startup { runs } => transport::startup(runs).await,
+        Scenario::Transport { size, megabytes } => transport::throughput(size, megabytes).await,
+    }
+}

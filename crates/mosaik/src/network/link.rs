@@ -205,6 +205,11 @@ impl<P: Protocol> Link<P> {
         self.receiver.recv_with_size().await
     }
 
+    /// Receives one raw frame payload, undecoded.
+    pub async fn recv_frame_raw(&mut self) -> Result<BytesMut, RecvError> {
+        self.receiver.recv_frame().await
+    }
+
     /// Splits the link into halves that can be used from different tasks.
     pub fn split(self) -> (LinkSender<P>, LinkReceiver<P>) {
         (self.sender, self.receiver)

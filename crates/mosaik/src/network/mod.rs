@@ -170,9 +170,22 @@ impl Network {
     }
 }
 
+impl Network {
+    /// Shuts the node down and waits until the endpoint has closed
+    /// gracefully. Dropping the network does the same in the background.
+    pub async fn shutdown(self) {
+        self.local.termination().cancel();
+        self.accept_task.abort();
+        self.local.endpoint().close().await;
+    }
+}
+
 impl Drop for Network {
     fn drop(&mut self) {
         self.local.termination().cancel();
+        if self.local.endpoint().is_closed() {
+            return;
+        }
         self.accept_task.abort();
         let endpoint = self.local.endpoint().clone();
         // Closing is async; when no runtime is left the endpoint's own drop
