@@ -65,14 +65,26 @@ impl Progress {
         }
     }
 
-    /// Records a rejection. Stale rejections (below the match point) are ignored.
+    /// Records a rejection. Stale rejections (below the match point) are ignored. A rejection
+    /// at or above the match point whose hint is not past it means the follower no longer holds
+    /// what it acknowledged (possible in dynamic mode after a partition heal) or is a reordered
+    /// old rejection: lowering the match point is always safe (commit never moves back), while
+    /// keeping a wrong one would stall the follower forever.
     pub fn on_conflict(&mut self, rejected_prev: Index, hint: Index, last: Index) {
         if rejected_prev < self.match_index {
             return;
         }
-        self.next_index = hint.max(self.match_index.next()).min(last.next());
+        if hint <= self.match_index {
+            self.match_index = hint.prev();
+        }
+        let next = hint.max(self.match_index.next()).min(last.next());
+        let unchanged = next == self.next_index && self.state == ProgressState::Probe;
+        self.next_index = next;
         self.state = ProgressState::Probe;
-        self.probe_sent = false;
+        if !unchanged {
+            // Retry at once; an unchanged probe waits for the heartbeat instead of ping-ponging.
+            self.probe_sent = false;
+        }
     }
 }
 
@@ -94,9 +106,10 @@ mod tests {
         // A stale rejection of an earlier probe changes nothing.
         p.on_conflict(Index(3), Index(1), Index(10));
         assert_eq!(p.next_index, Index(7));
-        // A hint below the match point is clamped.
+        // A hint at or below the match point: the follower lost what it acknowledged.
         p.on_conflict(Index(8), Index(2), Index(10));
-        assert_eq!(p.next_index, Index(7));
+        assert_eq!((p.match_index, p.next_index), (Index(1), Index(2)));
+        assert!(p.on_success(Index(6)));
         // A hint past the end is clamped too.
         p.on_conflict(Index(8), Index(50), Index(10));
         assert_eq!(p.next_index, Index(11));

@@ -25,7 +25,7 @@ fn lone_node_self_elects_after_bootstrap_delay() {
 
 #[test]
 fn three_nodes_elect_exactly_one_leader() {
-    for seed in 0..20 {
+    for seed in 0..common::seeds(20) {
         let mut cluster = Cluster::new(3, &fast_config(), seed);
         let leader = cluster.wait_for_leader();
         cluster.run_for(Duration::from_secs(5));
@@ -51,7 +51,7 @@ fn election_safety() {
     // Lossy, reordering, duplicating network with crashes: never two leaders in one term, nor
     // (no partitions here) in one round.
     let mut elections = 0;
-    for seed in 0..30 {
+    for seed in 0..common::seeds(30) {
         let mut cluster = Cluster::new(5, &fast_config(), seed);
         cluster.loss_percent = 20;
         cluster.dup_percent = 10;
@@ -112,7 +112,7 @@ fn observer_never_leads_and_is_not_counted() {
 #[test]
 fn reluctant_node_lets_normal_nodes_lead() {
     let reluctant = fast_config().with_preference(LeadershipPreference::reluctant());
-    for seed in 0..10 {
+    for seed in 0..common::seeds(10) {
         let configs = vec![reluctant.clone(), fast_config(), reluctant.clone()];
         let mut cluster = Cluster::with_configs(configs, seed);
         assert_eq!(cluster.wait_for_leader(), 2, "seed {seed}");

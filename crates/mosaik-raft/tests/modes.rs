@@ -165,3 +165,63 @@ fn same_round_leaders_on_both_sides_converge() {
     cluster.assert_converged();
     assert_eq!(cluster.leaders().len(), 1);
 }
+
+/// Random two-way splits (bonds break), heals, crashes and proposals; then calm. Returns the
+/// cluster after checking liveness and convergence.
+fn random_partitions(config: &mosaik_raft::Config, seed: u64, check_committed: bool) -> Cluster {
+    eprintln!("random_partitions seed {seed}");
+    let mut cluster = Cluster::new(5, config, seed);
+    cluster.check_committed = check_committed;
+    cluster.loss_percent = 5;
+    let mut rng = common::Rng::new(seed);
+    for _ in 0..8 {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for id in 1..=5 {
+            if rng.percent(50) {
+                a.push(id)
+            } else {
+                b.push(id)
+            }
+        }
+        cluster.partition(&[&a, &b], true);
+        cluster.chaos(5, 100, 1);
+        cluster.heal();
+        cluster.chaos(3, 100, 1);
+    }
+    cluster.calm();
+    let leader = cluster.wait_for_leader();
+    let request = cluster.propose(leader, vec![u64::MAX]);
+    let done = cluster.run_until(Duration::from_secs(10), |c| {
+        c.commit_result(leader, request).is_some()
+    });
+    assert!(done, "liveness after the partitions heal (seed {seed})");
+    cluster.run_for(Duration::from_secs(1));
+    cluster.check_log_matching();
+    cluster.assert_converged();
+    cluster
+}
+
+#[test]
+fn dynamic_mode_converges_after_random_partitions() {
+    for seed in 0..common::seeds(10) {
+        random_partitions(&fast_config(), 200 + seed, false);
+    }
+}
+
+#[test]
+fn strict_mode_is_safe_under_random_partitions() {
+    let config = fast_config().with_min_quorum(Some(3));
+    for seed in 0..common::seeds(10) {
+        let cluster = random_partitions(&config, 300 + seed, true);
+        cluster.check_one_leader_per_round();
+        assert!(cluster.nodes.values().all(|n| n.discarded == 0));
+    }
+}
+
+#[test]
+#[ignore = "debug"]
+fn debug_seed() {
+    let seed: u64 = std::env::var("SEED").unwrap().parse().unwrap();
+    let result = std::panic::catch_unwind(|| random_partitions(&fast_config(), seed, false));
+    let _ = result;
+}

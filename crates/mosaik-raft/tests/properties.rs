@@ -44,7 +44,7 @@ type Observed = (u64, Vec<Entry<u64, u64>>, mosaik_raft::Term<u64>);
 
 #[test]
 fn leader_append_only() {
-    for seed in 0..10 {
+    for seed in 0..common::seeds(10) {
         let mut cluster = chaotic_cluster(&fast_config(), seed);
         let mut observed: Vec<Observed> = Vec::new();
         for _ in 0..40 {
@@ -67,7 +67,7 @@ fn leader_append_only() {
 
 #[test]
 fn log_matching() {
-    for seed in 0..15 {
+    for seed in 0..common::seeds(15) {
         let mut cluster = chaotic_cluster(&fast_config(), seed);
         for _ in 0..20 {
             cluster.chaos(4, 100, 2);
@@ -79,7 +79,7 @@ fn log_matching() {
 #[test]
 fn leader_completeness() {
     // The harness checks every new leader against every entry committed so far.
-    for seed in 0..15 {
+    for seed in 0..common::seeds(15) {
         let mut cluster = chaotic_cluster(&fast_config(), seed);
         chaos_then_converge(&mut cluster);
         assert!(cluster.leaders_by_term.len() > 1 || seed > 0);
@@ -88,7 +88,7 @@ fn leader_completeness() {
 
 #[test]
 fn state_machine_safety() {
-    for seed in 0..15 {
+    for seed in 0..common::seeds(15) {
         let mut cluster = chaotic_cluster(&fast_config(), seed);
         chaos_then_converge(&mut cluster);
         let applied = cluster.node(1).sm.len();
@@ -102,7 +102,7 @@ fn state_machine_safety() {
 #[test]
 fn strict_mode_safety_under_faults() {
     let config = fast_config().with_min_quorum(Some(3));
-    for seed in 0..15 {
+    for seed in 0..common::seeds(15) {
         let mut cluster = chaotic_cluster(&config, seed);
         chaos_then_converge(&mut cluster);
         cluster.check_one_leader_per_round();
@@ -112,7 +112,7 @@ fn strict_mode_safety_under_faults() {
 #[test]
 fn acknowledged_commits_survive() {
     // Every proposal reported committed is applied, at its index, on every node at the end.
-    for seed in 0..10 {
+    for seed in 0..common::seeds(10) {
         let mut cluster = chaotic_cluster(&fast_config(), seed);
         chaos_then_converge(&mut cluster);
         let sm = cluster.node(1).sm.clone();

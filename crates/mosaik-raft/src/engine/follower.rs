@@ -36,16 +36,17 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             return Acceptance::Stale;
         }
         if term != ours {
-            let established =
-                self.is_leader() || (self.leader.is_some() && self.leader == ours.owner());
-            if term.round() == ours.round() && established {
+            if term.round() == ours.round()
+                && let Some(established) = self.established_ballot()
+                && established != term
+            {
                 assert!(
                     !self.config.is_strict() || self.config.planted_bug.is_some(),
                     "strict mode: two leaders in round {}: {:?} and {leader:?}",
                     term.round(),
-                    ours.owner()
+                    established.owner()
                 );
-                if term < ours {
+                if term < established {
                     return Acceptance::Stale;
                 }
             }
@@ -61,6 +62,18 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.set_leader(Some(leader));
         self.reset_election_timer();
         Acceptance::Accept
+    }
+
+    /// The ballot of a leader of the current round we are committed to: the one we lead or
+    /// follow, or the newest one whose entries we hold (we may have acknowledged them; after a
+    /// restart that is all we remember). Falling back below it would drop acknowledged entries
+    /// behind that leader's back.
+    fn established_ballot(&self) -> Option<Term<Id>> {
+        let ours = self.hard.term;
+        let followed = (self.is_leader() || (self.leader.is_some() && self.leader == ours.owner()))
+            .then_some(ours);
+        let held = Some(self.log.last().term).filter(|t| t.round() == ours.round());
+        followed.max(held)
     }
 
     #[allow(clippy::too_many_arguments)]

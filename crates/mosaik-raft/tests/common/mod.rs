@@ -16,6 +16,14 @@ pub type Cmd = u64;
 pub type Msg = Message<Id, Cmd>;
 pub type Out = Output<Id, Cmd>;
 
+/// Number of seeds for randomized tests: `RAFT_SEEDS` (for soak runs) or `default`.
+pub fn seeds(default: u64) -> u64 {
+    std::env::var("RAFT_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Short timeouts so scenarios run in little virtual time.
 pub fn fast_config() -> Config {
     Config::default()
@@ -843,6 +851,26 @@ impl Cluster {
 
     /// Every live node has applied exactly the same commands.
     pub fn assert_converged(&self) {
+        if std::env::var_os("RAFT_DUMP").is_some() {
+            for n in self.nodes.values() {
+                let e = n.engine();
+                println!(
+                    "n{} {:?} term {} leader {:?} commit {} last {} base {} peers {:?} disc {}",
+                    n.id,
+                    e.role(),
+                    e.term(),
+                    e.leader(),
+                    e.commit_index(),
+                    e.last_log(),
+                    e.log().base(),
+                    e.peers().keys().collect::<Vec<_>>(),
+                    n.discarded
+                );
+                for (i, entry) in e.log().iter_from(Index(15)) {
+                    println!("   {i} {} {:?}", entry.term, entry.payload);
+                }
+            }
+        }
         let live: Vec<&Node> = self.nodes.values().filter(|n| n.is_up()).collect();
         for node in &live[1..] {
             assert_eq!(

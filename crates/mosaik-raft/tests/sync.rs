@@ -1,0 +1,135 @@
+//! Log pruning and state sync: followers that need pruned entries catch up from a snapshot.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Cluster, fast_config};
+use mosaik_raft::{Cursor, Index, Input, Output};
+
+/// Every live node prunes its log up to its applied index (the harness keeps the snapshot).
+fn prune_everywhere(cluster: &mut Cluster) {
+    for id in cluster.ids() {
+        if cluster.node(id).is_up() {
+            let up_to = cluster.engine(id).applied_index();
+            cluster.input(id, Input::PruneLog { up_to });
+        }
+    }
+}
+
+fn need_sync_count(cluster: &Cluster, id: u64) -> usize {
+    let events = &cluster.node(id).events;
+    events
+        .iter()
+        .filter(|e| matches!(e, Output::NeedStateSync { .. }))
+        .count()
+}
+
+#[test]
+fn restarted_follower_catches_up_from_snapshot() {
+    let mut cluster = Cluster::new(3, &fast_config(), 120);
+    let leader = cluster.wait_for_leader();
+    let lagging = (1..=3).find(|id| *id != leader).unwrap();
+    cluster.crash(lagging);
+    for cmd in 0..50 {
+        cluster.propose(leader, vec![cmd]);
+    }
+    cluster.run_for(Duration::from_millis(300));
+    prune_everywhere(&mut cluster);
+    assert!(cluster.engine(leader).log().base().index > Index(40));
+    for cmd in 50..60 {
+        cluster.propose(leader, vec![cmd]);
+    }
+    cluster.run_for(Duration::from_millis(300));
+    cluster.restart(lagging);
+    cluster.run_for(Duration::from_secs(2));
+    assert_eq!(
+        need_sync_count(&cluster, lagging),
+        1,
+        "one sync request per leader term"
+    );
+    cluster.assert_converged();
+    assert_eq!(cluster.node(lagging).sm.len(), 60);
+    // It keeps replicating normally afterwards.
+    cluster.propose(leader, vec![99]);
+    cluster.run_for(Duration::from_millis(300));
+    cluster.assert_converged();
+    cluster.check_log_matching();
+}
+
+#[test]
+fn new_member_joins_after_pruning() {
+    let mut cluster = Cluster::new(3, &fast_config(), 121);
+    let leader = cluster.wait_for_leader();
+    for cmd in 0..20 {
+        cluster.propose(leader, vec![cmd]);
+    }
+    cluster.run_for(Duration::from_millis(300));
+    prune_everywhere(&mut cluster);
+    cluster.add_node(4, fast_config());
+    cluster.bond_all();
+    cluster.run_for(Duration::from_secs(2));
+    assert_eq!(need_sync_count(&cluster, 4), 1);
+    cluster.assert_converged();
+    // The newcomer counts toward quorums from now on.
+    assert_eq!(cluster.engine(leader).voters().len(), 4);
+}
+
+#[test]
+fn restart_from_pruned_disk_replays_from_snapshot() {
+    let mut cluster = Cluster::new(3, &fast_config(), 122);
+    let leader = cluster.wait_for_leader();
+    for cmd in 0..10 {
+        cluster.propose(leader, vec![cmd]);
+    }
+    cluster.run_for(Duration::from_millis(300));
+    prune_everywhere(&mut cluster);
+    for cmd in 10..15 {
+        cluster.propose(leader, vec![cmd]);
+    }
+    cluster.run_for(Duration::from_millis(300));
+    let follower = (1..=3).find(|id| *id != leader).unwrap();
+    cluster.crash(follower);
+    cluster.restart(follower);
+    // Restored at the snapshot; entries after it are re-applied once the leader confirms them.
+    assert_eq!(
+        cluster.engine(follower).applied_index(),
+        cluster.node(follower).disk.base.index
+    );
+    cluster.run_for(Duration::from_millis(500));
+    cluster.assert_converged();
+    assert_eq!(
+        need_sync_count(&cluster, follower),
+        0,
+        "its own log sufficed"
+    );
+}
+
+#[test]
+fn snapshot_matching_the_log_keeps_the_suffix() {
+    let mut cluster = Cluster::new(3, &fast_config(), 123);
+    let leader = cluster.wait_for_leader();
+    for cmd in 0..10 {
+        cluster.propose(leader, vec![cmd]);
+    }
+    cluster.run_for(Duration::from_millis(300));
+    let follower = (1..=3).find(|id| *id != leader).unwrap();
+    let engine = cluster.engine(follower);
+    let last = engine.log().last_index();
+    let at = Index(5);
+    let cursor = Cursor::new(engine.log().term_at(at).unwrap(), at);
+    // The shell installed a snapshot at index 5 (its state machine now reflects 1..=5).
+    let sm = cluster
+        .node(follower)
+        .sm
+        .range(..=at)
+        .map(|(i, c)| (*i, *c))
+        .collect();
+    cluster.nodes.get_mut(&follower).unwrap().sm = sm;
+    cluster.input(follower, Input::SnapshotInstalled { cursor });
+    let engine = cluster.engine(follower);
+    assert_eq!(engine.log().base(), cursor);
+    assert_eq!(engine.log().last_index(), last, "acknowledged suffix kept");
+    cluster.run_for(Duration::from_millis(100));
+    cluster.assert_converged();
+}
