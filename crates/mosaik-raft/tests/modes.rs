@@ -178,9 +178,9 @@ fn random_partitions(config: &mosaik_raft::Config, seed: u64, check_committed: b
         let (mut a, mut b) = (Vec::new(), Vec::new());
         for id in 1..=5 {
             if rng.percent(50) {
-                a.push(id)
+                a.push(id);
             } else {
-                b.push(id)
+                b.push(id);
             }
         }
         cluster.partition(&[&a, &b], true);
