@@ -16,6 +16,7 @@
 
 extern crate self as mosaik;
 
+pub mod discovery;
 pub mod network;
 pub mod primitives;
 

@@ -1,0 +1,1 @@
+//! DHT bootstrap (pkarr over Mainline) — being written.

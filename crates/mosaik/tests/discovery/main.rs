@@ -1,0 +1,1 @@
+//! Discovery integration tests (loopback).
