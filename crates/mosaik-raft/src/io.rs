@@ -120,9 +120,11 @@ pub enum ProposeError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum CommitError {
-    /// Another entry committed at the assigned index: the commands were lost (leader change).
+    /// The commands will never commit at the assigned indexes: another entry committed there,
+    /// or an entry of a newer term committed before them (leader change).
     Superseded,
-    /// The index committed through a state sync, so the engine cannot tell which entry it was.
+    /// The deciding entry is only known through a state sync (pruned), so the engine cannot
+    /// tell whether it was ours.
     Unknown,
 }
 
@@ -222,7 +224,9 @@ pub enum Output<Id, C> {
     },
     /// Final outcome of a proposal that was assigned a range: `Ok` once an entry of the
     /// assigning leader's term committed at the end of the range (so the commands themselves
-    /// committed), `Err` if another entry committed there.
+    /// committed); `Err(Superseded)` as soon as the range can no longer commit (another entry, or
+    /// an entry of a newer term before it, committed) — so it is always emitted once the group
+    /// commits anything after a leader change.
     Committed {
         /// From the `Propose`.
         request_id: RequestId,

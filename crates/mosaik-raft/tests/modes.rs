@@ -222,6 +222,76 @@ fn strict_mode_is_safe_under_random_partitions() {
 #[ignore = "debug"]
 fn debug_seed() {
     let seed: u64 = std::env::var("SEED").unwrap().parse().unwrap();
-    let result = std::panic::catch_unwind(|| random_partitions(&fast_config(), seed, false));
+    let result = std::panic::catch_unwind(|| network_chaos(&fast_config(), seed, false));
     let _ = result;
+}
+
+/// Network chaos (splits, single-link cuts, with and without bonds breaking), crashes, reads;
+/// then calm: the cluster must be live and converged.
+pub fn network_chaos(config: &mosaik_raft::Config, seed: u64, check_committed: bool) -> Cluster {
+    let mut cluster = Cluster::new(5, config, seed);
+    cluster.check_committed = check_committed;
+    cluster.loss_percent = 5;
+    cluster.dup_percent = 5;
+    cluster.latency_jitter_ms = 20;
+    cluster.chaos_with_partitions(120, 60);
+    cluster.calm();
+    let live = common::commit_with_retries(&mut cluster, u64::MAX);
+    if !live {
+        cluster.dump();
+    }
+    assert!(live, "liveness after faults stop (seed {seed})");
+    cluster.run_for(Duration::from_secs(1));
+    cluster.check_log_matching();
+    cluster.assert_converged();
+    cluster
+}
+
+#[test]
+fn dynamic_mode_survives_network_chaos() {
+    for seed in 0..common::seeds(10) {
+        network_chaos(&fast_config(), 400 + seed, false);
+    }
+}
+
+#[test]
+fn strict_mode_is_linearizable_under_network_chaos() {
+    let config = fast_config().with_min_quorum(Some(3));
+    for seed in 0..common::seeds(10) {
+        let cluster = network_chaos(&config, 500 + seed, true);
+        cluster.check_one_leader_per_round();
+    }
+}
+
+#[test]
+#[ignore = "statistics for tuning the chaos"]
+fn chaos_statistics() {
+    for (name, config, check) in [
+        ("dynamic", fast_config(), false),
+        ("strict", fast_config().with_min_quorum(Some(3)), true),
+    ] {
+        let (mut commits, mut discarded, mut elections, mut reads_ok, mut reads_failed) =
+            (0, 0, 0, 0, 0);
+        for seed in 0..20 {
+            let cluster = network_chaos(&config, 400 + seed, check);
+            commits += cluster.engine(1).commit_index().get();
+            discarded += cluster.nodes.values().map(|n| n.discarded).sum::<u64>();
+            elections += cluster.leaders_by_term.len();
+            for n in cluster.nodes.values() {
+                reads_ok += n
+                    .events
+                    .iter()
+                    .filter(|e| matches!(e, Output::ReadReady { .. }))
+                    .count();
+                reads_failed += n
+                    .events
+                    .iter()
+                    .filter(|e| matches!(e, Output::ReadFailed { .. }))
+                    .count();
+            }
+        }
+        println!(
+            "{name}: commits {commits} discarded {discarded} elections {elections} reads ok {reads_ok} failed {reads_failed}"
+        );
+    }
 }

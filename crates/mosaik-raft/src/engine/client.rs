@@ -116,24 +116,36 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.resolve_watches(); // the range may already be committed (late ack)
     }
 
-    /// Reports the outcome of every watched range now covered by the commit index: `Ok` only if
-    /// the committed entry at its end is from the assigning leader's term.
+    /// Reports the outcome of watched ranges that are decided:
+    /// * `Ok` once the entry committed at the range's end has the assigning leader's term;
+    /// * `Superseded` once a committed entry at or before the range's end has a newer term.
+    ///   Terms never decrease along a log and committed entries are in every future leader's
+    ///   log, so entries of the older term can never commit at or after that point. This is what
+    ///   resolves a range its leader assigned but never replicated, even if the group goes idle
+    ///   and the commit index never reaches the range;
+    /// * `Unknown` when the deciding entry was pruned (committed through a state sync).
     pub(super) fn resolve_watches(&mut self) {
-        let pending = self.watches.split_off(&self.commit.next());
-        let ready = std::mem::replace(&mut self.watches, pending);
-        for (end, watches) in ready {
-            let committed_term = self.log.term_at(end);
-            for watch in watches {
+        let commit = self.commit;
+        let mut decided = Vec::new();
+        for (end, watches) in &mut self.watches {
+            let decisive = (*end).min(commit);
+            let committed_term = self.log.term_at(decisive);
+            watches.retain(|watch| {
                 let result = match committed_term {
-                    Some(term) if term == watch.term => Ok(watch.range),
-                    Some(_) => Err(CommitError::Superseded),
                     None => Err(CommitError::Unknown),
+                    Some(term) if decisive == *end && term == watch.term => Ok(watch.range.clone()),
+                    Some(term) if decisive == *end || term > watch.term => {
+                        Err(CommitError::Superseded)
+                    }
+                    Some(_) => return true, // not decided yet
                 };
-                self.emit(Output::Committed {
-                    request_id: watch.request_id,
-                    result,
-                });
-            }
+                decided.push((watch.request_id, result));
+                false
+            });
+        }
+        self.watches.retain(|_, watches| !watches.is_empty());
+        for (request_id, result) in decided {
+            self.emit(Output::Committed { request_id, result });
         }
     }
 

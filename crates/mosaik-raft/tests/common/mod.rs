@@ -35,6 +35,32 @@ pub fn fast_config() -> Config {
         .with_query_timeout(Duration::from_millis(300))
 }
 
+/// Client loop: propose `cmd` at the current leader until it is reported committed (retrying
+/// after `Superseded` or `Offline`, as a client would). False if it never commits in 30 s.
+pub fn commit_with_retries(cluster: &mut Cluster, cmd: Cmd) -> bool {
+    let deadline = cluster.now + Duration::from_secs(30);
+    while cluster.now < deadline {
+        let leader = cluster.wait_for_leader();
+        let request = cluster.propose(leader, vec![cmd]);
+        let decided = cluster.run_until(Duration::from_secs(5), |c| {
+            c.commit_result(leader, request).is_some()
+                || matches!(
+                    c.propose_result(leader, request),
+                    Some(Output::ProposeResult { result: Err(_), .. })
+                )
+        });
+        if decided
+            && matches!(
+                cluster.commit_result(leader, request),
+                Some(Output::Committed { result: Ok(_), .. })
+            )
+        {
+            return true;
+        }
+    }
+    false
+}
+
 /// splitmix64 for the harness's own faults.
 #[derive(Clone, Debug)]
 pub struct Rng(u64);
@@ -172,6 +198,10 @@ pub struct Cluster {
     pub leaders_by_round: BTreeMap<u64, BTreeSet<Id>>,
     pending_syncs: Vec<(Id, Id)>,
     next_request: u64,
+    /// Highest index of any write acknowledged as committed so far (real time order).
+    pub acked_max: Index,
+    /// For each pending read: the `acked_max` when it was issued (it must observe that much).
+    pub read_floors: BTreeMap<(Id, RequestId), Index>,
 }
 
 impl Cluster {
@@ -202,6 +232,8 @@ impl Cluster {
             leaders_by_round: BTreeMap::new(),
             pending_syncs: Vec::new(),
             next_request: 1,
+            acked_max: Index::ZERO,
+            read_floors: BTreeMap::new(),
         };
         for (i, config) in configs.into_iter().enumerate() {
             let id = i as u64 + 1;
@@ -459,6 +491,26 @@ impl Cluster {
             }
             Output::CommitAdvanced(index) => self.record_commit(id, *index),
             Output::RoleChanged(Role::Leader) => self.record_leader(id),
+            Output::Committed {
+                result: Ok(range), ..
+            } => {
+                self.acked_max = self.acked_max.max(*range.end());
+            }
+            Output::ReadReady {
+                request_id,
+                read_index,
+            } => {
+                let floor = self
+                    .read_floors
+                    .remove(&(id, *request_id))
+                    .unwrap_or_default();
+                if self.check_committed {
+                    assert!(
+                        *read_index >= floor,
+                        "linearizability: node {id} read at {read_index} misses a write acknowledged at {floor}"
+                    );
+                }
+            }
             Output::NeedStateSync { leader, .. } if self.auto_state_sync => {
                 self.pending_syncs.push((id, *leader));
             }
@@ -738,6 +790,7 @@ impl Cluster {
     pub fn read(&mut self, id: Id) -> RequestId {
         let request_id = RequestId(self.next_request);
         self.next_request += 1;
+        self.read_floors.insert((id, request_id), self.acked_max);
         self.input(id, Input::Read { request_id });
         request_id
     }
@@ -795,10 +848,63 @@ impl Cluster {
         proposed
     }
 
+    /// Like [`chaos`](Self::chaos), plus network faults: two-way splits and single-link cuts,
+    /// with or without the bonds breaking, heals, and strong reads.
+    pub fn chaos_with_partitions(&mut self, rounds: u64, round_ms: u64) {
+        let mut rng = Rng::new(self.seed ^ 0x5EED_0F_FA11);
+        let ids = self.ids();
+        let pick = |rng: &mut Rng| ids[usize::try_from(rng.below(ids.len() as u64)).unwrap()];
+        for _ in 0..rounds {
+            let unbond = rng.percent(50);
+            match rng.below(12) {
+                0 => {
+                    let (mut a, mut b) = (Vec::new(), Vec::new());
+                    for &id in &ids {
+                        if rng.percent(50) {
+                            a.push(id);
+                        } else {
+                            b.push(id);
+                        }
+                    }
+                    self.partition(&[&a, &b], unbond);
+                }
+                1 => {
+                    let (x, y) = (pick(&mut rng), pick(&mut rng));
+                    if x != y {
+                        self.blocked.insert((x, y));
+                        self.blocked.insert((y, x));
+                        if unbond {
+                            self.unbond(x, y);
+                        }
+                    }
+                }
+                2 => self.heal(),
+                3 => {
+                    let id = pick(&mut rng);
+                    if self.node(id).is_up() {
+                        self.crash(id)
+                    } else {
+                        self.restart(id)
+                    }
+                }
+                4 | 5 => {
+                    let id = pick(&mut rng);
+                    self.read(id);
+                }
+                _ => {
+                    let id = pick(&mut rng);
+                    self.propose(id, vec![rng.next() >> 8]);
+                }
+            }
+            self.run_for(Duration::from_millis(round_ms));
+        }
+    }
+
     /// Restarts every crashed node and clears network faults.
     pub fn calm(&mut self) {
         self.loss_percent = 0;
         self.dup_percent = 0;
+        self.heal();
         for id in self.ids() {
             if !self.node(id).is_up() {
                 self.restart(id);
@@ -849,8 +955,8 @@ impl Cluster {
         }
     }
 
-    /// Every live node has applied exactly the same commands.
-    pub fn assert_converged(&self) {
+    /// Prints every node's state when `RAFT_DUMP` is set (debugging aid).
+    pub fn dump(&self) {
         if std::env::var_os("RAFT_DUMP").is_some() {
             for n in self.nodes.values() {
                 let e = n.engine();
@@ -871,6 +977,11 @@ impl Cluster {
                 }
             }
         }
+    }
+
+    /// Every live node has applied exactly the same commands.
+    pub fn assert_converged(&self) {
+        self.dump();
         let live: Vec<&Node> = self.nodes.values().filter(|n| n.is_up()).collect();
         for node in &live[1..] {
             assert_eq!(
