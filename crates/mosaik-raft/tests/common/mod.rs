@@ -851,7 +851,7 @@ impl Cluster {
     /// Like [`chaos`](Self::chaos), plus network faults: two-way splits and single-link cuts,
     /// with or without the bonds breaking, heals, and strong reads.
     pub fn chaos_with_partitions(&mut self, rounds: u64, round_ms: u64) {
-        let mut rng = Rng::new(self.seed ^ 0x5EED_0F_FA11);
+        let mut rng = Rng::new(self.seed ^ 0x005E_ED0F_FA11);
         let ids = self.ids();
         let pick = |rng: &mut Rng| ids[usize::try_from(rng.below(ids.len() as u64)).unwrap()];
         for _ in 0..rounds {
@@ -882,9 +882,9 @@ impl Cluster {
                 3 => {
                     let id = pick(&mut rng);
                     if self.node(id).is_up() {
-                        self.crash(id)
+                        self.crash(id);
                     } else {
-                        self.restart(id)
+                        self.restart(id);
                     }
                 }
                 4 | 5 => {
