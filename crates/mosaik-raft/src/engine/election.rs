@@ -57,30 +57,43 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.persist_hard_state();
         self.set_state(RoleState::Candidate {
             granted: BTreeSet::from([self.id]),
+            answered: BTreeSet::from([self.id]),
+            retry_due: self.now + self.config.heartbeat_interval,
         });
         self.reset_election_timer();
-        let log_position = self.log.last();
-        let voters: Vec<Id> = self
-            .voters()
-            .into_iter()
-            .filter(|v| *v != self.id)
-            .collect();
-        for peer in voters {
-            self.send(
-                peer,
-                Message::RequestVote {
-                    term,
-                    candidate: self.id,
-                    log_position,
-                },
-            );
-        }
+        self.request_votes();
         self.check_election();
+    }
+
+    /// Asks every voter that has not answered yet; also fired every heartbeat interval while
+    /// campaigning, so a lost request does not cost a whole election timeout.
+    pub(super) fn request_votes(&mut self) {
+        let (now, interval) = (self.now, self.config.heartbeat_interval);
+        let voters = self.voters();
+        let RoleState::Candidate {
+            answered,
+            retry_due,
+            ..
+        } = &mut self.state
+        else {
+            return;
+        };
+        *retry_due = now + interval;
+        let pending: Vec<Id> = voters.difference(answered).copied().collect();
+        let (term, candidate, log_position) = (self.hard.term, self.id, self.log.last());
+        for peer in pending {
+            let msg = Message::RequestVote {
+                term,
+                candidate,
+                log_position,
+            };
+            self.send(peer, msg);
+        }
     }
 
     /// Wins the election once granted votes from current voters form a quorum.
     pub(super) fn check_election(&mut self) {
-        let RoleState::Candidate { granted } = &self.state else {
+        let RoleState::Candidate { granted, .. } = &self.state else {
             return;
         };
         let voters = self.voters();
@@ -162,11 +175,15 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if term != self.hard.term {
             return;
         }
-        if let RoleState::Candidate { granted } = &mut self.state
-            && vote == Vote::Granted
+        if let RoleState::Candidate {
+            granted, answered, ..
+        } = &mut self.state
         {
-            granted.insert(from);
-            self.check_election();
+            answered.insert(from);
+            if vote == Vote::Granted {
+                granted.insert(from);
+                self.check_election();
+            }
         }
     }
 

@@ -28,7 +28,13 @@ use leader::LeaderState;
 #[derive(Debug)]
 enum RoleState<Id> {
     Follower,
-    Candidate { granted: BTreeSet<Id> },
+    Candidate {
+        granted: BTreeSet<Id>,
+        /// Voters that answered (granted or not): not asked again.
+        answered: BTreeSet<Id>,
+        /// When unanswered vote requests are sent again (they may have been lost).
+        retry_due: Instant,
+    },
     Leader(LeaderState<Id>),
 }
 
@@ -153,15 +159,16 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
 
     /// The earliest time at which the engine wants a `Tick`.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let leader = match &self.state {
+        let role = match &self.state {
             RoleState::Leader(leader) => leader.next_deadline(),
-            _ => None,
+            RoleState::Candidate { retry_due, .. } => Some(*retry_due),
+            RoleState::Follower => None,
         };
         let forwards = self.forwards.values().map(|f| f.deadline);
         let reads = self.remote_reads.values().map(|r| r.deadline);
         self.election_due
             .into_iter()
-            .chain(leader)
+            .chain(role)
             .chain(forwards)
             .chain(reads)
             .min()

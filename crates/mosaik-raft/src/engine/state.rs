@@ -90,8 +90,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if self.election_due.is_some_and(|due| due <= self.now) && self.role() != Role::Leader {
             self.on_election_timeout();
         }
-        if self.is_leader() {
-            self.on_leader_timers();
+        match &self.state {
+            RoleState::Leader(_) => self.on_leader_timers(),
+            RoleState::Candidate { retry_due, .. } if *retry_due <= self.now => {
+                self.request_votes();
+            }
+            _ => {}
         }
         self.expire_requests();
     }

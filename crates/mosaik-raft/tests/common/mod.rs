@@ -715,13 +715,21 @@ impl Cluster {
         while self.deliver_where(|_| true) > 0 {}
     }
 
-    /// Manual mode: fires `id`'s election timer now (its clock jumps to its deadline).
+    /// Manual mode: fires `id`'s timers (its clock jumps ahead) until its election timeout
+    /// starts a new round.
     pub fn fire_timeout(&mut self, id: Id) {
-        let node = self.nodes.get_mut(&id).unwrap();
-        let engine = node.engine.as_mut().unwrap();
-        let deadline = engine.next_deadline().unwrap();
-        engine.handle(deadline, Input::Tick);
-        self.process(id);
+        let round = self.engine(id).term().round();
+        for _ in 0..100 {
+            let node = self.nodes.get_mut(&id).unwrap();
+            let engine = node.engine.as_mut().unwrap();
+            let deadline = engine.next_deadline().unwrap();
+            engine.handle(deadline, Input::Tick);
+            self.process(id);
+            if self.engine(id).term().round() > round {
+                return;
+            }
+        }
+        panic!("node {id} never started a new round");
     }
 
     pub fn run_for(&mut self, duration: Duration) {
