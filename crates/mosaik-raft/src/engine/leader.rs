@@ -71,13 +71,21 @@ impl<Id: NodeId> LeaderState<Id> {
     }
 }
 
+/// How many full `AppendEntries` batches may be unacknowledged per follower. Bounds the
+/// leader's optimistic streaming (and the follower's queue) when acknowledgements lag.
+const MAX_BATCHES_IN_FLIGHT: u64 = 4;
+
 /// Whether the leader owes `progress` a message at the end of this step.
-fn needs_send(progress: &Progress, last: Index, commit: Index, seq: u64) -> bool {
+fn needs_send(progress: &Progress, last: Index, commit: Index, seq: u64, batch: u64) -> bool {
     let read_round = progress.sent_seq < seq;
     match progress.state {
         ProgressState::Probe => !progress.probe_sent || read_round,
         ProgressState::Replicate => {
-            progress.next_index <= last || progress.sent_commit < commit || read_round
+            let in_flight = progress.match_index.distance(progress.next_index.prev());
+            let window_open = in_flight < batch.saturating_mul(MAX_BATCHES_IN_FLIGHT);
+            (progress.next_index <= last && window_open)
+                || progress.sent_commit < commit
+                || read_round
         }
         ProgressState::Snapshot => read_round,
     }
@@ -88,13 +96,14 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// a read-confirmation round. Batches everything the step produced.
     pub(super) fn flush(&mut self) {
         let (last, commit) = (self.log.last_index(), self.commit);
+        let batch = self.config.max_append_entries.max(1) as u64;
         let RoleState::Leader(leader) = &self.state else {
             return;
         };
         let owed: Vec<Id> = leader
             .progress
             .iter()
-            .filter(|(_, p)| needs_send(p, last, commit, leader.seq))
+            .filter(|(_, p)| needs_send(p, last, commit, leader.seq, batch))
             .map(|(peer, _)| *peer)
             .collect();
         for peer in owed {
