@@ -82,6 +82,9 @@ pub struct Config {
     /// Maximum number of entries carried by one `AppendEntries` message (0 is treated as 1).
     /// Default 1024.
     pub max_append_entries: usize,
+    /// How long a follower waits for the shell to finish a state sync (`SnapshotInstalled`)
+    /// before asking again with another `NeedStateSync`. Default 30 s.
+    pub state_sync_retry: Duration,
     /// When true (default), a leader that has not heard from a quorum of voters within one
     /// election timeout steps down, so an isolated leader stops accepting writes and reads.
     pub check_quorum: bool,
@@ -102,6 +105,7 @@ impl Default for Config {
             min_quorum: None,
             preference: LeadershipPreference::Normal,
             max_append_entries: 1024,
+            state_sync_retry: Duration::from_secs(30),
             check_quorum: true,
             planted_bug: None,
         }
@@ -169,6 +173,13 @@ impl Config {
     #[must_use]
     pub fn with_max_append_entries(mut self, value: usize) -> Self {
         self.max_append_entries = value;
+        self
+    }
+
+    /// Sets [`Config::state_sync_retry`].
+    #[must_use]
+    pub fn with_state_sync_retry(mut self, value: Duration) -> Self {
+        self.state_sync_retry = value;
         self
     }
 

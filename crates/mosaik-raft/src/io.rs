@@ -247,7 +247,8 @@ pub enum Output<Id, C> {
         request_id: RequestId,
     },
     /// The leader no longer holds the entries this follower needs: catch up by state sync to at
-    /// least `base`, then feed `SnapshotInstalled`. Emitted once per leader term.
+    /// least `base`, then feed `SnapshotInstalled`. Emitted once per leader term, and again
+    /// after [`Config::state_sync_retry`](crate::Config::state_sync_retry) if still needed.
     NeedStateSync {
         /// The leader that asked.
         leader: Id,

@@ -133,3 +133,31 @@ fn snapshot_matching_the_log_keeps_the_suffix() {
     cluster.run_for(Duration::from_millis(100));
     cluster.assert_converged();
 }
+
+#[test]
+fn failed_state_sync_is_requested_again() {
+    let config = fast_config().with_state_sync_retry(std::time::Duration::from_secs(2));
+    let mut cluster = Cluster::new(3, &config, 124);
+    cluster.auto_state_sync = false; // the shell's sync "fails": it never installs anything
+    let leader = cluster.wait_for_leader();
+    let lagging = (1..=3).find(|id| *id != leader).unwrap();
+    cluster.crash(lagging);
+    for cmd in 0..10 {
+        cluster.propose(leader, vec![cmd]);
+    }
+    cluster.run_for(Duration::from_millis(300));
+    prune_everywhere(&mut cluster);
+    cluster.run_for(Duration::from_millis(100)); // pre-pruning messages to it are lost
+    cluster.restart(lagging);
+    cluster.run_for(Duration::from_millis(1500));
+    assert_eq!(need_sync_count(&cluster, lagging), 1);
+    cluster.run_for(Duration::from_secs(1));
+    assert_eq!(
+        need_sync_count(&cluster, lagging),
+        2,
+        "asked again after the retry interval"
+    );
+    cluster.auto_state_sync = true;
+    cluster.run_for(Duration::from_secs(3));
+    cluster.assert_converged();
+}

@@ -214,10 +214,14 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     }
 
     fn request_state_sync(&mut self, leader: Id, base: Cursor<Id>) {
-        if self.sync_requested == Some(self.hard.term) {
-            return;
+        let retry = self.config.state_sync_retry;
+        if let Some((term, at)) = self.sync_requested
+            && term == self.hard.term
+            && self.now < at + retry
+        {
+            return; // the shell is on it
         }
-        self.sync_requested = Some(self.hard.term);
+        self.sync_requested = Some((self.hard.term, self.now));
         self.emit(Output::NeedStateSync { leader, base });
     }
 

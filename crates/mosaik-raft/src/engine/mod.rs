@@ -70,8 +70,8 @@ pub struct Engine<Id, C> {
     remote_reads: BTreeMap<u64, PendingRead>,
     /// Assigned proposals awaiting commit, by the last index of their range.
     watches: BTreeMap<Index, Vec<Watch<Id>>>,
-    /// Term in which `NeedStateSync` was last emitted (deduplication).
-    sync_requested: Option<Term<Id>>,
+    /// Term and time `NeedStateSync` was last emitted (deduplication, retry).
+    sync_requested: Option<(Term<Id>, Instant)>,
     outputs: VecDeque<Output<Id, C>>,
 }
 
