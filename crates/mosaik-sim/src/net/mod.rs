@@ -39,7 +39,8 @@ pub use rng::SimRng;
 
 #[cfg(test)]
 mod tests {
-    //! Whole-network properties: determinism and fault rates under many random messages.
+    //! Whole-network behaviour: determinism, fault rates under many random messages, and how
+    //! crashes and partitions interact with messages in flight.
 
     use super::*;
 
@@ -169,5 +170,79 @@ mod tests {
             assert_eq!(delivered, expected, "round {round}");
             net.heal();
         }
+    }
+
+    fn reliable() -> SimNetwork<u8, &'static str> {
+        let mut net = SimNetwork::new(1, FaultConfig::RELIABLE);
+        for node in 0..3 {
+            net.add_node(node);
+        }
+        net
+    }
+
+    #[test]
+    fn crashed_nodes_neither_send_nor_receive_nor_keep_timers() {
+        let mut net = reliable();
+        net.set_timer(2, 5);
+        net.send(0, 2, "in flight");
+        net.crash(2);
+        net.send(2, 0, "from the dead");
+        net.send(0, 2, "to the dead");
+        assert_eq!(net.next_event(), None);
+        assert_eq!(net.stats().dropped, 3);
+
+        net.restart(2);
+        net.send(0, 2, "welcome back");
+        assert!(matches!(
+            net.next_event(),
+            Some(Event::Deliver { to: 2, .. })
+        ));
+        assert!(!net.is_down(2));
+    }
+
+    #[test]
+    fn messages_already_sent_survive_their_sender_crashing() {
+        let mut net = reliable();
+        net.send(0, 1, "last words");
+        net.crash(0);
+        assert!(matches!(
+            net.next_event(),
+            Some(Event::Deliver { from: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn a_link_cut_while_a_message_is_in_flight_loses_it() {
+        let mut net = reliable();
+        net.send(0, 1, "x");
+        net.blocked_links_mut().block(0, 1);
+        assert_eq!(net.next_event(), None);
+        assert_eq!(net.stats().dropped, 1);
+        assert_eq!(net.stats().in_flight, 0);
+    }
+
+    #[test]
+    fn isolate_cuts_one_node_and_heal_restores_it() {
+        let mut net = reliable();
+        net.isolate(1);
+        for (from, to) in [(0, 1), (1, 0), (1, 2), (2, 1)] {
+            net.send(from, to, "cut");
+        }
+        net.send(0, 2, "fine");
+        assert_eq!(
+            net.next_event(),
+            Some(Event::Deliver {
+                from: 0,
+                to: 2,
+                msg: "fine"
+            })
+        );
+        assert_eq!(net.next_event(), None);
+        net.heal();
+        net.send(1, 0, "back");
+        assert!(matches!(
+            net.next_event(),
+            Some(Event::Deliver { from: 1, .. })
+        ));
     }
 }
