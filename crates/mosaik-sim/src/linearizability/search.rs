@@ -1,11 +1,10 @@
 //! The search for a linearization of one partition: Wing & Gong's backtracking with Lowe's
 //! just-in-time linearization and memoization.
 //!
-//! Calls and returns are laid out in one list in real-time order (an unobserved operation's
-//! return sits at the end of time: it never has to happen). The search walks the list from the
-//! front: at a call it tries to linearize that operation *now* — apply it to the model, lift its
-//! call and return out of the list, restart from the front; at the first return it has run out of
-//! candidates — that operation had to take effect before it returned — so it backtracks.
+//! Calls and returns are laid out in one list in real-time order. The search walks the list from
+//! the front: at a call it tries to linearize that operation *now* — apply it to the model, lift
+//! its call and return out of the list, restart from the front; at the first return it has run out
+//! of candidates — that operation had to take effect before it returned — so it backtracks.
 //! Linearizing only operations called before the first remaining return is what keeps real-time
 //! order, and it is "just in time": nothing is placed earlier than it must be, which prunes most
 //! of the tree. [`super::memo`] keeps the search from exploring a configuration twice.
@@ -79,10 +78,12 @@ impl<'a, M: Model> Search<'a, M> {
                 unobserved += 1;
             }
         }
+        // Unobserved operations get no return entry: they never have to happen, and the walk
+        // always stops at an observed return before it could reach the end of the list.
         let entries = ops
             .iter()
             .enumerate()
-            .map(|(i, op)| (i, op.call, Some(op.deadline())));
+            .map(|(i, op)| (i, op.call, op.is_observed().then(|| op.deadline())));
         Self {
             model,
             ops,

@@ -79,6 +79,23 @@ mod tests {
     }
 
     #[test]
+    fn harness_draws_do_not_change_network_faults() {
+        let run = |extra_draws: usize| {
+            let mut net: SimNetwork<u8, u32> = SimNetwork::new(12, FaultConfig::HOSTILE);
+            for i in 0..200 {
+                for _ in 0..extra_draws {
+                    net.rng().next_u64();
+                }
+                net.send(0, 1, i);
+            }
+            let events: Vec<_> =
+                std::iter::from_fn(|| net.next_event().map(|e| (net.now(), e))).collect();
+            (events, net.stats())
+        };
+        assert_eq!(run(0), run(3));
+    }
+
+    #[test]
     fn random_delays_reorder_messages() {
         let (events, _) = trace(5, FaultConfig::HOSTILE);
         let order: Vec<u32> = events

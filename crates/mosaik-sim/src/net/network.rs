@@ -10,13 +10,17 @@ use super::{BlockedLinks, Event, FaultConfig, NetStats, NodeClock, SimRng};
 /// A deterministic discrete-event network with seeded faults and drifting node clocks.
 ///
 /// Time is virtual (milliseconds) and only moves when an event is taken from the queue, so a run
-/// is a pure function of the seed and of the calls made on the network. Faults are decided by the
-/// network's own [`SimRng`], which the harness may borrow through [`SimNetwork::rng`].
+/// is a pure function of the seed and of the calls made on the network. Faults and clocks are
+/// drawn from a private [`SimRng`] stream; [`SimNetwork::rng`] hands the harness a second stream
+/// derived from the same seed, so the harness's own draws never shift which messages are lost.
 #[derive(Debug)]
 pub struct SimNetwork<N, M> {
     now: u64,
     next_seq: u64,
     queue: BinaryHeap<Reverse<Scheduled<N, M>>>,
+    /// Decides faults and clocks.
+    fault_rng: SimRng,
+    /// Lent to the harness.
     rng: SimRng,
     faults: FaultConfig,
     blocked: BlockedLinks<N>,
@@ -35,11 +39,13 @@ impl<N: Copy + Ord + Debug, M: Clone + Debug> SimNetwork<N, M> {
     /// If `faults` is invalid (see [`FaultConfig::validate`]).
     pub fn new(seed: u64, faults: FaultConfig) -> Self {
         faults.validate();
+        let mut rng = SimRng::new(seed);
         Self {
             now: 0,
             next_seq: 0,
             queue: BinaryHeap::new(),
-            rng: SimRng::new(seed),
+            fault_rng: rng.fork(),
+            rng,
             faults,
             blocked: BlockedLinks::new(),
             down: BTreeSet::new(),
@@ -52,7 +58,7 @@ impl<N: Copy + Ord + Debug, M: Clone + Debug> SimNetwork<N, M> {
     /// Registers `node` with a random clock drawn from the fault configuration's drift bounds.
     pub fn add_node(&mut self, node: N) -> NodeClock {
         let clock = NodeClock::random(
-            &mut self.rng,
+            &mut self.fault_rng,
             self.faults.max_drift_ppm,
             self.faults.max_clock_offset_ms,
         );
@@ -97,7 +103,8 @@ impl<N: Copy + Ord + Debug, M: Clone + Debug> SimNetwork<N, M> {
         self.clock(node).to_global(local_deadline)
     }
 
-    /// The random generator behind every fault, for the harness to draw from (or fork) as well.
+    /// A random stream for the harness (workloads, fault schedules), derived from the seed but
+    /// separate from the one deciding message faults. Fork it per purpose for the same reason.
     pub fn rng(&mut self) -> &mut SimRng {
         &mut self.rng
     }
@@ -125,7 +132,7 @@ impl<N: Copy + Ord + Debug, M: Clone + Debug> SimNetwork<N, M> {
     /// cut while a message is in flight loses it, as a real network would.
     pub fn send(&mut self, from: N, to: N, msg: M) {
         self.stats.sent += 1;
-        let copies = if self.rng.gen_bool(self.faults.duplicate_probability) {
+        let copies = if self.fault_rng.gen_bool(self.faults.duplicate_probability) {
             self.stats.duplicated += 1;
             2
         } else {
@@ -136,9 +143,9 @@ impl<N: Copy + Ord + Debug, M: Clone + Debug> SimNetwork<N, M> {
         let mut arrivals = [0; 2];
         let mut carried = 0;
         for _ in 0..copies {
-            let lost = self.rng.gen_bool(self.faults.loss_probability);
+            let lost = self.fault_rng.gen_bool(self.faults.loss_probability);
             let delay = self
-                .rng
+                .fault_rng
                 .gen_range(self.faults.delay_min_ms..=self.faults.delay_max_ms);
             if lost || !self.can_carry(from, to) {
                 self.stats.dropped += 1;
