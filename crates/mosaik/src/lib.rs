@@ -19,6 +19,7 @@ extern crate self as mosaik;
 pub mod discovery;
 pub mod network;
 pub mod primitives;
+pub mod tickets;
 
 pub use {
     bytes::{Bytes, BytesMut},

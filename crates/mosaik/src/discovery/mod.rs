@@ -1,4 +1,101 @@
 //! Discovery: signed peer entries, the catalog, gossip announcements,
 //! catalog sync, RTT probing, departures and the DHT bootstrap.
+//!
+//! Every node keeps a [`Catalog`] of signed [`PeerEntry`]s. Entries spread
+//! by gossip (iroh-gossip, topic = network id) and by a full catalog
+//! exchange on first contact with a peer; stale entries are purged and
+//! departing nodes broadcast a signed departure.
 
+mod catalog;
+mod config;
 pub(crate) mod dht;
+mod entry;
+mod handle;
+mod info;
+mod messages;
+mod protocols;
+mod rtt;
+mod worker;
+
+pub use {
+    catalog::{Catalog, Upsert},
+    config::{Config, ConfigBuilder, ConfigError, GRACEFUL_DEPARTURE_WINDOW},
+    entry::{EntryError, PeerEntry, PeerEntryVersion, SignedPeerEntry},
+    handle::{Discovery, Error},
+    info::{Event, PeerInfo},
+    messages::{ANNOUNCE_ALPN, GracefulDeparture, PingProtocol, SyncProtocol},
+    rtt::RttEstimator,
+};
+
+use {
+    crate::network::{Listener, LocalNode},
+    handle::{MAX_CONCURRENT_SYNCS, Shared},
+    std::sync::{Arc, Mutex},
+    tokio::sync::{Semaphore, broadcast, mpsc, watch},
+};
+
+/// Largest gossip message: a peer entry with a few tickets fits easily.
+const MAX_GOSSIP_MESSAGE: usize = 64 * 1024;
+
+/// The listeners discovery needs, registered by the network.
+pub(crate) struct Listeners {
+    pub(crate) sync: Listener<SyncProtocol>,
+    pub(crate) ping: Listener<PingProtocol>,
+    pub(crate) announce: Listener<AnnounceProtocol>,
+}
+
+/// Marker protocol for routing gossip connections.
+#[derive(Debug)]
+pub(crate) struct AnnounceProtocol;
+
+impl crate::network::Protocol for AnnounceProtocol {
+    const ALPN: &'static [u8] = ANNOUNCE_ALPN;
+}
+
+impl Discovery {
+    /// Builds the local entry and starts every discovery task.
+    pub(crate) fn start(local: &LocalNode, config: Config, listeners: Listeners) -> Self {
+        let entry = PeerEntry::new(local.network_id(), local.addr())
+            .add_tags(config.tags.iter().copied())
+            .sign(local.secret_key())
+            .expect("local key signs local entry");
+        let catalog = Catalog::new(entry, config.purge_after, config.max_rtt);
+        let (catalog, _) = watch::channel(catalog);
+        let (events, _) = broadcast::channel(config.events_backlog);
+        let (commands, commands_rx) = mpsc::channel(worker::COMMAND_BACKLOG);
+        let shared = Arc::new(Shared {
+            local: local.clone(),
+            config,
+            catalog,
+            events,
+            commands,
+            synced: Mutex::default(),
+            sync_slots: Semaphore::new(MAX_CONCURRENT_SYNCS),
+            rtt: Mutex::default(),
+            logged: Mutex::default(),
+        });
+        let gossip = iroh_gossip::net::Gossip::builder()
+            .alpn(ANNOUNCE_ALPN)
+            .max_message_size(MAX_GOSSIP_MESSAGE)
+            .spawn(local.endpoint().clone());
+        let Listeners {
+            sync,
+            ping,
+            announce,
+        } = listeners;
+        tokio::spawn(protocols::serve(shared.clone(), sync, ping));
+        tokio::spawn(serve_gossip(gossip.clone(), announce));
+        tokio::spawn(worker::run(shared.clone(), gossip, commands_rx));
+        Self(shared)
+    }
+}
+
+/// Hands gossip connections to iroh-gossip.
+async fn serve_gossip(gossip: iroh_gossip::net::Gossip, mut listener: Listener<AnnounceProtocol>) {
+    while let Some(conn) = listener.next_connection().await {
+        if let Err(err) = gossip.handle_connection(conn).await {
+            tracing::debug!(error = %err, "gossip connection rejected");
+        }
+    }
+    let _ = gossip.shutdown().await;
+}

@@ -22,6 +22,7 @@ pub struct NetworkBuilder {
     pub(super) addresses: BTreeSet<SocketAddr>,
     pub(super) secret_key: Option<SecretKey>,
     pub(super) link: LinkConfig,
+    pub(super) discovery: crate::discovery::ConfigBuilder,
 }
 
 impl Default for NetworkBuilder {
@@ -33,6 +34,7 @@ impl Default for NetworkBuilder {
             addresses: BTreeSet::new(),
             secret_key: None,
             link: LinkConfig::default(),
+            discovery: crate::discovery::ConfigBuilder::default(),
         }
     }
 }
@@ -79,6 +81,12 @@ impl NetworkBuilder {
     /// handshake and open its stream (default 10 s).
     pub fn with_accept_timeout(mut self, timeout: Duration) -> Self {
         self.link.accept_timeout = timeout;
+        self
+    }
+
+    /// Sets the discovery configuration.
+    pub fn with_discovery(mut self, config: crate::discovery::ConfigBuilder) -> Self {
+        self.discovery = config;
         self
     }
 

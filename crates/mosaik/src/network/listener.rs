@@ -52,14 +52,16 @@ impl<P: Protocol> Listener<P> {
 
     /// Accepts a link on a connection taken from this listener (with the
     /// network's frame limit, accept timeout and cancellation).
-    pub async fn accept_link(&self, conn: Connection) -> Result<Link<P>, AcceptError> {
-        Link::accept(
-            conn,
-            self.cancel.child_token(),
-            self.config.max_frame_size,
-            self.config.accept_timeout,
-        )
-        .await
+    ///
+    /// The returned future does not borrow the listener, so it can run in a
+    /// task of its own.
+    pub fn accept_link(
+        &self,
+        conn: Connection,
+    ) -> impl Future<Output = Result<Link<P>, AcceptError>> + Send + 'static {
+        let cancel = self.cancel.child_token();
+        let config = self.config;
+        async move { Link::accept(conn, cancel, config.max_frame_size, config.accept_timeout).await }
     }
 
     /// Waits for the next connection and accepts its link.

@@ -71,6 +71,9 @@ pub enum NetworkError {
     /// A bind address was invalid.
     #[error("invalid bind address: {0}")]
     InvalidAddress(String),
+    /// The discovery configuration is invalid.
+    #[error("discovery config: {0}")]
+    DiscoveryConfig(String),
     /// mDNS was requested but this build has no mDNS support.
     #[error("mdns discovery is not available in this build")]
     MdnsUnavailable,
@@ -88,6 +91,7 @@ pub struct Network {
     local: LocalNode,
     router: Arc<Router>,
     accept_task: tokio::task::JoinHandle<()>,
+    discovery: crate::discovery::Discovery,
 }
 
 impl Network {
@@ -106,6 +110,11 @@ impl Network {
 
     async fn start(config: NetworkBuilder) -> Result<Self, NetworkError> {
         let network_id = config.network_id.ok_or(NetworkError::MissingNetworkId)?;
+        let discovery_config = config
+            .discovery
+            .clone()
+            .build()
+            .map_err(|e| NetworkError::DiscoveryConfig(e.to_string()))?;
         if config.mdns_discovery {
             return Err(NetworkError::MdnsUnavailable);
         }
@@ -134,10 +143,17 @@ impl Network {
         );
         let router = Arc::new(Router::new(endpoint));
         let accept_task = tokio::spawn(router.clone().run(cancel, config.link));
+        let listeners = crate::discovery::Listeners {
+            sync: listen(&router, &local)?,
+            ping: listen(&router, &local)?,
+            announce: listen(&router, &local)?,
+        };
+        let discovery = crate::discovery::Discovery::start(&local, discovery_config, listeners);
         Ok(Self {
             local,
             router,
             accept_task,
+            discovery,
         })
     }
 
@@ -151,6 +167,11 @@ impl Network {
         &self.local
     }
 
+    /// This node's discovery.
+    pub fn discovery(&self) -> &crate::discovery::Discovery {
+        &self.discovery
+    }
+
     /// Resolves once this node has an address peers can dial.
     pub async fn online(&self) {
         self.local.online().await;
@@ -159,21 +180,26 @@ impl Network {
     /// Listens for incoming links of protocol `P`. Each protocol has one
     /// listener per node.
     pub fn listen<P: Protocol>(&self) -> Result<Listener<P>, NetworkError> {
-        let rx = self.router.register(P::ALPN).ok_or_else(|| {
-            NetworkError::AlreadyListening(String::from_utf8_lossy(P::ALPN).into_owned())
-        })?;
-        Ok(Listener::new(
-            rx,
-            self.local.termination().child_token(),
-            self.local.link_config(),
-        ))
+        listen(&self.router, &self.local)
     }
+}
+
+fn listen<P: Protocol>(router: &Router, local: &LocalNode) -> Result<Listener<P>, NetworkError> {
+    let rx = router.register(P::ALPN).ok_or_else(|| {
+        NetworkError::AlreadyListening(String::from_utf8_lossy(P::ALPN).into_owned())
+    })?;
+    Ok(Listener::new(
+        rx,
+        local.termination().child_token(),
+        local.link_config(),
+    ))
 }
 
 impl Network {
     /// Shuts the node down and waits until the endpoint has closed
     /// gracefully. Dropping the network does the same in the background.
     pub async fn shutdown(self) {
+        self.discovery.depart().await;
         self.local.termination().cancel();
         self.accept_task.abort();
         self.local.endpoint().close().await;
@@ -182,16 +208,25 @@ impl Network {
 
 impl Drop for Network {
     fn drop(&mut self) {
-        self.local.termination().cancel();
         if self.local.endpoint().is_closed() {
+            self.local.termination().cancel();
             return;
         }
-        self.accept_task.abort();
         let endpoint = self.local.endpoint().clone();
-        // Closing is async; when no runtime is left the endpoint's own drop
-        // tears it down.
+        let cancel = self.local.termination().clone();
+        let discovery = self.discovery.clone();
+        // Departure and closing are async; without a runtime the endpoint's
+        // own drop tears it down.
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move { endpoint.close().await });
+            handle.spawn(async move {
+                let window = crate::discovery::GRACEFUL_DEPARTURE_WINDOW * 2;
+                let _ = tokio::time::timeout(window, discovery.depart()).await;
+                cancel.cancel();
+                endpoint.close().await;
+            });
+        } else {
+            cancel.cancel();
+            self.accept_task.abort();
         }
     }
 }

@@ -1,1 +1,7 @@
-//! Discovery integration tests (loopback).
+//! Discovery integration tests over real loopback (relays off, DHT off
+//! unless a local testnet is used).
+
+mod convergence;
+mod hostile;
+mod lifecycle;
+mod util;

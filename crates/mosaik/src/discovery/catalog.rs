@@ -1,0 +1,258 @@
+//! The catalog: an immutable snapshot of every known peer entry.
+
+use {
+    super::{PeerEntry, PeerInfo, SignedPeerEntry},
+    crate::{NetworkId, PeerId},
+    chrono::Utc,
+    core::time::Duration,
+    imbl::OrdMap,
+};
+
+/// Outcome of inserting an entry into the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    /// A peer we did not know.
+    Discovered,
+    /// A newer entry for a known peer.
+    Updated,
+    /// Not newer than what we have.
+    Rejected,
+    /// Older than the staleness horizon.
+    Outdated,
+    /// From another network.
+    DifferentNetwork,
+}
+
+impl Upsert {
+    /// Whether the catalog changed.
+    pub fn changed(self) -> bool {
+        matches!(self, Self::Discovered | Self::Updated)
+    }
+}
+
+/// An immutable snapshot of the peers this node knows. Cheap to clone
+/// (persistent maps).
+///
+/// Signed entries are authoritative and synced between peers; unsigned
+/// entries are local-only (manual or test use). The local entry is always
+/// present and signed.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    local: SignedPeerEntry,
+    signed: OrdMap<PeerId, SignedPeerEntry>,
+    unsigned: OrdMap<PeerId, PeerEntry>,
+    rtt: OrdMap<PeerId, Duration>,
+    purge_after: Duration,
+    max_rtt: Option<Duration>,
+}
+
+impl Catalog {
+    pub(crate) fn new(
+        local: SignedPeerEntry,
+        purge_after: Duration,
+        max_rtt: Option<Duration>,
+    ) -> Self {
+        Self {
+            local,
+            signed: OrdMap::new(),
+            unsigned: OrdMap::new(),
+            rtt: OrdMap::new(),
+            purge_after,
+            max_rtt,
+        }
+    }
+
+    /// This node's id.
+    pub fn local_id(&self) -> PeerId {
+        self.local.id()
+    }
+
+    /// The network.
+    pub fn network_id(&self) -> NetworkId {
+        self.local.network_id()
+    }
+
+    /// This node's current signed entry.
+    pub fn local(&self) -> &SignedPeerEntry {
+        &self.local
+    }
+
+    fn is_stale(&self, entry: &PeerEntry) -> bool {
+        let horizon = Utc::now() - chrono::Duration::from_std(self.purge_after).unwrap_or_default();
+        entry.updated_at() < horizon
+    }
+
+    fn too_slow(&self, peer: &PeerId) -> bool {
+        match (self.max_rtt, self.rtt.get(peer)) {
+            (Some(max), Some(rtt)) => *rtt > max,
+            _ => false,
+        }
+    }
+
+    /// Visible peers: signed (non-stale) then unsigned, excluding this node
+    /// and peers whose known RTT exceeds `max_rtt`.
+    pub fn peers(&self) -> impl Iterator<Item = PeerInfo> + '_ {
+        self.signed_peers()
+            .map(|s| s.clone().into_unsigned())
+            .chain(self.unsigned_peers().cloned())
+            .filter(|e| !self.too_slow(&e.id()))
+            .map(|e| self.info(e))
+    }
+
+    /// Signed, non-stale peers excluding this node (no RTT filter).
+    pub fn signed_peers(&self) -> impl Iterator<Item = &SignedPeerEntry> + '_ {
+        self.signed.values().filter(|e| !self.is_stale(e))
+    }
+
+    /// Unsigned peers.
+    pub fn unsigned_peers(&self) -> impl Iterator<Item = &PeerEntry> + '_ {
+        self.unsigned.values()
+    }
+
+    /// Every entry including this node's (signed non-stale, then unsigned).
+    pub fn iter(&self) -> impl Iterator<Item = PeerEntry> + '_ {
+        self.iter_signed()
+            .map(|s| s.clone().into_unsigned())
+            .chain(self.unsigned.values().cloned())
+    }
+
+    /// Signed non-stale entries including this node's: what a catalog sync
+    /// sends.
+    pub fn iter_signed(&self) -> impl Iterator<Item = &SignedPeerEntry> + '_ {
+        core::iter::once(&self.local).chain(self.signed_peers())
+    }
+
+    /// A peer's entry (signed first), hidden if slower than `max_rtt`.
+    pub fn get(&self, peer: &PeerId) -> Option<PeerInfo> {
+        if self.too_slow(peer) {
+            return None;
+        }
+        let entry = self
+            .get_signed(peer)
+            .map(|s| s.clone().into_unsigned())
+            .or_else(|| self.unsigned.get(peer).cloned())?;
+        Some(self.info(entry))
+    }
+
+    /// A peer's signed, non-stale entry.
+    pub fn get_signed(&self, peer: &PeerId) -> Option<&SignedPeerEntry> {
+        if *peer == self.local_id() {
+            return Some(&self.local);
+        }
+        self.signed.get(peer).filter(|e| !self.is_stale(e))
+    }
+
+    /// Number of signed non-stale peers (excluding this node).
+    pub fn signed_peers_count(&self) -> usize {
+        self.signed_peers().count()
+    }
+
+    /// Number of visible peers (excluding this node).
+    pub fn peers_count(&self) -> usize {
+        self.peers().count()
+    }
+
+    /// A peer's smoothed RTT, if measured.
+    pub fn rtt(&self, peer: &PeerId) -> Option<Duration> {
+        self.rtt.get(peer).copied()
+    }
+
+    fn info(&self, entry: PeerEntry) -> PeerInfo {
+        let rtt = self.rtt.get(&entry.id()).copied();
+        PeerInfo::new(entry, rtt)
+    }
+
+    // ---- mutations (crate-internal; the worker and handle own them) ----
+
+    pub(crate) fn set_local(&mut self, local: SignedPeerEntry) {
+        self.local = local;
+    }
+
+    pub(crate) fn upsert_signed(&mut self, entry: SignedPeerEntry) -> Upsert {
+        if entry.network_id() != self.network_id() {
+            return Upsert::DifferentNetwork;
+        }
+        if entry.id() == self.local_id() {
+            return Upsert::Rejected;
+        }
+        if self.is_stale(&entry) {
+            return Upsert::Outdated;
+        }
+        self.unsigned.remove(&entry.id());
+        match self.signed.get(&entry.id()) {
+            Some(known) if !entry.is_newer_than(known) => Upsert::Rejected,
+            Some(known) => {
+                let was_stale = self.is_stale(known);
+                self.signed.insert(entry.id(), entry);
+                if was_stale {
+                    Upsert::Discovered
+                } else {
+                    Upsert::Updated
+                }
+            }
+            None => {
+                self.signed.insert(entry.id(), entry);
+                Upsert::Discovered
+            }
+        }
+    }
+
+    pub(crate) fn insert_unsigned(&mut self, entry: PeerEntry) -> bool {
+        if entry.id() == self.local_id()
+            || entry.network_id() != self.network_id()
+            || self.signed.contains_key(&entry.id())
+        {
+            return false;
+        }
+        self.unsigned.insert(entry.id(), entry);
+        true
+    }
+
+    pub(crate) fn remove(&mut self, peer: &PeerId) -> bool {
+        self.rtt.remove(peer);
+        self.signed.remove(peer).is_some() | self.unsigned.remove(peer).is_some()
+    }
+
+    pub(crate) fn remove_unsigned(&mut self, peer: &PeerId) -> bool {
+        self.unsigned.remove(peer).is_some()
+    }
+
+    pub(crate) fn clear_unsigned(&mut self) -> bool {
+        let had = !self.unsigned.is_empty();
+        self.unsigned.clear();
+        had
+    }
+
+    pub(crate) fn signed_entry(&self, peer: &PeerId) -> Option<&SignedPeerEntry> {
+        self.signed.get(peer)
+    }
+
+    /// Removes stale signed entries; returns their ids.
+    pub(crate) fn purge(&mut self) -> Vec<PeerId> {
+        let stale: Vec<PeerId> = self
+            .signed
+            .values()
+            .filter(|e| self.is_stale(e))
+            .map(|e| e.id())
+            .collect();
+        for peer in &stale {
+            self.signed.remove(peer);
+            self.rtt.remove(peer);
+        }
+        stale
+    }
+
+    /// When the next signed entry turns stale.
+    pub(crate) fn next_expiry(&self) -> Option<chrono::DateTime<Utc>> {
+        let ttl = chrono::Duration::from_std(self.purge_after).unwrap_or_default();
+        self.signed.values().map(|e| e.updated_at() + ttl).min()
+    }
+
+    /// Records a smoothed RTT; returns whether the peer's visibility under
+    /// `max_rtt` changed (only then do watchers need waking).
+    pub(crate) fn set_rtt(&mut self, peer: PeerId, rtt: Duration) -> bool {
+        let before = self.too_slow(&peer);
+        let first = self.rtt.insert(peer, rtt).is_none();
+        first || before != self.too_slow(&peer)
+    }
+}

@@ -1,0 +1,184 @@
+//! `discovery::Config` and its builder.
+
+use {crate::PeerId, core::time::Duration, iroh::EndpointAddr};
+
+/// Discovery settings (SPEC §1.3 defaults).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Capacity of the broadcast channel behind `events()`.
+    pub events_backlog: usize,
+    /// Peers dialed at startup.
+    pub bootstrap_peers: Vec<EndpointAddr>,
+    /// Tags put in the local entry at startup.
+    pub tags: Vec<crate::Tag>,
+    /// Entries not updated for this long are invisible and purged.
+    pub purge_after: Duration,
+    /// Gossiped entries whose timestamp is further than this from our clock
+    /// are ignored.
+    pub max_time_drift: Duration,
+    /// Periodic re-announce interval.
+    pub announce_interval: Duration,
+    /// Re-announce jitter as a fraction of the interval (0..=1).
+    pub announce_jitter: f64,
+    /// Disables the DHT bootstrap.
+    pub no_dht_bootstrap: bool,
+    /// Mainline bootstrap nodes for the DHT (`None`: the public DHT).
+    pub dht_bootstrap_nodes: Option<Vec<String>>,
+    /// Interval of RTT probes.
+    pub rtt_probe_interval: Duration,
+    /// Peers whose smoothed RTT exceeds this are hidden from `peers()`.
+    pub max_rtt: Option<Duration>,
+    /// Largest number of entries accepted in one catalog snapshot.
+    pub max_snapshot_entries: usize,
+    /// Time a sync or ping exchange may take before it is abandoned.
+    pub exchange_timeout: Duration,
+}
+
+/// How long the departure message gets to spread before shutdown goes on.
+pub const GRACEFUL_DEPARTURE_WINDOW: Duration = Duration::from_millis(500);
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            events_backlog: 100,
+            bootstrap_peers: Vec::new(),
+            tags: Vec::new(),
+            purge_after: Duration::from_secs(300),
+            max_time_drift: Duration::from_secs(50),
+            announce_interval: Duration::from_secs(45),
+            announce_jitter: 0.5,
+            no_dht_bootstrap: false,
+            dht_bootstrap_nodes: None,
+            rtt_probe_interval: Duration::from_secs(30),
+            max_rtt: None,
+            max_snapshot_entries: 10_000,
+            exchange_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Config {
+    /// A builder with the defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+}
+
+/// Builder for [`Config`]; setters are `with_*`.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct ConfigBuilder(Config);
+
+/// An invalid discovery setting.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid discovery config: {0}")]
+pub struct ConfigError(pub String);
+
+impl ConfigBuilder {
+    /// Capacity of the events channel.
+    pub fn with_events_backlog(mut self, n: usize) -> Self {
+        self.0.events_backlog = n;
+        self
+    }
+
+    /// Appends bootstrap peers (addresses or bare peer ids).
+    pub fn with_bootstrap<A: Into<EndpointAddr>>(
+        mut self,
+        peers: impl IntoIterator<Item = A>,
+    ) -> Self {
+        self.0
+            .bootstrap_peers
+            .extend(peers.into_iter().map(Into::into));
+        self
+    }
+
+    /// Appends one bootstrap peer id (resolved through the address book).
+    pub fn with_bootstrap_peer(self, peer: PeerId) -> Self {
+        self.with_bootstrap([EndpointAddr::new(peer)])
+    }
+
+    /// Appends tags.
+    pub fn with_tags<T: Into<crate::Tag>>(mut self, tags: impl IntoIterator<Item = T>) -> Self {
+        self.0.tags.extend(tags.into_iter().map(Into::into));
+        self
+    }
+
+    /// Staleness horizon.
+    pub fn with_purge_after(mut self, d: Duration) -> Self {
+        self.0.purge_after = d;
+        self
+    }
+
+    /// Maximum accepted clock drift of gossiped entries.
+    pub fn with_max_time_drift(mut self, d: Duration) -> Self {
+        self.0.max_time_drift = d;
+        self
+    }
+
+    /// Periodic re-announce interval.
+    pub fn with_announce_interval(mut self, d: Duration) -> Self {
+        self.0.announce_interval = d;
+        self
+    }
+
+    /// Re-announce jitter fraction.
+    pub fn with_announce_jitter(mut self, jitter: f64) -> Self {
+        self.0.announce_jitter = jitter;
+        self
+    }
+
+    /// Disables the DHT bootstrap.
+    pub fn no_dht_bootstrap(mut self) -> Self {
+        self.0.no_dht_bootstrap = true;
+        self
+    }
+
+    /// Uses these Mainline nodes (`host:port`) to bootstrap the DHT instead
+    /// of the public ones (for private or test DHTs).
+    pub fn with_dht_bootstrap_nodes(mut self, nodes: impl IntoIterator<Item = String>) -> Self {
+        self.0.dht_bootstrap_nodes = Some(nodes.into_iter().collect());
+        self
+    }
+
+    /// RTT probe interval.
+    pub fn with_rtt_probe_interval(mut self, d: Duration) -> Self {
+        self.0.rtt_probe_interval = d;
+        self
+    }
+
+    /// Hide peers slower than `d`.
+    pub fn with_max_rtt(mut self, d: Duration) -> Self {
+        self.0.max_rtt = Some(d);
+        self
+    }
+
+    /// Largest catalog snapshot accepted, in entries.
+    pub fn with_max_snapshot_entries(mut self, n: usize) -> Self {
+        self.0.max_snapshot_entries = n;
+        self
+    }
+
+    /// Time limit of one sync or ping exchange.
+    pub fn with_exchange_timeout(mut self, d: Duration) -> Self {
+        self.0.exchange_timeout = d;
+        self
+    }
+
+    /// Validates and builds.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let c = self.0;
+        if !(0.0..=1.0).contains(&c.announce_jitter) {
+            return Err(ConfigError(format!(
+                "announce_jitter {} not in 0..=1",
+                c.announce_jitter
+            )));
+        }
+        if c.announce_interval.is_zero() || c.rtt_probe_interval.is_zero() {
+            return Err(ConfigError("intervals must be positive".into()));
+        }
+        if c.events_backlog == 0 {
+            return Err(ConfigError("events_backlog must be positive".into()));
+        }
+        Ok(c)
+    }
+}

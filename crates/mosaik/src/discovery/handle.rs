@@ -1,0 +1,353 @@
+//! The `Discovery` handle and the state it shares with its worker.
+
+use {
+    super::{
+        Catalog, Config, Event, PeerEntry, SignedPeerEntry, Upsert, entry::UnverifiedEntry,
+        protocols, rtt::RttEstimator, worker::Command,
+    },
+    crate::{
+        PeerId, Tag, UniqueId,
+        network::LocalNode,
+        primitives::{ShortFmtExt, TicketClass},
+        tickets::Ticket,
+    },
+    chrono::Utc,
+    core::time::Duration,
+    iroh::EndpointAddr,
+    std::{
+        collections::{HashMap, HashSet},
+        sync::{Arc, Mutex},
+    },
+    tokio::sync::{Semaphore, broadcast, mpsc, watch},
+};
+
+/// Most catalog syncs run at once; more wait for a slot.
+pub(crate) const MAX_CONCURRENT_SYNCS: usize = 16;
+
+/// Errors of discovery operations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The secret key does not match the local entry.
+    #[error("invalid secret key")]
+    InvalidSecretKey,
+    /// The peer belongs to another network.
+    #[error("different network")]
+    DifferentNetwork,
+    /// A signature did not verify.
+    #[error("invalid signature")]
+    InvalidSignature,
+    /// Joining the gossip topic failed.
+    #[error("gossip join failed: {0}")]
+    GossipJoin(String),
+    /// An address update changed the peer id.
+    #[error("peer id changed")]
+    PeerIdChanged,
+    /// A link operation failed.
+    #[error("link: {0}")]
+    Link(#[from] crate::network::LinkError),
+    /// The peer misbehaved or the exchange failed otherwise.
+    #[error("{0}")]
+    Other(String),
+    /// The node is shutting down.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Handle to this node's discovery (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct Discovery(pub(crate) Arc<Shared>);
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) local: LocalNode,
+    pub(crate) config: Config,
+    pub(crate) catalog: watch::Sender<Catalog>,
+    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) commands: mpsc::Sender<Command>,
+    /// Peers we already ran a full sync with (until they depart).
+    pub(crate) synced: Mutex<HashSet<PeerId>>,
+    pub(crate) sync_slots: Semaphore,
+    pub(crate) rtt: Mutex<HashMap<PeerId, RttEstimator>>,
+    /// Rejections already logged, so a misbehaving peer logs once.
+    pub(crate) logged: Mutex<HashSet<(PeerId, &'static str)>>,
+}
+
+impl Discovery {
+    /// Publishes `peers`' addresses, syncs catalogs with each unseen peer and
+    /// asks gossip to join them.
+    pub async fn dial<A: Into<EndpointAddr>>(&self, peers: impl IntoIterator<Item = A>) {
+        let addrs: Vec<EndpointAddr> = peers.into_iter().map(Into::into).collect();
+        let _ = self.0.commands.send(Command::Dial(addrs)).await;
+    }
+
+    /// This node's current signed entry.
+    pub fn me(&self) -> SignedPeerEntry {
+        self.0.catalog.borrow().local().clone()
+    }
+
+    /// A snapshot of the catalog.
+    pub fn catalog(&self) -> Catalog {
+        self.0.catalog.borrow().clone()
+    }
+
+    /// Change notifications of the catalog.
+    pub fn catalog_watch(&self) -> watch::Receiver<Catalog> {
+        self.0.catalog.subscribe()
+    }
+
+    /// Catalog events from now on.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.0.events.subscribe()
+    }
+
+    /// A full catalog exchange with `peer`.
+    pub async fn sync_with(&self, peer: impl Into<EndpointAddr>) -> Result<(), Error> {
+        protocols::sync_with(&self.0, peer.into()).await
+    }
+
+    /// Upserts an externally obtained signed entry; true if the catalog
+    /// changed.
+    pub fn feed(&self, entry: SignedPeerEntry) -> bool {
+        self.0.merge(entry).changed()
+    }
+
+    /// Inserts an unsigned (local-only) entry.
+    pub fn insert(&self, entry: PeerEntry) -> bool {
+        self.0
+            .catalog
+            .send_if_modified(|c| c.insert_unsigned(entry))
+    }
+
+    /// Removes a peer's unsigned entry.
+    pub fn remove(&self, peer: PeerId) -> bool {
+        self.0
+            .catalog
+            .send_if_modified(|c| c.remove_unsigned(&peer))
+    }
+
+    /// Removes every unsigned entry.
+    pub fn clear_unsigned(&self) -> bool {
+        self.0.catalog.send_if_modified(Catalog::clear_unsigned)
+    }
+
+    /// Adds tags to the local entry.
+    pub fn add_tags<T: Into<Tag>>(&self, tags: impl IntoIterator<Item = T>) {
+        let tags: Vec<Tag> = tags.into_iter().map(Into::into).collect();
+        self.0.update_local(|e| e.add_tags(tags));
+    }
+
+    /// Removes tags from the local entry.
+    pub fn remove_tags<T: Into<Tag>>(&self, tags: impl IntoIterator<Item = T>) {
+        let tags: Vec<Tag> = tags.into_iter().map(Into::into).collect();
+        self.0.update_local(|e| e.remove_tags(tags));
+    }
+
+    /// Adds a ticket to the local entry.
+    pub fn add_ticket(&self, ticket: Ticket) {
+        self.0.update_local(|e| e.add_ticket(ticket));
+    }
+
+    /// Removes a ticket from the local entry.
+    pub fn remove_ticket(&self, id: UniqueId) {
+        self.0.update_local(|e| e.remove_ticket(id));
+    }
+
+    /// Removes every ticket of `class` from the local entry.
+    pub fn remove_tickets_of(&self, class: TicketClass) {
+        self.0.update_local(|e| e.remove_tickets_of(class));
+    }
+
+    /// Replaces the tickets of `ticket`'s class with `ticket`.
+    pub fn replace_ticket(&self, ticket: Ticket) {
+        self.0
+            .update_local(|e| e.remove_tickets_of(ticket.class()).add_ticket(ticket));
+    }
+
+    /// Advertises streams in the local entry (used by producers).
+    #[allow(dead_code, reason = "called by the streams subsystem")]
+    pub(crate) fn add_streams(&self, ids: impl IntoIterator<Item = crate::StreamId>) {
+        let ids: Vec<_> = ids.into_iter().collect();
+        self.0.update_local(|e| e.add_streams(ids));
+    }
+
+    /// Stops advertising streams.
+    #[allow(dead_code, reason = "called by the streams subsystem")]
+    pub(crate) fn remove_streams(&self, ids: impl IntoIterator<Item = crate::StreamId>) {
+        let ids: Vec<_> = ids.into_iter().collect();
+        self.0.update_local(|e| e.remove_streams(ids));
+    }
+
+    /// Advertises groups in the local entry.
+    #[allow(dead_code, reason = "called by the groups subsystem")]
+    pub(crate) fn add_groups(&self, ids: impl IntoIterator<Item = crate::GroupId>) {
+        let ids: Vec<_> = ids.into_iter().collect();
+        self.0.update_local(|e| e.add_groups(ids));
+    }
+
+    /// Stops advertising groups.
+    #[allow(dead_code, reason = "called by the groups subsystem")]
+    pub(crate) fn remove_groups(&self, ids: impl IntoIterator<Item = crate::GroupId>) {
+        let ids: Vec<_> = ids.into_iter().collect();
+        self.0.update_local(|e| e.remove_groups(ids));
+    }
+
+    /// Pings `peer`: returns its fresh entry and the measured RTT (the
+    /// sample also feeds the smoothed RTT).
+    pub async fn ping(
+        &self,
+        peer: impl Into<EndpointAddr>,
+    ) -> Result<(SignedPeerEntry, Duration), Error> {
+        protocols::ping(&self.0, peer.into()).await
+    }
+
+    /// Broadcasts a signed departure and waits for it to spread (used on
+    /// shutdown).
+    pub(crate) async fn depart(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.0.commands.send(Command::Depart(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+impl Shared {
+    /// Applies `change` to the local entry; if it bumped the version the
+    /// entry is re-signed, published and re-announced.
+    pub(crate) fn update_local(&self, change: impl FnOnce(PeerEntry) -> PeerEntry) {
+        let changed = self.catalog.send_if_modified(|c| {
+            let before = c.local().update_version();
+            let next = change(c.local().clone().into_unsigned());
+            if next.update_version() == before {
+                return false;
+            }
+            let signed = next
+                .sign(self.local.secret_key())
+                .expect("local key signs local entry");
+            c.set_local(signed);
+            true
+        });
+        if changed {
+            // A full queue already holds an announce of a version at least
+            // this new, so dropping this one loses nothing.
+            let _ = self.commands.try_send(Command::Announce);
+        }
+    }
+
+    /// Verifies and merges a wire entry from `source`.
+    pub(crate) fn merge_unverified(&self, entry: UnverifiedEntry, source: PeerId) -> Upsert {
+        if let Ok(entry) = entry.verify() {
+            self.merge(entry)
+        } else {
+            self.reject(source, "invalid_signature");
+            Upsert::Rejected
+        }
+    }
+
+    /// Merges a verified entry, emitting events and counting outcomes.
+    pub(crate) fn merge(&self, entry: SignedPeerEntry) -> Upsert {
+        let drift = chrono::Duration::from_std(self.config.max_time_drift).unwrap_or_default();
+        if entry.updated_at() > Utc::now() + drift {
+            self.reject(entry.id(), "future_timestamp");
+            return Upsert::Rejected;
+        }
+        let mut outcome = Upsert::Rejected;
+        let plain = entry.clone().into_unsigned();
+        self.catalog.send_if_modified(|c| {
+            outcome = c.upsert_signed(entry);
+            outcome.changed()
+        });
+        let net = self.local.network_id().short().to_string();
+        match outcome {
+            Upsert::Discovered => {
+                metrics::counter!("mosaik.discovery.peers.discovered", "network" => net)
+                    .increment(1);
+                self.local.observe([plain.address().clone()]);
+                let _ = self.events.send(Event::PeerDiscovered(plain));
+                self.catalog_size_gauge();
+            }
+            Upsert::Updated => {
+                metrics::counter!("mosaik.discovery.peers.updated", "network" => net).increment(1);
+                self.local.observe([plain.address().clone()]);
+                let _ = self.events.send(Event::PeerUpdated(plain));
+            }
+            Upsert::DifferentNetwork => self.reject(plain.id(), "different_network"),
+            Upsert::Rejected | Upsert::Outdated => {}
+        }
+        outcome
+    }
+
+    /// Removes a peer that departed or was purged.
+    pub(crate) fn departed(&self, peer: PeerId) {
+        self.catalog.send_if_modified(|c| c.remove(&peer));
+        self.synced.lock().expect("synced lock").remove(&peer);
+        self.rtt.lock().expect("rtt lock").remove(&peer);
+        let net = self.local.network_id().short().to_string();
+        metrics::counter!("mosaik.discovery.peers.departed", "network" => net).increment(1);
+        let _ = self.events.send(Event::PeerDeparted(peer));
+        self.catalog_size_gauge();
+    }
+
+    /// Folds an RTT sample into the peer's smoothed RTT.
+    pub(crate) fn rtt_sample(&self, peer: PeerId, sample: Duration) {
+        let smoothed = {
+            let mut rtts = self.rtt.lock().expect("rtt lock");
+            match rtts.entry(peer) {
+                std::collections::hash_map::Entry::Occupied(mut known) => {
+                    known.get_mut().update(sample);
+                    known.get().smoothed()
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(RttEstimator::new(sample)).smoothed()
+                }
+            }
+        };
+        // Only wake watchers when the peer's visibility changes.
+        let mut visibility_changed = false;
+        self.catalog.send_if_modified(|c| {
+            visibility_changed = c.set_rtt(peer, smoothed);
+            visibility_changed
+        });
+    }
+
+    /// Counts a rejected entry or message, logging once per peer and reason.
+    pub(crate) fn reject(&self, peer: PeerId, reason: &'static str) {
+        let net = self.local.network_id().short().to_string();
+        metrics::counter!("mosaik.discovery.rejected", "network" => net, "reason" => reason)
+            .increment(1);
+        if self
+            .logged
+            .lock()
+            .expect("logged lock")
+            .insert((peer, reason))
+        {
+            tracing::warn!(peer = %peer.fmt_short(), reason, "rejected discovery input");
+        }
+    }
+
+    fn catalog_size_gauge(&self) {
+        let size = self.catalog.borrow().signed_peers_count();
+        let net = self.local.network_id().short().to_string();
+        #[allow(clippy::cast_precision_loss)]
+        metrics::gauge!("mosaik.discovery.catalog.size", "network" => net).set(size as f64);
+    }
+
+    /// Tells the worker about a peer we heard of (to sync with it once and
+    /// join it in gossip). `synced` means a full exchange already happened.
+    pub(crate) fn contact(&self, peer: PeerId, synced: bool) {
+        if peer == self.local.id() {
+            return;
+        }
+        if synced {
+            self.synced.lock().expect("synced lock").insert(peer);
+        }
+        // Full queue: the worker is busy with contacts already; the periodic
+        // rejoin and re-announce pick this peer up later.
+        let _ = self.commands.try_send(Command::Contact(peer));
+    }
+
+    /// Marks `peer` as synced; true the first time.
+    pub(crate) fn first_contact(&self, peer: PeerId) -> bool {
+        peer != self.local.id() && self.synced.lock().expect("synced lock").insert(peer)
+    }
+}

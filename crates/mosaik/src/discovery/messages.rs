@@ -1,0 +1,99 @@
+//! Discovery wire messages and protocol ALPNs.
+
+use {
+    super::{PeerEntryVersion, entry::UnverifiedEntry},
+    crate::{PeerId, network::Protocol, primitives::Digest},
+    chrono::{DateTime, Utc},
+    iroh::{SecretKey, Signature},
+    serde::{Deserialize, Serialize},
+};
+
+/// ALPN of the gossip announce protocol.
+pub const ANNOUNCE_ALPN: &[u8] = b"/mosaik/discovery/announce/1.0";
+
+/// Full catalog exchange.
+#[derive(Debug)]
+pub struct SyncProtocol;
+
+impl Protocol for SyncProtocol {
+    const ALPN: &'static [u8] = b"/mosaik/discovery/sync/1.0";
+}
+
+/// Liveness and entry fetch.
+#[derive(Debug)]
+pub struct PingProtocol;
+
+impl Protocol for PingProtocol {
+    const ALPN: &'static [u8] = b"/mosaik/discovery/ping/1.0";
+}
+
+/// A catalog snapshot: every non-stale signed entry including the sender's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CatalogSnapshot(pub(crate) Vec<UnverifiedEntry>);
+
+/// Gossip payload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum AnnouncementMessage {
+    /// The sender's current entry.
+    OwnEntryUpdate(UnverifiedEntry),
+    /// The sender is leaving.
+    GracefulDeparture(GracefulDeparture),
+}
+
+/// A signed notice that a peer is leaving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GracefulDeparture {
+    /// Who leaves.
+    pub peer_id: PeerId,
+    /// The last version of its entry.
+    pub last_version: PeerEntryVersion,
+    /// When it left.
+    pub timestamp: DateTime<Utc>,
+    /// Signature over `blake3(peer_id ‖ v.0 BE ‖ v.1 BE ‖ ts_ms BE)`.
+    pub signature: Signature,
+}
+
+impl GracefulDeparture {
+    fn message(peer: &PeerId, version: PeerEntryVersion, timestamp: DateTime<Utc>) -> Digest {
+        Digest::from_parts(&[
+            peer.as_bytes().as_slice(),
+            &version.0.to_be_bytes(),
+            &version.1.to_be_bytes(),
+            &timestamp.timestamp_millis().to_be_bytes(),
+        ])
+    }
+
+    /// Signs a departure for `key`'s peer.
+    pub fn new(key: &SecretKey, last_version: PeerEntryVersion) -> Self {
+        let peer_id = key.public();
+        let timestamp = Utc::now();
+        let signature = key.sign(Self::message(&peer_id, last_version, timestamp).as_bytes());
+        Self {
+            peer_id,
+            last_version,
+            timestamp,
+            signature,
+        }
+    }
+
+    /// Whether the signature is the peer's.
+    pub fn verify(&self) -> bool {
+        let msg = Self::message(&self.peer_id, self.last_version, self.timestamp);
+        self.peer_id.verify(msg.as_bytes(), &self.signature).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn departure_signature_binds_fields() {
+        let key = SecretKey::generate();
+        let d = GracefulDeparture::new(&key, PeerEntryVersion(1, 2));
+        assert!(d.verify());
+        let mut tampered = d.clone();
+        tampered.last_version = PeerEntryVersion(1, 3);
+        assert!(!tampered.verify());
+    }
+}

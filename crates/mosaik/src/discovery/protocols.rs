@@ -1,0 +1,201 @@
+//! The catalog-sync and ping protocols, both sides.
+//!
+//! Every exchange runs under `exchange_timeout` in a task of its own, so a
+//! peer that connects and goes silent never stalls discovery.
+
+use {
+    super::{
+        Error, SignedPeerEntry,
+        entry::UnverifiedEntry,
+        handle::Shared,
+        messages::{CatalogSnapshot, PingProtocol, SyncProtocol},
+    },
+    crate::{
+        PeerId,
+        network::{Link, Listener, ProtocolViolation, Success},
+        primitives::ShortFmtExt,
+    },
+    core::time::Duration,
+    iroh::EndpointAddr,
+    std::{sync::Arc, time::Instant},
+};
+
+fn snapshot_of(shared: &Shared) -> CatalogSnapshot {
+    let catalog = shared.catalog.borrow();
+    CatalogSnapshot(
+        catalog
+            .iter_signed()
+            .cloned()
+            .map(UnverifiedEntry::from)
+            .collect(),
+    )
+}
+
+/// Merges a received snapshot; refuses it whole if it is oversized.
+fn merge_snapshot(shared: &Shared, from: PeerId, snapshot: CatalogSnapshot) -> Result<(), Error> {
+    if snapshot.0.len() > shared.config.max_snapshot_entries {
+        shared.reject(from, "oversized_snapshot");
+        return Err(Error::Other(format!(
+            "catalog snapshot of {} entries exceeds the limit of {}",
+            snapshot.0.len(),
+            shared.config.max_snapshot_entries
+        )));
+    }
+    let net = shared.local.network_id().short().to_string();
+    metrics::counter!("mosaik.discovery.catalog.syncs", "network" => net).increment(1);
+    for entry in snapshot.0 {
+        let peer = entry.0.id();
+        if shared.merge_unverified(entry, from).changed() {
+            shared.contact(peer, false);
+        }
+    }
+    Ok(())
+}
+
+async fn bounded<T>(
+    shared: &Shared,
+    fut: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::select! {
+        () = shared.local.termination().cancelled() => Err(Error::Cancelled),
+        r = tokio::time::timeout(shared.config.exchange_timeout, fut) => {
+            r.unwrap_or_else(|_| Err(Error::Other("exchange timed out".into())))
+        }
+    }
+}
+
+/// Initiator side of a full catalog exchange.
+pub(crate) async fn sync_with(shared: &Shared, peer: EndpointAddr) -> Result<(), Error> {
+    let remote = peer.id;
+    bounded(shared, async {
+        let mut link = shared
+            .local
+            .connect::<SyncProtocol>(peer)
+            .await
+            .map_err(crate::network::LinkError::from)?;
+        link.send(&snapshot_of(shared))
+            .await
+            .map_err(crate::network::LinkError::from)?;
+        let theirs: CatalogSnapshot = link.recv().await.map_err(crate::network::LinkError::from)?;
+        let merged = merge_snapshot(shared, remote, theirs);
+        if merged.is_err() {
+            let _ = link.close(ProtocolViolation).await;
+        } else {
+            let _ = link.close(Success).await;
+        }
+        merged
+    })
+    .await
+}
+
+/// Acceptor side of a catalog exchange.
+async fn serve_sync(shared: Arc<Shared>, link: &mut Link<SyncProtocol>) -> Result<(), Error> {
+    let remote = link.remote_id();
+    let theirs: CatalogSnapshot = link.recv().await.map_err(crate::network::LinkError::from)?;
+    link.send(&snapshot_of(&shared))
+        .await
+        .map_err(crate::network::LinkError::from)?;
+    merge_snapshot(&shared, remote, theirs)?;
+    // The initiator closes once it has our snapshot.
+    let _ = link.closed().await;
+    Ok(())
+}
+
+/// Pings `peer`: its fresh entry and the RTT sample.
+pub(crate) async fn ping(
+    shared: &Shared,
+    peer: EndpointAddr,
+) -> Result<(SignedPeerEntry, Duration), Error> {
+    let remote = peer.id;
+    let (entry, rtt) = bounded(shared, async {
+        let mut link = shared
+            .local
+            .connect::<PingProtocol>(peer)
+            .await
+            .map_err(crate::network::LinkError::from)?;
+        let started = Instant::now();
+        link.send(&())
+            .await
+            .map_err(crate::network::LinkError::from)?;
+        let entry: SignedPeerEntry = link.recv().await.map_err(crate::network::LinkError::from)?;
+        let rtt = started.elapsed();
+        let _ = link.close(Success).await;
+        Ok((entry, rtt))
+    })
+    .await?;
+    if entry.id() != remote {
+        shared.reject(remote, "ping_identity_mismatch");
+        return Err(Error::Other(
+            "ping answered with another peer's entry".into(),
+        ));
+    }
+    shared.rtt_sample(remote, rtt);
+    Ok((entry, rtt))
+}
+
+/// Acceptor side of a ping: reply with the current local entry.
+///
+/// The original replies with a version-bumped copy it never stores; peers
+/// then hold a version newer than the node's own, and its next
+/// announcements and its departure look stale to them. We reply with the
+/// entry as it is.
+async fn serve_ping(shared: Arc<Shared>, link: &mut Link<PingProtocol>) -> Result<(), Error> {
+    link.recv::<()>()
+        .await
+        .map_err(crate::network::LinkError::from)?;
+    let current = shared.catalog.borrow().local().clone();
+    link.send(&current)
+        .await
+        .map_err(crate::network::LinkError::from)?;
+    let _ = link.closed().await;
+    Ok(())
+}
+
+/// Accept loops for both protocols; each connection is served in its own
+/// task under the exchange timeout.
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    mut sync: Listener<SyncProtocol>,
+    mut ping: Listener<PingProtocol>,
+) {
+    loop {
+        tokio::select! {
+            conn = sync.next_connection() => {
+                let Some(conn) = conn else { break };
+                let shared = shared.clone();
+                let accept = sync.accept_link(conn);
+                tokio::spawn(async move {
+                    let result = bounded(&shared.clone(), async {
+                        let mut link = accept.await.map_err(crate::network::LinkError::from)?;
+                        let peer = link.remote_id();
+                        let out = serve_sync(shared.clone(), &mut link).await;
+                        if out.is_ok() {
+                            // We just exchanged catalogs: no need for a
+                            // first-contact sync with this peer.
+                            shared.contact(peer, true);
+                        }
+                        out
+                    }).await;
+                    if let Err(err) = result {
+                        tracing::debug!(error = %err, "catalog sync (acceptor) failed");
+                    }
+                });
+            }
+            conn = ping.next_connection() => {
+                let Some(conn) = conn else { break };
+                let shared = shared.clone();
+                let accept = ping.accept_link(conn);
+                tokio::spawn(async move {
+                    let result = bounded(&shared.clone(), async {
+                        let mut link = accept.await.map_err(crate::network::LinkError::from)?;
+                        serve_ping(shared.clone(), &mut link).await
+                    }).await;
+                    if let Err(err) = result {
+                        tracing::debug!(error = %err, "ping (acceptor) failed");
+                    }
+                });
+            }
+        }
+    }
+    tracing::trace!(peer = %shared.local.id().fmt_short(), "discovery acceptors stopped");
+}

@@ -1,0 +1,348 @@
+//! The discovery worker: gossip announcements, first-contact syncs,
+//! periodic re-announce, staleness purge, RTT probes, address tracking and
+//! departures.
+
+use {
+    super::{
+        Catalog, GRACEFUL_DEPARTURE_WINDOW,
+        entry::UnverifiedEntry,
+        handle::Shared,
+        messages::{AnnouncementMessage, GracefulDeparture},
+        protocols,
+    },
+    crate::{
+        PeerId,
+        primitives::{ShortFmtExt, encoding},
+    },
+    chrono::Utc,
+    core::time::Duration,
+    futures::StreamExt,
+    iroh::{EndpointAddr, Watcher},
+    iroh_gossip::{
+        api::{Event as GossipEvent, GossipReceiver, GossipSender},
+        net::Gossip,
+        proto::TopicId,
+    },
+    rand::RngExt,
+    std::sync::Arc,
+    tokio::{
+        sync::{mpsc, oneshot},
+        time::Instant,
+    },
+};
+
+/// Capacity of the worker's command queue.
+pub(crate) const COMMAND_BACKLOG: usize = 1024;
+
+/// Requests for the worker.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Dial these peers (sync once, join gossip).
+    Dial(Vec<EndpointAddr>),
+    /// We heard of this peer: sync once and join it in gossip.
+    Contact(PeerId),
+    /// The local entry changed: broadcast it.
+    Announce,
+    /// Broadcast a departure, wait for it to spread, then reply.
+    Depart(oneshot::Sender<()>),
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    gossip: Gossip,
+    sender: GossipSender,
+    receiver: GossipReceiver,
+    neighbors: usize,
+}
+
+fn topic(shared: &Shared) -> TopicId {
+    TopicId::from_bytes(*shared.local.network_id().as_bytes())
+}
+
+fn jittered(interval: Duration, jitter: f64) -> Duration {
+    let spread = interval.as_secs_f64() * jitter;
+    let offset = if spread > 0.0 {
+        rand::rng().random_range(-spread..=spread)
+    } else {
+        0.0
+    };
+    Duration::from_secs_f64((interval.as_secs_f64() + offset).max(0.001))
+}
+
+/// Runs until the network shuts down.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    gossip: Gossip,
+    mut commands: mpsc::Receiver<Command>,
+) {
+    let bootstrap = shared.config.bootstrap_peers.clone();
+    shared.local.observe(bootstrap.iter().cloned());
+    let ids = bootstrap.iter().map(|a| a.id).collect();
+    let Ok(topic_handle) = gossip.subscribe(topic(&shared), ids).await else {
+        tracing::warn!("could not subscribe to the discovery gossip topic");
+        return;
+    };
+    let (sender, receiver) = topic_handle.split();
+    let mut worker = Worker {
+        shared: shared.clone(),
+        gossip,
+        sender,
+        receiver,
+        neighbors: 0,
+    };
+    worker.dial(bootstrap).await;
+
+    let cancel = shared.local.termination().clone();
+    let config = shared.config.clone();
+    let mut next_announce =
+        Instant::now() + jittered(config.announce_interval, config.announce_jitter);
+    let mut next_probe = Instant::now() + config.rtt_probe_interval / 2;
+    let mut addr_watch = shared.local.endpoint().watch_addr().stream();
+    loop {
+        let purge_at = purge_deadline(&shared.catalog.borrow());
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            command = commands.recv() => match command {
+                Some(command) => worker.command(command).await,
+                None => break,
+            },
+            event = worker.receiver.next() => match event {
+                Some(Ok(event)) => worker.gossip_event(event).await,
+                Some(Err(err)) => {
+                    tracing::debug!(error = %err, "gossip receiver error; resubscribing");
+                    worker.resubscribe().await;
+                }
+                None => worker.resubscribe().await,
+            },
+            () = tokio::time::sleep_until(next_announce) => {
+                next_announce = Instant::now() + jittered(config.announce_interval, config.announce_jitter);
+                shared.update_local(super::PeerEntry::increment_version);
+            }
+            () = tokio::time::sleep_until(purge_at) => {
+                let mut stale = Vec::new();
+                shared.catalog.send_if_modified(|c| { stale = c.purge(); !stale.is_empty() });
+                for peer in stale {
+                    shared.departed(peer);
+                }
+            }
+            () = tokio::time::sleep_until(next_probe) => {
+                let interval = config.rtt_probe_interval;
+                let extra = rand::rng().random_range(0.0..=interval.as_secs_f64());
+                next_probe = Instant::now() + interval / 2 + Duration::from_secs_f64(extra);
+                worker.probe_all();
+            }
+            Some(addr) = addr_watch.next() => {
+                if !addr.is_empty() {
+                    shared.update_local(|e| e.clone().update_address(addr).unwrap_or(e));
+                }
+            }
+        }
+    }
+}
+
+/// When the soonest signed entry turns stale (far future if none).
+fn purge_deadline(catalog: &Catalog) -> Instant {
+    let far = Instant::now() + Duration::from_secs(3600);
+    catalog.next_expiry().map_or(far, |at| {
+        let wait = (at - Utc::now()).to_std().unwrap_or_default();
+        // A small margin so the entry is really stale when we look.
+        Instant::now() + wait + Duration::from_millis(10)
+    })
+}
+
+impl Worker {
+    async fn command(&mut self, command: Command) {
+        match command {
+            Command::Dial(addrs) => self.dial(addrs).await,
+            Command::Contact(peer) => {
+                self.first_contact(peer);
+                let _ = self.sender.join_peers(vec![peer]).await;
+            }
+            Command::Announce => self.announce().await,
+            Command::Depart(reply) => {
+                let key = self.shared.local.secret_key().clone();
+                let version = self.shared.catalog.borrow().local().update_version();
+                let msg =
+                    AnnouncementMessage::GracefulDeparture(GracefulDeparture::new(&key, version));
+                let _ = self.sender.broadcast(encoding::serialize(&msg)).await;
+                tokio::time::sleep(GRACEFUL_DEPARTURE_WINDOW).await;
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    async fn dial(&mut self, addrs: Vec<EndpointAddr>) {
+        self.shared.local.observe(addrs.iter().cloned());
+        let mut ids = Vec::new();
+        for addr in addrs {
+            if addr.id == self.shared.local.id() {
+                continue;
+            }
+            ids.push(addr.id);
+            if self.shared.first_contact(addr.id) {
+                self.spawn_sync(addr);
+            }
+        }
+        if !ids.is_empty() {
+            let _ = self.sender.join_peers(ids).await;
+        }
+    }
+
+    fn first_contact(&self, peer: PeerId) {
+        if self.shared.first_contact(peer) {
+            let addr = self
+                .shared
+                .catalog
+                .borrow()
+                .get(&peer)
+                .map_or_else(|| EndpointAddr::new(peer), |e| e.address().clone());
+            self.spawn_sync(addr);
+        }
+    }
+
+    fn spawn_sync(&self, addr: EndpointAddr) {
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = shared.sync_slots.acquire().await else {
+                return;
+            };
+            let peer = addr.id;
+            if let Err(err) = protocols::sync_with(&shared, addr).await {
+                tracing::debug!(peer = %peer.fmt_short(), error = %err, "catalog sync failed");
+                // Allow another attempt on the next contact.
+                shared.synced.lock().expect("synced lock").remove(&peer);
+            }
+        });
+    }
+
+    async fn announce(&mut self) {
+        let local = self.shared.catalog.borrow().local().clone();
+        let msg = AnnouncementMessage::OwnEntryUpdate(UnverifiedEntry::from(local));
+        let _ = self.sender.broadcast(encoding::serialize(&msg)).await;
+    }
+
+    async fn gossip_event(&mut self, event: GossipEvent) {
+        match event {
+            GossipEvent::NeighborUp(peer) => {
+                self.set_neighbors(self.neighbors + 1);
+                self.announce().await;
+                self.first_contact(peer);
+            }
+            GossipEvent::NeighborDown(_) => {
+                self.set_neighbors(self.neighbors.saturating_sub(1));
+                if self.neighbors == 0 {
+                    self.rejoin().await;
+                }
+            }
+            GossipEvent::Received(msg) => self.received(&msg.content, msg.delivered_from),
+            GossipEvent::Lagged => self.rejoin().await,
+        }
+    }
+
+    fn received(&self, bytes: &[u8], from: PeerId) {
+        let Ok(msg) = encoding::deserialize::<AnnouncementMessage>(bytes) else {
+            self.shared.reject(from, "undecodable_gossip");
+            return;
+        };
+        let drift =
+            chrono::Duration::from_std(self.shared.config.max_time_drift).unwrap_or_default();
+        match msg {
+            AnnouncementMessage::OwnEntryUpdate(entry) => {
+                let peer = entry.0.id();
+                if (Utc::now() - entry.0.updated_at()).abs() > drift {
+                    self.shared.reject(peer, "time_drift");
+                    return;
+                }
+                if entry.0.network_id() != self.shared.local.network_id() {
+                    self.shared.reject(peer, "different_network");
+                    return;
+                }
+                if self.shared.merge_unverified(entry, from).changed() {
+                    self.first_contact(peer);
+                }
+            }
+            AnnouncementMessage::GracefulDeparture(departure) => {
+                if !departure.verify() {
+                    self.shared.reject(from, "invalid_departure");
+                    return;
+                }
+                if (Utc::now() - departure.timestamp).abs() > drift {
+                    self.shared.reject(departure.peer_id, "time_drift");
+                    return;
+                }
+                // A process departs once: a departure from the incarnation
+                // we know (same start time) or a later one removes the
+                // entry; an older incarnation's departure is a replay.
+                let known = self
+                    .shared
+                    .catalog
+                    .borrow()
+                    .signed_entry(&departure.peer_id)
+                    .map(|e| e.update_version());
+                if known.is_some_and(|v| departure.last_version.0 >= v.0) {
+                    self.shared.departed(departure.peer_id);
+                }
+            }
+        }
+    }
+
+    fn set_neighbors(&mut self, n: usize) {
+        self.neighbors = n;
+        let net = self.shared.local.network_id().short().to_string();
+        #[allow(clippy::cast_precision_loss)]
+        metrics::gauge!("mosaik.discovery.gossip.neighbors", "network" => net).set(n as f64);
+    }
+
+    /// Re-joins every known peer (after losing all neighbors or lagging).
+    async fn rejoin(&mut self) {
+        let peers: Vec<PeerId> = self
+            .shared
+            .catalog
+            .borrow()
+            .signed_peers()
+            .map(|e| e.id())
+            .collect();
+        if !peers.is_empty() {
+            let _ = self.sender.join_peers(peers).await;
+        }
+    }
+
+    async fn resubscribe(&mut self) {
+        let peers: Vec<PeerId> = self
+            .shared
+            .catalog
+            .borrow()
+            .signed_peers()
+            .map(|e| e.id())
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(handle) = self.gossip.subscribe(topic(&self.shared), peers).await {
+            let (sender, receiver) = handle.split();
+            self.sender = sender;
+            self.receiver = receiver;
+            self.set_neighbors(0);
+        }
+    }
+
+    /// Pings every signed peer, each in its own task.
+    fn probe_all(&self) {
+        let peers: Vec<EndpointAddr> = self
+            .shared
+            .catalog
+            .borrow()
+            .signed_peers()
+            .map(|e| e.address().clone())
+            .collect();
+        for addr in peers {
+            let shared = self.shared.clone();
+            tokio::spawn(async move {
+                let Ok(_permit) = shared.sync_slots.acquire().await else {
+                    return;
+                };
+                if let Ok((entry, _)) = protocols::ping(&shared, addr).await {
+                    shared.merge(entry);
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Departures, purging of crashed peers, events, RTT.
+
+use {
+    crate::util::{TIMEOUT, cluster, converged, fast, node, until},
+    core::time::Duration,
+    mosaik::{Tag, discovery::Event},
+    std::time::Instant,
+};
+
+#[tokio::test]
+async fn graceful_departure_reaches_every_peer_quickly() {
+    let mut nodes = cluster("disc-depart", 5).await;
+    converged(&nodes).await;
+    let leaving = nodes.pop().unwrap();
+    let id = leaving.local().id();
+    let started = Instant::now();
+    // Shutdown also closes the endpoint gracefully, which takes longer than
+    // the departure itself: measure what the peers see, concurrently.
+    let shutdown = tokio::spawn(leaving.shutdown());
+    for net in &nodes {
+        until(net, |c| c.get_signed(&id).is_none()).await;
+    }
+    let took = started.elapsed();
+    eprintln!("graceful departure seen by all in {took:?}");
+    assert!(took < Duration::from_secs(2), "departure took {took:?}");
+    shutdown.await.unwrap();
+}
+
+#[test]
+fn crashed_peer_is_purged_after_purge_after() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let purge = Duration::from_secs(3);
+    let survivor = rt.block_on(node("disc-crash", fast().with_purge_after(purge)));
+    let addr = survivor.local().addr();
+    // The victim runs on its own runtime so it can die without a word.
+    let victim_rt = tokio::runtime::Runtime::new().unwrap();
+    let victim = victim_rt.block_on(node("disc-crash", fast().with_bootstrap([addr])));
+    let victim_id = victim.local().id();
+    rt.block_on(until(&survivor, |c| c.get_signed(&victim_id).is_some()));
+    std::mem::forget(victim);
+    victim_rt.shutdown_background();
+    let crashed_at = Instant::now();
+    rt.block_on(until(&survivor, |c| c.get_signed(&victim_id).is_none()));
+    let took = crashed_at.elapsed();
+    assert!(
+        took >= purge.saturating_sub(Duration::from_secs(1)),
+        "purged too early: {took:?}"
+    );
+    assert!(
+        took <= purge + Duration::from_secs(3),
+        "purged too late: {took:?}"
+    );
+}
+
+async fn next(events: &mut tokio::sync::broadcast::Receiver<Event>) -> Event {
+    tokio::time::timeout(TIMEOUT, events.recv())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn events_and_catalog_watch_fire_as_documented() {
+    let a = node("disc-events", fast()).await;
+    let mut events = a.discovery().events();
+    let mut watch = a.discovery().catalog_watch();
+    let b = node("disc-events", fast().with_bootstrap([a.local().addr()])).await;
+    let b_id = b.local().id();
+    loop {
+        if let Event::PeerDiscovered(entry) = next(&mut events).await {
+            assert_eq!(entry.id(), b_id);
+            break;
+        }
+    }
+    assert!(watch.has_changed().unwrap());
+    watch.mark_unchanged();
+    b.discovery().add_tags([Tag::from("new-tag")]);
+    loop {
+        if let Event::PeerUpdated(entry) = next(&mut events).await
+            && entry.tags().contains(&Tag::from("new-tag"))
+        {
+            break;
+        }
+    }
+    b.shutdown().await;
+    loop {
+        if let Event::PeerDeparted(peer) = next(&mut events).await {
+            assert_eq!(peer, b_id);
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn rtt_is_measured_and_max_rtt_hides_slow_peers() {
+    let nodes = cluster("disc-rtt", 2).await;
+    converged(&nodes).await;
+    let b = nodes[1].local().id();
+    let (entry, rtt) = nodes[0]
+        .discovery()
+        .ping(nodes[1].local().addr())
+        .await
+        .unwrap();
+    assert_eq!(entry.id(), b);
+    assert!(rtt < Duration::from_secs(1));
+    let cat = nodes[0].discovery().catalog();
+    assert!(cat.rtt(&b).is_some());
+    assert!(cat.get(&b).unwrap().rtt().is_some());
+
+    // A node whose limit no real RTT can meet hides the peer once measured.
+    let strict = node(
+        "disc-rtt",
+        fast()
+            .with_max_rtt(Duration::from_nanos(1))
+            .with_bootstrap([nodes[0].local().addr()]),
+    )
+    .await;
+    until(&strict, |c| c.signed_peers_count() == 2).await;
+    strict
+        .discovery()
+        .ping(nodes[1].local().addr())
+        .await
+        .unwrap();
+    let cat = strict.discovery().catalog();
+    assert!(cat.get(&b).is_none(), "slow peer must be hidden");
+    assert!(cat.peers().all(|p| p.id() != b));
+    assert!(cat.get_signed(&b).is_some(), "signed_peers ignores max_rtt");
+}
