@@ -117,6 +117,7 @@ impl<P: Protocol> Link<P> {
         max_frame_size: usize,
     ) -> Result<Self, OpenError> {
         let opened = tokio::select! {
+            biased;
             () = cancel.cancelled() => {
                 close_with(&conn, &Cancelled);
                 return Err(OpenError::Cancelled);
@@ -146,6 +147,7 @@ impl<P: Protocol> Link<P> {
             });
         }
         let accepted = tokio::select! {
+            biased;
             () = cancel.cancelled() => {
                 close_with(&conn, &Cancelled);
                 return Err(AcceptError::Cancelled);
@@ -279,6 +281,7 @@ pub(crate) fn shared_random(conn: &Connection, label: &[u8]) -> Digest {
 
 async fn wait_closed(conn: &Connection, cancel: &CancellationToken) -> Result<(), CloseError> {
     let reason = tokio::select! {
+            biased;
         () = cancel.cancelled() => return Err(CloseError::Cancelled),
         reason = conn.closed() => reason,
     };
@@ -307,6 +310,7 @@ impl<P: Protocol> LinkSender<P> {
             });
         }
         let result = tokio::select! {
+            biased;
             () = self.cancel.cancelled() => {
                 close_with(&self.conn, &Cancelled);
                 return Err(SendError::Cancelled);
@@ -341,6 +345,7 @@ impl<P: Protocol> LinkSender<P> {
         if stream.finish().is_ok() {
             let flushed = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, stream.stopped());
             tokio::select! {
+            biased;
                 () = self.cancel.cancelled() => {}
                 _ = flushed => {}
             }
@@ -381,6 +386,7 @@ impl<P: Protocol> LinkReceiver<P> {
     /// Receives one raw frame payload.
     pub async fn recv_frame(&mut self) -> Result<BytesMut, RecvError> {
         let next = tokio::select! {
+            biased;
             () = self.cancel.cancelled() => {
                 close_with(&self.conn, &Cancelled);
                 return Err(RecvError::Cancelled);

@@ -8,9 +8,8 @@
 
 use {
     super::{
-        SLOT_COUNT,
         record::{EncodeError, SlotRecord},
-        slots::{slot_keypair, slot_public_keys},
+        slots::slot_public_keys,
     },
     crate::NetworkId,
     bytes::{BufMut, BytesMut},
@@ -191,16 +190,6 @@ pub async fn resolve_slots(
             _ => (index, None),
         })
         .collect()
-}
-
-/// The keypairs of all slots of `network`, in slot order.
-pub(crate) fn slot_keypairs(network: NetworkId) -> Vec<Keypair> {
-    let keypairs: Vec<Keypair> = super::slot_ids(network)
-        .into_iter()
-        .map(slot_keypair)
-        .collect();
-    debug_assert_eq!(keypairs.len(), SLOT_COUNT);
-    keypairs
 }
 
 /// The DHT sequence number of a packet: its timestamp in microseconds.
