@@ -28,7 +28,10 @@
 //!
 //! Terms are *ballots*: a round number plus the candidate that owns it ([`Term`]), so a term
 //! has at most one leader even when partitioned sides pick the same round, and `(term, index)`
-//! identifies an entry in every mode.
+//! identifies an entry in every mode. Elections start with a pre-vote, so a node that cannot
+//! win (stale log, or a healthy leader still in charge) never disrupts the group. Leaders step
+//! down when they lose contact with a quorum (check-quorum), serve strong reads only after a
+//! quorum round (read index), and commit only entries of their own term (Raft §5.4.2).
 //!
 //! # Example
 //!

@@ -74,19 +74,26 @@ pub enum Message<Id, C> {
     },
     /// Candidate → voters.
     RequestVote {
-        /// Candidate's term (owned by `candidate`).
+        /// Candidate's term (owned by `candidate`); for a pre-vote, the term it would campaign in.
         term: Term<Id>,
         /// The candidate.
         candidate: Id,
         /// Last position of the candidate's log (election restriction).
         log_position: Cursor<Id>,
+        /// Pre-vote: "would you vote for me?" — changes no state anywhere. Granted only if the
+        /// voter has not heard from a live leader within an election timeout and the candidate's
+        /// log is up to date, so a node that cannot win never bumps the round and deposes a
+        /// healthy leader.
+        pre_vote: bool,
     },
     /// Voter → candidate.
     RequestVoteResponse {
-        /// Voter's current term.
+        /// Voter's current term; for a granted pre-vote, the term asked about.
         term: Term<Id>,
         /// The vote.
         vote: Vote,
+        /// Answers a pre-vote.
+        pre_vote: bool,
     },
     /// Leader → follower: the entries you need were pruned from my log; catch up by state sync
     /// to at least `base`. Doubles as a heartbeat for that follower.
@@ -172,7 +179,9 @@ impl<Id: Copy, C> Message<Id, C> {
             Message::AppendEntries { entries, .. } if entries.is_empty() => "Heartbeat",
             Message::AppendEntries { .. } => "AppendEntries",
             Message::AppendEntriesResponse { .. } => "AppendEntriesResponse",
+            Message::RequestVote { pre_vote: true, .. } => "PreVote",
             Message::RequestVote { .. } => "RequestVote",
+            Message::RequestVoteResponse { pre_vote: true, .. } => "PreVoteResponse",
             Message::RequestVoteResponse { .. } => "RequestVoteResponse",
             Message::StateSyncRequired { .. } => "StateSyncRequired",
             Message::Forward(Forward::Command { .. }) => "Forward::Command",

@@ -145,6 +145,7 @@ fn request_vote(engine: &mut Engine<u64, u64>, candidate: u64, round: u64, now: 
         term: Term::new(round, candidate),
         candidate,
         log_position: Cursor::zero(),
+        pre_vote: false,
     };
     engine.handle(
         now,
@@ -229,6 +230,7 @@ fn vote_requires_up_to_date_log() {
         term: Term::new(round, 9),
         candidate: 9,
         log_position: Cursor::zero(),
+        pre_vote: false,
     };
     engine.handle(now, Input::Message { from: 9, msg });
     let denied = engine.drain_outputs().iter().any(|o| {

@@ -222,13 +222,18 @@ fn strict_mode_is_safe_under_random_partitions() {
 #[ignore = "debug"]
 fn debug_seed() {
     let seed: u64 = std::env::var("SEED").unwrap().parse().unwrap();
-    let result = std::panic::catch_unwind(|| network_chaos(&fast_config(), seed, false));
+    let strict = std::env::var_os("STRICT").is_some();
+    let config = fast_config().with_min_quorum(strict.then_some(3));
+    let result = std::panic::catch_unwind(|| network_chaos(&config, seed, strict));
     let _ = result;
 }
 
 /// Network chaos (splits, single-link cuts, with and without bonds breaking), crashes, reads;
 /// then calm: the cluster must be live and converged.
 pub fn network_chaos(config: &mosaik_raft::Config, seed: u64, check_committed: bool) -> Cluster {
+    if std::env::var_os("RAFT_DUMP").is_some() {
+        eprintln!("network_chaos seed {seed}");
+    }
     let mut cluster = Cluster::new(5, config, seed);
     cluster.check_committed = check_committed;
     cluster.loss_percent = 5;

@@ -70,21 +70,6 @@ fn follower_far_behind_catches_up_in_batches() {
     assert_eq!(cluster.node(lagging).sm.len(), 200);
 }
 
-/// Manual mode: `id` campaigns (repeatedly, learning newer rounds from refusals) with only
-/// `voters` reachable, until it leads.
-fn win(cluster: &mut Cluster, id: u64, voters: &'static [u64]) {
-    for _ in 0..3 {
-        cluster.drop_where(|_| true);
-        cluster.fire_timeout(id);
-        cluster.deliver_where(|f| voters.contains(&f.to));
-        cluster.deliver_where(|f| f.to == id);
-        if cluster.engine(id).role() == Role::Leader {
-            return;
-        }
-    }
-    panic!("{id} did not win");
-}
-
 /// Raft Figure 8: an entry from an earlier term replicated on a majority must not be committed by
 /// counting; otherwise a later leader can overwrite it. Returns the commit index S1 reached.
 fn figure_8(bug: Option<PlantedBug>) -> Index {
@@ -113,7 +98,7 @@ fn figure_8(bug: Option<PlantedBug>) -> Index {
     cluster.drop_where(|_| true);
     cluster.crash(1);
     // S5 wins round 2 with S3, S4 and appends its noop at index 2, then crashes.
-    win(&mut cluster, 5, &[3, 4]);
+    cluster.elect(5, &[3, 4]);
     assert_eq!(cluster.engine(5).term().round(), 2);
     cluster.drop_where(|_| true);
     cluster.crash(5);
@@ -121,7 +106,7 @@ fn figure_8(bug: Option<PlantedBug>) -> Index {
     // round 2 already). It sends A (index 2) to S3, but its own noop (index 3) is lost. A is
     // then on a majority (S1, S2, S3).
     cluster.restart(1);
-    win(&mut cluster, 1, &[2, 3]);
+    cluster.elect(1, &[2, 3]);
     assert_eq!(cluster.engine(1).term().round(), 3);
     cluster.drop_where(|f| f.to > 3); // S1's probes to S4 and S5 are lost
     cluster.deliver_where(only(&[2, 3])); // S2 appends the noop; S3 lacks index 2 and rejects
@@ -133,7 +118,7 @@ fn figure_8(bug: Option<PlantedBug>) -> Index {
     cluster.drop_where(|_| true);
     cluster.crash(1);
     cluster.restart(5);
-    win(&mut cluster, 5, &[3, 4]);
+    cluster.elect(5, &[3, 4]);
     cluster.auto_deliver = true;
     cluster.run_for(Duration::from_secs(1));
     for id in 2..=5 {

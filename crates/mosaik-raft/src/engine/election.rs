@@ -43,19 +43,25 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         // Nothing heard from the leader for a whole timeout: it is gone as far as we know.
         self.set_leader(None);
         if self.config.preference.is_voter() {
-            self.campaign();
+            self.start_campaign(true);
         } else {
             self.reset_election_timer();
         }
     }
 
-    /// Becomes a candidate in the next round, in a term this node owns.
-    fn campaign(&mut self) {
-        let term = Term::new(self.hard.term.round() + 1, self.id);
-        self.hard.term = term;
-        self.hard.vote = Some(self.id);
-        self.persist_hard_state();
+    /// Campaigns for the next round, in a term this node owns. With `pre_vote` it only asks
+    /// whether a quorum would vote for it (term untouched, nothing persisted); the real election
+    /// follows if so.
+    fn start_campaign(&mut self, pre_vote: bool) {
+        let ballot = Term::new(self.hard.term.round() + 1, self.id);
+        if !pre_vote {
+            self.hard.term = ballot;
+            self.hard.vote = Some(self.id);
+            self.persist_hard_state();
+        }
         self.set_state(RoleState::Candidate {
+            ballot,
+            pre_vote,
             granted: BTreeSet::from([self.id]),
             answered: BTreeSet::from([self.id]),
             retry_due: self.now + self.config.heartbeat_interval,
@@ -71,6 +77,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let (now, interval) = (self.now, self.config.heartbeat_interval);
         let voters = self.voters();
         let RoleState::Candidate {
+            ballot,
+            pre_vote,
             answered,
             retry_due,
             ..
@@ -80,27 +88,48 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         };
         *retry_due = now + interval;
         let pending: Vec<Id> = voters.difference(answered).copied().collect();
-        let (term, candidate, log_position) = (self.hard.term, self.id, self.log.last());
+        let (term, pre_vote) = (*ballot, *pre_vote);
+        let (candidate, log_position) = (self.id, self.log.last());
         for peer in pending {
             let msg = Message::RequestVote {
                 term,
                 candidate,
                 log_position,
+                pre_vote,
             };
             self.send(peer, msg);
         }
     }
 
-    /// Wins the election once granted votes from current voters form a quorum.
+    /// Once granted votes from current voters form a quorum: a won pre-vote starts the real
+    /// election, a won election takes office.
     pub(super) fn check_election(&mut self) {
-        let RoleState::Candidate { granted, .. } = &self.state else {
+        let RoleState::Candidate {
+            granted, pre_vote, ..
+        } = &self.state
+        else {
             return;
         };
         let voters = self.voters();
         let count = granted.intersection(&voters).count();
-        if self.quorum().is_quorum(count, voters.len()) {
+        if !self.quorum().is_quorum(count, voters.len()) {
+            return;
+        }
+        if *pre_vote {
+            self.start_campaign(false);
+        } else {
             self.become_leader();
         }
+    }
+
+    /// True while we lead, or heard from our leader less than an election timeout ago: then we
+    /// refuse pre-votes (leader stickiness), so a node that merely lost touch cannot disrupt.
+    fn leader_is_live(&self) -> bool {
+        self.is_leader()
+            || (self.leader.is_some()
+                && self
+                    .leader_heard_at
+                    .is_some_and(|at| self.now < at + self.config.election_timeout))
     }
 
     pub(super) fn on_request_vote(
@@ -109,19 +138,40 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         term: Term<Id>,
         candidate: Id,
         log_position: Cursor<Id>,
+        pre_vote: bool,
     ) {
         if candidate != from || term.owner() != Some(candidate) {
             return; // malformed: a candidate only campaigns in terms it owns
         }
         let ours = self.hard.term;
+        if pre_vote {
+            // Nothing changes here: answer as we would vote in that round, were it to start.
+            let vote = if !self.config.preference.is_voter() {
+                Vote::Abstained
+            } else if term.round() > ours.round()
+                && !log_position.is_behind(&self.log.last())
+                && !self.leader_is_live()
+            {
+                Vote::Granted
+            } else {
+                Vote::Denied
+            };
+            let term = if vote == Vote::Granted { term } else { ours };
+            let msg = Message::RequestVoteResponse {
+                term,
+                vote,
+                pre_vote,
+            };
+            self.send(from, msg);
+            return;
+        }
         if term.round() < ours.round() {
-            self.send(
-                from,
-                Message::RequestVoteResponse {
-                    term: ours,
-                    vote: Vote::Denied,
-                },
-            );
+            let msg = Message::RequestVoteResponse {
+                term: ours,
+                vote: Vote::Denied,
+                pre_vote,
+            };
+            self.send(from, msg);
             return;
         }
         if term.round() > ours.round() {
@@ -130,13 +180,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         // Same round from here on: rival ballots of one round are not "newer" than each other
         // (adopting one would depose the round's winner); a vote decides.
         let vote = self.decide_vote(term, log_position);
-        self.send(
-            from,
-            Message::RequestVoteResponse {
-                term: self.hard.term,
-                vote,
-            },
-        );
+        let msg = Message::RequestVoteResponse {
+            term: self.hard.term,
+            vote,
+            pre_vote,
+        };
+        self.send(from, msg);
     }
 
     /// Vote in the current round: at most one candidate per round, and only if its log is at
@@ -166,24 +215,37 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         Vote::Granted
     }
 
-    pub(super) fn on_vote_response(&mut self, from: Id, term: Term<Id>, vote: Vote) {
-        // A rival candidate of our round answers with its own ballot: not a reason to yield.
-        if term.round() > self.hard.term.round() {
+    pub(super) fn on_vote_response(
+        &mut self,
+        from: Id,
+        term: Term<Id>,
+        vote: Vote,
+        pre_vote: bool,
+    ) {
+        // A granted pre-vote echoes the round we asked about; anything else from a later round
+        // means we are behind. A rival candidate of our own round is no reason to yield.
+        let echo = pre_vote && vote == Vote::Granted;
+        if !echo && term.round() > self.hard.term.round() {
             self.observe_term(term, None);
             return;
         }
-        if term != self.hard.term {
-            return;
-        }
-        if let RoleState::Candidate {
-            granted, answered, ..
+        let RoleState::Candidate {
+            ballot,
+            pre_vote: campaign_is_pre_vote,
+            granted,
+            answered,
+            ..
         } = &mut self.state
-        {
-            answered.insert(from);
-            if vote == Vote::Granted {
-                granted.insert(from);
-                self.check_election();
-            }
+        else {
+            return;
+        };
+        if pre_vote != *campaign_is_pre_vote || (vote == Vote::Granted && term != *ballot) {
+            return; // an answer to an earlier campaign
+        }
+        answered.insert(from);
+        if vote == Vote::Granted {
+            granted.insert(from);
+            self.check_election();
         }
     }
 

@@ -60,6 +60,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         );
         self.become_follower();
         self.set_leader(Some(leader));
+        self.leader_heard_at = Some(self.now);
         self.reset_election_timer();
         Acceptance::Accept
     }

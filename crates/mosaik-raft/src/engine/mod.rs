@@ -28,7 +28,11 @@ use leader::LeaderState;
 #[derive(Debug)]
 enum RoleState<Id> {
     Follower,
+    /// Campaigning: first a pre-vote (term unchanged), then the real election.
     Candidate {
+        /// The term being sought (our current term once the real election started).
+        ballot: Term<Id>,
+        pre_vote: bool,
         granted: BTreeSet<Id>,
         /// Voters that answered (granted or not): not asked again.
         answered: BTreeSet<Id>,
@@ -64,6 +68,8 @@ pub struct Engine<Id, C> {
     peers: BTreeMap<Id, LeadershipPreference>,
     /// Follower/candidate election timer (`None` while leader).
     election_due: Option<Instant>,
+    /// When the current leader was last heard from (pre-votes are refused while it is live).
+    leader_heard_at: Option<Instant>,
     /// Proposals forwarded to the leader, by forward id.
     forwards: BTreeMap<u64, PendingForward>,
     /// Strong reads forwarded to the leader, by forward id.
@@ -112,6 +118,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             applied,
             peers: BTreeMap::new(),
             election_due: None,
+            leader_heard_at: None,
             forwards: BTreeMap::new(),
             remote_reads: BTreeMap::new(),
             watches: BTreeMap::new(),
@@ -202,8 +209,13 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 term,
                 candidate,
                 log_position,
-            } => self.on_request_vote(from, term, candidate, log_position),
-            Message::RequestVoteResponse { term, vote } => self.on_vote_response(from, term, vote),
+                pre_vote,
+            } => self.on_request_vote(from, term, candidate, log_position, pre_vote),
+            Message::RequestVoteResponse {
+                term,
+                vote,
+                pre_vote,
+            } => self.on_vote_response(from, term, vote, pre_vote),
             Message::StateSyncRequired {
                 term,
                 leader,
@@ -221,8 +233,6 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
         let previous = self.peers.insert(peer, preference);
         let last = self.log.last_index();
-        let log_position = self.log.last();
-        let term = self.hard.term;
         match &mut self.state {
             RoleState::Leader(leader) => {
                 leader
@@ -231,15 +241,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     .or_insert_with(|| Progress::new(last));
             }
             RoleState::Candidate { .. } if previous.is_none() && preference.is_voter() => {
-                let candidate = self.id;
-                self.send(
-                    peer,
-                    Message::RequestVote {
-                        term,
-                        candidate,
-                        log_position,
-                    },
-                );
+                self.request_votes(); // asks whoever has not answered, the newcomer included
             }
             _ => {}
         }

@@ -26,6 +26,7 @@ impl Cluster {
             Message::RequestVoteResponse {
                 term,
                 vote: Vote::Granted,
+                pre_vote: false,
             } => {
                 assert_eq!(
                     disk.hard.term, *term,
@@ -38,7 +39,12 @@ impl Cluster {
                     );
                 }
             }
-            Message::RequestVote { term, .. } | Message::AppendEntries { term, .. } => {
+            Message::RequestVote {
+                term,
+                pre_vote: false,
+                ..
+            }
+            | Message::AppendEntries { term, .. } => {
                 assert_eq!(
                     disk.hard.term, *term,
                     "node {id} sent in a term it did not persist"
@@ -51,17 +57,19 @@ impl Cluster {
     pub(super) fn record_commit(&mut self, id: Id, commit: Index) {
         let node = &self.nodes[&id];
         let log = node.engine().log();
+        let round = node.engine().term().round();
         let mut index = node.commit_seen.next().max(log.base().index).max(Index(1));
         while index <= commit {
             let term = log.term_at(index).unwrap();
-            let seen = *self.committed.entry(index).or_insert(term);
+            let seen = self.committed.entry(index).or_insert((term, round));
             if self.check_committed {
                 assert_eq!(
-                    seen, term,
+                    seen.0, term,
                     "state machine safety: index {index} committed with two terms (node {id})"
                 );
-            } else {
-                self.committed.insert(index, term);
+                seen.1 = seen.1.min(round);
+            } else if seen.0 != term {
+                *seen = (term, round);
             }
             index = index.next();
         }
@@ -81,10 +89,12 @@ impl Cluster {
             .or_default()
             .insert(id);
         if self.check_committed {
-            // Leader completeness: every committed entry is in the new leader's log.
+            // Leader completeness: every entry committed in an earlier round is in the new
+            // leader's log. (A leader of an old round can still be elected late — it commits
+            // nothing, as everyone in newer rounds refuses it.)
             let log = engine.log();
-            for (index, term) in &self.committed {
-                if *index > log.base().index {
+            for (index, (term, round)) in &self.committed {
+                if *index > log.base().index && *round < engine.term().round() {
                     assert_eq!(
                         log.term_at(*index),
                         Some(*term),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mosaik_raft::{Cursor, Engine, Input, Instant, Output, Role};
+use mosaik_raft::{Cursor, Engine, Input, Instant, Message, Output, Role};
 
 use super::{Cluster, Cmd, Id, InFlight, Msg, Out};
 
@@ -237,21 +237,44 @@ impl Cluster {
         while self.deliver_where(|_| true) > 0 {}
     }
 
-    /// Manual mode: fires `id`'s timers (its clock jumps ahead) until its election timeout
-    /// starts a new round.
+    /// Manual mode: fires `id`'s timers (its clock, and the cluster's, jump ahead) until it asks
+    /// for votes, i.e. its election timeout fired.
     pub fn fire_timeout(&mut self, id: Id) {
-        let round = self.engine(id).term().round();
         for _ in 0..100 {
             let node = self.nodes.get_mut(&id).unwrap();
             let engine = node.engine.as_mut().unwrap();
             let deadline = engine.next_deadline().unwrap();
             engine.handle(deadline, Input::Tick);
+            self.now = self.now.max(deadline);
+            let before = self.queue.len();
             self.process(id);
-            if self.engine(id).term().round() > round {
+            let asked = self
+                .queue
+                .values()
+                .skip(before)
+                .any(|f| matches!(f.msg, Message::RequestVote { .. }));
+            if asked || self.queue.len() > before && self.engine(id).role() == Role::Candidate {
                 return;
             }
         }
-        panic!("node {id} never started a new round");
+        panic!("node {id} never campaigned");
+    }
+
+    /// Manual mode: `id` campaigns with only `voters` reachable (pre-vote, then the election,
+    /// learning newer rounds from refusals) until it leads.
+    pub fn elect(&mut self, id: Id, voters: &[Id]) {
+        for _ in 0..5 {
+            self.drop_where(|_| true);
+            self.fire_timeout(id);
+            for _ in 0..4 {
+                self.deliver_where(|f| voters.contains(&f.to) && f.from == id);
+                self.deliver_where(|f| f.to == id && voters.contains(&f.from));
+                if self.engine(id).role() == Role::Leader {
+                    return;
+                }
+            }
+        }
+        panic!("{id} did not win");
     }
 
     pub fn run_for(&mut self, duration: Duration) {

@@ -100,8 +100,9 @@ pub struct Cluster {
     /// Committed entries must never change (strict mode, or no partitions). Off for dynamic
     /// partition tests, where reverts are expected.
     pub check_committed: bool,
-    /// Term of every index ever committed anywhere.
-    pub committed: BTreeMap<Index, Term<Id>>,
+    /// Term of every index ever committed anywhere, and the earliest round in which it was
+    /// known committed (the committing node's round).
+    pub committed: BTreeMap<Index, (Term<Id>, u64)>,
     /// Leaders seen, by term and by round.
     pub leaders_by_term: BTreeMap<Term<Id>, Id>,
     pub leaders_by_round: BTreeMap<u64, BTreeSet<Id>>,
