@@ -218,9 +218,12 @@ fn strict_mode_is_safe_under_random_partitions() {
     }
 }
 
+/// Replays one `network_chaos` seed for debugging:
+/// `SEED=n [STRICT=1] [RAFT_TRACE=1] [RAFT_DUMP=1] cargo test -p mosaik-raft --test modes
+/// replay_network_chaos_seed -- --ignored --nocapture` (trace prints every output with its time).
 #[test]
-#[ignore = "debug"]
-fn debug_seed() {
+#[ignore = "debugging aid, needs SEED"]
+fn replay_network_chaos_seed() {
     let seed: u64 = std::env::var("SEED").unwrap().parse().unwrap();
     let strict = std::env::var_os("STRICT").is_some();
     let config = fast_config().with_min_quorum(strict.then_some(3));
