@@ -126,6 +126,16 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             // Entries up to our base are in our snapshot; check the one at the base and skip.
             let skip = base.index.get() - prev.index.get();
             let Some(at_base) = usize::try_from(skip - 1).ok().and_then(|i| entries.get(i)) else {
+                // The leader's log, as far as this message shows it, ends before our base. If it
+                // already holds a term newer than our base's, it cannot hold our base entry
+                // (terms never decrease along a log): our snapshot diverged (dynamic mode after a
+                // partition, the leader's log may even be shorter than our base) and only a
+                // state sync repairs it. Waiting would ping-pong `after_base` forever.
+                let newest = entries.last().map_or(prev.term, |entry| entry.term);
+                if newest > base.term {
+                    let position = Cursor::new(newest, prev.index + entries.len() as u64);
+                    self.diverged_base(leader, position);
+                }
                 return after_base;
             };
             if at_base.term != base.term {
