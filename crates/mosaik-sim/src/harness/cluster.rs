@@ -1,0 +1,406 @@
+//! The simulated shell around K engines: carries out their outputs over a [`SimNetwork`],
+//! keeps disks and state machines, manages bonds, crashes and restarts, and feeds the checkers.
+
+use std::collections::BTreeSet;
+
+use mosaik_raft::{
+    Config, Cursor, Engine, Input, Instant, LeadershipPreference, Message, Output, RequestId,
+    Role, Vote,
+};
+
+use super::{Clients, Disk, Id, Msg, Out, SimNode};
+use crate::checkers::{Checkers, View, Violation};
+use crate::kv::KvStore;
+use crate::net::{Event, FaultConfig, SimNetwork, SimRng};
+
+/// K engines over a simulated network, with the checkers watching every step.
+pub struct Cluster {
+    /// The network and global clock.
+    pub net: SimNetwork<Id, Msg>,
+    /// The members, indexed by id.
+    pub nodes: Vec<SimNode>,
+    /// Bonded pairs `(low, high)`, as the members' shells currently see them.
+    pub bonds: BTreeSet<(Id, Id)>,
+    /// The clients and their history.
+    pub clients: Clients,
+    /// The harness's random stream (faults schedule, workload).
+    pub rng: SimRng,
+    /// Strict mode (`min_quorum`).
+    pub strict: bool,
+    /// Dynamic mode only: some bond broke, so the group may have split and reverted.
+    pub churn: bool,
+    /// The first violation found; the run stops there.
+    pub violation: Option<Violation>,
+    /// Network events processed.
+    pub events: u64,
+    /// Members that granted a vote since the harness last looked (adversarial reboots aim at
+    /// them: a vote must survive a crash right after it was cast).
+    pub just_voted: Vec<Id>,
+    /// Leaders that appended to their log or advanced their commit index since the harness last
+    /// looked (adversarial crashes aim at them: a leader dying mid-replication, or right after
+    /// committing before anyone learnt it, is the Figure 8 shape).
+    pub just_appended: Vec<Id>,
+    /// Print every output (set `MOSAIK_SIM_TRACE=1` when replaying a seed).
+    pub trace: bool,
+    checkers: Checkers,
+    /// State syncs requested: `(node, source, base it must reach)`.
+    pending_syncs: Vec<(Id, Id, Cursor<Id>)>,
+    seed: u64,
+}
+
+impl Cluster {
+    /// `configs.len()` members with ids `0..`, all bonded to each other.
+    pub fn new(configs: Vec<Config>, faults: FaultConfig, clients: Clients, seed: u64) -> Self {
+        let mut net = SimNetwork::new(seed, faults);
+        let rng = net.rng().fork();
+        let strict = configs[0].is_strict();
+        let mut nodes = Vec::new();
+        for (id, config) in (0..).zip(configs) {
+            net.add_node(id);
+            nodes.push(SimNode {
+                id,
+                engine: None,
+                config,
+                disk: Disk::default(),
+                store: KvStore::new(),
+                incarnation: 0,
+                role_seen: Role::Follower,
+            });
+        }
+        let mut cluster = Self {
+            net,
+            nodes,
+            bonds: BTreeSet::new(),
+            clients,
+            rng,
+            strict,
+            churn: false,
+            violation: None,
+            events: 0,
+            just_voted: Vec::new(),
+            just_appended: Vec::new(),
+            trace: std::env::var_os("MOSAIK_SIM_TRACE").is_some(),
+            checkers: Checkers::new(),
+            pending_syncs: Vec::new(),
+            seed,
+        };
+        for id in cluster.ids() {
+            cluster.restart(id);
+        }
+        cluster.bond_reachable();
+        cluster
+    }
+
+    /// All member ids.
+    pub fn ids(&self) -> Vec<Id> {
+        self.nodes.iter().map(|n| n.id).collect()
+    }
+
+    /// The running members.
+    pub fn up(&self) -> Vec<Id> {
+        self.nodes.iter().filter(|n| n.is_up()).map(|n| n.id).collect()
+    }
+
+    /// Global simulated time.
+    pub fn now(&self) -> u64 {
+        self.net.now()
+    }
+
+    /// Whether the strong properties must hold now.
+    pub fn strong(&self) -> bool {
+        self.strict || !self.churn
+    }
+
+    /// The running leaders.
+    pub fn leaders(&self) -> Vec<Id> {
+        let leads = |n: &&SimNode| n.engine.as_ref().is_some_and(Engine::is_leader);
+        self.nodes.iter().filter(leads).map(|n| n.id).collect()
+    }
+
+    fn node(&self, id: Id) -> &SimNode {
+        &self.nodes[usize::try_from(id).expect("small id")]
+    }
+
+    fn node_mut(&mut self, id: Id) -> &mut SimNode {
+        &mut self.nodes[usize::try_from(id).expect("small id")]
+    }
+
+    /// Records a violation (the first one wins) so the run stops.
+    pub fn fail(&mut self, violation: Violation) {
+        self.violation.get_or_insert(violation);
+    }
+
+    // ---- driving engines ---------------------------------------------------------------------
+
+    /// Feeds `input` to `id` (ignored while it is crashed) and carries out everything it emits.
+    pub fn input(&mut self, id: Id, input: Input<Id, crate::kv::Put>) {
+        let now = Instant::from_millis(self.net.local_time(id));
+        let Some(engine) = self.node_mut(id).engine.as_mut() else {
+            return;
+        };
+        engine.handle(now, input);
+        while let Some(out) = self.node_mut(id).engine.as_mut().and_then(Engine::poll_output) {
+            self.carry_out(id, out);
+        }
+        let engine = self.node(id).engine();
+        match engine.next_deadline() {
+            Some(deadline) => self.net.set_local_timer(id, deadline.as_millis()),
+            None => self.net.cancel_timer(id),
+        }
+        self.check(id, |checkers, view| checkers.after_step(view));
+    }
+
+    /// Runs `f` on the checkers with a view of `id`; a violation stops the run.
+    fn check(&mut self, id: Id, f: impl FnOnce(&mut Checkers, &View<'_>) -> Result<(), Violation>) {
+        let view = View {
+            now: self.net.now(),
+            strong: self.strict || !self.churn,
+            node: &self.nodes[usize::try_from(id).expect("small id")],
+        };
+        if let Err(v) = f(&mut self.checkers, &view) {
+            self.violation.get_or_insert(v);
+        }
+    }
+
+    /// The shell's part: persist, send, apply, answer clients — in poll order.
+    fn carry_out(&mut self, id: Id, out: Out) {
+        let now = self.net.now();
+        if self.trace {
+            println!("{now:>7} n{id} {out:?}");
+        }
+        let index = usize::try_from(id).expect("small id");
+        let node = &mut self.nodes[index];
+        let result = match &out {
+            Output::Send { to, msg } => {
+                if msg.kind() == "RequestVoteResponse"
+                    && matches!(msg, Message::RequestVoteResponse { vote: Vote::Granted, .. })
+                {
+                    self.just_voted.push(id);
+                }
+                self.net.send(id, *to, msg.clone());
+                Ok(())
+            }
+            Output::PersistHardState(_)
+            | Output::PersistLog { .. }
+            | Output::PersistLogPrune { .. }
+            | Output::PersistLogReset { .. } => {
+                if node.role_seen == Role::Leader && matches!(out, Output::PersistLog { .. }) {
+                    self.just_appended.push(id);
+                }
+                node.disk.persist(&out, &node.store)
+            }
+            Output::Apply { entries } => entries
+                .iter()
+                .try_for_each(|(index, _, put)| node.store.apply(*index, *put)),
+            Output::Reverted { replay_from, .. } => {
+                node.store.revert_to(replay_from.index);
+                Ok(())
+            }
+            Output::RoleChanged(role) => {
+                node.role_seen = *role;
+                Ok(())
+            }
+            Output::NeedStateSync { leader, base } => {
+                self.pending_syncs.push((id, *leader, *base));
+                Ok(())
+            }
+            Output::ProposeResult { .. }
+            | Output::Committed { .. }
+            | Output::ReadReady { .. }
+            | Output::ReadFailed { .. } => {
+                self.clients.on_output(id, &out, now, &node.store);
+                Ok(())
+            }
+            Output::CommitAdvanced(_) => {
+                if node.role_seen == Role::Leader {
+                    self.just_appended.push(id);
+                }
+                Ok(())
+            }
+            Output::LeaderChanged(_) => Ok(()),
+        };
+        if let Err(detail) = result {
+            self.fail(Violation {
+                checker: "shell-contract",
+                at_ms: now,
+                detail: format!("node {id}: {detail} ({out:?})"),
+            });
+        }
+        self.check(id, |checkers, view| checkers.on_output(view, &out));
+    }
+
+    /// Processes one pending state sync or one network event due by `until`. Returns false (with
+    /// time advanced to `until`) when there was none.
+    pub fn step(&mut self, until: u64) -> bool {
+        if let Some((id, source, base)) = self.pending_syncs.pop() {
+            self.state_sync(id, source, base);
+            return true;
+        }
+        match self.net.next_event_until(until) {
+            Some(Event::Deliver { from, to, msg }) => {
+                self.events += 1;
+                self.input(to, Input::Message { from, msg });
+                true
+            }
+            Some(Event::Timer { node }) => {
+                self.events += 1;
+                self.input(node, Input::Tick);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Plays the shell's state sync: installs the source's applied state on `id` at once.
+    ///
+    /// The state is served even when the source has not applied the requested `base` yet: after
+    /// a dynamic-mode heal the new leader may be unable to commit its own entries until the
+    /// diverged followers reset, so waiting for the base would deadlock. The engine handles an
+    /// older snapshot (it reports the rewind as `Reverted`); in strict mode the source's
+    /// committed state always agrees with the requester's.
+    fn state_sync(&mut self, id: Id, source: Id, _base: Cursor<Id>) {
+        let (Some(from), Some(_)) = (&self.node(source).engine, &self.node(id).engine) else {
+            return;
+        };
+        let applied = from.applied_index();
+        let Some(term) = from.log().term_at(applied) else {
+            return;
+        };
+        let store = self.node(source).store.prefix(applied);
+        self.node_mut(id).store = store;
+        let cursor = Cursor::new(term, applied);
+        self.input(id, Input::SnapshotInstalled { cursor });
+        self.check(id, |checkers, view| {
+            checkers.on_reset(view);
+            Ok(())
+        });
+    }
+
+    /// Lets `id` prune its log up to `up_to` (the shell keeps a snapshot there).
+    pub fn prune(&mut self, id: Id, up_to: mosaik_raft::Index) {
+        self.input(id, Input::PruneLog { up_to });
+    }
+
+    /// Issues a strong read at `id` after telling the checkers.
+    pub fn read(&mut self, id: Id, request_id: RequestId) {
+        self.checkers.on_read_issued(id, request_id);
+        self.input(id, Input::Read { request_id });
+    }
+
+    // ---- membership and faults ----------------------------------------------------------------
+
+    fn preference(&self, id: Id) -> LeadershipPreference {
+        self.node(id).config.preference
+    }
+
+    fn bond(&mut self, a: Id, b: Id) {
+        if a == b || !self.node(a).is_up() || !self.node(b).is_up() {
+            return;
+        }
+        if self.bonds.insert((a.min(b), a.max(b))) {
+            let (pa, pb) = (self.preference(a), self.preference(b));
+            self.input(a, Input::PeerBonded { peer: b, preference: pb });
+            self.input(b, Input::PeerBonded { peer: a, preference: pa });
+        }
+    }
+
+    /// Breaks the bond between `a` and `b` (what the shells do when heartbeats stop).
+    pub fn unbond(&mut self, a: Id, b: Id) {
+        if self.bonds.remove(&(a.min(b), a.max(b))) {
+            if !self.strict {
+                self.churn = true;
+            }
+            self.input(a, Input::PeerUnbonded { peer: b });
+            self.input(b, Input::PeerUnbonded { peer: a });
+        }
+    }
+
+    /// Bonds every pair of running members that can reach each other both ways.
+    pub fn bond_reachable(&mut self) {
+        let up = self.up();
+        for &a in &up {
+            for &b in &up {
+                let blocked = self.net.blocked_links();
+                if a < b && !blocked.is_blocked(a, b) && !blocked.is_blocked(b, a) {
+                    self.bond(a, b);
+                }
+            }
+        }
+    }
+
+    /// Splits the members into `groups`; with `unbond`, cross-group bonds break too.
+    pub fn partition(&mut self, groups: &[Vec<Id>], unbond: bool) {
+        self.net.partition(groups);
+        if unbond {
+            for (i, ga) in groups.iter().enumerate() {
+                for gb in &groups[i + 1..] {
+                    for &a in ga {
+                        for &b in gb {
+                            self.unbond(a, b);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes every partition and one-way block and bonds everyone reachable again.
+    pub fn heal(&mut self) {
+        self.net.heal();
+        self.bond_reachable();
+    }
+
+    /// Crashes `id`: engine and state machine are lost, the disk stays. With `unbond`, its
+    /// peers notice (their bonds to it break).
+    pub fn crash(&mut self, id: Id, unbond: bool) {
+        if !self.node(id).is_up() {
+            return;
+        }
+        self.net.crash(id);
+        self.clients.on_crash(id);
+        self.node_mut(id).engine = None;
+        if unbond {
+            for peer in self.ids() {
+                self.unbond(id, peer);
+            }
+        }
+    }
+
+    /// Restarts a crashed `id` from its disk and re-announces its bonds.
+    pub fn restart(&mut self, id: Id) {
+        if self.node(id).is_up() {
+            return;
+        }
+        let now = Instant::from_millis(self.net.local_time(id));
+        let seed = self.seed;
+        let node = self.node_mut(id);
+        node.incarnation += 1;
+        let engine_seed = seed ^ (id << 40) ^ (node.incarnation << 52) ^ 0x5eed;
+        node.engine = Some(Engine::new(
+            id,
+            node.config.clone(),
+            node.disk.restored(),
+            now,
+            engine_seed,
+        ));
+        node.store = node.disk.snapshot.clone();
+        node.role_seen = Role::Follower;
+        self.net.restart(id);
+        self.check(id, |checkers, view| {
+            checkers.on_reset(view);
+            Ok(())
+        });
+        // Bonds that survived the crash (a quick reboot) are announced to the new engine.
+        let peers: Vec<Id> = self
+            .bonds
+            .iter()
+            .filter_map(|&(a, b)| (a == id).then_some(b).or((b == id).then_some(a)))
+            .collect();
+        for peer in peers {
+            let preference = self.preference(peer);
+            self.input(id, Input::PeerBonded { peer, preference });
+        }
+        self.input(id, Input::Tick);
+        self.bond_reachable();
+    }
+}

@@ -1,0 +1,282 @@
+//! One seed, start to finish: chaos, heal-and-quiesce (liveness and convergence), history check.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use mosaik_raft::{Engine, Input, RequestId};
+
+use super::{
+    Clients, Cluster, Id, Mode, Profile, Request, SeedReport, SimConfig, Style, planted_bug,
+};
+use crate::checkers::Violation;
+use crate::checkers::linearizable::{Outcome, check_history};
+use crate::net::{FaultConfig, SimRng};
+
+/// How often the harness acts (client requests, faults, pruning), in simulated milliseconds.
+const TICK_MS: u64 = 10;
+/// Runaway guard: no sane seed needs this many events.
+const MAX_EVENTS: u64 = 3_000_000;
+
+/// Runs one seed. An engine panic (a failed internal assertion) is reported as a violation.
+pub fn run_seed(config: &SimConfig, seed: u64) -> SeedReport {
+    match catch_unwind(AssertUnwindSafe(|| run(config, seed))) {
+        Ok(report) => report,
+        Err(panic) => {
+            let detail = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "non-string panic".to_owned());
+            SeedReport {
+                seed,
+                violation: Some(Violation {
+                    checker: "engine-panic",
+                    at_ms: 0,
+                    detail,
+                }),
+                unknown: false,
+                checked_history: false,
+                operations: 0,
+                events: 0,
+                sim_ms: 0,
+            }
+        }
+    }
+}
+
+fn run(config: &SimConfig, seed: u64) -> SeedReport {
+    // Mix the mode and size in, so `--seed 7` differs between sweeps of different shapes.
+    let mode_bit = u64::from(config.mode == Mode::Dynamic);
+    let seed_mix = seed ^ (config.nodes as u64) << 56 ^ mode_bit << 63;
+    let mut rng = SimRng::new(seed_mix);
+    let bug = config.bug.as_deref().and_then(planted_bug);
+    let profile = Profile::draw(&mut rng, config.mode, config.nodes, bug);
+    let configs = vec![profile.config.clone(); config.nodes];
+    let clients = Clients::new(rng.gen_range(2..=4) as usize, rng.gen_range(1..=4), 1_000);
+    let mut cluster = Cluster::new(configs, profile.faults, clients, seed_mix);
+    if cluster.trace {
+        println!("profile: {profile:?}");
+    }
+
+    // Leader-crash chains (Figure 8 needs four in a row) are rare per second: run them longer.
+    let chaos_ms = match profile.style {
+        Style::LeaderCrashes => config.chaos_ms * 3,
+        Style::Mixed | Style::RebootStorm => config.chaos_ms,
+    };
+    chaos(&mut cluster, &profile, chaos_ms);
+    if cluster.violation.is_none() {
+        quiesce(&mut cluster, &profile);
+    }
+    let checked_history = cluster.strong();
+    let mut unknown = false;
+    if cluster.violation.is_none() && checked_history {
+        match check_history(cluster.clients.history()) {
+            Outcome::Linearizable => {}
+            Outcome::Unknown(_) => unknown = true,
+            Outcome::Violation(detail) => cluster.fail(Violation {
+                checker: "linearizability",
+                at_ms: cluster.now(),
+                detail,
+            }),
+        }
+    }
+    if cluster.violation.is_none()
+        && let Some(first) = cluster.clients.fabricated.first()
+    {
+        let detail = format!("weak read of a value never written: {first}");
+        let at_ms = cluster.now();
+        cluster.fail(Violation { checker: "weak-read", at_ms, detail });
+    }
+    SeedReport {
+        seed,
+        violation: cluster.violation.take(),
+        unknown,
+        checked_history,
+        operations: cluster.clients.history().len(),
+        events: cluster.events,
+        sim_ms: cluster.now(),
+    }
+}
+
+/// Runs network events until `end` (or a violation), acting every [`TICK_MS`]; with `faults`,
+/// the profile's fault actions happen too.
+fn drive(cluster: &mut Cluster, profile: &Profile, end: u64, faults: bool, rng: &mut SimRng) {
+    let mut next_tick = cluster.now();
+    let mut next_fault = cluster.now() + rng.gen_range(profile.fault_gap_ms.0..=profile.fault_gap_ms.1);
+    while cluster.violation.is_none() && cluster.now() < end {
+        if cluster.events > MAX_EVENTS {
+            let at_ms = cluster.now();
+            let detail = format!("more than {MAX_EVENTS} events: livelock?");
+            cluster.fail(Violation { checker: "runaway", at_ms, detail });
+            return;
+        }
+        if cluster.step(next_tick.min(end)) {
+            continue;
+        }
+        let now = cluster.now();
+        if now < next_tick {
+            continue;
+        }
+        next_tick = now + TICK_MS;
+        if faults && now >= next_fault {
+            profile.act(cluster, rng);
+            next_fault = now + rng.gen_range(profile.fault_gap_ms.0..=profile.fault_gap_ms.1);
+        }
+        issue_requests(cluster, rng);
+        if profile.prune {
+            prune(cluster);
+        }
+    }
+}
+
+fn chaos(cluster: &mut Cluster, profile: &Profile, chaos_ms: u64) {
+    let mut rng = cluster.rng.fork();
+    let end = cluster.now() + chaos_ms;
+    drive(cluster, profile, end, true, &mut rng);
+}
+
+fn issue_requests(cluster: &mut Cluster, rng: &mut SimRng) {
+    let up = cluster.up();
+    let now = cluster.now();
+    for (node, request_id, request) in cluster.clients.due(now, &up, rng) {
+        match request {
+            Request::Put(put) => {
+                let commands = vec![put];
+                cluster.input(node, Input::Propose { request_id, commands });
+            }
+            Request::StrongGet(_) => cluster.read(node, request_id),
+            Request::WeakGet(key) => {
+                let store = &cluster.nodes[usize::try_from(node).unwrap_or(0)].store;
+                cluster.clients.weak_get(node, key, store);
+            }
+        }
+    }
+}
+
+/// The shell keeps its log short: prune to a little behind what it applied, so lagging followers
+/// sometimes need a state sync.
+fn prune(cluster: &mut Cluster) {
+    for id in cluster.up() {
+        let engine = cluster.nodes[usize::try_from(id).unwrap_or(0)].engine();
+        let (applied, base) = (engine.applied_index(), engine.log().base().index);
+        if applied.0 > base.0 + 40 {
+            cluster.prune(id, applied - 20);
+        }
+    }
+}
+
+/// The longest election timeout any member can draw, in global milliseconds (drift included).
+fn election_timeout_ms(profile: &Profile) -> u64 {
+    let config = &profile.config;
+    let local = config.election_timeout + config.election_timeout_jitter;
+    let local = u64::try_from(local.as_millis()).unwrap_or(u64::MAX);
+    // A clock running slow by `drift` stretches local durations by 1 / (1 - drift).
+    local * 1_000_000 / (1_000_000 - profile.faults.max_drift_ppm) + 1
+}
+
+/// Heal-and-quiesce: faults stop, every member restarts and re-bonds. Then a leader everyone
+/// follows must appear within 3 election timeouts, a fresh write must commit, and every member
+/// must reach the same applied index and the same state soon after.
+fn quiesce(cluster: &mut Cluster, profile: &Profile) {
+    let mut rng = cluster.rng.fork();
+    cluster.net.set_faults(FaultConfig {
+        loss_probability: 0.0,
+        duplicate_probability: 0.0,
+        ..profile.faults
+    });
+    cluster.clients.active = false;
+    for id in cluster.ids() {
+        cluster.restart(id);
+    }
+    cluster.heal();
+    let timeout = election_timeout_ms(profile);
+    let healed = cluster.now();
+    // Randomized timeouts only break ties when the jitter spread exceeds a vote round trip
+    // (Raft's "broadcast time << election timeout" condition). Schedules with tight jitter on a
+    // slow network (chosen to provoke contested elections) get ten timeouts instead of three.
+    let jitter = profile.config.election_timeout_jitter.as_millis() as u64;
+    let elections = if jitter >= 2 * profile.faults.delay_max_ms { 3 } else { 10 };
+    let deadline = healed + elections * timeout + profile.config.bootstrap_delay.as_millis() as u64;
+    let Some(leader) = run_until(cluster, profile, deadline, &mut rng, stable_leader) else {
+        liveness(cluster, healed, "no leader followed by every member");
+        return;
+    };
+    // A marker write through the leader proves the group commits again.
+    let request_id = RequestId(u64::MAX);
+    let marker = crate::kv::Put { key: u64::MAX, value: u64::MAX };
+    cluster.input(leader, Input::Propose { request_id, commands: vec![marker] });
+    // "Soon after": three more election timeouts, plus a round trip per batch for every entry
+    // the furthest member lags behind (catch-up with one-entry batches over a reordering network
+    // is legitimately slow, and this phase checks that it ends, not how fast).
+    let last = cluster.nodes[usize::try_from(leader).unwrap_or(0)].engine().last_log().index;
+    let lag = cluster.nodes.iter().map(|n| last.0.saturating_sub(n.engine().applied_index().0));
+    let batch = profile.config.max_append_entries.max(1) as u64;
+    let per_batch = 2 * profile.faults.delay_max_ms + profile.config.heartbeat_interval.as_millis() as u64;
+    let catch_up = lag.max().unwrap_or(0).div_ceil(batch) * per_batch;
+    let deadline = cluster.now() + 3 * timeout + catch_up;
+    if run_until(cluster, profile, deadline, &mut rng, |c| converged(c, marker)).is_none() {
+        liveness(cluster, healed, "members did not converge on one applied state");
+    }
+}
+
+fn liveness(cluster: &mut Cluster, healed: u64, what: &str) {
+    let states: Vec<String> = cluster
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            let e = n.engine.as_ref()?;
+            Some(format!(
+                "n{}: {:?} {} leader {:?} commit {} applied {} last {}",
+                n.id, e.role(), e.term(), e.leader(), e.commit_index(), e.applied_index(), e.last_log()
+            ))
+        })
+        .collect();
+    let at_ms = cluster.now();
+    let detail = format!("{what} {} ms after the heal; {}", at_ms - healed, states.join("; "));
+    cluster.fail(Violation { checker: "liveness", at_ms, detail });
+}
+
+fn run_until<T>(
+    cluster: &mut Cluster,
+    profile: &Profile,
+    deadline: u64,
+    rng: &mut SimRng,
+    done: impl Fn(&Cluster) -> Option<T>,
+) -> Option<T> {
+    while cluster.violation.is_none() {
+        if let Some(value) = done(cluster) {
+            return Some(value);
+        }
+        if cluster.now() >= deadline {
+            return None;
+        }
+        let end = (cluster.now() + TICK_MS).min(deadline);
+        drive(cluster, profile, end, false, rng);
+    }
+    None
+}
+
+/// The one leader every member follows, in its term.
+fn stable_leader(cluster: &Cluster) -> Option<Id> {
+    let [leader] = cluster.leaders()[..] else {
+        return None;
+    };
+    let term = cluster.nodes[usize::try_from(leader).ok()?].engine().term();
+    let follows = |n: &super::SimNode| {
+        let e = n.engine();
+        e.leader() == Some(leader) && e.term() == term
+    };
+    cluster.nodes.iter().all(follows).then_some(leader)
+}
+
+/// Every member applied the same index, holds identical state, and the marker is in it.
+fn converged(cluster: &Cluster, marker: crate::kv::Put) -> Option<()> {
+    let first = &cluster.nodes[0];
+    let applied = first.engine().applied_index();
+    let same = cluster.nodes.iter().all(|n| {
+        n.engine().applied_index() == applied
+            && n.engine().commit_index() == applied
+            && n.store.values() == first.store.values()
+    });
+    let has_marker = first.store.get(marker.key) == Some(marker.value);
+    (same && has_marker && cluster.nodes.iter().all(|n| Engine::is_leader(n.engine()) || n.engine().leader().is_some())).then_some(())
+}
