@@ -9,6 +9,19 @@ use crate::log::Entry;
 use crate::message::{Forward, Message};
 use crate::types::{Index, IndexRange, Instant, NodeId, RequestId, Term};
 
+/// How many forwarded commands a leader remembers for deduplication (duplicates arrive within a
+/// network delay, so a short memory suffices).
+const ACCEPTED_FORWARDS: usize = 1024;
+
+/// A forwarded command appended by this node as leader.
+#[derive(Clone, Debug)]
+pub(super) struct AcceptedForward<Id> {
+    pub(super) from: Id,
+    pub(super) request_id: u64,
+    pub(super) assigned: IndexRange,
+    pub(super) term: Term<Id>,
+}
+
 /// A proposal forwarded to the leader, awaiting its ack.
 #[derive(Clone, Debug)]
 pub(super) struct PendingForward {
@@ -205,9 +218,31 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 request_id,
                 commands,
             } => {
-                let reply = if self.is_leader() && !commands.is_empty() {
+                let duplicate = self
+                    .accepted_forwards
+                    .iter()
+                    .find(|a| a.from == from && a.request_id == request_id)
+                    .map(|a| (a.assigned.clone(), a.term));
+                let reply = if let Some((assigned, term)) = duplicate {
+                    // The network delivered this command twice: acknowledge it again, do not
+                    // append it again (it would be applied twice).
+                    Forward::CommandAck {
+                        request_id,
+                        assigned,
+                        term,
+                    }
+                } else if self.is_leader() && !commands.is_empty() {
                     let assigned = self.append_commands(commands);
                     let term = self.hard.term;
+                    if self.accepted_forwards.len() >= ACCEPTED_FORWARDS {
+                        self.accepted_forwards.pop_front();
+                    }
+                    self.accepted_forwards.push_back(AcceptedForward {
+                        from,
+                        request_id,
+                        assigned: assigned.clone(),
+                        term,
+                    });
                     self.maybe_advance_commit();
                     Forward::CommandAck {
                         request_id,

@@ -21,7 +21,7 @@ use crate::quorum::QuorumRule;
 use crate::rng::SplitMix64;
 use crate::types::{Cursor, Index, Instant, NodeId, Role, Term};
 
-use client::{PendingForward, PendingRead, Watch};
+use client::{AcceptedForward, PendingForward, PendingRead, Watch};
 use leader::LeaderState;
 
 /// Role-specific state.
@@ -74,6 +74,9 @@ pub struct Engine<Id, C> {
     forwards: BTreeMap<u64, PendingForward>,
     /// Strong reads forwarded to the leader, by forward id.
     remote_reads: BTreeMap<u64, PendingRead>,
+    /// Forwarded commands this node appended as leader, most recent last (bounded): a command
+    /// the network delivers twice is acknowledged again, never appended (and applied) twice.
+    accepted_forwards: VecDeque<AcceptedForward<Id>>,
     /// Assigned proposals awaiting commit, by the last index of their range.
     watches: BTreeMap<Index, Vec<Watch<Id>>>,
     /// Term and time `NeedStateSync` was last emitted (deduplication, retry).
@@ -121,6 +124,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             leader_heard_at: None,
             forwards: BTreeMap::new(),
             remote_reads: BTreeMap::new(),
+            accepted_forwards: VecDeque::new(),
             watches: BTreeMap::new(),
             sync_requested: None,
             outputs: VecDeque::new(),
