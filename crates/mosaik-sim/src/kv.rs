@@ -64,6 +64,7 @@ impl KvStore {
 
     /// A copy of the state right after `index` (what a snapshot at `index` holds). The caller
     /// knows the engine applied through `index`; entries after the last command are noops.
+    #[must_use]
     pub fn prefix(&self, index: Index) -> Self {
         let mut copy = self.clone();
         copy.revert_to(index);

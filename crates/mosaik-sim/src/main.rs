@@ -46,7 +46,9 @@ fn main() -> ExitCode {
     if let Some(bug) = &args.plant_bug
         && planted_bug(bug).is_none()
     {
-        eprintln!("unknown planted bug {bug:?} (prior-term-commit, double-vote, stale-read, bonded-quorum)");
+        eprintln!(
+            "unknown planted bug {bug:?} (prior-term-commit, double-vote, stale-read, bonded-quorum)"
+        );
         return ExitCode::from(2);
     }
     let mode = match args.mode {
@@ -72,7 +74,10 @@ fn main() -> ExitCode {
                 report.operations,
                 report.events,
                 report.sim_ms,
-                report.violation.as_ref().map_or("ok".to_owned(), ToString::to_string)
+                report
+                    .violation
+                    .as_ref()
+                    .map_or("ok".to_owned(), ToString::to_string)
             );
         }
         if let Some(violation) = &report.violation {
@@ -83,7 +88,7 @@ fn main() -> ExitCode {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let per_minute = if elapsed > 0.0 {
-        args.seeds as f64 * 60.0 / elapsed
+        f64::from(u32::try_from(args.seeds).unwrap_or(u32::MAX)) * 60.0 / elapsed
     } else {
         0.0
     };
@@ -92,7 +97,9 @@ fn main() -> ExitCode {
          {checked} histories checked, unknown linearizability verdicts: {unknown}",
         mode.name(),
         args.nodes,
-        args.plant_bug.as_ref().map_or(String::new(), |b| format!(", planted bug {b}")),
+        args.plant_bug
+            .as_ref()
+            .map_or(String::new(), |b| format!(", planted bug {b}")),
     );
     println!("seeds: {}, violations: {violations}", args.seeds);
     if violations > 0 {

@@ -36,12 +36,10 @@ impl Checker for PersistBeforeSend {
                 term,
                 vote: Vote::Granted,
                 ..
-            } if msg.kind() == "RequestVoteResponse"
-                && term.round() > disk.hard.term.round() =>
-            {
+            } if msg.kind() == "RequestVoteResponse" && term.round() > disk.hard.term.round() => {
                 Err(format!(
-                "granted a vote in {term} to {to} with term {} persisted",
-                disk.hard.term
+                    "granted a vote in {term} to {to} with term {} persisted",
+                    disk.hard.term
                 ))
             }
             Message::AppendEntries { term, .. } if *term != disk.hard.term => Err(format!(

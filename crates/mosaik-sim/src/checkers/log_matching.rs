@@ -13,10 +13,15 @@ use super::{Checker, View};
 use crate::harness::{Id, Out};
 use crate::kv::Put;
 
+/// An entry's identity: its term and index.
+type Position = (Term<Id>, Index);
+/// What an entry position must mean everywhere: the predecessor's term and the payload.
+type Meaning = (Term<Id>, Payload<Put>);
+
 /// Every (term, index) ever stored, with its predecessor's term and its payload.
 #[derive(Default)]
 pub struct LogMatching {
-    seen: HashMap<(Term<Id>, Index), (Term<Id>, Payload<Put>)>,
+    seen: HashMap<Position, Meaning>,
 }
 
 impl Checker for LogMatching {

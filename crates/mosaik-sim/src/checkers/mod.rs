@@ -82,7 +82,11 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}] at {} ms: {}", self.checker, self.at_ms, self.detail)
+        write!(
+            f,
+            "[{}] at {} ms: {}",
+            self.checker, self.at_ms, self.detail
+        )
     }
 }
 
@@ -119,7 +123,7 @@ impl Checkers {
         for checker in &mut self.list {
             checker
                 .on_output(view, out)
-                .map_err(|detail| violation(checker.as_ref(), view, detail))?;
+                .map_err(|detail| violation(checker.as_ref(), view, &detail))?;
         }
         Ok(())
     }
@@ -129,7 +133,7 @@ impl Checkers {
         for checker in &mut self.list {
             checker
                 .after_step(view)
-                .map_err(|detail| violation(checker.as_ref(), view, detail))?;
+                .map_err(|detail| violation(checker.as_ref(), view, &detail))?;
         }
         Ok(())
     }
@@ -149,7 +153,7 @@ impl Checkers {
     }
 }
 
-fn violation(checker: &dyn Checker, view: &View<'_>, detail: String) -> Violation {
+fn violation(checker: &dyn Checker, view: &View<'_>, detail: &str) -> Violation {
     Violation {
         checker: checker.name(),
         at_ms: view.now,

@@ -49,11 +49,20 @@ impl Checker for Monotonic {
         };
         let seen = self.seen.entry(view.node.id).or_default();
         let result = if now.round < seen.round {
-            Err(format!("round went back from {} to {}", seen.round, now.round))
+            Err(format!(
+                "round went back from {} to {}",
+                seen.round, now.round
+            ))
         } else if now.commit < seen.commit {
-            Err(format!("commit index went back from {} to {}", seen.commit, now.commit))
+            Err(format!(
+                "commit index went back from {} to {}",
+                seen.commit, now.commit
+            ))
         } else if now.applied < seen.applied {
-            Err(format!("applied index went back from {} to {}", seen.applied, now.applied))
+            Err(format!(
+                "applied index went back from {} to {}",
+                seen.applied, now.applied
+            ))
         } else {
             Ok(())
         };

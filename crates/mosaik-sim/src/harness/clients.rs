@@ -99,7 +99,10 @@ impl Clients {
                 let value = self.next_value;
                 self.next_value += 1;
                 self.written.insert(value, key);
-                (Request::Put(Put { key, value }), KvInput::Put { key, value })
+                (
+                    Request::Put(Put { key, value }),
+                    KvInput::Put { key, value },
+                )
             } else if roll < 85 {
                 (Request::StrongGet(key), KvInput::Get { key })
             } else {
@@ -107,10 +110,20 @@ impl Clients {
                 due.push((node, request_id, Request::WeakGet(key)));
                 continue;
             };
-            self.history.push(Operation::pending(client as u64, input, now));
+            self.history
+                .push(Operation::pending(client as u64, input, now));
             let deadline = now + self.timeout_ms;
             let op = self.history.len() - 1;
-            self.in_flight.insert(request_id, InFlight { client, node, op, key, deadline });
+            self.in_flight.insert(
+                request_id,
+                InFlight {
+                    client,
+                    node,
+                    op,
+                    key,
+                    deadline,
+                },
+            );
             self.next_at[client] = None;
             due.push((node, request_id, request));
         }
@@ -123,7 +136,8 @@ impl Clients {
         if let Some(value) = store.get(key)
             && self.written.get(&value) != Some(&key)
         {
-            self.fabricated.push(format!("node {node} returned {value} for key {key}"));
+            self.fabricated
+                .push(format!("node {node} returned {value} for key {key}"));
         }
     }
 

@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use mosaik_raft::{
-    Config, Cursor, Engine, Input, Instant, LeadershipPreference, Message, Output, RequestId,
-    Role, Vote,
+    Config, Cursor, Engine, Input, Instant, LeadershipPreference, Message, Output, RequestId, Role,
+    Vote,
 };
 
 use super::{Clients, Disk, Id, Msg, Out, SimNode};
@@ -98,7 +98,11 @@ impl Cluster {
 
     /// The running members.
     pub fn up(&self) -> Vec<Id> {
-        self.nodes.iter().filter(|n| n.is_up()).map(|n| n.id).collect()
+        self.nodes
+            .iter()
+            .filter(|n| n.is_up())
+            .map(|n| n.id)
+            .collect()
     }
 
     /// Global simulated time.
@@ -139,15 +143,20 @@ impl Cluster {
             return;
         };
         engine.handle(now, input);
-        while let Some(out) = self.node_mut(id).engine.as_mut().and_then(Engine::poll_output) {
-            self.carry_out(id, out);
+        while let Some(out) = self
+            .node_mut(id)
+            .engine
+            .as_mut()
+            .and_then(Engine::poll_output)
+        {
+            self.carry_out(id, &out);
         }
         let engine = self.node(id).engine();
         match engine.next_deadline() {
             Some(deadline) => self.net.set_local_timer(id, deadline.as_millis()),
             None => self.net.cancel_timer(id),
         }
-        self.check(id, |checkers, view| checkers.after_step(view));
+        self.check(id, Checkers::after_step);
     }
 
     /// Runs `f` on the checkers with a view of `id`; a violation stops the run.
@@ -163,17 +172,23 @@ impl Cluster {
     }
 
     /// The shell's part: persist, send, apply, answer clients — in poll order.
-    fn carry_out(&mut self, id: Id, out: Out) {
+    fn carry_out(&mut self, id: Id, out: &Out) {
         let now = self.net.now();
         if self.trace {
             println!("{now:>7} n{id} {out:?}");
         }
         let index = usize::try_from(id).expect("small id");
         let node = &mut self.nodes[index];
-        let result = match &out {
+        let result = match out {
             Output::Send { to, msg } => {
                 if msg.kind() == "RequestVoteResponse"
-                    && matches!(msg, Message::RequestVoteResponse { vote: Vote::Granted, .. })
+                    && matches!(
+                        msg,
+                        Message::RequestVoteResponse {
+                            vote: Vote::Granted,
+                            ..
+                        }
+                    )
                 {
                     self.just_voted.push(id);
                 }
@@ -187,7 +202,7 @@ impl Cluster {
                 if node.role_seen == Role::Leader && matches!(out, Output::PersistLog { .. }) {
                     self.just_appended.push(id);
                 }
-                node.disk.persist(&out, &node.store)
+                node.disk.persist(out, &node.store)
             }
             Output::Apply { entries } => entries
                 .iter()
@@ -208,7 +223,7 @@ impl Cluster {
             | Output::Committed { .. }
             | Output::ReadReady { .. }
             | Output::ReadFailed { .. } => {
-                self.clients.on_output(id, &out, now, &node.store);
+                self.clients.on_output(id, out, now, &node.store);
                 Ok(())
             }
             Output::CommitAdvanced(_) => {
@@ -226,7 +241,7 @@ impl Cluster {
                 detail: format!("node {id}: {detail} ({out:?})"),
             });
         }
-        self.check(id, |checkers, view| checkers.on_output(view, &out));
+        self.check(id, |checkers, view| checkers.on_output(view, out));
     }
 
     /// Processes one pending state sync or one network event due by `until`. Returns false (with
@@ -299,8 +314,20 @@ impl Cluster {
         }
         if self.bonds.insert((a.min(b), a.max(b))) {
             let (pa, pb) = (self.preference(a), self.preference(b));
-            self.input(a, Input::PeerBonded { peer: b, preference: pb });
-            self.input(b, Input::PeerBonded { peer: a, preference: pa });
+            self.input(
+                a,
+                Input::PeerBonded {
+                    peer: b,
+                    preference: pb,
+                },
+            );
+            self.input(
+                b,
+                Input::PeerBonded {
+                    peer: a,
+                    preference: pa,
+                },
+            );
         }
     }
 

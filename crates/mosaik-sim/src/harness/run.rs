@@ -51,7 +51,11 @@ fn run(config: &SimConfig, seed: u64) -> SeedReport {
     let bug = config.bug.as_deref().and_then(planted_bug);
     let profile = Profile::draw(&mut rng, config.mode, config.nodes, bug);
     let configs = vec![profile.config.clone(); config.nodes];
-    let clients = Clients::new(rng.gen_range(2..=4) as usize, rng.gen_range(1..=4), 1_000);
+    let clients = Clients::new(
+        usize::try_from(rng.gen_range(2..=4)).unwrap_or(2),
+        rng.gen_range(1..=4),
+        1_000,
+    );
     let mut cluster = Cluster::new(configs, profile.faults, clients, seed_mix);
     if cluster.trace {
         println!("profile: {profile:?}");
@@ -84,7 +88,11 @@ fn run(config: &SimConfig, seed: u64) -> SeedReport {
     {
         let detail = format!("weak read of a value never written: {first}");
         let at_ms = cluster.now();
-        cluster.fail(Violation { checker: "weak-read", at_ms, detail });
+        cluster.fail(Violation {
+            checker: "weak-read",
+            at_ms,
+            detail,
+        });
     }
     SeedReport {
         seed,
@@ -101,12 +109,17 @@ fn run(config: &SimConfig, seed: u64) -> SeedReport {
 /// the profile's fault actions happen too.
 fn drive(cluster: &mut Cluster, profile: &Profile, end: u64, faults: bool, rng: &mut SimRng) {
     let mut next_tick = cluster.now();
-    let mut next_fault = cluster.now() + rng.gen_range(profile.fault_gap_ms.0..=profile.fault_gap_ms.1);
+    let mut next_fault =
+        cluster.now() + rng.gen_range(profile.fault_gap_ms.0..=profile.fault_gap_ms.1);
     while cluster.violation.is_none() && cluster.now() < end {
         if cluster.events > MAX_EVENTS {
             let at_ms = cluster.now();
             let detail = format!("more than {MAX_EVENTS} events: livelock?");
-            cluster.fail(Violation { checker: "runaway", at_ms, detail });
+            cluster.fail(Violation {
+                checker: "runaway",
+                at_ms,
+                detail,
+            });
             return;
         }
         if cluster.step(next_tick.min(end)) {
@@ -141,7 +154,13 @@ fn issue_requests(cluster: &mut Cluster, rng: &mut SimRng) {
         match request {
             Request::Put(put) => {
                 let commands = vec![put];
-                cluster.input(node, Input::Propose { request_id, commands });
+                cluster.input(
+                    node,
+                    Input::Propose {
+                        request_id,
+                        commands,
+                    },
+                );
             }
             Request::StrongGet(_) => cluster.read(node, request_id),
             Request::WeakGet(key) => {
@@ -193,28 +212,69 @@ fn quiesce(cluster: &mut Cluster, profile: &Profile) {
     // Randomized timeouts only break ties when the jitter spread exceeds a vote round trip
     // (Raft's "broadcast time << election timeout" condition). Schedules with tight jitter on a
     // slow network (chosen to provoke contested elections) get ten timeouts instead of three.
-    let jitter = profile.config.election_timeout_jitter.as_millis() as u64;
-    let elections = if jitter >= 2 * profile.faults.delay_max_ms { 3 } else { 10 };
-    let deadline = healed + elections * timeout + profile.config.bootstrap_delay.as_millis() as u64;
+    let jitter = millis(profile.config.election_timeout_jitter);
+    let elections = if jitter >= 2 * profile.faults.delay_max_ms {
+        3
+    } else {
+        10
+    };
+    let deadline = healed + elections * timeout + millis(profile.config.bootstrap_delay);
     let Some(leader) = run_until(cluster, profile, deadline, &mut rng, stable_leader) else {
         liveness(cluster, healed, "no leader followed by every member");
         return;
     };
-    // A marker write through the leader proves the group commits again.
-    let request_id = RequestId(u64::MAX);
-    let marker = crate::kv::Put { key: u64::MAX, value: u64::MAX };
-    cluster.input(leader, Input::Propose { request_id, commands: vec![marker] });
+    // A marker write through the leader proves the group commits again. It is re-proposed at
+    // the current leader every election timeout (a leader may step down just as it arrives);
+    // applying it twice is harmless since every member ends with the same value.
+    let marker = crate::kv::Put {
+        key: u64::MAX,
+        value: u64::MAX,
+    };
     // "Soon after": three more election timeouts, plus a round trip per batch for every entry
     // the furthest member lags behind (catch-up with one-entry batches over a reordering network
     // is legitimately slow, and this phase checks that it ends, not how fast).
-    let last = cluster.nodes[usize::try_from(leader).unwrap_or(0)].engine().last_log().index;
-    let lag = cluster.nodes.iter().map(|n| last.0.saturating_sub(n.engine().applied_index().0));
+    let last = cluster.nodes[usize::try_from(leader).unwrap_or(0)]
+        .engine()
+        .last_log()
+        .index;
+    let lag = cluster
+        .nodes
+        .iter()
+        .map(|n| last.0.saturating_sub(n.engine().applied_index().0));
     let batch = profile.config.max_append_entries.max(1) as u64;
-    let per_batch = 2 * profile.faults.delay_max_ms + profile.config.heartbeat_interval.as_millis() as u64;
+    let per_batch = 2 * profile.faults.delay_max_ms + millis(profile.config.heartbeat_interval);
     let catch_up = lag.max().unwrap_or(0).div_ceil(batch) * per_batch;
     let deadline = cluster.now() + 3 * timeout + catch_up;
-    if run_until(cluster, profile, deadline, &mut rng, |c| converged(c, marker)).is_none() {
-        liveness(cluster, healed, "members did not converge on one applied state");
+    let mut next_proposal = cluster.now();
+    while cluster.violation.is_none() && converged(cluster, marker).is_none() {
+        if cluster.now() >= deadline {
+            liveness(
+                cluster,
+                healed,
+                "members did not converge on one applied state",
+            );
+            return;
+        }
+        let has_marker = cluster
+            .nodes
+            .iter()
+            .any(|n| n.store.get(marker.key).is_some());
+        if !has_marker
+            && cluster.now() >= next_proposal
+            && let Some(leader) = stable_leader(cluster)
+        {
+            let request_id = RequestId(u64::MAX);
+            cluster.input(
+                leader,
+                Input::Propose {
+                    request_id,
+                    commands: vec![marker],
+                },
+            );
+            next_proposal = cluster.now() + timeout;
+        }
+        let end = (cluster.now() + TICK_MS).min(deadline);
+        drive(cluster, profile, end, false, &mut rng);
     }
 }
 
@@ -226,13 +286,27 @@ fn liveness(cluster: &mut Cluster, healed: u64, what: &str) {
             let e = n.engine.as_ref()?;
             Some(format!(
                 "n{}: {:?} {} leader {:?} commit {} applied {} last {}",
-                n.id, e.role(), e.term(), e.leader(), e.commit_index(), e.applied_index(), e.last_log()
+                n.id,
+                e.role(),
+                e.term(),
+                e.leader(),
+                e.commit_index(),
+                e.applied_index(),
+                e.last_log()
             ))
         })
         .collect();
     let at_ms = cluster.now();
-    let detail = format!("{what} {} ms after the heal; {}", at_ms - healed, states.join("; "));
-    cluster.fail(Violation { checker: "liveness", at_ms, detail });
+    let detail = format!(
+        "{what} {} ms after the heal; {}",
+        at_ms - healed,
+        states.join("; ")
+    );
+    cluster.fail(Violation {
+        checker: "liveness",
+        at_ms,
+        detail,
+    });
 }
 
 fn run_until<T>(
@@ -278,5 +352,15 @@ fn converged(cluster: &Cluster, marker: crate::kv::Put) -> Option<()> {
             && n.store.values() == first.store.values()
     });
     let has_marker = first.store.get(marker.key) == Some(marker.value);
-    (same && has_marker && cluster.nodes.iter().all(|n| Engine::is_leader(n.engine()) || n.engine().leader().is_some())).then_some(())
+    (same
+        && has_marker
+        && cluster
+            .nodes
+            .iter()
+            .all(|n| Engine::is_leader(n.engine()) || n.engine().leader().is_some()))
+    .then_some(())
+}
+
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -23,6 +23,7 @@ pub enum Style {
 
 /// The shape of one seed's chaos, drawn from the seed.
 #[derive(Clone, Debug)]
+#[allow(clippy::struct_excessive_bools)] // independent switches of one schedule
 pub struct Profile {
     /// The kind of schedule.
     pub style: Style,
@@ -50,8 +51,9 @@ impl Profile {
         let pick = |rng: &mut SimRng, items: &[u64]| *rng.choose(items).expect("non-empty");
         let loss = pick(rng, &[0, 0, 2, 5, 10, 20, 35]);
         let faults = FaultConfig {
-            loss_probability: loss as f64 / 100.0,
-            duplicate_probability: pick(rng, &[0, 1, 5]) as f64 / 100.0,
+            loss_probability: f64::from(u32::try_from(loss).unwrap_or(0)) / 100.0,
+            duplicate_probability: f64::from(u32::try_from(pick(rng, &[0, 1, 5])).unwrap_or(0))
+                / 100.0,
             delay_min_ms: 1,
             delay_max_ms: pick(rng, &[2, 10, 30, 60]),
             max_drift_ppm: pick(rng, &[0, 20_000, 100_000]),
@@ -68,7 +70,11 @@ impl Profile {
         };
         let crashes = style != Style::Mixed || rng.gen_bool(0.8);
         // Little election jitter means many contested elections (split votes, double votes).
-        let jitter = if style != Style::Mixed || rng.gen_bool(0.3) { 20 } else { 150 };
+        let jitter = if style != Style::Mixed || rng.gen_bool(0.3) {
+            20
+        } else {
+            150
+        };
         let mut config = Config::default()
             .with_heartbeat_interval(Duration::from_millis(50))
             .with_election_timeout(Duration::from_millis(300))
@@ -128,7 +134,11 @@ impl Profile {
                 // Crash leaders right after they appended (their entry reached few followers),
                 // and bring members back after a while.
                 let ids = cluster.ids();
-                let down: Vec<Id> = ids.iter().copied().filter(|id| !cluster.up().contains(id)).collect();
+                let down: Vec<Id> = ids
+                    .iter()
+                    .copied()
+                    .filter(|id| !cluster.up().contains(id))
+                    .collect();
                 if let Some(&leader) = appenders.last()
                     && down.len() + 1 < ids.len()
                     && rng.gen_bool(0.2)
@@ -162,7 +172,11 @@ impl Profile {
             0 | 1 if self.partitions => {
                 let (mut a, mut b) = (Vec::new(), Vec::new());
                 for &id in &ids {
-                    if rng.gen_bool(0.5) { a.push(id) } else { b.push(id) }
+                    if rng.gen_bool(0.5) {
+                        a.push(id);
+                    } else {
+                        b.push(id);
+                    }
                 }
                 let unbond = rng.gen_bool(0.8);
                 cluster.partition(&[a, b], unbond);
@@ -202,7 +216,8 @@ impl Profile {
             }
             11 => {
                 let mut faults = cluster.net.faults();
-                faults.loss_probability = [0.0, 0.05, 0.2, 0.4][usize::try_from(rng.gen_range(0..4)).unwrap_or(0)];
+                faults.loss_probability =
+                    [0.0, 0.05, 0.2, 0.4][usize::try_from(rng.gen_range(0..4)).unwrap_or(0)];
                 cluster.net.set_faults(faults);
             }
             _ => {}
