@@ -42,6 +42,24 @@ const SEEDS: &[(Mode, usize, u64, &str)] = &[
     ),
     // Harness: catch-up with one-entry batches on a reordering network outlasted a fixed bound.
     (Mode::Dynamic, 3, 245, "slow catch-up after the heal"),
+    (
+        Mode::Dynamic,
+        3,
+        1_003_631,
+        "catch-up after a revert outlasted a fixed bound",
+    ),
+    (
+        Mode::Dynamic,
+        3,
+        1_003_781,
+        "catch-up after a revert outlasted a fixed bound",
+    ),
+    (
+        Mode::Dynamic,
+        3,
+        1_008_561,
+        "catch-up after a revert outlasted a fixed bound",
+    ),
     // Raft: a duplicated Forward::Command was appended (and applied) twice, so a later strong
     // read saw an older value: not linearizable.
     (

@@ -219,10 +219,10 @@ fn quiesce(cluster: &mut Cluster, profile: &Profile) {
         10
     };
     let deadline = healed + elections * timeout + millis(profile.config.bootstrap_delay);
-    let Some(leader) = run_until(cluster, profile, deadline, &mut rng, stable_leader) else {
+    if run_until(cluster, profile, deadline, &mut rng, stable_leader).is_none() {
         liveness(cluster, healed, "no leader followed by every member");
         return;
-    };
+    }
     // A marker write through the leader proves the group commits again. It is re-proposed at
     // the current leader every election timeout (a leader may step down just as it arrives);
     // applying it twice is harmless since every member ends with the same value.
@@ -230,23 +230,26 @@ fn quiesce(cluster: &mut Cluster, profile: &Profile) {
         key: u64::MAX,
         value: u64::MAX,
     };
-    // "Soon after": three more election timeouts, plus a round trip per batch for every entry
-    // the furthest member lags behind (catch-up with one-entry batches over a reordering network
-    // is legitimately slow, and this phase checks that it ends, not how fast).
-    let last = cluster.nodes[usize::try_from(leader).unwrap_or(0)]
-        .engine()
-        .last_log()
-        .index;
-    let lag = cluster
-        .nodes
-        .iter()
-        .map(|n| last.0.saturating_sub(n.engine().applied_index().0));
-    let batch = profile.config.max_append_entries.max(1) as u64;
+    // "Soon after": while members are still catching up (some applied index moves), the
+    // deadline moves: catch-up with one-entry batches over a reordering network is legitimately
+    // slow, and this phase checks that it ends, not how fast. Stalling for three election
+    // timeouts plus a round trip, or exceeding a minute overall, fails the seed.
     let per_batch = 2 * profile.faults.delay_max_ms + millis(profile.config.heartbeat_interval);
-    let catch_up = lag.max().unwrap_or(0).div_ceil(batch) * per_batch;
-    let deadline = cluster.now() + 3 * timeout + catch_up;
+    let stall = 3 * timeout + per_batch;
+    let cap = cluster.now() + 60_000;
+    // Progress = any member's applied index moved (a revert, a snapshot install or an apply).
+    let progress = |c: &Cluster| {
+        let applied = c.nodes.iter().map(|n| n.engine().applied_index());
+        applied.collect::<Vec<_>>()
+    };
+    let mut floor = progress(cluster);
+    let mut deadline = cluster.now() + stall;
     let mut next_proposal = cluster.now();
     while cluster.violation.is_none() && converged(cluster, marker).is_none() {
+        if progress(cluster) != floor {
+            floor = progress(cluster);
+            deadline = (cluster.now() + stall).min(cap);
+        }
         if cluster.now() >= deadline {
             liveness(
                 cluster,
