@@ -230,17 +230,21 @@ fn quiesce(cluster: &mut Cluster, profile: &Profile) {
         key: u64::MAX,
         value: u64::MAX,
     };
-    // "Soon after": while members are still catching up (some applied index moves), the
+    // "Soon after": while members are still catching up (logs or applied indexes move), the
     // deadline moves: catch-up with one-entry batches over a reordering network is legitimately
     // slow, and this phase checks that it ends, not how fast. Stalling for three election
     // timeouts plus a round trip, or exceeding a minute overall, fails the seed.
     let per_batch = 2 * profile.faults.delay_max_ms + millis(profile.config.heartbeat_interval);
     let stall = 3 * timeout + per_batch;
     let cap = cluster.now() + 60_000;
-    // Progress = any member's applied index moved (a revert, a snapshot install or an apply).
+    // Progress = any member's applied index or log end moved (a revert, a snapshot install, an
+    // apply, or log repair: nothing applies until the leader's noop reaches a quorum).
     let progress = |c: &Cluster| {
-        let applied = c.nodes.iter().map(|n| n.engine().applied_index());
-        applied.collect::<Vec<_>>()
+        let positions = c.nodes.iter().map(|n| {
+            let engine = n.engine();
+            (engine.applied_index(), engine.last_log())
+        });
+        positions.collect::<Vec<_>>()
     };
     let mut floor = progress(cluster);
     let mut deadline = cluster.now() + stall;
