@@ -120,22 +120,26 @@ impl SlotClient {
         self.request_timeout * OPERATION_ROUNDS
     }
 
-    /// Reads the most recent value of the slot with public key `key`.
+    /// Reads the most recent value of the slot with public key `key`. A
+    /// query that outlives the operation bound still yields what it found.
     pub async fn lookup(&self, key: &PublicKey) -> Lookup {
+        let mut latest: Option<MutableItem> = None;
         let query = async {
             let mut detailed = self.dht.get_mutable_detailed(key.as_bytes(), None, None);
-            let mut latest: Option<MutableItem> = None;
             while let Some(item) = detailed.items.next().await {
                 if latest.as_ref().is_none_or(|known| item.seq() > known.seq()) {
                     latest = Some(item);
                 }
             }
-            (latest, detailed.outcome.recv().await.responded())
+            detailed.outcome.recv().await.responded()
         };
-        match tokio::time::timeout(self.operation_timeout(), query).await {
-            Ok((Some(item), _)) => decode_item(&item),
-            Ok((None, responded)) if responded > 0 => Lookup::Empty,
-            Ok((None, _)) | Err(_) => Lookup::Unreachable,
+        let responded = tokio::time::timeout(self.operation_timeout(), query)
+            .await
+            .unwrap_or(0);
+        match latest {
+            Some(item) => decode_item(&item),
+            None if responded > 0 => Lookup::Empty,
+            None => Lookup::Unreachable,
         }
     }
 
@@ -193,7 +197,7 @@ pub async fn resolve_slots(
 }
 
 /// The DHT sequence number of a packet: its timestamp in microseconds.
-pub(crate) fn seq_of(packet: &SignedPacket) -> i64 {
+fn seq_of(packet: &SignedPacket) -> i64 {
     i64::try_from(packet.timestamp().as_u64()).unwrap_or(i64::MAX)
 }
 

@@ -140,7 +140,7 @@ impl SlotRecord {
         }
         builder.sign(keypair).map_err(|error| match error {
             SignedPacketBuildError::PacketTooLarge(_) => EncodeError::TooLarge,
-            other => EncodeError::Dns(other.to_string()),
+            other @ SignedPacketBuildError::FailedToWrite(_) => EncodeError::Dns(other.to_string()),
         })
     }
 
@@ -207,4 +207,119 @@ fn texts(packet: &SignedPacket, record_name: &str) -> Result<Vec<String>, Malfor
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| MalformedRecord::NotUtf8)
+}
+
+#[cfg(test)]
+mod tests {
+    use {super::*, crate::discovery::dht::slots::slot_keypair, iroh::SecretKey};
+
+    const TTL: Duration = Duration::from_secs(600);
+
+    fn keypair() -> Keypair {
+        slot_keypair(crate::NetworkId::from("record-test"))
+    }
+
+    fn sample() -> SlotRecord {
+        let addr = EndpointAddr::new(SecretKey::generate().public())
+            .with_ip_addr("192.0.2.7:4433".parse().unwrap())
+            .with_ip_addr("[2001:db8::1]:4433".parse().unwrap())
+            .with_relay_url("https://relay.example.org./".parse().unwrap());
+        SlotRecord::from_endpoint_addr(&addr, 1_700_000_000_000_000)
+    }
+
+    /// A packet with arbitrary TXT records, signed by the slot key.
+    fn raw(records: &[(&'static str, &str)]) -> SignedPacket {
+        records
+            .iter()
+            .fold(SignedPacket::builder(), |builder, (key, value)| {
+                builder.txt(name(key), txt(value).unwrap(), 600)
+            })
+            .sign(&keypair())
+            .unwrap()
+    }
+
+    #[test]
+    fn encode_decode_round_trip() {
+        let record = sample();
+        let packet = record.encode(&keypair(), TTL).unwrap();
+        assert_eq!(packet.public_key(), keypair().public_key());
+        assert_eq!(packet.timestamp().as_u64(), record.timestamp);
+        assert!(packet.all_resource_records().all(|rr| rr.ttl == 600));
+        let decoded = SlotRecord::decode(&packet).unwrap();
+        assert_eq!(decoded, record);
+        let addr = decoded.to_endpoint_addr();
+        assert!(decoded.matches(&addr));
+        assert_eq!(addr.ip_addrs().count(), 2);
+        assert_eq!(addr.relay_urls().count(), 1);
+    }
+
+    #[test]
+    fn stale_addresses_do_not_match() {
+        let record = sample();
+        let moved = record
+            .to_endpoint_addr()
+            .with_ip_addr("198.51.100.1:1".parse().unwrap());
+        assert!(!record.matches(&moved));
+        let other = EndpointAddr::from_parts(
+            SecretKey::generate().public(),
+            record.to_endpoint_addr().addrs,
+        );
+        assert!(!record.matches(&other));
+    }
+
+    #[test]
+    fn oversized_records_are_truncated_to_fit() {
+        let mut record = sample();
+        record.ips = (0..200u16)
+            .map(|port| SocketAddr::from(([203, 0, 113, 9], 1000 + port)))
+            .collect();
+        let packet = record.encode(&keypair(), TTL).unwrap();
+        let decoded = SlotRecord::decode(&packet).unwrap();
+        assert!(!decoded.ips.is_empty() && decoded.ips.len() < 200);
+        assert_eq!(decoded.ips, record.ips[..decoded.ips.len()]);
+        assert_eq!(decoded.peer, record.peer);
+    }
+
+    #[test]
+    fn malformed_records_are_rejected() {
+        let id = bs58::encode(SecretKey::generate().public().as_bytes()).into_string();
+        let cases: [(&[(&'static str, &str)], MalformedRecord); 7] = [
+            (&[], MalformedRecord::MissingId),
+            (&[(IP_NAME, "192.0.2.1:1")], MalformedRecord::MissingId),
+            (
+                &[(ID_NAME, &id), (ID_NAME, &id)],
+                MalformedRecord::MissingId,
+            ),
+            (&[(ID_NAME, "not-base58-0OIl")], MalformedRecord::InvalidId),
+            (&[(ID_NAME, "3yZe7d")], MalformedRecord::InvalidId),
+            (
+                &[(ID_NAME, &id), (IP_NAME, "localhost")],
+                MalformedRecord::InvalidIp,
+            ),
+            (
+                &[(ID_NAME, &id), (RELAY_NAME, "not a url")],
+                MalformedRecord::InvalidRelay,
+            ),
+        ];
+        for (records, expected) in cases {
+            assert_eq!(
+                SlotRecord::decode(&raw(records)),
+                Err(expected),
+                "{records:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_names_and_other_record_types_are_ignored() {
+        let id = bs58::encode(SecretKey::generate().public().as_bytes()).into_string();
+        let packet = SignedPacket::builder()
+            .txt(name(ID_NAME), txt(&id).unwrap(), 600)
+            .txt(name("_future"), txt("whatever").unwrap(), 600)
+            .a(name(IP_NAME), [192, 0, 2, 1].into(), 600)
+            .sign(&keypair())
+            .unwrap();
+        let record = SlotRecord::decode(&packet).unwrap();
+        assert!(record.ips.is_empty() && record.relays.is_empty());
+    }
 }
