@@ -93,6 +93,14 @@ const SEEDS: &[(Mode, usize, u64, &str)] = &[
         1_005_235,
         "marker proposal lost to a step-down",
     ),
+    // Checker: a leader of a lower round (votes cast before the voters moved on) lacked an
+    // entry committed in a later round; leader completeness only covers earlier rounds.
+    (
+        Mode::Strict,
+        5,
+        4_806,
+        "leader completeness scoped to earlier rounds",
+    ),
     // Harness: split votes with 20 ms jitter on a 60 ms network outlasted three timeouts.
     (Mode::Dynamic, 5, 379, "repeated split votes after the heal"),
 ];

@@ -8,10 +8,11 @@ use mosaik_raft::{Index, Output, Role, Term};
 use super::{Checker, View};
 use crate::harness::{Id, Out};
 
-/// The term of every index ever committed, plus each node's commit index already recorded.
+/// The term of every index ever committed (with the round in which it was first seen
+/// committed), plus each node's commit index already recorded.
 #[derive(Default)]
 pub struct CommittedPrefix {
-    committed: BTreeMap<Index, Term<Id>>,
+    committed: BTreeMap<Index, (Term<Id>, u64)>,
     recorded: BTreeMap<Id, Index>,
 }
 
@@ -19,6 +20,7 @@ impl CommittedPrefix {
     fn record_commit(&mut self, view: &View<'_>, commit: Index) -> Result<(), String> {
         let id = view.node.id;
         let log = view.node.engine().log();
+        let round = view.node.engine().term().round();
         let from = self.recorded.get(&id).copied().unwrap_or_default().next();
         // Entries folded into a snapshot are no longer in the log; they were recorded when the
         // node (or the snapshot's source) committed them.
@@ -27,7 +29,7 @@ impl CommittedPrefix {
             let term = log
                 .term_at(index)
                 .ok_or_else(|| format!("committed {index} is not in its log"))?;
-            let seen = *self.committed.entry(index).or_insert(term);
+            let (seen, _) = *self.committed.entry(index).or_insert((term, round));
             if seen != term {
                 if view.strong {
                     return Err(format!(
@@ -35,7 +37,7 @@ impl CommittedPrefix {
                     ));
                 }
                 // Dynamic mode after a partition: the losing side's commits were reverted.
-                self.committed.insert(index, term);
+                self.committed.insert(index, (term, round));
             }
             index = index.next();
         }
@@ -43,10 +45,15 @@ impl CommittedPrefix {
         Ok(())
     }
 
+    /// Leader completeness (Raft §5.4.1): a leader of round r holds every entry committed in an
+    /// earlier round. An entry committed in round r or later may legitimately be missing: a
+    /// candidate of a lower round can still collect votes cast before the voters moved on (it
+    /// cannot commit anything, since those voters now reject its round).
     fn check_complete(&self, view: &View<'_>) -> Result<(), String> {
         let log = view.node.engine().log();
-        for (index, term) in self.committed.range(log.base().index.next()..) {
-            if log.term_at(*index) != Some(*term) {
+        let round = view.node.engine().term().round();
+        for (index, (term, committed_in)) in self.committed.range(log.base().index.next()..) {
+            if *committed_in < round && log.term_at(*index) != Some(*term) {
                 return Err(format!(
                     "new leader of {} lacks committed entry {index} of term {term} (has {:?})",
                     view.node.engine().term(),
