@@ -5,6 +5,7 @@
 // Figures are reported as floating point; precision loss is irrelevant here.
 #![allow(clippy::cast_precision_loss)]
 
+mod discovery;
 mod transport;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,15 @@ enum Scenario {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
+    /// B5: discovery convergence and departure propagation.
+    Discovery {
+        /// Cluster sizes.
+        #[arg(long, value_delimiter = ',', default_values_t = [5, 10, 20])]
+        nodes: Vec<usize>,
+        /// Trials per size (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// B7: Link framing throughput next to a raw iroh stream, same run.
     Transport {
         /// Frame size in bytes.
@@ -37,8 +47,13 @@ enum Scenario {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     match Cli::parse().scenario {
         Scenario::Startup { runs } => transport::startup(runs).await,
+        Scenario::Discovery { nodes, runs } => discovery::convergence(&nodes, runs).await,
         Scenario::Transport { size, megabytes } => transport::throughput(size, megabytes).await,
     }
 }

@@ -42,6 +42,10 @@ pub struct Catalog {
     signed: OrdMap<PeerId, SignedPeerEntry>,
     unsigned: OrdMap<PeerId, PeerEntry>,
     rtt: OrdMap<PeerId, Duration>,
+    /// Peers that departed gracefully: the start time of the departed
+    /// incarnation and when it left. Without these, a sync with a peer that
+    /// has not yet seen the departure would bring the entry straight back.
+    departed: OrdMap<PeerId, (i64, chrono::DateTime<Utc>)>,
     purge_after: Duration,
     max_rtt: Option<Duration>,
 }
@@ -57,6 +61,7 @@ impl Catalog {
             signed: OrdMap::new(),
             unsigned: OrdMap::new(),
             rtt: OrdMap::new(),
+            departed: OrdMap::new(),
             purge_after,
             max_rtt,
         }
@@ -178,6 +183,14 @@ impl Catalog {
         if self.is_stale(&entry) {
             return Upsert::Outdated;
         }
+        if self
+            .departed
+            .get(&entry.id())
+            .is_some_and(|(start, _)| entry.update_version().0 <= *start)
+        {
+            // The same (or an older) incarnation of a peer that left.
+            return Upsert::Rejected;
+        }
         self.unsigned.remove(&entry.id());
         match self.signed.get(&entry.id()) {
             Some(known) if !entry.is_newer_than(known) => Upsert::Rejected,
@@ -213,6 +226,13 @@ impl Catalog {
         self.signed.remove(peer).is_some() | self.unsigned.remove(peer).is_some()
     }
 
+    /// Removes a peer that left gracefully and remembers the departed
+    /// incarnation until the staleness horizon passes.
+    pub(crate) fn depart(&mut self, peer: &PeerId, started_ms: i64) -> bool {
+        self.departed.insert(*peer, (started_ms, Utc::now()));
+        self.remove(peer)
+    }
+
     pub(crate) fn remove_unsigned(&mut self, peer: &PeerId) -> bool {
         self.unsigned.remove(peer).is_some()
     }
@@ -238,6 +258,16 @@ impl Catalog {
         for peer in &stale {
             self.signed.remove(peer);
             self.rtt.remove(peer);
+        }
+        let horizon = Utc::now() - chrono::Duration::from_std(self.purge_after).unwrap_or_default();
+        let expired: Vec<PeerId> = self
+            .departed
+            .iter()
+            .filter(|(_, (_, at))| *at < horizon)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in expired {
+            self.departed.remove(&peer);
         }
         stale
     }

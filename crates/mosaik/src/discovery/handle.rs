@@ -277,9 +277,37 @@ impl Shared {
         outcome
     }
 
-    /// Removes a peer that departed or was purged.
-    pub(crate) fn departed(&self, peer: PeerId) {
-        self.catalog.send_if_modified(|c| c.remove(&peer));
+    /// Applies a signed departure received from `from` (gossip or direct).
+    pub(crate) fn departure(&self, departure: &super::GracefulDeparture, from: PeerId) {
+        if !departure.verify() {
+            self.reject(from, "invalid_departure");
+            return;
+        }
+        let drift = chrono::Duration::from_std(self.config.max_time_drift).unwrap_or_default();
+        if (Utc::now() - departure.timestamp).abs() > drift {
+            self.reject(departure.peer_id, "time_drift");
+            return;
+        }
+        // A process departs once: a departure from the incarnation we know
+        // (same start time) or a later one removes the entry; an older
+        // incarnation's departure is a replay and is ignored.
+        let known = self
+            .catalog
+            .borrow()
+            .signed_entry(&departure.peer_id)
+            .map(|e| e.update_version());
+        if known.is_some_and(|v| departure.last_version.0 >= v.0) {
+            self.departed(departure.peer_id, Some(departure.last_version.0));
+        }
+    }
+
+    /// Removes a peer that departed (gracefully when `incarnation` is the
+    /// departed process's start time) or was purged.
+    pub(crate) fn departed(&self, peer: PeerId, incarnation: Option<i64>) {
+        self.catalog.send_if_modified(|c| match incarnation {
+            Some(started) => c.depart(&peer, started),
+            None => c.remove(&peer),
+        });
         self.synced.lock().expect("synced lock").remove(&peer);
         self.rtt.lock().expect("rtt lock").remove(&peer);
         let net = self.local.network_id().short().to_string();

@@ -27,6 +27,14 @@ impl Protocol for PingProtocol {
     const ALPN: &'static [u8] = b"/mosaik/discovery/ping/1.0";
 }
 
+/// Direct departure notice (backs up the gossip broadcast).
+#[derive(Debug)]
+pub struct DepartProtocol;
+
+impl Protocol for DepartProtocol {
+    const ALPN: &'static [u8] = b"/mosaik/discovery/depart/1.0";
+}
+
 /// A catalog snapshot: every non-stale signed entry including the sender's.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct CatalogSnapshot(pub(crate) Vec<UnverifiedEntry>);

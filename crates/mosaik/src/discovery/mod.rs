@@ -23,7 +23,7 @@ pub use {
     entry::{EntryError, PeerEntry, PeerEntryVersion, SignedPeerEntry},
     handle::{Discovery, Error},
     info::{Event, PeerInfo},
-    messages::{ANNOUNCE_ALPN, GracefulDeparture, PingProtocol, SyncProtocol},
+    messages::{ANNOUNCE_ALPN, DepartProtocol, GracefulDeparture, PingProtocol, SyncProtocol},
     rtt::RttEstimator,
 };
 
@@ -41,6 +41,7 @@ const MAX_GOSSIP_MESSAGE: usize = 64 * 1024;
 pub(crate) struct Listeners {
     pub(crate) sync: Listener<SyncProtocol>,
     pub(crate) ping: Listener<PingProtocol>,
+    pub(crate) depart: Listener<DepartProtocol>,
     pub(crate) announce: Listener<AnnounceProtocol>,
 }
 
@@ -81,9 +82,10 @@ impl Discovery {
         let Listeners {
             sync,
             ping,
+            depart,
             announce,
         } = listeners;
-        tokio::spawn(protocols::serve(shared.clone(), sync, ping));
+        tokio::spawn(protocols::serve(shared.clone(), sync, ping, depart));
         tokio::spawn(serve_gossip(gossip.clone(), announce));
         tokio::spawn(worker::run(shared.clone(), gossip, commands_rx));
         Self(shared)

@@ -8,7 +8,9 @@ use {
         Error, SignedPeerEntry,
         entry::UnverifiedEntry,
         handle::Shared,
-        messages::{CatalogSnapshot, PingProtocol, SyncProtocol},
+        messages::{
+            CatalogSnapshot, DepartProtocol, GracefulDeparture, PingProtocol, SyncProtocol,
+        },
     },
     crate::{
         PeerId,
@@ -151,12 +153,34 @@ async fn serve_ping(shared: Arc<Shared>, link: &mut Link<PingProtocol>) -> Resul
     Ok(())
 }
 
-/// Accept loops for both protocols; each connection is served in its own
+/// Sends a departure notice straight to `peer` (best effort).
+pub(crate) async fn notify_departure(
+    shared: &Shared,
+    peer: EndpointAddr,
+    departure: &GracefulDeparture,
+) {
+    let _ = bounded(shared, async {
+        let mut link = shared
+            .local
+            .connect::<DepartProtocol>(peer)
+            .await
+            .map_err(crate::network::LinkError::from)?;
+        link.send(departure)
+            .await
+            .map_err(crate::network::LinkError::from)?;
+        let _ = link.closed().await;
+        Ok(())
+    })
+    .await;
+}
+
+/// Accept loops for the sync, ping and departure protocols; each connection is served in its own
 /// task under the exchange timeout.
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     mut sync: Listener<SyncProtocol>,
     mut ping: Listener<PingProtocol>,
+    mut depart: Listener<DepartProtocol>,
 ) {
     loop {
         tokio::select! {
@@ -179,6 +203,22 @@ pub(crate) async fn serve(
                     if let Err(err) = result {
                         tracing::debug!(error = %err, "catalog sync (acceptor) failed");
                     }
+                });
+            }
+            conn = depart.next_connection() => {
+                let Some(conn) = conn else { break };
+                let shared = shared.clone();
+                let accept = depart.accept_link(conn);
+                tokio::spawn(async move {
+                    let _ = bounded(&shared.clone(), async {
+                        let mut link = accept.await.map_err(crate::network::LinkError::from)?;
+                        let from = link.remote_id();
+                        let departure: GracefulDeparture =
+                            link.recv().await.map_err(crate::network::LinkError::from)?;
+                        shared.departure(&departure, from);
+                        let _ = link.close(Success).await;
+                        Ok(())
+                    }).await;
                 });
             }
             conn = ping.next_connection() => {

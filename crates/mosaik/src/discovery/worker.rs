@@ -97,7 +97,9 @@ pub(crate) async fn run(
     let mut next_announce =
         Instant::now() + jittered(config.announce_interval, config.announce_jitter);
     let mut next_probe = Instant::now() + config.rtt_probe_interval / 2;
-    let mut addr_watch = shared.local.endpoint().watch_addr().stream();
+    // Fused: once the endpoint is gone the stream ends and must not be
+    // polled again.
+    let mut addr_watch = shared.local.endpoint().watch_addr().stream().fuse();
     loop {
         let purge_at = purge_deadline(&shared.catalog.borrow());
         tokio::select! {
@@ -110,9 +112,15 @@ pub(crate) async fn run(
                 Some(Ok(event)) => worker.gossip_event(event).await,
                 Some(Err(err)) => {
                     tracing::debug!(error = %err, "gossip receiver error; resubscribing");
-                    worker.resubscribe().await;
+                    if !worker.resubscribe().await {
+                        break;
+                    }
                 }
-                None => worker.resubscribe().await,
+                None => {
+                    if !worker.resubscribe().await {
+                        break;
+                    }
+                }
             },
             () = tokio::time::sleep_until(next_announce) => {
                 next_announce = Instant::now() + jittered(config.announce_interval, config.announce_jitter);
@@ -122,7 +130,7 @@ pub(crate) async fn run(
                 let mut stale = Vec::new();
                 shared.catalog.send_if_modified(|c| { stale = c.purge(); !stale.is_empty() });
                 for peer in stale {
-                    shared.departed(peer);
+                    shared.departed(peer, None);
                 }
             }
             () = tokio::time::sleep_until(next_probe) => {
@@ -162,10 +170,26 @@ impl Worker {
             Command::Depart(reply) => {
                 let key = self.shared.local.secret_key().clone();
                 let version = self.shared.catalog.borrow().local().update_version();
-                let msg =
-                    AnnouncementMessage::GracefulDeparture(GracefulDeparture::new(&key, version));
+                let departure = GracefulDeparture::new(&key, version);
+                let msg = AnnouncementMessage::GracefulDeparture(departure.clone());
                 let _ = self.sender.broadcast(encoding::serialize(&msg)).await;
-                tokio::time::sleep(GRACEFUL_DEPARTURE_WINDOW).await;
+                // Gossip reaches the whole swarm only if its overlay is
+                // connected; a direct notice to every known peer covers the
+                // rest, within the same window.
+                let peers: Vec<EndpointAddr> = self
+                    .shared
+                    .catalog
+                    .borrow()
+                    .signed_peers()
+                    .map(|e| e.address().clone())
+                    .collect();
+                let shared = &self.shared;
+                let notices = futures::future::join_all(
+                    peers
+                        .into_iter()
+                        .map(|addr| protocols::notify_departure(shared, addr, &departure)),
+                );
+                let _ = tokio::time::timeout(GRACEFUL_DEPARTURE_WINDOW, notices).await;
                 let _ = reply.send(());
             }
         }
@@ -262,26 +286,7 @@ impl Worker {
                 }
             }
             AnnouncementMessage::GracefulDeparture(departure) => {
-                if !departure.verify() {
-                    self.shared.reject(from, "invalid_departure");
-                    return;
-                }
-                if (Utc::now() - departure.timestamp).abs() > drift {
-                    self.shared.reject(departure.peer_id, "time_drift");
-                    return;
-                }
-                // A process departs once: a departure from the incarnation
-                // we know (same start time) or a later one removes the
-                // entry; an older incarnation's departure is a replay.
-                let known = self
-                    .shared
-                    .catalog
-                    .borrow()
-                    .signed_entry(&departure.peer_id)
-                    .map(|e| e.update_version());
-                if known.is_some_and(|v| departure.last_version.0 >= v.0) {
-                    self.shared.departed(departure.peer_id);
-                }
+                self.shared.departure(&departure, from);
             }
         }
     }
@@ -307,7 +312,13 @@ impl Worker {
         }
     }
 
-    async fn resubscribe(&mut self) {
+    /// Re-joins the topic after the receiver ended; false when gossip is
+    /// gone (shutdown), so the worker stops instead of polling a finished
+    /// stream.
+    async fn resubscribe(&mut self) -> bool {
+        if self.shared.local.termination().is_cancelled() {
+            return false;
+        }
         let peers: Vec<PeerId> = self
             .shared
             .catalog
@@ -316,11 +327,18 @@ impl Worker {
             .map(|e| e.id())
             .collect();
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if let Ok(handle) = self.gossip.subscribe(topic(&self.shared), peers).await {
-            let (sender, receiver) = handle.split();
-            self.sender = sender;
-            self.receiver = receiver;
-            self.set_neighbors(0);
+        match self.gossip.subscribe(topic(&self.shared), peers).await {
+            Ok(handle) => {
+                let (sender, receiver) = handle.split();
+                self.sender = sender;
+                self.receiver = receiver;
+                self.set_neighbors(0);
+                true
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, "gossip resubscribe failed; discovery worker stops");
+                false
+            }
         }
     }
 

@@ -146,6 +146,7 @@ impl Network {
         let listeners = crate::discovery::Listeners {
             sync: listen(&router, &local)?,
             ping: listen(&router, &local)?,
+            depart: listen(&router, &local)?,
             announce: listen(&router, &local)?,
         };
         let discovery = crate::discovery::Discovery::start(&local, discovery_config, listeners);
