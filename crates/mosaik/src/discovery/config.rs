@@ -24,6 +24,11 @@ pub struct Config {
     pub no_dht_bootstrap: bool,
     /// Mainline bootstrap nodes for the DHT (`None`: the public DHT).
     pub dht_bootstrap_nodes: Option<Vec<String>>,
+    /// DHT poll interval while the node has no gossip neighbors (60 s
+    /// once it has some).
+    pub dht_poll_interval: Duration,
+    /// Timeout of one DHT request.
+    pub dht_request_timeout: Duration,
     /// Interval of RTT probes.
     pub rtt_probe_interval: Duration,
     /// Peers whose smoothed RTT exceeds this are hidden from `peers()`.
@@ -49,6 +54,8 @@ impl Default for Config {
             announce_jitter: 0.5,
             no_dht_bootstrap: false,
             dht_bootstrap_nodes: None,
+            dht_poll_interval: Duration::from_secs(5),
+            dht_request_timeout: Duration::from_secs(5),
             rtt_probe_interval: Duration::from_secs(30),
             max_rtt: None,
             max_snapshot_entries: 10_000,
@@ -137,6 +144,18 @@ impl ConfigBuilder {
     /// of the public ones (for private or test DHTs).
     pub fn with_dht_bootstrap_nodes(mut self, nodes: impl IntoIterator<Item = String>) -> Self {
         self.0.dht_bootstrap_nodes = Some(nodes.into_iter().collect());
+        self
+    }
+
+    /// DHT poll interval while there are no gossip neighbors.
+    pub fn with_dht_poll_interval(mut self, d: Duration) -> Self {
+        self.0.dht_poll_interval = d;
+        self
+    }
+
+    /// Timeout of one DHT request.
+    pub fn with_dht_request_timeout(mut self, d: Duration) -> Self {
+        self.0.dht_request_timeout = d;
         self
     }
 

@@ -69,6 +69,8 @@ pub(crate) struct Shared {
     pub(crate) synced: Mutex<HashSet<PeerId>>,
     pub(crate) sync_slots: Semaphore,
     pub(crate) rtt: Mutex<HashMap<PeerId, RttEstimator>>,
+    /// Current gossip neighbor count (read by the DHT bootstrap).
+    pub(crate) neighbors: std::sync::atomic::AtomicUsize,
     /// Rejections already logged, so a misbehaving peer logs once.
     pub(crate) logged: Mutex<HashSet<(PeerId, &'static str)>>,
 }

@@ -8,7 +8,7 @@
 
 mod catalog;
 mod config;
-pub(crate) mod dht;
+pub mod dht;
 mod entry;
 mod handle;
 mod info;
@@ -74,6 +74,7 @@ impl Discovery {
             sync_slots: Semaphore::new(MAX_CONCURRENT_SYNCS),
             rtt: Mutex::default(),
             logged: Mutex::default(),
+            neighbors: std::sync::atomic::AtomicUsize::new(0),
         });
         let gossip = iroh_gossip::net::Gossip::builder()
             .alpn(ANNOUNCE_ALPN)
@@ -88,7 +89,60 @@ impl Discovery {
         tokio::spawn(protocols::serve(shared.clone(), sync, ping, depart));
         tokio::spawn(serve_gossip(gossip.clone(), announce));
         tokio::spawn(worker::run(shared.clone(), gossip, commands_rx));
+        if !shared.config.no_dht_bootstrap {
+            let config = dht::DhtConfig {
+                bootstrap: shared.config.dht_bootstrap_nodes.clone(),
+                request_timeout: shared.config.dht_request_timeout,
+                poll_fast: shared.config.dht_poll_interval,
+                ..dht::DhtConfig::new(local.network_id())
+            };
+            let host = Arc::new(DhtBridge(shared.clone()));
+            dht::spawn(config, host, local.termination().child_token());
+        }
         Self(shared)
+    }
+}
+
+/// Connects the DHT bootstrap to discovery.
+struct DhtBridge(Arc<Shared>);
+
+impl dht::DhtHost for DhtBridge {
+    fn local_addr(&self) -> iroh::EndpointAddr {
+        self.0.local.addr()
+    }
+
+    fn probe(
+        &self,
+        peer: iroh::EndpointAddr,
+    ) -> futures::future::BoxFuture<'static, Option<core::time::Duration>> {
+        let shared = self.0.clone();
+        Box::pin(async move {
+            // DHT records are unauthenticated hints: the ping proves the
+            // peer id (TLS) and the reply must be an entry of our network.
+            let (entry, rtt) = protocols::ping(&shared, peer).await.ok()?;
+            (entry.network_id() == shared.local.network_id()).then(|| {
+                shared.merge(entry);
+                rtt
+            })
+        })
+    }
+
+    fn discovered(&self, peer: iroh::EndpointAddr) {
+        if self
+            .0
+            .synced
+            .lock()
+            .expect("synced lock")
+            .contains(&peer.id)
+        {
+            return;
+        }
+        // Full queue: the next DHT cycle reports the peer again.
+        let _ = self.0.commands.try_send(worker::Command::Dial(vec![peer]));
+    }
+
+    fn gossip_neighbors(&self) -> usize {
+        self.0.neighbors.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -293,6 +293,9 @@ impl Worker {
 
     fn set_neighbors(&mut self, n: usize) {
         self.neighbors = n;
+        self.shared
+            .neighbors
+            .store(n, std::sync::atomic::Ordering::Relaxed);
         let net = self.shared.local.network_id().short().to_string();
         #[allow(clippy::cast_precision_loss)]
         metrics::gauge!("mosaik.discovery.gossip.neighbors", "network" => net).set(n as f64);

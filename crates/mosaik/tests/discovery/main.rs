@@ -2,6 +2,7 @@
 //! unless a local testnet is used).
 
 mod convergence;
+mod dht;
 mod hostile;
 mod lifecycle;
 mod util;

@@ -13,9 +13,6 @@
 //! machines): the task then retries with the poll interval, logs one line
 //! per failure streak, and never delays anything else.
 
-// Wired into discovery by the worker; until then parts are only used in tests.
-#![allow(dead_code)]
-
 mod bootstrap;
 mod client;
 mod health;
@@ -29,7 +26,10 @@ use {
     crate::NetworkId, core::time::Duration, futures::future::BoxFuture, iroh::EndpointAddr,
     std::sync::Arc, tokio_util::sync::CancellationToken,
 };
-#[allow(unused_imports)]
+#[allow(
+    unused_imports,
+    reason = "the public surface of the future `mosaik dht` command"
+)]
 pub use {
     client::{ConnectError, Lookup, PublishError, SlotClient, resolve_slots},
     record::{EncodeError, MalformedRecord, SlotRecord},
