@@ -6,7 +6,10 @@ use {
     std::time::{Duration, Instant},
 };
 
-async fn node(network: &str, bootstrap: Option<mosaik::iroh::EndpointAddr>) -> anyhow::Result<Network> {
+async fn node(
+    network: &str,
+    bootstrap: Option<mosaik::iroh::EndpointAddr>,
+) -> anyhow::Result<Network> {
     let mut config = Config::builder().no_dht_bootstrap();
     if let Some(addr) = bootstrap {
         config = config.with_bootstrap([addr]);
@@ -19,12 +22,20 @@ async fn node(network: &str, bootstrap: Option<mosaik::iroh::EndpointAddr>) -> a
         .await?)
 }
 
-async fn wait_all(nodes: &[Network], pred: impl Fn(&mosaik::discovery::Catalog) -> bool + Copy) -> anyhow::Result<()> {
+async fn wait_all(
+    nodes: &[Network],
+    pred: impl Fn(&mosaik::discovery::Catalog) -> bool + Copy,
+) -> anyhow::Result<()> {
     for net in nodes {
         let mut watch = net.discovery().catalog_watch();
-        if tokio::time::timeout(Duration::from_secs(60), watch.wait_for(|c| pred(c))).await.is_err() {
-            let counts: Vec<usize> =
-                nodes.iter().map(|n| n.discovery().catalog().signed_peers_count()).collect();
+        if tokio::time::timeout(Duration::from_secs(60), watch.wait_for(|c| pred(c)))
+            .await
+            .is_err()
+        {
+            let counts: Vec<usize> = nodes
+                .iter()
+                .map(|n| n.discovery().catalog().signed_peers_count())
+                .collect();
             anyhow::bail!("condition not reached within 60 s; catalog sizes: {counts:?}");
         }
     }
@@ -73,7 +84,9 @@ pub async fn convergence(sizes: &[usize], runs: usize) -> anyhow::Result<()> {
             dep.push(d);
         }
         let (c, d) = (median(conv), median(dep));
-        println!("B5: {n} nodes from one bootstrap peer: converged p50 {c:?}, graceful departure seen by all p50 {d:?} ({runs} runs)");
+        println!(
+            "B5: {n} nodes from one bootstrap peer: converged p50 {c:?}, graceful departure seen by all p50 {d:?} ({runs} runs)"
+        );
         println!(
             "{{\"scenario\":\"B5\",\"nodes\":{n},\"runs\":{runs},\"convergence_ms\":{},\"departure_ms\":{}}}",
             c.as_millis(),

@@ -1,42 +1,20 @@
-//! Tickets: opaque credentials carried in a peer's signed discovery entry.
+//! Tickets: credentials carried in a peer's signed discovery entry, and the
+//! validators that decide whether a peer may subscribe, publish or bond.
 //!
-//! Validation (`TicketValidator`, JWT, expirations) arrives with the
-//! tickets issue; discovery only carries tickets.
+//! A [`Ticket`] is opaque bytes of some [`TicketClass`]. A
+//! [`TicketValidator`] of that class checks the bytes against the peer entry
+//! that carries them and answers with the ticket's [`Expiration`]. Every
+//! place that takes validators (producers, consumers, groups, collections)
+//! requires *every* configured validator to accept at least one ticket of its
+//! class, and tears the connection down at the earliest expiry.
 
-use {
-    crate::primitives::{TicketClass, UniqueId},
-    bytes::Bytes,
-    serde::{Deserialize, Serialize},
+mod expiration;
+mod ticket;
+mod validator;
+
+pub use {
+    crate::primitives::TicketClass,
+    expiration::Expiration,
+    ticket::Ticket,
+    validator::{InvalidTicket, TicketValidator, validate_all},
 };
-
-/// An opaque credential of some class, carried in a peer entry.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Ticket {
-    class: TicketClass,
-    data: Bytes,
-}
-
-impl Ticket {
-    /// A ticket of `class` carrying `data`.
-    pub fn new(class: TicketClass, data: impl Into<Bytes>) -> Self {
-        Self {
-            class,
-            data: data.into(),
-        }
-    }
-
-    /// `derive(class, data)`: the key of this ticket in a peer entry.
-    pub fn id(&self) -> UniqueId {
-        self.class.derive(&self.data)
-    }
-
-    /// The ticket's class.
-    pub fn class(&self) -> TicketClass {
-        self.class
-    }
-
-    /// The ticket's payload.
-    pub fn data(&self) -> &Bytes {
-        &self.data
-    }
-}
