@@ -11,6 +11,7 @@ mod link;
 mod link_error;
 mod listener;
 mod local;
+mod mdns;
 mod router;
 
 pub use crate::primitives::NetworkId;
@@ -24,6 +25,7 @@ pub use {
     link_error::{AcceptError, CloseError, LinkError, OpenError, RecvError, SendError},
     listener::Listener,
     local::LocalNode,
+    mdns::MDNS_SERVICE_NAME,
 };
 /// A peer's identity: its ed25519 public key.
 pub type PeerId = iroh::EndpointId;
@@ -74,9 +76,9 @@ pub enum NetworkError {
     /// The discovery configuration is invalid.
     #[error("discovery config: {0}")]
     DiscoveryConfig(String),
-    /// mDNS was requested but this build has no mDNS support.
-    #[error("mdns discovery is not available in this build")]
-    MdnsUnavailable,
+    /// The mDNS responder could not start (no usable IPv4/IPv6 socket).
+    #[error("mdns discovery: {0}")]
+    Mdns(String),
     /// A listener for this ALPN already exists.
     #[error("a listener for alpn {0:?} already exists")]
     AlreadyListening(String),
@@ -115,15 +117,19 @@ impl Network {
             .clone()
             .build()
             .map_err(|e| NetworkError::DiscoveryConfig(e.to_string()))?;
-        if config.mdns_discovery {
-            return Err(NetworkError::MdnsUnavailable);
-        }
         let secret_key = config.secret_key.unwrap_or_else(iroh::SecretKey::generate);
         let memory = MemoryLookup::new();
+        let mdns = config
+            .mdns_discovery
+            .then(|| mdns::lookup(secret_key.public()))
+            .transpose()?;
         let mut builder = iroh::Endpoint::builder(presets::Minimal)
             .secret_key(secret_key)
             .relay_mode(config.relay_mode)
             .address_lookup(memory.clone());
+        if let Some(mdns) = &mdns {
+            builder = builder.address_lookup(mdns.clone());
+        }
         for addr in &config.addresses {
             builder = builder
                 .bind_addr(*addr)
@@ -150,6 +156,10 @@ impl Network {
             announce: listen(&router, &local)?,
         };
         let discovery = crate::discovery::Discovery::start(&local, discovery_config, listeners);
+        if let Some(mdns) = &mdns {
+            let cancel = local.termination().child_token();
+            mdns::spawn_dialer(mdns, discovery.clone(), local.id(), cancel);
+        }
         Ok(Self {
             local,
             router,

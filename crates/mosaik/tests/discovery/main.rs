@@ -5,4 +5,5 @@ mod convergence;
 mod dht;
 mod hostile;
 mod lifecycle;
+mod mdns;
 mod util;
