@@ -1,0 +1,1 @@
+//! JWT ticket tests.
