@@ -249,3 +249,24 @@ fn tokens_from_jsonwebtoken_validate() {
         Ok(Expiration::At(_))
     ));
 }
+
+#[test]
+fn rfc_8037_ed25519_vector() {
+    // RFC 8037 appendix A: a known key and JWS. Its payload is text, not a
+    // claims object, so getting as far as `BadClaims` proves the signature
+    // verified against an independent vector.
+    let seed = crate::util::unb64("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A");
+    let public = crate::util::unb64("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+    let key = EdDsaSigningKey::from_bytes(seed.try_into().unwrap());
+    assert_eq!(key.verifying_key().0.to_vec(), public);
+    let token = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.\
+                 hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
+    let jwt = Jwt::with_key(key.verifying_key());
+    let got = jwt.check(token.as_bytes(), &peer());
+    assert!(matches!(got, Err(JwtRejection::BadClaims(_))), "{got:?}");
+    let tampered = token.replace("hgyY", "hgyZ");
+    assert_eq!(
+        jwt.check(tampered.as_bytes(), &peer()),
+        Err(JwtRejection::BadSignature)
+    );
+}
