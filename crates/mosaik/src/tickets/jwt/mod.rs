@@ -21,6 +21,7 @@ mod error;
 mod hmac_key;
 mod signing;
 mod validator;
+mod verified;
 mod verifying;
 
 pub use {

@@ -5,6 +5,7 @@ use {
         JwtRejection, VerifyingKey,
         claims::Claims,
         compact::{Compact, decode_part},
+        verified::Verified,
     },
     crate::{
         PeerId,
@@ -33,8 +34,10 @@ use {
 /// (key fingerprints included), so validators with different rules put
 /// groups under different ids.
 ///
-/// Validation does no I/O and keeps no state: it is safe and cheap to call
-/// on every entry update.
+/// Validation does no I/O. Tokens whose signature verified are remembered
+/// (by hash, bounded, shared between clones) so re-checking the same ticket
+/// on every entry update costs a hash and the claim checks, not a
+/// signature verification.
 #[derive(Clone, Debug)]
 pub struct Jwt {
     keys: Vec<VerifyingKey>,
@@ -45,6 +48,7 @@ pub struct Jwt {
     non_expiring: bool,
     max_lifetime: Option<Duration>,
     max_age: Option<Duration>,
+    verified: Verified,
 }
 
 impl Jwt {
@@ -66,6 +70,7 @@ impl Jwt {
             non_expiring: false,
             max_lifetime: None,
             max_age: None,
+            verified: Verified::default(),
         }
         .add_key(key)
     }
@@ -81,6 +86,8 @@ impl Jwt {
             tracing::warn!(error = %e, "jwt validator configured with an unusable key");
         }
         self.keys.push(key);
+        // Verdicts were for the old key set; a clone keeps its own.
+        self.verified = Verified::default();
         self
     }
 
@@ -150,7 +157,8 @@ impl Jwt {
     /// refused it. [`TicketValidator::validate`] is this with the reason
     /// turned into an [`InvalidTicket`].
     pub fn check(&self, token: &[u8], peer: &PeerId) -> Result<Expiration, JwtRejection> {
-        let token = Compact::parse(token, Self::MAX_TOKEN_LEN)?;
+        let raw = token;
+        let token = Compact::parse(raw, Self::MAX_TOKEN_LEN)?;
         let mut candidates = self
             .keys
             .iter()
@@ -159,17 +167,21 @@ impl Jwt {
         if candidates.peek().is_none() {
             return Err(JwtRejection::UnknownAlgorithm(token.alg));
         }
-        let signature = decode_part(token.signature).map_err(|_| JwtRejection::BadSignature)?;
-        let message = token.signing_input.as_bytes();
-        let verified = candidates.any(|key| match key.verify(message, &signature) {
-            Ok(valid) => valid,
-            Err(e) => {
-                tracing::debug!(error = %e, "jwt key cannot verify");
-                false
+        let hash = *blake3::hash(raw).as_bytes();
+        if !self.verified.contains(&hash) {
+            let signature = decode_part(token.signature).map_err(|_| JwtRejection::BadSignature)?;
+            let message = token.signing_input.as_bytes();
+            let valid = candidates.any(|key| match key.verify(message, &signature) {
+                Ok(valid) => valid,
+                Err(e) => {
+                    tracing::debug!(error = %e, "jwt key cannot verify");
+                    false
+                }
+            });
+            if !valid {
+                return Err(JwtRejection::BadSignature);
             }
-        });
-        if !verified {
-            return Err(JwtRejection::BadSignature);
+            self.verified.insert(hash);
         }
 
         let claims = Claims::decode(token.payload)?;
