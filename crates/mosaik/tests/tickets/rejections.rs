@@ -412,4 +412,12 @@ fn a_ticket_copied_into_another_peers_entry_is_refused() {
     assert_rejected(jwt.check(alices.data(), &mallory), &JwtRejection::Subject);
     let validators: [&dyn TicketValidator; 1] = [&jwt];
     assert!(validate_all(validators, &stolen).is_err());
+    assert!(stolen.validate_ticket(&jwt).is_err());
+    assert!(stolen.validate_tickets(std::slice::from_ref(&jwt)).is_err());
+    let own = entry(alice, [alices]);
+    assert!(matches!(own.validate_ticket(&jwt), Ok(Expiration::At(_))));
+    assert!(matches!(
+        own.validate_tickets(&[jwt]),
+        Ok(Some(Expiration::At(_)))
+    ));
 }
