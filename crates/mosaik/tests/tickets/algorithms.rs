@@ -270,3 +270,28 @@ fn rfc_8037_ed25519_vector() {
         Err(JwtRejection::BadSignature)
     );
 }
+
+#[test]
+fn rfc_7515_es256_vector() {
+    // RFC 7515 appendix A.3: a P-256 key (given as x, y) and its JWS. The
+    // payload has no `sub`, so reaching `Subject` proves the signature
+    // verified against an independent vector.
+    let x = crate::util::unb64("f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU");
+    let y = crate::util::unb64("x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0");
+    let mut point = [0u8; 33];
+    point[0] = 0x02 | (y[31] & 1);
+    point[1..].copy_from_slice(&x);
+    let jwt = Jwt::with_key(Es256::from_slice(&point).unwrap());
+    let token = "eyJhbGciOiJFUzI1NiJ9.\
+                 eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.\
+                 DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
+    assert_eq!(
+        jwt.check(token.as_bytes(), &peer()),
+        Err(JwtRejection::Subject)
+    );
+    let tampered = token.replace("DtEh", "DtEi");
+    assert_eq!(
+        jwt.check(tampered.as_bytes(), &peer()),
+        Err(JwtRejection::BadSignature)
+    );
+}
