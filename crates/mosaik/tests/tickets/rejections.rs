@@ -421,3 +421,24 @@ fn a_ticket_copied_into_another_peers_entry_is_refused() {
         Ok(Some(Expiration::At(_)))
     ));
 }
+
+#[test]
+fn tickets_ride_in_signed_entries() {
+    // The path tickets take in production: issued to a peer, added to its
+    // entry, signed, sent (postcard), decoded and verified, then validated.
+    let key = Es256SigningKey::random();
+    let jwt = Jwt::with_key(key.verifying_key()).allow_issuer("idp");
+    let secret = mosaik::SecretKey::generate();
+    let ticket = JwtTicketBuilder::new(key)
+        .issuer("idp")
+        .expires_at(in_5_min())
+        .build(&secret.public());
+    let signed = entry(secret.public(), [ticket]).sign(&secret).unwrap();
+    let wire = mosaik::primitives::encoding::serialize(&signed);
+    let received: mosaik::discovery::SignedPeerEntry =
+        mosaik::primitives::encoding::deserialize(&wire).unwrap();
+    assert!(matches!(
+        received.validate_ticket(&jwt),
+        Ok(Expiration::At(_))
+    ));
+}
