@@ -5,4 +5,5 @@
 mod algorithms;
 mod config;
 mod rejections;
+mod rules;
 mod util;

@@ -2,11 +2,12 @@
 
 use {
     base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD},
+    chrono::Duration,
     mosaik::{
         NetworkId, PeerId, SecretKey,
         discovery::PeerEntry,
         iroh::EndpointAddr,
-        tickets::{Ticket, jwt::JwtRejection},
+        tickets::{Expiration, Ticket, jwt::JwtRejection},
     },
 };
 
@@ -63,4 +64,19 @@ pub fn assert_rejected<T: std::fmt::Debug>(
         Err(got) => assert_eq!(&got, expected, "rejected for another reason"),
         Ok(v) => panic!("accepted ({v:?}), expected {expected:?}"),
     }
+}
+
+/// A token with exactly this header and payload JSON text, HS256-signed
+/// with `secret` by the `jsonwebtoken` crate.
+pub fn hs256_raw(secret: &[u8], header: &str, payload: &str) -> Vec<u8> {
+    let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+    let key = jsonwebtoken::EncodingKey::from_secret(secret).unwrap();
+    let sig =
+        jsonwebtoken::crypto::sign(input.as_bytes(), &key, jsonwebtoken::Algorithm::HS256).unwrap();
+    format!("{input}.{sig}").into_bytes()
+}
+
+/// An expiry five minutes from now.
+pub fn in_5_min() -> Expiration {
+    Expiration::after(Duration::minutes(5))
 }
