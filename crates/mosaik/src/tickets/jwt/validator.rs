@@ -85,6 +85,14 @@ impl Jwt {
         if let Err(e) = key.check() {
             tracing::warn!(error = %e, "jwt validator configured with an unusable key");
         }
+        let id = (key.algorithm().to_owned(), key.fingerprint());
+        if self
+            .keys
+            .iter()
+            .any(|k| (k.algorithm(), k.fingerprint()) == (id.0.as_str(), id.1))
+        {
+            return self; // already configured: no second verification try
+        }
         self.keys.push(key);
         // Verdicts were for the old key set; a clone keeps its own.
         self.verified = Verified::default();
