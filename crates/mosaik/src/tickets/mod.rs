@@ -9,12 +9,14 @@
 //! class, and tears the connection down at the earliest expiry.
 
 mod expiration;
+pub mod jwt;
 mod ticket;
 mod validator;
 
 pub use {
     crate::primitives::TicketClass,
     expiration::Expiration,
+    jwt::{Jwt, JwtTicketBuilder},
     ticket::Ticket,
     validator::{InvalidTicket, TicketValidator, validate_all},
 };

@@ -90,6 +90,31 @@ pub fn validate_all<'a>(
     Ok(earliest)
 }
 
+// The peer-entry side of SPEC §1.3, kept here next to `validate_all` so the
+// rules live in one place.
+impl PeerEntry {
+    /// Validates this entry's tickets of `validator`'s class: Ok with the
+    /// latest expiry among the unexpired valid ones, else the last refusal.
+    pub fn validate_ticket(
+        &self,
+        validator: &dyn TicketValidator,
+    ) -> Result<Expiration, InvalidTicket> {
+        validate_all([validator], self)
+    }
+
+    /// Every validator must accept one of this entry's tickets: Ok with the
+    /// earliest of their expiries, or `Ok(None)` when `validators` is empty.
+    pub fn validate_tickets<V: TicketValidator>(
+        &self,
+        validators: &[V],
+    ) -> Result<Option<Expiration>, InvalidTicket> {
+        if validators.is_empty() {
+            return Ok(None);
+        }
+        validate_all(validators.iter().map(|v| v as &dyn TicketValidator), self).map(Some)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use {
@@ -141,6 +166,24 @@ mod tests {
         let peer = entry(&[(a, b"ok")]);
         assert!(validate_all(all(), &peer).is_err());
         assert_eq!(validate_all([], &peer), Ok(Expiration::Never));
+    }
+
+    #[test]
+    fn entry_helpers_match_validate_all() {
+        let (a, b) = (TicketClass::from("a"), TicketClass::from("b"));
+        let soon = Expiration::in_1h();
+        let peer = entry(&[(a, b"ok"), (b, b"ok")]);
+        let va = Fixed(a, Expiration::Never);
+        assert_eq!(peer.validate_ticket(&va), Ok(Expiration::Never));
+        let both: Vec<Box<dyn TicketValidator>> = vec![
+            Box::new(Fixed(a, Expiration::Never)),
+            Box::new(Fixed(b, soon)),
+        ];
+        assert_eq!(peer.validate_tickets(&both), Ok(Some(soon)));
+        assert_eq!(peer.validate_tickets::<Fixed>(&[]), Ok(None));
+        let missing = entry(&[(a, b"ok")]);
+        assert!(missing.validate_tickets(&both).is_err());
+        assert!(missing.validate_ticket(&Fixed(b, soon)).is_err());
     }
 
     #[test]
