@@ -92,6 +92,7 @@ pub struct Network {
     router: Arc<Router>,
     accept_task: tokio::task::JoinHandle<()>,
     discovery: crate::discovery::Discovery,
+    streams: crate::streams::Streams,
 }
 
 impl Network {
@@ -150,11 +151,18 @@ impl Network {
             announce: listen(&router, &local)?,
         };
         let discovery = crate::discovery::Discovery::start(&local, discovery_config, listeners);
+        let streams = crate::streams::Streams::start(
+            &local,
+            &discovery,
+            listen(&router, &local)?,
+            crate::streams::Config::default(),
+        );
         Ok(Self {
             local,
             router,
             accept_task,
             discovery,
+            streams,
         })
     }
 
@@ -171,6 +179,11 @@ impl Network {
     /// This node's discovery.
     pub fn discovery(&self) -> &crate::discovery::Discovery {
         &self.discovery
+    }
+
+    /// This node's streams.
+    pub fn streams(&self) -> &crate::streams::Streams {
+        &self.streams
     }
 
     /// Resolves once this node has an address peers can dial.
