@@ -32,7 +32,9 @@ pub use {
     channel::ChannelInfo,
     close::{NoCapacity, NotAllowed, StreamNotFound, TooSlow},
     consumer::Consumer,
-    def::{ConsumerDef, ConsumerOf, ProducerDef, ProducerOf, StreamConsumer, StreamDef, StreamProducer},
+    def::{
+        ConsumerDef, ConsumerOf, ProducerDef, ProducerOf, StreamConsumer, StreamDef, StreamProducer,
+    },
     messages::{ConsumerHandshake, Criteria, STREAMS_ALPN, StartStream, StreamsProtocol},
     producer::Producer,
     require::Denied,
@@ -48,6 +50,19 @@ use {
     },
     std::sync::Arc,
 };
+
+/// Closes `conn` at once with `reason`. Used for refusals and
+/// disconnects: unsent data is discarded, and the peer sees the code rather
+/// than a finished stream (a finished stream means a graceful end).
+pub(crate) fn close_now(
+    conn: &iroh::endpoint::Connection,
+    reason: &dyn crate::network::CloseReason,
+) {
+    conn.close(
+        iroh::endpoint::VarInt::from_u32(reason.code()),
+        reason.name().as_bytes(),
+    );
+}
 
 /// Streams configuration.
 #[derive(Clone)]

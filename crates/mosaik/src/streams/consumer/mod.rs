@@ -9,7 +9,8 @@ pub use handle::Consumer;
 
 use {
     super::{
-        Backoff, BackoffFactory, ChannelConditions, Criteria, Streams, backoff, require::Requirements,
+        Backoff, BackoffFactory, ChannelConditions, Criteria, Streams, backoff,
+        require::Requirements,
     },
     crate::{Datum, StreamId, discovery::PeerInfo, tickets::TicketValidator},
     core::marker::PhantomData,
@@ -102,8 +103,14 @@ impl<D: Datum> Builder<D> {
     /// Producers must satisfy `predicate` (AND with earlier ones); checked
     /// before connecting and on every catalog change.
     #[must_use]
-    pub fn require(mut self, predicate: impl Fn(&PeerInfo) -> bool + Send + Sync + 'static) -> Self {
-        self.config.requirements.predicates.push(Arc::new(predicate));
+    pub fn require(
+        mut self,
+        predicate: impl Fn(&PeerInfo) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.config
+            .requirements
+            .predicates
+            .push(Arc::new(predicate));
         self
     }
 
@@ -111,7 +118,10 @@ impl<D: Datum> Builder<D> {
     /// disconnected when it expires.
     #[must_use]
     pub fn require_ticket(mut self, validator: impl TicketValidator) -> Self {
-        self.config.requirements.validators.push(Arc::new(validator));
+        self.config
+            .requirements
+            .validators
+            .push(Arc::new(validator));
         self
     }
 

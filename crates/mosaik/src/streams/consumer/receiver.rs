@@ -66,7 +66,9 @@ fn outcome_of(close: Option<&ConnectionError>) -> Outcome {
 fn recv_outcome(err: &RecvError) -> Outcome {
     match err {
         RecvError::Io(close) => outcome_of(Some(close)),
-        RecvError::Decode(_) | RecvError::Cancelled => Outcome::Stop,
+        // Producers finish their stream only when shutting down gracefully
+        // (refusals and disconnects close with a code, unfinished).
+        RecvError::UnexpectedEnd | RecvError::Decode(_) | RecvError::Cancelled => Outcome::Stop,
         _ => Outcome::Retry,
     }
 }
@@ -176,10 +178,8 @@ impl<D: Datum> Receiver<D> {
         };
         self.info.set_state(State::Connected);
         let _ = self.events.send(Event::StateChanged).await;
-        let labels = crate::streams::producer::labels(
-            self.shared.local.network_id(),
-            self.config.stream_id,
-        );
+        let labels =
+            crate::streams::producer::labels(self.shared.local.network_id(), self.config.stream_id);
         let items = metrics::counter!("mosaik.streams.consumer.items.received", labels.clone());
         let bytes = metrics::counter!("mosaik.streams.consumer.bytes.received", labels);
         let mut received = false;

@@ -185,10 +185,8 @@ impl<D: Datum> Worker<D> {
     }
 
     fn gauge(&self) {
-        let labels = crate::streams::producer::labels(
-            self.shared.local.network_id(),
-            self.config.stream_id,
-        );
+        let labels =
+            crate::streams::producer::labels(self.shared.local.network_id(), self.config.stream_id);
         #[allow(clippy::cast_precision_loss)]
         metrics::gauge!("mosaik.streams.consumer.producers", labels).set(self.active.len() as f64);
     }

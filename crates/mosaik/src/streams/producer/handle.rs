@@ -186,9 +186,7 @@ impl<D: Datum> futures::Sink<D> for Producer<D> {
             }
         }
         self.online = None;
-        self.sink
-            .poll_reserve(cx)
-            .map_err(|_| Error::Closed(None))
+        self.sink.poll_reserve(cx).map_err(|_| Error::Closed(None))
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: D) -> Result<(), Error<D>> {

@@ -113,8 +113,14 @@ impl<D: Datum> Builder<D> {
     /// Consumers must satisfy `predicate` (AND with earlier ones); checked
     /// on subscribe and on every catalog change.
     #[must_use]
-    pub fn require(mut self, predicate: impl Fn(&PeerInfo) -> bool + Send + Sync + 'static) -> Self {
-        self.config.requirements.predicates.push(Arc::new(predicate));
+    pub fn require(
+        mut self,
+        predicate: impl Fn(&PeerInfo) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.config
+            .requirements
+            .predicates
+            .push(Arc::new(predicate));
         self
     }
 
@@ -122,7 +128,10 @@ impl<D: Datum> Builder<D> {
     /// disconnected when it expires.
     #[must_use]
     pub fn require_ticket(mut self, validator: impl TicketValidator) -> Self {
-        self.config.requirements.validators.push(Arc::new(validator));
+        self.config
+            .requirements
+            .validators
+            .push(Arc::new(validator));
         self
     }
 

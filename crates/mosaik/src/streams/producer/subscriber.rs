@@ -53,7 +53,8 @@ impl Task {
         mut deadline: watch::Receiver<Option<Instant>>,
     ) {
         let items = metrics::counter!("mosaik.streams.producer.items.sent", self.labels.clone());
-        let bytes_sent = metrics::counter!("mosaik.streams.producer.bytes.sent", self.labels.clone());
+        let bytes_sent =
+            metrics::counter!("mosaik.streams.producer.bytes.sent", self.labels.clone());
         let mut watching = true;
         loop {
             let due = *deadline.borrow_and_update();

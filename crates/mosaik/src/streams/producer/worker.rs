@@ -58,14 +58,7 @@ struct Worker<D> {
     labels: Vec<metrics::Label>,
 }
 
-/// Closes `conn` at once with `reason` (unsent data is discarded: the
-/// subscriber is being thrown out).
-pub(super) fn close_now(conn: &Connection, reason: &dyn CloseReason) {
-    conn.close(
-        iroh::endpoint::VarInt::from_u32(reason.code()),
-        reason.name().as_bytes(),
-    );
-}
+pub(super) use crate::streams::close_now;
 
 /// Starts the worker; returns the shared handle state and the intake for
 /// the acceptor.
@@ -144,12 +137,10 @@ impl<D: Datum> Worker<D> {
         self.status.update(Vec::clear);
         intake.close();
         while let Ok(incoming) = intake.try_recv() {
-            tokio::spawn(async move {
-                let _ = incoming
-                    .link
-                    .close(crate::network::GracefulShutdown)
-                    .await;
-            });
+            close_now(
+                incoming.link.connection(),
+                &crate::network::GracefulShutdown,
+            );
         }
         tracing::debug!(stream = %self.config.stream_id, "producer stopped");
     }
@@ -207,17 +198,19 @@ impl<D: Datum> Worker<D> {
                 "disconnecting subscriber"
             );
             close_now(&sub.conn, reason);
-            self.status.update(|list| list.retain(|c| !c.same(&sub.info)));
+            self.status
+                .update(|list| list.retain(|c| !c.same(&sub.info)));
             self.consumers_gauge();
         }
     }
 
     fn reject(&self, incoming: Incoming, reason: impl CloseReason) {
-        metrics::counter!("mosaik.streams.producer.consumers.rejected", self.labels.clone())
-            .increment(1);
-        tokio::spawn(async move {
-            let _ = incoming.link.close(reason).await;
-        });
+        metrics::counter!(
+            "mosaik.streams.producer.consumers.rejected",
+            self.labels.clone()
+        )
+        .increment(1);
+        close_now(incoming.link.connection(), &reason);
     }
 
     fn admit(&mut self, incoming: Incoming) {
@@ -268,8 +261,11 @@ impl<D: Datum> Worker<D> {
             },
         );
         self.status.update(|list| list.push(info));
-        metrics::counter!("mosaik.streams.producer.consumers.accepted", self.labels.clone())
-            .increment(1);
+        metrics::counter!(
+            "mosaik.streams.producer.consumers.accepted",
+            self.labels.clone()
+        )
+        .increment(1);
         self.consumers_gauge();
     }
 
@@ -278,7 +274,8 @@ impl<D: Datum> Worker<D> {
             Event::Connected => self.status.refresh(),
             Event::Done(id) => {
                 if let Some(sub) = self.subs.remove(&id) {
-                    self.status.update(|list| list.retain(|c| !c.same(&sub.info)));
+                    self.status
+                        .update(|list| list.retain(|c| !c.same(&sub.info)));
                     self.consumers_gauge();
                 } else {
                     self.status.refresh();
