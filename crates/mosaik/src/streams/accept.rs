@@ -31,7 +31,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut listener: Listener<StreamsPro
             })
             .await;
             if let Ok(Some((link, hs))) = handshake {
-                route(&shared, link, hs);
+                route(&shared, link, &hs);
             } else {
                 count(&shared, "mosaik.streams.connections.rejected");
             }
@@ -44,26 +44,26 @@ fn count(shared: &Shared, name: &'static str) {
     metrics::counter!(name, "network" => net).increment(1);
 }
 
-fn reject(shared: &Shared, link: &Link<StreamsProtocol>, reason: impl CloseReason) {
+fn reject(shared: &Shared, link: &Link<StreamsProtocol>, reason: &dyn CloseReason) {
     tracing::debug!(
         peer = %link.remote_id().fmt_short(),
         reason = reason.name(),
         "refusing stream subscription"
     );
     count(shared, "mosaik.streams.connections.rejected");
-    super::close_now(link.connection(), &reason);
+    super::close_now(link.connection(), reason);
 }
 
 /// Checks the handshake and hands the link to the stream's producer.
-fn route(shared: &Shared, link: Link<StreamsProtocol>, hs: ConsumerHandshake) {
+fn route(shared: &Shared, link: Link<StreamsProtocol>, hs: &ConsumerHandshake) {
     if hs.network_id != shared.local.network_id() {
-        return reject(shared, &link, DifferentNetwork);
+        return reject(shared, &link, &DifferentNetwork);
     }
     let Some(peer) = shared.discovery.catalog().get(&link.remote_id()) else {
-        return reject(shared, &link, UnknownPeer);
+        return reject(shared, &link, &UnknownPeer);
     };
     let Some(intake) = shared.registry.intake(&hs.stream_id) else {
-        return reject(shared, &link, StreamNotFound);
+        return reject(shared, &link, &StreamNotFound);
     };
     let incoming = Incoming {
         link,
@@ -74,9 +74,9 @@ fn route(shared: &Shared, link: Link<StreamsProtocol>, hs: ConsumerHandshake) {
         Ok(()) => count(shared, "mosaik.streams.connections.accepted"),
         // The producer is busy admitting others: refuse rather than queue
         // without bound; the consumer retries after its backoff.
-        Err(TrySendError::Full(incoming)) => reject(shared, &incoming.link, NoCapacity),
+        Err(TrySendError::Full(incoming)) => reject(shared, &incoming.link, &NoCapacity),
         Err(TrySendError::Closed(incoming)) => {
-            reject(shared, &incoming.link, StreamNotFound);
+            reject(shared, &incoming.link, &StreamNotFound);
         }
     }
 }

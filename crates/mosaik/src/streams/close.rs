@@ -1,4 +1,4 @@
-//! Close reasons of the streams protocol (SPEC §2.3, codes 10_xxx).
+//! Close reasons of the streams protocol (SPEC §2.3, codes `10_xxx`).
 //!
 //! They live next to the protocol rather than in `network::close` because
 //! the groups subsystem has its own `NotAllowed` with another code.

@@ -60,6 +60,8 @@ fn deadline(expiry: Expiration) -> Option<Instant> {
         Expiration::Never => None,
         // Already past: due now (validate_all refuses expired tickets, so
         // this only happens on a clock edge).
-        other => Some(Instant::now() + other.remaining().unwrap_or(Duration::ZERO)),
+        other @ Expiration::At(_) => {
+            Some(Instant::now() + other.remaining().unwrap_or(Duration::ZERO))
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Producer drop and re-creation, node restart, the UnknownPeer path.
+//! Producer drop and re-creation, node restart, the `UnknownPeer` path.
 
 use {
     crate::util::{cluster, eventually, fast, node, node_with, quick_backoff, until, within},

@@ -62,8 +62,8 @@ async fn default_producer_reaches_default_consumer_in_order() {
 
 #[tokio::test]
 async fn sink_and_stream_impls_and_custom_stream_id() {
-    let nodes = cluster("streams-sink", 2).await;
     const ID: StreamId = mosaik::unique_id!("custom-ticks");
+    let nodes = cluster("streams-sink", 2).await;
     let def = StreamDef::<u32>::with_stream_id(ID);
     let mut producer = nodes[0].streams().producer_of(def).build().unwrap();
     assert_eq!(producer.stream_id(), ID);

@@ -74,20 +74,18 @@ impl Task {
                     }
                     return;
                 }
-                next = queue.recv() => match next {
-                    Some(bytes) => {
-                        let size = bytes.len();
-                        if tx.send_raw(bytes).await.is_err() {
-                            return;
-                        }
-                        self.info.stats().record(size);
-                        items.increment(1);
-                        bytes_sent.increment(size as u64);
-                    }
-                    None => {
+                next = queue.recv() => {
+                    let Some(bytes) = next else {
                         let _ = tx.close(GracefulShutdown).await;
                         return;
+                    };
+                    let size = bytes.len();
+                    if tx.send_raw(bytes).await.is_err() {
+                        return;
                     }
+                    self.info.stats().record(size);
+                    items.increment(1);
+                    bytes_sent.increment(size as u64);
                 }
             }
         }

@@ -34,6 +34,7 @@ const EVENT_BACKLOG: usize = 64;
 /// Datums taken from the input per wake-up before other events get a turn.
 const FANOUT_BATCH: usize = 64;
 
+#[derive(Clone, Copy)]
 pub(super) enum Event {
     Connected,
     Done(u64),
@@ -204,24 +205,24 @@ impl<D: Datum> Worker<D> {
         }
     }
 
-    fn reject(&self, incoming: Incoming, reason: impl CloseReason) {
+    fn reject(&self, incoming: &Incoming, reason: &dyn CloseReason) {
         metrics::counter!(
             "mosaik.streams.producer.consumers.rejected",
             self.labels.clone()
         )
         .increment(1);
-        close_now(incoming.link.connection(), &reason);
+        close_now(incoming.link.connection(), reason);
     }
 
     fn admit(&mut self, incoming: Incoming) {
         if self.subs.len() >= self.config.max_consumers {
-            return self.reject(incoming, NoCapacity);
+            return self.reject(&incoming, &NoCapacity);
         }
         let deadline = match self.config.requirements.check(&incoming.peer) {
             Ok(deadline) => deadline,
             Err(denied) => {
                 tracing::debug!(stream = %self.config.stream_id, reason = %denied, "consumer not allowed");
-                return self.reject(incoming, NotAllowed);
+                return self.reject(&incoming, &NotAllowed);
             }
         };
         let Incoming {
