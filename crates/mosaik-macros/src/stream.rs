@@ -300,3 +300,51 @@ pub(crate) fn expand(input: StreamInput, intent: fn(&str) -> [u8; 32]) -> TokenS
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> syn::Result<StreamInput> {
+        syn::parse_str::<StreamInput>(text)
+    }
+
+    fn expanded(text: &str) -> String {
+        expand(parse(text).expect("parses"), |_| [0; 32]).to_string()
+    }
+
+    #[test]
+    fn unknown_and_misrouted_keys_are_errors() {
+        let err = parse("m; A = u8, bogus: 1").err().expect("unknown key");
+        assert!(err.to_string().contains("unknown stream key `bogus`"));
+        assert!(parse("m; A = u8, consumer buffer_size: 1").is_err());
+        assert!(parse("m; A = u8, producer backoff: 1").is_err());
+    }
+
+    #[test]
+    fn require_prefix_names_who_must_satisfy_it() {
+        let out = expanded("m; A = u8, \"a\", consumer require: f, producer require_ticket: v");
+        let (producer, consumer) = out.split_at(out.find("StreamConsumer").unwrap());
+        assert!(producer.contains(". require (f)"));
+        assert!(!producer.contains("require_ticket"));
+        assert!(consumer.contains(". require_ticket (v)"));
+        assert!(!consumer.contains(". require (f)"));
+    }
+
+    #[test]
+    fn modes_ids_and_generics() {
+        let out = expanded("m; pub producer P = u8, SOME_ID, max_consumers: 2");
+        assert!(out.contains("StreamProducer") && !out.contains("StreamConsumer"));
+        assert!(out.contains("with_stream_id (SOME_ID)"));
+        assert!(out.contains("with_max_consumers (2)"));
+        let out = expanded("m; consumer C = u8, criteria: c, backoff: b, online_when: w");
+        assert!(!out.contains("StreamProducer") && out.contains("StreamConsumer"));
+        assert!(out.contains("with_criteria (c)") && out.contains("with_backoff (b)"));
+        let out = expanded("m; G<T> = Vec<T>");
+        assert!(out.contains("PhantomData"));
+        assert!(!out.contains("with_stream_id"));
+        let out = expanded("m; L = u8, \"lit\", require: a, require: b");
+        assert_eq!(out.matches(". require (a)").count(), 2, "both sides");
+        assert_eq!(out.matches(". require (b)").count(), 2);
+    }
+}

@@ -12,6 +12,9 @@ use {
     tokio::sync::{mpsc, watch},
 };
 
+/// Queued datums written per wake-up before checking for close events.
+const SEND_BATCH: usize = 64;
+
 /// Time the consumer gets to take our `StartStream`.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -56,9 +59,22 @@ impl Task {
         let bytes_sent =
             metrics::counter!("mosaik.streams.producer.bytes.sent", self.labels.clone());
         let mut watching = true;
+        // The consumer sends nothing after its handshake: a frame or an end
+        // on the receive side means it left or misbehaved. One future for
+        // the whole subscription keeps the per-datum path short.
+        let peer_gone = rx.recv_frame();
+        tokio::pin!(peer_gone);
+        let mut batch = Vec::with_capacity(SEND_BATCH);
         loop {
             let due = *deadline.borrow_and_update();
             tokio::select! {
+                biased;
+                frame = &mut peer_gone => {
+                    if frame.is_ok() {
+                        close_now(conn, &ProtocolViolation);
+                    }
+                    return;
+                }
                 changed = deadline.changed(), if watching => {
                     // The worker dropped us; the queue tells us when to stop.
                     watching = changed.is_ok();
@@ -67,25 +83,20 @@ impl Task {
                     close_now(conn, &NotAllowed);
                     return;
                 }
-                frame = rx.recv_frame() => {
-                    // Consumers send nothing after the handshake.
-                    if frame.is_ok() {
-                        close_now(conn, &ProtocolViolation);
-                    }
-                    return;
-                }
-                next = queue.recv() => {
-                    let Some(bytes) = next else {
+                n = queue.recv_many(&mut batch, SEND_BATCH) => {
+                    if n == 0 {
                         let _ = tx.close(GracefulShutdown).await;
                         return;
-                    };
-                    let size = bytes.len();
-                    if tx.send_raw(bytes).await.is_err() {
-                        return;
                     }
-                    self.info.stats().record(size);
-                    items.increment(1);
-                    bytes_sent.increment(size as u64);
+                    for bytes in batch.drain(..) {
+                        let size = bytes.len();
+                        if tx.send_raw(bytes).await.is_err() {
+                            return;
+                        }
+                        self.info.stats().record(size);
+                        items.increment(1);
+                        bytes_sent.increment(size as u64);
+                    }
                 }
             }
         }
