@@ -16,6 +16,10 @@
 
 extern crate self as mosaik;
 
+/// Declaration macros, re-exported in one place.
+pub mod declare {
+    pub use crate::stream;
+}
 pub mod discovery;
 pub mod network;
 pub mod primitives;

@@ -207,3 +207,24 @@ async fn undelivered_sink_and_criteria() {
         &Criteria::default()
     );
 }
+
+#[tokio::test]
+async fn consumer_drops_a_producer_whose_ticket_expires() {
+    let nodes = cluster("streams-consumer-expiry", 2).await;
+    let (p, c) = (&nodes[0], &nodes[1]);
+    let expiry = Duration::from_secs(2);
+    p.discovery().add_ticket(ticket_valid_for(expiry));
+    let issued = Instant::now();
+    until_ticket_seen(c, p).await;
+    let producer = p.streams().produce::<u8>();
+    let consumer = c
+        .streams()
+        .consumer::<u8>()
+        .require_ticket(UntilValidator)
+        .build();
+    within("subscribed", producer.when().subscribed()).await;
+    let channel = consumer.producers().next().expect("one producer");
+    within("expiry ends the receiver", channel.disconnected()).await;
+    assert!(issued.elapsed() >= expiry.saturating_sub(Duration::from_millis(500)));
+    within("producer sees it leave", producer.when().unsubscribed()).await;
+}

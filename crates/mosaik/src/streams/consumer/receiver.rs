@@ -172,7 +172,7 @@ impl<D: Datum> Receiver<D> {
     /// One connection: handshake, then datums until it ends. Also says
     /// whether any datum arrived (which resets the backoff).
     async fn session(&self, deadline: &mut watch::Receiver<Option<Instant>>) -> (Outcome, bool) {
-        let mut link = match self.open().await {
+        let link = match self.open().await {
             Ok(link) => link,
             Err(outcome) => return (outcome, false),
         };
@@ -181,14 +181,31 @@ impl<D: Datum> Receiver<D> {
         let labels =
             crate::streams::producer::labels(self.shared.local.network_id(), self.config.stream_id);
         let items = metrics::counter!("mosaik.streams.consumer.items.received", labels.clone());
-        let bytes = metrics::counter!("mosaik.streams.consumer.bytes.received", labels);
+        let bytes = metrics::counter!("mosaik.streams.consumer.bytes.received", labels.clone());
+        let active = metrics::gauge!("mosaik.streams.consumers.active", labels);
+        active.increment(1);
+        let outcome = self.receive(link, deadline, &items, &bytes).await;
+        active.decrement(1);
+        outcome
+    }
+
+    /// Receives datums until the session ends.
+    async fn receive(
+        &self,
+        mut link: Link<StreamsProtocol>,
+        deadline: &mut watch::Receiver<Option<Instant>>,
+        items: &metrics::Counter,
+        bytes: &metrics::Counter,
+    ) -> (Outcome, bool) {
         let mut received = false;
         let mut watching = true;
+        let cancelled = self.cancel.cancelled();
+        tokio::pin!(cancelled);
         loop {
             let due = *deadline.borrow_and_update();
             let frame = tokio::select! {
                 biased;
-                () = self.cancel.cancelled() => {
+                () = &mut cancelled => {
                     let _ = link.close(GracefulShutdown).await;
                     return (Outcome::Stop, received);
                 }
@@ -220,8 +237,15 @@ impl<D: Datum> Receiver<D> {
             self.stats.record(frame.len());
             items.increment(1);
             bytes.increment(frame.len() as u64);
+            // Fast path: room in the delivery channel. Otherwise wait for
+            // the reader (this is where backpressure starts).
+            let datum = match self.tx.try_send(datum) {
+                Ok(()) => continue,
+                Err(mpsc::error::TrySendError::Closed(_)) => return (Outcome::Stop, received),
+                Err(mpsc::error::TrySendError::Full(datum)) => datum,
+            };
             tokio::select! {
-                () = self.cancel.cancelled() => {
+                () = &mut cancelled => {
                     let _ = link.close(GracefulShutdown).await;
                     return (Outcome::Stop, received);
                 }

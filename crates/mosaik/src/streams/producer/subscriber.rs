@@ -58,6 +58,8 @@ impl Task {
         let items = metrics::counter!("mosaik.streams.producer.items.sent", self.labels.clone());
         let bytes_sent =
             metrics::counter!("mosaik.streams.producer.bytes.sent", self.labels.clone());
+        let datums_total = metrics::counter!("mosaik.streams.datums.total", self.labels.clone());
+        let bytes_total = metrics::counter!("mosaik.streams.bytes.total", self.labels.clone());
         let mut watching = true;
         // The consumer sends nothing after its handshake: a frame or an end
         // on the receive side means it left or misbehaved. One future for
@@ -96,6 +98,8 @@ impl Task {
                         self.info.stats().record(size);
                         items.increment(1);
                         bytes_sent.increment(size as u64);
+                        datums_total.increment(1);
+                        bytes_total.increment(size as u64);
                     }
                 }
             }
