@@ -170,7 +170,7 @@ async fn slow_consumer_does_not_slow_a_fast_one() {
     assert!(slow_channel.stats().datums() < total);
     assert!(slow.stats().datums() < total);
     assert!(
-        elapsed < Duration::from_secs(15),
+        elapsed < Duration::from_secs(30),
         "fast consumer took {elapsed:?}"
     );
 }
