@@ -6,6 +6,7 @@
 #![allow(clippy::cast_precision_loss)]
 
 mod discovery;
+mod streams;
 mod transport;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +44,28 @@ enum Scenario {
         #[arg(long, default_value_t = 256)]
         megabytes: usize,
     },
+    /// B3: stream throughput, 1 producer to 1 and to 4 consumers, next to raw
+    /// iroh streams, same run.
+    Streams {
+        /// Payload sizes in bytes.
+        #[arg(long, value_delimiter = ',', default_values_t = [16, 1024, 65536])]
+        sizes: Vec<usize>,
+        /// Consumer counts.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 4])]
+        consumers: Vec<usize>,
+        /// Megabytes per consumer per run (capped at 200k messages).
+        #[arg(long, default_value_t = 64)]
+        megabytes: usize,
+    },
+    /// B4: stream ping-pong RTT next to a raw iroh echo, same run.
+    StreamsRtt {
+        /// Payload sizes in bytes.
+        #[arg(long, value_delimiter = ',', default_values_t = [64, 1024])]
+        sizes: Vec<usize>,
+        /// Measured round trips per size.
+        #[arg(long, default_value_t = 2000)]
+        rounds: usize,
+    },
 }
 
 #[tokio::main]
@@ -55,5 +78,11 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Startup { runs } => transport::startup(runs).await,
         Scenario::Discovery { nodes, runs } => discovery::convergence(&nodes, runs).await,
         Scenario::Transport { size, megabytes } => transport::throughput(size, megabytes).await,
+        Scenario::Streams {
+            sizes,
+            consumers,
+            megabytes,
+        } => streams::throughput(&sizes, &consumers, megabytes).await,
+        Scenario::StreamsRtt { sizes, rounds } => streams::rtt(&sizes, rounds).await,
     }
 }

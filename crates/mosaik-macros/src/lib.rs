@@ -6,6 +6,11 @@
 //! expands to `path::primitives::Digest::from_bytes([..])`, a const
 //! expression. Users call it through the `unique_id!`, `id!` and `tag!`
 //! macros of the `mosaik` crate, which pass `$crate` as the path.
+//!
+//! `__stream_impl!(path; ...)` expands `mosaik::stream!` declarations (see
+//! `stream.rs`).
+
+mod stream;
 
 use {
     proc_macro::TokenStream,
@@ -61,6 +66,14 @@ pub fn __unique_id_impl(input: TokenStream) -> TokenStream {
         #krate::primitives::Digest::from_bytes([#(#bytes),*])
     }
     .into()
+}
+
+/// Implementation behind `stream!`; not for direct use.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __stream_impl(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as stream::StreamInput);
+    stream::expand(input, intent_bytes).into()
 }
 
 #[cfg(test)]

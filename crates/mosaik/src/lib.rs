@@ -16,9 +16,14 @@
 
 extern crate self as mosaik;
 
+/// Declaration macros, re-exported in one place.
+pub mod declare {
+    pub use crate::stream;
+}
 pub mod discovery;
 pub mod network;
 pub mod primitives;
+pub mod streams;
 pub mod tickets;
 
 pub use {
@@ -27,10 +32,11 @@ pub use {
     iroh::{SecretKey, Signature},
     network::{Network, NetworkId, PeerId},
     primitives::{Datum, Digest, GroupId, StoreId, StreamId, Tag, TicketClass, UniqueId},
+    streams::{ConsumerOf, Criteria, ProducerOf, StreamConsumer, StreamProducer},
 };
 
 #[doc(hidden)]
-pub use mosaik_macros::__unique_id_impl;
+pub use mosaik_macros::{__stream_impl, __unique_id_impl};
 
 /// Computes an id from a string at compile time: 64 hex characters are
 /// used verbatim, anything else is hashed with blake3 (the same rule as
@@ -55,5 +61,33 @@ macro_rules! id {
 macro_rules! tag {
     ($text:literal $(,)?) => {
         $crate::__unique_id_impl!($crate, $text)
+    };
+}
+
+/// Declares a stream: a unit type (or a `PhantomData` tuple type when
+/// generic) implementing [`StreamProducer`] and/or [`StreamConsumer`].
+///
+/// `stream!([attrs] [vis] [producer|consumer] Name[<generics>] = Datum
+/// [, "id" | , expr] [, [producer|consumer] key: expr]*)`. Producer keys:
+/// `max_consumers`, `buffer_size`, `disconnect_lagging`; consumer keys:
+/// `criteria`, `backoff`; both sides: `require`, `require_ticket`,
+/// `online_when`. A side prefix targets one side, except that for
+/// `require`/`require_ticket` it names who must satisfy the rule:
+/// `consumer require_ticket: V` installs `V` on the producer.
+///
+/// ```no_run
+/// # async fn demo(network: mosaik::Network) {
+/// use mosaik::{StreamConsumer, StreamProducer, stream};
+///
+/// stream!(pub Prices = u64, "prices", buffer_size: 64);
+///
+/// let producer = Prices::producer(&network);
+/// let mut consumer = Prices::consumer(&network);
+/// # }
+/// ```
+#[macro_export]
+macro_rules! stream {
+    ($($input:tt)*) => {
+        $crate::__stream_impl!($crate; $($input)*);
     };
 }

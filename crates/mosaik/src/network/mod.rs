@@ -94,6 +94,7 @@ pub struct Network {
     router: Arc<Router>,
     accept_task: tokio::task::JoinHandle<()>,
     discovery: crate::discovery::Discovery,
+    streams: crate::streams::Streams,
 }
 
 impl Network {
@@ -160,11 +161,18 @@ impl Network {
             let cancel = local.termination().child_token();
             mdns::spawn_dialer(mdns, discovery.clone(), local.id(), cancel);
         }
+        let streams = crate::streams::Streams::start(
+            &local,
+            &discovery,
+            listen(&router, &local)?,
+            crate::streams::Config::default(),
+        );
         Ok(Self {
             local,
             router,
             accept_task,
             discovery,
+            streams,
         })
     }
 
@@ -181,6 +189,11 @@ impl Network {
     /// This node's discovery.
     pub fn discovery(&self) -> &crate::discovery::Discovery {
         &self.discovery
+    }
+
+    /// This node's streams.
+    pub fn streams(&self) -> &crate::streams::Streams {
+        &self.streams
     }
 
     /// Resolves once this node has an address peers can dial.

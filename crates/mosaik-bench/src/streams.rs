@@ -1,0 +1,327 @@
+//! B3 (stream throughput) and B4 (stream ping-pong RTT): our streams next to
+//! raw iroh streams doing the same work in the same run.
+//!
+//! All nodes run in this process, so the throughput producer paces itself
+//! on the consumers' received counters (a credit window smaller than the
+//! subscriber queue): the default `disconnect_lagging` would otherwise
+//! rightly throw out a consumer that falls a queue behind. The raw
+//! baseline is paced by QUIC flow control alone.
+
+use {
+    anyhow::Context,
+    mosaik::{
+        Network, StreamId,
+        iroh::{Endpoint, RelayMode, endpoint::presets},
+    },
+    std::{
+        sync::{
+            Arc,
+            atomic::{AtomicU64, Ordering},
+        },
+        time::{Duration, Instant},
+    },
+    tokio::sync::Notify,
+};
+
+const RAW_ALPN: &[u8] = b"/mosaik/bench/raw-stream/1";
+/// Datums in flight per consumer (below the default subscriber queue of
+/// 1024).
+const WINDOW: u64 = 512;
+/// Most messages per throughput run.
+const MAX_MESSAGES: usize = 200_000;
+
+async fn loopback_network(name: &str, peer: Option<&Network>) -> anyhow::Result<Network> {
+    let mut discovery = mosaik::discovery::Config::builder()
+        .no_dht_bootstrap()
+        .with_announce_interval(Duration::from_secs(1));
+    if let Some(peer) = peer {
+        discovery = discovery.with_bootstrap([peer.local().addr()]);
+    }
+    Ok(Network::builder(name)
+        .with_relay_mode(RelayMode::Disabled)
+        .with_addresses(["127.0.0.1:0".parse()?])
+        .with_discovery(discovery)
+        .build()
+        .await?)
+}
+
+async fn raw_endpoint() -> anyhow::Result<Endpoint> {
+    Ok(Endpoint::builder(presets::Minimal)
+        .relay_mode(RelayMode::Disabled)
+        .alpns(vec![RAW_ALPN.to_vec()])
+        .bind_addr("127.0.0.1:0")?
+        .bind()
+        .await?)
+}
+
+fn mb_s(bytes: usize, d: Duration) -> f64 {
+    bytes as f64 / 1_000_000.0 / d.as_secs_f64()
+}
+
+/// B3 for every payload size and consumer count.
+pub async fn throughput(
+    sizes: &[usize],
+    consumers: &[usize],
+    megabytes: usize,
+) -> anyhow::Result<()> {
+    for &n in consumers {
+        for &size in sizes {
+            let messages = (megabytes * 1024 * 1024 / size).clamp(1, MAX_MESSAGES);
+            let ours = streams_throughput(size, n, messages).await?;
+            let raw = raw_throughput(size, n, messages).await?;
+            let bytes = messages * size;
+            let (ours_mb, raw_mb) = (mb_s(bytes, ours), mb_s(bytes, raw));
+            let ours_msgs = messages as f64 / ours.as_secs_f64();
+            let raw_msgs = messages as f64 / raw.as_secs_f64();
+            let ratio = ours_mb / raw_mb;
+            println!(
+                "streams: 1->{n}, {size} B x {messages}: streams {ours_msgs:.0} msg/s {ours_mb:.1} MB/s per consumer, raw iroh {raw_msgs:.0} msg/s {raw_mb:.1} MB/s, ratio {ratio:.2}"
+            );
+            println!(
+                "{{\"scenario\":\"B3\",\"consumers\":{n},\"payload_bytes\":{size},\"messages\":{messages},\"streams_msgs_s\":{ours_msgs:.0},\"streams_mb_s\":{ours_mb:.2},\"raw_iroh_msgs_s\":{raw_msgs:.0},\"raw_iroh_mb_s\":{raw_mb:.2},\"ratio\":{ratio:.3}}}"
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn streams_throughput(size: usize, n: usize, messages: usize) -> anyhow::Result<Duration> {
+    let name = format!("bench-streams-{n}-{size}");
+    let producer_node = loopback_network(&name, None).await?;
+    let mut nodes = Vec::new();
+    for _ in 0..n {
+        nodes.push(loopback_network(&name, Some(&producer_node)).await?);
+    }
+    let id = StreamId::from(name.as_str());
+    let producer = producer_node
+        .streams()
+        .producer::<Vec<u8>>()
+        .with_stream_id(id)
+        .online_when(move |c| c.minimum_of(n))
+        .build()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let counters: Vec<Arc<AtomicU64>> = (0..n).map(|_| Arc::new(AtomicU64::new(0))).collect();
+    let progress = Arc::new(Notify::new());
+    let mut tasks = Vec::new();
+    for (node, counter) in nodes.iter().zip(&counters) {
+        let mut consumer = node
+            .streams()
+            .consumer::<Vec<u8>>()
+            .with_stream_id(id)
+            .build();
+        let (counter, progress) = (counter.clone(), progress.clone());
+        tasks.push(tokio::spawn(async move {
+            let total = messages as u64;
+            let mut got = 0u64;
+            while got < total {
+                consumer.recv().await.context("consumer ended")?;
+                got += 1;
+                counter.store(got, Ordering::Release);
+                if got.is_multiple_of(64) || got == total {
+                    progress.notify_one();
+                }
+            }
+            anyhow::Ok(Instant::now())
+        }));
+    }
+    tokio::time::timeout(Duration::from_secs(30), producer.when().online())
+        .await
+        .context("consumers did not subscribe")?;
+    let payload = vec![7u8; size];
+    let started = Instant::now();
+    for sent in 0..messages as u64 {
+        loop {
+            let slowest = counters.iter().map(|c| c.load(Ordering::Acquire)).min();
+            if sent - slowest.unwrap_or(sent) < WINDOW {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(5), progress.notified()).await;
+        }
+        producer
+            .send(payload.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let mut finished = started;
+    for task in tasks {
+        finished = finished.max(task.await??);
+    }
+    Ok(finished - started)
+}
+
+async fn raw_throughput(size: usize, n: usize, messages: usize) -> anyhow::Result<Duration> {
+    let sender = raw_endpoint().await?;
+    let mut receivers = Vec::new();
+    let total = (size + 4) * messages;
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let ep = raw_endpoint().await?;
+        let accepting = ep.clone();
+        tasks.push(tokio::spawn(async move {
+            let conn = accepting.accept().await.context("no connection")?.await?;
+            let (_send, mut recv) = conn.accept_bi().await?;
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut got = 0;
+            while got < total {
+                match recv.read(&mut buf).await? {
+                    Some(k) => got += k,
+                    None => break,
+                }
+            }
+            anyhow::Ok((Instant::now(), conn))
+        }));
+        receivers.push(ep);
+    }
+    let mut frame = (u32::try_from(size)?).to_be_bytes().to_vec();
+    frame.extend(std::iter::repeat_n(7u8, size));
+    let frame = bytes::Bytes::from(frame);
+    let mut writers = Vec::new();
+    let started = Instant::now();
+    for ep in &receivers {
+        let conn = sender.connect(ep.addr(), RAW_ALPN).await?;
+        let frame = frame.clone();
+        writers.push(tokio::spawn(async move {
+            let (mut send, _recv) = conn.open_bi().await?;
+            for _ in 0..messages {
+                send.write_chunk(frame.clone()).await?;
+            }
+            anyhow::Ok((send, conn))
+        }));
+    }
+    let mut finished = started;
+    let mut keep = Vec::new();
+    for task in tasks {
+        let (at, conn) = task.await??;
+        finished = finished.max(at);
+        keep.push(conn);
+    }
+    for writer in writers {
+        drop(writer.await??);
+    }
+    drop(keep);
+    sender.close().await;
+    for ep in receivers {
+        ep.close().await;
+    }
+    Ok(finished - started)
+}
+
+/// The `p`-th percentile (per mille) of sorted samples.
+fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
+    let idx = (sorted.len() - 1) * per_mille / 1000;
+    sorted[idx]
+}
+
+/// B4: ping-pong RTT over two streams, next to a raw iroh echo.
+pub async fn rtt(sizes: &[usize], rounds: usize) -> anyhow::Result<()> {
+    for &size in sizes {
+        let mut ours = streams_rtt(size, rounds).await?;
+        let mut raw = raw_rtt(size, rounds).await?;
+        ours.sort();
+        raw.sort();
+        let (o50, o99) = (percentile(&ours, 500), percentile(&ours, 990));
+        let (r50, r99) = (percentile(&raw, 500), percentile(&raw, 990));
+        let ratio = o50.as_secs_f64() / r50.as_secs_f64();
+        println!(
+            "streams-rtt: {size} B x {rounds}: streams p50 {o50:?} p99 {o99:?}, raw iroh p50 {r50:?} p99 {r99:?}, p50 ratio {ratio:.2}"
+        );
+        println!(
+            "{{\"scenario\":\"B4\",\"payload_bytes\":{size},\"rounds\":{rounds},\"streams_p50_us\":{},\"streams_p99_us\":{},\"raw_iroh_p50_us\":{},\"raw_iroh_p99_us\":{},\"p50_ratio\":{ratio:.3}}}",
+            o50.as_micros(),
+            o99.as_micros(),
+            r50.as_micros(),
+            r99.as_micros()
+        );
+    }
+    Ok(())
+}
+
+async fn streams_rtt(size: usize, rounds: usize) -> anyhow::Result<Vec<Duration>> {
+    let name = format!("bench-rtt-{size}");
+    let a = loopback_network(&name, None).await?;
+    let b = loopback_network(&name, Some(&a)).await?;
+    let (ping_id, pong_id) = (StreamId::from("bench-ping"), StreamId::from("bench-pong"));
+    let ping = a
+        .streams()
+        .producer::<Vec<u8>>()
+        .with_stream_id(ping_id)
+        .build_or_existing();
+    let pong = b
+        .streams()
+        .producer::<Vec<u8>>()
+        .with_stream_id(pong_id)
+        .build_or_existing();
+    let mut pings = b
+        .streams()
+        .consumer::<Vec<u8>>()
+        .with_stream_id(ping_id)
+        .build();
+    let mut pongs = a
+        .streams()
+        .consumer::<Vec<u8>>()
+        .with_stream_id(pong_id)
+        .build();
+    let echo = tokio::spawn(async move {
+        while let Some(datum) = pings.recv().await {
+            if pong.send(datum).await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(30), ping.when().online())
+        .await
+        .context("ping not subscribed")?;
+    let payload = vec![3u8; size];
+    let mut samples = Vec::with_capacity(rounds);
+    for round in 0..rounds + rounds / 10 {
+        let started = Instant::now();
+        ping.send(payload.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        pongs.recv().await.context("pong stream ended")?;
+        // The first tenth warms up connections and the echo's producer.
+        if round >= rounds / 10 {
+            samples.push(started.elapsed());
+        }
+    }
+    echo.abort();
+    Ok(samples)
+}
+
+async fn raw_rtt(size: usize, rounds: usize) -> anyhow::Result<Vec<Duration>> {
+    let a = raw_endpoint().await?;
+    let b = raw_endpoint().await?;
+    let accepting = b.clone();
+    let frame_len = size + 4;
+    let echo = tokio::spawn(async move {
+        let conn = accepting.accept().await.context("no connection")?.await?;
+        let (mut send, mut recv) = conn.accept_bi().await?;
+        let mut buf = vec![0u8; frame_len];
+        loop {
+            if recv.read_exact(&mut buf).await.is_err() {
+                break;
+            }
+            send.write_all(&buf).await?;
+        }
+        anyhow::Ok(())
+    });
+    let conn = a.connect(b.addr(), RAW_ALPN).await?;
+    let (mut send, mut recv) = conn.open_bi().await?;
+    let mut frame = (u32::try_from(size)?).to_be_bytes().to_vec();
+    frame.extend(std::iter::repeat_n(3u8, size));
+    let mut back = vec![0u8; frame_len];
+    let mut samples = Vec::with_capacity(rounds);
+    for round in 0..rounds + rounds / 10 {
+        let started = Instant::now();
+        send.write_all(&frame).await?;
+        recv.read_exact(&mut back).await?;
+        if round >= rounds / 10 {
+            samples.push(started.elapsed());
+        }
+    }
+    drop((send, recv));
+    echo.abort();
+    a.close().await;
+    b.close().await;
+    Ok(samples)
+}

@@ -1,0 +1,82 @@
+//! The acceptor side of `/mosaik/streams/1.0`.
+//!
+//! Each incoming connection is handled in its own task under the link
+//! accept timeout: a consumer that connects and goes silent never holds the
+//! loop or a producer.
+
+use {
+    super::{
+        ConsumerHandshake, NoCapacity, Shared, StreamNotFound, StreamsProtocol, registry::Incoming,
+    },
+    crate::{
+        network::{CloseReason, DifferentNetwork, Link, Listener, UnknownPeer},
+        primitives::ShortFmtExt,
+    },
+    std::sync::Arc,
+    tokio::sync::mpsc::error::TrySendError,
+};
+
+pub(crate) async fn serve(shared: Arc<Shared>, mut listener: Listener<StreamsProtocol>) {
+    let timeout = shared.local.link_config().accept_timeout;
+    while let Some(conn) = listener.next_connection().await {
+        let accept = listener.accept_link(conn);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let handshake = tokio::time::timeout(timeout, async {
+                let mut link = accept.await.ok()?;
+                match link.recv::<ConsumerHandshake>().await {
+                    Ok(hs) => Some((link, hs)),
+                    Err(_) => None,
+                }
+            })
+            .await;
+            if let Ok(Some((link, hs))) = handshake {
+                route(&shared, link, &hs);
+            } else {
+                count(&shared, "mosaik.streams.connections.rejected");
+            }
+        });
+    }
+}
+
+fn count(shared: &Shared, name: &'static str) {
+    let net = shared.local.network_id().short().to_string();
+    metrics::counter!(name, "network" => net).increment(1);
+}
+
+fn reject(shared: &Shared, link: &Link<StreamsProtocol>, reason: &dyn CloseReason) {
+    tracing::debug!(
+        peer = %link.remote_id().fmt_short(),
+        reason = reason.name(),
+        "refusing stream subscription"
+    );
+    count(shared, "mosaik.streams.connections.rejected");
+    super::close_now(link.connection(), reason);
+}
+
+/// Checks the handshake and hands the link to the stream's producer.
+fn route(shared: &Shared, link: Link<StreamsProtocol>, hs: &ConsumerHandshake) {
+    if hs.network_id != shared.local.network_id() {
+        return reject(shared, &link, &DifferentNetwork);
+    }
+    let Some(peer) = shared.discovery.catalog().get(&link.remote_id()) else {
+        return reject(shared, &link, &UnknownPeer);
+    };
+    let Some(intake) = shared.registry.intake(&hs.stream_id) else {
+        return reject(shared, &link, &StreamNotFound);
+    };
+    let incoming = Incoming {
+        link,
+        peer,
+        criteria: hs.criteria,
+    };
+    match intake.try_send(incoming) {
+        Ok(()) => count(shared, "mosaik.streams.connections.accepted"),
+        // The producer is busy admitting others: refuse rather than queue
+        // without bound; the consumer retries after its backoff.
+        Err(TrySendError::Full(incoming)) => reject(shared, &incoming.link, &NoCapacity),
+        Err(TrySendError::Closed(incoming)) => {
+            reject(shared, &incoming.link, &StreamNotFound);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! `Producer<D>`: the cloneable sending handle.
+
+use {
+    super::ProducerConfig,
+    crate::{
+        Datum, StreamId,
+        streams::{ChannelInfo, Shared, When, when::Status},
+    },
+    core::{
+        pin::Pin,
+        task::{Context, Poll},
+    },
+    std::sync::Arc,
+    tokio::sync::mpsc::{self, error::TrySendError},
+    tokio_util::sync::PollSender,
+};
+
+/// Sending to a producer failed; the datum is handed back where possible.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error<D> {
+    /// The producer stopped.
+    #[error("producer closed")]
+    Closed(Option<D>),
+    /// The input channel is full.
+    #[error("producer input channel is full")]
+    Full(D),
+    /// The producer's online condition is not met.
+    #[error("producer is offline")]
+    Offline(D),
+    /// The datum could not be encoded.
+    #[error("encoding failed: {1}")]
+    Encoding(D, Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// State shared by every clone of one producer. Dropping the last clone
+/// stops the fan-out worker (its input channel closes), removes the stream
+/// from the registry and from the local peer entry.
+pub(crate) struct Inner<D> {
+    pub(crate) tx: mpsc::Sender<D>,
+    pub(crate) when: When,
+    pub(crate) status: Arc<Status>,
+    pub(crate) config: Arc<ProducerConfig>,
+    /// `None` for a detached (closed) producer.
+    pub(crate) shared: Option<(Arc<Shared>, u64)>,
+}
+
+impl<D> Drop for Inner<D> {
+    fn drop(&mut self) {
+        let Some((shared, serial)) = self.shared.take() else {
+            return;
+        };
+        let id = self.config.stream_id;
+        let removed = shared.registry.with(|entries| {
+            if entries.get(&id).is_some_and(|e| e.serial == serial) {
+                entries.remove(&id);
+                shared.discovery.0.update_local(|e| e.remove_streams([id]));
+                true
+            } else {
+                false
+            }
+        });
+        if removed {
+            use super::ShortString;
+            let net = shared.local.network_id().short_string();
+            metrics::gauge!("mosaik.streams.producers.active", "network" => net).decrement(1);
+        }
+    }
+}
+
+/// A handle to a stream's fan-out. Clones share one worker.
+///
+/// Implements [`futures::Sink`]: `poll_ready` waits until the producer is
+/// online and its input channel has room.
+pub struct Producer<D: Datum> {
+    inner: Arc<Inner<D>>,
+    sink: PollSender<D>,
+    online: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
+}
+
+impl<D: Datum> core::fmt::Debug for Producer<D> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Producer")
+            .field("stream_id", &self.inner.config.stream_id)
+            .field("online", &self.is_online())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: Datum> Clone for Producer<D> {
+    fn clone(&self) -> Self {
+        Self::from_inner(self.inner.clone())
+    }
+}
+
+impl<D: Datum> Producer<D> {
+    pub(crate) fn from_inner(inner: Arc<Inner<D>>) -> Self {
+        let sink = PollSender::new(inner.tx.clone());
+        Self {
+            inner,
+            sink,
+            online: None,
+        }
+    }
+
+    /// A producer that is already closed (used when the stream id is taken
+    /// by another datum type).
+    pub(crate) fn closed(stream_id: StreamId) -> Self {
+        let (tx, _) = mpsc::channel(1);
+        let status = Arc::new(Status::new());
+        let config = super::Builder::<D>::config_for(stream_id);
+        Self::from_inner(Arc::new(Inner {
+            tx,
+            when: status.when(),
+            status,
+            config: Arc::new(config),
+            shared: None,
+        }))
+    }
+
+    /// Queues `datum` for every subscriber without waiting.
+    pub fn try_send(&self, datum: D) -> Result<(), Error<D>> {
+        if self.inner.tx.is_closed() {
+            return Err(Error::Closed(Some(datum)));
+        }
+        if !self.is_online() {
+            return Err(Error::Offline(datum));
+        }
+        self.inner.tx.try_send(datum).map_err(|e| match e {
+            TrySendError::Full(d) => Error::Full(d),
+            TrySendError::Closed(d) => Error::Closed(Some(d)),
+        })
+    }
+
+    /// Waits until online and the input channel has room, then queues
+    /// `datum`.
+    pub async fn send(&self, datum: D) -> Result<(), Error<D>> {
+        if self.inner.tx.is_closed() {
+            return Err(Error::Closed(Some(datum)));
+        }
+        self.inner.when.online().await;
+        self.inner
+            .tx
+            .send(datum)
+            .await
+            .map_err(|e| Error::Closed(Some(e.0)))
+    }
+
+    /// Whether the online condition holds.
+    pub fn is_online(&self) -> bool {
+        self.inner.when.is_online()
+    }
+
+    /// Status and conditions.
+    pub fn when(&self) -> &When {
+        &self.inner.when
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ProducerConfig {
+        &self.inner.config
+    }
+
+    /// The stream.
+    pub fn stream_id(&self) -> StreamId {
+        self.inner.config.stream_id
+    }
+
+    /// The current subscriptions.
+    pub fn consumers(&self) -> impl Iterator<Item = ChannelInfo> + use<D> {
+        self.inner.status.channels().into_iter()
+    }
+}
+
+impl<D: Datum> futures::Sink<D> for Producer<D> {
+    type Error = Error<D>;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error<D>>> {
+        if !self.is_online() {
+            let when = self.inner.when.clone();
+            let fut = self
+                .online
+                .get_or_insert_with(|| Box::pin(async move { when.online().await }));
+            if fut.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        self.online = None;
+        self.sink.poll_reserve(cx).map_err(|_| Error::Closed(None))
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: D) -> Result<(), Error<D>> {
+        self.sink
+            .send_item(item)
+            .map_err(|e| Error::Closed(e.into_inner()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Error<D>>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Error<D>>> {
+        self.sink.close();
+        Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,9 @@
+//! Streams over real loopback networking.
+
+mod close;
+mod conditions;
+mod lifecycle;
+mod macros;
+mod options;
+mod pubsub;
+mod util;

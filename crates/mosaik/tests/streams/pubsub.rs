@@ -1,0 +1,174 @@
+//! Basic publish/subscribe: defaults, ids, encodings, fan-out.
+
+use {
+    crate::util::{cluster, eventually, within},
+    futures::{SinkExt, StreamExt},
+    mosaik::{
+        Bytes, Datum, StreamId,
+        streams::{StreamDef, producer::BuilderError},
+    },
+    serde::{Deserialize, Serialize},
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Tick {
+    seq: u64,
+    note: String,
+}
+
+#[tokio::test]
+async fn default_producer_reaches_default_consumer_in_order() {
+    let nodes = cluster("streams-basic", 2).await;
+    let producer = nodes[0].streams().produce::<Tick>();
+    assert!(!producer.is_online(), "offline without subscribers");
+    assert!(matches!(
+        producer.try_send(Tick {
+            seq: 0,
+            note: String::new()
+        }),
+        Err(mosaik::streams::producer::Error::Offline(_))
+    ));
+    let mut consumer = nodes[1].streams().consume::<Tick>();
+    within("producer online", producer.when().online()).await;
+    for seq in 0..100 {
+        producer
+            .send(Tick {
+                seq,
+                note: format!("n{seq}"),
+            })
+            .await
+            .unwrap();
+    }
+    for seq in 0..100 {
+        let tick = within("datum", consumer.recv()).await.unwrap();
+        assert_eq!(tick.seq, seq);
+    }
+    assert_eq!(consumer.stats().datums(), 100);
+    assert!(consumer.stats().bytes() > 100);
+    assert!(consumer.stats().uptime().is_some());
+    let producers: Vec<_> = consumer.producers().collect();
+    assert_eq!(producers.len(), 1);
+    assert_eq!(producers[0].producer_id(), nodes[0].local().id());
+    assert_eq!(producers[0].stats().datums(), 100);
+    let consumers: Vec<_> = producer.consumers().collect();
+    assert_eq!(consumers.len(), 1);
+    assert_eq!(consumers[0].consumer_id(), nodes[1].local().id());
+    eventually("producer-side stats", || {
+        consumers[0].stats().datums() == 100
+    })
+    .await;
+    assert!(consumers[0].stats().to_string().starts_with("100 datums"));
+}
+
+#[tokio::test]
+async fn sink_and_stream_impls_and_custom_stream_id() {
+    const ID: StreamId = mosaik::unique_id!("custom-ticks");
+    let nodes = cluster("streams-sink", 2).await;
+    let def = StreamDef::<u32>::with_stream_id(ID);
+    let mut producer = nodes[0].streams().producer_of(def).build().unwrap();
+    assert_eq!(producer.stream_id(), ID);
+    let mut consumer = nodes[1].streams().consumer_of(def).build();
+    assert_eq!(consumer.stream_id(), ID);
+    // A consumer of the type-derived id gets nothing from this stream.
+    let derived = nodes[1].streams().consume::<u32>();
+    within("sink send", producer.send(7u32)).await.unwrap();
+    within("sink send", SinkExt::send(&mut producer, 8u32))
+        .await
+        .unwrap();
+    assert_eq!(within("stream next", consumer.next()).await, Some(7));
+    assert_eq!(within("stream next", consumer.next()).await, Some(8));
+    assert_eq!(derived.stats().datums(), 0);
+    assert_eq!(derived.producers().count(), 0);
+}
+
+/// A datum with a hand-written wire format (not a serde type).
+#[derive(Debug, PartialEq, Eq)]
+struct Raw(Vec<u8>);
+
+impl Datum for Raw {
+    type DecodeError = std::io::Error;
+    type EncodeError = std::io::Error;
+
+    fn encode(&self) -> Result<Bytes, Self::EncodeError> {
+        let mut out = vec![0xAB];
+        out.extend_from_slice(&self.0);
+        Ok(Bytes::from(out))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, Self::DecodeError> {
+        match bytes.split_first() {
+            Some((0xAB, rest)) => Ok(Self(rest.to_vec())),
+            _ => Err(std::io::Error::other("missing magic byte")),
+        }
+    }
+}
+
+#[tokio::test]
+async fn custom_datum_encoding_travels_verbatim() {
+    let nodes = cluster("streams-raw", 2).await;
+    let producer = nodes[0].streams().produce::<Raw>();
+    let mut consumer = nodes[1].streams().consume::<Raw>();
+    within("online", producer.when().online()).await;
+    producer.send(Raw(b"hello".to_vec())).await.unwrap();
+    assert_eq!(
+        within("raw", consumer.recv()).await,
+        Some(Raw(b"hello".to_vec()))
+    );
+    // One magic byte plus five payload bytes, no framing.
+    assert_eq!(consumer.stats().bytes(), 6);
+}
+
+#[tokio::test]
+async fn one_fanout_per_stream_id_and_type_mismatch_is_an_error() {
+    let nodes = cluster("streams-registry", 1).await;
+    let streams = nodes[0].streams();
+    let first = streams
+        .producer::<u64>()
+        .with_buffer_size(7)
+        .build()
+        .unwrap();
+    let Err(BuilderError::AlreadyExists(again)) = streams.producer::<u64>().build() else {
+        panic!("second build must return the existing producer");
+    };
+    assert_eq!(again.config().buffer_size, 7, "original config retained");
+    assert_eq!(streams.produce::<u64>().config().buffer_size, 7);
+    let id = first.stream_id();
+    let mismatch = streams.producer::<String>().with_stream_id(id).build();
+    assert!(matches!(
+        mismatch,
+        Err(BuilderError::TypeMismatch { existing, .. }) if existing == "u64"
+    ));
+    let closed = streams
+        .producer::<String>()
+        .with_stream_id(id)
+        .build_or_existing();
+    assert!(matches!(
+        closed.try_send("x".into()),
+        Err(mosaik::streams::producer::Error::Closed(Some(_)))
+    ));
+    assert!(nodes[0].discovery().me().streams().contains(&id));
+}
+
+#[tokio::test]
+async fn every_consumer_gets_a_full_copy() {
+    let nodes = cluster("streams-fanout", 3).await;
+    let producer = nodes[0]
+        .streams()
+        .producer::<u64>()
+        .online_when(|c| c.minimum_of(3))
+        .build()
+        .unwrap();
+    let mut a = nodes[1].streams().consume::<u64>();
+    let mut b = nodes[2].streams().consume::<u64>();
+    // Two independent consumers on one node each get everything too.
+    let mut c = nodes[2].streams().consume::<u64>();
+    within("three subscribers", producer.when().online()).await;
+    for i in 0..50u64 {
+        producer.send(i).await.unwrap();
+    }
+    for consumer in [&mut a, &mut b, &mut c] {
+        for i in 0..50u64 {
+            assert_eq!(within("copy", consumer.recv()).await, Some(i));
+        }
+    }
+}
