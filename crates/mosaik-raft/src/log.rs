@@ -213,6 +213,16 @@ impl<Id: NodeId, C> Log<Id, C> {
         let pos = self.entries.partition_point(|entry| entry.term < term);
         self.first_index() + pos as u64
     }
+
+    /// The last index at or before `at_most` whose entry has exactly `term` (the base counts),
+    /// if this log still holds one. Binary search, relying on monotonic terms.
+    pub fn last_index_of_term(&self, term: Term<Id>, at_most: Index) -> Option<Index> {
+        let pos = self.entries.partition_point(|entry| entry.term <= term);
+        // `pos` entries after the base have a term <= `term`; the last of them (or the base) is
+        // the only candidate at or below the bound whose term can be exactly `term`.
+        let index = (self.base.index + pos as u64).min(at_most);
+        (self.term_at(index) == Some(term)).then_some(index)
+    }
 }
 
 #[cfg(test)]
@@ -307,5 +317,40 @@ mod tests {
                 "round {round}"
             );
         }
+    }
+
+    #[test]
+    fn last_index_of_term_respects_the_bound_and_the_base() {
+        let mut log = log_with_terms(&[1, 1, 2, 2, 2, 4]);
+        let cases = [
+            (1, 9, Some(2)),
+            (2, 9, Some(5)),
+            (2, 4, Some(4)),
+            (2, 2, None),
+        ];
+        for (round, at_most, expected) in cases {
+            let found = log.last_index_of_term(t(round), Index(at_most));
+            assert_eq!(
+                found,
+                expected.map(Index),
+                "round {round} at most {at_most}"
+            );
+        }
+        assert_eq!(log.last_index_of_term(t(3), Index(9)), None, "absent term");
+        assert_eq!(log.last_index_of_term(t(4), Index(9)), Some(Index(6)));
+        let zero = Term::zero();
+        assert_eq!(
+            log.last_index_of_term(zero, Index(9)),
+            Some(Index(0)),
+            "empty base"
+        );
+        log.prune_prefix(Index(3));
+        assert_eq!(log.last_index_of_term(t(1), Index(9)), None, "pruned away");
+        assert_eq!(
+            log.last_index_of_term(t(2), Index(3)),
+            Some(Index(3)),
+            "the base"
+        );
+        assert_eq!(log.last_index_of_term(t(2), Index(9)), Some(Index(5)));
     }
 }

@@ -18,7 +18,7 @@ pub enum Vote {
 
 /// Outcome of an `AppendEntries` (or `StateSyncRequired`) at the follower.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum AppendResult {
+pub enum AppendResult<Id> {
     /// The follower's log now matches the leader's up to `match_index`.
     Success {
         /// Highest index known to match the leader's log (not the follower's last index:
@@ -33,6 +33,11 @@ pub enum AppendResult {
         /// Index the leader should send from next: past the follower's end, the first entry of
         /// the conflicting term, or just after the follower's snapshot base.
         hint: Index,
+        /// The term of the follower's own entry at `rejected_prev`, when it holds a different
+        /// one there. A leader that holds entries of that term skips to just after its last
+        /// one: by log matching, everything up to it is shared, so a stale suffix costs one
+        /// round trip instead of re-sending the follower's whole run of that term.
+        conflict_term: Option<Term<Id>>,
     },
 }
 
@@ -68,7 +73,7 @@ pub enum Message<Id, C> {
         /// The `seq` of the message answered.
         seq: u64,
         /// Consistency-check outcome.
-        result: AppendResult,
+        result: AppendResult<Id>,
         /// `Granted` for voters, `Abstained` for observers (not counted toward commit).
         vote: Vote,
     },

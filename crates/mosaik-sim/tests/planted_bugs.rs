@@ -1,12 +1,13 @@
-//! The checkers can fail: each planted engine bug is caught within 200 seeds (strict mode, the
-//! CLI's default 3 members). Each test stops at the first detection, so it stays fast even in a
-//! debug build; the seed that catches it is printed.
+//! The checkers can fail: each planted engine bug is caught within 200 seeds (the CLI's default
+//! 3 members; strict mode, and dynamic mode for the bugs that do not need `min_quorum`). Each
+//! test stops at the first detection, so it stays fast even in a debug build; the seed that
+//! catches it is printed.
 
 use mosaik_sim::harness::{Mode, SimConfig, run_seed};
 
 /// The first seed in `0..200` on which `bug` is caught, with the checker that caught it.
-fn first_detection(bug: &str) -> Option<(u64, &'static str)> {
-    let mut config = SimConfig::new(Mode::Strict, 3);
+fn first_detection(mode: Mode, bug: &str) -> Option<(u64, &'static str)> {
+    let mut config = SimConfig::new(mode, 3);
     config.bug = Some(bug.to_owned());
     let hook = std::panic::take_hook();
     // Engine asserts may fire under a planted bug; they are reported as violations.
@@ -20,13 +21,18 @@ fn first_detection(bug: &str) -> Option<(u64, &'static str)> {
 }
 
 fn assert_caught(bug: &str) {
-    let found = first_detection(bug);
+    assert_caught_in(Mode::Strict, bug);
+}
+
+fn assert_caught_in(mode: Mode, bug: &str) {
+    let found = first_detection(mode, bug);
+    let mode = mode.name();
     assert!(
         found.is_some(),
-        "planted bug {bug} went undetected in 200 seeds"
+        "planted bug {bug} went undetected in 200 {mode} seeds"
     );
     let (seed, checker) = found.unwrap_or_default();
-    println!("{bug}: caught at seed {seed} by {checker}");
+    println!("{bug} ({mode}): caught at seed {seed} by {checker}");
 }
 
 #[test]
@@ -47,6 +53,21 @@ fn stale_read_is_caught() {
 #[test]
 fn bonded_quorum_is_caught() {
     assert_caught("bonded-quorum");
+}
+
+#[test]
+fn prior_term_commit_is_caught_in_dynamic_mode() {
+    assert_caught_in(Mode::Dynamic, "prior-term-commit");
+}
+
+#[test]
+fn double_vote_is_caught_in_dynamic_mode() {
+    assert_caught_in(Mode::Dynamic, "double-vote");
+}
+
+#[test]
+fn stale_read_is_caught_in_dynamic_mode() {
+    assert_caught_in(Mode::Dynamic, "stale-read");
 }
 
 #[test]

@@ -103,6 +103,15 @@ const SEEDS: &[(Mode, usize, u64, &str)] = &[
     ),
     // Harness: split votes with 20 ms jitter on a 60 ms network outlasted three timeouts.
     (Mode::Dynamic, 5, 379, "repeated split votes after the heal"),
+    // Raft: a deposed leader's stale entry at the end of one long term made the new leader back
+    // up to the start of that term and re-send the whole shared run one entry at a time (no
+    // visible progress: nothing to append), outlasting the convergence deadline.
+    (
+        Mode::Strict,
+        3,
+        53_083,
+        "stale suffix repair re-sent the shared term",
+    ),
 ];
 
 #[test]

@@ -93,6 +93,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             Acceptance::Stale => AppendResult::Conflict {
                 rejected_prev: prev.index,
                 hint: prev.index,
+                conflict_term: None,
             },
             Acceptance::Accept => self.append_from_leader(leader, prev, entries, leader_commit),
         };
@@ -116,11 +117,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         mut prev: Cursor<Id>,
         mut entries: Vec<Entry<Id, C>>,
         leader_commit: Index,
-    ) -> AppendResult {
+    ) -> AppendResult<Id> {
         let base = self.log.base();
         let after_base = AppendResult::Conflict {
             rejected_prev: prev.index,
             hint: base.index.next(),
+            conflict_term: None,
         };
         if prev.index < base.index {
             // Entries up to our base are in our snapshot; check the one at the base and skip.
@@ -150,6 +152,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 return AppendResult::Conflict {
                     rejected_prev: prev.index,
                     hint: self.log.last_index().next(),
+                    conflict_term: None,
                 };
             }
             Some(ours) if ours != prev.term => {
@@ -157,11 +160,13 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     self.diverged_base(leader, prev);
                     return after_base;
                 }
-                // Skip our whole run of the conflicting term in one round trip.
+                // Skip our whole run of the conflicting term in one round trip; with the term,
+                // a leader that shares part of that run skips the shared part too.
                 let hint = self.log.first_index_with_term_at_least(ours);
                 return AppendResult::Conflict {
                     rejected_prev: prev.index,
                     hint: hint.max(base.index.next()),
+                    conflict_term: Some(ours),
                 };
             }
             Some(_) => {}
@@ -250,6 +255,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             Acceptance::Stale => AppendResult::Conflict {
                 rejected_prev: base.index,
                 hint: base.index,
+                conflict_term: None,
             },
             Acceptance::Accept => {
                 if self.log.term_at(base.index) == Some(base.term) {
@@ -265,6 +271,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     AppendResult::Conflict {
                         rejected_prev: base.index,
                         hint: self.log.last_index().next(),
+                        conflict_term: None,
                     }
                 }
             }

@@ -166,7 +166,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         from: Id,
         term: Term<Id>,
         seq: u64,
-        result: AppendResult,
+        result: AppendResult<Id>,
         vote: Vote,
     ) {
         if term.round() > self.hard.term.round() {
@@ -198,11 +198,19 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             AppendResult::Conflict {
                 rejected_prev,
                 hint,
+                conflict_term,
             } => {
                 // Still below our log base: keep waiting for the follower's state sync rather
                 // than ping-ponging StateSyncRequired.
                 let still_syncing = progress.state == ProgressState::Snapshot && hint.prev() < base;
                 if !still_syncing {
+                    // The follower's hint is the start of its run of `conflict_term`; if we hold
+                    // entries of that term, ours up to the last of them are the follower's too
+                    // (log matching), so resume right after it. Without this, a deposed
+                    // leader's stale suffix made us re-send its whole term one batch at a time.
+                    let shared = conflict_term
+                        .and_then(|t| self.log.last_index_of_term(t, rejected_prev.prev()));
+                    let hint = shared.map_or(hint, |index| index.next().max(hint));
                     progress.on_conflict(rejected_prev, hint, last);
                 }
                 false
