@@ -17,13 +17,16 @@
 extern crate self as mosaik;
 
 pub mod discovery;
+pub mod groups;
 pub mod network;
 pub mod primitives;
 pub mod tickets;
 
 pub use {
     bytes::{Bytes, BytesMut},
-    futures, iroh,
+    futures,
+    groups::{Consistency, Group, GroupKey, Strong, Weak},
+    iroh,
     iroh::{SecretKey, Signature},
     network::{Network, NetworkId, PeerId},
     primitives::{Datum, Digest, GroupId, StoreId, StreamId, Tag, TicketClass, UniqueId},

@@ -92,6 +92,7 @@ pub struct Network {
     router: Arc<Router>,
     accept_task: tokio::task::JoinHandle<()>,
     discovery: crate::discovery::Discovery,
+    groups: crate::groups::Groups,
 }
 
 impl Network {
@@ -150,11 +151,18 @@ impl Network {
             announce: listen(&router, &local)?,
         };
         let discovery = crate::discovery::Discovery::start(&local, discovery_config, listeners);
+        let groups = crate::groups::Groups::start(
+            &local,
+            &discovery,
+            crate::groups::Config::default(),
+            listen::<crate::groups::Protocol>(&router, &local)?,
+        );
         Ok(Self {
             local,
             router,
             accept_task,
             discovery,
+            groups,
         })
     }
 
@@ -171,6 +179,12 @@ impl Network {
     /// This node's discovery.
     pub fn discovery(&self) -> &crate::discovery::Discovery {
         &self.discovery
+    }
+
+    /// The groups subsystem: join consensus groups with
+    /// `network.groups().with_key(key)`.
+    pub fn groups(&self) -> &crate::groups::Groups {
+        &self.groups
     }
 
     /// Resolves once this node has an address peers can dial.

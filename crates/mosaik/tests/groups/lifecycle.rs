@@ -1,0 +1,77 @@
+//! Handles: joining twice, dropping handles, future bounds.
+
+use {
+    crate::util::{Counter, cluster, fast, node, timing, until, within},
+    mosaik::groups::{GroupKey, Weak},
+};
+
+fn assert_send_sync_static<T: Send + Sync + 'static>(_: &T) {}
+
+#[tokio::test]
+async fn joining_twice_returns_the_same_group_and_one_drop_keeps_it_alive() {
+    let net = node("groups-twice", fast()).await;
+    let key = GroupKey::from_secret("twice");
+    let first = net
+        .groups()
+        .with_key(key)
+        .with_state_machine(Counter::default())
+        .with_consensus_config(timing())
+        .join();
+    let second = net
+        .groups()
+        .with_key(key)
+        .with_state_machine(Counter::default())
+        .with_consensus_config(timing())
+        .join();
+    assert_eq!(first.id(), second.id());
+    within("leads", first.when().is_leader()).await;
+    assert!(second.is_leader(), "both handles see one worker");
+
+    let fut = second.execute(4);
+    assert_send_sync_static(&fut);
+    let index = within("execute via second", fut).await.expect("commits");
+    assert!(first.committed() >= index);
+    assert_eq!(*first.query((), Weak).await.unwrap(), 4);
+
+    drop(second);
+    within("first still works", first.execute(1))
+        .await
+        .expect("commits after the other handle dropped");
+    assert_eq!(*first.query((), Weak).await.unwrap(), 5);
+}
+
+#[tokio::test]
+async fn dropping_the_last_handle_leaves_the_group() {
+    let nodes = cluster("groups-leave", 2).await;
+    let key = GroupKey::from_secret("leave");
+    let a = nodes[0]
+        .groups()
+        .with_key(key)
+        .with_consensus_config(timing())
+        .join();
+    let b = nodes[1]
+        .groups()
+        .with_key(key)
+        .with_consensus_config(timing())
+        .join();
+    until("bonded", || a.bonds().len() == 1 && b.bonds().len() == 1).await;
+    let gid = *b.id();
+    drop(b);
+    until("peer saw the departure", || a.bonds().is_empty()).await;
+    let id = nodes[1].local().id();
+    until("un-advertised", || {
+        nodes[0]
+            .discovery()
+            .catalog()
+            .get_signed(&id)
+            .is_some_and(|e| !e.groups().contains(&gid))
+    })
+    .await;
+    // Joining again after the drop starts a fresh group that bonds again.
+    let b = nodes[1]
+        .groups()
+        .with_key(key)
+        .with_consensus_config(timing())
+        .join();
+    until("re-bonded", || a.bonds().len() == 1 && b.bonds().len() == 1).await;
+}
