@@ -227,13 +227,40 @@ impl Heartbeat {
     }
 }
 
+/// Milliseconds since a bond started; the reader stores the time of the
+/// last inbound frame, the writer checks it on every heartbeat tick.
+#[derive(Clone)]
+struct Liveness {
+    origin: Instant,
+    last_seen: Arc<AtomicU64>,
+}
+
+impl Liveness {
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn heard(&self) {
+        self.last_seen.store(self.elapsed_ms(), Ordering::Relaxed);
+    }
+
+    fn silent_for(&self) -> Duration {
+        Duration::from_millis(
+            self.elapsed_ms()
+                .saturating_sub(self.last_seen.load(Ordering::Relaxed)),
+        )
+    }
+}
+
+type Labels = Arc<[(&'static str, String); 2]>;
+
 /// Starts the reader and writer tasks of a bond.
 pub(crate) fn spawn<C: Datum + Sync>(
     bond: NewBond,
     events: mpsc::Sender<BondEvent<C>>,
     discovery: Discovery,
     heartbeat: Heartbeat,
-    labels: Arc<[(&'static str, String); 2]>,
+    labels: Labels,
 ) -> BondHandle<C> {
     let NewBond {
         link,
@@ -244,62 +271,114 @@ pub(crate) fn spawn<C: Datum + Sync>(
     let id = link.shared_random(BOND_ID_LABEL);
     let peer = link.remote_id();
     let conn = link.connection().clone();
-    let (mut sender, mut receiver) = link.split();
-    let (out, mut out_rx) = mpsc::channel::<BondMessage<C>>(OUTBOUND_QUEUE);
-    let origin = Instant::now();
-    let last_seen = Arc::new(AtomicU64::new(0));
-    let elapsed_ms = move || u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let (sender, receiver) = link.split();
+    let (out, out_rx) = mpsc::channel::<BondMessage<C>>(OUTBOUND_QUEUE);
+    let liveness = Liveness {
+        origin: Instant::now(),
+        last_seen: Arc::new(AtomicU64::new(0)),
+    };
+    let reader = Reader {
+        receiver,
+        conn: conn.clone(),
+        peer,
+        id,
+        pong: out.clone(),
+        events,
+        discovery,
+        liveness: liveness.clone(),
+        labels: labels.clone(),
+    };
+    tokio::spawn(reader.run());
+    let writer = Writer {
+        sender,
+        conn,
+        out_rx,
+        heartbeat,
+        expires,
+        liveness,
+        labels,
+    };
+    tokio::spawn(writer.run());
+    BondHandle { out, id, entry }
+}
 
-    let seen = last_seen.clone();
-    let pong = out.clone();
-    let reader_labels = labels.clone();
-    let reader_conn = conn.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((msg, size)) = receiver.recv_with_size::<BondMessage<C>>().await else {
-                break;
-            };
-            seen.store(elapsed_ms(), Ordering::Relaxed);
-            metrics::counter!(
-                "mosaik.groups.bonds.messages.received",
-                reader_labels.as_ref()
-            )
-            .increment(1);
-            metrics::counter!("mosaik.groups.bonds.bytes.received", reader_labels.as_ref())
-                .increment(size as u64);
+struct Reader<C> {
+    receiver: crate::network::LinkReceiver<GroupsProtocol>,
+    conn: Connection,
+    peer: PeerId,
+    id: Digest,
+    pong: mpsc::Sender<BondMessage<C>>,
+    events: mpsc::Sender<BondEvent<C>>,
+    discovery: Discovery,
+    liveness: Liveness,
+    labels: Labels,
+}
+
+impl<C: Datum + Sync> Reader<C> {
+    /// Reads until the link fails or the peer departs; then reports the bond
+    /// down (the worker ignores reports of bonds it already replaced).
+    async fn run(mut self) {
+        let peer = self.peer;
+        while let Ok((msg, size)) = self.receiver.recv_with_size::<BondMessage<C>>().await {
+            self.liveness.heard();
+            let labels = self.labels.as_ref();
+            metrics::counter!("mosaik.groups.bonds.messages.received", labels).increment(1);
+            metrics::counter!("mosaik.groups.bonds.bytes.received", labels).increment(size as u64);
             match msg {
                 BondMessage::Ping => {
-                    let _ = pong.try_send(BondMessage::Pong);
+                    // Dropped when the queue is full: it has traffic then.
+                    let _ = self.pong.try_send(BondMessage::Pong);
                 }
                 BondMessage::Pong => {}
                 BondMessage::Departure => {
-                    close_now(&reader_conn, &GracefulShutdown);
+                    close_now(&self.conn, &GracefulShutdown);
                     break;
                 }
                 BondMessage::PeerEntryUpdate(update) => {
                     if update.id() == peer {
-                        discovery.feed(*update);
+                        self.discovery.feed(*update);
                     }
                 }
                 BondMessage::BondFormed(formed) => {
-                    discovery.feed(*formed);
+                    self.discovery.feed(*formed);
                 }
                 BondMessage::Raft(msg) => {
-                    if events.send(BondEvent::Raft { peer, msg }).await.is_err() {
+                    if self
+                        .events
+                        .send(BondEvent::Raft { peer, msg })
+                        .await
+                        .is_err()
+                    {
                         break;
                     }
                 }
             }
         }
-        let _ = events.send(BondEvent::Down { peer, id }).await;
-    });
+        let _ = self
+            .events
+            .send(BondEvent::Down { peer, id: self.id })
+            .await;
+    }
+}
 
-    let writer_labels = labels;
-    tokio::spawn(async move {
-        let expiry = expires.remaining();
-        let expiry_at = expiry.map(|d| Instant::now() + d);
+struct Writer<C> {
+    sender: crate::network::LinkSender<GroupsProtocol>,
+    conn: Connection,
+    out_rx: mpsc::Receiver<BondMessage<C>>,
+    heartbeat: Heartbeat,
+    expires: Expiration,
+    liveness: Liveness,
+    labels: Labels,
+}
+
+impl<C: Datum + Sync> Writer<C> {
+    /// Sends queued messages and heartbeats; closes the link when the worker
+    /// drops the queue (after draining it), the peer falls silent, a send
+    /// stalls, or the peer's ticket expires.
+    async fn run(mut self) {
+        let expiry_at = self.expires.remaining().map(|d| Instant::now() + d);
         let reason: Box<dyn CloseReason> = loop {
-            let tick = tokio::time::sleep(heartbeat.consensus.heartbeat_tick());
+            let tick = tokio::time::sleep(self.heartbeat.consensus.heartbeat_tick());
             let expired = async {
                 match expiry_at {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -307,46 +386,48 @@ pub(crate) fn spawn<C: Datum + Sync>(
                 }
             };
             tokio::select! {
-                msg = out_rx.recv() => {
+                msg = self.out_rx.recv() => {
                     let Some(msg) = msg else { break Box::new(GracefulShutdown) };
                     let departing = matches!(msg, BondMessage::Departure);
-                    let Ok(bytes) = msg.encode() else { continue };
-                    let size = bytes.len();
-                    let sent = tokio::time::timeout(heartbeat.dead_after(), sender.send_raw(bytes));
-                    if !matches!(sent.await, Ok(Ok(()))) {
+                    if !self.send(&msg).await {
                         break Box::new(Timeout);
                     }
-                    metrics::counter!("mosaik.groups.bonds.messages.sent", writer_labels.as_ref())
-                        .increment(1);
-                    metrics::counter!("mosaik.groups.bonds.bytes.sent", writer_labels.as_ref())
-                        .increment(size as u64);
                     if departing {
                         break Box::new(GracefulShutdown);
                     }
                 }
                 () = tick => {
-                    let silent = elapsed_ms().saturating_sub(last_seen.load(Ordering::Relaxed));
-                    if Duration::from_millis(silent) > heartbeat.dead_after() {
+                    if self.liveness.silent_for() > self.heartbeat.dead_after() {
                         break Box::new(Timeout);
                     }
-                    if out_rx.is_empty() {
-                        let ping = BondMessage::<C>::Ping.encode();
-                        if let Ok(bytes) = ping {
-                            let sent = tokio::time::timeout(heartbeat.dead_after(), sender.send_raw(bytes));
-                            if !matches!(sent.await, Ok(Ok(()))) {
-                                break Box::new(Timeout);
-                            }
-                        }
+                    if self.out_rx.is_empty() && !self.send(&BondMessage::Ping).await {
+                        break Box::new(Timeout);
                     }
                 }
                 () = expired => break Box::new(NotAllowed),
-                _ = conn.closed() => break Box::new(GracefulShutdown),
+                _ = self.conn.closed() => break Box::new(GracefulShutdown),
             }
         };
-        let _ = sender.close(ReasonRef(reason)).await;
-    });
+        let _ = self.sender.close(ReasonRef(reason)).await;
+    }
 
-    BondHandle { out, id, entry }
+    /// Sends one message; false if the link failed or stalled.
+    async fn send(&mut self, msg: &BondMessage<C>) -> bool {
+        let Ok(bytes) = msg.encode() else {
+            // Commands were checked to encode when submitted; a message that
+            // still fails is skipped rather than killing the bond.
+            return true;
+        };
+        let size = bytes.len();
+        let sent = tokio::time::timeout(self.heartbeat.dead_after(), self.sender.send_raw(bytes));
+        if !matches!(sent.await, Ok(Ok(()))) {
+            return false;
+        }
+        let labels = self.labels.as_ref();
+        metrics::counter!("mosaik.groups.bonds.messages.sent", labels).increment(1);
+        metrics::counter!("mosaik.groups.bonds.bytes.sent", labels).increment(size as u64);
+        true
+    }
 }
 
 /// A boxed close reason usable where `impl CloseReason` is required.

@@ -139,12 +139,11 @@ impl<M> Bond<M> {
 
     /// True once this bond is gone.
     pub fn is_terminated(&self) -> bool {
-        !self
-            .rx
+        self.rx
             .borrow()
             .0
             .get(&self.peer)
-            .is_some_and(|b| b.id == self.id)
+            .is_none_or(|b| b.id != self.id)
     }
 
     /// Resolves when this bond is gone.
@@ -153,7 +152,7 @@ impl<M> Bond<M> {
         let (peer, id) = (self.peer, self.id);
         async move {
             let _ = rx
-                .wait_for(|set| !set.0.get(&peer).is_some_and(|b| b.id == id))
+                .wait_for(|set| set.0.get(&peer).is_none_or(|b| b.id != id))
                 .await;
         }
     }

@@ -1,4 +1,4 @@
-//! Close reasons of bonds (SPEC §2.3, codes 30_xxx).
+//! Close reasons of bonds (SPEC §2.3, codes `30_xxx`).
 
 use crate::network::close_reasons;
 

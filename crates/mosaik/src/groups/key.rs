@@ -36,8 +36,8 @@ impl GroupKey {
     }
 
     /// The proof `prover` presents on `link` for `group`:
-    /// derive(derive(secret, tls_exporter(label = group id, context = ALPN)),
-    /// prover id). It binds the secret to this TLS session and to the
+    /// `derive(derive(secret, tls_exporter(label = group id, context = ALPN)),
+    /// prover id)`. It binds the secret to this TLS session and to the
     /// prover's identity, so a recorded proof is useless on another
     /// connection or for another peer.
     pub fn generate_proof<P: crate::network::Protocol>(

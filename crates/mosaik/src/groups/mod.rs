@@ -16,7 +16,7 @@
 //! conformance suite), `sync` (state sync strategies), `bond` (handshakes
 //! and bond tasks), `bonds` (bond set view), `worker` (the driver),
 //! `registry` (groups of this node), `messages` (wire), `close` (close
-//! reasons 30_xxx), `errors`.
+//! reasons `30_xxx`), `errors`.
 
 mod bond;
 mod bonds;

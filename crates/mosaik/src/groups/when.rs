@@ -134,20 +134,32 @@ impl When {
 }
 
 /// Something [`CursorWatcher::reaches`] can wait for: an index, or the end
-/// of a range.
+/// of a range (by value or reference).
 pub trait ReachTarget {
     /// The index to reach.
-    fn target(&self) -> Index;
+    fn target(self) -> Index;
 }
 
 impl ReachTarget for Index {
-    fn target(&self) -> Index {
+    fn target(self) -> Index {
+        self
+    }
+}
+
+impl ReachTarget for &Index {
+    fn target(self) -> Index {
         *self
     }
 }
 
 impl ReachTarget for IndexRange {
-    fn target(&self) -> Index {
+    fn target(self) -> Index {
+        *self.end()
+    }
+}
+
+impl ReachTarget for &IndexRange {
+    fn target(self) -> Index {
         *self.end()
     }
 }

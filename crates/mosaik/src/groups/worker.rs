@@ -57,6 +57,8 @@ const EVENT_QUEUE: usize = 4096;
 /// every catalog change (retries failed dials).
 const RESCAN: Duration = Duration::from_secs(1);
 
+type QueryReply<M> = oneshot::Sender<Result<QueryResultAt<M>, QueryError<M>>>;
+
 struct PendingPropose<M: StateMachine> {
     commands: Vec<M::Command>,
     wait_commit: bool,
@@ -96,13 +98,7 @@ pub(crate) struct Worker<S, M: StateMachine> {
     events_tx: mpsc::Sender<BondEvent<M::Command>>,
     next_request: u64,
     proposals: HashMap<RequestId, PendingPropose<M>>,
-    reads: HashMap<
-        RequestId,
-        (
-            M::Query,
-            oneshot::Sender<Result<QueryResultAt<M>, QueryError<M>>>,
-        ),
-    >,
+    reads: HashMap<RequestId, (M::Query, QueryReply<M>)>,
     committed: Cursor,
     labels: Arc<[(&'static str, String); 2]>,
 }
@@ -175,11 +171,13 @@ where
         worker.discovery.add_groups([group_id]);
         let mut catalog = worker.discovery.catalog_watch();
         let mut rescan = tokio::time::interval(RESCAN);
+        let network_down = worker.local.termination().clone();
         let result: Result<(), StorageError> = loop {
             let deadline = worker.deadline();
             let step = tokio::select! {
                 biased;
                 () = cancel.cancelled() => break Ok(()),
+                () = network_down.cancelled() => break Ok(()),
                 Some(req) = requests.recv() => worker.request(req),
                 Some(event) = events.recv() => worker.bond_event(event),
                 Some(new) = incoming.recv() => {
@@ -377,7 +375,8 @@ where
                 })
                 .collect(),
         );
-        metrics::gauge!("mosaik.groups.bonds.active", self.labels.as_ref()).set(set.0.len() as f64);
+        metrics::gauge!("mosaik.groups.bonds.active", self.labels.as_ref())
+            .set(gauge(set.0.len() as u64));
         self.bonds_tx.send_replace(set);
     }
 
@@ -496,7 +495,7 @@ where
             Output::CommitAdvanced(index) => {
                 self.committed.1 = map::index(index);
                 metrics::gauge!("mosaik.groups.raft.committed", self.labels.as_ref())
-                    .set(index.0 as f64);
+                    .set(gauge(index.0));
             }
             Output::RoleChanged(role) => {
                 if role == Role::Candidate {
@@ -633,6 +632,12 @@ where
             changed
         });
     }
+}
+
+/// Gauges are floats; exact below 2^53, which covers every count here.
+#[allow(clippy::cast_precision_loss)]
+fn gauge(value: u64) -> f64 {
+    value as f64
 }
 
 fn public_range(range: &mosaik_raft::IndexRange) -> IndexRange {

@@ -94,11 +94,7 @@ async fn execute_feed_and_queries_across_members() {
         .await
         .expect("feeds");
     assert_eq!(range.end().get() - range.start().get(), 2);
-    within(
-        "reaches",
-        follower.when().committed().reaches(range.clone()),
-    )
-    .await;
+    within("reaches", follower.when().committed().reaches(&range)).await;
     let one = within("feed one", groups[0].feed(10)).await.expect("feeds");
 
     // Strong queries reflect everything committed before them, everywhere.
