@@ -259,6 +259,7 @@ pub(crate) fn spawn<C: Datum + Sync>(
     bond: NewBond,
     events: mpsc::Sender<BondEvent<C>>,
     discovery: Discovery,
+    config: Arc<GroupConfig>,
     heartbeat: Heartbeat,
     labels: Labels,
 ) -> BondHandle<C> {
@@ -285,6 +286,7 @@ pub(crate) fn spawn<C: Datum + Sync>(
         pong: out.clone(),
         events,
         discovery,
+        config,
         liveness: liveness.clone(),
         labels: labels.clone(),
     };
@@ -310,6 +312,7 @@ struct Reader<C> {
     pong: mpsc::Sender<BondMessage<C>>,
     events: mpsc::Sender<BondEvent<C>>,
     discovery: Discovery,
+    config: Arc<GroupConfig>,
     liveness: Liveness,
     labels: Labels,
 }
@@ -335,9 +338,16 @@ impl<C: Datum + Sync> Reader<C> {
                     break;
                 }
                 BondMessage::PeerEntryUpdate(update) => {
-                    if update.id() == peer {
-                        self.discovery.feed(*update);
+                    if update.id() != peer {
+                        continue;
                     }
+                    // Tickets are re-checked on every update: a revoked or
+                    // replaced ticket ends the bond.
+                    if self.config.authorize_peer(&update).is_err() {
+                        close_now(&self.conn, &NotAllowed);
+                        break;
+                    }
+                    self.discovery.feed(*update);
                 }
                 BondMessage::BondFormed(formed) => {
                     self.discovery.feed(*formed);

@@ -15,14 +15,15 @@ use {
         bonds::{BondInfo, BondSet},
         machine::BatchContext,
         messages::{BondMessage, Cmd},
+        proposals::Proposals,
         storage::{LogEntry, StorageError},
         types::engine as map,
         when::Status,
     },
     crate::primitives::ShortFmtExt as _,
-    crate::{PeerId, discovery::Discovery, network::LocalNode, primitives::Datum},
+    crate::{PeerId, discovery::Discovery, network::LocalNode},
     core::time::Duration,
-    mosaik_raft::{CommitError, Engine, Input, Output, ProposeError, RequestId, Restored, Role},
+    mosaik_raft::{Engine, Input, Output, RequestId, Restored, Role},
     std::{
         collections::{HashMap, HashSet},
         sync::Arc,
@@ -53,17 +54,13 @@ pub(crate) const REQUEST_QUEUE: usize = 1024;
 /// Capacity of the bond event queue (bond readers wait for room: back
 /// pressure on the peer, never unbounded growth).
 const EVENT_QUEUE: usize = 4096;
+/// Most requests merged into one engine step (group commit).
+const MAX_MERGED: usize = 256;
 /// How often the catalog is rescanned for members to dial, besides on
 /// every catalog change (retries failed dials).
 const RESCAN: Duration = Duration::from_secs(1);
 
 type QueryReply<M> = oneshot::Sender<Result<QueryResultAt<M>, QueryError<M>>>;
-
-struct PendingPropose<M: StateMachine> {
-    commands: Vec<M::Command>,
-    wait_commit: bool,
-    reply: oneshot::Sender<Result<IndexRange, CommandError<M>>>,
-}
 
 /// Everything a worker starts with.
 pub(crate) struct Setup<S, M: StateMachine> {
@@ -97,9 +94,11 @@ pub(crate) struct Worker<S, M: StateMachine> {
     dialing: HashSet<PeerId>,
     events_tx: mpsc::Sender<BondEvent<M::Command>>,
     next_request: u64,
-    proposals: HashMap<RequestId, PendingPropose<M>>,
+    proposals: Proposals<M>,
     reads: HashMap<RequestId, (M::Query, QueryReply<M>)>,
     committed: Cursor,
+    /// Version of our own entry last pushed to the bonds.
+    pushed: Option<crate::discovery::PeerEntryVersion>,
     labels: Arc<[(&'static str, String); 2]>,
 }
 
@@ -163,9 +162,10 @@ where
             dialing: HashSet::new(),
             events_tx,
             next_request: 0,
-            proposals: HashMap::new(),
+            proposals: Proposals::default(),
             reads: HashMap::new(),
             committed: Cursor::zero(),
+            pushed: None,
             labels,
         };
         worker.discovery.add_groups([group_id]);
@@ -178,13 +178,21 @@ where
                 biased;
                 () = cancel.cancelled() => break Ok(()),
                 () = network_down.cancelled() => break Ok(()),
-                Some(req) = requests.recv() => worker.request(req),
+                Some(req) = requests.recv() => {
+                    let mut batch = vec![req];
+                    while batch.len() < MAX_MERGED {
+                        let Ok(more) = requests.try_recv() else { break };
+                        batch.push(more);
+                    }
+                    worker.requests(batch)
+                }
                 Some(event) = events.recv() => worker.bond_event(event),
                 Some(new) = incoming.recv() => {
                     worker.incoming(new);
                     Ok(())
                 }
                 Ok(()) = catalog.changed() => {
+                    worker.push_local_entry();
                     worker.scan();
                     Ok(())
                 }
@@ -236,40 +244,36 @@ where
         metrics::gauge!("mosaik.groups.bonds.active", self.labels.as_ref()).set(0.0);
     }
 
-    fn request(&mut self, req: Request<M>) -> Result<(), StorageError> {
-        match req {
-            Request::Propose {
-                commands,
-                wait_commit,
-                reply,
-            } => {
-                if commands.is_empty() {
-                    let _ = reply.send(Err(CommandError::NoCommands));
-                    return Ok(());
-                }
-                if let Some(err) = commands.iter().find_map(|c| c.encode().err()) {
-                    let _ = reply.send(Err(CommandError::Encoding(commands, err.to_string())));
-                    return Ok(());
-                }
-                let request_id = self.request_id();
-                let wire = commands.iter().cloned().map(Cmd).collect();
-                self.proposals.insert(
-                    request_id,
-                    PendingPropose {
-                        commands,
-                        wait_commit,
-                        reply,
-                    },
-                );
-                self.engine.handle(
-                    self.now(),
-                    Input::Propose {
-                        request_id,
-                        commands: wire,
-                    },
-                );
-                self.drain()
+    /// Handles a run of queued requests: proposals are merged into one
+    /// engine proposal (group commit), queries answered or started.
+    fn requests(&mut self, batch: Vec<Request<M>>) -> Result<(), StorageError> {
+        let mut proposals = Vec::new();
+        for req in batch {
+            match req {
+                Request::Propose {
+                    commands,
+                    wait_commit,
+                    reply,
+                } => proposals.push((commands, wait_commit, reply)),
+                query => self.query(query),
             }
+        }
+        if !proposals.is_empty() {
+            let request_id = self.request_id();
+            if let Some(commands) = self.proposals.merge(request_id, proposals) {
+                let input = Input::Propose {
+                    request_id,
+                    commands,
+                };
+                self.engine.handle(self.now(), input);
+            }
+        }
+        self.drain()
+    }
+
+    fn query(&mut self, req: Request<M>) {
+        match req {
+            Request::Propose { .. } => {}
             Request::Query {
                 query,
                 consistency: Consistency::Weak,
@@ -280,13 +284,11 @@ where
                     result,
                     at_position: self.committed.1,
                 }));
-                Ok(())
             }
             Request::Query { query, reply, .. } => {
                 let request_id = self.request_id();
                 self.reads.insert(request_id, (query, reply));
                 self.engine.handle(self.now(), Input::Read { request_id });
-                self.drain()
             }
         }
     }
@@ -339,6 +341,7 @@ where
             bond,
             self.events_tx.clone(),
             self.discovery.clone(),
+            self.acceptor.config.clone(),
             heartbeat,
             self.labels.clone(),
         );
@@ -359,6 +362,22 @@ where
         );
         if let Err(err) = self.drain() {
             tracing::error!(%err, "storage failed after bonding");
+        }
+    }
+
+    /// Pushes our own entry to every bond when it changed, so members see
+    /// new tickets or addresses at once (and re-check our tickets).
+    fn push_local_entry(&mut self) {
+        let me = self.discovery.me();
+        let version = me.update_version();
+        if self.pushed == Some(version) {
+            return;
+        }
+        self.pushed = Some(version);
+        for bond in self.bonds.values() {
+            let _ = bond
+                .out
+                .try_send(BondMessage::PeerEntryUpdate(Box::new(me.clone())));
         }
     }
 
@@ -507,8 +526,12 @@ where
                 metrics::counter!("mosaik.groups.raft.leader.changes", self.labels.as_ref())
                     .increment(1);
             }
-            Output::ProposeResult { request_id, result } => self.propose_result(request_id, result),
-            Output::Committed { request_id, result } => self.commit_result(request_id, result),
+            Output::ProposeResult { request_id, result } => {
+                self.proposals.assigned(request_id, result)
+            }
+            Output::Committed { request_id, result } => {
+                self.proposals.committed(request_id, result)
+            }
             Output::ReadReady { request_id, .. } => {
                 if let Some((query, reply)) = self.reads.remove(&request_id) {
                     let result = self.machine.query(query);
@@ -566,48 +589,6 @@ where
         }
     }
 
-    fn propose_result(
-        &mut self,
-        id: RequestId,
-        result: Result<mosaik_raft::IndexRange, ProposeError>,
-    ) {
-        let Some(pending) = self.proposals.remove(&id) else {
-            return;
-        };
-        match result {
-            Ok(_) if pending.wait_commit => {
-                self.proposals.insert(id, pending);
-            }
-            Ok(range) => {
-                let _ = pending.reply.send(Ok(public_range(&range)));
-            }
-            Err(ProposeError::NoCommands) => {
-                let _ = pending.reply.send(Err(CommandError::NoCommands));
-            }
-            Err(_) => {
-                let _ = pending
-                    .reply
-                    .send(Err(CommandError::Offline(pending.commands)));
-            }
-        }
-    }
-
-    fn commit_result(
-        &mut self,
-        id: RequestId,
-        result: Result<mosaik_raft::IndexRange, CommitError>,
-    ) {
-        let Some(pending) = self.proposals.remove(&id) else {
-            return;
-        };
-        let reply = match result {
-            Ok(range) => Ok(public_range(&range)),
-            Err(CommitError::Superseded) => Err(CommandError::Superseded(pending.commands)),
-            Err(_) => Err(CommandError::Unknown(pending.commands)),
-        };
-        let _ = pending.reply.send(reply);
-    }
-
     fn publish_status(&self) {
         let leader = self.engine.leader();
         let is_leader = self.engine.is_leader();
@@ -638,10 +619,6 @@ where
 #[allow(clippy::cast_precision_loss)]
 fn gauge(value: u64) -> f64 {
     value as f64
-}
-
-fn public_range(range: &mosaik_raft::IndexRange) -> IndexRange {
-    map::index(*range.start())..=map::index(*range.end())
 }
 
 /// Rebuilds the engine's durable state from storage. The state machine
