@@ -122,13 +122,13 @@ impl<M: StateMachine> Proposals<M> {
     pub(crate) fn committed(
         &mut self,
         id: RequestId,
-        result: Result<mosaik_raft::IndexRange, CommitError>,
+        result: &Result<mosaik_raft::IndexRange, CommitError>,
     ) {
         let Some(parts) = self.pending.remove(&id) else {
             return;
         };
         for part in parts {
-            let answer = match &result {
+            let answer = match result {
                 Ok(range) => Ok(part.slice(range)),
                 Err(CommitError::Superseded) => Err(CommandError::Superseded(part.commands)),
                 Err(_) => Err(CommandError::Unknown(part.commands)),
