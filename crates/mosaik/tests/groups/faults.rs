@@ -224,3 +224,33 @@ async fn require_ticket_admits_only_ticket_holders() {
     );
     let _ = TIMEOUT;
 }
+
+#[tokio::test]
+async fn an_invalidated_ticket_ends_the_bond() {
+    let nodes = cluster("groups-revoke", 2).await;
+    let class = TicketClass::from("groups-revoke-ticket");
+    for n in &nodes {
+        n.discovery().add_ticket(Ticket::new(class, &b"ok"[..]));
+    }
+    let key = GroupKey::from_secret("revoke");
+    let groups: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            n.groups()
+                .with_key(key)
+                .with_consensus_config(timing())
+                .require_ticket(Okay(class))
+                .join()
+        })
+        .collect();
+    until("bonded", || groups.iter().all(|g| g.bonds().len() == 1)).await;
+    nodes[1]
+        .discovery()
+        .replace_ticket(Ticket::new(class, &b"no"[..]));
+    until("bond closed", || groups[0].bonds().is_empty()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await; // observe a quiet period: no re-bond
+    assert!(
+        groups[0].bonds().is_empty(),
+        "re-bonded with a revoked ticket"
+    );
+}

@@ -75,3 +75,8 @@ async fn dropping_the_last_handle_leaves_the_group() {
         .join();
     until("re-bonded", || a.bonds().len() == 1 && b.bonds().len() == 1).await;
 }
+
+#[test]
+fn in_memory_store_passes_the_public_conformance_suite() {
+    mosaik::groups::storage::conformance::run(mosaik::groups::InMemoryLogStore::<u64>::default);
+}
