@@ -202,8 +202,22 @@ pub(crate) async fn accept(
 
 /// Events a bond reports to its group worker.
 pub(crate) enum BondEvent<C> {
-    Raft { peer: PeerId, msg: RaftMessage<C> },
-    Down { peer: PeerId, id: Digest },
+    Raft {
+        peer: PeerId,
+        msg: RaftMessage<C>,
+    },
+    SnapshotRequest {
+        peer: PeerId,
+    },
+    Snapshot {
+        peer: PeerId,
+        cursor: mosaik_raft::Cursor<PeerId>,
+        data: bytes::Bytes,
+    },
+    Down {
+        peer: PeerId,
+        id: Digest,
+    },
 }
 
 /// The worker's side of a live bond.
@@ -318,6 +332,12 @@ struct Reader<C> {
 }
 
 impl<C: Datum + Sync> Reader<C> {
+    /// Hands an event to the worker (waiting for room); false once the
+    /// worker is gone.
+    async fn forward(&self, event: BondEvent<C>) -> bool {
+        self.events.send(event).await.is_ok()
+    }
+
     /// Reads until the link fails or the peer departs; then reports the bond
     /// down (the worker ignores reports of bonds it already replaced).
     async fn run(mut self) {
@@ -353,11 +373,19 @@ impl<C: Datum + Sync> Reader<C> {
                     self.discovery.feed(*formed);
                 }
                 BondMessage::Raft(msg) => {
-                    if self
-                        .events
-                        .send(BondEvent::Raft { peer, msg })
+                    if !self.forward(BondEvent::Raft { peer, msg }).await {
+                        break;
+                    }
+                }
+                BondMessage::SnapshotRequest => {
+                    if !self.forward(BondEvent::SnapshotRequest { peer }).await {
+                        break;
+                    }
+                }
+                BondMessage::Snapshot { cursor, data } => {
+                    if !self
+                        .forward(BondEvent::Snapshot { peer, cursor, data })
                         .await
-                        .is_err()
                     {
                         break;
                     }

@@ -50,7 +50,7 @@ pub use {
         LeadershipPreference, NoOp, QueryResultAt, StateMachine,
     },
     storage::{InMemoryLogStore, Storage, StorageError},
-    sync::{LogReplaySync, StateSync},
+    sync::{InvalidSnapshot, LogReplaySync, SnapshotStateMachine, SnapshotSync, StateSync},
     types::{Cursor, Index, IndexRange, Term},
     when::{CursorWatcher, PositionIndex, ReachTarget, When},
 };

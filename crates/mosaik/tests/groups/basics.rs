@@ -146,3 +146,44 @@ async fn late_joiner_catches_up_ten_thousand_entries() {
     assert_eq!(*b.query((), Weak).await.unwrap(), expected);
     assert_eq!(b.leader(), Some(first.local().id()));
 }
+
+#[tokio::test]
+async fn late_joiner_catches_up_by_snapshot_after_compaction() {
+    let first = node("groups-snap", fast()).await;
+    let key = GroupKey::from_secret("snap");
+    let join = |n: &mosaik::Network| {
+        n.groups()
+            .with_key(key)
+            .with_state_machine(crate::util::SnapCounter::default())
+            .with_consensus_config(timing())
+            .join()
+    };
+    let a = join(&first);
+    within("a leads", a.when().is_leader()).await;
+    let mut last = Index(0);
+    for chunk in 0..20 {
+        let batch = (0..50).map(|i| i64::from(chunk * 50 + i));
+        last = *within("batch", a.execute_many(batch))
+            .await
+            .expect("commits")
+            .end();
+    }
+    let expected: i64 = (0..1000).sum();
+
+    let second = joiner("groups-snap", &first).await;
+    let b = join(&second);
+    within("catch up", b.when().committed().reaches(last)).await;
+    assert_eq!(*b.query(false, Weak).await.unwrap(), expected);
+    let replayed = *b.query(true, Weak).await.unwrap();
+    assert!(
+        replayed < 1000,
+        "b replayed {replayed} entries: no snapshot was installed"
+    );
+    // The group keeps working after the install.
+    let index = within("execute after sync", b.execute(1))
+        .await
+        .expect("commits");
+    within("a applied", a.when().committed().reaches(index)).await;
+    assert_eq!(*a.query(false, Strong).await.unwrap(), expected + 1);
+    assert_eq!(*b.query(false, Strong).await.unwrap(), expected + 1);
+}

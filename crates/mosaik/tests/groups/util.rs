@@ -109,3 +109,52 @@ impl StateMachine for Counter {
         LogReplaySync::default()
     }
 }
+
+/// A counter that compacts its log every 100 entries and catches members
+/// up by snapshot. `query(true)` answers how many commands this replica
+/// applied itself (not part of the snapshot), `query(false)` the value.
+#[derive(Debug, Clone, Default)]
+pub struct SnapCounter {
+    pub value: i64,
+    pub applied_here: i64,
+}
+
+impl StateMachine for SnapCounter {
+    type Command = i64;
+    type Query = bool;
+    type QueryResult = i64;
+    type StateSync = mosaik::groups::SnapshotSync<Self>;
+
+    fn signature(&self) -> UniqueId {
+        UniqueId::from("test-snap-counter-v1")
+    }
+
+    fn apply(&mut self, command: i64, _: &dyn ApplyContext) {
+        self.value += command;
+        self.applied_here += 1;
+    }
+
+    fn query(&self, applied: bool) -> i64 {
+        if applied {
+            self.applied_here
+        } else {
+            self.value
+        }
+    }
+
+    fn state_sync(&self) -> Self::StateSync {
+        mosaik::groups::SnapshotSync::default().with_compaction_threshold(100)
+    }
+}
+
+impl mosaik::groups::SnapshotStateMachine for SnapCounter {
+    type Snapshot = i64;
+
+    fn create_snapshot(&self) -> i64 {
+        self.value
+    }
+
+    fn install_snapshot(&mut self, value: i64) {
+        self.value = value;
+    }
+}

@@ -27,6 +27,16 @@ where
                 self.engine
                     .handle(self.now(), Input::Message { from: peer, msg });
             }
+            BondEvent::SnapshotRequest { peer } => {
+                self.serve_snapshot(peer);
+                return Ok(());
+            }
+            BondEvent::Snapshot { peer, cursor, data } => {
+                if !self.bonds.contains_key(&peer) {
+                    return Ok(());
+                }
+                return self.install_snapshot(peer, cursor, data);
+            }
             BondEvent::Down { peer, id } => {
                 if self.bonds.get(&peer).is_none_or(|b| b.id != id) {
                     return Ok(());

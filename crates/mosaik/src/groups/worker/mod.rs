@@ -9,6 +9,7 @@
 
 mod membership;
 mod outputs;
+mod snapshots;
 
 use {
     super::{
@@ -87,6 +88,8 @@ pub(crate) struct Worker<S, M: StateMachine> {
     machine: M,
     /// The machine's initial value, for rebuilding after a revert.
     pristine: M,
+    sync: M::StateSync,
+    snapshot: Option<snapshots::Snapshot>,
     engine: Engine<PeerId, Cmd<M::Command>>,
     origin: Instant,
     status: watch::Sender<Status>,
@@ -152,6 +155,8 @@ where
         let (events_tx, mut events) = mpsc::channel(EVENT_QUEUE);
         let mut worker = Worker {
             pristine: machine.clone(),
+            sync: machine.state_sync(),
+            snapshot: None,
             local,
             discovery,
             acceptor,

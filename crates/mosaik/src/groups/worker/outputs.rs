@@ -24,9 +24,16 @@ where
     M: StateMachine,
 {
     /// Carries out the engine's outputs in order.
+    /// Compacts the log (when the sync strategy snapshots) once the
+    /// outputs are carried out, and drains what the compaction produced.
     pub(super) fn drain(&mut self) -> Result<(), StorageError> {
-        while let Some(output) = self.engine.poll_output() {
-            self.output(output)?;
+        loop {
+            while let Some(output) = self.engine.poll_output() {
+                self.output(output)?;
+            }
+            if !self.compact() {
+                break;
+            }
         }
         self.publish_status();
         Ok(())
@@ -113,11 +120,8 @@ where
                 }
             }
             Output::NeedStateSync { leader, base } => {
-                tracing::warn!(
-                    leader = %leader.fmt_short(),
-                    base = base.index.0,
-                    "leader pruned entries this member needs; state sync is not available for this group"
-                );
+                tracing::debug!(leader = %leader.fmt_short(), base = base.index.0, "state sync needed");
+                self.request_snapshot(leader);
             }
         }
         Ok(())
@@ -131,12 +135,6 @@ where
         discarded: u64,
         replay_from: mosaik_raft::Cursor<PeerId>,
     ) -> Result<(), StorageError> {
-        if replay_from.index != mosaik_raft::Index::ZERO {
-            return Err(StorageError::new(format!(
-                "revert to {} needs a snapshot this group does not keep",
-                replay_from.index
-            )));
-        }
         tracing::warn!(
             to = to.0,
             discarded,
@@ -144,7 +142,7 @@ where
         );
         metrics::counter!("mosaik.groups.raft.discarded", self.labels.as_ref())
             .increment(discarded);
-        self.machine = self.pristine.clone();
+        self.restore_to(replay_from)?;
         self.committed = map::cursor(replay_from);
         self.status.send_modify(|s| {
             s.committed = self.committed.1;
