@@ -70,7 +70,7 @@ where
                 let _ = bond.out.try_send(BondMessage::SnapshotRequest);
             }
             None => {
-                tracing::debug!(leader = %leader.fmt_short(), "state sync needed, leader not bonded")
+                tracing::debug!(leader = %leader.fmt_short(), "state sync needed, leader not bonded");
             }
         }
     }
