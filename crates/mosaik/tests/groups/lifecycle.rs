@@ -80,3 +80,97 @@ async fn dropping_the_last_handle_leaves_the_group() {
 fn in_memory_store_passes_the_public_conformance_suite() {
     mosaik::groups::storage::conformance::run(mosaik::groups::InMemoryLogStore::<u64>::default);
 }
+
+/// In-memory storage whose disk "fails" after `budget` appends.
+struct FailingStore {
+    inner: mosaik::groups::InMemoryLogStore<i64>,
+    budget: usize,
+}
+
+mod failing {
+    use {
+        super::FailingStore,
+        core::ops::RangeInclusive,
+        mosaik::groups::{
+            Storage, StorageError,
+            storage::{HardState, LogCursor, LogEntry, LogIndex},
+        },
+    };
+
+    impl Storage<i64> for FailingStore {
+        fn hard_state(&self) -> Result<HardState, StorageError> {
+            self.inner.hard_state()
+        }
+        fn set_hard_state(&mut self, state: HardState) -> Result<(), StorageError> {
+            self.inner.set_hard_state(state)
+        }
+        fn append(&mut self, entry: LogEntry<i64>) -> Result<LogIndex, StorageError> {
+            if self.budget == 0 {
+                return Err(StorageError::new("disk full"));
+            }
+            self.budget -= 1;
+            self.inner.append(entry)
+        }
+        fn available(&self) -> RangeInclusive<LogIndex> {
+            self.inner.available()
+        }
+        fn get(&self, index: LogIndex) -> Result<Option<LogEntry<i64>>, StorageError> {
+            self.inner.get(index)
+        }
+        fn get_range(
+            &self,
+            range: &RangeInclusive<LogIndex>,
+        ) -> Result<Vec<(LogIndex, LogEntry<i64>)>, StorageError> {
+            self.inner.get_range(range)
+        }
+        fn truncate(&mut self, at: LogIndex) -> Result<(), StorageError> {
+            self.inner.truncate(at)
+        }
+        fn base(&self) -> LogCursor {
+            self.inner.base()
+        }
+        fn last(&self) -> LogCursor {
+            self.inner.last()
+        }
+        fn prune_prefix(&mut self, up_to: LogCursor) -> Result<(), StorageError> {
+            self.inner.prune_prefix(up_to)
+        }
+        fn reset_to(&mut self, base: LogCursor) -> Result<(), StorageError> {
+            self.inner.reset_to(base)
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_storage_failure_stops_the_group_cleanly() {
+    let net = node("groups-disk", fast()).await;
+    let store = FailingStore {
+        inner: mosaik::groups::InMemoryLogStore::default(),
+        budget: 4,
+    };
+    let group = net
+        .groups()
+        .with_key(GroupKey::from_secret("disk"))
+        .with_state_machine(Counter::default())
+        .with_log_storage(store)
+        .with_consensus_config(timing())
+        .join();
+    within("leads", group.when().is_leader()).await;
+    // The leader's noop and a few commands fit; then the disk fails.
+    let mut outcome = Ok(mosaik::groups::Index(0));
+    for _ in 0..8 {
+        outcome = within("execute", group.execute(1)).await;
+        if outcome.is_err() {
+            break;
+        }
+    }
+    assert!(
+        matches!(outcome, Err(mosaik::groups::CommandError::GroupTerminated)),
+        "expected GroupTerminated, got {outcome:?}"
+    );
+    let query = group.query((), Weak).await;
+    assert!(matches!(
+        query,
+        Err(mosaik::groups::QueryError::GroupTerminated)
+    ));
+}

@@ -45,22 +45,36 @@ where
                 self.publish_bonds();
                 tracing::debug!(peer = %peer.fmt_short(), "bond down");
                 self.engine.handle(self.now(), Input::PeerUnbonded { peer });
+                self.committee_gauges();
             }
         }
         self.drain()
     }
 
-    pub(super) fn incoming(&mut self, new: Incoming) {
+    /// Voters (self included unless an observer), non-voters and total.
+    fn committee_gauges(&self) {
+        let voters = self.engine.voters().len() as u64;
+        let size = self.engine.peers().len() as u64 + 1;
+        let labels = self.labels.as_ref();
+        metrics::gauge!("mosaik.groups.raft.committee.voters", labels).set(gauge(voters));
+        metrics::gauge!("mosaik.groups.raft.committee.non_voters", labels)
+            .set(gauge(size.saturating_sub(voters)));
+        metrics::gauge!("mosaik.groups.raft.committee.size", labels).set(gauge(size));
+    }
+
+    pub(super) fn incoming(&mut self, new: Incoming) -> Result<(), StorageError> {
         if new.dialed {
             self.dialing.remove(&new.peer);
         }
-        let Some(bond) = new.bond else { return };
+        let Some(bond) = new.bond else {
+            return Ok(());
+        };
         if self.bonds.contains_key(&new.peer) {
             let link = bond.link;
             tokio::spawn(async move {
                 let _ = link.close(crate::groups::close::AlreadyBonded).await;
             });
-            return;
+            return Ok(());
         }
         let preference = bond.preference;
         let heartbeat = Heartbeat {
@@ -90,9 +104,8 @@ where
                 preference,
             },
         );
-        if let Err(err) = self.drain() {
-            tracing::error!(%err, "storage failed after bonding");
-        }
+        self.committee_gauges();
+        self.drain()
     }
 
     /// Pushes our own entry to every bond when it changed, so members see

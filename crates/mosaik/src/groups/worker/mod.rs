@@ -196,10 +196,7 @@ where
                     worker.requests(batch)
                 }
                 Some(event) = events.recv() => worker.bond_event(event),
-                Some(new) = incoming.recv() => {
-                    worker.incoming(new);
-                    Ok(())
-                }
+                Some(new) = incoming.recv() => worker.incoming(new),
                 Ok(()) = catalog.changed() => {
                     worker.push_local_entry();
                     worker.scan();
