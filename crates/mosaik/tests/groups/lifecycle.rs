@@ -29,6 +29,15 @@ async fn joining_twice_returns_the_same_group_and_one_drop_keeps_it_alive() {
 
     let fut = second.execute(4);
     assert_send_sync_static(&fut);
+    let when = second.when();
+    assert_send_sync_static(&when.leader_elected());
+    assert_send_sync_static(&when.leader_changed());
+    assert_send_sync_static(&when.offline());
+    assert_send_sync_static(&when.committed().reverted());
+    assert_send_sync_static(&when.log().advanced());
+    assert_send_sync_static(&second.query((), mosaik::Strong));
+    assert_send_sync_static(&second.feed_many([1, 2]));
+    assert_send_sync_static(&second.bonds().changed());
     let index = within("execute via second", fut).await.expect("commits");
     assert!(first.committed() >= index);
     assert_eq!(*first.query((), Weak).await.unwrap(), 4);
