@@ -225,6 +225,8 @@ pub(crate) struct BondHandle<C> {
     pub(crate) out: mpsc::Sender<BondMessage<C>>,
     pub(crate) id: Digest,
     pub(crate) entry: SignedPeerEntry,
+    /// For `Bond::close`: closing the connection ends both bond tasks.
+    pub(crate) conn: Connection,
 }
 
 /// Timing of one bond.
@@ -286,6 +288,7 @@ pub(crate) fn spawn<C: Datum + Sync>(
     let id = link.shared_random(BOND_ID_LABEL);
     let peer = link.remote_id();
     let conn = link.connection().clone();
+    let handle_conn = conn.clone();
     let (sender, receiver) = link.split();
     let (out, out_rx) = mpsc::channel::<BondMessage<C>>(OUTBOUND_QUEUE);
     let liveness = Liveness {
@@ -315,7 +318,12 @@ pub(crate) fn spawn<C: Datum + Sync>(
         labels,
     };
     tokio::spawn(writer.run());
-    BondHandle { out, id, entry }
+    BondHandle {
+        out,
+        id,
+        entry,
+        conn: handle_conn,
+    }
 }
 
 struct Reader<C> {

@@ -1,7 +1,7 @@
 //! [`Bonds`]: the live bond set of a group, as handles see it.
 
 use {
-    crate::{Digest, PeerId, discovery::SignedPeerEntry},
+    crate::{Digest, PeerId, discovery::SignedPeerEntry, network::CloseReason},
     core::marker::PhantomData,
     std::collections::BTreeMap,
     tokio::sync::watch,
@@ -12,6 +12,7 @@ use {
 pub(crate) struct BondInfo {
     pub(crate) entry: SignedPeerEntry,
     pub(crate) id: Digest,
+    pub(crate) conn: iroh::endpoint::Connection,
 }
 
 /// The live bonds, by peer.
@@ -144,6 +145,25 @@ impl<M> Bond<M> {
             .0
             .get(&self.peer)
             .is_none_or(|b| b.id != self.id)
+    }
+
+    /// Closes the bond with `reason` and waits until the group dropped it.
+    /// The peer is not banned: the pair may bond again later.
+    pub fn close(
+        &self,
+        reason: impl CloseReason,
+    ) -> impl Future<Output = ()> + Send + Sync + 'static {
+        let conn = self
+            .rx
+            .borrow()
+            .0
+            .get(&self.peer)
+            .filter(|b| b.id == self.id)
+            .map(|b| b.conn.clone());
+        if let Some(conn) = &conn {
+            super::bond::close_now(conn, &reason);
+        }
+        self.terminated()
     }
 
     /// Resolves when this bond is gone.

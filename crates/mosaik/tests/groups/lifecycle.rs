@@ -183,3 +183,36 @@ async fn a_storage_failure_stops_the_group_cleanly() {
         Err(mosaik::groups::QueryError::GroupTerminated)
     ));
 }
+
+#[tokio::test]
+async fn closing_a_bond_drops_it_on_both_sides() {
+    let nodes = cluster("groups-close", 2).await;
+    let key = GroupKey::from_secret("close");
+    let a = nodes[0]
+        .groups()
+        .with_key(key)
+        .with_consensus_config(timing())
+        .join();
+    let b = nodes[1]
+        .groups()
+        .with_key(key)
+        .with_consensus_config(timing())
+        .join();
+    until("bonded", || a.bonds().len() == 1 && b.bonds().len() == 1).await;
+    let bond = a.bonds().get(&nodes[1].local().id()).expect("bond with b");
+    let id = bond.id();
+    assert_eq!(
+        b.bonds().get(&nodes[0].local().id()).unwrap().id(),
+        id,
+        "same bond id on both sides"
+    );
+    within("close", bond.close(mosaik::network::GracefulShutdown)).await;
+    assert!(bond.is_terminated());
+    // The group re-forms a fresh bond afterwards (close is not a ban).
+    until("new bond", || {
+        a.bonds()
+            .get(&nodes[1].local().id())
+            .is_some_and(|n| n.id() != id)
+    })
+    .await;
+}

@@ -132,6 +132,7 @@ where
                     let info = BondInfo {
                         entry: b.entry.clone(),
                         id: b.id,
+                        conn: b.conn.clone(),
                     };
                     (*peer, info)
                 })
