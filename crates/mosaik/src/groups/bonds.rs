@@ -160,8 +160,9 @@ impl<M> Bond<M> {
             .get(&self.peer)
             .filter(|b| b.id == self.id)
             .map(|b| b.conn.clone());
+        let reason: Box<dyn CloseReason> = Box::new(reason);
         if let Some(conn) = &conn {
-            super::bond::close_now(conn, &reason);
+            super::bond::close_now(conn, reason.as_ref());
         }
         self.terminated()
     }
