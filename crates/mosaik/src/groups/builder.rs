@@ -156,6 +156,8 @@ where
                 cancel: cancel.clone(),
                 registry: registry.clone(),
                 generation,
+                discovery: groups.discovery.clone(),
+                network_label: groups.local.network_id().short().to_string(),
             });
             let group = Group::from_inner(inner);
             table.insert(
@@ -166,6 +168,7 @@ where
                     acceptor: acceptor.clone(),
                 },
             );
+            groups.discovery.add_groups([group_id]);
             let network = [("network", groups.local.network_id().short().to_string())];
             metrics::gauge!("mosaik.groups.active", &network).increment(1.0);
             let setup = Setup {

@@ -11,7 +11,7 @@ use {
         worker::Request,
     },
     crate::primitives::ShortFmtExt as _,
-    crate::{GroupId, PeerId},
+    crate::{GroupId, PeerId, discovery::Discovery},
     std::sync::Arc,
     tokio::sync::{mpsc, oneshot, watch},
     tokio_util::sync::CancellationToken,
@@ -27,13 +27,18 @@ pub(crate) struct Inner<M: StateMachine> {
     pub(crate) cancel: CancellationToken,
     pub(crate) registry: Arc<Registry>,
     pub(crate) generation: u64,
+    pub(crate) discovery: Discovery,
+    pub(crate) network_label: String,
 }
 
 impl<M: StateMachine> Drop for Inner<M> {
     fn drop(&mut self) {
+        let id = *self.config.group_id();
         self.cancel.cancel();
-        self.registry
-            .remove(self.config.group_id(), self.generation);
+        self.registry.remove(&id, self.generation);
+        self.discovery.remove_groups([id]);
+        let network = [("network", self.network_label.clone())];
+        metrics::gauge!("mosaik.groups.active", &network).decrement(1.0);
     }
 }
 

@@ -216,3 +216,32 @@ async fn closing_a_bond_drops_it_on_both_sides() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn rejoining_right_after_the_last_drop_stays_advertised() {
+    let net = node("groups-rejoin", fast()).await;
+    let key = GroupKey::from_secret("rejoin");
+    let first = net
+        .groups()
+        .with_key(key)
+        .with_consensus_config(timing())
+        .join();
+    let id = *first.id();
+    within("leads", first.when().is_leader()).await;
+    assert!(net.discovery().me().groups().contains(&id));
+    drop(first);
+    assert!(
+        !net.discovery().me().groups().contains(&id),
+        "un-advertised on the last drop"
+    );
+    let again = net
+        .groups()
+        .with_key(key)
+        .with_consensus_config(timing())
+        .join();
+    within("leads again", again.when().is_leader()).await;
+    assert!(
+        net.discovery().me().groups().contains(&id),
+        "the old worker un-advertised the new group"
+    );
+}

@@ -177,7 +177,6 @@ where
             pushed: None,
             labels,
         };
-        worker.discovery.add_groups([group_id]);
         let mut catalog = worker.discovery.catalog_watch();
         let mut rescan = tokio::time::interval(RESCAN);
         let network_down = worker.local.termination().clone();
@@ -217,8 +216,10 @@ where
         };
         if let Err(err) = &result {
             tracing::error!(group = %group_id.short(), %err, "group stopped: storage failed");
+            // The handles still exist (so no re-join can race this).
+            worker.discovery.remove_groups([group_id]);
         }
-        worker.leave(group_id);
+        worker.leave();
     }
 
     fn now(&self) -> mosaik_raft::Instant {
@@ -236,17 +237,16 @@ where
         }
     }
 
-    /// Un-advertises the group and tells every bonded peer we leave.
-    fn leave(&mut self, group_id: crate::GroupId) {
-        self.discovery.remove_groups([group_id]);
+    /// Tells every bonded peer we leave. (Advertising is done by `join`
+    /// and the last handle's drop, synchronously, so a quick re-join is
+    /// never un-advertised by a worker that is still winding down.)
+    fn leave(&mut self) {
         for (_, bond) in self.bonds.drain() {
             // Dropping the sender afterwards lets the writer drain the
             // queue (Departure last) and close the link gracefully.
             let _ = bond.out.try_send(BondMessage::Departure);
         }
         self.publish_bonds();
-        let network = [self.labels[0].clone()];
-        metrics::gauge!("mosaik.groups.active", &network).decrement(1.0);
         metrics::gauge!("mosaik.groups.bonds.active", self.labels.as_ref()).set(0.0);
     }
 
