@@ -6,6 +6,7 @@
 #![allow(clippy::cast_precision_loss)]
 
 mod discovery;
+mod groups;
 mod streams;
 mod transport;
 
@@ -34,6 +35,18 @@ enum Scenario {
         /// Trials per size (the median is reported).
         #[arg(long, default_value_t = 5)]
         runs: usize,
+    },
+    /// B1: 3-member group commit throughput and latency (in-memory log).
+    Groups {
+        /// Concurrent client counts.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 64])]
+        clients: Vec<usize>,
+        /// Commits per client count.
+        #[arg(long, default_value_t = 2000)]
+        commits: usize,
+        /// Also run B2 (failover) with this many trials per timing (0 = skip).
+        #[arg(long, default_value_t = 3)]
+        failover_runs: usize,
     },
     /// B7: Link framing throughput next to a raw iroh stream, same run.
     Transport {
@@ -77,6 +90,24 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Startup { runs } => transport::startup(runs).await,
         Scenario::Discovery { nodes, runs } => discovery::convergence(&nodes, runs).await,
+        Scenario::Groups {
+            clients,
+            commits,
+            failover_runs,
+        } => {
+            groups::commits(
+                &clients,
+                commits,
+                mosaik::groups::ConsensusConfig::default(),
+            )
+            .await?;
+            if failover_runs > 0 {
+                groups::failover(failover_runs, "100ms/1s", groups::matched_timing()).await?;
+                let defaults = mosaik::groups::ConsensusConfig::default();
+                groups::failover(failover_runs, "defaults", defaults).await?;
+            }
+            Ok(())
+        }
         Scenario::Transport { size, megabytes } => transport::throughput(size, megabytes).await,
         Scenario::Streams {
             sizes,

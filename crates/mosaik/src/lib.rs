@@ -21,6 +21,7 @@ pub mod declare {
     pub use crate::stream;
 }
 pub mod discovery;
+pub mod groups;
 pub mod network;
 pub mod primitives;
 pub mod streams;
@@ -28,7 +29,9 @@ pub mod tickets;
 
 pub use {
     bytes::{Bytes, BytesMut},
-    futures, iroh,
+    futures,
+    groups::{Consistency, Group, GroupKey, Strong, Weak},
+    iroh,
     iroh::{SecretKey, Signature},
     network::{Network, NetworkId, PeerId},
     primitives::{Datum, Digest, GroupId, StoreId, StreamId, Tag, TicketClass, UniqueId},

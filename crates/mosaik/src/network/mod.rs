@@ -95,6 +95,7 @@ pub struct Network {
     accept_task: tokio::task::JoinHandle<()>,
     discovery: crate::discovery::Discovery,
     streams: crate::streams::Streams,
+    groups: crate::groups::Groups,
 }
 
 impl Network {
@@ -167,12 +168,19 @@ impl Network {
             listen(&router, &local)?,
             crate::streams::Config::default(),
         );
+        let groups = crate::groups::Groups::start(
+            &local,
+            &discovery,
+            crate::groups::Config::default(),
+            listen::<crate::groups::Protocol>(&router, &local)?,
+        );
         Ok(Self {
             local,
             router,
             accept_task,
             discovery,
             streams,
+            groups,
         })
     }
 
@@ -194,6 +202,12 @@ impl Network {
     /// This node's streams.
     pub fn streams(&self) -> &crate::streams::Streams {
         &self.streams
+    }
+
+    /// The groups subsystem: join consensus groups with
+    /// `network.groups().with_key(key)`.
+    pub fn groups(&self) -> &crate::groups::Groups {
+        &self.groups
     }
 
     /// Resolves once this node has an address peers can dial.

@@ -1,0 +1,231 @@
+//! B1 (3-member group commit path) and B2 (leader failover).
+
+use {
+    mosaik::{
+        Network, UniqueId,
+        discovery::Config,
+        groups::{ApplyContext, ConsensusConfig, Group, GroupKey, LogReplaySync, StateMachine},
+        iroh::RelayMode,
+    },
+    std::time::{Duration, Instant},
+};
+
+/// Counts applied bytes; commands are opaque payloads (256 B key + 1 KiB
+/// value, as in BENCHMARKS.md).
+#[derive(Debug, Clone, Default)]
+struct Sink {
+    bytes: u64,
+}
+
+impl StateMachine for Sink {
+    type Command = Vec<u8>;
+    type Query = ();
+    type QueryResult = u64;
+    type StateSync = LogReplaySync<Self>;
+
+    fn signature(&self) -> UniqueId {
+        UniqueId::from("mosaik-bench-sink-v1")
+    }
+
+    fn apply(&mut self, command: Vec<u8>, _: &dyn ApplyContext) {
+        self.bytes += command.len() as u64;
+    }
+
+    fn query(&self, (): ()) -> u64 {
+        self.bytes
+    }
+
+    fn state_sync(&self) -> Self::StateSync {
+        LogReplaySync::default()
+    }
+}
+
+const PAYLOAD: usize = 256 + 1024;
+
+async fn node(
+    network: &str,
+    bootstrap: Option<mosaik::iroh::EndpointAddr>,
+) -> anyhow::Result<Network> {
+    let mut config = Config::builder()
+        .no_dht_bootstrap()
+        .with_announce_interval(Duration::from_secs(1));
+    if let Some(addr) = bootstrap {
+        config = config.with_bootstrap([addr]);
+    }
+    Ok(Network::builder(network)
+        .with_relay_mode(RelayMode::Disabled)
+        .with_addresses(["127.0.0.1:0".parse()?])
+        .with_discovery(config)
+        .build()
+        .await?)
+}
+
+/// Three members with one agreed leader and a full mesh of bonds.
+async fn trio(
+    name: &str,
+    consensus: &ConsensusConfig,
+) -> anyhow::Result<(Vec<Network>, Vec<Group<Sink>>)> {
+    let first = node(name, None).await?;
+    let addr = first.local().addr();
+    let mut nets = vec![first];
+    for _ in 1..3 {
+        nets.push(node(name, Some(addr.clone())).await?);
+    }
+    let key = GroupKey::from_secret(name);
+    let groups: Vec<_> = nets
+        .iter()
+        .map(|n| {
+            n.groups()
+                .with_key(key)
+                .with_state_machine(Sink::default())
+                .with_consensus_config(consensus.clone())
+                .join()
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let leader = groups[0].leader();
+        let agreed = leader.is_some()
+            && groups
+                .iter()
+                .all(|g| g.leader() == leader && g.bonds().len() == 2);
+        if agreed {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "no agreed leader within 60 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok((nets, groups))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((sorted.len() as f64 - 1.0) * p).round();
+    // `rank` is within 0..len by construction.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    sorted[rank as usize]
+}
+
+/// B1: `clients` concurrent clients on the leader, `per_client` sequential
+/// `execute`s each.
+pub async fn commits(
+    clients: &[usize],
+    total: usize,
+    consensus: ConsensusConfig,
+) -> anyhow::Result<()> {
+    let (_nets, groups) = trio("bench-b1", &consensus).await?;
+    let leader = groups
+        .iter()
+        .find(|g| g.is_leader())
+        .expect("a leader")
+        .clone();
+    for &n in clients {
+        let per_client = (total / n).max(1);
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let group = leader.clone();
+            tasks.spawn(async move {
+                let mut latencies = Vec::with_capacity(per_client);
+                for _ in 0..per_client {
+                    let t = Instant::now();
+                    group
+                        .execute(vec![7u8; PAYLOAD])
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    latencies.push(t.elapsed());
+                }
+                anyhow::Ok(latencies)
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            all.extend(done??);
+        }
+        let elapsed = started.elapsed();
+        all.sort();
+        let rate = all.len() as f64 / elapsed.as_secs_f64();
+        let (p50, p99) = (percentile(&all, 0.5), percentile(&all, 0.99));
+        println!(
+            "B1: 3-member group, in-memory log, {n} clients: {rate:.0} commits/s, p50 {p50:?}, p99 {p99:?} ({} commits)",
+            all.len()
+        );
+        println!(
+            "{{\"scenario\":\"B1\",\"clients\":{n},\"commits\":{},\"commits_per_s\":{rate:.1},\"p50_us\":{},\"p99_us\":{}}}",
+            all.len(),
+            p50.as_micros(),
+            p99.as_micros()
+        );
+    }
+    Ok(())
+}
+
+/// B2: drop the leader's network while a survivor's client commits
+/// continuously; time from the drop to the first commit acknowledged after it.
+pub async fn failover(runs: usize, label: &str, consensus: ConsensusConfig) -> anyhow::Result<()> {
+    let mut times = Vec::new();
+    for run in 0..runs {
+        let name = format!("bench-b2-{label}-{run}");
+        let (mut nets, groups) = trio(&name, &consensus).await?;
+        let leader = groups[0].leader().expect("agreed leader");
+        let dead = nets
+            .iter()
+            .position(|n| n.local().id() == leader)
+            .expect("leader is a member");
+        let survivor = groups
+            .iter()
+            .enumerate()
+            .find(|(i, _)| *i != dead)
+            .map(|(_, g)| g.clone())
+            .expect("two survivors");
+        survivor
+            .execute(vec![1; PAYLOAD])
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let killed = Instant::now();
+        drop(nets.remove(dead));
+        let deadline = killed + Duration::from_secs(60);
+        loop {
+            let attempt =
+                tokio::time::timeout(Duration::from_secs(1), survivor.execute(vec![2; PAYLOAD]))
+                    .await;
+            if matches!(attempt, Ok(Ok(_))) && survivor.leader().is_some_and(|l| l != leader) {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "no commit within 60 s of the failover"
+            );
+            if attempt.is_ok() {
+                // Offline/superseded answers come back at once; do not spin.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        times.push(killed.elapsed());
+        drop(groups);
+        for net in nets {
+            net.shutdown().await;
+        }
+    }
+    times.sort();
+    let p50 = times[times.len() / 2];
+    println!(
+        "B2: leader failover ({label}): drop to next commit p50 {p50:?} over {runs} runs {times:?}"
+    );
+    println!(
+        "{{\"scenario\":\"B2\",\"timing\":\"{label}\",\"runs\":{runs},\"failover_p50_ms\":{}}}",
+        p50.as_millis()
+    );
+    Ok(())
+}
+
+/// Heartbeat 100 ms, election 1 s (the matched timing of BENCHMARKS.md).
+pub fn matched_timing() -> ConsensusConfig {
+    ConsensusConfig::builder()
+        .with_heartbeat_interval(Duration::from_millis(100))
+        .with_heartbeat_jitter(Duration::from_millis(30))
+        .with_election_timeout(Duration::from_secs(1))
+        .with_election_timeout_jitter(Duration::from_millis(250))
+        .with_bootstrap_delay(Duration::from_millis(500))
+        .build()
+        .expect("infallible")
+}

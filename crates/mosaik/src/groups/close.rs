@@ -1,0 +1,18 @@
+//! Close reasons of bonds (SPEC §2.3, codes `30_xxx`).
+
+use crate::network::close_reasons;
+
+close_reasons! {
+    /// The bond handshake could not be read or decoded.
+    InvalidHandshake = 30_400;
+    /// Ticket authorization failed, was revoked or expired.
+    NotAllowed = 30_403;
+    /// The acceptor is not a member of the requested group.
+    GroupNotFound = 30_404;
+    /// The group-key proof was wrong.
+    InvalidProof = 30_405;
+    /// Handshake timeout or heartbeat failure.
+    Timeout = 30_408;
+    /// A bond between the two peers exists already.
+    AlreadyBonded = 30_429;
+}

@@ -1,0 +1,92 @@
+//! Wire messages of `/mosaik/groups/1` (SPEC §2.2, §2.4).
+
+use {
+    super::LeadershipPreference,
+    crate::{
+        Digest, GroupId, NetworkId, PeerId,
+        discovery::SignedPeerEntry,
+        network::Protocol,
+        primitives::{Datum, Encoded},
+    },
+    core::fmt,
+    serde::{Deserialize, Deserializer, Serialize, Serializer},
+};
+
+/// The bond protocol.
+#[derive(Debug)]
+pub(crate) struct GroupsProtocol;
+
+impl Protocol for GroupsProtocol {
+    const ALPN: &'static [u8] = b"/mosaik/groups/1";
+}
+
+/// Initiator → acceptor, first frame of a bond.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct HandshakeStart {
+    pub(crate) network_id: NetworkId,
+    pub(crate) group_id: GroupId,
+    pub(crate) proof: Digest,
+    pub(crate) bonds: Vec<SignedPeerEntry>,
+    /// Beyond the original: the engine must know whether a bonded peer
+    /// votes (observers do not), so both sides announce their preference.
+    pub(crate) preference: LeadershipPreference,
+}
+
+/// Acceptor → initiator, answer to a valid [`HandshakeStart`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct HandshakeEnd {
+    pub(crate) proof: Digest,
+    pub(crate) bonds: Vec<SignedPeerEntry>,
+    pub(crate) preference: LeadershipPreference,
+}
+
+/// A replicated command on the wire: the user's [`Datum`] bytes, so custom
+/// encodings work. Debug does not print the command (it need not be Debug).
+pub(crate) struct Cmd<C>(pub(crate) C);
+
+impl<C: Clone> Clone for Cmd<C> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<C> fmt::Debug for Cmd<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Cmd(..)")
+    }
+}
+
+impl<C: Datum> Serialize for Cmd<C> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let bytes = self.0.encode().map_err(serde::ser::Error::custom)?;
+        serializer.serialize_bytes(&bytes)
+    }
+}
+
+impl<'de, C: Datum> Deserialize<'de> for Cmd<C> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Encoded::<C>::deserialize(deserializer).map(|e| Self(e.0))
+    }
+}
+
+/// A consensus message between two members.
+pub(crate) type RaftMessage<C> = mosaik_raft::Message<PeerId, Cmd<C>>;
+
+/// Steady-state bond traffic, both directions.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(bound(serialize = "C: Datum", deserialize = "C: Datum"))]
+pub(crate) enum BondMessage<C> {
+    Ping,
+    Pong,
+    Departure,
+    PeerEntryUpdate(Box<SignedPeerEntry>),
+    BondFormed(Box<SignedPeerEntry>),
+    Raft(RaftMessage<C>),
+    /// A member whose needed entries were pruned asks for a snapshot.
+    SnapshotRequest,
+    /// The latest snapshot: the machine state after applying `cursor`.
+    Snapshot {
+        cursor: mosaik_raft::Cursor<PeerId>,
+        data: bytes::Bytes,
+    },
+}

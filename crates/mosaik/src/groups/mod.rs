@@ -1,0 +1,142 @@
+//! Groups: members holding a shared key bond with each other (full mesh
+//! of authenticated links) and run the consensus engine of `mosaik-raft`
+//! over those bonds (SPEC §1.5, Part C §C1–C4).
+//!
+//! ```no_run
+//! # async fn demo(network: &mosaik::Network) {
+//! use mosaik::groups::GroupKey;
+//! let group = network.groups().with_key(GroupKey::from_secret("team")).join();
+//! let leader = group.when().leader_elected().await;
+//! # let _ = leader; }
+//! ```
+//!
+//! Module map: `key` (key and bond proof), `config` (timing, group id),
+//! `builder` (typestate builder), `group` (handle), `when` (observers),
+//! `machine` (state machine trait, `NoOp`), `storage` (log storage and its
+//! conformance suite), `sync` (state sync strategies), `bond` (handshakes
+//! and bond tasks), `bonds` (bond set view), `worker` (the driver),
+//! `registry` (groups of this node), `messages` (wire), `close` (close
+//! reasons `30_xxx`), `errors`.
+
+mod bond;
+mod bonds;
+mod builder;
+pub mod close;
+mod config;
+mod errors;
+mod group;
+mod key;
+mod machine;
+mod messages;
+mod proposals;
+mod registry;
+pub mod storage;
+mod sync;
+mod types;
+mod when;
+mod worker;
+
+pub use crate::primitives::GroupId;
+pub use {
+    bonds::{Bond, Bonds},
+    builder::GroupBuilder,
+    config::{Config, ConsensusConfig, ConsensusConfigBuilder, GroupConfig},
+    errors::{CommandError, Error, QueryError},
+    group::Group,
+    key::GroupKey,
+    machine::{
+        ApplyContext, Command, Consistency,
+        Consistency::{Strong, Weak},
+        LeadershipPreference, NoOp, QueryResultAt, StateMachine,
+    },
+    storage::{InMemoryLogStore, Storage, StorageError},
+    sync::{InvalidSnapshot, LogReplaySync, SnapshotStateMachine, SnapshotSync, StateSync},
+    types::{Cursor, Index, IndexRange, Term},
+    when::{CursorWatcher, PositionIndex, ReachTarget, When},
+};
+
+use {
+    crate::{
+        discovery::Discovery,
+        network::{Listener, LocalNode},
+    },
+    messages::GroupsProtocol,
+    registry::Registry,
+    std::sync::Arc,
+};
+
+/// Cap on bond handshakes running at once on the acceptor side; more
+/// connections wait in the listener's bounded backlog.
+const MAX_CONCURRENT_ACCEPTS: usize = 64;
+
+/// The groups subsystem of one network (`network.groups()`).
+#[derive(Clone)]
+pub struct Groups {
+    local: LocalNode,
+    discovery: Discovery,
+    config: Config,
+    registry: Arc<Registry>,
+}
+
+impl core::fmt::Debug for Groups {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Groups")
+            .field("active", &self.registry.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Groups {
+    pub(crate) fn start(
+        local: &LocalNode,
+        discovery: &Discovery,
+        config: Config,
+        listener: Listener<GroupsProtocol>,
+    ) -> Self {
+        let groups = Self {
+            local: local.clone(),
+            discovery: discovery.clone(),
+            config,
+            registry: Arc::new(Registry::default()),
+        };
+        tokio::spawn(groups.clone().serve(listener));
+        groups
+    }
+
+    /// Starts configuring the group with this key.
+    pub fn with_key(&self, key: impl Into<GroupKey>) -> GroupBuilder<'_> {
+        GroupBuilder::new(self, key.into())
+    }
+
+    /// Network-wide groups settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Accepts bond connections; each handshake runs in its own task under
+    /// the handshake timeout, so a silent peer never blocks the loop.
+    async fn serve(self, mut listener: Listener<GroupsProtocol>) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_ACCEPTS));
+        while let Some(conn) = listener.next_connection().await {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let accept = listener.accept_link(conn);
+            let (local, discovery, registry) = (
+                self.local.clone(),
+                self.discovery.clone(),
+                self.registry.clone(),
+            );
+            let timeout = self.config.handshake_timeout;
+            tokio::spawn(async move {
+                let _permit = permit;
+                let Ok(Ok(link)) = tokio::time::timeout(timeout, accept).await else {
+                    return;
+                };
+                bond::accept(link, local, discovery, timeout, |id| registry.acceptor(id)).await;
+            });
+        }
+    }
+}
+
+pub(crate) use messages::GroupsProtocol as Protocol;

@@ -1,0 +1,197 @@
+//! State sync strategies.
+//!
+//! Catch-up of a lagging member is done inside the consensus engine by log
+//! repair (the leader streams missing entries, at most
+//! `4 × max_append_entries` in flight per follower), as long as the leader
+//! still holds them. A [`StateSync`] strategy is what a member would use
+//! when the entries it needs were pruned; its signature is part of the group
+//! id so all members agree on it.
+
+use {
+    super::StateMachine,
+    crate::{UniqueId, primitives::Datum},
+    bytes::Bytes,
+    core::{marker::PhantomData, num::NonZero, time::Duration},
+};
+
+/// A catch-up strategy for one state machine type.
+///
+/// The snapshot hooks have defaults that disable snapshots (log replay
+/// only). A strategy that implements them lets the driver compact the log
+/// and bring a member whose needed entries are gone up to date by copying a
+/// snapshot from the leader.
+pub trait StateSync: Send + Sync + 'static {
+    /// The machine it syncs.
+    type Machine: StateMachine;
+
+    /// Identifies the strategy and its settings; part of the group id.
+    fn signature(&self) -> UniqueId;
+
+    /// Take a snapshot and prune the log once this many applied entries
+    /// follow the last snapshot. `None` (the default): never prune.
+    fn compaction_threshold(&self) -> Option<u64> {
+        None
+    }
+
+    /// The machine's state as bytes (called right after an apply batch).
+    fn snapshot(&self, machine: &Self::Machine) -> Option<Bytes> {
+        let _ = machine;
+        None
+    }
+
+    /// Replaces `machine`'s state with a snapshot made by
+    /// [`StateSync::snapshot`] (possibly on another member).
+    fn install(&self, machine: &mut Self::Machine, snapshot: &[u8]) -> Result<(), InvalidSnapshot> {
+        let _ = (machine, snapshot);
+        Err(InvalidSnapshot(
+            "snapshots are not supported by this strategy".into(),
+        ))
+    }
+}
+
+/// A snapshot that could not be installed (it comes from a peer, so this is
+/// an error, never a panic).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid snapshot: {0}")]
+pub struct InvalidSnapshot(pub String);
+
+/// A machine whose whole state can be copied: what [`SnapshotSync`] needs.
+/// Collections implement it with persistent (`imbl`) structures, so a
+/// snapshot is cheap to take.
+pub trait SnapshotStateMachine: StateMachine {
+    /// The state as a value.
+    type Snapshot: Datum;
+
+    /// Copies the current state.
+    fn create_snapshot(&self) -> Self::Snapshot;
+
+    /// Replaces the state.
+    fn install_snapshot(&mut self, snapshot: Self::Snapshot);
+}
+
+/// Catch-up by snapshot: the log is compacted every `compaction_threshold`
+/// entries; a member that needs pruned entries receives the leader's latest
+/// snapshot in one frame (so the encoded state must stay below the link's
+/// frame limit, 16 MiB by default) and replays the log after it.
+#[derive(Debug)]
+pub struct SnapshotSync<M> {
+    compaction_threshold: u64,
+    _machine: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for SnapshotSync<M> {
+    fn clone(&self) -> Self {
+        Self {
+            compaction_threshold: self.compaction_threshold,
+            _machine: PhantomData,
+        }
+    }
+}
+
+impl<M> Default for SnapshotSync<M> {
+    fn default() -> Self {
+        Self {
+            compaction_threshold: 2000,
+            _machine: PhantomData,
+        }
+    }
+}
+
+impl<M> SnapshotSync<M> {
+    /// Applied entries between snapshots (at least 1).
+    #[must_use]
+    pub fn with_compaction_threshold(mut self, entries: u64) -> Self {
+        self.compaction_threshold = entries.max(1);
+        self
+    }
+}
+
+impl<M: SnapshotStateMachine> StateSync for SnapshotSync<M> {
+    type Machine = M;
+
+    fn signature(&self) -> UniqueId {
+        UniqueId::from("mosaik_snapshot_sync")
+            .derive(core::any::type_name::<M>())
+            .derive(self.compaction_threshold.to_le_bytes())
+    }
+
+    fn compaction_threshold(&self) -> Option<u64> {
+        Some(self.compaction_threshold)
+    }
+
+    fn snapshot(&self, machine: &M) -> Option<Bytes> {
+        machine.create_snapshot().encode().ok()
+    }
+
+    fn install(&self, machine: &mut M, snapshot: &[u8]) -> Result<(), InvalidSnapshot> {
+        let state = M::Snapshot::decode(snapshot).map_err(|e| InvalidSnapshot(e.to_string()))?;
+        machine.install_snapshot(state);
+        Ok(())
+    }
+}
+
+/// Catch-up by replaying the log (the default for custom machines). The
+/// log is never pruned, so the engine's log repair always has the entries.
+#[derive(Debug)]
+pub struct LogReplaySync<M> {
+    batch_size: NonZero<u64>,
+    fetch_timeout: Duration,
+    _machine: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for LogReplaySync<M> {
+    fn clone(&self) -> Self {
+        Self {
+            batch_size: self.batch_size,
+            fetch_timeout: self.fetch_timeout,
+            _machine: PhantomData,
+        }
+    }
+}
+
+impl<M> Default for LogReplaySync<M> {
+    fn default() -> Self {
+        Self {
+            batch_size: NonZero::new(2000).expect("non-zero"),
+            fetch_timeout: Duration::from_secs(25),
+            _machine: PhantomData,
+        }
+    }
+}
+
+impl<M> LogReplaySync<M> {
+    /// Entries per fetch.
+    #[must_use]
+    pub fn with_batch_size(mut self, batch_size: NonZero<u64>) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// How long one fetch may take.
+    #[must_use]
+    pub fn with_fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    /// Entries per fetch.
+    pub fn batch_size(&self) -> NonZero<u64> {
+        self.batch_size
+    }
+
+    /// How long one fetch may take.
+    pub fn fetch_timeout(&self) -> Duration {
+        self.fetch_timeout
+    }
+}
+
+impl<M: StateMachine> StateSync for LogReplaySync<M> {
+    type Machine = M;
+
+    fn signature(&self) -> UniqueId {
+        UniqueId::from("mosaik_log_replay_sync")
+            .derive(core::any::type_name::<M>())
+            .derive(self.batch_size.get().to_le_bytes())
+            .derive(self.fetch_timeout.as_secs().to_le_bytes())
+    }
+}

@@ -1,0 +1,335 @@
+//! The group driver: a thin async loop around `mosaik_raft::Engine`.
+//!
+//! Inputs: API requests from handles, consensus messages and bond changes
+//! from bond tasks, new bonds from dial/accept tasks, catalog changes,
+//! and the engine's next deadline. Outputs are carried out strictly in
+//! poll order, each `Persist*` completed (through [`Storage`]) before the
+//! next output, as the engine's contract requires. Applies go through
+//! `apply_batch`, one batch per term.
+
+mod membership;
+mod outputs;
+mod snapshots;
+
+use {
+    super::{
+        CommandError, Consistency, Cursor, IndexRange, QueryError, QueryResultAt, StateMachine,
+        Storage,
+        bond::{Acceptor, BondEvent, BondHandle, Incoming},
+        bonds::BondSet,
+        messages::{BondMessage, Cmd},
+        proposals::Proposals,
+        storage::StorageError,
+        when::Status,
+    },
+    crate::primitives::ShortFmtExt as _,
+    crate::{PeerId, discovery::Discovery, network::LocalNode},
+    core::time::Duration,
+    mosaik_raft::{Engine, Input, RequestId, Restored},
+    std::{
+        collections::{HashMap, HashSet},
+        sync::Arc,
+    },
+    tokio::{
+        sync::{mpsc, oneshot, watch},
+        time::Instant,
+    },
+    tokio_util::sync::CancellationToken,
+};
+
+/// Requests from handles. The channel is bounded; handles wait for room.
+pub(crate) enum Request<M: StateMachine> {
+    Propose {
+        commands: Vec<M::Command>,
+        wait_commit: bool,
+        reply: oneshot::Sender<Result<IndexRange, CommandError<M>>>,
+    },
+    Query {
+        query: M::Query,
+        consistency: Consistency,
+        reply: oneshot::Sender<Result<QueryResultAt<M>, QueryError<M>>>,
+    },
+}
+
+/// Capacity of the request queue from handles.
+pub(crate) const REQUEST_QUEUE: usize = 1024;
+/// Capacity of the bond event queue (bond readers wait for room: back
+/// pressure on the peer, never unbounded growth).
+const EVENT_QUEUE: usize = 4096;
+/// Most requests merged into one engine step (group commit).
+const MAX_MERGED: usize = 256;
+/// How often the catalog is rescanned for members to dial, besides on
+/// every catalog change (retries failed dials).
+const RESCAN: Duration = Duration::from_secs(1);
+
+type QueryReply<M> = oneshot::Sender<Result<QueryResultAt<M>, QueryError<M>>>;
+
+/// Everything a worker starts with.
+pub(crate) struct Setup<S, M: StateMachine> {
+    pub(crate) local: LocalNode,
+    pub(crate) discovery: Discovery,
+    pub(crate) acceptor: Acceptor,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) storage: S,
+    pub(crate) machine: M,
+    pub(crate) requests: mpsc::Receiver<Request<M>>,
+    pub(crate) incoming: mpsc::Receiver<Incoming>,
+    pub(crate) status: watch::Sender<Status>,
+    pub(crate) bonds: watch::Sender<BondSet>,
+    pub(crate) cancel: CancellationToken,
+}
+
+pub(crate) struct Worker<S, M: StateMachine> {
+    local: LocalNode,
+    discovery: Discovery,
+    acceptor: Acceptor,
+    handshake_timeout: Duration,
+    storage: S,
+    machine: M,
+    /// The machine's initial value, for rebuilding after a revert.
+    pristine: M,
+    sync: M::StateSync,
+    snapshot: Option<snapshots::Snapshot>,
+    engine: Engine<PeerId, Cmd<M::Command>>,
+    origin: Instant,
+    status: watch::Sender<Status>,
+    bonds_tx: watch::Sender<BondSet>,
+    bonds: HashMap<PeerId, BondHandle<M::Command>>,
+    dialing: HashSet<PeerId>,
+    events_tx: mpsc::Sender<BondEvent<M::Command>>,
+    next_request: u64,
+    proposals: Proposals<M>,
+    reads: HashMap<RequestId, (M::Query, QueryReply<M>)>,
+    committed: Cursor,
+    /// Version of our own entry last pushed to the bonds.
+    pushed: Option<crate::discovery::PeerEntryVersion>,
+    labels: Arc<[(&'static str, String); 2]>,
+}
+
+impl<S, M> Worker<S, M>
+where
+    S: Storage<M::Command>,
+    M: StateMachine,
+{
+    /// Restores the engine from storage and runs the loop until cancelled
+    /// or storage fails.
+    // One select loop over every input source; splitting it would only
+    // scatter the loop's shape.
+    #[allow(clippy::too_many_lines)]
+    pub(crate) async fn run(setup: Setup<S, M>) {
+        let Setup {
+            local,
+            discovery,
+            acceptor,
+            handshake_timeout,
+            storage,
+            machine,
+            mut requests,
+            mut incoming,
+            status,
+            bonds,
+            cancel,
+        } = setup;
+        let group_id = *acceptor.config.group_id();
+        let labels: Arc<[(&'static str, String); 2]> = Arc::new([
+            ("network", local.network_id().short().to_string()),
+            ("group", group_id.short().to_string()),
+        ]);
+        let restored = match restore(&storage) {
+            Ok(restored) => restored,
+            Err(err) => {
+                tracing::error!(group = %group_id.short(), %err, "group stopped: storage");
+                return;
+            }
+        };
+        let preference = machine.leadership_preference();
+        let config = acceptor.config.consensus().engine(preference);
+        let origin = Instant::now();
+        let engine = Engine::new(
+            local.id(),
+            config,
+            restored,
+            mosaik_raft::Instant::ZERO,
+            rand::random(),
+        );
+        let (events_tx, mut events) = mpsc::channel(EVENT_QUEUE);
+        let mut worker = Worker {
+            pristine: machine.clone(),
+            sync: machine.state_sync(),
+            snapshot: None,
+            local,
+            discovery,
+            acceptor,
+            handshake_timeout,
+            storage,
+            machine,
+            engine,
+            origin,
+            status,
+            bonds_tx: bonds,
+            bonds: HashMap::new(),
+            dialing: HashSet::new(),
+            events_tx,
+            next_request: 0,
+            proposals: Proposals::default(),
+            reads: HashMap::new(),
+            committed: Cursor::zero(),
+            pushed: None,
+            labels,
+        };
+        let mut catalog = worker.discovery.catalog_watch();
+        let mut rescan = tokio::time::interval(RESCAN);
+        let network_down = worker.local.termination().clone();
+        let result: Result<(), StorageError> = loop {
+            let deadline = worker.deadline();
+            let step = tokio::select! {
+                biased;
+                () = cancel.cancelled() => break Ok(()),
+                () = network_down.cancelled() => break Ok(()),
+                Some(req) = requests.recv() => {
+                    let mut batch = vec![req];
+                    while batch.len() < MAX_MERGED {
+                        let Ok(more) = requests.try_recv() else { break };
+                        batch.push(more);
+                    }
+                    worker.requests(batch)
+                }
+                Some(event) = events.recv() => worker.bond_event(event),
+                Some(new) = incoming.recv() => worker.incoming(new),
+                Ok(()) = catalog.changed() => {
+                    worker.push_local_entry();
+                    worker.scan();
+                    Ok(())
+                }
+                _ = rescan.tick() => {
+                    worker.scan();
+                    Ok(())
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    worker.engine.handle(worker.now(), Input::Tick);
+                    worker.drain()
+                }
+            };
+            if let Err(err) = step {
+                break Err(err);
+            }
+        };
+        if let Err(err) = &result {
+            tracing::error!(group = %group_id.short(), %err, "group stopped: storage failed");
+            // The handles still exist (so no re-join can race this).
+            worker.discovery.remove_groups([group_id]);
+        }
+        worker.leave();
+    }
+
+    fn now(&self) -> mosaik_raft::Instant {
+        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        mosaik_raft::Instant::from_millis(ms)
+    }
+
+    fn deadline(&self) -> Instant {
+        match self.engine.next_deadline() {
+            Some(at) => {
+                let at_ms = at.as_millis();
+                self.origin + Duration::from_millis(at_ms)
+            }
+            None => Instant::now() + Duration::from_secs(3600),
+        }
+    }
+
+    /// Tells every bonded peer we leave. (Advertising is done by `join`
+    /// and the last handle's drop, synchronously, so a quick re-join is
+    /// never un-advertised by a worker that is still winding down.)
+    fn leave(&mut self) {
+        for (_, bond) in self.bonds.drain() {
+            // Dropping the sender afterwards lets the writer drain the
+            // queue (Departure last) and close the link gracefully.
+            let _ = bond.out.try_send(BondMessage::Departure);
+        }
+        self.publish_bonds();
+        metrics::gauge!("mosaik.groups.bonds.active", self.labels.as_ref()).set(0.0);
+    }
+
+    /// Handles a run of queued requests: proposals are merged into one
+    /// engine proposal (group commit), queries answered or started.
+    fn requests(&mut self, batch: Vec<Request<M>>) -> Result<(), StorageError> {
+        let mut proposals = Vec::new();
+        for req in batch {
+            match req {
+                Request::Propose {
+                    commands,
+                    wait_commit,
+                    reply,
+                } => proposals.push((commands, wait_commit, reply)),
+                Request::Query {
+                    query,
+                    consistency,
+                    reply,
+                } => self.query(query, consistency, reply),
+            }
+        }
+        if !proposals.is_empty() {
+            let request_id = self.request_id();
+            if let Some(commands) = self.proposals.merge(request_id, proposals) {
+                let input = Input::Propose {
+                    request_id,
+                    commands,
+                };
+                self.engine.handle(self.now(), input);
+            }
+        }
+        self.drain()
+    }
+
+    /// Weak queries are answered from the local machine at once; strong
+    /// ones wait for the engine's read index (`ReadReady`).
+    fn query(&mut self, query: M::Query, consistency: Consistency, reply: QueryReply<M>) {
+        match consistency {
+            Consistency::Weak => {
+                let result = self.machine.query(query);
+                let _ = reply.send(Ok(QueryResultAt {
+                    result,
+                    at_position: self.committed.1,
+                }));
+            }
+            Consistency::Strong => {
+                let request_id = self.request_id();
+                self.reads.insert(request_id, (query, reply));
+                self.engine.handle(self.now(), Input::Read { request_id });
+            }
+        }
+    }
+
+    fn request_id(&mut self) -> RequestId {
+        self.next_request += 1;
+        RequestId(self.next_request)
+    }
+}
+
+/// Gauges are floats; exact below 2^53, which covers every count here.
+#[allow(clippy::cast_precision_loss)]
+pub(super) fn gauge(value: u64) -> f64 {
+    value as f64
+}
+
+/// Rebuilds the engine's durable state from storage. The state machine
+/// starts empty, so `applied` is the log base (0 unless pruned).
+fn restore<C: Clone, S: Storage<C>>(storage: &S) -> Result<Restored<PeerId, Cmd<C>>, StorageError> {
+    let hard_state = storage.hard_state()?;
+    let base = storage.base();
+    let entries = storage
+        .get_range(&storage.available())?
+        .into_iter()
+        .map(|(_, e)| mosaik_raft::Entry {
+            term: e.term,
+            payload: match e.payload {
+                mosaik_raft::Payload::Noop => mosaik_raft::Payload::Noop,
+                mosaik_raft::Payload::Command(c) => mosaik_raft::Payload::Command(Cmd(c)),
+            },
+        });
+    Ok(Restored {
+        hard_state,
+        log: mosaik_raft::Log::from_parts(base, entries),
+        applied: base.index,
+    })
+}

@@ -1,0 +1,210 @@
+//! Output side of the driver: carrying out the engine's outputs in order
+//! (persist before anything that depends on it), applying committed
+//! entries in per-term batches, publishing status.
+
+use {
+    super::{Worker, gauge},
+    crate::{
+        PeerId,
+        groups::{
+            Cursor, QueryError, QueryResultAt, StateMachine, Storage,
+            machine::BatchContext,
+            messages::{BondMessage, Cmd},
+            storage::{LogEntry, StorageError},
+            types::engine as map,
+            when::Status,
+        },
+    },
+    mosaik_raft::{Output, Role},
+};
+
+impl<S, M> Worker<S, M>
+where
+    S: Storage<M::Command>,
+    M: StateMachine,
+{
+    /// Carries out the engine's outputs in order.
+    /// Compacts the log (when the sync strategy snapshots) once the
+    /// outputs are carried out, and drains what the compaction produced.
+    pub(super) fn drain(&mut self) -> Result<(), StorageError> {
+        loop {
+            while let Some(output) = self.engine.poll_output() {
+                self.output(output)?;
+            }
+            if !self.compact() {
+                break;
+            }
+        }
+        self.publish_status();
+        Ok(())
+    }
+
+    pub(super) fn output(
+        &mut self,
+        output: Output<PeerId, Cmd<M::Command>>,
+    ) -> Result<(), StorageError> {
+        match output {
+            Output::PersistHardState(state) => self.storage.set_hard_state(state)?,
+            Output::PersistLog {
+                truncate_from,
+                first_index,
+                append,
+            } => {
+                if let Some(at) = truncate_from {
+                    self.storage.truncate(at)?;
+                }
+                if !append.is_empty() && self.storage.last().index.next() != first_index {
+                    self.storage.truncate(first_index)?;
+                }
+                for entry in append {
+                    let entry = LogEntry {
+                        term: entry.term,
+                        payload: match entry.payload {
+                            mosaik_raft::Payload::Noop => mosaik_raft::Payload::Noop,
+                            mosaik_raft::Payload::Command(Cmd(c)) => {
+                                mosaik_raft::Payload::Command(c)
+                            }
+                        },
+                    };
+                    self.storage.append(entry)?;
+                }
+            }
+            Output::PersistLogPrune { up_to } => self.storage.prune_prefix(up_to)?,
+            Output::PersistLogReset { base } => self.storage.reset_to(base)?,
+            Output::Send { to, msg } => {
+                if let Some(bond) = self.bonds.get(&to) {
+                    // Best effort: a full queue drops the message and the
+                    // engine retransmits.
+                    let _ = bond.out.try_send(BondMessage::Raft(msg));
+                }
+            }
+            Output::Apply { entries } => self.apply(entries),
+            Output::Reverted {
+                to,
+                discarded,
+                replay_from,
+            } => self.reverted(to, discarded, replay_from)?,
+            Output::CommitAdvanced(index) => {
+                self.committed.1 = map::index(index);
+                metrics::gauge!("mosaik.groups.raft.committed", self.labels.as_ref())
+                    .set(gauge(index.0));
+            }
+            Output::RoleChanged(role) => {
+                if role == Role::Candidate {
+                    metrics::counter!("mosaik.groups.raft.elections", self.labels.as_ref())
+                        .increment(1);
+                }
+            }
+            Output::LeaderChanged(_) => {
+                metrics::counter!("mosaik.groups.raft.leader.changes", self.labels.as_ref())
+                    .increment(1);
+            }
+            Output::ProposeResult { request_id, result } => {
+                self.proposals.assigned(request_id, result);
+            }
+            Output::Committed { request_id, result } => {
+                self.proposals.committed(request_id, &result);
+            }
+            Output::ReadReady { request_id, .. } => {
+                if let Some((query, reply)) = self.reads.remove(&request_id) {
+                    let result = self.machine.query(query);
+                    let _ = reply.send(Ok(QueryResultAt {
+                        result,
+                        at_position: self.committed.1,
+                    }));
+                }
+            }
+            Output::ReadFailed { request_id } => {
+                if let Some((query, reply)) = self.reads.remove(&request_id) {
+                    let _ = reply.send(Err(QueryError::Offline(query)));
+                }
+            }
+            Output::NeedStateSync { leader, base } => {
+                tracing::debug!(leader = %leader.fmt_short(), base = base.index.0, "state sync needed");
+                self.request_snapshot(leader);
+            }
+        }
+        Ok(())
+    }
+
+    /// Dynamic-mode heal: our committed suffix lost. The machine restarts
+    /// from its initial value and the engine replays the surviving log.
+    fn reverted(
+        &mut self,
+        to: mosaik_raft::Index,
+        discarded: u64,
+        replay_from: mosaik_raft::Cursor<PeerId>,
+    ) -> Result<(), StorageError> {
+        tracing::warn!(
+            to = to.0,
+            discarded,
+            "committed entries discarded after a partition healed"
+        );
+        metrics::counter!("mosaik.groups.raft.discarded", self.labels.as_ref())
+            .increment(discarded);
+        self.restore_to(replay_from)?;
+        self.committed = map::cursor(replay_from);
+        self.status.send_modify(|s| {
+            s.committed = self.committed.1;
+            s.commit_reverts += 1;
+        });
+        Ok(())
+    }
+
+    /// Applies committed entries, one `apply_batch` per run of equal terms.
+    pub(super) fn apply(
+        &mut self,
+        entries: Vec<(
+            mosaik_raft::Index,
+            mosaik_raft::Term<PeerId>,
+            Cmd<M::Command>,
+        )>,
+    ) {
+        let log_position = map::cursor(self.engine.last_log());
+        let group_id = *self.acceptor.config.group_id();
+        let network_id = self.local.network_id();
+        let mut iter = entries.into_iter().peekable();
+        while let Some((index, term, Cmd(first))) = iter.next() {
+            let mut batch = vec![first];
+            let mut last = index;
+            while let Some((next, _, Cmd(command))) = iter.next_if(|(_, t, _)| *t == term) {
+                batch.push(command);
+                last = next;
+            }
+            let ctx = BatchContext {
+                committed: self.committed,
+                log_position,
+                term: map::term(term),
+                group_id,
+                network_id,
+            };
+            self.machine.apply_batch(batch, &ctx);
+            self.committed = Cursor(map::term(term), map::index(last));
+        }
+    }
+
+    pub(super) fn publish_status(&self) {
+        let leader = self.engine.leader();
+        let is_leader = self.engine.is_leader();
+        let next = Status {
+            leader,
+            is_leader,
+            online: is_leader || (self.engine.role() == Role::Follower && leader.is_some()),
+            committed: self.committed.1,
+            log: map::cursor(self.engine.last_log()),
+            commit_reverts: 0,
+            log_reverts: 0,
+        };
+        self.status.send_if_modified(|s| {
+            let log_reverts = s.log_reverts + u64::from(next.log < s.log);
+            let updated = Status {
+                commit_reverts: s.commit_reverts,
+                log_reverts,
+                ..next
+            };
+            let changed = *s != updated;
+            *s = updated;
+            changed
+        });
+    }
+}

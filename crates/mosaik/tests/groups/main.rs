@@ -1,0 +1,6 @@
+//! Groups over real loopback networking (`cargo test -p mosaik --test groups`).
+
+mod basics;
+mod faults;
+mod lifecycle;
+mod util;

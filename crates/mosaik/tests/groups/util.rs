@@ -1,0 +1,160 @@
+//! Helpers: loopback nodes, a counter state machine, fast consensus timing
+//! and condition waits.
+
+use {
+    core::time::Duration,
+    mosaik::{
+        Network, UniqueId,
+        discovery::ConfigBuilder,
+        groups::{ApplyContext, ConsensusConfig, LogReplaySync, StateMachine},
+        iroh::RelayMode,
+    },
+};
+
+/// Upper bound of any single wait.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Discovery settings for tests: quick re-announce, no DHT.
+pub fn fast() -> ConfigBuilder {
+    mosaik::discovery::Config::builder()
+        .no_dht_bootstrap()
+        .with_announce_interval(Duration::from_secs(1))
+        .with_rtt_probe_interval(Duration::from_secs(1))
+}
+
+/// A loopback node on `network` with discovery settings `config`.
+pub async fn node(network: &str, config: ConfigBuilder) -> Network {
+    Network::builder(network)
+        .with_relay_mode(RelayMode::Disabled)
+        .with_addresses(["127.0.0.1:0".parse().unwrap()])
+        .with_discovery(config)
+        .build()
+        .await
+        .expect("network starts")
+}
+
+/// A node that bootstraps from `first`.
+pub async fn joiner(network: &str, first: &Network) -> Network {
+    node(network, fast().with_bootstrap([first.local().addr()])).await
+}
+
+/// `n` nodes; all but the first bootstrap from the first.
+pub async fn cluster(network: &str, n: usize) -> Vec<Network> {
+    let first = node(network, fast()).await;
+    let mut nodes = vec![];
+    for _ in 1..n {
+        nodes.push(joiner(network, &first).await);
+    }
+    nodes.insert(0, first);
+    nodes
+}
+
+/// Short timing so tests run in seconds.
+pub fn timing() -> ConsensusConfig {
+    ConsensusConfig::builder()
+        .with_heartbeat_interval(Duration::from_millis(100))
+        .with_heartbeat_jitter(Duration::from_millis(30))
+        .with_max_missed_heartbeats(10)
+        .with_election_timeout(Duration::from_millis(600))
+        .with_election_timeout_jitter(Duration::from_millis(300))
+        .with_bootstrap_delay(Duration::from_millis(500))
+        .build()
+        .unwrap()
+}
+
+/// Awaits `fut` under [`TIMEOUT`].
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(TIMEOUT, fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// Polls `pred` until it holds (every 20 ms, under [`TIMEOUT`]).
+pub async fn until(what: &str, mut pred: impl FnMut() -> bool) {
+    within(what, async {
+        while !pred() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+/// A replicated integer: commands add to it, the query reads it.
+#[derive(Debug, Clone, Default)]
+pub struct Counter {
+    pub value: i64,
+    pub applied: u64,
+}
+
+impl StateMachine for Counter {
+    type Command = i64;
+    type Query = ();
+    type QueryResult = i64;
+    type StateSync = LogReplaySync<Self>;
+
+    fn signature(&self) -> UniqueId {
+        UniqueId::from("test-counter-v1")
+    }
+
+    fn apply(&mut self, command: i64, _: &dyn ApplyContext) {
+        self.value += command;
+        self.applied += 1;
+    }
+
+    fn query(&self, (): ()) -> i64 {
+        self.value
+    }
+
+    fn state_sync(&self) -> Self::StateSync {
+        LogReplaySync::default()
+    }
+}
+
+/// A counter that compacts its log every 100 entries and catches members
+/// up by snapshot. `query(true)` answers how many commands this replica
+/// applied itself (not part of the snapshot), `query(false)` the value.
+#[derive(Debug, Clone, Default)]
+pub struct SnapCounter {
+    pub value: i64,
+    pub applied_here: i64,
+}
+
+impl StateMachine for SnapCounter {
+    type Command = i64;
+    type Query = bool;
+    type QueryResult = i64;
+    type StateSync = mosaik::groups::SnapshotSync<Self>;
+
+    fn signature(&self) -> UniqueId {
+        UniqueId::from("test-snap-counter-v1")
+    }
+
+    fn apply(&mut self, command: i64, _: &dyn ApplyContext) {
+        self.value += command;
+        self.applied_here += 1;
+    }
+
+    fn query(&self, applied: bool) -> i64 {
+        if applied {
+            self.applied_here
+        } else {
+            self.value
+        }
+    }
+
+    fn state_sync(&self) -> Self::StateSync {
+        mosaik::groups::SnapshotSync::default().with_compaction_threshold(100)
+    }
+}
+
+impl mosaik::groups::SnapshotStateMachine for SnapCounter {
+    type Snapshot = i64;
+
+    fn create_snapshot(&self) -> i64 {
+        self.value
+    }
+
+    fn install_snapshot(&mut self, value: i64) {
+        self.value = value;
+    }
+}
