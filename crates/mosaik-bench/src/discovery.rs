@@ -28,7 +28,7 @@ async fn wait_all(
 ) -> anyhow::Result<()> {
     for net in nodes {
         let mut watch = net.discovery().catalog_watch();
-        if tokio::time::timeout(Duration::from_secs(60), watch.wait_for(|c| pred(c)))
+        if tokio::time::timeout(Duration::from_mins(1), watch.wait_for(|c| pred(c)))
             .await
             .is_err()
         {

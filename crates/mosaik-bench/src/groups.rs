@@ -82,7 +82,7 @@ async fn trio(
                 .join()
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     loop {
         let leader = groups[0].leader();
         let agreed = leader.is_some()
@@ -183,7 +183,7 @@ pub async fn failover(runs: usize, label: &str, consensus: ConsensusConfig) -> a
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let killed = Instant::now();
         drop(nets.remove(dead));
-        let deadline = killed + Duration::from_secs(60);
+        let deadline = killed + Duration::from_mins(1);
         loop {
             let attempt =
                 tokio::time::timeout(Duration::from_secs(1), survivor.execute(vec![2; PAYLOAD]))

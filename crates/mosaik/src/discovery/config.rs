@@ -48,7 +48,7 @@ impl Default for Config {
             events_backlog: 100,
             bootstrap_peers: Vec::new(),
             tags: Vec::new(),
-            purge_after: Duration::from_secs(300),
+            purge_after: Duration::from_mins(5),
             max_time_drift: Duration::from_secs(50),
             announce_interval: Duration::from_secs(45),
             announce_jitter: 0.5,

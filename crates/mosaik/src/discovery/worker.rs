@@ -150,7 +150,7 @@ pub(crate) async fn run(
 
 /// When the soonest signed entry turns stale (far future if none).
 fn purge_deadline(catalog: &Catalog) -> Instant {
-    let far = Instant::now() + Duration::from_secs(3600);
+    let far = Instant::now() + Duration::from_hours(1);
     catalog.next_expiry().map_or(far, |at| {
         let wait = (at - Utc::now()).to_std().unwrap_or_default();
         // A small margin so the entry is really stale when we look.

@@ -96,6 +96,6 @@ mod tests {
         assert_eq!(Expiration::Never.remaining(), None);
         assert!(!Expiration::Never.is_expired());
         let left = Expiration::in_1h().remaining().unwrap();
-        assert!(left > Duration::from_secs(3500) && left <= Duration::from_secs(3600));
+        assert!(left > Duration::from_secs(3500) && left <= Duration::from_hours(1));
     }
 }

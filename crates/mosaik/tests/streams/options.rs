@@ -96,7 +96,7 @@ async fn consumer_tickets_and_require_follow_catalog_changes() {
     assert_eq!(consumer.producers().count(), 0);
     p.discovery().add_tags([vip]);
     p.discovery()
-        .add_ticket(ticket_valid_for(Duration::from_secs(60)));
+        .add_ticket(ticket_valid_for(Duration::from_mins(1)));
     within("both rules met", producer.when().subscribed()).await;
     // The producer loses the tag: the consumer drops it.
     p.discovery().remove_tags([vip]);

@@ -36,9 +36,9 @@ fn every_rule_changes_the_signature() {
         base().require_claim("role", "admin"),
         base().require_claim("role", "user"),
         base().allow_non_expiring(),
-        base().max_lifetime(Duration::from_secs(60)),
+        base().max_lifetime(Duration::from_mins(1)),
         base().max_lifetime(Duration::from_secs(61)),
-        base().max_age(Duration::from_secs(60)),
+        base().max_age(Duration::from_mins(1)),
     ];
     let mut ids: Vec<UniqueId> = variants.iter().map(TicketValidator::signature).collect();
     let n = ids.len();

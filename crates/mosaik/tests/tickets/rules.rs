@@ -48,7 +48,7 @@ fn expiry_rules() {
 fn lifetime_and_age_limits() {
     let secret = Hs256::random();
     let holder = peer();
-    let short = Jwt::with_key(secret).max_lifetime(StdDuration::from_secs(3600));
+    let short = Jwt::with_key(secret).max_lifetime(StdDuration::from_hours(1));
     let long = JwtTicketBuilder::new(secret)
         .expires_in(Duration::hours(2))
         .build(&holder);
@@ -70,7 +70,7 @@ fn lifetime_and_age_limits() {
         &JwtRejection::LifetimeTooLong,
     );
 
-    let fresh = Jwt::with_key(secret).max_age(StdDuration::from_secs(600));
+    let fresh = Jwt::with_key(secret).max_age(StdDuration::from_mins(10));
     let old = JwtTicketBuilder::new(secret)
         .expires_in(Duration::hours(2))
         .issued_at(Utc::now() - Duration::hours(1))

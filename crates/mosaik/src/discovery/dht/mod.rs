@@ -83,8 +83,8 @@ impl DhtConfig {
             bootstrap: None,
             request_timeout: Duration::from_secs(5),
             poll_fast: Duration::from_secs(5),
-            poll_slow: Duration::from_secs(60),
-            record_ttl: Duration::from_secs(600),
+            poll_slow: Duration::from_mins(1),
+            record_ttl: Duration::from_mins(10),
         }
     }
 }

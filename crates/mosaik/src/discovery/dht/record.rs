@@ -213,7 +213,7 @@ fn texts(packet: &SignedPacket, record_name: &str) -> Result<Vec<String>, Malfor
 mod tests {
     use {super::*, crate::discovery::dht::slots::slot_keypair, iroh::SecretKey};
 
-    const TTL: Duration = Duration::from_secs(600);
+    const TTL: Duration = Duration::from_mins(10);
 
     fn keypair() -> Keypair {
         slot_keypair(crate::NetworkId::from("record-test"))

@@ -233,7 +233,7 @@ where
                 let at_ms = at.as_millis();
                 self.origin + Duration::from_millis(at_ms)
             }
-            None => Instant::now() + Duration::from_secs(3600),
+            None => Instant::now() + Duration::from_hours(1),
         }
     }
 

@@ -164,7 +164,7 @@ async fn plant(client: &SlotClient, network: NetworkId, slot: usize, addr: &Endp
     // Retried: a fresh DHT node may not know enough of the testnet yet.
     timeout(WAIT, async {
         while client
-            .publish(&keypair, &record, Duration::from_secs(600), None)
+            .publish(&keypair, &record, Duration::from_mins(10), None)
             .await
             .is_err()
         {

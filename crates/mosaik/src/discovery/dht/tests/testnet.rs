@@ -177,7 +177,7 @@ async fn publish_with_an_outdated_cas_loses_the_race() {
     let current = slots[0].as_ref().unwrap().timestamp;
 
     let keypair = slot_keypair(slot_ids(network)[0]);
-    let ttl = Duration::from_secs(600);
+    let ttl = Duration::from_mins(10);
     let record = |port| {
         let addr = fake_addr(SecretKey::generate().public(), port);
         SlotRecord::from_endpoint_addr(&addr, pkarr::Timestamp::now().as_u64())
