@@ -5,13 +5,55 @@
 //! replicated collections on top.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), mosaik::network::NetworkError> {
-//! use mosaik::{Network, unique_id};
+//! use mosaik::{
+//!     Network, Strong, UniqueId, unique_id,
+//!     groups::{ApplyContext, GroupKey, LogReplaySync, StateMachine},
+//! };
+//! use serde::{Deserialize, Serialize};
 //!
-//! const APP: mosaik::NetworkId = unique_id!("my-app");
-//! let network = Network::new(APP).await?;
-//! println!("I am {}", network.local().id());
-//! # Ok(()) }
+//! const APP: mosaik::NetworkId = unique_id!("my-app"); // compile-time id
+//!
+//! #[derive(Debug, Clone, Serialize, Deserialize)]
+//! struct Price { symbol: String, cents: u64 }
+//!
+//! /// A replicated counter: every member applies the same commands in order.
+//! #[derive(Debug, Clone, Default)]
+//! struct Counter(i64);
+//!
+//! impl StateMachine for Counter {
+//!     type Command = i64;
+//!     type Query = ();
+//!     type QueryResult = i64;
+//!     type StateSync = LogReplaySync<Self>;
+//!     fn signature(&self) -> UniqueId { unique_id!("counter-v1") }
+//!     fn apply(&mut self, add: i64, _: &dyn ApplyContext) { self.0 += add; }
+//!     fn query(&self, (): ()) -> i64 { self.0 }
+//!     fn state_sync(&self) -> Self::StateSync { LogReplaySync::default() }
+//! }
+//!
+//! # async fn run() -> anyhow::Result<()> {
+//! let a = Network::new(APP).await?;              // ready in milliseconds, no internet needed
+//! let b = Network::builder(APP)
+//!     .with_discovery(mosaik::discovery::Config::builder().with_bootstrap([a.local().addr()]))
+//!     .build()
+//!     .await?;
+//!
+//! // Typed pub/sub: the consumer finds the producer through discovery.
+//! let prices = a.streams().produce::<Price>();
+//! let mut feed = b.streams().consume::<Price>();
+//! prices.when().online().await;                  // a subscriber is connected
+//! prices.send(Price { symbol: "ABC".into(), cents: 1234 }).await?;
+//! let first = feed.recv().await;
+//!
+//! // Raft group: whoever holds the key joins; a leader is elected on its own.
+//! let key = GroupKey::from_secret("counter-secret");
+//! let ga = a.groups().with_key(key.clone()).with_state_machine(Counter::default()).join();
+//! let gb = b.groups().with_key(key).with_state_machine(Counter::default()).join();
+//! gb.when().leader_elected().await;
+//! gb.execute(5).await?;                          // resolves once *this* command committed
+//! let value = ga.query((), Strong).await?;       // linearizable read via the leader
+//! assert_eq!(*value, 5);
+//! # let _ = first; Ok(()) }
 //! ```
 
 extern crate self as mosaik;
