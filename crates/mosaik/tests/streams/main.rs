@@ -2,6 +2,7 @@
 
 mod close;
 mod conditions;
+mod config;
 mod lifecycle;
 mod macros;
 mod options;
