@@ -6,5 +6,6 @@ mod config;
 mod lifecycle;
 mod macros;
 mod options;
+mod probe;
 mod pubsub;
 mod util;
