@@ -54,8 +54,8 @@ impl Default for ExponentialBackoff {
             initial_interval: Duration::from_millis(500),
             multiplier: 1.5,
             randomization_factor: 0.5,
-            max_interval: Duration::from_secs(60),
-            max_elapsed_time: Some(Duration::from_secs(300)),
+            max_interval: Duration::from_mins(1),
+            max_elapsed_time: Some(Duration::from_mins(5)),
             current: Duration::from_millis(500),
             started: Instant::now(),
         }
