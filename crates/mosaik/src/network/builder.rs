@@ -23,6 +23,7 @@ pub struct NetworkBuilder {
     pub(super) secret_key: Option<SecretKey>,
     pub(super) link: LinkConfig,
     pub(super) discovery: crate::discovery::ConfigBuilder,
+    pub(super) streams: crate::streams::ConfigBuilder,
 }
 
 impl Default for NetworkBuilder {
@@ -35,6 +36,7 @@ impl Default for NetworkBuilder {
             secret_key: None,
             link: LinkConfig::default(),
             discovery: crate::discovery::ConfigBuilder::default(),
+            streams: crate::streams::ConfigBuilder::default(),
         }
     }
 }
@@ -87,6 +89,13 @@ impl NetworkBuilder {
     /// Sets the discovery configuration.
     pub fn with_discovery(mut self, config: crate::discovery::ConfigBuilder) -> Self {
         self.discovery = config;
+        self
+    }
+
+    /// Sets the streams configuration (e.g. the consumers' default
+    /// reconnect backoff).
+    pub fn with_streams(mut self, config: crate::streams::ConfigBuilder) -> Self {
+        self.streams = config;
         self
     }
 

@@ -300,26 +300,57 @@ impl<P: Protocol> LinkSender<P> {
         self.send_raw(bytes).await
     }
 
-    /// Sends one pre-encoded frame.
+    /// Sends one pre-encoded frame (buffers and flushes it).
     pub async fn send_raw(&mut self, bytes: Bytes) -> Result<(), SendError> {
-        let size = bytes.len();
+        self.write(Some(bytes), true).await
+    }
+
+    /// Buffers one pre-encoded frame without flushing it. The buffer is
+    /// bounded: once it holds more than the codec's backpressure boundary
+    /// (8 KiB) it is written out before the frame is taken, so a run of
+    /// `feed_raw` costs one write to the QUIC stream per ~8 KiB instead of
+    /// one per frame. Call [`flush`](Self::flush) when no more frames are
+    /// ready, or the last ones may wait.
+    pub async fn feed_raw(&mut self, bytes: Bytes) -> Result<(), SendError> {
+        self.write(Some(bytes), false).await
+    }
+
+    /// Writes every buffered frame to the stream.
+    pub async fn flush(&mut self) -> Result<(), SendError> {
+        self.write(None, true).await
+    }
+
+    async fn write(&mut self, frame: Option<Bytes>, flush: bool) -> Result<(), SendError> {
+        let size = frame.as_ref().map_or(0, Bytes::len);
         if size > self.max_frame_size {
             return Err(SendError::FrameTooLarge {
                 size,
                 limit: self.max_frame_size,
             });
         }
+        let writer = &mut self.writer;
+        let work = async move {
+            if let Some(bytes) = frame {
+                writer.feed(bytes).await?;
+            }
+            if flush {
+                SinkExt::<Bytes>::flush(writer).await?;
+            }
+            Ok::<(), std::io::Error>(())
+        };
         let result = tokio::select! {
             biased;
             () = self.cancel.cancelled() => {
                 close_with(&self.conn, &Cancelled);
                 return Err(SendError::Cancelled);
             }
-            result = self.writer.send(bytes) => result,
+            result = work => result,
         };
         match result {
             Ok(()) => {
-                metrics::counter!("mosaik.network.egress.bytes").increment(size as u64 + 4);
+                if size > 0 {
+                    metrics::counter!("mosaik.network.egress.bytes").increment(size as u64 + 4);
+                }
                 Ok(())
             }
             Err(err) => Err(match self.conn.close_reason() {
@@ -341,6 +372,9 @@ impl<P: Protocol> LinkSender<P> {
                 other => Err(CloseError::AlreadyClosed(other)),
             };
         }
+        // Frames fed but not yet flushed go out before the stream ends
+        // (bounded like the wait below).
+        let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, self.flush()).await;
         let stream = self.writer.get_mut();
         if stream.finish().is_ok() {
             let flushed = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, stream.stopped());

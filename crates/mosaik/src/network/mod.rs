@@ -119,6 +119,7 @@ impl Network {
             .clone()
             .build()
             .map_err(|e| NetworkError::DiscoveryConfig(e.to_string()))?;
+        let streams_config = config.streams.clone().build();
         let secret_key = config.secret_key.unwrap_or_else(iroh::SecretKey::generate);
         let memory = MemoryLookup::new();
         let mdns = config
@@ -166,7 +167,7 @@ impl Network {
             &local,
             &discovery,
             listen(&router, &local)?,
-            crate::streams::Config::default(),
+            streams_config,
         );
         let groups = crate::groups::Groups::start(
             &local,

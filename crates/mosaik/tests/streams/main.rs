@@ -2,8 +2,10 @@
 
 mod close;
 mod conditions;
+mod config;
 mod lifecycle;
 mod macros;
 mod options;
+mod probe;
 mod pubsub;
 mod util;

@@ -8,7 +8,12 @@ use {
         discovery::Catalog,
         streams::{ChannelInfo, Shared, Stats, when::Status},
     },
-    std::{collections::HashMap, sync::Arc, time::Instant},
+    core::time::Duration,
+    std::{
+        collections::{HashMap, HashSet},
+        sync::Arc,
+        time::Instant,
+    },
     tokio::sync::{mpsc, watch},
     tokio_util::sync::CancellationToken,
 };
@@ -17,11 +22,16 @@ use {
 /// channel is full, so it cannot grow.
 const EVENT_BACKLOG: usize = 64;
 
+/// Longest wait for an RTT probe of a producer before deciding without it.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
 pub(super) enum Event {
     /// A channel changed state (the online flag may change).
     StateChanged,
     /// A receiver ended for good.
     Done(PeerId, ChannelInfo),
+    /// The RTT probe of a producer ended (with or without a sample).
+    Probed(PeerId),
 }
 
 struct Active {
@@ -39,6 +49,13 @@ struct Worker<D> {
     cancel: CancellationToken,
     active: HashMap<PeerId, Active>,
     events: mpsc::Sender<Event>,
+    /// Producers with a ping in flight (at most one each; bounded by the
+    /// catalog's producers of this stream).
+    probing: HashSet<PeerId>,
+    /// Producers whose probe ended: decided on with whatever RTT is known
+    /// (a failed ping must not hold a producer back forever). Pruned to the
+    /// catalog's producers on every evaluation.
+    probed: HashSet<PeerId>,
 }
 
 pub(super) fn spawn<D: Datum>(shared: &Arc<Shared>, config: ConsumerConfig) -> Consumer<D> {
@@ -64,6 +81,8 @@ pub(super) fn spawn<D: Datum>(shared: &Arc<Shared>, config: ConsumerConfig) -> C
         cancel: cancel.clone(),
         active: HashMap::new(),
         events,
+        probing: HashSet::new(),
+        probed: HashSet::new(),
     };
     tokio::spawn(worker.run(events_rx));
     Consumer {
@@ -114,6 +133,14 @@ impl<D: Datum> Worker<D> {
                 self.status.update(|list| list.retain(|c| !c.same(&info)));
                 self.gauge();
             }
+            Event::Probed(peer) => {
+                self.probing.remove(&peer);
+                self.probed.insert(peer);
+                // A sample may not wake catalog watchers (only visibility
+                // changes do), so decide again on the current catalog.
+                let snapshot = self.shared.discovery.catalog();
+                self.evaluate(&snapshot);
+            }
         }
     }
 
@@ -121,11 +148,20 @@ impl<D: Datum> Worker<D> {
     /// matching the rules and refreshes ticket deadlines.
     fn evaluate(&mut self, catalog: &Catalog) {
         let stream = self.config.stream_id;
+        let mut producers = HashSet::new();
         for peer in catalog.peers() {
             if !peer.streams().contains(&stream) {
                 continue;
             }
             let id = peer.id();
+            producers.insert(id);
+            // SPEC §1.4: a producer without an RTT sample is pinged first
+            // and decided on once the probe ends.
+            if peer.rtt().is_none() && !self.active.contains_key(&id) && !self.probed.contains(&id)
+            {
+                self.probe(&peer);
+                continue;
+            }
             match self.config.requirements.check(&peer) {
                 Ok(deadline) => {
                     if let Some(active) = self.active.get(&id) {
@@ -149,6 +185,32 @@ impl<D: Datum> Worker<D> {
                 }
             }
         }
+        self.probed.retain(|id| producers.contains(id));
+    }
+
+    /// Pings `peer` off the worker loop (bounded by [`PROBE_TIMEOUT`] and
+    /// the consumer's lifetime); the sample lands in discovery and the
+    /// worker re-evaluates when the probe reports back.
+    fn probe(&mut self, peer: &crate::discovery::PeerInfo) {
+        let id = peer.id();
+        if !self.probing.insert(id) {
+            return;
+        }
+        let discovery = self.shared.discovery.clone();
+        let addr = peer.address().clone();
+        let events = self.events.clone();
+        let cancel = self.cancel.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                result = tokio::time::timeout(PROBE_TIMEOUT, discovery.ping(addr)) => {
+                    if !matches!(result, Ok(Ok(_))) {
+                        tracing::debug!(producer = %id.fmt_short(), "rtt probe failed, deciding without a sample");
+                    }
+                }
+            }
+            let _ = events.send(Event::Probed(id)).await;
+        });
     }
 
     fn subscribe(&mut self, peer: &crate::discovery::PeerInfo, deadline: Option<Instant>) {
