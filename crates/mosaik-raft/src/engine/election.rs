@@ -165,7 +165,13 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             self.send(from, msg);
             return;
         }
-        if term.round() < ours.round() {
+        // Stickiness holds for real votes too: a candidate may pass its pre-vote among voters
+        // that had not yet heard of a just-elected leader, and its real request then arrives
+        // after they have. Adopting its round would depose a working leader for a candidate
+        // that usually cannot win (its log is behind the new leader's noop); seed 47617 lost
+        // every election after a heal this way. Refusing is always safe: it only withholds a
+        // vote, and the lease ends one election timeout after the leader was last heard.
+        if term.round() < ours.round() || (term.round() > ours.round() && self.leader_is_live()) {
             let msg = Message::RequestVoteResponse {
                 term: ours,
                 vote: Vote::Denied,
