@@ -211,11 +211,13 @@ fn restart_with_persisted_state_cannot_double_vote() {
 
 #[test]
 fn vote_requires_up_to_date_log() {
-    let now = Instant::ZERO;
     let mut cluster = Cluster::new(3, &fast_config(), 5);
     let leader = cluster.wait_for_leader();
     cluster.propose(leader, vec![1, 2, 3]);
     cluster.run_for(Duration::from_millis(200));
+    // Past the leader lease (a live leader's followers ignore the request altogether), so the
+    // log comparison is what denies.
+    let now = cluster.now + Duration::from_secs(5);
     let follower = (1..=3).find(|id| *id != leader).unwrap();
     let engine = cluster
         .nodes
@@ -246,4 +248,77 @@ fn vote_requires_up_to_date_log() {
         )
     });
     assert!(denied);
+}
+
+/// Feeds a real `RequestVote` for round `round` from `candidate` (log as up to date as the
+/// receiver's) and returns the receiver's answer.
+fn real_vote_from(cluster: &mut Cluster, to: u64, candidate: u64, round: u64) -> Option<Vote> {
+    let now = cluster.now;
+    let engine = cluster.nodes.get_mut(&to).unwrap().engine.as_mut().unwrap();
+    let msg = Message::RequestVote {
+        term: Term::new(round, candidate),
+        candidate,
+        log_position: engine.last_log(),
+        pre_vote: false,
+    };
+    engine.handle(
+        now,
+        Input::Message {
+            from: candidate,
+            msg,
+        },
+    );
+    engine.drain_outputs().iter().find_map(|o| match o {
+        Output::Send {
+            msg: Message::RequestVoteResponse { vote, .. },
+            ..
+        } => Some(*vote),
+        _ => None,
+    })
+}
+
+#[test]
+fn real_vote_does_not_depose_a_live_leader() {
+    // Seed 47617 (mosaik-sim strict, 5 nodes): a candidate passed its pre-vote among voters that
+    // had not yet heard of the round's new leader; its real request arrived after they had and
+    // deposed that leader. A real vote must respect the same stickiness as a pre-vote.
+    let mut cluster = Cluster::new(3, &fast_config(), 7);
+    let leader = cluster.wait_for_leader();
+    cluster.run_for(Duration::from_millis(100));
+    let term = cluster.engine(leader).term();
+    let mut others = cluster.ids().into_iter().filter(|id| *id != leader);
+    let (follower, candidate) = (others.next().unwrap(), others.next().unwrap());
+    let round = term.round() + 1;
+    for to in [leader, follower] {
+        assert_eq!(
+            real_vote_from(&mut cluster, to, candidate, round),
+            None,
+            "node {to} hears from a live leader: no answer"
+        );
+        assert_eq!(cluster.engine(to).term(), term, "node {to} kept its term");
+    }
+    assert_eq!(cluster.engine(leader).role(), Role::Leader);
+    assert_eq!(cluster.engine(follower).leader(), Some(leader));
+    // The leader keeps leading and the group keeps committing.
+    cluster.run_for(Duration::from_secs(2));
+    assert_eq!(cluster.leader(), Some(leader));
+    assert_eq!(cluster.engine(leader).term(), term);
+    // Once the leader is silent for an election timeout, the same request wins the vote.
+    let later = cluster.now + Duration::from_secs(5);
+    cluster.now = later;
+    let engine = cluster
+        .nodes
+        .get_mut(&follower)
+        .unwrap()
+        .engine
+        .as_mut()
+        .unwrap();
+    engine.handle(later, Input::Tick);
+    engine.drain_outputs();
+    let round = cluster.engine(follower).term().round() + 1;
+    assert_eq!(
+        real_vote_from(&mut cluster, follower, candidate, round),
+        Some(Vote::Granted),
+        "without a live leader the vote is granted"
+    );
 }

@@ -112,6 +112,9 @@ const SEEDS: &[(Mode, usize, u64, &str)] = &[
         53_083,
         "stale suffix repair re-sent the shared term",
     ),
+    // Raft: a candidate won its pre-vote just before the round's new leader was known, and its
+    // real request (higher round) then deposed that leader; repeated until the bound ran out.
+    (Mode::Strict, 5, 47_617, "real vote deposed a live leader"),
 ];
 
 #[test]

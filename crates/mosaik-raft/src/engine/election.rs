@@ -165,6 +165,17 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             self.send(from, msg);
             return;
         }
+        // Stickiness holds for real votes too: a candidate may pass its pre-vote among voters
+        // that had not yet heard of a just-elected leader, and its real request then arrives
+        // after they have. Adopting its round would depose a working leader for a candidate
+        // that usually cannot win (its log is behind the new leader's noop); seed 47617 lost
+        // every election after a heal this way. Ignoring it is always safe: it only withholds a
+        // vote, and the lease ends one election timeout after the leader was last heard.
+        // No answer at all (not a denial): the candidate then keeps re-asking every heartbeat
+        // and is granted as soon as the lease runs out, instead of waiting a whole timeout.
+        if term.round() > ours.round() && self.leader_is_live() {
+            return;
+        }
         if term.round() < ours.round() {
             let msg = Message::RequestVoteResponse {
                 term: ours,
