@@ -115,6 +115,12 @@ const SEEDS: &[(Mode, usize, u64, &str)] = &[
     // Raft: a candidate won its pre-vote just before the round's new leader was known, and its
     // real request (higher round) then deposed that leader; repeated until the bound ran out.
     (Mode::Strict, 5, 47_617, "real vote deposed a live leader"),
+    (
+        Mode::Strict,
+        3,
+        11_912,
+        "denied real vote under lease delayed the retry",
+    ),
 ];
 
 #[test]
