@@ -178,6 +178,7 @@ async fn slow_consumer_does_not_slow_a_fast_one() {
 #[tokio::test]
 async fn undelivered_sink_and_criteria() {
     let nodes = cluster("streams-undelivered", 2).await;
+    // unbounded: the API takes an UnboundedSender; this test sends a handful of datums.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let producer = nodes[0]
         .streams()

@@ -70,6 +70,8 @@ pub enum BuilderError<D: Datum> {
 pub struct Builder<D: Datum> {
     streams: Streams,
     config: ProducerConfig,
+    // unbounded: the sink is the caller's own channel (SPEC §1.4 `with_undelivered_sink` takes an
+    // `UnboundedSender`); it holds only datums the caller chose to collect, and draining it is theirs.
     undelivered: Option<mpsc::UnboundedSender<D>>,
     _datum: PhantomData<fn() -> D>,
 }
@@ -169,7 +171,9 @@ impl<D: Datum> Builder<D> {
         self
     }
 
-    /// Datums no subscriber took are sent here.
+    /// Datums no subscriber took are sent here. The channel is unbounded by
+    /// SPEC's signature: the caller must drain it, or it grows with every
+    /// datum no subscriber matched.
     #[must_use]
     pub fn with_undelivered_sink(mut self, sink: mpsc::UnboundedSender<D>) -> Self {
         self.undelivered = Some(sink);

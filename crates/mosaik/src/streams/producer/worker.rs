@@ -52,6 +52,8 @@ struct Worker<D> {
     shared: Arc<Shared>,
     config: Arc<ProducerConfig>,
     status: Arc<Status>,
+    // unbounded: the sink is the caller's own channel (SPEC §1.4 `with_undelivered_sink` takes an
+    // `UnboundedSender`); it holds only datums the caller chose to collect, and draining it is theirs.
     undelivered: Option<mpsc::UnboundedSender<D>>,
     subs: HashMap<u64, Sub>,
     next_id: u64,
@@ -66,6 +68,7 @@ pub(super) use crate::streams::close_now;
 pub(super) fn spawn<D: Datum>(
     shared: &Arc<Shared>,
     config: ProducerConfig,
+    // unbounded: the caller's sink, see `Builder::with_undelivered_sink`.
     undelivered: Option<mpsc::UnboundedSender<D>>,
     serial: u64,
 ) -> (Arc<Inner<D>>, mpsc::Sender<Incoming>) {
