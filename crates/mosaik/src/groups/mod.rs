@@ -50,7 +50,10 @@ pub use {
         LeadershipPreference, NoOp, QueryResultAt, StateMachine,
     },
     storage::{InMemoryLogStore, Storage, StorageError},
-    sync::{InvalidSnapshot, LogReplaySync, SnapshotStateMachine, SnapshotSync, StateSync},
+    sync::{
+        InvalidSnapshot, LogReplaySync, Snapshot, SnapshotItem, SnapshotStateMachine, SnapshotSync,
+        StateSync,
+    },
     types::{Cursor, Index, IndexRange, Term},
     when::{CursorWatcher, PositionIndex, ReachTarget, When},
 };

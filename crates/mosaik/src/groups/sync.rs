@@ -55,14 +55,48 @@ pub trait StateSync: Send + Sync + 'static {
 #[error("invalid snapshot: {0}")]
 pub struct InvalidSnapshot(pub String);
 
+/// One element of a [`Snapshot`]: what is sent over the wire in batches.
+pub trait SnapshotItem: Datum + Clone + Send + Sync + 'static {}
+impl<T: Datum + Clone + Send + Sync + 'static> SnapshotItem for T {}
+
+/// A machine's state as a sequence of items, so it can be transferred in
+/// batches (possibly from several peers at once) instead of one frame.
+///
+/// `iter_range` must yield the items in the same order for the same
+/// snapshot on every member: a receiver assembles ranges fetched from
+/// different peers holding equal snapshots.
+pub trait Snapshot: Default + Clone + Send + Sync + 'static {
+    /// One element.
+    type Item: SnapshotItem;
+
+    /// Number of items.
+    fn len(&self) -> u64;
+
+    /// True when there are no items.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Items `range` in the snapshot's deterministic order; `None` when the
+    /// range reaches past the end.
+    fn iter_range(
+        &self,
+        range: core::ops::Range<u64>,
+    ) -> Option<impl Iterator<Item = Self::Item> + '_>;
+
+    /// Appends items (a receiver rebuilding a snapshot batch by batch).
+    fn append(&mut self, items: impl IntoIterator<Item = Self::Item>);
+}
+
 /// A machine whose whole state can be copied: what [`SnapshotSync`] needs.
 /// Collections implement it with persistent (`imbl`) structures, so a
 /// snapshot is cheap to take.
 pub trait SnapshotStateMachine: StateMachine {
-    /// The state as a value.
-    type Snapshot: Datum;
+    /// The state as items.
+    type Snapshot: Snapshot;
 
-    /// Copies the current state.
+    /// Copies the current state (should be O(1) with persistent
+    /// structures).
     fn create_snapshot(&self) -> Self::Snapshot;
 
     /// Replaces the state.
@@ -120,11 +154,26 @@ impl<M: SnapshotStateMachine> StateSync for SnapshotSync<M> {
     }
 
     fn snapshot(&self, machine: &M) -> Option<Bytes> {
-        machine.create_snapshot().encode().ok()
+        let snapshot = machine.create_snapshot();
+        // Each item keeps its own (possibly custom) encoding.
+        let items = snapshot
+            .iter_range(0..snapshot.len())?
+            .map(|item| item.encode().map(|b| b.to_vec()))
+            .collect::<Result<Vec<_>, _>>()
+            .ok()?;
+        items.encode().ok()
     }
 
     fn install(&self, machine: &mut M, snapshot: &[u8]) -> Result<(), InvalidSnapshot> {
-        let state = M::Snapshot::decode(snapshot).map_err(|e| InvalidSnapshot(e.to_string()))?;
+        let encoded =
+            <Vec<Vec<u8>>>::decode(snapshot).map_err(|e| InvalidSnapshot(e.to_string()))?;
+        let items = encoded
+            .iter()
+            .map(|b| <M::Snapshot as Snapshot>::Item::decode(b))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| InvalidSnapshot(e.to_string()))?;
+        let mut state = M::Snapshot::default();
+        state.append(items);
         machine.install_snapshot(state);
         Ok(())
     }

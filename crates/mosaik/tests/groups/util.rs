@@ -147,14 +147,38 @@ impl StateMachine for SnapCounter {
     }
 }
 
-impl mosaik::groups::SnapshotStateMachine for SnapCounter {
-    type Snapshot = i64;
+/// The counter's snapshot: zero or one value.
+#[derive(Clone, Default)]
+pub struct CounterSnapshot(Option<i64>);
 
-    fn create_snapshot(&self) -> i64 {
-        self.value
+impl mosaik::groups::Snapshot for CounterSnapshot {
+    type Item = i64;
+
+    fn len(&self) -> u64 {
+        u64::from(self.0.is_some())
     }
 
-    fn install_snapshot(&mut self, value: i64) {
-        self.value = value;
+    fn iter_range(&self, range: core::ops::Range<u64>) -> Option<impl Iterator<Item = i64> + '_> {
+        // At most one item: it is included iff the range covers index 0.
+        let hit = range.start == 0 && range.end >= 1;
+        (range.end <= self.len()).then(|| self.0.filter(|_| hit).into_iter())
+    }
+
+    fn append(&mut self, items: impl IntoIterator<Item = i64>) {
+        if let Some(value) = items.into_iter().last() {
+            self.0 = Some(value);
+        }
+    }
+}
+
+impl mosaik::groups::SnapshotStateMachine for SnapCounter {
+    type Snapshot = CounterSnapshot;
+
+    fn create_snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot(Some(self.value))
+    }
+
+    fn install_snapshot(&mut self, snapshot: CounterSnapshot) {
+        self.value = snapshot.0.unwrap_or_default();
     }
 }
