@@ -104,20 +104,29 @@ pub trait SnapshotStateMachine: StateMachine {
 }
 
 /// Catch-up by snapshot: the log is compacted every `compaction_threshold`
-/// entries; a member that needs pruned entries receives the leader's latest
-/// snapshot in one frame (so the encoded state must stay below the link's
-/// frame limit, 16 MiB by default) and replays the log after it.
+/// entries; a member that needs pruned entries receives a snapshot and
+/// replays the log after it.
+///
+/// Settings (SPEC §1.6 `SyncConfig`): `fetch_batch_size` items per fetch
+/// request (2000), `snapshot_ttl` how long a served snapshot is kept after
+/// its last fetch (10 s), `snapshot_request_timeout` before a snapshot
+/// request is repeated (15 s), `fetch_timeout` before a silent peer is
+/// dropped from a transfer (5 s). All are part of the signature.
 #[derive(Debug)]
 pub struct SnapshotSync<M> {
     compaction_threshold: u64,
+    fetch_batch_size: NonZero<u64>,
+    snapshot_ttl: Duration,
+    snapshot_request_timeout: Duration,
+    fetch_timeout: Duration,
     _machine: PhantomData<fn() -> M>,
 }
 
 impl<M> Clone for SnapshotSync<M> {
     fn clone(&self) -> Self {
         Self {
-            compaction_threshold: self.compaction_threshold,
             _machine: PhantomData,
+            ..*self
         }
     }
 }
@@ -126,6 +135,10 @@ impl<M> Default for SnapshotSync<M> {
     fn default() -> Self {
         Self {
             compaction_threshold: 2000,
+            fetch_batch_size: NonZero::new(2000).expect("non-zero"),
+            snapshot_ttl: Duration::from_secs(10),
+            snapshot_request_timeout: Duration::from_secs(15),
+            fetch_timeout: Duration::from_secs(5),
             _machine: PhantomData,
         }
     }
@@ -138,6 +151,59 @@ impl<M> SnapshotSync<M> {
         self.compaction_threshold = entries.max(1);
         self
     }
+
+    /// Items per fetch request.
+    #[must_use]
+    pub fn with_fetch_batch_size(mut self, items: NonZero<u64>) -> Self {
+        self.fetch_batch_size = items;
+        self
+    }
+
+    /// How long a served snapshot is kept after its last fetch.
+    #[must_use]
+    pub fn with_snapshot_ttl(mut self, ttl: Duration) -> Self {
+        self.snapshot_ttl = ttl;
+        self
+    }
+
+    /// How long to wait for a snapshot offer before asking again.
+    #[must_use]
+    pub fn with_snapshot_request_timeout(mut self, timeout: Duration) -> Self {
+        self.snapshot_request_timeout = timeout;
+        self
+    }
+
+    /// How long one fetch may take before the peer is dropped.
+    #[must_use]
+    pub fn with_fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    /// Applied entries between snapshots.
+    pub fn compaction_threshold(&self) -> u64 {
+        self.compaction_threshold
+    }
+
+    /// Items per fetch request.
+    pub fn fetch_batch_size(&self) -> NonZero<u64> {
+        self.fetch_batch_size
+    }
+
+    /// How long a served snapshot is kept after its last fetch.
+    pub fn snapshot_ttl(&self) -> Duration {
+        self.snapshot_ttl
+    }
+
+    /// How long to wait for a snapshot offer before asking again.
+    pub fn snapshot_request_timeout(&self) -> Duration {
+        self.snapshot_request_timeout
+    }
+
+    /// How long one fetch may take before the peer is dropped.
+    pub fn fetch_timeout(&self) -> Duration {
+        self.fetch_timeout
+    }
 }
 
 impl<M: SnapshotStateMachine> StateSync for SnapshotSync<M> {
@@ -147,6 +213,10 @@ impl<M: SnapshotStateMachine> StateSync for SnapshotSync<M> {
         UniqueId::from("mosaik_snapshot_sync")
             .derive(core::any::type_name::<M>())
             .derive(self.compaction_threshold.to_le_bytes())
+            .derive(self.fetch_batch_size.get().to_le_bytes())
+            .derive(self.snapshot_ttl.as_millis().to_le_bytes())
+            .derive(self.snapshot_request_timeout.as_millis().to_le_bytes())
+            .derive(self.fetch_timeout.as_millis().to_le_bytes())
     }
 
     fn compaction_threshold(&self) -> Option<u64> {
