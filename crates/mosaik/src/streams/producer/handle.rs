@@ -1,7 +1,7 @@
 //! `Producer<D>`: the cloneable sending handle.
 
 use {
-    super::ProducerConfig,
+    super::{ProducerConfig, fanout::Fanout},
     crate::{
         Datum, StreamId,
         streams::{ChannelInfo, Shared, When, when::Status},
@@ -11,8 +11,7 @@ use {
         task::{Context, Poll},
     },
     std::sync::Arc,
-    tokio::sync::mpsc::{self, error::TrySendError},
-    tokio_util::sync::PollSender,
+    tokio_util::sync::{CancellationToken, DropGuard},
 };
 
 /// Sending to a producer failed; the datum is handed back where possible.
@@ -22,7 +21,10 @@ pub enum Error<D> {
     /// The producer stopped.
     #[error("producer closed")]
     Closed(Option<D>),
-    /// The input channel is full.
+    /// The producer could not take the datum now. Kept for the SPEC's
+    /// error shape: sends push straight into the subscriber queues, where
+    /// a full queue is handled per subscriber (`disconnect_lagging`), so
+    /// the current fan-out never returns it.
     #[error("producer input channel is full")]
     Full(D),
     /// The producer's online condition is not met.
@@ -34,10 +36,11 @@ pub enum Error<D> {
 }
 
 /// State shared by every clone of one producer. Dropping the last clone
-/// stops the fan-out worker (its input channel closes), removes the stream
-/// from the registry and from the local peer entry.
+/// stops the fan-out worker (the guard cancels its token), removes the
+/// stream from the registry and from the local peer entry.
 pub(crate) struct Inner<D> {
-    pub(crate) tx: mpsc::Sender<D>,
+    pub(crate) fanout: Arc<Fanout<D>>,
+    pub(crate) _stop: DropGuard,
     pub(crate) when: When,
     pub(crate) status: Arc<Status>,
     pub(crate) config: Arc<ProducerConfig>,
@@ -71,10 +74,11 @@ impl<D> Drop for Inner<D> {
 /// A handle to a stream's fan-out. Clones share one worker.
 ///
 /// Implements [`futures::Sink`]: `poll_ready` waits until the producer is
-/// online and its input channel has room.
+/// online; sends never wait on a consumer (see `disconnect_lagging`).
 pub struct Producer<D: Datum> {
     inner: Arc<Inner<D>>,
-    sink: PollSender<D>,
+    /// `poll_ready` yielded once for a full subscriber queue.
+    yielded: bool,
     online: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
 }
 
@@ -95,10 +99,9 @@ impl<D: Datum> Clone for Producer<D> {
 
 impl<D: Datum> Producer<D> {
     pub(crate) fn from_inner(inner: Arc<Inner<D>>) -> Self {
-        let sink = PollSender::new(inner.tx.clone());
         Self {
             inner,
-            sink,
+            yielded: false,
             online: None,
         }
     }
@@ -106,11 +109,11 @@ impl<D: Datum> Producer<D> {
     /// A producer that is already closed (used when the stream id is taken
     /// by another datum type).
     pub(crate) fn closed(stream_id: StreamId) -> Self {
-        let (tx, _) = mpsc::channel(1);
         let status = Arc::new(Status::new());
         let config = super::Builder::<D>::config_for(stream_id);
         Self::from_inner(Arc::new(Inner {
-            tx,
+            fanout: Arc::new(Fanout::closed(stream_id)),
+            _stop: CancellationToken::new().drop_guard(),
             when: status.when(),
             status,
             config: Arc::new(config),
@@ -118,32 +121,36 @@ impl<D: Datum> Producer<D> {
         }))
     }
 
-    /// Queues `datum` for every subscriber without waiting.
+    /// Encodes `datum` once and queues it for every subscriber, without
+    /// waiting.
     pub fn try_send(&self, datum: D) -> Result<(), Error<D>> {
-        if self.inner.tx.is_closed() {
-            return Err(Error::Closed(Some(datum)));
-        }
         if !self.is_online() {
+            if self.inner.fanout.is_closed() {
+                return Err(Error::Closed(Some(datum)));
+            }
             return Err(Error::Offline(datum));
         }
-        self.inner.tx.try_send(datum).map_err(|e| match e {
-            TrySendError::Full(d) => Error::Full(d),
-            TrySendError::Closed(d) => Error::Closed(Some(d)),
-        })
+        self.inner.fanout.push(datum)
     }
 
-    /// Waits until online and the input channel has room, then queues
-    /// `datum`.
+    /// Waits until online, then queues `datum` like
+    /// [`try_send`](Self::try_send).
     pub async fn send(&self, datum: D) -> Result<(), Error<D>> {
-        if self.inner.tx.is_closed() {
-            return Err(Error::Closed(Some(datum)));
+        if !self.is_online() {
+            if self.inner.fanout.is_closed() {
+                return Err(Error::Closed(Some(datum)));
+            }
+            self.inner.when.online().await;
         }
-        self.inner.when.online().await;
-        self.inner
-            .tx
-            .send(datum)
-            .await
-            .map_err(|e| Error::Closed(Some(e.0)))
+        // A send loop must not starve the runtime (the input channel used
+        // to give it this, through tokio's cooperative budget).
+        tokio::task::coop::consume_budget().await;
+        let fanout = &self.inner.fanout;
+        let prepared = fanout.prepare(datum)?;
+        if fanout.any_full(&prepared) {
+            tokio::task::yield_now().await;
+        }
+        fanout.deliver(prepared)
     }
 
     /// Whether the online condition holds.
@@ -186,21 +193,32 @@ impl<D: Datum> futures::Sink<D> for Producer<D> {
             }
         }
         self.online = None;
-        self.sink.poll_reserve(cx).map_err(|_| Error::Closed(None))
+        if self.inner.fanout.is_closed() {
+            return Poll::Ready(Err(Error::Closed(None)));
+        }
+        // Like `send`: give a full subscriber's task one turn to drain.
+        if !self.yielded && self.inner.fanout.is_any_queue_full() {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.yielded = false;
+        Poll::Ready(Ok(()))
     }
 
-    fn start_send(mut self: Pin<&mut Self>, item: D) -> Result<(), Error<D>> {
-        self.sink
-            .send_item(item)
-            .map_err(|e| Error::Closed(e.into_inner()))
+    fn start_send(self: Pin<&mut Self>, item: D) -> Result<(), Error<D>> {
+        // `poll_ready` waited for the online condition; a flap since then
+        // does not turn an accepted item into an error.
+        self.inner.fanout.push(item)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Error<D>>> {
         Poll::Ready(Ok(()))
     }
 
-    fn poll_close(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Error<D>>> {
-        self.sink.close();
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Error<D>>> {
+        // Clones share the fan-out: closing one handle's sink must not
+        // stop the others (the last drop stops the worker).
         Poll::Ready(Ok(()))
     }
 }

@@ -1,5 +1,6 @@
 //! Producers: the builder, the handle and the fan-out worker.
 
+mod fanout;
 mod handle;
 mod subscriber;
 mod worker;

@@ -1,29 +1,28 @@
-//! The fan-out worker of one producer.
+//! The control worker of one producer.
 //!
-//! It owns the subscriber set. A datum is encoded once and the same bytes
-//! are pushed to every subscriber's bounded queue with `try_send`, so the
-//! worker never waits on a consumer; one task per subscriber writes its
-//! queue to its link. A full queue disconnects the subscriber (`TooSlow`)
-//! or drops the datum for it alone, per `disconnect_lagging`.
+//! It admits subscribers, re-checks them on catalog changes and removes
+//! them; datums do not pass through it. Sends push the encoded bytes
+//! straight into each subscriber's bounded queue (see [`Fanout`]); one task
+//! per subscriber writes its queue to its link.
 
 use {
-    super::{Inner, ProducerConfig, subscriber},
+    super::{
+        Inner, ProducerConfig,
+        fanout::{Fanout, Slot},
+        subscriber,
+    },
     crate::{
         Datum,
         discovery::Catalog,
         network::CloseReason,
         streams::{
-            ChannelInfo, Criteria, NoCapacity, NotAllowed, Shared, StartStream, TooSlow,
-            registry::Incoming, when::Status,
+            ChannelInfo, NoCapacity, NotAllowed, Shared, StartStream, registry::Incoming,
+            when::Status,
         },
     },
-    bytes::Bytes,
-    iroh::endpoint::Connection,
     std::{collections::HashMap, sync::Arc, time::Instant},
-    tokio::sync::{
-        mpsc::{self, error::TrySendError},
-        watch,
-    },
+    tokio::sync::{mpsc, watch},
+    tokio_util::sync::CancellationToken,
 };
 
 /// Consumers waiting for admission; the acceptor refuses beyond this.
@@ -31,8 +30,6 @@ const INTAKE_BACKLOG: usize = 64;
 /// Subscriber task events waiting for the worker. Each task sends at most
 /// two (connected, done) and waits when the channel is full.
 const EVENT_BACKLOG: usize = 64;
-/// Datums taken from the input per wake-up before other events get a turn.
-const FANOUT_BATCH: usize = 64;
 
 #[derive(Clone, Copy)]
 pub(super) enum Event {
@@ -41,20 +38,15 @@ pub(super) enum Event {
 }
 
 struct Sub {
-    queue: mpsc::Sender<Bytes>,
-    conn: Connection,
     deadline: watch::Sender<Option<Instant>>,
     info: ChannelInfo,
-    criteria: Criteria,
 }
 
 struct Worker<D> {
     shared: Arc<Shared>,
     config: Arc<ProducerConfig>,
     status: Arc<Status>,
-    // unbounded: the sink is the caller's own channel (SPEC §1.4 `with_undelivered_sink` takes an
-    // `UnboundedSender`); it holds only datums the caller chose to collect, and draining it is theirs.
-    undelivered: Option<mpsc::UnboundedSender<D>>,
+    fanout: Arc<Fanout<D>>,
     subs: HashMap<u64, Sub>,
     next_id: u64,
     events: mpsc::Sender<Event>,
@@ -72,7 +64,6 @@ pub(super) fn spawn<D: Datum>(
     undelivered: Option<mpsc::UnboundedSender<D>>,
     serial: u64,
 ) -> (Arc<Inner<D>>, mpsc::Sender<Incoming>) {
-    let (tx, input) = mpsc::channel(config.buffer_size);
     let (intake_tx, intake) = mpsc::channel(INTAKE_BACKLOG);
     let (events, events_rx) = mpsc::channel(EVENT_BACKLOG);
     let mut status = Status::new();
@@ -84,48 +75,48 @@ pub(super) fn spawn<D: Datum>(
     status.set_rule(condition.rule().clone());
     let status = Arc::new(status);
     let config = Arc::new(config);
+    let labels = super::labels(shared.local.network_id(), config.stream_id);
+    let fanout = Arc::new(Fanout::new(
+        config.stream_id,
+        config.disconnect_lagging,
+        undelivered,
+        labels.clone(),
+    ));
+    // Cancelled when the last handle drops (or the network stops).
+    let stop = shared.local.termination().child_token();
     let inner = Arc::new(Inner {
-        tx,
+        fanout: fanout.clone(),
+        _stop: stop.clone().drop_guard(),
         when: status.when(),
         status: status.clone(),
         config: config.clone(),
         shared: Some((shared.clone(), serial)),
     });
     let worker = Worker {
-        labels: super::labels(shared.local.network_id(), config.stream_id),
+        labels,
         shared: shared.clone(),
         config,
         status,
-        undelivered,
+        fanout,
         subs: HashMap::new(),
         next_id: 0,
         events,
     };
-    tokio::spawn(worker.run(input, intake, events_rx));
+    tokio::spawn(worker.run(stop, intake, events_rx));
     (inner, intake_tx)
 }
 
 impl<D: Datum> Worker<D> {
     async fn run(
         mut self,
-        mut input: mpsc::Receiver<D>,
+        stop: CancellationToken,
         mut intake: mpsc::Receiver<Incoming>,
         mut events: mpsc::Receiver<Event>,
     ) {
-        let cancel = self.shared.local.termination().clone();
         let mut catalog = self.shared.discovery.catalog_watch();
-        let mut batch = Vec::with_capacity(FANOUT_BATCH);
         loop {
             tokio::select! {
-                () = cancel.cancelled() => break,
-                n = input.recv_many(&mut batch, FANOUT_BATCH) => {
-                    if n == 0 {
-                        break;
-                    }
-                    for datum in batch.drain(..) {
-                        self.fanout(datum);
-                    }
-                }
+                () = stop.cancelled() => break,
                 Some(incoming) = intake.recv() => self.admit(incoming),
                 Some(event) = events.recv() => self.on_event(event),
                 Ok(()) = catalog.changed() => {
@@ -135,7 +126,9 @@ impl<D: Datum> Worker<D> {
             }
         }
         // Dropping the queues lets every subscriber task send what it holds
-        // and close with `GracefulShutdown`.
+        // and close with `GracefulShutdown`. Closed before the status goes
+        // offline, so a send that sees offline also sees closed.
+        self.fanout.close();
         self.status.stop();
         self.subs.clear();
         self.status.update(Vec::clear);
@@ -149,50 +142,6 @@ impl<D: Datum> Worker<D> {
         tracing::debug!(stream = %self.config.stream_id, "producer stopped");
     }
 
-    fn fanout(&mut self, datum: D) {
-        if self.subs.is_empty() {
-            self.undeliverable(datum);
-            return;
-        }
-        let bytes = match datum.encode() {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                tracing::warn!(stream = %self.config.stream_id, error = %err, "dropping unencodable datum");
-                return;
-            }
-        };
-        let mut delivered = false;
-        let mut lagging = Vec::new();
-        for (id, sub) in &self.subs {
-            if !sub.criteria.matches(&bytes) {
-                continue;
-            }
-            match sub.queue.try_send(bytes.clone()) {
-                Ok(()) => delivered = true,
-                Err(TrySendError::Full(_)) if self.config.disconnect_lagging => lagging.push(*id),
-                Err(TrySendError::Full(_)) => {
-                    metrics::counter!("mosaik.streams.producer.items.dropped", self.labels.clone())
-                        .increment(1);
-                }
-                Err(TrySendError::Closed(_)) => {}
-            }
-        }
-        for id in lagging {
-            self.drop_sub(id, &TooSlow);
-        }
-        if !delivered {
-            self.undeliverable(datum);
-        }
-    }
-
-    fn undeliverable(&self, datum: D) {
-        metrics::counter!("mosaik.streams.producer.items.dropped", self.labels.clone())
-            .increment(1);
-        if let Some(sink) = &self.undelivered {
-            let _ = sink.send(datum);
-        }
-    }
-
     fn drop_sub(&mut self, id: u64, reason: &dyn CloseReason) {
         if let Some(sub) = self.subs.remove(&id) {
             tracing::debug!(
@@ -201,7 +150,9 @@ impl<D: Datum> Worker<D> {
                 reason = reason.name(),
                 "disconnecting subscriber"
             );
-            close_now(&sub.conn, reason);
+            if let Some(conn) = self.fanout.remove(id) {
+                close_now(&conn, reason);
+            }
             self.status
                 .update(|list| list.retain(|c| !c.same(&sub.info)));
             self.consumers_gauge();
@@ -254,14 +205,17 @@ impl<D: Datum> Worker<D> {
             labels: self.labels.clone(),
         };
         tokio::spawn(task.run(link, queue_rx, deadline_rx));
+        self.fanout.add(Slot {
+            id,
+            queue,
+            criteria,
+            conn,
+        });
         self.subs.insert(
             id,
             Sub {
-                queue,
-                conn,
                 deadline,
                 info: info.clone(),
-                criteria,
             },
         );
         self.status.update(|list| list.push(info));
@@ -277,6 +231,9 @@ impl<D: Datum> Worker<D> {
         match event {
             Event::Connected => self.status.refresh(),
             Event::Done(id) => {
+                // The task may have ended on its own (the peer left): its
+                // slot must not linger in the fan-out.
+                self.fanout.remove(id);
                 if let Some(sub) = self.subs.remove(&id) {
                     self.status
                         .update(|list| list.retain(|c| !c.same(&sub.info)));

@@ -1,0 +1,243 @@
+//! `Fanout<D>`: the subscriber queues, shared by every producer handle.
+//!
+//! A send encodes the datum once in the caller's task and pushes the same
+//! bytes straight into every matching subscriber's bounded queue with
+//! `try_send`. No task hop sits between the handle and the subscriber's
+//! sender task (that hop cost a wake-up per datum and showed up in both
+//! throughput and round-trip time); the worker only admits, re-checks and
+//! removes subscribers. A full queue disconnects its subscriber (`TooSlow`)
+//! or drops the datum for it alone, per `disconnect_lagging`; the caller is
+//! never made to wait on a consumer.
+
+use {
+    super::Error,
+    crate::{
+        Datum, StreamId,
+        streams::{Criteria, TooSlow, close_now},
+    },
+    bytes::Bytes,
+    iroh::endpoint::Connection,
+    std::sync::{
+        Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
+    tokio::sync::mpsc::{self, error::TrySendError},
+};
+
+/// One subscriber's end of the fan-out.
+pub(super) struct Slot {
+    pub(super) id: u64,
+    pub(super) queue: mpsc::Sender<Bytes>,
+    pub(super) criteria: Criteria,
+    pub(super) conn: Connection,
+}
+
+/// A datum and its encoding (`None`: no subscriber to encode for).
+pub(super) struct Prepared<D> {
+    datum: D,
+    bytes: Option<Bytes>,
+}
+
+struct Slots {
+    /// False once the worker stopped: every send fails with `Closed`.
+    open: bool,
+    list: Vec<Slot>,
+}
+
+pub(crate) struct Fanout<D> {
+    stream_id: StreamId,
+    disconnect_lagging: bool,
+    slots: Mutex<Slots>,
+    /// `slots.list.len()`, readable without the lock: a send with no
+    /// subscriber skips encoding (SPEC: encode only if someone may take it).
+    subscribers: AtomicUsize,
+    // unbounded: the sink is the caller's own channel (SPEC §1.4 `with_undelivered_sink` takes an
+    // `UnboundedSender`); it holds only datums the caller chose to collect, and draining it is theirs.
+    undelivered: Option<mpsc::UnboundedSender<D>>,
+    dropped: metrics::Counter,
+}
+
+impl<D: Datum> Fanout<D> {
+    pub(super) fn new(
+        stream_id: StreamId,
+        disconnect_lagging: bool,
+        // unbounded: the caller's sink, see `Builder::with_undelivered_sink`.
+        undelivered: Option<mpsc::UnboundedSender<D>>,
+        labels: Vec<metrics::Label>,
+    ) -> Self {
+        Self {
+            stream_id,
+            disconnect_lagging,
+            slots: Mutex::new(Slots {
+                open: true,
+                list: Vec::new(),
+            }),
+            subscribers: AtomicUsize::new(0),
+            undelivered,
+            dropped: metrics::counter!("mosaik.streams.producer.items.dropped", labels),
+        }
+    }
+
+    /// A fan-out that refuses every datum (a detached producer).
+    pub(super) fn closed(stream_id: StreamId) -> Self {
+        let fanout = Self::new(stream_id, true, None, Vec::new());
+        fanout.close();
+        fanout
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slots> {
+        // Nothing user-supplied runs under the lock (encoding happens
+        // before it), so a poisoned lock still holds consistent slots.
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        !self.lock().open
+    }
+
+    /// Encodes `datum` once and queues it for every matching subscriber.
+    ///
+    /// Datums nobody took go to the undelivered sink. Only a stopped
+    /// producer or a failed encoding hands the datum back.
+    pub(super) fn push(&self, datum: D) -> Result<(), Error<D>> {
+        let prepared = self.prepare(datum)?;
+        self.deliver(prepared)
+    }
+
+    /// Encodes `datum` if anyone may take it (SPEC: lazily, only with a
+    /// subscriber).
+    pub(super) fn prepare(&self, datum: D) -> Result<Prepared<D>, Error<D>> {
+        if self.subscribers.load(Ordering::Acquire) == 0 {
+            if self.is_closed() {
+                return Err(Error::Closed(Some(datum)));
+            }
+            return Ok(Prepared { datum, bytes: None });
+        }
+        match datum.encode() {
+            Ok(bytes) => Ok(Prepared {
+                datum,
+                bytes: Some(bytes),
+            }),
+            Err(err) => {
+                tracing::warn!(stream = %self.stream_id, error = %err, "refusing unencodable datum");
+                Err(Error::Encoding(datum, Box::new(err)))
+            }
+        }
+    }
+
+    /// Whether some subscriber that would take `prepared` has no room
+    /// left. An async send yields once on that before delivering, so the
+    /// subscriber's task gets a turn to drain (it matters on a
+    /// current-thread runtime, where a send loop that never yields would
+    /// otherwise fill every queue before any sender task ran).
+    pub(super) fn any_full(&self, prepared: &Prepared<D>) -> bool {
+        let Some(bytes) = &prepared.bytes else {
+            return false;
+        };
+        self.lock()
+            .list
+            .iter()
+            .any(|slot| slot.criteria.matches(bytes) && slot.queue.capacity() == 0)
+    }
+
+    /// Whether any subscriber's queue is full (the sink checks before it
+    /// has the datum).
+    pub(super) fn is_any_queue_full(&self) -> bool {
+        self.lock()
+            .list
+            .iter()
+            .any(|slot| slot.queue.capacity() == 0)
+    }
+
+    /// Queues prepared bytes for every matching subscriber.
+    pub(super) fn deliver(&self, prepared: Prepared<D>) -> Result<(), Error<D>> {
+        let Prepared { datum, bytes } = prepared;
+        let Some(bytes) = bytes else {
+            self.undeliverable(datum);
+            return Ok(());
+        };
+        let mut slots = self.lock();
+        if !slots.open {
+            return Err(Error::Closed(Some(datum)));
+        }
+        let mut delivered = false;
+        let mut lagging = false;
+        // One lock for the whole loop: concurrent clones cannot interleave
+        // their datums differently on different subscribers.
+        slots.list.retain(|slot| {
+            if !slot.criteria.matches(&bytes) {
+                return true;
+            }
+            match slot.queue.try_send(bytes.clone()) {
+                Ok(()) => {
+                    delivered = true;
+                    true
+                }
+                Err(TrySendError::Full(_)) if self.disconnect_lagging => {
+                    // Dropping the slot closes its queue; the sender task
+                    // ends and tells the worker, which updates the status.
+                    tracing::debug!(
+                        stream = %self.stream_id,
+                        consumer = %slot.conn.remote_id().fmt_short(),
+                        "disconnecting lagging subscriber"
+                    );
+                    close_now(&slot.conn, &TooSlow);
+                    lagging = true;
+                    false
+                }
+                Err(TrySendError::Full(_)) => {
+                    self.dropped.increment(1);
+                    true
+                }
+                // Its task ended; the worker removes the slot on its event.
+                Err(TrySendError::Closed(_)) => true,
+            }
+        });
+        if lagging {
+            self.subscribers.store(slots.list.len(), Ordering::Release);
+        }
+        drop(slots);
+        if !delivered {
+            self.undeliverable(datum);
+        }
+        Ok(())
+    }
+
+    fn undeliverable(&self, datum: D) {
+        self.dropped.increment(1);
+        if let Some(sink) = &self.undelivered {
+            let _ = sink.send(datum);
+        }
+    }
+
+    /// Starts delivering to a new subscriber.
+    pub(super) fn add(&self, slot: Slot) {
+        let mut slots = self.lock();
+        if slots.open {
+            slots.list.push(slot);
+            self.subscribers.store(slots.list.len(), Ordering::Release);
+        }
+    }
+
+    /// Stops delivering to subscriber `id`; its queue closes once the
+    /// slot is dropped. Returns the slot's connection if it was present.
+    pub(super) fn remove(&self, id: u64) -> Option<Connection> {
+        let mut slots = self.lock();
+        let at = slots.list.iter().position(|s| s.id == id)?;
+        let slot = slots.list.swap_remove(at);
+        self.subscribers.store(slots.list.len(), Ordering::Release);
+        Some(slot.conn)
+    }
+
+    /// Refuses every later datum and drops every queue (each sender task
+    /// then writes what it holds and closes with `GracefulShutdown`).
+    pub(super) fn close(&self) {
+        let list = {
+            let mut slots = self.lock();
+            slots.open = false;
+            self.subscribers.store(0, Ordering::Release);
+            core::mem::take(&mut slots.list)
+        };
+        drop(list);
+    }
+}
