@@ -5,6 +5,7 @@ mod conditions;
 mod config;
 mod lifecycle;
 mod macros;
+mod mismatch;
 mod options;
 mod probe;
 mod pubsub;
