@@ -69,6 +69,9 @@ enum Scenario {
         /// Megabytes per consumer per run (capped at 200k messages).
         #[arg(long, default_value_t = 64)]
         megabytes: usize,
+        /// Datum type carried by the stream.
+        #[arg(long, value_enum, default_value_t = streams::Payload::Bytes)]
+        payload: streams::Payload,
     },
     /// B4: stream ping-pong RTT next to a raw iroh echo, same run.
     StreamsRtt {
@@ -78,6 +81,9 @@ enum Scenario {
         /// Measured round trips per size.
         #[arg(long, default_value_t = 2000)]
         rounds: usize,
+        /// Datum type carried by the streams.
+        #[arg(long, value_enum, default_value_t = streams::Payload::Bytes)]
+        payload: streams::Payload,
     },
 }
 
@@ -113,7 +119,12 @@ async fn main() -> anyhow::Result<()> {
             sizes,
             consumers,
             megabytes,
-        } => streams::throughput(&sizes, &consumers, megabytes).await,
-        Scenario::StreamsRtt { sizes, rounds } => streams::rtt(&sizes, rounds).await,
+            payload,
+        } => streams::throughput(&sizes, &consumers, megabytes, payload).await,
+        Scenario::StreamsRtt {
+            sizes,
+            rounds,
+            payload,
+        } => streams::rtt(&sizes, rounds, payload).await,
     }
 }

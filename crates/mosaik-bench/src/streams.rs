@@ -6,11 +6,16 @@
 //! subscriber queue): the default `disconnect_lagging` would otherwise
 //! rightly throw out a consumer that falls a queue behind. The raw
 //! baseline is paced by QUIC flow control alone.
+//!
+//! The payload type is selectable: `bytes` (default) is `mosaik::Bytes`,
+//! which postcard writes as one byte string (a copy); `vec` is `Vec<u8>`,
+//! which serde encodes element by element (about 15 % of the CPU time at
+//! 1 KiB in a profile): that is codec cost, not streams overhead.
 
 use {
     anyhow::Context,
     mosaik::{
-        Network, StreamId,
+        Datum, Network, StreamId,
         iroh::{Endpoint, RelayMode, endpoint::presets},
     },
     std::{
@@ -29,6 +34,32 @@ const RAW_ALPN: &[u8] = b"/mosaik/bench/raw-stream/1";
 const WINDOW: u64 = 512;
 /// Most messages per throughput run.
 const MAX_MESSAGES: usize = 200_000;
+
+/// What the benchmark streams carry.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Payload {
+    /// `mosaik::Bytes`: encoded as one byte string.
+    Bytes,
+    /// `Vec<u8>`: encoded by serde element by element.
+    Vec,
+}
+
+/// A payload type the benchmark can build.
+trait BenchPayload: Datum + Clone + Sync {
+    fn filled(size: usize, byte: u8) -> Self;
+}
+
+impl BenchPayload for Vec<u8> {
+    fn filled(size: usize, byte: u8) -> Self {
+        vec![byte; size]
+    }
+}
+
+impl BenchPayload for mosaik::Bytes {
+    fn filled(size: usize, byte: u8) -> Self {
+        Self::from(vec![byte; size])
+    }
+}
 
 async fn loopback_network(name: &str, peer: Option<&Network>) -> anyhow::Result<Network> {
     let mut discovery = mosaik::discovery::Config::builder()
@@ -63,11 +94,15 @@ pub async fn throughput(
     sizes: &[usize],
     consumers: &[usize],
     megabytes: usize,
+    payload: Payload,
 ) -> anyhow::Result<()> {
     for &n in consumers {
         for &size in sizes {
             let messages = (megabytes * 1024 * 1024 / size).clamp(1, MAX_MESSAGES);
-            let ours = streams_throughput(size, n, messages).await?;
+            let ours = match payload {
+                Payload::Bytes => streams_throughput::<mosaik::Bytes>(size, n, messages).await?,
+                Payload::Vec => streams_throughput::<Vec<u8>>(size, n, messages).await?,
+            };
             let raw = raw_throughput(size, n, messages).await?;
             let bytes = messages * size;
             let (ours_mb, raw_mb) = (mb_s(bytes, ours), mb_s(bytes, raw));
@@ -75,7 +110,7 @@ pub async fn throughput(
             let raw_msgs = messages as f64 / raw.as_secs_f64();
             let ratio = ours_mb / raw_mb;
             println!(
-                "streams: 1->{n}, {size} B x {messages}: streams {ours_msgs:.0} msg/s {ours_mb:.1} MB/s per consumer, raw iroh {raw_msgs:.0} msg/s {raw_mb:.1} MB/s, ratio {ratio:.2}"
+                "streams: 1->{n}, {size} B x {messages} ({payload:?}): streams {ours_msgs:.0} msg/s {ours_mb:.1} MB/s per consumer, raw iroh {raw_msgs:.0} msg/s {raw_mb:.1} MB/s, ratio {ratio:.2}"
             );
             println!(
                 "{{\"scenario\":\"B3\",\"consumers\":{n},\"payload_bytes\":{size},\"messages\":{messages},\"streams_msgs_s\":{ours_msgs:.0},\"streams_mb_s\":{ours_mb:.2},\"raw_iroh_msgs_s\":{raw_msgs:.0},\"raw_iroh_mb_s\":{raw_mb:.2},\"ratio\":{ratio:.3}}}"
@@ -85,7 +120,11 @@ pub async fn throughput(
     Ok(())
 }
 
-async fn streams_throughput(size: usize, n: usize, messages: usize) -> anyhow::Result<Duration> {
+async fn streams_throughput<P: BenchPayload>(
+    size: usize,
+    n: usize,
+    messages: usize,
+) -> anyhow::Result<Duration> {
     let name = format!("bench-streams-{n}-{size}");
     let producer_node = loopback_network(&name, None).await?;
     let mut nodes = Vec::new();
@@ -95,7 +134,7 @@ async fn streams_throughput(size: usize, n: usize, messages: usize) -> anyhow::R
     let id = StreamId::from(name.as_str());
     let producer = producer_node
         .streams()
-        .producer::<Vec<u8>>()
+        .producer::<P>()
         .with_stream_id(id)
         .online_when(move |c| c.minimum_of(n))
         .build()
@@ -104,11 +143,7 @@ async fn streams_throughput(size: usize, n: usize, messages: usize) -> anyhow::R
     let progress = Arc::new(Notify::new());
     let mut tasks = Vec::new();
     for (node, counter) in nodes.iter().zip(&counters) {
-        let mut consumer = node
-            .streams()
-            .consumer::<Vec<u8>>()
-            .with_stream_id(id)
-            .build();
+        let mut consumer = node.streams().consumer::<P>().with_stream_id(id).build();
         let (counter, progress) = (counter.clone(), progress.clone());
         tasks.push(tokio::spawn(async move {
             let total = messages as u64;
@@ -127,7 +162,7 @@ async fn streams_throughput(size: usize, n: usize, messages: usize) -> anyhow::R
     tokio::time::timeout(Duration::from_secs(30), producer.when().online())
         .await
         .context("consumers did not subscribe")?;
-    let payload = vec![7u8; size];
+    let payload = P::filled(size, 7);
     let started = Instant::now();
     for sent in 0..messages as u64 {
         loop {
@@ -213,9 +248,12 @@ fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
 }
 
 /// B4: ping-pong RTT over two streams, next to a raw iroh echo.
-pub async fn rtt(sizes: &[usize], rounds: usize) -> anyhow::Result<()> {
+pub async fn rtt(sizes: &[usize], rounds: usize, payload: Payload) -> anyhow::Result<()> {
     for &size in sizes {
-        let mut ours = streams_rtt(size, rounds).await?;
+        let mut ours = match payload {
+            Payload::Bytes => streams_rtt::<mosaik::Bytes>(size, rounds).await?,
+            Payload::Vec => streams_rtt::<Vec<u8>>(size, rounds).await?,
+        };
         let mut raw = raw_rtt(size, rounds).await?;
         ours.sort();
         raw.sort();
@@ -223,7 +261,7 @@ pub async fn rtt(sizes: &[usize], rounds: usize) -> anyhow::Result<()> {
         let (r50, r99) = (percentile(&raw, 500), percentile(&raw, 990));
         let ratio = o50.as_secs_f64() / r50.as_secs_f64();
         println!(
-            "streams-rtt: {size} B x {rounds}: streams p50 {o50:?} p99 {o99:?}, raw iroh p50 {r50:?} p99 {r99:?}, p50 ratio {ratio:.2}"
+            "streams-rtt: {size} B x {rounds} ({payload:?}): streams p50 {o50:?} p99 {o99:?}, raw iroh p50 {r50:?} p99 {r99:?}, p50 ratio {ratio:.2}"
         );
         println!(
             "{{\"scenario\":\"B4\",\"payload_bytes\":{size},\"rounds\":{rounds},\"streams_p50_us\":{},\"streams_p99_us\":{},\"raw_iroh_p50_us\":{},\"raw_iroh_p99_us\":{},\"p50_ratio\":{ratio:.3}}}",
@@ -236,31 +274,23 @@ pub async fn rtt(sizes: &[usize], rounds: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn streams_rtt(size: usize, rounds: usize) -> anyhow::Result<Vec<Duration>> {
+async fn streams_rtt<P: BenchPayload>(size: usize, rounds: usize) -> anyhow::Result<Vec<Duration>> {
     let name = format!("bench-rtt-{size}");
     let a = loopback_network(&name, None).await?;
     let b = loopback_network(&name, Some(&a)).await?;
     let (ping_id, pong_id) = (StreamId::from("bench-ping"), StreamId::from("bench-pong"));
     let ping = a
         .streams()
-        .producer::<Vec<u8>>()
+        .producer::<P>()
         .with_stream_id(ping_id)
         .build_or_existing();
     let pong = b
         .streams()
-        .producer::<Vec<u8>>()
+        .producer::<P>()
         .with_stream_id(pong_id)
         .build_or_existing();
-    let mut pings = b
-        .streams()
-        .consumer::<Vec<u8>>()
-        .with_stream_id(ping_id)
-        .build();
-    let mut pongs = a
-        .streams()
-        .consumer::<Vec<u8>>()
-        .with_stream_id(pong_id)
-        .build();
+    let mut pings = b.streams().consumer::<P>().with_stream_id(ping_id).build();
+    let mut pongs = a.streams().consumer::<P>().with_stream_id(pong_id).build();
     let echo = tokio::spawn(async move {
         while let Some(datum) = pings.recv().await {
             if pong.send(datum).await.is_err() {
@@ -271,7 +301,7 @@ async fn streams_rtt(size: usize, rounds: usize) -> anyhow::Result<Vec<Duration>
     tokio::time::timeout(Duration::from_secs(30), ping.when().online())
         .await
         .context("ping not subscribed")?;
-    let payload = vec![3u8; size];
+    let payload = P::filled(size, 3);
     let mut samples = Vec::with_capacity(rounds);
     for round in 0..rounds + rounds / 10 {
         let started = Instant::now();
