@@ -1,4 +1,5 @@
-//! Producers: the builder, the handle and the fan-out worker.
+//! Producers: the builder, the handle, the shared fan-out and the control
+//! worker.
 
 mod fanout;
 mod handle;
@@ -16,7 +17,7 @@ use {
     tokio::sync::mpsc,
 };
 
-/// Default capacity of the input channel and of each subscriber queue.
+/// Default capacity of each subscriber queue.
 pub const DEFAULT_BUFFER_SIZE: usize = 1024;
 
 pub(crate) type OnlineWhen = Arc<dyn Fn(ChannelConditions) -> ChannelConditions + Send + Sync>;
@@ -26,7 +27,8 @@ pub(crate) type OnlineWhen = Arc<dyn Fn(ChannelConditions) -> ChannelConditions 
 pub struct ProducerConfig {
     /// The stream.
     pub stream_id: StreamId,
-    /// Capacity of the input channel and of each subscriber's queue.
+    /// Capacity of each subscriber's queue (sends push straight into
+    /// them; there is no separate input channel).
     pub buffer_size: usize,
     /// Full subscriber queue: disconnect with `TooSlow` (true) or drop the
     /// datum for that subscriber (false).
@@ -157,8 +159,7 @@ impl<D: Datum> Builder<D> {
         self
     }
 
-    /// Capacity of the input channel and of each subscriber queue (default
-    /// 1024, at least 1).
+    /// Capacity of each subscriber queue (default 1024, at least 1).
     #[must_use]
     pub fn with_buffer_size(mut self, size: usize) -> Self {
         self.config.buffer_size = size.max(1);
