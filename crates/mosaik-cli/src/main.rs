@@ -1,13 +1,16 @@
 //! The `mosaik` command-line tool.
 //!
-//! `mosaik node` starts a plain node that prints its identity and address
-//! and runs until interrupted.
+//! - `mosaik demo`: a self-organizing local cluster, shown live.
+//! - `mosaik node`: a plain node that prints its identity and address.
+
+mod demo;
 
 use {
     anyhow::Context,
     clap::{Parser, Subcommand},
+    core::time::Duration,
     mosaik::{Network, iroh::RelayMode},
-    std::net::SocketAddr,
+    std::{io::IsTerminal, net::SocketAddr},
 };
 
 #[derive(Parser)]
@@ -23,6 +26,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Runs a self-organizing cluster on this machine and shows what the
+    /// runtime does: discovery, a stream, a replicated store, leader
+    /// failover. Needs no configuration and no internet.
+    Demo {
+        /// Members to start (at least 3).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(3..=64))]
+        nodes: u16,
+        /// Seconds the stream and the writers run; the leader is killed
+        /// halfway.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+        /// Line-oriented output (chosen automatically when stdout is not a
+        /// terminal).
+        #[arg(long)]
+        plain: bool,
+    },
     /// Starts a node, prints its id and address, and waits for Ctrl-C.
     Node {
         /// Network id: 64 hex characters, or any text (hashed).
@@ -52,33 +71,58 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Demo {
+            nodes,
+            duration,
+            plain,
+        } => {
+            let options = demo::Options {
+                nodes: usize::from(nodes),
+                duration: Duration::from_secs(duration),
+                plain: plain || !std::io::stdout().is_terminal(),
+            };
+            let summary = demo::run(options).await?;
+            if !summary.ok() {
+                // Lost writes or no failover: the demo failed its promise.
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Node {
             network,
             secret,
             bind,
             no_relay,
             once,
-        } => {
-            let mut builder = Network::builder(network.as_str()).with_addresses(bind);
-            if let Some(secret) = secret {
-                builder = builder.with_secret_key(mosaik::Digest::from(secret.as_str()).into());
-            }
-            if no_relay {
-                builder = builder.with_relay_mode(RelayMode::Disabled);
-            }
-            let node = builder.build().await.context("starting the node")?;
-            node.online().await;
-            println!("network: {}", node.network_id());
-            println!("peer id: {}", node.local().id());
-            for addr in node.local().addr().ip_addrs() {
-                println!("address: {addr}");
-            }
-            if !once {
-                println!("running; press Ctrl-C to stop");
-                tokio::signal::ctrl_c().await?;
-            }
-            node.shutdown().await;
-            Ok(())
-        }
+        } => node(network, secret, bind, no_relay, once).await,
     }
+}
+
+async fn node(
+    network: String,
+    secret: Option<String>,
+    bind: Vec<SocketAddr>,
+    no_relay: bool,
+    once: bool,
+) -> anyhow::Result<()> {
+    let mut builder = Network::builder(network.as_str()).with_addresses(bind);
+    if let Some(secret) = secret {
+        builder = builder.with_secret_key(mosaik::Digest::from(secret.as_str()).into());
+    }
+    if no_relay {
+        builder = builder.with_relay_mode(RelayMode::Disabled);
+    }
+    let node = builder.build().await.context("starting the node")?;
+    node.online().await;
+    println!("network: {}", node.network_id());
+    println!("peer id: {}", node.local().id());
+    for addr in node.local().addr().ip_addrs() {
+        println!("address: {addr}");
+    }
+    if !once {
+        println!("running; press Ctrl-C to stop");
+        tokio::signal::ctrl_c().await?;
+    }
+    node.shutdown().await;
+    Ok(())
 }
