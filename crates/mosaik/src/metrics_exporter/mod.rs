@@ -25,7 +25,8 @@ use {
 /// The registry installed as the global recorder, once.
 static INSTALLED: Mutex<Option<Arc<Registry>>> = Mutex::new(None);
 
-fn install() -> Result<Arc<Registry>, NetworkError> {
+/// Installs the registry as the global recorder (once per process).
+pub(crate) fn install() -> Result<Arc<Registry>, NetworkError> {
     let mut installed = INSTALLED.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(registry) = installed.as_ref() {
         return Ok(registry.clone());

@@ -154,16 +154,12 @@ impl Network {
             cancel.clone(),
             config.link,
         );
-        // Before the subsystems start, so their metric handles are live.
+        // The recorder goes in before the subsystems start, so their metric
+        // handles are live; the endpoint is bound once everything else is up.
         #[cfg(feature = "prometheus")]
-        let prometheus = match config.prometheus {
-            Some(addr) => {
-                Some(crate::metrics_exporter::serve(addr, network_id, cancel.child_token()).await?)
-            }
-            None => None,
-        };
-        #[cfg(not(feature = "prometheus"))]
-        let prometheus = None;
+        if config.prometheus.is_some() {
+            crate::metrics_exporter::install()?;
+        }
         let router = Arc::new(Router::new(endpoint));
         let accept_task = tokio::spawn(router.clone().run(cancel, config.link));
         let listeners = crate::discovery::Listeners {
@@ -189,6 +185,16 @@ impl Network {
             crate::groups::Config::default(),
             listen::<crate::groups::Protocol>(&router, &local)?,
         );
+        #[cfg(feature = "prometheus")]
+        let prometheus = match config.prometheus {
+            Some(addr) => Some(
+                crate::metrics_exporter::serve(addr, network_id, local.termination().child_token())
+                    .await?,
+            ),
+            None => None,
+        };
+        #[cfg(not(feature = "prometheus"))]
+        let prometheus = None;
         Ok(Self {
             local,
             router,
