@@ -15,7 +15,8 @@ use {
     std::time::{SystemTime, UNIX_EPOCH},
 };
 
-/// Bound on one DHT request (the whole command is bounded by `--timeout`).
+/// Bound on one DHT request (SPEC: 5 s); shorter when `--timeout` is short,
+/// so a lookup (a few request rounds) still fits in it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Time each recorded peer gets to answer the health ping.
@@ -44,7 +45,8 @@ impl Dht {
     pub async fn run(self) -> anyhow::Result<()> {
         let network = crate::args::network(&self.network);
         let timeout = Duration::from_secs(self.timeout.max(1));
-        let lookups = tokio::time::timeout(timeout, self.resolve(network))
+        let request = REQUEST_TIMEOUT.min(timeout / 5);
+        let lookups = tokio::time::timeout(timeout, self.resolve(network, request))
             .await
             .map_err(|_| {
                 anyhow::anyhow!(
@@ -100,10 +102,14 @@ impl Dht {
         Ok(())
     }
 
-    async fn resolve(&self, network: mosaik::NetworkId) -> anyhow::Result<Vec<Lookup>> {
+    async fn resolve(
+        &self,
+        network: mosaik::NetworkId,
+        request: Duration,
+    ) -> anyhow::Result<Vec<Lookup>> {
         let bootstrap =
             (!self.bootstrap_nodes.is_empty()).then_some(self.bootstrap_nodes.as_slice());
-        let client = SlotClient::connect(bootstrap, REQUEST_TIMEOUT)
+        let client = SlotClient::connect(bootstrap, request)
             .await
             .context("cannot reach the Mainline DHT (offline?)")?;
         let keys = slot_public_keys(network);

@@ -157,3 +157,45 @@ async fn dht_answers_or_fails_fast_with_one_line() {
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dht_shows_a_published_slot_against_a_local_testnet() {
+    let testnet = tokio::task::spawn_blocking(|| mainline::Testnet::builder(10).build())
+        .await
+        .unwrap()
+        .expect("local testnet");
+    let network = "cli-dht-testnet";
+    let discovery = mosaik::discovery::Config::builder()
+        .with_dht_bootstrap_nodes(testnet.bootstrap.clone())
+        .with_dht_poll_interval(Duration::from_millis(500))
+        .with_dht_request_timeout(Duration::from_millis(300));
+    let member = Network::builder(network)
+        .with_relay_mode(RelayMode::Disabled)
+        .with_addresses(["127.0.0.1:0".parse().unwrap()])
+        .with_discovery(discovery)
+        .build()
+        .await
+        .expect("network starts");
+    let id = member.local().id().to_string();
+    let mut args = vec!["dht", "-n", network, "-t", "3"];
+    for node in &testnet.bootstrap {
+        args.extend(["--dht-bootstrap", node.as_str()]);
+    }
+    // The member publishes within a poll interval or two; the command
+    // reads what is there when it runs, so retry until the record shows.
+    let wait = async {
+        loop {
+            let out = mosaik(&args).await;
+            let stdout = text(&out.stdout);
+            if out.status.success() && stdout.contains(&id) {
+                return stdout;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let stdout = tokio::time::timeout(TIMEOUT, wait)
+        .await
+        .expect("the record appears");
+    assert!(stdout.contains("occupied 1/16, healthy 1"), "{stdout}");
+    assert!(stdout.contains("healthy, up"), "{stdout}");
+}
