@@ -145,8 +145,13 @@ impl Member {
     /// Stops writing; resolves once the writer finished its last write.
     pub async fn stop_writing(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.await;
+        if let Some(mut writer) = self.writer.take() {
+            // Bounded: a write in flight ends within WRITE_TIMEOUT; a writer
+            // still waiting for the store to come online is cut off.
+            let grace = WRITE_TIMEOUT + 2 * WRITE_PAUSE;
+            if tokio::time::timeout(grace, &mut writer).await.is_err() {
+                writer.abort();
+            }
         }
     }
 
