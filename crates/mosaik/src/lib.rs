@@ -64,6 +64,8 @@ pub mod declare {
 }
 pub mod discovery;
 pub mod groups;
+#[cfg(feature = "prometheus")]
+mod metrics_exporter;
 pub mod network;
 pub mod primitives;
 pub mod streams;

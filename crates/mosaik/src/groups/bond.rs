@@ -167,10 +167,12 @@ pub(crate) async fn accept(
         return close_now(&conn, &AlreadyBonded);
     }
     let Ok(expires) = acceptor.config.authorize_peer(&entry) else {
+        super::metrics::bond_rejected(&local, "not_allowed");
         return close_now(&conn, &NotAllowed);
     };
     let key = acceptor.config.key();
     if !key.validate_proof(&link, start.proof, start.group_id) {
+        super::metrics::bond_rejected(&local, "invalid_proof");
         return close_now(&conn, &InvalidProof);
     }
     let end = HandshakeEnd {

@@ -28,6 +28,7 @@ mod group;
 mod key;
 mod machine;
 mod messages;
+mod metrics;
 mod proposals;
 mod registry;
 pub mod storage;

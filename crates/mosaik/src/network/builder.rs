@@ -24,6 +24,8 @@ pub struct NetworkBuilder {
     pub(super) link: LinkConfig,
     pub(super) discovery: crate::discovery::ConfigBuilder,
     pub(super) streams: crate::streams::ConfigBuilder,
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(super) prometheus: Option<SocketAddr>,
 }
 
 impl Default for NetworkBuilder {
@@ -37,6 +39,7 @@ impl Default for NetworkBuilder {
             link: LinkConfig::default(),
             discovery: crate::discovery::ConfigBuilder::default(),
             streams: crate::streams::ConfigBuilder::default(),
+            prometheus: None,
         }
     }
 }
@@ -96,6 +99,18 @@ impl NetworkBuilder {
     /// reconnect backoff).
     pub fn with_streams(mut self, config: crate::streams::ConfigBuilder) -> Self {
         self.streams = config;
+        self
+    }
+
+    /// Serves Prometheus metrics over HTTP on `addr` (default: none). Any
+    /// `GET` is answered with the text exposition of this network's series
+    /// (global label `network=<short id>`); port 0 picks a free port, see
+    /// [`Network::prometheus_addr`]. The first call in a process installs
+    /// mosaik's recorder as the global `metrics` recorder; later networks
+    /// share it, each with its own endpoint.
+    #[cfg(feature = "prometheus")]
+    pub fn with_prometheus_addr(mut self, addr: impl Into<Option<SocketAddr>>) -> Self {
+        self.prometheus = addr.into();
         self
     }
 

@@ -411,6 +411,8 @@ impl<P: Protocol> LinkReceiver<P> {
                     error = %err,
                     "closing link: undecodable frame"
                 );
+                metrics::counter!("mosaik.network.frames.rejected", "reason" => "undecodable")
+                    .increment(1);
                 close_with(&self.conn, &ProtocolViolation);
                 Err(RecvError::Decode(Box::new(err)))
             }
@@ -459,6 +461,8 @@ impl<P: Protocol> LinkReceiver<P> {
                 limit = self.max_frame_size,
                 "closing link: peer announced a frame above the limit"
             );
+            metrics::counter!("mosaik.network.frames.rejected", "reason" => "too_large")
+                .increment(1);
             close_with(&self.conn, &ProtocolViolation);
             return RecvError::FrameTooLarge {
                 limit: self.max_frame_size,

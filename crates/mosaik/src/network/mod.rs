@@ -79,6 +79,9 @@ pub enum NetworkError {
     /// The mDNS responder could not start (no usable IPv4/IPv6 socket).
     #[error("mdns discovery: {0}")]
     Mdns(String),
+    /// The Prometheus exporter could not start.
+    #[error("prometheus exporter: {0}")]
+    Prometheus(String),
     /// A listener for this ALPN already exists.
     #[error("a listener for alpn {0:?} already exists")]
     AlreadyListening(String),
@@ -96,6 +99,7 @@ pub struct Network {
     discovery: crate::discovery::Discovery,
     streams: crate::streams::Streams,
     groups: crate::groups::Groups,
+    prometheus: Option<std::net::SocketAddr>,
 }
 
 impl Network {
@@ -150,6 +154,12 @@ impl Network {
             cancel.clone(),
             config.link,
         );
+        // The recorder goes in before the subsystems start, so their metric
+        // handles are live; the endpoint is bound once everything else is up.
+        #[cfg(feature = "prometheus")]
+        if config.prometheus.is_some() {
+            crate::metrics_exporter::install()?;
+        }
         let router = Arc::new(Router::new(endpoint));
         let accept_task = tokio::spawn(router.clone().run(cancel, config.link));
         let listeners = crate::discovery::Listeners {
@@ -175,6 +185,16 @@ impl Network {
             crate::groups::Config::default(),
             listen::<crate::groups::Protocol>(&router, &local)?,
         );
+        #[cfg(feature = "prometheus")]
+        let prometheus = match config.prometheus {
+            Some(addr) => Some(
+                crate::metrics_exporter::serve(addr, network_id, local.termination().child_token())
+                    .await?,
+            ),
+            None => None,
+        };
+        #[cfg(not(feature = "prometheus"))]
+        let prometheus = None;
         Ok(Self {
             local,
             router,
@@ -182,7 +202,14 @@ impl Network {
             discovery,
             streams,
             groups,
+            prometheus,
         })
+    }
+
+    /// The address of this node's Prometheus endpoint, if one was asked for
+    /// with `NetworkBuilder::with_prometheus_addr`.
+    pub fn prometheus_addr(&self) -> Option<std::net::SocketAddr> {
+        self.prometheus
     }
 
     /// The network this node belongs to.
