@@ -112,6 +112,12 @@ where
 
     fn progress(&mut self, (sends, progress): (Sends, Progress<M>)) -> Result<(), StorageError> {
         self.send_sync(sends);
+        if let Some(dropped) = self.transfer.as_mut().map(Transfer::take_dropped)
+            && dropped > 0
+        {
+            metrics::counter!("mosaik.groups.sync.peers_dropped", self.labels.as_ref())
+                .increment(dropped);
+        }
         let Progress::Done { anchor, builder } = progress else {
             return Ok(());
         };

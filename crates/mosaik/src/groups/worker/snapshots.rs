@@ -30,10 +30,10 @@ use {
     tokio::time::Instant,
 };
 
-/// Held snapshots never expire below this many (the newest ones): the log
-/// base must keep its snapshot for a revert, and keeping one more makes it
-/// likely that peers hold a common anchor while they apply at different
-/// speeds.
+/// Held snapshots never expire below this many (the newest ones): the
+/// second newest is the log base, kept for a revert's replay, and the two
+/// make it likely that peers hold a common anchor while they apply at
+/// different speeds.
 const ALWAYS_HELD: usize = 2;
 /// Upper bound of one served batch in bytes, whatever the frame size.
 const MAX_BATCH_BYTES: usize = 4 << 20;
@@ -96,20 +96,22 @@ where
     }
 
     /// Takes the snapshot due at the applied index and prunes the log up to
-    /// the newest snapshot. True if the engine got a `PruneLog` (its
-    /// outputs must be drained).
+    /// the second newest snapshot: followers a little behind the newest
+    /// anchor still find their entries as log (at least one threshold of
+    /// them) instead of needing a transfer. True if the engine got a
+    /// `PruneLog` (its outputs must be drained).
     pub(super) fn compact(&mut self) -> bool {
         if let Some(anchor) = self.anchor_due(self.engine.applied_index()) {
             self.snapshot_at(anchor);
         }
-        let Some(newest) = self.held.last().map(|h| h.anchor.index) else {
+        let Some(older) = self.held.iter().rev().nth(1).map(|h| h.anchor.index) else {
             return false;
         };
-        if newest <= self.engine.log().base().index {
+        if older <= self.engine.log().base().index {
             return false;
         }
         self.engine
-            .handle(self.now(), Input::PruneLog { up_to: newest });
+            .handle(self.now(), Input::PruneLog { up_to: older });
         true
     }
 

@@ -49,6 +49,8 @@ pub(super) struct Transfer<M> {
     /// peer offering a snapshot it cannot serve cannot win every round.
     /// Cleared when a round finds no offer from anyone else.
     banned: HashSet<PeerId>,
+    /// Peers dropped since the worker last looked (for a metric).
+    dropped: u64,
 }
 
 enum Phase<M> {
@@ -91,6 +93,7 @@ impl<M> Transfer<M> {
             settings,
             phase: Phase::idle(),
             banned: HashSet::new(),
+            dropped: 0,
         };
         let sends = transfer.ask(peers);
         (transfer, sends)
@@ -232,7 +235,7 @@ impl<M> Transfer<M> {
         let Some((range, _)) = fetch.in_flight.remove(&peer) else {
             tracing::debug!(peer = %peer.fmt_short(), "unrequested snapshot data; peer dropped");
             fetch.sources.remove(&peer);
-            self.banned.insert(peer);
+            self.ban(peer);
             return self.step();
         };
         let count = items.len() as u64;
@@ -255,7 +258,7 @@ impl<M> Transfer<M> {
         } else {
             fetch.sources.remove(&peer);
             fetch.retry.push_front(range);
-            self.banned.insert(peer);
+            self.ban(peer);
         }
         self.step()
     }
@@ -306,17 +309,31 @@ impl<M> Transfer<M> {
                     .filter(|(_, (_, at))| now.duration_since(*at) >= timeout)
                     .map(|(p, _)| *p)
                     .collect();
-                for peer in silent {
+                for peer in &silent {
                     tracing::debug!(peer = %peer.fmt_short(), "snapshot fetch timed out; peer dropped");
-                    fetch.drop_source(peer);
-                    self.banned.insert(peer);
+                    fetch.drop_source(*peer);
                 }
-                if fetch.sources.is_empty() {
+                let empty = fetch.sources.is_empty();
+                for peer in silent {
+                    self.ban(peer);
+                }
+                if empty {
                     return (self.ask(peers), Progress::Running);
                 }
                 self.step()
             }
         }
+    }
+
+    /// Drops `peer` for the rest of this episode's rounds.
+    fn ban(&mut self, peer: PeerId) {
+        self.banned.insert(peer);
+        self.dropped += 1;
+    }
+
+    /// Peers dropped since the last call.
+    pub(super) fn take_dropped(&mut self) -> u64 {
+        core::mem::take(&mut self.dropped)
     }
 
     /// Hands out ranges to idle sources; reports completion.
@@ -411,3 +428,7 @@ impl<M> Fetch<M> {
         Some(start..self.fresh)
     }
 }
+
+#[cfg(test)]
+#[path = "transfer_tests.rs"]
+mod tests;
