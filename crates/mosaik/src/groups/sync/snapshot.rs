@@ -56,9 +56,11 @@ pub trait SnapshotStateMachine: StateMachine {
     fn install_snapshot(&mut self, snapshot: Self::Snapshot);
 }
 
-/// Catch-up by snapshot: the log is compacted every `compaction_threshold`
-/// entries; a member that needs pruned entries receives a snapshot and
-/// replays the log after it.
+/// Catch-up by snapshot: every member snapshots at the applied indexes
+/// that are multiples of `compaction_threshold` (so replicas hold identical
+/// snapshots) and prunes its log behind them; a member that needs pruned
+/// entries fetches one snapshot in `fetch_batch_size`-item ranges from
+/// every peer holding it, in parallel, then replays the log after it.
 ///
 /// Settings (SPEC §1.6 `SyncConfig`): `fetch_batch_size` items per fetch
 /// request (2000), `snapshot_ttl` how long a served snapshot is kept after
