@@ -58,6 +58,9 @@ enum Phase<M> {
         since: Instant,
         asked: HashSet<PeerId>,
         offers: HashMap<PeerId, Vec<SnapshotInfo>>,
+        /// The interrupted fetch, resumed if the same snapshot is chosen
+        /// again (its sources were lost, its progress need not be).
+        resume: Option<Box<Fetch<M>>>,
     },
     Fetching(Fetch<M>),
 }
@@ -118,10 +121,21 @@ impl<M> Transfer<M> {
             .iter()
             .map(|p| (*p, SyncMessage::Query { base: self.base }))
             .collect();
+        let resume = match core::mem::replace(&mut self.phase, Phase::idle()) {
+            Phase::Fetching(mut fetch) => {
+                let in_flight: Vec<_> = fetch.in_flight.drain().map(|(_, (r, _))| r).collect();
+                fetch.retry.extend(in_flight);
+                fetch.sources.clear();
+                fetch.late.clear();
+                Some(Box::new(fetch))
+            }
+            Phase::Asking { resume, .. } => resume,
+        };
         self.phase = Phase::Asking {
             since: Instant::now(),
             asked,
             offers: HashMap::new(),
+            resume,
         };
         sends
     }
@@ -201,7 +215,21 @@ impl<M> Transfer<M> {
             .into_iter()
             .filter(|(_, h)| !shared || h.len() >= 2)
             .max_by_key(|(info, _)| (info.anchor.index, info.anchor.term));
-        let (Some((info, sources)), Some(builder)) = (best, builder()) else {
+        let Some((info, sources)) = best else {
+            return (Vec::new(), Progress::Running);
+        };
+        if let Phase::Asking {
+            resume: Some(fetch),
+            ..
+        } = &mut self.phase
+            && fetch.info == info
+        {
+            let mut fetch = core::mem::replace(fetch, Box::new(Fetch::empty()));
+            fetch.sources = sources;
+            self.phase = Phase::Fetching(*fetch);
+            return self.step();
+        }
+        let Some(builder) = builder() else {
             return (Vec::new(), Progress::Running);
         };
         self.phase = Phase::Fetching(Fetch {
@@ -313,11 +341,10 @@ impl<M> Transfer<M> {
                     tracing::debug!(peer = %peer.fmt_short(), "snapshot fetch timed out; peer dropped");
                     fetch.drop_source(*peer);
                 }
-                let empty = fetch.sources.is_empty();
-                for peer in silent {
-                    self.ban(peer);
-                }
-                if empty {
+                // Slow is not hostile: a timed-out peer may serve again after
+                // the next round of queries (progress is kept).
+                self.dropped += silent.len() as u64;
+                if fetch.sources.is_empty() {
                     return (self.ask(peers), Progress::Running);
                 }
                 self.step()
@@ -394,11 +421,29 @@ impl<M> Phase<M> {
             since: Instant::now(),
             asked: HashSet::new(),
             offers: HashMap::new(),
+            resume: None,
         }
     }
 }
 
 impl<M> Fetch<M> {
+    /// Nothing to fetch (a stand-in while a real fetch is moved).
+    fn empty() -> Self {
+        Self {
+            info: SnapshotInfo {
+                anchor: Cursor::zero(),
+                items: 0,
+            },
+            late: HashSet::new(),
+            batch: 1,
+            sources: HashSet::new(),
+            in_flight: HashMap::new(),
+            retry: VecDeque::new(),
+            fresh: 0,
+            builder: Box::new(Unbuildable),
+        }
+    }
+
     fn drop_source(&mut self, peer: PeerId) {
         self.sources.remove(&peer);
         if let Some((range, _)) = self.in_flight.remove(&peer) {
@@ -426,6 +471,19 @@ impl<M> Fetch<M> {
         let start = self.fresh;
         self.fresh = start.saturating_add(self.batch).min(self.info.items);
         Some(start..self.fresh)
+    }
+}
+
+/// The builder of [`Fetch::empty`]; never used.
+struct Unbuildable;
+
+impl<M> SnapshotBuilder<M> for Unbuildable {
+    fn insert(&mut self, _: u64, _: &[Bytes]) -> Result<(), crate::groups::InvalidSnapshot> {
+        Err(crate::groups::InvalidSnapshot("no transfer".into()))
+    }
+
+    fn install(self: Box<Self>, _: &mut M) -> Result<(), crate::groups::InvalidSnapshot> {
+        Err(crate::groups::InvalidSnapshot("no transfer".into()))
     }
 }
 

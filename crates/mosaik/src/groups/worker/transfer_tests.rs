@@ -175,3 +175,37 @@ fn offers_below_the_base_or_too_long_are_ignored() {
     assert!(sends.is_empty(), "nothing usable: still asking");
     assert!(t.anchor().is_none());
 }
+
+#[test]
+fn a_new_round_resumes_the_same_snapshot_without_refetching() {
+    let (mut t, rec, snap, peers, sends) = fetching(Duration::ZERO);
+    let [l, a, b] = peers;
+    let first = fetch_of(&sends, a).unwrap();
+    let _ = t.data(a, snap.anchor, first.start, &good(3));
+    // Everyone in flight times out, then the leader too: a new round.
+    let _ = t.tick(peers, || None);
+    let (sends, _) = t.tick(peers, || None);
+    assert!(
+        sends
+            .iter()
+            .all(|(_, m)| matches!(m, SyncMessage::Query { .. }))
+    );
+    let mut fetches = Vec::new();
+    for p in [l, a, b] {
+        let (more, _) = t.offer(p, vec![snap], || None);
+        fetches.extend(more);
+    }
+    assert!(
+        !fetches.is_empty(),
+        "the fetch resumed without a new builder"
+    );
+    for (_, msg) in &fetches {
+        if let SyncMessage::Fetch { range, .. } = msg {
+            assert!(
+                range.start >= first.end || range.end <= first.start,
+                "refetched {range:?}"
+            );
+        }
+    }
+    assert_eq!(rec.0.lock().unwrap().len(), 1);
+}
