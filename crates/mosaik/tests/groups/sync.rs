@@ -213,6 +213,10 @@ async fn catch_up(
     batch: u64,
     kill: Option<u64>,
 ) -> Option<usize> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let first = small_frames(None).await;
     let mut nodes = vec![first];
     for _ in 1..3 {
@@ -282,7 +286,7 @@ async fn late_joiner_fetches_chunks_from_several_peers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfer_survives_a_provider_dying_midway() {
     let slow = || Behaviour {
-        delay: Some(Duration::from_millis(2)),
+        delay: Some(Duration::from_millis(5)),
         ..Behaviour::default()
     };
     let behaviours = [slow(), slow(), slow()];
