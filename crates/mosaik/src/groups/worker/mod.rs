@@ -189,6 +189,9 @@ where
         let mut catalog = worker.discovery.catalog_watch();
         let mut rescan = tokio::time::interval(RESCAN);
         let mut sync_tick = tokio::time::interval(SYNC_TICK);
+        // Only polled during a transfer: skip, never burst, the ticks
+        // missed while idle.
+        sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let network_down = worker.local.termination().clone();
         let result: Result<(), StorageError> = loop {
             let deadline = worker.deadline();
