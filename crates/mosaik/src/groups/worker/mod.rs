@@ -8,6 +8,7 @@
 //! `apply_batch`, one batch per term.
 
 mod catchup;
+mod fetch;
 mod membership;
 mod outputs;
 mod snapshots;

@@ -11,6 +11,7 @@
 //! does I/O: the worker sends what [`Transfer`] returns.
 
 use {
+    super::fetch::Fetch,
     crate::{
         PeerId,
         groups::sync::{
@@ -19,7 +20,6 @@ use {
         },
     },
     bytes::Bytes,
-    core::ops::Range,
     mosaik_raft::{Cursor, Index},
     std::collections::{HashMap, HashSet, VecDeque},
     tokio::time::{Duration, Instant},
@@ -63,23 +63,6 @@ enum Phase<M> {
         resume: Option<Box<Fetch<M>>>,
     },
     Fetching(Fetch<M>),
-}
-
-struct Fetch<M> {
-    info: SnapshotInfo,
-    /// Bonds formed after the choice, asked whether they hold it.
-    late: HashSet<PeerId>,
-    batch: u64,
-    sources: HashSet<PeerId>,
-    in_flight: HashMap<PeerId, (Range<u64>, Instant)>,
-    /// Ranges handed back (a dropped peer's, or a partial answer's rest):
-    /// at most one per source plus one per answer, so bounded by the
-    /// number of bonds.
-    retry: VecDeque<Range<u64>>,
-    /// Start of the first range never handed out; ranges are made lazily
-    /// so an offered item count cannot make us allocate.
-    fresh: u64,
-    builder: Box<dyn SnapshotBuilder<M>>,
 }
 
 impl<M> Transfer<M> {
@@ -423,67 +406,6 @@ impl<M> Phase<M> {
             offers: HashMap::new(),
             resume: None,
         }
-    }
-}
-
-impl<M> Fetch<M> {
-    /// Nothing to fetch (a stand-in while a real fetch is moved).
-    fn empty() -> Self {
-        Self {
-            info: SnapshotInfo {
-                anchor: Cursor::zero(),
-                items: 0,
-            },
-            late: HashSet::new(),
-            batch: 1,
-            sources: HashSet::new(),
-            in_flight: HashMap::new(),
-            retry: VecDeque::new(),
-            fresh: 0,
-            builder: Box::new(Unbuildable),
-        }
-    }
-
-    fn drop_source(&mut self, peer: PeerId) {
-        self.sources.remove(&peer);
-        if let Some((range, _)) = self.in_flight.remove(&peer) {
-            self.retry.push_front(range);
-        }
-    }
-
-    /// Ranges not yet handed out.
-    fn remaining(&self) -> u64 {
-        let fresh = self
-            .info
-            .items
-            .saturating_sub(self.fresh)
-            .div_ceil(self.batch);
-        self.retry.len() as u64 + fresh
-    }
-
-    fn next_range(&mut self) -> Option<Range<u64>> {
-        if let Some(range) = self.retry.pop_front() {
-            return Some(range);
-        }
-        if self.fresh >= self.info.items {
-            return None;
-        }
-        let start = self.fresh;
-        self.fresh = start.saturating_add(self.batch).min(self.info.items);
-        Some(start..self.fresh)
-    }
-}
-
-/// The builder of [`Fetch::empty`]; never used.
-struct Unbuildable;
-
-impl<M> SnapshotBuilder<M> for Unbuildable {
-    fn insert(&mut self, _: u64, _: &[Bytes]) -> Result<(), crate::groups::InvalidSnapshot> {
-        Err(crate::groups::InvalidSnapshot("no transfer".into()))
-    }
-
-    fn install(self: Box<Self>, _: &mut M) -> Result<(), crate::groups::InvalidSnapshot> {
-        Err(crate::groups::InvalidSnapshot("no transfer".into()))
     }
 }
 

@@ -5,6 +5,7 @@
 use {
     super::*,
     crate::groups::InvalidSnapshot,
+    core::ops::Range,
     iroh::SecretKey,
     mosaik_raft::Term,
     std::sync::{Arc, Mutex},
