@@ -8,6 +8,7 @@
 mod discovery;
 mod groups;
 mod streams;
+mod sync;
 mod transport;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +48,13 @@ enum Scenario {
         /// Also run B2 (failover) with this many trials per timing (0 = skip).
         #[arg(long, default_value_t = 3)]
         failover_runs: usize,
+    },
+    /// State sync: a late joiner catches up a `SnapshotSync` snapshot of
+    /// `items` x 1 KiB values from 3 members.
+    Sync {
+        /// Items in the snapshot.
+        #[arg(long, default_value_t = 100_000)]
+        items: u64,
     },
     /// B7: Link framing throughput next to a raw iroh stream, same run.
     Transport {
@@ -95,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().scenario {
         Scenario::Startup { runs } => transport::startup(runs).await,
+        Scenario::Sync { items } => sync::catch_up(items).await,
         Scenario::Discovery { nodes, runs } => discovery::convergence(&nodes, runs).await,
         Scenario::Groups {
             clients,

@@ -208,13 +208,9 @@ pub(crate) enum BondEvent<C> {
         peer: PeerId,
         msg: RaftMessage<C>,
     },
-    SnapshotRequest {
+    Sync {
         peer: PeerId,
-    },
-    Snapshot {
-        peer: PeerId,
-        cursor: mosaik_raft::Cursor<PeerId>,
-        data: bytes::Bytes,
+        msg: super::sync::wire::SyncMessage,
     },
     Down {
         peer: PeerId,
@@ -387,16 +383,8 @@ impl<C: Datum + Sync> Reader<C> {
                         break;
                     }
                 }
-                BondMessage::SnapshotRequest => {
-                    if !self.forward(BondEvent::SnapshotRequest { peer }).await {
-                        break;
-                    }
-                }
-                BondMessage::Snapshot { cursor, data } => {
-                    if !self
-                        .forward(BondEvent::Snapshot { peer, cursor, data })
-                        .await
-                    {
+                BondMessage::Sync(msg) => {
+                    if !self.forward(BondEvent::Sync { peer, msg }).await {
                         break;
                     }
                 }

@@ -82,11 +82,6 @@ pub(crate) enum BondMessage<C> {
     PeerEntryUpdate(Box<SignedPeerEntry>),
     BondFormed(Box<SignedPeerEntry>),
     Raft(RaftMessage<C>),
-    /// A member whose needed entries were pruned asks for a snapshot.
-    SnapshotRequest,
-    /// The latest snapshot: the machine state after applying `cursor`.
-    Snapshot {
-        cursor: mosaik_raft::Cursor<PeerId>,
-        data: bytes::Bytes,
-    },
+    /// State sync (snapshot transfer).
+    Sync(super::sync::wire::SyncMessage),
 }

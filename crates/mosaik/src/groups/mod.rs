@@ -52,8 +52,8 @@ pub use {
     },
     storage::{InMemoryLogStore, Storage, StorageError},
     sync::{
-        InvalidSnapshot, LogReplaySync, Snapshot, SnapshotItem, SnapshotStateMachine, SnapshotSync,
-        StateSync,
+        InvalidSnapshot, LogReplaySync, Snapshot, SnapshotBuilder, SnapshotItem,
+        SnapshotStateMachine, SnapshotSync, StateSync, TransferSettings,
     },
     types::{Cursor, Index, IndexRange, Term},
     when::{CursorWatcher, PositionIndex, ReachTarget, When},

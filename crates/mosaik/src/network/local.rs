@@ -38,6 +38,12 @@ impl LocalNode {
         }))
     }
 
+    /// The largest frame a link of this node accepts (state sync sizes
+    /// its batches by it).
+    pub(crate) fn max_frame_size(&self) -> usize {
+        self.0.config.max_frame_size
+    }
+
     /// The network this node belongs to.
     pub fn network_id(&self) -> NetworkId {
         self.0.network_id

@@ -3,4 +3,5 @@
 mod basics;
 mod faults;
 mod lifecycle;
+mod sync;
 mod util;

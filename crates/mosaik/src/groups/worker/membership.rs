@@ -27,15 +27,11 @@ where
                 self.engine
                     .handle(self.now(), Input::Message { from: peer, msg });
             }
-            BondEvent::SnapshotRequest { peer } => {
-                self.serve_snapshot(peer);
-                return Ok(());
-            }
-            BondEvent::Snapshot { peer, cursor, data } => {
+            BondEvent::Sync { peer, msg } => {
                 if !self.bonds.contains_key(&peer) {
                     return Ok(());
                 }
-                return self.install_snapshot(peer, cursor, data);
+                return self.sync_message(peer, msg);
             }
             BondEvent::Down { peer, id } => {
                 if self.bonds.get(&peer).is_none_or(|b| b.id != id) {
@@ -46,6 +42,7 @@ where
                 tracing::debug!(peer = %peer.fmt_short(), "bond down");
                 self.engine.handle(self.now(), Input::PeerUnbonded { peer });
                 self.committee_gauges();
+                self.sync_unbonded(peer)?;
             }
         }
         self.drain()
@@ -105,6 +102,7 @@ where
             },
         );
         self.committee_gauges();
+        self.sync_bonded(new.peer);
         self.drain()
     }
 

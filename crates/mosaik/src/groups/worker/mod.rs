@@ -7,9 +7,12 @@
 //! next output, as the engine's contract requires. Applies go through
 //! `apply_batch`, one batch per term.
 
+mod catchup;
+mod fetch;
 mod membership;
 mod outputs;
 mod snapshots;
+mod transfer;
 
 use {
     super::{
@@ -61,6 +64,8 @@ const MAX_MERGED: usize = 256;
 /// How often the catalog is rescanned for members to dial, besides on
 /// every catalog change (retries failed dials).
 const RESCAN: Duration = Duration::from_secs(1);
+/// How often a running snapshot transfer checks its timeouts.
+const SYNC_TICK: Duration = Duration::from_millis(100);
 
 type QueryReply<M> = oneshot::Sender<Result<QueryResultAt<M>, QueryError<M>>>;
 
@@ -89,7 +94,11 @@ pub(crate) struct Worker<S, M: StateMachine> {
     /// The machine's initial value, for rebuilding after a revert.
     pristine: M,
     sync: M::StateSync,
-    snapshot: Option<snapshots::Snapshot>,
+    /// Snapshots held for compaction, reverts and serving (oldest first,
+    /// at most `MAX_HELD`).
+    held: Vec<snapshots::Held<M>>,
+    /// The running snapshot catch-up episode, if any.
+    transfer: Option<transfer::Transfer<M>>,
     engine: Engine<PeerId, Cmd<M::Command>>,
     origin: Instant,
     status: watch::Sender<Status>,
@@ -156,7 +165,8 @@ where
         let mut worker = Worker {
             pristine: machine.clone(),
             sync: machine.state_sync(),
-            snapshot: None,
+            held: Vec::new(),
+            transfer: None,
             local,
             discovery,
             acceptor,
@@ -179,6 +189,10 @@ where
         };
         let mut catalog = worker.discovery.catalog_watch();
         let mut rescan = tokio::time::interval(RESCAN);
+        let mut sync_tick = tokio::time::interval(SYNC_TICK);
+        // Only polled during a transfer: skip, never burst, the ticks
+        // missed while idle.
+        sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let network_down = worker.local.termination().clone();
         let result: Result<(), StorageError> = loop {
             let deadline = worker.deadline();
@@ -203,8 +217,10 @@ where
                 }
                 _ = rescan.tick() => {
                     worker.scan();
+                    worker.expire_snapshots();
                     Ok(())
                 }
+                _ = sync_tick.tick(), if worker.transfer.is_some() => worker.sync_tick(),
                 () = tokio::time::sleep_until(deadline) => {
                     worker.engine.handle(worker.now(), Input::Tick);
                     worker.drain()

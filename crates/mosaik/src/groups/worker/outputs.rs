@@ -121,7 +121,7 @@ where
             }
             Output::NeedStateSync { leader, base } => {
                 tracing::debug!(leader = %leader.fmt_short(), base = base.index.0, "state sync needed");
-                self.request_snapshot(leader);
+                self.need_state_sync(leader, base);
             }
         }
         Ok(())
@@ -142,7 +142,7 @@ where
         );
         metrics::counter!("mosaik.groups.raft.discarded", self.labels.as_ref())
             .increment(discarded);
-        self.restore_to(replay_from)?;
+        self.restore_to(to, replay_from)?;
         self.committed = map::cursor(replay_from);
         self.status.send_modify(|s| {
             s.committed = self.committed.1;
@@ -151,7 +151,10 @@ where
         Ok(())
     }
 
-    /// Applies committed entries, one `apply_batch` per run of equal terms.
+    /// Applies committed entries, one `apply_batch` per run of equal terms,
+    /// split at snapshot anchors: the snapshot due at an anchor is taken
+    /// right before the first command after it (the machine reflects
+    /// exactly the anchor then, as noops change nothing).
     pub(super) fn apply(
         &mut self,
         entries: Vec<(
@@ -164,10 +167,16 @@ where
         let group_id = *self.acceptor.config.group_id();
         let network_id = self.local.network_id();
         let mut iter = entries.into_iter().peekable();
+        let before = |index: mosaik_raft::Index| mosaik_raft::Index(index.0.saturating_sub(1));
         while let Some((index, term, Cmd(first))) = iter.next() {
+            if let Some(anchor) = self.anchor_due(before(index)) {
+                self.snapshot_at(anchor);
+            }
             let mut batch = vec![first];
             let mut last = index;
-            while let Some((next, _, Cmd(command))) = iter.next_if(|(_, t, _)| *t == term) {
+            while let Some((next, _, Cmd(command))) =
+                iter.next_if(|(i, t, _)| *t == term && self.anchor_due(before(*i)).is_none())
+            {
                 batch.push(command);
                 last = next;
             }

@@ -1,31 +1,51 @@
-//! Snapshots: log compaction and catch-up of members whose needed entries
-//! were pruned, for state sync strategies that support snapshots
-//! ([`SnapshotSync`](crate::groups::SnapshotSync)).
+//! Snapshots, provider side: log compaction at deterministic anchors and
+//! serving snapshot ranges to lagging members.
 //!
-//! After every drain the driver checks whether `compaction_threshold`
-//! entries were applied since the last snapshot; if so it snapshots the
-//! machine (which reflects exactly the engine's applied index at that
-//! point) and lets the engine prune up to it. A member told to state-sync
-//! asks the leader for its latest snapshot, installs it into a fresh copy of
-//! the initial machine and reports `SnapshotInstalled`.
+//! Anchors are the applied indexes that are multiples of the strategy's
+//! `compaction_threshold`. The apply batch is split there, so every replica
+//! that applies past an anchor snapshots its machine at exactly that index;
+//! the machine is deterministic, so all those snapshots are identical and a
+//! lagging member can fetch disjoint ranges of one snapshot from several
+//! peers. (SPEC's alternative, a marker command the leader commits on
+//! request, costs a consensus round per request and makes every member
+//! snapshot on demand; fixed anchors cost nothing extra and are known
+//! without coordination.)
+//!
+//! A held snapshot is the machine value itself (`StateMachine: Clone`,
+//! O(1) for persistent structures); items are encoded only when a batch is
+//! served.
 
 use {
     super::Worker,
     crate::{
         PeerId,
         groups::{
-            StateMachine, StateSync, Storage, messages::BondMessage, storage::StorageError,
-            types::engine as map,
+            StateMachine, StateSync, Storage,
+            messages::BondMessage,
+            storage::StorageError,
+            sync::wire::{MAX_HELD, SnapshotInfo, SyncMessage},
         },
     },
-    bytes::Bytes,
-    mosaik_raft::{Cursor, Input},
+    mosaik_raft::{Cursor, Index, Input},
+    tokio::time::Instant,
 };
 
-/// The latest local snapshot: machine state after applying `cursor`.
-pub(super) struct Snapshot {
-    pub(super) cursor: Cursor<PeerId>,
-    pub(super) data: Bytes,
+/// Held snapshots never expire below this many (the newest ones): the
+/// second newest is the log base, kept for a revert's replay, and the two
+/// make it likely that peers hold a common anchor while they apply at
+/// different speeds.
+const ALWAYS_HELD: usize = 2;
+/// Upper bound of one served batch in bytes, whatever the frame size.
+const MAX_BATCH_BYTES: usize = 4 << 20;
+
+/// A snapshot this member holds: its machine after applying `anchor`.
+pub(super) struct Held<M> {
+    pub(super) anchor: Cursor<PeerId>,
+    pub(super) machine: M,
+    pub(super) items: u64,
+    /// Last time a peer was offered or fetched it (keeps it alive for the
+    /// strategy's `snapshot_ttl`).
+    pub(super) served: Option<Instant>,
 }
 
 impl<S, M> Worker<S, M>
@@ -33,101 +53,135 @@ where
     S: Storage<M::Command>,
     M: StateMachine,
 {
-    /// Takes a snapshot and prunes the log if enough entries were applied
-    /// since the last one. True if the engine got a `PruneLog` (its outputs
-    /// must be drained).
+    /// The anchor due once the machine reflects `applied`, if it is past
+    /// the newest held one.
+    pub(super) fn anchor_due(&self, applied: Index) -> Option<Index> {
+        let threshold = self.sync.compaction_threshold()?.max(1);
+        let anchor = applied.0 / threshold * threshold;
+        let newest = self.held.last().map_or(0, |h| h.anchor.index.0);
+        (anchor > newest).then_some(Index(anchor))
+    }
+
+    /// Snapshots the machine, which reflects exactly `index` now.
+    pub(super) fn snapshot_at(&mut self, index: Index) {
+        let Some(term) = self.engine.log().term_at(index) else {
+            return;
+        };
+        let items = self.sync.snapshot_len(&self.machine);
+        self.held.push(Held {
+            anchor: Cursor::new(term, index),
+            machine: self.machine.clone(),
+            items,
+            served: None,
+        });
+        self.expire_snapshots();
+    }
+
+    /// Drops snapshots nobody fetched within the TTL (keeping the newest
+    /// [`ALWAYS_HELD`]), and the oldest beyond [`MAX_HELD`].
+    pub(super) fn expire_snapshots(&mut self) {
+        let ttl = self.sync.transfer().map(|t| t.snapshot_ttl);
+        let keep_from = self.held.len().saturating_sub(ALWAYS_HELD);
+        let mut index = 0;
+        self.held.retain(|h| {
+            let fresh = index >= keep_from
+                || h.served
+                    .zip(ttl)
+                    .is_some_and(|(at, ttl)| at.elapsed() < ttl);
+            index += 1;
+            fresh
+        });
+        let excess = self.held.len().saturating_sub(MAX_HELD);
+        self.held.drain(..excess);
+    }
+
+    /// Takes the snapshot due at the applied index and prunes the log up to
+    /// the second newest snapshot: followers a little behind the newest
+    /// anchor still find their entries as log (at least one threshold of
+    /// them) instead of needing a transfer. True if the engine got a
+    /// `PruneLog` (its outputs must be drained).
     pub(super) fn compact(&mut self) -> bool {
-        let Some(threshold) = self.sync.compaction_threshold() else {
+        if let Some(anchor) = self.anchor_due(self.engine.applied_index()) {
+            self.snapshot_at(anchor);
+        }
+        let Some(older) = self.held.iter().rev().nth(1).map(|h| h.anchor.index) else {
             return false;
         };
-        let applied = self.engine.applied_index();
-        let last = self
-            .snapshot
-            .as_ref()
-            .map_or(mosaik_raft::Index::ZERO, |s| s.cursor.index);
-        if applied.0.saturating_sub(last.0) < threshold {
+        if older <= self.engine.log().base().index {
             return false;
         }
-        let Some(term) = self.engine.log().term_at(applied) else {
-            return false;
-        };
-        let Some(data) = self.sync.snapshot(&self.machine) else {
-            return false;
-        };
-        self.snapshot = Some(Snapshot {
-            cursor: Cursor::new(term, applied),
-            data,
-        });
         self.engine
-            .handle(self.now(), Input::PruneLog { up_to: applied });
+            .handle(self.now(), Input::PruneLog { up_to: older });
         true
     }
 
-    /// The engine needs state this member's leader no longer holds as log.
-    pub(super) fn request_snapshot(&mut self, leader: PeerId) {
-        match self.bonds.get(&leader) {
-            Some(bond) => {
-                let _ = bond.out.try_send(BondMessage::SnapshotRequest);
+    /// Answers a peer's query or fetch from the held snapshots.
+    pub(super) fn serve(&mut self, peer: PeerId, msg: SyncMessage) {
+        let reply = match msg {
+            SyncMessage::Query { base } => {
+                let now = Instant::now();
+                let snapshots = self
+                    .held
+                    .iter_mut()
+                    .filter(|h| h.anchor.index >= base)
+                    .map(|h| {
+                        h.served = Some(now);
+                        SnapshotInfo {
+                            anchor: h.anchor,
+                            items: h.items,
+                        }
+                    })
+                    .collect();
+                SyncMessage::Offer { snapshots }
             }
-            None => {
-                tracing::debug!(leader = %leader.fmt_short(), "state sync needed, leader not bonded");
-            }
-        }
-    }
-
-    /// A peer asks for our latest snapshot.
-    pub(super) fn serve_snapshot(&mut self, peer: PeerId) {
-        let (Some(snapshot), Some(bond)) = (&self.snapshot, self.bonds.get(&peer)) else {
-            return;
+            SyncMessage::Fetch { anchor, range } => self.serve_range(anchor, range),
+            SyncMessage::Offer { .. } | SyncMessage::Data { .. } => return,
         };
-        let _ = bond.out.try_send(BondMessage::Snapshot {
-            cursor: snapshot.cursor,
-            data: snapshot.data.clone(),
-        });
+        if let Some(bond) = self.bonds.get(&peer) {
+            // Best effort: a full queue loses the reply and the requester's
+            // fetch timeout moves the range to another peer.
+            let _ = bond.out.try_send(BondMessage::Sync(reply));
+        }
     }
 
-    /// A snapshot arrived: install it if it moves us forward.
-    pub(super) fn install_snapshot(
-        &mut self,
-        peer: PeerId,
-        cursor: Cursor<PeerId>,
-        data: Bytes,
-    ) -> Result<(), StorageError> {
-        if cursor.index <= self.engine.applied_index() {
-            return Ok(());
+    /// Items of a held snapshot, clamped to the batch size and to a byte
+    /// budget well below the link's frame size. Empty if not held (or the
+    /// range is invalid): the requester drops us and asks someone else.
+    fn serve_range(&mut self, anchor: Cursor<PeerId>, range: core::ops::Range<u64>) -> SyncMessage {
+        let batch = self.sync.transfer().map_or(1, |t| t.fetch_batch_size);
+        let budget = (self.local.max_frame_size() / 4).clamp(1, MAX_BATCH_BYTES);
+        let offset = range.start;
+        let mut items = Vec::new();
+        if let Some(held) = self.held.iter_mut().find(|h| h.anchor == anchor) {
+            let end = range.end.min(held.items).min(offset.saturating_add(batch));
+            if offset < end {
+                held.served = Some(Instant::now());
+                match self.sync.encode_items(&held.machine, offset..end, budget) {
+                    Ok(encoded) => items = encoded,
+                    Err(err) => tracing::warn!(%err, "cannot serve a snapshot range"),
+                }
+            }
         }
-        let mut machine = self.pristine.clone();
-        if let Err(err) = self.sync.install(&mut machine, &data) {
-            tracing::warn!(peer = %peer.fmt_short(), %err, "refused a snapshot");
-            return Ok(());
+        SyncMessage::Data {
+            anchor,
+            offset,
+            items,
         }
-        self.machine = machine;
-        self.snapshot = Some(Snapshot { cursor, data });
-        self.committed = map::cursor(cursor);
-        self.engine
-            .handle(self.now(), Input::SnapshotInstalled { cursor });
-        self.drain()
     }
 
     /// Resets the machine to its state at `at` for a replay: the initial
-    /// value at index 0, else the local snapshot at exactly that point.
-    pub(super) fn restore_to(&mut self, at: Cursor<PeerId>) -> Result<(), StorageError> {
-        if at.index == mosaik_raft::Index::ZERO {
+    /// value at index 0, else the held snapshot at exactly that point.
+    /// Snapshots after `to` reflect discarded entries and are dropped.
+    pub(super) fn restore_to(&mut self, to: Index, at: Cursor<PeerId>) -> Result<(), StorageError> {
+        self.held.retain(|h| h.anchor.index <= to);
+        if at.index == Index::ZERO {
             self.machine = self.pristine.clone();
             return Ok(());
         }
-        let snapshot = self
-            .snapshot
-            .as_ref()
-            .filter(|s| s.cursor == at)
-            .ok_or_else(|| {
-                StorageError::new(format!("no snapshot at {} to replay from", at.index))
-            })?;
-        let mut machine = self.pristine.clone();
-        self.sync
-            .install(&mut machine, &snapshot.data)
-            .map_err(|e| StorageError::new(format!("local snapshot: {e}")))?;
-        self.machine = machine;
+        let held = self.held.iter().find(|h| h.anchor == at).ok_or_else(|| {
+            StorageError::new(format!("no snapshot at {} to replay from", at.index))
+        })?;
+        self.machine = held.machine.clone();
         Ok(())
     }
 }

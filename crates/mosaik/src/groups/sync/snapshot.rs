@@ -1,59 +1,12 @@
-//! State sync strategies.
-//!
-//! Catch-up of a lagging member is done inside the consensus engine by log
-//! repair (the leader streams missing entries, at most
-//! `4 × max_append_entries` in flight per follower), as long as the leader
-//! still holds them. A [`StateSync`] strategy is what a member would use
-//! when the entries it needs were pruned; its signature is part of the group
-//! id so all members agree on it.
+//! [`SnapshotSync`] and the traits a machine implements for it.
 
 use {
-    super::StateMachine,
-    crate::{UniqueId, primitives::Datum},
+    super::{InvalidSnapshot, SnapshotBuilder, StateSync, TransferSettings},
+    crate::{UniqueId, groups::StateMachine, primitives::Datum},
     bytes::Bytes,
     core::{marker::PhantomData, num::NonZero, time::Duration},
+    std::collections::BTreeMap,
 };
-
-/// A catch-up strategy for one state machine type.
-///
-/// The snapshot hooks have defaults that disable snapshots (log replay
-/// only). A strategy that implements them lets the driver compact the log
-/// and bring a member whose needed entries are gone up to date by copying a
-/// snapshot from the leader.
-pub trait StateSync: Send + Sync + 'static {
-    /// The machine it syncs.
-    type Machine: StateMachine;
-
-    /// Identifies the strategy and its settings; part of the group id.
-    fn signature(&self) -> UniqueId;
-
-    /// Take a snapshot and prune the log once this many applied entries
-    /// follow the last snapshot. `None` (the default): never prune.
-    fn compaction_threshold(&self) -> Option<u64> {
-        None
-    }
-
-    /// The machine's state as bytes (called right after an apply batch).
-    fn snapshot(&self, machine: &Self::Machine) -> Option<Bytes> {
-        let _ = machine;
-        None
-    }
-
-    /// Replaces `machine`'s state with a snapshot made by
-    /// [`StateSync::snapshot`] (possibly on another member).
-    fn install(&self, machine: &mut Self::Machine, snapshot: &[u8]) -> Result<(), InvalidSnapshot> {
-        let _ = (machine, snapshot);
-        Err(InvalidSnapshot(
-            "snapshots are not supported by this strategy".into(),
-        ))
-    }
-}
-
-/// A snapshot that could not be installed (it comes from a peer, so this is
-/// an error, never a panic).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid snapshot: {0}")]
-pub struct InvalidSnapshot(pub String);
 
 /// One element of a [`Snapshot`]: what is sent over the wire in batches.
 pub trait SnapshotItem: Datum + Clone + Send + Sync + 'static {}
@@ -103,9 +56,11 @@ pub trait SnapshotStateMachine: StateMachine {
     fn install_snapshot(&mut self, snapshot: Self::Snapshot);
 }
 
-/// Catch-up by snapshot: the log is compacted every `compaction_threshold`
-/// entries; a member that needs pruned entries receives a snapshot and
-/// replays the log after it.
+/// Catch-up by snapshot: every member snapshots at the applied indexes
+/// that are multiples of `compaction_threshold` (so replicas hold identical
+/// snapshots) and prunes its log behind them; a member that needs pruned
+/// entries fetches one snapshot in `fetch_batch_size`-item ranges from
+/// every peer holding it, in parallel, then replays the log after it.
 ///
 /// Settings (SPEC §1.6 `SyncConfig`): `fetch_batch_size` items per fetch
 /// request (2000), `snapshot_ttl` how long a served snapshot is kept after
@@ -223,94 +178,90 @@ impl<M: SnapshotStateMachine> StateSync for SnapshotSync<M> {
         Some(self.compaction_threshold)
     }
 
-    fn snapshot(&self, machine: &M) -> Option<Bytes> {
-        let snapshot = machine.create_snapshot();
-        // Each item keeps its own (possibly custom) encoding.
-        let items = snapshot
-            .iter_range(0..snapshot.len())?
-            .map(|item| item.encode().map(|b| b.to_vec()))
-            .collect::<Result<Vec<_>, _>>()
-            .ok()?;
-        items.encode().ok()
+    fn transfer(&self) -> Option<TransferSettings> {
+        Some(TransferSettings {
+            fetch_batch_size: self.fetch_batch_size.get(),
+            snapshot_ttl: self.snapshot_ttl,
+            snapshot_request_timeout: self.snapshot_request_timeout,
+            fetch_timeout: self.fetch_timeout,
+        })
     }
 
-    fn install(&self, machine: &mut M, snapshot: &[u8]) -> Result<(), InvalidSnapshot> {
-        let encoded =
-            <Vec<Vec<u8>>>::decode(snapshot).map_err(|e| InvalidSnapshot(e.to_string()))?;
-        let items = encoded
+    fn snapshot_len(&self, machine: &M) -> u64 {
+        machine.create_snapshot().len()
+    }
+
+    fn encode_items(
+        &self,
+        machine: &M,
+        range: core::ops::Range<u64>,
+        max_bytes: usize,
+    ) -> Result<Vec<Bytes>, InvalidSnapshot> {
+        // O(1) for persistent structures; items are encoded only now, when
+        // a batch is served.
+        let snapshot = machine.create_snapshot();
+        let items = snapshot
+            .iter_range(range)
+            .ok_or_else(|| InvalidSnapshot("range past the end".into()))?;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for item in items {
+            let encoded = item
+                .encode()
+                .map_err(|e| InvalidSnapshot(format!("encoding an item: {e}")))?;
+            bytes += encoded.len();
+            out.push(encoded);
+            if bytes >= max_bytes {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn snapshot_builder(&self) -> Option<Box<dyn SnapshotBuilder<M>>> {
+        Some(Box::new(Builder::<M> {
+            snapshot: M::Snapshot::default(),
+            next: 0,
+            early: BTreeMap::new(),
+        }))
+    }
+}
+
+/// Appends ranges in order; a range that arrives before its predecessors
+/// waits in `early` (bounded by the snapshot's own size: every range is
+/// requested once and accepted once).
+struct Builder<M: SnapshotStateMachine> {
+    snapshot: M::Snapshot,
+    next: u64,
+    early: BTreeMap<u64, Vec<<M::Snapshot as Snapshot>::Item>>,
+}
+
+impl<M: SnapshotStateMachine> SnapshotBuilder<M> for Builder<M> {
+    fn insert(&mut self, offset: u64, items: &[Bytes]) -> Result<(), InvalidSnapshot> {
+        if offset < self.next || self.early.contains_key(&offset) {
+            return Err(InvalidSnapshot(format!("range at {offset} received twice")));
+        }
+        let decoded = items
             .iter()
             .map(|b| <M::Snapshot as Snapshot>::Item::decode(b))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| InvalidSnapshot(e.to_string()))?;
-        let mut state = M::Snapshot::default();
-        state.append(items);
-        machine.install_snapshot(state);
+        self.early.insert(offset, decoded);
+        while let Some(items) = self.early.remove(&self.next) {
+            self.next += items.len() as u64;
+            self.snapshot.append(items);
+        }
         Ok(())
     }
-}
 
-/// Catch-up by replaying the log (the default for custom machines). The
-/// log is never pruned, so the engine's log repair always has the entries.
-#[derive(Debug)]
-pub struct LogReplaySync<M> {
-    batch_size: NonZero<u64>,
-    fetch_timeout: Duration,
-    _machine: PhantomData<fn() -> M>,
-}
-
-impl<M> Clone for LogReplaySync<M> {
-    fn clone(&self) -> Self {
-        Self {
-            batch_size: self.batch_size,
-            fetch_timeout: self.fetch_timeout,
-            _machine: PhantomData,
+    fn install(self: Box<Self>, machine: &mut M) -> Result<(), InvalidSnapshot> {
+        if !self.early.is_empty() {
+            return Err(InvalidSnapshot(format!(
+                "items missing after {}",
+                self.next
+            )));
         }
-    }
-}
-
-impl<M> Default for LogReplaySync<M> {
-    fn default() -> Self {
-        Self {
-            batch_size: NonZero::new(2000).expect("non-zero"),
-            fetch_timeout: Duration::from_secs(25),
-            _machine: PhantomData,
-        }
-    }
-}
-
-impl<M> LogReplaySync<M> {
-    /// Entries per fetch.
-    #[must_use]
-    pub fn with_batch_size(mut self, batch_size: NonZero<u64>) -> Self {
-        self.batch_size = batch_size;
-        self
-    }
-
-    /// How long one fetch may take.
-    #[must_use]
-    pub fn with_fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.fetch_timeout = timeout;
-        self
-    }
-
-    /// Entries per fetch.
-    pub fn batch_size(&self) -> NonZero<u64> {
-        self.batch_size
-    }
-
-    /// How long one fetch may take.
-    pub fn fetch_timeout(&self) -> Duration {
-        self.fetch_timeout
-    }
-}
-
-impl<M: StateMachine> StateSync for LogReplaySync<M> {
-    type Machine = M;
-
-    fn signature(&self) -> UniqueId {
-        UniqueId::from("mosaik_log_replay_sync")
-            .derive(core::any::type_name::<M>())
-            .derive(self.batch_size.get().to_le_bytes())
-            .derive(self.fetch_timeout.as_secs().to_le_bytes())
+        machine.install_snapshot(self.snapshot);
+        Ok(())
     }
 }

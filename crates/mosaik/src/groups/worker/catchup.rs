@@ -1,0 +1,156 @@
+//! Glue between the engine's `NeedStateSync`, the bonds and a snapshot
+//! [`Transfer`]: starting, feeding and finishing a catch-up episode.
+
+use {
+    super::{
+        Worker,
+        snapshots::Held,
+        transfer::{Progress, Sends, Transfer},
+    },
+    crate::{
+        PeerId,
+        groups::{
+            StateMachine, StateSync, Storage, messages::BondMessage, storage::StorageError,
+            sync::wire::SyncMessage, types::engine as map,
+        },
+    },
+    mosaik_raft::{Cursor, Input},
+};
+
+impl<S, M> Worker<S, M>
+where
+    S: Storage<M::Command>,
+    M: StateMachine,
+{
+    /// The engine needs state its leader no longer holds as log.
+    pub(super) fn need_state_sync(&mut self, leader: PeerId, base: Cursor<PeerId>) {
+        let Some(settings) = self.sync.transfer() else {
+            tracing::warn!("state sync needed, but the strategy has no snapshots");
+            return;
+        };
+        if let Some(transfer) = &mut self.transfer {
+            transfer.set_leader(leader);
+            // A transfer of an anchor at or past the new base still helps.
+            if transfer.base >= base.index
+                || transfer.anchor().is_some_and(|a| a.index >= base.index)
+            {
+                return;
+            }
+        }
+        let peers: Vec<PeerId> = self.bonds.keys().copied().collect();
+        let (transfer, sends) = Transfer::start(base.index, leader, settings, peers);
+        self.transfer = Some(transfer);
+        self.send_sync(sends);
+    }
+
+    /// A state-sync message from a bond.
+    pub(super) fn sync_message(
+        &mut self,
+        peer: PeerId,
+        msg: SyncMessage,
+    ) -> Result<(), StorageError> {
+        match msg {
+            SyncMessage::Query { .. } | SyncMessage::Fetch { .. } => {
+                self.serve(peer, msg);
+                Ok(())
+            }
+            SyncMessage::Offer { snapshots } => {
+                let Some(transfer) = &mut self.transfer else {
+                    return Ok(());
+                };
+                let sync = &self.sync;
+                let step = transfer.offer(peer, snapshots, || sync.snapshot_builder());
+                self.progress(step)
+            }
+            SyncMessage::Data {
+                anchor,
+                offset,
+                items,
+            } => {
+                let Some(transfer) = &mut self.transfer else {
+                    return Ok(());
+                };
+                let step = transfer.data(peer, anchor, offset, &items);
+                self.progress(step)
+            }
+        }
+    }
+
+    /// Periodic: transfer timeouts and snapshot expiry.
+    pub(super) fn sync_tick(&mut self) -> Result<(), StorageError> {
+        self.expire_snapshots();
+        let Some(transfer) = &mut self.transfer else {
+            return Ok(());
+        };
+        if self.engine.applied_index() >= transfer.base {
+            // Caught up some other way (e.g. a new leader still had the log).
+            self.transfer = None;
+            return Ok(());
+        }
+        let peers: Vec<PeerId> = self.bonds.keys().copied().collect();
+        let sync = &self.sync;
+        let step = transfer.tick(peers, || sync.snapshot_builder());
+        self.progress(step)
+    }
+
+    /// A bond formed: asked as well while a transfer collects offers.
+    pub(super) fn sync_bonded(&mut self, peer: PeerId) {
+        if let Some(transfer) = &mut self.transfer {
+            let sends = transfer.bonded(peer);
+            self.send_sync(sends);
+        }
+    }
+
+    /// A bond went down: its ranges go to the other sources.
+    pub(super) fn sync_unbonded(&mut self, peer: PeerId) -> Result<(), StorageError> {
+        let Some(transfer) = &mut self.transfer else {
+            return Ok(());
+        };
+        let step = transfer.unbonded(peer);
+        self.progress(step)
+    }
+
+    fn progress(&mut self, (sends, progress): (Sends, Progress<M>)) -> Result<(), StorageError> {
+        self.send_sync(sends);
+        if let Some(dropped) = self.transfer.as_mut().map(Transfer::take_dropped)
+            && dropped > 0
+        {
+            metrics::counter!("mosaik.groups.sync.peers_dropped", self.labels.as_ref())
+                .increment(dropped);
+        }
+        let Progress::Done { anchor, builder } = progress else {
+            return Ok(());
+        };
+        self.transfer = None;
+        if anchor.index <= self.engine.applied_index() {
+            return Ok(());
+        }
+        let mut machine = self.pristine.clone();
+        if let Err(err) = builder.install(&mut machine) {
+            tracing::warn!(%err, "refused a snapshot");
+            return Ok(());
+        }
+        tracing::debug!(anchor = anchor.index.0, "snapshot installed");
+        let items = self.sync.snapshot_len(&machine);
+        self.held = vec![Held {
+            anchor,
+            machine: machine.clone(),
+            items,
+            served: None,
+        }];
+        self.machine = machine;
+        self.committed = map::cursor(anchor);
+        self.engine
+            .handle(self.now(), Input::SnapshotInstalled { cursor: anchor });
+        self.drain()
+    }
+
+    fn send_sync(&self, sends: Sends) {
+        for (peer, msg) in sends {
+            if let Some(bond) = self.bonds.get(&peer) {
+                // Best effort: a lost request times out and is reassigned.
+                let _ = bond.out.try_send(BondMessage::Sync(msg));
+            }
+        }
+    }
+}

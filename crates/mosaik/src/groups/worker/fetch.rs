@@ -1,0 +1,96 @@
+//! The fetching state of a snapshot transfer: which ranges are out, to
+//! whom, and which come next.
+
+use {
+    crate::{
+        PeerId,
+        groups::{
+            InvalidSnapshot,
+            sync::{SnapshotBuilder, wire::SnapshotInfo},
+        },
+    },
+    bytes::Bytes,
+    core::ops::Range,
+    mosaik_raft::Cursor,
+    std::collections::{HashMap, HashSet, VecDeque},
+    tokio::time::Instant,
+};
+
+/// One snapshot being fetched from its holders.
+pub(super) struct Fetch<M> {
+    pub(super) info: SnapshotInfo,
+    /// Bonds formed after the choice, asked whether they hold it.
+    pub(super) late: HashSet<PeerId>,
+    pub(super) batch: u64,
+    pub(super) sources: HashSet<PeerId>,
+    pub(super) in_flight: HashMap<PeerId, (Range<u64>, Instant)>,
+    /// Ranges handed back (a dropped peer's, or a partial answer's rest):
+    /// at most one per source plus one per answer, so bounded by the
+    /// number of bonds.
+    pub(super) retry: VecDeque<Range<u64>>,
+    /// Start of the first range never handed out; ranges are made lazily
+    /// so an offered item count cannot make us allocate.
+    pub(super) fresh: u64,
+    pub(super) builder: Box<dyn SnapshotBuilder<M>>,
+}
+
+impl<M> Fetch<M> {
+    /// Nothing to fetch (a stand-in while a real fetch is moved).
+    pub(super) fn empty() -> Self {
+        Self {
+            info: SnapshotInfo {
+                anchor: Cursor::zero(),
+                items: 0,
+            },
+            late: HashSet::new(),
+            batch: 1,
+            sources: HashSet::new(),
+            in_flight: HashMap::new(),
+            retry: VecDeque::new(),
+            fresh: 0,
+            builder: Box::new(Unbuildable),
+        }
+    }
+
+    pub(super) fn drop_source(&mut self, peer: PeerId) {
+        self.sources.remove(&peer);
+        if let Some((range, _)) = self.in_flight.remove(&peer) {
+            self.retry.push_front(range);
+        }
+    }
+
+    /// Ranges not yet handed out.
+    pub(super) fn remaining(&self) -> u64 {
+        let fresh = self
+            .info
+            .items
+            .saturating_sub(self.fresh)
+            .div_ceil(self.batch);
+        self.retry.len() as u64 + fresh
+    }
+
+    pub(super) fn next_range(&mut self) -> Option<Range<u64>> {
+        if let Some(range) = self.retry.pop_front() {
+            return Some(range);
+        }
+        if self.fresh >= self.info.items {
+            return None;
+        }
+        let start = self.fresh;
+        self.fresh = start.saturating_add(self.batch).min(self.info.items);
+        Some(start..self.fresh)
+    }
+}
+
+/// The builder of [`Fetch::empty`]; never used.
+struct Unbuildable;
+
+impl<M> SnapshotBuilder<M> for Unbuildable {
+    fn insert(&mut self, _: u64, _: &[Bytes]) -> Result<(), InvalidSnapshot> {
+        Err(InvalidSnapshot("no transfer".into()))
+    }
+
+    fn install(self: Box<Self>, _: &mut M) -> Result<(), InvalidSnapshot> {
+        Err(InvalidSnapshot("no transfer".into()))
+    }
+}

@@ -1,0 +1,414 @@
+//! Snapshot transfer, receiving side: one catch-up episode of a member
+//! whose needed entries were pruned everywhere.
+//!
+//! The member asks every bond which snapshots at or after the engine's
+//! `NeedStateSync` base they hold, picks the highest anchor held by the
+//! most peers, and fetches `fetch_batch_size`-item ranges of it in parallel
+//! from every holder (one request in flight per peer, the leader last and
+//! least). A peer that times out, answers a range it was not asked for,
+//! stops holding the snapshot or sends items that do not decode is dropped
+//! from the transfer and its range goes back to the queue. Nothing here
+//! does I/O: the worker sends what [`Transfer`] returns.
+
+use {
+    super::fetch::Fetch,
+    crate::{
+        PeerId,
+        groups::sync::{
+            SnapshotBuilder, TransferSettings,
+            wire::{MAX_OFFERED, SnapshotInfo, SyncMessage},
+        },
+    },
+    bytes::Bytes,
+    mosaik_raft::{Cursor, Index},
+    std::collections::{HashMap, HashSet, VecDeque},
+    tokio::time::{Duration, Instant},
+};
+
+/// Messages to send: (peer, message).
+pub(super) type Sends = Vec<(PeerId, SyncMessage)>;
+
+/// What an incoming message or a tick did to the transfer.
+pub(super) enum Progress<M> {
+    /// Still running.
+    Running,
+    /// Every item arrived: install `builder`'s snapshot at `anchor`.
+    Done {
+        anchor: Cursor<PeerId>,
+        builder: Box<dyn SnapshotBuilder<M>>,
+    },
+}
+
+/// One catch-up episode.
+pub(super) struct Transfer<M> {
+    pub(super) base: Index,
+    leader: PeerId,
+    settings: TransferSettings,
+    phase: Phase<M>,
+    /// Peers dropped during this episode: their offers are ignored, so a
+    /// peer offering a snapshot it cannot serve cannot win every round.
+    /// Cleared when a round finds no offer from anyone else.
+    banned: HashSet<PeerId>,
+    /// Peers dropped since the worker last looked (for a metric).
+    dropped: u64,
+}
+
+enum Phase<M> {
+    Asking {
+        since: Instant,
+        asked: HashSet<PeerId>,
+        offers: HashMap<PeerId, Vec<SnapshotInfo>>,
+        /// The interrupted fetch, resumed if the same snapshot is chosen
+        /// again (its sources were lost, its progress need not be).
+        resume: Option<Box<Fetch<M>>>,
+    },
+    Fetching(Fetch<M>),
+}
+
+impl<M> Transfer<M> {
+    /// Starts an episode by asking `peers`.
+    pub(super) fn start(
+        base: Index,
+        leader: PeerId,
+        settings: TransferSettings,
+        peers: impl IntoIterator<Item = PeerId>,
+    ) -> (Self, Sends) {
+        let mut transfer = Self {
+            base,
+            leader,
+            settings,
+            phase: Phase::idle(),
+            banned: HashSet::new(),
+            dropped: 0,
+        };
+        let sends = transfer.ask(peers);
+        (transfer, sends)
+    }
+
+    /// The anchor being fetched, if past the asking phase.
+    pub(super) fn anchor(&self) -> Option<Cursor<PeerId>> {
+        match &self.phase {
+            Phase::Fetching(f) => Some(f.info.anchor),
+            Phase::Asking { .. } => None,
+        }
+    }
+
+    pub(super) fn set_leader(&mut self, leader: PeerId) {
+        self.leader = leader;
+    }
+
+    /// (Re)starts the asking phase: every bond gets a query.
+    pub(super) fn ask(&mut self, peers: impl IntoIterator<Item = PeerId>) -> Sends {
+        let asked: HashSet<PeerId> = peers.into_iter().collect();
+        let sends = asked
+            .iter()
+            .map(|p| (*p, SyncMessage::Query { base: self.base }))
+            .collect();
+        let resume = match core::mem::replace(&mut self.phase, Phase::idle()) {
+            Phase::Fetching(mut fetch) => {
+                let in_flight: Vec<_> = fetch.in_flight.drain().map(|(_, (r, _))| r).collect();
+                fetch.retry.extend(in_flight);
+                fetch.sources.clear();
+                fetch.late.clear();
+                Some(Box::new(fetch))
+            }
+            Phase::Asking { resume, .. } => resume,
+        };
+        self.phase = Phase::Asking {
+            since: Instant::now(),
+            asked,
+            offers: HashMap::new(),
+            resume,
+        };
+        sends
+    }
+
+    /// A new bond is asked too: while collecting offers it may offer a
+    /// better anchor, while fetching it may become one more source (the
+    /// engine asks for state sync as soon as the leader is bonded, often
+    /// before the other bonds form).
+    pub(super) fn bonded(&mut self, peer: PeerId) -> Sends {
+        let fresh = match &mut self.phase {
+            Phase::Asking { asked, .. } => asked.insert(peer),
+            Phase::Fetching(fetch) => fetch.late.insert(peer),
+        };
+        if fresh {
+            vec![(peer, SyncMessage::Query { base: self.base })]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// An offer from `peer`.
+    pub(super) fn offer(
+        &mut self,
+        peer: PeerId,
+        snapshots: Vec<SnapshotInfo>,
+        builder: impl FnOnce() -> Option<Box<dyn SnapshotBuilder<M>>>,
+    ) -> (Sends, Progress<M>) {
+        let (asked, offers) = match &mut self.phase {
+            Phase::Asking { asked, offers, .. } => (asked, offers),
+            Phase::Fetching(fetch) => {
+                // A late bond holding our anchor joins the sources.
+                if fetch.late.remove(&peer)
+                    && !self.banned.contains(&peer)
+                    && snapshots.contains(&fetch.info)
+                {
+                    fetch.sources.insert(peer);
+                    return self.step();
+                }
+                return (Vec::new(), Progress::Running);
+            }
+        };
+        if !asked.contains(&peer) || snapshots.len() > MAX_OFFERED {
+            return (Vec::new(), Progress::Running);
+        }
+        let base = self.base;
+        offers.insert(
+            peer,
+            snapshots
+                .into_iter()
+                .filter(|s| s.anchor.index >= base)
+                .collect(),
+        );
+        if offers.len() < asked.len() {
+            return (Vec::new(), Progress::Running);
+        }
+        self.choose(builder)
+    }
+
+    /// Picks the anchor and starts fetching, if any peer offered one.
+    fn choose(
+        &mut self,
+        builder: impl FnOnce() -> Option<Box<dyn SnapshotBuilder<M>>>,
+    ) -> (Sends, Progress<M>) {
+        let Phase::Asking { offers, .. } = &self.phase else {
+            return (Vec::new(), Progress::Running);
+        };
+        let mut holders: HashMap<SnapshotInfo, HashSet<PeerId>> = HashMap::new();
+        for (peer, infos) in offers.iter().filter(|(p, _)| !self.banned.contains(*p)) {
+            for info in infos {
+                holders.entry(*info).or_default().insert(*peer);
+            }
+        }
+        // The highest anchor held by at least two peers if there is one
+        // (more sources, faster transfer), else the highest.
+        let shared = holders.values().any(|h| h.len() >= 2);
+        let best = holders
+            .into_iter()
+            .filter(|(_, h)| !shared || h.len() >= 2)
+            .max_by_key(|(info, _)| (info.anchor.index, info.anchor.term));
+        let Some((info, sources)) = best else {
+            return (Vec::new(), Progress::Running);
+        };
+        if let Phase::Asking {
+            resume: Some(fetch),
+            ..
+        } = &mut self.phase
+            && fetch.info == info
+        {
+            let mut fetch = core::mem::replace(fetch, Box::new(Fetch::empty()));
+            fetch.sources = sources;
+            self.phase = Phase::Fetching(*fetch);
+            return self.step();
+        }
+        let Some(builder) = builder() else {
+            return (Vec::new(), Progress::Running);
+        };
+        self.phase = Phase::Fetching(Fetch {
+            info,
+            late: HashSet::new(),
+            batch: self.settings.fetch_batch_size.max(1),
+            sources,
+            in_flight: HashMap::new(),
+            retry: VecDeque::new(),
+            fresh: 0,
+            builder,
+        });
+        self.step()
+    }
+
+    /// Items from `peer`.
+    pub(super) fn data(
+        &mut self,
+        peer: PeerId,
+        anchor: Cursor<PeerId>,
+        offset: u64,
+        items: &[Bytes],
+    ) -> (Sends, Progress<M>) {
+        let Phase::Fetching(fetch) = &mut self.phase else {
+            return (Vec::new(), Progress::Running);
+        };
+        if anchor != fetch.info.anchor || !fetch.sources.contains(&peer) {
+            // Stale: an earlier episode, or a peer already dropped.
+            return (Vec::new(), Progress::Running);
+        }
+        let Some((range, _)) = fetch.in_flight.remove(&peer) else {
+            tracing::debug!(peer = %peer.fmt_short(), "unrequested snapshot data; peer dropped");
+            fetch.sources.remove(&peer);
+            self.ban(peer);
+            return self.step();
+        };
+        let count = items.len() as u64;
+        let valid = offset == range.start && count > 0 && count <= range.end - range.start;
+        let inserted = valid
+            && {
+                match fetch.builder.insert(offset, items) {
+                    Ok(()) => true,
+                    Err(err) => {
+                        tracing::warn!(peer = %peer.fmt_short(), %err, "bad snapshot data; peer dropped");
+                        false
+                    }
+                }
+            };
+        if inserted {
+            if offset + count < range.end {
+                // The provider hit its byte budget: ask for the rest.
+                fetch.retry.push_front(offset + count..range.end);
+            }
+        } else {
+            fetch.sources.remove(&peer);
+            fetch.retry.push_front(range);
+            self.ban(peer);
+        }
+        self.step()
+    }
+
+    /// A bond went down.
+    pub(super) fn unbonded(&mut self, peer: PeerId) -> (Sends, Progress<M>) {
+        match &mut self.phase {
+            Phase::Asking { asked, offers, .. } => {
+                asked.remove(&peer);
+                offers.remove(&peer);
+                (Vec::new(), Progress::Running)
+            }
+            Phase::Fetching(fetch) => {
+                fetch.drop_source(peer);
+                self.step()
+            }
+        }
+    }
+
+    /// Timeouts: silent fetches drop their peer; an asking phase decides
+    /// with what it has after a short window, and asks again after
+    /// `snapshot_request_timeout` if nobody offered.
+    pub(super) fn tick(
+        &mut self,
+        peers: impl IntoIterator<Item = PeerId>,
+        builder: impl FnOnce() -> Option<Box<dyn SnapshotBuilder<M>>>,
+    ) -> (Sends, Progress<M>) {
+        let now = Instant::now();
+        match &mut self.phase {
+            Phase::Asking { since, offers, .. } => {
+                let waited = now.duration_since(*since);
+                let window = (self.settings.fetch_timeout / 4).min(Duration::from_secs(1));
+                if waited >= window && offers.values().any(|o| !o.is_empty()) {
+                    return self.choose(builder);
+                }
+                if waited >= self.settings.snapshot_request_timeout {
+                    // Nobody usable offered: give dropped peers another chance.
+                    self.banned.clear();
+                    return (self.ask(peers), Progress::Running);
+                }
+                (Vec::new(), Progress::Running)
+            }
+            Phase::Fetching(fetch) => {
+                let timeout = self.settings.fetch_timeout;
+                let silent: Vec<PeerId> = fetch
+                    .in_flight
+                    .iter()
+                    .filter(|(_, (_, at))| now.duration_since(*at) >= timeout)
+                    .map(|(p, _)| *p)
+                    .collect();
+                for peer in &silent {
+                    tracing::debug!(peer = %peer.fmt_short(), "snapshot fetch timed out; peer dropped");
+                    fetch.drop_source(*peer);
+                }
+                // Slow is not hostile: a timed-out peer may serve again after
+                // the next round of queries (progress is kept).
+                self.dropped += silent.len() as u64;
+                if fetch.sources.is_empty() {
+                    return (self.ask(peers), Progress::Running);
+                }
+                self.step()
+            }
+        }
+    }
+
+    /// Drops `peer` for the rest of this episode's rounds.
+    fn ban(&mut self, peer: PeerId) {
+        self.banned.insert(peer);
+        self.dropped += 1;
+    }
+
+    /// Peers dropped since the last call.
+    pub(super) fn take_dropped(&mut self) -> u64 {
+        core::mem::take(&mut self.dropped)
+    }
+
+    /// Hands out ranges to idle sources; reports completion.
+    fn step(&mut self) -> (Sends, Progress<M>) {
+        let Phase::Fetching(fetch) = &mut self.phase else {
+            return (Vec::new(), Progress::Running);
+        };
+        if fetch.remaining() == 0 && fetch.in_flight.is_empty() {
+            // Finished: the worker drops this transfer after installing.
+            if let Phase::Fetching(fetch) = core::mem::replace(&mut self.phase, Phase::idle()) {
+                let anchor = fetch.info.anchor;
+                return (
+                    Vec::new(),
+                    Progress::Done {
+                        anchor,
+                        builder: fetch.builder,
+                    },
+                );
+            }
+            return (Vec::new(), Progress::Running);
+        }
+        let leader = self.leader;
+        let mut idle: Vec<PeerId> = fetch
+            .sources
+            .iter()
+            .filter(|p| !fetch.in_flight.contains_key(*p))
+            .copied()
+            .collect();
+        // Leader last; it only gets work beyond one round of the others.
+        idle.sort_by_key(|p| *p == leader);
+        let others = fetch.sources.iter().filter(|p| **p != leader).count();
+        let mut sends = Vec::new();
+        let now = Instant::now();
+        for peer in idle {
+            if peer == leader && others > 0 && fetch.remaining() <= others as u64 {
+                break;
+            }
+            let Some(range) = fetch.next_range() else {
+                break;
+            };
+            sends.push((
+                peer,
+                SyncMessage::Fetch {
+                    anchor: fetch.info.anchor,
+                    range: range.clone(),
+                },
+            ));
+            fetch.in_flight.insert(peer, (range, now));
+        }
+        (sends, Progress::Running)
+    }
+}
+
+impl<M> Phase<M> {
+    /// Asking nobody (before the first query, and after completion).
+    fn idle() -> Self {
+        Phase::Asking {
+            since: Instant::now(),
+            asked: HashSet::new(),
+            offers: HashMap::new(),
+            resume: None,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "transfer_tests.rs"]
+mod tests;
