@@ -5,6 +5,7 @@
 // Figures are reported as floating point; precision loss is irrelevant here.
 #![allow(clippy::cast_precision_loss)]
 
+mod collections;
 mod discovery;
 mod groups;
 mod streams;
@@ -47,6 +48,16 @@ enum Scenario {
         /// Also run B2 (failover) with this many trials per timing (0 = skip).
         #[arg(long, default_value_t = 3)]
         failover_runs: usize,
+    },
+    /// B6: a late joiner catches up a large replicated map by snapshot
+    /// while writes continue.
+    Collections {
+        /// Map entries.
+        #[arg(long, default_value_t = 100_000)]
+        entries: u64,
+        /// Value size in bytes.
+        #[arg(long, default_value_t = 1024)]
+        value_size: usize,
     },
     /// B7: Link framing throughput next to a raw iroh stream, same run.
     Transport {
@@ -108,6 +119,10 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Scenario::Collections {
+            entries,
+            value_size,
+        } => collections::catch_up(entries, value_size).await,
         Scenario::Transport { size, megabytes } => transport::throughput(size, megabytes).await,
         Scenario::Streams {
             sizes,

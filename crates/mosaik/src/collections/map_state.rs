@@ -111,8 +111,8 @@ mod tests {
         state.apply(command);
     }
 
-    fn v(s: &str) -> Option<Encoded<String>> {
-        Some(Encoded(s.to_string()))
+    fn v(s: &str) -> Encoded<String> {
+        Encoded(s.to_string())
     }
 
     #[test]
@@ -124,7 +124,7 @@ mod tests {
             MapCommand::CompareExchange {
                 key: Encoded(1),
                 expected: None,
-                new: v("a"),
+                new: Some(v("a")),
             },
         );
         assert_eq!(state.map.get(&1).map(String::as_str), Some("a"));
@@ -133,8 +133,8 @@ mod tests {
             &mut state,
             MapCommand::CompareExchange {
                 key: Encoded(1),
-                expected: v("x"),
-                new: v("b"),
+                expected: Some(v("x")),
+                new: Some(v("b")),
             },
         );
         assert_eq!(state.map.get(&1).map(String::as_str), Some("a"));
@@ -143,7 +143,7 @@ mod tests {
             &mut state,
             MapCommand::CompareExchange {
                 key: Encoded(1),
-                expected: v("a"),
+                expected: Some(v("a")),
                 new: None,
             },
         );

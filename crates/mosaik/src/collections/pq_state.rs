@@ -215,3 +215,76 @@ impl<P: OrderedKey, K: Key, V: Value, const CAP: u64> CollectionState for PqStat
         self.put(p.0, k.0, v.0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Q = PqState<u8, u8, u8, 2>;
+
+    fn insert(q: &mut Q, p: u8, k: u8) {
+        q.apply(PqCommand::Insert {
+            priority: Encoded(p),
+            key: Encoded(k),
+            value: Encoded(k),
+        });
+    }
+
+    fn keys(q: &Q) -> std::vec::Vec<u8> {
+        q.items().map(|(_, k, _)| k.0).collect()
+    }
+
+    #[test]
+    fn eviction_and_bucket_moves() {
+        let mut q = Q::default();
+        insert(&mut q, 5, 1);
+        insert(&mut q, 6, 2);
+        insert(&mut q, 4, 3); // lowest: evicted itself
+        assert_eq!(keys(&q), [1, 2]);
+        insert(&mut q, 9, 3); // evicts key 1 (bucket 5)
+        assert_eq!(keys(&q), [2, 3]);
+        insert(&mut q, 1, 2); // upsert: moves, never evicts
+        assert_eq!(keys(&q), [2, 3]);
+        assert_eq!(q.by_priority.len(), 2, "the emptied bucket is gone");
+        q.apply(PqCommand::UpdatePriority {
+            key: Encoded(7),
+            priority: Encoded(1),
+        });
+        assert_eq!(q.len(), 2, "absent key: no-op");
+    }
+
+    #[test]
+    fn ranges_never_panic() {
+        let mut q = PqState::<u8, u8, u8, { u64::MAX }>::default();
+        for p in 0..10 {
+            q.apply(PqCommand::Insert {
+                priority: Encoded(p),
+                key: Encoded(p),
+                value: Encoded(p),
+            });
+        }
+        let range = |start, end| PqCommand::RemoveRange { start, end };
+        q.apply(range(
+            SerBound::Excluded(Encoded(5)),
+            SerBound::Excluded(Encoded(5)),
+        ));
+        q.apply(range(
+            SerBound::Included(Encoded(8)),
+            SerBound::Excluded(Encoded(2)),
+        ));
+        assert_eq!(q.len(), 10);
+        q.apply(range(SerBound::Excluded(Encoded(7)), SerBound::Unbounded));
+        q.apply(range(SerBound::Unbounded, SerBound::Included(Encoded(1))));
+        let left: std::vec::Vec<u8> = q.items().map(|(p, _, _)| p.0).collect();
+        assert_eq!(left, [2, 3, 4, 5, 6, 7]);
+        q.apply(PqCommand::CompareExchangeValue {
+            key: Encoded(2),
+            expected: Encoded(2),
+            new: None,
+        });
+        q.apply(PqCommand::RemoveKeys(vec![Encoded(3), Encoded(99)]));
+        assert_eq!(q.len(), 4);
+        q.apply(PqCommand::Clear);
+        assert_eq!(q.len(), 0);
+    }
+}

@@ -2,6 +2,7 @@
 
 use {
     crate::util::{cluster, config, within},
+    core::ops::Bound,
     mosaik::collections::{
         BoundedPriorityQueue, PriorityQueueReader, PriorityQueueWriter, UnboundedPriorityQueue,
     },
@@ -82,7 +83,27 @@ async fn queue_every_method_across_nodes() {
         (Some(51), Some(5))
     );
     assert!(!reader.contains_key("zz"));
+}
 
+#[tokio::test]
+async fn queue_compare_exchange_and_removals() {
+    let nodes = cluster("coll-pq-rm", 2).await;
+    let writer =
+        PriorityQueueWriter::<u32, String, u64>::writer_with_config(&nodes[0], "pq-rm", config());
+    let reader =
+        PriorityQueueReader::<u32, String, u64>::reader_with_config(&nodes[1], "pq-rm", config());
+    within("online", writer.when().online()).await;
+    within(
+        "fill",
+        writer.extend([
+            (2, "c".into(), 91),
+            (5, "a".into(), 51),
+            (7, "b".into(), 10),
+            (5, "d".into(), 55),
+        ]),
+    )
+    .await
+    .unwrap();
     // Compare-exchange keeps the priority; None removes; mismatch no-op.
     within(
         "cas mismatch",
@@ -139,9 +160,12 @@ async fn queue_every_method_across_nodes() {
         writer.iter().map(|(_, k, _)| k).collect::<Vec<_>>(),
         ["f", "g"]
     );
-    within("inverted range", writer.remove_range(9..2))
-        .await
-        .unwrap();
+    within(
+        "inverted range",
+        writer.remove_range((Bound::Included(9), Bound::Excluded(2))),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         writer.len(),
         2,
@@ -185,8 +209,9 @@ async fn bounded_queue_evicts_lowest_priority() {
         .unwrap();
     // Over capacity: the lowest bucket (5) loses its entry.
     within("insert", writer.insert(9, 4, ())).await.unwrap();
-    let keys =
-        |w: &BoundedPriorityQueue<u32, u32, (), 3>| w.iter().map(|(_, k, _)| k).collect::<Vec<_>>();
+    let keys = |w: &BoundedPriorityQueue<u32, u32, (), 3>| {
+        w.iter().map(|(_, k, ())| k).collect::<Vec<_>>()
+    };
     assert_eq!(keys(&writer), [2, 3, 4]);
     // The new entry itself is evicted when it has the lowest priority.
     within("insert low", writer.insert(1, 5, ())).await.unwrap();
@@ -194,14 +219,14 @@ async fn bounded_queue_evicts_lowest_priority() {
     // Upserting an existing key never evicts.
     within("upsert", writer.insert(1, 2, ())).await.unwrap();
     assert_eq!(writer.len(), 3);
-    assert_eq!(writer.get_min().map(|(p, k, _)| (p, k)), Some((1, 2)));
+    assert_eq!(writer.get_min().map(|(p, k, ())| (p, k)), Some((1, 2)));
     // A priority update keeps the length.
     let v = within("update_priority", writer.update_priority(&2, 10))
         .await
         .unwrap();
     within("reach", reader.when().reaches(v)).await;
     assert_eq!(
-        reader.iter().map(|(_, k, _)| k).collect::<Vec<_>>(),
+        reader.iter().map(|(_, k, ())| k).collect::<Vec<_>>(),
         [3, 4, 2]
     );
     assert_eq!(reader.len(), 3);
