@@ -175,7 +175,12 @@ impl<S: CollectionState> Core<S> {
                 // Bounded: if the group stops meanwhile the watcher would
                 // pend forever; the commit itself is already certain.
                 let applied = group.when().committed().reaches(index);
-                let _ = tokio::time::timeout(APPLY_WAIT, applied).await;
+                if tokio::time::timeout(APPLY_WAIT, applied).await.is_err() {
+                    tracing::debug!(
+                        index = index.0,
+                        "committed write not applied locally in time"
+                    );
+                }
                 Ok(Version(index))
             }
             Err(CommandError::GroupTerminated) => Err(Error::NetworkDown),
