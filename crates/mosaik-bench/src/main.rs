@@ -5,6 +5,7 @@
 // Figures are reported as floating point; precision loss is irrelevant here.
 #![allow(clippy::cast_precision_loss)]
 
+mod collections;
 mod discovery;
 mod groups;
 mod streams;
@@ -55,6 +56,16 @@ enum Scenario {
         /// Items in the snapshot.
         #[arg(long, default_value_t = 100_000)]
         items: u64,
+    },
+    /// B6: a late joiner catches up a large replicated map by snapshot
+    /// while writes continue.
+    Collections {
+        /// Map entries.
+        #[arg(long, default_value_t = 100_000)]
+        entries: u64,
+        /// Value size in bytes.
+        #[arg(long, default_value_t = 1024)]
+        value_size: usize,
     },
     /// B7: Link framing throughput next to a raw iroh stream, same run.
     Transport {
@@ -123,6 +134,10 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Scenario::Collections {
+            entries,
+            value_size,
+        } => collections::catch_up(entries, value_size).await,
         Scenario::Transport { size, megabytes } => transport::throughput(size, megabytes).await,
         Scenario::Streams {
             sizes,

@@ -8,8 +8,10 @@
 //! macros of the `mosaik` crate, which pass `$crate` as the path.
 //!
 //! `__stream_impl!(path; ...)` expands `mosaik::stream!` declarations (see
-//! `stream.rs`).
+//! `stream.rs`); `__collection_impl!(path; ...)` expands
+//! `mosaik::collection!` (see `collection.rs`).
 
+mod collection;
 mod stream;
 
 use {
@@ -74,6 +76,14 @@ pub fn __unique_id_impl(input: TokenStream) -> TokenStream {
 pub fn __stream_impl(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as stream::StreamInput);
     stream::expand(input, intent_bytes).into()
+}
+
+/// Implementation behind `collection!`; not for direct use.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __collection_impl(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as collection::CollectionInput);
+    collection::expand(input, intent_bytes).into()
 }
 
 #[cfg(test)]

@@ -60,8 +60,9 @@ extern crate self as mosaik;
 
 /// Declaration macros, re-exported in one place.
 pub mod declare {
-    pub use crate::stream;
+    pub use crate::{collection, stream};
 }
+pub mod collections;
 pub mod discovery;
 pub mod groups;
 #[cfg(feature = "prometheus")]
@@ -73,6 +74,7 @@ pub mod tickets;
 
 pub use {
     bytes::{Bytes, BytesMut},
+    collections::{CollectionConfig, CollectionReader, CollectionWriter, ReaderOf, WriterOf},
     futures,
     groups::{Consistency, Group, GroupKey, Strong, Weak},
     iroh,
@@ -83,7 +85,7 @@ pub use {
 };
 
 #[doc(hidden)]
-pub use mosaik_macros::{__stream_impl, __unique_id_impl};
+pub use mosaik_macros::{__collection_impl, __stream_impl, __unique_id_impl};
 
 /// Computes an id from a string at compile time: 64 hex characters are
 /// used verbatim, anything else is hashed with blake3 (the same rule as
@@ -136,5 +138,33 @@ macro_rules! tag {
 macro_rules! stream {
     ($($input:tt)*) => {
         $crate::__stream_impl!($crate; $($input)*);
+    };
+}
+
+/// Declares a replicated store: a unit type (or a `PhantomData` tuple type
+/// when generic) implementing [`CollectionReader`] and/or
+/// [`CollectionWriter`].
+///
+/// `collection!([attrs] [vis] [reader|writer] Name[<generics>] =
+/// CollectionType, "store-id" | expr [, require_ticket: expr]*
+/// [, config: expr])`. The literal is hashed at compile time;
+/// `require_ticket` is repeatable; `config` (beyond SPEC) is the base
+/// [`CollectionConfig`]. In `reader` (`writer`) mode the other side is only
+/// generated as a `pub(crate)` inherent method.
+///
+/// ```no_run
+/// # async fn demo(network: mosaik::Network) {
+/// use mosaik::{CollectionReader, CollectionWriter, collection, collections::Map};
+///
+/// collection!(pub Prices = Map<String, u64>, "prices");
+///
+/// let writer = Prices::online_writer(&network).await;
+/// let reader = Prices::reader(&network);
+/// # }
+/// ```
+#[macro_export]
+macro_rules! collection {
+    ($($input:tt)*) => {
+        $crate::__collection_impl!($crate; $($input)*);
     };
 }

@@ -1,0 +1,194 @@
+//! [`CollectionConfig`] and [`SyncConfig`]: how a collection joins its
+//! group and how a lagging replica catches up.
+
+use {
+    crate::{
+        Digest, StoreId,
+        groups::{ConsensusConfig, GroupKey, SnapshotSync},
+        tickets::TicketValidator,
+    },
+    core::{num::NonZero, time::Duration},
+    std::sync::Arc,
+};
+
+/// Snapshot catch-up settings of a collection (SPEC §1.6). All of them are
+/// part of the group id, so every replica of a store must agree on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncConfig {
+    fetch_batch_size: NonZero<u64>,
+    snapshot_ttl: Duration,
+    snapshot_request_timeout: Duration,
+    fetch_timeout: Duration,
+    compaction_threshold: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            fetch_batch_size: NonZero::new(2000).expect("non-zero"),
+            snapshot_ttl: Duration::from_secs(10),
+            snapshot_request_timeout: Duration::from_secs(15),
+            fetch_timeout: Duration::from_secs(5),
+            compaction_threshold: 2000,
+        }
+    }
+}
+
+impl SyncConfig {
+    /// Items per fetch request (default 2000).
+    #[must_use]
+    pub fn with_fetch_batch_size(mut self, items: NonZero<u64>) -> Self {
+        self.fetch_batch_size = items;
+        self
+    }
+
+    /// How long a served snapshot is kept after its last fetch (10 s).
+    #[must_use]
+    pub fn with_snapshot_ttl(mut self, ttl: Duration) -> Self {
+        self.snapshot_ttl = ttl;
+        self
+    }
+
+    /// How long to wait for a snapshot offer before asking again (15 s).
+    #[must_use]
+    pub fn with_snapshot_request_timeout(mut self, timeout: Duration) -> Self {
+        self.snapshot_request_timeout = timeout;
+        self
+    }
+
+    /// How long one fetch may take before the peer is dropped (5 s).
+    #[must_use]
+    pub fn with_fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    /// Applied commands between two snapshots; the log before the latest
+    /// snapshot is pruned (default 2000, at least 1). Beyond SPEC: the
+    /// original snapshots on demand; our groups driver snapshots
+    /// periodically.
+    #[must_use]
+    pub fn with_compaction_threshold(mut self, commands: u64) -> Self {
+        self.compaction_threshold = commands.max(1);
+        self
+    }
+
+    /// Items per fetch request.
+    pub fn fetch_batch_size(&self) -> NonZero<u64> {
+        self.fetch_batch_size
+    }
+
+    /// How long a served snapshot is kept after its last fetch.
+    pub fn snapshot_ttl(&self) -> Duration {
+        self.snapshot_ttl
+    }
+
+    /// How long to wait for a snapshot offer before asking again.
+    pub fn snapshot_request_timeout(&self) -> Duration {
+        self.snapshot_request_timeout
+    }
+
+    /// How long one fetch may take before the peer is dropped.
+    pub fn fetch_timeout(&self) -> Duration {
+        self.fetch_timeout
+    }
+
+    /// Applied commands between two snapshots.
+    pub fn compaction_threshold(&self) -> u64 {
+        self.compaction_threshold
+    }
+
+    /// The groups strategy with these settings.
+    pub(crate) fn snapshot_sync<M>(&self) -> SnapshotSync<M> {
+        SnapshotSync::default()
+            .with_compaction_threshold(self.compaction_threshold)
+            .with_fetch_batch_size(self.fetch_batch_size)
+            .with_snapshot_ttl(self.snapshot_ttl)
+            .with_snapshot_request_timeout(self.snapshot_request_timeout)
+            .with_fetch_timeout(self.fetch_timeout)
+    }
+}
+
+/// How a collection handle joins its store's group.
+///
+/// Everything here is part of the group id: replicas with a
+/// different sync config, tickets, secret or consensus timing never bond.
+#[derive(Clone, Default)]
+pub struct CollectionConfig {
+    sync: SyncConfig,
+    tickets: Vec<Arc<dyn TicketValidator>>,
+    secret: Option<Digest>,
+    consensus: Option<ConsensusConfig>,
+}
+
+impl core::fmt::Debug for CollectionConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CollectionConfig")
+            .field("sync", &self.sync)
+            .field("tickets", &self.tickets.len())
+            .field("secret", &self.secret.map(|_| "<redacted>"))
+            .field("consensus", &self.consensus)
+            .finish()
+    }
+}
+
+impl From<SyncConfig> for CollectionConfig {
+    fn from(sync: SyncConfig) -> Self {
+        Self::default().with_sync(sync)
+    }
+}
+
+impl CollectionConfig {
+    /// Sets the snapshot catch-up settings.
+    #[must_use]
+    pub fn with_sync(mut self, sync: SyncConfig) -> Self {
+        self.sync = sync;
+        self
+    }
+
+    /// Requires every replica (readers and writers) to hold a ticket this
+    /// validator accepts. Repeatable; all validators must pass.
+    #[must_use]
+    pub fn require_ticket(mut self, validator: impl TicketValidator) -> Self {
+        self.tickets.push(Arc::new(validator));
+        self
+    }
+
+    /// Mixes a secret into the group key (SPEC C5): only nodes that know it
+    /// can bond, so the store is private without tickets.
+    #[must_use]
+    pub fn with_secret(mut self, secret: impl Into<Digest>) -> Self {
+        self.secret = Some(secret.into());
+        self
+    }
+
+    /// Sets the consensus timing of the store's group (beyond SPEC; the
+    /// groups default otherwise).
+    #[must_use]
+    pub fn with_consensus(mut self, consensus: ConsensusConfig) -> Self {
+        self.consensus = Some(consensus);
+        self
+    }
+
+    /// The snapshot catch-up settings.
+    pub fn sync(&self) -> &SyncConfig {
+        &self.sync
+    }
+
+    /// The group key of `store`: the public store id (SPEC §1.6), or the
+    /// store id derived with the secret.
+    pub(crate) fn key(&self, store: StoreId) -> GroupKey {
+        match self.secret {
+            None => GroupKey::from(store),
+            Some(secret) => GroupKey::from(store.derive(secret.as_bytes())),
+        }
+    }
+
+    pub(crate) fn tickets(&self) -> &[Arc<dyn TicketValidator>] {
+        &self.tickets
+    }
+
+    pub(crate) fn consensus(&self) -> Option<&ConsensusConfig> {
+        self.consensus.as_ref()
+    }
+}

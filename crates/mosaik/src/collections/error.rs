@@ -1,0 +1,45 @@
+//! [`Error`]: why a collection write failed. Every variant that can be
+//! retried hands the caller's inputs back.
+
+use core::fmt;
+
+/// Why a write failed; `T` is what the caller passed in.
+#[non_exhaustive]
+pub enum Error<T> {
+    /// No leader accepted the write in time (or it was superseded by a
+    /// leader change). The inputs come back for a retry; a retry is
+    /// at-least-once.
+    Offline(T),
+    /// The inputs could not be encoded.
+    Encoding(T, String),
+    /// The store's group stopped (the node shut down).
+    NetworkDown,
+}
+
+impl<T> Error<T> {
+    /// The caller's inputs, if the error carries them.
+    pub fn into_inner(self) -> Option<T> {
+        match self {
+            Self::Offline(t) | Self::Encoding(t, _) => Some(t),
+            Self::NetworkDown => None,
+        }
+    }
+}
+
+impl<T> fmt::Display for Error<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Offline(_) => f.write_str("collection offline, write not committed"),
+            Self::Encoding(_, e) => write!(f, "collection write encoding failed: {e}"),
+            Self::NetworkDown => f.write_str("collection stopped, network down"),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Error<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "collections::Error({self})")
+    }
+}
+
+impl<T> core::error::Error for Error<T> {}

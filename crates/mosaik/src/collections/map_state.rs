@@ -1,0 +1,182 @@
+//! `Map` state: a fixed-seed `imbl` hash map and its commands.
+
+use {
+    super::{HashMap, Key, Value, machine::CollectionState, same_encoding},
+    crate::primitives::{Datum, Encoded},
+    serde::{Deserialize, Serialize},
+};
+
+/// Log entries of a `Map` (SPEC §2.4, without the snapshot marker).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub(crate) enum MapCommand<K: Datum, V: Datum> {
+    Clear,
+    Insert {
+        key: Encoded<K>,
+        value: Encoded<V>,
+    },
+    CompareExchange {
+        key: Encoded<K>,
+        expected: Option<Encoded<V>>,
+        new: Option<Encoded<V>>,
+    },
+    RemoveMany {
+        keys: std::vec::Vec<Encoded<K>>,
+    },
+    Extend {
+        entries: std::vec::Vec<(Encoded<K>, Encoded<V>)>,
+    },
+}
+
+/// The replicated map.
+pub(crate) struct MapState<K, V> {
+    pub(crate) map: HashMap<K, V>,
+}
+
+impl<K: Clone, V: Clone> Clone for MapState<K, V> {
+    fn clone(&self) -> Self {
+        Self {
+            map: self.map.clone(),
+        }
+    }
+}
+
+impl<K, V> Default for MapState<K, V> {
+    fn default() -> Self {
+        Self {
+            map: HashMap::default(),
+        }
+    }
+}
+
+impl<K: Key, V: Value> CollectionState for MapState<K, V> {
+    type Command = MapCommand<K, V>;
+    type Item = (Encoded<K>, Encoded<V>);
+    const KIND: &'static str = "map";
+    const SIZE_METRIC: &'static str = "mosaik.collections.map.size";
+
+    fn apply(&mut self, command: MapCommand<K, V>) {
+        match command {
+            MapCommand::Clear => self.map.clear(),
+            MapCommand::Insert { key, value } => {
+                self.map.insert(key.0, value.0);
+            }
+            MapCommand::CompareExchange { key, expected, new } => {
+                let current = self.map.get(&key.0);
+                if same_encoding(current, expected.as_deref()) {
+                    match new {
+                        Some(value) => {
+                            self.map.insert(key.0, value.0);
+                        }
+                        None => {
+                            self.map.remove(&key.0);
+                        }
+                    }
+                }
+            }
+            MapCommand::RemoveMany { keys } => {
+                for key in keys {
+                    self.map.remove(&key.0);
+                }
+            }
+            MapCommand::Extend { entries } => {
+                // In order: later duplicates win.
+                for (key, value) in entries {
+                    self.map.insert(key.0, value.0);
+                }
+            }
+        }
+    }
+
+    fn len(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    fn items(&self) -> impl Iterator<Item = Self::Item> + '_ {
+        self.map
+            .iter()
+            .map(|(k, v)| (Encoded(k.clone()), Encoded(v.clone())))
+    }
+
+    fn push_item(&mut self, (key, value): Self::Item) {
+        self.map.insert(key.0, value.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(state: &mut MapState<u32, String>, command: MapCommand<u32, String>) {
+        state.apply(command);
+    }
+
+    fn v(s: &str) -> Encoded<String> {
+        Encoded(s.to_string())
+    }
+
+    #[test]
+    fn compare_exchange_by_encoding() {
+        let mut state = MapState::default();
+        // Absent → expected None inserts.
+        apply(
+            &mut state,
+            MapCommand::CompareExchange {
+                key: Encoded(1),
+                expected: None,
+                new: Some(v("a")),
+            },
+        );
+        assert_eq!(state.map.get(&1).map(String::as_str), Some("a"));
+        // Mismatch is a no-op.
+        apply(
+            &mut state,
+            MapCommand::CompareExchange {
+                key: Encoded(1),
+                expected: Some(v("x")),
+                new: Some(v("b")),
+            },
+        );
+        assert_eq!(state.map.get(&1).map(String::as_str), Some("a"));
+        // Match with None deletes.
+        apply(
+            &mut state,
+            MapCommand::CompareExchange {
+                key: Encoded(1),
+                expected: Some(v("a")),
+                new: None,
+            },
+        );
+        assert!(state.map.is_empty());
+    }
+
+    #[test]
+    fn extend_later_duplicates_win_and_snapshot_round_trips() {
+        let mut state = MapState::default();
+        apply(
+            &mut state,
+            MapCommand::Extend {
+                entries: vec![
+                    (Encoded(1), Encoded("a".into())),
+                    (Encoded(1), Encoded("b".into())),
+                    (Encoded(2), Encoded("c".into())),
+                ],
+            },
+        );
+        assert_eq!(state.map.get(&1).map(String::as_str), Some("b"));
+        let mut copy = MapState::<u32, String>::default();
+        for item in state.items() {
+            copy.push_item(item);
+        }
+        assert_eq!(copy.map, state.map);
+        apply(
+            &mut state,
+            MapCommand::RemoveMany {
+                keys: vec![Encoded(2), Encoded(9)],
+            },
+        );
+        assert_eq!(state.len(), 1);
+        apply(&mut state, MapCommand::Clear);
+        assert_eq!(state.len(), 0);
+    }
+}

@@ -1,0 +1,76 @@
+//! Catch-up: a late joiner receives a 100,000-entry map by snapshot while
+//! writes continue.
+
+use {
+    crate::util::{cluster, config, joiner, within},
+    core::sync::atomic::{AtomicBool, Ordering},
+    mosaik::collections::{CollectionConfig, MapReader, MapWriter, SyncConfig},
+    std::sync::Arc,
+};
+
+const ENTRIES: u64 = 100_000;
+const BATCH: u64 = 100;
+
+fn snapshotting() -> CollectionConfig {
+    // Compact every 300 commands: the 1,000 commands of the fill are long
+    // pruned when the joiner arrives, so it must take a snapshot, and the
+    // entries after a snapshot stay available long enough to follow it.
+    config().with_sync(SyncConfig::default().with_compaction_threshold(300))
+}
+
+#[tokio::test]
+async fn late_joiner_catches_up_a_large_map_while_writes_continue() {
+    let nodes = cluster("coll-sync", 1).await;
+    let writer = MapWriter::<u64, u64>::writer_with_config(&nodes[0], "big", snapshotting());
+    within("online", writer.when().online()).await;
+    for start in (0..ENTRIES).step_by(usize::try_from(BATCH).unwrap()) {
+        within(
+            "extend",
+            writer.extend((start..start + BATCH).map(|k| (k, k * 2))),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(writer.len() as u64, ENTRIES);
+
+    // Writes keep coming while the joiner catches up.
+    let stop = Arc::new(AtomicBool::new(false));
+    let background = tokio::spawn({
+        let (writer, stop) = (writer.clone(), stop.clone());
+        async move {
+            let mut key = ENTRIES;
+            while !stop.load(Ordering::Relaxed) {
+                writer
+                    .insert(key, key * 2)
+                    .await
+                    .expect("write during catch-up");
+                key += 1;
+                // Pacing (not a wait for a condition): a steady write rate.
+                tokio::time::sleep(core::time::Duration::from_millis(5)).await;
+            }
+            key
+        }
+    });
+
+    let late = joiner("coll-sync", &nodes[0]).await;
+    let reader = MapReader::<u64, u64>::reader_with_config(&late, "big", snapshotting());
+    // The joiner reaches a version committed after it joined.
+    let target = within("a write after the join", async {
+        let next = writer.when().updated();
+        next.await
+    })
+    .await;
+    within("catch-up", reader.when().reaches(target)).await;
+    assert!(reader.len() as u64 >= ENTRIES);
+    stop.store(true, Ordering::Relaxed);
+    let written = within("background", background).await.unwrap();
+    assert!(written > ENTRIES, "writes continued during the catch-up");
+
+    // Converged: the reader holds exactly the writer's entries.
+    let end = writer.version();
+    within("final", reader.when().reaches(end)).await;
+    assert_eq!(reader.len(), writer.len());
+    for key in [0, 1, ENTRIES / 2, ENTRIES - 1, written - 1] {
+        assert_eq!(reader.get(&key), Some(key * 2), "key {key}");
+    }
+}
