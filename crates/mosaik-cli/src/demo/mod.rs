@@ -236,7 +236,7 @@ impl Demo {
         }
         for ack in &acks {
             for member in &self.members {
-                if member.store.get(&ack.key).await != Some(ack.value) {
+                if member.store.get(&ack.key) != Some(ack.value) {
                     lost += 1;
                     break;
                 }
@@ -259,7 +259,7 @@ impl Demo {
             self.members.len()
         ));
         self.phase = "done";
-        self.draw().await;
+        self.draw();
         Ok(self.summary.clone())
     }
 
@@ -276,7 +276,7 @@ impl Demo {
                 return None;
             }
             tick.tick().await;
-            self.draw().await;
+            self.draw();
         }
         Some(since.elapsed())
     }
@@ -288,11 +288,11 @@ impl Demo {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         while Instant::now() < until {
             tick.tick().await;
-            self.draw().await;
+            self.draw();
         }
     }
 
-    async fn draw(&mut self) {
+    fn draw(&mut self) {
         let producer = self.producer_id();
         let mut rows = Vec::with_capacity(self.members.len());
         for m in &self.members {
@@ -320,7 +320,7 @@ impl Demo {
                 id: id.fmt_short().to_string(),
                 peers: m.peers(),
                 rate,
-                keys: m.store.len().await,
+                keys: m.store.len(),
                 committed: m.store.committed().0,
                 acked: m.acked.lock().map_or(0, |a| a.len()),
                 role,

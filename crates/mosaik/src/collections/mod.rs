@@ -102,7 +102,7 @@ pub(crate) fn same_encoding<T: Datum>(a: Option<&T>, b: Option<&T>) -> bool {
 }
 
 /// The surface every handle shares: constructors, `when`, `version`,
-/// `group_id`, `Clone`, `Debug`.
+/// `group_id`, `leader`, `Clone`, `Debug`.
 macro_rules! handle_common {
     ($kind:ident [$($gen:tt)*] [$($arg:tt)*] $state:ty) => {
         impl<$($gen)*, const IS_WRITER: bool> $kind<$($arg)*, IS_WRITER> {
@@ -144,6 +144,12 @@ macro_rules! handle_common {
             /// The store's group id.
             pub fn group_id(&self) -> $crate::GroupId {
                 self.core.group_id()
+            }
+
+            /// The leader of the store's group as known here, if any
+            /// (observability; not in SPEC's surface).
+            pub fn leader(&self) -> Option<$crate::PeerId> {
+                self.core.group().leader()
             }
         }
 
