@@ -279,16 +279,17 @@ impl Shared {
         outcome
     }
 
-    /// Applies a signed departure received from `from` (gossip or direct).
-    pub(crate) fn departure(&self, departure: &super::GracefulDeparture, from: PeerId) {
+    /// Applies a signed departure received from `from` (gossip or direct);
+    /// true if it removed the peer's entry.
+    pub(crate) fn departure(&self, departure: &super::GracefulDeparture, from: PeerId) -> bool {
         if !departure.verify() {
             self.reject(from, "invalid_departure");
-            return;
+            return false;
         }
         let drift = chrono::Duration::from_std(self.config.max_time_drift).unwrap_or_default();
         if (Utc::now() - departure.timestamp).abs() > drift {
             self.reject(departure.peer_id, "time_drift");
-            return;
+            return false;
         }
         // A process departs once: a departure from the incarnation we know
         // (same start time) or a later one removes the entry; an older
@@ -298,9 +299,11 @@ impl Shared {
             .borrow()
             .signed_entry(&departure.peer_id)
             .map(|e| e.update_version());
-        if known.is_some_and(|v| departure.last_version.0 >= v.0) {
+        let accepted = known.is_some_and(|v| departure.last_version.0 >= v.0);
+        if accepted {
             self.departed(departure.peer_id, Some(departure.last_version.0));
         }
+        accepted
     }
 
     /// Removes a peer that departed (gracefully when `incarnation` is the

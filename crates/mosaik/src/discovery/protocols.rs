@@ -153,13 +153,14 @@ async fn serve_ping(shared: Arc<Shared>, link: &mut Link<PingProtocol>) -> Resul
     Ok(())
 }
 
-/// Sends a departure notice straight to `peer` (best effort).
+/// Sends a departure notice straight to `peer`; true once the peer has
+/// read it (it closes the link after applying the notice).
 pub(crate) async fn notify_departure(
     shared: &Shared,
     peer: EndpointAddr,
     departure: &GracefulDeparture,
-) {
-    let _ = bounded(shared, async {
+) -> bool {
+    bounded(shared, async {
         let mut link = shared
             .local
             .connect::<DepartProtocol>(peer)
@@ -171,7 +172,8 @@ pub(crate) async fn notify_departure(
         let _ = link.closed().await;
         Ok(())
     })
-    .await;
+    .await
+    .is_ok()
 }
 
 /// Accept loops for the sync, ping and departure protocols; each connection is served in its own
@@ -215,7 +217,16 @@ pub(crate) async fn serve(
                         let from = link.remote_id();
                         let departure: GracefulDeparture =
                             link.recv().await.map_err(crate::network::LinkError::from)?;
-                        shared.departure(&departure, from);
+                        if shared.departure(&departure, from) {
+                            // The leaver's own broadcast may have reached few
+                            // (or no) peers before its endpoint closed: flood
+                            // what we accepted. Gossip drops the copy where
+                            // the original already arrived (same message id).
+                            let relay = super::worker::Command::Relay(departure);
+                            // Full queue: the leaver notifies every peer
+                            // directly as well, so the relay is a bonus.
+                            let _ = shared.commands.try_send(relay);
+                        }
                         let _ = link.close(Success).await;
                         Ok(())
                     }).await;

@@ -45,7 +45,17 @@ pub(crate) enum Command {
     Announce,
     /// Broadcast a departure, wait for it to spread, then reply.
     Depart(oneshot::Sender<()>),
+    /// Re-broadcast a peer's departure we accepted from a direct notice.
+    Relay(GracefulDeparture),
 }
+
+/// Longest a departing node waits, past [`GRACEFUL_DEPARTURE_WINDOW`], for
+/// its direct notices to be confirmed. On a loaded machine opening the
+/// notice connections alone can take longer than the window; closing the
+/// endpoint then drops both the notices and the gossip broadcast still
+/// queued, and survivors keep the entry until `purge_after`. On an idle one
+/// every notice is confirmed within milliseconds and nothing waits.
+const NOTICE_GRACE: Duration = Duration::from_secs(2);
 
 struct Worker {
     shared: Arc<Shared>,
@@ -163,36 +173,56 @@ impl Worker {
         match command {
             Command::Dial(addrs) => self.dial(addrs).await,
             Command::Contact(peer) => {
+                // Sync only: joining every peer we hear of in gossip makes
+                // HyParView evict active neighbors for each join, and the
+                // resulting neighbor churn (with its announcements) loaded a
+                // 20-node swarm so much that messages took seconds per hop.
+                // The bootstrap peers and the rejoin on zero neighbors are
+                // enough for the overlay; the shuffles do the rest.
                 self.first_contact(peer);
-                let _ = self.sender.join_peers(vec![peer]).await;
             }
             Command::Announce => self.announce().await,
-            Command::Depart(reply) => {
-                let key = self.shared.local.secret_key().clone();
-                let version = self.shared.catalog.borrow().local().update_version();
-                let departure = GracefulDeparture::new(&key, version);
-                let msg = AnnouncementMessage::GracefulDeparture(departure.clone());
+            Command::Relay(departure) => {
+                let msg = AnnouncementMessage::GracefulDeparture(departure);
                 let _ = self.sender.broadcast(encoding::serialize(&msg)).await;
-                // Gossip reaches the whole swarm only if its overlay is
-                // connected; a direct notice to every known peer covers the
-                // rest, within the same window.
-                let peers: Vec<EndpointAddr> = self
-                    .shared
-                    .catalog
-                    .borrow()
-                    .signed_peers()
-                    .map(|e| e.address().clone())
-                    .collect();
-                let shared = &self.shared;
-                let notices = futures::future::join_all(
-                    peers
-                        .into_iter()
-                        .map(|addr| protocols::notify_departure(shared, addr, &departure)),
-                );
-                let _ = tokio::time::timeout(GRACEFUL_DEPARTURE_WINDOW, notices).await;
+            }
+            Command::Depart(reply) => {
+                self.depart().await;
                 let _ = reply.send(());
             }
         }
+    }
+
+    /// Broadcasts our departure and notifies every known peer directly, all
+    /// at once; returns when every notice is confirmed or failed, or after
+    /// [`GRACEFUL_DEPARTURE_WINDOW`] + [`NOTICE_GRACE`]. Every peer that
+    /// accepts a direct notice relays it over gossip, so one confirmed copy
+    /// suffices for the rest.
+    async fn depart(&mut self) {
+        let key = self.shared.local.secret_key().clone();
+        let version = self.shared.catalog.borrow().local().update_version();
+        let departure = GracefulDeparture::new(&key, version);
+        let msg = AnnouncementMessage::GracefulDeparture(departure.clone());
+        let _ = self.sender.broadcast(encoding::serialize(&msg)).await;
+        // Gossip reaches the whole swarm only if its overlay is connected
+        // and the endpoint lives long enough to send; a direct notice to
+        // every known peer covers the rest.
+        let peers: Vec<EndpointAddr> = self
+            .shared
+            .catalog
+            .borrow()
+            .signed_peers()
+            .map(|e| e.address().clone())
+            .collect();
+        let shared = &self.shared;
+        let notices = futures::future::join_all(
+            peers
+                .into_iter()
+                .map(|addr| protocols::notify_departure(shared, addr, &departure)),
+        );
+        let sent = tokio::time::timeout(GRACEFUL_DEPARTURE_WINDOW + NOTICE_GRACE, notices).await;
+        let confirmed = sent.map(|oks| oks.into_iter().filter(|ok| *ok).count());
+        tracing::debug!(?confirmed, "departure sent");
     }
 
     async fn dial(&mut self, addrs: Vec<EndpointAddr>) {
@@ -248,8 +278,17 @@ impl Worker {
     async fn gossip_event(&mut self, event: GossipEvent) {
         match event {
             GossipEvent::NeighborUp(peer) => {
+                let first = self.neighbors == 0;
                 self.set_neighbors(self.neighbors + 1);
-                self.announce().await;
+                // Announcing on every new neighbor floods the whole swarm
+                // with an entry it already has (same gossip message, so
+                // receivers prune the link) each time HyParView swaps a
+                // neighbor. The new neighbor gets our entry from its
+                // first-contact sync; a broadcast is only owed when we had
+                // no neighbors (announcements made meanwhile went nowhere).
+                if first {
+                    self.announce().await;
+                }
                 self.first_contact(peer);
             }
             GossipEvent::NeighborDown(_) => {
@@ -286,7 +325,8 @@ impl Worker {
                 }
             }
             AnnouncementMessage::GracefulDeparture(departure) => {
-                self.shared.departure(&departure, from);
+                // Gossip already floods it: no relay needed.
+                let _ = self.shared.departure(&departure, from);
             }
         }
     }

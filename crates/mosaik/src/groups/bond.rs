@@ -300,8 +300,8 @@ pub(crate) fn spawn<C: Datum + Sync>(
         id,
         pong: out.clone(),
         events,
-        discovery,
-        config,
+        discovery: discovery.clone(),
+        config: config.clone(),
         liveness: liveness.clone(),
         labels: labels.clone(),
     };
@@ -314,6 +314,11 @@ pub(crate) fn spawn<C: Datum + Sync>(
         expires,
         liveness,
         labels,
+        renewal: Renewal {
+            peer,
+            discovery,
+            config,
+        },
     };
     tokio::spawn(writer.run());
     BondHandle {
@@ -405,6 +410,33 @@ struct Writer<C> {
     expires: Expiration,
     liveness: Liveness,
     labels: Labels,
+    renewal: Renewal,
+}
+
+/// Re-checks the peer's tickets when the ones the bond was admitted with
+/// expire: a refreshed ticket published meanwhile (by gossip or a
+/// `PeerEntryUpdate`, both land in the catalog) moves the deadline.
+struct Renewal {
+    peer: PeerId,
+    discovery: Discovery,
+    config: Arc<GroupConfig>,
+}
+
+impl Renewal {
+    /// The peer's current expiry if its entry (as the catalog has it now)
+    /// still passes every validator.
+    fn current(&self) -> Option<Expiration> {
+        let entry = self.discovery.catalog().get_signed(&self.peer)?.clone();
+        self.config.authorize_peer(&entry).ok()
+    }
+}
+
+/// When `expires` falls due (`None`: never). Already past means due now.
+fn deadline(expires: Expiration) -> Option<Instant> {
+    match expires {
+        Expiration::Never => None,
+        at @ Expiration::At(_) => Some(Instant::now() + at.remaining().unwrap_or_default()),
+    }
 }
 
 impl<C: Datum + Sync> Writer<C> {
@@ -412,7 +444,7 @@ impl<C: Datum + Sync> Writer<C> {
     /// drops the queue (after draining it), the peer falls silent, a send
     /// stalls, or the peer's ticket expires.
     async fn run(mut self) {
-        let expiry_at = self.expires.remaining().map(|d| Instant::now() + d);
+        let mut expiry_at = deadline(self.expires);
         let reason: Box<dyn CloseReason> = loop {
             let tick = tokio::time::sleep(self.heartbeat.consensus.heartbeat_tick());
             let expired = async {
@@ -440,7 +472,10 @@ impl<C: Datum + Sync> Writer<C> {
                         break Box::new(Timeout);
                     }
                 }
-                () = expired => break Box::new(NotAllowed),
+                () = expired => match self.renewal.current() {
+                    Some(later) => expiry_at = deadline(later),
+                    None => break Box::new(NotAllowed),
+                },
                 _ = self.conn.closed() => break Box::new(GracefulShutdown),
             }
         };
