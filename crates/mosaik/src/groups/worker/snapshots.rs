@@ -131,7 +131,13 @@ where
                             items: h.items,
                         }
                     })
-                    .collect();
+                    .collect::<Vec<_>>();
+                if !snapshots.is_empty() {
+                    // SPEC's name: snapshot sync is what collections use,
+                    // and an offer is where serving a catch-up starts.
+                    metrics::counter!("mosaik.collections.syncs.started", self.labels.as_ref())
+                        .increment(1);
+                }
                 SyncMessage::Offer { snapshots }
             }
             SyncMessage::Fetch { anchor, range } => self.serve_range(anchor, range),
