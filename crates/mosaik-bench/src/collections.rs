@@ -1,11 +1,12 @@
-//! B6: a late joiner catches up a large `Map` by snapshot while the writer
-//! keeps writing. Reports catch-up time, MB/s of map payload and the
-//! writer's per-write p99 during the catch-up.
+//! B6: a late member catches up a large `Map` by snapshot (fetched from
+//! every member in parallel) while the leader keeps writing. Reports
+//! catch-up time, MB/s of map payload, and the leader's write latency
+//! idle and during the catch-up.
 
 use {
     mosaik::{
         Network,
-        collections::{CollectionConfig, MapReader, MapWriter, SyncConfig},
+        collections::{CollectionConfig, MapWriter, SyncConfig},
         discovery::Config,
         iroh::RelayMode,
     },
@@ -42,15 +43,69 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[at]
 }
 
-/// Fills `entries` × `value_size` bytes, then times a late reader's
-/// catch-up while a writer loop runs.
-pub async fn catch_up(entries: u64, value_size: usize) -> anyhow::Result<()> {
+/// Runs writes on `writer` until `stop`, returning each write's latency.
+fn write_loop(
+    writer: MapWriter<u64, Vec<u8>>,
+    stop: Arc<AtomicBool>,
+    first_key: u64,
+    value_size: usize,
+) -> tokio::task::JoinHandle<Vec<Duration>> {
+    tokio::spawn(async move {
+        let mut latencies = Vec::new();
+        let mut k = first_key;
+        while !stop.load(Ordering::Relaxed) {
+            let started = Instant::now();
+            if let Err(e) = writer.insert(k, vec![1; value_size]).await {
+                eprintln!("B6: write failed: {e}");
+                break;
+            }
+            latencies.push(started.elapsed());
+            k += 1;
+        }
+        latencies
+    })
+}
+
+/// p50, p99 and max of `latencies` in milliseconds.
+fn summary(mut latencies: Vec<Duration>) -> (f64, f64, f64, usize) {
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    (
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99)),
+        ms(latencies.last().copied().unwrap_or_default()),
+        latencies.len(),
+    )
+}
+
+/// Fills `entries` × `value_size` bytes into a store of `members` writer
+/// members, measures the leader's idle write latency, then times a late
+/// member's catch-up (a writer, so it joins the voters) while the same
+/// write loop runs.
+pub async fn catch_up(entries: u64, value_size: usize, members: usize) -> anyhow::Result<()> {
     let config = || {
         CollectionConfig::default().with_sync(SyncConfig::default().with_compaction_threshold(100))
     };
     let first = node(None).await?;
-    let writer = MapWriter::<u64, Vec<u8>>::writer_with_config(&first, "b6", config());
-    tokio::time::timeout(Duration::from_secs(30), writer.when().online()).await?;
+    let mut nodes = vec![first];
+    for _ in 1..members.max(1) {
+        nodes.push(node(Some(nodes[0].local().addr())).await?);
+    }
+    let handles: Vec<_> = nodes
+        .iter()
+        .map(|n| MapWriter::<u64, Vec<u8>>::writer_with_config(n, "b6", config()))
+        .collect();
+    for handle in &handles {
+        tokio::time::timeout(Duration::from_secs(30), handle.when().online()).await?;
+    }
+    // Write through the leader, so latencies are the leader's.
+    let leader = handles[0].leader();
+    let writer = handles
+        .iter()
+        .zip(&nodes)
+        .find(|(_, n)| leader == Some(n.local().id()))
+        .map_or(&handles[0], |(h, _)| h)
+        .clone();
     let batch = (4 * 1024 * 1024 / value_size.max(1)).max(1) as u64;
     let mut key = 0;
     while key < entries {
@@ -70,58 +125,49 @@ pub async fn catch_up(entries: u64, value_size: usize) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("pad: {e}"))?;
     }
 
+    // Idle baseline: the same write loop for two seconds, nobody joining.
     let stop = Arc::new(AtomicBool::new(false));
-    let load = tokio::spawn({
-        let (writer, stop) = (writer.clone(), stop.clone());
-        async move {
-            let mut latencies = Vec::new();
-            let mut k = u64::MAX / 2;
-            while !stop.load(Ordering::Relaxed) {
-                let started = Instant::now();
-                if let Err(e) = writer.insert(k, vec![1; value_size]).await {
-                    eprintln!("B6: write failed during catch-up: {e}");
-                    break;
-                }
-                latencies.push(started.elapsed());
-                k += 1;
-            }
-            latencies
-        }
-    });
+    let idle = write_loop(writer.clone(), stop.clone(), u64::MAX / 4, value_size);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    let idle = summary(idle.await?);
 
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = write_loop(writer.clone(), stop.clone(), u64::MAX / 2, value_size);
     let started = Instant::now();
-    let late = node(Some(first.local().addr())).await?;
-    let reader = MapReader::<u64, Vec<u8>>::reader_with_config(&late, "b6", config());
+    let late = node(Some(nodes[0].local().addr())).await?;
+    let joiner = MapWriter::<u64, Vec<u8>>::writer_with_config(&late, "b6", config());
     let target = writer.version();
-    tokio::time::timeout(Duration::from_mins(10), reader.when().reaches(target)).await?;
+    tokio::time::timeout(Duration::from_mins(10), joiner.when().reaches(target)).await?;
     let elapsed = started.elapsed();
     stop.store(true, Ordering::Relaxed);
-    let mut latencies = load.await?;
-    latencies.sort();
+    let busy = summary(load.await?);
     let megabytes = (entries as f64 * (value_size + 8) as f64) / 1e6;
     let rate = megabytes / elapsed.as_secs_f64();
-    let p50 = percentile(&latencies, 0.5);
-    let p99 = percentile(&latencies, 0.99);
-    let max = latencies.last().copied().unwrap_or_default();
     println!(
-        "B6 collections: late joiner of {entries} x {value_size} B map: catch-up {:.2} s, \
-         {rate:.1} MB/s; writer p50 {:.2} ms, p99 {:.2} ms, max {:.0} ms over {} writes; reader has {} entries",
+        "B6 collections: {members} members, late member of a {entries} x {value_size} B map: \
+         catch-up {:.2} s, {rate:.1} MB/s; leader writes idle p50 {:.2} ms p99 {:.2} ms ({} writes), \
+         during catch-up p50 {:.2} ms p99 {:.2} ms max {:.0} ms ({} writes); joiner has {} entries",
         elapsed.as_secs_f64(),
-        p50.as_secs_f64() * 1e3,
-        p99.as_secs_f64() * 1e3,
-        max.as_secs_f64() * 1e3,
-        latencies.len(),
-        reader.len(),
+        idle.0,
+        idle.1,
+        idle.3,
+        busy.0,
+        busy.1,
+        busy.2,
+        busy.3,
+        joiner.len(),
     );
     println!(
-        "{{\"bench\":\"B6\",\"entries\":{entries},\"value_size\":{value_size},\
-         \"catch_up_s\":{:.3},\"mb_per_s\":{rate:.2},\"write_p50_ms\":{:.3},\
+        "{{\"bench\":\"B6\",\"members\":{members},\"entries\":{entries},\"value_size\":{value_size},\
+         \"catch_up_s\":{:.3},\"mb_per_s\":{rate:.2},\"idle_p99_ms\":{:.3},\"write_p50_ms\":{:.3},\
          \"write_p99_ms\":{:.3},\"write_max_ms\":{:.1},\"writes\":{}}}",
         elapsed.as_secs_f64(),
-        p50.as_secs_f64() * 1e3,
-        p99.as_secs_f64() * 1e3,
-        max.as_secs_f64() * 1e3,
-        latencies.len(),
+        idle.1,
+        busy.0,
+        busy.1,
+        busy.2,
+        busy.3,
     );
     Ok(())
 }

@@ -66,6 +66,9 @@ enum Scenario {
         /// Value size in bytes.
         #[arg(long, default_value_t = 1024)]
         value_size: usize,
+        /// Writer members before the late member joins.
+        #[arg(long, default_value_t = 3)]
+        members: usize,
     },
     /// B7: Link framing throughput next to a raw iroh stream, same run.
     Transport {
@@ -137,7 +140,8 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Collections {
             entries,
             value_size,
-        } => collections::catch_up(entries, value_size).await,
+            members,
+        } => collections::catch_up(entries, value_size, members).await,
         Scenario::Transport { size, megabytes } => transport::throughput(size, megabytes).await,
         Scenario::Streams {
             sizes,
