@@ -55,6 +55,90 @@
 //! assert_eq!(*value, 5);
 //! # let _ = first; Ok(()) }
 //! ```
+//!
+//! # The model
+//!
+//! - **Network.** A [`Network`] is one node of one network, named by a
+//!   [`NetworkId`] (any string, hashed). It binds QUIC endpoints, starts
+//!   discovery and the protocol listeners, and is ready in milliseconds
+//!   with no internet. Dropping it (or [`Network::shutdown`]) leaves
+//!   gracefully: peers learn of the departure at once, not after a timeout.
+//! - **Discovery** ([`discovery`]). Every node signs a [`discovery::PeerEntry`]
+//!   describing itself: tags (roles), the streams it produces, the groups it
+//!   is in, its tickets. Entries spread by gossip and by a full catalog sync
+//!   on first contact; the local [`discovery::Catalog`] is what everything
+//!   else selects peers from. Forged, foreign or oversized entries are
+//!   refused and counted.
+//! - **Streams** ([`streams`]). Typed pub/sub: a `Producer<D>` is a
+//!   `futures::Sink`, a `Consumer<D>` a `futures::Stream`. Consumers find
+//!   producers of the same stream id in the catalog and subscribe; each
+//!   subscriber has its own bounded queue, so a slow one never slows the
+//!   others (`disconnect_lagging` decides what happens to it).
+//! - **Groups** ([`groups`]). Members holding the same [`GroupKey`] (and
+//!   configuration) bond with each other and run Raft with your
+//!   [`groups::StateMachine`]. `execute` resolves only when *its own*
+//!   command committed; `Strong` queries are linearizable. Dynamic mode
+//!   (default) keeps the group available on any side of a partition and
+//!   reconciles when it heals; strict mode
+//!   ([`groups::ConsensusConfigBuilder::with_min_quorum`]) never lets two
+//!   sides commit.
+//! - **Collections** ([`collections`]). `Map`, `Vec`, `Set`, `Cell`, `Once`
+//!   and `PriorityQueue`, each a group of its own: reads are synchronous
+//!   from the local replica, writes resolve once committed. Readers
+//!   replicate but never vote. A late joiner copies a snapshot from several
+//!   members in parallel.
+//! - **Tickets** ([`tickets`]). Access control: producers check consumers,
+//!   consumers check producers, group members check each other, with any
+//!   [`tickets::TicketValidator`] (JWT built in). Expiry is enforced on
+//!   live connections; publishing a refreshed ticket keeps them.
+//!
+//! Every queue and frame is bounded, every accept path has a timeout, and a
+//! remote peer can never crash or stall a node. Metrics go through the
+//! `metrics` facade; [`network::NetworkBuilder::with_prometheus_addr`] serves them.
+//!
+//! # Replicated collections
+//!
+//! ```no_run
+//! use mosaik::collections::{Map, MapReader, Vec as Log};
+//!
+//! # async fn run(a: &mosaik::Network, b: &mosaik::Network) -> anyhow::Result<()> {
+//! // Any node can write; the store id is the only thing to agree on.
+//! let prices = Map::<String, u64>::writer(a, "prices");
+//! prices.when().online().await;
+//! let version = prices.insert("ABC".into(), 1234).await?; // committed
+//!
+//! // A reader elsewhere: wait for that version, then read locally.
+//! let view = MapReader::<String, u64>::reader(b, "prices");
+//! view.when().reaches(version).await;
+//! assert_eq!(view.get("ABC"), Some(1234));
+//!
+//! // Compare-and-swap on encoded bytes: applies only if ABC is still 1234.
+//! prices.compare_exchange("ABC".into(), Some(1234), Some(1300)).await?;
+//!
+//! let log = Log::<String>::writer(a, "audit");
+//! log.push_back("price changed".into()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Declarations
+//!
+//! [`stream!`] and [`collection!`] declare a stream or store once, in a
+//! shared crate, so producers, consumers, readers and writers all use the
+//! same id, type and rules:
+//!
+//! ```no_run
+//! use mosaik::declare::{collection, stream};
+//! use mosaik::streams::{StreamConsumer, StreamProducer};
+//! use mosaik::collections::{CollectionReader, CollectionWriter, Map};
+//!
+//! stream!(pub Ticks = u64, "example.ticks", max_consumers: 16);
+//! collection!(pub Positions = Map<String, i64>, "example.positions");
+//!
+//! # async fn run(network: &mosaik::Network) {
+//! let ticks = Ticks::producer(network);
+//! let positions = Positions::writer(network);
+//! # let _ = (ticks, positions); }
+//! ```
 
 extern crate self as mosaik;
 
