@@ -85,6 +85,34 @@ fn parse_peer(text: &str) -> anyhow::Result<EndpointAddr> {
     Ok(addr)
 }
 
+/// Prints the log entries after `printed` and advances it.
+fn print_new_messages(log: &Log<Message>, printed: &mut u64) {
+    // A log replaced on merge can be shorter than what we printed.
+    *printed = (*printed).min(log.len());
+    while let Some(message) = log.get(*printed) {
+        println!("{}: {}", paint(&message.from), message.text);
+        *printed += 1;
+    }
+}
+
+/// Prints who joined and who left between two presence views.
+fn print_presence_changes(
+    before: &BTreeMap<PeerId, UserInfo>,
+    now: &BTreeMap<PeerId, UserInfo>,
+    me: PeerId,
+) {
+    for (id, user) in now {
+        if *id != me && !before.contains_key(id) {
+            println!("* {} joined", paint(user));
+        }
+    }
+    for (id, user) in before {
+        if *id != me && !now.contains_key(id) {
+            println!("* {} left", paint(user));
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -119,10 +147,23 @@ async fn main() -> anyhow::Result<()> {
     println!("you are {} — type to chat", paint(&me));
 
     let mut seen: BTreeMap<PeerId, UserInfo> = BTreeMap::new();
+    // Start at the end: history from before we joined is not replayed.
     let mut printed = log.len();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut events = network.discovery().events();
     loop {
+        // Catch up before waiting: changes can land while we were busy
+        // sending, and `updated()` only reports the next one.
+        print_new_messages(&log, &mut printed);
+        let now: BTreeMap<PeerId, UserInfo> = presence.iter().collect();
+        if now != seen {
+            print_presence_changes(&seen, &now, my_id);
+            if !now.contains_key(&my_id) {
+                // Our entry lost a merge: register again.
+                presence.insert(my_id, me.clone()).await?;
+            }
+            seen = now;
+        }
         tokio::select! {
             line = lines.next_line() => match line? {
                 Some(text) if !text.trim().is_empty() => {
@@ -134,32 +175,8 @@ async fn main() -> anyhow::Result<()> {
                 Some(_) => {}
                 None => break,
             },
-            _ = log.when().updated() => {
-                // A log replaced on merge can be shorter than what we printed.
-                printed = printed.min(log.len());
-                while let Some(message) = log.get(printed) {
-                    println!("{}: {}", paint(&message.from), message.text);
-                    printed += 1;
-                }
-            }
-            _ = presence.when().updated() => {
-                let now: BTreeMap<PeerId, UserInfo> = presence.iter().collect();
-                for (id, user) in &now {
-                    if *id != my_id && !seen.contains_key(id) {
-                        println!("* {} joined", paint(user));
-                    }
-                }
-                for (id, user) in &seen {
-                    if !now.contains_key(id) && *id != my_id {
-                        println!("* {} left", paint(user));
-                    }
-                }
-                if !now.contains_key(&my_id) {
-                    // Our entry lost a merge: register again.
-                    presence.insert(my_id, me.clone()).await?;
-                }
-                seen = now;
-            }
+            _ = log.when().updated() => {}
+            _ = presence.when().updated() => {}
             event = events.recv() => {
                 if let Ok(Event::PeerDeparted(peer)) = event {
                     // Whoever notices first cleans up; removing twice is a no-op.
