@@ -43,6 +43,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[at]
 }
 
+/// Commands between snapshots. Much smaller than the writes landing during
+/// a catch-up makes the joiner chase: the members prune past the snapshot
+/// it is installing, and it must fetch a newer one.
+const COMPACTION: u64 = 1000;
+
 /// Runs writes on `writer` until `stop`, returning each write's latency.
 fn write_loop(
     writer: MapWriter<u64, Vec<u8>>,
@@ -84,7 +89,8 @@ fn summary(mut latencies: Vec<Duration>) -> (f64, f64, f64, usize) {
 /// write loop runs.
 pub async fn catch_up(entries: u64, value_size: usize, members: usize) -> anyhow::Result<()> {
     let config = || {
-        CollectionConfig::default().with_sync(SyncConfig::default().with_compaction_threshold(100))
+        CollectionConfig::default()
+            .with_sync(SyncConfig::default().with_compaction_threshold(COMPACTION))
     };
     let first = node(None).await?;
     let mut nodes = vec![first];
@@ -116,9 +122,10 @@ pub async fn catch_up(entries: u64, value_size: usize, members: usize) -> anyhow
             .map_err(|e| anyhow::anyhow!("fill: {e}"))?;
         key = end;
     }
-    // More commands than the compaction threshold: the log is pruned, the
+    // Three compaction intervals of commands: the log is pruned (members
+    // keep the two newest snapshots), the
     // joiner must take a snapshot.
-    for k in 0..2100 {
+    for k in 0..3 * COMPACTION {
         writer
             .insert(entries + k, vec![0; value_size])
             .await

@@ -97,6 +97,9 @@ pub(crate) struct Worker<S, M: StateMachine> {
     /// Snapshots held for compaction, reverts and serving (oldest first,
     /// at most `MAX_HELD`).
     held: Vec<snapshots::Held<M>>,
+    /// Snapshot batches being encoded off the loop (at most
+    /// `snapshots::MAX_SERVING`).
+    serving: Arc<core::sync::atomic::AtomicUsize>,
     /// The running snapshot catch-up episode, if any.
     transfer: Option<transfer::Transfer<M>>,
     engine: Engine<PeerId, Cmd<M::Command>>,
@@ -166,6 +169,7 @@ where
             pristine: machine.clone(),
             sync: machine.state_sync(),
             held: Vec::new(),
+            serving: Arc::default(),
             transfer: None,
             local,
             discovery,

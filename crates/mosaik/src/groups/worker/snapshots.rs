@@ -26,6 +26,7 @@ use {
             sync::wire::{MAX_HELD, SnapshotInfo, SyncMessage},
         },
     },
+    core::sync::atomic::Ordering,
     mosaik_raft::{Cursor, Index, Input},
     tokio::time::Instant,
 };
@@ -37,6 +38,8 @@ use {
 const ALWAYS_HELD: usize = 2;
 /// Upper bound of one served batch in bytes, whatever the frame size.
 const MAX_BATCH_BYTES: usize = 4 << 20;
+/// Snapshot batches encoded off the worker loop at once, per group.
+pub(super) const MAX_SERVING: usize = 4;
 
 /// A snapshot this member holds: its machine after applying `anchor`.
 pub(super) struct Held<M> {
@@ -96,7 +99,8 @@ where
     }
 
     /// Takes the snapshot due at the applied index and prunes the log up to
-    /// the second newest snapshot: followers a little behind the newest
+    /// the second newest snapshot (or an older one a peer is fetching):
+    /// followers a little behind the newest
     /// anchor still find their entries as log (at least one threshold of
     /// them) instead of needing a transfer. True if the engine got a
     /// `PruneLog` (its outputs must be drained).
@@ -104,9 +108,25 @@ where
         if let Some(anchor) = self.anchor_due(self.engine.applied_index()) {
             self.snapshot_at(anchor);
         }
-        let Some(older) = self.held.iter().rev().nth(1).map(|h| h.anchor.index) else {
+        let Some(second) = self.held.iter().rev().nth(1).map(|h| h.anchor.index) else {
             return false;
         };
+        // Keep the log after any snapshot a peer is still fetching: once it
+        // installed that snapshot it needs the entries after it, and if
+        // they were pruned meanwhile it would chase a newer snapshot.
+        // Bounded: at most `MAX_HELD` snapshots, each for `snapshot_ttl`.
+        let ttl = self.sync.transfer().map(|t| t.snapshot_ttl);
+        let in_use = self
+            .held
+            .iter()
+            .filter(|h| {
+                h.served
+                    .zip(ttl)
+                    .is_some_and(|(at, ttl)| at.elapsed() < ttl)
+            })
+            .map(|h| h.anchor.index)
+            .min();
+        let older = in_use.map_or(second, |i| i.min(second));
         if older <= self.engine.log().base().index {
             return false;
         }
@@ -140,7 +160,10 @@ where
                 }
                 SyncMessage::Offer { snapshots }
             }
-            SyncMessage::Fetch { anchor, range } => self.serve_range(anchor, range),
+            SyncMessage::Fetch { anchor, range } => match self.serve_range(peer, anchor, range) {
+                Some(reply) => reply,
+                None => return,
+            },
             SyncMessage::Offer { .. } | SyncMessage::Data { .. } => return,
         };
         if let Some(bond) = self.bonds.get(&peer) {
@@ -153,26 +176,60 @@ where
     /// Items of a held snapshot, clamped to the batch size and to a byte
     /// budget well below the link's frame size. Empty if not held (or the
     /// range is invalid): the requester drops us and asks someone else.
-    fn serve_range(&mut self, anchor: Cursor<PeerId>, range: core::ops::Range<u64>) -> SyncMessage {
+    ///
+    /// Encoding a batch (megabytes) would stall the worker loop, and with it
+    /// heartbeats and the group's writes, so it runs on a blocking thread on
+    /// a clone of the held machine (O(1) for persistent structures) and the
+    /// reply is sent from there (`None` returned). At most
+    /// `MAX_SERVING` encodes run at once per group; beyond that (a peer
+    /// flooding fetches) the batch is encoded inline, which bounds threads.
+    fn serve_range(
+        &mut self,
+        peer: PeerId,
+        anchor: Cursor<PeerId>,
+        range: core::ops::Range<u64>,
+    ) -> Option<SyncMessage> {
         let batch = self.sync.transfer().map_or(1, |t| t.fetch_batch_size);
         let budget = (self.local.max_frame_size() / 4).clamp(1, MAX_BATCH_BYTES);
         let offset = range.start;
-        let mut items = Vec::new();
-        if let Some(held) = self.held.iter_mut().find(|h| h.anchor == anchor) {
-            let end = range.end.min(held.items).min(offset.saturating_add(batch));
-            if offset < end {
-                held.served = Some(Instant::now());
-                match self.sync.encode_items(&held.machine, offset..end, budget) {
-                    Ok(encoded) => items = encoded,
-                    Err(err) => tracing::warn!(%err, "cannot serve a snapshot range"),
-                }
-            }
-        }
-        SyncMessage::Data {
+        let empty = SyncMessage::Data {
             anchor,
             offset,
-            items,
+            items: Vec::new(),
+        };
+        let Some(held) = self.held.iter_mut().find(|h| h.anchor == anchor) else {
+            return Some(empty);
+        };
+        let end = range.end.min(held.items).min(offset.saturating_add(batch));
+        if offset >= end {
+            return Some(empty);
         }
+        held.served = Some(Instant::now());
+        let serving = self.serving.clone();
+        let out = self.bonds.get(&peer).map(|b| b.out.clone());
+        if let Some(out) = out
+            && serving.fetch_add(1, Ordering::AcqRel) < MAX_SERVING
+        {
+            let machine = held.machine.clone();
+            tokio::task::spawn_blocking(move || {
+                let reply =
+                    encode_reply(&machine.state_sync(), &machine, anchor, offset..end, budget);
+                // Wait for room rather than drop the reply: a lost batch
+                // costs the requester a whole `fetch_timeout`. This thread
+                // is free to wait; it ends when the bond does.
+                let _ = out.blocking_send(BondMessage::Sync(reply));
+                serving.fetch_sub(1, Ordering::AcqRel);
+            });
+            return None;
+        }
+        serving.fetch_sub(1, Ordering::AcqRel);
+        Some(encode_reply(
+            &self.sync,
+            &held.machine,
+            anchor,
+            offset..end,
+            budget,
+        ))
     }
 
     /// Resets the machine to its state at `at` for a replay: the initial
@@ -189,5 +246,28 @@ where
         })?;
         self.machine = held.machine.clone();
         Ok(())
+    }
+}
+
+/// A `Data` reply with the encoded items `range` of `machine` (empty if
+/// they cannot be encoded).
+fn encode_reply<M: StateMachine>(
+    sync: &M::StateSync,
+    machine: &M,
+    anchor: Cursor<PeerId>,
+    range: core::ops::Range<u64>,
+    budget: usize,
+) -> SyncMessage {
+    let offset = range.start;
+    let items = sync
+        .encode_items(machine, range, budget)
+        .unwrap_or_else(|err| {
+            tracing::warn!(%err, "cannot serve a snapshot range");
+            Vec::new()
+        });
+    SyncMessage::Data {
+        anchor,
+        offset,
+        items,
     }
 }
