@@ -5,10 +5,10 @@ use {
     crate::util::{fast, timing, until, within},
     core::{num::NonZero, ops::Range, time::Duration},
     mosaik::{
-        Network, UniqueId,
+        Network, PeerId, UniqueId,
         groups::{
-            ApplyContext, Group, GroupKey, Index, Snapshot, SnapshotStateMachine, SnapshotSync,
-            StateMachine, Weak,
+            ApplyContext, Bond, Group, GroupKey, Index, Snapshot, SnapshotStateMachine,
+            SnapshotSync, StateMachine, Weak,
         },
         iroh::RelayMode,
     },
@@ -204,15 +204,43 @@ fn join(network: &Network, secret: &str, machine: Blobs) -> Group<Blobs> {
         .join()
 }
 
+/// What a catch-up run left behind for the test to inspect.
+struct Outcome {
+    /// The provider killed midway, if any.
+    killed: Option<usize>,
+    /// Every bond each provider had to the joiner during the run.
+    joiner_bonds: Vec<Arc<std::sync::Mutex<Vec<Bond<Blobs>>>>>,
+}
+
+/// Records every bond `group` forms to `peer` until the test ends.
+fn watch_bonds(group: &Group<Blobs>, peer: PeerId) -> Arc<std::sync::Mutex<Vec<Bond<Blobs>>>> {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<Bond<Blobs>>::new()));
+    let bonds = group.bonds();
+    let record = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let changed = bonds.changed();
+            if let Some(bond) = bonds.get(&peer) {
+                let mut seen = record.lock().unwrap();
+                if seen.iter().all(|b| b.id() != bond.id()) {
+                    seen.push(bond);
+                }
+            }
+            changed.await;
+        }
+    });
+    seen
+}
+
 /// Three providers holding `KEYS` keys and a late joiner that must catch
 /// up by snapshot; `kill` drops a follower provider once it served that
-/// many batches (its index is returned).
+/// many batches.
 async fn catch_up(
     secret: &str,
     behaviours: [Behaviour; 3],
     batch: u64,
     kill: Option<u64>,
-) -> Option<usize> {
+) -> Outcome {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
@@ -248,6 +276,10 @@ async fn catch_up(
     assert_eq!(expected.0, KEYS as usize);
 
     let late = small_frames(Some(&nodes[0])).await;
+    let joiner_bonds = groups
+        .iter()
+        .map(|g| watch_bonds(g, late.local().id()))
+        .collect();
     let joiner = join(&late, secret, Blobs::new(Behaviour::default(), batch));
     let mut killed = None;
     if let Some(after) = kill {
@@ -263,7 +295,10 @@ async fn catch_up(
     within("catch up", joiner.when().committed().reaches(last)).await;
     let got = joiner.query((), Weak).await.unwrap().result;
     assert_eq!(got, expected, "identical state after the transfer");
-    killed
+    Outcome {
+        killed,
+        joiner_bonds,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,7 +325,9 @@ async fn transfer_survives_a_provider_dying_midway() {
         ..Behaviour::default()
     };
     let behaviours = [slow(), slow(), slow()];
-    let victim = catch_up("sync-dying", behaviours.clone(), 10, Some(3)).await;
+    let victim = catch_up("sync-dying", behaviours.clone(), 10, Some(3))
+        .await
+        .killed;
     let dead = behaviours[victim.unwrap()].served.load(Ordering::Relaxed);
     let batches = u64::from(KEYS) / 10;
     assert!(dead < batches, "the dying peer served everything ({dead})");
@@ -303,7 +340,24 @@ async fn provider_sending_garbage_is_dropped() {
         ..Behaviour::default()
     };
     let behaviours = [Behaviour::default(), liar, Behaviour::default()];
-    catch_up("sync-garbage", behaviours.clone(), 100, None).await;
+    let outcome = catch_up("sync-garbage", behaviours.clone(), 100, None).await;
     let lies = behaviours[1].served.load(Ordering::Relaxed);
     assert!(lies <= 2, "the liar kept serving ({lies} batches)");
+    if lies > 0 {
+        // SPEC C4: undecodable sync data closes the connection, too.
+        let seen = outcome.joiner_bonds[1].clone();
+        until("the liar's bond closed", || {
+            seen.lock().unwrap().iter().any(Bond::is_terminated)
+        })
+        .await;
+    }
+    for (i, seen) in outcome.joiner_bonds.iter().enumerate() {
+        if i != 1 {
+            let seen = seen.lock().unwrap();
+            assert!(
+                seen.iter().all(|b| !b.is_terminated()),
+                "an honest provider's bond was closed"
+            );
+        }
+    }
 }

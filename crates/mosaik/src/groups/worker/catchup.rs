@@ -118,6 +118,14 @@ where
             metrics::counter!("mosaik.groups.sync.peers_dropped", self.labels.as_ref())
                 .increment(dropped);
         }
+        let hostile = self
+            .transfer
+            .as_mut()
+            .map(Transfer::take_hostile)
+            .unwrap_or_default();
+        for peer in hostile {
+            self.close_hostile(peer, "undecodable snapshot data");
+        }
         let Progress::Done { anchor, builder } = progress else {
             return Ok(());
         };

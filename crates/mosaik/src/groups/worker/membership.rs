@@ -3,6 +3,7 @@
 
 use {
     super::{Incoming, Worker, gauge},
+    crate::PeerId,
     crate::groups::{
         StateMachine, Storage,
         bond::{self, BondEvent, Heartbeat},
@@ -46,6 +47,18 @@ where
             }
         }
         self.drain()
+    }
+
+    /// Closes the bond of a peer that sent sync data that does not decode
+    /// (SPEC C4: dropped, counted, connection closed). The bond task then
+    /// reports it down; the peer may bond again later.
+    pub(super) fn close_hostile(&self, peer: PeerId, what: &'static str) {
+        let Some(bond) = self.bonds.get(&peer) else {
+            return;
+        };
+        tracing::warn!(peer = %peer.fmt_short(), what, "closing the bond: protocol violation");
+        metrics::counter!("mosaik.groups.sync.bonds_closed", self.labels.as_ref()).increment(1);
+        bond::close_now(&bond.conn, &crate::network::ProtocolViolation);
     }
 
     /// Voters (self included unless an observer), non-voters and total.

@@ -51,6 +51,9 @@ pub(super) struct Transfer<M> {
     banned: HashSet<PeerId>,
     /// Peers dropped since the worker last looked (for a metric).
     dropped: u64,
+    /// Peers whose data did not decode since the worker last looked: their
+    /// bonds are closed (SPEC C4), not just dropped from the transfer.
+    hostile: Vec<PeerId>,
 }
 
 enum Phase<M> {
@@ -80,6 +83,7 @@ impl<M> Transfer<M> {
             phase: Phase::idle(),
             banned: HashSet::new(),
             dropped: 0,
+            hostile: Vec::new(),
         };
         let sends = transfer.ask(peers);
         (transfer, sends)
@@ -257,6 +261,7 @@ impl<M> Transfer<M> {
                     Ok(()) => true,
                     Err(err) => {
                         tracing::warn!(peer = %peer.fmt_short(), %err, "bad snapshot data; peer dropped");
+                        self.hostile.push(peer);
                         false
                     }
                 }
@@ -344,6 +349,11 @@ impl<M> Transfer<M> {
     /// Peers dropped since the last call.
     pub(super) fn take_dropped(&mut self) -> u64 {
         core::mem::take(&mut self.dropped)
+    }
+
+    /// Peers that sent undecodable data since the last call.
+    pub(super) fn take_hostile(&mut self) -> Vec<PeerId> {
+        core::mem::take(&mut self.hostile)
     }
 
     /// Hands out ranges to idle sources; reports completion.
