@@ -212,6 +212,10 @@ pub(crate) enum BondEvent<C> {
         peer: PeerId,
         msg: super::sync::wire::SyncMessage,
     },
+    StateSync {
+        peer: PeerId,
+        bytes: bytes::Bytes,
+    },
     Down {
         peer: PeerId,
         id: Digest,
@@ -390,6 +394,11 @@ impl<C: Datum + Sync> Reader<C> {
                 }
                 BondMessage::Sync(msg) => {
                     if !self.forward(BondEvent::Sync { peer, msg }).await {
+                        break;
+                    }
+                }
+                BondMessage::StateSync(bytes) => {
+                    if !self.forward(BondEvent::StateSync { peer, bytes }).await {
                         break;
                     }
                 }

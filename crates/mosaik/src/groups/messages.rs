@@ -84,4 +84,7 @@ pub(crate) enum BondMessage<C> {
     Raft(RaftMessage<C>),
     /// State sync (snapshot transfer).
     Sync(super::sync::wire::SyncMessage),
+    /// A message of the machine's state-sync strategy (its provider and
+    /// session), encoded by the strategy's `Message` type.
+    StateSync(bytes::Bytes),
 }

@@ -52,8 +52,10 @@ pub use {
     },
     storage::{InMemoryLogStore, Storage, StorageError},
     sync::{
-        InvalidSnapshot, LogReplaySync, Snapshot, SnapshotBuilder, SnapshotItem,
-        SnapshotStateMachine, SnapshotSync, StateSync, TransferSettings,
+        AppendError, Idle, InvalidSnapshot, LogReplayProvider, LogReplaySession, LogReplaySync,
+        LogReplaySyncMessage, LogSlice, Snapshot, SnapshotBuilder, SnapshotItem,
+        SnapshotStateMachine, SnapshotSync, StateSync, StateSyncProvider, StateSyncSession,
+        SyncContext, SyncSessionContext, TransferSettings,
     },
     types::{Cursor, Index, IndexRange, Term},
     when::{CursorWatcher, PositionIndex, ReachTarget, When},

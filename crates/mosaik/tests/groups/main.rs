@@ -3,5 +3,6 @@
 mod basics;
 mod faults;
 mod lifecycle;
+mod log_fetch;
 mod sync;
 mod util;

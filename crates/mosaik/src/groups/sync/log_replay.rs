@@ -1,12 +1,23 @@
 //! [`LogReplaySync`]: catch-up by replaying the log (never prunes).
 
 use {
-    crate::{UniqueId, groups::StateMachine},
+    super::{
+        LogReplayProvider, LogReplaySession, LogReplaySyncMessage, SyncContext, SyncSessionContext,
+    },
+    crate::{
+        UniqueId,
+        groups::{Index, StateMachine},
+    },
     core::{marker::PhantomData, num::NonZero, time::Duration},
 };
 
 /// Catch-up by replaying the log (the default for custom machines). The
-/// log is never pruned, so the engine's log repair always has the entries.
+/// log is never pruned. A member more than `batch_size` entries behind its
+/// leader fetches the committed entries it misses in `batch_size` ranges
+/// from every peer in parallel (one request in flight per peer, the leader
+/// only for what no other peer holds); a peer silent for `fetch_timeout`
+/// is dropped and asked again later. The leader streams the rest, and
+/// everything shorter, by ordinary log repair.
 #[derive(Debug)]
 pub struct LogReplaySync<M> {
     batch_size: NonZero<u64>,
@@ -62,6 +73,32 @@ impl<M> LogReplaySync<M> {
 
 impl<M: StateMachine> super::StateSync for LogReplaySync<M> {
     type Machine = M;
+    type Message = LogReplaySyncMessage;
+    type Provider = LogReplayProvider;
+    type Session = LogReplaySession;
+
+    fn create_provider(&self, _: &dyn SyncContext<Self>) -> LogReplayProvider {
+        LogReplayProvider::new(self.batch_size)
+    }
+
+    /// A member a batch or more behind fetches from all peers.
+    fn log_fetch_threshold(&self) -> Option<u64> {
+        Some(self.batch_size.get())
+    }
+
+    fn create_session(
+        &self,
+        ctx: &mut dyn SyncSessionContext<Self>,
+        target: Index,
+    ) -> Option<LogReplaySession> {
+        let start = ctx.log_position().index().next();
+        Some(LogReplaySession::new(
+            self.batch_size,
+            self.fetch_timeout,
+            start,
+            target,
+        ))
+    }
 
     fn signature(&self) -> UniqueId {
         UniqueId::from("mosaik_log_replay_sync")

@@ -15,27 +15,82 @@
 //! `StateMachine` while a snapshot stays the machine value itself (cheap to
 //! clone for persistent structures) until a batch is actually served.
 
+mod framework;
 mod log_replay;
+mod log_replay_session;
 mod snapshot;
 pub(crate) mod wire;
 
+pub(crate) use framework::Sealed;
 pub use {
+    framework::{
+        AppendError, Idle, LogSlice, StateSyncProvider, StateSyncSession, SyncContext,
+        SyncSessionContext,
+    },
     log_replay::LogReplaySync,
+    log_replay_session::{LogReplayProvider, LogReplaySession, LogReplaySyncMessage},
     snapshot::{Snapshot, SnapshotItem, SnapshotStateMachine, SnapshotSync},
 };
 
-use {super::StateMachine, crate::UniqueId, bytes::Bytes, core::time::Duration};
+use {
+    super::{Index, StateMachine},
+    crate::UniqueId,
+    bytes::Bytes,
+    core::time::Duration,
+    serde::{Serialize, de::DeserializeOwned},
+};
 
 /// A catch-up strategy for one state machine type.
 ///
-/// Every hook but [`StateSync::signature`] has a default that disables
-/// snapshots (log replay only).
+/// Two mechanisms, both optional:
+/// - **sessions** (SPEC §1.5): a member more than
+///   [`StateSync::log_fetch_threshold`] entries behind its leader runs a
+///   [`StateSyncSession`] that fetches committed entries from peers, whose
+///   [`StateSyncProvider`]s serve them ([`LogReplaySync`] does this);
+/// - **snapshots**: the log is compacted at deterministic anchors and a
+///   member whose entries are gone everywhere receives a chunked,
+///   multi-peer snapshot transfer ([`SnapshotSync`] does this through the
+///   snapshot hooks below).
+///
+/// Every hook but the associated types, [`StateSync::signature`] and
+/// [`StateSync::create_provider`] has a default that disables it.
 pub trait StateSync: Send + Sync + 'static {
     /// The machine it syncs.
     type Machine: StateMachine;
+    /// What providers and sessions of this strategy send each other (in a
+    /// bond message; one that does not decode closes the bond).
+    type Message: Clone + Serialize + DeserializeOwned + Send + Sync + 'static;
+    /// Runs on every member ([`Idle`] when there is nothing to serve).
+    type Provider: StateSyncProvider<Self>;
+    /// Runs on a lagging member ([`Idle`] when there are no sessions).
+    type Session: StateSyncSession<Self>;
 
     /// Identifies the strategy and its settings; part of the group id.
     fn signature(&self) -> UniqueId;
+
+    /// The provider of this member, made once when the group starts.
+    fn create_provider(&self, ctx: &dyn SyncContext<Self>) -> Self::Provider;
+
+    /// A follower further behind its leader than this many entries runs a
+    /// session (made by [`StateSync::create_session`]); the leader holds
+    /// back its own entries meanwhile and streams only what is left when
+    /// the session ends. `None` (the default): no sessions, the leader
+    /// streams everything.
+    fn log_fetch_threshold(&self) -> Option<u64> {
+        None
+    }
+
+    /// A session for one catch-up episode towards the leader's position
+    /// `target`; the local log's end is `ctx.log_position()`. `None` (the
+    /// default) declines: the leader then streams the entries.
+    fn create_session(
+        &self,
+        ctx: &mut dyn SyncSessionContext<Self>,
+        target: Index,
+    ) -> Option<Self::Session> {
+        let _ = (ctx, target);
+        None
+    }
 
     /// Take a snapshot and prune the log at every applied index that is a
     /// multiple of this. `None` (the default): never prune.

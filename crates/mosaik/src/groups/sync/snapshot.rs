@@ -163,6 +163,15 @@ impl<M> SnapshotSync<M> {
 
 impl<M: SnapshotStateMachine> StateSync for SnapshotSync<M> {
     type Machine = M;
+    // Snapshot transfers run through the snapshot hooks (see
+    // `worker/transfer.rs`), not through sessions.
+    type Message = ();
+    type Provider = super::Idle;
+    type Session = super::Idle;
+
+    fn create_provider(&self, _: &dyn super::SyncContext<Self>) -> super::Idle {
+        super::Idle
+    }
 
     fn signature(&self) -> UniqueId {
         UniqueId::from("mosaik_snapshot_sync")

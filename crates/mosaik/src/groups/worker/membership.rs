@@ -34,6 +34,12 @@ where
                 }
                 return self.sync_message(peer, msg);
             }
+            BondEvent::StateSync { peer, bytes } => {
+                if !self.bonds.contains_key(&peer) {
+                    return Ok(());
+                }
+                return self.sync_custom(peer, &bytes);
+            }
             BondEvent::Down { peer, id } => {
                 if self.bonds.get(&peer).is_none_or(|b| b.id != id) {
                     return Ok(());
@@ -44,6 +50,7 @@ where
                 self.engine.handle(self.now(), Input::PeerUnbonded { peer });
                 self.committee_gauges();
                 self.sync_unbonded(peer)?;
+                self.sync_wake.0.notify_one();
             }
         }
         self.drain()
@@ -116,6 +123,10 @@ where
         );
         self.committee_gauges();
         self.sync_bonded(new.peer);
+        if self.session.is_some() {
+            // The session asks the new bond, too.
+            self.sync_wake.0.notify_one();
+        }
         self.drain()
     }
 

@@ -11,6 +11,7 @@ mod catchup;
 mod fetch;
 mod membership;
 mod outputs;
+mod sessions;
 mod snapshots;
 mod transfer;
 
@@ -102,6 +103,12 @@ pub(crate) struct Worker<S, M: StateMachine> {
     serving: Arc<core::sync::atomic::AtomicUsize>,
     /// The running snapshot catch-up episode, if any.
     transfer: Option<transfer::Transfer<M>>,
+    /// This member's state-sync provider (set right after start).
+    provider: Option<<M::StateSync as super::StateSync>::Provider>,
+    /// The running log-fetch session, if any.
+    session: Option<<M::StateSync as super::StateSync>::Session>,
+    /// Wakes the loop to poll `provider` and `session`.
+    sync_wake: Arc<sessions::SyncWaker>,
     engine: Engine<PeerId, Cmd<M::Command>>,
     origin: Instant,
     status: watch::Sender<Status>,
@@ -155,7 +162,12 @@ where
             }
         };
         let preference = machine.leadership_preference();
-        let config = acceptor.config.consensus().engine(preference);
+        let sync = machine.state_sync();
+        let config = acceptor
+            .config
+            .consensus()
+            .engine(preference)
+            .with_log_fetch_threshold(super::StateSync::log_fetch_threshold(&sync));
         let origin = Instant::now();
         let engine = Engine::new(
             local.id(),
@@ -167,10 +179,13 @@ where
         let (events_tx, mut events) = mpsc::channel(EVENT_QUEUE);
         let mut worker = Worker {
             pristine: machine.clone(),
-            sync: machine.state_sync(),
+            sync,
             held: Vec::new(),
             serving: Arc::default(),
             transfer: None,
+            provider: None,
+            session: None,
+            sync_wake: Arc::default(),
             local,
             discovery,
             acceptor,
@@ -191,6 +206,8 @@ where
             pushed: None,
             labels,
         };
+        worker.start_provider();
+        let sync_wake = worker.sync_wake.clone();
         let mut catalog = worker.discovery.catalog_watch();
         let mut rescan = tokio::time::interval(RESCAN);
         let mut sync_tick = tokio::time::interval(SYNC_TICK);
@@ -225,6 +242,7 @@ where
                     Ok(())
                 }
                 _ = sync_tick.tick(), if worker.transfer.is_some() => worker.sync_tick(),
+                () = sync_wake.0.notified() => worker.poll_sync(),
                 () = tokio::time::sleep_until(deadline) => {
                     worker.engine.handle(worker.now(), Input::Tick);
                     worker.drain()

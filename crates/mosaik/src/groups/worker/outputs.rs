@@ -88,8 +88,14 @@ where
                 self.committed.1 = map::index(index);
                 metrics::gauge!("mosaik.groups.raft.committed", self.labels.as_ref())
                     .set(gauge(index.0));
+                self.sync_committed();
             }
+            Output::NeedLogFetch { up_to, .. } => self.need_log_fetch(up_to),
             Output::RoleChanged(role) => {
+                if role != Role::Follower {
+                    // Only a follower takes fetched entries.
+                    self.end_session();
+                }
                 if role == Role::Candidate {
                     metrics::counter!("mosaik.groups.raft.elections", self.labels.as_ref())
                         .increment(1);
