@@ -121,7 +121,7 @@ impl Profile {
         if !(rng.gen_bool(0.5) || forced) {
             return;
         }
-        let threshold = rng.gen_range(3..=20);
+        let threshold = rng.gen_range(3..=10);
         let mut config = self
             .config
             .clone()
