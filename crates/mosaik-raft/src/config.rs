@@ -49,6 +49,10 @@ pub enum PlantedBug {
     /// Ignore `min_quorum`: count quorums over the currently bonded voters only, so strict mode
     /// loses its intersection guarantee and both sides of a partition can elect and commit.
     BondedQuorum,
+    /// Append fetched entries without checking that their `prev` matches our log
+    /// (`Input::EntriesFetched`), so a chunk from a peer with another history is glued onto our
+    /// log and log matching breaks.
+    FetchSkipsPrevCheck,
 }
 
 /// Configuration of one engine. Only the heartbeat settings must agree across a group (the shell
@@ -88,6 +92,16 @@ pub struct Config {
     /// When true (default), a leader that has not heard from a quorum of voters within one
     /// election timeout steps down, so an isolated leader stops accepting writes and reads.
     pub check_quorum: bool,
+    /// Log fetch from peers (SPEC §1.5 `LogReplaySync`) when `Some(n)`: a follower whose log
+    /// ends more than `n` entries before the leader's `AppendEntries` asks the shell to fetch
+    /// the missing committed entries from several peers ([`Output::NeedLogFetch`]) and answers
+    /// the leader `Fetching`, so the leader only sends it empty heartbeats meanwhile instead of
+    /// streaming the whole gap itself. A fetch that makes no progress for
+    /// [`Config::state_sync_retry`] falls back to leader repair, and no new fetch starts for as
+    /// long again. `None` (default): the leader repairs every lagging follower itself.
+    ///
+    /// [`Output::NeedLogFetch`]: crate::Output::NeedLogFetch
+    pub log_fetch_threshold: Option<u64>,
     /// Planted bug for simulator self-tests. Always `None` in real use.
     #[doc(hidden)]
     pub planted_bug: Option<PlantedBug>,
@@ -107,6 +121,7 @@ impl Default for Config {
             max_append_entries: 1024,
             state_sync_retry: Duration::from_secs(30),
             check_quorum: true,
+            log_fetch_threshold: None,
             planted_bug: None,
         }
     }
@@ -187,6 +202,13 @@ impl Config {
     #[must_use]
     pub fn with_check_quorum(mut self, value: bool) -> Self {
         self.check_quorum = value;
+        self
+    }
+
+    /// Sets [`Config::log_fetch_threshold`] (`None` turns log fetch off).
+    #[must_use]
+    pub fn with_log_fetch_threshold(mut self, value: Option<u64>) -> Self {
+        self.log_fetch_threshold = value;
         self
     }
 

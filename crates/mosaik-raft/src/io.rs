@@ -103,6 +103,23 @@ pub enum Input<Id, C> {
         /// Highest index to drop.
         up_to: Index,
     },
+    /// Entries fetched from a peer during a log fetch ([`Output::NeedLogFetch`]): `entries`
+    /// follow `prev` in that peer's log, and the peer reported them committed. The shell checks
+    /// that chunks chain; the engine still checks everything it relies on and ignores what does
+    /// not fit (a `prev` it does not hold, decreasing terms, terms it has not seen), so garbage
+    /// is harmless. Appended entries are persisted (`PersistLog`) but neither acknowledged nor
+    /// committed until the leader's consistency check verifies them. Accepted by a follower
+    /// that knows its leader, also after its fetch ended.
+    EntriesFetched {
+        /// Position of the entry just before `entries` in the serving peer's log.
+        prev: Cursor<Id>,
+        /// Consecutive entries after `prev`.
+        entries: Vec<Entry<Id, C>>,
+    },
+    /// The shell stopped the log fetch (finished, or gave up). If the follower is still far
+    /// behind, the leader repairs it and no new fetch starts for
+    /// [`Config::state_sync_retry`](crate::Config::state_sync_retry).
+    LogFetchDone,
 }
 
 /// Why a proposal was not assigned an index range.
@@ -254,6 +271,18 @@ pub enum Output<Id, C> {
         leader: Id,
         /// Minimum position the installed state must reach.
         base: Cursor<Id>,
+    },
+    /// Log fetch ([`Config::log_fetch_threshold`](crate::Config::log_fetch_threshold)): fetch
+    /// the committed entries after `after` (our last log position) up to `up_to` from peers —
+    /// several in parallel, the leader last — and feed them as [`Input::EntriesFetched`], then
+    /// [`Input::LogFetchDone`]. A new `NeedLogFetch` replaces any fetch still running.
+    NeedLogFetch {
+        /// The leader this follower follows (the source of last resort).
+        leader: Id,
+        /// Our last log position: fetched entries start right after it.
+        after: Cursor<Id>,
+        /// The leader's `prev` position that showed the gap: fetch up to this index.
+        up_to: Index,
     },
 }
 

@@ -39,6 +39,13 @@ pub enum AppendResult<Id> {
         /// round trip instead of re-sending the follower's whole run of that term.
         conflict_term: Option<Term<Id>>,
     },
+    /// The follower is far behind and fetching the missing committed entries from its peers
+    /// (log fetch, [`Config::log_fetch_threshold`](crate::Config::log_fetch_threshold)): send it
+    /// only empty heartbeats until it answers `Success` or `Conflict` again.
+    Fetching {
+        /// The follower's last log index (unverified: not a match point).
+        last: Index,
+    },
 }
 
 /// Consensus traffic between members of one group.

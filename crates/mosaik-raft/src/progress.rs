@@ -11,6 +11,10 @@ pub enum ProgressState {
     Replicate,
     /// The follower needs entries the leader pruned; it is told to state-sync instead.
     Snapshot,
+    /// The follower fetches the missing entries from its peers: only empty heartbeats (whose
+    /// `prev` is the leader's last position, so it sees the remaining gap) until it answers
+    /// `Success` or `Conflict` again.
+    Fetching,
 }
 
 /// Replication progress of one bonded peer, kept by the leader.
@@ -63,6 +67,17 @@ impl Progress {
         } else {
             false
         }
+    }
+
+    /// Records a `Fetching` answer: the follower repairs itself from its peers. The match point
+    /// stays (only leader-verified positions count toward commit). An answer whose `last` is
+    /// below the match point is older than a `Success` already seen and is ignored.
+    pub fn on_fetching(&mut self, last: Index) {
+        if last < self.match_index {
+            return;
+        }
+        self.state = ProgressState::Fetching;
+        self.probe_sent = false;
     }
 
     /// Records a rejection. Stale rejections (below the match point) are ignored. A rejection

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use mosaik_sim::harness::{Mode, SimConfig, planted_bug, run_seed};
+use mosaik_sim::harness::{Mode, SeedReport, SimConfig, planted_bug, run_seed};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum ModeArg {
@@ -33,12 +33,34 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Re-introduce a known engine bug: prior-term-commit, double-vote, stale-read,
-    /// bonded-quorum.
+    /// bonded-quorum, fetch-skips-prev-check.
     #[arg(long)]
     plant_bug: Option<String>,
     /// Print one line per seed.
     #[arg(long)]
     verbose: bool,
+}
+
+/// Log fetch figures summed over a sweep.
+#[derive(Default)]
+struct FetchTotals {
+    /// Seeds with log fetch on.
+    enabled: u64,
+    /// Seeds in which some member fetched.
+    seeds: u64,
+    fetches: u64,
+    chunks: u64,
+    entries: u64,
+}
+
+impl FetchTotals {
+    fn add(&mut self, report: &SeedReport) {
+        self.enabled += u64::from(report.log_fetch_threshold.is_some());
+        self.seeds += u64::from(report.fetches > 0);
+        self.fetches += report.fetches;
+        self.chunks += report.fetched_chunks;
+        self.entries += report.fetched_entries;
+    }
 }
 
 fn main() -> ExitCode {
@@ -47,7 +69,8 @@ fn main() -> ExitCode {
         && planted_bug(bug).is_none()
     {
         eprintln!(
-            "unknown planted bug {bug:?} (prior-term-commit, double-vote, stale-read, bonded-quorum)"
+            "unknown planted bug {bug:?} (prior-term-commit, double-vote, stale-read, \
+             bonded-quorum, fetch-skips-prev-check)"
         );
         return ExitCode::from(2);
     }
@@ -63,11 +86,13 @@ fn main() -> ExitCode {
 
     let started = Instant::now();
     let (mut violations, mut unknown, mut checked, mut operations) = (0_u64, 0_u64, 0_u64, 0_u64);
+    let mut fetch = FetchTotals::default();
     for seed in args.seed..args.seed + args.seeds {
         let report = run_seed(&config, seed);
         operations += report.operations as u64;
         checked += u64::from(report.checked_history);
         unknown += u64::from(report.unknown);
+        fetch.add(&report);
         if args.verbose {
             println!(
                 "seed {seed}: {} ops, {} events, {} ms simulated, {}",
@@ -100,6 +125,11 @@ fn main() -> ExitCode {
         args.plant_bug
             .as_ref()
             .map_or(String::new(), |b| format!(", planted bug {b}")),
+    );
+    // Before the last line: `.ci/sim-sweep` greps the last line's exact format.
+    println!(
+        "log fetch: on in {} seeds, fetched in {} ({} fetches, {} chunks, {} entries appended)",
+        fetch.enabled, fetch.seeds, fetch.fetches, fetch.chunks, fetch.entries
     );
     println!("seeds: {}, violations: {violations}", args.seeds);
     if violations > 0 {

@@ -71,6 +71,13 @@ fn stale_read_is_caught_in_dynamic_mode() {
 }
 
 #[test]
+fn fetch_skips_prev_check_is_caught_in_dynamic_mode() {
+    // Needs a fetched chunk whose `prev` disagrees with the fetcher's log: common after a
+    // dynamic-mode heal (diverged peers serve their own committed history).
+    assert_caught_in(Mode::Dynamic, "fetch-skips-prev-check");
+}
+
+#[test]
 fn the_correct_engine_passes_the_same_seeds() {
     let config = SimConfig::new(Mode::Strict, 3);
     for seed in 0..40 {

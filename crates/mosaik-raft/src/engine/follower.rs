@@ -149,6 +149,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
         match self.log.term_at(prev.index) {
             None => {
+                if let Some(fetching) = self.fetch_on_gap(leader, prev.index) {
+                    return fetching;
+                }
                 return AppendResult::Conflict {
                     rejected_prev: prev.index,
                     hint: self.log.last_index().next(),
@@ -156,6 +159,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 };
             }
             Some(ours) if ours != prev.term => {
+                self.fetch = None; // no gap left: the leader repairs the rest
                 if prev.index == base.index {
                     self.diverged_base(leader, prev);
                     return after_base;
@@ -169,7 +173,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     conflict_term: Some(ours),
                 };
             }
-            Some(_) => {}
+            Some(_) => self.fetch = None, // the gap is closed
         }
         let match_index = prev.index + entries.len() as u64;
         self.append_new_entries(prev.index, entries);
@@ -291,6 +295,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// The shell's state machine now reflects exactly the entries up to `cursor`.
     pub(super) fn on_snapshot_installed(&mut self, cursor: Cursor<Id>) {
         self.sync_requested = None;
+        self.fetch = None;
         if self.log.term_at(cursor.index) == Some(cursor.term) {
             // Our log agrees with the snapshot: keep the suffix (it may hold acknowledged
             // entries), drop the prefix, and re-apply anything committed after the cursor.

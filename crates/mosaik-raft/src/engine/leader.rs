@@ -87,7 +87,8 @@ fn needs_send(progress: &Progress, last: Index, commit: Index, seq: u64, batch: 
                 || progress.sent_commit < commit
                 || read_round
         }
-        ProgressState::Snapshot => read_round,
+        // A fetching follower is repaired by its peers: only read rounds (and heartbeats).
+        ProgressState::Snapshot | ProgressState::Fetching => read_round,
     }
 }
 
@@ -125,6 +126,20 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         };
         progress.sent_seq = seq;
         progress.sent_commit = commit;
+        if progress.state == ProgressState::Fetching {
+            // Empty, with our last position as `prev`: the follower sees how far behind it
+            // still is (and ends its fetch once the gap is small), and its timer is reset.
+            let msg = Message::AppendEntries {
+                term,
+                leader: id,
+                prev_log_position: self.log.last(),
+                entries: Vec::new(),
+                leader_commit: commit,
+                seq,
+            };
+            self.send(peer, msg);
+            return;
+        }
         let prev_index = progress.next_index.prev();
         let msg = match self.log.term_at(prev_index) {
             None => {
@@ -213,6 +228,11 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     let hint = shared.map_or(hint, |index| index.next().max(hint));
                     progress.on_conflict(rejected_prev, hint, last);
                 }
+                false
+            }
+            AppendResult::Fetching { last } => {
+                // Unverified: the match point stays where the leader's checks put it.
+                progress.on_fetching(last);
                 false
             }
         };

@@ -1,10 +1,11 @@
 //! The engine: one member's consensus state machine. Split by concern:
 //! `state` (roles, terms, commit and apply), `election`, `leader` (replication, commit rule,
-//! read index, check-quorum), `follower` (log matching, state sync) and `client` (proposals,
-//! forwarding, reads).
+//! read index, check-quorum), `follower` (log matching, state sync), `fetch` (log fetch from
+//! peers) and `client` (proposals, forwarding, reads).
 
 mod client;
 mod election;
+mod fetch;
 mod follower;
 mod leader;
 mod state;
@@ -22,6 +23,7 @@ use crate::rng::SplitMix64;
 use crate::types::{Cursor, Index, Instant, NodeId, Role, Term};
 
 use client::{AcceptedForward, PendingForward, PendingRead, Watch};
+use fetch::FetchState;
 use leader::LeaderState;
 
 /// Role-specific state.
@@ -81,6 +83,11 @@ pub struct Engine<Id, C> {
     watches: BTreeMap<Index, Vec<Watch<Id>>>,
     /// Term and time `NeedStateSync` was last emitted (deduplication, retry).
     sync_requested: Option<(Term<Id>, Instant)>,
+    /// The log fetch the shell runs for us, if any (ends on any leader, role or term change).
+    fetch: Option<FetchState<Id>>,
+    /// When the last fetch ended without closing the gap: no new one starts for
+    /// `state_sync_retry` after it.
+    fetch_ended_at: Option<Instant>,
     outputs: VecDeque<Output<Id, C>>,
 }
 
@@ -127,6 +134,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             accepted_forwards: VecDeque::new(),
             watches: BTreeMap::new(),
             sync_requested: None,
+            fetch: None,
+            fetch_ended_at: None,
             outputs: VecDeque::new(),
         };
         engine.reset_election_timer();
@@ -154,6 +163,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             Input::Read { request_id } => self.on_read(request_id),
             Input::SnapshotInstalled { cursor } => self.on_snapshot_installed(cursor),
             Input::PruneLog { up_to } => self.on_prune_log(up_to),
+            Input::EntriesFetched { prev, entries } => self.on_entries_fetched(prev, entries),
+            Input::LogFetchDone => self.on_log_fetch_done(),
         }
         self.flush();
     }
@@ -351,6 +362,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             voters.insert(self.id);
         }
         voters
+    }
+
+    /// True while a log fetch is running for this follower (between `NeedLogFetch` and the end
+    /// of the fetch: gap closed, `LogFetchDone`, stall, or a leader, role or term change).
+    pub fn is_fetching(&self) -> bool {
+        self.fetch.is_some()
     }
 
     /// Per-follower replication progress, when leader.

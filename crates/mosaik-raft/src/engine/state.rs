@@ -42,6 +42,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
 
     pub(super) fn set_leader(&mut self, leader: Option<Id>) {
         if self.leader != leader {
+            // A fetch serves the leader that asked for it; the next one decides afresh.
+            self.fetch = None;
             self.leader = leader;
             self.emit(Output::LeaderChanged(leader));
         }
@@ -52,6 +54,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.state = state;
         let after = self.role();
         if before != after {
+            // Candidates and leaders are never repaired by fetched entries.
+            self.fetch = None;
             self.emit(Output::RoleChanged(after));
         }
     }

@@ -8,6 +8,7 @@ use mosaik_raft::{
     Vote,
 };
 
+use super::fetch::Fetches;
 use super::{Clients, Disk, Id, Msg, Out, SimNode};
 use crate::checkers::{Checkers, View, Violation};
 use crate::kv::KvStore;
@@ -45,6 +46,8 @@ pub struct Cluster {
     checkers: Checkers,
     /// State syncs requested: `(node, source, base it must reach)`.
     pending_syncs: Vec<(Id, Id, Cursor<Id>)>,
+    /// The shell's log fetches (requests, chunks in flight, counters).
+    pub fetches: Fetches,
     seed: u64,
 }
 
@@ -82,6 +85,7 @@ impl Cluster {
             trace: std::env::var_os("MOSAIK_SIM_TRACE").is_some(),
             checkers: Checkers::new(),
             pending_syncs: Vec::new(),
+            fetches: Fetches::new(seed),
             seed,
         };
         for id in cluster.ids() {
@@ -219,6 +223,10 @@ impl Cluster {
                 self.pending_syncs.push((id, *leader, *base));
                 Ok(())
             }
+            Output::NeedLogFetch { after, up_to, .. } => {
+                self.fetches.request(id, *after, *up_to);
+                Ok(())
+            }
             Output::ProposeResult { .. }
             | Output::Committed { .. }
             | Output::ReadReady { .. }
@@ -244,11 +252,15 @@ impl Cluster {
         self.check(id, |checkers, view| checkers.on_output(view, out));
     }
 
-    /// Processes one pending state sync or one network event due by `until`. Returns false (with
+    /// Processes one pending state sync, one log-fetch action, or one network event due by
+    /// `until`. Returns false (with
     /// time advanced to `until`) when there was none.
     pub fn step(&mut self, until: u64) -> bool {
         if let Some((id, source, base)) = self.pending_syncs.pop() {
             self.state_sync(id, source, base);
+            return true;
+        }
+        if self.step_fetch() {
             return true;
         }
         match self.net.next_event_until(until) {

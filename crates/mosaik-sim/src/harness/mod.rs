@@ -10,6 +10,7 @@
 mod clients;
 mod cluster;
 mod disk;
+mod fetch;
 mod node;
 mod run;
 mod schedule;
@@ -19,6 +20,7 @@ use mosaik_raft::{Message, Output, PlantedBug};
 pub use clients::{Clients, Request};
 pub use cluster::Cluster;
 pub use disk::Disk;
+pub use fetch::Fetches;
 pub use node::SimNode;
 pub use run::run_seed;
 pub use schedule::{Profile, Style};
@@ -54,13 +56,14 @@ impl Mode {
 }
 
 /// A planted bug by its CLI name (`prior-term-commit`, `double-vote`, `stale-read`,
-/// `bonded-quorum`).
+/// `bonded-quorum`, `fetch-skips-prev-check`).
 pub fn planted_bug(name: &str) -> Option<PlantedBug> {
     Some(match name {
         "prior-term-commit" => PlantedBug::PriorTermCommit,
         "double-vote" => PlantedBug::DoubleVote,
         "stale-read" => PlantedBug::StaleRead,
         "bonded-quorum" => PlantedBug::BondedQuorum,
+        "fetch-skips-prev-check" => PlantedBug::FetchSkipsPrevCheck,
         _ => return None,
     })
 }
@@ -121,4 +124,12 @@ pub struct SeedReport {
     pub events: u64,
     /// Simulated time at the end, in milliseconds.
     pub sim_ms: u64,
+    /// Log fetch threshold of the seed's members (`None`: log fetch off).
+    pub log_fetch_threshold: Option<u64>,
+    /// Log fetches the members started (`NeedLogFetch`).
+    pub fetches: u64,
+    /// Fetched chunks handed to members.
+    pub fetched_chunks: u64,
+    /// Entries members appended from fetched chunks.
+    pub fetched_entries: u64,
 }

@@ -38,6 +38,10 @@ pub fn run_seed(config: &SimConfig, seed: u64) -> SeedReport {
                 operations: 0,
                 events: 0,
                 sim_ms: 0,
+                log_fetch_threshold: None,
+                fetches: 0,
+                fetched_chunks: 0,
+                fetched_entries: 0,
             }
         }
     }
@@ -49,7 +53,8 @@ fn run(config: &SimConfig, seed: u64) -> SeedReport {
     let seed_mix = seed ^ (config.nodes as u64) << 56 ^ mode_bit << 63;
     let mut rng = SimRng::new(seed_mix);
     let bug = config.bug.as_deref().and_then(planted_bug);
-    let profile = Profile::draw(&mut rng, config.mode, config.nodes, bug);
+    let mut profile = Profile::draw(&mut rng, config.mode, config.nodes, bug);
+    profile.draw_log_fetch(seed_mix, bug);
     let configs = vec![profile.config.clone(); config.nodes];
     let clients = Clients::new(
         usize::try_from(rng.gen_range(2..=4)).unwrap_or(2),
@@ -102,6 +107,10 @@ fn run(config: &SimConfig, seed: u64) -> SeedReport {
         operations: cluster.clients.history().len(),
         events: cluster.events,
         sim_ms: cluster.now(),
+        log_fetch_threshold: profile.config.log_fetch_threshold,
+        fetches: cluster.fetches.started,
+        fetched_chunks: cluster.fetches.chunks,
+        fetched_entries: cluster.fetches.appended,
     }
 }
 

@@ -112,6 +112,27 @@ impl Profile {
         }
     }
 
+    /// Turns log fetch on for about half the seeds (always under the planted fetch bug), with a
+    /// small threshold so lagging members fetch often. Drawn from a stream of its own, so the
+    /// rest of every seed's schedule is what it was before log fetch existed.
+    pub fn draw_log_fetch(&mut self, seed: u64, bug: Option<PlantedBug>) {
+        let mut rng = SimRng::new(seed ^ 0x10f_fe7c_0000_0000);
+        let forced = bug == Some(PlantedBug::FetchSkipsPrevCheck);
+        if !(rng.gen_bool(0.5) || forced) {
+            return;
+        }
+        let threshold = rng.gen_range(3..=10);
+        let mut config = self
+            .config
+            .clone()
+            .with_log_fetch_threshold(Some(threshold));
+        // Big batches close most gaps before a fetch matters: shrink them half the time.
+        if config.max_append_entries > 4 && rng.gen_bool(0.5) {
+            config = config.with_max_append_entries(4);
+        }
+        self.config = config;
+    }
+
     /// Takes one random fault action on `cluster`.
     pub fn act(&self, cluster: &mut Cluster, rng: &mut SimRng) {
         let voters = std::mem::take(&mut cluster.just_voted);
