@@ -129,9 +129,6 @@ where
                 tracing::debug!(leader = %leader.fmt_short(), base = base.index.0, "state sync needed");
                 self.need_state_sync(leader, base);
             }
-            // Log fetch is off in the shell (`log_fetch_threshold` stays `None`), so the engine
-            // never asks; the fetch side is wired separately.
-            Output::NeedLogFetch { .. } => {}
         }
         Ok(())
     }
