@@ -8,6 +8,7 @@
 mod collections;
 mod discovery;
 mod groups;
+mod log_sync;
 mod streams;
 mod sync;
 mod transport;
@@ -56,6 +57,16 @@ enum Scenario {
         /// Items in the snapshot.
         #[arg(long, default_value_t = 100_000)]
         items: u64,
+    },
+    /// Log catch-up: a late joiner replays `entries` x 1 KiB commands,
+    /// fetched from all members vs streamed by the leader (same run).
+    LogSync {
+        /// Log entries.
+        #[arg(long, default_value_t = 100_000)]
+        entries: u64,
+        /// Runs per path (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
     /// B6: a late joiner catches up a large replicated map by snapshot
     /// while writes continue.
@@ -118,6 +129,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Startup { runs } => transport::startup(runs).await,
         Scenario::Sync { items } => sync::catch_up(items).await,
+        Scenario::LogSync { entries, runs } => log_sync::catch_up(entries, runs).await,
         Scenario::Discovery { nodes, runs } => discovery::convergence(&nodes, runs).await,
         Scenario::Groups {
             clients,

@@ -103,7 +103,7 @@ impl SnapshotStateMachine for Kv {
     }
 }
 
-async fn node(bootstrap: Option<mosaik::iroh::EndpointAddr>) -> anyhow::Result<Network> {
+pub(crate) async fn node(bootstrap: Option<mosaik::iroh::EndpointAddr>) -> anyhow::Result<Network> {
     let mut config = Config::builder()
         .no_dht_bootstrap()
         .with_announce_interval(Duration::from_secs(1));
