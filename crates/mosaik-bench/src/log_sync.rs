@@ -11,11 +11,17 @@ use {
         Network, PeerId, UniqueId,
         groups::{
             ApplyContext, ConsensusConfig, GroupKey, Index, LogReplayProvider, LogReplaySession,
-            LogReplaySync, LogReplaySyncMessage, StateMachine, StateSync, SyncContext,
-            SyncSessionContext, Weak,
+            LogReplaySync, LogReplaySyncMessage, StateMachine, StateSync, StateSyncProvider,
+            SyncContext, SyncSessionContext, Weak,
         },
     },
-    std::time::Instant,
+    std::{
+        sync::{
+            Arc,
+            atomic::{AtomicU64, Ordering},
+        },
+        time::Instant,
+    },
 };
 
 const VALUE: usize = 1024;
@@ -27,6 +33,8 @@ struct Blobs {
     count: u64,
     sum: u64,
     fetch: bool,
+    /// Fetch requests this member's provider answered (instrumentation).
+    served: Arc<AtomicU64>,
 }
 
 impl StateMachine for Blobs {
@@ -55,6 +63,7 @@ impl StateMachine for Blobs {
         Catchup {
             inner: LogReplaySync::default(),
             fetch: self.fetch,
+            served: self.served.clone(),
         }
     }
 }
@@ -63,20 +72,44 @@ impl StateMachine for Blobs {
 struct Catchup {
     inner: LogReplaySync<Blobs>,
     fetch: bool,
+    served: Arc<AtomicU64>,
+}
+
+/// `LogReplayProvider`, counting the fetches it answers.
+struct Counting {
+    inner: LogReplayProvider,
+    served: Arc<AtomicU64>,
+}
+
+impl StateSyncProvider<Catchup> for Counting {
+    fn receive(
+        &mut self,
+        msg: LogReplaySyncMessage,
+        sender: PeerId,
+        ctx: &mut dyn SyncContext<Catchup>,
+    ) -> Result<(), LogReplaySyncMessage> {
+        if matches!(msg, LogReplaySyncMessage::FetchEntriesRequest(_)) {
+            self.served.fetch_add(1, Ordering::Relaxed);
+        }
+        self.inner.receive(msg, sender, ctx)
+    }
 }
 
 impl StateSync for Catchup {
     type Machine = Blobs;
     type Message = LogReplaySyncMessage;
-    type Provider = LogReplayProvider;
+    type Provider = Counting;
     type Session = LogReplaySession;
 
     fn signature(&self) -> UniqueId {
         self.inner.signature().derive([u8::from(self.fetch)])
     }
 
-    fn create_provider(&self, _: &dyn SyncContext<Self>) -> LogReplayProvider {
-        LogReplayProvider::new(self.inner.batch_size())
+    fn create_provider(&self, _: &dyn SyncContext<Self>) -> Counting {
+        Counting {
+            inner: LogReplayProvider::new(self.inner.batch_size()),
+            served: self.served.clone(),
+        }
     }
 
     fn log_fetch_threshold(&self) -> Option<u64> {
@@ -104,8 +137,49 @@ fn command(key: u64) -> Bytes {
     Bytes::from(v)
 }
 
-/// One catch-up of `entries` by a fourth member; returns seconds.
-async fn run(entries: u64, fetch: bool) -> anyhow::Result<f64> {
+/// What one catch-up measured.
+struct Measured {
+    secs: f64,
+    /// Fetches answered by the leader, and by everyone.
+    by_leader: u64,
+    fetches: u64,
+    /// The leader's write latency p99 (ms) before the joiner came, and
+    /// while it caught up.
+    idle_p99: f64,
+    busy_p99: f64,
+}
+
+fn p99(mut latencies: Vec<f64>) -> f64 {
+    latencies.sort_by(f64::total_cmp);
+    let at = (latencies.len() * 99 / 100).min(latencies.len().saturating_sub(1));
+    latencies.get(at).copied().unwrap_or(f64::NAN)
+}
+
+/// Sequential single writes to `group` until `stop` is set; latencies in ms.
+async fn probe<M>(
+    group: mosaik::groups::Group<M>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    make: impl Fn(u64) -> M::Command,
+) -> Vec<f64>
+where
+    M: StateMachine,
+{
+    let mut latencies = Vec::new();
+    let mut key = u64::MAX / 2;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        key += 1;
+        let at = Instant::now();
+        if group.execute(make(key)).await.is_ok() {
+            latencies.push(at.elapsed().as_secs_f64() * 1e3);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    latencies
+}
+
+/// One catch-up of `entries` by a fourth member while the leader takes
+/// single writes.
+async fn run(entries: u64, fetch: bool) -> anyhow::Result<Measured> {
     let consensus = ConsensusConfig::builder()
         .with_bootstrap_delay(Duration::from_millis(500))
         .build()?;
@@ -120,18 +194,24 @@ async fn run(entries: u64, fetch: bool) -> anyhow::Result<f64> {
     } else {
         "log-sync-leader"
     });
-    let machine = Blobs {
-        fetch,
-        ..Blobs::default()
-    };
-    let join = |n: &Network| {
+    let machines: Vec<Blobs> = (0..4)
+        .map(|_| Blobs {
+            fetch,
+            ..Blobs::default()
+        })
+        .collect();
+    let join = |n: &Network, machine: &Blobs| {
         n.groups()
             .with_key(key)
             .with_state_machine(machine.clone())
             .with_consensus_config(consensus.clone())
             .join()
     };
-    let groups: Vec<_> = nets.iter().map(join).collect();
+    let groups: Vec<_> = nets
+        .iter()
+        .zip(&machines)
+        .map(|(n, m)| join(n, m))
+        .collect();
     let leader: PeerId = groups[0].when().leader_elected().await;
     for g in &groups {
         g.when().leader_is(leader).await;
@@ -145,19 +225,49 @@ async fn run(entries: u64, fetch: bool) -> anyhow::Result<f64> {
     for g in &groups {
         g.when().committed().reaches(last).await;
     }
-    let expected = writer.query((), Weak).await?.result;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let idle = tokio::spawn(probe(writer.clone(), stop.clone(), command));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let idle_p99 = p99(idle.await?);
 
     let late = node(Some(addr)).await?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy = tokio::spawn(probe(writer.clone(), stop.clone(), command));
     let started = Instant::now();
-    let joiner = join(&late);
+    let joiner = join(&late, &machines[3]);
     joiner.when().committed().reaches(last).await;
     let secs = started.elapsed().as_secs_f64();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let busy_p99 = p99(busy.await?);
+    let reached = joiner.committed();
+    let expected = writer.query((), Weak).await?;
+    joiner
+        .when()
+        .committed()
+        .reaches(expected.state_position())
+        .await;
     let got = joiner.query((), Weak).await?.result;
     anyhow::ensure!(
-        got == expected,
-        "joiner state differs: {got:?} vs {expected:?}"
+        got.0 >= expected.result.0 && reached >= last,
+        "joiner state behind: {got:?} vs {:?}",
+        expected.result
     );
-    Ok(secs)
+    let served: Vec<u64> = machines
+        .iter()
+        .map(|m| m.served.load(Ordering::Relaxed))
+        .collect();
+    let at = groups
+        .iter()
+        .position(mosaik::groups::Group::is_leader)
+        .unwrap_or(0);
+    Ok(Measured {
+        secs,
+        by_leader: served[at],
+        fetches: served.iter().sum(),
+        idle_p99,
+        busy_p99,
+    })
 }
 
 /// Both catch-up paths, `runs` times each, interleaved.
@@ -170,17 +280,26 @@ pub async fn catch_up(entries: u64, runs: usize) -> anyhow::Result<()> {
         fetched.push(run(entries, true).await?);
         streamed.push(run(entries, false).await?);
     }
-    for (name, times) in [
+    for (name, runs) in [
         ("fetch from all members", &fetched),
         ("leader streams", &streamed),
     ] {
-        let mut sorted = times.clone();
-        sorted.sort_by(f64::total_cmp);
-        let median = sorted[sorted.len() / 2];
+        let mut times: Vec<f64> = runs.iter().map(|m| m.secs).collect();
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        let detail: Vec<String> = runs
+            .iter()
+            .map(|m| {
+                format!(
+                    "{:.2}s p99 {:.1}/{:.1}ms fetches {}/{}",
+                    m.secs, m.idle_p99, m.busy_p99, m.by_leader, m.fetches
+                )
+            })
+            .collect();
         println!(
-            "log-sync: {name}: {entries} entries ({mb:.1} MB) median {median:.2} s ({:.1} MB/s); runs {:?}",
-            mb / median,
-            times.iter().map(|t| format!("{t:.2}")).collect::<Vec<_>>()
+            "log-sync: {name}: {entries} entries ({mb:.1} MB) median {median:.2} s ({:.1} MB/s); \
+             runs (catch-up, leader write p99 idle/during, fetches by leader/all) {detail:?}",
+            mb / median
         );
     }
     Ok(())
