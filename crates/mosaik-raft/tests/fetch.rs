@@ -209,6 +209,7 @@ fn fetched_entries_are_persisted_and_committed_only_by_the_leader_with(seed: u64
         "verified and committed by the leader"
     );
     let resent = entries_sent(&messages, leader);
+    println!("seed {seed}: with log fetch the leader sent {resent} entries to catch up");
     assert!(
         resent <= 4,
         "the leader re-sent {resent} entries the follower had fetched"
@@ -389,7 +390,9 @@ fn without_the_feature_or_below_the_threshold_the_leader_repairs_with(seed: u64)
             )
         });
         assert!(!fetching, "{threshold:?}: no Fetching answers");
-        assert!(entries_sent(&messages, leader) >= usize::try_from(lag).unwrap());
+        let sent = entries_sent(&messages, leader);
+        println!("seed {seed}, threshold {threshold:?}: the leader sent {sent} entries");
+        assert!(sent >= usize::try_from(lag).unwrap());
         assert!(caught_up(&cluster, leader), "{threshold:?}");
         cluster.assert_converged();
     }
