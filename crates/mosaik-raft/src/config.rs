@@ -93,7 +93,8 @@ pub struct Config {
     /// election timeout steps down, so an isolated leader stops accepting writes and reads.
     pub check_quorum: bool,
     /// Log fetch from peers (SPEC §1.5 `LogReplaySync`) when `Some(n)`: a follower whose log
-    /// ends more than `n` entries before the leader's `AppendEntries` asks the shell to fetch
+    /// ends more than `n` entries before the leader's `AppendEntries` (its `prev` and its commit
+    /// index: only committed entries can be fetched) asks the shell to fetch
     /// the missing committed entries from several peers ([`Output::NeedLogFetch`]) and answers
     /// the leader `Fetching`, so the leader only sends it empty heartbeats meanwhile instead of
     /// streaming the whole gap itself. A fetch that makes no progress for

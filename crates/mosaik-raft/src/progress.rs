@@ -133,4 +133,24 @@ mod tests {
             "older success does not move the match point"
         );
     }
+
+    #[test]
+    fn fetching_keeps_the_match_point_and_ignores_stale_answers() {
+        let mut p = Progress::new(Index(20));
+        assert!(p.on_success(Index(8)));
+        p.on_fetching(Index(3));
+        assert_eq!(p.state, ProgressState::Replicate, "older than the success");
+        p.on_fetching(Index(9));
+        assert_eq!(
+            (p.state, p.match_index),
+            (ProgressState::Fetching, Index(8)),
+            "unverified: the match point stays"
+        );
+        // The follower's normal answers take it back to leader repair.
+        p.on_conflict(Index(20), Index(15), Index(20));
+        assert_eq!((p.state, p.next_index), (ProgressState::Probe, Index(15)));
+        p.on_fetching(Index(9));
+        assert!(p.on_success(Index(20)));
+        assert_eq!(p.state, ProgressState::Replicate);
+    }
 }

@@ -209,6 +209,7 @@ fn fetched_entries_are_persisted_and_committed_only_by_the_leader_with(seed: u64
         "verified and committed by the leader"
     );
     let resent = entries_sent(&messages, leader);
+    println!("seed {seed}: with log fetch the leader sent {resent} entries to catch up");
     assert!(
         resent <= 4,
         "the leader re-sent {resent} entries the follower had fetched"
@@ -389,8 +390,55 @@ fn without_the_feature_or_below_the_threshold_the_leader_repairs_with(seed: u64)
             )
         });
         assert!(!fetching, "{threshold:?}: no Fetching answers");
-        assert!(entries_sent(&messages, leader) >= usize::try_from(lag).unwrap());
+        let sent = entries_sent(&messages, leader);
+        println!("seed {seed}, threshold {threshold:?}: the leader sent {sent} entries");
+        assert!(sent >= usize::try_from(lag).unwrap());
         assert!(caught_up(&cluster, leader), "{threshold:?}");
         cluster.assert_converged();
     }
+}
+
+#[test]
+fn an_uncommitted_tail_comes_from_the_leader_without_waiting_for_a_stall() {
+    for seed in 0..common::seeds(3) {
+        an_uncommitted_tail_comes_from_the_leader_without_waiting_for_a_stall_with(seed);
+    }
+}
+
+fn an_uncommitted_tail_comes_from_the_leader_without_waiting_for_a_stall_with(seed: u64) {
+    let config = fetch_config(Some(THRESHOLD));
+    let retry = config.state_sync_retry;
+    let (mut cluster, leader, lagging) = lagging_follower(&config, LAG, seed * 100 + 13);
+    // The third node goes down before the follower is back: the leader's newest entries can
+    // only commit once the follower holds them, and no peer can serve them.
+    let other = (1..=3).find(|id| *id != leader && *id != lagging).unwrap();
+    cluster.crash(other);
+    for cmd in 0..LAG {
+        cluster.propose(leader, vec![1000 + cmd]);
+    }
+    assert!(cluster.run_until(Duration::from_secs(2), |c| {
+        !fetch_requests(c, lagging).is_empty()
+    }));
+    let (after, up_to) = fetch_requests(&cluster, lagging)[0];
+    let leader_commit = cluster.engine(leader).commit_index();
+    assert!(leader_commit < cluster.engine(leader).last_log().index);
+    // The shell serves what is committed, and is still "fetching" (no `LogFetchDone`).
+    let chunk = serve(
+        &cluster,
+        leader,
+        after.index.next(),
+        up_to.min(leader_commit),
+    );
+    cluster.input(lagging, chunk);
+    let fetched_at = cluster.now;
+    let committed = cluster.run_until(retry, |c| {
+        let engine = c.engine(leader);
+        engine.commit_index() == engine.last_log().index
+    });
+    assert!(committed, "the leader streams the uncommitted tail");
+    assert!(
+        cluster.now < fetched_at + retry / 2,
+        "not only after the fetch stalled"
+    );
+    assert!(!cluster.engine(lagging).is_fetching());
 }

@@ -31,14 +31,20 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// `prev_index` (the leader's `prev`) lies past our end. With log fetch on and a gap above
     /// the threshold, starts or continues a fetch and returns the `Fetching` answer; `None`
     /// means "answer the usual `Conflict`" (leader repair).
+    ///
+    /// The gap is measured up to `leader_commit` too: peers serve only committed entries, so
+    /// an uncommitted tail can only come from the leader. Without this, a follower that fetched
+    /// everything committed would keep the leader waiting until the fetch stalls — and when
+    /// the leader needs that follower to commit, nothing would commit meanwhile.
     pub(super) fn fetch_on_gap(
         &mut self,
         leader: Id,
         prev_index: Index,
+        leader_commit: Index,
     ) -> Option<AppendResult<Id>> {
         let threshold = self.config.log_fetch_threshold?;
         let last = self.log.last_index();
-        if prev_index <= last + threshold {
+        if prev_index.min(leader_commit) <= last + threshold {
             // A small gap: the leader closes it faster than a fetch would.
             self.fetch = None;
             return None;

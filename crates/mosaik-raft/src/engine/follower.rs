@@ -149,7 +149,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
         match self.log.term_at(prev.index) {
             None => {
-                if let Some(fetching) = self.fetch_on_gap(leader, prev.index) {
+                if let Some(fetching) = self.fetch_on_gap(leader, prev.index, leader_commit) {
                     return fetching;
                 }
                 return AppendResult::Conflict {

@@ -223,8 +223,12 @@ impl Cluster {
                 self.pending_syncs.push((id, *leader, *base));
                 Ok(())
             }
-            Output::NeedLogFetch { after, up_to, .. } => {
-                self.fetches.request(id, *after, *up_to);
+            Output::NeedLogFetch {
+                leader,
+                after,
+                up_to,
+            } => {
+                self.fetches.request(id, *leader, *after, *up_to);
                 Ok(())
             }
             Output::ProposeResult { .. }

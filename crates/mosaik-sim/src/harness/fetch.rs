@@ -15,8 +15,8 @@ const MAX_CHUNK: u64 = 8;
 /// Share of chunks lost on the way.
 const DROP_PROBABILITY: f64 = 0.1;
 
-/// A fetch the engine asked for: `(node, after, up_to)`.
-type Request = (Id, Cursor<Id>, Index);
+/// A fetch the engine asked for: `(node, leader, after, up_to)`.
+type Request = (Id, Id, Cursor<Id>, Index);
 
 /// Something the simulated shell hands a fetching member at `due` (global milliseconds).
 struct Delivery {
@@ -58,9 +58,9 @@ impl Fetches {
     }
 
     /// Records an engine's `NeedLogFetch`.
-    pub fn request(&mut self, node: Id, after: Cursor<Id>, up_to: Index) {
+    pub fn request(&mut self, node: Id, leader: Id, after: Cursor<Id>, up_to: Index) {
         self.started += 1;
-        self.requests.push((node, after, up_to));
+        self.requests.push((node, leader, after, up_to));
     }
 }
 
@@ -93,17 +93,24 @@ impl Cluster {
         node.engine.as_ref().map(|e| e.last_log().index)
     }
 
-    /// Splits `after + 1 ..= up_to` into random chunks, each served by a random running peer.
-    fn plan_fetch(&mut self, (node, after, up_to): Request) {
+    /// Splits `after + 1 ..= up_to` into random chunks, each served by a random running peer —
+    /// mostly not the leader (a real shell asks the leader last, to spare it).
+    fn plan_fetch(&mut self, (node, leader, after, up_to): Request) {
         let now = self.now();
         let peers: Vec<Id> = self.up().into_iter().filter(|&p| p != node).collect();
+        let others: Vec<Id> = peers.iter().copied().filter(|&p| p != leader).collect();
         let mut latest = now;
         let mut from = after.index.next();
         while from <= up_to && !peers.is_empty() {
             let rng = &mut self.fetches.rng;
             let size = rng.gen_range(1..=MAX_CHUNK);
             let to = Index((from.get() + size - 1).min(up_to.get()));
-            let source = *rng.choose(&peers).expect("non-empty");
+            let pool = if others.is_empty() || rng.gen_bool(0.15) {
+                &peers
+            } else {
+                &others
+            };
+            let source = *rng.choose(pool).expect("non-empty");
             let dropped = rng.gen_bool(DROP_PROBABILITY);
             // Mostly prompt, sometimes late enough to cross the fetch's end or a restart.
             let delay = if rng.gen_bool(0.2) {
