@@ -123,10 +123,8 @@ where
         );
         self.committee_gauges();
         self.sync_bonded(new.peer);
-        if self.session.is_some() {
-            // The session asks the new bond, too.
-            self.sync_wake.0.notify_one();
-        }
+        // The provider and a session see the new bond (a session asks it).
+        self.sync_wake.0.notify_one();
         self.drain()
     }
 
