@@ -40,7 +40,7 @@ impl StateMachine for Sink {
     }
 }
 
-const PAYLOAD: usize = 256 + 1024;
+pub(crate) const PAYLOAD: usize = 256 + 1024;
 
 async fn node(
     network: &str,
@@ -98,7 +98,7 @@ async fn trio(
     Ok((nets, groups))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = ((sorted.len() as f64 - 1.0) * p).round();
     // `rank` is within 0..len by construction.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -106,12 +106,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// B1: `clients` concurrent clients on the leader, `per_client` sequential
-/// `execute`s each.
+/// `execute`s each. Returns commits/s per client count.
 pub async fn commits(
     clients: &[usize],
     total: usize,
     consensus: ConsensusConfig,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<f64>> {
+    let mut rates = Vec::new();
     let (_nets, groups) = trio("bench-b1", &consensus).await?;
     let leader = groups
         .iter()
@@ -155,13 +156,19 @@ pub async fn commits(
             p50.as_micros(),
             p99.as_micros()
         );
+        rates.push(rate);
     }
-    Ok(())
+    Ok(rates)
 }
 
 /// B2: drop the leader's network while a survivor's client commits
-/// continuously; time from the drop to the first commit acknowledged after it.
-pub async fn failover(runs: usize, label: &str, consensus: ConsensusConfig) -> anyhow::Result<()> {
+/// continuously; time from the drop to the first commit acknowledged after
+/// it. Returns the p50.
+pub async fn failover(
+    runs: usize,
+    label: &str,
+    consensus: ConsensusConfig,
+) -> anyhow::Result<Duration> {
     let mut times = Vec::new();
     for run in 0..runs {
         let name = format!("bench-b2-{label}-{run}");
@@ -215,7 +222,7 @@ pub async fn failover(runs: usize, label: &str, consensus: ConsensusConfig) -> a
         "{{\"scenario\":\"B2\",\"timing\":\"{label}\",\"runs\":{runs},\"failover_p50_ms\":{}}}",
         p50.as_millis()
     );
-    Ok(())
+    Ok(p50)
 }
 
 /// Heartbeat 100 ms, election 1 s (the matched timing of BENCHMARKS.md).

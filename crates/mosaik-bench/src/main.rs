@@ -7,7 +7,9 @@
 
 mod collections;
 mod discovery;
+mod etcd;
 mod groups;
+mod groups_etcd;
 mod log_sync;
 mod streams;
 mod sync;
@@ -50,6 +52,10 @@ enum Scenario {
         /// Also run B2 (failover) with this many trials per timing (0 = skip).
         #[arg(long, default_value_t = 3)]
         failover_runs: usize,
+        /// Also run both against a 3-member etcd cluster (needs `etcd` from
+        /// Debian's etcd-server) and print the ratios.
+        #[arg(long)]
+        etcd: bool,
     },
     /// State sync: a late joiner catches up a `SnapshotSync` snapshot of
     /// `items` x 1 KiB values from 3 members.
@@ -135,17 +141,35 @@ async fn main() -> anyhow::Result<()> {
             clients,
             commits,
             failover_runs,
+            etcd,
         } => {
-            groups::commits(
+            let ours = groups::commits(
                 &clients,
                 commits,
                 mosaik::groups::ConsensusConfig::default(),
             )
             .await?;
+            if etcd {
+                let theirs = groups_etcd::commits(&clients, commits).await?;
+                for ((n, a), b) in clients.iter().zip(&ours).zip(&theirs) {
+                    println!(
+                        "B1 ratio: {n} clients: mosaik/etcd commits/s = {:.2}",
+                        a / b
+                    );
+                }
+            }
             if failover_runs > 0 {
-                groups::failover(failover_runs, "100ms/1s", groups::matched_timing()).await?;
+                let matched =
+                    groups::failover(failover_runs, "100ms/1s", groups::matched_timing()).await?;
                 let defaults = mosaik::groups::ConsensusConfig::default();
                 groups::failover(failover_runs, "defaults", defaults).await?;
+                if etcd {
+                    let theirs = groups_etcd::failover(failover_runs).await?;
+                    println!(
+                        "B2 ratio: matched timing: mosaik/etcd failover = {:.2}",
+                        matched.as_secs_f64() / theirs.as_secs_f64()
+                    );
+                }
             }
             Ok(())
         }

@@ -1,0 +1,106 @@
+//! B1/B2 against etcd, same payloads and client counts, same run (see
+//! `etcd.rs` for how the cluster is run and driven).
+
+use {
+    crate::{
+        etcd::{Cluster, Http},
+        groups::{PAYLOAD, percentile},
+    },
+    std::time::{Duration, Instant},
+};
+
+/// B1 on etcd: `clients` concurrent clients on the leader's endpoint, each
+/// putting 256 B keys with 1 KiB values sequentially. Returns commits/s
+/// per client count.
+pub async fn commits(clients: &[usize], total: usize) -> anyhow::Result<Vec<f64>> {
+    let cluster = Cluster::start("b1").await?;
+    let leader = cluster.clients[cluster.leader().await?];
+    let value = vec![7u8; PAYLOAD - 256];
+    let mut rates = Vec::new();
+    for &n in clients {
+        let per_client = (total / n).max(1);
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for c in 0..n {
+            let value = value.clone();
+            tasks.spawn(async move {
+                let mut http = Http::connect(leader).await?;
+                let mut latencies = Vec::with_capacity(per_client);
+                for i in 0..per_client {
+                    let key = format!("{:0>256}", c * per_client + i);
+                    let t = Instant::now();
+                    http.put(key.as_bytes(), &value).await?;
+                    latencies.push(t.elapsed());
+                }
+                anyhow::Ok(latencies)
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            all.extend(done??);
+        }
+        let elapsed = started.elapsed();
+        all.sort();
+        #[allow(clippy::cast_precision_loss)]
+        let rate = all.len() as f64 / elapsed.as_secs_f64();
+        let (p50, p99) = (percentile(&all, 0.5), percentile(&all, 0.99));
+        println!(
+            "B1 etcd: 3-member cluster (tmpfs data, HTTP gateway), {n} clients: {rate:.0} commits/s, p50 {p50:?}, p99 {p99:?} ({} commits)",
+            all.len()
+        );
+        println!(
+            "{{\"scenario\":\"B1-etcd\",\"clients\":{n},\"commits\":{},\"commits_per_s\":{rate:.1},\"p50_us\":{},\"p99_us\":{}}}",
+            all.len(),
+            p50.as_micros(),
+            p99.as_micros()
+        );
+        rates.push(rate);
+    }
+    Ok(rates)
+}
+
+/// B2 on etcd (its default timing: heartbeat 100 ms, election 1 s): SIGKILL
+/// the leader while a client on a survivor puts continuously; time from
+/// the kill to the first put acknowledged after it. Returns the p50.
+pub async fn failover(runs: usize) -> anyhow::Result<Duration> {
+    let value = vec![1u8; PAYLOAD - 256];
+    let mut times = Vec::new();
+    for run in 0..runs {
+        let mut cluster = Cluster::start(&format!("b2-{run}")).await?;
+        let dead = cluster.leader().await?;
+        let survivor = cluster.clients[(dead + 1) % 3];
+        let mut http = Http::connect(survivor).await?;
+        http.put(b"warm", &value).await?;
+        let killed = Instant::now();
+        cluster.kill(dead);
+        let deadline = killed + Duration::from_mins(1);
+        let mut i = 0u64;
+        loop {
+            i += 1;
+            let key = format!("{i:0>256}");
+            let attempt =
+                tokio::time::timeout(Duration::from_secs(1), http.put(key.as_bytes(), &value))
+                    .await;
+            match attempt {
+                Ok(Ok(())) => break,
+                // A timed-out or failed request leaves the connection in an
+                // unknown state: start a fresh one.
+                _ => http = Http::connect(survivor).await?,
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "etcd: no commit within 60 s of the kill"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        times.push(killed.elapsed());
+    }
+    times.sort();
+    let p50 = times[times.len() / 2];
+    println!("B2 etcd: leader SIGKILL to next commit p50 {p50:?} over {runs} runs {times:?}");
+    println!(
+        "{{\"scenario\":\"B2-etcd\",\"runs\":{runs},\"failover_p50_ms\":{}}}",
+        p50.as_millis()
+    );
+    Ok(p50)
+}
