@@ -98,7 +98,7 @@ async fn trio(
     Ok((nets, groups))
 }
 
-pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = ((sorted.len() as f64 - 1.0) * p).round();
     // `rank` is within 0..len by construction.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -121,11 +121,9 @@ pub async fn commits(
         .clone();
     for &n in clients {
         let per_client = (total / n).max(1);
-        let started = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..n {
+        let sample = closed_loop(n, |_| {
             let group = leader.clone();
-            tasks.spawn(async move {
+            async move {
                 let mut latencies = Vec::with_capacity(per_client);
                 for _ in 0..per_client {
                     let t = Instant::now();
@@ -135,30 +133,71 @@ pub async fn commits(
                         .map_err(|e| anyhow::anyhow!("{e}"))?;
                     latencies.push(t.elapsed());
                 }
-                anyhow::Ok(latencies)
-            });
-        }
-        let mut all = Vec::new();
-        while let Some(done) = tasks.join_next().await {
-            all.extend(done??);
-        }
-        let elapsed = started.elapsed();
-        all.sort();
-        let rate = all.len() as f64 / elapsed.as_secs_f64();
-        let (p50, p99) = (percentile(&all, 0.5), percentile(&all, 0.99));
+                Ok(latencies)
+            }
+        })
+        .await?;
+        sample.report("B1", "3-member group, in-memory log", n);
+        rates.push(sample.rate);
+    }
+    Ok(rates)
+}
+
+/// Latency figures of one closed-loop load.
+pub(crate) struct Sample {
+    count: usize,
+    pub(crate) rate: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+impl Sample {
+    /// Prints the summary line and the JSON record.
+    pub(crate) fn report(&self, scenario: &str, what: &str, clients: usize) {
+        let Self {
+            count,
+            rate,
+            p50,
+            p99,
+        } = self;
         println!(
-            "B1: 3-member group, in-memory log, {n} clients: {rate:.0} commits/s, p50 {p50:?}, p99 {p99:?} ({} commits)",
-            all.len()
+            "{scenario}: {what}, {clients} clients: {rate:.0} commits/s, p50 {p50:?}, p99 {p99:?} ({count} commits)"
         );
         println!(
-            "{{\"scenario\":\"B1\",\"clients\":{n},\"commits\":{},\"commits_per_s\":{rate:.1},\"p50_us\":{},\"p99_us\":{}}}",
-            all.len(),
+            "{{\"scenario\":\"{scenario}\",\"clients\":{clients},\"commits\":{count},\"commits_per_s\":{rate:.1},\"p50_us\":{},\"p99_us\":{}}}",
             p50.as_micros(),
             p99.as_micros()
         );
-        rates.push(rate);
     }
-    Ok(rates)
+}
+
+/// Runs `n` clients at once (`client(i)` does its whole sequence and returns
+/// its latencies) and sums them up.
+pub(crate) async fn closed_loop<F, Fut>(n: usize, client: F) -> anyhow::Result<Sample>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<Vec<Duration>>> + Send + 'static,
+{
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        tasks.spawn(client(i));
+    }
+    let mut all = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        all.extend(done??);
+    }
+    let elapsed = started.elapsed();
+    anyhow::ensure!(!all.is_empty(), "no operation completed");
+    all.sort();
+    #[allow(clippy::cast_precision_loss)]
+    let rate = all.len() as f64 / elapsed.as_secs_f64();
+    Ok(Sample {
+        count: all.len(),
+        rate,
+        p50: percentile(&all, 0.5),
+        p99: percentile(&all, 0.99),
+    })
 }
 
 /// B2: drop the leader's network while a survivor's client commits

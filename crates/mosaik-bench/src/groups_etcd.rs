@@ -4,7 +4,7 @@
 use {
     crate::{
         etcd::{Cluster, Http},
-        groups::{PAYLOAD, percentile},
+        groups::{PAYLOAD, closed_loop},
     },
     std::time::{Duration, Instant},
 };
@@ -19,11 +19,9 @@ pub async fn commits(clients: &[usize], total: usize) -> anyhow::Result<Vec<f64>
     let mut rates = Vec::new();
     for &n in clients {
         let per_client = (total / n).max(1);
-        let started = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        for c in 0..n {
+        let sample = closed_loop(n, |c| {
             let value = value.clone();
-            tasks.spawn(async move {
+            async move {
                 let mut http = Http::connect(leader).await?;
                 let mut latencies = Vec::with_capacity(per_client);
                 for i in 0..per_client {
@@ -32,29 +30,12 @@ pub async fn commits(clients: &[usize], total: usize) -> anyhow::Result<Vec<f64>
                     http.put(key.as_bytes(), &value).await?;
                     latencies.push(t.elapsed());
                 }
-                anyhow::Ok(latencies)
-            });
-        }
-        let mut all = Vec::new();
-        while let Some(done) = tasks.join_next().await {
-            all.extend(done??);
-        }
-        let elapsed = started.elapsed();
-        all.sort();
-        #[allow(clippy::cast_precision_loss)]
-        let rate = all.len() as f64 / elapsed.as_secs_f64();
-        let (p50, p99) = (percentile(&all, 0.5), percentile(&all, 0.99));
-        println!(
-            "B1 etcd: 3-member cluster (tmpfs data, HTTP gateway), {n} clients: {rate:.0} commits/s, p50 {p50:?}, p99 {p99:?} ({} commits)",
-            all.len()
-        );
-        println!(
-            "{{\"scenario\":\"B1-etcd\",\"clients\":{n},\"commits\":{},\"commits_per_s\":{rate:.1},\"p50_us\":{},\"p99_us\":{}}}",
-            all.len(),
-            p50.as_micros(),
-            p99.as_micros()
-        );
-        rates.push(rate);
+                Ok(latencies)
+            }
+        })
+        .await?;
+        sample.report("B1-etcd", "3-member etcd (tmpfs data, HTTP gateway)", n);
+        rates.push(sample.rate);
     }
     Ok(rates)
 }

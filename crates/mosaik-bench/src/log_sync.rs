@@ -107,7 +107,7 @@ impl StateSync for Catchup {
 
     fn create_provider(&self, _: &dyn SyncContext<Self>) -> Counting {
         Counting {
-            inner: LogReplayProvider::new(self.inner.batch_size()),
+            inner: self.inner.provider(),
             served: self.served.clone(),
         }
     }
@@ -121,13 +121,10 @@ impl StateSync for Catchup {
         ctx: &mut dyn SyncSessionContext<Self>,
         target: Index,
     ) -> Option<LogReplaySession> {
-        let start = ctx.log_position().index().next();
-        Some(LogReplaySession::new(
-            self.inner.batch_size(),
-            self.inner.fetch_timeout(),
-            start,
-            target,
-        ))
+        Some(
+            self.inner
+                .session(ctx.log_position().index().next(), target),
+        )
     }
 }
 

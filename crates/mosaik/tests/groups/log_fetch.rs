@@ -50,7 +50,9 @@ impl StateMachine for Counted {
 
     fn state_sync(&self) -> CountingSync {
         CountingSync {
-            inner: LogReplaySync::default().with_batch_size(NonZero::new(BATCH).unwrap()),
+            inner: LogReplaySync::default()
+                .with_batch_size(NonZero::new(BATCH).unwrap())
+                .with_fetch_timeout(Duration::from_secs(5)),
             served: self.served.clone(),
         }
     }
@@ -75,7 +77,7 @@ impl StateSync for CountingSync {
 
     fn create_provider(&self, _: &dyn SyncContext<Self>) -> CountingProvider {
         CountingProvider {
-            inner: LogReplayProvider::new(self.inner.batch_size()),
+            inner: self.inner.provider(),
             served: self.served.clone(),
         }
     }
@@ -90,12 +92,7 @@ impl StateSync for CountingSync {
         target: Index,
     ) -> Option<LogReplaySession> {
         let start = ctx.log_position().index().next();
-        Some(LogReplaySession::new(
-            self.inner.batch_size(),
-            Duration::from_secs(5),
-            start,
-            target,
-        ))
+        Some(self.inner.session(start, target))
     }
 }
 

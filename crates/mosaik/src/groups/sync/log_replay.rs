@@ -69,6 +69,17 @@ impl<M> LogReplaySync<M> {
     pub fn fetch_timeout(&self) -> Duration {
         self.fetch_timeout
     }
+
+    /// A provider with these settings (for strategies wrapping this one).
+    pub fn provider(&self) -> LogReplayProvider {
+        LogReplayProvider::new(self.batch_size)
+    }
+
+    /// A session with these settings fetching `start ..= target` (for
+    /// strategies wrapping this one).
+    pub fn session(&self, start: Index, target: Index) -> LogReplaySession {
+        LogReplaySession::new(self.batch_size, self.fetch_timeout, start, target)
+    }
 }
 
 impl<M: StateMachine> super::StateSync for LogReplaySync<M> {
@@ -78,7 +89,7 @@ impl<M: StateMachine> super::StateSync for LogReplaySync<M> {
     type Session = LogReplaySession;
 
     fn create_provider(&self, _: &dyn SyncContext<Self>) -> LogReplayProvider {
-        LogReplayProvider::new(self.batch_size)
+        self.provider()
     }
 
     /// A member a batch or more behind fetches from all peers.
@@ -91,13 +102,7 @@ impl<M: StateMachine> super::StateSync for LogReplaySync<M> {
         ctx: &mut dyn SyncSessionContext<Self>,
         target: Index,
     ) -> Option<LogReplaySession> {
-        let start = ctx.log_position().index().next();
-        Some(LogReplaySession::new(
-            self.batch_size,
-            self.fetch_timeout,
-            start,
-            target,
-        ))
+        Some(self.session(ctx.log_position().index().next(), target))
     }
 
     fn signature(&self) -> UniqueId {
