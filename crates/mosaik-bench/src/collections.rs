@@ -34,15 +34,6 @@ async fn node(bootstrap: Option<mosaik::iroh::EndpointAddr>) -> anyhow::Result<N
         .await?)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let at = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[at]
-}
-
 /// Commands between snapshots. Much smaller than the writes landing during
 /// a catch-up makes the joiner chase: the members prune past the snapshot
 /// it is installing, and it must fetch a newer one.
@@ -76,8 +67,8 @@ fn summary(mut latencies: Vec<Duration>) -> (f64, f64, f64, usize) {
     latencies.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     (
-        ms(percentile(&latencies, 0.5)),
-        ms(percentile(&latencies, 0.99)),
+        ms(crate::groups::percentile(&latencies, 0.5)),
+        ms(crate::groups::percentile(&latencies, 0.99)),
         ms(latencies.last().copied().unwrap_or_default()),
         latencies.len(),
     )

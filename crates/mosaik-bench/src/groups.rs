@@ -98,11 +98,15 @@ async fn trio(
     Ok((nets, groups))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round();
+/// The `p` quantile (0..=1) of sorted samples; zero when there are none.
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
     // `rank` is within 0..len by construction.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    sorted[rank as usize]
+    let rank = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[rank]
 }
 
 /// B1: `clients` concurrent clients on the leader, `per_client` sequential

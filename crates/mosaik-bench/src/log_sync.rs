@@ -146,18 +146,18 @@ struct Measured {
     busy_p99: f64,
 }
 
-fn p99(mut latencies: Vec<f64>) -> f64 {
-    latencies.sort_by(f64::total_cmp);
-    let at = (latencies.len() * 99 / 100).min(latencies.len().saturating_sub(1));
-    latencies.get(at).copied().unwrap_or(f64::NAN)
+/// The p99 of `latencies`, in ms.
+fn p99(mut latencies: Vec<Duration>) -> f64 {
+    latencies.sort();
+    crate::groups::percentile(&latencies, 0.99).as_secs_f64() * 1e3
 }
 
-/// Sequential single writes to `group` until `stop` is set; latencies in ms.
+/// Sequential single writes to `group` until `stop` is set; their latencies.
 async fn probe<M>(
     group: mosaik::groups::Group<M>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     make: impl Fn(u64) -> M::Command,
-) -> Vec<f64>
+) -> Vec<Duration>
 where
     M: StateMachine,
 {
@@ -167,7 +167,7 @@ where
         key += 1;
         let at = Instant::now();
         if group.execute(make(key)).await.is_ok() {
-            latencies.push(at.elapsed().as_secs_f64() * 1e3);
+            latencies.push(at.elapsed());
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }

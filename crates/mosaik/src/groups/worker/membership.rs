@@ -6,12 +6,13 @@ use {
     crate::PeerId,
     crate::groups::{
         StateMachine, Storage,
-        bond::{self, BondEvent, Heartbeat},
+        bond::{self, BondEvent, BondHandle, Heartbeat},
         bonds::{BondInfo, BondSet},
         messages::BondMessage,
         storage::StorageError,
     },
     mosaik_raft::Input,
+    std::collections::HashMap,
 };
 
 impl<S, M> Worker<S, M>
@@ -60,12 +61,7 @@ where
     /// (SPEC C4: dropped, counted, connection closed). The bond task then
     /// reports it down; the peer may bond again later.
     pub(super) fn close_hostile(&self, peer: PeerId, what: &'static str) {
-        let Some(bond) = self.bonds.get(&peer) else {
-            return;
-        };
-        tracing::warn!(peer = %peer.fmt_short(), what, "closing the bond: protocol violation");
-        metrics::counter!("mosaik.groups.sync.bonds_closed", self.labels.as_ref()).increment(1);
-        bond::close_now(&bond.conn, &crate::network::ProtocolViolation);
+        close_hostile(&self.bonds, &self.labels, peer, what);
     }
 
     /// Voters (self included unless an observer), non-voters and total.
@@ -203,4 +199,20 @@ where
             });
         }
     }
+}
+
+/// [`Worker::close_hostile`] on borrowed pieces (the sync context has no
+/// worker).
+pub(super) fn close_hostile<C>(
+    bonds: &HashMap<PeerId, BondHandle<C>>,
+    labels: &[(&'static str, String); 2],
+    peer: PeerId,
+    what: &'static str,
+) {
+    let Some(bond) = bonds.get(&peer) else {
+        return;
+    };
+    tracing::warn!(peer = %peer.fmt_short(), what, "closing the bond: protocol violation");
+    metrics::counter!("mosaik.groups.sync.bonds_closed", labels.as_ref()).increment(1);
+    bond::close_now(&bond.conn, &crate::network::ProtocolViolation);
 }

@@ -13,7 +13,7 @@ use {
         GroupId, NetworkId, PeerId,
         groups::{
             Cursor, Index, StateMachine, StateSync, Storage,
-            bond::{self, BondHandle},
+            bond::BondHandle,
             messages::{BondMessage, Cmd},
             storage::StorageError,
             sync::{
@@ -120,11 +120,7 @@ impl<M: StateMachine> SyncContext<M::StateSync> for Ctx<'_, M> {
     }
 
     fn misbehaved(&self, peer: PeerId) {
-        if let Some(bond) = self.bonds.get(&peer) {
-            tracing::warn!(peer = %peer.fmt_short(), "closing the bond: invalid state sync data");
-            metrics::counter!("mosaik.groups.sync.bonds_closed", self.labels.as_ref()).increment(1);
-            bond::close_now(&bond.conn, &crate::network::ProtocolViolation);
-        }
+        super::membership::close_hostile(self.bonds, self.labels, peer, "invalid state sync data");
     }
 
     fn send_to(&self, peer: PeerId, msg: Message<M>) -> bool {

@@ -176,6 +176,8 @@ impl<D: Datum> Builder<D> {
     /// Datums no subscriber took are sent here. The channel is unbounded by
     /// SPEC's signature: the caller must drain it, or it grows with every
     /// datum no subscriber matched.
+    // unbounded: the caller's own channel, by SPEC's signature; only datums
+    // no subscriber took go there, and draining it is the caller's job.
     #[must_use]
     pub fn with_undelivered_sink(mut self, sink: mpsc::UnboundedSender<D>) -> Self {
         self.undelivered = Some(sink);
