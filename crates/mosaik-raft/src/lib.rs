@@ -70,6 +70,7 @@ mod log;
 mod message;
 mod progress;
 mod quorum;
+mod rank;
 mod rng;
 mod types;
 
@@ -80,4 +81,5 @@ pub use log::{Entry, Log, Payload};
 pub use message::{AppendResult, Forward, Message, Vote};
 pub use progress::{Progress, ProgressState};
 pub use quorum::{QuorumRule, majority};
+pub use rank::CommittedRank;
 pub use types::{Cursor, Index, IndexRange, Instant, NodeId, RequestId, Role, Term};
