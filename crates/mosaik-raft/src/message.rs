@@ -135,6 +135,8 @@ pub enum Message<Id, C> {
         base: Cursor<Id>,
         /// Leader's commit index.
         leader_commit: Index,
+        /// The leader's committed rank (the merge rule also guards snapshot installs).
+        rank: CommittedRank<Id>,
         /// Heartbeat round, echoed in the response.
         seq: u64,
     },

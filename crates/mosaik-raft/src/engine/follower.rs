@@ -308,7 +308,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         term: Term<Id>,
         leader: Id,
         base: Cursor<Id>,
-        leader_commit: Index,
+        (leader_commit, rank): (Index, CommittedRank<Id>),
         seq: u64,
     ) {
         let result = match self.accept_leader(from, term, leader) {
@@ -321,11 +321,20 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             Acceptance::Accept => {
                 if self.log.term_at(base.index) == Some(base.term) {
                     // We hold the leader's base, hence (log matching) its whole prefix.
+                    self.note_leader_commit(leader_commit);
                     self.commit_to(leader_commit.min(base.index));
                     AppendResult::Success {
                         match_index: base.index,
                     }
+                } else if self.log.term_at(base.index).is_some()
+                    && base.index <= self.commit
+                    && self.refuses(&rank, base.index)
+                {
+                    // We committed another entry at the leader's base: installing its
+                    // snapshot would discard our stronger history (merge rule).
+                    self.diverged(base.index)
                 } else {
+                    self.note_leader_commit(leader_commit);
                     if base.index >= self.log.base().index {
                         self.request_state_sync(leader, base);
                     }

@@ -151,6 +151,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     leader: id,
                     base: self.log.base(),
                     leader_commit: commit,
+                    rank,
                     seq,
                 }
             }

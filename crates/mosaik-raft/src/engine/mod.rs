@@ -252,8 +252,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 leader,
                 base,
                 leader_commit,
+                rank,
                 seq,
-            } => self.on_state_sync_required(from, term, leader, base, leader_commit, seq),
+            } => self.on_state_sync_required(from, term, leader, base, (leader_commit, rank), seq),
             Message::Forward(forward) => self.on_forward(from, forward),
         }
     }
