@@ -3,13 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use mosaik_raft::{
-    Config, Cursor, Engine, Input, Instant, LeadershipPreference, Message, Output, RequestId, Role,
-    Vote,
-};
+use mosaik_raft::{Config, Cursor, Engine, Input, Instant, Message, Output, RequestId, Role, Vote};
 
 use super::fetch::Fetches;
-use super::{Clients, Disk, Id, Msg, Out, SimNode};
+use super::{Clients, Disk, Id, Msg, Out, Restarts, SimNode};
 use crate::checkers::{Checkers, View, Violation};
 use crate::kv::KvStore;
 use crate::net::{Event, FaultConfig, SimNetwork, SimRng};
@@ -43,12 +40,14 @@ pub struct Cluster {
     pub just_appended: Vec<Id>,
     /// Print every output (set `MOSAIK_SIM_TRACE=1` when replaying a seed).
     pub trace: bool,
-    checkers: Checkers,
+    pub(super) checkers: Checkers,
+    /// Restart faults: empty restarts, stale bonds, and the shell's catch-up bookkeeping.
+    pub restarts: Restarts,
     /// State syncs requested: `(node, source, base it must reach)`.
     pending_syncs: Vec<(Id, Id, Cursor<Id>)>,
     /// The shell's log fetches (requests, chunks in flight, counters).
     pub fetches: Fetches,
-    seed: u64,
+    pub(super) seed: u64,
 }
 
 impl Cluster {
@@ -68,6 +67,7 @@ impl Cluster {
                 store: KvStore::new(),
                 incarnation: 0,
                 role_seen: Role::Follower,
+                catch_up: None,
             });
         }
         let mut cluster = Self {
@@ -83,9 +83,10 @@ impl Cluster {
             just_voted: Vec::new(),
             just_appended: Vec::new(),
             trace: std::env::var_os("MOSAIK_SIM_TRACE").is_some(),
-            checkers: Checkers::new(),
+            checkers: Checkers::default(),
             pending_syncs: Vec::new(),
             fetches: Fetches::new(seed),
+            restarts: Restarts::off(seed),
             seed,
         };
         for id in cluster.ids() {
@@ -125,11 +126,11 @@ impl Cluster {
         self.nodes.iter().filter(leads).map(|n| n.id).collect()
     }
 
-    fn node(&self, id: Id) -> &SimNode {
+    pub(super) fn node(&self, id: Id) -> &SimNode {
         &self.nodes[usize::try_from(id).expect("small id")]
     }
 
-    fn node_mut(&mut self, id: Id) -> &mut SimNode {
+    pub(super) fn node_mut(&mut self, id: Id) -> &mut SimNode {
         &mut self.nodes[usize::try_from(id).expect("small id")]
     }
 
@@ -155,6 +156,7 @@ impl Cluster {
         {
             self.carry_out(id, &out);
         }
+        self.model_catch_up(id);
         let engine = self.node(id).engine();
         match engine.next_deadline() {
             Some(deadline) => self.net.set_local_timer(id, deadline.as_millis()),
@@ -164,11 +166,16 @@ impl Cluster {
     }
 
     /// Runs `f` on the checkers with a view of `id`; a violation stops the run.
-    fn check(&mut self, id: Id, f: impl FnOnce(&mut Checkers, &View<'_>) -> Result<(), Violation>) {
+    pub(super) fn check(
+        &mut self,
+        id: Id,
+        f: impl FnOnce(&mut Checkers, &View<'_>) -> Result<(), Violation>,
+    ) {
         let view = View {
             now: self.net.now(),
             strong: self.strict || !self.churn,
             node: &self.nodes[usize::try_from(id).expect("small id")],
+            nodes: &self.nodes,
         };
         if let Err(v) = f(&mut self.checkers, &view) {
             self.violation.get_or_insert(v);
@@ -256,21 +263,26 @@ impl Cluster {
         self.check(id, |checkers, view| checkers.on_output(view, out));
     }
 
-    /// Processes one pending state sync, one log-fetch action, or one network event due by
-    /// `until`. Returns false (with
-    /// time advanced to `until`) when there was none.
+    /// Processes one pending state sync, one log-fetch action, one shell announcement or
+    /// stale-bond replacement, or one network event due by `until`. Returns false (with time
+    /// advanced to `until`) when there was none.
     pub fn step(&mut self, until: u64) -> bool {
         if let Some((id, source, base)) = self.pending_syncs.pop() {
             self.state_sync(id, source, base);
             return true;
         }
-        if self.step_fetch() {
+        if self.step_fetch() || self.step_announce() || self.step_stale_bonds() {
             return true;
         }
         match self.net.next_event_until(until) {
             Some(Event::Deliver { from, to, msg }) => {
                 self.events += 1;
-                self.input(to, Input::Message { from, msg });
+                // A stale bond: the holder writes to a dead connection and the restarted member
+                // has no bond to it, so nothing passes either way.
+                if !self.is_stale(from, to) {
+                    self.note_delivery(to, &msg);
+                    self.input(to, Input::Message { from, msg });
+                }
                 true
             }
             Some(Event::Timer { node }) => {
@@ -316,134 +328,5 @@ impl Cluster {
     pub fn read(&mut self, id: Id, request_id: RequestId) {
         self.checkers.on_read_issued(id, request_id);
         self.input(id, Input::Read { request_id });
-    }
-
-    // ---- membership and faults ----------------------------------------------------------------
-
-    fn preference(&self, id: Id) -> LeadershipPreference {
-        self.node(id).config.preference
-    }
-
-    fn bond(&mut self, a: Id, b: Id) {
-        if a == b || !self.node(a).is_up() || !self.node(b).is_up() {
-            return;
-        }
-        if self.bonds.insert((a.min(b), a.max(b))) {
-            let (pa, pb) = (self.preference(a), self.preference(b));
-            self.input(
-                a,
-                Input::PeerBonded {
-                    peer: b,
-                    preference: pb,
-                },
-            );
-            self.input(
-                b,
-                Input::PeerBonded {
-                    peer: a,
-                    preference: pa,
-                },
-            );
-        }
-    }
-
-    /// Breaks the bond between `a` and `b` (what the shells do when heartbeats stop).
-    pub fn unbond(&mut self, a: Id, b: Id) {
-        if self.bonds.remove(&(a.min(b), a.max(b))) {
-            if !self.strict {
-                self.churn = true;
-            }
-            self.input(a, Input::PeerUnbonded { peer: b });
-            self.input(b, Input::PeerUnbonded { peer: a });
-        }
-    }
-
-    /// Bonds every pair of running members that can reach each other both ways.
-    pub fn bond_reachable(&mut self) {
-        let up = self.up();
-        for &a in &up {
-            for &b in &up {
-                let blocked = self.net.blocked_links();
-                if a < b && !blocked.is_blocked(a, b) && !blocked.is_blocked(b, a) {
-                    self.bond(a, b);
-                }
-            }
-        }
-    }
-
-    /// Splits the members into `groups`; with `unbond`, cross-group bonds break too.
-    pub fn partition(&mut self, groups: &[Vec<Id>], unbond: bool) {
-        self.net.partition(groups);
-        if unbond {
-            for (i, ga) in groups.iter().enumerate() {
-                for gb in &groups[i + 1..] {
-                    for &a in ga {
-                        for &b in gb {
-                            self.unbond(a, b);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Removes every partition and one-way block and bonds everyone reachable again.
-    pub fn heal(&mut self) {
-        self.net.heal();
-        self.bond_reachable();
-    }
-
-    /// Crashes `id`: engine and state machine are lost, the disk stays. With `unbond`, its
-    /// peers notice (their bonds to it break).
-    pub fn crash(&mut self, id: Id, unbond: bool) {
-        if !self.node(id).is_up() {
-            return;
-        }
-        self.net.crash(id);
-        self.clients.on_crash(id);
-        self.node_mut(id).engine = None;
-        if unbond {
-            for peer in self.ids() {
-                self.unbond(id, peer);
-            }
-        }
-    }
-
-    /// Restarts a crashed `id` from its disk and re-announces its bonds.
-    pub fn restart(&mut self, id: Id) {
-        if self.node(id).is_up() {
-            return;
-        }
-        let now = Instant::from_millis(self.net.local_time(id));
-        let seed = self.seed;
-        let node = self.node_mut(id);
-        node.incarnation += 1;
-        let engine_seed = seed ^ (id << 40) ^ (node.incarnation << 52) ^ 0x5eed;
-        node.engine = Some(Engine::new(
-            id,
-            node.config.clone(),
-            node.disk.restored(),
-            now,
-            engine_seed,
-        ));
-        node.store = node.disk.snapshot.clone();
-        node.role_seen = Role::Follower;
-        self.net.restart(id);
-        self.check(id, |checkers, view| {
-            checkers.on_reset(view);
-            Ok(())
-        });
-        // Bonds that survived the crash (a quick reboot) are announced to the new engine.
-        let peers: Vec<Id> = self
-            .bonds
-            .iter()
-            .filter_map(|&(a, b)| (a == id).then_some(b).or((b == id).then_some(a)))
-            .collect();
-        for peer in peers {
-            let preference = self.preference(peer);
-            self.input(id, Input::PeerBonded { peer, preference });
-        }
-        self.input(id, Input::Tick);
-        self.bond_reachable();
     }
 }

@@ -20,6 +20,12 @@ pub struct Disk {
 }
 
 impl Disk {
+    /// Whether nothing was ever stored: what a shell that starts on it sees as empty storage
+    /// (a brand-new member, or one whose disk was lost).
+    pub fn is_empty(&self) -> bool {
+        self.hard == HardState::default() && self.base == Cursor::zero() && self.entries.is_empty()
+    }
+
     /// The last stored index.
     pub fn last_index(&self) -> Index {
         self.base.index + self.entries.len() as u64

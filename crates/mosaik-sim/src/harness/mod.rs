@@ -7,13 +7,17 @@
 //! linearizability check of the client history. Everything is a pure function of
 //! `(SimConfig, seed)`, so `--seed S` replays a failure exactly.
 
+mod catch_up;
 mod clients;
 mod cluster;
 mod disk;
 mod fetch;
+mod membership;
 mod node;
+mod restarts;
 mod run;
 mod schedule;
+mod stale_bonds;
 
 use mosaik_raft::{Message, Output, PlantedBug};
 
@@ -21,7 +25,8 @@ pub use clients::{Clients, Request};
 pub use cluster::Cluster;
 pub use disk::Disk;
 pub use fetch::Fetches;
-pub use node::SimNode;
+pub use node::{CatchUp, SimNode};
+pub use restarts::{RestartCounts, RestartFaults, RestartPolicy, Restarts, StaleBonds};
 pub use run::run_seed;
 pub use schedule::{Profile, Style};
 
@@ -79,6 +84,9 @@ pub struct SimConfig {
     pub bug: Option<String>,
     /// Length of the chaos phase in simulated milliseconds.
     pub chaos_ms: u64,
+    /// How the simulated operator restarts members (restart faults; `Off` replays the
+    /// schedules from before they existed).
+    pub restarts: RestartPolicy,
 }
 
 impl SimConfig {
@@ -89,6 +97,7 @@ impl SimConfig {
             nodes,
             bug: None,
             chaos_ms: 6_000,
+            restarts: RestartPolicy::DEFAULT,
         }
     }
 
@@ -102,6 +111,10 @@ impl SimConfig {
         if let Some(bug) = &self.bug {
             command.push_str(" --plant-bug ");
             command.push_str(bug);
+        }
+        if self.restarts != RestartPolicy::DEFAULT {
+            command.push_str(" --restarts ");
+            command.push_str(self.restarts.name());
         }
         command
     }
@@ -132,4 +145,8 @@ pub struct SeedReport {
     pub fetched_chunks: u64,
     /// Entries members appended from fetched chunks.
     pub fetched_entries: u64,
+    /// The seed's restart faults (`None` if it had none).
+    pub restart_faults: Option<RestartFaults>,
+    /// Restart faults carried out.
+    pub restarts: RestartCounts,
 }

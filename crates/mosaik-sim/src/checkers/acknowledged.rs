@@ -1,0 +1,196 @@
+//! Acknowledged writes survive: once a client was told its write committed (`Committed(Ok)`),
+//! no member ever commits another entry at its index, and at the end every member holds it.
+//!
+//! Which writes are protected depends on the mode ([`Protection`]):
+//!
+//! * **Strict mode: every acknowledged write**, under every fault — including members restarted
+//!   with empty storage. Quorums of `min_quorum` intersect only if a member's promises survive
+//!   it: a member that lost its log must not vote before it caught up (see
+//!   [`CatchUpDiscipline`](super::CatchUpDiscipline)), or a quorum of it and a stale member
+//!   elects a leader without the write.
+//! * **Dynamic mode: writes that a majority of ALL members (every member that ever existed:
+//!   the simulation's fixed membership) had stored when the write was acknowledged**, and only
+//!   in seeds without partitions (no split, isolation or one-way cut; so crashes never unbond
+//!   either). Dynamic mode by design lets a shrunken voter set commit — a partition side, the
+//!   survivors of crashes that unbonded, a restarted member alone behind stale bonds — and
+//!   lose those commits on heal; a write on a minority of disks is such a commit. A write on a
+//!   majority of disks must survive the faults of that regime: amnesia of one member at a time
+//!   (catching up, it neither votes nor outranks anyone), wiped disks (one member down and
+//!   unbonded: the others still form a majority), asymmetric bond views (the restarted member
+//!   may elect itself alone and commit, but its rank is lower than the majority's, so the
+//!   merge rule makes it yield instead of reverting them), loss, delays and reboots with
+//!   disks. With partitions, two sides can each hold a majority-stored write's copies on the
+//!   losing side while the winning side's quorum counts more voters, so no history-based rule
+//!   can keep it; those seeds protect nothing here.
+//!
+//! Loss is detected incrementally (a member commits another term at a protected index) and at
+//! the end of the run (a converged member's state lacks the write: the group went back below
+//! it without committing anything else there).
+
+use std::collections::BTreeMap;
+
+use mosaik_raft::{Index, Output, Payload, Term, majority};
+
+use super::{Checker, View};
+use crate::harness::{Id, Out, SimNode};
+use crate::kv::Put;
+
+/// Which acknowledged writes must never be lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protection {
+    /// Every acknowledged write (strict mode).
+    All,
+    /// Writes stored on a majority of all members' disks when acknowledged (dynamic mode
+    /// without partitions).
+    MajorityStored,
+    /// None (dynamic mode with partitions).
+    Off,
+}
+
+/// A protected write.
+#[derive(Clone, Copy, Debug)]
+struct Acked {
+    term: Term<Id>,
+    put: Put,
+    at_ms: u64,
+    node: Id,
+    copies: usize,
+}
+
+impl Acked {
+    fn describe(&self, index: Index, members: usize) -> String {
+        format!(
+            "write {:?} at {index} (term {}), acknowledged by node {} at {} ms while {} of {members} disks held it,",
+            self.put, self.term, self.node, self.at_ms, self.copies
+        )
+    }
+}
+
+/// The protected writes by index, and the commit index each member was checked up to.
+pub struct AcknowledgedWrites {
+    protection: Protection,
+    acked: BTreeMap<Index, Acked>,
+    recorded: BTreeMap<Id, Index>,
+}
+
+impl AcknowledgedWrites {
+    /// Protects the writes `protection` says.
+    pub fn new(protection: Protection) -> Self {
+        Self {
+            protection,
+            acked: BTreeMap::new(),
+            recorded: BTreeMap::new(),
+        }
+    }
+
+    fn on_acknowledged(&mut self, view: &View<'_>, index: Index) -> Result<(), String> {
+        let log = view.node.engine().log();
+        let Some(entry) = log.get(index) else {
+            return Ok(()); // already folded into a snapshot: cannot be told apart any more
+        };
+        let Payload::Command(put) = entry.payload else {
+            return Ok(());
+        };
+        let term = entry.term;
+        let copies = (view.nodes.iter())
+            .filter(|n| n.disk.term_at(index) == Some(term))
+            .count();
+        let protected = match self.protection {
+            Protection::All => true,
+            Protection::MajorityStored => copies >= majority(view.nodes.len()),
+            Protection::Off => false,
+        };
+        if !protected {
+            return Ok(());
+        }
+        let acked = Acked {
+            term,
+            put,
+            at_ms: view.now,
+            node: view.node.id,
+            copies,
+        };
+        match self.acked.get(&index) {
+            Some(earlier) if earlier.term != term => Err(format!(
+                "{} and {} both acknowledged",
+                earlier.describe(index, view.nodes.len()),
+                acked.describe(index, view.nodes.len())
+            )),
+            Some(_) => Ok(()),
+            None => {
+                self.acked.insert(index, acked);
+                Ok(())
+            }
+        }
+    }
+
+    fn on_commit(&mut self, view: &View<'_>, commit: Index) -> Result<(), String> {
+        let id = view.node.id;
+        let log = view.node.engine().log();
+        let from = self.recorded.get(&id).copied().unwrap_or_default().next();
+        let from = from.max(log.base().index.next());
+        self.recorded.insert(id, commit);
+        if from > commit {
+            return Ok(());
+        }
+        for (index, acked) in self.acked.range(from..=commit) {
+            let term = log.term_at(*index);
+            if term != Some(acked.term) {
+                return Err(format!(
+                    "{} lost: committed {term:?} there",
+                    acked.describe(*index, view.nodes.len())
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Checker for AcknowledgedWrites {
+    fn name(&self) -> &'static str {
+        "acknowledged-writes"
+    }
+
+    fn on_output(&mut self, view: &View<'_>, out: &Out) -> Result<(), String> {
+        match out {
+            Output::Committed {
+                result: Ok(range), ..
+            } => {
+                let mut index = *range.start();
+                while index <= *range.end() {
+                    self.on_acknowledged(view, index)?;
+                    index = index.next();
+                }
+                Ok(())
+            }
+            Output::CommitAdvanced(commit) => self.on_commit(view, *commit),
+            Output::Reverted { to, .. } => {
+                self.recorded.insert(view.node.id, *to);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn on_reset(&mut self, view: &View<'_>) {
+        let commit = view.node.engine().commit_index();
+        self.recorded.insert(view.node.id, commit);
+    }
+
+    fn at_end(&mut self, nodes: &[SimNode]) -> Result<(), String> {
+        for (index, acked) in &self.acked {
+            for node in nodes {
+                let held = node.store.applied().get(index);
+                if held != Some(&acked.put) {
+                    return Err(format!(
+                        "{} lost: node {} ends with {held:?} there (applied up to {})",
+                        acked.describe(*index, nodes.len()),
+                        node.id,
+                        node.store.last_index()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
