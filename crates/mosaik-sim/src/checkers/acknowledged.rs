@@ -23,11 +23,14 @@
 //!   losing side while the winning side's quorum counts more voters, so no history-based rule
 //!   can keep it; those seeds protect nothing here.
 //!
-//! Loss is detected incrementally (a member commits another term at a protected index) and at
-//! the end of the run (a converged member's state lacks the write: the group went back below
-//! it without committing anything else there).
+//! Loss is detected incrementally and at the end of the run (a converged member's state lacks
+//! the write: e.g. the group went back below it without committing anything else there).
+//! Incrementally, in strict mode a member committing another entry at a protected index is a
+//! loss. In dynamic mode it is not yet one — a member alone behind stale bonds commits its own
+//! entries and is repaired later — but a member that had committed the protected write and
+//! then discards it (`Reverted`) followed a history without it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use mosaik_raft::{Index, Output, Payload, Term, majority};
 
@@ -66,11 +69,13 @@ impl Acked {
     }
 }
 
-/// The protected writes by index, and the commit index each member was checked up to.
+/// The protected writes by index, the commit index each member was checked up to, and which
+/// members committed which protected writes.
 pub struct AcknowledgedWrites {
     protection: Protection,
     acked: BTreeMap<Index, Acked>,
     recorded: BTreeMap<Id, Index>,
+    held: BTreeSet<(Id, Index)>,
 }
 
 impl AcknowledgedWrites {
@@ -80,6 +85,7 @@ impl AcknowledgedWrites {
             protection,
             acked: BTreeMap::new(),
             recorded: BTreeMap::new(),
+            held: BTreeSet::new(),
         }
     }
 
@@ -135,7 +141,9 @@ impl AcknowledgedWrites {
         }
         for (index, acked) in self.acked.range(from..=commit) {
             let term = log.term_at(*index);
-            if term != Some(acked.term) {
+            if term == Some(acked.term) {
+                self.held.insert((id, *index));
+            } else if self.protection == Protection::All {
                 return Err(format!(
                     "{} lost: committed {term:?} there",
                     acked.describe(*index, view.nodes.len())
@@ -143,6 +151,28 @@ impl AcknowledgedWrites {
             }
         }
         Ok(())
+    }
+
+    /// `id` discarded its committed entries after `to`.
+    fn on_revert(&mut self, view: &View<'_>, to: Index) -> Result<(), String> {
+        let id = view.node.id;
+        self.recorded.insert(id, to);
+        let discarded: Vec<Index> = (self.held.range((id, to.next())..=(id, Index(u64::MAX))))
+            .map(|(_, index)| *index)
+            .collect();
+        for index in &discarded {
+            self.held.remove(&(id, *index));
+        }
+        match discarded
+            .first()
+            .and_then(|i| Some((i, self.acked.get(i)?)))
+        {
+            Some((index, acked)) => Err(format!(
+                "{} lost: discarded by a revert to {to} after it was committed here",
+                acked.describe(*index, view.nodes.len())
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -164,17 +194,24 @@ impl Checker for AcknowledgedWrites {
                 Ok(())
             }
             Output::CommitAdvanced(commit) => self.on_commit(view, *commit),
-            Output::Reverted { to, .. } => {
-                self.recorded.insert(view.node.id, *to);
-                Ok(())
-            }
+            Output::Reverted { to, .. } => self.on_revert(view, *to),
             _ => Ok(()),
         }
     }
 
     fn on_reset(&mut self, view: &View<'_>) {
+        let id = view.node.id;
         let commit = view.node.engine().commit_index();
-        self.recorded.insert(view.node.id, commit);
+        self.recorded.insert(id, commit);
+        // What it knows committed starts over: entries past its commit index are no longer
+        // known committed here (and may be truncated without a revert).
+        let forgotten: Vec<(Id, Index)> =
+            (self.held.range((id, commit.next())..=(id, Index(u64::MAX))))
+                .copied()
+                .collect();
+        for key in forgotten {
+            self.held.remove(&key);
+        }
     }
 
     fn at_end(&mut self, nodes: &[SimNode]) -> Result<(), String> {

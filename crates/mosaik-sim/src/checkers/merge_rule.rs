@@ -5,7 +5,8 @@
 //!
 //! The cause of an `Output::Reverted` that discards entries is the leader the reverting member
 //! follows at that moment (its `AppendEntries` forced the truncation, or its snapshot the
-//! rewind).
+//! rewind). Comparing the two histories' committed ranks needs the engine's
+//! `committed_rank()`, which today's engine does not have.
 
 use mosaik_raft::Output;
 

@@ -6,9 +6,10 @@ use mosaik_raft::{Input, Message};
 use super::{Cluster, Id, Msg};
 
 impl Cluster {
-    /// `id` just restarted with empty storage. The real shell feeds `Input::BeginCatchUp`
-    /// before anything else, and `Input::EndCatchUp` right after if no other member is live
-    /// (`alone`); while it catches up it advertises itself as an observer.
+    /// `id` just restarted with empty storage: like the real shell, feed `Input::BeginCatchUp`
+    /// before anything else (so the engine never votes on an empty log), and `Input::EndCatchUp`
+    /// right after if no other member is live (`alone`: a brand-new group, as far as the shell
+    /// can tell). While it catches up the shell advertises the member as an observer.
     ///
     /// Today's engine has no catch-up (issue 14 unfixed): the shell feeds nothing, which is
     /// exactly the old behaviour, and the harness ends the catch-up by its own model of the
@@ -62,6 +63,7 @@ impl Cluster {
         };
         if !catch_up.begun && catch_up.target.is_some_and(|t| engine.commit_index() >= t) {
             node.catch_up = None;
+            node.disk.lost = false;
             self.restarts.counts.caught_up += 1;
         }
     }
@@ -70,7 +72,9 @@ impl Cluster {
     /// real preference to its peers (after the current step).
     #[expect(dead_code, reason = "today's engine has no Output::CaughtUp")]
     pub(super) fn caught_up(&mut self, id: Id) {
-        if self.node_mut(id).catch_up.take().is_some() {
+        let node = self.node_mut(id);
+        node.disk.lost = false;
+        if node.catch_up.take().is_some() {
             self.restarts.counts.caught_up += 1;
             self.restarts.announce.push(id);
         }

@@ -17,15 +17,14 @@ pub struct Disk {
     pub entries: Vec<Entry<Id, Put>>,
     /// The state machine at `base`.
     pub snapshot: KvStore,
+    /// The shell's catch-up marker: this storage replaces one that was lost (the member had
+    /// been a member before and restarted with nothing), and the member has not caught up
+    /// since. Stored with the rest, so a crash during the catch-up does not end it: a member
+    /// that restarted with a partial log must not vote on it either.
+    pub lost: bool,
 }
 
 impl Disk {
-    /// Whether nothing was ever stored: what a shell that starts on it sees as empty storage
-    /// (a brand-new member, or one whose disk was lost).
-    pub fn is_empty(&self) -> bool {
-        self.hard == HardState::default() && self.base == Cursor::zero() && self.entries.is_empty()
-    }
-
     /// The last stored index.
     pub fn last_index(&self) -> Index {
         self.base.index + self.entries.len() as u64

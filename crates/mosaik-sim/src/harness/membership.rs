@@ -105,6 +105,9 @@ impl Cluster {
         if !self.node(id).is_up() {
             return;
         }
+        if self.trace {
+            println!("{:>7} n{id} crash (unbond: {unbond})", self.now());
+        }
         self.net.crash(id);
         self.clients.on_crash(id);
         self.node_mut(id).engine = None;
@@ -119,10 +122,12 @@ impl Cluster {
 
     /// Restarts a crashed `id` from its disk and re-announces its bonds.
     ///
-    /// On empty storage after the first start (the disk was lost) the shell puts the engine in
-    /// catch-up before anything else, so it never votes on an empty log, and advertises it as
-    /// an observer; if no other member is running it ends the catch-up at once (a brand-new
-    /// group, as far as it can tell). Bonds that survived the crash (the peers never noticed)
+    /// On storage that replaces a lost one (see [`Disk::lost`](super::Disk::lost)) the shell
+    /// puts the engine in catch-up before anything else, so it never votes on what it lost,
+    /// and advertises it as an observer; if no other member is running it ends the catch-up at
+    /// once (a brand-new group, as far as it can tell). Storage that is merely empty (a member
+    /// that crashed before it persisted anything) promised nothing and restarts normally, like
+    /// the first start of a brand-new group. Bonds that survived the crash (the peers never noticed)
     /// are announced to the new engine — unless the restart fault gives the peers a stale bond
     /// to the old incarnation for a while (see `restarts`).
     pub fn restart(&mut self, id: Id) {
@@ -132,8 +137,12 @@ impl Cluster {
         let now = Instant::from_millis(self.net.local_time(id));
         let seed = self.seed;
         let global_now = self.now();
+        let trace = self.trace;
         let node = self.node_mut(id);
-        let empty = node.incarnation > 0 && node.disk.is_empty();
+        let lost = node.disk.lost;
+        if trace {
+            println!("{global_now:>7} n{id} restart (lost storage: {lost})");
+        }
         node.incarnation += 1;
         let engine_seed = seed ^ (id << 40) ^ (node.incarnation << 52) ^ 0x5eed;
         node.engine = Some(Engine::new(
@@ -145,23 +154,23 @@ impl Cluster {
         ));
         node.store = node.disk.snapshot.clone();
         node.role_seen = Role::Follower;
-        node.catch_up = empty.then_some(CatchUp {
+        node.catch_up = lost.then_some(CatchUp {
             since: global_now,
             begun: false,
             target: None,
         });
         self.restarts.scheduled.remove(&id);
-        self.restarts.wiped.remove(&id);
+        let wiped = self.restarts.wiped.remove(&id);
         self.net.restart(id);
         self.check(id, |checkers, view| {
-            if empty {
+            if wiped {
                 checkers.on_wipe(view);
             } else {
                 checkers.on_reset(view);
             }
             Ok(())
         });
-        if empty {
+        if lost {
             let alone = self.up().len() == 1;
             self.begin_catch_up(id, alone);
         }

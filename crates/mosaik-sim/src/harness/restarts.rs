@@ -27,7 +27,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Cluster, Disk, Id, SimNode};
+use super::{Cluster, Disk, Id};
 use crate::net::SimRng;
 
 /// How the simulated operator restarts members (CLI `--restarts`).
@@ -67,7 +67,7 @@ pub enum StaleBonds {
 }
 
 /// Which restart faults a seed has, drawn from a stream of its own.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RestartFaults {
     /// The operator's discipline.
     pub policy: RestartPolicy,
@@ -217,8 +217,9 @@ impl Cluster {
         let Some(&kind) = rng.choose(&kinds) else {
             return;
         };
-        let busy =
-            self.nodes.iter().any(SimNode::is_catching_up) || !self.restarts.wiped.is_empty();
+        // A member is still "amnesiac" from its storage loss until it caught up, even while
+        // down.
+        let busy = self.nodes.iter().any(|n| n.disk.lost);
         let up = self.up();
         if (careful && busy) || up.len() < 2 {
             return;
@@ -265,7 +266,13 @@ impl Cluster {
     fn wipe(&mut self, id: Id) {
         let node = self.node_mut(id);
         debug_assert!(!node.is_up(), "only a down member's disk is wiped");
-        node.disk = Disk::default();
+        node.disk = Disk {
+            lost: true,
+            ..Disk::default()
+        };
+        if self.trace {
+            println!("{:>7} n{id} disk wiped", self.now());
+        }
         self.restarts.wiped.insert(id);
     }
 

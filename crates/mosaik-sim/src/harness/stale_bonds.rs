@@ -34,6 +34,9 @@ impl Cluster {
             self.bonds.remove(&(peer.min(id), peer.max(id)));
         }
         restarts.counts.asymmetric += 1;
+        if self.trace {
+            println!("{now:>7} n{id} stale bonds at {:?}", restarts.stale);
+        }
         if !self.strict {
             // The restarted member's voters shrank to itself.
             self.churn = true;
@@ -51,6 +54,9 @@ impl Cluster {
             return false;
         };
         self.restarts.stale.remove(&(holder, member));
+        if self.trace {
+            println!("{now:>7} n{holder} replaces its stale bond to n{member}");
+        }
         if self.node(holder).is_up() {
             if !self.strict {
                 self.churn = true;
