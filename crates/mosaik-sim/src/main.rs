@@ -44,11 +44,11 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Re-introduce a known engine bug: prior-term-commit, double-vote, stale-read,
-    /// bonded-quorum, fetch-skips-prev-check.
+    /// bonded-quorum, fetch-skips-prev-check, amnesiac-voter, higher-round-wins.
     #[arg(long)]
     plant_bug: Option<String>,
     /// Restart faults: empty restarts (amnesia, wiped disks) and stale bonds.
-    #[arg(long, value_enum, default_value_t = RestartsArg::Off)]
+    #[arg(long, value_enum, default_value_t = RestartsArg::Careful)]
     restarts: RestartsArg,
     /// Print one line per seed.
     #[arg(long)]
@@ -105,7 +105,7 @@ fn main() -> ExitCode {
     {
         eprintln!(
             "unknown planted bug {bug:?} (prior-term-commit, double-vote, stale-read, \
-             bonded-quorum, fetch-skips-prev-check)"
+             bonded-quorum, fetch-skips-prev-check, amnesiac-voter, higher-round-wins)"
         );
         return ExitCode::from(2);
     }

@@ -1,6 +1,7 @@
 //! The simulator really exercises the restart faults: on a short careful sweep, members are
 //! restarted with empty storage (amnesia), lose their disk while down (wiped), and come back
-//! behind stale bonds (asymmetric views), and members that restarted empty catch up.
+//! behind stale bonds (asymmetric views), members that restarted empty catch up, and every
+//! checker stays green.
 
 use mosaik_sim::harness::{Mode, RestartCounts, RestartPolicy, SimConfig, run_seed};
 
@@ -11,6 +12,12 @@ fn sweep(mode: Mode) -> (u64, RestartCounts) {
     let (mut seeds, mut total) = (0, RestartCounts::default());
     for seed in 0..60 {
         let report = run_seed(&config, seed);
+        assert!(
+            report.violation.is_none(),
+            "{}: {:?}",
+            config.replay_command(seed),
+            report.violation
+        );
         seeds += u64::from(report.restart_faults.is_some());
         total.amnesia += report.restarts.amnesia;
         total.wiped += report.restarts.wiped;

@@ -3,15 +3,28 @@
 //! empty storage and is still catching up (it holds nothing the group committed, so following
 //! it erases acknowledged history: issue 14).
 //!
-//! The cause of an `Output::Reverted` that discards entries is the leader the reverting member
-//! follows at that moment (its `AppendEntries` forced the truncation, or its snapshot the
-//! rewind). Comparing the two histories' committed ranks needs the engine's
-//! `committed_rank()`, which today's engine does not have.
+//! The cause of an `Output::Reverted` that discards entries is the leader whose
+//! `AppendEntries` the reverting member is handling (the harness hands the checker that
+//! leader and the [`CommittedRank`] it sent, with the member's own rank before the message:
+//! [`Cause`]); the history it discards must not outrank the leader's. A revert outside such a
+//! message (a rewind by an older snapshot) is judged only by its leader's catch-up state.
 
-use mosaik_raft::Output;
+use mosaik_raft::{CommittedRank, Output};
 
 use super::{Checker, View};
-use crate::harness::Out;
+use crate::harness::{Id, Out};
+
+/// The leader whose `AppendEntries` a member is handling, and the two committed ranks the
+/// merge rule compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cause {
+    /// The leader that sent the message.
+    pub leader: Id,
+    /// The rank the leader sent with it.
+    pub leader_rank: CommittedRank<Id>,
+    /// The member's rank before it handled the message.
+    pub rank_before: CommittedRank<Id>,
+}
 
 /// Checks the cause of every revert that discards committed entries.
 pub struct MergeRule;
@@ -28,7 +41,17 @@ impl Checker for MergeRule {
         if *discarded == 0 {
             return Ok(());
         }
-        let Some(winner) = view.node.engine().leader() else {
+        if let Some(cause) = view.cause
+            && cause.leader_rank < cause.rank_before
+        {
+            return Err(format!(
+                "reverted {discarded} committed entries after {to} to follow {} of rank {}, \
+                 below its own rank {}",
+                cause.leader, cause.leader_rank, cause.rank_before
+            ));
+        }
+        let winner = view.cause.map(|c| c.leader).or(view.node.engine().leader());
+        let Some(winner) = winner else {
             return Ok(());
         };
         let Some(leader) = usize::try_from(winner).ok().and_then(|i| view.nodes.get(i)) else {

@@ -8,9 +8,11 @@
 //!
 //! "Strong" checks (committed prefix, leader completeness, state machine safety, read
 //! freshness, one leader per round) hold in strict mode always, and in dynamic mode only while
-//! membership never shrank: a partition or a bond breaking lets both sides commit, and the
-//! engine then legitimately reverts the losing side. The harness tells the checkers which regime
-//! applies through [`View::strong`].
+//! every leader's quorum is a majority of ALL members (then any two quorums intersect, as in
+//! strict mode): once a leader is elected or commits or confirms a read with fewer — a
+//! partition side, the survivors of crashes that unbonded, a member alone behind stale bonds —
+//! both sides may commit, and the engine then legitimately reverts the losing side. The harness
+//! tells the checkers which regime applies through [`View::strong`].
 //!
 //! Restart safety (issue 14) has three checkers of its own: [`CatchUpDiscipline`] (a member
 //! that restarted empty neither votes nor campaigns before it caught up), [`AcknowledgedWrites`]
@@ -44,7 +46,7 @@ pub use committed::CommittedPrefix;
 pub use durability::PersistBeforeSend;
 pub use election::ElectionSafety;
 pub use log_matching::LogMatching;
-pub use merge_rule::MergeRule;
+pub use merge_rule::{Cause, MergeRule};
 pub use monotonic::Monotonic;
 pub use reads::ReadFreshness;
 pub use state_machine::StateMachineSafety;
@@ -59,6 +61,8 @@ pub struct View<'a> {
     pub node: &'a SimNode,
     /// Every member (the node included), indexed by id.
     pub nodes: &'a [SimNode],
+    /// The leader whose `AppendEntries` the node is handling, if it is handling one.
+    pub cause: Option<Cause>,
 }
 
 /// One safety property, decided incrementally. Every hook returns `Err(detail)` on a violation.

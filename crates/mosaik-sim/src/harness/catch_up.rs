@@ -1,4 +1,4 @@
-//! The shell's side of a catch-up after an empty restart: what it tells the engine, what it
+//! The shell's side of a catch-up after a restart on lost storage: what it tells the engine, what it
 //! advertises to the peers, and when it considers the member caught up.
 
 use mosaik_raft::{Input, Message};
@@ -6,20 +6,19 @@ use mosaik_raft::{Input, Message};
 use super::{Cluster, Id, Msg};
 
 impl Cluster {
-    /// `id` just restarted with empty storage: like the real shell, feed `Input::BeginCatchUp`
-    /// before anything else (so the engine never votes on an empty log), and `Input::EndCatchUp`
+    /// `id` just restarted after losing its storage: like the real shell, feed
+    /// `Input::BeginCatchUp` before anything else (so it never votes on what it lost), and
+    /// `Input::EndCatchUp`
     /// right after if no other member is live (`alone`: a brand-new group, as far as the shell
     /// can tell). While it catches up the shell advertises the member as an observer.
-    ///
-    /// Today's engine has no catch-up (issue 14 unfixed): the shell feeds nothing, which is
-    /// exactly the old behaviour, and the harness ends the catch-up by its own model of the
-    /// rule (see [`CatchUp`](super::CatchUp)).
-    #[expect(
-        clippy::unused_self,
-        reason = "today's engine has no Input::BeginCatchUp"
-    )]
     pub(super) fn begin_catch_up(&mut self, id: Id, alone: bool) {
-        let _ = (id, alone);
+        if let Some(catch_up) = self.node_mut(id).catch_up.as_mut() {
+            catch_up.begun = true;
+        }
+        self.input(id, Input::BeginCatchUp);
+        if alone {
+            self.input(id, Input::EndCatchUp);
+        }
     }
 
     /// A message is about to be delivered to `to`: a leader's commit index announced to a
@@ -70,7 +69,6 @@ impl Cluster {
 
     /// `id`'s engine reported `Output::CaughtUp`: it votes again, and its shell announces its
     /// real preference to its peers (after the current step).
-    #[expect(dead_code, reason = "today's engine has no Output::CaughtUp")]
     pub(super) fn caught_up(&mut self, id: Id) {
         let node = self.node_mut(id);
         node.disk.lost = false;

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeSet;
 
-use mosaik_raft::{Config, Cursor, Engine, Input, Instant, Message, Output, RequestId, Role, Vote};
+use mosaik_raft::{
+    Config, Cursor, Engine, Input, Instant, Message, Output, RequestId, Role, Vote, majority,
+};
 
 use super::fetch::Fetches;
 use super::{Clients, Disk, Id, Msg, Out, Restarts, SimNode};
-use crate::checkers::{Checkers, View, Violation};
+use crate::checkers::{Cause, Checkers, View, Violation};
 use crate::kv::KvStore;
 use crate::net::{Event, FaultConfig, SimNetwork, SimRng};
 
@@ -25,7 +27,10 @@ pub struct Cluster {
     pub rng: SimRng,
     /// Strict mode (`min_quorum`).
     pub strict: bool,
-    /// Dynamic mode only: some bond broke, so the group may have split and reverted.
+    /// Dynamic mode only: some leader acted (was elected, committed, confirmed a read) on a
+    /// quorum smaller than a majority of all members, so two sides may have committed and one
+    /// may be reverted. A bond that breaks or turns stale does not by itself count: with one
+    /// member missing from an odd-sized group a majority of the rest is still a majority of all.
     pub churn: bool,
     /// The first violation found; the run stops there.
     pub violation: Option<Violation>,
@@ -48,6 +53,8 @@ pub struct Cluster {
     /// The shell's log fetches (requests, chunks in flight, counters).
     pub fetches: Fetches,
     pub(super) seed: u64,
+    /// The `AppendEntries` being handled: `(receiver, leader and ranks)`, for the merge rule.
+    cause: Option<(Id, Cause)>,
 }
 
 impl Cluster {
@@ -88,6 +95,7 @@ impl Cluster {
             fetches: Fetches::new(seed),
             restarts: Restarts::off(seed),
             seed,
+            cause: None,
         };
         for id in cluster.ids() {
             cluster.restart(id);
@@ -157,6 +165,7 @@ impl Cluster {
             self.carry_out(id, &out);
         }
         self.model_catch_up(id);
+        self.note_quorum(id);
         let engine = self.node(id).engine();
         match engine.next_deadline() {
             Some(deadline) => self.net.set_local_timer(id, deadline.as_millis()),
@@ -176,6 +185,10 @@ impl Cluster {
             strong: self.strict || !self.churn,
             node: &self.nodes[usize::try_from(id).expect("small id")],
             nodes: &self.nodes,
+            cause: self
+                .cause
+                .filter(|(to, _)| *to == id)
+                .map(|(_, cause)| cause),
         };
         if let Err(v) = f(&mut self.checkers, &view) {
             self.violation.get_or_insert(v);
@@ -253,6 +266,9 @@ impl Cluster {
             }
             Output::LeaderChanged(_) | Output::CaughtUp => Ok(()),
         };
+        if matches!(out, Output::CaughtUp) {
+            self.caught_up(id);
+        }
         if let Err(detail) = result {
             self.fail(Violation {
                 checker: "shell-contract",
@@ -260,7 +276,22 @@ impl Cluster {
                 detail: format!("node {id}: {detail} ({out:?})"),
             });
         }
+        self.note_quorum(id);
         self.check(id, |checkers, view| checkers.on_output(view, out));
+    }
+
+    /// Dynamic mode: if `id` leads with voters whose majority is smaller than a majority of all
+    /// members, quorums no longer intersect and the strong properties stop (`churn`).
+    fn note_quorum(&mut self, id: Id) {
+        if self.strict || self.churn {
+            return;
+        }
+        let Some(engine) = self.node(id).engine.as_ref() else {
+            return;
+        };
+        if engine.is_leader() && majority(engine.voters().len()) < majority(self.nodes.len()) {
+            self.churn = true;
+        }
     }
 
     /// Processes one pending state sync, one log-fetch action, one shell announcement or
@@ -281,7 +312,9 @@ impl Cluster {
                 // has no bond to it, so nothing passes either way.
                 if !self.is_stale(from, to) {
                     self.note_delivery(to, &msg);
+                    self.cause = self.cause_of(to, &msg).map(|cause| (to, cause));
                     self.input(to, Input::Message { from, msg });
+                    self.cause = None;
                 }
                 true
             }
@@ -294,6 +327,18 @@ impl Cluster {
         }
     }
 
+    /// The leader and ranks of `msg` if it is an `AppendEntries` for running `to`.
+    fn cause_of(&self, to: Id, msg: &Msg) -> Option<Cause> {
+        let Message::AppendEntries { leader, rank, .. } = msg else {
+            return None;
+        };
+        Some(Cause {
+            leader: *leader,
+            leader_rank: *rank,
+            rank_before: self.node(to).engine.as_ref()?.committed_rank(),
+        })
+    }
+
     /// Plays the shell's state sync: installs the source's applied state on `id` at once.
     ///
     /// The state is served even when the source has not applied the requested `base` yet: after
@@ -302,17 +347,25 @@ impl Cluster {
     /// older snapshot (it reports the rewind as `Reverted`); in strict mode the source's
     /// committed state always agrees with the requester's.
     fn state_sync(&mut self, id: Id, source: Id, _base: Cursor<Id>) {
-        let (Some(from), Some(_)) = (&self.node(source).engine, &self.node(id).engine) else {
+        let (Some(from), Some(to)) = (&self.node(source).engine, &self.node(id).engine) else {
             return;
         };
         let applied = from.applied_index();
         let Some(term) = from.log().term_at(applied) else {
             return;
         };
+        // The history installed is the source's: a rewind it causes is judged by its rank.
+        let cause = Cause {
+            leader: source,
+            leader_rank: from.committed_rank(),
+            rank_before: to.committed_rank(),
+        };
         let store = self.node(source).store.prefix(applied);
         self.node_mut(id).store = store;
         let cursor = Cursor::new(term, applied);
+        self.cause = Some((id, cause));
         self.input(id, Input::SnapshotInstalled { cursor });
+        self.cause = None;
         self.check(id, |checkers, view| {
             checkers.on_reset(view);
             Ok(())

@@ -51,9 +51,6 @@ impl Cluster {
     /// Breaks the bond between `a` and `b` (what the shells do when heartbeats stop).
     pub fn unbond(&mut self, a: Id, b: Id) {
         if self.bonds.remove(&(a.min(b), a.max(b))) {
-            if !self.strict {
-                self.churn = true;
-            }
             self.input(a, Input::PeerUnbonded { peer: b });
             self.input(b, Input::PeerUnbonded { peer: a });
         }

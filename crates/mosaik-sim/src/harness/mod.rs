@@ -26,7 +26,9 @@ pub use cluster::Cluster;
 pub use disk::Disk;
 pub use fetch::Fetches;
 pub use node::{CatchUp, SimNode};
-pub use restarts::{RestartCounts, RestartFaults, RestartPolicy, Restarts, StaleBonds};
+pub use restarts::{
+    REPLACE_INTERVAL_MS, RestartCounts, RestartFaults, RestartPolicy, Restarts, StaleBonds,
+};
 pub use run::run_seed;
 pub use schedule::{Profile, Style};
 
@@ -45,7 +47,8 @@ pub type Out = Output<Id, Put>;
 pub enum Mode {
     /// `min_quorum` = majority of all members: every safety property holds under any fault.
     Strict,
-    /// Voters = bonded members: the strong properties hold only while membership is stable;
+    /// Voters = bonded members: the strong properties hold only while every leader's quorum is
+    /// a majority of all members;
     /// after partitions the group must reconverge.
     Dynamic,
 }
@@ -61,7 +64,7 @@ impl Mode {
 }
 
 /// A planted bug by its CLI name (`prior-term-commit`, `double-vote`, `stale-read`,
-/// `bonded-quorum`, `fetch-skips-prev-check`).
+/// `bonded-quorum`, `fetch-skips-prev-check`, `amnesiac-voter`, `higher-round-wins`).
 pub fn planted_bug(name: &str) -> Option<PlantedBug> {
     Some(match name {
         "prior-term-commit" => PlantedBug::PriorTermCommit,
@@ -69,6 +72,8 @@ pub fn planted_bug(name: &str) -> Option<PlantedBug> {
         "stale-read" => PlantedBug::StaleRead,
         "bonded-quorum" => PlantedBug::BondedQuorum,
         "fetch-skips-prev-check" => PlantedBug::FetchSkipsPrevCheck,
+        "amnesiac-voter" => PlantedBug::AmnesiacVoter,
+        "higher-round-wins" => PlantedBug::HigherRoundWins,
         _ => return None,
     })
 }

@@ -5,10 +5,11 @@ use mosaik_raft::{Config, Engine, Index, Role};
 use super::{Disk, Id};
 use crate::kv::{KvStore, Put};
 
-/// The shell's view of a member that restarted with empty storage and has not caught up yet.
+/// The shell's view of a member that lost its storage (see [`Disk::lost`]) and has not caught
+/// up yet since it restarted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CatchUp {
-    /// Global time of the empty restart, in milliseconds.
+    /// Global time of the restart, in milliseconds.
     pub since: u64,
     /// Whether the shell fed `Input::BeginCatchUp` (the engine then decides when it ends, with
     /// `Output::CaughtUp`). Without it — the unfixed shell and engine — the harness ends the
@@ -37,7 +38,7 @@ pub struct SimNode {
     pub incarnation: u64,
     /// The role announced by the last `RoleChanged` output carried out.
     pub role_seen: Role,
-    /// Set while the member restarted with empty storage and has not caught up.
+    /// Set while the member restarted after losing its storage and has not caught up.
     pub catch_up: Option<CatchUp>,
 }
 
@@ -56,7 +57,7 @@ impl SimNode {
         self.engine.is_some()
     }
 
-    /// Whether the member restarted with empty storage and has not caught up yet.
+    /// Whether the member restarted after losing its storage and has not caught up yet.
     pub fn is_catching_up(&self) -> bool {
         self.catch_up.is_some()
     }

@@ -45,7 +45,7 @@ pub enum RestartPolicy {
 
 impl RestartPolicy {
     /// The CLI's default.
-    pub const DEFAULT: Self = RestartPolicy::Off;
+    pub const DEFAULT: Self = RestartPolicy::Careful;
 
     /// The CLI spelling.
     pub fn name(self) -> &'static str {
@@ -57,10 +57,16 @@ impl RestartPolicy {
     }
 }
 
+/// The current shell replaces one peer's stale bond at most this often (its
+/// `REPLACE_INTERVAL`), so two processes sharing a key cannot churn the engine.
+pub const REPLACE_INTERVAL_MS: u64 = 2_000;
+
 /// How a peer's shell gets rid of a stale bond to a restarted member's old incarnation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StaleBonds {
-    /// As soon as the new incarnation's handshake arrives (the current shell): tens of ms.
+    /// As soon as the new incarnation's handshake arrives (the current shell): tens of ms — but
+    /// at most once per [`REPLACE_INTERVAL_MS`] per peer; a restart sooner after the last
+    /// replacement keeps the stale bond until the liveness timeout.
     Replace,
     /// Only when the liveness timeout fires (the old shell): one to three election timeouts.
     Timeout,
@@ -77,8 +83,12 @@ pub struct RestartFaults {
     pub wiped: bool,
     /// Whether restarted members' peers keep stale bonds, and how they get rid of them.
     pub stale_bonds: Option<StaleBonds>,
-    /// Range of a stale bond's lifetime, in milliseconds.
-    pub stale_ms: (u64, u64),
+    /// Range of a stale bond's lifetime when the shell replaces it at once (the new
+    /// incarnation's handshake), in milliseconds.
+    pub replace_ms: (u64, u64),
+    /// Range of a stale bond's lifetime when it lasts until the liveness timeout (the old shell,
+    /// or the current one within `REPLACE_INTERVAL` of its last replacement), in milliseconds.
+    pub timeout_ms: (u64, u64),
     /// Pause between two amnesia or wipe actions, in milliseconds.
     pub gap_ms: (u64, u64),
     /// How long a wiped member stays down, in milliseconds.
@@ -100,16 +110,13 @@ impl RestartFaults {
                 StaleBonds::Timeout
             }
         });
-        let stale_ms = match stale_bonds {
-            Some(StaleBonds::Timeout) => (election_timeout_ms, 3 * election_timeout_ms),
-            _ => (5, 60),
-        };
         Self {
             policy,
             amnesia,
             wiped,
             stale_bonds,
-            stale_ms,
+            replace_ms: (5, 60),
+            timeout_ms: (election_timeout_ms, 3 * election_timeout_ms),
             gap_ms: (400, 1_500),
             down_ms: (1_000, 3_000),
         }
@@ -144,6 +151,8 @@ pub struct Restarts {
     /// Stale bonds: `(holder, restarted member)` → global ms when the holder's shell replaces
     /// it. The holder's engine still counts the member as bonded; messages both ways are lost.
     pub(super) stale: BTreeMap<(Id, Id), u64>,
+    /// When each `(holder, member)` stale bond was last replaced (global ms).
+    pub(super) replaced: BTreeMap<(Id, Id), u64>,
     /// Down members the operator brings back at the given global ms.
     pub(super) scheduled: BTreeMap<Id, u64>,
     /// Down members whose disk was lost.
@@ -169,6 +178,7 @@ impl Restarts {
             counts: RestartCounts::default(),
             rng: SimRng::new(seed ^ 0x0e57_a47e_0000_0003),
             stale: BTreeMap::new(),
+            replaced: BTreeMap::new(),
             scheduled: BTreeMap::new(),
             wiped: BTreeSet::new(),
             announce: Vec::new(),
