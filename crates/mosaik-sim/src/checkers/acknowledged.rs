@@ -9,19 +9,26 @@
 //!   [`CatchUpDiscipline`](super::CatchUpDiscipline)), or a quorum of it and a stale member
 //!   elects a leader without the write.
 //! * **Dynamic mode: writes that a majority of ALL members (every member that ever existed:
-//!   the simulation's fixed membership) had stored when the write was acknowledged**, and only
-//!   in seeds without partitions (no split, isolation or one-way cut; so crashes never unbond
-//!   either). Dynamic mode by design lets a shrunken voter set commit — a partition side, the
-//!   survivors of crashes that unbonded, a restarted member alone behind stale bonds — and
-//!   lose those commits on heal; a write on a minority of disks is such a commit. A write on a
-//!   majority of disks must survive the faults of that regime: amnesia of one member at a time
-//!   (catching up, it neither votes nor outranks anyone), wiped disks (one member down and
-//!   unbonded: the others still form a majority), asymmetric bond views (the restarted member
-//!   may elect itself alone and commit, but its rank is lower than the majority's, so the
-//!   merge rule makes it yield instead of reverting them), loss, delays and reboots with
-//!   disks. With partitions, two sides can each hold a majority-stored write's copies on the
-//!   losing side while the winning side's quorum counts more voters, so no history-based rule
-//!   can keep it; those seeds protect nothing here.
+//!   the simulation's fixed membership) had stored when the write was acknowledged, in seeds
+//!   without partitions** (no split, isolation or one-way cut, so crashes never unbond either).
+//!   Dynamic mode by design lets a shrunken voter set commit — a partition side, the survivors
+//!   of crashes that unbonded, a member alone behind stale bonds — and lose those commits on
+//!   heal; a write on a minority of disks is such a commit and is not protected. Why the
+//!   regime: without partitions the voters shrink only through the restart faults, and with
+//!   the careful policy by at most one member at a time (a wiped member is unbonded, a member
+//!   catching up is an observer), which still leaves a majority of all members; the one
+//!   exception is a member alone behind stale bonds, which elects itself and commits with
+//!   weight 1. So every competing history is either backed by a majority (and then contains
+//!   the write: its quorums intersect the write's copies, leader completeness) or is a lone
+//!   member's weight-1 history, which the merge rule ([`CommittedRank`](mosaik_raft::CommittedRank))
+//!   makes yield to any member that committed the write with a larger weight. With partitions,
+//!   two sides each commit with several voters and the heavier side wins even where the
+//!   lighter side held a majority-stored write (e.g. 5 members: a write on {A, B, C}, then
+//!   {A, B} | {C, D, E}; D wins with D and E, lacking it), so nothing is protected there.
+//!   The argument needs every member that committed the write to keep its rank: one that
+//!   restarts from its disk starts at rank zero (commit index and weight are not persisted), so
+//!   a lone member's higher-round entries win its vote and truncate its copy without a revert —
+//!   the failures this checker reports with today's engine in reboot-heavy seeds.
 //!
 //! Loss is detected incrementally and at the end of the run (a converged member's state lacks
 //! the write: e.g. the group went back below it without committing anything else there).
