@@ -19,6 +19,22 @@ enum Acceptance {
     Accept,
 }
 
+/// Whether an `AppendEntries` is one a leader of `term` can send: `prev` and every entry are of
+/// that term or earlier, and terms never decrease along the entries.
+fn well_formed<Id: NodeId, C>(term: Term<Id>, prev: Cursor<Id>, entries: &[Entry<Id, C>]) -> bool {
+    let mut last = prev.term;
+    if last > term {
+        return false;
+    }
+    for entry in entries {
+        if entry.term < last || entry.term > term {
+            return false;
+        }
+        last = entry.term;
+    }
+    true
+}
+
 impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// Term checks shared by `AppendEntries` and `StateSyncRequired`; on acceptance the sender is
     /// our leader and the election timer restarts.
@@ -89,6 +105,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         (leader_commit, rank): (Index, CommittedRank<Id>),
         seq: u64,
     ) {
+        if !well_formed(term, prev, &entries) {
+            // A member with the group key sent entries no leader can produce: terms never
+            // decrease along a log and never exceed the leader's. Appending them would break
+            // the log's invariants (and used to panic the worker); drop the message.
+            return;
+        }
         let election_due = self.election_due;
         let result = match self.accept_leader(from, term, leader) {
             Acceptance::Ignore => return,
