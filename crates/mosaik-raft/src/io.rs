@@ -25,6 +25,11 @@ pub struct HardState<Id> {
     pub commit: Index,
     /// Voters the leader counted at that commit ([`CommittedRank::weight`](crate::CommittedRank)).
     pub commit_weight: u64,
+    /// The highest index committed with the most voters this member knows of, and that number:
+    /// with `commit` and `commit_weight`, what a restart keeps of the commit records the merge
+    /// rule compares (a history backed by many voters and extended by few stays strong where it
+    /// was strong).
+    pub peak: (Index, u64),
     /// A catch-up begun by [`Input::BeginCatchUp`] has not finished: a restart resumes it.
     pub catching_up: bool,
 }
@@ -36,6 +41,7 @@ impl<Id: Copy> Default for HardState<Id> {
             vote: None,
             commit: Index::ZERO,
             commit_weight: 0,
+            peak: (Index::ZERO, 0),
             catching_up: false,
         }
     }

@@ -91,7 +91,7 @@ pub use config::{Config, LeadershipPreference, PlantedBug};
 pub use engine::Engine;
 pub use io::{CommitError, HardState, Input, Output, ProposeError, Restored};
 pub use log::{Entry, Log, Payload};
-pub use message::{AppendResult, Forward, Message, Vote};
+pub use message::{AppendResult, Forward, Message, Overrule, Vote};
 pub use progress::{Progress, ProgressState};
 pub use quorum::{QuorumRule, majority};
 pub use rank::CommittedRank;

@@ -47,16 +47,31 @@ pub enum AppendResult<Id> {
         /// The follower's last log index (unverified: not a match point).
         last: Index,
     },
-    /// Dynamic mode: the leader's entries would overwrite entries the follower committed, and
-    /// the follower's committed history outranks the leader's (see [`CommittedRank`]). The
-    /// follower keeps its log; a leader that is outranked steps down and yields.
+    /// Dynamic mode: the leader's entries would overwrite entries the follower committed. The
+    /// follower keeps its log and reports how strongly its history from `conflict` on is backed;
+    /// the leader decides (see [`CommittedRank`]): outranked, it steps down and yields;
+    /// otherwise it overrules the follower in its next message.
     Diverged {
-        /// The follower's committed rank.
+        /// The follower's committed rank for its history from `conflict` on.
         rank: CommittedRank<Id>,
         /// The first index where the leader's entries disagree with the follower's committed
         /// ones.
         conflict: Index,
     },
+}
+
+/// The leader's verdict on a contested conflict (dynamic-mode merge rule): the follower's
+/// committed history from `conflict` on, as strong as it reported (`weight`, committed up to
+/// `commit`), lost. It applies only while the follower's history is still what it reported: one
+/// that committed more since contests again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Overrule {
+    /// Where the follower's entries disagree with the leader's.
+    pub conflict: Index,
+    /// The weight the follower reported from there on.
+    pub weight: u64,
+    /// The commit index the follower reported.
+    pub commit: Index,
 }
 
 /// Consensus traffic between members of one group.
@@ -81,9 +96,12 @@ pub enum Message<Id, C> {
         entries: Vec<Entry<Id, C>>,
         /// Leader's commit index.
         leader_commit: Index,
-        /// The leader's committed rank: decides a conflict over committed entries (dynamic
-        /// mode merge rule).
+        /// The leader's committed rank (a member yielding to a stronger history votes by it).
         rank: CommittedRank<Id>,
+        /// Dynamic-mode merge rule: the follower contested entries from exactly this index on
+        /// (`AppendResult::Diverged`) and the leader's history won; the follower gives up its
+        /// conflicting committed entries from there.
+        overrule: Option<Overrule>,
         /// Heartbeat round, echoed in the response.
         seq: u64,
     },
@@ -135,8 +153,10 @@ pub enum Message<Id, C> {
         base: Cursor<Id>,
         /// Leader's commit index.
         leader_commit: Index,
-        /// The leader's committed rank (the merge rule also guards snapshot installs).
+        /// The leader's committed rank.
         rank: CommittedRank<Id>,
+        /// As in `AppendEntries`: the merge rule decided a contested conflict for the leader.
+        overrule: Option<Overrule>,
         /// Heartbeat round, echoed in the response.
         seq: u64,
     },

@@ -38,6 +38,9 @@ pub struct Progress {
     pub sent_commit: Index,
     /// Heartbeat round last sent.
     pub sent_seq: u64,
+    /// Dynamic-mode merge rule: this follower contested our entries over its committed ones from
+    /// this index on and our history won; the next `AppendEntries` tells it to give them up.
+    pub overrule: Option<crate::message::Overrule>,
 }
 
 impl Progress {
@@ -53,6 +56,7 @@ impl Progress {
             abstains: false,
             sent_commit: Index::ZERO,
             sent_seq: 0,
+            overrule: None,
         }
     }
 

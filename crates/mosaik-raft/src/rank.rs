@@ -50,6 +50,19 @@ impl<Id: Copy> CommittedRank<Id> {
     pub fn index(&self) -> Index {
         self.commit.index
     }
+
+    /// The rank of a history from index `from` on: the largest weight among the commit records
+    /// `(up to index, weight)` that cover an entry at or after `from` (zero if none), with the
+    /// last committed position `commit`. What the merge rule compares at a conflict.
+    pub fn from_records(records: &[(Index, u64)], from: Index, commit: Cursor<Id>) -> Self {
+        let weight = records
+            .iter()
+            .filter(|(index, _)| *index >= from)
+            .map(|(_, w)| *w)
+            .max()
+            .unwrap_or(0);
+        CommittedRank { weight, commit }
+    }
 }
 
 impl<Id: Copy> Default for CommittedRank<Id> {

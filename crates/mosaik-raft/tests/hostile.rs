@@ -18,6 +18,7 @@ fn append_entries(
         entries,
         leader_commit: Index::ZERO,
         rank: CommittedRank::zero(),
+        overrule: None,
         seq: 0,
     }
 }

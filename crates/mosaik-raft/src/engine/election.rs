@@ -55,7 +55,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// whether a quorum would vote for it (term untouched, nothing persisted); the real election
     /// follows if so.
     fn start_campaign(&mut self, pre_vote: bool) {
-        let ballot = Term::new(self.hard.term.round() + 1, self.id);
+        let ballot = Term::new(self.hard.term.round() + 1 + self.round_skip(), self.id);
         if !pre_vote {
             self.hard.term = ballot;
             self.hard.vote = Some(self.id);
@@ -276,6 +276,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// Takes office: progress for every bonded peer, and a noop so that entries of earlier
     /// terms can commit under the current-term rule and reads can be served.
     fn become_leader(&mut self) {
+        self.lost_storage = false; // our ballot is now past anything an earlier life used
         let last = self.log.last_index();
         let peers: Vec<Id> = self.peers.keys().copied().collect();
         let term = self.hard.term;

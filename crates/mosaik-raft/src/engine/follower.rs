@@ -3,11 +3,10 @@
 use std::fmt::Debug;
 
 use super::Engine;
-use super::rejoin::UNKNOWN_CONFLICT;
+use super::rejoin::LeaderCommit;
 use crate::io::Output;
 use crate::log::Entry;
 use crate::message::{AppendResult, Message};
-use crate::rank::CommittedRank;
 use crate::types::{Cursor, Index, NodeId, Term};
 
 /// How a message from a (claimed) leader relates to our term.
@@ -18,6 +17,28 @@ enum Acceptance {
     Stale,
     /// Current leader: process.
     Accept,
+}
+
+/// An upper bound of where a leader's log (as `prev` and `entries` show it) departs from a log
+/// whose pruned prefix ends at `base`: the first position with a term newer than the base's
+/// (our terms never exceed it up to the base), else the base itself. The merge rule compares
+/// the histories from there (the true split may be earlier: it lies in the pruned prefix).
+fn diverged_by<Id: NodeId, C>(
+    base: Cursor<Id>,
+    prev: Cursor<Id>,
+    entries: &[Entry<Id, C>],
+) -> Index {
+    if prev.term > base.term {
+        return prev.index.min(base.index).max(Index(1));
+    }
+    let mut index = prev.index;
+    for entry in entries {
+        index = index.next();
+        if entry.term > base.term || index >= base.index {
+            return index.min(base.index);
+        }
+    }
+    base.index
 }
 
 /// Whether an `AppendEntries` is one a leader of `term` can send: `prev` and every entry are of
@@ -103,7 +124,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         leader: Id,
         prev: Cursor<Id>,
         entries: Vec<Entry<Id, C>>,
-        (leader_commit, rank): (Index, CommittedRank<Id>),
+        commit: LeaderCommit,
         seq: u64,
     ) {
         if !well_formed(term, prev, &entries) {
@@ -121,8 +142,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 conflict_term: None,
             },
             Acceptance::Accept => {
-                self.note_leader_commit(leader, leader_commit);
-                let result = self.append_from_leader(leader, prev, entries, (leader_commit, rank));
+                self.note_leader_commit(leader, commit.index);
+                let result = self.append_from_leader(leader, prev, entries, commit);
                 if matches!(result, AppendResult::Diverged { .. }) {
                     // A leader whose history loses to ours is no leader of ours: no lease for it
                     // (our side must be able to elect), and our election timer keeps running
@@ -155,7 +176,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         leader: Id,
         mut prev: Cursor<Id>,
         mut entries: Vec<Entry<Id, C>>,
-        (leader_commit, rank): (Index, CommittedRank<Id>),
+        commit: LeaderCommit,
     ) -> AppendResult<Id> {
         let base = self.log.base();
         let after_base = AppendResult::Conflict {
@@ -163,6 +184,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             hint: base.index.next(),
             conflict_term: None,
         };
+        // Where the leader's history departs from our snapshot at the latest: the first position
+        // it shows with a term newer than our base's (ours never exceed it up to the base).
+        let departs = diverged_by(base, prev, &entries);
         if prev.index < base.index {
             // Entries up to our base are in our snapshot; check the one at the base and skip.
             let skip = base.index.get() - prev.index.get();
@@ -173,8 +197,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 // partition, the leader's log may even be shorter than our base) and only a
                 // state sync repairs it. Waiting would ping-pong `after_base` forever.
                 let newest = entries.last().map_or(prev.term, |entry| entry.term);
-                if newest > base.term && self.refuses(&rank, UNKNOWN_CONFLICT) {
-                    return self.diverged(UNKNOWN_CONFLICT);
+                if newest > base.term
+                    && let Some(contested) = self.contest(departs, commit.overrule)
+                {
+                    return contested;
                 }
                 if newest > base.term {
                     let position = Cursor::new(newest, prev.index + entries.len() as u64);
@@ -183,8 +209,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 return after_base;
             };
             if at_base.term != base.term {
-                if self.refuses(&rank, UNKNOWN_CONFLICT) {
-                    return self.diverged(UNKNOWN_CONFLICT);
+                if let Some(contested) = self.contest(departs, commit.overrule) {
+                    return contested;
                 }
                 self.diverged_base(leader, Cursor::new(at_base.term, base.index));
                 return after_base;
@@ -194,7 +220,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
         match self.log.term_at(prev.index) {
             None => {
-                if let Some(fetching) = self.fetch_on_gap(leader, prev.index, leader_commit) {
+                if let Some(fetching) = self.fetch_on_gap(leader, prev.index, commit.index) {
                     return fetching;
                 }
                 return AppendResult::Conflict {
@@ -206,8 +232,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             Some(ours) if ours != prev.term => {
                 self.fetch = None; // no gap left: the leader repairs the rest
                 if prev.index == base.index {
-                    if self.refuses(&rank, UNKNOWN_CONFLICT) {
-                        return self.diverged(UNKNOWN_CONFLICT);
+                    if let Some(contested) = self.contest(departs, commit.overrule) {
+                        return contested;
                     }
                     self.diverged_base(leader, prev);
                     return after_base;
@@ -226,16 +252,16 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let match_index = prev.index + entries.len() as u64;
         if let Some(conflict) = self.first_conflict(prev.index, &entries)
             && conflict <= self.known_commit()
-            && self.refuses(&rank, conflict)
+            && let Some(contested) = self.contest(conflict, commit.overrule)
         {
-            return self.diverged(conflict);
+            return contested;
         }
         self.append_new_entries(prev.index, entries);
-        let commit = leader_commit.min(match_index);
-        if commit > self.commit {
-            self.commit_weight = rank.weight; // we now share the leader's commit
+        let to = commit.index.min(match_index);
+        if to > self.commit {
+            self.record_commit_weight(to, commit.weight); // we now share the leader's commit
         }
-        self.commit_to(commit);
+        self.commit_to(to);
         AppendResult::Success { match_index }
     }
 
@@ -251,14 +277,6 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             }
         }
         None
-    }
-
-    /// We keep our committed history against the leader's (dynamic-mode merge rule).
-    fn diverged(&self, conflict: Index) -> AppendResult<Id> {
-        AppendResult::Diverged {
-            rank: self.committed_rank(),
-            conflict,
-        }
     }
 
     /// Appends the entries after `prev_index` that we do not already hold, truncating our
@@ -294,6 +312,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             // Committed entries are discarded (dynamic mode, the merge rule let the leader win):
             // what we persisted as committed goes back first.
             self.durable_commit = self.durable_commit.min(from.prev());
+            self.forget_commit_weights_after(from.prev());
             self.persist_hard_state_capped(from.prev());
         }
         if let Some(from) = truncate_from {
@@ -339,7 +358,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         term: Term<Id>,
         leader: Id,
         base: Cursor<Id>,
-        (leader_commit, rank): (Index, CommittedRank<Id>),
+        commit: LeaderCommit,
         seq: u64,
     ) {
         let result = match self.accept_leader(from, term, leader) {
@@ -352,20 +371,21 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             Acceptance::Accept => {
                 if self.log.term_at(base.index) == Some(base.term) {
                     // We hold the leader's base, hence (log matching) its whole prefix.
-                    self.note_leader_commit(leader, leader_commit);
-                    self.commit_to(leader_commit.min(base.index));
+                    self.note_leader_commit(leader, commit.index);
+                    self.commit_to(commit.index.min(base.index));
                     AppendResult::Success {
                         match_index: base.index,
                     }
-                } else if self.log.term_at(base.index).is_some()
-                    && base.index <= self.known_commit()
-                    && self.refuses(&rank, UNKNOWN_CONFLICT)
+                } else if let Some(contested) = (self.log.term_at(base.index).is_some()
+                    && base.index <= self.known_commit())
+                .then(|| self.contest(base.index, commit.overrule))
+                .flatten()
                 {
                     // We committed another entry at the leader's base: installing its
-                    // snapshot would discard our stronger history (merge rule).
-                    self.diverged(UNKNOWN_CONFLICT)
+                    // snapshot would discard our committed history; the leader decides.
+                    contested
                 } else {
-                    self.note_leader_commit(leader, leader_commit);
+                    self.note_leader_commit(leader, commit.index);
                     if base.index >= self.log.base().index {
                         self.request_state_sync(leader, base);
                     }
@@ -418,6 +438,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             self.set_leader(None);
         }
         let old_commit = self.commit;
+        self.forget_commit_weights_after(cursor.index);
         self.durable_commit = self.durable_commit.min(cursor.index);
         self.persist_hard_state_capped(cursor.index);
         self.log.reset_to(cursor);

@@ -127,6 +127,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         };
         progress.sent_seq = seq;
         progress.sent_commit = commit;
+        let overrule = progress.overrule;
         if progress.state == ProgressState::Fetching {
             // Empty, with our last position as `prev`: the follower sees how far behind it
             // still is (and ends its fetch once the gap is small), and its timer is reset.
@@ -137,6 +138,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 entries: Vec::new(),
                 leader_commit: commit,
                 rank,
+                overrule,
                 seq,
             };
             self.send(peer, msg);
@@ -152,6 +154,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     base: self.log.base(),
                     leader_commit: commit,
                     rank,
+                    overrule,
                     seq,
                 }
             }
@@ -173,6 +176,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     entries,
                     leader_commit: commit,
                     rank,
+                    overrule,
                     seq,
                 }
             }
@@ -204,7 +208,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             return;
         }
         if let AppendResult::Diverged { rank, conflict } = result {
-            self.on_outranked(rank, conflict);
+            self.on_contested(from, rank, conflict);
             return;
         }
         let RoleState::Leader(leader) = &mut self.state else {
@@ -217,7 +221,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         progress.acked_seq = progress.acked_seq.max(seq);
         progress.abstains = vote == Vote::Abstained;
         let advanced = match result {
-            AppendResult::Success { match_index } => progress.on_success(match_index.min(last)),
+            AppendResult::Success { match_index } => {
+                progress.overrule = None;
+                progress.on_success(match_index.min(last))
+            }
             AppendResult::Conflict {
                 rejected_prev,
                 hint,
@@ -287,7 +294,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
         let current_term = self.log.term_at(index) == Some(self.hard.term);
         if current_term || self.config.has_bug(PlantedBug::PriorTermCommit) {
-            self.commit_weight = self.voters().len() as u64;
+            let weight = self.voters().len() as u64;
+            self.record_commit_weight(index, weight);
             self.commit_to(index);
         }
     }

@@ -26,7 +26,7 @@ use crate::types::{Cursor, Index, Instant, NodeId, Role, Term};
 use client::{AcceptedForward, PendingForward, PendingRead, Watch};
 use fetch::FetchState;
 use leader::LeaderState;
-use rejoin::{CatchUp, Yield};
+use rejoin::{CatchUp, LeaderCommit, Yield};
 
 /// Role-specific state.
 #[derive(Debug)]
@@ -92,14 +92,30 @@ pub struct Engine<Id, C> {
     fetch_ended_at: Option<Instant>,
     /// Catching up after losing storage (`Input::BeginCatchUp`): an observer until caught up.
     catch_up: Option<CatchUp<Id>>,
-    /// Voters the leader counted at the last commit we know of (see `CommittedRank`).
-    commit_weight: u64,
+    /// How many voters backed our committed entries: `(up to index, weight)` runs, oldest
+    /// first (see `CommittedRank`; bounded by `rejoin::MAX_WEIGHT_RECORDS`).
+    commit_weights: Vec<(Index, u64)>,
     /// The commit index a previous incarnation persisted (clamped to the log): entries up to it
     /// are committed even before a leader confirms it again, and the merge rule defends them.
     durable_commit: Index,
+    /// Began a catch-up after losing storage and has not led since (see `round_skip`).
+    lost_storage: bool,
     /// Yielding to a stronger committed history that conflicts with ours (dynamic mode).
     yielding: Option<Yield<Id>>,
     outputs: VecDeque<Output<Id, C>>,
+}
+
+/// The commit records a restart keeps: the peak `(index, weight)` and the latest one.
+fn restored_weights<Id>(hard: &HardState<Id>, log_last: Index) -> Vec<(Index, u64)> {
+    let commit = hard.commit.min(log_last);
+    let (peak_index, peak_weight) = hard.peak;
+    let peak = (peak_index.min(commit), peak_weight);
+    let mut records: Vec<(Index, u64)> = [peak, (commit, hard.commit_weight)]
+        .into_iter()
+        .filter(|(index, weight)| *index > Index::ZERO && *weight > 0)
+        .collect();
+    records.dedup_by_key(|(index, _)| *index);
+    records
 }
 
 impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
@@ -149,8 +165,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             fetch: None,
             fetch_ended_at: None,
             catch_up: hard_state.catching_up.then(CatchUp::default),
-            commit_weight: hard_state.commit_weight,
+            commit_weights: restored_weights(&hard_state, log_last),
             durable_commit: hard_state.commit.min(log_last).max(applied),
+            lost_storage: hard_state.catching_up,
             yielding: None,
             outputs: VecDeque::new(),
         };
@@ -224,6 +241,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 entries,
                 leader_commit,
                 rank,
+                overrule,
                 seq,
             } => self.on_append_entries(
                 from,
@@ -231,7 +249,11 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 leader,
                 prev_log_position,
                 entries,
-                (leader_commit, rank),
+                LeaderCommit {
+                    index: leader_commit,
+                    weight: rank.weight,
+                    overrule,
+                },
                 seq,
             ),
             Message::AppendEntriesResponse {
@@ -258,8 +280,16 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 base,
                 leader_commit,
                 rank,
+                overrule,
                 seq,
-            } => self.on_state_sync_required(from, term, leader, base, (leader_commit, rank), seq),
+            } => {
+                let commit = LeaderCommit {
+                    index: leader_commit,
+                    weight: rank.weight,
+                    overrule,
+                };
+                self.on_state_sync_required(from, term, leader, base, commit, seq);
+            }
             Message::Forward(forward) => self.on_forward(from, forward),
         }
     }

@@ -6,6 +6,7 @@ use std::fmt::Debug;
 use super::{Engine, RoleState};
 use crate::config::PlantedBug;
 use crate::io::Output;
+use crate::message::{AppendResult, Overrule};
 use crate::rank::CommittedRank;
 use crate::types::{Cursor, Index, Instant, NodeId};
 
@@ -28,10 +29,22 @@ impl<Id> Default for CatchUp<Id> {
     }
 }
 
-/// The conflict index reported when the divergence lies in a pruned prefix (our snapshot base
-/// conflicts with the leader's log): nobody knows where the histories split, so no side may
-/// claim the other's committed history is a prefix of its own; the ranks alone decide.
-pub(super) const UNKNOWN_CONFLICT: Index = Index::ZERO;
+/// What a leader's message says about its commit: its commit index, the weight it committed
+/// with, and whether it overrules a conflict we contested.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct LeaderCommit {
+    pub(super) index: Index,
+    pub(super) weight: u64,
+    pub(super) overrule: Option<Overrule>,
+}
+
+/// How far a member that lost its storage jumps its first ballot round (see
+/// `Engine::round_skip`): far beyond any run of lone elections its earlier life can have had.
+const AMNESIA_ROUND_SKIP: u64 = 1 << 20;
+
+/// Most commit-weight records kept (a new one starts only when the number of voters at a commit
+/// changes, so this is plenty; beyond it the oldest are merged, keeping the larger weight).
+const MAX_WEIGHT_RECORDS: usize = 64;
 
 /// How long a member that learned its committed history was outranked keeps yielding (refusing
 /// to campaign, voting only for the stronger history), in election timeouts. Long enough for
@@ -60,18 +73,83 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.catch_up.is_some()
     }
 
-    /// This node's committed rank (see [`CommittedRank`]): what decides a conflict over committed
-    /// entries in dynamic mode.
+    /// This node's committed rank (see [`CommittedRank`]): the weight of its latest commit and
+    /// its last committed position. Candidates send it (a yielding member votes by it).
     pub fn committed_rank(&self) -> CommittedRank<Id> {
+        let weight = self.commit_weights.last().map_or(0, |(_, w)| *w);
+        self.rank_with(weight)
+    }
+
+    /// The rank of our committed history from index `conflict` on, as the merge rule compares
+    /// it: the largest weight with which anything at or after `conflict` was committed (zero
+    /// when we committed nothing there), and our last committed position.
+    pub fn committed_rank_at(&self, conflict: Index) -> CommittedRank<Id> {
+        CommittedRank::from_records(&self.commit_weights, conflict, self.committed_rank().commit)
+    }
+
+    /// The commit records `(up to index, weight)` behind [`Engine::committed_rank_at`], oldest
+    /// first.
+    pub fn commit_records(&self) -> &[(Index, u64)] {
+        &self.commit_weights
+    }
+
+    fn rank_with(&self, weight: u64) -> CommittedRank<Id> {
         let commit = self.known_commit();
         let term = self
             .log
             .term_at(commit)
             .unwrap_or_else(|| self.log.base().term);
         CommittedRank {
-            weight: self.commit_weight,
+            weight,
             commit: Cursor::new(term, commit),
         }
+    }
+
+    /// The commit index advanced to `index` with `weight` voters counted: entries up to it are
+    /// backed by that many (a run of equal weights is one record; at most
+    /// `MAX_WEIGHT_RECORDS` are kept, the oldest merged conservatively upwards).
+    pub(super) fn record_commit_weight(&mut self, index: Index, weight: u64) {
+        match self.commit_weights.last_mut() {
+            Some((last, w)) if *w == weight => *last = (*last).max(index),
+            _ => self.commit_weights.push((index, weight)),
+        }
+        if self.commit_weights.len() > MAX_WEIGHT_RECORDS {
+            let (_, first) = self.commit_weights.remove(0);
+            let (_, second) = &mut self.commit_weights[0];
+            *second = (*second).max(first);
+        }
+    }
+
+    /// Committed entries after `to` were discarded: their weights go too.
+    pub(super) fn forget_commit_weights_after(&mut self, to: Index) {
+        let keep = self
+            .commit_weights
+            .iter()
+            .position(|(index, _)| *index > to)
+            .unwrap_or(self.commit_weights.len());
+        let covers_to = keep < self.commit_weights.len()
+            && keep
+                .checked_sub(1)
+                .is_none_or(|k| self.commit_weights[k].0 < to);
+        let clamped = covers_to.then(|| (to, self.commit_weights[keep].1));
+        self.commit_weights.truncate(keep);
+        self.commit_weights
+            .extend(clamped.filter(|(i, _)| *i > Index::ZERO));
+    }
+
+    /// The last record with the highest weight (persisted with the latest one: a restart
+    /// defends with both).
+    pub(super) fn peak_commit_weight(&self) -> (Index, u64) {
+        let max = self
+            .commit_weights
+            .iter()
+            .map(|(_, w)| *w)
+            .max()
+            .unwrap_or(0);
+        (self.commit_weights.iter().rev())
+            .find(|(_, w)| *w == max)
+            .copied()
+            .unwrap_or((Index::ZERO, 0))
     }
 
     /// The highest index known committed: the commit index, or what a previous incarnation
@@ -89,8 +167,22 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             self.set_leader(None);
         }
         self.catch_up = Some(CatchUp::default());
+        self.lost_storage = true;
         self.persist_hard_state(); // a crash during the catch-up resumes it
         self.membership_changed();
+    }
+
+    /// Rounds to skip in our next campaign. A member that lost its storage may have used ballots
+    /// `(round, us)` that nobody it caught up from has seen (a lone election, entries only on a
+    /// member that is down): campaigning in such a round again would create a second history
+    /// under the same ballot and break log matching. Until it has led once, it campaigns
+    /// `AMNESIA_ROUND_SKIP` rounds further than needed.
+    pub(super) fn round_skip(&self) -> u64 {
+        if self.lost_storage {
+            AMNESIA_ROUND_SKIP
+        } else {
+            0
+        }
     }
 
     pub(super) fn on_end_catch_up(&mut self) {
@@ -144,30 +236,48 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.membership_changed();
     }
 
-    /// Dynamic mode, as a follower: whether we refuse entries of a leader of rank `leader` that
-    /// would discard our committed entries from index `conflict` on. Strict mode never gets
-    /// here (its quorums intersect: discarding a committed entry is a bug and panics).
-    ///
-    /// We refuse when [`follower_wins`] says our history wins, unless we yield to a history and
-    /// this leader belongs to it: then we are the loser and accept the repair.
-    pub(super) fn refuses(&mut self, leader: &CommittedRank<Id>, conflict: Index) -> bool {
+    /// Dynamic mode, as a follower: the leader's entries would discard our committed entries
+    /// from `conflict` on. `None` lets them (the leader already decided exactly this conflict for
+    /// itself: `overrule`; or strict mode, which never gets here — its quorums intersect and discarding a
+    /// committed entry panics); otherwise we keep our log and contest with `Diverged`: the
+    /// leader decides, so both sides always apply the same verdict.
+    pub(super) fn contest(
+        &self,
+        conflict: Index,
+        overrule: Option<Overrule>,
+    ) -> Option<AppendResult<Id>> {
         if self.config.is_strict() || self.config.has_bug(PlantedBug::HigherRoundWins) {
-            return false;
+            return None;
         }
-        if let Some(to) = self.yields_to()
-            && belongs_to(leader, &to)
-        {
-            self.yielding = None;
-            return false;
-        }
-        follower_wins(&self.committed_rank(), leader, conflict)
+        let rank = self.committed_rank_at(conflict);
+        let judged = overrule.is_some_and(|o| {
+            o.conflict == conflict && rank.weight <= o.weight && rank.commit.index <= o.commit
+        });
+        (!judged).then_some(AppendResult::Diverged { rank, conflict })
     }
 
-    /// A follower reported `Diverged` at `conflict`: if its committed history wins (the same
-    /// rule it applied), step down and yield until a leader of that history repairs us.
-    pub(super) fn on_outranked(&mut self, rank: CommittedRank<Id>, conflict: Index) {
-        if self.config.is_strict() || !follower_wins(&rank, &self.committed_rank(), conflict) {
-            return; // stale: we have committed past it since, and now win
+    /// As leader: follower `from` contested our entries from `conflict` on with its history's
+    /// `rank` there. **The merge rule:** the history backed by the larger weight from the
+    /// conflict on wins, then the more recent last commit, then the longer one. Outranked, we
+    /// step down and yield until a leader of that history repairs us; otherwise we overrule the
+    /// follower.
+    pub(super) fn on_contested(&mut self, from: Id, rank: CommittedRank<Id>, conflict: Index) {
+        if self.config.is_strict() {
+            return;
+        }
+        if rank <= self.committed_rank_at(conflict) {
+            if let RoleState::Leader(leader) = &mut self.state
+                && let Some(progress) = leader.progress.get_mut(&from)
+            {
+                // Only this conflict: if the follower's history changes, it contests anew.
+                progress.overrule = Some(Overrule {
+                    conflict,
+                    weight: rank.weight,
+                    commit: rank.commit.index,
+                });
+                progress.probe_sent = false; // tell it at once
+            }
+            return;
         }
         let until = self.now + self.config.election_timeout * YIELD_TIMEOUTS;
         let to = match self.yields_to() {
@@ -196,23 +306,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     }
 }
 
-/// The merge rule, evaluated the same way by the follower (to refuse) and the leader (to yield):
-/// the follower's committed history wins over the leader's entries from index `conflict` on when
-/// the leader has not even committed up to `conflict` (its committed history is a prefix of the
-/// follower's, which committed more on top of it) or the follower's [`CommittedRank`] is higher.
-pub(super) fn follower_wins<Id: Ord>(
-    follower: &CommittedRank<Id>,
-    leader: &CommittedRank<Id>,
-    conflict: Index,
-) -> bool {
-    leader.commit.index < conflict || follower > leader
-}
-
 /// Whether a member of rank `rank` belongs to (or has moved on from) the history of rank `to`
-/// that we yield to: at least as strong, and committed at least as far in at least as late a
-/// term. A lagging member of our own losing history, or of a third history, does not qualify
+/// that we yield to: it committed at least as far, in at least as late a term. A lagging member of our own losing history, or of a third history, does not qualify
 /// just because its weight or ballot is higher: granting it our vote would let it erase our
 /// committed entries without the winner's history ever being adopted.
 fn belongs_to<Id: Ord>(rank: &CommittedRank<Id>, to: &CommittedRank<Id>) -> bool {
-    rank >= to && rank.commit.index >= to.commit.index && rank.commit.term >= to.commit.term
+    rank.commit.index >= to.commit.index && rank.commit.term >= to.commit.term
 }

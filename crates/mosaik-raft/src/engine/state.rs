@@ -42,7 +42,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// index pointing into entries that replaced them).
     pub(super) fn persist_hard_state_capped(&mut self, cap: Index) {
         self.hard.commit = self.known_commit().min(cap);
-        self.hard.commit_weight = self.commit_weight;
+        self.hard.commit_weight = self.commit_weights.last().map_or(0, |(_, w)| *w);
+        self.hard.peak = self.peak_commit_weight();
         self.hard.catching_up = self.catch_up.is_some();
         let mut hard = self.hard;
         if self.config.has_bug(PlantedBug::DoubleVote) {
@@ -188,6 +189,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.assert_may_discard_committed(to.next());
         let discarded = self.commit.get() - to.get();
         self.commit = to;
+        self.forget_commit_weights_after(to);
         self.applied = self.log.base().index;
         let replay_from = self.log.base();
         self.emit(Output::Reverted {

@@ -9,21 +9,52 @@
 //! [`Cause`]); the history it discards must not outrank the leader's. A revert outside such a
 //! message (a rewind by an older snapshot) is judged only by its leader's catch-up state.
 
-use mosaik_raft::{CommittedRank, Output};
+use mosaik_raft::{CommittedRank, Cursor, Engine, Index, Output};
 
 use super::{Checker, View};
 use crate::harness::{Id, Out};
 
-/// The leader whose `AppendEntries` a member is handling, and the two committed ranks the
-/// merge rule compares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The leader whose `AppendEntries` a member is handling, and what the merge rule compares:
+/// both sides' commit records (`(up to index, weight)`) and last committed positions, taken
+/// before the member handled the message (the leader's as it stands when it is delivered: a
+/// leader's records only grow while it leads).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cause {
     /// The leader that sent the message.
     pub leader: Id,
-    /// The rank the leader sent with it.
-    pub leader_rank: CommittedRank<Id>,
-    /// The member's rank before it handled the message.
-    pub rank_before: CommittedRank<Id>,
+    leader_records: Vec<(Index, u64)>,
+    leader_commit: Cursor<Id>,
+    records_before: Vec<(Index, u64)>,
+    commit_before: Cursor<Id>,
+    /// A snapshot install: where the histories split is unknown (it lies in a pruned prefix),
+    /// so the engine compares whole histories, and so does the checker.
+    pub snapshot: bool,
+}
+
+impl Cause {
+    /// The cause of a message from `leader` (engine `source`) to `member`.
+    pub fn new<C: Clone + core::fmt::Debug>(
+        leader: Id,
+        source: &Engine<Id, C>,
+        member: &Engine<Id, C>,
+    ) -> Self {
+        Cause {
+            leader,
+            leader_records: source.commit_records().to_vec(),
+            leader_commit: source.committed_rank().commit,
+            records_before: member.commit_records().to_vec(),
+            commit_before: member.committed_rank().commit,
+            snapshot: false,
+        }
+    }
+
+    /// The leader's and the member's ranks from index `from` on.
+    fn ranks(&self, from: Index) -> (CommittedRank<Id>, CommittedRank<Id>) {
+        (
+            CommittedRank::from_records(&self.leader_records, from, self.leader_commit),
+            CommittedRank::from_records(&self.records_before, from, self.commit_before),
+        )
+    }
 }
 
 /// Checks the cause of every revert that discards committed entries.
@@ -41,17 +72,25 @@ impl Checker for MergeRule {
         if *discarded == 0 {
             return Ok(());
         }
-        if let Some(cause) = view.cause
-            && cause.leader_rank < cause.rank_before
+        // The discarded history starts right after `to`: that is where the ranks are compared
+        // (a snapshot install that rewinds is judged on whole histories, from index 0).
+        // (A snapshot install discards from where the histories split inside a pruned prefix,
+        // which the engine bounds from the leader's terms and the checker cannot see: there only
+        // the catch-up rule below is checked.)
+        let from = to.next();
+        if let Some(cause) = view.cause.filter(|cause| !cause.snapshot)
+            && let (leader_rank, own) = cause.ranks(from)
+            && leader_rank < own
         {
             return Err(format!(
-                "reverted {discarded} committed entries after {to} to follow {} of rank {}, \
-                 below its own rank {}",
-                cause.leader, cause.leader_rank, cause.rank_before
+                "reverted {discarded} committed entries after {to} to follow {} of rank {} \
+                 from {from} on, below its own rank {own} there",
+                cause.leader, leader_rank
             ));
         }
-        let winner = view.cause.map(|c| c.leader).or(view.node.engine().leader());
-        let Some(winner) = winner else {
+        // Judged only with a known cause (a message from a sender that has since restarted is
+        // not: its current state says nothing about the message).
+        let Some(winner) = view.cause.map(|c| c.leader) else {
             return Ok(());
         };
         let Some(leader) = usize::try_from(winner).ok().and_then(|i| view.nodes.get(i)) else {

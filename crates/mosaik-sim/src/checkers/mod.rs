@@ -62,7 +62,7 @@ pub struct View<'a> {
     /// Every member (the node included), indexed by id.
     pub nodes: &'a [SimNode],
     /// The leader whose `AppendEntries` the node is handling, if it is handling one.
-    pub cause: Option<Cause>,
+    pub cause: Option<&'a Cause>,
 }
 
 /// One safety property, decided incrementally. Every hook returns `Err(detail)` on a violation.

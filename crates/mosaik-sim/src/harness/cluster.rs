@@ -187,6 +187,7 @@ impl Cluster {
             nodes: &self.nodes,
             cause: self
                 .cause
+                .as_ref()
                 .filter(|(to, _)| *to == id)
                 .map(|(_, cause)| cause),
         };
@@ -327,16 +328,18 @@ impl Cluster {
         }
     }
 
-    /// The leader and ranks of `msg` if it is an `AppendEntries` for running `to`.
+    /// The leader of `msg` if it is an `AppendEntries` for running `to`, with both sides' commit
+    /// records as they stand before `to` handles it.
     fn cause_of(&self, to: Id, msg: &Msg) -> Option<Cause> {
-        let Message::AppendEntries { leader, rank, .. } = msg else {
+        let Message::AppendEntries { leader, term, .. } = msg else {
             return None;
         };
-        Some(Cause {
-            leader: *leader,
-            leader_rank: *rank,
-            rank_before: self.node(to).engine.as_ref()?.committed_rank(),
-        })
+        // The network may deliver a message after its sender crashed and restarted (or stepped
+        // down): unless the sender still leads that term, its engine no longer describes the
+        // message, and the revert is not judged.
+        let source =
+            (self.node(*leader).engine.as_ref()).filter(|e| e.term() == *term && e.is_leader())?;
+        Some(Cause::new(*leader, source, self.node(to).engine.as_ref()?))
     }
 
     /// Plays the shell's state sync: installs the source's applied state on `id` at once.
@@ -350,16 +353,19 @@ impl Cluster {
         let (Some(from), Some(to)) = (&self.node(source).engine, &self.node(id).engine) else {
             return;
         };
+        if from.is_catching_up() {
+            // It restarted empty since it asked for the sync (the request was its old
+            // incarnation's): it serves nothing, like the real transfer, which fetches only
+            // anchors a live leader offers.
+            return;
+        }
         let applied = from.applied_index();
         let Some(term) = from.log().term_at(applied) else {
             return;
         };
         // The history installed is the source's: a rewind it causes is judged by its rank.
-        let cause = Cause {
-            leader: source,
-            leader_rank: from.committed_rank(),
-            rank_before: to.committed_rank(),
-        };
+        let mut cause = Cause::new(source, from, to);
+        cause.snapshot = true;
         let store = self.node(source).store.prefix(applied);
         self.node_mut(id).store = store;
         let cursor = Cursor::new(term, applied);

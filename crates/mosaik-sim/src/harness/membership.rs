@@ -3,6 +3,7 @@
 
 use mosaik_raft::{Engine, Input, Instant, LeadershipPreference, Role};
 
+use super::restarts::RestartPolicy;
 use super::{CatchUp, Cluster, Id};
 
 impl Cluster {
@@ -168,7 +169,12 @@ impl Cluster {
             Ok(())
         });
         if lost {
-            let alone = self.up().len() == 1;
+            // The real shell ends a catch-up only when discovery shows no other member of the
+            // group: members that are merely down are still in the catalog (they are purged
+            // only long after). Only the reckless schedule's whole-group outages model a group
+            // that is gone, so only there does a member restarting alone end its catch-up.
+            let alone =
+                self.up().len() == 1 && self.restarts.faults.policy == RestartPolicy::Reckless;
             self.begin_catch_up(id, alone);
         }
         let peers = self.bonded_peers(id);

@@ -68,9 +68,14 @@ fn run(config: &SimConfig, seed: u64) -> SeedReport {
     let restart_faults =
         RestartFaults::draw(seed_mix, config.restarts, election_timeout_ms(&profile));
     cluster.restarts = Restarts::new(seed_mix, restart_faults);
+    // Dynamic mode protects majority-stored writes only where no member is ever alone by
+    // construction: no partitions, and no stale bonds (a restarted member behind stale bonds
+    // is a partition of one — it elects itself and commits alone, by design).
     cluster.checkers = Checkers::new(match config.mode {
         Mode::Strict => Protection::All,
-        Mode::Dynamic if !profile.partitions => Protection::MajorityStored,
+        Mode::Dynamic if !profile.partitions && restart_faults.stale_bonds.is_none() => {
+            Protection::MajorityStored
+        }
         Mode::Dynamic => Protection::Off,
     });
     if cluster.trace {
@@ -242,7 +247,15 @@ fn quiesce(cluster: &mut Cluster, profile: &Profile) {
     } else {
         10
     };
-    let deadline = healed + elections * timeout + millis(profile.config.bootstrap_delay);
+    // Dynamic mode: merging histories may need a member that was outranked to yield (it stays
+    // out of elections for up to 4 election timeouts, `rejoin::YIELD_TIMEOUTS` in the engine)
+    // before the winning side can elect.
+    let yielding = if profile.config.min_quorum.is_none() {
+        4 * timeout
+    } else {
+        0
+    };
+    let deadline = healed + elections * timeout + yielding + millis(profile.config.bootstrap_delay);
     if run_until(cluster, profile, deadline, &mut rng, stable_leader).is_none() {
         liveness(cluster, healed, "no leader followed by every member");
         return;
@@ -259,7 +272,7 @@ fn quiesce(cluster: &mut Cluster, profile: &Profile) {
     // slow, and this phase checks that it ends, not how fast. Stalling for three election
     // timeouts plus a round trip, or exceeding a minute overall, fails the seed.
     let per_batch = 2 * profile.faults.delay_max_ms + millis(profile.config.heartbeat_interval);
-    let stall = 3 * timeout + per_batch;
+    let stall = 3 * timeout + yielding + per_batch;
     let cap = cluster.now() + 60_000;
     // Progress = any member's applied index or log end moved (a revert, a snapshot install, an
     // apply, or log repair: nothing applies until the leader's noop reaches a quorum).
