@@ -103,6 +103,9 @@ pub(crate) struct Worker<S, M: StateMachine> {
     serving: Arc<core::sync::atomic::AtomicUsize>,
     /// The running snapshot catch-up episode, if any.
     transfer: Option<transfer::Transfer<M>>,
+    /// The position the engine's latest `NeedStateSync` asked to reach
+    /// (`None` once reached or installed).
+    sync_target: Option<mosaik_raft::Cursor<PeerId>>,
     /// This member's state-sync provider (set right after start).
     provider: Option<<M::StateSync as super::StateSync>::Provider>,
     /// The running log-fetch session, if any.
@@ -183,6 +186,7 @@ where
             held: Vec::new(),
             serving: Arc::default(),
             transfer: None,
+            sync_target: None,
             provider: None,
             session: None,
             sync_wake: Arc::default(),

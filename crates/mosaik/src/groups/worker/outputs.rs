@@ -31,6 +31,7 @@ where
             while let Some(output) = self.engine.poll_output() {
                 self.output(output)?;
             }
+            self.drop_obsolete_transfer();
             if !self.compact() {
                 break;
             }
