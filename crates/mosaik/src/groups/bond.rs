@@ -100,6 +100,7 @@ pub(crate) async fn dial(
             proof: config.key().generate_proof(&link, local.id(), group_id),
             bonds: acceptor.bonds.borrow().entries(),
             preference: acceptor.preference,
+            entry: discovery.me(),
         };
         link.send(&start)
             .await
@@ -127,6 +128,18 @@ pub(crate) async fn dial(
         close_now(link.connection(), &InvalidProof);
         return Err(Error::InvalidGroupKeyProof);
     }
+    // The acceptor's own entry names the process we reached; it is newer
+    // than the one we dialed if the peer restarted since we learned of it.
+    let (entry, expires) = match newer_entry(discovery, entry, end.entry) {
+        (entry, false) => (entry, expires),
+        (entry, true) => match config.authorize_peer(&entry) {
+            Ok(expires) => (entry, expires),
+            Err(err) => {
+                close_now(link.connection(), &NotAllowed);
+                return Err(Error::Unauthorized(err));
+            }
+        },
+    };
     for peer in end.bonds {
         discovery.feed(peer);
     }
@@ -136,6 +149,24 @@ pub(crate) async fn dial(
         preference: end.preference,
         expires,
     })
+}
+
+/// The entry to bond with: `ours` (what we dialed), or the peer's own
+/// entry from the handshake if it is newer and discovery accepted it (the
+/// catalog then holds it). True if it changed.
+fn newer_entry(
+    discovery: &Discovery,
+    ours: SignedPeerEntry,
+    theirs: SignedPeerEntry,
+) -> (SignedPeerEntry, bool) {
+    if theirs.id() != ours.id() || theirs.update_version() <= ours.update_version() {
+        return (ours, false);
+    }
+    discovery.feed(theirs);
+    match discovery.catalog().get_signed(&ours.id()) {
+        Some(newest) if newest.update_version() > ours.update_version() => (newest.clone(), true),
+        _ => (ours, false),
+    }
 }
 
 /// Acceptor side of one connection, run in its own task. `lookup` finds the
@@ -154,6 +185,11 @@ pub(crate) async fn accept(
         Err(_) => return close_now(&conn, &Timeout),
     };
     let peer = link.remote_id();
+    // The dialer's own entry first: a restarted peer is not in our catalog
+    // yet (or only as its previous process).
+    if start.entry.id() == peer {
+        discovery.feed(start.entry.clone());
+    }
     let Some(entry) = discovery.catalog().get_signed(&peer).cloned() else {
         return close_now(&conn, &UnknownPeer);
     };
@@ -163,13 +199,15 @@ pub(crate) async fn accept(
     let Some(acceptor) = lookup(&start.group_id) else {
         return close_now(&conn, &GroupNotFound);
     };
-    if acceptor.bonds.borrow().contains(&peer) {
-        return close_now(&conn, &AlreadyBonded);
-    }
     let Ok(expires) = acceptor.config.authorize_peer(&entry) else {
         super::metrics::bond_rejected(&local, "not_allowed");
         return close_now(&conn, &NotAllowed);
     };
+    // A peer we consider bonded is not refused here: with one dialer per
+    // pair it only dials when it has no bond with us (it restarted, or saw
+    // the old bond die first), so ours is stale. The worker replaces it once
+    // the proof below passed (rate-limited per peer, see
+    // `worker::membership::REPLACE_INTERVAL`).
     let key = acceptor.config.key();
     if !key.validate_proof(&link, start.proof, start.group_id) {
         super::metrics::bond_rejected(&local, "invalid_proof");
@@ -179,6 +217,7 @@ pub(crate) async fn accept(
         proof: key.generate_proof(&link, local.id(), start.group_id),
         bonds: acceptor.bonds.borrow().entries(),
         preference: acceptor.preference,
+        entry: discovery.me(),
     };
     let sent = tokio::time::timeout(timeout, link.send(&end)).await;
     if !matches!(sent, Ok(Ok(()))) {
@@ -229,6 +268,9 @@ pub(crate) struct BondHandle<C> {
     pub(crate) entry: SignedPeerEntry,
     /// For `Bond::close`: closing the connection ends both bond tasks.
     pub(crate) conn: Connection,
+    /// Dialed by the higher peer id, against the pair's rule (the lower
+    /// one could not reach it); see `Worker::supersedes`.
+    pub(crate) reverse: bool,
 }
 
 /// Timing of one bond.
@@ -330,6 +372,7 @@ pub(crate) fn spawn<C: Datum + Sync>(
         id,
         entry,
         conn: handle_conn,
+        reverse: false,
     }
 }
 

@@ -30,6 +30,10 @@ pub(crate) struct HandshakeStart {
     /// Beyond the original: the engine must know whether a bonded peer
     /// votes (observers do not), so both sides announce their preference.
     pub(crate) preference: LeadershipPreference,
+    /// Beyond the original: the sender's own entry, so the receiver knows
+    /// which process (incarnation) it bonds with even before gossip brought
+    /// a restarted peer's new entry. Fed to discovery like any entry.
+    pub(crate) entry: SignedPeerEntry,
 }
 
 /// Acceptor → initiator, answer to a valid [`HandshakeStart`].
@@ -38,6 +42,8 @@ pub(crate) struct HandshakeEnd {
     pub(crate) proof: Digest,
     pub(crate) bonds: Vec<SignedPeerEntry>,
     pub(crate) preference: LeadershipPreference,
+    /// The acceptor's own entry (see [`HandshakeStart::entry`]).
+    pub(crate) entry: SignedPeerEntry,
 }
 
 /// A replicated command on the wire: the user's [`Datum`] bytes, so custom

@@ -118,6 +118,12 @@ pub(crate) struct Worker<S, M: StateMachine> {
     bonds_tx: watch::Sender<BondSet>,
     bonds: HashMap<PeerId, BondHandle<M::Command>>,
     dialing: HashSet<PeerId>,
+    /// When each peer's bond was last replaced by a new handshake (entries
+    /// older than `membership::REPLACE_INTERVAL` are dropped).
+    replaced: HashMap<PeerId, Instant>,
+    /// Lower-id members we are not bonded with, and since when we wait for
+    /// their dial (see `membership::REVERSE_DIAL_AFTER`).
+    awaiting: HashMap<PeerId, Instant>,
     events_tx: mpsc::Sender<BondEvent<M::Command>>,
     next_request: u64,
     proposals: Proposals<M>,
@@ -202,6 +208,8 @@ where
             bonds_tx: bonds,
             bonds: HashMap::new(),
             dialing: HashSet::new(),
+            replaced: HashMap::new(),
+            awaiting: HashMap::new(),
             events_tx,
             next_request: 0,
             proposals: Proposals::default(),
@@ -237,13 +245,11 @@ where
                 Some(new) = incoming.recv() => worker.incoming(new),
                 Ok(()) = catalog.changed() => {
                     worker.push_local_entry();
-                    worker.scan();
-                    Ok(())
+                    worker.catalog_changed()
                 }
                 _ = rescan.tick() => {
-                    worker.scan();
                     worker.expire_snapshots();
-                    Ok(())
+                    worker.catalog_changed()
                 }
                 _ = sync_tick.tick(), if worker.transfer.is_some() => worker.sync_tick(),
                 () = sync_wake.0.notified() => worker.poll_sync(),
