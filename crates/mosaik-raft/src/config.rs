@@ -53,6 +53,14 @@ pub enum PlantedBug {
     /// (`Input::EntriesFetched`), so a chunk from a peer with another history is glued onto our
     /// log and log matching breaks.
     FetchSkipsPrevCheck,
+    /// Ignore [`Input::BeginCatchUp`](crate::Input::BeginCatchUp): a member that restarted with
+    /// empty storage votes and campaigns at once, so it can vote twice in a round and elect a
+    /// leader that lacks entries it acknowledged before the restart.
+    AmnesiacVoter,
+    /// Dynamic mode without the merge rule: the higher ballot round decides a conflict over
+    /// committed entries, so a lone or restarted member that re-elected itself often erases the
+    /// majority's committed history (never answers `AppendResult::Diverged`).
+    HigherRoundWins,
 }
 
 /// Configuration of one engine. Only the heartbeat settings must agree across a group (the shell

@@ -120,6 +120,17 @@ pub enum Input<Id, C> {
     /// behind, the leader repairs it and no new fetch starts for
     /// [`Config::state_sync_retry`](crate::Config::state_sync_retry).
     LogFetchDone,
+    /// This member may have been a member before and lost what it stored (it started with empty
+    /// storage while other members of the group are live): it must not vote or campaign until
+    /// it has caught up. Until its commit index reaches the highest commit index a leader
+    /// announced to it, it acts as an observer (abstains, never campaigns, does not count
+    /// itself as a voter) whatever its configured preference; then it emits
+    /// [`Output::CaughtUp`] and resumes that preference. The shell advertises it as an observer
+    /// to its peers meanwhile. A leader steps down first.
+    BeginCatchUp,
+    /// Ends the catch-up at once (the shell found no other live member: a brand-new group, or
+    /// the whole group restarted empty). Emits [`Output::CaughtUp`] if a catch-up was running.
+    EndCatchUp,
 }
 
 /// Why a proposal was not assigned an index range.
@@ -284,6 +295,10 @@ pub enum Output<Id, C> {
         /// The leader's `prev` position that showed the gap: fetch up to this index.
         up_to: Index,
     },
+    /// The catch-up begun by [`Input::BeginCatchUp`] ended (caught up with the leader's commit
+    /// index, or [`Input::EndCatchUp`]): this node votes and campaigns again with its configured
+    /// preference; the shell announces that preference to its peers.
+    CaughtUp,
 }
 
 impl<Id, C> Output<Id, C> {

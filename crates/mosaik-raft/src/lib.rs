@@ -21,7 +21,20 @@
 //!   observers; a quorum is a majority of them. A lone member elects itself after the bootstrap
 //!   delay. Both sides of a partition may make progress; when they merge, the side that loses
 //!   has its conflicting committed entries overwritten, which the engine reports explicitly
-//!   ([`Output::Reverted`]) so the state machine is rebuilt consistently.
+//!   ([`Output::Reverted`]) so the state machine is rebuilt consistently. **Which side loses**
+//!   is decided by the merge rule, never by the ballot round alone: the side whose committed
+//!   history was acknowledged by the larger quorum wins ([`CommittedRank`]: larger weight, then
+//!   the more recent last commit, then the longer committed log), and a leader that has not even
+//!   committed up to the first conflicting entry always loses. An empty or restarted member can
+//!   never revert anything; a lone member never reverts what two or more members committed.
+//!
+//! # No amnesiac voter (both modes)
+//!
+//! A member that starts with empty storage while other members of its group are live may have
+//! voted and acknowledged entries in an earlier life. The shell feeds [`Input::BeginCatchUp`]:
+//! the engine then abstains and never campaigns until its commit index reached every commit
+//! index a leader announced to it ([`Output::CaughtUp`]). Only a brand-new group (the shell
+//! feeds [`Input::EndCatchUp`]) self-elects its first member.
 //! * **Strict** ([`Config::min_quorum`] = `Some(n)`): additionally every election and every
 //!   commit needs `n` votes / acknowledgements. With `n` above half of the largest membership,
 //!   quorums always intersect and the group is linearizable under any partition.
@@ -70,6 +83,7 @@ mod log;
 mod message;
 mod progress;
 mod quorum;
+mod rank;
 mod rng;
 mod types;
 
@@ -80,4 +94,5 @@ pub use log::{Entry, Log, Payload};
 pub use message::{AppendResult, Forward, Message, Vote};
 pub use progress::{Progress, ProgressState};
 pub use quorum::{QuorumRule, majority};
+pub use rank::CommittedRank;
 pub use types::{Cursor, Index, IndexRange, Instant, NodeId, RequestId, Role, Term};

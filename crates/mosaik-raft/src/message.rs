@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::log::Entry;
+use crate::rank::CommittedRank;
 use crate::types::{Cursor, Index, IndexRange, Term};
 
 /// A vote, in elections and in replication acknowledgements.
@@ -46,6 +47,16 @@ pub enum AppendResult<Id> {
         /// The follower's last log index (unverified: not a match point).
         last: Index,
     },
+    /// Dynamic mode: the leader's entries would overwrite entries the follower committed, and
+    /// the follower's committed history outranks the leader's (see [`CommittedRank`]). The
+    /// follower keeps its log; a leader that is outranked steps down and yields.
+    Diverged {
+        /// The follower's committed rank.
+        rank: CommittedRank<Id>,
+        /// The first index where the leader's entries disagree with the follower's committed
+        /// ones.
+        conflict: Index,
+    },
 }
 
 /// Consensus traffic between members of one group.
@@ -70,6 +81,9 @@ pub enum Message<Id, C> {
         entries: Vec<Entry<Id, C>>,
         /// Leader's commit index.
         leader_commit: Index,
+        /// The leader's committed rank: decides a conflict over committed entries (dynamic
+        /// mode merge rule).
+        rank: CommittedRank<Id>,
         /// Heartbeat round, echoed in the response.
         seq: u64,
     },
@@ -92,6 +106,9 @@ pub enum Message<Id, C> {
         candidate: Id,
         /// Last position of the candidate's log (election restriction).
         log_position: Cursor<Id>,
+        /// The candidate's committed rank: a member that learned its own history was outranked
+        /// votes only for candidates at least as strong as the winner it yields to.
+        rank: CommittedRank<Id>,
         /// Pre-vote: "would you vote for me?" — changes no state anywhere. Granted only if the
         /// voter has not heard from a live leader within an election timeout and the candidate's
         /// log is up to date, so a node that cannot win never bumps the round and deposes a
@@ -118,6 +135,8 @@ pub enum Message<Id, C> {
         base: Cursor<Id>,
         /// Leader's commit index.
         leader_commit: Index,
+        /// The leader's committed rank (the merge rule also guards snapshot installs).
+        rank: CommittedRank<Id>,
         /// Heartbeat round, echoed in the response.
         seq: u64,
     },

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use common::{Cluster, fast_config};
 use mosaik_raft::{
-    Config, Cursor, Engine, Input, Instant, LeadershipPreference, Message, Output, PlantedBug,
-    Restored, Role, Term, Vote,
+    CommittedRank, Config, Cursor, Engine, Input, Instant, LeadershipPreference, Message, Output,
+    PlantedBug, Restored, Role, Term, Vote,
 };
 
 #[test]
@@ -145,6 +145,7 @@ fn request_vote(engine: &mut Engine<u64, u64>, candidate: u64, round: u64, now: 
         term: Term::new(round, candidate),
         candidate,
         log_position: Cursor::zero(),
+        rank: CommittedRank::zero(),
         pre_vote: false,
     };
     engine.handle(
@@ -232,6 +233,7 @@ fn vote_requires_up_to_date_log() {
         term: Term::new(round, 9),
         candidate: 9,
         log_position: Cursor::zero(),
+        rank: CommittedRank::zero(),
         pre_vote: false,
     };
     engine.handle(now, Input::Message { from: 9, msg });
@@ -259,6 +261,7 @@ fn real_vote_from(cluster: &mut Cluster, to: u64, candidate: u64, round: u64) ->
         term: Term::new(round, candidate),
         candidate,
         log_position: engine.last_log(),
+        rank: CommittedRank::zero(),
         pre_vote: false,
     };
     engine.handle(

@@ -8,6 +8,7 @@ use super::{Engine, RoleState};
 use crate::config::LeadershipPreference;
 use crate::log::Entry;
 use crate::message::{Message, Vote};
+use crate::rank::CommittedRank;
 use crate::types::{Cursor, NodeId, Term, millis};
 
 impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
@@ -42,7 +43,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     pub(super) fn on_election_timeout(&mut self) {
         // Nothing heard from the leader for a whole timeout: it is gone as far as we know.
         self.set_leader(None);
-        if self.config.preference.is_voter() {
+        // A member catching up or yielding to a stronger history never campaigns.
+        if self.is_voter() && self.yields_to().is_none() {
             self.start_campaign(true);
         } else {
             self.reset_election_timer();
@@ -90,11 +92,13 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let pending: Vec<Id> = voters.difference(answered).copied().collect();
         let (term, pre_vote) = (*ballot, *pre_vote);
         let (candidate, log_position) = (self.id, self.log.last());
+        let rank = self.committed_rank();
         for peer in pending {
             let msg = Message::RequestVote {
                 term,
                 candidate,
                 log_position,
+                rank,
                 pre_vote,
             };
             self.send(peer, msg);
@@ -137,7 +141,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         from: Id,
         term: Term<Id>,
         candidate: Id,
-        log_position: Cursor<Id>,
+        (log_position, rank): (Cursor<Id>, CommittedRank<Id>),
         pre_vote: bool,
     ) {
         if candidate != from || term.owner() != Some(candidate) {
@@ -146,12 +150,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let ours = self.hard.term;
         if pre_vote {
             // Nothing changes here: answer as we would vote in that round, were it to start.
-            let vote = if !self.config.preference.is_voter() {
+            let up_to_date = self
+                .yield_vote(&rank)
+                .unwrap_or_else(|| !log_position.is_behind(&self.log.last()));
+            let vote = if !self.is_voter() {
                 Vote::Abstained
-            } else if term.round() > ours.round()
-                && !log_position.is_behind(&self.log.last())
-                && !self.leader_is_live()
-            {
+            } else if term.round() > ours.round() && up_to_date && !self.leader_is_live() {
                 Vote::Granted
             } else {
                 Vote::Denied
@@ -190,7 +194,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
         // Same round from here on: rival ballots of one round are not "newer" than each other
         // (adopting one would depose the round's winner); a vote decides.
-        let vote = self.decide_vote(term, log_position);
+        let vote = self.decide_vote(term, log_position, &rank);
         let msg = Message::RequestVoteResponse {
             term: self.hard.term,
             vote,
@@ -200,10 +204,16 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     }
 
     /// Vote in the current round: at most one candidate per round, and only if its log is at
-    /// least as up-to-date as ours (election restriction). Granting adopts the candidate's
-    /// ballot; term and vote are persisted before the response.
-    fn decide_vote(&mut self, term: Term<Id>, log_position: Cursor<Id>) -> Vote {
-        if !self.config.preference.is_voter() {
+    /// least as up-to-date as ours (election restriction) — or, while we yield to a stronger
+    /// history, only if it belongs to that history. Granting adopts the candidate's ballot; term
+    /// and vote are persisted before the response.
+    fn decide_vote(
+        &mut self,
+        term: Term<Id>,
+        log_position: Cursor<Id>,
+        rank: &CommittedRank<Id>,
+    ) -> Vote {
+        if !self.is_voter() {
             return Vote::Abstained;
         }
         let Some(candidate) = term.owner() else {
@@ -212,7 +222,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let free = self.hard.vote.is_none_or(|vote| vote == candidate);
         // Someone else already won this round and we follow it: C cannot win the round.
         let following_other = self.leader.is_some_and(|leader| leader != candidate);
-        if !free || following_other || log_position.is_behind(&self.log.last()) {
+        let up_to_date = self
+            .yield_vote(rank)
+            .unwrap_or_else(|| !log_position.is_behind(&self.log.last()));
+        if !free || following_other || !up_to_date {
             return Vote::Denied;
         }
         if self.hard.term != term {

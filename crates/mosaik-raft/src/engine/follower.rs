@@ -6,6 +6,7 @@ use super::Engine;
 use crate::io::Output;
 use crate::log::Entry;
 use crate::message::{AppendResult, Message};
+use crate::rank::CommittedRank;
 use crate::types::{Cursor, Index, NodeId, Term};
 
 /// How a message from a (claimed) leader relates to our term.
@@ -16,6 +17,22 @@ enum Acceptance {
     Stale,
     /// Current leader: process.
     Accept,
+}
+
+/// Whether an `AppendEntries` is one a leader of `term` can send: `prev` and every entry are of
+/// that term or earlier, and terms never decrease along the entries.
+fn well_formed<Id: NodeId, C>(term: Term<Id>, prev: Cursor<Id>, entries: &[Entry<Id, C>]) -> bool {
+    let mut last = prev.term;
+    if last > term {
+        return false;
+    }
+    for entry in entries {
+        if entry.term < last || entry.term > term {
+            return false;
+        }
+        last = entry.term;
+    }
+    true
 }
 
 impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
@@ -85,9 +102,16 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         leader: Id,
         prev: Cursor<Id>,
         entries: Vec<Entry<Id, C>>,
-        leader_commit: Index,
+        (leader_commit, rank): (Index, CommittedRank<Id>),
         seq: u64,
     ) {
+        if !well_formed(term, prev, &entries) {
+            // A member with the group key sent entries no leader can produce: terms never
+            // decrease along a log and never exceed the leader's. Appending them would break
+            // the log's invariants (and used to panic the worker); drop the message.
+            return;
+        }
+        let election_due = self.election_due;
         let result = match self.accept_leader(from, term, leader) {
             Acceptance::Ignore => return,
             Acceptance::Stale => AppendResult::Conflict {
@@ -95,7 +119,25 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 hint: prev.index,
                 conflict_term: None,
             },
-            Acceptance::Accept => self.append_from_leader(leader, prev, entries, leader_commit),
+            Acceptance::Accept => {
+                self.note_leader_commit(leader_commit);
+                let commit = self.commit;
+                let result = self.append_from_leader(leader, prev, entries, (leader_commit, rank));
+                if self.commit != commit {
+                    self.commit_weight = rank.weight;
+                }
+                if matches!(result, AppendResult::Diverged { .. }) {
+                    // A leader whose history loses to ours is no leader of ours: no lease for it
+                    // (our side must be able to elect), and our election timer keeps running
+                    // (a leader it deposed just got one).
+                    self.set_leader(None);
+                    self.leader_heard_at = None;
+                    if election_due.is_some() {
+                        self.election_due = election_due;
+                    }
+                }
+                result
+            }
         };
         let vote = self.ack_vote();
         self.send(
@@ -116,7 +158,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         leader: Id,
         mut prev: Cursor<Id>,
         mut entries: Vec<Entry<Id, C>>,
-        leader_commit: Index,
+        (leader_commit, rank): (Index, CommittedRank<Id>),
     ) -> AppendResult<Id> {
         let base = self.log.base();
         let after_base = AppendResult::Conflict {
@@ -134,6 +176,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 // partition, the leader's log may even be shorter than our base) and only a
                 // state sync repairs it. Waiting would ping-pong `after_base` forever.
                 let newest = entries.last().map_or(prev.term, |entry| entry.term);
+                if newest > base.term && self.refuses(&rank, base.index) {
+                    return self.diverged(base.index);
+                }
                 if newest > base.term {
                     let position = Cursor::new(newest, prev.index + entries.len() as u64);
                     self.diverged_base(leader, position);
@@ -141,6 +186,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 return after_base;
             };
             if at_base.term != base.term {
+                if self.refuses(&rank, base.index) {
+                    return self.diverged(base.index);
+                }
                 self.diverged_base(leader, Cursor::new(at_base.term, base.index));
                 return after_base;
             }
@@ -161,6 +209,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             Some(ours) if ours != prev.term => {
                 self.fetch = None; // no gap left: the leader repairs the rest
                 if prev.index == base.index {
+                    if self.refuses(&rank, base.index) {
+                        return self.diverged(base.index);
+                    }
                     self.diverged_base(leader, prev);
                     return after_base;
                 }
@@ -176,9 +227,37 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             Some(_) => self.fetch = None, // the gap is closed
         }
         let match_index = prev.index + entries.len() as u64;
+        if let Some(conflict) = self.first_conflict(prev.index, &entries)
+            && conflict <= self.commit
+            && self.refuses(&rank, conflict)
+        {
+            return self.diverged(conflict);
+        }
         self.append_new_entries(prev.index, entries);
         self.commit_to(leader_commit.min(match_index));
         AppendResult::Success { match_index }
+    }
+
+    /// The first index from `prev_index + 1` on where `entries` disagree with our log.
+    fn first_conflict(&self, prev_index: Index, entries: &[Entry<Id, C>]) -> Option<Index> {
+        let mut index = prev_index;
+        for entry in entries {
+            index = index.next();
+            match self.log.term_at(index) {
+                Some(ours) if ours == entry.term => {}
+                Some(_) => return Some(index),
+                None => return None,
+            }
+        }
+        None
+    }
+
+    /// We keep our committed history against the leader's (dynamic-mode merge rule).
+    fn diverged(&self, conflict: Index) -> AppendResult<Id> {
+        AppendResult::Diverged {
+            rank: self.committed_rank(),
+            conflict,
+        }
     }
 
     /// Appends the entries after `prev_index` that we do not already hold, truncating our
@@ -251,7 +330,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         term: Term<Id>,
         leader: Id,
         base: Cursor<Id>,
-        leader_commit: Index,
+        (leader_commit, rank): (Index, CommittedRank<Id>),
         seq: u64,
     ) {
         let result = match self.accept_leader(from, term, leader) {
@@ -264,11 +343,20 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             Acceptance::Accept => {
                 if self.log.term_at(base.index) == Some(base.term) {
                     // We hold the leader's base, hence (log matching) its whole prefix.
+                    self.note_leader_commit(leader_commit);
                     self.commit_to(leader_commit.min(base.index));
                     AppendResult::Success {
                         match_index: base.index,
                     }
+                } else if self.log.term_at(base.index).is_some()
+                    && base.index <= self.commit
+                    && self.refuses(&rank, base.index)
+                {
+                    // We committed another entry at the leader's base: installing its
+                    // snapshot would discard our stronger history (merge rule).
+                    self.diverged(base.index)
                 } else {
+                    self.note_leader_commit(leader_commit);
                     if base.index >= self.log.base().index {
                         self.request_state_sync(leader, base);
                     }

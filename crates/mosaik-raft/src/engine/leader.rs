@@ -116,6 +116,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// state-sync).
     fn send_append(&mut self, peer: Id) {
         let (term, commit, id) = (self.hard.term, self.commit, self.id);
+        let rank = self.committed_rank();
         let max = self.config.max_append_entries.max(1);
         let RoleState::Leader(leader) = &mut self.state else {
             return;
@@ -135,6 +136,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 prev_log_position: self.log.last(),
                 entries: Vec::new(),
                 leader_commit: commit,
+                rank,
                 seq,
             };
             self.send(peer, msg);
@@ -149,6 +151,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     leader: id,
                     base: self.log.base(),
                     leader_commit: commit,
+                    rank,
                     seq,
                 }
             }
@@ -169,6 +172,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     prev_log_position: Cursor::new(prev_term, prev_index),
                     entries,
                     leader_commit: commit,
+                    rank,
                     seq,
                 }
             }
@@ -196,15 +200,19 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             return;
         }
         let (last, base) = (self.log.last_index(), self.log.base().index);
+        if term != self.hard.term || self.leader_progress(from).is_none() {
+            return;
+        }
+        if let AppendResult::Diverged { rank, conflict } = result {
+            self.on_outranked(rank, conflict);
+            return;
+        }
         let RoleState::Leader(leader) = &mut self.state else {
             return;
         };
         let Some(progress) = leader.progress.get_mut(&from) else {
             return;
         };
-        if term != self.hard.term {
-            return;
-        }
         progress.recent_active = true;
         progress.acked_seq = progress.acked_seq.max(seq);
         progress.abstains = vote == Vote::Abstained;
@@ -235,11 +243,20 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 progress.on_fetching(last);
                 false
             }
+            AppendResult::Diverged { .. } => false, // handled above
         };
         if advanced {
             self.maybe_advance_commit();
         }
         self.process_leader_reads();
+    }
+
+    /// The replication progress of `peer`, when leader.
+    fn leader_progress(&mut self, peer: Id) -> Option<&mut Progress> {
+        match &mut self.state {
+            RoleState::Leader(leader) => leader.progress.get_mut(&peer),
+            _ => None,
+        }
     }
 
     /// Commit rule (Raft §5.4.2): the highest index replicated on a quorum of current voters,
@@ -270,6 +287,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
         let current_term = self.log.term_at(index) == Some(self.hard.term);
         if current_term || self.config.has_bug(PlantedBug::PriorTermCommit) {
+            self.commit_weight = self.voters().len() as u64;
             self.commit_to(index);
         }
     }

@@ -8,6 +8,7 @@ mod election;
 mod fetch;
 mod follower;
 mod leader;
+mod rejoin;
 mod state;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -25,6 +26,7 @@ use crate::types::{Cursor, Index, Instant, NodeId, Role, Term};
 use client::{AcceptedForward, PendingForward, PendingRead, Watch};
 use fetch::FetchState;
 use leader::LeaderState;
+use rejoin::{CatchUp, Yield};
 
 /// Role-specific state.
 #[derive(Debug)]
@@ -88,6 +90,12 @@ pub struct Engine<Id, C> {
     /// When the last fetch ended without closing the gap: no new one starts for
     /// `state_sync_retry` after it.
     fetch_ended_at: Option<Instant>,
+    /// Catching up after losing storage (`Input::BeginCatchUp`): an observer until caught up.
+    catch_up: Option<CatchUp>,
+    /// Voters the leader counted at the last commit we know of (see `CommittedRank`).
+    commit_weight: u64,
+    /// Yielding to a stronger committed history that conflicts with ours (dynamic mode).
+    yielding: Option<Yield<Id>>,
     outputs: VecDeque<Output<Id, C>>,
 }
 
@@ -136,6 +144,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             sync_requested: None,
             fetch: None,
             fetch_ended_at: None,
+            catch_up: None,
+            commit_weight: 0,
+            yielding: None,
             outputs: VecDeque::new(),
         };
         engine.reset_election_timer();
@@ -165,7 +176,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             Input::PruneLog { up_to } => self.on_prune_log(up_to),
             Input::EntriesFetched { prev, entries } => self.on_entries_fetched(prev, entries),
             Input::LogFetchDone => self.on_log_fetch_done(),
+            Input::BeginCatchUp => self.on_begin_catch_up(),
+            Input::EndCatchUp => self.on_end_catch_up(),
         }
+        self.check_caught_up();
         self.flush();
     }
 
@@ -204,6 +218,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 prev_log_position,
                 entries,
                 leader_commit,
+                rank,
                 seq,
             } => self.on_append_entries(
                 from,
@@ -211,7 +226,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 leader,
                 prev_log_position,
                 entries,
-                leader_commit,
+                (leader_commit, rank),
                 seq,
             ),
             Message::AppendEntriesResponse {
@@ -224,8 +239,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 term,
                 candidate,
                 log_position,
+                rank,
                 pre_vote,
-            } => self.on_request_vote(from, term, candidate, log_position, pre_vote),
+            } => self.on_request_vote(from, term, candidate, (log_position, rank), pre_vote),
             Message::RequestVoteResponse {
                 term,
                 vote,
@@ -236,8 +252,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 leader,
                 base,
                 leader_commit,
+                rank,
                 seq,
-            } => self.on_state_sync_required(from, term, leader, base, leader_commit, seq),
+            } => self.on_state_sync_required(from, term, leader, base, (leader_commit, rank), seq),
             Message::Forward(forward) => self.on_forward(from, forward),
         }
     }
@@ -255,7 +272,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     .entry(peer)
                     .or_insert_with(|| Progress::new(last));
             }
-            RoleState::Candidate { .. } if previous.is_none() && preference.is_voter() => {
+            RoleState::Candidate { .. }
+                if previous.is_none_or(|p| !p.is_voter()) && preference.is_voter() =>
+            {
                 self.request_votes(); // asks whoever has not answered, the newcomer included
             }
             _ => {}
@@ -278,7 +297,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     }
 
     /// The voter set changed: quorums may now be reachable (dynamic mode shrinks them).
-    fn membership_changed(&mut self) {
+    pub(super) fn membership_changed(&mut self) {
         self.check_election();
         self.maybe_advance_commit();
         self.process_leader_reads();
@@ -358,7 +377,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             .filter(|(_, preference)| preference.is_voter())
             .map(|(peer, _)| *peer)
             .collect();
-        if self.config.preference.is_voter() {
+        if self.is_voter() {
             voters.insert(self.id);
         }
         voters

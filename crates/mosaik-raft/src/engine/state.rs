@@ -25,7 +25,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
 
     /// How this node answers in replication acknowledgements.
     pub(super) fn ack_vote(&self) -> Vote {
-        if self.config.preference.is_voter() {
+        if self.is_voter() {
             Vote::Granted
         } else {
             Vote::Abstained

@@ -244,7 +244,7 @@ impl Cluster {
                 }
                 Ok(())
             }
-            Output::LeaderChanged(_) => Ok(()),
+            Output::LeaderChanged(_) | Output::CaughtUp => Ok(()),
         };
         if let Err(detail) = result {
             self.fail(Violation {

@@ -10,6 +10,27 @@
 //! # let _ = leader; }
 //! ```
 //!
+//! # Restarts and conflicting histories
+//!
+//! * **No amnesiac voter.** A member that joins with empty storage while the catalog shows
+//!   live members of its group (it may have been a member before and lost what it stored, as
+//!   an in-memory member does on every restart) joins as a non-voter: it advertises itself as
+//!   an observer, abstains and never campaigns until it has caught up with the commit index
+//!   the leader announced, then announces its real preference. Only a brand-new group (nobody
+//!   else advertises it) self-elects its first member.
+//! * **The merge rule (dynamic mode).** Two sides that committed conflicting entries (a
+//!   partition, or a member that elected itself alone) are merged by the rank of their
+//!   committed histories, never by the ballot round alone: the history committed by the larger
+//!   quorum wins (the number of voters the leader counted at its last commit), then the one
+//!   that committed most recently, then the longer one; a leader that has not even committed
+//!   up to the first conflicting entry always loses. So an empty or restarted member never
+//!   reverts anything and a lone member never reverts what two or more members committed. The
+//!   losing side's conflicting entries are discarded on each of its members: the state machine
+//!   is rebuilt (from the initial state or the held snapshot) and replayed, its committed index
+//!   goes back — `group.when().committed().reverted()` resolves there — and the
+//!   `mosaik.groups.raft.discarded` counter counts the discarded entries. Strict mode never
+//!   discards a committed entry.
+//!
 //! Module map: `key` (key and bond proof), `config` (timing, group id),
 //! `builder` (typestate builder), `group` (handle), `when` (observers),
 //! `machine` (state machine trait, `NoOp`), `storage` (log storage and its

@@ -106,6 +106,8 @@ where
                 metrics::counter!("mosaik.groups.raft.leader.changes", self.labels.as_ref())
                     .increment(1);
             }
+            // The shell only feeds `BeginCatchUp` once it advertises catch-up to its peers.
+            Output::CaughtUp => {}
             Output::ProposeResult { request_id, result } => {
                 self.proposals.assigned(request_id, result);
             }
