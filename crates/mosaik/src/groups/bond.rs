@@ -8,11 +8,13 @@
 
 use {
     super::{
-        Error, GroupConfig, LeadershipPreference,
+        Error, GroupConfig,
         close::{
             AlreadyBonded, GroupNotFound, InvalidHandshake, InvalidProof, NotAllowed, Timeout,
         },
-        messages::{BondMessage, GroupsProtocol, HandshakeEnd, HandshakeStart, RaftMessage},
+        messages::{
+            BondMessage, GroupsProtocol, HandshakeEnd, HandshakeStart, RaftMessage, Standing,
+        },
     },
     crate::{
         Digest, PeerId,
@@ -45,7 +47,11 @@ const BOND_ID_LABEL: &str = "mosaik.group.bond.id";
 pub(crate) struct NewBond {
     pub(crate) link: Link<GroupsProtocol>,
     pub(crate) entry: SignedPeerEntry,
-    pub(crate) preference: LeadershipPreference,
+    /// The peer's standing, as its handshake announced it.
+    pub(crate) standing: Standing,
+    /// Ours, as our handshake announced it (the worker corrects it with a
+    /// `BondMessage::Standing` if it changed meanwhile).
+    pub(crate) advertised: Standing,
     pub(crate) expires: Expiration,
 }
 
@@ -53,7 +59,9 @@ pub(crate) struct NewBond {
 #[derive(Clone)]
 pub(crate) struct Acceptor {
     pub(crate) config: Arc<GroupConfig>,
-    pub(crate) preference: LeadershipPreference,
+    /// The standing our handshakes announce (the worker holds the sender;
+    /// see `worker/rejoin.rs`).
+    pub(crate) standing: tokio::sync::watch::Receiver<Standing>,
     pub(crate) bonds: tokio::sync::watch::Receiver<super::bonds::BondSet>,
     pub(crate) incoming: mpsc::Sender<Incoming>,
 }
@@ -89,6 +97,7 @@ pub(crate) async fn dial(
     let config = &acceptor.config;
     let group_id = *config.group_id();
     let expires = config.authorize_peer(&entry).map_err(Error::Unauthorized)?;
+    let advertised = *acceptor.standing.borrow();
     let run = async {
         let mut link = local
             .connect::<GroupsProtocol>(entry.address().clone())
@@ -99,7 +108,7 @@ pub(crate) async fn dial(
             group_id,
             proof: config.key().generate_proof(&link, local.id(), group_id),
             bonds: acceptor.bonds.borrow().entries(),
-            preference: acceptor.preference,
+            standing: advertised,
             entry: discovery.me(),
         };
         link.send(&start)
@@ -146,7 +155,8 @@ pub(crate) async fn dial(
     Ok(NewBond {
         link,
         entry,
-        preference: end.preference,
+        standing: end.standing,
+        advertised,
         expires,
     })
 }
@@ -213,10 +223,11 @@ pub(crate) async fn accept(
         super::metrics::bond_rejected(&local, "invalid_proof");
         return close_now(&conn, &InvalidProof);
     }
+    let advertised = *acceptor.standing.borrow();
     let end = HandshakeEnd {
         proof: key.generate_proof(&link, local.id(), start.group_id),
         bonds: acceptor.bonds.borrow().entries(),
-        preference: acceptor.preference,
+        standing: advertised,
         entry: discovery.me(),
     };
     let sent = tokio::time::timeout(timeout, link.send(&end)).await;
@@ -229,7 +240,8 @@ pub(crate) async fn accept(
     let bond = NewBond {
         link,
         entry,
-        preference: start.preference,
+        standing: start.standing,
+        advertised,
         expires,
     };
     let incoming = Incoming {
@@ -255,6 +267,12 @@ pub(crate) enum BondEvent<C> {
         peer: PeerId,
         bytes: bytes::Bytes,
     },
+    /// The peer announced a new standing (`BondMessage::Standing`).
+    Standing {
+        peer: PeerId,
+        id: Digest,
+        standing: Standing,
+    },
     Down {
         peer: PeerId,
         id: Digest,
@@ -271,6 +289,9 @@ pub(crate) struct BondHandle<C> {
     /// Dialed by the higher peer id, against the pair's rule (the lower
     /// one could not reach it); see `Worker::supersedes`.
     pub(crate) reverse: bool,
+    /// The peer's current standing (handshake, then its
+    /// `BondMessage::Standing` announcements).
+    pub(crate) standing: Standing,
 }
 
 /// Timing of one bond.
@@ -327,6 +348,7 @@ pub(crate) fn spawn<C: Datum + Sync>(
         link,
         entry,
         expires,
+        standing,
         ..
     } = bond;
     let id = link.shared_random(BOND_ID_LABEL);
@@ -373,6 +395,7 @@ pub(crate) fn spawn<C: Datum + Sync>(
         entry,
         conn: handle_conn,
         reverse: false,
+        standing,
     }
 }
 
@@ -442,6 +465,13 @@ impl<C: Datum + Sync> Reader<C> {
                 }
                 BondMessage::StateSync(bytes) => {
                     if !self.forward(BondEvent::StateSync { peer, bytes }).await {
+                        break;
+                    }
+                }
+                BondMessage::Standing(standing) => {
+                    let id = self.id;
+                    let event = BondEvent::Standing { peer, id, standing };
+                    if !self.forward(event).await {
                         break;
                     }
                 }

@@ -3,14 +3,15 @@
 
 use {
     super::{
-        ConsensusConfig, Group, GroupConfig, GroupKey, Groups, InMemoryLogStore, NoOp,
-        StateMachine, StateSync, Storage, When,
+        ConsensusConfig, Group, GroupConfig, GroupKey, Groups, InMemoryLogStore,
+        LeadershipPreference, NoOp, StateMachine, StateSync, Storage, When,
         bond::Acceptor,
         bonds::BondSet,
         group::Inner,
+        messages::Standing,
         registry::Registered,
         when::Status,
-        worker::{REQUEST_QUEUE, Setup, Worker},
+        worker::{REQUEST_QUEUE, Setup, Worker, starts_empty},
     },
     crate::primitives::ShortFmtExt as _,
     crate::tickets::TicketValidator,
@@ -140,9 +141,21 @@ where
             let (status_tx, status) = watch::channel(Status::initial());
             let (bonds_tx, bonds) = watch::channel(BondSet::default());
             let cancel = CancellationToken::new();
+            // A member that starts with empty storage announces itself as
+            // an observer from its very first handshake (see
+            // `worker/rejoin.rs`).
+            let empty = starts_empty(&storage);
+            let (standing_tx, standing) = watch::channel(Standing {
+                preference: if empty {
+                    LeadershipPreference::Observer
+                } else {
+                    machine.leadership_preference()
+                },
+                history: !empty,
+            });
             let acceptor = Acceptor {
                 config: config.clone(),
-                preference: machine.leadership_preference(),
+                standing,
                 bonds: bonds.clone(),
                 incoming: incoming_tx,
             };
@@ -182,6 +195,7 @@ where
                 incoming,
                 status: status_tx,
                 bonds: bonds_tx,
+                standing: standing_tx,
                 cancel,
             };
             tokio::spawn(Worker::run(setup));

@@ -76,6 +76,22 @@ where
                 }
                 return self.sync_custom(peer, &bytes);
             }
+            BondEvent::Standing { peer, id, standing } => {
+                let Some(bond) = self.bonds.get_mut(&peer).filter(|b| b.id == id) else {
+                    return Ok(());
+                };
+                tracing::debug!(peer = %peer.fmt_short(), ?standing, "peer standing changed");
+                let changed = bond.standing.preference != standing.preference;
+                bond.standing = standing;
+                if changed {
+                    // A repeated `PeerBonded` is a preference change.
+                    let preference = standing.preference;
+                    self.engine
+                        .handle(self.now(), Input::PeerBonded { peer, preference });
+                }
+                self.committee_gauges();
+                self.check_catch_up()?;
+            }
             BondEvent::Down { peer, id } => {
                 if self.bonds.get(&peer).is_none_or(|b| b.id != id) {
                     return Ok(());
@@ -87,6 +103,7 @@ where
                 self.committee_gauges();
                 self.sync_unbonded(peer)?;
                 self.sync_wake.0.notify_one();
+                self.check_catch_up()?;
             }
         }
         self.drain()
@@ -129,7 +146,8 @@ where
             }
             self.drop_bond(new.peer)?;
         }
-        let preference = bond.preference;
+        let preference = bond.standing.preference;
+        let advertised = bond.advertised;
         let heartbeat = Heartbeat {
             consensus: self.acceptor.config.consensus().clone(),
         };
@@ -148,6 +166,7 @@ where
                 .try_send(BondMessage::BondFormed(Box::new(entry.clone())));
         }
         tracing::debug!(peer = %new.peer.fmt_short(), reverse, "bond formed");
+        self.correct_advertised(&handle, advertised);
         self.bonds
             .insert(new.peer, BondHandle { reverse, ..handle });
         self.publish_bonds();
@@ -162,6 +181,7 @@ where
         self.sync_bonded(new.peer);
         // The provider and a session see the new bond (a session asks it).
         self.sync_wake.0.notify_one();
+        self.check_catch_up()?;
         self.drain()
     }
 
@@ -312,11 +332,12 @@ where
         self.bonds_tx.send_replace(set);
     }
 
-    /// The catalog changed: bonds of restarted peers go, members to bond
-    /// with are dialed.
+    /// The catalog changed (or the periodic rescan): bonds of restarted
+    /// peers go, members to bond with are dialed, and a catch-up may end.
     pub(super) fn catalog_changed(&mut self) -> Result<(), StorageError> {
         self.drop_restarted()?;
         self.scan();
+        self.check_catch_up()?;
         self.drain()
     }
 

@@ -11,6 +11,7 @@ mod catchup;
 mod fetch;
 mod membership;
 mod outputs;
+mod rejoin;
 mod sessions;
 mod snapshots;
 mod transfer;
@@ -82,6 +83,8 @@ pub(crate) struct Setup<S, M: StateMachine> {
     pub(crate) incoming: mpsc::Receiver<Incoming>,
     pub(crate) status: watch::Sender<Status>,
     pub(crate) bonds: watch::Sender<BondSet>,
+    /// The standing our handshakes announce (`Acceptor::standing`).
+    pub(crate) standing: watch::Sender<super::messages::Standing>,
     pub(crate) cancel: CancellationToken,
 }
 
@@ -131,6 +134,14 @@ pub(crate) struct Worker<S, M: StateMachine> {
     committed: Cursor,
     /// Version of our own entry last pushed to the bonds.
     pushed: Option<crate::discovery::PeerEntryVersion>,
+    /// The machine's leadership preference (the engine's configured one).
+    preference: super::LeadershipPreference,
+    /// The standing our handshakes announce and our bonds were told
+    /// (see `rejoin.rs`).
+    advertised: watch::Sender<super::messages::Standing>,
+    /// While catching up after starting with empty storage: from when the
+    /// catch-up may end for want of anyone to catch up from.
+    catch_up_from: Option<Instant>,
     labels: Arc<[(&'static str, String); 2]>,
 }
 
@@ -156,6 +167,7 @@ where
             mut incoming,
             status,
             bonds,
+            standing: advertised,
             cancel,
         } = setup;
         let group_id = *acceptor.config.group_id();
@@ -163,6 +175,7 @@ where
             ("network", local.network_id().short().to_string()),
             ("group", group_id.short().to_string()),
         ]);
+        let empty = starts_empty(&storage);
         let restored = match restore(&storage) {
             Ok(restored) => restored,
             Err(err) => {
@@ -216,8 +229,14 @@ where
             reads: HashMap::new(),
             committed: Cursor::zero(),
             pushed: None,
+            preference,
+            advertised,
+            catch_up_from: None,
             labels,
         };
+        if empty {
+            worker.begin_catch_up();
+        }
         worker.start_provider();
         let sync_wake = worker.sync_wake.clone();
         let mut catalog = worker.discovery.catalog_watch();
@@ -252,6 +271,11 @@ where
                     worker.catalog_changed()
                 }
                 _ = sync_tick.tick(), if worker.transfer.is_some() => worker.sync_tick(),
+                () = tokio::time::sleep_until(worker.catch_up_from.unwrap_or(deadline)),
+                    if worker.catch_up_from.is_some_and(|at| at > Instant::now()) =>
+                {
+                    worker.check_catch_up()
+                }
                 () = sync_wake.0.notified() => worker.poll_sync(),
                 () = tokio::time::sleep_until(deadline) => {
                     worker.engine.handle(worker.now(), Input::Tick);
@@ -358,6 +382,19 @@ where
 #[allow(clippy::cast_precision_loss)]
 pub(super) fn gauge(value: u64) -> f64 {
     value as f64
+}
+
+/// True if `storage` holds nothing: term zero, no vote round, an empty log
+/// from index zero. Such a member may have been a member before and lost
+/// what it stored (an in-memory store on every restart), so it catches up
+/// before it votes (see `rejoin.rs`). A storage error counts as not empty:
+/// the worker stops on it anyway.
+pub(crate) fn starts_empty<C, S: Storage<C>>(storage: &S) -> bool {
+    storage
+        .hard_state()
+        .is_ok_and(|h| h.term == mosaik_raft::Term::zero())
+        && storage.base().index == mosaik_raft::Index::ZERO
+        && storage.last().index == mosaik_raft::Index::ZERO
 }
 
 /// Rebuilds the engine's durable state from storage. The state machine

@@ -36,6 +36,7 @@ where
                 break;
             }
         }
+        self.note_history();
         self.publish_status();
         Ok(())
     }
@@ -106,8 +107,7 @@ where
                 metrics::counter!("mosaik.groups.raft.leader.changes", self.labels.as_ref())
                     .increment(1);
             }
-            // The shell only feeds `BeginCatchUp` once it advertises catch-up to its peers.
-            Output::CaughtUp => {}
+            Output::CaughtUp => self.caught_up(),
             Output::ProposeResult { request_id, result } => {
                 self.proposals.assigned(request_id, result);
             }
