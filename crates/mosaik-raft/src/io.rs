@@ -10,13 +10,23 @@ use crate::log::{Entry, Log};
 use crate::message::Message;
 use crate::types::{Cursor, Index, IndexRange, NodeId, RequestId, Role, Term};
 
-/// Term and vote: the state that must survive a restart so a node never votes twice in a round.
+/// What must survive a restart: term and vote (so a node never votes twice in a round), what it
+/// knows to be committed (so a restarted member still defends its committed history under the
+/// dynamic-mode merge rule), and whether it is still catching up after losing its storage (so a
+/// crash during the catch-up does not let it vote on a partial log).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct HardState<Id> {
     /// Highest term seen.
     pub term: Term<Id>,
     /// Candidate voted for in `term.round()`, if any.
     pub vote: Option<Id>,
+    /// Highest index known committed when this was written (never past the persisted log's end
+    /// when written; clamped to it on restore).
+    pub commit: Index,
+    /// Voters the leader counted at that commit ([`CommittedRank::weight`](crate::CommittedRank)).
+    pub commit_weight: u64,
+    /// A catch-up begun by [`Input::BeginCatchUp`] has not finished: a restart resumes it.
+    pub catching_up: bool,
 }
 
 impl<Id: Copy> Default for HardState<Id> {
@@ -24,6 +34,9 @@ impl<Id: Copy> Default for HardState<Id> {
         HardState {
             term: Term::zero(),
             vote: None,
+            commit: Index::ZERO,
+            commit_weight: 0,
+            catching_up: false,
         }
     }
 }
@@ -187,7 +200,8 @@ impl core::error::Error for CommitError {}
 /// before the `Committed` / `ReadReady` answers it enables.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output<Id, C> {
-    /// Durably store term and vote (replacing the previous hard state).
+    /// Durably store the hard state: term, vote, commit knowledge and the catch-up marker
+    /// (replacing the previous one).
     PersistHardState(HardState<Id>),
     /// Durably remove stored entries from `truncate_from` (if any) on, then store `append` at
     /// `first_index ..`.

@@ -8,12 +8,23 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use mosaik_sim::harness::{Mode, SeedReport, SimConfig, planted_bug, run_seed};
+use mosaik_sim::harness::{Mode, RestartPolicy, SeedReport, SimConfig, planted_bug, run_seed};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum ModeArg {
     Strict,
     Dynamic,
+}
+
+/// How the simulated operator restarts members (restart faults).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RestartsArg {
+    /// No restart faults: the schedules from before they existed.
+    Off,
+    /// Empty restarts one member at a time (none while another still catches up), stale bonds.
+    Careful,
+    /// Empty restarts without that discipline, and wipes with whole-group outages.
+    Reckless,
 }
 
 /// Runs seeded fault schedules against K consensus engines and checks every safety property.
@@ -33,9 +44,12 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Re-introduce a known engine bug: prior-term-commit, double-vote, stale-read,
-    /// bonded-quorum, fetch-skips-prev-check.
+    /// bonded-quorum, fetch-skips-prev-check, amnesiac-voter, higher-round-wins.
     #[arg(long)]
     plant_bug: Option<String>,
+    /// Restart faults: empty restarts (amnesia, wiped disks) and stale bonds.
+    #[arg(long, value_enum, default_value_t = RestartsArg::Careful)]
+    restarts: RestartsArg,
     /// Print one line per seed.
     #[arg(long)]
     verbose: bool,
@@ -51,6 +65,27 @@ struct FetchTotals {
     fetches: u64,
     chunks: u64,
     entries: u64,
+}
+
+/// Restart fault figures summed over a sweep.
+#[derive(Default)]
+struct RestartTotals {
+    /// Seeds with some restart fault.
+    seeds: u64,
+    amnesia: u64,
+    wiped: u64,
+    asymmetric: u64,
+    caught_up: u64,
+}
+
+impl RestartTotals {
+    fn add(&mut self, report: &SeedReport) {
+        self.seeds += u64::from(report.restart_faults.is_some());
+        self.amnesia += report.restarts.amnesia;
+        self.wiped += report.restarts.wiped;
+        self.asymmetric += report.restarts.asymmetric;
+        self.caught_up += report.restarts.caught_up;
+    }
 }
 
 impl FetchTotals {
@@ -70,7 +105,7 @@ fn main() -> ExitCode {
     {
         eprintln!(
             "unknown planted bug {bug:?} (prior-term-commit, double-vote, stale-read, \
-             bonded-quorum, fetch-skips-prev-check)"
+             bonded-quorum, fetch-skips-prev-check, amnesiac-voter, higher-round-wins)"
         );
         return ExitCode::from(2);
     }
@@ -80,6 +115,11 @@ fn main() -> ExitCode {
     };
     let mut config = SimConfig::new(mode, usize::from(args.nodes));
     config.bug.clone_from(&args.plant_bug);
+    config.restarts = match args.restarts {
+        RestartsArg::Off => RestartPolicy::Off,
+        RestartsArg::Careful => RestartPolicy::Careful,
+        RestartsArg::Reckless => RestartPolicy::Reckless,
+    };
     // Engine panics are reported as violations with their seed; the default hook would only
     // repeat them without it.
     std::panic::set_hook(Box::new(|_| {}));
@@ -87,12 +127,14 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let (mut violations, mut unknown, mut checked, mut operations) = (0_u64, 0_u64, 0_u64, 0_u64);
     let mut fetch = FetchTotals::default();
+    let mut restarts = RestartTotals::default();
     for seed in args.seed..args.seed + args.seeds {
         let report = run_seed(&config, seed);
         operations += report.operations as u64;
         checked += u64::from(report.checked_history);
         unknown += u64::from(report.unknown);
         fetch.add(&report);
+        restarts.add(&report);
         if args.verbose {
             println!(
                 "seed {seed}: {} ops, {} events, {} ms simulated, {}",
@@ -130,6 +172,15 @@ fn main() -> ExitCode {
     println!(
         "log fetch: on in {} seeds, fetched in {} ({} fetches, {} chunks, {} entries appended)",
         fetch.enabled, fetch.seeds, fetch.fetches, fetch.chunks, fetch.entries
+    );
+    println!(
+        "restarts ({}): in {} seeds, amnesia {}, wiped {}, asymmetric {}, caught up {}",
+        config.restarts.name(),
+        restarts.seeds,
+        restarts.amnesia,
+        restarts.wiped,
+        restarts.asymmetric,
+        restarts.caught_up
     );
     println!("seeds: {}, violations: {violations}", args.seeds);
     if violations > 0 {

@@ -1,10 +1,13 @@
 //! The simulator really exercises log fetch: on a short sweep some seeds turn it on, lagging
-//! members fetch, chunks from peers extend their logs, and every checker stays green.
+//! members fetch, chunks from peers extend their logs, and every checker stays green. Restart
+//! faults are off here (`tests/restart_faults.rs` covers them), so these are the schedules
+//! log fetch was tuned on.
 
-use mosaik_sim::harness::{Mode, SimConfig, run_seed};
+use mosaik_sim::harness::{Mode, RestartPolicy, SimConfig, run_seed};
 
 fn sweep(mode: Mode) {
-    let config = SimConfig::new(mode, 3);
+    let mut config = SimConfig::new(mode, 3);
+    config.restarts = RestartPolicy::Off;
     let (mut enabled, mut fetched, mut entries) = (0, 0, 0);
     for seed in 0..60 {
         let report = run_seed(&config, seed);

@@ -3,6 +3,7 @@
 use std::fmt::Debug;
 
 use super::Engine;
+use super::rejoin::UNKNOWN_CONFLICT;
 use crate::io::Output;
 use crate::log::Entry;
 use crate::message::{AppendResult, Message};
@@ -120,12 +121,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 conflict_term: None,
             },
             Acceptance::Accept => {
-                self.note_leader_commit(leader_commit);
-                let commit = self.commit;
+                self.note_leader_commit(leader, leader_commit);
                 let result = self.append_from_leader(leader, prev, entries, (leader_commit, rank));
-                if self.commit != commit {
-                    self.commit_weight = rank.weight;
-                }
                 if matches!(result, AppendResult::Diverged { .. }) {
                     // A leader whose history loses to ours is no leader of ours: no lease for it
                     // (our side must be able to elect), and our election timer keeps running
@@ -176,8 +173,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 // partition, the leader's log may even be shorter than our base) and only a
                 // state sync repairs it. Waiting would ping-pong `after_base` forever.
                 let newest = entries.last().map_or(prev.term, |entry| entry.term);
-                if newest > base.term && self.refuses(&rank, base.index) {
-                    return self.diverged(base.index);
+                if newest > base.term && self.refuses(&rank, UNKNOWN_CONFLICT) {
+                    return self.diverged(UNKNOWN_CONFLICT);
                 }
                 if newest > base.term {
                     let position = Cursor::new(newest, prev.index + entries.len() as u64);
@@ -186,8 +183,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 return after_base;
             };
             if at_base.term != base.term {
-                if self.refuses(&rank, base.index) {
-                    return self.diverged(base.index);
+                if self.refuses(&rank, UNKNOWN_CONFLICT) {
+                    return self.diverged(UNKNOWN_CONFLICT);
                 }
                 self.diverged_base(leader, Cursor::new(at_base.term, base.index));
                 return after_base;
@@ -209,8 +206,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             Some(ours) if ours != prev.term => {
                 self.fetch = None; // no gap left: the leader repairs the rest
                 if prev.index == base.index {
-                    if self.refuses(&rank, base.index) {
-                        return self.diverged(base.index);
+                    if self.refuses(&rank, UNKNOWN_CONFLICT) {
+                        return self.diverged(UNKNOWN_CONFLICT);
                     }
                     self.diverged_base(leader, prev);
                     return after_base;
@@ -228,13 +225,17 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
         let match_index = prev.index + entries.len() as u64;
         if let Some(conflict) = self.first_conflict(prev.index, &entries)
-            && conflict <= self.commit
+            && conflict <= self.known_commit()
             && self.refuses(&rank, conflict)
         {
             return self.diverged(conflict);
         }
         self.append_new_entries(prev.index, entries);
-        self.commit_to(leader_commit.min(match_index));
+        let commit = leader_commit.min(match_index);
+        if commit > self.commit {
+            self.commit_weight = rank.weight; // we now share the leader's commit
+        }
+        self.commit_to(commit);
         AppendResult::Success { match_index }
     }
 
@@ -287,6 +288,14 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             return;
         }
         let first_index = truncate_from.unwrap_or_else(|| self.log.last_index().next());
+        if let Some(from) = truncate_from
+            && from <= self.known_commit()
+        {
+            // Committed entries are discarded (dynamic mode, the merge rule let the leader win):
+            // what we persisted as committed goes back first.
+            self.durable_commit = self.durable_commit.min(from.prev());
+            self.persist_hard_state_capped(from.prev());
+        }
         if let Some(from) = truncate_from {
             self.log.truncate(from);
         }
@@ -343,20 +352,20 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             Acceptance::Accept => {
                 if self.log.term_at(base.index) == Some(base.term) {
                     // We hold the leader's base, hence (log matching) its whole prefix.
-                    self.note_leader_commit(leader_commit);
+                    self.note_leader_commit(leader, leader_commit);
                     self.commit_to(leader_commit.min(base.index));
                     AppendResult::Success {
                         match_index: base.index,
                     }
                 } else if self.log.term_at(base.index).is_some()
-                    && base.index <= self.commit
-                    && self.refuses(&rank, base.index)
+                    && base.index <= self.known_commit()
+                    && self.refuses(&rank, UNKNOWN_CONFLICT)
                 {
                     // We committed another entry at the leader's base: installing its
                     // snapshot would discard our stronger history (merge rule).
-                    self.diverged(base.index)
+                    self.diverged(UNKNOWN_CONFLICT)
                 } else {
-                    self.note_leader_commit(leader_commit);
+                    self.note_leader_commit(leader, leader_commit);
                     if base.index >= self.log.base().index {
                         self.request_state_sync(leader, base);
                     }
@@ -409,6 +418,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             self.set_leader(None);
         }
         let old_commit = self.commit;
+        self.durable_commit = self.durable_commit.min(cursor.index);
+        self.persist_hard_state_capped(cursor.index);
         self.log.reset_to(cursor);
         self.emit(Output::PersistLogReset { base: cursor });
         self.applied = cursor.index;

@@ -91,9 +91,12 @@ pub struct Engine<Id, C> {
     /// `state_sync_retry` after it.
     fetch_ended_at: Option<Instant>,
     /// Catching up after losing storage (`Input::BeginCatchUp`): an observer until caught up.
-    catch_up: Option<CatchUp>,
+    catch_up: Option<CatchUp<Id>>,
     /// Voters the leader counted at the last commit we know of (see `CommittedRank`).
     commit_weight: u64,
+    /// The commit index a previous incarnation persisted (clamped to the log): entries up to it
+    /// are committed even before a leader confirms it again, and the merge rule defends them.
+    durable_commit: Index,
     /// Yielding to a stronger committed history that conflicts with ours (dynamic mode).
     yielding: Option<Yield<Id>>,
     outputs: VecDeque<Output<Id, C>>,
@@ -117,6 +120,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             "restored applied index {applied} is past the end of the log ({})",
             log.last_index()
         );
+        let log_last = log.last_index();
         let quorum = if config.has_bug(PlantedBug::BondedQuorum) {
             QuorumRule::new(None)
         } else {
@@ -144,8 +148,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             sync_requested: None,
             fetch: None,
             fetch_ended_at: None,
-            catch_up: None,
-            commit_weight: 0,
+            catch_up: hard_state.catching_up.then(CatchUp::default),
+            commit_weight: hard_state.commit_weight,
+            durable_commit: hard_state.commit.min(log_last).max(applied),
             yielding: None,
             outputs: VecDeque::new(),
         };

@@ -10,12 +10,28 @@ use crate::rank::CommittedRank;
 use crate::types::{Cursor, Index, Instant, NodeId};
 
 /// A catch-up in progress ([`Input::BeginCatchUp`](crate::Input::BeginCatchUp)).
-#[derive(Clone, Copy, Debug, Default)]
-pub(super) struct CatchUp {
-    /// The highest commit index a leader announced to us since the catch-up began; `None` until
-    /// we hear from one. Caught up once our commit index reaches it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct CatchUp<Id> {
+    /// The leader whose announcements count: only the current one (a leader of a history that
+    /// later lost may have announced a commit index nobody reaches again).
+    leader: Option<Id>,
+    /// The highest commit index that leader announced; `None` until we hear from one.
     target: Option<Index>,
 }
+
+impl<Id> Default for CatchUp<Id> {
+    fn default() -> Self {
+        CatchUp {
+            leader: None,
+            target: None,
+        }
+    }
+}
+
+/// The conflict index reported when the divergence lies in a pruned prefix (our snapshot base
+/// conflicts with the leader's log): nobody knows where the histories split, so no side may
+/// claim the other's committed history is a prefix of its own; the ranks alone decide.
+pub(super) const UNKNOWN_CONFLICT: Index = Index::ZERO;
 
 /// How long a member that learned its committed history was outranked keeps yielding (refusing
 /// to campaign, voting only for the stronger history), in election timeouts. Long enough for
@@ -47,14 +63,21 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// This node's committed rank (see [`CommittedRank`]): what decides a conflict over committed
     /// entries in dynamic mode.
     pub fn committed_rank(&self) -> CommittedRank<Id> {
+        let commit = self.known_commit();
         let term = self
             .log
-            .term_at(self.commit)
+            .term_at(commit)
             .unwrap_or_else(|| self.log.base().term);
         CommittedRank {
             weight: self.commit_weight,
-            commit: Cursor::new(term, self.commit),
+            commit: Cursor::new(term, commit),
         }
+    }
+
+    /// The highest index known committed: the commit index, or what a previous incarnation
+    /// persisted if higher (not yet confirmed by a leader, so not applied yet).
+    pub(super) fn known_commit(&self) -> Index {
+        self.commit.max(self.durable_commit)
     }
 
     pub(super) fn on_begin_catch_up(&mut self) {
@@ -66,6 +89,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             self.set_leader(None);
         }
         self.catch_up = Some(CatchUp::default());
+        self.persist_hard_state(); // a crash during the catch-up resumes it
         self.membership_changed();
     }
 
@@ -75,34 +99,46 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
     }
 
-    /// A leader we accepted announced `leader_commit`: it raises the catch-up target.
-    pub(super) fn note_leader_commit(&mut self, leader_commit: Index) {
+    /// The leader we accepted announced `leader_commit`: it raises the catch-up target (a new
+    /// leader starts a new target).
+    pub(super) fn note_leader_commit(&mut self, leader: Id, leader_commit: Index) {
         if let Some(catch_up) = &mut self.catch_up {
-            catch_up.target = Some(
-                catch_up
-                    .target
-                    .map_or(leader_commit, |t| t.max(leader_commit)),
-            );
+            let target = match catch_up.target {
+                Some(target) if catch_up.leader == Some(leader) => target.max(leader_commit),
+                _ => leader_commit,
+            };
+            *catch_up = CatchUp {
+                leader: Some(leader),
+                target: Some(target),
+            };
         }
     }
 
-    /// Ends the catch-up once our commit index reached every commit index a leader announced:
-    /// we then hold every entry committed before we lost our storage (leader completeness), so
-    /// our vote is as informed as any member's.
+    /// Ends the catch-up once our commit index reached what our current leader announced **and**
+    /// the entry there is of the leader's own term: a leader that committed an entry of its term
+    /// holds every entry committed before it (leader completeness), so we then hold every entry
+    /// committed before we lost our storage, and our vote is as informed as any member's. (The
+    /// announced index alone is not enough: a new leader, or one restarted from disk, announces a
+    /// commit index that may lag what was committed.)
     pub(super) fn check_caught_up(&mut self) {
         let Some(CatchUp {
+            leader: Some(leader),
             target: Some(target),
         }) = self.catch_up
         else {
             return;
         };
-        if self.commit >= target {
+        if self.leader == Some(leader)
+            && self.commit >= target
+            && self.log.term_at(self.commit) == Some(self.hard.term)
+        {
             self.catch_up = None;
             self.finish_catch_up();
         }
     }
 
     fn finish_catch_up(&mut self) {
+        self.persist_hard_state(); // the marker goes before anyone hears our vote
         self.emit(Output::CaughtUp);
         self.reset_election_timer();
         self.membership_changed();
@@ -112,15 +148,14 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// would discard our committed entries from index `conflict` on. Strict mode never gets
     /// here (its quorums intersect: discarding a committed entry is a bug and panics).
     ///
-    /// We refuse when [`follower_wins`] says our history wins, unless we already yield to a
-    /// history this leader belongs to (it has committed at least as far as the history that
-    /// outranked us): then we are the loser and accept the repair.
+    /// We refuse when [`follower_wins`] says our history wins, unless we yield to a history and
+    /// this leader belongs to it: then we are the loser and accept the repair.
     pub(super) fn refuses(&mut self, leader: &CommittedRank<Id>, conflict: Index) -> bool {
         if self.config.is_strict() || self.config.has_bug(PlantedBug::HigherRoundWins) {
             return false;
         }
         if let Some(to) = self.yields_to()
-            && leader.commit.index >= to.commit.index
+            && belongs_to(leader, &to)
         {
             self.yielding = None;
             return false;
@@ -152,13 +187,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.yielding.filter(|y| self.now < y.until).map(|y| y.to)
     }
 
-    /// Voting override while yielding: `Some(true)` grants a candidate that committed at least
-    /// as far as the history that outranked ours, whatever our log (ours is the losing history
-    /// and will be repaired), `Some(false)` denies any other; `None` when not yielding (the
+    /// Voting override while yielding: `Some(true)` grants a candidate that belongs to the
+    /// history that outranked ours, whatever our log (ours is the losing history and will be
+    /// repaired), `Some(false)` denies any other; `None` when not yielding (the
     /// normal election restriction decides).
     pub(super) fn yield_vote(&self, candidate: &CommittedRank<Id>) -> Option<bool> {
-        self.yields_to()
-            .map(|to| candidate.commit.index >= to.commit.index)
+        self.yields_to().map(|to| belongs_to(candidate, &to))
     }
 }
 
@@ -172,4 +206,13 @@ pub(super) fn follower_wins<Id: Ord>(
     conflict: Index,
 ) -> bool {
     leader.commit.index < conflict || follower > leader
+}
+
+/// Whether a member of rank `rank` belongs to (or has moved on from) the history of rank `to`
+/// that we yield to: at least as strong, and committed at least as far in at least as late a
+/// term. A lagging member of our own losing history, or of a third history, does not qualify
+/// just because its weight or ballot is higher: granting it our vote would let it erase our
+/// committed entries without the winner's history ever being adopted.
+fn belongs_to<Id: Ord>(rank: &CommittedRank<Id>, to: &CommittedRank<Id>) -> bool {
+    rank >= to && rank.commit.index >= to.commit.index && rank.commit.term >= to.commit.term
 }

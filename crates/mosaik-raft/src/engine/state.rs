@@ -32,7 +32,18 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
     }
 
+    /// Persists term, vote, commit knowledge and the catch-up marker.
     pub(super) fn persist_hard_state(&mut self) {
+        self.persist_hard_state_capped(Index(u64::MAX));
+    }
+
+    /// Like `persist_hard_state`, with the persisted commit index at most `cap` (before a
+    /// truncation of committed entries is persisted, so a crash in between never leaves a commit
+    /// index pointing into entries that replaced them).
+    pub(super) fn persist_hard_state_capped(&mut self, cap: Index) {
+        self.hard.commit = self.known_commit().min(cap);
+        self.hard.commit_weight = self.commit_weight;
+        self.hard.catching_up = self.catch_up.is_some();
         let mut hard = self.hard;
         if self.config.has_bug(PlantedBug::DoubleVote) {
             hard.vote = None;
@@ -115,6 +126,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             self.log.last_index()
         );
         self.commit = index;
+        if index > self.durable_commit {
+            self.persist_hard_state();
+        }
         self.apply_committed();
         self.emit(Output::CommitAdvanced(index));
         self.committed_changed();

@@ -8,16 +8,27 @@
 //!
 //! "Strong" checks (committed prefix, leader completeness, state machine safety, read
 //! freshness, one leader per round) hold in strict mode always, and in dynamic mode only while
-//! membership never shrank: a partition or a bond breaking lets both sides commit, and the
-//! engine then legitimately reverts the losing side. The harness tells the checkers which regime
-//! applies through [`View::strong`].
+//! every leader's quorum is a majority of ALL members (then any two quorums intersect, as in
+//! strict mode): once a leader is elected or commits or confirms a read with fewer — a
+//! partition side, the survivors of crashes that unbonded, a member alone behind stale bonds —
+//! both sides may commit, and the engine then legitimately reverts the losing side. The harness
+//! tells the checkers which regime applies through [`View::strong`].
+//!
+//! Restart safety (issue 14) has three checkers of its own: [`CatchUpDiscipline`] (a member
+//! that restarted empty neither votes nor campaigns before it caught up), [`AcknowledgedWrites`]
+//! (no acknowledged write is lost: all of them in strict mode, those a majority of all members
+//! stored in dynamic mode without partitions) and [`MergeRule`] (dynamic mode: a revert is
+//! always caused by a history at least as strong as the one it discards).
 
+mod acknowledged;
 mod append_only;
+mod catch_up;
 mod committed;
 mod durability;
 mod election;
 pub mod linearizable;
 mod log_matching;
+mod merge_rule;
 mod monotonic;
 mod reads;
 mod state_machine;
@@ -28,11 +39,14 @@ use mosaik_raft::RequestId;
 
 use crate::harness::{Id, Out, SimNode};
 
+pub use acknowledged::{AcknowledgedWrites, Protection};
 pub use append_only::LeaderAppendOnly;
+pub use catch_up::CatchUpDiscipline;
 pub use committed::CommittedPrefix;
 pub use durability::PersistBeforeSend;
 pub use election::ElectionSafety;
 pub use log_matching::LogMatching;
+pub use merge_rule::{Cause, MergeRule};
 pub use monotonic::Monotonic;
 pub use reads::ReadFreshness;
 pub use state_machine::StateMachineSafety;
@@ -45,6 +59,10 @@ pub struct View<'a> {
     pub strong: bool,
     /// The node, after the output was carried out (persisted, applied, sent).
     pub node: &'a SimNode,
+    /// Every member (the node included), indexed by id.
+    pub nodes: &'a [SimNode],
+    /// The leader whose `AppendEntries` the node is handling, if it is handling one.
+    pub cause: Option<Cause>,
 }
 
 /// One safety property, decided incrementally. Every hook returns `Err(detail)` on a violation.
@@ -64,6 +82,17 @@ pub trait Checker {
 
     /// The node restarted from disk or installed a snapshot: its volatile state starts over.
     fn on_reset(&mut self, _view: &View<'_>) {}
+
+    /// The node restarted with empty storage: even what it persisted is gone. By default the
+    /// same as [`Checker::on_reset`].
+    fn on_wipe(&mut self, view: &View<'_>) {
+        self.on_reset(view);
+    }
+
+    /// The run ended with every member converged on one state (after the heal).
+    fn at_end(&mut self, _nodes: &[SimNode]) -> Result<(), String> {
+        Ok(())
+    }
 
     /// A client issued a strong read at `node`.
     fn on_read_issued(&mut self, _node: Id, _request: RequestId) {}
@@ -97,15 +126,18 @@ pub struct Checkers {
 
 impl Default for Checkers {
     fn default() -> Self {
-        Self::new()
+        Self::new(Protection::All)
     }
 }
 
 impl Checkers {
-    /// All the incremental checkers.
-    pub fn new() -> Self {
+    /// All the incremental checkers; `protection` says which acknowledged writes must survive.
+    pub fn new(protection: Protection) -> Self {
         Self {
             list: vec![
+                Box::new(CatchUpDiscipline),
+                Box::new(AcknowledgedWrites::new(protection)),
+                Box::new(MergeRule),
                 Box::new(ElectionSafety::default()),
                 Box::new(LogMatching::default()),
                 Box::new(LeaderAppendOnly),
@@ -143,6 +175,25 @@ impl Checkers {
         for checker in &mut self.list {
             checker.on_reset(view);
         }
+    }
+
+    /// Tells every checker that the node restarted with empty storage.
+    pub fn on_wipe(&mut self, view: &View<'_>) {
+        for checker in &mut self.list {
+            checker.on_wipe(view);
+        }
+    }
+
+    /// Runs every checker's end-of-run check on the converged members; the first failure wins.
+    pub fn at_end(&mut self, nodes: &[SimNode], now: u64) -> Result<(), Violation> {
+        for checker in &mut self.list {
+            checker.at_end(nodes).map_err(|detail| Violation {
+                checker: checker.name(),
+                at_ms: now,
+                detail,
+            })?;
+        }
+        Ok(())
     }
 
     /// Tells every checker that a strong read was issued.

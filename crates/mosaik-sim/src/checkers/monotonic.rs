@@ -82,4 +82,9 @@ impl Checker for Monotonic {
         seen.commit = engine.commit_index();
         seen.applied = engine.applied_index();
     }
+
+    fn on_wipe(&mut self, view: &View<'_>) {
+        // The persisted round is gone too: the member starts over from round zero.
+        self.seen.remove(&view.node.id);
+    }
 }

@@ -4,13 +4,12 @@
 use std::collections::BTreeSet;
 
 use mosaik_raft::{
-    Config, Cursor, Engine, Input, Instant, LeadershipPreference, Message, Output, RequestId, Role,
-    Vote,
+    Config, Cursor, Engine, Input, Instant, Message, Output, RequestId, Role, Vote, majority,
 };
 
 use super::fetch::Fetches;
-use super::{Clients, Disk, Id, Msg, Out, SimNode};
-use crate::checkers::{Checkers, View, Violation};
+use super::{Clients, Disk, Id, Msg, Out, Restarts, SimNode};
+use crate::checkers::{Cause, Checkers, View, Violation};
 use crate::kv::KvStore;
 use crate::net::{Event, FaultConfig, SimNetwork, SimRng};
 
@@ -28,7 +27,10 @@ pub struct Cluster {
     pub rng: SimRng,
     /// Strict mode (`min_quorum`).
     pub strict: bool,
-    /// Dynamic mode only: some bond broke, so the group may have split and reverted.
+    /// Dynamic mode only: some leader acted (was elected, committed, confirmed a read) on a
+    /// quorum smaller than a majority of all members, so two sides may have committed and one
+    /// may be reverted. A bond that breaks or turns stale does not by itself count: with one
+    /// member missing from an odd-sized group a majority of the rest is still a majority of all.
     pub churn: bool,
     /// The first violation found; the run stops there.
     pub violation: Option<Violation>,
@@ -43,12 +45,16 @@ pub struct Cluster {
     pub just_appended: Vec<Id>,
     /// Print every output (set `MOSAIK_SIM_TRACE=1` when replaying a seed).
     pub trace: bool,
-    checkers: Checkers,
+    pub(super) checkers: Checkers,
+    /// Restart faults: empty restarts, stale bonds, and the shell's catch-up bookkeeping.
+    pub restarts: Restarts,
     /// State syncs requested: `(node, source, base it must reach)`.
     pending_syncs: Vec<(Id, Id, Cursor<Id>)>,
     /// The shell's log fetches (requests, chunks in flight, counters).
     pub fetches: Fetches,
-    seed: u64,
+    pub(super) seed: u64,
+    /// The `AppendEntries` being handled: `(receiver, leader and ranks)`, for the merge rule.
+    cause: Option<(Id, Cause)>,
 }
 
 impl Cluster {
@@ -68,6 +74,7 @@ impl Cluster {
                 store: KvStore::new(),
                 incarnation: 0,
                 role_seen: Role::Follower,
+                catch_up: None,
             });
         }
         let mut cluster = Self {
@@ -83,10 +90,12 @@ impl Cluster {
             just_voted: Vec::new(),
             just_appended: Vec::new(),
             trace: std::env::var_os("MOSAIK_SIM_TRACE").is_some(),
-            checkers: Checkers::new(),
+            checkers: Checkers::default(),
             pending_syncs: Vec::new(),
             fetches: Fetches::new(seed),
+            restarts: Restarts::off(seed),
             seed,
+            cause: None,
         };
         for id in cluster.ids() {
             cluster.restart(id);
@@ -125,11 +134,11 @@ impl Cluster {
         self.nodes.iter().filter(leads).map(|n| n.id).collect()
     }
 
-    fn node(&self, id: Id) -> &SimNode {
+    pub(super) fn node(&self, id: Id) -> &SimNode {
         &self.nodes[usize::try_from(id).expect("small id")]
     }
 
-    fn node_mut(&mut self, id: Id) -> &mut SimNode {
+    pub(super) fn node_mut(&mut self, id: Id) -> &mut SimNode {
         &mut self.nodes[usize::try_from(id).expect("small id")]
     }
 
@@ -155,6 +164,8 @@ impl Cluster {
         {
             self.carry_out(id, &out);
         }
+        self.model_catch_up(id);
+        self.note_quorum(id);
         let engine = self.node(id).engine();
         match engine.next_deadline() {
             Some(deadline) => self.net.set_local_timer(id, deadline.as_millis()),
@@ -164,11 +175,20 @@ impl Cluster {
     }
 
     /// Runs `f` on the checkers with a view of `id`; a violation stops the run.
-    fn check(&mut self, id: Id, f: impl FnOnce(&mut Checkers, &View<'_>) -> Result<(), Violation>) {
+    pub(super) fn check(
+        &mut self,
+        id: Id,
+        f: impl FnOnce(&mut Checkers, &View<'_>) -> Result<(), Violation>,
+    ) {
         let view = View {
             now: self.net.now(),
             strong: self.strict || !self.churn,
             node: &self.nodes[usize::try_from(id).expect("small id")],
+            nodes: &self.nodes,
+            cause: self
+                .cause
+                .filter(|(to, _)| *to == id)
+                .map(|(_, cause)| cause),
         };
         if let Err(v) = f(&mut self.checkers, &view) {
             self.violation.get_or_insert(v);
@@ -246,6 +266,9 @@ impl Cluster {
             }
             Output::LeaderChanged(_) | Output::CaughtUp => Ok(()),
         };
+        if matches!(out, Output::CaughtUp) {
+            self.caught_up(id);
+        }
         if let Err(detail) = result {
             self.fail(Violation {
                 checker: "shell-contract",
@@ -253,24 +276,46 @@ impl Cluster {
                 detail: format!("node {id}: {detail} ({out:?})"),
             });
         }
+        self.note_quorum(id);
         self.check(id, |checkers, view| checkers.on_output(view, out));
     }
 
-    /// Processes one pending state sync, one log-fetch action, or one network event due by
-    /// `until`. Returns false (with
-    /// time advanced to `until`) when there was none.
+    /// Dynamic mode: if `id` leads with voters whose majority is smaller than a majority of all
+    /// members, quorums no longer intersect and the strong properties stop (`churn`).
+    fn note_quorum(&mut self, id: Id) {
+        if self.strict || self.churn {
+            return;
+        }
+        let Some(engine) = self.node(id).engine.as_ref() else {
+            return;
+        };
+        if engine.is_leader() && majority(engine.voters().len()) < majority(self.nodes.len()) {
+            self.churn = true;
+        }
+    }
+
+    /// Processes one pending state sync, one log-fetch action, one shell announcement or
+    /// stale-bond replacement, or one network event due by `until`. Returns false (with time
+    /// advanced to `until`) when there was none.
     pub fn step(&mut self, until: u64) -> bool {
         if let Some((id, source, base)) = self.pending_syncs.pop() {
             self.state_sync(id, source, base);
             return true;
         }
-        if self.step_fetch() {
+        if self.step_fetch() || self.step_announce() || self.step_stale_bonds() {
             return true;
         }
         match self.net.next_event_until(until) {
             Some(Event::Deliver { from, to, msg }) => {
                 self.events += 1;
-                self.input(to, Input::Message { from, msg });
+                // A stale bond: the holder writes to a dead connection and the restarted member
+                // has no bond to it, so nothing passes either way.
+                if !self.is_stale(from, to) {
+                    self.note_delivery(to, &msg);
+                    self.cause = self.cause_of(to, &msg).map(|cause| (to, cause));
+                    self.input(to, Input::Message { from, msg });
+                    self.cause = None;
+                }
                 true
             }
             Some(Event::Timer { node }) => {
@@ -282,6 +327,18 @@ impl Cluster {
         }
     }
 
+    /// The leader and ranks of `msg` if it is an `AppendEntries` for running `to`.
+    fn cause_of(&self, to: Id, msg: &Msg) -> Option<Cause> {
+        let Message::AppendEntries { leader, rank, .. } = msg else {
+            return None;
+        };
+        Some(Cause {
+            leader: *leader,
+            leader_rank: *rank,
+            rank_before: self.node(to).engine.as_ref()?.committed_rank(),
+        })
+    }
+
     /// Plays the shell's state sync: installs the source's applied state on `id` at once.
     ///
     /// The state is served even when the source has not applied the requested `base` yet: after
@@ -290,17 +347,25 @@ impl Cluster {
     /// older snapshot (it reports the rewind as `Reverted`); in strict mode the source's
     /// committed state always agrees with the requester's.
     fn state_sync(&mut self, id: Id, source: Id, _base: Cursor<Id>) {
-        let (Some(from), Some(_)) = (&self.node(source).engine, &self.node(id).engine) else {
+        let (Some(from), Some(to)) = (&self.node(source).engine, &self.node(id).engine) else {
             return;
         };
         let applied = from.applied_index();
         let Some(term) = from.log().term_at(applied) else {
             return;
         };
+        // The history installed is the source's: a rewind it causes is judged by its rank.
+        let cause = Cause {
+            leader: source,
+            leader_rank: from.committed_rank(),
+            rank_before: to.committed_rank(),
+        };
         let store = self.node(source).store.prefix(applied);
         self.node_mut(id).store = store;
         let cursor = Cursor::new(term, applied);
+        self.cause = Some((id, cause));
         self.input(id, Input::SnapshotInstalled { cursor });
+        self.cause = None;
         self.check(id, |checkers, view| {
             checkers.on_reset(view);
             Ok(())
@@ -316,134 +381,5 @@ impl Cluster {
     pub fn read(&mut self, id: Id, request_id: RequestId) {
         self.checkers.on_read_issued(id, request_id);
         self.input(id, Input::Read { request_id });
-    }
-
-    // ---- membership and faults ----------------------------------------------------------------
-
-    fn preference(&self, id: Id) -> LeadershipPreference {
-        self.node(id).config.preference
-    }
-
-    fn bond(&mut self, a: Id, b: Id) {
-        if a == b || !self.node(a).is_up() || !self.node(b).is_up() {
-            return;
-        }
-        if self.bonds.insert((a.min(b), a.max(b))) {
-            let (pa, pb) = (self.preference(a), self.preference(b));
-            self.input(
-                a,
-                Input::PeerBonded {
-                    peer: b,
-                    preference: pb,
-                },
-            );
-            self.input(
-                b,
-                Input::PeerBonded {
-                    peer: a,
-                    preference: pa,
-                },
-            );
-        }
-    }
-
-    /// Breaks the bond between `a` and `b` (what the shells do when heartbeats stop).
-    pub fn unbond(&mut self, a: Id, b: Id) {
-        if self.bonds.remove(&(a.min(b), a.max(b))) {
-            if !self.strict {
-                self.churn = true;
-            }
-            self.input(a, Input::PeerUnbonded { peer: b });
-            self.input(b, Input::PeerUnbonded { peer: a });
-        }
-    }
-
-    /// Bonds every pair of running members that can reach each other both ways.
-    pub fn bond_reachable(&mut self) {
-        let up = self.up();
-        for &a in &up {
-            for &b in &up {
-                let blocked = self.net.blocked_links();
-                if a < b && !blocked.is_blocked(a, b) && !blocked.is_blocked(b, a) {
-                    self.bond(a, b);
-                }
-            }
-        }
-    }
-
-    /// Splits the members into `groups`; with `unbond`, cross-group bonds break too.
-    pub fn partition(&mut self, groups: &[Vec<Id>], unbond: bool) {
-        self.net.partition(groups);
-        if unbond {
-            for (i, ga) in groups.iter().enumerate() {
-                for gb in &groups[i + 1..] {
-                    for &a in ga {
-                        for &b in gb {
-                            self.unbond(a, b);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Removes every partition and one-way block and bonds everyone reachable again.
-    pub fn heal(&mut self) {
-        self.net.heal();
-        self.bond_reachable();
-    }
-
-    /// Crashes `id`: engine and state machine are lost, the disk stays. With `unbond`, its
-    /// peers notice (their bonds to it break).
-    pub fn crash(&mut self, id: Id, unbond: bool) {
-        if !self.node(id).is_up() {
-            return;
-        }
-        self.net.crash(id);
-        self.clients.on_crash(id);
-        self.node_mut(id).engine = None;
-        if unbond {
-            for peer in self.ids() {
-                self.unbond(id, peer);
-            }
-        }
-    }
-
-    /// Restarts a crashed `id` from its disk and re-announces its bonds.
-    pub fn restart(&mut self, id: Id) {
-        if self.node(id).is_up() {
-            return;
-        }
-        let now = Instant::from_millis(self.net.local_time(id));
-        let seed = self.seed;
-        let node = self.node_mut(id);
-        node.incarnation += 1;
-        let engine_seed = seed ^ (id << 40) ^ (node.incarnation << 52) ^ 0x5eed;
-        node.engine = Some(Engine::new(
-            id,
-            node.config.clone(),
-            node.disk.restored(),
-            now,
-            engine_seed,
-        ));
-        node.store = node.disk.snapshot.clone();
-        node.role_seen = Role::Follower;
-        self.net.restart(id);
-        self.check(id, |checkers, view| {
-            checkers.on_reset(view);
-            Ok(())
-        });
-        // Bonds that survived the crash (a quick reboot) are announced to the new engine.
-        let peers: Vec<Id> = self
-            .bonds
-            .iter()
-            .filter_map(|&(a, b)| (a == id).then_some(b).or((b == id).then_some(a)))
-            .collect();
-        for peer in peers {
-            let preference = self.preference(peer);
-            self.input(id, Input::PeerBonded { peer, preference });
-        }
-        self.input(id, Input::Tick);
-        self.bond_reachable();
     }
 }

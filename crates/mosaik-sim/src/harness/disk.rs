@@ -17,6 +17,11 @@ pub struct Disk {
     pub entries: Vec<Entry<Id, Put>>,
     /// The state machine at `base`.
     pub snapshot: KvStore,
+    /// The shell's catch-up marker: this storage replaces one that was lost (the member had
+    /// been a member before and restarted with nothing), and the member has not caught up
+    /// since. Stored with the rest, so a crash during the catch-up does not end it: a member
+    /// that restarted with a partial log must not vote on it either.
+    pub lost: bool,
 }
 
 impl Disk {

@@ -7,13 +7,17 @@
 //! linearizability check of the client history. Everything is a pure function of
 //! `(SimConfig, seed)`, so `--seed S` replays a failure exactly.
 
+mod catch_up;
 mod clients;
 mod cluster;
 mod disk;
 mod fetch;
+mod membership;
 mod node;
+mod restarts;
 mod run;
 mod schedule;
+mod stale_bonds;
 
 use mosaik_raft::{Message, Output, PlantedBug};
 
@@ -21,7 +25,10 @@ pub use clients::{Clients, Request};
 pub use cluster::Cluster;
 pub use disk::Disk;
 pub use fetch::Fetches;
-pub use node::SimNode;
+pub use node::{CatchUp, SimNode};
+pub use restarts::{
+    REPLACE_INTERVAL_MS, RestartCounts, RestartFaults, RestartPolicy, Restarts, StaleBonds,
+};
 pub use run::run_seed;
 pub use schedule::{Profile, Style};
 
@@ -40,7 +47,8 @@ pub type Out = Output<Id, Put>;
 pub enum Mode {
     /// `min_quorum` = majority of all members: every safety property holds under any fault.
     Strict,
-    /// Voters = bonded members: the strong properties hold only while membership is stable;
+    /// Voters = bonded members: the strong properties hold only while every leader's quorum is
+    /// a majority of all members;
     /// after partitions the group must reconverge.
     Dynamic,
 }
@@ -56,7 +64,7 @@ impl Mode {
 }
 
 /// A planted bug by its CLI name (`prior-term-commit`, `double-vote`, `stale-read`,
-/// `bonded-quorum`, `fetch-skips-prev-check`).
+/// `bonded-quorum`, `fetch-skips-prev-check`, `amnesiac-voter`, `higher-round-wins`).
 pub fn planted_bug(name: &str) -> Option<PlantedBug> {
     Some(match name {
         "prior-term-commit" => PlantedBug::PriorTermCommit,
@@ -64,6 +72,8 @@ pub fn planted_bug(name: &str) -> Option<PlantedBug> {
         "stale-read" => PlantedBug::StaleRead,
         "bonded-quorum" => PlantedBug::BondedQuorum,
         "fetch-skips-prev-check" => PlantedBug::FetchSkipsPrevCheck,
+        "amnesiac-voter" => PlantedBug::AmnesiacVoter,
+        "higher-round-wins" => PlantedBug::HigherRoundWins,
         _ => return None,
     })
 }
@@ -79,6 +89,9 @@ pub struct SimConfig {
     pub bug: Option<String>,
     /// Length of the chaos phase in simulated milliseconds.
     pub chaos_ms: u64,
+    /// How the simulated operator restarts members (restart faults; `Off` replays the
+    /// schedules from before they existed).
+    pub restarts: RestartPolicy,
 }
 
 impl SimConfig {
@@ -89,6 +102,7 @@ impl SimConfig {
             nodes,
             bug: None,
             chaos_ms: 6_000,
+            restarts: RestartPolicy::DEFAULT,
         }
     }
 
@@ -102,6 +116,10 @@ impl SimConfig {
         if let Some(bug) = &self.bug {
             command.push_str(" --plant-bug ");
             command.push_str(bug);
+        }
+        if self.restarts != RestartPolicy::DEFAULT {
+            command.push_str(" --restarts ");
+            command.push_str(self.restarts.name());
         }
         command
     }
@@ -132,4 +150,8 @@ pub struct SeedReport {
     pub fetched_chunks: u64,
     /// Entries members appended from fetched chunks.
     pub fetched_entries: u64,
+    /// The seed's restart faults (`None` if it had none).
+    pub restart_faults: Option<RestartFaults>,
+    /// Restart faults carried out.
+    pub restarts: RestartCounts,
 }

@@ -5,10 +5,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use mosaik_raft::{Engine, Input, RequestId};
 
 use super::{
-    Clients, Cluster, Id, Mode, Profile, Request, SeedReport, SimConfig, Style, planted_bug,
+    Clients, Cluster, Id, Mode, Profile, Request, RestartCounts, RestartFaults, Restarts,
+    SeedReport, SimConfig, Style, planted_bug,
 };
-use crate::checkers::Violation;
 use crate::checkers::linearizable::{Outcome, check_history};
+use crate::checkers::{Checkers, Protection, Violation};
 use crate::net::{FaultConfig, SimRng};
 
 /// How often the harness acts (client requests, faults, pruning), in simulated milliseconds.
@@ -42,6 +43,8 @@ pub fn run_seed(config: &SimConfig, seed: u64) -> SeedReport {
                 fetches: 0,
                 fetched_chunks: 0,
                 fetched_entries: 0,
+                restart_faults: None,
+                restarts: RestartCounts::default(),
             }
         }
     }
@@ -62,8 +65,17 @@ fn run(config: &SimConfig, seed: u64) -> SeedReport {
         1_000,
     );
     let mut cluster = Cluster::new(configs, profile.faults, clients, seed_mix);
+    let restart_faults =
+        RestartFaults::draw(seed_mix, config.restarts, election_timeout_ms(&profile));
+    cluster.restarts = Restarts::new(seed_mix, restart_faults);
+    cluster.checkers = Checkers::new(match config.mode {
+        Mode::Strict => Protection::All,
+        Mode::Dynamic if !profile.partitions => Protection::MajorityStored,
+        Mode::Dynamic => Protection::Off,
+    });
     if cluster.trace {
         println!("profile: {profile:?}");
+        println!("restart faults: {restart_faults:?}");
     }
 
     // Leader-crash chains (Figure 8 needs four in a row) are rare per second: run them longer.
@@ -111,6 +123,8 @@ fn run(config: &SimConfig, seed: u64) -> SeedReport {
         fetches: cluster.fetches.started,
         fetched_chunks: cluster.fetches.chunks,
         fetched_entries: cluster.fetches.appended,
+        restart_faults: restart_faults.any().then_some(restart_faults),
+        restarts: cluster.restarts.counts,
     }
 }
 
@@ -142,6 +156,9 @@ fn drive(cluster: &mut Cluster, profile: &Profile, end: u64, faults: bool, rng: 
         if faults && now >= next_fault {
             profile.act(cluster, rng);
             next_fault = now + rng.gen_range(profile.fault_gap_ms.0..=profile.fault_gap_ms.1);
+        }
+        if faults {
+            cluster.restart_faults();
         }
         issue_requests(cluster, rng);
         if profile.prune {
@@ -212,9 +229,7 @@ fn quiesce(cluster: &mut Cluster, profile: &Profile) {
         ..profile.faults
     });
     cluster.clients.active = false;
-    for id in cluster.ids() {
-        cluster.restart(id);
-    }
+    cluster.end_restart_faults();
     cluster.heal();
     let timeout = election_timeout_ms(profile);
     let healed = cluster.now();
@@ -291,6 +306,23 @@ fn quiesce(cluster: &mut Cluster, profile: &Profile) {
         }
         let end = (cluster.now() + TICK_MS).min(deadline);
         drive(cluster, profile, end, false, &mut rng);
+    }
+    if cluster.violation.is_some() {
+        return;
+    }
+    // A catch-up the engine was told about must end once the member converged.
+    if let Some(node) = cluster
+        .nodes
+        .iter()
+        .find(|n| n.catch_up.is_some_and(|c| c.begun))
+    {
+        let what = format!("node {} still catching up after converging", node.id);
+        liveness(cluster, healed, &what);
+        return;
+    }
+    let now = cluster.now();
+    if let Err(violation) = cluster.checkers.at_end(&cluster.nodes, now) {
+        cluster.fail(violation);
     }
 }
 
