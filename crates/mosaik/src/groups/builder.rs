@@ -11,7 +11,7 @@ use {
         messages::Standing,
         registry::Registered,
         when::Status,
-        worker::{REQUEST_QUEUE, Setup, Worker, starts_empty},
+        worker::{REQUEST_QUEUE, Setup, Worker, starts_catching_up, starts_empty},
     },
     crate::primitives::ShortFmtExt as _,
     crate::tickets::TicketValidator,
@@ -141,17 +141,16 @@ where
             let (status_tx, status) = watch::channel(Status::initial());
             let (bonds_tx, bonds) = watch::channel(BondSet::default());
             let cancel = CancellationToken::new();
-            // A member that starts with empty storage announces itself as
-            // an observer from its very first handshake (see
+            // A member that starts catching up announces itself as an
+            // observer from its very first handshake (see
             // `worker/rejoin.rs`).
-            let empty = starts_empty(&storage);
             let (standing_tx, standing) = watch::channel(Standing {
-                preference: if empty {
+                preference: if starts_catching_up(&storage) {
                     LeadershipPreference::Observer
                 } else {
                     machine.leadership_preference()
                 },
-                history: !empty,
+                history: !starts_empty(&storage),
             });
             let acceptor = Acceptor {
                 config: config.clone(),

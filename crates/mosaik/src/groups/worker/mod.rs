@@ -235,6 +235,10 @@ where
             labels,
         };
         if empty {
+            worker.engine.handle(worker.now(), Input::BeginCatchUp);
+        }
+        // Also a catch-up the hard state says a crash interrupted.
+        if worker.engine.is_catching_up() {
             worker.begin_catch_up();
         }
         worker.start_provider();
@@ -384,17 +388,24 @@ pub(super) fn gauge(value: u64) -> f64 {
     value as f64
 }
 
-/// True if `storage` holds nothing: term zero, no vote round, an empty log
-/// from index zero. Such a member may have been a member before and lost
-/// what it stored (an in-memory store on every restart), so it catches up
-/// before it votes (see `rejoin.rs`). A storage error counts as not empty:
-/// the worker stops on it anyway.
+/// True if `storage` holds nothing: term zero, an empty log from index
+/// zero. Such a member may have been a member before and lost what it
+/// stored (an in-memory store on every restart), so it catches up before
+/// it votes (see `rejoin.rs`). A storage error counts as not empty: the
+/// worker stops on it anyway.
 pub(crate) fn starts_empty<C, S: Storage<C>>(storage: &S) -> bool {
     storage
         .hard_state()
         .is_ok_and(|h| h.term == mosaik_raft::Term::zero())
         && storage.base().index == mosaik_raft::Index::ZERO
         && storage.last().index == mosaik_raft::Index::ZERO
+}
+
+/// True if the worker will start catching up: its storage is empty, or
+/// its hard state says a catch-up was interrupted by a crash (the engine
+/// resumes it).
+pub(crate) fn starts_catching_up<C, S: Storage<C>>(storage: &S) -> bool {
+    starts_empty(storage) || storage.hard_state().is_ok_and(|h| h.catching_up)
 }
 
 /// Rebuilds the engine's durable state from storage. The state machine

@@ -6,7 +6,8 @@
 //! take over the group. So it first catches up (the engine's
 //! `BeginCatchUp`, its first input: it abstains, never campaigns and does
 //! not count itself until its commit index reaches what the leaders it
-//! follows announced), and announces itself as an `Observer` meanwhile
+//! follows announced; the hard state records the catch-up, so one a crash
+//! interrupted resumes on restart), and announces itself as an `Observer` meanwhile
 //! (its [`Standing`], in every handshake and `BondMessage::Standing`), so
 //! its peers do not count it either. `CaughtUp` ends it: the configured
 //! preference is announced to every bond and used for later handshakes.
@@ -55,18 +56,20 @@ where
     S: Storage<M::Command>,
     M: StateMachine,
 {
-    /// The worker started with empty storage: the first engine input.
+    /// The worker starts catching up (the engine got `BeginCatchUp` as its
+    /// first input, or resumed a catch-up its hard state recorded).
     pub(super) fn begin_catch_up(&mut self) {
-        self.engine.handle(self.now(), Input::BeginCatchUp);
+        let history = self.engine.last_log().index > Index::ZERO;
         self.set_standing(Standing {
             preference: LeadershipPreference::Observer,
-            history: false,
+            history,
         });
         let delay = self.acceptor.config.consensus().bootstrap_delay;
         self.catch_up_from = Some(self.origin + delay);
         tracing::info!(
             group = %self.acceptor.config.group_id().short(),
-            "started with empty storage: not voting until caught up"
+            history,
+            "catching up (storage was empty or a catch-up was interrupted): not voting until caught up"
         );
         self.catch_up_gauge();
     }
