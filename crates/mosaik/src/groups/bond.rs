@@ -8,11 +8,13 @@
 
 use {
     super::{
-        Error, GroupConfig, LeadershipPreference,
+        Error, GroupConfig,
         close::{
             AlreadyBonded, GroupNotFound, InvalidHandshake, InvalidProof, NotAllowed, Timeout,
         },
-        messages::{BondMessage, GroupsProtocol, HandshakeEnd, HandshakeStart, RaftMessage},
+        messages::{
+            BondMessage, GroupsProtocol, HandshakeEnd, HandshakeStart, RaftMessage, Standing,
+        },
     },
     crate::{
         Digest, PeerId,
@@ -45,7 +47,11 @@ const BOND_ID_LABEL: &str = "mosaik.group.bond.id";
 pub(crate) struct NewBond {
     pub(crate) link: Link<GroupsProtocol>,
     pub(crate) entry: SignedPeerEntry,
-    pub(crate) preference: LeadershipPreference,
+    /// The peer's standing, as its handshake announced it.
+    pub(crate) standing: Standing,
+    /// Ours, as our handshake announced it (the worker corrects it with a
+    /// `BondMessage::Standing` if it changed meanwhile).
+    pub(crate) advertised: Standing,
     pub(crate) expires: Expiration,
 }
 
@@ -53,7 +59,9 @@ pub(crate) struct NewBond {
 #[derive(Clone)]
 pub(crate) struct Acceptor {
     pub(crate) config: Arc<GroupConfig>,
-    pub(crate) preference: LeadershipPreference,
+    /// The standing our handshakes announce (the worker holds the sender;
+    /// see `worker/rejoin.rs`).
+    pub(crate) standing: tokio::sync::watch::Receiver<Standing>,
     pub(crate) bonds: tokio::sync::watch::Receiver<super::bonds::BondSet>,
     pub(crate) incoming: mpsc::Sender<Incoming>,
 }
@@ -89,6 +97,7 @@ pub(crate) async fn dial(
     let config = &acceptor.config;
     let group_id = *config.group_id();
     let expires = config.authorize_peer(&entry).map_err(Error::Unauthorized)?;
+    let advertised = *acceptor.standing.borrow();
     let run = async {
         let mut link = local
             .connect::<GroupsProtocol>(entry.address().clone())
@@ -99,7 +108,8 @@ pub(crate) async fn dial(
             group_id,
             proof: config.key().generate_proof(&link, local.id(), group_id),
             bonds: acceptor.bonds.borrow().entries(),
-            preference: acceptor.preference,
+            standing: advertised,
+            entry: discovery.me(),
         };
         link.send(&start)
             .await
@@ -127,15 +137,46 @@ pub(crate) async fn dial(
         close_now(link.connection(), &InvalidProof);
         return Err(Error::InvalidGroupKeyProof);
     }
+    // The acceptor's own entry names the process we reached; it is newer
+    // than the one we dialed if the peer restarted since we learned of it.
+    let (entry, expires) = match newer_entry(discovery, entry, end.entry) {
+        (entry, false) => (entry, expires),
+        (entry, true) => match config.authorize_peer(&entry) {
+            Ok(expires) => (entry, expires),
+            Err(err) => {
+                close_now(link.connection(), &NotAllowed);
+                return Err(Error::Unauthorized(err));
+            }
+        },
+    };
     for peer in end.bonds {
         discovery.feed(peer);
     }
     Ok(NewBond {
         link,
         entry,
-        preference: end.preference,
+        standing: end.standing,
+        advertised,
         expires,
     })
+}
+
+/// The entry to bond with: `ours` (what we dialed), or the peer's own
+/// entry from the handshake if it is newer and discovery accepted it (the
+/// catalog then holds it). True if it changed.
+fn newer_entry(
+    discovery: &Discovery,
+    ours: SignedPeerEntry,
+    theirs: SignedPeerEntry,
+) -> (SignedPeerEntry, bool) {
+    if theirs.id() != ours.id() || theirs.update_version() <= ours.update_version() {
+        return (ours, false);
+    }
+    discovery.feed(theirs);
+    match discovery.catalog().get_signed(&ours.id()) {
+        Some(newest) if newest.update_version() > ours.update_version() => (newest.clone(), true),
+        _ => (ours, false),
+    }
 }
 
 /// Acceptor side of one connection, run in its own task. `lookup` finds the
@@ -154,6 +195,11 @@ pub(crate) async fn accept(
         Err(_) => return close_now(&conn, &Timeout),
     };
     let peer = link.remote_id();
+    // The dialer's own entry first: a restarted peer is not in our catalog
+    // yet (or only as its previous process).
+    if start.entry.id() == peer {
+        discovery.feed(start.entry.clone());
+    }
     let Some(entry) = discovery.catalog().get_signed(&peer).cloned() else {
         return close_now(&conn, &UnknownPeer);
     };
@@ -163,22 +209,26 @@ pub(crate) async fn accept(
     let Some(acceptor) = lookup(&start.group_id) else {
         return close_now(&conn, &GroupNotFound);
     };
-    if acceptor.bonds.borrow().contains(&peer) {
-        return close_now(&conn, &AlreadyBonded);
-    }
     let Ok(expires) = acceptor.config.authorize_peer(&entry) else {
         super::metrics::bond_rejected(&local, "not_allowed");
         return close_now(&conn, &NotAllowed);
     };
+    // A peer we consider bonded is not refused here: with one dialer per
+    // pair it only dials when it has no bond with us (it restarted, or saw
+    // the old bond die first), so ours is stale. The worker replaces it once
+    // the proof below passed (rate-limited per peer, see
+    // `worker::membership::REPLACE_INTERVAL`).
     let key = acceptor.config.key();
     if !key.validate_proof(&link, start.proof, start.group_id) {
         super::metrics::bond_rejected(&local, "invalid_proof");
         return close_now(&conn, &InvalidProof);
     }
+    let advertised = *acceptor.standing.borrow();
     let end = HandshakeEnd {
         proof: key.generate_proof(&link, local.id(), start.group_id),
         bonds: acceptor.bonds.borrow().entries(),
-        preference: acceptor.preference,
+        standing: advertised,
+        entry: discovery.me(),
     };
     let sent = tokio::time::timeout(timeout, link.send(&end)).await;
     if !matches!(sent, Ok(Ok(()))) {
@@ -190,7 +240,8 @@ pub(crate) async fn accept(
     let bond = NewBond {
         link,
         entry,
-        preference: start.preference,
+        standing: start.standing,
+        advertised,
         expires,
     };
     let incoming = Incoming {
@@ -216,6 +267,12 @@ pub(crate) enum BondEvent<C> {
         peer: PeerId,
         bytes: bytes::Bytes,
     },
+    /// The peer announced a new standing (`BondMessage::Standing`).
+    Standing {
+        peer: PeerId,
+        id: Digest,
+        standing: Standing,
+    },
     Down {
         peer: PeerId,
         id: Digest,
@@ -229,6 +286,12 @@ pub(crate) struct BondHandle<C> {
     pub(crate) entry: SignedPeerEntry,
     /// For `Bond::close`: closing the connection ends both bond tasks.
     pub(crate) conn: Connection,
+    /// Dialed by the higher peer id, against the pair's rule (the lower
+    /// one could not reach it); see `Worker::supersedes`.
+    pub(crate) reverse: bool,
+    /// The peer's current standing (handshake, then its
+    /// `BondMessage::Standing` announcements).
+    pub(crate) standing: Standing,
 }
 
 /// Timing of one bond.
@@ -285,6 +348,7 @@ pub(crate) fn spawn<C: Datum + Sync>(
         link,
         entry,
         expires,
+        standing,
         ..
     } = bond;
     let id = link.shared_random(BOND_ID_LABEL);
@@ -330,6 +394,8 @@ pub(crate) fn spawn<C: Datum + Sync>(
         id,
         entry,
         conn: handle_conn,
+        reverse: false,
+        standing,
     }
 }
 
@@ -399,6 +465,13 @@ impl<C: Datum + Sync> Reader<C> {
                 }
                 BondMessage::StateSync(bytes) => {
                     if !self.forward(BondEvent::StateSync { peer, bytes }).await {
+                        break;
+                    }
+                }
+                BondMessage::Standing(standing) => {
+                    let id = self.id;
+                    let event = BondEvent::Standing { peer, id, standing };
+                    if !self.forward(event).await {
                         break;
                     }
                 }

@@ -3,14 +3,15 @@
 
 use {
     super::{
-        ConsensusConfig, Group, GroupConfig, GroupKey, Groups, InMemoryLogStore, NoOp,
-        StateMachine, StateSync, Storage, When,
+        ConsensusConfig, Group, GroupConfig, GroupKey, Groups, InMemoryLogStore,
+        LeadershipPreference, NoOp, StateMachine, StateSync, Storage, When,
         bond::Acceptor,
         bonds::BondSet,
         group::Inner,
+        messages::Standing,
         registry::Registered,
         when::Status,
-        worker::{REQUEST_QUEUE, Setup, Worker},
+        worker::{REQUEST_QUEUE, Setup, Worker, starts_catching_up, starts_empty},
     },
     crate::primitives::ShortFmtExt as _,
     crate::tickets::TicketValidator,
@@ -140,9 +141,20 @@ where
             let (status_tx, status) = watch::channel(Status::initial());
             let (bonds_tx, bonds) = watch::channel(BondSet::default());
             let cancel = CancellationToken::new();
+            // A member that starts catching up announces itself as an
+            // observer from its very first handshake (see
+            // `worker/rejoin.rs`).
+            let (standing_tx, standing) = watch::channel(Standing {
+                preference: if starts_catching_up(&storage) {
+                    LeadershipPreference::Observer
+                } else {
+                    machine.leadership_preference()
+                },
+                history: !starts_empty(&storage),
+            });
             let acceptor = Acceptor {
                 config: config.clone(),
-                preference: machine.leadership_preference(),
+                standing,
                 bonds: bonds.clone(),
                 incoming: incoming_tx,
             };
@@ -182,6 +194,7 @@ where
                 incoming,
                 status: status_tx,
                 bonds: bonds_tx,
+                standing: standing_tx,
                 cancel,
             };
             tokio::spawn(Worker::run(setup));

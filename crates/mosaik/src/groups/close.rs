@@ -13,6 +13,11 @@ close_reasons! {
     InvalidProof = 30_405;
     /// Handshake timeout or heartbeat failure.
     Timeout = 30_408;
-    /// A bond between the two peers exists already.
+    /// A bond between the two peers exists already (and was replaced too
+    /// recently to be replaced again).
     AlreadyBonded = 30_429;
+    /// Beyond the original: the bond was replaced by a newer one with the
+    /// same peer (a restarted process, or one that saw the old bond die
+    /// first).
+    Superseded = 30_409;
 }

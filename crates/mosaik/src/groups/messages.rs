@@ -20,6 +20,21 @@ impl Protocol for GroupsProtocol {
     const ALPN: &'static [u8] = b"/mosaik/groups/1";
 }
 
+/// Beyond the original: how a member takes part, as it announces itself
+/// in its handshake and later changes (`BondMessage::Standing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Standing {
+    /// The preference the receiver's engine should count it with: the
+    /// engine must know whether a bonded peer votes (observers do not). A
+    /// member catching up after starting with empty storage announces
+    /// `Observer`, then its configured preference.
+    pub(crate) preference: LeadershipPreference,
+    /// It holds log entries, so it may hold history an empty member must
+    /// not vote against (it stays true). A member that started empty
+    /// without anyone to catch up from waits only for voters with history.
+    pub(crate) history: bool,
+}
+
 /// Initiator → acceptor, first frame of a bond.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct HandshakeStart {
@@ -27,9 +42,12 @@ pub(crate) struct HandshakeStart {
     pub(crate) group_id: GroupId,
     pub(crate) proof: Digest,
     pub(crate) bonds: Vec<SignedPeerEntry>,
-    /// Beyond the original: the engine must know whether a bonded peer
-    /// votes (observers do not), so both sides announce their preference.
-    pub(crate) preference: LeadershipPreference,
+    /// Beyond the original: how the sender takes part.
+    pub(crate) standing: Standing,
+    /// Beyond the original: the sender's own entry, so the receiver knows
+    /// which process (incarnation) it bonds with even before gossip brought
+    /// a restarted peer's new entry. Fed to discovery like any entry.
+    pub(crate) entry: SignedPeerEntry,
 }
 
 /// Acceptor → initiator, answer to a valid [`HandshakeStart`].
@@ -37,7 +55,10 @@ pub(crate) struct HandshakeStart {
 pub(crate) struct HandshakeEnd {
     pub(crate) proof: Digest,
     pub(crate) bonds: Vec<SignedPeerEntry>,
-    pub(crate) preference: LeadershipPreference,
+    /// How the acceptor takes part.
+    pub(crate) standing: Standing,
+    /// The acceptor's own entry (see [`HandshakeStart::entry`]).
+    pub(crate) entry: SignedPeerEntry,
 }
 
 /// A replicated command on the wire: the user's [`Datum`] bytes, so custom
@@ -87,4 +108,10 @@ pub(crate) enum BondMessage<C> {
     /// A message of the machine's state-sync strategy (its provider and
     /// session), encoded by the strategy's `Message` type.
     StateSync(bytes::Bytes),
+    /// Beyond the original: the sender's standing changed since its
+    /// handshake (a member that started with empty storage announces
+    /// `Observer` until it caught up, then its configured preference; and
+    /// when it first holds log entries). The receiver feeds the preference
+    /// to its engine as a repeated `PeerBonded`.
+    Standing(Standing),
 }

@@ -12,12 +12,14 @@
 //!
 //! # Restarts and conflicting histories
 //!
-//! * **No amnesiac voter.** A member that joins with empty storage while the catalog shows
-//!   live members of its group (it may have been a member before and lost what it stored, as
-//!   an in-memory member does on every restart) joins as a non-voter: it advertises itself as
-//!   an observer, abstains and never campaigns until it has caught up with the commit index
-//!   the leader announced, then announces its real preference. Only a brand-new group (nobody
-//!   else advertises it) self-elects its first member.
+//! * **No amnesiac voter.** A member that joins with empty storage (it may have been a member
+//!   before and lost what it stored, as an in-memory member does on every restart) joins as a
+//!   non-voter: it advertises itself as an observer, abstains and never campaigns until it has
+//!   caught up with the commit index the leader announced, then announces its real preference.
+//!   It only stops waiting without a leader when nobody it knows of could bring it history:
+//!   after the bootstrap delay, every member the catalog lists is bonded and none of them is a
+//!   voter holding log entries — a brand-new group (its first member self-elects), or a group
+//!   that restarted as a whole with empty storage.
 //! * **The merge rule (dynamic mode).** Two sides that committed conflicting entries (a
 //!   partition, or a member that elected itself alone) are merged by the rank of their
 //!   committed histories, never by the ballot round alone: the history committed by the larger

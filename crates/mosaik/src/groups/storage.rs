@@ -309,9 +309,14 @@ pub mod conformance {
 
     fn hard_state_round_trips<S: Storage<u64>>(store: &mut S) {
         let owner = ballot(9).owner();
+        // Every field round-trips, the catch-up marker included: a crash
+        // during a catch-up must resume it.
         let state = HardState {
             term: ballot(9),
             vote: owner,
+            commit: idx(7),
+            commit_weight: 3,
+            catching_up: true,
         };
         store.set_hard_state(state).unwrap();
         assert_eq!(store.hard_state().unwrap(), state);

@@ -4,5 +4,6 @@ mod basics;
 mod faults;
 mod lifecycle;
 mod log_fetch;
+mod restart;
 mod sync;
 mod util;

@@ -210,6 +210,11 @@ struct Outcome {
     killed: Option<usize>,
     /// Every bond each provider had to the joiner during the run.
     joiner_bonds: Vec<Arc<std::sync::Mutex<Vec<Bond<Blobs>>>>>,
+    /// The joiner, alive until the test has looked at its bonds (its
+    /// departure would end them all).
+    _joiner: (Network, Group<Blobs>),
+    /// The providers still running, for the same reason.
+    _providers: (Vec<Network>, Vec<Group<Blobs>>),
 }
 
 /// Records every bond `group` forms to `peer` until the test ends.
@@ -298,6 +303,8 @@ async fn catch_up(
     Outcome {
         killed,
         joiner_bonds,
+        _joiner: (late, joiner),
+        _providers: (nodes, groups),
     }
 }
 

@@ -7,7 +7,7 @@ use {
         Network, UniqueId,
         discovery::ConfigBuilder,
         groups::{ApplyContext, ConsensusConfig, LogReplaySync, StateMachine},
-        iroh::RelayMode,
+        iroh::{RelayMode, SecretKey},
     },
 };
 
@@ -31,6 +31,61 @@ pub async fn node(network: &str, config: ConfigBuilder) -> Network {
         .build()
         .await
         .expect("network starts")
+}
+
+/// A loopback node with the given secret key (so a restart keeps the peer
+/// id).
+pub async fn keyed(network: &str, config: ConfigBuilder, key: SecretKey) -> Network {
+    Network::builder(network)
+        .with_relay_mode(RelayMode::Disabled)
+        .with_addresses(["127.0.0.1:0".parse().unwrap()])
+        .with_discovery(config)
+        .with_secret_key(key)
+        .build()
+        .await
+        .expect("network starts")
+}
+
+/// A node on a runtime of its own, so a test can kill it the way `SIGKILL`
+/// kills a process: [`Doomed::kill`] shuts the runtime down at once, every
+/// task of the node (endpoint, discovery, group workers, bond tasks) stops
+/// where it is, and no departure, bond close or QUIC close is ever sent.
+/// Peers only notice through their liveness timeouts.
+pub struct Doomed {
+    runtime: tokio::runtime::Runtime,
+    network: Network,
+}
+
+impl Doomed {
+    /// Starts the node (its tasks run on its own runtime).
+    pub async fn start(network: &str, config: ConfigBuilder, key: SecretKey) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let name = network.to_string();
+        let network = runtime
+            .spawn(async move { keyed(&name, config, key).await })
+            .await
+            .expect("node starts");
+        Self { runtime, network }
+    }
+
+    /// Runs `f` on the node's runtime (e.g. `join`, whose worker must be
+    /// spawned there to die with it).
+    pub fn on<T>(&self, f: impl FnOnce(&Network) -> T) -> T {
+        let _guard = self.runtime.enter();
+        f(&self.network)
+    }
+
+    /// Kills the node. `keep` (handles made on its runtime) is leaked with
+    /// it: dropping them would try to reach the dead tasks.
+    pub fn kill<T>(self, keep: T) {
+        self.runtime.shutdown_background();
+        core::mem::forget(self.network);
+        core::mem::forget(keep);
+    }
 }
 
 /// A node that bootstraps from `first`.

@@ -28,6 +28,7 @@ where
             tracing::warn!("state sync needed, but the strategy has no snapshots");
             return;
         };
+        self.sync_target = Some(base);
         if let Some(transfer) = &mut self.transfer {
             transfer.set_leader(leader);
             // A transfer of an anchor at or past the new base still helps.
@@ -79,18 +80,50 @@ where
     /// Periodic: transfer timeouts and snapshot expiry.
     pub(super) fn sync_tick(&mut self) -> Result<(), StorageError> {
         self.expire_snapshots();
+        if self.drop_obsolete_transfer() {
+            return Ok(());
+        }
         let Some(transfer) = &mut self.transfer else {
             return Ok(());
         };
-        if self.engine.applied_index() >= transfer.base {
-            // Caught up some other way (e.g. a new leader still had the log).
-            self.transfer = None;
-            return Ok(());
-        }
         let peers: Vec<PeerId> = self.bonds.keys().copied().collect();
         let sync = &self.sync;
         let step = transfer.tick(peers, || sync.snapshot_builder());
         self.progress(step)
+    }
+
+    /// True if this member reflects `target` (a `NeedStateSync` base): its
+    /// log holds exactly that position, or it holds a snapshot there, and
+    /// it applied at least that far. Log matching makes the position stand
+    /// for the whole prefix. Comparing indexes alone is wrong in dynamic
+    /// mode: a member on the losing side of a healed partition may have
+    /// applied *past* the target's index a history the leader does not
+    /// share (its snapshot base conflicts with the leader's log), and would
+    /// take itself for caught up and never install the snapshot it needs.
+    fn reflects(&self, target: Cursor<PeerId>) -> bool {
+        self.engine.applied_index() >= target.index
+            && (self.engine.log().term_at(target.index) == Some(target.term)
+                || self.held.iter().any(|h| h.anchor == target))
+    }
+
+    /// Ends the transfer if this member caught up some other way (e.g. a
+    /// new leader still had the log). Checked after every drained step,
+    /// before compaction can prune the target position out of the log
+    /// (after which it could no longer be recognised). True if dropped.
+    pub(super) fn drop_obsolete_transfer(&mut self) -> bool {
+        let Some(target) = self.sync_target else {
+            return false;
+        };
+        if self.transfer.is_none() || !self.reflects(target) {
+            return false;
+        }
+        tracing::debug!(
+            base = target.index.0,
+            "caught up without the snapshot transfer"
+        );
+        self.transfer = None;
+        self.sync_target = None;
+        true
     }
 
     /// A bond formed: asked as well while a transfer collects offers.
@@ -130,7 +163,12 @@ where
             return Ok(());
         };
         self.transfer = None;
-        if anchor.index <= self.engine.applied_index() {
+        let target = self.sync_target.take();
+        if target.is_none_or(|t| self.reflects(t)) {
+            // Nothing to install: already there. A member that diverged
+            // installs even an anchor below its applied index; the engine
+            // then discards its conflicting suffix (`Reverted`), and the
+            // machine restarts from the snapshot.
             return Ok(());
         }
         let mut machine = self.pristine.clone();

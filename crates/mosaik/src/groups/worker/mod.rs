@@ -11,6 +11,7 @@ mod catchup;
 mod fetch;
 mod membership;
 mod outputs;
+mod rejoin;
 mod sessions;
 mod snapshots;
 mod transfer;
@@ -82,6 +83,8 @@ pub(crate) struct Setup<S, M: StateMachine> {
     pub(crate) incoming: mpsc::Receiver<Incoming>,
     pub(crate) status: watch::Sender<Status>,
     pub(crate) bonds: watch::Sender<BondSet>,
+    /// The standing our handshakes announce (`Acceptor::standing`).
+    pub(crate) standing: watch::Sender<super::messages::Standing>,
     pub(crate) cancel: CancellationToken,
 }
 
@@ -103,6 +106,9 @@ pub(crate) struct Worker<S, M: StateMachine> {
     serving: Arc<core::sync::atomic::AtomicUsize>,
     /// The running snapshot catch-up episode, if any.
     transfer: Option<transfer::Transfer<M>>,
+    /// The position the engine's latest `NeedStateSync` asked to reach
+    /// (`None` once reached or installed).
+    sync_target: Option<mosaik_raft::Cursor<PeerId>>,
     /// This member's state-sync provider (set right after start).
     provider: Option<<M::StateSync as super::StateSync>::Provider>,
     /// The running log-fetch session, if any.
@@ -115,6 +121,12 @@ pub(crate) struct Worker<S, M: StateMachine> {
     bonds_tx: watch::Sender<BondSet>,
     bonds: HashMap<PeerId, BondHandle<M::Command>>,
     dialing: HashSet<PeerId>,
+    /// When each peer's bond was last replaced by a new handshake (entries
+    /// older than `membership::REPLACE_INTERVAL` are dropped).
+    replaced: HashMap<PeerId, Instant>,
+    /// Lower-id members we are not bonded with, and since when we wait for
+    /// their dial (see `membership::REVERSE_DIAL_AFTER`).
+    awaiting: HashMap<PeerId, Instant>,
     events_tx: mpsc::Sender<BondEvent<M::Command>>,
     next_request: u64,
     proposals: Proposals<M>,
@@ -122,6 +134,14 @@ pub(crate) struct Worker<S, M: StateMachine> {
     committed: Cursor,
     /// Version of our own entry last pushed to the bonds.
     pushed: Option<crate::discovery::PeerEntryVersion>,
+    /// The machine's leadership preference (the engine's configured one).
+    preference: super::LeadershipPreference,
+    /// The standing our handshakes announce and our bonds were told
+    /// (see `rejoin.rs`).
+    advertised: watch::Sender<super::messages::Standing>,
+    /// While catching up after starting with empty storage: from when the
+    /// catch-up may end for want of anyone to catch up from.
+    catch_up_from: Option<Instant>,
     labels: Arc<[(&'static str, String); 2]>,
 }
 
@@ -147,6 +167,7 @@ where
             mut incoming,
             status,
             bonds,
+            standing: advertised,
             cancel,
         } = setup;
         let group_id = *acceptor.config.group_id();
@@ -154,6 +175,7 @@ where
             ("network", local.network_id().short().to_string()),
             ("group", group_id.short().to_string()),
         ]);
+        let empty = starts_empty(&storage);
         let restored = match restore(&storage) {
             Ok(restored) => restored,
             Err(err) => {
@@ -183,6 +205,7 @@ where
             held: Vec::new(),
             serving: Arc::default(),
             transfer: None,
+            sync_target: None,
             provider: None,
             session: None,
             sync_wake: Arc::default(),
@@ -198,14 +221,26 @@ where
             bonds_tx: bonds,
             bonds: HashMap::new(),
             dialing: HashSet::new(),
+            replaced: HashMap::new(),
+            awaiting: HashMap::new(),
             events_tx,
             next_request: 0,
             proposals: Proposals::default(),
             reads: HashMap::new(),
             committed: Cursor::zero(),
             pushed: None,
+            preference,
+            advertised,
+            catch_up_from: None,
             labels,
         };
+        if empty {
+            worker.engine.handle(worker.now(), Input::BeginCatchUp);
+        }
+        // Also a catch-up the hard state says a crash interrupted.
+        if worker.engine.is_catching_up() {
+            worker.begin_catch_up();
+        }
         worker.start_provider();
         let sync_wake = worker.sync_wake.clone();
         let mut catalog = worker.discovery.catalog_watch();
@@ -233,15 +268,18 @@ where
                 Some(new) = incoming.recv() => worker.incoming(new),
                 Ok(()) = catalog.changed() => {
                     worker.push_local_entry();
-                    worker.scan();
-                    Ok(())
+                    worker.catalog_changed()
                 }
                 _ = rescan.tick() => {
-                    worker.scan();
                     worker.expire_snapshots();
-                    Ok(())
+                    worker.catalog_changed()
                 }
                 _ = sync_tick.tick(), if worker.transfer.is_some() => worker.sync_tick(),
+                () = tokio::time::sleep_until(worker.catch_up_from.unwrap_or(deadline)),
+                    if worker.catch_up_from.is_some_and(|at| at > Instant::now()) =>
+                {
+                    worker.check_catch_up()
+                }
                 () = sync_wake.0.notified() => worker.poll_sync(),
                 () = tokio::time::sleep_until(deadline) => {
                     worker.engine.handle(worker.now(), Input::Tick);
@@ -348,6 +386,26 @@ where
 #[allow(clippy::cast_precision_loss)]
 pub(super) fn gauge(value: u64) -> f64 {
     value as f64
+}
+
+/// True if `storage` holds nothing: term zero, an empty log from index
+/// zero. Such a member may have been a member before and lost what it
+/// stored (an in-memory store on every restart), so it catches up before
+/// it votes (see `rejoin.rs`). A storage error counts as not empty: the
+/// worker stops on it anyway.
+pub(crate) fn starts_empty<C, S: Storage<C>>(storage: &S) -> bool {
+    storage
+        .hard_state()
+        .is_ok_and(|h| h.term == mosaik_raft::Term::zero())
+        && storage.base().index == mosaik_raft::Index::ZERO
+        && storage.last().index == mosaik_raft::Index::ZERO
+}
+
+/// True if the worker will start catching up: its storage is empty, or
+/// its hard state says a catch-up was interrupted by a crash (the engine
+/// resumes it).
+pub(crate) fn starts_catching_up<C, S: Storage<C>>(storage: &S) -> bool {
+    starts_empty(storage) || storage.hard_state().is_ok_and(|h| h.catching_up)
 }
 
 /// Rebuilds the engine's durable state from storage. The state machine

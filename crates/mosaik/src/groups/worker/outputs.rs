@@ -31,10 +31,12 @@ where
             while let Some(output) = self.engine.poll_output() {
                 self.output(output)?;
             }
+            self.drop_obsolete_transfer();
             if !self.compact() {
                 break;
             }
         }
+        self.note_history();
         self.publish_status();
         Ok(())
     }
@@ -105,8 +107,7 @@ where
                 metrics::counter!("mosaik.groups.raft.leader.changes", self.labels.as_ref())
                     .increment(1);
             }
-            // The shell only feeds `BeginCatchUp` once it advertises catch-up to its peers.
-            Output::CaughtUp => {}
+            Output::CaughtUp => self.caught_up(),
             Output::ProposeResult { request_id, result } => {
                 self.proposals.assigned(request_id, result);
             }

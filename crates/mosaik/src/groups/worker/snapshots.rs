@@ -241,7 +241,13 @@ where
             self.machine = self.pristine.clone();
             return Ok(());
         }
+        // Without the state at `at` the replay would apply the log onto a
+        // machine that does not match it: stop the group instead.
         let held = self.held.iter().find(|h| h.anchor == at).ok_or_else(|| {
+            tracing::error!(
+                at = at.index.0,
+                "cannot rebuild the state machine after a revert: no snapshot held there"
+            );
             StorageError::new(format!("no snapshot at {} to replay from", at.index))
         })?;
         self.machine = held.machine.clone();

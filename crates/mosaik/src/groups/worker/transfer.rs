@@ -2,8 +2,8 @@
 //! whose needed entries were pruned everywhere.
 //!
 //! The member asks every bond which snapshots at or after the engine's
-//! `NeedStateSync` base they hold, picks the highest anchor held by the
-//! most peers, and fetches `fetch_batch_size`-item ranges of it in parallel
+//! `NeedStateSync` base they hold, picks the highest anchor the leader
+//! holds, preferring one more peers hold, and fetches `fetch_batch_size`-item ranges of it in parallel
 //! from every holder (one request in flight per peer, the leader last and
 //! least). A peer that times out, answers a range it was not asked for,
 //! stops holding the snapshot or sends items that do not decode is dropped
@@ -189,9 +189,19 @@ impl<M> Transfer<M> {
         let Phase::Asking { offers, .. } = &self.phase else {
             return (Vec::new(), Progress::Running);
         };
+        // Only anchors the leader offers: its log is the one the engine
+        // follows. After a dynamic-mode partition heal, members of the
+        // losing side still hold snapshots of the discarded history (same
+        // indexes, other terms), and a member that diverged is exactly one
+        // that needs this transfer. An anchor names a whole prefix (log
+        // matching), so every peer offering the leader's anchor holds the
+        // same state and may serve it.
+        let Some(ours) = offers.get(&self.leader) else {
+            return (Vec::new(), Progress::Running);
+        };
         let mut holders: HashMap<SnapshotInfo, HashSet<PeerId>> = HashMap::new();
         for (peer, infos) in offers.iter().filter(|(p, _)| !self.banned.contains(*p)) {
-            for info in infos {
+            for info in infos.iter().filter(|info| ours.contains(info)) {
                 holders.entry(*info).or_default().insert(*peer);
             }
         }

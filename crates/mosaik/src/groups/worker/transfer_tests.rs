@@ -210,3 +210,22 @@ fn a_new_round_resumes_the_same_snapshot_without_refetching() {
     }
     assert_eq!(rec.0.lock().unwrap().len(), 1);
 }
+
+#[test]
+fn only_anchors_the_leader_offers_are_fetched() {
+    let (l, a, b) = (peer(), peer(), peer());
+    let (mut t, _) =
+        Transfer::<()>::start(Index(50), l, settings(Duration::from_secs(5)), [l, a, b]);
+    // `a` and `b` hold a higher snapshot of another history (a healed
+    // partition's losing side), held by more peers than the leader's.
+    let ours = info(10);
+    let mut theirs = info(10);
+    theirs.anchor.index = Index(200);
+    let rec = Recorder::default();
+    let _ = t.offer(a, vec![theirs, ours], || Some(Box::new(rec.clone())));
+    let _ = t.offer(b, vec![theirs], || Some(Box::new(rec.clone())));
+    let (sends, _) = t.offer(l, vec![ours], || Some(Box::new(rec.clone())));
+    assert_eq!(t.anchor(), Some(ours.anchor), "the leader's anchor");
+    assert!(fetch_of(&sends, a).is_some(), "a holds it too: a source");
+    assert!(fetch_of(&sends, b).is_none(), "b does not hold it");
+}
