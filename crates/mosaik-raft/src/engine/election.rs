@@ -22,7 +22,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             LeadershipPreference::Reluctant { factor } => u64::from(factor.max(1)),
             _ => 1,
         };
-        let bootstrap = if self.hard.term.round() == 0 {
+        let bootstrap = if self.hard.term.round() == 0 && !self.bootstrap_waited {
             millis(config.bootstrap_delay)
         } else {
             0

@@ -98,6 +98,9 @@ pub struct Engine<Id, C> {
     /// The commit index a previous incarnation persisted (clamped to the log): entries up to it
     /// are committed even before a leader confirms it again, and the merge rule defends them.
     durable_commit: Index,
+    /// The bootstrap delay was already waited out (a catch-up the shell ended for a brand-new
+    /// group ends only after it): the first election need not wait for it again.
+    bootstrap_waited: bool,
     /// Began a catch-up after losing storage and has not led since (see `round_skip`).
     lost_storage: bool,
     /// Yielding to a stronger committed history that conflicts with ours (dynamic mode).
@@ -168,6 +171,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             commit_weights: restored_weights(&hard_state, log_last),
             durable_commit: hard_state.commit.min(log_last).max(applied),
             lost_storage: hard_state.catching_up,
+            bootstrap_waited: false,
             yielding: None,
             outputs: VecDeque::new(),
         };

@@ -187,6 +187,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
 
     pub(super) fn on_end_catch_up(&mut self) {
         if self.catch_up.take().is_some() {
+            self.bootstrap_waited = true;
             self.finish_catch_up();
         }
     }
