@@ -316,6 +316,7 @@ pub mod conformance {
             vote: owner,
             commit: idx(7),
             commit_weight: 3,
+            peak: (idx(5), 4),
             catching_up: true,
         };
         store.set_hard_state(state).unwrap();
