@@ -22,19 +22,13 @@
 //!   delay. Both sides of a partition may make progress; when they merge, the side that loses
 //!   has its conflicting committed entries overwritten, which the engine reports explicitly
 //!   ([`Output::Reverted`]) so the state machine is rebuilt consistently. **Which side loses**
-//!   is decided by the merge rule, never by the ballot round alone: the side whose committed
-//!   history was acknowledged by the larger quorum wins ([`CommittedRank`]: larger weight, then
-//!   the more recent last commit, then the longer committed log), and a leader that has not even
-//!   committed up to the first conflicting entry always loses. An empty or restarted member can
-//!   never revert anything; a lone member never reverts what two or more members committed.
-//!
-//! # No amnesiac voter (both modes)
-//!
-//! A member that starts with empty storage while other members of its group are live may have
-//! voted and acknowledged entries in an earlier life. The shell feeds [`Input::BeginCatchUp`]:
-//! the engine then abstains and never campaigns until its commit index reached every commit
-//! index a leader announced to it ([`Output::CaughtUp`]). Only a brand-new group (the shell
-//! feeds [`Input::EndCatchUp`]) self-elects its first member.
+//!   is decided by the merge rule, never by the ballot round alone: at the first conflicting
+//!   index the follower contests, and the leader compares the two histories from there on
+//!   ([`Engine::committed_rank_at`], [`CommittedRank`]): the one backed by more voters wins, then
+//!   the one that committed most recently, then the longer one. The winner's side overrules
+//!   the loser ([`Overrule`]); an outranked leader steps down and yields. A side that committed
+//!   nothing after the split (an empty member, a stale leader) always loses, and a lone member
+//!   never reverts what two or more members committed.
 //! * **Strict** ([`Config::min_quorum`] = `Some(n)`): additionally every election and every
 //!   commit needs `n` votes / acknowledgements. With `n` above half of the largest membership,
 //!   quorums always intersect and the group is linearizable under any partition.

@@ -18,9 +18,11 @@ use crate::types::{Cursor, Index};
 /// How strongly a member's committed history is backed, compared when two committed histories
 /// conflict in dynamic mode.
 ///
-/// * `weight`: the number of voters the leader counted when it last advanced the commit index
-///   that this member knows of (leaders send it with their commit index; followers adopt it).
-///   A lone member commits with weight 1, a member that restarted empty starts at 0.
+/// * `weight`: how many voters backed the history — for the merge rule, the largest number of
+///   voters a leader counted when committing anything from the conflicting index on
+///   ([`Engine::committed_rank_at`](crate::Engine::committed_rank_at); 0 if the member
+///   committed nothing there); in a vote request, the weight of the member's latest commit.
+///   A lone member commits with weight 1, a member that restarted empty has 0.
 /// * `commit`: the position (term, index) of the member's last committed entry.
 ///
 /// Ordered by weight, then the term (ballot) of the last committed entry, then the committed

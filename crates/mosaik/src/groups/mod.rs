@@ -21,15 +21,18 @@
 //!   voter holding log entries — a brand-new group (its first member self-elects), or a group
 //!   that restarted as a whole with empty storage.
 //! * **The merge rule (dynamic mode).** Two sides that committed conflicting entries (a
-//!   partition, or a member that elected itself alone) are merged by the rank of their
-//!   committed histories, never by the ballot round alone: the history committed by the larger
-//!   quorum wins (the number of voters the leader counted at its last commit), then the one
-//!   that committed most recently, then the longer one; a leader that has not even committed
-//!   up to the first conflicting entry always loses. So an empty or restarted member never
-//!   reverts anything and a lone member never reverts what two or more members committed. The
-//!   losing side's conflicting entries are discarded on each of its members: the state machine
-//!   is rebuilt (from the initial state or the held snapshot) and replayed, its committed index
-//!   goes back — `group.when().committed().reverted()` resolves there — and the
+//!   partition, or a member that elected itself alone) are merged by how strongly each side's
+//!   history is backed *from the first conflicting entry on*, never by the ballot round alone:
+//!   the history committed by more voters there wins (the number of voters the leader counted
+//!   when it advanced the commit index), then the one that committed most recently, then the
+//!   longer one. The member that would lose committed entries contests; the leader decides
+//!   (it steps down and yields to a stronger history, or overrules a weaker one), so both sides
+//!   always apply the same verdict. So an empty or restarted member never reverts anything, a
+//!   stale leader never overwrites what was committed on top of its own history, and a lone
+//!   member never reverts what two or more members committed. The losing side's conflicting
+//!   entries are discarded on each of its members: the state machine is rebuilt (from the
+//!   initial state or the held snapshot) and replayed, its committed index goes back —
+//!   `group.when().committed().reverted()` resolves there — and the
 //!   `mosaik.groups.raft.discarded` counter counts the discarded entries. Strict mode never
 //!   discards a committed entry.
 //!
