@@ -36,7 +36,10 @@
 //! cut off. Anything else that fails a check — a bad record followed by a
 //! valid one, damage in an earlier segment, entries that do not continue the
 //! log, a base no snapshot covers — is [`WalError::Corrupt`] naming the file
-//! and offset: the log never opens on data it cannot vouch for.
+//! and offset: the log never opens on data it cannot vouch for. (One cost of
+//! that rule: a power loss that persists the pages of an unsynced write out
+//! of order can leave a valid record after garbage, and the log then refuses
+//! to open although nothing synced was lost.)
 
 mod error;
 mod options;
