@@ -20,6 +20,7 @@ use {
         collections::VecDeque,
         fs::{self, File, TryLockError},
         path::{Path, PathBuf},
+        time::{Duration, Instant},
     },
 };
 
@@ -72,18 +73,7 @@ impl Wal {
                 sync_dir(parent)?;
             }
         }
-        let lock_path = dir.join("LOCK");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .ctx("open", &lock_path)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(WalError::Locked { dir }),
-            Err(TryLockError::Error(e)) => return Err(WalError::io("lock", lock_path, e)),
-        }
+        let lock = lock_dir(&dir)?;
         let snapshots = SnapshotStore::open(&dir)?;
         let mut wal = Self {
             dir,
@@ -127,6 +117,10 @@ impl Wal {
     /// `first_index` must be `last_index() + 1`: the log never truncates
     /// implicitly, so an off-by-one in the caller is an error rather than lost
     /// entries. Truncate first with [`Wal::truncate_from`] to overwrite.
+    ///
+    /// Does not wait for the disk, except when a segment fills: the closed
+    /// segment is synced before the next one is created (once per
+    /// `segment_bytes`).
     pub fn append<E: AsRef<[u8]>>(
         &mut self,
         first_index: u64,
@@ -346,6 +340,37 @@ impl Wal {
         match newest {
             Some(at) if at >= index => Ok(()),
             _ => Err(WalError::NoSnapshot { index, newest }),
+        }
+    }
+}
+
+/// How long `open` waits for the directory lock. A lock can outlive its
+/// `Wal` for a moment: a child process being spawned by another thread holds
+/// a copy of the descriptor until it calls `exec`.
+const LOCK_WAIT: Duration = Duration::from_secs(1);
+
+/// Takes the directory's `LOCK` file (`flock`): one open log per directory.
+fn lock_dir(dir: &Path) -> Result<File, WalError> {
+    let path = dir.join("LOCK");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .ctx("open", &path)?;
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(lock),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(WalError::Locked {
+                    dir: dir.to_path_buf(),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(WalError::io("lock", path, e)),
         }
     }
 }
