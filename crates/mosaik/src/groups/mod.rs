@@ -76,7 +76,10 @@ pub use {
         Consistency::{Strong, Weak},
         LeadershipPreference, NoOp, QueryResultAt, StateMachine,
     },
-    storage::{InMemoryLogStore, Storage, StorageError},
+    storage::{
+        Ballot, HardState, InMemoryLogStore, LogCursor, LogEntry, LogIndex, Payload, Storage,
+        StorageError, StoredSnapshot,
+    },
     sync::{
         AppendError, Idle, InvalidSnapshot, LogReplayProvider, LogReplaySession, LogReplaySync,
         LogReplaySyncMessage, LogSlice, Snapshot, SnapshotBuilder, SnapshotItem,

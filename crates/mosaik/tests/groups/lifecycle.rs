@@ -101,8 +101,7 @@ mod failing {
         super::FailingStore,
         core::ops::RangeInclusive,
         mosaik::groups::{
-            Storage, StorageError,
-            storage::{HardState, LogCursor, LogEntry, LogIndex},
+            HardState, LogCursor, LogEntry, LogIndex, Storage, StorageError, StoredSnapshot,
         },
     };
 
@@ -113,12 +112,16 @@ mod failing {
         fn set_hard_state(&mut self, state: HardState) -> Result<(), StorageError> {
             self.inner.set_hard_state(state)
         }
-        fn append(&mut self, entry: LogEntry<i64>) -> Result<LogIndex, StorageError> {
-            if self.budget == 0 {
+        fn append_entries(
+            &mut self,
+            first: LogIndex,
+            entries: &[LogEntry<i64>],
+        ) -> Result<LogIndex, StorageError> {
+            if self.budget < entries.len() {
                 return Err(StorageError::new("disk full"));
             }
-            self.budget -= 1;
-            self.inner.append(entry)
+            self.budget -= entries.len();
+            self.inner.append_entries(first, entries)
         }
         fn available(&self) -> RangeInclusive<LogIndex> {
             self.inner.available()
@@ -146,6 +149,15 @@ mod failing {
         }
         fn reset_to(&mut self, base: LogCursor) -> Result<(), StorageError> {
             self.inner.reset_to(base)
+        }
+        fn save_snapshot(&mut self, snapshot: StoredSnapshot) -> Result<(), StorageError> {
+            self.inner.save_snapshot(snapshot)
+        }
+        fn snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
+            self.inner.snapshot()
+        }
+        fn flush(&mut self) -> impl Future<Output = Result<(), StorageError>> + Send {
+            self.inner.flush()
         }
     }
 }
