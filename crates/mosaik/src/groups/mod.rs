@@ -49,6 +49,7 @@ mod bonds;
 mod builder;
 pub mod close;
 mod config;
+mod durable;
 mod errors;
 mod group;
 mod key;
@@ -68,6 +69,7 @@ pub use {
     bonds::{Bond, Bonds},
     builder::GroupBuilder,
     config::{Config, ConsensusConfig, ConsensusConfigBuilder, GroupConfig},
+    durable::{DurableStore, WalOptions},
     errors::{CommandError, Error, QueryError},
     group::Group,
     key::GroupKey,

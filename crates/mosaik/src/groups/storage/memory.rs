@@ -28,6 +28,21 @@ impl<C> Default for InMemoryLogStore<C> {
 }
 
 impl<C> InMemoryLogStore<C> {
+    /// A store holding what a durable store recovered.
+    pub(crate) fn from_parts(
+        hard: HardState,
+        base: LogCursor,
+        entries: Vec<LogEntry<C>>,
+        snapshot: Option<StoredSnapshot>,
+    ) -> Self {
+        Self {
+            hard,
+            base,
+            entries,
+            snapshot,
+        }
+    }
+
     fn offset(&self, index: LogIndex) -> Option<usize> {
         if index <= self.base.index {
             return None;

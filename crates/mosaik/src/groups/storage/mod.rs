@@ -39,8 +39,8 @@ use {crate::PeerId, bytes::Bytes, core::ops::RangeInclusive};
 pub type Ballot = mosaik_raft::Term<PeerId>;
 /// A position in the engine's log (ballot term + index).
 pub type LogCursor = mosaik_raft::Cursor<PeerId>;
-/// An engine log index.
-pub type LogIndex = mosaik_raft::Index;
+/// An engine log index (`LogIndex(5)`; 0 is the empty log's sentinel).
+pub use mosaik_raft::Index as LogIndex;
 /// A stored entry: a ballot term and either a command or a leader's noop.
 pub type LogEntry<C> = mosaik_raft::Entry<PeerId, C>;
 /// What an entry carries: [`Payload::Command`] or a leader's
