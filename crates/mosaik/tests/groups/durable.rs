@@ -7,7 +7,10 @@ use {
     core::time::Duration,
     mosaik::{
         Network,
-        groups::{DurableStore, Group, GroupKey, StateMachine, StorageError, Weak},
+        groups::{
+            Ballot, CommandError, DurableStore, Group, GroupKey, InMemoryLogStore, LogCursor,
+            LogEntry, LogIndex, StateMachine, Storage, StorageError, StoredSnapshot, Weak,
+        },
         iroh::SecretKey,
     },
     std::path::{Path, PathBuf},
@@ -182,4 +185,39 @@ async fn a_pruned_log_restarts_from_its_snapshot() {
     drop(groups);
     drop(nets);
     let _ = std::fs::remove_dir_all(root);
+}
+
+#[tokio::test]
+async fn a_pruned_log_without_a_usable_snapshot_refuses_to_start() {
+    let net = crate::util::node("groups-durable-refuse", fast()).await;
+    let term = Ballot::new(1, net.local().id());
+    let mut store = InMemoryLogStore::<i64>::default();
+    let entries: Vec<_> = (1..=4).map(|i| LogEntry::command(term, i)).collect();
+    store.append_entries(LogIndex(1), &entries).unwrap();
+    let at = LogCursor::new(term, LogIndex(2));
+    // The counter has no snapshots: whatever is stored cannot rebuild the
+    // pruned prefix.
+    store
+        .save_snapshot(StoredSnapshot {
+            at,
+            data: bytes::Bytes::from_static(b"not a snapshot"),
+        })
+        .unwrap();
+    store.prune_prefix(at).unwrap();
+    let group = net
+        .groups()
+        .with_key(GroupKey::from_secret("durable-refuse"))
+        .with_state_machine(Counter::default())
+        .with_log_storage(store)
+        .with_consensus_config(timing())
+        .join();
+    within("refused", async {
+        loop {
+            if let Err(CommandError::GroupTerminated) = group.execute(1).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
 }

@@ -90,10 +90,12 @@ fn in_memory_store_passes_the_public_conformance_suite() {
     mosaik::groups::storage::conformance::run(mosaik::groups::InMemoryLogStore::<u64>::default);
 }
 
-/// In-memory storage whose disk "fails" after `budget` appends.
+/// In-memory storage whose disk "fails" after `budget` appends, or that
+/// (with `lie`) reports a wrong index for every append.
 struct FailingStore {
     inner: mosaik::groups::InMemoryLogStore<i64>,
     budget: usize,
+    lie: bool,
 }
 
 mod failing {
@@ -121,7 +123,8 @@ mod failing {
                 return Err(StorageError::new("disk full"));
             }
             self.budget -= entries.len();
-            self.inner.append_entries(first, entries)
+            let last = self.inner.append_entries(first, entries)?;
+            Ok(if self.lie { last + 7 } else { last })
         }
         fn available(&self) -> RangeInclusive<LogIndex> {
             self.inner.available()
@@ -168,6 +171,7 @@ async fn a_storage_failure_stops_the_group_cleanly() {
     let store = FailingStore {
         inner: mosaik::groups::InMemoryLogStore::default(),
         budget: 4,
+        lie: false,
     };
     let group = net
         .groups()
@@ -194,6 +198,34 @@ async fn a_storage_failure_stops_the_group_cleanly() {
         query,
         Err(mosaik::groups::QueryError::GroupTerminated)
     ));
+}
+
+#[tokio::test]
+async fn a_store_reporting_a_wrong_append_index_stops_the_group() {
+    let net = node("groups-lying-disk", fast()).await;
+    let store = FailingStore {
+        inner: mosaik::groups::InMemoryLogStore::default(),
+        budget: usize::MAX,
+        lie: true,
+    };
+    let group = net
+        .groups()
+        .with_key(GroupKey::from_secret("lying-disk"))
+        .with_state_machine(Counter::default())
+        .with_log_storage(store)
+        .with_consensus_config(timing())
+        .join();
+    // The leader's first append (its noop) is checked and refused: the
+    // group stops instead of going on with a log it cannot trust.
+    within("stopped", async {
+        loop {
+            if let Err(mosaik::groups::CommandError::GroupTerminated) = group.execute(1).await {
+                return;
+            }
+            tokio::time::sleep(core::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
