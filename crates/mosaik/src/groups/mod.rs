@@ -38,8 +38,9 @@
 //!
 //! Module map: `key` (key and bond proof), `config` (timing, group id),
 //! `builder` (typestate builder), `group` (handle), `when` (observers),
-//! `machine` (state machine trait, `NoOp`), `storage` (log storage and its
-//! conformance suite), `sync` (state sync strategies), `bond` (handshakes
+//! `machine` (state machine trait, `NoOp`), `storage` (the storage
+//! contract, the in-memory store, the conformance suite), `durable` (the
+//! on-disk store over `mosaik-wal`), `sync` (state sync strategies), `bond` (handshakes
 //! and bond tasks), `bonds` (bond set view), `worker` (the driver),
 //! `registry` (groups of this node), `messages` (wire), `close` (close
 //! reasons `30_xxx`), `errors`.

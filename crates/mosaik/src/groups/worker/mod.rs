@@ -3,9 +3,10 @@
 //! Inputs: API requests from handles, consensus messages and bond changes
 //! from bond tasks, new bonds from dial/accept tasks, catalog changes,
 //! and the engine's next deadline. Outputs are carried out strictly in
-//! poll order, each `Persist*` completed (through [`Storage`]) before the
-//! next output, as the engine's contract requires. Applies go through
-//! `apply_batch`, one batch per term.
+//! poll order; `Persist*` outputs are written to [`Storage`] without
+//! waiting and made durable by one `flush` before the next output that
+//! depends on them (group commit, see `outputs.rs`), as the engine's
+//! contract requires. Applies go through `apply_batch`, one batch per term.
 
 mod catchup;
 mod fetch;
