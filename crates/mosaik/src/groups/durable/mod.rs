@@ -271,6 +271,10 @@ impl<C: Datum + Clone + Sync> Storage<C> for DurableStore<C> {
         self.mirror.snapshot()
     }
 
+    fn is_durable(&self) -> bool {
+        true
+    }
+
     fn flush(&mut self) -> impl Future<Output = Result<(), StorageError>> + Send {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let sent = self.io.check().and_then(|()| self.io.send(Op::Flush(tx)));

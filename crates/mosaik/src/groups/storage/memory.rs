@@ -218,6 +218,10 @@ impl<C: Clone + Send + 'static> Storage<C> for InMemoryLogStore<C> {
         Ok(self.snapshot.clone())
     }
 
+    fn is_durable(&self) -> bool {
+        false
+    }
+
     fn flush(&mut self) -> impl Future<Output = Result<(), StorageError>> + Send {
         core::future::ready(Ok(()))
     }

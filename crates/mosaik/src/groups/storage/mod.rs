@@ -196,6 +196,14 @@ pub trait Storage<C>: Send + 'static {
     /// The stored snapshot, if any.
     fn snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError>;
 
+    /// Whether what this store holds survives a restart (the default). For
+    /// a store that forgets everything anyway (the in-memory one) the
+    /// driver skips encoding the machine into the snapshots it saves
+    /// before a prune: they then carry only their position.
+    fn is_durable(&self) -> bool {
+        true
+    }
+
     /// The durability barrier: resolves once every earlier write is
     /// durable. Must not block the async runtime.
     fn flush(&mut self) -> impl Future<Output = Result<(), StorageError>> + Send;

@@ -249,7 +249,11 @@ where
                     at.index
                 ))
             })?;
-        let data = encode_snapshot(&self.sync, &held.machine, held.items)?;
+        let data = if self.storage.is_durable() {
+            encode_snapshot(&self.sync, &held.machine, held.items)?
+        } else {
+            bytes::Bytes::new()
+        };
         let snapshot = StoredSnapshot {
             at: held.anchor,
             data,
