@@ -141,6 +141,53 @@ async fn a_durable_group_restarts_with_every_committed_value() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_restarted_on_its_directory_catches_up_from_its_log() {
+    let name = "groups-durable-member";
+    let key = GroupKey::from_secret("durable-member");
+    let keys: Vec<_> = (0..3).map(|_| SecretKey::generate()).collect();
+    let root = temp_dir("member");
+    let dirs: Vec<_> = (0..3).map(|i| root.join(i.to_string())).collect();
+    let mut nets = networks(name, &keys).await;
+    let mut groups = join(&nets, &dirs, key, &Counter::default()).await;
+    for g in &groups {
+        within("leader", g.when().leader_elected()).await;
+    }
+    let mut sum = 0;
+    for i in 1..=10_i64 {
+        within("execute", groups[0].execute(i))
+            .await
+            .expect("commits");
+        sum += i;
+    }
+    converge(&groups, &(), &sum).await;
+    // Member 2 stops; the others go on without it.
+    drop(groups.remove(2));
+    drop(nets.remove(2));
+    for i in 11..=20_i64 {
+        within("execute", groups[0].execute(i))
+            .await
+            .expect("commits");
+        sum += i;
+    }
+    let config = fast().with_bootstrap([nets[0].local().addr()]);
+    nets.push(keyed(name, config, keys[2].clone()).await);
+    let store = open(&dirs[2]).await;
+    groups.push(
+        nets[2]
+            .groups()
+            .with_key(key)
+            .with_state_machine(Counter::default())
+            .with_log_storage(store)
+            .with_consensus_config(timing())
+            .join(),
+    );
+    converge(&groups, &(), &sum).await;
+    drop(groups);
+    drop(nets);
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pruned_log_restarts_from_its_snapshot() {
     let name = "groups-durable-snapshot";
     let key = GroupKey::from_secret("durable-snapshot");
