@@ -201,6 +201,7 @@ impl<C: Datum + Clone + Sync> Storage<C> for DurableStore<C> {
     }
 
     fn get(&self, index: LogIndex) -> Result<Option<LogEntry<C>>, StorageError> {
+        self.io.check()?;
         self.mirror.get(index)
     }
 
@@ -208,6 +209,7 @@ impl<C: Datum + Clone + Sync> Storage<C> for DurableStore<C> {
         &self,
         range: &RangeInclusive<LogIndex>,
     ) -> Result<Vec<(LogIndex, LogEntry<C>)>, StorageError> {
+        self.io.check()?;
         self.mirror.get_range(range)
     }
 

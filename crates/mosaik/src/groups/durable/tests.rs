@@ -76,3 +76,43 @@ fn everything_flushed_survives_a_reopen() {
     drop(store);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_disk_failure_poisons_the_store() {
+    let dir = temp_dir("poison");
+    let term = crate::groups::Ballot::new(1, crate::SecretKey::from_bytes(&[1; 32]).public());
+    let mut store = DurableStore::<u64>::open(&dir).expect("open");
+    store
+        .append_entries(LogIndex(1), &[LogEntry::command(term, 1)])
+        .unwrap();
+    futures::executor::block_on(store.flush()).expect("a healthy flush");
+    // The snapshot's temporary file cannot be created: a real I/O error on
+    // the store's thread.
+    std::fs::create_dir(dir.join("snapshot.tmp")).expect("obstacle");
+    let at = LogCursor::new(term, LogIndex(1));
+    store
+        .save_snapshot(StoredSnapshot {
+            at,
+            data: bytes::Bytes::from_static(b"one"),
+        })
+        .expect("queued");
+    let err = futures::executor::block_on(store.flush()).expect_err("the flush reports it");
+    assert!(
+        matches!(err, crate::groups::StorageError::Io { .. }),
+        "the disk's error, typed: {err:?}"
+    );
+    let later = store
+        .append_entries(LogIndex(2), &[LogEntry::command(term, 2)])
+        .expect_err("writes after the failure are refused");
+    assert!(
+        matches!(later, crate::groups::StorageError::Poisoned(_)),
+        "{later:?}"
+    );
+    assert!(store.hard_state().is_err(), "reads too");
+    assert!(
+        futures::executor::block_on(store.flush()).is_err(),
+        "and flushes"
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+}
