@@ -279,7 +279,9 @@ impl<C: Datum + Clone + Sync> Storage<C> for DurableStore<C> {
 
     fn flush(&mut self) -> impl Future<Output = Result<(), StorageError>> + Send {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let sent = self.io.check().and_then(|()| self.io.send(Op::Flush(tx)));
+        // No early check: after a failure the thread answers with the
+        // original, typed error (`NoSpace`, `Io`), not `Poisoned`.
+        let sent = self.io.send(Op::Flush(tx));
         async move {
             sent?;
             rx.await.unwrap_or(Err(StorageError::Closed))
