@@ -38,8 +38,9 @@
 //!
 //! Module map: `key` (key and bond proof), `config` (timing, group id),
 //! `builder` (typestate builder), `group` (handle), `when` (observers),
-//! `machine` (state machine trait, `NoOp`), `storage` (log storage and its
-//! conformance suite), `sync` (state sync strategies), `bond` (handshakes
+//! `machine` (state machine trait, `NoOp`), `storage` (the storage
+//! contract, the in-memory store, the conformance suite), `durable` (the
+//! on-disk store over `mosaik-wal`), `sync` (state sync strategies), `bond` (handshakes
 //! and bond tasks), `bonds` (bond set view), `worker` (the driver),
 //! `registry` (groups of this node), `messages` (wire), `close` (close
 //! reasons `30_xxx`), `errors`.
@@ -49,6 +50,7 @@ mod bonds;
 mod builder;
 pub mod close;
 mod config;
+mod durable;
 mod errors;
 mod group;
 mod key;
@@ -68,6 +70,7 @@ pub use {
     bonds::{Bond, Bonds},
     builder::GroupBuilder,
     config::{Config, ConsensusConfig, ConsensusConfigBuilder, GroupConfig},
+    durable::{DurableStore, WalOptions},
     errors::{CommandError, Error, QueryError},
     group::Group,
     key::GroupKey,
@@ -76,7 +79,10 @@ pub use {
         Consistency::{Strong, Weak},
         LeadershipPreference, NoOp, QueryResultAt, StateMachine,
     },
-    storage::{InMemoryLogStore, Storage, StorageError},
+    storage::{
+        Ballot, HardState, InMemoryLogStore, LogCursor, LogEntry, LogIndex, Payload, Storage,
+        StorageError, StoredSnapshot,
+    },
     sync::{
         AppendError, Idle, InvalidSnapshot, LogReplayProvider, LogReplaySession, LogReplaySync,
         LogReplaySyncMessage, LogSlice, Snapshot, SnapshotBuilder, SnapshotItem,

@@ -90,10 +90,12 @@ fn in_memory_store_passes_the_public_conformance_suite() {
     mosaik::groups::storage::conformance::run(mosaik::groups::InMemoryLogStore::<u64>::default);
 }
 
-/// In-memory storage whose disk "fails" after `budget` appends.
+/// In-memory storage whose disk "fails" after `budget` appends, or that
+/// (with `lie`) reports a wrong index for every append.
 struct FailingStore {
     inner: mosaik::groups::InMemoryLogStore<i64>,
     budget: usize,
+    lie: bool,
 }
 
 mod failing {
@@ -101,8 +103,7 @@ mod failing {
         super::FailingStore,
         core::ops::RangeInclusive,
         mosaik::groups::{
-            Storage, StorageError,
-            storage::{HardState, LogCursor, LogEntry, LogIndex},
+            HardState, LogCursor, LogEntry, LogIndex, Storage, StorageError, StoredSnapshot,
         },
     };
 
@@ -113,12 +114,17 @@ mod failing {
         fn set_hard_state(&mut self, state: HardState) -> Result<(), StorageError> {
             self.inner.set_hard_state(state)
         }
-        fn append(&mut self, entry: LogEntry<i64>) -> Result<LogIndex, StorageError> {
-            if self.budget == 0 {
+        fn append_entries(
+            &mut self,
+            first: LogIndex,
+            entries: &[LogEntry<i64>],
+        ) -> Result<LogIndex, StorageError> {
+            if self.budget < entries.len() {
                 return Err(StorageError::new("disk full"));
             }
-            self.budget -= 1;
-            self.inner.append(entry)
+            self.budget -= entries.len();
+            let last = self.inner.append_entries(first, entries)?;
+            Ok(if self.lie { last + 7 } else { last })
         }
         fn available(&self) -> RangeInclusive<LogIndex> {
             self.inner.available()
@@ -147,6 +153,15 @@ mod failing {
         fn reset_to(&mut self, base: LogCursor) -> Result<(), StorageError> {
             self.inner.reset_to(base)
         }
+        fn save_snapshot(&mut self, snapshot: StoredSnapshot) -> Result<(), StorageError> {
+            self.inner.save_snapshot(snapshot)
+        }
+        fn snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
+            self.inner.snapshot()
+        }
+        fn flush(&mut self) -> impl Future<Output = Result<(), StorageError>> + Send {
+            self.inner.flush()
+        }
     }
 }
 
@@ -156,6 +171,7 @@ async fn a_storage_failure_stops_the_group_cleanly() {
     let store = FailingStore {
         inner: mosaik::groups::InMemoryLogStore::default(),
         budget: 4,
+        lie: false,
     };
     let group = net
         .groups()
@@ -182,6 +198,34 @@ async fn a_storage_failure_stops_the_group_cleanly() {
         query,
         Err(mosaik::groups::QueryError::GroupTerminated)
     ));
+}
+
+#[tokio::test]
+async fn a_store_reporting_a_wrong_append_index_stops_the_group() {
+    let net = node("groups-lying-disk", fast()).await;
+    let store = FailingStore {
+        inner: mosaik::groups::InMemoryLogStore::default(),
+        budget: usize::MAX,
+        lie: true,
+    };
+    let group = net
+        .groups()
+        .with_key(GroupKey::from_secret("lying-disk"))
+        .with_state_machine(Counter::default())
+        .with_log_storage(store)
+        .with_consensus_config(timing())
+        .join();
+    // The leader's first append (its noop) is checked and refused: the
+    // group stops instead of going on with a log it cannot trust.
+    within("stopped", async {
+        loop {
+            if let Err(mosaik::groups::CommandError::GroupTerminated) = group.execute(1).await {
+                return;
+            }
+            tokio::time::sleep(core::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
 }
 
 #[tokio::test]

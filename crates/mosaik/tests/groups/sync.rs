@@ -139,11 +139,16 @@ impl Snapshot for BlobSnapshot {
         if range.end > self.shared.len() as u64 {
             return None;
         }
-        self.behaviour.served.fetch_add(1, Ordering::Relaxed);
-        if let Some(delay) = self.behaviour.delay {
-            std::thread::sleep(delay);
+        // The whole snapshot at once is the driver saving it to storage
+        // before a prune, not a peer's fetch: not counted, never slowed.
+        let whole = range.start == 0 && range.end == self.len();
+        if !whole {
+            self.behaviour.served.fetch_add(1, Ordering::Relaxed);
+            if let Some(delay) = self.behaviour.delay {
+                std::thread::sleep(delay);
+            }
         }
-        let corrupt = self.behaviour.corrupt;
+        let corrupt = self.behaviour.corrupt && !whole;
         let start = usize::try_from(range.start).ok()?;
         let end = usize::try_from(range.end).ok()?;
         Some(self.shared[start..end].iter().map(move |key| {

@@ -34,6 +34,9 @@ pub enum Mode {
     Dynamic,
     /// `with_min_quorum(2)`.
     Strict,
+    /// Dynamic, every member on a `DurableStore` in its own directory: a
+    /// killed member comes back with its log instead of catching up.
+    Durable,
 }
 
 impl Mode {
@@ -42,6 +45,7 @@ impl Mode {
         match self {
             Self::Dynamic => "restart::dynamic",
             Self::Strict => "restart::strict",
+            Self::Durable => "restart::durable",
         }
     }
 }
@@ -89,6 +93,8 @@ pub struct Cluster {
     acks: Arc<Mutex<Vec<Ack>>>,
     /// How many members were killed.
     pub kills: usize,
+    /// Durable mode: the directory holding one store directory per member.
+    dirs: Option<std::path::PathBuf>,
 }
 
 impl Cluster {
@@ -107,6 +113,13 @@ impl Cluster {
             incarnations: vec![0; n],
             acks: Arc::default(),
             kills: 0,
+            dirs: (mode == Mode::Durable).then(|| {
+                std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+                    "restart-durable-{}-{}",
+                    std::process::id(),
+                    rand::random::<u64>()
+                ))
+            }),
         };
         for i in 0..n {
             cluster.spawn(i)?;
@@ -159,6 +172,9 @@ impl Cluster {
         }
         if self.mode == Mode::Strict {
             command.arg("--strict");
+        }
+        if let Some(dirs) = &self.dirs {
+            command.arg("--dir").arg(dirs.join(i.to_string()));
         }
         let mut child = command
             .stdin(Stdio::piped())

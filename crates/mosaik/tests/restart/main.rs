@@ -10,7 +10,9 @@
 //! `<exe> member ...` runs one member (`member.rs`); anything else runs the
 //! scenarios, which start members by re-executing this binary. Positional
 //! arguments filter scenarios by name like libtest (`restart::dynamic`,
-//! `restart::strict`); flags such as `--nocapture` are ignored.
+//! `restart::strict`, `restart::durable`: every member on a `DurableStore`,
+//! so a killed member restarts from its own log); flags such as
+//! `--nocapture` are ignored.
 
 mod check;
 mod cluster;
@@ -33,7 +35,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let modes: Vec<Mode> = [Mode::Dynamic, Mode::Strict]
+    let modes: Vec<Mode> = [Mode::Dynamic, Mode::Strict, Mode::Durable]
         .into_iter()
         .filter(|m| filters.is_empty() || filters.iter().any(|f| m.name().contains(f.as_str())))
         .collect();

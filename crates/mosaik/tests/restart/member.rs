@@ -71,6 +71,10 @@ pub struct Args {
     /// Strict mode: `with_min_quorum(2)`.
     #[arg(long)]
     pub strict: bool,
+    /// Keep the log in a `DurableStore` in this directory (kept across
+    /// restarts).
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 /// Every applied value, in order.
@@ -166,12 +170,17 @@ async fn serve(args: Args) {
         .expect("network starts");
     tokio::spawn(redial(network.discovery().clone(), peers));
 
-    let group = network
+    let builder = network
         .groups()
         .with_key(GroupKey::from_secret("restart-test"))
-        .with_state_machine(Log::default())
-        .with_consensus_config(consensus(args.strict))
-        .join();
+        .with_state_machine(Log::default());
+    let group = match &args.dir {
+        Some(dir) => builder
+            .with_log_storage(mosaik::groups::DurableStore::open(dir).expect("the store opens"))
+            .with_consensus_config(consensus(args.strict))
+            .join(),
+        None => builder.with_consensus_config(consensus(args.strict)).join(),
+    };
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut writer = Some(tokio::spawn(write(

@@ -45,7 +45,7 @@ where
     }
 
     /// A state-sync message from a bond.
-    pub(super) fn sync_message(
+    pub(super) async fn sync_message(
         &mut self,
         peer: PeerId,
         msg: SyncMessage,
@@ -61,7 +61,7 @@ where
                 };
                 let sync = &self.sync;
                 let step = transfer.offer(peer, snapshots, || sync.snapshot_builder());
-                self.progress(step)
+                self.progress(step).await
             }
             SyncMessage::Data {
                 anchor,
@@ -72,13 +72,13 @@ where
                     return Ok(());
                 };
                 let step = transfer.data(peer, anchor, offset, &items);
-                self.progress(step)
+                self.progress(step).await
             }
         }
     }
 
     /// Periodic: transfer timeouts and snapshot expiry.
-    pub(super) fn sync_tick(&mut self) -> Result<(), StorageError> {
+    pub(super) async fn sync_tick(&mut self) -> Result<(), StorageError> {
         self.expire_snapshots();
         if self.drop_obsolete_transfer() {
             return Ok(());
@@ -89,7 +89,7 @@ where
         let peers: Vec<PeerId> = self.bonds.keys().copied().collect();
         let sync = &self.sync;
         let step = transfer.tick(peers, || sync.snapshot_builder());
-        self.progress(step)
+        self.progress(step).await
     }
 
     /// True if this member reflects `target` (a `NeedStateSync` base): its
@@ -135,15 +135,18 @@ where
     }
 
     /// A bond went down: its ranges go to the other sources.
-    pub(super) fn sync_unbonded(&mut self, peer: PeerId) -> Result<(), StorageError> {
+    pub(super) async fn sync_unbonded(&mut self, peer: PeerId) -> Result<(), StorageError> {
         let Some(transfer) = &mut self.transfer else {
             return Ok(());
         };
         let step = transfer.unbonded(peer);
-        self.progress(step)
+        self.progress(step).await
     }
 
-    fn progress(&mut self, (sends, progress): (Sends, Progress<M>)) -> Result<(), StorageError> {
+    async fn progress(
+        &mut self,
+        (sends, progress): (Sends, Progress<M>),
+    ) -> Result<(), StorageError> {
         self.send_sync(sends);
         if let Some(dropped) = self.transfer.as_mut().map(Transfer::take_dropped)
             && dropped > 0
@@ -188,7 +191,7 @@ where
         self.committed = map::cursor(anchor);
         self.engine
             .handle(self.now(), Input::SnapshotInstalled { cursor: anchor });
-        self.drain()
+        self.drain().await
     }
 
     fn send_sync(&self, sends: Sends) {

@@ -55,7 +55,10 @@ where
     S: Storage<M::Command>,
     M: StateMachine,
 {
-    pub(super) fn bond_event(&mut self, event: BondEvent<M::Command>) -> Result<(), StorageError> {
+    pub(super) async fn bond_event(
+        &mut self,
+        event: BondEvent<M::Command>,
+    ) -> Result<(), StorageError> {
         match event {
             BondEvent::Raft { peer, msg } => {
                 if !self.bonds.contains_key(&peer) {
@@ -68,13 +71,13 @@ where
                 if !self.bonds.contains_key(&peer) {
                     return Ok(());
                 }
-                return self.sync_message(peer, msg);
+                return self.sync_message(peer, msg).await;
             }
             BondEvent::StateSync { peer, bytes } => {
                 if !self.bonds.contains_key(&peer) {
                     return Ok(());
                 }
-                return self.sync_custom(peer, &bytes);
+                return self.sync_custom(peer, &bytes).await;
             }
             BondEvent::Standing { peer, id, standing } => {
                 let Some(bond) = self.bonds.get_mut(&peer).filter(|b| b.id == id) else {
@@ -90,7 +93,7 @@ where
                         .handle(self.now(), Input::PeerBonded { peer, preference });
                 }
                 self.committee_gauges();
-                self.check_catch_up()?;
+                self.check_catch_up().await?;
             }
             BondEvent::Down { peer, id } => {
                 if self.bonds.get(&peer).is_none_or(|b| b.id != id) {
@@ -101,12 +104,12 @@ where
                 tracing::debug!(peer = %peer.fmt_short(), "bond down");
                 self.engine.handle(self.now(), Input::PeerUnbonded { peer });
                 self.committee_gauges();
-                self.sync_unbonded(peer)?;
+                self.sync_unbonded(peer).await?;
                 self.sync_wake.0.notify_one();
-                self.check_catch_up()?;
+                self.check_catch_up().await?;
             }
         }
-        self.drain()
+        self.drain().await
     }
 
     /// Closes the bond of a peer that sent sync data that does not decode
@@ -127,7 +130,7 @@ where
         metrics::gauge!("mosaik.groups.raft.committee.size", labels).set(gauge(size));
     }
 
-    pub(super) fn incoming(&mut self, new: Incoming) -> Result<(), StorageError> {
+    pub(super) async fn incoming(&mut self, new: Incoming) -> Result<(), StorageError> {
         if new.dialed {
             self.dialing.remove(&new.peer);
         }
@@ -144,7 +147,7 @@ where
                 });
                 return Ok(());
             }
-            self.drop_bond(new.peer)?;
+            self.drop_bond(new.peer).await?;
         }
         let preference = bond.standing.preference;
         let advertised = bond.advertised;
@@ -181,8 +184,8 @@ where
         self.sync_bonded(new.peer);
         // The provider and a session see the new bond (a session asks it).
         self.sync_wake.0.notify_one();
-        self.check_catch_up()?;
-        self.drain()
+        self.check_catch_up().await?;
+        self.drain().await
     }
 
     /// A new bond with a peer we are bonded with already: true if it
@@ -259,7 +262,7 @@ where
     /// connection to the peer is open, new connections to it start on that
     /// connection's (dead) network path, so our dial of the new process
     /// would time out. `scan` then dials it if we are the pair's dialer.
-    pub(super) fn drop_restarted(&mut self) -> Result<(), StorageError> {
+    pub(super) async fn drop_restarted(&mut self) -> Result<(), StorageError> {
         let catalog = self.discovery.catalog();
         let restarted: Vec<PeerId> = self
             .bonds
@@ -273,7 +276,7 @@ where
             .collect();
         for peer in restarted {
             tracing::info!(peer = %peer.fmt_short(), "peer restarted; its old bond is dropped");
-            self.drop_bond(peer)?;
+            self.drop_bond(peer).await?;
         }
         Ok(())
     }
@@ -281,7 +284,7 @@ where
     /// Closes a stale bond (`Superseded`) and tells the engine and a
     /// running transfer the peer is gone. Its reader reports it down later;
     /// that report no longer matches a bond id and is ignored.
-    fn drop_bond(&mut self, peer: PeerId) -> Result<(), StorageError> {
+    async fn drop_bond(&mut self, peer: PeerId) -> Result<(), StorageError> {
         let Some(old) = self.bonds.remove(&peer) else {
             return Ok(());
         };
@@ -292,7 +295,7 @@ where
         self.committee_gauges();
         // A transfer's ranges move off the old bond (a restarted peer holds
         // none of its snapshots any more).
-        self.sync_unbonded(peer)?;
+        self.sync_unbonded(peer).await?;
         self.sync_wake.0.notify_one();
         Ok(())
     }
@@ -334,11 +337,11 @@ where
 
     /// The catalog changed (or the periodic rescan): bonds of restarted
     /// peers go, members to bond with are dialed, and a catch-up may end.
-    pub(super) fn catalog_changed(&mut self) -> Result<(), StorageError> {
-        self.drop_restarted()?;
+    pub(super) async fn catalog_changed(&mut self) -> Result<(), StorageError> {
+        self.drop_restarted().await?;
         self.scan();
-        self.check_catch_up()?;
-        self.drain()
+        self.check_catch_up().await?;
+        self.drain().await
     }
 
     /// Dials every member we should initiate a bond with: exactly one side

@@ -3,9 +3,10 @@
 //! Inputs: API requests from handles, consensus messages and bond changes
 //! from bond tasks, new bonds from dial/accept tasks, catalog changes,
 //! and the engine's next deadline. Outputs are carried out strictly in
-//! poll order, each `Persist*` completed (through [`Storage`]) before the
-//! next output, as the engine's contract requires. Applies go through
-//! `apply_batch`, one batch per term.
+//! poll order; `Persist*` outputs are written to [`Storage`] without
+//! waiting and made durable by one `flush` before the next output that
+//! depends on them (group commit, see `outputs.rs`), as the engine's
+//! contract requires. Applies go through `apply_batch`, one batch per term.
 
 mod catchup;
 mod fetch;
@@ -142,6 +143,8 @@ pub(crate) struct Worker<S, M: StateMachine> {
     /// While catching up after starting with empty storage: from when the
     /// catch-up may end for want of anyone to catch up from.
     catch_up_from: Option<Instant>,
+    /// Storage writes since the last `flush` (see `outputs.rs`).
+    unflushed: bool,
     labels: Arc<[(&'static str, String); 2]>,
 }
 
@@ -175,16 +178,18 @@ where
             ("network", local.network_id().short().to_string()),
             ("group", group_id.short().to_string()),
         ]);
+        let mut storage = storage;
         let empty = starts_empty(&storage);
-        let restored = match restore(&storage) {
+        let sync = machine.state_sync();
+        let (restored, snapshot) = match restore(&mut storage, &sync, &machine).await {
             Ok(restored) => restored,
             Err(err) => {
-                tracing::error!(group = %group_id.short(), %err, "group stopped: storage");
+                tracing::error!(group = %group_id.short(), %err, "group stopped: cannot restore from storage");
+                discovery.remove_groups([group_id]);
                 return;
             }
         };
         let preference = machine.leadership_preference();
-        let sync = machine.state_sync();
         let config = acceptor
             .config
             .consensus()
@@ -199,10 +204,24 @@ where
             rand::random(),
         );
         let (events_tx, mut events) = mpsc::channel(EVENT_QUEUE);
+        let pristine = machine.clone();
+        let (machine, held, committed) = match snapshot {
+            Some((anchor, restored_machine)) => {
+                let items = super::StateSync::snapshot_len(&sync, &restored_machine);
+                let held = vec![snapshots::Held {
+                    anchor,
+                    machine: restored_machine.clone(),
+                    items,
+                    served: None,
+                }];
+                (restored_machine, held, super::types::engine::cursor(anchor))
+            }
+            None => (machine, Vec::new(), Cursor::zero()),
+        };
         let mut worker = Worker {
-            pristine: machine.clone(),
+            pristine,
             sync,
-            held: Vec::new(),
+            held,
             serving: Arc::default(),
             transfer: None,
             sync_target: None,
@@ -227,11 +246,12 @@ where
             next_request: 0,
             proposals: Proposals::default(),
             reads: HashMap::new(),
-            committed: Cursor::zero(),
+            committed,
             pushed: None,
             preference,
             advertised,
             catch_up_from: None,
+            unflushed: false,
             labels,
         };
         if empty {
@@ -262,28 +282,28 @@ where
                         let Ok(more) = requests.try_recv() else { break };
                         batch.push(more);
                     }
-                    worker.requests(batch)
+                    worker.requests(batch).await
                 }
-                Some(event) = events.recv() => worker.bond_event(event),
-                Some(new) = incoming.recv() => worker.incoming(new),
+                Some(event) = events.recv() => worker.bond_event(event).await,
+                Some(new) = incoming.recv() => worker.incoming(new).await,
                 Ok(()) = catalog.changed() => {
                     worker.push_local_entry();
-                    worker.catalog_changed()
+                    worker.catalog_changed().await
                 }
                 _ = rescan.tick() => {
                     worker.expire_snapshots();
-                    worker.catalog_changed()
+                    worker.catalog_changed().await
                 }
-                _ = sync_tick.tick(), if worker.transfer.is_some() => worker.sync_tick(),
+                _ = sync_tick.tick(), if worker.transfer.is_some() => worker.sync_tick().await,
                 () = tokio::time::sleep_until(worker.catch_up_from.unwrap_or(deadline)),
                     if worker.catch_up_from.is_some_and(|at| at > Instant::now()) =>
                 {
-                    worker.check_catch_up()
+                    worker.check_catch_up().await
                 }
-                () = sync_wake.0.notified() => worker.poll_sync(),
+                () = sync_wake.0.notified() => worker.poll_sync().await,
                 () = tokio::time::sleep_until(deadline) => {
                     worker.engine.handle(worker.now(), Input::Tick);
-                    worker.drain()
+                    worker.drain().await
                 }
             };
             if let Err(err) = step {
@@ -328,7 +348,7 @@ where
 
     /// Handles a run of queued requests: proposals are merged into one
     /// engine proposal (group commit), queries answered or started.
-    fn requests(&mut self, batch: Vec<Request<M>>) -> Result<(), StorageError> {
+    async fn requests(&mut self, batch: Vec<Request<M>>) -> Result<(), StorageError> {
         let mut proposals = Vec::new();
         for req in batch {
             match req {
@@ -354,7 +374,7 @@ where
                 self.engine.handle(self.now(), input);
             }
         }
-        self.drain()
+        self.drain().await
     }
 
     /// Weak queries are answered from the local machine at once; strong
@@ -408,11 +428,77 @@ pub(crate) fn starts_catching_up<C, S: Storage<C>>(storage: &S) -> bool {
     starts_empty(storage) || storage.hard_state().is_ok_and(|h| h.catching_up)
 }
 
-/// Rebuilds the engine's durable state from storage. The state machine
-/// starts empty, so `applied` is the log base (0 unless pruned).
-fn restore<C: Clone, S: Storage<C>>(storage: &S) -> Result<Restored<PeerId, Cmd<C>>, StorageError> {
+/// The engine's durable state and, when the log was pruned, the machine
+/// rebuilt from the stored snapshot with its position.
+type RestoredState<M, C> = (
+    Restored<PeerId, Cmd<C>>,
+    Option<(mosaik_raft::Cursor<PeerId>, M)>,
+);
+
+/// Rebuilds the engine's durable state from storage. Without a stored
+/// snapshot the machine starts empty and `applied` is 0 (a log with a base
+/// past 0 but no snapshot cannot be restored: the pruned prefix would be
+/// lost). With one, the machine is the snapshot installed into the initial
+/// value and `applied` its index; entries after it replay as they
+/// re-commit. A snapshot past the log's end (a crash between saving an
+/// installed snapshot and resetting the log) or disagreeing with the log
+/// resets the log to it.
+async fn restore<C: Clone, S: Storage<C>, M: StateMachine<Command = C>>(
+    storage: &mut S,
+    sync: &M::StateSync,
+    pristine: &M,
+) -> Result<RestoredState<M, C>, StorageError> {
     let hard_state = storage.hard_state()?;
-    let base = storage.base();
+    let mut base = storage.base();
+    let stored = storage.snapshot()?;
+    let snapshot = match stored {
+        Some(snapshot) if snapshot.at.index > mosaik_raft::Index::ZERO => {
+            let machine =
+                snapshots::decode_snapshot(sync, pristine, &snapshot.data).map_err(|err| {
+                    StorageError::Corrupt {
+                        file: "snapshot".into(),
+                        offset: 0,
+                        reason: format!(
+                            "the stored snapshot at {} does not decode: {err}",
+                            snapshot.at.index
+                        ),
+                    }
+                })?;
+            if snapshot.at.index < base.index {
+                return Err(StorageError::Corrupt {
+                    file: "snapshot".into(),
+                    offset: 0,
+                    reason: format!(
+                        "the stored snapshot at {} is older than the log base {}",
+                        snapshot.at.index, base.index
+                    ),
+                });
+            }
+            if storage.term_at(snapshot.at.index)? != Some(snapshot.at.term) {
+                tracing::warn!(
+                    snapshot = snapshot.at.index.0,
+                    last = storage.last().index.0,
+                    "the log does not hold the stored snapshot's position: reset to it"
+                );
+                storage.reset_to(snapshot.at)?;
+                storage.flush().await?;
+                base = snapshot.at;
+            }
+            Some((snapshot.at, machine))
+        }
+        _ if base.index > mosaik_raft::Index::ZERO => {
+            return Err(StorageError::Corrupt {
+                file: "snapshot".into(),
+                offset: 0,
+                reason: format!(
+                    "the log was pruned up to {} but no snapshot is stored: refusing to start \
+                     without the pruned state",
+                    base.index
+                ),
+            });
+        }
+        _ => None,
+    };
     let entries = storage
         .get_range(&storage.available())?
         .into_iter()
@@ -423,9 +509,13 @@ fn restore<C: Clone, S: Storage<C>>(storage: &S) -> Result<Restored<PeerId, Cmd<
                 mosaik_raft::Payload::Command(c) => mosaik_raft::Payload::Command(Cmd(c)),
             },
         });
-    Ok(Restored {
-        hard_state,
-        log: mosaik_raft::Log::from_parts(base, entries),
-        applied: base.index,
-    })
+    let applied = snapshot.as_ref().map_or(base.index, |(at, _)| at.index);
+    Ok((
+        Restored {
+            hard_state,
+            log: mosaik_raft::Log::from_parts(base, entries),
+            applied,
+        },
+        snapshot,
+    ))
 }

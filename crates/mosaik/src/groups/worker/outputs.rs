@@ -23,12 +23,21 @@ where
     S: Storage<M::Command>,
     M: StateMachine,
 {
-    /// Carries out the engine's outputs in order.
-    /// Compacts the log (when the sync strategy snapshots) once the
-    /// outputs are carried out, and drains what the compaction produced.
-    pub(super) fn drain(&mut self) -> Result<(), StorageError> {
+    /// Carries out the engine's outputs in order (group commit): a run of
+    /// `Persist*` outputs is written to storage without waiting, and one
+    /// `flush` makes it durable right before the first output that depends
+    /// on it (anything that leaves the member or is applied). Compacts the
+    /// log (when the sync strategy snapshots) once the outputs are carried
+    /// out, and drains what the compaction produced. Everything written is
+    /// durable when this returns.
+    pub(super) async fn drain(&mut self) -> Result<(), StorageError> {
         loop {
             while let Some(output) = self.engine.poll_output() {
+                if output.is_persist() {
+                    self.persist(output)?;
+                    continue;
+                }
+                self.flush().await?;
                 self.output(output)?;
             }
             self.drop_obsolete_transfer();
@@ -36,17 +45,29 @@ where
                 break;
             }
         }
+        self.flush().await?;
         self.note_history();
         self.publish_status();
         Ok(())
     }
 
-    pub(super) fn output(
-        &mut self,
-        output: Output<PeerId, Cmd<M::Command>>,
-    ) -> Result<(), StorageError> {
+    /// Awaits the storage's durability barrier if anything was written
+    /// since the last one.
+    pub(super) async fn flush(&mut self) -> Result<(), StorageError> {
+        if self.unflushed {
+            self.storage.flush().await?;
+            self.unflushed = false;
+        }
+        Ok(())
+    }
+
+    /// Writes one `Persist*` output to storage (buffered: durable at the
+    /// next `flush`). The index `append_entries` returns is checked: a store
+    /// that put the entries anywhere else stops the group.
+    fn persist(&mut self, output: Output<PeerId, Cmd<M::Command>>) -> Result<(), StorageError> {
+        self.unflushed = true;
         match output {
-            Output::PersistHardState(state) => self.storage.set_hard_state(state)?,
+            Output::PersistHardState(state) => self.storage.set_hard_state(state),
             Output::PersistLog {
                 truncate_from,
                 first_index,
@@ -55,11 +76,15 @@ where
                 if let Some(at) = truncate_from {
                     self.storage.truncate(at)?;
                 }
-                if !append.is_empty() && self.storage.last().index.next() != first_index {
+                if append.is_empty() {
+                    return Ok(());
+                }
+                if self.storage.last().index.next() != first_index {
                     self.storage.truncate(first_index)?;
                 }
-                for entry in append {
-                    let entry = LogEntry {
+                let entries: Vec<LogEntry<M::Command>> = append
+                    .into_iter()
+                    .map(|entry| LogEntry {
                         term: entry.term,
                         payload: match entry.payload {
                             mosaik_raft::Payload::Noop => mosaik_raft::Payload::Noop,
@@ -67,12 +92,55 @@ where
                                 mosaik_raft::Payload::Command(c)
                             }
                         },
-                    };
-                    self.storage.append(entry)?;
+                    })
+                    .collect();
+                let expected = first_index + (entries.len() as u64 - 1);
+                let last = self.storage.append_entries(first_index, &entries)?;
+                if last != expected || self.storage.last().index != expected {
+                    return Err(StorageError::contract(format!(
+                        "append of {} entries at {first_index} ended at {last} (storage last {}), \
+                         expected {expected}",
+                        entries.len(),
+                        self.storage.last().index
+                    )));
+                }
+                Ok(())
+            }
+            Output::PersistLogPrune { up_to } => {
+                if up_to.index <= self.storage.base().index {
+                    return Ok(());
+                }
+                self.save_snapshot_at(up_to)?;
+                self.storage.prune_prefix(up_to)
+            }
+            Output::PersistLogReset { base } => {
+                if base.index == mosaik_raft::Index::ZERO {
+                    return self.storage.reset_to(base);
+                }
+                // The snapshot must cover the new base before the reset;
+                // one behind the current base can only be saved after it.
+                if base.index >= self.storage.base().index {
+                    self.save_snapshot_at(base)?;
+                    self.storage.reset_to(base)
+                } else {
+                    self.storage.reset_to(base)?;
+                    self.save_snapshot_at(base)
                 }
             }
-            Output::PersistLogPrune { up_to } => self.storage.prune_prefix(up_to)?,
-            Output::PersistLogReset { base } => self.storage.reset_to(base)?,
+            other => self.output(other),
+        }
+    }
+
+    /// Carries out one output that is not a `Persist*` (storage is durable).
+    pub(super) fn output(
+        &mut self,
+        output: Output<PeerId, Cmd<M::Command>>,
+    ) -> Result<(), StorageError> {
+        match output {
+            Output::PersistHardState(_)
+            | Output::PersistLog { .. }
+            | Output::PersistLogPrune { .. }
+            | Output::PersistLogReset { .. } => self.persist(output)?,
             Output::Send { to, msg } => {
                 if let Some(bond) = self.bonds.get(&to) {
                     // Best effort: a full queue drops the message and the

@@ -133,7 +133,7 @@ where
     /// (the rule in the module docs). Called on every catalog change and
     /// rescan, bond change, standing announcement, and once
     /// `bootstrap_delay` after the start.
-    pub(super) fn check_catch_up(&mut self) -> Result<(), StorageError> {
+    pub(super) async fn check_catch_up(&mut self) -> Result<(), StorageError> {
         let Some(from) = self.catch_up_from else {
             return Ok(());
         };
@@ -170,7 +170,7 @@ where
             "no member to catch up from: voting from an empty log"
         );
         self.engine.handle(self.now(), Input::EndCatchUp);
-        self.drain()
+        self.drain().await
     }
 
     fn catch_up_gauge(&self) {

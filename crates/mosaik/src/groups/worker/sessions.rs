@@ -213,7 +213,14 @@ where
     }
 
     /// Polls the provider and the session; ends a finished session.
-    pub(super) fn poll_sync(&mut self) -> Result<(), StorageError> {
+    pub(super) async fn poll_sync(&mut self) -> Result<(), StorageError> {
+        self.poll_sync_now();
+        self.drain().await
+    }
+
+    /// The synchronous part of [`Self::poll_sync`] (its `Context` must not
+    /// live across the drain's `await`).
+    fn poll_sync_now(&mut self) {
         let waker = std::task::Waker::from(self.sync_wake.clone());
         let mut cx = Context::from_waker(&waker);
         let now = self.now();
@@ -228,7 +235,6 @@ where
         if done {
             self.end_session();
         }
-        self.drain()
     }
 
     /// Ends the session (if any) and tells the engine, so the leader
@@ -261,7 +267,11 @@ where
     }
 
     /// A state-sync message of the strategy from `peer`.
-    pub(super) fn sync_custom(&mut self, peer: PeerId, bytes: &Bytes) -> Result<(), StorageError> {
+    pub(super) async fn sync_custom(
+        &mut self,
+        peer: PeerId,
+        bytes: &Bytes,
+    ) -> Result<(), StorageError> {
         let msg: Message<M> = match encoding::deserialize(bytes) {
             Ok(msg) => msg,
             Err(err) => {
@@ -279,7 +289,7 @@ where
         if let (Err(msg), Some(session)) = (rest, &mut self.session) {
             session.receive(msg, peer, &mut ctx);
         }
-        self.poll_sync()
+        self.poll_sync().await
     }
 
     /// The commit index advanced: the provider's hook.

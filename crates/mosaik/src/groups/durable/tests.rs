@@ -1,0 +1,118 @@
+//! `DurableStore` against the storage conformance suite, and what survives
+//! a reopen.
+
+use {
+    super::DurableStore,
+    crate::groups::{HardState, LogCursor, LogEntry, LogIndex, Storage, StoredSnapshot, storage},
+    std::path::PathBuf,
+};
+
+/// A fresh directory under the workspace's `target` (not `/tmp`).
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/test-storage")
+        .join(format!(
+            "{name}-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn durable_store_conforms() {
+    let root = temp_dir("conformance");
+    let mut n = 0;
+    storage::conformance::run(|| {
+        n += 1;
+        DurableStore::<u64>::open(root.join(n.to_string())).expect("open")
+    });
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn everything_flushed_survives_a_reopen() {
+    let dir = temp_dir("reopen");
+    let term = crate::groups::Ballot::new(3, crate::SecretKey::from_bytes(&[1; 32]).public());
+    let hard = HardState {
+        term,
+        vote: term.owner(),
+        commit: LogIndex(4),
+        commit_weight: 2,
+        peak: (LogIndex(4), 3),
+        catching_up: false,
+    };
+    let snapshot = StoredSnapshot {
+        at: LogCursor::new(term, LogIndex(2)),
+        data: bytes::Bytes::from_static(b"two"),
+    };
+    {
+        let mut store = DurableStore::<String>::open(&dir).expect("open");
+        let entries: Vec<_> = (1..=5)
+            .map(|i| LogEntry::command(term, format!("e{i}")))
+            .collect();
+        store.append_entries(LogIndex(1), &entries).unwrap();
+        store
+            .append_entries(LogIndex(6), &[LogEntry::noop(term)])
+            .unwrap();
+        store.set_hard_state(hard).unwrap();
+        store.save_snapshot(snapshot.clone()).unwrap();
+        store
+            .prune_prefix(LogCursor::new(term, LogIndex(2)))
+            .unwrap();
+        futures::executor::block_on(store.flush()).expect("flush");
+    }
+    let store = DurableStore::<String>::open(&dir).expect("reopen");
+    assert_eq!(store.hard_state().unwrap(), hard);
+    assert_eq!(store.base(), LogCursor::new(term, LogIndex(2)));
+    assert_eq!(store.last(), LogCursor::new(term, LogIndex(6)));
+    assert_eq!(
+        store.get(LogIndex(3)).unwrap(),
+        Some(LogEntry::command(term, "e3".to_string()))
+    );
+    assert_eq!(store.get(LogIndex(6)).unwrap(), Some(LogEntry::noop(term)));
+    assert_eq!(store.snapshot().unwrap(), Some(snapshot));
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_disk_failure_poisons_the_store() {
+    let dir = temp_dir("poison");
+    let term = crate::groups::Ballot::new(1, crate::SecretKey::from_bytes(&[1; 32]).public());
+    let mut store = DurableStore::<u64>::open(&dir).expect("open");
+    store
+        .append_entries(LogIndex(1), &[LogEntry::command(term, 1)])
+        .unwrap();
+    futures::executor::block_on(store.flush()).expect("a healthy flush");
+    // The snapshot's temporary file cannot be created: a real I/O error on
+    // the store's thread.
+    std::fs::create_dir(dir.join("snapshot.tmp")).expect("obstacle");
+    let at = LogCursor::new(term, LogIndex(1));
+    store
+        .save_snapshot(StoredSnapshot {
+            at,
+            data: bytes::Bytes::from_static(b"one"),
+        })
+        .expect("queued");
+    let err = futures::executor::block_on(store.flush()).expect_err("the flush reports it");
+    assert!(
+        matches!(err, crate::groups::StorageError::Io { .. }),
+        "the disk's error, typed: {err:?}"
+    );
+    let later = store
+        .append_entries(LogIndex(2), &[LogEntry::command(term, 2)])
+        .expect_err("writes after the failure are refused");
+    assert!(
+        matches!(later, crate::groups::StorageError::Poisoned(_)),
+        "{later:?}"
+    );
+    assert!(store.hard_state().is_err(), "reads too");
+    assert!(
+        futures::executor::block_on(store.flush()).is_err(),
+        "and flushes"
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+}
