@@ -8,15 +8,30 @@
 //!
 //! `harness = false`: this binary is both the test and its members.
 //! `<exe> member ...` runs one member (`member.rs`); anything else runs the
-//! scenarios, which start members by re-executing this binary. Positional
+//! scenarios, which start members by re-executing this binary. The process
+//! harness (members, their control, the checks) lives in `tests/common_proc`,
+//! shared with the `durability` test. Positional
 //! arguments filter scenarios by name like libtest (`restart::dynamic`,
 //! `restart::strict`); flags such as `--nocapture` are ignored.
 
+// The process harness is shared with `tests/durability` (`tests/common_proc`);
+// some of it only that test uses.
+#[allow(dead_code)]
+#[path = "../common_proc/check.rs"]
 mod check;
+#[allow(dead_code)]
+#[path = "../common_proc/cluster.rs"]
 mod cluster;
+#[allow(dead_code)]
+#[path = "../common_proc/member.rs"]
 mod member;
+#[allow(dead_code)]
+#[path = "../common_proc/protocol.rs"]
 mod protocol;
 mod scenario;
+#[allow(dead_code)]
+#[path = "../common_proc/wait.rs"]
+mod wait;
 
 use cluster::Mode;
 
