@@ -8,17 +8,31 @@
 //!
 //! `harness = false`: this binary is both the test and its members.
 //! `<exe> member ...` runs one member (`member.rs`); anything else runs the
-//! scenarios, which start members by re-executing this binary. Positional
+//! scenarios, which start members by re-executing this binary. The process
+//! harness (members, their control, the checks) lives in `tests/common_proc`,
+//! shared with the `durability` test. Positional
 //! arguments filter scenarios by name like libtest (`restart::dynamic`,
-//! `restart::strict`, `restart::durable`: every member on a `DurableStore`,
-//! so a killed member restarts from its own log); flags such as
-//! `--nocapture` are ignored.
+//! `restart::strict`; durable members are the `durability` test's); flags such
+//! as `--nocapture` are ignored.
 
+// The process harness is shared with `tests/durability` (`tests/common_proc`);
+// some of it only that test uses.
+#[allow(dead_code)]
+#[path = "../common_proc/check.rs"]
 mod check;
+#[allow(dead_code)]
+#[path = "../common_proc/cluster.rs"]
 mod cluster;
+#[allow(dead_code)]
+#[path = "../common_proc/member.rs"]
 mod member;
+#[allow(dead_code)]
+#[path = "../common_proc/protocol.rs"]
 mod protocol;
 mod scenario;
+#[allow(dead_code)]
+#[path = "../common_proc/wait.rs"]
+mod wait;
 
 use cluster::Mode;
 
@@ -35,7 +49,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let modes: Vec<Mode> = [Mode::Dynamic, Mode::Strict, Mode::Durable]
+    let modes: Vec<Mode> = [Mode::Dynamic, Mode::Strict]
         .into_iter()
         .filter(|m| filters.is_empty() || filters.iter().any(|f| m.name().contains(f.as_str())))
         .collect();

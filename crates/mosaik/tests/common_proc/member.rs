@@ -1,8 +1,12 @@
 //! One group member, run as its own OS process (`<exe> member ...`).
 //!
-//! The process is what the crash test kills: everything it knows lives in
-//! memory, so a SIGKILL loses it all, exactly like a crashed server with
-//! in-memory storage. What must survive a restart is given on argv instead:
+//! The process is what the crash test kills. Without `--data-dir` everything
+//! it knows lives in memory, so a SIGKILL loses it all, exactly like a
+//! crashed server with in-memory storage; with `--data-dir <dir>` its log,
+//! hard state and snapshot live in a `DurableStore` in `<dir>` and survive.
+//! A store that does not open (damaged data) ends the process with exit
+//! status 3 and the store's error on stderr. What else must survive a
+//! restart is given on argv:
 //! the secret key (same peer id) and the UDP port (same address), so the
 //! restarted process is, to the other members, the same member again.
 //!
@@ -23,11 +27,15 @@ use {
     mosaik::{
         Network, PeerId, SecretKey, UniqueId, Weak,
         discovery::Discovery,
-        groups::{ApplyContext, ConsensusConfig, Group, GroupKey, LogReplaySync, StateMachine},
+        groups::{
+            ApplyContext, ConsensusConfig, DurableStore, Group, GroupKey, LogReplaySync,
+            StateMachine,
+        },
         iroh::{EndpointAddr, RelayMode},
     },
     std::{
         net::SocketAddr,
+        path::PathBuf,
         sync::{
             Arc,
             atomic::{AtomicBool, Ordering},
@@ -71,11 +79,14 @@ pub struct Args {
     /// Strict mode: `with_min_quorum(2)`.
     #[arg(long)]
     pub strict: bool,
-    /// Keep the log in a `DurableStore` in this directory (kept across
-    /// restarts).
+    /// Durable storage: a `DurableStore` in this directory (created if
+    /// missing). Without it the member's storage is in memory.
     #[arg(long)]
-    pub dir: Option<std::path::PathBuf>,
+    pub data_dir: Option<PathBuf>,
 }
+
+/// Exit status of a member whose `DurableStore` does not open.
+pub const EXIT_STORE: i32 = 3;
 
 /// Every applied value, in order.
 #[derive(Debug, Clone, Default)]
@@ -154,6 +165,21 @@ pub fn run(args: &[String]) {
 }
 
 async fn serve(args: Args) {
+    // Opened before the network starts, so a damaged store ends the process
+    // before it talks to anyone.
+    let store = args.data_dir.as_ref().map(|dir| {
+        let opened = std::fs::create_dir_all(dir)
+            .map_err(|err| err.to_string())
+            .and_then(|()| DurableStore::<u64>::open(dir).map_err(|err| err.to_string()));
+        opened.unwrap_or_else(|err| {
+            eprintln!(
+                "member {}: cannot open the store in {}: {err}",
+                args.index,
+                dir.display()
+            );
+            std::process::exit(EXIT_STORE);
+        })
+    });
     let peers: Vec<EndpointAddr> = args.peers.iter().map(|p| parse_peer(p)).collect();
     let discovery = mosaik::discovery::Config::builder()
         .no_dht_bootstrap()
@@ -173,13 +199,11 @@ async fn serve(args: Args) {
     let builder = network
         .groups()
         .with_key(GroupKey::from_secret("restart-test"))
-        .with_state_machine(Log::default());
-    let group = match &args.dir {
-        Some(dir) => builder
-            .with_log_storage(mosaik::groups::DurableStore::open(dir).expect("the store opens"))
-            .with_consensus_config(consensus(args.strict))
-            .join(),
-        None => builder.with_consensus_config(consensus(args.strict)).join(),
+        .with_state_machine(Log::default())
+        .with_consensus_config(consensus(args.strict));
+    let group = match store {
+        Some(store) => builder.with_log_storage(store).join(),
+        None => builder.join(),
     };
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -1,6 +1,7 @@
 //! The test's side of the member processes: start, SIGKILL, restart with
-//! the same identity and address, request/reply over the pipes, and the
-//! collection of every acknowledged write.
+//! the same identity, address (and data directory, for durable members),
+//! request/reply over the pipes, and the collection of every acknowledged
+//! write. Shared by the `restart` and `durability` tests.
 //!
 //! Acks are read by one task per process until its stdout closes, so the
 //! acks a killed incarnation printed before the kill are never missed.
@@ -13,7 +14,8 @@ use {
     core::time::Duration,
     mosaik::{PeerId, SecretKey},
     std::{
-        process::Stdio,
+        path::{Path, PathBuf},
+        process::{ExitStatus, Stdio},
         sync::{Arc, Mutex},
     },
     tokio::{
@@ -34,9 +36,8 @@ pub enum Mode {
     Dynamic,
     /// `with_min_quorum(2)`.
     Strict,
-    /// Dynamic, every member on a `DurableStore` in its own directory: a
-    /// killed member comes back with its log instead of catching up.
-    Durable,
+    /// `with_min_quorum(2)`, every member on a `DurableStore`.
+    DurableStrict,
 }
 
 impl Mode {
@@ -45,8 +46,13 @@ impl Mode {
         match self {
             Self::Dynamic => "restart::dynamic",
             Self::Strict => "restart::strict",
-            Self::Durable => "restart::durable",
+            Self::DurableStrict => "durability::strict",
         }
+    }
+
+    /// Whether members run with `with_min_quorum(2)`.
+    pub fn strict(self) -> bool {
+        matches!(self, Self::Strict | Self::DurableStrict)
     }
 }
 
@@ -67,6 +73,8 @@ pub struct Ack {
 struct Identity {
     secret: SecretKey,
     port: u16,
+    /// The `DurableStore` directory, for durable members.
+    data_dir: Option<PathBuf>,
 }
 
 /// One running incarnation.
@@ -93,38 +101,47 @@ pub struct Cluster {
     acks: Arc<Mutex<Vec<Ack>>>,
     /// How many members were killed.
     pub kills: usize,
-    /// Durable mode: the directory holding one store directory per member.
-    dirs: Option<std::path::PathBuf>,
 }
 
 impl Cluster {
-    /// Starts `n` members, each on its own fixed loopback port.
+    /// Starts `n` members, each on its own fixed loopback port, with
+    /// in-memory storage.
     pub fn start(mode: Mode, n: usize) -> anyhow::Result<Self> {
+        Self::start_in(mode, n, None)
+    }
+
+    /// Starts `n` durable members, member `i` with its store in
+    /// `<root>/m<i>`.
+    pub fn start_durable(mode: Mode, n: usize, root: &Path) -> anyhow::Result<Self> {
+        Self::start_in(mode, n, Some(root))
+    }
+
+    fn start_in(mode: Mode, n: usize, root: Option<&Path>) -> anyhow::Result<Self> {
         let mut cluster = Self {
             mode,
             identities: free_ports(n)?
                 .into_iter()
-                .map(|port| Identity {
+                .enumerate()
+                .map(|(i, port)| Identity {
                     secret: SecretKey::generate(),
                     port,
+                    data_dir: root.map(|root| root.join(format!("m{i}"))),
                 })
                 .collect(),
             processes: (0..n).map(|_| None).collect(),
             incarnations: vec![0; n],
             acks: Arc::default(),
             kills: 0,
-            dirs: (mode == Mode::Durable).then(|| {
-                std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-                    "restart-durable-{}-{}",
-                    std::process::id(),
-                    rand::random::<u64>()
-                ))
-            }),
         };
         for i in 0..n {
             cluster.spawn(i)?;
         }
         Ok(cluster)
+    }
+
+    /// How many members the cluster has.
+    pub fn members(&self) -> usize {
+        self.identities.len()
     }
 
     /// Member `i`'s peer id, as members display it.
@@ -154,7 +171,13 @@ impl Cluster {
             .count()
     }
 
-    fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
+    /// Member `i`'s data directory (durable members only).
+    pub fn data_dir(&self, i: usize) -> Option<&Path> {
+        self.identities[i].data_dir.as_deref()
+    }
+
+    /// The command line of member `i`'s current incarnation.
+    fn command(&self, i: usize) -> anyhow::Result<Command> {
         let me = &self.identities[i];
         let mut command = Command::new(std::env::current_exe()?);
         command
@@ -170,13 +193,18 @@ impl Cluster {
                 command.args(["--peer", &peer]);
             }
         }
-        if self.mode == Mode::Strict {
+        if self.mode.strict() {
             command.arg("--strict");
         }
-        if let Some(dirs) = &self.dirs {
-            command.arg("--dir").arg(dirs.join(i.to_string()));
+        if let Some(dir) = &me.data_dir {
+            command.arg("--data-dir").arg(dir);
         }
-        let mut child = command
+        Ok(command)
+    }
+
+    fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
+        let mut child = self
+            .command(i)?
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -225,7 +253,59 @@ impl Cluster {
         Ok(())
     }
 
-    /// Starts member `i` again: same key and port, next incarnation.
+    /// SIGKILLs every running member at once (all signals are sent before
+    /// any is reaped), then reaps them and reads the rest of their stdout.
+    pub async fn kill_all(&mut self) -> anyhow::Result<()> {
+        let mut killed: Vec<Process> = self.processes.iter_mut().filter_map(Option::take).collect();
+        for process in &mut killed {
+            process.child.start_kill().context("SIGKILL")?;
+        }
+        for process in &mut killed {
+            process.child.wait().await.context("reaping")?;
+            (&mut process.reader).await.context("ack reader")?;
+            self.kills += 1;
+        }
+        Ok(())
+    }
+
+    /// Starts member `i` (not running) as its next incarnation and expects
+    /// it to exit on its own within `within`: its exit status and stderr.
+    /// Fails if it is still running by then (it is killed).
+    pub async fn start_expecting_exit(
+        &mut self,
+        i: usize,
+        within: Duration,
+    ) -> anyhow::Result<(ExitStatus, String)> {
+        if self.processes[i].is_some() {
+            bail!("member {i} is still running");
+        }
+        self.incarnations[i] += 1;
+        let mut child = self
+            .command(i)?
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("spawning member {i}"))?;
+        // Held open: a member whose store opens would exit on EOF.
+        let stdin = child.stdin.take();
+        let exited = tokio::time::timeout(within, child.wait_with_output()).await;
+        drop(stdin);
+        match exited {
+            Ok(output) => {
+                let output = output.context("member output")?;
+                Ok((
+                    output.status,
+                    String::from_utf8_lossy(&output.stderr).into_owned(),
+                ))
+            }
+            Err(_) => bail!("member {i} was still running after {within:?}"),
+        }
+    }
+
+    /// Starts member `i` again: same key, port and data directory, next
+    /// incarnation.
     pub fn restart(&mut self, i: usize) -> anyhow::Result<()> {
         if self.processes[i].is_some() {
             bail!("member {i} is still running");
