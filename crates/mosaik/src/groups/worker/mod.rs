@@ -9,10 +9,12 @@
 //! contract requires. Applies go through `apply_batch`, one batch per term.
 
 mod catchup;
+mod compaction;
 mod fetch;
 mod membership;
 mod outputs;
 mod rejoin;
+mod restore;
 mod sessions;
 mod snapshots;
 mod transfer;
@@ -31,7 +33,7 @@ use {
     crate::primitives::ShortFmtExt as _,
     crate::{PeerId, discovery::Discovery, network::LocalNode},
     core::time::Duration,
-    mosaik_raft::{Engine, Input, RequestId, Restored},
+    mosaik_raft::{Engine, Input, RequestId},
     std::{
         collections::{HashMap, HashSet},
         sync::Arc,
@@ -145,6 +147,8 @@ pub(crate) struct Worker<S, M: StateMachine> {
     catch_up_from: Option<Instant>,
     /// Storage writes since the last `flush` (see `outputs.rs`).
     unflushed: bool,
+    /// A storage prune waiting for its snapshot's encode.
+    deferred: compaction::Deferred,
     labels: Arc<[(&'static str, String); 2]>,
 }
 
@@ -181,7 +185,7 @@ where
         let mut storage = storage;
         let empty = starts_empty(&storage);
         let sync = machine.state_sync();
-        let (restored, snapshot) = match restore(&mut storage, &sync, &machine).await {
+        let (restored, snapshot) = match restore::restore(&mut storage, &sync, &machine).await {
             Ok(restored) => restored,
             Err(err) => {
                 tracing::error!(group = %group_id.short(), %err, "group stopped: cannot restore from storage");
@@ -204,6 +208,7 @@ where
             rand::random(),
         );
         let (events_tx, mut events) = mpsc::channel(EVENT_QUEUE);
+        let (encoded_tx, mut encoded) = mpsc::unbounded_channel();
         let pristine = machine.clone();
         let (machine, held, committed) = match snapshot {
             Some((anchor, restored_machine)) => {
@@ -252,6 +257,7 @@ where
             advertised,
             catch_up_from: None,
             unflushed: false,
+            deferred: compaction::Deferred::new(encoded_tx),
             labels,
         };
         if empty {
@@ -286,6 +292,7 @@ where
                 }
                 Some(event) = events.recv() => worker.bond_event(event).await,
                 Some(new) = incoming.recv() => worker.incoming(new).await,
+                Some(done) = encoded.recv() => worker.snapshot_encoded(done).await,
                 Ok(()) = catalog.changed() => {
                     worker.push_local_entry();
                     worker.catalog_changed().await
@@ -426,96 +433,4 @@ pub(crate) fn starts_empty<C, S: Storage<C>>(storage: &S) -> bool {
 /// resumes it).
 pub(crate) fn starts_catching_up<C, S: Storage<C>>(storage: &S) -> bool {
     starts_empty(storage) || storage.hard_state().is_ok_and(|h| h.catching_up)
-}
-
-/// The engine's durable state and, when the log was pruned, the machine
-/// rebuilt from the stored snapshot with its position.
-type RestoredState<M, C> = (
-    Restored<PeerId, Cmd<C>>,
-    Option<(mosaik_raft::Cursor<PeerId>, M)>,
-);
-
-/// Rebuilds the engine's durable state from storage. Without a stored
-/// snapshot the machine starts empty and `applied` is 0 (a log with a base
-/// past 0 but no snapshot cannot be restored: the pruned prefix would be
-/// lost). With one, the machine is the snapshot installed into the initial
-/// value and `applied` its index; entries after it replay as they
-/// re-commit. A snapshot past the log's end (a crash between saving an
-/// installed snapshot and resetting the log) or disagreeing with the log
-/// resets the log to it.
-async fn restore<C: Clone, S: Storage<C>, M: StateMachine<Command = C>>(
-    storage: &mut S,
-    sync: &M::StateSync,
-    pristine: &M,
-) -> Result<RestoredState<M, C>, StorageError> {
-    let hard_state = storage.hard_state()?;
-    let mut base = storage.base();
-    let stored = storage.snapshot()?;
-    let snapshot = match stored {
-        Some(snapshot) if snapshot.at.index > mosaik_raft::Index::ZERO => {
-            let machine =
-                snapshots::decode_snapshot(sync, pristine, &snapshot.data).map_err(|err| {
-                    StorageError::Corrupt {
-                        file: "snapshot".into(),
-                        offset: 0,
-                        reason: format!(
-                            "the stored snapshot at {} does not decode: {err}",
-                            snapshot.at.index
-                        ),
-                    }
-                })?;
-            if snapshot.at.index < base.index {
-                return Err(StorageError::Corrupt {
-                    file: "snapshot".into(),
-                    offset: 0,
-                    reason: format!(
-                        "the stored snapshot at {} is older than the log base {}",
-                        snapshot.at.index, base.index
-                    ),
-                });
-            }
-            if storage.term_at(snapshot.at.index)? != Some(snapshot.at.term) {
-                tracing::warn!(
-                    snapshot = snapshot.at.index.0,
-                    last = storage.last().index.0,
-                    "the log does not hold the stored snapshot's position: reset to it"
-                );
-                storage.reset_to(snapshot.at)?;
-                storage.flush().await?;
-                base = snapshot.at;
-            }
-            Some((snapshot.at, machine))
-        }
-        _ if base.index > mosaik_raft::Index::ZERO => {
-            return Err(StorageError::Corrupt {
-                file: "snapshot".into(),
-                offset: 0,
-                reason: format!(
-                    "the log was pruned up to {} but no snapshot is stored: refusing to start \
-                     without the pruned state",
-                    base.index
-                ),
-            });
-        }
-        _ => None,
-    };
-    let entries = storage
-        .get_range(&storage.available())?
-        .into_iter()
-        .map(|(_, e)| mosaik_raft::Entry {
-            term: e.term,
-            payload: match e.payload {
-                mosaik_raft::Payload::Noop => mosaik_raft::Payload::Noop,
-                mosaik_raft::Payload::Command(c) => mosaik_raft::Payload::Command(Cmd(c)),
-            },
-        });
-    let applied = snapshot.as_ref().map_or(base.index, |(at, _)| at.index);
-    Ok((
-        Restored {
-            hard_state,
-            log: mosaik_raft::Log::from_parts(base, entries),
-            applied,
-        },
-        snapshot,
-    ))
 }

@@ -106,27 +106,8 @@ where
                 }
                 Ok(())
             }
-            Output::PersistLogPrune { up_to } => {
-                if up_to.index <= self.storage.base().index {
-                    return Ok(());
-                }
-                self.save_snapshot_at(up_to)?;
-                self.storage.prune_prefix(up_to)
-            }
-            Output::PersistLogReset { base } => {
-                if base.index == mosaik_raft::Index::ZERO {
-                    return self.storage.reset_to(base);
-                }
-                // The snapshot must cover the new base before the reset;
-                // one behind the current base can only be saved after it.
-                if base.index >= self.storage.base().index {
-                    self.save_snapshot_at(base)?;
-                    self.storage.reset_to(base)
-                } else {
-                    self.storage.reset_to(base)?;
-                    self.save_snapshot_at(base)
-                }
-            }
+            Output::PersistLogPrune { up_to } => self.persist_prune(up_to),
+            Output::PersistLogReset { base } => self.persist_reset(base),
             other => self.output(other),
         }
     }

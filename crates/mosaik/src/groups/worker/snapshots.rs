@@ -22,7 +22,7 @@ use {
         groups::{
             StateMachine, StateSync, Storage,
             messages::BondMessage,
-            storage::{StorageError, StoredSnapshot},
+            storage::StorageError,
             sync::wire::{MAX_HELD, SnapshotInfo, SyncMessage},
         },
     },
@@ -232,39 +232,6 @@ where
         ))
     }
 
-    /// Saves the held snapshot at `at` (a prune point or an installed
-    /// snapshot) to storage, encoded through the strategy's snapshot hooks,
-    /// so a restart finds the state the pruned entries built. A prune may
-    /// also land between anchors only if a later one is held; without any
-    /// the group stops rather than lose the pruned prefix.
-    pub(super) fn save_snapshot_at(&mut self, at: Cursor<PeerId>) -> Result<(), StorageError> {
-        let held = self
-            .held
-            .iter()
-            .find(|h| h.anchor == at)
-            .or_else(|| self.held.iter().find(|h| h.anchor.index >= at.index))
-            .ok_or_else(|| {
-                StorageError::new(format!(
-                    "no snapshot held at {} to save before pruning the log",
-                    at.index
-                ))
-            })?;
-        let data = if self.storage.is_durable() {
-            encode_snapshot(&self.sync, &held.machine, held.items)?
-        } else {
-            bytes::Bytes::new()
-        };
-        let snapshot = StoredSnapshot {
-            at: held.anchor,
-            data,
-        };
-        let current = self.storage.snapshot()?.map(|s| s.at);
-        if current.is_some_and(|c| c == snapshot.at) {
-            return Ok(());
-        }
-        self.storage.save_snapshot(snapshot)
-    }
-
     /// Resets the machine to its state at `at` for a replay: the initial
     /// value at index 0, else the held snapshot at exactly that point.
     /// Snapshots after `to` reflect discarded entries and are dropped.
@@ -309,48 +276,4 @@ fn encode_reply<M: StateMachine>(
         offset,
         items,
     }
-}
-
-/// Encodes every item of `machine`'s snapshot into one blob (a postcard
-/// list of the items' own encodings), as [`StoredSnapshot::data`].
-pub(super) fn encode_snapshot<M: StateMachine>(
-    sync: &M::StateSync,
-    machine: &M,
-    items: u64,
-) -> Result<bytes::Bytes, StorageError> {
-    let mut all = Vec::new();
-    while (all.len() as u64) < items {
-        let from = all.len() as u64;
-        let batch = sync
-            .encode_items(machine, from..items, usize::MAX)
-            .map_err(|err| StorageError::new(format!("cannot encode a snapshot: {err}")))?;
-        if batch.is_empty() {
-            return Err(StorageError::new("cannot encode a snapshot: no items"));
-        }
-        all.extend(batch);
-    }
-    crate::primitives::encoding::try_serialize(&all)
-        .map_err(|err| StorageError::new(format!("cannot encode a snapshot: {err}")))
-}
-
-/// Rebuilds a machine from [`encode_snapshot`]'s blob: `pristine` with the
-/// snapshot installed through the strategy's `SnapshotBuilder`.
-pub(super) fn decode_snapshot<M: StateMachine>(
-    sync: &M::StateSync,
-    pristine: &M,
-    data: &[u8],
-) -> Result<M, String> {
-    let items: Vec<bytes::Bytes> =
-        crate::primitives::encoding::deserialize(data).map_err(|err| err.to_string())?;
-    let mut builder = sync
-        .snapshot_builder()
-        .ok_or("the state sync strategy has no snapshots")?;
-    if !items.is_empty() {
-        builder.insert(0, &items).map_err(|err| err.to_string())?;
-    }
-    let mut machine = pristine.clone();
-    builder
-        .install(&mut machine)
-        .map_err(|err| err.to_string())?;
-    Ok(machine)
 }
