@@ -213,6 +213,8 @@ impl Cluster {
             .with_context(|| format!("spawning member {i}"))?;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
+        // unbounded: a member answers only the commands the test sends it,
+        // one reply each.
         let (replies_tx, replies) = mpsc::unbounded_channel();
         let acks = self.acks.clone();
         let incarnation = self.incarnations[i];

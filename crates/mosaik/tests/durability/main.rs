@@ -28,6 +28,8 @@ mod member;
 #[allow(dead_code)]
 #[path = "../common_proc/protocol.rs"]
 mod protocol;
+#[path = "../common_proc/runner.rs"]
+mod runner;
 mod scenario;
 #[allow(dead_code)]
 #[path = "../common_proc/wait.rs"]
@@ -36,43 +38,5 @@ mod wait;
 use cluster::Mode;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("member") {
-        // clap sees `member` as the program name.
-        member::run(&args[1..]);
-        return;
-    }
-
-    let mode = Mode::DurableStrict;
-    let filtered_out = args
-        .iter()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .any(|f| !mode.name().contains(f.as_str()));
-    if filtered_out {
-        println!("{}: filtered out", mode.name());
-        return;
-    }
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    println!("{}: running", mode.name());
-    match runtime.block_on(scenario::run(mode)) {
-        Ok(outcome) => {
-            println!("{}", outcome.summary);
-            for failure in &outcome.failures {
-                eprintln!("{}: FAILED: {failure}", mode.name());
-            }
-            if !outcome.failures.is_empty() {
-                std::process::exit(1);
-            }
-        }
-        Err(err) => {
-            eprintln!("{}: FAILED: {err:#}", mode.name());
-            std::process::exit(1);
-        }
-    }
-    println!("durability: ok");
+    runner::main("durability", &[Mode::DurableStrict], scenario::run);
 }

@@ -29,6 +29,8 @@ mod member;
 #[allow(dead_code)]
 #[path = "../common_proc/protocol.rs"]
 mod protocol;
+#[path = "../common_proc/runner.rs"]
+mod runner;
 mod scenario;
 #[allow(dead_code)]
 #[path = "../common_proc/wait.rs"]
@@ -37,49 +39,5 @@ mod wait;
 use cluster::Mode;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("member") {
-        // clap sees `member` as the program name.
-        member::run(&args[1..]);
-        return;
-    }
-
-    let filters: Vec<&String> = args
-        .iter()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let modes: Vec<Mode> = [Mode::Dynamic, Mode::Strict]
-        .into_iter()
-        .filter(|m| filters.is_empty() || filters.iter().any(|f| m.name().contains(f.as_str())))
-        .collect();
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let mut failed = Vec::new();
-    for mode in modes {
-        println!("{}: running", mode.name());
-        match runtime.block_on(scenario::run(mode)) {
-            Ok(outcome) => {
-                println!("{}", outcome.summary);
-                for failure in &outcome.failures {
-                    eprintln!("{}: FAILED: {failure}", mode.name());
-                }
-                if !outcome.failures.is_empty() {
-                    failed.push(mode.name());
-                }
-            }
-            Err(err) => {
-                eprintln!("{}: FAILED: {err:#}", mode.name());
-                failed.push(mode.name());
-            }
-        }
-    }
-    if !failed.is_empty() {
-        eprintln!("restart: failed scenarios: {}", failed.join(", "));
-        std::process::exit(1);
-    }
-    println!("restart: ok");
+    runner::main("restart", &[Mode::Dynamic, Mode::Strict], scenario::run);
 }

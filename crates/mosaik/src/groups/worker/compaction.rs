@@ -38,6 +38,7 @@ pub(super) struct Deferred {
     encoding: bool,
     /// Bumped by every reset: results of older encodes are dropped.
     generation: u64,
+    /// unbounded: at most one encode per generation sends on it.
     tx: mpsc::UnboundedSender<Encoded>,
 }
 

@@ -208,6 +208,9 @@ where
             rand::random(),
         );
         let (events_tx, mut events) = mpsc::channel(EVENT_QUEUE);
+        // unbounded: one snapshot encode runs per generation and a generation
+        // ends only with a snapshot install (a whole transfer), so it holds at
+        // most a few results (see `compaction.rs`).
         let (encoded_tx, mut encoded) = mpsc::unbounded_channel();
         let pristine = machine.clone();
         let (machine, held, committed) = match snapshot {
