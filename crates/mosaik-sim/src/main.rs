@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use mosaik_sim::harness::{Mode, RestartPolicy, SeedReport, SimConfig, planted_bug, run_seed};
+use mosaik_sim::harness::{
+    Mode, RestartPolicy, SeedReport, SimConfig, UNFLUSHED_SEND, planted_bug, run_seed,
+};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum ModeArg {
@@ -76,6 +78,11 @@ struct RestartTotals {
     wiped: u64,
     asymmetric: u64,
     caught_up: u64,
+    /// Seeds where a crash tore unflushed writes.
+    torn_seeds: u64,
+    torn: u64,
+    lost_writes: u64,
+    mid_step: u64,
 }
 
 impl RestartTotals {
@@ -85,6 +92,10 @@ impl RestartTotals {
         self.wiped += report.restarts.wiped;
         self.asymmetric += report.restarts.asymmetric;
         self.caught_up += report.restarts.caught_up;
+        self.torn_seeds += u64::from(report.torn.crashes > 0);
+        self.torn += report.torn.crashes;
+        self.lost_writes += report.torn.lost_writes;
+        self.mid_step += report.torn.mid_step;
     }
 }
 
@@ -102,10 +113,12 @@ fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(bug) = &args.plant_bug
         && planted_bug(bug).is_none()
+        && bug != UNFLUSHED_SEND
     {
         eprintln!(
             "unknown planted bug {bug:?} (prior-term-commit, double-vote, stale-read, \
-             bonded-quorum, fetch-skips-prev-check, amnesiac-voter, higher-round-wins)"
+             bonded-quorum, fetch-skips-prev-check, amnesiac-voter, higher-round-wins, \
+             unflushed-send)"
         );
         return ExitCode::from(2);
     }
@@ -181,6 +194,10 @@ fn main() -> ExitCode {
         restarts.wiped,
         restarts.asymmetric,
         restarts.caught_up
+    );
+    println!(
+        "torn writes: in {} seeds, {} torn crashes lost {} unflushed writes, {} mid-step crashes",
+        restarts.torn_seeds, restarts.torn, restarts.lost_writes, restarts.mid_step
     );
     println!("seeds: {}, violations: {violations}", args.seeds);
     if violations > 0 {

@@ -126,3 +126,14 @@ fn the_correct_engine_passes_the_same_seeds() {
         );
     }
 }
+
+#[test]
+fn unflushed_send_is_caught() {
+    // The shell's bug, not the engine's: a vote or an acknowledgement leaves before the write
+    // it depends on is flushed, which the simulated disk's durable view shows at once.
+    assert_caught_by(
+        Mode::Strict,
+        mosaik_sim::harness::UNFLUSHED_SEND,
+        &["persist-before-send"],
+    );
+}

@@ -62,3 +62,25 @@ fn restart_faults_off_draw_nothing() {
         assert_eq!(report.restarts, RestartCounts::default());
     }
 }
+
+#[test]
+fn crashes_tear_unflushed_writes_and_cut_steps() {
+    let config = SimConfig::new(Mode::Strict, 3);
+    let (mut torn, mut lost, mut mid_step) = (0, 0, 0);
+    for seed in 0..60 {
+        let report = run_seed(&config, seed);
+        assert!(
+            report.violation.is_none(),
+            "{}: {:?}",
+            config.replay_command(seed),
+            report.violation
+        );
+        torn += report.torn.crashes;
+        lost += report.torn.lost_writes;
+        mid_step += report.torn.mid_step;
+    }
+    println!("torn crashes {torn}, lost writes {lost}, mid-step crashes {mid_step}");
+    assert!(torn >= 3, "torn crashes: {torn}");
+    assert!(lost >= 1, "lost unflushed writes: {lost}");
+    assert!(mid_step >= 30, "mid-step crashes: {mid_step}");
+}

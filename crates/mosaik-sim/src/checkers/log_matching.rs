@@ -42,7 +42,7 @@ impl Checker for LogMatching {
         for (offset, entry) in append.iter().enumerate() {
             let index = *first_index + offset as u64;
             let prev = disk
-                .term_at(index.prev())
+                .written_term_at(index.prev())
                 .ok_or_else(|| format!("stored {index} without its predecessor"))?;
             if prev > entry.term {
                 return Err(format!(

@@ -1,4 +1,4 @@
-//! Monotonicity: a member's round never decreases (it is persisted), and within one engine
+//! Monotonicity: a member's round never decreases below what it persisted, and within one engine
 //! lifetime its commit and applied indexes never decrease except through `Reverted`.
 
 use std::collections::BTreeMap;
@@ -71,14 +71,15 @@ impl Checker for Monotonic {
     }
 
     fn on_reset(&mut self, view: &View<'_>) {
-        // Commit and applied are volatile: a restart starts them at the snapshot. The round is
-        // persisted and keeps its floor.
+        // Commit and applied are volatile: a restart starts them at the snapshot. The round
+        // keeps its floor as far as it was durable: a round the member moved to but had not
+        // flushed when it crashed is lost with the crash, like the message that moved it
+        // (nothing that depended on it left the member). A lower round than the disk holds is
+        // reported by the next `after_step`.
         let engine = view.node.engine();
+        let durable = view.node.disk.hard.term.round();
         let seen = self.seen.entry(view.node.id).or_default();
-        if engine.term().round() < seen.round {
-            // Reported by the next `after_step`; keep the floor.
-            return;
-        }
+        seen.round = seen.round.min(durable.max(engine.term().round()));
         seen.commit = engine.commit_index();
         seen.applied = engine.applied_index();
     }

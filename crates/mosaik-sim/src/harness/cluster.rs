@@ -8,7 +8,7 @@ use mosaik_raft::{
 };
 
 use super::fetch::Fetches;
-use super::{Clients, Disk, Id, Msg, Out, Restarts, SimNode};
+use super::{Clients, Disk, Id, Msg, Out, Restarts, SimNode, TornWrites};
 use crate::checkers::{Cause, Checkers, View, Violation};
 use crate::kv::KvStore;
 use crate::net::{Event, FaultConfig, SimNetwork, SimRng};
@@ -48,6 +48,8 @@ pub struct Cluster {
     pub(super) checkers: Checkers,
     /// Restart faults: empty restarts, stale bonds, and the shell's catch-up bookkeeping.
     pub restarts: Restarts,
+    /// Torn writes: what crashes keep of unflushed writes, and crashes in mid-step.
+    pub torn: TornWrites,
     /// State syncs requested: `(node, source, base it must reach)`.
     pending_syncs: Vec<(Id, Id, Cursor<Id>)>,
     /// The shell's log fetches (requests, chunks in flight, counters).
@@ -94,6 +96,7 @@ impl Cluster {
             pending_syncs: Vec::new(),
             fetches: Fetches::new(seed),
             restarts: Restarts::off(seed),
+            torn: TornWrites::off(),
             seed,
             cause: None,
         };
@@ -151,18 +154,45 @@ impl Cluster {
 
     /// Feeds `input` to `id` (ignored while it is crashed) and carries out everything it emits.
     pub fn input(&mut self, id: Id, input: Input<Id, crate::kv::Put>) {
+        self.run_step(id, input, false);
+    }
+
+    /// As [`input`](Self::input) for a message or timer from the network: a crash armed for
+    /// `id` (see `torn`) may cut this step.
+    fn input_from_network(&mut self, id: Id, input: Input<Id, crate::kv::Put>) {
+        self.run_step(id, input, true);
+    }
+
+    fn run_step(&mut self, id: Id, input: Input<Id, crate::kv::Put>, cut: bool) {
         let now = Instant::from_millis(self.net.local_time(id));
         let Some(engine) = self.node_mut(id).engine.as_mut() else {
             return;
         };
         engine.handle(now, input);
+        let mut carried = 0;
         while let Some(out) = self
             .node_mut(id)
             .engine
             .as_mut()
             .and_then(Engine::poll_output)
         {
+            // Group commit: one barrier before the first output that depends on the writes.
+            let skip = self.torn.unflushed_send && matches!(out, Output::Send { .. });
+            let barrier = !out.is_persist() && !skip;
+            let unflushed = self.node(id).disk.unflushed() > 0;
+            if cut && let Some(unbond) = self.torn.due(id, carried, barrier && unflushed, false) {
+                self.crash(id, unbond);
+                return;
+            }
+            if barrier {
+                self.flush(id);
+            }
             self.carry_out(id, &out);
+            carried += 1;
+        }
+        if cut && let Some(unbond) = self.torn.due(id, carried, false, true) {
+            self.crash(id, unbond);
+            return;
         }
         self.model_catch_up(id);
         self.note_quorum(id);
@@ -281,6 +311,11 @@ impl Cluster {
         self.check(id, |checkers, view| checkers.on_output(view, out));
     }
 
+    /// The durability barrier of `id`'s storage.
+    pub(super) fn flush(&mut self, id: Id) {
+        self.node_mut(id).disk.flush();
+    }
+
     /// Dynamic mode: if `id` leads with voters whose majority is smaller than a majority of all
     /// members, quorums no longer intersect and the strong properties stop (`churn`).
     fn note_quorum(&mut self, id: Id) {
@@ -314,14 +349,14 @@ impl Cluster {
                 if !self.is_stale(from, to) {
                     self.note_delivery(to, &msg);
                     self.cause = self.cause_of(to, &msg).map(|cause| (to, cause));
-                    self.input(to, Input::Message { from, msg });
+                    self.input_from_network(to, Input::Message { from, msg });
                     self.cause = None;
                 }
                 true
             }
             Some(Event::Timer { node }) => {
                 self.events += 1;
-                self.input(node, Input::Tick);
+                self.input_from_network(node, Input::Tick);
                 true
             }
             None => false,

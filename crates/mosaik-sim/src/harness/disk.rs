@@ -1,4 +1,9 @@
-//! What the simulated shell keeps durably for one node across crashes.
+//! What the simulated shell keeps durably for one node across crashes, through the same
+//! contract as the real shell's storage (`groups::storage`): writes are buffered until a
+//! durability barrier (`flush`), which the shell awaits before anything that depends on them
+//! leaves the member. A crash keeps what was flushed plus a prefix of what was not (a
+//! write-ahead log that truncates its torn tail on open keeps exactly such a prefix), and a
+//! snapshot is cut when the prune that needs it is written.
 
 use mosaik_raft::{Cursor, Entry, HardState, Index, Log, Output, Restored, Term};
 
@@ -6,25 +11,38 @@ use super::{Id, Out};
 use crate::kv::{KvStore, Put};
 
 /// A node's durable storage: hard state, the log after its base, and the state machine snapshot
-/// at the base (kept when the log is pruned or reset by a state sync).
+/// at the base (kept when the log is pruned or reset by a state sync). The public fields are
+/// what is durable; writes since the last flush wait in a buffer.
 #[derive(Clone, Debug, Default)]
 pub struct Disk {
     /// Term and vote as last persisted.
     pub hard: HardState<Id>,
-    /// The position the stored log starts after.
-    pub base: Cursor<Id>,
-    /// Stored entries at `base.index + 1 ..`.
-    pub entries: Vec<Entry<Id, Put>>,
-    /// The state machine at `base`.
+    /// The durable log.
+    pub log: StoredLog,
+    /// The state machine at the durable log's base.
     pub snapshot: KvStore,
     /// The shell's catch-up marker: this storage replaces one that was lost (the member had
     /// been a member before and restarted with nothing), and the member has not caught up
     /// since. Stored with the rest, so a crash during the catch-up does not end it: a member
     /// that restarted with a partial log must not vote on it either.
     pub lost: bool,
+    /// The log as written: the durable log with the unflushed writes applied (what the
+    /// member's next read of its own storage would see).
+    written: StoredLog,
+    /// Writes since the last flush, in order: not durable yet.
+    unflushed: Vec<Write>,
 }
 
-impl Disk {
+/// A stored log: the position it starts after, and the entries after it.
+#[derive(Clone, Debug, Default)]
+pub struct StoredLog {
+    /// The position the log starts after.
+    pub base: Cursor<Id>,
+    /// Entries at `base.index + 1 ..`.
+    pub entries: Vec<Entry<Id, Put>>,
+}
+
+impl StoredLog {
     /// The last stored index.
     pub fn last_index(&self) -> Index {
         self.base.index + self.entries.len() as u64
@@ -41,15 +59,9 @@ impl Disk {
             .map(|entry| entry.term)
     }
 
-    /// Carries out one `Persist*` output. `store` is the state machine now, from which the
-    /// snapshot at a new base is cut.
-    ///
-    /// # Errors
-    ///
-    /// If the write does not fit the stored log (an ordering-contract violation by the engine).
-    pub fn persist(&mut self, out: &Out, store: &KvStore) -> Result<(), String> {
+    /// Applies one log write (other outputs leave the log alone).
+    fn apply(&mut self, out: &Out) -> Result<(), String> {
         match out {
-            Output::PersistHardState(hard) => self.hard = *hard,
             Output::PersistLog {
                 truncate_from,
                 first_index,
@@ -77,24 +89,179 @@ impl Disk {
                 let drop = usize::try_from(up_to.index.0 - self.base.index.0).unwrap_or(0);
                 self.entries.drain(..drop);
                 self.base = *up_to;
-                self.snapshot = store.prefix(up_to.index);
             }
             Output::PersistLogReset { base } => {
                 self.entries.clear();
                 self.base = *base;
-                self.snapshot = store.prefix(base.index);
             }
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// One buffered write: a `Persist*` output, with the state machine snapshot cut when it was
+/// written if it moves the base.
+#[derive(Clone, Debug)]
+struct Write {
+    out: Out,
+    cut: Option<KvStore>,
+}
+
+impl Disk {
+    /// A disk that replaces a lost one: empty, marked [`lost`](Self::lost).
+    pub fn wiped() -> Self {
+        Self {
+            lost: true,
+            ..Self::default()
+        }
+    }
+
+    /// The last durable index.
+    pub fn last_index(&self) -> Index {
+        self.log.last_index()
+    }
+
+    /// The term of the durable entry at `index` (`base.term` at the base itself).
+    pub fn term_at(&self, index: Index) -> Option<Term<Id>> {
+        self.log.term_at(index)
+    }
+
+    /// The term of the entry at `index` as written, flushed or not.
+    pub fn written_term_at(&self, index: Index) -> Option<Term<Id>> {
+        self.written.term_at(index)
+    }
+
+    /// Writes one `Persist*` output (durable at the next [`flush`](Self::flush)). `store` is
+    /// the state machine now, from which the snapshot at a new base is cut.
+    ///
+    /// # Errors
+    ///
+    /// If the write does not fit the stored log (an ordering-contract violation by the engine).
+    pub fn persist(&mut self, out: &Out, store: &KvStore) -> Result<(), String> {
+        self.written.apply(out)?;
+        let cut = match out {
+            Output::PersistLogPrune { up_to } => Some(store.prefix(up_to.index)),
+            Output::PersistLogReset { base } => Some(store.prefix(base.index)),
+            _ => None,
+        };
+        self.unflushed.push(Write {
+            out: out.clone(),
+            cut,
+        });
+        Ok(())
+    }
+
+    /// How many writes wait for the next flush.
+    pub fn unflushed(&self) -> usize {
+        self.unflushed.len()
+    }
+
+    /// The durability barrier: every buffered write becomes durable.
+    pub fn flush(&mut self) {
+        for write in std::mem::take(&mut self.unflushed) {
+            self.make_durable(write);
+        }
+    }
+
+    /// A crash: the first `keep` buffered writes reached the disk, the rest are lost.
+    pub fn tear(&mut self, keep: usize) {
+        for write in std::mem::take(&mut self.unflushed).into_iter().take(keep) {
+            self.make_durable(write);
+        }
+        self.written = self.log.clone();
+    }
+
+    /// Makes one buffered write durable (it fitted the written log, so it fits here too).
+    fn make_durable(&mut self, write: Write) {
+        match write.out {
+            Output::PersistHardState(hard) => self.hard = hard,
+            ref out => {
+                let fitted = self.log.apply(out);
+                debug_assert!(fitted.is_ok(), "the written log accepted it: {fitted:?}");
+                if let Some(cut) = write.cut {
+                    self.snapshot = cut;
+                }
+            }
+        }
     }
 
     /// What a restarted engine is built from.
     pub fn restored(&self) -> Restored<Id, Put> {
         Restored {
             hard_state: self.hard,
-            log: Log::from_parts(self.base, self.entries.clone()),
-            applied: self.base.index,
+            log: Log::from_parts(self.log.base, self.log.entries.clone()),
+            applied: self.log.base.index,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mosaik_raft::{Entry, HardState, Index, Output, Term};
+
+    use super::Disk;
+    use crate::kv::{KvStore, Put};
+
+    fn append(first: u64, terms: &[u64]) -> super::Out {
+        Output::PersistLog {
+            truncate_from: None,
+            first_index: Index(first),
+            append: terms
+                .iter()
+                .map(|&t| Entry::command(Term::new(t, 0), Put { key: t, value: t }))
+                .collect(),
+        }
+    }
+
+    fn hard(round: u64) -> super::Out {
+        Output::PersistHardState(HardState {
+            term: Term::new(round, 0),
+            ..HardState::default()
+        })
+    }
+
+    #[test]
+    fn writes_are_durable_only_after_the_barrier() {
+        let mut disk = Disk::default();
+        let store = KvStore::new();
+        disk.persist(&hard(1), &store).unwrap();
+        disk.persist(&append(1, &[1, 1]), &store).unwrap();
+        // Written, so the next write continues after it; not durable yet.
+        assert_eq!(disk.written_term_at(Index(2)), Some(Term::new(1, 0)));
+        assert_eq!(disk.last_index(), Index(0));
+        assert_eq!(disk.hard.term.round(), 0);
+        disk.flush();
+        assert_eq!(disk.last_index(), Index(2));
+        assert_eq!(disk.hard.term.round(), 1);
+        assert_eq!(disk.unflushed(), 0);
+    }
+
+    #[test]
+    fn a_torn_crash_keeps_a_prefix_of_the_unflushed_writes() {
+        let mut disk = Disk::default();
+        let store = KvStore::new();
+        disk.persist(&append(1, &[1]), &store).unwrap();
+        disk.flush();
+        disk.persist(&hard(2), &store).unwrap();
+        disk.persist(&append(2, &[2]), &store).unwrap();
+        disk.persist(&append(3, &[2]), &store).unwrap();
+        disk.tear(2);
+        assert_eq!(disk.hard.term.round(), 2);
+        assert_eq!(disk.last_index(), Index(2));
+        // The written view starts over from what survived: the lost write is gone.
+        assert_eq!(disk.written_term_at(Index(3)), None);
+        assert!(disk.persist(&append(4, &[2]), &store).is_err());
+        disk.persist(&append(3, &[3]), &store).unwrap();
+        disk.tear(0);
+        assert_eq!(disk.last_index(), Index(2));
+    }
+
+    #[test]
+    fn a_write_that_does_not_fit_is_refused_when_written() {
+        let mut disk = Disk::default();
+        let store = KvStore::new();
+        assert!(disk.persist(&append(2, &[1]), &store).is_err());
+        assert_eq!(disk.unflushed(), 0);
     }
 }

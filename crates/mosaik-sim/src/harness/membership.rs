@@ -106,6 +106,10 @@ impl Cluster {
         if self.trace {
             println!("{:>7} n{id} crash (unbond: {unbond})", self.now());
         }
+        // The writes not flushed yet: a torn tail keeps a prefix of them.
+        self.torn.disarm(id);
+        let keep = self.torn.keep(self.node(id).disk.unflushed());
+        self.node_mut(id).disk.tear(keep);
         self.net.crash(id);
         self.clients.on_crash(id);
         self.node_mut(id).engine = None;
@@ -115,6 +119,14 @@ impl Cluster {
             for peer in self.ids() {
                 self.unbond(id, peer);
             }
+        }
+    }
+
+    /// Crashes `id` like [`crash`](Self::crash), or — in seeds with torn writes, sometimes —
+    /// in the middle of its next step instead (see `torn`).
+    pub fn crash_soon(&mut self, id: Id, unbond: bool) {
+        if self.node(id).is_up() && !self.torn.defer(id, unbond) {
+            self.crash(id, unbond);
         }
     }
 

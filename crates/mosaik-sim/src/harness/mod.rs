@@ -18,6 +18,7 @@ mod restarts;
 mod run;
 mod schedule;
 mod stale_bonds;
+mod torn;
 
 use mosaik_raft::{Message, Output, PlantedBug};
 
@@ -31,6 +32,7 @@ pub use restarts::{
 };
 pub use run::run_seed;
 pub use schedule::{Profile, Style};
+pub use torn::TornWrites;
 
 use crate::checkers::Violation;
 use crate::kv::Put;
@@ -154,4 +156,21 @@ pub struct SeedReport {
     pub restart_faults: Option<RestartFaults>,
     /// Restart faults carried out.
     pub restarts: RestartCounts,
+    /// Torn-write faults carried out.
+    pub torn: TornCounts,
 }
+
+/// Torn-write faults carried out during one seed (see [`TornWrites`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TornCounts {
+    /// Crashes that found unflushed writes and kept only a prefix of them.
+    pub crashes: u64,
+    /// Unflushed writes those crashes lost.
+    pub lost_writes: u64,
+    /// Crashes in the middle of a step.
+    pub mid_step: u64,
+}
+
+/// The planted *shell* bug (not the engine's): messages leave before the writes they depend on
+/// are flushed. The storage model must make the checkers catch it.
+pub const UNFLUSHED_SEND: &str = "unflushed-send";

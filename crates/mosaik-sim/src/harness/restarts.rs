@@ -276,10 +276,7 @@ impl Cluster {
     fn wipe(&mut self, id: Id) {
         let node = self.node_mut(id);
         debug_assert!(!node.is_up(), "only a down member's disk is wiped");
-        node.disk = Disk {
-            lost: true,
-            ..Disk::default()
-        };
+        node.disk = Disk::wiped();
         if self.trace {
             println!("{:>7} n{id} disk wiped", self.now());
         }

@@ -6,7 +6,7 @@ use mosaik_raft::{Engine, Input, RequestId};
 
 use super::{
     Clients, Cluster, Id, Mode, Profile, Request, RestartCounts, RestartFaults, Restarts,
-    SeedReport, SimConfig, Style, planted_bug,
+    SeedReport, SimConfig, Style, TornCounts, TornWrites, UNFLUSHED_SEND, planted_bug,
 };
 use crate::checkers::linearizable::{Outcome, check_history};
 use crate::checkers::{Checkers, Protection, Violation};
@@ -45,6 +45,7 @@ pub fn run_seed(config: &SimConfig, seed: u64) -> SeedReport {
                 fetched_entries: 0,
                 restart_faults: None,
                 restarts: RestartCounts::default(),
+                torn: TornCounts::default(),
             }
         }
     }
@@ -68,6 +69,8 @@ fn run(config: &SimConfig, seed: u64) -> SeedReport {
     let restart_faults =
         RestartFaults::draw(seed_mix, config.restarts, election_timeout_ms(&profile));
     cluster.restarts = Restarts::new(seed_mix, restart_faults);
+    let unflushed_send = config.bug.as_deref() == Some(UNFLUSHED_SEND);
+    cluster.torn = TornWrites::draw(seed_mix, unflushed_send);
     // Dynamic mode protects majority-stored writes only where no member is ever alone by
     // construction: no partitions, and no stale bonds (a restarted member behind stale bonds
     // is a partition of one — it elects itself and commits alone, by design).
@@ -130,6 +133,11 @@ fn run(config: &SimConfig, seed: u64) -> SeedReport {
         fetched_entries: cluster.fetches.appended,
         restart_faults: restart_faults.any().then_some(restart_faults),
         restarts: cluster.restarts.counts,
+        torn: TornCounts {
+            crashes: cluster.torn.torn,
+            lost_writes: cluster.torn.lost_writes,
+            mid_step: cluster.torn.mid_step,
+        },
     }
 }
 
@@ -234,6 +242,7 @@ fn quiesce(cluster: &mut Cluster, profile: &Profile) {
         ..profile.faults
     });
     cluster.clients.active = false;
+    cluster.torn.disarm_all();
     cluster.end_restart_faults();
     cluster.heal();
     let timeout = election_timeout_ms(profile);

@@ -172,7 +172,7 @@ impl Profile {
                     if rng.gen_bool(0.5) {
                         cluster.net.isolate(leader);
                     }
-                    cluster.crash(leader, self.crash_unbonds);
+                    cluster.crash_soon(leader, self.crash_unbonds);
                 } else if !down.is_empty() && rng.gen_bool(0.07) {
                     let id = *rng.choose(&down).expect("non-empty");
                     cluster.net.blocked_links_mut().heal_node(id);
@@ -226,7 +226,7 @@ impl Profile {
             4 | 5 => cluster.heal(),
             6 | 7 if self.crashes && up.len() > 1 => {
                 let victim = target(rng);
-                cluster.crash(victim, self.crash_unbonds);
+                cluster.crash_soon(victim, self.crash_unbonds);
             }
             8 if self.crashes => {
                 // Reboot: in-memory state lost, disk kept, back at once (bonds never break).
