@@ -8,7 +8,7 @@ use mosaik_raft::{
 };
 
 use super::fetch::Fetches;
-use super::{Clients, Disk, Id, Msg, Out, Restarts, SimNode, TornWrites};
+use super::{Clients, Disk, Figure8, Id, Msg, Out, Restarts, SimNode, TornWrites};
 use crate::checkers::{Cause, Checkers, View, Violation};
 use crate::kv::KvStore;
 use crate::net::{Event, FaultConfig, SimNetwork, SimRng};
@@ -48,6 +48,8 @@ pub struct Cluster {
     pub(super) checkers: Checkers,
     /// Restart faults: empty restarts, stale bonds, and the shell's catch-up bookkeeping.
     pub restarts: Restarts,
+    /// The Figure 8 script (acts only in `Figure8` seeds).
+    pub figure8: Figure8,
     /// Torn writes: what crashes keep of unflushed writes, and crashes in mid-step.
     pub torn: TornWrites,
     /// State syncs requested: `(node, source, base it must reach)`.
@@ -97,6 +99,7 @@ impl Cluster {
             fetches: Fetches::new(seed),
             restarts: Restarts::off(seed),
             torn: TornWrites::off(),
+            figure8: Figure8::new(),
             seed,
             cause: None,
         };
@@ -346,7 +349,10 @@ impl Cluster {
                 self.events += 1;
                 // A stale bond: the holder writes to a dead connection and the restarted member
                 // has no bond to it, so nothing passes either way.
-                if !self.is_stale(from, to) {
+                let msg = (!self.is_stale(from, to))
+                    .then(|| self.figure8.pass(from, msg))
+                    .flatten();
+                if let Some(msg) = msg {
                     self.note_delivery(to, &msg);
                     self.cause = self.cause_of(to, &msg).map(|cause| (to, cause));
                     self.input_from_network(to, Input::Message { from, msg });

@@ -12,6 +12,7 @@ mod clients;
 mod cluster;
 mod disk;
 mod fetch;
+mod figure8;
 mod membership;
 mod node;
 mod restarts;
@@ -26,6 +27,7 @@ pub use clients::{Clients, Request};
 pub use cluster::Cluster;
 pub use disk::Disk;
 pub use fetch::Fetches;
+pub use figure8::Figure8;
 pub use node::{CatchUp, SimNode};
 pub use restarts::{
     REPLACE_INTERVAL_MS, RestartCounts, RestartFaults, RestartPolicy, Restarts, StaleBonds,

@@ -59,6 +59,7 @@ fn run(config: &SimConfig, seed: u64) -> SeedReport {
     let bug = config.bug.as_deref().and_then(planted_bug);
     let mut profile = Profile::draw(&mut rng, config.mode, config.nodes, bug);
     profile.draw_log_fetch(seed_mix, bug);
+    profile.draw_figure8(seed_mix);
     let configs = vec![profile.config.clone(); config.nodes];
     let clients = Clients::new(
         usize::try_from(rng.gen_range(2..=4)).unwrap_or(2),
@@ -88,7 +89,7 @@ fn run(config: &SimConfig, seed: u64) -> SeedReport {
 
     // Leader-crash chains (Figure 8 needs four in a row) are rare per second: run them longer.
     let chaos_ms = match profile.style {
-        Style::LeaderCrashes => config.chaos_ms * 3,
+        Style::LeaderCrashes | Style::Figure8 => config.chaos_ms * 3,
         Style::Mixed | Style::RebootStorm => config.chaos_ms,
     };
     chaos(&mut cluster, &profile, chaos_ms);
@@ -243,6 +244,7 @@ fn quiesce(cluster: &mut Cluster, profile: &Profile) {
     });
     cluster.clients.active = false;
     cluster.torn.disarm_all();
+    cluster.figure8.stop();
     cluster.end_restart_faults();
     cluster.heal();
     let timeout = election_timeout_ms(profile);

@@ -19,6 +19,9 @@ pub enum Style {
     /// Leaders crash mid-replication on a very lossy network and come back (the Figure 8 shape
     /// that exposes committing prior-term entries by counting).
     LeaderCrashes,
+    /// The Raft paper's Figure 8, scripted (`figure8.rs`): drawn from a stream of its own in
+    /// some seeds of three or more members.
+    Figure8,
 }
 
 /// The shape of one seed's chaos, drawn from the seed.
@@ -93,7 +96,7 @@ impl Profile {
         config.planted_bug = bug;
         let gap = match style {
             Style::Mixed => pick(rng, &[50, 150, 400]),
-            Style::RebootStorm | Style::LeaderCrashes => 10,
+            Style::RebootStorm | Style::LeaderCrashes | Style::Figure8 => 10,
         };
         let mut faults = faults;
         if style == Style::LeaderCrashes {
@@ -110,6 +113,24 @@ impl Profile {
             prune: rng.gen_bool(0.5),
             config,
         }
+    }
+
+    /// Turns about one seed in five into a scripted Figure 8 (see `figure8.rs`), drawn from a
+    /// stream of its own so other seeds keep their schedules: one-entry appends, quick fault
+    /// ticks, no partitions of its own (the script cuts replication itself), crashes that do
+    /// not unbond (quick reboots, as in `LeaderCrashes` seeds).
+    pub fn draw_figure8(&mut self, seed: u64) {
+        let mut rng = SimRng::new(seed ^ 0xf18e_0008_0000_0004);
+        if !rng.gen_bool(0.2) {
+            return;
+        }
+        self.style = Style::Figure8;
+        self.partitions = false;
+        self.crashes = true;
+        self.crash_unbonds = false;
+        self.fault_gap_ms = (5, 20);
+        self.faults.loss_probability = self.faults.loss_probability.min(0.05);
+        self.config = self.config.clone().with_max_append_entries(1);
     }
 
     /// Turns log fetch on for about half the seeds (always under the planted fetch bug), with a
@@ -154,6 +175,7 @@ impl Profile {
                     cluster.restart(victim);
                 }
             }
+            Style::Figure8 => cluster.figure8_act(),
             Style::LeaderCrashes => {
                 // Crash leaders right after they appended (their entry reached few followers),
                 // and bring members back after a while.
