@@ -141,6 +141,34 @@ fn regression_seeds_pass() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Seeds found with restart (and torn-write) faults on: `(mode, nodes, seed, what it found)`.
+const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
+    // Harness: the Figure 8 script cut a leader's appends down to nothing while the follower
+    // held their base, so the two ping-ponged empty appends forever (runaway).
+    (
+        Mode::Strict,
+        5,
+        4_692,
+        "figure 8 script: empty appends ping-pong",
+    ),
+];
+
+#[test]
+fn restart_regression_seeds_pass() {
+    let mut failures = Vec::new();
+    for &(mode, nodes, seed, what) in RESTART_SEEDS {
+        let config = SimConfig::new(mode, nodes);
+        let report = run_seed(&config, seed);
+        if let Some(violation) = report.violation {
+            failures.push(format!(
+                "{what}: {violation}\n  replay: {}",
+                config.replay_command(seed)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn replays_are_deterministic() {
     let config = SimConfig::new(Mode::Strict, 3);

@@ -349,8 +349,12 @@ impl Cluster {
                 self.events += 1;
                 // A stale bond: the holder writes to a dead connection and the restarted member
                 // has no bond to it, so nothing passes either way.
+                let holds = |at: Cursor<Id>| {
+                    let receiver = self.node(to).engine.as_ref();
+                    receiver.is_some_and(|e| e.log().term_at(at.index) == Some(at.term))
+                };
                 let msg = (!self.is_stale(from, to))
-                    .then(|| self.figure8.pass(from, msg))
+                    .then(|| self.figure8.pass(from, msg, holds))
                     .flatten();
                 if let Some(msg) = msg {
                     self.note_delivery(to, &msg);

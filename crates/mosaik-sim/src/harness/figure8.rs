@@ -17,7 +17,7 @@
 //! Then everyone is restarted and healed, and the script starts over. Each phase gives up after
 //! [`PHASE_MS`] (and heals), so a script that does not line up never wedges the seed.
 
-use mosaik_raft::{Index, Message};
+use mosaik_raft::{Cursor, Index, Message};
 
 use super::{Cluster, Id, Msg};
 
@@ -69,7 +69,10 @@ impl Figure8 {
     /// What passes of `msg` from `from`: `None` if the script drops it (replication it cuts);
     /// in the `ReplicateX` phase A's appends are cut down to the entries up to `i` (an append
     /// that only probes the follower's log still passes, so A can find where C's log ends).
-    pub fn pass(&self, from: Id, msg: Msg) -> Option<Msg> {
+    /// `holds` tells whether the receiver's log holds a position: an append cut down to nothing
+    /// passes only as a probe the receiver will refuse (so A backs off to where C's log ends);
+    /// one it would accept is dropped, or the two would ping-pong empty appends forever.
+    pub fn pass(&self, from: Id, msg: Msg, holds: impl Fn(Cursor<Id>) -> bool) -> Option<Msg> {
         match (self.phase, msg) {
             (Phase::IsolatedA { a }, msg) if from == a => Self::passes_cut(&msg).then_some(msg),
             // Nobody's replication passes until the script sees who leads: B's first appends
@@ -86,6 +89,9 @@ impl Figure8 {
                 } = &mut msg
                 {
                     let room = i.0.saturating_sub(prev_log_position.index.0);
+                    if room == 0 && !entries.is_empty() && holds(*prev_log_position) {
+                        return None;
+                    }
                     entries.truncate(usize::try_from(room).unwrap_or(usize::MAX));
                 }
                 Some(msg)
