@@ -311,7 +311,7 @@ impl Worker {
             chrono::Duration::from_std(self.shared.config.max_time_drift).unwrap_or_default();
         match msg {
             AnnouncementMessage::OwnEntryUpdate(entry) => {
-                let peer = entry.0.id();
+                let peer = *entry.0.id();
                 if (Utc::now() - entry.0.updated_at()).abs() > drift {
                     self.shared.reject(peer, "time_drift");
                     return;
@@ -348,7 +348,7 @@ impl Worker {
             .catalog
             .borrow()
             .signed_peers()
-            .map(|e| e.id())
+            .map(|e| *e.id())
             .collect();
         if !peers.is_empty() {
             let _ = self.sender.join_peers(peers).await;
@@ -367,7 +367,7 @@ impl Worker {
             .catalog
             .borrow()
             .signed_peers()
-            .map(|e| e.id())
+            .map(|e| *e.id())
             .collect();
         tokio::time::sleep(Duration::from_millis(100)).await;
         match self.gossip.subscribe(topic(&self.shared), peers).await {

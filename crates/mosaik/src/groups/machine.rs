@@ -182,6 +182,16 @@ impl<M: StateMachine> QueryResultAt<M> {
     }
 }
 
+/// The answer followed by the index it reflects: `42 @ 7`.
+impl<M: StateMachine> core::fmt::Display for QueryResultAt<M>
+where
+    M::QueryResult: core::fmt::Display,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} @ {}", self.result, self.at_position)
+    }
+}
+
 impl<M: StateMachine> core::ops::Deref for QueryResultAt<M> {
     type Target = M::QueryResult;
     fn deref(&self) -> &M::QueryResult {

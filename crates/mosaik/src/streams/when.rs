@@ -110,10 +110,10 @@ impl ChannelConditions {
         self
     }
 
-    /// Only peers carrying all of `tags` count.
+    /// Only peers carrying all of `tags` count (one tag or many).
     #[must_use]
-    pub fn with_tags<T: Into<Tag>>(mut self, tags: impl IntoIterator<Item = T>) -> Self {
-        self.rule.tags.extend(tags.into_iter().map(Into::into));
+    pub fn with_tags<V>(mut self, tags: impl crate::primitives::IntoIterOrSingle<Tag, V>) -> Self {
+        self.rule.tags.extend(tags.into_items());
         self.pending = None;
         self
     }
