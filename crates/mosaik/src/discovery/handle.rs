@@ -104,9 +104,18 @@ impl Discovery {
         self.0.events.subscribe()
     }
 
-    /// A full catalog exchange with `peer`.
+    /// A full catalog exchange with `peer`, which then also becomes a
+    /// gossip neighbour: later announcements of either side (a changed
+    /// entry, joining a group) reach the other at once, not only at the
+    /// next RTT probe.
     pub async fn sync_with(&self, peer: impl Into<EndpointAddr>) -> Result<(), Error> {
-        protocols::sync_with(&self.0, peer.into()).await
+        let peer = peer.into();
+        let id = peer.id;
+        protocols::sync_with(&self.0, peer).await?;
+        if id != self.0.local.id() {
+            let _ = self.0.commands.send(Command::Join(vec![id])).await;
+        }
+        Ok(())
     }
 
     /// Upserts an externally obtained signed entry; true if the catalog

@@ -39,8 +39,10 @@ pub(crate) const COMMAND_BACKLOG: usize = 1024;
 pub(crate) enum Command {
     /// Dial these peers (sync once, join gossip).
     Dial(Vec<EndpointAddr>),
-    /// We heard of this peer: sync once and join it in gossip.
+    /// We heard of this peer: sync once (not joined in gossip, see below).
     Contact(PeerId),
+    /// Join these peers in gossip (an explicit `sync_with` succeeded).
+    Join(Vec<PeerId>),
     /// The local entry changed: broadcast it.
     Announce,
     /// Broadcast a departure, wait for it to spread, then reply.
@@ -180,6 +182,9 @@ impl Worker {
                 // The bootstrap peers and the rejoin on zero neighbors are
                 // enough for the overlay; the shuffles do the rest.
                 self.first_contact(peer);
+            }
+            Command::Join(peers) => {
+                let _ = self.sender.join_peers(peers).await;
             }
             Command::Announce => self.announce().await,
             Command::Relay(departure) => {

@@ -5,6 +5,7 @@ mod durable;
 mod faults;
 mod lifecycle;
 mod log_fetch;
+mod meet;
 mod restart;
 mod sync;
 mod util;

@@ -174,7 +174,10 @@ where
             // machine restarts from the snapshot.
             return Ok(());
         }
-        let copy = self.pristine.as_ref().and_then(|p| self.sync.clone_machine(p));
+        let copy = self
+            .pristine
+            .as_ref()
+            .and_then(|p| self.sync.clone_machine(p));
         let Some(mut machine) = copy else {
             tracing::warn!("refused a snapshot: the state machine cannot be copied");
             return Ok(());
