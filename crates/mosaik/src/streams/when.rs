@@ -129,6 +129,12 @@ impl ChannelConditions {
         self
     }
 
+    /// Same as [`Self::minimum_of`] (the name later 0.3 releases use).
+    #[must_use]
+    pub fn to_at_least(self, n: usize) -> Self {
+        self.minimum_of(n)
+    }
+
     /// The inverse condition.
     #[must_use]
     pub fn unmet(mut self) -> Self {
@@ -137,9 +143,24 @@ impl ChannelConditions {
         self
     }
 
+    /// Same as [`Self::unmet`]; also `!condition`.
+    #[must_use]
+    #[allow(clippy::should_implement_trait)]
+    pub fn not(self) -> Self {
+        self.unmet()
+    }
+
     /// Whether the condition holds now.
     pub fn is_condition_met(&self) -> bool {
         self.rule.evaluate(&self.channels.borrow())
+    }
+}
+
+impl core::ops::Not for ChannelConditions {
+    type Output = Self;
+
+    fn not(self) -> Self {
+        self.unmet()
     }
 }
 

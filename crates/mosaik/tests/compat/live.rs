@@ -132,3 +132,41 @@ async fn original_idioms_run() {
     let bond = ga.bonds().iter().next().expect("one bond");
     assert_eq!(*bond.peer().id(), b.local().id());
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Data1(u32);
+
+/// The original's consumer-conditions idiom: a producer's network is
+/// dropped while its `Producer` handle lives on, and the consumer notices
+/// within 3 s.
+#[tokio::test(flavor = "multi_thread")]
+async fn consumer_conditions_follow_a_dropped_producer_network() {
+    let network_id = NetworkId::random();
+    let n0 = node(network_id).await;
+    let n1 = node(network_id).await;
+    let n2 = node(network_id).await;
+    n1.discovery().dial(n0.local().addr()).await;
+    n2.discovery().dial(n0.local().addr()).await;
+
+    let c1 = n1.streams().consume::<Data1>();
+    let mut condition1 = c1.when().subscribed();
+    let mut condition2 = c1.when().subscribed().to_at_least(2);
+    let mut condition3 = condition2.clone().not();
+    let condition4 = c1.when().unsubscribed();
+    assert!(!condition1.is_condition_met());
+    assert!(!condition2.is_condition_met());
+    assert!(condition3.is_condition_met());
+    assert!(condition4 == true);
+
+    let _p0 = n0.streams().produce::<Data1>();
+    within("one producer", &mut condition1).await;
+    let _p2 = n2.streams().produce::<Data1>();
+    within("two producers", &mut condition2).await;
+    assert!(!condition3.is_condition_met());
+
+    drop(n2);
+    tokio::time::timeout(Duration::from_secs(3), &mut condition3)
+        .await
+        .expect("the consumer noticed the dropped network within 3 s");
+    assert!(!condition2.is_condition_met());
+}

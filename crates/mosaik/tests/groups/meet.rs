@@ -30,6 +30,24 @@ async fn bonded(group: &Group<Counter>) {
     }
 }
 
+/// `from` changes its tags; returns how long until `to` sees the change.
+/// Two rounds (one per side) before a measurement ensure the one-off
+/// first-contact syncs that follow an explicit meeting are over, so only
+/// gossip can carry what is measured.
+async fn time_to_see_tag(from: &Network, to: &Network, tag: &str) -> Duration {
+    let started = Instant::now();
+    from.discovery().add_tags(tag);
+    let (id, tag) = (from.local().id(), mosaik::Tag::from(tag));
+    let mut watch = to.discovery().catalog_watch();
+    within(
+        "the tag spreads",
+        watch.wait_for(|c| c.get_signed(&id).is_some_and(|e| e.tags().contains(&tag))),
+    )
+    .await
+    .expect("discovery runs");
+    started.elapsed()
+}
+
 /// Both join one group; returns how long until both sides hold the bond.
 async fn time_to_bond(a: &Network, b: &Network) -> Duration {
     let key = GroupKey::random();
@@ -54,6 +72,18 @@ async fn sync_with_bonds_within_a_second() {
         .sync_with(a.local().addr())
         .await
         .expect("catalog exchange");
+    for round in 0..2 {
+        let took = time_to_see_tag(&a, &b, &format!("a-{round}")).await;
+        assert!(
+            took < Duration::from_secs(1),
+            "a's change reached b after {took:?}"
+        );
+        let took = time_to_see_tag(&b, &a, &format!("b-{round}")).await;
+        assert!(
+            took < Duration::from_secs(1),
+            "b's change reached a after {took:?}"
+        );
+    }
     let took = time_to_bond(&a, &b).await;
     assert!(took < Duration::from_secs(1), "bonded after {took:?}");
 }
@@ -71,6 +101,18 @@ async fn dial_bonds_within_a_second() {
         let _ = wb.wait_for(|c| c.get_signed(&a_id).is_some()).await;
     })
     .await;
+    for round in 0..2 {
+        let took = time_to_see_tag(&a, &b, &format!("a-{round}")).await;
+        assert!(
+            took < Duration::from_secs(1),
+            "a's change reached b after {took:?}"
+        );
+        let took = time_to_see_tag(&b, &a, &format!("b-{round}")).await;
+        assert!(
+            took < Duration::from_secs(1),
+            "b's change reached a after {took:?}"
+        );
+    }
     let took = time_to_bond(&a, &b).await;
     assert!(took < Duration::from_secs(1), "bonded after {took:?}");
 }
