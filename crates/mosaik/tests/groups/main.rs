@@ -6,6 +6,7 @@ mod faults;
 mod lifecycle;
 mod log_fetch;
 mod meet;
+mod no_clone;
 mod restart;
 mod sync;
 mod util;
