@@ -265,6 +265,12 @@ impl GroupConfig {
         &self.consensus
     }
 
+    /// Same as [`Self::consensus`] (the timing intervals; the name some 0.3
+    /// releases use).
+    pub fn intervals(&self) -> &ConsensusConfig {
+        self.consensus()
+    }
+
     /// Ticket validators, in the order they were added.
     pub fn auth(&self) -> &[Box<dyn TicketValidator>] {
         &self.auth

@@ -345,6 +345,10 @@ async fn groups_api(n: &Network) -> anyhow::Result<()> {
     let _: bool = g.is_leader();
     let _: &GroupId = g.id();
     let _ = g.config().consensus().election_timeout;
+    let _timeout = 2
+        * (g.config().intervals().bootstrap_delay
+            + g.config().intervals().election_timeout
+            + g.config().intervals().election_timeout_jitter);
 
     let index: groups::Index = g.execute(CounterCommand::Increment(3)).await?;
     assert_eq!(index, 1);
