@@ -100,7 +100,7 @@ impl Catalog {
         self.signed_peers()
             .map(|s| s.clone().into_unsigned())
             .chain(self.unsigned_peers().cloned())
-            .filter(|e| !self.too_slow(&e.id()))
+            .filter(|e| !self.too_slow(e.id()))
             .map(|e| self.info(e))
     }
 

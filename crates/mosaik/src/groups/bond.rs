@@ -173,7 +173,7 @@ fn newer_entry(
         return (ours, false);
     }
     discovery.feed(theirs);
-    match discovery.catalog().get_signed(&ours.id()) {
+    match discovery.catalog().get_signed(ours.id()) {
         Some(newest) if newest.update_version() > ours.update_version() => (newest.clone(), true),
         _ => (ours, false),
     }

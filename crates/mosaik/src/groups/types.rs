@@ -221,7 +221,7 @@ mod tests {
         assert!(&Index(3) > 2);
         assert!(3 == Index(3));
         let range = Index(2)..=Index(4);
-        assert!(range.start() == 2 && range.end() == &4);
+        assert!(range.start() == 2 && range.end() == 4);
         assert!(Cursor(Term(2), Index(1)) > Cursor(Term(1), Index(9)));
         assert!(Cursor::zero().is_behind(&Cursor(Term(0), Index(1))));
     }

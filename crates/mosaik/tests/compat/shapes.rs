@@ -1,6 +1,6 @@
 //! Shapes only: these functions are type-checked, never run. Each is
 //! written the way code for the original is written.
-#![allow(dead_code, unused_variables, clippy::all)]
+#![allow(dead_code, unused_variables, clippy::all, clippy::pedantic)]
 
 use {
     core::time::Duration,

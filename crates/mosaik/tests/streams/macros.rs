@@ -71,7 +71,7 @@ async fn side_prefix_names_who_must_satisfy_require() {
     let _consumer = Vip::consumer(c);
     crate::util::until(c, |cat| {
         cat.get(&p.local().id())
-            .is_some_and(|e| e.streams().contains(&producer.stream_id()))
+            .is_some_and(|e| e.streams().contains(producer.stream_id()))
     })
     .await;
     assert!(!producer.is_online());

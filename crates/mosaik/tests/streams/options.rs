@@ -90,7 +90,7 @@ async fn consumer_tickets_and_require_follow_catalog_changes() {
     // Neither tag nor ticket: no subscription.
     crate::util::until(c, |cat| {
         cat.get(&p.local().id())
-            .is_some_and(|e| e.streams().contains(&producer.stream_id()))
+            .is_some_and(|e| e.streams().contains(producer.stream_id()))
     })
     .await;
     assert_eq!(consumer.producers().count(), 0);

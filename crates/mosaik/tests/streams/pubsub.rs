@@ -146,7 +146,7 @@ async fn one_fanout_per_stream_id_and_type_mismatch_is_an_error() {
         closed.try_send("x".into()),
         Err(mosaik::streams::producer::Error::Closed(Some(_)))
     ));
-    assert!(nodes[0].discovery().me().streams().contains(&id));
+    assert!(nodes[0].discovery().me().streams().contains(id));
 }
 
 #[tokio::test]

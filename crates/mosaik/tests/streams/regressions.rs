@@ -66,7 +66,13 @@ async fn consumer_goes_offline_when_the_producer_network_is_dropped() {
     // elsewhere in the program.
     drop(p);
     within("consumer offline", consumer.when().offline()).await;
-    assert_eq!(consumer.producers().filter(|c| c.is_connected()).count(), 0);
+    assert_eq!(
+        consumer
+            .producers()
+            .filter(mosaik::streams::ChannelInfo::is_connected)
+            .count(),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -90,5 +96,11 @@ async fn consumer_goes_offline_when_the_producer_network_is_dropped_off_runtime(
     // producer handle lives on.
     std::thread::spawn(move || drop(p)).join().unwrap();
     within("consumer offline", consumer.when().offline()).await;
-    assert_eq!(consumer.producers().filter(|c| c.is_connected()).count(), 0);
+    assert_eq!(
+        consumer
+            .producers()
+            .filter(mosaik::streams::ChannelInfo::is_connected)
+            .count(),
+        0
+    );
 }
