@@ -18,6 +18,11 @@ struct Sink {
 }
 
 impl StateMachine for Sink {
+    /// A copy lets the group rebuild this machine after a dynamic-mode revert.
+    fn try_clone(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+
     type Command = Vec<u8>;
     type Query = ();
     type QueryResult = u64;

@@ -38,6 +38,11 @@ struct Blobs {
 }
 
 impl StateMachine for Blobs {
+    /// A copy lets the group rebuild this machine after a dynamic-mode revert.
+    fn try_clone(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+
     type Command = Bytes;
     type Query = ();
     type QueryResult = (u64, u64);

@@ -132,9 +132,7 @@ async fn report(node: &Network, synced: bool) -> Report {
         for g in entry.groups() {
             groups.entry(g.to_string()).or_default().push(id.clone());
         }
-        let rtt = ping
-            .map(|(_, rtt)| rtt)
-            .or_else(|| catalog.rtt(&entry.id()));
+        let rtt = ping.map(|(_, rtt)| rtt).or_else(|| catalog.rtt(entry.id()));
         peers.push(Peer {
             id,
             addresses: entry

@@ -88,7 +88,7 @@ fn parse_peer(text: &str) -> anyhow::Result<EndpointAddr> {
 /// Prints the log entries after `printed` and advances it.
 fn print_new_messages(log: &Log<Message>, printed: &mut u64) {
     // A log replaced on merge can be shorter than what we printed.
-    *printed = (*printed).min(log.len());
+    *printed = (*printed).min(u64::try_from(log.len()).unwrap_or(u64::MAX));
     while let Some(message) = log.get(*printed) {
         println!("{}: {}", paint(&message.from), message.text);
         *printed += 1;
@@ -148,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut seen: BTreeMap<PeerId, UserInfo> = BTreeMap::new();
     // Start at the end: history from before we joined is not replayed.
-    let mut printed = log.len();
+    let mut printed = u64::try_from(log.len()).unwrap_or(u64::MAX);
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut events = network.discovery().events();
     loop {

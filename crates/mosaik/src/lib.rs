@@ -17,6 +17,7 @@
 //! struct Price { symbol: String, cents: u64 }
 //!
 //! /// A replicated counter: every member applies the same commands in order.
+//! /// (`Clone` is optional; `try_clone` lets the group rebuild it after a revert.)
 //! #[derive(Debug, Clone, Default)]
 //! struct Counter(i64);
 //!
@@ -29,6 +30,7 @@
 //!     fn apply(&mut self, add: i64, _: &dyn ApplyContext) { self.0 += add; }
 //!     fn query(&self, (): ()) -> i64 { self.0 }
 //!     fn state_sync(&self) -> Self::StateSync { LogReplaySync::default() }
+//!     fn try_clone(&self) -> Option<Self> { Some(self.clone()) }
 //! }
 //!
 //! # async fn run() -> anyhow::Result<()> {

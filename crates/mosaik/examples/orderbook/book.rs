@@ -127,6 +127,11 @@ impl OrderBook {
 }
 
 impl StateMachine for OrderBook {
+    /// A copy lets the group rebuild this machine after a dynamic-mode revert.
+    fn try_clone(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+
     type Command = BookCommand;
     type Query = BookQuery;
     type QueryResult = BookAnswer;

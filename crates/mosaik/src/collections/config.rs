@@ -35,10 +35,11 @@ impl Default for SyncConfig {
 }
 
 impl SyncConfig {
-    /// Items per fetch request (default 2000).
+    /// Items per fetch request (default 2000). A fetch must move at least
+    /// one item, so 0 is clamped to 1.
     #[must_use]
-    pub fn with_fetch_batch_size(mut self, items: NonZero<u64>) -> Self {
-        self.fetch_batch_size = items;
+    pub fn with_fetch_batch_size(mut self, items: u64) -> Self {
+        self.fetch_batch_size = NonZero::new(items.max(1)).unwrap_or(NonZero::<u64>::MIN);
         self
     }
 

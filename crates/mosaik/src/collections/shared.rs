@@ -76,7 +76,7 @@ impl<S: CollectionState> Core<S> {
             0,
         );
         let group = join(network, store, config, machine);
-        let key = (network.local().id(), network.network_id(), *group.id());
+        let key = (network.local().id(), *network.network_id(), *group.id());
         let existing = registry
             .get(&key)
             .and_then(Weak::upgrade)

@@ -26,8 +26,9 @@ handle_common!(Vec [T: Value] [T] VecState<T>);
 
 impl<T: Value, const IS_WRITER: bool> Vec<T, IS_WRITER> {
     /// Number of elements.
-    pub fn len(&self) -> u64 {
-        self.core.read(CollectionState::len)
+    pub fn len(&self) -> usize {
+        self.core
+            .read(|s| usize::try_from(CollectionState::len(s)).unwrap_or(usize::MAX))
     }
 
     /// True when there are no elements.

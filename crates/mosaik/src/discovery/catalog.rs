@@ -69,7 +69,7 @@ impl Catalog {
 
     /// This node's id.
     pub fn local_id(&self) -> PeerId {
-        self.local.id()
+        *self.local.id()
     }
 
     /// The network.
@@ -100,7 +100,7 @@ impl Catalog {
         self.signed_peers()
             .map(|s| s.clone().into_unsigned())
             .chain(self.unsigned_peers().cloned())
-            .filter(|e| !self.too_slow(&e.id()))
+            .filter(|e| !self.too_slow(e.id()))
             .map(|e| self.info(e))
     }
 
@@ -163,7 +163,7 @@ impl Catalog {
     }
 
     fn info(&self, entry: PeerEntry) -> PeerInfo {
-        let rtt = self.rtt.get(&entry.id()).copied();
+        let rtt = self.rtt.get(entry.id()).copied();
         PeerInfo::new(entry, rtt)
     }
 
@@ -177,7 +177,7 @@ impl Catalog {
         if entry.network_id() != self.network_id() {
             return Upsert::DifferentNetwork;
         }
-        if entry.id() == self.local_id() {
+        if *entry.id() == self.local_id() {
             return Upsert::Rejected;
         }
         if self.is_stale(&entry) {
@@ -185,18 +185,18 @@ impl Catalog {
         }
         if self
             .departed
-            .get(&entry.id())
+            .get(entry.id())
             .is_some_and(|(start, _)| entry.update_version().0 <= *start)
         {
             // The same (or an older) incarnation of a peer that left.
             return Upsert::Rejected;
         }
-        self.unsigned.remove(&entry.id());
-        match self.signed.get(&entry.id()) {
+        self.unsigned.remove(entry.id());
+        match self.signed.get(entry.id()) {
             Some(known) if !entry.is_newer_than(known) => Upsert::Rejected,
             Some(known) => {
                 let was_stale = self.is_stale(known);
-                self.signed.insert(entry.id(), entry);
+                self.signed.insert(*entry.id(), entry);
                 if was_stale {
                     Upsert::Discovered
                 } else {
@@ -204,20 +204,20 @@ impl Catalog {
                 }
             }
             None => {
-                self.signed.insert(entry.id(), entry);
+                self.signed.insert(*entry.id(), entry);
                 Upsert::Discovered
             }
         }
     }
 
     pub(crate) fn insert_unsigned(&mut self, entry: PeerEntry) -> bool {
-        if entry.id() == self.local_id()
+        if *entry.id() == self.local_id()
             || entry.network_id() != self.network_id()
-            || self.signed.contains_key(&entry.id())
+            || self.signed.contains_key(entry.id())
         {
             return false;
         }
-        self.unsigned.insert(entry.id(), entry);
+        self.unsigned.insert(*entry.id(), entry);
         true
     }
 
@@ -253,7 +253,7 @@ impl Catalog {
             .signed
             .values()
             .filter(|e| self.is_stale(e))
-            .map(|e| e.id())
+            .map(|e| *e.id())
             .collect();
         for peer in &stale {
             self.signed.remove(peer);

@@ -1,6 +1,10 @@
 //! `discovery::Config` and its builder.
 
-use {crate::PeerId, core::time::Duration, iroh::EndpointAddr};
+use {
+    crate::{PeerId, primitives::IntoIterOrSingle},
+    core::time::Duration,
+    iroh::EndpointAddr,
+};
 
 /// Discovery settings (SPEC §1.3 defaults).
 #[derive(Debug, Clone)]
@@ -88,14 +92,10 @@ impl ConfigBuilder {
         self
     }
 
-    /// Appends bootstrap peers (addresses or bare peer ids).
-    pub fn with_bootstrap<A: Into<EndpointAddr>>(
-        mut self,
-        peers: impl IntoIterator<Item = A>,
-    ) -> Self {
-        self.0
-            .bootstrap_peers
-            .extend(peers.into_iter().map(Into::into));
+    /// Appends bootstrap peers: one address or bare peer id, or any
+    /// iterator of them.
+    pub fn with_bootstrap<V>(mut self, peers: impl IntoIterOrSingle<EndpointAddr, V>) -> Self {
+        self.0.bootstrap_peers.extend(peers.into_items());
         self
     }
 
@@ -104,9 +104,9 @@ impl ConfigBuilder {
         self.with_bootstrap([EndpointAddr::new(peer)])
     }
 
-    /// Appends tags.
-    pub fn with_tags<T: Into<crate::Tag>>(mut self, tags: impl IntoIterator<Item = T>) -> Self {
-        self.0.tags.extend(tags.into_iter().map(Into::into));
+    /// Appends tags: one tag (or `&str`) or any iterator of them.
+    pub fn with_tags<V>(mut self, tags: impl IntoIterOrSingle<crate::Tag, V>) -> Self {
+        self.0.tags.extend(tags.into_items());
         self
     }
 

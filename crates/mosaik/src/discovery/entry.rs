@@ -87,18 +87,18 @@ macro_rules! set_mutators {
     ($($field:ident: $add:ident, $remove:ident, $ty:ty;)*) => {$(
         #[doc = concat!("Adds ", stringify!($field), "; bumps the version if anything changed.")]
         #[must_use]
-        pub fn $add(mut self, items: impl IntoIterator<Item = $ty>) -> Self {
+        pub fn $add<V>(mut self, items: impl crate::primitives::IntoIterOrSingle<$ty, V>) -> Self {
             let before = self.$field.len();
-            self.$field.extend(items);
+            self.$field.extend(items.into_items());
             let changed = self.$field.len() != before;
             self.bump_if(changed)
         }
 
         #[doc = concat!("Removes ", stringify!($field), "; bumps the version if anything changed.")]
         #[must_use]
-        pub fn $remove(mut self, items: impl IntoIterator<Item = $ty>) -> Self {
+        pub fn $remove<V>(mut self, items: impl crate::primitives::IntoIterOrSingle<$ty, V>) -> Self {
             let before = self.$field.len();
-            for item in items {
+            for item in items.into_items() {
                 self.$field.remove(&item);
             }
             let changed = self.$field.len() != before;
@@ -124,8 +124,8 @@ impl PeerEntry {
     }
 
     /// The peer's id.
-    pub fn id(&self) -> PeerId {
-        self.address.id
+    pub fn id(&self) -> &PeerId {
+        &self.address.id
     }
 
     /// The network the entry belongs to.
@@ -268,7 +268,7 @@ impl PeerEntry {
 
     /// Signs the entry; the key must be the entry's peer key.
     pub fn sign(self, key: &SecretKey) -> Result<SignedPeerEntry, EntryError> {
-        if key.public() != self.id() {
+        if key.public() != *self.id() {
             return Err(EntryError::InvalidSecretKey);
         }
         let signature = key.sign(self.digest().as_bytes());
@@ -301,6 +301,31 @@ impl SignedPeerEntry {
         self.0
     }
 }
+
+impl From<SignedPeerEntry> for PeerEntry {
+    fn from(entry: SignedPeerEntry) -> Self {
+        entry.into_unsigned()
+    }
+}
+
+/// `Short(entry)` shows the peer id's first 5 bytes, by value or reference.
+macro_rules! short_entry {
+    ($($ty:ty),*) => {$(
+        impl core::fmt::Display for crate::primitives::Short<$ty> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                core::fmt::Display::fmt(&crate::primitives::Short(self.0.id()), f)
+            }
+        }
+
+        impl core::fmt::Debug for crate::primitives::Short<$ty> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                core::fmt::Display::fmt(self, f)
+            }
+        }
+    )*};
+}
+
+short_entry!(PeerEntry, &PeerEntry, SignedPeerEntry, &SignedPeerEntry);
 
 impl Deref for SignedPeerEntry {
     type Target = PeerEntry;
@@ -376,7 +401,7 @@ mod tests {
         assert_eq!(e.update_version(), v1);
         let e = e.remove_tags([Tag::from("zzz")]);
         assert_eq!(e.update_version(), v1);
-        let ticket = Ticket::new(TicketClass::from("c"), &b"d"[..]);
+        let ticket = Ticket::new(TicketClass::from("c"), bytes::Bytes::from_static(b"d"));
         let e = e.add_ticket(ticket.clone());
         assert!(e.update_version() > v1);
         assert_eq!(e.tickets_of(TicketClass::from("c")).count(), 1);

@@ -8,7 +8,7 @@ use {
     crate::{
         PeerId, Tag, UniqueId,
         network::LocalNode,
-        primitives::{ShortFmtExt, TicketClass},
+        primitives::{IntoIterOrSingle, ShortFmtExt, TicketClass},
         tickets::Ticket,
     },
     chrono::Utc,
@@ -78,8 +78,9 @@ pub(crate) struct Shared {
 impl Discovery {
     /// Publishes `peers`' addresses, syncs catalogs with each unseen peer and
     /// asks gossip to join them.
-    pub async fn dial<A: Into<EndpointAddr>>(&self, peers: impl IntoIterator<Item = A>) {
-        let addrs: Vec<EndpointAddr> = peers.into_iter().map(Into::into).collect();
+    /// Takes one address or peer id, or any iterator of them.
+    pub async fn dial<V>(&self, peers: impl IntoIterOrSingle<EndpointAddr, V>) {
+        let addrs: Vec<EndpointAddr> = peers.into_items();
         let _ = self.0.commands.send(Command::Dial(addrs)).await;
     }
 
@@ -103,9 +104,18 @@ impl Discovery {
         self.0.events.subscribe()
     }
 
-    /// A full catalog exchange with `peer`.
+    /// A full catalog exchange with `peer`, which then also becomes a
+    /// gossip neighbour: later announcements of either side (a changed
+    /// entry, joining a group) reach the other at once, not only at the
+    /// next RTT probe.
     pub async fn sync_with(&self, peer: impl Into<EndpointAddr>) -> Result<(), Error> {
-        protocols::sync_with(&self.0, peer.into()).await
+        let peer = peer.into();
+        let id = peer.id;
+        protocols::sync_with(&self.0, peer).await?;
+        if id != self.0.local.id() {
+            let _ = self.0.commands.send(Command::Join(vec![id])).await;
+        }
+        Ok(())
     }
 
     /// Upserts an externally obtained signed entry; true if the catalog
@@ -114,8 +124,11 @@ impl Discovery {
         self.0.merge(entry).changed()
     }
 
-    /// Inserts an unsigned (local-only) entry.
-    pub fn insert(&self, entry: PeerEntry) -> bool {
+    /// Inserts an unsigned (local-only) entry. Takes a [`PeerEntry`] or a
+    /// [`SignedPeerEntry`] (e.g. another node's `me()`), whose signature is
+    /// then dropped.
+    pub fn insert(&self, entry: impl Into<PeerEntry>) -> bool {
+        let entry = entry.into();
         self.0
             .catalog
             .send_if_modified(|c| c.insert_unsigned(entry))
@@ -134,14 +147,14 @@ impl Discovery {
     }
 
     /// Adds tags to the local entry.
-    pub fn add_tags<T: Into<Tag>>(&self, tags: impl IntoIterator<Item = T>) {
-        let tags: Vec<Tag> = tags.into_iter().map(Into::into).collect();
+    pub fn add_tags<V>(&self, tags: impl IntoIterOrSingle<Tag, V>) {
+        let tags: Vec<Tag> = tags.into_items();
         self.0.update_local(|e| e.add_tags(tags));
     }
 
     /// Removes tags from the local entry.
-    pub fn remove_tags<T: Into<Tag>>(&self, tags: impl IntoIterator<Item = T>) {
-        let tags: Vec<Tag> = tags.into_iter().map(Into::into).collect();
+    pub fn remove_tags<V>(&self, tags: impl IntoIterOrSingle<Tag, V>) {
+        let tags: Vec<Tag> = tags.into_items();
         self.0.update_local(|e| e.remove_tags(tags));
     }
 
@@ -250,7 +263,7 @@ impl Shared {
     pub(crate) fn merge(&self, entry: SignedPeerEntry) -> Upsert {
         let drift = chrono::Duration::from_std(self.config.max_time_drift).unwrap_or_default();
         if entry.updated_at() > Utc::now() + drift {
-            self.reject(entry.id(), "future_timestamp");
+            self.reject(*entry.id(), "future_timestamp");
             return Upsert::Rejected;
         }
         let mut outcome = Upsert::Rejected;
@@ -273,7 +286,7 @@ impl Shared {
                 self.local.observe([plain.address().clone()]);
                 let _ = self.events.send(Event::PeerUpdated(plain));
             }
-            Upsert::DifferentNetwork => self.reject(plain.id(), "different_network"),
+            Upsert::DifferentNetwork => self.reject(*plain.id(), "different_network"),
             Upsert::Rejected | Upsert::Outdated => {}
         }
         outcome

@@ -44,7 +44,6 @@ impl Deref for PeerInfo {
 
 /// A change in the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Event {
     /// A peer we did not know (or had purged).
     PeerDiscovered(PeerEntry),

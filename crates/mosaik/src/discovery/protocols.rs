@@ -46,7 +46,7 @@ fn merge_snapshot(shared: &Shared, from: PeerId, snapshot: CatalogSnapshot) -> R
     let net = shared.local.network_id().short().to_string();
     metrics::counter!("mosaik.discovery.catalog.syncs", "network" => net).increment(1);
     for entry in snapshot.0 {
-        let peer = entry.0.id();
+        let peer = *entry.0.id();
         if shared.merge_unverified(entry, from).changed() {
             shared.contact(peer, false);
         }
@@ -125,7 +125,7 @@ pub(crate) async fn ping(
         Ok((entry, rtt))
     })
     .await?;
-    if entry.id() != remote {
+    if *entry.id() != remote {
         shared.reject(remote, "ping_identity_mismatch");
         return Err(Error::Other(
             "ping answered with another peer's entry".into(),

@@ -39,8 +39,10 @@ pub(crate) const COMMAND_BACKLOG: usize = 1024;
 pub(crate) enum Command {
     /// Dial these peers (sync once, join gossip).
     Dial(Vec<EndpointAddr>),
-    /// We heard of this peer: sync once and join it in gossip.
+    /// We heard of this peer: sync once (not joined in gossip, see below).
     Contact(PeerId),
+    /// Join these peers in gossip (an explicit `sync_with` succeeded).
+    Join(Vec<PeerId>),
     /// The local entry changed: broadcast it.
     Announce,
     /// Broadcast a departure, wait for it to spread, then reply.
@@ -181,6 +183,9 @@ impl Worker {
                 // enough for the overlay; the shuffles do the rest.
                 self.first_contact(peer);
             }
+            Command::Join(peers) => {
+                let _ = self.sender.join_peers(peers).await;
+            }
             Command::Announce => self.announce().await,
             Command::Relay(departure) => {
                 let msg = AnnouncementMessage::GracefulDeparture(departure);
@@ -311,7 +316,7 @@ impl Worker {
             chrono::Duration::from_std(self.shared.config.max_time_drift).unwrap_or_default();
         match msg {
             AnnouncementMessage::OwnEntryUpdate(entry) => {
-                let peer = entry.0.id();
+                let peer = *entry.0.id();
                 if (Utc::now() - entry.0.updated_at()).abs() > drift {
                     self.shared.reject(peer, "time_drift");
                     return;
@@ -348,7 +353,7 @@ impl Worker {
             .catalog
             .borrow()
             .signed_peers()
-            .map(|e| e.id())
+            .map(|e| *e.id())
             .collect();
         if !peers.is_empty() {
             let _ = self.sender.join_peers(peers).await;
@@ -367,7 +372,7 @@ impl Worker {
             .catalog
             .borrow()
             .signed_peers()
-            .map(|e| e.id())
+            .map(|e| *e.id())
             .collect();
         tokio::time::sleep(Duration::from_millis(100)).await;
         match self.gossip.subscribe(topic(&self.shared), peers).await {

@@ -173,7 +173,7 @@ fn newer_entry(
         return (ours, false);
     }
     discovery.feed(theirs);
-    match discovery.catalog().get_signed(&ours.id()) {
+    match discovery.catalog().get_signed(ours.id()) {
         Some(newest) if newest.update_version() > ours.update_version() => (newest.clone(), true),
         _ => (ours, false),
     }
@@ -197,7 +197,7 @@ pub(crate) async fn accept(
     let peer = link.remote_id();
     // The dialer's own entry first: a restarted peer is not in our catalog
     // yet (or only as its previous process).
-    if start.entry.id() == peer {
+    if *start.entry.id() == peer {
         discovery.feed(start.entry.clone());
     }
     let Some(entry) = discovery.catalog().get_signed(&peer).cloned() else {
@@ -439,7 +439,7 @@ impl<C: Datum + Sync> Reader<C> {
                     break;
                 }
                 BondMessage::PeerEntryUpdate(update) => {
-                    if update.id() != peer {
+                    if *update.id() != peer {
                         continue;
                     }
                     // Tickets are re-checked on every update: a revoked or

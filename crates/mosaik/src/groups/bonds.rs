@@ -70,13 +70,13 @@ impl<M> Bonds<M> {
 
     /// The live bonds, ordered by peer id.
     pub fn iter(&self) -> impl Iterator<Item = Bond<M>> {
-        let bonds: Vec<_> = self.rx.borrow().0.keys().map(|p| self.bond(*p)).collect();
+        let bonds: Vec<_> = self.rx.borrow().0.values().map(|b| self.bond(b)).collect();
         bonds.into_iter()
     }
 
     /// The bond with `peer`, if live.
     pub fn get(&self, peer: &PeerId) -> Option<Bond<M>> {
-        self.contains_peer(peer).then(|| self.bond(*peer))
+        self.rx.borrow().0.get(peer).map(|b| self.bond(b))
     }
 
     /// Resolves on the next change of the bond set (never, once the group
@@ -91,18 +91,14 @@ impl<M> Bonds<M> {
         }
     }
 
-    fn bond(&self, peer: PeerId) -> Bond<M> {
-        let id = self
-            .rx
-            .borrow()
-            .0
-            .get(&peer)
-            .map(|b| b.id)
-            .unwrap_or_default();
+    /// Only called for a peer in the set (under one borrow, so it cannot
+    /// leave in between).
+    fn bond(&self, info: &BondInfo) -> Bond<M> {
         Bond {
             rx: self.rx.clone(),
-            peer,
-            id,
+            peer: *info.entry.id(),
+            id: info.id,
+            entry: info.entry.clone(),
             _machine: PhantomData,
         }
     }
@@ -114,6 +110,8 @@ pub struct Bond<M> {
     rx: watch::Receiver<BondSet>,
     peer: PeerId,
     id: Digest,
+    /// The peer's entry when this view was taken.
+    entry: SignedPeerEntry,
     _machine: PhantomData<fn() -> M>,
 }
 
@@ -128,14 +126,15 @@ impl<M> Bond<M> {
         self.peer
     }
 
-    /// The peer's latest entry as of bonding (`None` once terminated).
-    pub fn peer(&self) -> Option<SignedPeerEntry> {
+    /// The peer's most recent entry: the bond's current one while it is
+    /// live, the last one it had once terminated.
+    pub fn peer(&self) -> SignedPeerEntry {
         self.rx
             .borrow()
             .0
             .get(&self.peer)
             .filter(|b| b.id == self.id)
-            .map(|b| b.entry.clone())
+            .map_or_else(|| self.entry.clone(), |b| b.entry.clone())
     }
 
     /// True once this bond is gone.

@@ -29,6 +29,31 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// A builder starting from the defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+}
+
+/// Builds a [`Config`] (`NetworkBuilder::with_groups` takes it).
+#[derive(Debug, Clone, Copy, Default)]
+#[must_use]
+pub struct ConfigBuilder(Config);
+
+impl ConfigBuilder {
+    /// How long a bond handshake may take, each side (default 2 s).
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.0.handshake_timeout = timeout;
+        self
+    }
+
+    /// The configuration.
+    pub fn build(self) -> Config {
+        self.0
+    }
+}
+
 /// Consensus timing of one group. Only `heartbeat_interval`,
 /// `heartbeat_jitter`, `max_missed_heartbeats` and `min_quorum` are part of
 /// the group id (see [`ConsensusConfig::digest`]); the election and request
@@ -238,6 +263,12 @@ impl GroupConfig {
     /// Consensus settings.
     pub fn consensus(&self) -> &ConsensusConfig {
         &self.consensus
+    }
+
+    /// Same as [`Self::consensus`] (the timing intervals; the name some 0.3
+    /// releases use).
+    pub fn intervals(&self) -> &ConsensusConfig {
+        self.consensus()
     }
 
     /// Ticket validators, in the order they were added.

@@ -65,6 +65,18 @@ impl<M: StateMachine> core::fmt::Debug for Group<M> {
     }
 }
 
+/// `Group(<id>, leader=<id>|none, committed=<index>)`, ids shortened.
+impl<M: StateMachine> core::fmt::Display for Group<M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Group({}, leader=", self.id().short())?;
+        match self.leader() {
+            Some(leader) => write!(f, "{}", leader.fmt_short())?,
+            None => f.write_str("none")?,
+        }
+        write!(f, ", committed={})", self.committed())
+    }
+}
+
 impl<M: StateMachine> Group<M> {
     pub(crate) fn from_inner(inner: Arc<Inner<M>>) -> Self {
         Self { inner }

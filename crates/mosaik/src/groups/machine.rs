@@ -29,12 +29,23 @@ pub trait ApplyContext {
 
 /// The deterministic application logic every member runs.
 ///
-/// `Clone` (beyond the original's bounds) lets the group keep the machine's
-/// initial value: when a dynamic-mode partition heals and this side's
-/// committed entries lose (SPEC C1.3), the group rebuilds the state from that
-/// initial value and replays the surviving log, so no applied-then-discarded
-/// effect remains.
-pub trait StateMachine: Sized + Send + Sync + Clone + 'static {
+/// No `Clone` is needed: a plain `#[derive(Default)]` machine works.
+///
+/// **Reverts.** When a dynamic-mode partition heals and this side's
+/// committed entries lose, the group rebuilds the machine and replays the
+/// surviving log, so no applied-then-discarded effect remains. Rebuilding
+/// needs a copy of the machine as it was when the group started, which the
+/// group asks for through [`StateMachine::try_clone`] once, at `join`. A
+/// machine that returns `None` there (the default) cannot be rebuilt: if a
+/// revert reaches entries it already applied, the group stops (handles get
+/// `GroupTerminated`, the error is logged) rather than keep a state that
+/// includes discarded effects. Strict mode (`with_min_quorum`) never
+/// reverts, so it needs no copy. Snapshot strategies ([`SnapshotSync`]
+/// requires `Clone`) copy through the strategy and rebuild from their
+/// snapshots.
+///
+/// [`SnapshotSync`]: super::SnapshotSync
+pub trait StateMachine: Sized + Send + Sync + 'static {
     /// Log entries.
     type Command: Command;
     /// Read requests.
@@ -73,6 +84,14 @@ pub trait StateMachine: Sized + Send + Sync + Clone + 'static {
     fn leadership_preference(&self) -> LeadershipPreference {
         LeadershipPreference::Normal
     }
+
+    /// A copy of this machine, if it can make one (default `None`). The
+    /// group keeps a copy of the initial machine to rebuild from after a
+    /// dynamic-mode revert; return `Some(self.clone())` for a `Clone`
+    /// machine to allow that (see the trait docs).
+    fn try_clone(&self) -> Option<Self> {
+        None
+    }
 }
 
 /// A machine without state: for joining a group only to track its leader
@@ -96,6 +115,10 @@ impl StateMachine for NoOp {
 
     fn state_sync(&self) -> Self::StateSync {
         LogReplaySync::default()
+    }
+
+    fn try_clone(&self) -> Option<Self> {
+        Some(*self)
     }
 }
 
@@ -179,6 +202,16 @@ impl<M: StateMachine> QueryResultAt<M> {
     /// Unwraps the answer.
     pub fn into(self) -> M::QueryResult {
         self.result
+    }
+}
+
+/// The answer followed by the index it reflects: `42 @ 7`.
+impl<M: StateMachine> core::fmt::Display for QueryResultAt<M>
+where
+    M::QueryResult: core::fmt::Display,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} @ {}", self.result, self.at_position)
     }
 }
 

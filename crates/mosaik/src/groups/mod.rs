@@ -69,7 +69,7 @@ pub use crate::primitives::GroupId;
 pub use {
     bonds::{Bond, Bonds},
     builder::GroupBuilder,
-    config::{Config, ConsensusConfig, ConsensusConfigBuilder, GroupConfig},
+    config::{Config, ConfigBuilder, ConsensusConfig, ConsensusConfigBuilder, GroupConfig},
     durable::{DurableStore, WalOptions},
     errors::{CommandError, Error, QueryError},
     group::Group,

@@ -106,6 +106,31 @@ macro_rules! position {
                 Some(self.0.cmp(other))
             }
         }
+
+        /// `range.start() == 3`: a reference compares with an integer too.
+        impl PartialEq<u64> for &$name {
+            fn eq(&self, other: &u64) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialOrd<u64> for &$name {
+            fn partial_cmp(&self, other: &u64) -> Option<core::cmp::Ordering> {
+                Some(self.0.cmp(other))
+            }
+        }
+
+        impl PartialEq<$name> for u64 {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialOrd<$name> for u64 {
+            fn partial_cmp(&self, other: &$name) -> Option<core::cmp::Ordering> {
+                Some(self.cmp(&other.0))
+            }
+        }
     };
 }
 
@@ -192,6 +217,11 @@ mod tests {
         assert_eq!(Index(3) + 2, Index(5));
         assert_eq!(Index(3).distance(Index(7)), 4);
         assert!(Index(3) > 2);
+        assert!(&Index(3) == 3);
+        assert!(&Index(3) > 2);
+        assert!(3 == Index(3));
+        let range = Index(2)..=Index(4);
+        assert!(range.start() == 2 && range.end() == 4);
         assert!(Cursor(Term(2), Index(1)) > Cursor(Term(1), Index(9)));
         assert!(Cursor::zero().is_behind(&Cursor(Term(0), Index(1))));
     }

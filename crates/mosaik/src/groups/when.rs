@@ -164,6 +164,19 @@ impl ReachTarget for &IndexRange {
     }
 }
 
+/// Integer targets: `committed().reaches(5)`; negative values are 0.
+macro_rules! integer_targets {
+    ($($ty:ty),*) => {$(
+        impl ReachTarget for $ty {
+            fn target(self) -> Index {
+                Index(u64::try_from(self).unwrap_or(0))
+            }
+        }
+    )*};
+}
+
+integer_targets!(u64, u32, usize, i32, i64);
+
 /// Waits on one position (log or committed) of a group.
 #[derive(Debug, Clone)]
 pub struct CursorWatcher<T> {

@@ -24,6 +24,7 @@ pub struct NetworkBuilder {
     pub(super) link: LinkConfig,
     pub(super) discovery: crate::discovery::ConfigBuilder,
     pub(super) streams: crate::streams::ConfigBuilder,
+    pub(super) groups: crate::groups::ConfigBuilder,
     #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
     pub(super) prometheus: Option<SocketAddr>,
 }
@@ -39,6 +40,7 @@ impl Default for NetworkBuilder {
             link: LinkConfig::default(),
             discovery: crate::discovery::ConfigBuilder::default(),
             streams: crate::streams::ConfigBuilder::default(),
+            groups: crate::groups::ConfigBuilder::default(),
             prometheus: None,
         }
     }
@@ -99,6 +101,12 @@ impl NetworkBuilder {
     /// reconnect backoff).
     pub fn with_streams(mut self, config: crate::streams::ConfigBuilder) -> Self {
         self.streams = config;
+        self
+    }
+
+    /// Sets the groups configuration (the bond handshake timeout).
+    pub fn with_groups(mut self, config: crate::groups::ConfigBuilder) -> Self {
+        self.groups = config;
         self
     }
 

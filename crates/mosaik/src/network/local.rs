@@ -49,6 +49,11 @@ impl LocalNode {
         self.0.network_id
     }
 
+    /// The network this node belongs to, by reference.
+    pub(crate) fn network_id_ref(&self) -> &NetworkId {
+        &self.0.network_id
+    }
+
     /// The iroh endpoint shared by every subsystem.
     pub fn endpoint(&self) -> &Endpoint {
         &self.0.endpoint

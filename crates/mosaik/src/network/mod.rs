@@ -182,7 +182,7 @@ impl Network {
         let groups = crate::groups::Groups::start(
             &local,
             &discovery,
-            crate::groups::Config::default(),
+            config.groups.build(),
             listen::<crate::groups::Protocol>(&router, &local)?,
         );
         #[cfg(feature = "prometheus")]
@@ -213,8 +213,8 @@ impl Network {
     }
 
     /// The network this node belongs to.
-    pub fn network_id(&self) -> NetworkId {
-        self.local.network_id()
+    pub fn network_id(&self) -> &NetworkId {
+        self.local.network_id_ref()
     }
 
     /// This node.

@@ -36,14 +36,16 @@ fn hex_of(bytes: &[u8]) -> String {
     hex::encode(bytes)
 }
 
-impl<T: AsRef<[u8]> + ?Sized> fmt::Display for Short<&T> {
+/// By value or by reference: `Short(peer_id)`, `Short(&digest)`,
+/// `Short(entry.id())`.
+impl<T: AsRef<[u8]>> fmt::Display for Short<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let bytes = self.0.as_ref();
         f.write_str(&hex_of(&bytes[..bytes.len().min(5)]))
     }
 }
 
-impl<T: AsRef<[u8]> + ?Sized> fmt::Debug for Short<&T> {
+impl<T: AsRef<[u8]>> fmt::Debug for Short<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
     }
@@ -107,6 +109,8 @@ mod tests {
     fn short_abbreviated_redacted() {
         let d = Digest::from("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
         assert_eq!(d.short().to_string(), "0011223344");
+        assert_eq!(Short(d).to_string(), "0011223344");
+        assert_eq!(Short(&d).to_string(), "0011223344");
         assert_eq!(Abbreviated::<4, _>(d).to_string(), "0011..eeff");
         assert_eq!(Redacted(d).to_string(), "00****ff");
         assert_eq!(FmtIter([1, 2, 3]).to_string(), "[1, 2, 3]");

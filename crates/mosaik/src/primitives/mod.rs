@@ -4,6 +4,7 @@ mod datum;
 mod digest;
 pub mod encoding;
 mod fmt;
+mod iter;
 
 pub use {
     datum::{Datum, Encoded},
@@ -11,6 +12,7 @@ pub use {
         DIGEST_LEN, Digest, GroupId, NetworkId, StoreId, StreamId, Tag, TicketClass, UniqueId,
     },
     fmt::{Abbreviated, FmtIter, Pretty, Redacted, Short, ShortFmtExt},
+    iter::{IntoIterOrSingle, Many, Single},
 };
 
 /// Decodes a hex string at compile time, panicking on bad input.

@@ -54,10 +54,31 @@ fn reject(shared: &Shared, link: &Link<StreamsProtocol>, reason: &dyn CloseReaso
     super::close_now(link.connection(), reason);
 }
 
+/// The round-trip time of the connection's selected path (any path if none
+/// is selected yet).
+fn connection_rtt(conn: &iroh::endpoint::Connection) -> Option<core::time::Duration> {
+    let paths = conn.paths();
+    let mut any = None;
+    for path in &paths {
+        if path.is_selected() {
+            return Some(path.rtt());
+        }
+        any = any.or(Some(path.rtt()));
+    }
+    any
+}
+
 /// Checks the handshake and hands the link to the stream's producer.
 fn route(shared: &Shared, link: Link<StreamsProtocol>, hs: &ConsumerHandshake) {
     if hs.network_id != shared.local.network_id() {
         return reject(shared, &link, &DifferentNetwork);
+    }
+    // RTT is sampled on stream accept (from the QUIC handshake's estimate of
+    // the connection's selected path), before the producer evaluates its
+    // `require` rules: `rtt_below` then judges this consumer by a real
+    // sample rather than optimistically admitting it without one.
+    if let Some(rtt) = connection_rtt(link.connection()) {
+        shared.discovery.0.rtt_sample(link.remote_id(), rtt);
     }
     let Some(peer) = shared.discovery.catalog().get(&link.remote_id()) else {
         return reject(shared, &link, &UnknownPeer);

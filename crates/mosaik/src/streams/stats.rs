@@ -41,8 +41,8 @@ pub struct Stats {
 
 impl Stats {
     /// Datums moved.
-    pub fn datums(&self) -> u64 {
-        self.datums.load(Ordering::Relaxed)
+    pub fn datums(&self) -> usize {
+        usize::try_from(self.datums.load(Ordering::Relaxed)).unwrap_or(usize::MAX)
     }
 
     /// Encoded payload bytes moved (framing excluded).

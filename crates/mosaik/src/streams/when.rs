@@ -110,10 +110,10 @@ impl ChannelConditions {
         self
     }
 
-    /// Only peers carrying all of `tags` count.
+    /// Only peers carrying all of `tags` count (one tag or many).
     #[must_use]
-    pub fn with_tags<T: Into<Tag>>(mut self, tags: impl IntoIterator<Item = T>) -> Self {
-        self.rule.tags.extend(tags.into_iter().map(Into::into));
+    pub fn with_tags<V>(mut self, tags: impl crate::primitives::IntoIterOrSingle<Tag, V>) -> Self {
+        self.rule.tags.extend(tags.into_items());
         self.pending = None;
         self
     }
@@ -129,6 +129,12 @@ impl ChannelConditions {
         self
     }
 
+    /// Same as [`Self::minimum_of`] (the name later 0.3 releases use).
+    #[must_use]
+    pub fn to_at_least(self, n: usize) -> Self {
+        self.minimum_of(n)
+    }
+
     /// The inverse condition.
     #[must_use]
     pub fn unmet(mut self) -> Self {
@@ -137,9 +143,24 @@ impl ChannelConditions {
         self
     }
 
+    /// Same as [`Self::unmet`]; also `!condition`.
+    #[must_use]
+    #[allow(clippy::should_implement_trait)]
+    pub fn not(self) -> Self {
+        self.unmet()
+    }
+
     /// Whether the condition holds now.
     pub fn is_condition_met(&self) -> bool {
         self.rule.evaluate(&self.channels.borrow())
+    }
+}
+
+impl core::ops::Not for ChannelConditions {
+    type Output = Self;
+
+    fn not(self) -> Self {
+        self.unmet()
     }
 }
 

@@ -16,7 +16,12 @@ mod validator;
 pub use {
     crate::primitives::TicketClass,
     expiration::Expiration,
-    jwt::{Jwt, JwtTicketBuilder},
+    jwt::{
+        CustomSigner, CustomSigningKey, CustomVerifier, CustomVerifyingKey, EdDsa, EdDsaSigningKey,
+        Es256, Es256SigningKey, Es256k, Es256kSigningKey, Es384, Es384SigningKey, Es512,
+        Es512SigningKey, Hs256, Hs384, Hs512, InvalidKey, Jwt, JwtRejection, JwtTicketBuilder,
+        SigningKey, VerifyingKey,
+    },
     ticket::Ticket,
     validator::{InvalidTicket, TicketValidator, validate_all},
 };

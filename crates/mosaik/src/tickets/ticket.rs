@@ -9,17 +9,17 @@ use {
 /// An opaque credential of some class, carried in a peer entry.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Ticket {
-    class: TicketClass,
-    data: Bytes,
+    /// Which validator reads the data.
+    pub class: TicketClass,
+    /// The opaque credential.
+    pub data: Bytes,
 }
 
 impl Ticket {
-    /// A ticket of `class` carrying `data`.
-    pub fn new(class: TicketClass, data: impl Into<Bytes>) -> Self {
-        Self {
-            class,
-            data: data.into(),
-        }
+    /// A ticket of `class` carrying `data` (`s.into()` from a `String`,
+    /// `Vec<u8>` or `&'static [u8]` infers `Bytes`).
+    pub const fn new(class: TicketClass, data: Bytes) -> Self {
+        Self { class, data }
     }
 
     /// `derive(class, data)`: the key of this ticket in a peer entry.

@@ -146,7 +146,7 @@ mod tests {
         let key = SecretKey::generate();
         tickets.iter().fold(
             PeerEntry::new(NetworkId::from("net"), EndpointAddr::new(key.public())),
-            |e, (class, data)| e.add_ticket(Ticket::new(*class, *data)),
+            |e, (class, data)| e.add_ticket(Ticket::new(*class, bytes::Bytes::from_static(data))),
         )
     }
 

@@ -55,7 +55,10 @@ async fn require_ticket_key_and_defs() {
     let class = TicketClass::from("coll-macro-ticket");
     nodes[0]
         .discovery()
-        .add_ticket(mosaik::tickets::Ticket::new(class, &b"ok"[..]));
+        .add_ticket(mosaik::tickets::Ticket::new(
+            class,
+            mosaik::Bytes::from_static(b"ok"),
+        ));
     // The ticket requirement is part of the group id.
     let guarded = Guarded::writer(&nodes[0]);
     let plain = Cell::<u64>::writer_with_config(&nodes[0], "macro-guarded", config());

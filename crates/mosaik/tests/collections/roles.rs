@@ -97,7 +97,8 @@ async fn tickets_gate_membership() {
     let nodes = cluster("coll-tickets", 3).await;
     let class = TicketClass::from("coll-test-ticket");
     for n in &nodes[..2] {
-        n.discovery().add_ticket(Ticket::new(class, &b"ok"[..]));
+        n.discovery()
+            .add_ticket(Ticket::new(class, mosaik::Bytes::from_static(b"ok")));
     }
     let guarded = || config().require_ticket(Okay(class));
     let writer = MapWriter::<u64, u64>::writer_with_config(&nodes[0], "tickets", guarded());

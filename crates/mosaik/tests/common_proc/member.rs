@@ -93,6 +93,11 @@ pub const EXIT_STORE: i32 = 3;
 struct Log(Vec<u64>);
 
 impl StateMachine for Log {
+    /// A copy lets the group rebuild this machine after a dynamic-mode revert.
+    fn try_clone(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+
     type Command = u64;
     type Query = ();
     type QueryResult = Vec<u64>;

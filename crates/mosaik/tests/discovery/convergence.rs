@@ -56,7 +56,10 @@ async fn tag_and_ticket_changes_reach_every_peer() {
     let nodes = cluster("disc-tags", 4).await;
     converged(&nodes).await;
     let changer = nodes[2].local().id();
-    let ticket = Ticket::new(TicketClass::from("test-class"), &b"credential"[..]);
+    let ticket = Ticket::new(
+        TicketClass::from("test-class"),
+        mosaik::Bytes::from_static(b"credential"),
+    );
     nodes[2].discovery().add_tags([Tag::from("matcher")]);
     nodes[2].discovery().add_ticket(ticket.clone());
     for net in &nodes {

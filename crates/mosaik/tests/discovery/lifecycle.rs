@@ -115,7 +115,7 @@ async fn events_and_catalog_watch_fire_as_documented() {
     let b_id = b.local().id();
     loop {
         if let Event::PeerDiscovered(entry) = next(&mut events).await {
-            assert_eq!(entry.id(), b_id);
+            assert_eq!(*entry.id(), b_id);
             break;
         }
     }
@@ -148,7 +148,7 @@ async fn rtt_is_measured_and_max_rtt_hides_slow_peers() {
         .ping(nodes[1].local().addr())
         .await
         .unwrap();
-    assert_eq!(entry.id(), b);
+    assert_eq!(*entry.id(), b);
     assert!(rtt < Duration::from_secs(1));
     let cat = nodes[0].discovery().catalog();
     assert!(cat.rtt(&b).is_some());
@@ -170,6 +170,6 @@ async fn rtt_is_measured_and_max_rtt_hides_slow_peers() {
         .unwrap();
     let cat = strict.discovery().catalog();
     assert!(cat.get(&b).is_none(), "slow peer must be hidden");
-    assert!(cat.peers().all(|p| p.id() != b));
+    assert!(cat.peers().all(|p| *p.id() != b));
     assert!(cat.get_signed(&b).is_some(), "signed_peers ignores max_rtt");
 }

@@ -61,7 +61,7 @@ async fn networks(name: &str, keys: &[SecretKey]) -> Vec<Network> {
 /// Joins `machine`'s group on every network, each on its own directory.
 async fn join<M>(nets: &[Network], dirs: &[PathBuf], key: GroupKey, machine: &M) -> Vec<Group<M>>
 where
-    M: StateMachine,
+    M: StateMachine + Clone,
     M::Command: Clone,
 {
     let mut groups = vec![];

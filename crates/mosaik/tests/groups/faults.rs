@@ -245,13 +245,13 @@ async fn require_ticket_admits_only_ticket_holders() {
     let class = TicketClass::from("groups-test-ticket");
     nodes[0]
         .discovery()
-        .add_ticket(Ticket::new(class, &b"ok"[..]));
+        .add_ticket(Ticket::new(class, mosaik::Bytes::from_static(b"ok")));
     nodes[1]
         .discovery()
-        .add_ticket(Ticket::new(class, &b"ok"[..]));
+        .add_ticket(Ticket::new(class, mosaik::Bytes::from_static(b"ok")));
     nodes[2]
         .discovery()
-        .add_ticket(Ticket::new(class, &b"no"[..]));
+        .add_ticket(Ticket::new(class, mosaik::Bytes::from_static(b"no")));
     let key = GroupKey::from_secret("tickets");
     let groups: Vec<_> = nodes
         .iter()
@@ -281,7 +281,8 @@ async fn an_invalidated_ticket_ends_the_bond() {
     let nodes = cluster("groups-revoke", 2).await;
     let class = TicketClass::from("groups-revoke-ticket");
     for n in &nodes {
-        n.discovery().add_ticket(Ticket::new(class, &b"ok"[..]));
+        n.discovery()
+            .add_ticket(Ticket::new(class, mosaik::Bytes::from_static(b"ok")));
     }
     let key = GroupKey::from_secret("revoke");
     let groups: Vec<_> = nodes
@@ -297,7 +298,7 @@ async fn an_invalidated_ticket_ends_the_bond() {
     until("bonded", || groups.iter().all(|g| g.bonds().len() == 1)).await;
     nodes[1]
         .discovery()
-        .replace_ticket(Ticket::new(class, &b"no"[..]));
+        .replace_ticket(Ticket::new(class, mosaik::Bytes::from_static(b"no")));
     until("bond closed", || groups[0].bonds().is_empty()).await;
     tokio::time::sleep(Duration::from_secs(1)).await; // observe a quiet period: no re-bond
     assert!(

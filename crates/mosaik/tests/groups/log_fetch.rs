@@ -31,6 +31,11 @@ pub struct Counted {
 }
 
 impl StateMachine for Counted {
+    /// A copy lets the group rebuild this machine after a dynamic-mode revert.
+    fn try_clone(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+
     type Command = i64;
     type Query = ();
     type QueryResult = i64;

@@ -5,6 +5,8 @@ mod durable;
 mod faults;
 mod lifecycle;
 mod log_fetch;
+mod meet;
+mod no_clone;
 mod restart;
 mod sync;
 mod util;

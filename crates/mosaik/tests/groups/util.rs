@@ -142,6 +142,11 @@ pub struct Counter {
 }
 
 impl StateMachine for Counter {
+    /// A copy lets the group rebuild this machine after a dynamic-mode revert.
+    fn try_clone(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+
     type Command = i64;
     type Query = ();
     type QueryResult = i64;

@@ -19,6 +19,11 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 struct Counter(i64);
 
 impl StateMachine for Counter {
+    /// A copy lets the group rebuild this machine after a dynamic-mode revert.
+    fn try_clone(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+
     type Command = i64;
     type Query = ();
     type QueryResult = i64;

@@ -36,7 +36,7 @@ async fn builder_requires_network_id_and_reports_it() {
         mosaik::network::NetworkError::MissingNetworkId
     ));
     let net = loopback("lifecycle-ids").await;
-    assert_eq!(net.network_id(), mosaik::NetworkId::from("lifecycle-ids"));
+    assert_eq!(*net.network_id(), mosaik::NetworkId::from("lifecycle-ids"));
     assert_eq!(net.local().id(), net.local().secret_key().public());
 }
 

@@ -54,21 +54,21 @@ async fn handshake_refusals_carry_their_codes() {
     let nodes = cluster("streams-close", 2).await;
     let (p, c) = (&nodes[0], &nodes[1]);
     let producer = p.streams().produce::<u8>();
-    let id = producer.stream_id();
+    let id = *producer.stream_id();
 
     let wrong_net = subscribe(c, p, NetworkId::from("elsewhere"), id).await;
     assert_eq!(close_of(&wrong_net).await, DifferentNetwork);
 
-    let missing = subscribe(c, p, p.network_id(), StreamId::from("nope")).await;
+    let missing = subscribe(c, p, *p.network_id(), StreamId::from("nope")).await;
     assert_eq!(close_of(&missing).await, StreamNotFound);
 
     // A node the producer has never heard of.
     let stranger = node("streams-close", None).await;
-    let unknown = subscribe(&stranger, p, p.network_id(), id).await;
+    let unknown = subscribe(&stranger, p, *p.network_id(), id).await;
     assert_eq!(close_of(&unknown).await, UnknownPeer);
 
-    let mut ok = subscribe(c, p, p.network_id(), id).await;
-    assert_eq!(started(&mut ok).await, StartStream(p.network_id(), id));
+    let mut ok = subscribe(c, p, *p.network_id(), id).await;
+    assert_eq!(started(&mut ok).await, StartStream(*p.network_id(), id));
 }
 
 #[tokio::test]
@@ -82,7 +82,7 @@ async fn require_failure_is_not_allowed_and_capacity_is_enforced() {
         .require(|_| false)
         .build()
         .unwrap();
-    let link = subscribe(c, p, p.network_id(), denied.stream_id()).await;
+    let link = subscribe(c, p, *p.network_id(), *denied.stream_id()).await;
     assert_eq!(close_of(&link).await, NotAllowed);
 
     let single = p
@@ -92,9 +92,9 @@ async fn require_failure_is_not_allowed_and_capacity_is_enforced() {
         .with_max_consumers(1)
         .build()
         .unwrap();
-    let mut first = subscribe(c, p, p.network_id(), single.stream_id()).await;
+    let mut first = subscribe(c, p, *p.network_id(), *single.stream_id()).await;
     started(&mut first).await;
-    let second = subscribe(c, p, p.network_id(), single.stream_id()).await;
+    let second = subscribe(c, p, *p.network_id(), *single.stream_id()).await;
     assert_eq!(close_of(&second).await, NoCapacity);
 }
 
@@ -109,7 +109,7 @@ async fn lagging_subscriber_is_too_slow_and_shutdown_is_graceful() {
         .build()
         .unwrap();
     // Subscribes but never reads: flow control stalls its sender task.
-    let mut stalled = subscribe(c, p, p.network_id(), producer.stream_id()).await;
+    let mut stalled = subscribe(c, p, *p.network_id(), *producer.stream_id()).await;
     started(&mut stalled).await;
     within("online", producer.when().online()).await;
     let chunk = vec![0u8; 64 * 1024];
@@ -123,7 +123,7 @@ async fn lagging_subscriber_is_too_slow_and_shutdown_is_graceful() {
     assert_eq!(close_of(&stalled).await, TooSlow);
 
     let graceful = p.streams().produce::<u16>();
-    let mut link = subscribe(c, p, p.network_id(), graceful.stream_id()).await;
+    let mut link = subscribe(c, p, *p.network_id(), *graceful.stream_id()).await;
     started(&mut link).await;
     within("online", graceful.when().online()).await;
     drop(graceful);

@@ -65,12 +65,12 @@ async fn tags_and_predicates_filter_counted_peers() {
     within("two subscribed", when.subscribed().minimum_of(2)).await;
     let only_tagged = when
         .subscribed()
-        .with_predicate(move |p| p.id() == tagged_id)
+        .with_predicate(move |p| *p.id() == tagged_id)
         .minimum_of(2);
     assert!(only_tagged == false);
     assert!(
         when.subscribed()
-            .with_predicate(move |p| p.id() == tagged_id)
+            .with_predicate(move |p| *p.id() == tagged_id)
             == true
     );
 

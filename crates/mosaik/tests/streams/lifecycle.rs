@@ -10,7 +10,7 @@ async fn last_producer_drop_unadvertises_and_consumers_come_back() {
     let nodes = cluster("streams-drop", 2).await;
     let (p, c) = (&nodes[0], &nodes[1]);
     let producer = p.streams().produce::<u64>();
-    let id = producer.stream_id();
+    let id = *producer.stream_id();
     let copy = producer.clone();
     let mut consumer = c.streams().consume::<u64>();
     within("subscribed", producer.when().online()).await;

@@ -32,7 +32,7 @@ async fn declared_streams_route_keys_to_their_side() {
     let (p, c) = (&nodes[0], &nodes[1]);
 
     let producer: ProducerOf<Prices> = Prices::producer(p);
-    assert_eq!(producer.stream_id(), StreamId::from("macro-prices"));
+    assert_eq!(*producer.stream_id(), StreamId::from("macro-prices"));
     let mut consumer: ConsumerOf<Prices> = Prices::online_consumer(c).await;
     let producer = {
         drop(producer);
@@ -52,11 +52,11 @@ async fn declared_streams_route_keys_to_their_side() {
 
     let generic = Generic::<u8>::producer(p);
     assert_eq!(
-        generic.stream_id(),
+        *generic.stream_id(),
         StreamDef::<Vec<u8>>::new().stream_id(),
         "no id: type-derived"
     );
-    assert_eq!(ByExpr::producer(p).stream_id(), BY_EXPR);
+    assert_eq!(*ByExpr::producer(p).stream_id(), BY_EXPR);
     // An existing producer is returned as is.
     assert_eq!(Prices::producer(p).stream_id(), producer.stream_id());
 }
@@ -71,7 +71,7 @@ async fn side_prefix_names_who_must_satisfy_require() {
     let _consumer = Vip::consumer(c);
     crate::util::until(c, |cat| {
         cat.get(&p.local().id())
-            .is_some_and(|e| e.streams().contains(&producer.stream_id()))
+            .is_some_and(|e| e.streams().contains(producer.stream_id()))
     })
     .await;
     assert!(!producer.is_online());

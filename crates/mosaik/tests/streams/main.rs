@@ -9,4 +9,5 @@ mod mismatch;
 mod options;
 mod probe;
 mod pubsub;
+mod regressions;
 mod util;

@@ -40,7 +40,7 @@ impl TicketValidator for UntilValidator {
 
 fn ticket_valid_for(d: Duration) -> Ticket {
     let at = chrono::Utc::now() + chrono::Duration::from_std(d).unwrap();
-    Ticket::new(CLASS, at.timestamp_millis().to_be_bytes().to_vec())
+    Ticket::new(CLASS, at.timestamp_millis().to_be_bytes().to_vec().into())
 }
 
 #[tokio::test]
@@ -90,7 +90,7 @@ async fn consumer_tickets_and_require_follow_catalog_changes() {
     // Neither tag nor ticket: no subscription.
     crate::util::until(c, |cat| {
         cat.get(&p.local().id())
-            .is_some_and(|e| e.streams().contains(&producer.stream_id()))
+            .is_some_and(|e| e.streams().contains(producer.stream_id()))
     })
     .await;
     assert_eq!(consumer.producers().count(), 0);
@@ -149,7 +149,7 @@ async fn slow_consumer_does_not_slow_a_fast_one() {
         .with_buffer_size(1)
         .build();
     within("both subscribed", producer.when().online()).await;
-    let total: u64 = 1000;
+    let total: usize = 1000;
     let chunk = vec![1u8; 16 * 1024];
     let started = Instant::now();
     for batch in 0..total / 100 {

@@ -66,9 +66,9 @@ async fn sink_and_stream_impls_and_custom_stream_id() {
     let nodes = cluster("streams-sink", 2).await;
     let def = StreamDef::<u32>::with_stream_id(ID);
     let mut producer = nodes[0].streams().producer_of(def).build().unwrap();
-    assert_eq!(producer.stream_id(), ID);
+    assert_eq!(*producer.stream_id(), ID);
     let mut consumer = nodes[1].streams().consumer_of(def).build();
-    assert_eq!(consumer.stream_id(), ID);
+    assert_eq!(*consumer.stream_id(), ID);
     // A consumer of the type-derived id gets nothing from this stream.
     let derived = nodes[1].streams().consume::<u32>();
     within("sink send", producer.send(7u32)).await.unwrap();
@@ -146,7 +146,7 @@ async fn one_fanout_per_stream_id_and_type_mismatch_is_an_error() {
         closed.try_send("x".into()),
         Err(mosaik::streams::producer::Error::Closed(Some(_)))
     ));
-    assert!(nodes[0].discovery().me().streams().contains(&id));
+    assert!(nodes[0].discovery().me().streams().contains(id));
 }
 
 #[tokio::test]

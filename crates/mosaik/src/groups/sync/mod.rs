@@ -104,6 +104,14 @@ pub trait StateSync: Send + Sync + 'static {
         None
     }
 
+    /// A copy of `machine`, for the initial value the group rebuilds from
+    /// after a revert and for held snapshots. The default asks the machine
+    /// ([`StateMachine::try_clone`]); strategies whose machines are `Clone`
+    /// ([`SnapshotSync`]) copy directly.
+    fn clone_machine(&self, machine: &Self::Machine) -> Option<Self::Machine> {
+        machine.try_clone()
+    }
+
     /// Number of items in a snapshot of `machine`.
     fn snapshot_len(&self, machine: &Self::Machine) -> u64 {
         let _ = machine;

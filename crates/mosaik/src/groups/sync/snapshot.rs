@@ -43,8 +43,9 @@ pub trait Snapshot: Default + Clone + Send + Sync + 'static {
 
 /// A machine whose whole state can be copied: what [`SnapshotSync`] needs.
 /// Collections implement it with persistent (`imbl`) structures, so a
-/// snapshot is cheap to take.
-pub trait SnapshotStateMachine: StateMachine {
+/// snapshot is cheap to take. `Clone` because the group holds its
+/// snapshots as machine values (see [`StateSync::clone_machine`]).
+pub trait SnapshotStateMachine: StateMachine + Clone {
     /// The state as items.
     type Snapshot: Snapshot;
 
@@ -194,6 +195,10 @@ impl<M: SnapshotStateMachine> StateSync for SnapshotSync<M> {
             snapshot_request_timeout: self.snapshot_request_timeout,
             fetch_timeout: self.fetch_timeout,
         })
+    }
+
+    fn clone_machine(&self, machine: &M) -> Option<M> {
+        Some(machine.clone())
     }
 
     fn snapshot_len(&self, machine: &M) -> u64 {

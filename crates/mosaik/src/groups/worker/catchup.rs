@@ -174,19 +174,31 @@ where
             // machine restarts from the snapshot.
             return Ok(());
         }
-        let mut machine = self.pristine.clone();
+        let copy = self
+            .pristine
+            .as_ref()
+            .and_then(|p| self.sync.clone_machine(p));
+        let Some(mut machine) = copy else {
+            tracing::warn!("refused a snapshot: the state machine cannot be copied");
+            return Ok(());
+        };
         if let Err(err) = builder.install(&mut machine) {
             tracing::warn!(%err, "refused a snapshot");
             return Ok(());
         }
         tracing::debug!(anchor = anchor.index.0, "snapshot installed");
         let items = self.sync.snapshot_len(&machine);
-        self.held = vec![Held {
-            anchor,
-            machine: machine.clone(),
-            items,
-            served: None,
-        }];
+        self.held = self
+            .sync
+            .clone_machine(&machine)
+            .map(|copy| Held {
+                anchor,
+                machine: copy,
+                items,
+                served: None,
+            })
+            .into_iter()
+            .collect();
         self.machine = machine;
         self.committed = map::cursor(anchor);
         self.engine

@@ -109,7 +109,11 @@ where
             return Ok(());
         }
         let held = held_at(&self.held, up_to)?;
-        let (anchor, items, machine) = (held.anchor, held.items, held.machine.clone());
+        let machine = self
+            .sync
+            .clone_machine(&held.machine)
+            .ok_or_else(|| StorageError::new("the held snapshot cannot be copied"))?;
+        let (anchor, items) = (held.anchor, held.items);
         let generation = self.deferred.generation;
         let tx = self.deferred.tx.clone();
         self.deferred.encoding = true;
@@ -216,8 +220,9 @@ fn encode_snapshot<M: StateMachine>(
         .map_err(|err| StorageError::new(format!("cannot encode a snapshot: {err}")))
 }
 
-/// Rebuilds a machine from [`encode_snapshot`]'s blob: `pristine` with the
-/// snapshot installed through the strategy's `SnapshotBuilder`.
+/// Rebuilds a machine from [`encode_snapshot`]'s blob: a copy of
+/// `pristine` with the snapshot installed through the strategy's
+/// `SnapshotBuilder`.
 pub(super) fn decode_snapshot<M: StateMachine>(
     sync: &M::StateSync,
     pristine: &M,
@@ -231,7 +236,9 @@ pub(super) fn decode_snapshot<M: StateMachine>(
     if !items.is_empty() {
         builder.insert(0, &items).map_err(|err| err.to_string())?;
     }
-    let mut machine = pristine.clone();
+    let mut machine = sync
+        .clone_machine(pristine)
+        .ok_or("the state machine cannot be copied")?;
     builder
         .install(&mut machine)
         .map_err(|err| err.to_string())?;

@@ -361,15 +361,15 @@ where
             .discovery
             .catalog()
             .signed_peers()
-            .filter(|e| e.groups().contains(&group) && e.id() != me)
+            .filter(|e| e.groups().contains(&group) && *e.id() != me)
             .cloned()
             .collect();
         let bonds = &self.bonds;
         self.awaiting
-            .retain(|peer, _| !bonds.contains_key(peer) && members.iter().any(|e| e.id() == *peer));
+            .retain(|peer, _| !bonds.contains_key(peer) && members.iter().any(|e| e.id() == peer));
         let mut candidates = Vec::new();
         for entry in members {
-            let peer = entry.id();
+            let peer = *entry.id();
             if self.bonds.contains_key(&peer) || self.dialing.contains(&peer) {
                 continue;
             }
@@ -385,7 +385,7 @@ where
             }
         }
         for entry in candidates {
-            let peer = entry.id();
+            let peer = *entry.id();
             self.dialing.insert(peer);
             let local = self.local.clone();
             let discovery = self.discovery.clone();

@@ -98,8 +98,9 @@ pub(crate) struct Worker<S, M: StateMachine> {
     handshake_timeout: Duration,
     storage: S,
     machine: M,
-    /// The machine's initial value, for rebuilding after a revert.
-    pristine: M,
+    /// A copy of the machine's initial value, for rebuilding after a revert
+    /// (`None` when the machine cannot be copied: see `StateMachine`).
+    pristine: Option<M>,
     sync: M::StateSync,
     /// Snapshots held for compaction, reverts and serving (oldest first,
     /// at most `MAX_HELD`).
@@ -212,16 +213,19 @@ where
         // ends only with a snapshot install (a whole transfer), so it holds at
         // most a few results (see `compaction.rs`).
         let (encoded_tx, mut encoded) = mpsc::unbounded_channel();
-        let pristine = machine.clone();
+        let pristine = super::StateSync::clone_machine(&sync, &machine);
         let (machine, held, committed) = match snapshot {
             Some((anchor, restored_machine)) => {
                 let items = super::StateSync::snapshot_len(&sync, &restored_machine);
-                let held = vec![snapshots::Held {
-                    anchor,
-                    machine: restored_machine.clone(),
-                    items,
-                    served: None,
-                }];
+                let held = super::StateSync::clone_machine(&sync, &restored_machine)
+                    .map(|machine| snapshots::Held {
+                        anchor,
+                        machine,
+                        items,
+                        served: None,
+                    })
+                    .into_iter()
+                    .collect();
                 (restored_machine, held, super::types::engine::cursor(anchor))
             }
             None => (machine, Vec::new(), Cursor::zero()),

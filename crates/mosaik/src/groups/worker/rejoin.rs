@@ -154,8 +154,8 @@ where
             .discovery
             .catalog()
             .signed_peers()
-            .filter(|e| e.groups().contains(&group) && e.id() != me)
-            .filter(|e| !self.bonds.contains_key(&e.id()))
+            .filter(|e| e.groups().contains(&group) && *e.id() != me)
+            .filter(|e| !self.bonds.contains_key(e.id()))
             .any(|e| config.authorize_peer(e).is_ok());
         let holder = self
             .bonds

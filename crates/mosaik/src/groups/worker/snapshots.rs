@@ -11,7 +11,7 @@
 //! snapshot on demand; fixed anchors cost nothing extra and are known
 //! without coordination.)
 //!
-//! A held snapshot is the machine value itself (`StateMachine: Clone`,
+//! A held snapshot is the machine value itself (copied by `StateSync::clone_machine`,
 //! O(1) for persistent structures); items are encoded only when a batch is
 //! served.
 
@@ -70,10 +70,13 @@ where
         let Some(term) = self.engine.log().term_at(index) else {
             return;
         };
+        let Some(machine) = self.sync.clone_machine(&self.machine) else {
+            return;
+        };
         let items = self.sync.snapshot_len(&self.machine);
         self.held.push(Held {
             anchor: Cursor::new(term, index),
-            machine: self.machine.clone(),
+            machine,
             items,
             served: None,
         });
@@ -208,9 +211,9 @@ where
         let serving = self.serving.clone();
         let out = self.bonds.get(&peer).map(|b| b.out.clone());
         if let Some(out) = out
+            && let Some(machine) = self.sync.clone_machine(&held.machine)
             && serving.fetch_add(1, Ordering::AcqRel) < MAX_SERVING
         {
-            let machine = held.machine.clone();
             tokio::task::spawn_blocking(move || {
                 let reply =
                     encode_reply(&machine.state_sync(), &machine, anchor, offset..end, budget);
@@ -238,7 +241,16 @@ where
     pub(super) fn restore_to(&mut self, to: Index, at: Cursor<PeerId>) -> Result<(), StorageError> {
         self.held.retain(|h| h.anchor.index <= to);
         if at.index == Index::ZERO {
-            self.machine = self.pristine.clone();
+            let pristine = self.pristine.as_ref();
+            self.machine = pristine
+                .and_then(|p| self.sync.clone_machine(p))
+                .ok_or_else(|| {
+                    tracing::error!(
+                        "cannot rebuild the state machine after a revert: it cannot be copied \
+                         (StateMachine::try_clone returns None)"
+                    );
+                    StorageError::new("no copy of the initial state machine to replay onto")
+                })?;
             return Ok(());
         }
         // Without the state at `at` the replay would apply the log onto a
@@ -250,7 +262,10 @@ where
             );
             StorageError::new(format!("no snapshot at {} to replay from", at.index))
         })?;
-        self.machine = held.machine.clone();
+        self.machine = self
+            .sync
+            .clone_machine(&held.machine)
+            .ok_or_else(|| StorageError::new("the held snapshot cannot be copied"))?;
         Ok(())
     }
 }

@@ -49,8 +49,8 @@ impl<D: Datum> Consumer<D> {
     }
 
     /// The stream.
-    pub fn stream_id(&self) -> StreamId {
-        self.config.stream_id
+    pub fn stream_id(&self) -> &StreamId {
+        &self.config.stream_id
     }
 
     /// Status and conditions.

@@ -153,7 +153,7 @@ impl<D: Datum> Worker<D> {
             if !peer.streams().contains(&stream) {
                 continue;
             }
-            let id = peer.id();
+            let id = *peer.id();
             producers.insert(id);
             // SPEC §1.4: a producer without an RTT sample is pinged first
             // and decided on once the probe ends.
@@ -192,7 +192,7 @@ impl<D: Datum> Worker<D> {
     /// the consumer's lifetime); the sample lands in discovery and the
     /// worker re-evaluates when the probe reports back.
     fn probe(&mut self, peer: &crate::discovery::PeerInfo) {
-        let id = peer.id();
+        let id = *peer.id();
         if !self.probing.insert(id) {
             return;
         }
@@ -217,7 +217,7 @@ impl<D: Datum> Worker<D> {
         let info = ChannelInfo::new(
             self.config.stream_id,
             self.config.criteria,
-            peer.id(),
+            *peer.id(),
             self.shared.local.id(),
             (**peer).clone(),
         );
@@ -235,7 +235,7 @@ impl<D: Datum> Worker<D> {
         };
         tokio::spawn(receiver.run(deadline_rx));
         self.active.insert(
-            peer.id(),
+            *peer.id(),
             Active {
                 cancel,
                 deadline: deadline_tx,

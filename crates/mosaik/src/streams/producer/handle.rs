@@ -35,6 +35,21 @@ pub enum Error<D> {
     Encoding(D, Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// Equal when the variant and the datum are; two encoding errors compare
+/// by their messages.
+impl<D: PartialEq> PartialEq for Error<D> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Closed(a), Self::Closed(b)) => a == b,
+            (Self::Full(a), Self::Full(b)) | (Self::Offline(a), Self::Offline(b)) => a == b,
+            (Self::Encoding(a, ea), Self::Encoding(b, eb)) => {
+                a == b && ea.to_string() == eb.to_string()
+            }
+            _ => false,
+        }
+    }
+}
+
 /// State shared by every clone of one producer. Dropping the last clone
 /// stops the fan-out worker (the guard cancels its token), removes the
 /// stream from the registry and from the local peer entry.
@@ -169,8 +184,8 @@ impl<D: Datum> Producer<D> {
     }
 
     /// The stream.
-    pub fn stream_id(&self) -> StreamId {
-        self.inner.config.stream_id
+    pub fn stream_id(&self) -> &StreamId {
+        &self.inner.config.stream_id
     }
 
     /// The current subscriptions.

@@ -191,7 +191,7 @@ impl<D: Datum> Worker<D> {
             self.config.stream_id,
             criteria,
             local.id(),
-            peer.id(),
+            *peer.id(),
             peer.into_entry(),
         );
         let (queue, queue_rx) = mpsc::channel(self.config.buffer_size);

@@ -124,6 +124,6 @@ impl JwtTicketBuilder {
 
     /// The signed ticket for `peer`, of class [`Jwt::CLASS`].
     pub fn build(&self, peer: &PeerId) -> Ticket {
-        Ticket::new(Jwt::CLASS, self.token(peer).into_bytes())
+        Ticket::new(Jwt::CLASS, self.token(peer).into_bytes().into())
     }
 }

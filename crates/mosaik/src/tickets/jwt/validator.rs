@@ -299,6 +299,6 @@ impl TicketValidator for Jwt {
     }
 
     fn validate(&self, ticket: &[u8], peer: &PeerEntry) -> Result<Expiration, InvalidTicket> {
-        self.check(ticket, &peer.id()).map_err(Into::into)
+        self.check(ticket, peer.id()).map_err(Into::into)
     }
 }
