@@ -13,20 +13,34 @@
 //! leaves the observer group and rejoins as a writer (its handles keep
 //! their state: the new machine publishes only once it is past what they
 //! saw). A node never downgrades while its core lives.
+//!
+//! Storage (`CollectionConfig::with_storage`) belongs to the replica, not
+//! to one group: the first handle's config chooses it, and a durable store
+//! opened then is lent to each group in turn (`storage.rs`). A rejoin as a
+//! writer therefore waits (in a task; writes wait for it, reads do not)
+//! until the observer group's worker has ended and given the store back.
 
 use {
     super::{
         CollectionConfig, Error, Version, When,
         machine::{CollectionState, Machine},
+        storage::{HANDOVER_TIMEOUT, Home, ReplicaStorage, group_dir},
     },
     crate::{
         GroupId, Network, NetworkId, PeerId, StoreId,
-        groups::{self, CommandError, Group},
+        groups::{
+            self, CommandError, DurableStore, Group, GroupBuilder, Groups, InMemoryLogStore,
+            StorageError,
+        },
     },
-    core::{any::Any, time::Duration},
+    core::{
+        any::Any,
+        sync::atomic::{AtomicU64, Ordering},
+        time::Duration,
+    },
     std::{
         collections::HashMap,
-        sync::{Arc, LazyLock, Mutex, PoisonError, RwLock, Weak},
+        sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, RwLock, Weak},
     },
     tokio::sync::watch,
 };
@@ -46,10 +60,21 @@ const APPLY_WAIT: Duration = Duration::from_secs(2);
 
 pub(crate) struct Core<S: CollectionState> {
     store: StoreId,
+    group_id: GroupId,
     /// `None` only while the group is being replaced (under the write
-    /// lock), so readers never observe it.
+    /// lock, or while a durable store is handed over: then `ready` is
+    /// false).
     group: RwLock<Option<Group<Machine<S>>>>,
+    /// False while a rejoin waits for the durable store; writes wait on it.
+    ready: watch::Sender<bool>,
+    /// The committed index of the replaced group (the version while there
+    /// is none).
+    seen: AtomicU64,
     writer: Mutex<bool>,
+    /// The replica's durable store between groups (`with_storage`).
+    home: Option<Arc<Home<S::Command>>>,
+    /// Why the replica has no usable storage; set once, never cleared.
+    storage_error: OnceLock<StorageError>,
     state: watch::Receiver<S>,
     publish: Arc<watch::Sender<S>>,
     whens: watch::Sender<groups::When>,
@@ -75,24 +100,48 @@ impl<S: CollectionState> Core<S> {
             publish.clone(),
             0,
         );
-        let group = join(network, store, config, machine);
-        let key = (network.local().id(), network.network_id(), *group.id());
+        let builder = builder(network.groups(), store, config, machine);
+        let group_id = builder.group_id();
+        let key = (network.local().id(), network.network_id(), group_id);
         let existing = registry
             .get(&key)
             .and_then(Weak::upgrade)
             .and_then(|core| core.downcast::<Self>().ok());
         if let Some(core) = existing {
-            drop(group);
+            if config.storage().is_some() && core.home.is_none() {
+                tracing::warn!(
+                    store = %store,
+                    "collection storage ignored: this node's replica of the store is already open without it"
+                );
+            }
             if writer {
-                core.become_writer(network, config);
+                core.become_writer(network.groups(), config);
             }
             return core;
         }
+        let storage_error = OnceLock::new();
+        let (storage, home) = match open_storage(config, group_id) {
+            Ok(Some(home)) => {
+                let lease = home.lend().expect("a new home holds its store");
+                (ReplicaStorage::Durable(lease), Some(home))
+            }
+            Ok(None) => (ReplicaStorage::Memory(InMemoryLogStore::default()), None),
+            Err(err) => {
+                let _ = storage_error.set(err.clone());
+                (ReplicaStorage::Failed(err), None)
+            }
+        };
+        let group = builder.with_log_storage(storage).join();
         let (whens, current) = watch::channel(group.when().clone());
         let core = Arc::new(Self {
             store,
+            group_id,
             group: RwLock::new(Some(group)),
+            ready: watch::Sender::new(true),
+            seen: AtomicU64::new(0),
             writer: Mutex::new(writer),
+            home,
+            storage_error,
             state,
             publish,
             whens,
@@ -106,36 +155,96 @@ impl<S: CollectionState> Core<S> {
 
     /// Rejoins as a writer if this node only observed so far. Called with
     /// the registry locked, so no other handle opens meanwhile.
-    fn become_writer(&self, network: &Network, config: &CollectionConfig) {
+    fn become_writer(self: &Arc<Self>, groups: &Groups, config: &CollectionConfig) {
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         if *writer {
             return;
         }
         *writer = true;
         let mut slot = self.group.write().unwrap_or_else(PoisonError::into_inner);
-        let seen = slot.as_ref().map_or(0, |g| g.committed().0);
+        if let Some(group) = slot.as_ref() {
+            self.seen.store(group.committed().0, Ordering::Release);
+        }
         // The observer group must be gone (its last handle dropped) before
         // joining again, or `join` would hand it back.
         drop(slot.take());
+        let Some(home) = self.home.clone() else {
+            let storage = match self.storage_error.get() {
+                Some(err) => ReplicaStorage::Failed(err.clone()),
+                None => ReplicaStorage::Memory(InMemoryLogStore::default()),
+            };
+            let group = self
+                .writer_builder(groups, config)
+                .with_log_storage(storage)
+                .join();
+            self.install(&mut slot, group);
+            return;
+        };
+        // The durable store is still lent to the observer group, whose
+        // worker ends at its next turn; join once it is back.
+        self.ready.send_replace(false);
+        let core = self.clone();
+        let groups = groups.clone();
+        let config = config.clone();
+        tokio::spawn(async move {
+            let storage = if let Some(lease) = home.reclaim(HANDOVER_TIMEOUT).await {
+                ReplicaStorage::Durable(lease)
+            } else {
+                let err = StorageError::new(format!(
+                    "the observer group did not release its store within {HANDOVER_TIMEOUT:?}"
+                ));
+                tracing::error!(store = %core.store, %err, "collection cannot rejoin as a writer");
+                let _ = core.storage_error.set(err.clone());
+                ReplicaStorage::Failed(err)
+            };
+            let group = core
+                .writer_builder(&groups, &config)
+                .with_log_storage(storage)
+                .join();
+            let mut slot = core.group.write().unwrap_or_else(PoisonError::into_inner);
+            core.install(&mut slot, group);
+            drop(slot);
+            core.ready.send_replace(true);
+        });
+    }
+
+    /// The builder of this replica's writer group: its machine publishes
+    /// only past what the handles already saw.
+    fn writer_builder<'g>(
+        &self,
+        groups: &'g Groups,
+        config: &CollectionConfig,
+    ) -> GroupBuilder<'g, InMemoryLogStore<S::Command>, Machine<S>> {
         let machine = Machine::new(
             self.store,
             true,
             config.sync().snapshot_sync(),
             self.publish.clone(),
-            seen,
+            self.seen.load(Ordering::Acquire),
         );
-        let group = join(network, self.store, config, machine);
+        builder(groups, self.store, config, machine)
+    }
+
+    fn install(&self, slot: &mut Option<Group<Machine<S>>>, group: Group<Machine<S>>) {
         self.whens.send_replace(group.when().clone());
         *slot = Some(group);
     }
 
-    /// The current group handle.
-    pub(crate) fn group(&self) -> Group<Machine<S>> {
+    /// The current group, waiting while a rejoin hands the durable store
+    /// over; `None` if there is none after that.
+    async fn current(&self) -> Option<Group<Machine<S>>> {
+        let mut ready = self.ready.subscribe();
+        // The sender lives in `self`: `wait_for` cannot fail here.
+        let _ = ready.wait_for(|ready| *ready).await;
         self.group
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-            .expect("the group is only absent inside become_writer's write lock")
+    }
+
+    /// Why this replica has no usable storage, if it has none.
+    pub(crate) fn storage_error(&self) -> Option<StorageError> {
+        self.storage_error.get().cloned()
     }
 
     /// The latest applied state (an O(1) clone).
@@ -153,11 +262,21 @@ impl<S: CollectionState> Core<S> {
     }
 
     pub(crate) fn version(&self) -> Version {
-        Version(self.group().committed())
+        let slot = self.group.read().unwrap_or_else(PoisonError::into_inner);
+        Version(slot.as_ref().map_or_else(
+            || groups::Index(self.seen.load(Ordering::Acquire)),
+            Group::committed,
+        ))
     }
 
     pub(crate) fn group_id(&self) -> GroupId {
-        *self.group().id()
+        self.group_id
+    }
+
+    /// The leader as known here (none while the group is replaced).
+    pub(crate) fn leader(&self) -> Option<PeerId> {
+        let slot = self.group.read().unwrap_or_else(PoisonError::into_inner);
+        slot.as_ref().and_then(Group::leader)
     }
 
     /// Submits `command` and resolves with its version once it committed
@@ -169,7 +288,15 @@ impl<S: CollectionState> Core<S> {
         command: S::Command,
         back: impl FnOnce(S::Command) -> Option<T>,
     ) -> Result<Version, Error<T>> {
-        let group = self.group();
+        let group = match self.current().await {
+            Some(group) if self.storage_error.get().is_none() => group,
+            Some(_) | None => {
+                return match (self.storage_error(), back(command)) {
+                    (Some(err), Some(inputs)) => Err(Error::Storage(inputs, err)),
+                    _ => Err(Error::NetworkDown),
+                };
+            }
+        };
         match group.execute(command).await {
             Ok(index) => {
                 // Bounded: if the group stops meanwhile the watcher would
@@ -200,15 +327,14 @@ impl<S: CollectionState> Core<S> {
     }
 }
 
-/// Joins the store's group with `machine`.
-fn join<S: CollectionState>(
-    network: &Network,
+/// The store's group with `machine`, storage still to choose.
+fn builder<'g, S: CollectionState>(
+    groups: &'g Groups,
     store: StoreId,
     config: &CollectionConfig,
     machine: Machine<S>,
-) -> Group<Machine<S>> {
-    let mut builder = network
-        .groups()
+) -> GroupBuilder<'g, InMemoryLogStore<S::Command>, Machine<S>> {
+    let mut builder = groups
         .with_key(config.key(store))
         .with_state_machine(machine);
     if let Some(consensus) = config.consensus() {
@@ -217,5 +343,28 @@ fn join<S: CollectionState>(
     for validator in config.tickets() {
         builder = builder.require_ticket(validator.clone());
     }
-    builder.join()
+    builder
+}
+
+/// Opens the durable store of `config` for `group`, if it asks for one.
+/// The error is logged here, once per replica.
+fn open_storage<C: crate::primitives::Datum + Clone>(
+    config: &CollectionConfig,
+    group: GroupId,
+) -> Result<Option<Arc<Home<C>>>, StorageError> {
+    let Some(base) = config.storage() else {
+        return Ok(None);
+    };
+    let dir = group_dir(base, group);
+    match DurableStore::open(&dir) {
+        Ok(store) => Ok(Some(Home::new(store))),
+        Err(err) => {
+            tracing::error!(
+                dir = %dir.display(),
+                %err,
+                "collection storage did not open: this replica stays stopped"
+            );
+            Err(err)
+        }
+    }
 }
