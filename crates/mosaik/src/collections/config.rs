@@ -192,7 +192,11 @@ impl CollectionConfig {
     /// The directory is opened (and locked) when the first handle of the
     /// store is opened on this node; every later handle of that store on
     /// the node shares the same replica and storage (a later handle's
-    /// directory is ignored). Opening cannot fail the constructor: if the
+    /// directory is ignored). Opening reads the log, blocking the
+    /// constructor meanwhile. A replica opened again in the same process
+    /// (a node restarted in-process with the same key) takes the store
+    /// over once the previous replica's group has ended, at most
+    /// 10 s later; writes wait for it. Opening cannot fail the constructor: if the
     /// store does not open (damaged log, directory in use, no permission)
     /// the replica never runs — it does not fall back to memory — its
     /// handles report the error in

@@ -24,14 +24,11 @@ use {
     super::{
         CollectionConfig, Error, Version, When,
         machine::{CollectionState, Machine},
-        storage::{HANDOVER_TIMEOUT, Home, ReplicaStorage, group_dir},
+        storage::{HANDOVER_TIMEOUT, Home, ReplicaStorage, group_dir, home_for},
     },
     crate::{
         GroupId, Network, NetworkId, PeerId, StoreId,
-        groups::{
-            self, CommandError, DurableStore, Group, GroupBuilder, Groups, InMemoryLogStore,
-            StorageError,
-        },
+        groups::{self, CommandError, Group, GroupBuilder, Groups, InMemoryLogStore, StorageError},
     },
     core::{
         any::Any,
@@ -120,24 +117,31 @@ impl<S: CollectionState> Core<S> {
             return core;
         }
         let storage_error = OnceLock::new();
-        let (storage, home) = match open_storage(config, group_id) {
-            Ok(Some(home)) => {
-                let lease = home.lend().expect("a new home holds its store");
-                (ReplicaStorage::Durable(lease), Some(home))
-            }
-            Ok(None) => (ReplicaStorage::Memory(InMemoryLogStore::default()), None),
+        let home = match open_storage(config, group_id) {
+            Ok(home) => home,
             Err(err) => {
-                let _ = storage_error.set(err.clone());
-                (ReplicaStorage::Failed(err), None)
+                let _ = storage_error.set(err);
+                None
             }
         };
-        let group = builder.with_log_storage(storage).join();
-        let (whens, current) = watch::channel(group.when().clone());
+        let lease = home.as_ref().map(Home::lend);
+        let storage = match (&lease, storage_error.get()) {
+            (_, Some(err)) => Some(ReplicaStorage::Failed(err.clone())),
+            (None, None) => Some(ReplicaStorage::Memory(InMemoryLogStore::default())),
+            (Some(Some(_)), None) => lease.flatten().map(ReplicaStorage::Durable),
+            // Lent to the group of a previous replica in this process.
+            (Some(None), None) => None,
+        };
+        let group = storage.map(|storage| builder.with_log_storage(storage).join());
+        let when = group
+            .as_ref()
+            .map_or_else(groups::When::detached, |g| g.when().clone());
+        let (whens, current) = watch::channel(when);
         let core = Arc::new(Self {
             store,
             group_id,
-            group: RwLock::new(Some(group)),
-            ready: watch::Sender::new(true),
+            ready: watch::Sender::new(group.is_some()),
+            group: RwLock::new(group),
             seen: AtomicU64::new(0),
             writer: Mutex::new(writer),
             home,
@@ -147,6 +151,9 @@ impl<S: CollectionState> Core<S> {
             whens,
             when: When::new(current),
         });
+        if !*core.ready.borrow() {
+            core.join_when_returned(network.groups(), config);
+        }
         registry.retain(|_, weak| weak.strong_count() > 0);
         let erased: Arc<dyn Any + Send + Sync> = core.clone();
         registry.insert(key, Arc::downgrade(&erased));
@@ -161,28 +168,41 @@ impl<S: CollectionState> Core<S> {
             return;
         }
         *writer = true;
+        drop(writer);
         let mut slot = self.group.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(group) = slot.as_ref() {
-            self.seen.store(group.committed().0, Ordering::Release);
-        }
+        let Some(group) = slot.take() else {
+            // Still waiting for the store: the pending join reads the role.
+            return;
+        };
+        self.seen.store(group.committed().0, Ordering::Release);
         // The observer group must be gone (its last handle dropped) before
         // joining again, or `join` would hand it back.
-        drop(slot.take());
-        let Some(home) = self.home.clone() else {
+        drop(group);
+        if self.home.is_none() {
             let storage = match self.storage_error.get() {
                 Some(err) => ReplicaStorage::Failed(err.clone()),
                 None => ReplicaStorage::Memory(InMemoryLogStore::default()),
             };
             let group = self
-                .writer_builder(groups, config)
+                .builder(groups, config)
                 .with_log_storage(storage)
                 .join();
             self.install(&mut slot, group);
             return;
-        };
+        }
         // The durable store is still lent to the observer group, whose
         // worker ends at its next turn; join once it is back.
         self.ready.send_replace(false);
+        drop(slot);
+        self.join_when_returned(groups, config);
+    }
+
+    /// Joins (in a task) once the durable store came home: writes wait
+    /// until then, reads see the state so far.
+    fn join_when_returned(self: &Arc<Self>, groups: &Groups, config: &CollectionConfig) {
+        let Some(home) = self.home.clone() else {
+            return;
+        };
         let core = self.clone();
         let groups = groups.clone();
         let config = config.clone();
@@ -191,33 +211,37 @@ impl<S: CollectionState> Core<S> {
                 ReplicaStorage::Durable(lease)
             } else {
                 let err = StorageError::new(format!(
-                    "the observer group did not release its store within {HANDOVER_TIMEOUT:?}"
+                    "the store's previous group did not release it within {HANDOVER_TIMEOUT:?}"
                 ));
-                tracing::error!(store = %core.store, %err, "collection cannot rejoin as a writer");
+                tracing::error!(store = %core.store, %err, "collection cannot join its group");
                 let _ = core.storage_error.set(err.clone());
                 ReplicaStorage::Failed(err)
             };
+            // The role is read under the slot lock: a `become_writer`
+            // meanwhile either finds no group (and this join reads its
+            // flag) or finds this group and rejoins.
+            let mut slot = core.group.write().unwrap_or_else(PoisonError::into_inner);
             let group = core
-                .writer_builder(&groups, &config)
+                .builder(&groups, &config)
                 .with_log_storage(storage)
                 .join();
-            let mut slot = core.group.write().unwrap_or_else(PoisonError::into_inner);
             core.install(&mut slot, group);
             drop(slot);
             core.ready.send_replace(true);
         });
     }
 
-    /// The builder of this replica's writer group: its machine publishes
-    /// only past what the handles already saw.
-    fn writer_builder<'g>(
+    /// The builder of this replica's group in its current role: its
+    /// machine publishes only past what the handles already saw.
+    fn builder<'g>(
         &self,
         groups: &'g Groups,
         config: &CollectionConfig,
     ) -> GroupBuilder<'g, InMemoryLogStore<S::Command>, Machine<S>> {
+        let writer = *self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let machine = Machine::new(
             self.store,
-            true,
+            writer,
             config.sync().snapshot_sync(),
             self.publish.clone(),
             self.seen.load(Ordering::Acquire),
@@ -346,25 +370,25 @@ fn builder<'g, S: CollectionState>(
     builder
 }
 
-/// Opens the durable store of `config` for `group`, if it asks for one.
-/// The error is logged here, once per replica.
-fn open_storage<C: crate::primitives::Datum + Clone>(
+/// The home of the durable store of `config` for `group`, if it asks for
+/// one. An error is logged here, once per replica.
+fn open_storage<C>(
     config: &CollectionConfig,
     group: GroupId,
-) -> Result<Option<Arc<Home<C>>>, StorageError> {
+) -> Result<Option<Arc<Home<C>>>, StorageError>
+where
+    C: crate::primitives::Datum + Clone + Send + Sync + 'static,
+{
     let Some(base) = config.storage() else {
         return Ok(None);
     };
     let dir = group_dir(base, group);
-    match DurableStore::open(&dir) {
-        Ok(store) => Ok(Some(Home::new(store))),
-        Err(err) => {
-            tracing::error!(
-                dir = %dir.display(),
-                %err,
-                "collection storage did not open: this replica stays stopped"
-            );
-            Err(err)
-        }
-    }
+    home_for(&dir).map(Some).map_err(|err| {
+        tracing::error!(
+            dir = %dir.display(),
+            %err,
+            "collection storage did not open: this replica stays stopped"
+        );
+        err
+    })
 }

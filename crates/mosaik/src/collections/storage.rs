@@ -10,6 +10,12 @@
 //! writing one log would corrupt it. Dropping the lease (the old worker
 //! ending) returns the open store to its [`Home`], where the next group
 //! picks it up — never a second `open` of a locked directory.
+//!
+//! The same holds across handles' lifetimes within one process: open
+//! stores are listed by directory ([`home_for`]). A replica opened on a
+//! directory whose previous replica (a node shut down and started again in
+//! this process, as the demo does) still has its group running waits for
+//! that group to give the store back, instead of failing on the lock.
 
 use {
     crate::{
@@ -20,13 +26,25 @@ use {
         },
         primitives::Datum,
     },
-    core::{ops::RangeInclusive, time::Duration},
+    core::{any::Any, ops::RangeInclusive, time::Duration},
     std::{
-        path::Path,
-        sync::{Arc, Mutex, PoisonError},
+        collections::HashMap,
+        path::{Path, PathBuf},
+        sync::{Arc, LazyLock, Mutex, PoisonError, Weak},
+        time::Instant,
     },
     tokio::sync::Notify,
 };
+
+/// The durable stores of this process by directory. An entry whose home is
+/// gone is a store still closing: its `Drop` removes the entry once the
+/// directory is unlocked.
+static HOMES: LazyLock<Mutex<HashMap<PathBuf, Weak<dyn Any + Send + Sync>>>> =
+    LazyLock::new(Mutex::default);
+
+/// How long an open waits for a store of this process that is closing
+/// (its I/O thread drains and syncs: normally milliseconds).
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// How long a role change waits for the previous group to give its durable
 /// store back. The old worker stops at its next loop turn (at most one
@@ -37,25 +55,75 @@ pub(crate) const HANDOVER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The sub-directory of `base` that holds one group's store: the group id
 /// in hex, so collections (and their reader/writer handles) sharing a base
 /// directory never share a log.
-pub(crate) fn group_dir(base: &Path, group: GroupId) -> std::path::PathBuf {
+pub(crate) fn group_dir(base: &Path, group: GroupId) -> PathBuf {
     base.join(group.to_hex())
+}
+
+/// The home of the durable store in `dir`: the one this process already
+/// has (its store may be lent out: [`Home::reclaim`]), else the store
+/// opened now. Blocks while it reads the log, or while a store of this
+/// process in `dir` finishes closing (at most [`CLOSE_WAIT`]).
+pub(crate) fn home_for<C>(dir: &Path) -> Result<Arc<Home<C>>, StorageError>
+where
+    C: Datum + Clone + Send + Sync + 'static,
+{
+    let deadline = Instant::now() + CLOSE_WAIT;
+    loop {
+        let mut homes = HOMES.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(weak) = homes.get(dir) else {
+            let home = Arc::new(Home {
+                slot: Mutex::new(Some(DurableStore::open(dir)?)),
+                returned: Notify::new(),
+                dir: dir.to_path_buf(),
+            });
+            let erased: Arc<dyn Any + Send + Sync> = home.clone();
+            homes.insert(dir.to_path_buf(), Arc::downgrade(&erased));
+            return Ok(home);
+        };
+        if let Some(home) = weak.upgrade() {
+            return home.downcast::<Home<C>>().map_err(|_| {
+                StorageError::new(format!(
+                    "{} is in use by a collection of another type",
+                    dir.display()
+                ))
+            });
+        }
+        drop(homes);
+        if Instant::now() >= deadline {
+            return Err(StorageError::new(format!(
+                "{} is still being closed after {CLOSE_WAIT:?}",
+                dir.display()
+            )));
+        }
+        // The closing store's drop runs on another thread right now.
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// Where an open durable store rests between two groups of one replica.
 pub(crate) struct Home<C> {
     slot: Mutex<Option<DurableStore<C>>>,
     returned: Notify,
+    dir: PathBuf,
+}
+
+impl<C> Drop for Home<C> {
+    fn drop(&mut self) {
+        // Close first (drains, syncs, unlocks), then let openers in.
+        let store = self
+            .slot
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(store);
+        let mut homes = HOMES.lock().unwrap_or_else(PoisonError::into_inner);
+        if homes.get(&self.dir).is_some_and(|w| w.strong_count() == 0) {
+            homes.remove(&self.dir);
+        }
+    }
 }
 
 impl<C> Home<C> {
-    /// A home holding `store`.
-    pub(crate) fn new(store: DurableStore<C>) -> Arc<Self> {
-        Arc::new(Self {
-            slot: Mutex::new(Some(store)),
-            returned: Notify::new(),
-        })
-    }
-
     /// Lends the store to a group, if it is home.
     pub(crate) fn lend(self: &Arc<Self>) -> Option<Lease<C>> {
         let store = self
