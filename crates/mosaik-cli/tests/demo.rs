@@ -1,4 +1,5 @@
-//! `mosaik demo --plain` runs to completion and loses no acknowledged write.
+//! `mosaik demo --plain` runs to completion and loses no acknowledged write,
+//! also on the killed leader restarted from its data directory.
 
 use std::process::Command;
 
@@ -37,4 +38,27 @@ fn demo_runs_and_keeps_every_acknowledged_write() {
         "{summary}"
     );
     assert!(stdout.contains("new leader"), "{stdout}");
+    // The killed leader came back from its directory and every
+    // acknowledged write (checked one by one on it) is there.
+    assert!(field(summary, "restart_rejoin_ms").is_some(), "{summary}");
+    assert_eq!(field(summary, "restart_writes_lost"), Some(0), "{summary}");
+    assert_eq!(
+        field(summary, "restart_writes_checked"),
+        field(summary, "writes_acknowledged"),
+        "{summary}"
+    );
+    assert!(
+        stdout.contains("restarted member     rejoined, ")
+            && stdout.contains(" acknowledged writes, 0 lost"),
+        "{stdout}"
+    );
+    // The temporary data directories are gone.
+    let dirs = stdout
+        .lines()
+        .find_map(|l| l.split("data in ").nth(1))
+        .unwrap_or_else(|| panic!("no data directory named in:\n{stdout}"));
+    assert!(
+        !std::path::Path::new(dirs.trim()).exists(),
+        "{dirs} was not removed"
+    );
 }

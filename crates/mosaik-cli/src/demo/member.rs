@@ -4,11 +4,14 @@
 use {
     super::store::Store,
     core::time::Duration,
-    mosaik::{Network, NetworkId, PeerId, groups::Index, iroh::RelayMode},
+    mosaik::{Network, NetworkId, PeerId, SecretKey, groups::Index, iroh::RelayMode},
     serde::{Deserialize, Serialize},
-    std::sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+    std::{
+        path::PathBuf,
+        sync::{
+            Arc, Mutex,
+            atomic::{AtomicBool, AtomicU64, Ordering},
+        },
     },
     tokio::task::JoinHandle,
 };
@@ -41,10 +44,11 @@ pub struct Ack {
     pub index: Index,
 }
 
-/// Starts one loopback node: relays, DHT and mDNS off.
+/// Starts one loopback node with identity `key`: relays, DHT and mDNS off.
 pub async fn start_node(
     network: NetworkId,
     bootstrap: Option<&Network>,
+    key: SecretKey,
 ) -> anyhow::Result<Network> {
     let mut discovery = mosaik::discovery::Config::builder()
         .no_dht_bootstrap()
@@ -56,6 +60,7 @@ pub async fn start_node(
     let node = Network::builder(network)
         .with_relay_mode(RelayMode::Disabled)
         .with_addresses(["127.0.0.1:0".parse()?])
+        .with_secret_key(key)
         .with_discovery(discovery)
         .build()
         .await?;
@@ -66,6 +71,10 @@ pub async fn start_node(
 pub struct Member {
     /// The node.
     pub network: Network,
+    /// Its identity (a restart reuses it).
+    pub key: SecretKey,
+    /// Its data directory (a restart reuses it).
+    pub dir: PathBuf,
     /// Its replica of the store.
     pub store: Store,
     /// Stream items received by its consumer.
@@ -80,11 +89,14 @@ pub struct Member {
 }
 
 impl Member {
-    /// Wraps `network`, joining the store.
-    pub fn new(network: Network) -> Self {
-        let store = Store::join(&network, STORE);
+    /// Wraps `network` (started with `key`), joining the store with its
+    /// replica on disk under `dir`.
+    pub fn new(network: Network, key: SecretKey, dir: PathBuf) -> Self {
+        let store = Store::join(&network, STORE, &dir);
         Self {
             network,
+            key,
+            dir,
             store,
             received: Arc::default(),
             acked: Arc::default(),

@@ -3,10 +3,14 @@
 //! Starts `--nodes` members in this process (relays, DHT and mDNS off, so
 //! no internet is needed), lets them discover each other, runs a stream
 //! from one member to the others and a replicated key/value store written
-//! by every member, kills the store's leader midway, and checks at the end
-//! that every acknowledged write is on every survivor.
+//! by every member (each keeping its replica in a data directory under a
+//! temporary directory the demo creates and removes), kills the store's
+//! leader midway, restarts it from its directory with the same key once a
+//! new leader took over (`restart.rs`), and checks at the end that every
+//! acknowledged write is on every member, the restarted one included.
 
 mod member;
+mod restart;
 mod store;
 mod summary;
 mod view;
@@ -16,7 +20,8 @@ pub use summary::Summary;
 use {
     core::time::Duration,
     member::{Ack, Member, produce, start_node},
-    mosaik::{NetworkId, PeerId},
+    mosaik::{NetworkId, PeerId, SecretKey},
+    restart::{DataDirs, Restarted},
     std::{
         collections::HashMap,
         sync::{Arc, Mutex, atomic::Ordering},
@@ -46,7 +51,13 @@ pub struct Options {
 /// Runs the demo and returns its summary (already printed).
 pub async fn run(options: Options) -> anyhow::Result<Summary> {
     anyhow::ensure!(options.nodes >= 3, "the demo needs at least 3 nodes");
+    // Dropped after `demo` (declared first): removed once every member
+    // is down.
+    let dirs = DataDirs::create()?;
     let mut demo = Demo {
+        network: NetworkId::random(),
+        dirs: dirs.path().to_path_buf(),
+        restarted: None,
         start: Instant::now(),
         view: View::new(options.plain),
         members: Vec::new(),
@@ -72,6 +83,11 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
 }
 
 struct Demo {
+    network: NetworkId,
+    /// The base of the members' data directories.
+    dirs: std::path::PathBuf,
+    /// The killed leader after its restart.
+    restarted: Option<Restarted>,
     start: Instant,
     view: View,
     members: Vec<Member>,
@@ -92,17 +108,28 @@ impl Demo {
     async fn run(&mut self, options: Options) -> anyhow::Result<Summary> {
         // A fresh network id per run: two demos on one machine never mix.
         let seed = format!("mosaik-demo-{}-{:?}", std::process::id(), Instant::now());
-        let network = NetworkId::from(seed.as_str());
-        let first = start_node(network, None).await?;
+        self.network = NetworkId::from(seed.as_str());
+        let network = self.network;
+        let keys: Vec<SecretKey> = (0..options.nodes).map(|_| SecretKey::generate()).collect();
+        let first = start_node(network, None, keys[0].clone()).await?;
         let mut nodes = vec![];
-        for _ in 1..options.nodes {
-            nodes.push(start_node(network, Some(&first)).await?);
+        for key in &keys[1..] {
+            nodes.push(start_node(network, Some(&first), key.clone()).await?);
         }
         nodes.insert(0, first);
-        self.members = nodes.into_iter().map(Member::new).collect();
+        self.members = nodes
+            .into_iter()
+            .zip(keys)
+            .enumerate()
+            .map(|(i, (node, key))| Member::new(node, key, self.dirs.join(format!("m{i}"))))
+            .collect();
+        if let Some(err) = self.members.iter().find_map(|m| m.store.storage_error()) {
+            anyhow::bail!("a member's store did not open: {err}");
+        }
         self.event(&format!(
-            "started {} members on 127.0.0.1 (relays, DHT and mDNS off)",
-            options.nodes
+            "started {} members on 127.0.0.1 (relays, DHT and mDNS off), data in {}",
+            options.nodes,
+            self.dirs.display()
         ));
 
         self.phase = "discovering peers";
@@ -179,6 +206,7 @@ impl Demo {
         let victim = self.members.remove(dead);
         self.dead_acks.push(victim.acked.clone());
         self.dead_received += victim.received.load(Ordering::Relaxed);
+        let (key, dir) = (victim.key.clone(), victim.dir.clone());
         let killed = Instant::now();
         victim.kill().await;
         if self.producer.as_ref().is_some_and(|(id, _)| *id == old) {
@@ -201,6 +229,7 @@ impl Demo {
         } else {
             self.event("no new leader within the timeout");
         }
+        self.restart(key, dir).await;
     }
 
     /// Stops the writers and checks every acknowledged write on every
@@ -244,6 +273,7 @@ impl Demo {
         }
         self.summary.acknowledged = acks.len();
         self.summary.lost = lost;
+        self.summary.restart = self.check_restarted(&acks);
         self.summary.stream_items = self.dead_received
             + self
                 .members
@@ -302,7 +332,8 @@ impl Demo {
             let (before, at) = self.rates.insert(id, (received, now)).unwrap_or((0, now));
             #[allow(clippy::cast_precision_loss)]
             let rate = if now > at {
-                (received - before) as f64 / (now - at)
+                // Saturating: a restarted member counts from zero again.
+                received.saturating_sub(before) as f64 / (now - at)
             } else {
                 0.0
             };

@@ -6,8 +6,9 @@ use {
     mosaik::{
         Network, PeerId,
         collections::{CollectionConfig, Map, Version},
-        groups::{ConsensusConfig, Index},
+        groups::{ConsensusConfig, Index, StorageError},
     },
+    std::path::Path,
 };
 
 /// Consensus timing for a loopback cluster: fast heartbeats so a failed
@@ -35,12 +36,20 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the store `name` on `network` as a writer.
-    pub fn join(network: &Network, name: &str) -> Self {
-        let config = CollectionConfig::default().with_consensus(timing());
+    /// Opens the store `name` on `network` as a writer, its replica kept
+    /// on disk under `dir` (a restart on `dir` brings it back).
+    pub fn join(network: &Network, name: &str, dir: &Path) -> Self {
+        let config = CollectionConfig::default()
+            .with_consensus(timing())
+            .with_storage(dir);
         Self {
             map: Map::writer_with_config(network, name, config),
         }
+    }
+
+    /// Why the replica has no usable storage, if it has none.
+    pub fn storage_error(&self) -> Option<StorageError> {
+        self.map.storage_error()
     }
 
     /// Writes `key = value`; `Ok` once the write committed (acknowledged).

@@ -24,13 +24,35 @@ pub struct Summary {
     /// Time from killing the leader until every survivor followed a new
     /// one; `None` when no failover completed.
     pub failover: Option<Duration>,
+    /// The killed leader restarted from its data directory; `None` when
+    /// it did not come back.
+    pub restart: Option<Restart>,
+}
+
+/// What the restarted leader held at the end.
+#[derive(Debug, Clone)]
+pub struct Restart {
+    /// From the restart until it followed the group's leader; `None` if
+    /// it did not within the timeout.
+    pub rejoined: Option<Duration>,
+    /// Acknowledged writes (every member, every incarnation) looked up on
+    /// it.
+    pub checked: usize,
+    /// Of those, missing or wrong on it.
+    pub lost: usize,
 }
 
 impl Summary {
     /// True when the run showed what it should: no acknowledged write
-    /// lost, and the cluster failed over.
+    /// lost, the cluster failed over, and the old leader restarted from
+    /// its directory rejoined holding every acknowledged write.
     pub fn ok(&self) -> bool {
-        self.lost == 0 && self.failover.is_some()
+        self.lost == 0
+            && self.failover.is_some()
+            && self
+                .restart
+                .as_ref()
+                .is_some_and(|r| r.rejoined.is_some() && r.lost == 0)
     }
 }
 
@@ -58,18 +80,48 @@ impl fmt::Display for Summary {
             Some(d) => writeln!(f, "  leader failover      {} ms", ms(d))?,
             None => writeln!(f, "  leader failover      did not complete")?,
         }
+        match &self.restart {
+            Some(r) => {
+                let state = if r.rejoined.is_some() {
+                    "rejoined"
+                } else {
+                    "did not rejoin"
+                };
+                write!(
+                    f,
+                    "  restarted member     {state}, {} acknowledged writes, {} lost",
+                    r.checked, r.lost
+                )?;
+                match r.rejoined {
+                    Some(d) => writeln!(f, " (from its data directory, {} ms)", ms(d))?,
+                    None => writeln!(f)?,
+                }
+            }
+            None => writeln!(f, "  restarted member     did not restart")?,
+        }
         // One machine-readable line for scripts.
         write!(
             f,
             "summary: nodes={} convergence_ms={} stream_msgs_per_s={:.0} writes_acknowledged={} \
-             writes_lost={} failover_ms={}",
+             writes_lost={} failover_ms={} restart_rejoin_ms={} restart_writes_checked={} \
+             restart_writes_lost={}",
             self.nodes,
             ms(self.convergence),
             self.stream_rate,
             self.acknowledged,
             self.lost,
             self.failover
-                .map_or_else(|| "none".to_owned(), |d| ms(d).to_string())
+                .map_or_else(|| "none".to_owned(), |d| ms(d).to_string()),
+            self.restart
+                .as_ref()
+                .and_then(|r| r.rejoined)
+                .map_or_else(|| "none".to_owned(), |d| ms(d).to_string()),
+            self.restart
+                .as_ref()
+                .map_or_else(|| "none".to_owned(), |r| r.checked.to_string()),
+            self.restart
+                .as_ref()
+                .map_or_else(|| "none".to_owned(), |r| r.lost.to_string()),
         )
     }
 }

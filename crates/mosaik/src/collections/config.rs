@@ -8,7 +8,10 @@ use {
         tickets::TicketValidator,
     },
     core::{num::NonZero, time::Duration},
-    std::sync::Arc,
+    std::{
+        path::{Path, PathBuf},
+        sync::Arc,
+    },
 };
 
 /// Snapshot catch-up settings of a collection (SPEC §1.6). All of them are
@@ -112,14 +115,16 @@ impl SyncConfig {
 
 /// How a collection handle joins its store's group.
 ///
-/// Everything here is part of the group id: replicas with a
-/// different sync config, tickets, secret or consensus timing never bond.
+/// Everything here but the storage directory is part of the group id:
+/// replicas with a different sync config, tickets, secret or consensus
+/// timing never bond.
 #[derive(Clone, Default)]
 pub struct CollectionConfig {
     sync: SyncConfig,
     tickets: Vec<Arc<dyn TicketValidator>>,
     secret: Option<Digest>,
     consensus: Option<ConsensusConfig>,
+    storage: Option<PathBuf>,
 }
 
 impl core::fmt::Debug for CollectionConfig {
@@ -129,6 +134,7 @@ impl core::fmt::Debug for CollectionConfig {
             .field("tickets", &self.tickets.len())
             .field("secret", &self.secret.map(|_| "<redacted>"))
             .field("consensus", &self.consensus)
+            .field("storage", &self.storage)
             .finish()
     }
 }
@@ -169,6 +175,43 @@ impl CollectionConfig {
     pub fn with_consensus(mut self, consensus: ConsensusConfig) -> Self {
         self.consensus = Some(consensus);
         self
+    }
+
+    /// Keeps this node's replica on disk under `dir` (beyond SPEC; the
+    /// default is memory only): the group's log, hard state and snapshots
+    /// go to a [`DurableStore`](crate::groups::DurableStore) in the
+    /// sub-directory of `dir` named after the store's group id (hex), so
+    /// several collections can share one base directory.
+    ///
+    /// Guarantee: a node restarted with the same secret key and `dir`
+    /// rejoins with the replica's log and state and votes at once; a write
+    /// this replica acknowledged was durable here first, so when every
+    /// member keeps its replica on disk, a write whose future resolved
+    /// survives any crash or whole-cluster restart in strict mode
+    /// (`with_consensus` with `with_min_quorum`).
+    ///
+    /// The directory is opened (and locked) when the first handle of the
+    /// store is opened on this node; every later handle of that store on
+    /// the node shares the same replica and storage (a later handle's
+    /// directory is ignored). Opening reads the log, blocking the
+    /// constructor meanwhile. A replica opened again in the same process
+    /// (a node restarted in-process with the same key) takes the store
+    /// over once the previous replica's group has ended, at most
+    /// 10 s later; writes wait for it. Opening cannot fail the constructor: if the
+    /// store does not open (damaged log, directory in use, no permission)
+    /// the replica never runs — it does not fall back to memory — its
+    /// handles report the error in
+    /// [`storage_error`](crate::collections::Map::storage_error) and every
+    /// write fails with [`Error::Storage`](crate::collections::Error::Storage).
+    #[must_use]
+    pub fn with_storage(mut self, dir: impl AsRef<Path>) -> Self {
+        self.storage = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// The base directory of [`CollectionConfig::with_storage`], if set.
+    pub fn storage(&self) -> Option<&Path> {
+        self.storage.as_deref()
     }
 
     /// The snapshot catch-up settings.

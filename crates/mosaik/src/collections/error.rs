@@ -1,7 +1,7 @@
 //! [`Error`]: why a collection write failed. Every variant that can be
 //! retried hands the caller's inputs back.
 
-use core::fmt;
+use {crate::groups::StorageError, core::fmt};
 
 /// Why a write failed; `T` is what the caller passed in.
 #[non_exhaustive]
@@ -14,13 +14,17 @@ pub enum Error<T> {
     Encoding(T, String),
     /// The store's group stopped (the node shut down).
     NetworkDown,
+    /// This node's replica has no usable storage: the directory of
+    /// `CollectionConfig::with_storage` did not open (beyond SPEC). The
+    /// write was not submitted; the inputs come back.
+    Storage(T, StorageError),
 }
 
 impl<T> Error<T> {
     /// The caller's inputs, if the error carries them.
     pub fn into_inner(self) -> Option<T> {
         match self {
-            Self::Offline(t) | Self::Encoding(t, _) => Some(t),
+            Self::Offline(t) | Self::Encoding(t, _) | Self::Storage(t, _) => Some(t),
             Self::NetworkDown => None,
         }
     }
@@ -32,6 +36,7 @@ impl<T> fmt::Display for Error<T> {
             Self::Offline(_) => f.write_str("collection offline, write not committed"),
             Self::Encoding(_, e) => write!(f, "collection write encoding failed: {e}"),
             Self::NetworkDown => f.write_str("collection stopped, network down"),
+            Self::Storage(_, e) => write!(f, "collection replica has no storage: {e}"),
         }
     }
 }

@@ -40,6 +40,7 @@ mod pq_state;
 mod set;
 mod set_state;
 mod shared;
+mod storage;
 mod vec;
 mod vec_state;
 mod when;
@@ -149,7 +150,16 @@ macro_rules! handle_common {
             /// The leader of the store's group as known here, if any
             /// (observability; not in SPEC's surface).
             pub fn leader(&self) -> Option<$crate::PeerId> {
-                self.core.group().leader()
+                self.core.leader()
+            }
+
+            /// Why this node's replica has no usable storage (beyond
+            /// SPEC): the directory of
+            /// [`CollectionConfig::with_storage`]($crate::collections::CollectionConfig::with_storage)
+            /// did not open. The replica then never runs and every write
+            /// fails with [`Error::Storage`]($crate::collections::Error::Storage).
+            pub fn storage_error(&self) -> Option<$crate::groups::StorageError> {
+                self.core.storage_error()
             }
         }
 

@@ -13,20 +13,31 @@
 //! leaves the observer group and rejoins as a writer (its handles keep
 //! their state: the new machine publishes only once it is past what they
 //! saw). A node never downgrades while its core lives.
+//!
+//! Storage (`CollectionConfig::with_storage`) belongs to the replica, not
+//! to one group: the first handle's config chooses it, and a durable store
+//! opened then is lent to each group in turn (`storage.rs`). A rejoin as a
+//! writer therefore waits (in a task; writes wait for it, reads do not)
+//! until the observer group's worker has ended and given the store back.
 
 use {
     super::{
         CollectionConfig, Error, Version, When,
         machine::{CollectionState, Machine},
+        storage::{HANDOVER_TIMEOUT, Home, ReplicaStorage, group_dir, home_for},
     },
     crate::{
         GroupId, Network, NetworkId, PeerId, StoreId,
-        groups::{self, CommandError, Group},
+        groups::{self, CommandError, Group, GroupBuilder, Groups, InMemoryLogStore, StorageError},
     },
-    core::{any::Any, time::Duration},
+    core::{
+        any::Any,
+        sync::atomic::{AtomicU64, Ordering},
+        time::Duration,
+    },
     std::{
         collections::HashMap,
-        sync::{Arc, LazyLock, Mutex, PoisonError, RwLock, Weak},
+        sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, RwLock, Weak},
     },
     tokio::sync::watch,
 };
@@ -46,10 +57,21 @@ const APPLY_WAIT: Duration = Duration::from_secs(2);
 
 pub(crate) struct Core<S: CollectionState> {
     store: StoreId,
+    group_id: GroupId,
     /// `None` only while the group is being replaced (under the write
-    /// lock), so readers never observe it.
+    /// lock, or while a durable store is handed over: then `ready` is
+    /// false).
     group: RwLock<Option<Group<Machine<S>>>>,
+    /// False while a rejoin waits for the durable store; writes wait on it.
+    ready: watch::Sender<bool>,
+    /// The committed index of the replaced group (the version while there
+    /// is none).
+    seen: AtomicU64,
     writer: Mutex<bool>,
+    /// The replica's durable store between groups (`with_storage`).
+    home: Option<Arc<Home<S::Command>>>,
+    /// Why the replica has no usable storage; set once, never cleared.
+    storage_error: OnceLock<StorageError>,
     state: watch::Receiver<S>,
     publish: Arc<watch::Sender<S>>,
     whens: watch::Sender<groups::When>,
@@ -75,29 +97,63 @@ impl<S: CollectionState> Core<S> {
             publish.clone(),
             0,
         );
-        let group = join(network, store, config, machine);
-        let key = (network.local().id(), *network.network_id(), *group.id());
+        let builder = builder(network.groups(), store, config, machine);
+        let group_id = builder.group_id();
+        let key = (network.local().id(), *network.network_id(), group_id);
         let existing = registry
             .get(&key)
             .and_then(Weak::upgrade)
             .and_then(|core| core.downcast::<Self>().ok());
         if let Some(core) = existing {
-            drop(group);
+            if config.storage().is_some() && core.home.is_none() {
+                tracing::warn!(
+                    store = %store,
+                    "collection storage ignored: this node's replica of the store is already open without it"
+                );
+            }
             if writer {
-                core.become_writer(network, config);
+                core.become_writer(network.groups(), config);
             }
             return core;
         }
-        let (whens, current) = watch::channel(group.when().clone());
+        let storage_error = OnceLock::new();
+        let home = match open_storage(config, group_id) {
+            Ok(home) => home,
+            Err(err) => {
+                let _ = storage_error.set(err);
+                None
+            }
+        };
+        let lease = home.as_ref().map(Home::lend);
+        let storage = match (&lease, storage_error.get()) {
+            (_, Some(err)) => Some(ReplicaStorage::Failed(err.clone())),
+            (None, None) => Some(ReplicaStorage::Memory(InMemoryLogStore::default())),
+            (Some(Some(_)), None) => lease.flatten().map(ReplicaStorage::Durable),
+            // Lent to the group of a previous replica in this process.
+            (Some(None), None) => None,
+        };
+        let group = storage.map(|storage| builder.with_log_storage(storage).join());
+        let when = group
+            .as_ref()
+            .map_or_else(groups::When::detached, |g| g.when().clone());
+        let (whens, current) = watch::channel(when);
         let core = Arc::new(Self {
             store,
-            group: RwLock::new(Some(group)),
+            group_id,
+            ready: watch::Sender::new(group.is_some()),
+            group: RwLock::new(group),
+            seen: AtomicU64::new(0),
             writer: Mutex::new(writer),
+            home,
+            storage_error,
             state,
             publish,
             whens,
             when: When::new(current),
         });
+        if !*core.ready.borrow() {
+            core.join_when_returned(network.groups(), config);
+        }
         registry.retain(|_, weak| weak.strong_count() > 0);
         let erased: Arc<dyn Any + Send + Sync> = core.clone();
         registry.insert(key, Arc::downgrade(&erased));
@@ -106,36 +162,113 @@ impl<S: CollectionState> Core<S> {
 
     /// Rejoins as a writer if this node only observed so far. Called with
     /// the registry locked, so no other handle opens meanwhile.
-    fn become_writer(&self, network: &Network, config: &CollectionConfig) {
+    fn become_writer(self: &Arc<Self>, groups: &Groups, config: &CollectionConfig) {
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         if *writer {
             return;
         }
         *writer = true;
+        drop(writer);
         let mut slot = self.group.write().unwrap_or_else(PoisonError::into_inner);
-        let seen = slot.as_ref().map_or(0, |g| g.committed().0);
+        let Some(group) = slot.take() else {
+            // Still waiting for the store: the pending join reads the role.
+            return;
+        };
+        self.seen.store(group.committed().0, Ordering::Release);
         // The observer group must be gone (its last handle dropped) before
         // joining again, or `join` would hand it back.
-        drop(slot.take());
+        drop(group);
+        if self.home.is_none() {
+            let storage = match self.storage_error.get() {
+                Some(err) => ReplicaStorage::Failed(err.clone()),
+                None => ReplicaStorage::Memory(InMemoryLogStore::default()),
+            };
+            let group = self
+                .builder(groups, config)
+                .with_log_storage(storage)
+                .join();
+            self.install(&mut slot, group);
+            return;
+        }
+        // The durable store is still lent to the observer group, whose
+        // worker ends at its next turn; join once it is back.
+        self.ready.send_replace(false);
+        drop(slot);
+        self.join_when_returned(groups, config);
+    }
+
+    /// Joins (in a task) once the durable store came home: writes wait
+    /// until then, reads see the state so far.
+    fn join_when_returned(self: &Arc<Self>, groups: &Groups, config: &CollectionConfig) {
+        let Some(home) = self.home.clone() else {
+            return;
+        };
+        let core = self.clone();
+        let groups = groups.clone();
+        let config = config.clone();
+        tokio::spawn(async move {
+            let storage = if let Some(lease) = home.reclaim(HANDOVER_TIMEOUT).await {
+                ReplicaStorage::Durable(lease)
+            } else {
+                let err = StorageError::new(format!(
+                    "the store's previous group did not release it within {HANDOVER_TIMEOUT:?}"
+                ));
+                tracing::error!(store = %core.store, %err, "collection cannot join its group");
+                let _ = core.storage_error.set(err.clone());
+                ReplicaStorage::Failed(err)
+            };
+            // The role is read under the slot lock: a `become_writer`
+            // meanwhile either finds no group (and this join reads its
+            // flag) or finds this group and rejoins.
+            let mut slot = core.group.write().unwrap_or_else(PoisonError::into_inner);
+            let group = core
+                .builder(&groups, &config)
+                .with_log_storage(storage)
+                .join();
+            core.install(&mut slot, group);
+            drop(slot);
+            core.ready.send_replace(true);
+        });
+    }
+
+    /// The builder of this replica's group in its current role: its
+    /// machine publishes only past what the handles already saw.
+    fn builder<'g>(
+        &self,
+        groups: &'g Groups,
+        config: &CollectionConfig,
+    ) -> GroupBuilder<'g, InMemoryLogStore<S::Command>, Machine<S>> {
+        let writer = *self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let machine = Machine::new(
             self.store,
-            true,
+            writer,
             config.sync().snapshot_sync(),
             self.publish.clone(),
-            seen,
+            self.seen.load(Ordering::Acquire),
         );
-        let group = join(network, self.store, config, machine);
+        builder(groups, self.store, config, machine)
+    }
+
+    fn install(&self, slot: &mut Option<Group<Machine<S>>>, group: Group<Machine<S>>) {
         self.whens.send_replace(group.when().clone());
         *slot = Some(group);
     }
 
-    /// The current group handle.
-    pub(crate) fn group(&self) -> Group<Machine<S>> {
+    /// The current group, waiting while a rejoin hands the durable store
+    /// over; `None` if there is none after that.
+    async fn current(&self) -> Option<Group<Machine<S>>> {
+        let mut ready = self.ready.subscribe();
+        // The sender lives in `self`: `wait_for` cannot fail here.
+        let _ = ready.wait_for(|ready| *ready).await;
         self.group
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-            .expect("the group is only absent inside become_writer's write lock")
+    }
+
+    /// Why this replica has no usable storage, if it has none.
+    pub(crate) fn storage_error(&self) -> Option<StorageError> {
+        self.storage_error.get().cloned()
     }
 
     /// The latest applied state (an O(1) clone).
@@ -153,11 +286,21 @@ impl<S: CollectionState> Core<S> {
     }
 
     pub(crate) fn version(&self) -> Version {
-        Version(self.group().committed())
+        let slot = self.group.read().unwrap_or_else(PoisonError::into_inner);
+        Version(slot.as_ref().map_or_else(
+            || groups::Index(self.seen.load(Ordering::Acquire)),
+            Group::committed,
+        ))
     }
 
     pub(crate) fn group_id(&self) -> GroupId {
-        *self.group().id()
+        self.group_id
+    }
+
+    /// The leader as known here (none while the group is replaced).
+    pub(crate) fn leader(&self) -> Option<PeerId> {
+        let slot = self.group.read().unwrap_or_else(PoisonError::into_inner);
+        slot.as_ref().and_then(Group::leader)
     }
 
     /// Submits `command` and resolves with its version once it committed
@@ -169,7 +312,15 @@ impl<S: CollectionState> Core<S> {
         command: S::Command,
         back: impl FnOnce(S::Command) -> Option<T>,
     ) -> Result<Version, Error<T>> {
-        let group = self.group();
+        let group = match self.current().await {
+            Some(group) if self.storage_error.get().is_none() => group,
+            Some(_) | None => {
+                return match (self.storage_error(), back(command)) {
+                    (Some(err), Some(inputs)) => Err(Error::Storage(inputs, err)),
+                    _ => Err(Error::NetworkDown),
+                };
+            }
+        };
         match group.execute(command).await {
             Ok(index) => {
                 // Bounded: if the group stops meanwhile the watcher would
@@ -200,15 +351,14 @@ impl<S: CollectionState> Core<S> {
     }
 }
 
-/// Joins the store's group with `machine`.
-fn join<S: CollectionState>(
-    network: &Network,
+/// The store's group with `machine`, storage still to choose.
+fn builder<'g, S: CollectionState>(
+    groups: &'g Groups,
     store: StoreId,
     config: &CollectionConfig,
     machine: Machine<S>,
-) -> Group<Machine<S>> {
-    let mut builder = network
-        .groups()
+) -> GroupBuilder<'g, InMemoryLogStore<S::Command>, Machine<S>> {
+    let mut builder = groups
         .with_key(config.key(store))
         .with_state_machine(machine);
     if let Some(consensus) = config.consensus() {
@@ -217,5 +367,28 @@ fn join<S: CollectionState>(
     for validator in config.tickets() {
         builder = builder.require_ticket(validator.clone());
     }
-    builder.join()
+    builder
+}
+
+/// The home of the durable store of `config` for `group`, if it asks for
+/// one. An error is logged here, once per replica.
+fn open_storage<C>(
+    config: &CollectionConfig,
+    group: GroupId,
+) -> Result<Option<Arc<Home<C>>>, StorageError>
+where
+    C: crate::primitives::Datum + Clone + Send + Sync + 'static,
+{
+    let Some(base) = config.storage() else {
+        return Ok(None);
+    };
+    let dir = group_dir(base, group);
+    home_for(&dir).map(Some).map_err(|err| {
+        tracing::error!(
+            dir = %dir.display(),
+            %err,
+            "collection storage did not open: this replica stays stopped"
+        );
+        err
+    })
 }

@@ -3,7 +3,7 @@
 
 use {
     super::{
-        ConsensusConfig, Group, GroupConfig, GroupKey, Groups, InMemoryLogStore,
+        ConsensusConfig, Group, GroupConfig, GroupId, GroupKey, Groups, InMemoryLogStore,
         LeadershipPreference, NoOp, StateMachine, StateSync, Storage, When,
         bond::Acceptor,
         bonds::BondSet,
@@ -97,6 +97,20 @@ impl<S, M> GroupBuilder<'_, S, M> {
     pub fn require_ticket(mut self, auth: impl TicketValidator) -> Self {
         self.auth.push(Box::new(auth));
         self
+    }
+}
+
+impl<S, M: StateMachine> GroupBuilder<'_, S, M> {
+    /// The group id [`GroupBuilder::join`] will join (collections name
+    /// their storage directory after it before choosing the storage).
+    pub(crate) fn group_id(&self) -> GroupId {
+        GroupConfig::derive_id(
+            &self.key,
+            &self.consensus.clone().unwrap_or_default(),
+            self.state_machine.signature(),
+            self.state_machine.state_sync().signature(),
+            &self.auth,
+        )
     }
 }
 

@@ -233,21 +233,34 @@ impl GroupConfig {
         sync_signature: Digest,
         auth: Vec<Box<dyn TicketValidator>>,
     ) -> Self {
-        let mut id = key
-            .secret()
-            .hashed()
-            .derive(consensus.digest().as_bytes())
-            .derive(machine_signature.as_bytes())
-            .derive(sync_signature.as_bytes());
-        for validator in &auth {
-            id = id.derive(validator.signature().as_bytes());
-        }
+        let id = Self::derive_id(&key, &consensus, machine_signature, sync_signature, &auth);
         Self {
             group_id: id,
             key,
             consensus,
             auth: auth.into(),
         }
+    }
+
+    /// The id [`GroupConfig::new`] derives from these inputs (also used to
+    /// name per-group resources before joining).
+    pub(crate) fn derive_id(
+        key: &GroupKey,
+        consensus: &ConsensusConfig,
+        machine_signature: Digest,
+        sync_signature: Digest,
+        auth: &[Box<dyn TicketValidator>],
+    ) -> GroupId {
+        let mut id = key
+            .secret()
+            .hashed()
+            .derive(consensus.digest().as_bytes())
+            .derive(machine_signature.as_bytes())
+            .derive(sync_signature.as_bytes());
+        for validator in auth {
+            id = id.derive(validator.signature().as_bytes());
+        }
+        id
     }
 
     /// The group id.

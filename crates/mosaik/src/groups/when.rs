@@ -73,6 +73,12 @@ impl When {
         Self { rx }
     }
 
+    /// Observers of no group: nothing ever resolves (a collection's
+    /// placeholder until its group is joined).
+    pub(crate) fn detached() -> Self {
+        Self::new(watch::channel(Status::initial()).1)
+    }
+
     /// Resolves with the leader as soon as one is known (at once if known).
     pub fn leader_elected(&self) -> impl Future<Output = PeerId> + Send + Sync + 'static {
         wait_or_pend(self.rx.clone(), |s| s.leader)

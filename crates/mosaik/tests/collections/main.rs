@@ -5,6 +5,7 @@ mod macros;
 mod map;
 mod pq;
 mod roles;
+mod storage;
 mod sync;
 mod util;
 mod values;

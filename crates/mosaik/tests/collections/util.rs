@@ -3,8 +3,8 @@
 use {
     core::time::Duration,
     mosaik::{
-        Network, collections::CollectionConfig, discovery::ConfigBuilder, groups::ConsensusConfig,
-        iroh::RelayMode,
+        Network, SecretKey, collections::CollectionConfig, discovery::ConfigBuilder,
+        groups::ConsensusConfig, iroh::RelayMode,
     },
 };
 
@@ -23,6 +23,18 @@ async fn node(network: &str, config: ConfigBuilder) -> Network {
         .with_relay_mode(RelayMode::Disabled)
         .with_addresses(["127.0.0.1:0".parse().unwrap()])
         .with_discovery(config)
+        .build()
+        .await
+        .expect("network starts")
+}
+
+/// A lone node with a given identity (the same peer id after a restart).
+pub async fn keyed(network: &str, key: SecretKey) -> Network {
+    Network::builder(network)
+        .with_relay_mode(RelayMode::Disabled)
+        .with_addresses(["127.0.0.1:0".parse().unwrap()])
+        .with_secret_key(key)
+        .with_discovery(fast())
         .build()
         .await
         .expect("network starts")

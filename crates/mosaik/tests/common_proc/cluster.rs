@@ -38,6 +38,9 @@ pub enum Mode {
     Strict,
     /// `with_min_quorum(2)`, every member on a `DurableStore`.
     DurableStrict,
+    /// `with_min_quorum(2)`, every member replicating a `collections::Map`
+    /// kept under its data directory (`CollectionConfig::with_storage`).
+    DurableMap,
 }
 
 impl Mode {
@@ -47,12 +50,13 @@ impl Mode {
             Self::Dynamic => "restart::dynamic",
             Self::Strict => "restart::strict",
             Self::DurableStrict => "durability::strict",
+            Self::DurableMap => "durability::map",
         }
     }
 
     /// Whether members run with `with_min_quorum(2)`.
     pub fn strict(self) -> bool {
-        matches!(self, Self::Strict | Self::DurableStrict)
+        matches!(self, Self::Strict | Self::DurableStrict | Self::DurableMap)
     }
 }
 
@@ -198,6 +202,9 @@ impl Cluster {
         }
         if let Some(dir) = &me.data_dir {
             command.arg("--data-dir").arg(dir);
+        }
+        if self.mode == Mode::DurableMap {
+            command.arg("--map");
         }
         Ok(command)
     }

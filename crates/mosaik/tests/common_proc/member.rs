@@ -5,8 +5,10 @@
 //! crashed server with in-memory storage; with `--data-dir <dir>` its log,
 //! hard state and snapshot live in a `DurableStore` in `<dir>` and survive.
 //! A store that does not open (damaged data) ends the process with exit
-//! status 3 and the store's error on stderr. What else must survive a
-//! restart is given on argv:
+//! status 3 and the store's error on stderr. With `--map` the member
+//! replicates a `collections::Map` instead (`map_member.rs`; its data
+//! directory goes to `CollectionConfig::with_storage`). What else must
+//! survive a restart is given on argv:
 //! the secret key (same peer id) and the UDP port (same address), so the
 //! restarted process is, to the other members, the same member again.
 //!
@@ -21,7 +23,10 @@
 //!   test).
 
 use {
-    crate::protocol::{Dump, Status, encode_value},
+    crate::{
+        map_member,
+        protocol::{Dump, Status, encode_value},
+    },
     clap::Parser,
     core::time::Duration,
     mosaik::{
@@ -41,15 +46,18 @@ use {
             atomic::{AtomicBool, Ordering},
         },
     },
-    tokio::io::{AsyncBufReadExt, BufReader},
+    tokio::{
+        io::{AsyncBufReadExt, BufReader},
+        task::JoinHandle,
+    },
 };
 
 /// How long one `execute` may take before the writer gives up on it (it
 /// is then not acknowledged, whatever becomes of it later).
-const WRITE_TIMEOUT: Duration = Duration::from_secs(3);
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Pause after a failed write, so a member without a leader does not spin.
-const RETRY_PAUSE: Duration = Duration::from_millis(20);
+pub const RETRY_PAUSE: Duration = Duration::from_millis(20);
 
 /// How often a member re-dials the fixed addresses of peers it does not
 /// know (yet or any more).
@@ -83,6 +91,10 @@ pub struct Args {
     /// missing). Without it the member's storage is in memory.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Replicate a `collections::Map<u64, u64>` (`map_member.rs`) instead
+    /// of a group with the `Log` machine.
+    #[arg(long)]
+    pub map: bool,
 }
 
 /// Exit status of a member whose `DurableStore` does not open.
@@ -121,7 +133,7 @@ impl StateMachine for Log {
 }
 
 /// The fast timing of `tests/groups/util.rs`, optionally strict.
-fn consensus(strict: bool) -> ConsensusConfig {
+pub fn consensus(strict: bool) -> ConsensusConfig {
     let builder = ConsensusConfig::builder()
         .with_heartbeat_interval(Duration::from_millis(100))
         .with_heartbeat_jitter(Duration::from_millis(30))
@@ -170,21 +182,52 @@ pub fn run(args: &[String]) {
 }
 
 async fn serve(args: Args) {
+    if args.map {
+        map_member::serve(args).await;
+        return;
+    }
     // Opened before the network starts, so a damaged store ends the process
     // before it talks to anyone.
     let store = args.data_dir.as_ref().map(|dir| {
         let opened = std::fs::create_dir_all(dir)
             .map_err(|err| err.to_string())
             .and_then(|()| DurableStore::<u64>::open(dir).map_err(|err| err.to_string()));
-        opened.unwrap_or_else(|err| {
-            eprintln!(
-                "member {}: cannot open the store in {}: {err}",
-                args.index,
-                dir.display()
-            );
-            std::process::exit(EXIT_STORE);
-        })
+        opened.unwrap_or_else(|err| refuse(&args, dir, &err))
     });
+    let network = start_network(&args).await;
+    let builder = network
+        .groups()
+        .with_key(GroupKey::from_secret("restart-test"))
+        .with_state_machine(Log::default())
+        .with_consensus_config(consensus(args.strict));
+    let group = match store {
+        Some(store) => builder.with_log_storage(store).join(),
+        None => builder.join(),
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn(write(
+        group.clone(),
+        args.index,
+        args.incarnation,
+        stop.clone(),
+    ));
+    answer(args.index, &GroupReplica(group), stop, writer).await;
+}
+
+/// Ends the process: the store in `dir` did not open.
+pub fn refuse(args: &Args, dir: &std::path::Path, err: &dyn std::fmt::Display) -> ! {
+    eprintln!(
+        "member {}: cannot open the store in {}: {err}",
+        args.index,
+        dir.display()
+    );
+    std::process::exit(EXIT_STORE);
+}
+
+/// Starts the member's network on its fixed key and port and keeps it
+/// dialing the other members.
+pub async fn start_network(args: &Args) -> Network {
     let peers: Vec<EndpointAddr> = args.peers.iter().map(|p| parse_peer(p)).collect();
     let discovery = mosaik::discovery::Config::builder()
         .no_dht_bootstrap()
@@ -200,44 +243,57 @@ async fn serve(args: Args) {
         .await
         .expect("network starts");
     tokio::spawn(redial(network.discovery().clone(), peers));
+    network
+}
 
-    let builder = network
-        .groups()
-        .with_key(GroupKey::from_secret("restart-test"))
-        .with_state_machine(Log::default())
-        .with_consensus_config(consensus(args.strict));
-    let group = match store {
-        Some(store) => builder.with_log_storage(store).join(),
-        None => builder.join(),
-    };
+/// What the test asks a member about its replica.
+pub trait Replica {
+    /// The `status` reply.
+    fn status(&self) -> Status;
+    /// The `dump` reply.
+    fn dump(&self) -> impl std::future::Future<Output = Dump>;
+}
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut writer = Some(tokio::spawn(write(
-        group.clone(),
-        args.index,
-        args.incarnation,
-        stop.clone(),
-    )));
+/// A group with the `Log` machine.
+struct GroupReplica(Group<Log>);
 
+impl Replica for GroupReplica {
+    fn status(&self) -> Status {
+        Status {
+            committed: self.0.committed().get(),
+            is_leader: self.0.is_leader(),
+            leader: self.0.leader().map(|l| l.to_string()),
+        }
+    }
+
+    async fn dump(&self) -> Dump {
+        match self.0.query((), Weak).await {
+            Ok(at) => Dump {
+                committed: at.at_position.get(),
+                applied: at.result,
+            },
+            Err(err) => panic!("weak query failed: {err}"),
+        }
+    }
+}
+
+/// Answers the test's commands on stdin until it closes, then exits.
+pub async fn answer(
+    index: u64,
+    replica: &impl Replica,
+    stop: Arc<AtomicBool>,
+    writer: JoinHandle<()>,
+) {
+    let mut writer = Some(writer);
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         match line.trim() {
             "status" => {
-                let status = Status {
-                    committed: group.committed().get(),
-                    is_leader: group.is_leader(),
-                    leader: group.leader().map(|l| l.to_string()),
-                };
+                let status = replica.status();
                 println!("status {}", serde_json::to_string(&status).unwrap());
             }
             "dump" => {
-                let dump = match group.query((), Weak).await {
-                    Ok(at) => Dump {
-                        committed: at.at_position.get(),
-                        applied: at.result,
-                    },
-                    Err(err) => panic!("weak query failed: {err}"),
-                };
+                let dump = replica.dump().await;
                 println!("dump {}", serde_json::to_string(&dump).unwrap());
             }
             "stop-writing" => {
@@ -247,7 +303,7 @@ async fn serve(args: Args) {
                 }
                 println!("stopped");
             }
-            other => eprintln!("member {}: unknown command {other:?}", args.index),
+            other => eprintln!("member {index}: unknown command {other:?}"),
         }
     }
     // The test is gone: do not linger as an orphan.

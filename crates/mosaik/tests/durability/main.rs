@@ -8,12 +8,15 @@
 //! in strict mode (`with_min_quorum(2)`). Acknowledged writes must survive
 //! single kills, the loss of every member at once, a wiped directory and a
 //! torn WAL tail; a WAL damaged in its middle must stop the member with an
-//! error naming the file and offset (`scenario.rs`).
+//! error naming the file and offset (`scenario.rs`). A `collections::Map`
+//! kept with `CollectionConfig::with_storage` must survive SIGKILL of every
+//! member at once (`map.rs`, `durability::map`).
 //!
 //! `harness = false`: this binary is both the test and its members
 //! (`<exe> member ...`), whose harness is shared with `tests/restart`
 //! (`tests/common_proc`). Flags such as `--nocapture` are ignored; a
-//! positional filter that `durability::strict` does not contain skips it.
+//! positional filter selects scenarios by name (`durability::strict`,
+//! `durability::map`).
 
 // Shared with `tests/restart`; some of it only that test uses.
 #[allow(dead_code)]
@@ -22,6 +25,9 @@ mod check;
 #[allow(dead_code)]
 #[path = "../common_proc/cluster.rs"]
 mod cluster;
+mod map;
+#[path = "../common_proc/map_member.rs"]
+mod map_member;
 #[allow(dead_code)]
 #[path = "../common_proc/member.rs"]
 mod member;
@@ -38,5 +44,14 @@ mod wait;
 use cluster::Mode;
 
 fn main() {
-    runner::main("durability", &[Mode::DurableStrict], scenario::run);
+    runner::main(
+        "durability",
+        &[Mode::DurableStrict, Mode::DurableMap],
+        |mode| async move {
+            match mode {
+                Mode::DurableMap => map::run(mode).await,
+                _ => scenario::run(mode).await,
+            }
+        },
+    );
 }

@@ -164,7 +164,7 @@ async fn crash_and_restart(
 
 /// SIGKILLs every member at once, restarts them all on their directories
 /// and waits until each one's writes are acknowledged again.
-async fn whole_group_crash(cluster: &mut Cluster) -> anyhow::Result<()> {
+pub async fn whole_group_crash(cluster: &mut Cluster) -> anyhow::Result<()> {
     cluster.kill_all().await?;
     for i in 0..MEMBERS {
         cluster.restart(i)?;

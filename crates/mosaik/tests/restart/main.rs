@@ -23,6 +23,8 @@ mod check;
 #[allow(dead_code)]
 #[path = "../common_proc/cluster.rs"]
 mod cluster;
+#[path = "../common_proc/map_member.rs"]
+mod map_member;
 #[allow(dead_code)]
 #[path = "../common_proc/member.rs"]
 mod member;
