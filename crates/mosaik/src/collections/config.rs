@@ -236,3 +236,17 @@ impl CollectionConfig {
         self.consensus.as_ref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SyncConfig;
+
+    #[test]
+    fn fetch_batch_size_takes_a_plain_integer_and_clamps_zero() {
+        assert_eq!(SyncConfig::default().fetch_batch_size().get(), 2000);
+        let set = SyncConfig::default().with_fetch_batch_size(500);
+        assert_eq!(set.fetch_batch_size().get(), 500);
+        let zero = SyncConfig::default().with_fetch_batch_size(0);
+        assert_eq!(zero.fetch_batch_size().get(), 1);
+    }
+}

@@ -130,7 +130,14 @@ async fn original_idioms_run() {
     })
     .await;
     let bond = ga.bonds().iter().next().expect("one bond");
-    assert_eq!(*bond.peer().id(), b.local().id());
+    let b_id = b.local().id();
+    assert_eq!(*bond.peer().id(), b_id);
+    // Once terminated, a bond still names the peer it was with.
+    drop(gb);
+    drop(b);
+    within("the bond ends", bond.terminated()).await;
+    assert!(bond.is_terminated());
+    assert_eq!(*bond.peer().id(), b_id);
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -237,3 +237,19 @@ impl<D: Datum> futures::Sink<D> for Producer<D> {
         Poll::Ready(Ok(()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn errors_compare_by_variant_and_datum() {
+        assert_eq!(Error::Offline(1u8), Error::Offline(1));
+        assert_ne!(Error::Offline(1u8), Error::Full(1));
+        assert_eq!(Error::<u8>::Closed(None), Error::Closed(None));
+        assert_ne!(Error::Closed(Some(1u8)), Error::Closed(Some(2)));
+        let encoding = |msg: &str| Error::Encoding(1u8, msg.into());
+        assert_eq!(encoding("bad"), encoding("bad"));
+        assert_ne!(encoding("bad"), encoding("worse"));
+    }
+}
