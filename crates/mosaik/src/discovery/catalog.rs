@@ -48,6 +48,19 @@ pub struct Catalog {
     departed: OrdMap<PeerId, (i64, chrono::DateTime<Utc>)>,
     purge_after: Duration,
     max_rtt: Option<Duration>,
+    /// Most signed entries held (see [`Catalog::make_room_for`]).
+    max_entries: usize,
+}
+
+/// Whether a new entry fits into a full catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Room {
+    /// Not a new entry, or the catalog has room.
+    Free,
+    /// This entry was evicted to make room.
+    Evicted(PeerId),
+    /// The catalog is full and nothing may be evicted for this entry.
+    Full,
 }
 
 impl Catalog {
@@ -64,6 +77,75 @@ impl Catalog {
             departed: OrdMap::new(),
             purge_after,
             max_rtt,
+            max_entries: usize::MAX,
+        }
+    }
+
+    /// Caps the number of signed entries (the local one not counted).
+    pub(crate) fn with_max_entries(mut self, max_entries: usize) -> Self {
+        self.max_entries = max_entries;
+        self
+    }
+
+    /// Whether `entry` matters to this node: it shares a tag, a stream or a
+    /// group with our own entry.
+    fn shares_with_us(&self, entry: &PeerEntry) -> bool {
+        let me = &self.local;
+        !entry.tags().is_disjoint(me.tags())
+            || !entry.streams().is_disjoint(me.streams())
+            || !entry.groups().is_disjoint(me.groups())
+    }
+
+    /// Whether `upsert_signed` would add `entry` as a new peer.
+    fn would_discover(&self, entry: &PeerEntry) -> bool {
+        entry.network_id() == self.network_id()
+            && entry.id() != self.local_id()
+            && !self.is_stale(entry)
+            && self
+                .signed
+                .get(&entry.id())
+                .is_none_or(|known| self.is_stale(known))
+            && self
+                .departed
+                .get(&entry.id())
+                .is_none_or(|(start, _)| entry.update_version().0 > *start)
+    }
+
+    /// Makes room for a new `entry` in a full catalog, or says there is
+    /// none. `proven`: the entry is its sender's own (the peer we talk to
+    /// proved it is reachable).
+    ///
+    /// Preference, so a flood of strangers cannot push out the peers that
+    /// matter: a stale entry goes first; then a stranger (shares nothing
+    /// with us) never measured by an RTT probe; then any stranger. Peers
+    /// sharing a group with us (every live bonded peer) are never evicted.
+    /// When full, a new entry is admitted only if it was proven or shares
+    /// something with us.
+    pub(crate) fn make_room_for(&mut self, entry: &PeerEntry, proven: bool) -> Room {
+        if self.signed.len() < self.max_entries || !self.would_discover(entry) {
+            return Room::Free;
+        }
+        let wanted = self.shares_with_us(entry);
+        let victim = self
+            .signed
+            .values()
+            .find(|e| self.is_stale(e))
+            .or_else(|| {
+                if !(wanted || proven) {
+                    return None;
+                }
+                let strangers = || self.signed.values().filter(|e| !self.shares_with_us(e));
+                strangers()
+                    .find(|e| !self.rtt.contains_key(&e.id()))
+                    .or_else(|| strangers().next().filter(|_| wanted))
+            })
+            .map(|e| e.id());
+        match victim {
+            Some(victim) => {
+                self.remove(&victim);
+                Room::Evicted(victim)
+            }
+            None => Room::Full,
         }
     }
 
