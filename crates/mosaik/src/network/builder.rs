@@ -113,7 +113,7 @@ impl NetworkBuilder {
     }
 
     /// Caps incoming connections of one protocol from one peer (default
-    /// 16).
+    /// 64).
     pub fn with_max_connections_per_peer(mut self, n: usize) -> Self {
         self.limits.max_connections_per_peer = n;
         self

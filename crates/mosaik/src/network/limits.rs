@@ -17,7 +17,7 @@ pub const DEFAULT_MAX_UNKNOWN_CONNECTIONS: usize = 32;
 
 /// Default cap on incoming connections of one protocol from one remote
 /// peer (a consumer opens one per stream, a member one per group).
-pub const DEFAULT_MAX_CONNECTIONS_PER_PEER: usize = 16;
+pub const DEFAULT_MAX_CONNECTIONS_PER_PEER: usize = 64;
 
 /// Default time a peer the catalog does not know gets to send its first
 /// frame (known peers get the accept timeout).

@@ -1,0 +1,87 @@
+//! Memory flood: connections announcing almost-complete large frames, and
+//! large prefixes on protocols whose handshakes are small.
+
+use {
+    crate::util::{attacker, close_code, fast, node, node_with, raw, until},
+    core::time::Duration,
+    mosaik::network::{ConnectionLimit, Protocol, ProtocolViolation},
+    std::time::Instant,
+};
+
+const NET: &str = "hostile-memory";
+const BUDGET: usize = 4 * 1024 * 1024;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frame_flood_stays_within_the_budget_and_recovers() {
+    let victim = node_with(NET, fast(), |b| b.with_max_unauthenticated_bytes(BUDGET)).await;
+    let attacker = attacker().await;
+    let frame = 2 * 1024 * 1024 - 1;
+    let alpn = mosaik::discovery::SyncProtocol::ALPN;
+    let mut held = Vec::new();
+    let mut peak = 0;
+    for _ in 0..12 {
+        let conn = raw(&attacker, &victim, alpn).await.expect("connects");
+        let Ok((mut send, recv)) = conn.open_bi().await else {
+            continue;
+        };
+        let mut bytes = u32::try_from(frame).unwrap().to_be_bytes().to_vec();
+        bytes.extend(std::iter::repeat_n(7u8, 64 * 1024));
+        let _ = send.write_all(&bytes).await;
+        peak = peak.max(victim.unauthenticated_bytes());
+        held.push((conn, send, recv));
+    }
+    until("frames reach the victim", || {
+        peak = peak.max(victim.unauthenticated_bytes());
+        peak >= frame
+    })
+    .await;
+    assert!(
+        peak <= BUDGET,
+        "buffered {peak} bytes over a {BUDGET} budget"
+    );
+    let mut refused = 0;
+    for (conn, _, _) in &held {
+        if close_code(conn, Duration::from_millis(200)).await == Some(ConnectionLimit::CODE.into())
+        {
+            refused += 1;
+        }
+    }
+    println!(
+        "memory flood: 12 x {frame} byte frames, peak unauthenticated {peak} bytes (budget {BUDGET}), {refused} refused with ConnectionLimit"
+    );
+    assert!(refused >= 10, "only {refused} over-budget frames refused");
+    // Recovery: the held frames time out and the budget comes back.
+    let took = until("budget released", || victim.unauthenticated_bytes() == 0).await;
+    println!("memory flood: budget back to 0 after {took:?}");
+    assert!(took < Duration::from_secs(10));
+    drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_protocols_refuse_large_prefixes_at_once() {
+    let victim = node(NET, fast()).await;
+    let attacker = attacker().await;
+    let alpns: [&[u8]; 4] = [
+        mosaik::discovery::PingProtocol::ALPN,
+        mosaik::discovery::DepartProtocol::ALPN,
+        mosaik::streams::StreamsProtocol::ALPN,
+        b"/mosaik/groups/1",
+    ];
+    for alpn in alpns {
+        let conn = raw(&attacker, &victim, alpn).await.expect("connects");
+        let (mut send, _recv) = conn.open_bi().await.unwrap();
+        let started = Instant::now();
+        // A 16 MiB - 1 frame header and a little of its body.
+        let mut bytes = (16u32 * 1024 * 1024 - 1).to_be_bytes().to_vec();
+        bytes.extend([0u8; 1024]);
+        let _ = send.write_all(&bytes).await;
+        let code = close_code(&conn, Duration::from_secs(2)).await;
+        println!(
+            "{}: 16 MiB prefix closed with {code:?} after {:?}",
+            String::from_utf8_lossy(alpn),
+            started.elapsed()
+        );
+        assert_eq!(code, Some(ProtocolViolation::CODE.into()));
+        assert_eq!(victim.unauthenticated_bytes(), 0);
+    }
+}
