@@ -368,3 +368,84 @@ impl Catalog {
         first || before != self.too_slow(&peer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use {
+        super::*,
+        crate::{GroupId, Tag},
+        iroh::{EndpointAddr, SecretKey},
+    };
+
+    const NET: &str = "catalog-cap";
+
+    fn signed(change: impl FnOnce(PeerEntry) -> PeerEntry) -> SignedPeerEntry {
+        let key = SecretKey::generate();
+        change(PeerEntry::new(
+            NetworkId::from(NET),
+            EndpointAddr::new(key.public()),
+        ))
+        .sign(&key)
+        .unwrap()
+    }
+
+    fn catalog(max: usize) -> Catalog {
+        let local = signed(|e| {
+            e.add_groups([GroupId::from("g")])
+                .add_tags([Tag::from("t")])
+        });
+        Catalog::new(local, Duration::from_mins(5), None).with_max_entries(max)
+    }
+
+    fn insert(c: &mut Catalog, e: &SignedPeerEntry, proven: bool) -> Room {
+        let room = c.make_room_for(e, proven);
+        if room != Room::Full {
+            assert_eq!(c.upsert_signed(e.clone()), Upsert::Discovered);
+        }
+        room
+    }
+
+    #[test]
+    fn a_full_catalog_admits_only_proven_or_sharing_peers() {
+        let mut c = catalog(3);
+        let member = signed(|e| e.add_groups([GroupId::from("g")]));
+        let (s1, s2) = (signed(|e| e), signed(|e| e));
+        for e in [&member, &s1, &s2] {
+            assert_eq!(insert(&mut c, e, false), Room::Free);
+        }
+        // A stranger relayed by someone else: refused, nothing evicted.
+        let relayed = signed(|e| e);
+        assert_eq!(insert(&mut c, &relayed, false), Room::Full);
+        assert_eq!(c.signed_peers_count(), 3);
+        // s1 was measured by a probe: the unmeasured s2 goes first.
+        c.set_rtt(s1.id(), Duration::from_millis(1));
+        let proven = signed(|e| e);
+        assert_eq!(insert(&mut c, &proven, true), Room::Evicted(s2.id()));
+        // A peer sharing our tag may evict even a measured stranger.
+        let tagged = signed(|e| e.add_tags([Tag::from("t")]));
+        let room = insert(&mut c, &tagged, false);
+        assert!(matches!(room, Room::Evicted(v) if v == proven.id() || v == s1.id()));
+        assert!(c.get_signed(&member.id()).is_some());
+    }
+
+    #[test]
+    fn peers_sharing_a_group_are_never_evicted() {
+        let mut c = catalog(2);
+        let members: Vec<_> = (0..2)
+            .map(|_| signed(|e| e.add_groups([GroupId::from("g")])))
+            .collect();
+        for m in &members {
+            insert(&mut c, m, true);
+        }
+        let tagged = signed(|e| e.add_tags([Tag::from("t")]));
+        assert_eq!(insert(&mut c, &tagged, true), Room::Full);
+        let newcomer = signed(|e| e.add_groups([GroupId::from("g")]));
+        assert_eq!(insert(&mut c, &newcomer, true), Room::Full);
+        for m in &members {
+            assert!(c.get_signed(&m.id()).is_some());
+        }
+        // Updates of known peers always fit.
+        let update = members[0].clone();
+        assert_eq!(c.make_room_for(&update, false), Room::Free);
+    }
+}

@@ -24,7 +24,7 @@ async fn reopened_connections_cannot_starve_an_honest_bond() {
     let key = GroupKey::from_secret("hostile-bonds");
     let join = |net: &mosaik::Network| {
         net.groups()
-            .with_key(key.clone())
+            .with_key(key)
             .with_state_machine(Counter::default())
             .with_consensus_config(timing())
             .join()

@@ -9,4 +9,5 @@ mod bonds;
 mod catalog;
 mod gossip;
 mod memory;
+mod timeouts;
 mod util;
