@@ -106,7 +106,13 @@ impl GracefulDeparture {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use {
+        super::*,
+        crate::{
+            discovery::SignedPeerEntry,
+            network::fuzz::{decodes, enc, entry, fuzz},
+        },
+    };
 
     #[test]
     fn departure_signature_binds_fields() {
@@ -116,5 +122,40 @@ mod tests {
         let mut tampered = d.clone();
         tampered.last_version = PeerEntryVersion(1, 3);
         assert!(!tampered.verify());
+    }
+
+    #[test]
+    fn discovery_decoders() {
+        let (a, b) = (entry("n"), entry("n"));
+        let snapshot = CatalogSnapshot(vec![a.clone().into(), b.clone().into()]);
+        let departure = GracefulDeparture::new(&SecretKey::generate(), PeerEntryVersion(1, 2));
+        fuzz(
+            "signed_entry",
+            &[enc(&a), enc(&b)],
+            decodes::<SignedPeerEntry>,
+        );
+        fuzz(
+            "catalog_snapshot",
+            &[enc(&snapshot)],
+            decodes::<CatalogSnapshot>,
+        );
+        fuzz(
+            "announcement",
+            &[
+                enc(&AnnouncementMessage::OwnEntryUpdate(a.clone().into())),
+                enc(&AnnouncementMessage::GracefulDeparture(departure.clone())),
+            ],
+            decodes::<AnnouncementMessage>,
+        );
+        fuzz(
+            "departure",
+            &[enc(&departure)],
+            decodes::<GracefulDeparture>,
+        );
+        fuzz(
+            "unverified_entry",
+            &[enc(&UnverifiedEntry::from(a))],
+            decodes::<UnverifiedEntry>,
+        );
     }
 }

@@ -180,7 +180,16 @@ pub(crate) enum BondMessage<C> {
 
 #[cfg(test)]
 mod tests {
-    use {super::*, crate::primitives::encoding};
+    use {
+        super::{
+            super::sync::wire::{SnapshotInfo, SyncMessage},
+            *,
+        },
+        crate::{
+            network::fuzz::{decodes, enc, fuzz},
+            primitives::encoding,
+        },
+    };
 
     fn entry() -> SignedPeerEntry {
         let key = iroh::SecretKey::generate();
@@ -205,5 +214,66 @@ mod tests {
         // from the prefix (postcard varint 1_000_000).
         let prefix = encoding::serialize(&1_000_000u32);
         assert!(encoding::deserialize::<HandshakeBonds>(&prefix).is_err());
+    }
+
+    #[test]
+    fn groups_decoders() {
+        let standing = Standing {
+            preference: LeadershipPreference::Normal,
+            history: true,
+        };
+        let bonds = HandshakeBonds::of(vec![entry(), entry()]);
+        let start = HandshakeStart {
+            network_id: NetworkId::from("n"),
+            group_id: GroupId::from("g"),
+            proof: Digest::from("p"),
+            bonds: bonds.clone(),
+            standing,
+            entry: entry().into(),
+        };
+        let end = HandshakeEnd {
+            proof: Digest::from("p"),
+            bonds,
+            standing,
+            entry: entry().into(),
+        };
+        fuzz("handshake_start", &[enc(&start)], decodes::<HandshakeStart>);
+        fuzz("handshake_end", &[enc(&end)], decodes::<HandshakeEnd>);
+        let key = iroh::SecretKey::generate().public();
+        let anchor = mosaik_raft::Cursor {
+            term: mosaik_raft::Term::new(3, key),
+            index: mosaik_raft::Index::new(9),
+        };
+        let sync = [
+            SyncMessage::Query {
+                base: mosaik_raft::Index::new(1),
+            },
+            SyncMessage::Offer {
+                snapshots: vec![SnapshotInfo { anchor, items: 5 }],
+            },
+            SyncMessage::Fetch {
+                anchor,
+                range: 0..5,
+            },
+            SyncMessage::Data {
+                anchor,
+                offset: 0,
+                items: vec![bytes::Bytes::from_static(b"item")],
+            },
+        ];
+        let sync_seeds: Vec<Vec<u8>> = sync.iter().map(enc).collect();
+        fuzz("sync_message", &sync_seeds, decodes::<SyncMessage>);
+        let bond: Vec<BondMessage<i64>> = vec![
+            BondMessage::Ping,
+            BondMessage::Pong,
+            BondMessage::Departure,
+            BondMessage::PeerEntryUpdate(Box::new(entry())),
+            BondMessage::BondFormed(Box::new(entry())),
+            BondMessage::Sync(sync[3].clone()),
+            BondMessage::StateSync(bytes::Bytes::from_static(b"strategy")),
+            BondMessage::Standing(standing),
+        ];
+        let bond_seeds: Vec<Vec<u8>> = bond.iter().map(enc).collect();
+        fuzz("bond_message", &bond_seeds, decodes::<BondMessage<i64>>);
     }
 }

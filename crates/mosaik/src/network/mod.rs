@@ -9,6 +9,8 @@ mod admission;
 mod builder;
 mod close;
 mod frame;
+#[cfg(test)]
+pub(crate) mod fuzz;
 mod limits;
 mod link;
 mod link_error;
