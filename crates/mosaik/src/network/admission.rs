@@ -85,6 +85,19 @@ impl Drop for ConnPermit {
 
 impl Admission {
     pub(crate) fn new(limits: Limits) -> Arc<Self> {
+        // The configured budget next to what is in use, so a scrape shows
+        // both (`…budget.unauthenticated.bytes` is the use).
+        #[allow(clippy::cast_precision_loss)]
+        {
+            metrics::gauge!("mosaik.network.budget.unauthenticated.capacity")
+                .set(limits.max_unauthenticated_bytes as f64);
+            metrics::gauge!("mosaik.network.limits.connections_per_protocol")
+                .set(limits.max_connections_per_protocol as f64);
+            metrics::gauge!("mosaik.network.limits.unknown_connections")
+                .set(limits.max_unknown_connections as f64);
+            metrics::gauge!("mosaik.network.limits.connections_per_peer")
+                .set(limits.max_connections_per_peer as f64);
+        }
         Arc::new(Self {
             limits,
             known: OnceLock::new(),

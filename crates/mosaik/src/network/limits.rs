@@ -37,7 +37,11 @@ pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 256;
 /// Over a cap, a new connection is closed at once with
 /// [`ConnectionLimit`](super::ConnectionLimit) and a frame that would
 /// exceed the byte budget closes its link the same way; the refusal is
-/// counted in `mosaik.network.connections.refused{reason}`.
+/// counted in `mosaik.network.connections.refused{reason}`. The caps are
+/// reported as gauges (`mosaik.network.limits.*`,
+/// `mosaik.network.budget.unauthenticated.capacity`) next to their use
+/// (`mosaik.network.connections.active{alpn}`,
+/// `mosaik.network.budget.unauthenticated.bytes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Incoming connections of one protocol from known peers.
