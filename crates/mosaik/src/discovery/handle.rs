@@ -21,6 +21,10 @@ use {
     tokio::sync::{broadcast, mpsc, watch},
 };
 
+/// Most (peer, reason) pairs remembered as logged; the set is cleared when
+/// full, so it stays bounded under a flood of fresh peer ids.
+const MAX_LOGGED_REJECTIONS: usize = 1024;
+
 /// Errors of discovery operations.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -415,12 +419,16 @@ impl Shared {
         let net = self.local.network_id().short().to_string();
         metrics::counter!("mosaik.discovery.rejected", "network" => net, "reason" => reason)
             .increment(1);
-        if self
-            .logged
-            .lock()
-            .expect("logged lock")
-            .insert((peer, reason))
-        {
+        let first = {
+            let mut logged = self.logged.lock().expect("logged lock");
+            // A Sybil flood brings a new peer id per entry: forget and log
+            // again rather than remember every id.
+            if logged.len() >= MAX_LOGGED_REJECTIONS {
+                logged.clear();
+            }
+            logged.insert((peer, reason))
+        };
+        if first {
             tracing::warn!(peer = %peer.fmt_short(), reason, "rejected discovery input");
         }
     }
