@@ -298,7 +298,9 @@ impl Shared {
                         changed = true;
                     }
                     Room::Full => {
-                        self.reject(entry.id(), "catalog_full");
+                        // Keyed by us, not the entry: one log line per
+                        // flood, not one per fresh Sybil id.
+                        self.reject(self.local.id(), "catalog_full");
                         results.push((entry, Upsert::Rejected));
                         continue;
                     }
