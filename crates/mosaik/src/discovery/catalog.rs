@@ -111,6 +111,17 @@ impl Catalog {
                 .is_none_or(|(start, _)| entry.update_version().0 > *start)
     }
 
+    /// Whether a full catalog would refuse `entry` whatever its signature
+    /// (a new stranger relayed by someone else): checked before the
+    /// signature, so a flood of fresh entries costs no verification once
+    /// the catalog is full.
+    pub(crate) fn refuses(&self, entry: &PeerEntry, proven: bool) -> bool {
+        self.signed.len() >= self.max_entries
+            && !proven
+            && !self.shares_with_us(entry)
+            && self.would_discover(entry)
+    }
+
     /// Makes room for a new `entry` in a full catalog, or says there is
     /// none. `proven`: the entry is its sender's own (the peer we talk to
     /// proved it is reachable).
@@ -413,8 +424,12 @@ mod tests {
         for e in [&member, &s1, &s2] {
             assert_eq!(insert(&mut c, e, false), Room::Free);
         }
-        // A stranger relayed by someone else: refused, nothing evicted.
+        // A stranger relayed by someone else: refused, nothing evicted,
+        // and known to be refused before its signature is checked.
         let relayed = signed(|e| e);
+        assert!(c.refuses(&relayed, false));
+        assert!(!c.refuses(&relayed, true));
+        assert!(!c.refuses(&member, false), "updates are never refused");
         assert_eq!(insert(&mut c, &relayed, false), Room::Full);
         assert_eq!(c.signed_peers_count(), 3);
         // s1 was measured by a probe: the unmeasured s2 goes first.

@@ -252,6 +252,14 @@ impl Shared {
 
     /// Verifies and merges a wire entry from `source`.
     pub(crate) fn merge_unverified(&self, entry: UnverifiedEntry, source: PeerId) -> Upsert {
+        if self
+            .catalog
+            .borrow()
+            .refuses(&entry.0, entry.0.id() == source)
+        {
+            self.reject(self.local.id(), "catalog_full");
+            return Upsert::Rejected;
+        }
         if let Ok(entry) = entry.verify() {
             let proven = entry.id() == source;
             self.merge_batch(vec![(entry, proven)])

@@ -68,6 +68,7 @@ fn merge_snapshot(shared: &Shared, from: PeerId, snapshot: CatalogSnapshot) -> R
                 capped = true;
                 continue;
             }
+            None if catalog.refuses(&entry.0, peer == from) => continue,
             None => new += 1,
         }
         match entry.verify() {
