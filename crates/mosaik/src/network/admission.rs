@@ -8,7 +8,7 @@
 //! ones; one peer can hold only a few connections per protocol.
 
 use {
-    super::{PeerId, frame::ByteBudget, limits::Limits},
+    super::{PeerId, frame::ByteBudget, limits::Limits, rate::ConnectionRate},
     std::{
         collections::HashMap,
         sync::{Arc, Mutex, OnceLock},
@@ -27,6 +27,7 @@ pub(crate) struct Admission {
     per_peer: Mutex<HashMap<(PeerId, Vec<u8>), usize>>,
     budget: Arc<ByteBudget>,
     handshakes: Arc<Semaphore>,
+    rate: ConnectionRate,
 }
 
 impl core::fmt::Debug for Admission {
@@ -105,6 +106,10 @@ impl Admission {
             per_peer: Mutex::default(),
             budget: ByteBudget::new(limits.max_unauthenticated_bytes),
             handshakes: Arc::new(Semaphore::new(limits.max_pending_handshakes)),
+            rate: ConnectionRate::new(
+                limits.max_connections_per_second,
+                limits.max_connection_burst,
+            ),
         })
     }
 
@@ -125,6 +130,11 @@ impl Admission {
     /// The budget of bytes for links not admitted yet.
     pub(crate) fn budget(&self) -> &Arc<ByteBudget> {
         &self.budget
+    }
+
+    /// Whether a new connection from `addr` is within its source's rate.
+    pub(crate) fn within_rate(&self, addr: &iroh::endpoint::IncomingAddr) -> bool {
+        self.rate.allow(addr)
     }
 
     /// A slot for one QUIC handshake; `None` when too many are running.

@@ -133,6 +133,15 @@ impl NetworkBuilder {
         self
     }
 
+    /// Caps the new incoming connections one source address may open per
+    /// second, with a burst allowance (defaults 32/s, burst 128); more are
+    /// refused before the TLS handshake.
+    pub fn with_max_connections_per_second(mut self, per_second: u32, burst: u32) -> Self {
+        self.limits.max_connections_per_second = per_second;
+        self.limits.max_connection_burst = burst;
+        self
+    }
+
     /// Caps QUIC handshakes in progress at once (default 256).
     pub fn with_max_pending_handshakes(mut self, n: usize) -> Self {
         self.limits.max_pending_handshakes = n;

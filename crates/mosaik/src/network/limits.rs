@@ -30,6 +30,14 @@ pub const DEFAULT_MAX_UNAUTHENTICATED_BYTES: usize = 64 * 1024 * 1024;
 /// Default cap on QUIC handshakes in progress at once.
 pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 256;
 
+/// Default rate of new incoming connections one source address may open
+/// per second (checked before the TLS handshake).
+pub const DEFAULT_MAX_CONNECTIONS_PER_SECOND: u32 = 32;
+
+/// Default burst of new incoming connections one source address may open
+/// at once.
+pub const DEFAULT_MAX_CONNECTION_BURST: u32 = 128;
+
 /// Caps on what remote peers may make this node hold, before and after
 /// they are admitted. Set with `NetworkBuilder::with_limits`; every field
 /// also has its own `with_*` builder method.
@@ -56,6 +64,11 @@ pub struct Limits {
     pub max_unauthenticated_bytes: usize,
     /// QUIC handshakes in progress at once; more are refused.
     pub max_pending_handshakes: usize,
+    /// New incoming connections one source address may open per second;
+    /// more are refused before the TLS handshake.
+    pub max_connections_per_second: u32,
+    /// Burst allowance of new connections per source address.
+    pub max_connection_burst: u32,
 }
 
 impl Default for Limits {
@@ -67,6 +80,8 @@ impl Default for Limits {
             unknown_accept_timeout: DEFAULT_UNKNOWN_ACCEPT_TIMEOUT,
             max_unauthenticated_bytes: DEFAULT_MAX_UNAUTHENTICATED_BYTES,
             max_pending_handshakes: DEFAULT_MAX_PENDING_HANDSHAKES,
+            max_connections_per_second: DEFAULT_MAX_CONNECTIONS_PER_SECOND,
+            max_connection_burst: DEFAULT_MAX_CONNECTION_BURST,
         }
     }
 }

@@ -17,6 +17,7 @@ mod link_error;
 mod listener;
 mod local;
 mod mdns;
+mod rate;
 mod router;
 
 pub use crate::primitives::NetworkId;
@@ -27,7 +28,8 @@ pub use {
         ProtocolViolation, Success, TimedOut, UnexpectedClose, UnknownPeer, application_close,
     },
     limits::{
-        DEFAULT_MAX_CONNECTIONS_PER_PEER, DEFAULT_MAX_CONNECTIONS_PER_PROTOCOL,
+        DEFAULT_MAX_CONNECTION_BURST, DEFAULT_MAX_CONNECTIONS_PER_PEER,
+        DEFAULT_MAX_CONNECTIONS_PER_PROTOCOL, DEFAULT_MAX_CONNECTIONS_PER_SECOND,
         DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_UNAUTHENTICATED_BYTES,
         DEFAULT_MAX_UNKNOWN_CONNECTIONS, DEFAULT_UNKNOWN_ACCEPT_TIMEOUT, Limits,
     },

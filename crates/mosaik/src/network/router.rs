@@ -75,6 +75,12 @@ impl Router {
                 incoming = self.endpoint.accept() => incoming,
             };
             let Some(incoming) = incoming else { break };
+            if !self.admission.within_rate(&incoming.remote_addr()) {
+                metrics::counter!("mosaik.network.connections.refused", "reason" => "rate")
+                    .increment(1);
+                incoming.refuse();
+                continue;
+            }
             // Bounded before any work: a flood of QUIC handshakes is
             // refused, not queued.
             let Some(slot) = self.admission.handshake_slot() else {

@@ -66,7 +66,10 @@ async fn gossip_garbage_and_silence_are_closed_and_bounded() {
         match close_code(conn, Duration::from_secs(5)).await {
             Some(c) if c == u64::from(UnknownPeer::CODE) => unknown += 1,
             Some(c) if c == u64::from(ConnectionLimit::CODE) => refused += 1,
-            other => panic!("gossip connection not closed by name: {other:?}"),
+            other => panic!(
+                "gossip connection not closed by name: {other:?} ({:?})",
+                conn.close_reason()
+            ),
         }
     }
     println!(

@@ -9,5 +9,6 @@ mod bonds;
 mod catalog;
 mod gossip;
 mod memory;
+mod service;
 mod timeouts;
 mod util;
