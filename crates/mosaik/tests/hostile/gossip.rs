@@ -63,7 +63,9 @@ async fn gossip_garbage_and_silence_are_closed_and_bounded() {
     );
     let (mut unknown, mut refused) = (0, 0);
     for conn in &conns {
-        match close_code(conn, Duration::from_secs(5)).await {
+        // Generous: under load a connection may wait in the listener backlog
+        // behind the gossip actor before its watcher starts.
+        match close_code(conn, Duration::from_secs(15)).await {
             Some(c) if c == u64::from(UnknownPeer::CODE) => unknown += 1,
             Some(c) if c == u64::from(ConnectionLimit::CODE) => refused += 1,
             other => panic!(
