@@ -48,6 +48,19 @@ pub struct Catalog {
     departed: OrdMap<PeerId, (i64, chrono::DateTime<Utc>)>,
     purge_after: Duration,
     max_rtt: Option<Duration>,
+    /// Most signed entries held (see [`Catalog::make_room_for`]).
+    max_entries: usize,
+}
+
+/// Whether a new entry fits into a full catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Room {
+    /// Not a new entry, or the catalog has room.
+    Free,
+    /// This entry was evicted to make room.
+    Evicted(PeerId),
+    /// The catalog is full and nothing may be evicted for this entry.
+    Full,
 }
 
 impl Catalog {
@@ -64,6 +77,86 @@ impl Catalog {
             departed: OrdMap::new(),
             purge_after,
             max_rtt,
+            max_entries: usize::MAX,
+        }
+    }
+
+    /// Caps the number of signed entries (the local one not counted).
+    pub(crate) fn with_max_entries(mut self, max_entries: usize) -> Self {
+        self.max_entries = max_entries;
+        self
+    }
+
+    /// Whether `entry` matters to this node: it shares a tag, a stream or a
+    /// group with our own entry.
+    fn shares_with_us(&self, entry: &PeerEntry) -> bool {
+        let me = &self.local;
+        !entry.tags().is_disjoint(me.tags())
+            || !entry.streams().is_disjoint(me.streams())
+            || !entry.groups().is_disjoint(me.groups())
+    }
+
+    /// Whether `upsert_signed` would add `entry` as a new peer.
+    fn would_discover(&self, entry: &PeerEntry) -> bool {
+        entry.network_id() == self.network_id()
+            && *entry.id() != self.local_id()
+            && !self.is_stale(entry)
+            && self
+                .signed
+                .get(entry.id())
+                .is_none_or(|known| self.is_stale(known))
+            && self
+                .departed
+                .get(entry.id())
+                .is_none_or(|(start, _)| entry.update_version().0 > *start)
+    }
+
+    /// Whether a full catalog would refuse `entry` whatever its signature
+    /// (a new stranger relayed by someone else): checked before the
+    /// signature, so a flood of fresh entries costs no verification once
+    /// the catalog is full.
+    pub(crate) fn refuses(&self, entry: &PeerEntry, proven: bool) -> bool {
+        self.signed.len() >= self.max_entries
+            && !proven
+            && !self.shares_with_us(entry)
+            && self.would_discover(entry)
+    }
+
+    /// Makes room for a new `entry` in a full catalog, or says there is
+    /// none. `proven`: the entry is its sender's own (the peer we talk to
+    /// proved it is reachable).
+    ///
+    /// Preference, so a flood of strangers cannot push out the peers that
+    /// matter: a stale entry goes first; then a stranger (shares nothing
+    /// with us) never measured by an RTT probe; then any stranger. Peers
+    /// sharing a group with us (every live bonded peer) are never evicted.
+    /// When full, a new entry is admitted only if it was proven or shares
+    /// something with us.
+    pub(crate) fn make_room_for(&mut self, entry: &PeerEntry, proven: bool) -> Room {
+        if self.signed.len() < self.max_entries || !self.would_discover(entry) {
+            return Room::Free;
+        }
+        let wanted = self.shares_with_us(entry);
+        let victim = self
+            .signed
+            .values()
+            .find(|e| self.is_stale(e))
+            .or_else(|| {
+                if !(wanted || proven) {
+                    return None;
+                }
+                let strangers = || self.signed.values().filter(|e| !self.shares_with_us(e));
+                strangers()
+                    .find(|e| !self.rtt.contains_key(e.id()))
+                    .or_else(|| strangers().next().filter(|_| wanted))
+            })
+            .map(|e| *e.id());
+        match victim {
+            Some(victim) => {
+                self.remove(&victim);
+                Room::Evicted(victim)
+            }
+            None => Room::Full,
         }
     }
 
@@ -284,5 +377,90 @@ impl Catalog {
         let before = self.too_slow(&peer);
         let first = self.rtt.insert(peer, rtt).is_none();
         first || before != self.too_slow(&peer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use {
+        super::*,
+        crate::{GroupId, Tag},
+        iroh::{EndpointAddr, SecretKey},
+    };
+
+    const NET: &str = "catalog-cap";
+
+    fn signed(change: impl FnOnce(PeerEntry) -> PeerEntry) -> SignedPeerEntry {
+        let key = SecretKey::generate();
+        change(PeerEntry::new(
+            NetworkId::from(NET),
+            EndpointAddr::new(key.public()),
+        ))
+        .sign(&key)
+        .unwrap()
+    }
+
+    fn catalog(max: usize) -> Catalog {
+        let local = signed(|e| {
+            e.add_groups([GroupId::from("g")])
+                .add_tags([Tag::from("t")])
+        });
+        Catalog::new(local, Duration::from_mins(5), None).with_max_entries(max)
+    }
+
+    fn insert(c: &mut Catalog, e: &SignedPeerEntry, proven: bool) -> Room {
+        let room = c.make_room_for(e, proven);
+        if room != Room::Full {
+            assert_eq!(c.upsert_signed(e.clone()), Upsert::Discovered);
+        }
+        room
+    }
+
+    #[test]
+    fn a_full_catalog_admits_only_proven_or_sharing_peers() {
+        let mut c = catalog(3);
+        let member = signed(|e| e.add_groups([GroupId::from("g")]));
+        let (s1, s2) = (signed(|e| e), signed(|e| e));
+        for e in [&member, &s1, &s2] {
+            assert_eq!(insert(&mut c, e, false), Room::Free);
+        }
+        // A stranger relayed by someone else: refused, nothing evicted,
+        // and known to be refused before its signature is checked.
+        let relayed = signed(|e| e);
+        assert!(c.refuses(&relayed, false));
+        assert!(!c.refuses(&relayed, true));
+        assert!(!c.refuses(&member, false), "updates are never refused");
+        assert_eq!(insert(&mut c, &relayed, false), Room::Full);
+        assert_eq!(c.signed_peers_count(), 3);
+        // s1 was measured by a probe: the unmeasured s2 goes first.
+        c.set_rtt(*s1.id(), Duration::from_millis(1));
+        let proven = signed(|e| e);
+        assert_eq!(insert(&mut c, &proven, true), Room::Evicted(*s2.id()));
+        // A peer sharing our tag may evict even a measured stranger.
+        let tagged = signed(|e| e.add_tags([Tag::from("t")]));
+        let room = insert(&mut c, &tagged, false);
+        assert!(matches!(room, Room::Evicted(v) if v == *proven.id() || v == *s1.id()));
+        assert!(c.get_signed(&member.id()).is_some());
+    }
+
+    #[test]
+    fn peers_sharing_a_group_are_never_evicted() {
+        let mut c = catalog(2);
+        let members: Vec<_> = (0..2)
+            .map(|_| signed(|e| e.add_groups([GroupId::from("g")])))
+            .collect();
+        for m in &members {
+            insert(&mut c, m, true);
+        }
+        let tagged = signed(|e| e.add_tags([Tag::from("t")]));
+        assert_eq!(insert(&mut c, &tagged, true), Room::Full);
+        let newcomer = signed(|e| e.add_groups([GroupId::from("g")]));
+        assert_eq!(insert(&mut c, &newcomer, true), Room::Full);
+        for m in &members {
+            assert!(c.get_signed(&m.id()).is_some());
+        }
+        // Updates of known peers always fit.
+        let update = members[0].clone();
+        assert_eq!(c.make_room_for(&update, false), Room::Free);
     }
 }

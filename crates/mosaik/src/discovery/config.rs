@@ -41,7 +41,31 @@ pub struct Config {
     pub max_snapshot_entries: usize,
     /// Time a sync or ping exchange may take before it is abandoned.
     pub exchange_timeout: Duration,
+    /// Most signed peer entries the catalog holds; when full, only entries
+    /// proven reachable or sharing our tags, streams or groups get in
+    /// (evicting strangers; peers sharing a group are never evicted).
+    /// Keep it below peers' `max_snapshot_entries`, so they take our
+    /// snapshots.
+    pub max_catalog_entries: usize,
+    /// Most entries one catalog snapshot may add that the catalog did not
+    /// know (a per-source limit: one peer cannot flood the catalog).
+    pub max_new_entries_per_sync: usize,
+    /// Capacity of the queue of pending catalog syncs and RTT probes,
+    /// worked off by a fixed pool of tasks (not a task per peer).
+    pub max_pending_syncs: usize,
+    /// A gossip connection whose peer is still not in the catalog this
+    /// long after connecting is closed with `UnknownPeer`.
+    pub gossip_admission_timeout: Duration,
 }
+
+/// Default cap on signed catalog entries.
+pub const DEFAULT_MAX_CATALOG_ENTRIES: usize = 8192;
+
+/// Default cap on entries new to us that one snapshot may add.
+pub const DEFAULT_MAX_NEW_ENTRIES_PER_SYNC: usize = 256;
+
+/// Default capacity of the pending sync/probe queue.
+pub const DEFAULT_MAX_PENDING_SYNCS: usize = 256;
 
 /// How long the departure message gets to spread before shutdown goes on.
 pub const GRACEFUL_DEPARTURE_WINDOW: Duration = Duration::from_millis(500);
@@ -64,6 +88,10 @@ impl Default for Config {
             max_rtt: None,
             max_snapshot_entries: 10_000,
             exchange_timeout: Duration::from_secs(5),
+            max_catalog_entries: DEFAULT_MAX_CATALOG_ENTRIES,
+            max_new_entries_per_sync: DEFAULT_MAX_NEW_ENTRIES_PER_SYNC,
+            max_pending_syncs: DEFAULT_MAX_PENDING_SYNCS,
+            gossip_admission_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -183,6 +211,31 @@ impl ConfigBuilder {
         self
     }
 
+    /// Most signed entries the catalog holds (default 8192).
+    pub fn with_max_catalog_entries(mut self, n: usize) -> Self {
+        self.0.max_catalog_entries = n;
+        self
+    }
+
+    /// Most entries new to us one catalog snapshot may add (default 256).
+    pub fn with_max_new_entries_per_sync(mut self, n: usize) -> Self {
+        self.0.max_new_entries_per_sync = n;
+        self
+    }
+
+    /// Capacity of the pending sync/probe queue (default 256).
+    pub fn with_max_pending_syncs(mut self, n: usize) -> Self {
+        self.0.max_pending_syncs = n;
+        self
+    }
+
+    /// Time an unknown peer's gossip connection gets to become known
+    /// (default 5 s).
+    pub fn with_gossip_admission_timeout(mut self, d: Duration) -> Self {
+        self.0.gossip_admission_timeout = d;
+        self
+    }
+
     /// Validates and builds.
     pub fn build(self) -> Result<Config, ConfigError> {
         let c = self.0;
@@ -194,6 +247,9 @@ impl ConfigBuilder {
         }
         if c.announce_interval.is_zero() || c.rtt_probe_interval.is_zero() {
             return Err(ConfigError("intervals must be positive".into()));
+        }
+        if c.max_pending_syncs == 0 {
+            return Err(ConfigError("max_pending_syncs must be positive".into()));
         }
         if c.events_backlog == 0 {
             return Err(ConfigError("events_backlog must be positive".into()));

@@ -2,8 +2,8 @@
 
 use {
     super::{
-        Catalog, Config, Event, PeerEntry, SignedPeerEntry, Upsert, entry::UnverifiedEntry,
-        protocols, rtt::RttEstimator, worker::Command,
+        Catalog, Config, Event, PeerEntry, SignedPeerEntry, Upsert, catalog::Room,
+        entry::UnverifiedEntry, protocols, rtt::RttEstimator, worker::Command,
     },
     crate::{
         PeerId, Tag, UniqueId,
@@ -18,11 +18,12 @@ use {
         collections::{HashMap, HashSet},
         sync::{Arc, Mutex},
     },
-    tokio::sync::{Semaphore, broadcast, mpsc, watch},
+    tokio::sync::{broadcast, mpsc, watch},
 };
 
-/// Most catalog syncs run at once; more wait for a slot.
-pub(crate) const MAX_CONCURRENT_SYNCS: usize = 16;
+/// Most (peer, reason) pairs remembered as logged; the set is cleared when
+/// full, so it stays bounded under a flood of fresh peer ids.
+const MAX_LOGGED_REJECTIONS: usize = 1024;
 
 /// Errors of discovery operations.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +68,8 @@ pub(crate) struct Shared {
     pub(crate) commands: mpsc::Sender<Command>,
     /// Peers we already ran a full sync with (until they depart).
     pub(crate) synced: Mutex<HashSet<PeerId>>,
-    pub(crate) sync_slots: Semaphore,
+    /// Queue of outgoing syncs and probes (see `jobs.rs`).
+    pub(crate) jobs: mpsc::Sender<super::jobs::Job>,
     pub(crate) rtt: Mutex<HashMap<PeerId, RttEstimator>>,
     /// Current gossip neighbor count (read by the DHT bootstrap).
     pub(crate) neighbors: std::sync::atomic::AtomicUsize,
@@ -87,6 +89,18 @@ impl Discovery {
     /// This node's current signed entry.
     pub fn me(&self) -> SignedPeerEntry {
         self.0.catalog.borrow().local().clone()
+    }
+
+    /// Whether the catalog holds a signed, fresh entry of `peer` (what
+    /// admission asks at accept).
+    pub(crate) fn knows(&self, peer: &PeerId) -> bool {
+        self.0.catalog.borrow().get_signed(peer).is_some()
+    }
+
+    /// Verifies and merges a wire entry that `source` handed us; true if
+    /// the catalog changed.
+    pub(crate) fn feed_unverified(&self, entry: UnverifiedEntry, source: PeerId) -> bool {
+        self.0.merge_unverified(entry, source).changed()
     }
 
     /// A snapshot of the catalog.
@@ -251,45 +265,112 @@ impl Shared {
 
     /// Verifies and merges a wire entry from `source`.
     pub(crate) fn merge_unverified(&self, entry: UnverifiedEntry, source: PeerId) -> Upsert {
+        if self
+            .catalog
+            .borrow()
+            .refuses(&entry.0, *entry.0.id() == source)
+        {
+            self.reject(self.local.id(), "catalog_full");
+            return Upsert::Rejected;
+        }
         if let Ok(entry) = entry.verify() {
-            self.merge(entry)
+            let proven = *entry.id() == source;
+            self.merge_batch(vec![(entry, proven)])
+                .pop()
+                .map_or(Upsert::Rejected, |(_, outcome)| outcome)
         } else {
             self.reject(source, "invalid_signature");
             Upsert::Rejected
         }
     }
 
-    /// Merges a verified entry, emitting events and counting outcomes.
+    /// Merges a verified entry obtained directly (a ping reply, a
+    /// handshake, `Discovery::feed`), emitting events and counting outcomes.
     pub(crate) fn merge(&self, entry: SignedPeerEntry) -> Upsert {
+        self.merge_batch(vec![(entry, true)])
+            .pop()
+            .map_or(Upsert::Rejected, |(_, outcome)| outcome)
+    }
+
+    /// Merges verified entries in one catalog change, so watchers wake once
+    /// per batch, not per entry. `proven` marks an entry that is its
+    /// sender's own (see [`Catalog::make_room_for`]). Returns each entry's
+    /// outcome, in order.
+    pub(crate) fn merge_batch(
+        &self,
+        entries: Vec<(SignedPeerEntry, bool)>,
+    ) -> Vec<(PeerId, Upsert)> {
         let drift = chrono::Duration::from_std(self.config.max_time_drift).unwrap_or_default();
-        if entry.updated_at() > Utc::now() + drift {
-            self.reject(*entry.id(), "future_timestamp");
-            return Upsert::Rejected;
-        }
-        let mut outcome = Upsert::Rejected;
-        let plain = entry.clone().into_unsigned();
+        let horizon = Utc::now() + drift;
+        let mut results: Vec<(SignedPeerEntry, Upsert)> = Vec::with_capacity(entries.len());
+        let mut evicted = Vec::new();
         self.catalog.send_if_modified(|c| {
-            outcome = c.upsert_signed(entry);
-            outcome.changed()
+            let mut changed = false;
+            for (entry, proven) in entries {
+                if entry.updated_at() > horizon {
+                    self.reject(*entry.id(), "future_timestamp");
+                    results.push((entry, Upsert::Rejected));
+                    continue;
+                }
+                match c.make_room_for(&entry, proven) {
+                    Room::Free => {}
+                    Room::Evicted(victim) => {
+                        evicted.push(victim);
+                        changed = true;
+                    }
+                    Room::Full => {
+                        // Keyed by us, not the entry: one log line per
+                        // flood, not one per fresh Sybil id.
+                        self.reject(self.local.id(), "catalog_full");
+                        results.push((entry, Upsert::Rejected));
+                        continue;
+                    }
+                }
+                let outcome = c.upsert_signed(entry.clone());
+                changed |= outcome.changed();
+                results.push((entry, outcome));
+            }
+            changed
         });
         let net = self.local.network_id().short().to_string();
-        match outcome {
-            Upsert::Discovered => {
-                metrics::counter!("mosaik.discovery.peers.discovered", "network" => net)
-                    .increment(1);
-                self.local.observe([plain.address().clone()]);
-                let _ = self.events.send(Event::PeerDiscovered(plain));
-                self.catalog_size_gauge();
-            }
-            Upsert::Updated => {
-                metrics::counter!("mosaik.discovery.peers.updated", "network" => net).increment(1);
-                self.local.observe([plain.address().clone()]);
-                let _ = self.events.send(Event::PeerUpdated(plain));
-            }
-            Upsert::DifferentNetwork => self.reject(*plain.id(), "different_network"),
-            Upsert::Rejected | Upsert::Outdated => {}
+        for victim in evicted {
+            self.synced.lock().expect("synced lock").remove(&victim);
+            self.rtt.lock().expect("rtt lock").remove(&victim);
+            metrics::counter!("mosaik.discovery.catalog.evicted", "network" => net.clone())
+                .increment(1);
+            let _ = self.events.send(Event::PeerDeparted(victim));
         }
-        outcome
+        let mut grew = false;
+        let outcomes = results
+            .into_iter()
+            .map(|(entry, outcome)| {
+                let id = *entry.id();
+                match outcome {
+                    Upsert::Discovered => {
+                        grew = true;
+                        metrics::counter!("mosaik.discovery.peers.discovered", "network" => net.clone())
+                            .increment(1);
+                        let plain = entry.into_unsigned();
+                        self.local.observe([plain.address().clone()]);
+                        let _ = self.events.send(Event::PeerDiscovered(plain));
+                    }
+                    Upsert::Updated => {
+                        metrics::counter!("mosaik.discovery.peers.updated", "network" => net.clone())
+                            .increment(1);
+                        let plain = entry.into_unsigned();
+                        self.local.observe([plain.address().clone()]);
+                        let _ = self.events.send(Event::PeerUpdated(plain));
+                    }
+                    Upsert::DifferentNetwork => self.reject(id, "different_network"),
+                    Upsert::Rejected | Upsert::Outdated => {}
+                }
+                (id, outcome)
+            })
+            .collect();
+        if grew {
+            self.catalog_size_gauge();
+        }
+        outcomes
     }
 
     /// Applies a signed departure received from `from` (gossip or direct);
@@ -361,12 +442,16 @@ impl Shared {
         let net = self.local.network_id().short().to_string();
         metrics::counter!("mosaik.discovery.rejected", "network" => net, "reason" => reason)
             .increment(1);
-        if self
-            .logged
-            .lock()
-            .expect("logged lock")
-            .insert((peer, reason))
-        {
+        let first = {
+            let mut logged = self.logged.lock().expect("logged lock");
+            // A Sybil flood brings a new peer id per entry: forget and log
+            // again rather than remember every id.
+            if logged.len() >= MAX_LOGGED_REJECTIONS {
+                logged.clear();
+            }
+            logged.insert((peer, reason))
+        };
+        if first {
             tracing::warn!(peer = %peer.fmt_short(), reason, "rejected discovery input");
         }
     }

@@ -11,7 +11,13 @@ use {
 /// ALPN of the gossip announce protocol.
 pub const ANNOUNCE_ALPN: &[u8] = b"/mosaik/discovery/announce/1.0";
 
-/// Full catalog exchange.
+/// Largest encoded peer entry we accept anywhere (a gossip message, a ping
+/// reply): an entry with a few tickets fits easily.
+pub(crate) const MAX_ENTRY_SIZE: usize = 64 * 1024;
+
+/// Full catalog exchange: one snapshot each way, up to
+/// `max_snapshot_entries` entries, so it keeps the node's frame limit; its
+/// frames draw on the budget of unauthenticated bytes.
 #[derive(Debug)]
 pub struct SyncProtocol;
 
@@ -25,6 +31,10 @@ pub struct PingProtocol;
 
 impl Protocol for PingProtocol {
     const ALPN: &'static [u8] = b"/mosaik/discovery/ping/1.0";
+    /// The reply is one entry.
+    const MAX_FRAME_SIZE: usize = MAX_ENTRY_SIZE;
+    /// The request is empty.
+    const HANDSHAKE_FRAME_SIZE: usize = 64;
 }
 
 /// Direct departure notice (backs up the gossip broadcast).
@@ -33,6 +43,9 @@ pub struct DepartProtocol;
 
 impl Protocol for DepartProtocol {
     const ALPN: &'static [u8] = b"/mosaik/discovery/depart/1.0";
+    /// One `GracefulDeparture` (about 130 bytes).
+    const MAX_FRAME_SIZE: usize = 1024;
+    const HANDSHAKE_FRAME_SIZE: usize = 1024;
 }
 
 /// A catalog snapshot: every non-stale signed entry including the sender's.
@@ -93,7 +106,13 @@ impl GracefulDeparture {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use {
+        super::*,
+        crate::{
+            discovery::SignedPeerEntry,
+            network::fuzz::{decodes, enc, entry, fuzz},
+        },
+    };
 
     #[test]
     fn departure_signature_binds_fields() {
@@ -103,5 +122,40 @@ mod tests {
         let mut tampered = d.clone();
         tampered.last_version = PeerEntryVersion(1, 3);
         assert!(!tampered.verify());
+    }
+
+    #[test]
+    fn discovery_decoders() {
+        let (a, b) = (entry("n"), entry("n"));
+        let snapshot = CatalogSnapshot(vec![a.clone().into(), b.clone().into()]);
+        let departure = GracefulDeparture::new(&SecretKey::generate(), PeerEntryVersion(1, 2));
+        fuzz(
+            "signed_entry",
+            &[enc(&a), enc(&b)],
+            decodes::<SignedPeerEntry>,
+        );
+        fuzz(
+            "catalog_snapshot",
+            &[enc(&snapshot)],
+            decodes::<CatalogSnapshot>,
+        );
+        fuzz(
+            "announcement",
+            &[
+                enc(&AnnouncementMessage::OwnEntryUpdate(a.clone().into())),
+                enc(&AnnouncementMessage::GracefulDeparture(departure.clone())),
+            ],
+            decodes::<AnnouncementMessage>,
+        );
+        fuzz(
+            "departure",
+            &[enc(&departure)],
+            decodes::<GracefulDeparture>,
+        );
+        fuzz(
+            "unverified_entry",
+            &[enc(&UnverifiedEntry::from(a))],
+            decodes::<UnverifiedEntry>,
+        );
     }
 }

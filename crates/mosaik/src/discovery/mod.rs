@@ -12,6 +12,7 @@ pub mod dht;
 mod entry;
 mod handle;
 mod info;
+mod jobs;
 mod messages;
 mod protocols;
 mod rtt;
@@ -19,7 +20,10 @@ mod worker;
 
 pub use {
     catalog::{Catalog, Upsert},
-    config::{Config, ConfigBuilder, ConfigError, GRACEFUL_DEPARTURE_WINDOW},
+    config::{
+        Config, ConfigBuilder, ConfigError, DEFAULT_MAX_CATALOG_ENTRIES,
+        DEFAULT_MAX_NEW_ENTRIES_PER_SYNC, DEFAULT_MAX_PENDING_SYNCS, GRACEFUL_DEPARTURE_WINDOW,
+    },
     entry::{EntryError, PeerEntry, PeerEntryVersion, SignedPeerEntry},
     handle::{Discovery, Error},
     info::{Event, PeerInfo},
@@ -27,15 +31,17 @@ pub use {
     rtt::RttEstimator,
 };
 
+pub(crate) use entry::UnverifiedEntry;
+
 use {
     crate::network::{Listener, LocalNode},
-    handle::{MAX_CONCURRENT_SYNCS, Shared},
+    handle::Shared,
     std::sync::{Arc, Mutex},
-    tokio::sync::{Semaphore, broadcast, mpsc, watch},
+    tokio::sync::{broadcast, mpsc, watch},
 };
 
-/// Largest gossip message: a peer entry with a few tickets fits easily.
-const MAX_GOSSIP_MESSAGE: usize = 64 * 1024;
+/// Largest gossip message: one announcement (an entry or a departure).
+const MAX_GOSSIP_MESSAGE: usize = messages::MAX_ENTRY_SIZE;
 
 /// The listeners discovery needs, registered by the network.
 pub(crate) struct Listeners {
@@ -60,10 +66,12 @@ impl Discovery {
             .add_tags(config.tags.iter().copied())
             .sign(local.secret_key())
             .expect("local key signs local entry");
-        let catalog = Catalog::new(entry, config.purge_after, config.max_rtt);
+        let catalog = Catalog::new(entry, config.purge_after, config.max_rtt)
+            .with_max_entries(config.max_catalog_entries);
         let (catalog, _) = watch::channel(catalog);
         let (events, _) = broadcast::channel(config.events_backlog);
         let (commands, commands_rx) = mpsc::channel(worker::COMMAND_BACKLOG);
+        let (jobs, jobs_rx) = mpsc::channel(config.max_pending_syncs);
         let shared = Arc::new(Shared {
             local: local.clone(),
             config,
@@ -71,7 +79,7 @@ impl Discovery {
             events,
             commands,
             synced: Mutex::default(),
-            sync_slots: Semaphore::new(MAX_CONCURRENT_SYNCS),
+            jobs,
             rtt: Mutex::default(),
             logged: Mutex::default(),
             neighbors: std::sync::atomic::AtomicUsize::new(0),
@@ -86,8 +94,9 @@ impl Discovery {
             depart,
             announce,
         } = listeners;
+        jobs::spawn_pool(&shared, jobs_rx);
         tokio::spawn(protocols::serve(shared.clone(), sync, ping, depart));
-        tokio::spawn(serve_gossip(gossip.clone(), announce));
+        tokio::spawn(serve_gossip(shared.clone(), gossip.clone(), announce));
         tokio::spawn(worker::run(shared.clone(), gossip, commands_rx));
         if !shared.config.no_dht_bootstrap {
             let config = dht::DhtConfig {
@@ -146,12 +155,45 @@ impl dht::DhtHost for DhtBridge {
     }
 }
 
-/// Hands gossip connections to iroh-gossip.
-async fn serve_gossip(gossip: iroh_gossip::net::Gossip, mut listener: Listener<AnnounceProtocol>) {
+/// Hands gossip connections to iroh-gossip, which reads them itself (its
+/// frames are capped at [`MAX_GOSSIP_MESSAGE`], but it keeps a connection
+/// open through garbage, oversized prefixes, slow bytes and silence). So
+/// admission happens here: the network caps gossip connections per peer
+/// and keeps unknown peers in their own small pool, and a peer that is
+/// still not in the catalog `gossip_admission_timeout` after connecting is
+/// closed with `UnknownPeer`. An honest peer is known within milliseconds:
+/// it syncs catalogs with us when it first dials.
+async fn serve_gossip(
+    shared: Arc<Shared>,
+    gossip: iroh_gossip::net::Gossip,
+    mut listener: Listener<AnnounceProtocol>,
+) {
+    let knows = |peer: &crate::PeerId| shared.catalog.borrow().get_signed(peer).is_some();
     while let Some(conn) = listener.next_connection().await {
+        if !knows(&conn.remote_id()) {
+            // At most `max_unknown_connections` of these exist at once.
+            tokio::spawn(watch_unknown_gossip(shared.clone(), conn.clone()));
+        }
         if let Err(err) = gossip.handle_connection(conn).await {
             tracing::debug!(error = %err, "gossip connection rejected");
         }
     }
     let _ = gossip.shutdown().await;
+}
+
+async fn watch_unknown_gossip(shared: Arc<Shared>, conn: iroh::endpoint::Connection) {
+    let peer = conn.remote_id();
+    tokio::select! {
+        () = shared.local.termination().cancelled() => return,
+        _ = conn.closed() => return,
+        () = tokio::time::sleep(shared.config.gossip_admission_timeout) => {}
+    }
+    if shared.catalog.borrow().get_signed(&peer).is_none() {
+        shared.reject(peer, "unknown_gossip_peer");
+        let reason = crate::network::UnknownPeer;
+        conn.close(
+            iroh::endpoint::VarInt::from_u32(crate::network::UnknownPeer::CODE),
+            crate::network::CloseReason::name(&reason).as_bytes(),
+        );
+    }
 }

@@ -1,7 +1,9 @@
 //! The catalog-sync and ping protocols, both sides.
 //!
 //! Every exchange runs under `exchange_timeout` in a task of its own, so a
-//! peer that connects and goes silent never stalls discovery.
+//! peer that connects and goes silent never stalls discovery; one that
+//! runs out of time is closed with `TimedOut`. How many acceptor tasks
+//! exist is bounded by the network's admission caps.
 
 use {
     super::{
@@ -14,7 +16,7 @@ use {
     },
     crate::{
         PeerId,
-        network::{Link, Listener, ProtocolViolation, Success},
+        network::{Cancelled, CloseReason, Link, Listener, ProtocolViolation, Success, TimedOut},
         primitives::ShortFmtExt,
     },
     core::time::Duration,
@@ -34,6 +36,11 @@ fn snapshot_of(shared: &Shared) -> CatalogSnapshot {
 }
 
 /// Merges a received snapshot; refuses it whole if it is oversized.
+///
+/// Cheap checks before signatures: an entry not newer than the one we hold
+/// is skipped unverified, and at most `max_new_entries_per_sync` entries we
+/// did not know are considered (a per-source limit). The rest are merged in
+/// one catalog change.
 fn merge_snapshot(shared: &Shared, from: PeerId, snapshot: CatalogSnapshot) -> Result<(), Error> {
     if snapshot.0.len() > shared.config.max_snapshot_entries {
         shared.reject(from, "oversized_snapshot");
@@ -45,13 +52,71 @@ fn merge_snapshot(shared: &Shared, from: PeerId, snapshot: CatalogSnapshot) -> R
     }
     let net = shared.local.network_id().short().to_string();
     metrics::counter!("mosaik.discovery.catalog.syncs", "network" => net).increment(1);
+    let catalog = shared.catalog.borrow().clone();
+    let limit = shared.config.max_new_entries_per_sync;
+    let (mut new, mut capped) = (0usize, false);
+    let mut verified = Vec::new();
     for entry in snapshot.0 {
         let peer = *entry.0.id();
-        if shared.merge_unverified(entry, from).changed() {
+        if peer == catalog.local_id() {
+            continue;
+        }
+        match catalog.signed_entry(&peer) {
+            Some(known) if !entry.0.is_newer_than(known) => continue,
+            Some(_) => {}
+            None if new >= limit => {
+                capped = true;
+                continue;
+            }
+            None if catalog.refuses(&entry.0, peer == from) => continue,
+            None => new += 1,
+        }
+        match entry.verify() {
+            Ok(entry) => verified.push((entry, peer == from)),
+            Err(_) => shared.reject(from, "invalid_signature"),
+        }
+    }
+    if capped {
+        shared.reject(from, "source_limit");
+    }
+    for (peer, outcome) in shared.merge_batch(verified) {
+        if outcome.changed() {
             shared.contact(peer, false);
         }
     }
     Ok(())
+}
+
+/// Closes a connection that is still open when its exchange is dropped
+/// (timed out, or the node shut down) with a named reason instead of the
+/// bare code 0 a dropped connection sends.
+struct CloseOnDrop<'a> {
+    conn: iroh::endpoint::Connection,
+    shared: &'a Shared,
+}
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.conn.close_reason().is_some() {
+            return;
+        }
+        let reason: &dyn CloseReason = if self.shared.local.termination().is_cancelled() {
+            &Cancelled
+        } else {
+            &TimedOut
+        };
+        self.conn.close(
+            iroh::endpoint::VarInt::from_u32(reason.code()),
+            reason.name().as_bytes(),
+        );
+    }
+}
+
+fn guard<'a, P: crate::network::Protocol>(shared: &'a Shared, link: &Link<P>) -> CloseOnDrop<'a> {
+    CloseOnDrop {
+        conn: link.connection().clone(),
+        shared,
+    }
 }
 
 async fn bounded<T>(
@@ -75,6 +140,7 @@ pub(crate) async fn sync_with(shared: &Shared, peer: EndpointAddr) -> Result<(),
             .connect::<SyncProtocol>(peer)
             .await
             .map_err(crate::network::LinkError::from)?;
+        let _guard = guard(shared, &link);
         link.send(&snapshot_of(shared))
             .await
             .map_err(crate::network::LinkError::from)?;
@@ -97,7 +163,10 @@ async fn serve_sync(shared: Arc<Shared>, link: &mut Link<SyncProtocol>) -> Resul
     link.send(&snapshot_of(&shared))
         .await
         .map_err(crate::network::LinkError::from)?;
-    merge_snapshot(&shared, remote, theirs)?;
+    if let Err(err) = merge_snapshot(&shared, remote, theirs) {
+        crate::streams::close_now(link.connection(), &ProtocolViolation);
+        return Err(err);
+    }
     // The initiator closes once it has our snapshot.
     let _ = link.closed().await;
     Ok(())
@@ -115,6 +184,7 @@ pub(crate) async fn ping(
             .connect::<PingProtocol>(peer)
             .await
             .map_err(crate::network::LinkError::from)?;
+        let _guard = guard(shared, &link);
         let started = Instant::now();
         link.send(&())
             .await
@@ -166,6 +236,7 @@ pub(crate) async fn notify_departure(
             .connect::<DepartProtocol>(peer)
             .await
             .map_err(crate::network::LinkError::from)?;
+        let _guard = guard(shared, &link);
         link.send(departure)
             .await
             .map_err(crate::network::LinkError::from)?;
@@ -193,6 +264,7 @@ pub(crate) async fn serve(
                 tokio::spawn(async move {
                     let result = bounded(&shared.clone(), async {
                         let mut link = accept.await.map_err(crate::network::LinkError::from)?;
+                        let _guard = guard(&shared, &link);
                         let peer = link.remote_id();
                         let out = serve_sync(shared.clone(), &mut link).await;
                         if out.is_ok() {
@@ -214,6 +286,7 @@ pub(crate) async fn serve(
                 tokio::spawn(async move {
                     let _ = bounded(&shared.clone(), async {
                         let mut link = accept.await.map_err(crate::network::LinkError::from)?;
+                        let _guard = guard(&shared, &link);
                         let from = link.remote_id();
                         let departure: GracefulDeparture =
                             link.recv().await.map_err(crate::network::LinkError::from)?;
@@ -239,6 +312,7 @@ pub(crate) async fn serve(
                 tokio::spawn(async move {
                     let result = bounded(&shared.clone(), async {
                         let mut link = accept.await.map_err(crate::network::LinkError::from)?;
+                        let _guard = guard(&shared, &link);
                         serve_ping(shared.clone(), &mut link).await
                     }).await;
                     if let Err(err) = result {

@@ -260,18 +260,7 @@ impl Worker {
     }
 
     fn spawn_sync(&self, addr: EndpointAddr) {
-        let shared = self.shared.clone();
-        tokio::spawn(async move {
-            let Ok(_permit) = shared.sync_slots.acquire().await else {
-                return;
-            };
-            let peer = addr.id;
-            if let Err(err) = protocols::sync_with(&shared, addr).await {
-                tracing::debug!(peer = %peer.fmt_short(), error = %err, "catalog sync failed");
-                // Allow another attempt on the next contact.
-                shared.synced.lock().expect("synced lock").remove(&peer);
-            }
-        });
+        super::jobs::sync(&self.shared, addr);
     }
 
     async fn announce(&mut self) {
@@ -390,7 +379,7 @@ impl Worker {
         }
     }
 
-    /// Pings every signed peer, each in its own task.
+    /// Queues a ping of every signed peer (the job pool runs them).
     fn probe_all(&self) {
         let peers: Vec<EndpointAddr> = self
             .shared
@@ -400,15 +389,7 @@ impl Worker {
             .map(|e| e.address().clone())
             .collect();
         for addr in peers {
-            let shared = self.shared.clone();
-            tokio::spawn(async move {
-                let Ok(_permit) = shared.sync_slots.acquire().await else {
-                    return;
-                };
-                if let Ok((entry, _)) = protocols::ping(&shared, addr).await {
-                    shared.merge(entry);
-                }
-            });
+            super::jobs::probe(&self.shared, addr);
         }
     }
 }

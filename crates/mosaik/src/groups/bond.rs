@@ -13,15 +13,16 @@ use {
             AlreadyBonded, GroupNotFound, InvalidHandshake, InvalidProof, NotAllowed, Timeout,
         },
         messages::{
-            BondMessage, GroupsProtocol, HandshakeEnd, HandshakeStart, RaftMessage, Standing,
+            BondMessage, GroupsProtocol, HandshakeBonds, HandshakeEnd, HandshakeStart, RaftMessage,
+            Standing,
         },
     },
     crate::{
         Digest, PeerId,
         discovery::{Discovery, SignedPeerEntry},
         network::{
-            CloseReason, DifferentNetwork, GracefulShutdown, Link, LocalNode, RecvError,
-            UnknownPeer,
+            CloseReason, DifferentNetwork, GracefulShutdown, Link, LocalNode, ProtocolViolation,
+            RecvError, UnknownPeer,
         },
         primitives::Datum,
         tickets::Expiration,
@@ -107,9 +108,9 @@ pub(crate) async fn dial(
             network_id: local.network_id(),
             group_id,
             proof: config.key().generate_proof(&link, local.id(), group_id),
-            bonds: acceptor.bonds.borrow().entries(),
+            bonds: HandshakeBonds::of(acceptor.bonds.borrow().entries()),
             standing: advertised,
-            entry: discovery.me(),
+            entry: discovery.me().into(),
         };
         link.send(&start)
             .await
@@ -137,9 +138,13 @@ pub(crate) async fn dial(
         close_now(link.connection(), &InvalidProof);
         return Err(Error::InvalidGroupKeyProof);
     }
+    let Ok(theirs) = end.entry.verify() else {
+        close_now(link.connection(), &ProtocolViolation);
+        return Err(Error::Link("acceptor sent a forged entry".into()));
+    };
     // The acceptor's own entry names the process we reached; it is newer
     // than the one we dialed if the peer restarted since we learned of it.
-    let (entry, expires) = match newer_entry(discovery, entry, end.entry) {
+    let (entry, expires) = match newer_entry(discovery, entry, theirs) {
         (entry, false) => (entry, expires),
         (entry, true) => match config.authorize_peer(&entry) {
             Ok(expires) => (entry, expires),
@@ -149,8 +154,9 @@ pub(crate) async fn dial(
             }
         },
     };
-    for peer in end.bonds {
-        discovery.feed(peer);
+    let remote = link.remote_id();
+    for peer in end.bonds.0 {
+        discovery.feed_unverified(peer, remote);
     }
     Ok(NewBond {
         link,
@@ -181,6 +187,12 @@ fn newer_entry(
 
 /// Acceptor side of one connection, run in its own task. `lookup` finds the
 /// local group by id.
+///
+/// Cheap checks come first and signatures last: the handshake decodes
+/// without verifying any entry (its bond list is capped before decoding),
+/// then network, group and the key proof (a keyed hash) are checked, and
+/// only a peer that proved it holds the key gets its entries verified and
+/// the link admitted (full frame limit, off the unauthenticated budget).
 pub(crate) async fn accept(
     mut link: Link<GroupsProtocol>,
     local: LocalNode,
@@ -195,19 +207,24 @@ pub(crate) async fn accept(
         Err(_) => return close_now(&conn, &Timeout),
     };
     let peer = link.remote_id();
-    // The dialer's own entry first: a restarted peer is not in our catalog
-    // yet (or only as its previous process).
-    if *start.entry.id() == peer {
-        discovery.feed(start.entry.clone());
-    }
-    let Some(entry) = discovery.catalog().get_signed(&peer).cloned() else {
-        return close_now(&conn, &UnknownPeer);
-    };
     if start.network_id != local.network_id() {
         return close_now(&conn, &DifferentNetwork);
     }
     let Some(acceptor) = lookup(&start.group_id) else {
         return close_now(&conn, &GroupNotFound);
+    };
+    let key = acceptor.config.key();
+    if !key.validate_proof(&link, start.proof, start.group_id) {
+        super::metrics::bond_rejected(&local, "invalid_proof");
+        return close_now(&conn, &InvalidProof);
+    }
+    // The dialer's own entry first: a restarted peer is not in our catalog
+    // yet (or only as its previous process).
+    if *start.entry.0.id() == peer {
+        discovery.feed_unverified(start.entry, peer);
+    }
+    let Some(entry) = discovery.catalog().get_signed(&peer).cloned() else {
+        return close_now(&conn, &UnknownPeer);
     };
     let Ok(expires) = acceptor.config.authorize_peer(&entry) else {
         super::metrics::bond_rejected(&local, "not_allowed");
@@ -216,26 +233,22 @@ pub(crate) async fn accept(
     // A peer we consider bonded is not refused here: with one dialer per
     // pair it only dials when it has no bond with us (it restarted, or saw
     // the old bond die first), so ours is stale. The worker replaces it once
-    // the proof below passed (rate-limited per peer, see
+    // the proof above passed (rate-limited per peer, see
     // `worker::membership::REPLACE_INTERVAL`).
-    let key = acceptor.config.key();
-    if !key.validate_proof(&link, start.proof, start.group_id) {
-        super::metrics::bond_rejected(&local, "invalid_proof");
-        return close_now(&conn, &InvalidProof);
-    }
+    link.admit();
     let advertised = *acceptor.standing.borrow();
     let end = HandshakeEnd {
         proof: key.generate_proof(&link, local.id(), start.group_id),
-        bonds: acceptor.bonds.borrow().entries(),
+        bonds: HandshakeBonds::of(acceptor.bonds.borrow().entries()),
         standing: advertised,
-        entry: discovery.me(),
+        entry: discovery.me().into(),
     };
     let sent = tokio::time::timeout(timeout, link.send(&end)).await;
     if !matches!(sent, Ok(Ok(()))) {
         return close_now(&conn, &Timeout);
     }
-    for peer in start.bonds {
-        discovery.feed(peer);
+    for bonded in start.bonds.0 {
+        discovery.feed_unverified(bonded, peer);
     }
     let bond = NewBond {
         link,

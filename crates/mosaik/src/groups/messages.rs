@@ -4,7 +4,7 @@ use {
     super::LeadershipPreference,
     crate::{
         Digest, GroupId, NetworkId, PeerId,
-        discovery::SignedPeerEntry,
+        discovery::{SignedPeerEntry, UnverifiedEntry},
         network::Protocol,
         primitives::{Datum, Encoded},
     },
@@ -18,7 +18,15 @@ pub(crate) struct GroupsProtocol;
 
 impl Protocol for GroupsProtocol {
     const ALPN: &'static [u8] = b"/mosaik/groups/1";
+    /// A `HandshakeStart`: ids, a proof, the sender's entry and at most
+    /// [`MAX_HANDSHAKE_BONDS`] entries of its bonds.
+    const HANDSHAKE_FRAME_SIZE: usize = 1024 * 1024;
 }
+
+/// Most bond entries a handshake carries (they only seed discovery, so the
+/// sender sends its first ones and the receiver refuses longer lists
+/// before decoding a single entry).
+pub(crate) const MAX_HANDSHAKE_BONDS: usize = 64;
 
 /// Beyond the original: how a member takes part, as it announces itself
 /// in its handshake and later changes (`BondMessage::Standing`).
@@ -41,24 +49,78 @@ pub(crate) struct HandshakeStart {
     pub(crate) network_id: NetworkId,
     pub(crate) group_id: GroupId,
     pub(crate) proof: Digest,
-    pub(crate) bonds: Vec<SignedPeerEntry>,
+    pub(crate) bonds: HandshakeBonds,
     /// Beyond the original: how the sender takes part.
     pub(crate) standing: Standing,
     /// Beyond the original: the sender's own entry, so the receiver knows
     /// which process (incarnation) it bonds with even before gossip brought
-    /// a restarted peer's new entry. Fed to discovery like any entry.
-    pub(crate) entry: SignedPeerEntry,
+    /// a restarted peer's new entry. Verified (and fed to discovery) only
+    /// after the proof passed.
+    pub(crate) entry: UnverifiedEntry,
+}
+
+/// The bond entries of a handshake: at most [`MAX_HANDSHAKE_BONDS`], not
+/// verified on decode. A longer list is refused from its length prefix,
+/// before one entry is decoded; signatures are checked only once the
+/// sender proved it holds the group key (pre-auth amplification: one valid
+/// entry replayed thousands of times cost a signature check each).
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct HandshakeBonds(pub(crate) Vec<UnverifiedEntry>);
+
+impl HandshakeBonds {
+    /// Our bonds as a handshake carries them: the first
+    /// [`MAX_HANDSHAKE_BONDS`].
+    pub(crate) fn of(entries: Vec<SignedPeerEntry>) -> Self {
+        Self(
+            entries
+                .into_iter()
+                .take(MAX_HANDSHAKE_BONDS)
+                .map(UnverifiedEntry::from)
+                .collect(),
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for HandshakeBonds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Bounded;
+        impl<'de> serde::de::Visitor<'de> for Bounded {
+            type Value = HandshakeBonds;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "at most {MAX_HANDSHAKE_BONDS} entries")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<HandshakeBonds, A::Error> {
+                // postcard announces the length first: refuse before decoding.
+                if seq.size_hint().is_some_and(|n| n > MAX_HANDSHAKE_BONDS) {
+                    return Err(serde::de::Error::custom("too many bond entries"));
+                }
+                let mut out = Vec::new();
+                while let Some(entry) = seq.next_element::<UnverifiedEntry>()? {
+                    if out.len() == MAX_HANDSHAKE_BONDS {
+                        return Err(serde::de::Error::custom("too many bond entries"));
+                    }
+                    out.push(entry);
+                }
+                Ok(HandshakeBonds(out))
+            }
+        }
+        deserializer.deserialize_seq(Bounded)
+    }
 }
 
 /// Acceptor → initiator, answer to a valid [`HandshakeStart`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct HandshakeEnd {
     pub(crate) proof: Digest,
-    pub(crate) bonds: Vec<SignedPeerEntry>,
+    pub(crate) bonds: HandshakeBonds,
     /// How the acceptor takes part.
     pub(crate) standing: Standing,
-    /// The acceptor's own entry (see [`HandshakeStart::entry`]).
-    pub(crate) entry: SignedPeerEntry,
+    /// The acceptor's own entry (see [`HandshakeStart::entry`]), verified
+    /// after its proof.
+    pub(crate) entry: UnverifiedEntry,
 }
 
 /// A replicated command on the wire: the user's [`Datum`] bytes, so custom
@@ -114,4 +176,104 @@ pub(crate) enum BondMessage<C> {
     /// when it first holds log entries). The receiver feeds the preference
     /// to its engine as a repeated `PeerBonded`.
     Standing(Standing),
+}
+
+#[cfg(test)]
+mod tests {
+    use {
+        super::{
+            super::sync::wire::{SnapshotInfo, SyncMessage},
+            *,
+        },
+        crate::{
+            network::fuzz::{decodes, enc, fuzz},
+            primitives::encoding,
+        },
+    };
+
+    fn entry() -> SignedPeerEntry {
+        let key = iroh::SecretKey::generate();
+        crate::discovery::PeerEntry::new(NetworkId::from("n"), key.public().into())
+            .sign(&key)
+            .unwrap()
+    }
+
+    #[test]
+    fn handshake_bonds_are_capped_and_sent_capped() {
+        let one = entry();
+        let many = vec![one.clone(); MAX_HANDSHAKE_BONDS + 1];
+        // The sender sends its first ones only.
+        let sent = HandshakeBonds::of(many.clone());
+        assert_eq!(sent.0.len(), MAX_HANDSHAKE_BONDS);
+        let back: HandshakeBonds = encoding::deserialize(&encoding::serialize(&sent)).unwrap();
+        assert_eq!(back.0.len(), MAX_HANDSHAKE_BONDS);
+        // A longer list (the same valid entry replayed) is refused whole.
+        let raw: Vec<UnverifiedEntry> = many.into_iter().map(Into::into).collect();
+        assert!(encoding::deserialize::<HandshakeBonds>(&encoding::serialize(&raw)).is_err());
+        // A length prefix far beyond the cap with no entries behind it: refused
+        // from the prefix (postcard varint 1_000_000).
+        let prefix = encoding::serialize(&1_000_000u32);
+        assert!(encoding::deserialize::<HandshakeBonds>(&prefix).is_err());
+    }
+
+    #[test]
+    fn groups_decoders() {
+        let standing = Standing {
+            preference: LeadershipPreference::Normal,
+            history: true,
+        };
+        let bonds = HandshakeBonds::of(vec![entry(), entry()]);
+        let start = HandshakeStart {
+            network_id: NetworkId::from("n"),
+            group_id: GroupId::from("g"),
+            proof: Digest::from("p"),
+            bonds: bonds.clone(),
+            standing,
+            entry: entry().into(),
+        };
+        let end = HandshakeEnd {
+            proof: Digest::from("p"),
+            bonds,
+            standing,
+            entry: entry().into(),
+        };
+        fuzz("handshake_start", &[enc(&start)], decodes::<HandshakeStart>);
+        fuzz("handshake_end", &[enc(&end)], decodes::<HandshakeEnd>);
+        let key = iroh::SecretKey::generate().public();
+        let anchor = mosaik_raft::Cursor {
+            term: mosaik_raft::Term::new(3, key),
+            index: mosaik_raft::Index::new(9),
+        };
+        let sync = [
+            SyncMessage::Query {
+                base: mosaik_raft::Index::new(1),
+            },
+            SyncMessage::Offer {
+                snapshots: vec![SnapshotInfo { anchor, items: 5 }],
+            },
+            SyncMessage::Fetch {
+                anchor,
+                range: 0..5,
+            },
+            SyncMessage::Data {
+                anchor,
+                offset: 0,
+                items: vec![bytes::Bytes::from_static(b"item")],
+            },
+        ];
+        let sync_seeds: Vec<Vec<u8>> = sync.iter().map(enc).collect();
+        fuzz("sync_message", &sync_seeds, decodes::<SyncMessage>);
+        let bond: Vec<BondMessage<i64>> = vec![
+            BondMessage::Ping,
+            BondMessage::Pong,
+            BondMessage::Departure,
+            BondMessage::PeerEntryUpdate(Box::new(entry())),
+            BondMessage::BondFormed(Box::new(entry())),
+            BondMessage::Sync(sync[3].clone()),
+            BondMessage::StateSync(bytes::Bytes::from_static(b"strategy")),
+            BondMessage::Standing(standing),
+        ];
+        let bond_seeds: Vec<Vec<u8>> = bond.iter().map(enc).collect();
+        fuzz("bond_message", &bond_seeds, decodes::<BondMessage<i64>>);
+    }
 }

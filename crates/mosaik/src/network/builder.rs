@@ -1,7 +1,7 @@
 //! `NetworkBuilder`: configures and starts a node.
 
 use {
-    super::{LinkConfig, Network, NetworkError},
+    super::{Limits, LinkConfig, Network, NetworkError},
     crate::primitives::NetworkId,
     core::time::Duration,
     iroh::{RelayMode, SecretKey},
@@ -22,6 +22,7 @@ pub struct NetworkBuilder {
     pub(super) addresses: BTreeSet<SocketAddr>,
     pub(super) secret_key: Option<SecretKey>,
     pub(super) link: LinkConfig,
+    pub(super) limits: Limits,
     pub(super) discovery: crate::discovery::ConfigBuilder,
     pub(super) streams: crate::streams::ConfigBuilder,
     pub(super) groups: crate::groups::ConfigBuilder,
@@ -38,6 +39,7 @@ impl Default for NetworkBuilder {
             addresses: BTreeSet::new(),
             secret_key: None,
             link: LinkConfig::default(),
+            limits: Limits::default(),
             discovery: crate::discovery::ConfigBuilder::default(),
             streams: crate::streams::ConfigBuilder::default(),
             groups: crate::groups::ConfigBuilder::default(),
@@ -88,6 +90,63 @@ impl NetworkBuilder {
     /// handshake and open its stream (default 10 s).
     pub fn with_accept_timeout(mut self, timeout: Duration) -> Self {
         self.link.accept_timeout = timeout;
+        self
+    }
+
+    /// Sets every limit on remote peers at once (see [`Limits`] for the
+    /// defaults).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Caps incoming connections of one protocol from peers the catalog
+    /// knows (default 256).
+    pub fn with_max_connections_per_protocol(mut self, n: usize) -> Self {
+        self.limits.max_connections_per_protocol = n;
+        self
+    }
+
+    /// Caps incoming connections of one protocol from peers the catalog
+    /// does not know, a pool of its own (default 32).
+    pub fn with_max_unknown_connections(mut self, n: usize) -> Self {
+        self.limits.max_unknown_connections = n;
+        self
+    }
+
+    /// Caps incoming connections of one protocol from one peer (default
+    /// 64).
+    pub fn with_max_connections_per_peer(mut self, n: usize) -> Self {
+        self.limits.max_connections_per_peer = n;
+        self
+    }
+
+    /// Sets how long a peer the catalog does not know gets to send its
+    /// first frame (default 1 s).
+    pub fn with_unknown_accept_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.unknown_accept_timeout = timeout;
+        self
+    }
+
+    /// Caps the bytes of frames being received, node-wide, from peers not
+    /// admitted yet (default 64 MiB).
+    pub fn with_max_unauthenticated_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_unauthenticated_bytes = bytes;
+        self
+    }
+
+    /// Caps the new incoming connections one source address may open per
+    /// second, with a burst allowance (defaults 32/s, burst 128); more are
+    /// refused before the TLS handshake.
+    pub fn with_max_connections_per_second(mut self, per_second: u32, burst: u32) -> Self {
+        self.limits.max_connections_per_second = per_second;
+        self.limits.max_connection_burst = burst;
+        self
+    }
+
+    /// Caps QUIC handshakes in progress at once (default 256).
+    pub fn with_max_pending_handshakes(mut self, n: usize) -> Self {
+        self.limits.max_pending_handshakes = n;
         self
     }
 

@@ -77,6 +77,13 @@ close_reasons! {
     ProtocolViolation = 400;
     /// The initiator is not in the acceptor's catalog; sync and retry.
     UnknownPeer = 401;
+    /// An exchange (first frame, handshake, sync, ping, departure notice)
+    /// took longer than its timeout.
+    TimedOut = 408;
+    /// A connection or frame was refused by the node's limits (too many
+    /// connections of the protocol or from the peer, or the budget of
+    /// unauthenticated bytes is spent); retry later.
+    ConnectionLimit = 429;
 }
 
 /// Builds the wire form of a close reason (for tests and diagnostics).

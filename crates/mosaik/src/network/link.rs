@@ -3,7 +3,8 @@
 use {
     super::{
         AcceptError, CloseError, CloseReason, OpenError, RecvError, SendError,
-        close::{Cancelled, ProtocolViolation, Success, UnexpectedClose},
+        close::{Cancelled, ConnectionLimit, ProtocolViolation, Success, UnexpectedClose},
+        frame::{ByteBudget, FrameCodec, OverBudget},
         link_error::close_of,
     },
     crate::primitives::{Datum, Digest},
@@ -14,8 +15,9 @@ use {
         EndpointId,
         endpoint::{Connection, ConnectionError, RecvStream, SendStream},
     },
+    std::sync::Arc,
     tokio_util::{
-        codec::{FramedRead, FramedWrite, LengthDelimitedCodec, LengthDelimitedCodecError},
+        codec::{FramedRead, FramedWrite, LengthDelimitedCodecError},
         sync::CancellationToken,
     },
 };
@@ -33,6 +35,23 @@ const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 pub trait Protocol: Send + Sync + 'static {
     /// The ALPN identifying this protocol on the QUIC handshake.
     const ALPN: &'static [u8];
+
+    /// Largest frame this protocol's messages need. Links use the smaller
+    /// of this and the node's maximum frame size (default: no protocol
+    /// limit, only the node's).
+    const MAX_FRAME_SIZE: usize = usize::MAX;
+
+    /// Largest frame an acceptor reads before it admitted the peer (its
+    /// first message, a handshake). Sized to the handshake, so an
+    /// unauthenticated peer cannot make us buffer a large frame.
+    const HANDSHAKE_FRAME_SIZE: usize = usize::MAX;
+}
+
+/// The frame limits of one link of protocol `P` on a node whose maximum
+/// frame size is `node_max`: (before admission, after).
+pub(crate) fn frame_limits<P: Protocol>(node_max: usize) -> (usize, usize) {
+    let full = node_max.min(P::MAX_FRAME_SIZE);
+    (full.min(P::HANDSHAKE_FRAME_SIZE), full)
 }
 
 /// A typed, framed, bidirectional link to one peer over one QUIC connection
@@ -57,7 +76,7 @@ pub struct LinkSender<P> {
     conn: Connection,
     cancel: CancellationToken,
     max_frame_size: usize,
-    writer: FramedWrite<SendStream, LengthDelimitedCodec>,
+    writer: FramedWrite<SendStream, FrameCodec>,
     _protocol: PhantomData<fn() -> P>,
 }
 
@@ -65,8 +84,9 @@ pub struct LinkSender<P> {
 pub struct LinkReceiver<P> {
     conn: Connection,
     cancel: CancellationToken,
-    max_frame_size: usize,
-    reader: FramedRead<RecvStream, LengthDelimitedCodec>,
+    /// The frame limit once the peer is admitted.
+    admitted_frame_size: usize,
+    reader: FramedRead<RecvStream, FrameCodec>,
     _protocol: PhantomData<fn() -> P>,
 }
 
@@ -94,14 +114,6 @@ impl<P> core::fmt::Debug for LinkReceiver<P> {
     }
 }
 
-fn codec(max_frame_size: usize) -> LengthDelimitedCodec {
-    LengthDelimitedCodec::builder()
-        .length_field_length(4)
-        .big_endian()
-        .max_frame_length(max_frame_size)
-        .new_codec()
-}
-
 fn close_with(conn: &Connection, reason: &dyn CloseReason) {
     conn.close(
         iroh::endpoint::VarInt::from_u32(reason.code()),
@@ -125,18 +137,34 @@ impl<P: Protocol> Link<P> {
             opened = conn.open_bi() => opened,
         };
         let (send, recv) = opened?;
-        Ok(Self::from_parts(conn, send, recv, cancel, max_frame_size))
+        let max = max_frame_size.min(P::MAX_FRAME_SIZE);
+        Ok(Self::from_parts(conn, send, recv, cancel, (max, max), None))
     }
 
     /// Accepts the link's stream on an incoming connection, verifying that
     /// the connection speaks this protocol's ALPN.
     ///
     /// Waits at most `timeout` for the opener's first frame; a peer that
-    /// connects and goes silent cannot hold an accept slot forever.
+    /// connects and goes silent cannot hold an accept slot forever. The
+    /// link is admitted at once: its frames may be as large as
+    /// `max_frame_size` (and the protocol's limit).
     pub async fn accept(
         conn: Connection,
         cancel: CancellationToken,
         max_frame_size: usize,
+        timeout: Duration,
+    ) -> Result<Self, AcceptError> {
+        let max = max_frame_size.min(P::MAX_FRAME_SIZE);
+        Self::accept_with(conn, cancel, (max, max), None, timeout).await
+    }
+
+    /// Accepts with separate frame limits before and after admission and,
+    /// until [`admit`](Self::admit), frames drawing on `budget`.
+    pub(crate) async fn accept_with(
+        conn: Connection,
+        cancel: CancellationToken,
+        limits: (usize, usize),
+        budget: Option<Arc<ByteBudget>>,
         timeout: Duration,
     ) -> Result<Self, AcceptError> {
         if conn.alpn() != P::ALPN {
@@ -155,11 +183,11 @@ impl<P: Protocol> Link<P> {
             accepted = tokio::time::timeout(timeout, conn.accept_bi()) => accepted,
         };
         let Ok(accepted) = accepted else {
-            close_with(&conn, &super::close::UnexpectedClose);
+            close_with(&conn, &super::close::TimedOut);
             return Err(AcceptError::Timeout);
         };
         let (send, recv) = accepted?;
-        Ok(Self::from_parts(conn, send, recv, cancel, max_frame_size))
+        Ok(Self::from_parts(conn, send, recv, cancel, limits, budget))
     }
 
     fn from_parts(
@@ -167,23 +195,31 @@ impl<P: Protocol> Link<P> {
         send: SendStream,
         recv: RecvStream,
         cancel: CancellationToken,
-        max_frame_size: usize,
+        (first, full): (usize, usize),
+        budget: Option<Arc<ByteBudget>>,
     ) -> Self {
         let sender = LinkSender {
             conn: conn.clone(),
             cancel: cancel.clone(),
-            max_frame_size,
-            writer: FramedWrite::new(send, codec(max_frame_size)),
+            max_frame_size: full,
+            writer: FramedWrite::new(send, FrameCodec::new(full, None)),
             _protocol: PhantomData,
         };
         let receiver = LinkReceiver {
             conn,
             cancel,
-            max_frame_size,
-            reader: FramedRead::new(recv, codec(max_frame_size)),
+            admitted_frame_size: full,
+            reader: FramedRead::new(recv, FrameCodec::new(first, budget)),
             _protocol: PhantomData,
         };
         Self { sender, receiver }
+    }
+
+    /// Marks the peer as admitted (the acceptor checked who it is): frames
+    /// may now be as large as the protocol's limit and no longer draw on
+    /// the node's budget of unauthenticated bytes.
+    pub fn admit(&mut self) {
+        self.receiver.admit();
     }
 
     /// Encodes and sends one value.
@@ -395,6 +431,19 @@ impl<P: Protocol> LinkSender<P> {
 }
 
 impl<P: Protocol> LinkReceiver<P> {
+    /// See [`Link::admit`].
+    pub fn admit(&mut self) {
+        let codec = self.reader.decoder_mut();
+        codec.set_max_frame_size(self.admitted_frame_size);
+        codec.admit();
+    }
+
+    /// The frame limit in force now (the handshake limit until the peer is
+    /// admitted).
+    pub fn max_frame_size(&self) -> usize {
+        self.reader.decoder().max_frame_size()
+    }
+
     /// Receives and decodes one value.
     pub async fn recv<D: Datum>(&mut self) -> Result<D, RecvError> {
         self.recv_with_size().await.map(|(datum, _)| datum)
@@ -452,20 +501,31 @@ impl<P: Protocol> LinkReceiver<P> {
     }
 
     fn classify(&self, err: std::io::Error) -> RecvError {
+        if let Some(over) = err.get_ref().and_then(|e| e.downcast_ref::<OverBudget>()) {
+            tracing::debug!(
+                peer = %self.conn.remote_id().fmt_short(),
+                bytes = over.0,
+                "closing link: budget of unauthenticated bytes spent"
+            );
+            metrics::counter!("mosaik.network.frames.rejected", "reason" => "over_budget")
+                .increment(1);
+            close_with(&self.conn, &ConnectionLimit);
+            return RecvError::OverBudget { bytes: over.0 };
+        }
         let too_large = err
             .get_ref()
             .is_some_and(<dyn std::error::Error + Send + Sync>::is::<LengthDelimitedCodecError>);
         if too_large {
             tracing::warn!(
                 peer = %self.conn.remote_id().fmt_short(),
-                limit = self.max_frame_size,
+                limit = self.max_frame_size(),
                 "closing link: peer announced a frame above the limit"
             );
             metrics::counter!("mosaik.network.frames.rejected", "reason" => "too_large")
                 .increment(1);
             close_with(&self.conn, &ProtocolViolation);
             return RecvError::FrameTooLarge {
-                limit: self.max_frame_size,
+                limit: self.max_frame_size(),
             };
         }
         match self.conn.close_reason() {

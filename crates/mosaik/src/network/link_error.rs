@@ -65,6 +65,14 @@ pub enum RecvError {
         /// The maximum frame size of this link.
         limit: usize,
     },
+    /// A frame from a peer not admitted yet did not fit into the node's
+    /// budget of unauthenticated bytes (the link is closed with
+    /// `ConnectionLimit`).
+    #[error("frame of {bytes} bytes refused: budget of unauthenticated bytes spent")]
+    OverBudget {
+        /// The frame's announced size.
+        bytes: usize,
+    },
     /// A frame could not be decoded into the expected type.
     #[error("undecodable frame: {0}")]
     Decode(Box<dyn std::error::Error + Send + Sync>),

@@ -1,9 +1,10 @@
 //! Listeners: incoming connections of one protocol.
 
 use {
-    super::{AcceptError, Link, LinkConfig, Protocol},
+    super::{AcceptError, Link, LinkConfig, Protocol, admission::Admission, link::frame_limits},
     core::marker::PhantomData,
     iroh::endpoint::Connection,
+    std::sync::Arc,
     tokio::sync::mpsc,
     tokio_util::sync::CancellationToken,
 };
@@ -17,6 +18,7 @@ pub struct Listener<P> {
     rx: mpsc::Receiver<Connection>,
     cancel: CancellationToken,
     config: LinkConfig,
+    admission: Arc<Admission>,
     _protocol: PhantomData<fn() -> P>,
 }
 
@@ -33,11 +35,13 @@ impl<P: Protocol> Listener<P> {
         rx: mpsc::Receiver<Connection>,
         cancel: CancellationToken,
         config: LinkConfig,
+        admission: Arc<Admission>,
     ) -> Self {
         Self {
             rx,
             cancel,
             config,
+            admission,
             _protocol: PhantomData,
         }
     }
@@ -51,7 +55,12 @@ impl<P: Protocol> Listener<P> {
     }
 
     /// Accepts a link on a connection taken from this listener (with the
-    /// network's frame limit, accept timeout and cancellation).
+    /// network's frame limits, accept timeout and cancellation).
+    ///
+    /// Until the acceptor calls [`Link::admit`], the link reads frames of
+    /// at most the protocol's handshake size that draw on the node's
+    /// budget of unauthenticated bytes. A peer the catalog does not know
+    /// gets the short `unknown_accept_timeout` to send its first frame.
     ///
     /// The returned future does not borrow the listener, so it can run in a
     /// task of its own.
@@ -60,8 +69,22 @@ impl<P: Protocol> Listener<P> {
         conn: Connection,
     ) -> impl Future<Output = Result<Link<P>, AcceptError>> + Send + 'static {
         let cancel = self.cancel.child_token();
-        let config = self.config;
-        async move { Link::accept(conn, cancel, config.max_frame_size, config.accept_timeout).await }
+        let limits = frame_limits::<P>(self.config.max_frame_size);
+        let budget = Some(self.admission.budget().clone());
+        let timeout = self.first_frame_timeout(&conn);
+        async move { Link::accept_with(conn, cancel, limits, budget, timeout).await }
+    }
+
+    /// How long `conn`'s peer gets for its first frame: the accept timeout
+    /// if the catalog knows it, the short unknown-peer slot otherwise.
+    pub fn first_frame_timeout(&self, conn: &Connection) -> core::time::Duration {
+        if self.admission.is_known(&conn.remote_id()) {
+            self.config.accept_timeout
+        } else {
+            self.config
+                .accept_timeout
+                .min(self.admission.limits().unknown_accept_timeout)
+        }
     }
 
     /// Waits for the next connection and accepts its link.

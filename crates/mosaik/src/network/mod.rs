@@ -5,21 +5,33 @@
 //! QUIC connection carrying one bidirectional stream of length-delimited,
 //! size-limited frames.
 
+mod admission;
 mod builder;
 mod close;
+mod frame;
+#[cfg(test)]
+pub(crate) mod fuzz;
+mod limits;
 mod link;
 mod link_error;
 mod listener;
 mod local;
 mod mdns;
+mod rate;
 mod router;
 
 pub use crate::primitives::NetworkId;
 pub use {
     builder::{DEFAULT_ACCEPT_TIMEOUT, NetworkBuilder},
     close::{
-        Cancelled, CloseReason, DifferentNetwork, GracefulShutdown, InvalidAlpn, ProtocolViolation,
-        Success, UnexpectedClose, UnknownPeer, application_close,
+        Cancelled, CloseReason, ConnectionLimit, DifferentNetwork, GracefulShutdown, InvalidAlpn,
+        ProtocolViolation, Success, TimedOut, UnexpectedClose, UnknownPeer, application_close,
+    },
+    limits::{
+        DEFAULT_MAX_CONNECTION_BURST, DEFAULT_MAX_CONNECTIONS_PER_PEER,
+        DEFAULT_MAX_CONNECTIONS_PER_PROTOCOL, DEFAULT_MAX_CONNECTIONS_PER_SECOND,
+        DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_UNAUTHENTICATED_BYTES,
+        DEFAULT_MAX_UNKNOWN_CONNECTIONS, DEFAULT_UNKNOWN_ACCEPT_TIMEOUT, Limits,
     },
     link::{DEFAULT_MAX_FRAME_SIZE, Link, LinkReceiver, LinkSender, Protocol},
     link_error::{AcceptError, CloseError, LinkError, OpenError, RecvError, SendError},
@@ -160,7 +172,10 @@ impl Network {
         if config.prometheus.is_some() {
             crate::metrics_exporter::install()?;
         }
-        let router = Arc::new(Router::new(endpoint));
+        let router = Arc::new(Router::new(
+            endpoint,
+            admission::Admission::new(config.limits),
+        ));
         let accept_task = tokio::spawn(router.clone().run(cancel, config.link));
         let listeners = crate::discovery::Listeners {
             sync: listen(&router, &local)?,
@@ -169,6 +184,11 @@ impl Network {
             announce: listen(&router, &local)?,
         };
         let discovery = crate::discovery::Discovery::start(&local, discovery_config, listeners);
+        // Admission asks the catalog who a connecting peer is.
+        let known = discovery.clone();
+        router
+            .admission()
+            .set_classifier(Box::new(move |peer| known.knows(peer)));
         if let Some(mdns) = &mdns {
             let cancel = local.termination().child_token();
             mdns::spawn_dialer(mdns, discovery.clone(), local.id(), cancel);
@@ -243,6 +263,24 @@ impl Network {
         self.local.online().await;
     }
 
+    /// Connections of the protocol with ALPN `alpn` this node holds now
+    /// (also reported as `mosaik.network.connections.active{alpn}`).
+    pub fn connections_of(&self, alpn: &[u8]) -> usize {
+        self.router.admission().connections(alpn)
+    }
+
+    /// Bytes of frames being received from peers not admitted yet (also
+    /// `mosaik.network.budget.unauthenticated.bytes`); at most
+    /// [`Limits::max_unauthenticated_bytes`].
+    pub fn unauthenticated_bytes(&self) -> usize {
+        self.router.admission().budget().in_use()
+    }
+
+    /// The limits this node enforces on remote peers.
+    pub fn limits(&self) -> Limits {
+        *self.router.admission().limits()
+    }
+
     /// Listens for incoming links of protocol `P`. Each protocol has one
     /// listener per node.
     pub fn listen<P: Protocol>(&self) -> Result<Listener<P>, NetworkError> {
@@ -258,6 +296,7 @@ fn listen<P: Protocol>(router: &Router, local: &LocalNode) -> Result<Listener<P>
         rx,
         local.termination().child_token(),
         local.link_config(),
+        router.admission().clone(),
     ))
 }
 

@@ -2,10 +2,16 @@
 //!
 //! We run our own accept loop (rather than iroh's `Router`) so that every
 //! accept step is bounded by a timeout and all of it stops with the
-//! network's cancellation token.
+//! network's cancellation token. Right after the QUIC handshake the
+//! connection passes admission (see `admission.rs`): its pools are taken
+//! before it reaches its protocol and given back when it closes.
 
 use {
-    super::{LinkConfig, close::InvalidAlpn},
+    super::{
+        LinkConfig,
+        admission::{Admission, ConnPermit},
+        close::{ConnectionLimit, InvalidAlpn},
+    },
     core::time::Duration,
     iroh::{Endpoint, endpoint::Connection},
     std::{collections::HashMap, sync::Mutex},
@@ -22,14 +28,20 @@ pub(crate) const LISTENER_BACKLOG: usize = 64;
 pub(crate) struct Router {
     endpoint: Endpoint,
     routes: Mutex<HashMap<Vec<u8>, mpsc::Sender<Connection>>>,
+    admission: std::sync::Arc<Admission>,
 }
 
 impl Router {
-    pub(crate) fn new(endpoint: Endpoint) -> Self {
+    pub(crate) fn new(endpoint: Endpoint, admission: std::sync::Arc<Admission>) -> Self {
         Self {
             endpoint,
             routes: Mutex::new(HashMap::new()),
+            admission,
         }
+    }
+
+    pub(crate) fn admission(&self) -> &std::sync::Arc<Admission> {
+        &self.admission
     }
 
     /// Registers a listener for `alpn`; `None` if one is already registered
@@ -63,18 +75,39 @@ impl Router {
                 incoming = self.endpoint.accept() => incoming,
             };
             let Some(incoming) = incoming else { break };
+            if !self.admission.within_rate(&incoming.remote_addr()) {
+                metrics::counter!("mosaik.network.connections.refused", "reason" => "rate")
+                    .increment(1);
+                incoming.refuse();
+                continue;
+            }
+            // Bounded before any work: a flood of QUIC handshakes is
+            // refused, not queued.
+            let Some(slot) = self.admission.handshake_slot() else {
+                metrics::counter!("mosaik.network.connections.refused", "reason" => "handshakes")
+                    .increment(1);
+                incoming.refuse();
+                continue;
+            };
             let router = self.clone();
             let cancel = cancel.clone();
             tokio::spawn(async move {
                 tokio::select! {
                     () = cancel.cancelled() => {}
-                    () = router.handshake(incoming, config.accept_timeout) => {}
+                    () = router.handshake(incoming, config.accept_timeout, slot) => {}
                 }
             });
         }
     }
 
-    async fn handshake(&self, incoming: iroh::endpoint::Incoming, timeout: Duration) {
+    /// Completes the QUIC handshake, admits the connection and hands it to
+    /// its listener; then holds its admission permit until it closes.
+    async fn handshake(
+        &self,
+        incoming: iroh::endpoint::Incoming,
+        timeout: Duration,
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) {
         let Ok(accepting) = incoming.accept() else {
             return;
         };
@@ -89,6 +122,7 @@ impl Router {
                 return;
             }
         };
+        drop(slot);
         metrics::counter!("mosaik.network.connections.opened").increment(1);
         let Some(route) = self.route(conn.alpn()) else {
             tracing::debug!(alpn = %String::from_utf8_lossy(conn.alpn()), "no listener for alpn");
@@ -98,11 +132,37 @@ impl Router {
             );
             return;
         };
+        let permit: ConnPermit = match self.admission.admit(conn.alpn(), conn.remote_id()) {
+            Ok(permit) => permit,
+            Err(refusal) => {
+                tracing::debug!(
+                    peer = %conn.remote_id().fmt_short(),
+                    alpn = %String::from_utf8_lossy(conn.alpn()),
+                    ?refusal,
+                    "refusing connection: over the limits"
+                );
+                conn.close(
+                    iroh::endpoint::VarInt::from_u32(ConnectionLimit::CODE),
+                    b"ConnectionLimit",
+                );
+                return;
+            }
+        };
+        let watched = conn.clone();
         if tokio::time::timeout(timeout, route.send(conn))
             .await
             .is_err()
         {
             tracing::warn!("listener backlog full; dropping incoming connection");
+            watched.close(
+                iroh::endpoint::VarInt::from_u32(ConnectionLimit::CODE),
+                b"ConnectionLimit",
+            );
+            return;
         }
+        // The slot is the connection's until it closes (the network's
+        // shutdown closes every connection, so this ends too).
+        watched.closed().await;
+        drop(permit);
     }
 }

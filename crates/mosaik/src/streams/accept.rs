@@ -1,15 +1,19 @@
 //! The acceptor side of `/mosaik/streams/1.0`.
 //!
 //! Each incoming connection is handled in its own task under the link
-//! accept timeout: a consumer that connects and goes silent never holds the
-//! loop or a producer.
+//! accept timeout (the short unknown-peer slot for peers the catalog does
+//! not know): a consumer that connects and goes silent never holds the
+//! loop or a producer, and is closed with `TimedOut`. How many such tasks
+//! exist is bounded by the network's admission caps (per protocol, per
+//! peer). The handshake frame is small (`HANDSHAKE_FRAME_SIZE`); the link
+//! is admitted (full frame limit) only once the peer passed every check.
 
 use {
     super::{
         ConsumerHandshake, NoCapacity, Shared, StreamNotFound, StreamsProtocol, registry::Incoming,
     },
     crate::{
-        network::{CloseReason, DifferentNetwork, Link, Listener, UnknownPeer},
+        network::{CloseReason, DifferentNetwork, Link, Listener, TimedOut, UnknownPeer},
         primitives::ShortFmtExt,
     },
     std::sync::Arc,
@@ -17,9 +21,9 @@ use {
 };
 
 pub(crate) async fn serve(shared: Arc<Shared>, mut listener: Listener<StreamsProtocol>) {
-    let timeout = shared.local.link_config().accept_timeout;
     while let Some(conn) = listener.next_connection().await {
-        let accept = listener.accept_link(conn);
+        let timeout = listener.first_frame_timeout(&conn);
+        let accept = listener.accept_link(conn.clone());
         let shared = shared.clone();
         tokio::spawn(async move {
             let handshake = tokio::time::timeout(timeout, async {
@@ -30,10 +34,13 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut listener: Listener<StreamsPro
                 }
             })
             .await;
-            if let Ok(Some((link, hs))) = handshake {
-                route(&shared, link, &hs);
-            } else {
-                count(&shared, "mosaik.streams.connections.rejected");
+            match handshake {
+                Ok(Some((link, hs))) => route(&shared, link, &hs),
+                Ok(None) => count(&shared, "mosaik.streams.connections.rejected"),
+                Err(_) => {
+                    count(&shared, "mosaik.streams.connections.rejected");
+                    super::close_now(&conn, &TimedOut);
+                }
             }
         });
     }
@@ -69,7 +76,7 @@ fn connection_rtt(conn: &iroh::endpoint::Connection) -> Option<core::time::Durat
 }
 
 /// Checks the handshake and hands the link to the stream's producer.
-fn route(shared: &Shared, link: Link<StreamsProtocol>, hs: &ConsumerHandshake) {
+fn route(shared: &Shared, mut link: Link<StreamsProtocol>, hs: &ConsumerHandshake) {
     if hs.network_id != shared.local.network_id() {
         return reject(shared, &link, &DifferentNetwork);
     }
@@ -86,6 +93,7 @@ fn route(shared: &Shared, link: Link<StreamsProtocol>, hs: &ConsumerHandshake) {
     let Some(intake) = shared.registry.intake(&hs.stream_id) else {
         return reject(shared, &link, &StreamNotFound);
     };
+    link.admit();
     let incoming = Incoming {
         link,
         peer,

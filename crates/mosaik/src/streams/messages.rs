@@ -14,6 +14,9 @@ pub struct StreamsProtocol;
 
 impl Protocol for StreamsProtocol {
     const ALPN: &'static [u8] = STREAMS_ALPN;
+    /// A `ConsumerHandshake` is about 70 bytes; datums after the handshake
+    /// may be as large as the node's frame limit.
+    const HANDSHAKE_FRAME_SIZE: usize = 4 * 1024;
 }
 
 /// Which part of a stream a consumer wants.

@@ -156,7 +156,11 @@ impl<D: Datum> Receiver<D> {
         {
             Ok(Ok(start)) => start,
             Ok(Err(err)) => return Err(recv_outcome(&err)),
-            Err(_) => return Err(Outcome::Retry),
+            Err(_) => {
+                // Named, not the bare code 0 of a dropped connection.
+                crate::streams::close_now(link.connection(), &crate::network::TimedOut);
+                return Err(Outcome::Retry);
+            }
         };
         if start.0 != self.shared.local.network_id() {
             let _ = link.close(DifferentNetwork).await;

@@ -40,6 +40,8 @@ impl Task {
             self.info.set_state(State::Connected);
             let _ = self.events.send(Event::Connected).await;
             self.pump(tx, rx, &conn, queue, deadline).await;
+        } else if started.is_err() {
+            close_now(&conn, &crate::network::TimedOut);
         } else {
             close_now(&conn, &crate::network::UnexpectedClose);
         }

@@ -1,0 +1,102 @@
+//! Sybil catalog flood: snapshots full of fresh, correctly signed entries.
+
+use {
+    crate::util::{attacker, fast, node, until, within},
+    core::time::Duration,
+    mosaik::{
+        NetworkId,
+        discovery::{PeerEntry, SyncProtocol},
+        iroh::{EndpointAddr, SecretKey, Signature},
+    },
+    std::time::Instant,
+};
+
+const NET: &str = "hostile-sybil";
+const CAP: usize = 100;
+const PER_SYNC: usize = 40;
+
+type RawSnapshot = Vec<(PeerEntry, Signature)>;
+
+fn sybils(n: usize) -> RawSnapshot {
+    (0..n)
+        .map(|_| {
+            let key = SecretKey::generate();
+            let signed = PeerEntry::new(NetworkId::from(NET), EndpointAddr::new(key.public()))
+                .sign(&key)
+                .unwrap();
+            (signed.clone().into_unsigned(), *signed.signature())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sybil_flood_keeps_the_catalog_bounded_and_service_running() {
+    let config = || {
+        fast()
+            .with_max_catalog_entries(CAP)
+            .with_max_new_entries_per_sync(PER_SYNC)
+    };
+    let victim = node(NET, config()).await;
+    let honest = node(NET, config().with_bootstrap([victim.local().addr()])).await;
+    until("honest peer known", || {
+        victim
+            .discovery()
+            .catalog()
+            .get_signed(&honest.local().id())
+            .is_some()
+    })
+    .await;
+    let producer = victim.streams().produce::<u64>();
+    let mut consumer = honest.streams().consume::<u64>();
+    within("subscribed", producer.when().online()).await;
+
+    let attacker = attacker().await;
+    for round in 0..3 {
+        let started = Instant::now();
+        let mut link = attacker
+            .local()
+            .connect::<SyncProtocol>(victim.local().addr())
+            .await
+            .unwrap();
+        link.send(&sybils(2_000)).await.unwrap();
+        let _ = link.recv::<RawSnapshot>().await;
+        let size = victim.discovery().catalog().signed_peers_count();
+        println!(
+            "sybil push {round}: 2000 entries, victim catalog {size} (cap {CAP}), exchange {:?}",
+            started.elapsed()
+        );
+        assert!(size <= CAP, "catalog grew past its cap: {size}");
+        assert!(
+            size <= 1 + PER_SYNC * (round + 1),
+            "one source added more than its share"
+        );
+        // The stream keeps flowing during the flood.
+        producer.send(round as u64).await.unwrap();
+        let got = within("datum during flood", consumer.recv()).await;
+        assert_eq!(got, Some(round as u64));
+    }
+    let catalog = victim.discovery().catalog();
+    assert!(
+        catalog.get_signed(&honest.local().id()).is_some(),
+        "the honest peer was evicted"
+    );
+
+    // An honest newcomer still gets in (its own entry is proven, so it
+    // replaces an unmeasured stranger).
+    let started = Instant::now();
+    let newcomer = node(NET, config().with_bootstrap([victim.local().addr()])).await;
+    let took = until("newcomer known", || {
+        victim
+            .discovery()
+            .catalog()
+            .get_signed(&newcomer.local().id())
+            .is_some()
+    })
+    .await;
+    println!(
+        "newcomer known to the victim after {took:?} ({:?} incl. start)",
+        started.elapsed()
+    );
+    assert!(took < Duration::from_secs(2), "newcomer took {took:?}");
+    assert!(victim.discovery().catalog().signed_peers_count() <= CAP);
+}

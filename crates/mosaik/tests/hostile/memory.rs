@@ -1,0 +1,151 @@
+//! Memory flood: connections announcing almost-complete large frames, and
+//! large prefixes on protocols whose handshakes are small.
+
+use {
+    crate::util::{attacker, close_code, fast, node, node_with, raw, until},
+    core::time::Duration,
+    mosaik::network::{ConnectionLimit, Protocol, ProtocolViolation},
+    std::time::Instant,
+};
+
+const NET: &str = "hostile-memory";
+const BUDGET: usize = 4 * 1024 * 1024;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frame_flood_stays_within_the_budget_and_recovers() {
+    let victim = node_with(NET, fast(), |b| b.with_max_unauthenticated_bytes(BUDGET)).await;
+    let attacker = attacker().await;
+    let frame = 2 * 1024 * 1024 - 1;
+    let alpn = mosaik::discovery::SyncProtocol::ALPN;
+    let mut held = Vec::new();
+    let mut peak = 0;
+    for _ in 0..12 {
+        let conn = raw(&attacker, &victim, alpn).await.expect("connects");
+        let Ok((mut send, recv)) = conn.open_bi().await else {
+            continue;
+        };
+        let mut bytes = u32::try_from(frame).unwrap().to_be_bytes().to_vec();
+        bytes.extend(std::iter::repeat_n(7u8, 64 * 1024));
+        let _ = send.write_all(&bytes).await;
+        peak = peak.max(victim.unauthenticated_bytes());
+        held.push((conn, send, recv));
+    }
+    until("frames reach the victim", || {
+        peak = peak.max(victim.unauthenticated_bytes());
+        peak >= frame
+    })
+    .await;
+    assert!(
+        peak <= BUDGET,
+        "buffered {peak} bytes over a {BUDGET} budget"
+    );
+    let mut refused = 0;
+    for (conn, _, _) in &held {
+        if close_code(conn, Duration::from_millis(200)).await == Some(ConnectionLimit::CODE.into())
+        {
+            refused += 1;
+        }
+    }
+    println!(
+        "memory flood: 12 x {frame} byte frames, peak unauthenticated {peak} bytes (budget {BUDGET}), {refused} refused with ConnectionLimit"
+    );
+    assert!(refused >= 10, "only {refused} over-budget frames refused");
+    // Recovery: the held frames time out and the budget comes back.
+    let took = until("budget released", || victim.unauthenticated_bytes() == 0).await;
+    println!("memory flood: budget back to 0 after {took:?}");
+    assert!(took < Duration::from_secs(10));
+    drop(held);
+}
+
+/// This process's resident set size in bytes (Linux).
+fn rss() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The attack of the issue with default limits: 64 connections each
+/// sending all but one byte of a 16 MiB frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_budget_holds_sixty_four_almost_complete_16_mib_frames() {
+    let victim = node(NET, fast()).await;
+    let budget = victim.limits().max_unauthenticated_bytes;
+    let attacker = attacker().await;
+    let before = rss();
+    let frame = 16 * 1024 * 1024 - 1;
+    let alpn = mosaik::discovery::SyncProtocol::ALPN;
+    let mut senders = Vec::new();
+    for _ in 0..64 {
+        let Some(conn) = raw(&attacker, &victim, alpn).await else {
+            continue;
+        };
+        senders.push(tokio::spawn(async move {
+            let Ok((mut send, _recv)) = conn.open_bi().await else {
+                return conn;
+            };
+            let _ = send
+                .write_all(&u32::try_from(frame).unwrap().to_be_bytes())
+                .await;
+            let chunk = vec![7u8; 1024 * 1024];
+            for _ in 0..15 {
+                if send.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+            // All but one byte.
+            let _ = send.write_all(&chunk[..chunk.len() - 2]).await;
+            conn
+        }));
+    }
+    let mut peak = 0;
+    let mut peak_rss = 0;
+    let mut conns = Vec::new();
+    for sender in senders {
+        peak = peak.max(victim.unauthenticated_bytes());
+        peak_rss = peak_rss.max(rss());
+        conns.push(sender.await.unwrap());
+    }
+    peak = peak.max(victim.unauthenticated_bytes());
+    peak_rss = peak_rss.max(rss());
+    println!(
+        "16 MiB flood: 64 connections, peak unauthenticated {peak} bytes (budget {budget}), process RSS {} MiB -> peak {} MiB (victim and attacker share the process)",
+        before >> 20,
+        peak_rss >> 20
+    );
+    assert!(peak <= budget);
+    let took = until("budget released", || victim.unauthenticated_bytes() == 0).await;
+    println!("16 MiB flood: budget back to 0 after {took:?}");
+    drop(conns);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_protocols_refuse_large_prefixes_at_once() {
+    let victim = node(NET, fast()).await;
+    let attacker = attacker().await;
+    let alpns: [&[u8]; 4] = [
+        mosaik::discovery::PingProtocol::ALPN,
+        mosaik::discovery::DepartProtocol::ALPN,
+        mosaik::streams::StreamsProtocol::ALPN,
+        b"/mosaik/groups/1",
+    ];
+    for alpn in alpns {
+        let conn = raw(&attacker, &victim, alpn).await.expect("connects");
+        let (mut send, _recv) = conn.open_bi().await.unwrap();
+        let started = Instant::now();
+        // A 16 MiB - 1 frame header and a little of its body.
+        let mut bytes = (16u32 * 1024 * 1024 - 1).to_be_bytes().to_vec();
+        bytes.extend([0u8; 1024]);
+        let _ = send.write_all(&bytes).await;
+        let code = close_code(&conn, Duration::from_secs(2)).await;
+        println!(
+            "{}: 16 MiB prefix closed with {code:?} after {:?}",
+            String::from_utf8_lossy(alpn),
+            started.elapsed()
+        );
+        assert_eq!(code, Some(ProtocolViolation::CODE.into()));
+        assert_eq!(victim.unauthenticated_bytes(), 0);
+    }
+}
