@@ -226,6 +226,14 @@ impl Config {
         self.min_quorum.is_some()
     }
 
+    /// Strict mode: the most voters a group may have, `2 × min_quorum − 1`. Two quorums of
+    /// `min_quorum` votes intersect only among at most that many voters, so the engine never
+    /// counts more: of the members it sees it counts the lowest ids (see
+    /// [`Engine::voters`](crate::Engine::voters)). `None` in dynamic mode.
+    pub fn max_voters(&self) -> Option<usize> {
+        self.min_quorum.map(|n| n.max(1).saturating_mul(2) - 1)
+    }
+
     pub(crate) fn has_bug(&self, bug: PlantedBug) -> bool {
         self.planted_bug == Some(bug)
     }

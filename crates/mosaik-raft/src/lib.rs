@@ -82,7 +82,7 @@ mod rng;
 mod types;
 
 pub use config::{Config, LeadershipPreference, PlantedBug};
-pub use engine::Engine;
+pub use engine::{Engine, LEFT_VOTER_TIMEOUTS};
 pub use io::{CommitError, HardState, Input, Output, ProposeError, Restored};
 pub use log::{Entry, Log, Payload};
 pub use message::{AppendResult, Forward, Message, Overrule, Vote};

@@ -25,7 +25,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
 
     /// How this node answers in replication acknowledgements.
     pub(super) fn ack_vote(&self) -> Vote {
-        if self.is_voter() {
+        // Strict mode: acknowledgements for a leader past the voter cap (in our view) do not
+        // count, so it cannot commit with a quorum another leader's quorum misses.
+        let leader_placed = self
+            .leader
+            .is_none_or(|leader| self.holds_voter_place(leader));
+        if self.is_voter() && leader_placed {
             Vote::Granted
         } else {
             Vote::Abstained
