@@ -14,17 +14,40 @@ use {
     std::sync::Arc,
 };
 
+/// Default of [`Config::max_append_bytes`]: 4 MiB, a quarter of the
+/// default link frame size.
+pub const DEFAULT_MAX_APPEND_BYTES: usize = 4 * 1024 * 1024;
+
+/// Bytes of one replicated message besides its commands (terms, peer ids,
+/// positions, rank), rounded up generously.
+pub(crate) const APPEND_OVERHEAD: usize = 1024;
+
+/// Bytes one log entry adds besides its command's encoding (term, owner
+/// id, length prefixes), rounded up generously.
+pub(crate) const ENTRY_OVERHEAD: usize = 64;
+
 /// Network-wide settings of the groups subsystem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
     /// How long a bond handshake may take, each side.
     pub handshake_timeout: Duration,
+    /// Byte budget of one consensus message on a bond. A leader's
+    /// `AppendEntries` larger than this goes out as several consecutive
+    /// ones (the follower acknowledges each), so a long or large batch
+    /// never exceeds a peer's frame limit. One proposal (a command, an
+    /// `execute_many`/`feed_many` batch) must fit in it whole, or it is
+    /// refused with [`CommandError::TooLarge`](super::CommandError::TooLarge):
+    /// a follower forwards it to the leader in one message. Must stay below
+    /// every member's `LinkConfig::max_frame_size` (16 MiB by default); at
+    /// most half the local one is used.
+    pub max_append_bytes: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             handshake_timeout: Duration::from_secs(2),
+            max_append_bytes: DEFAULT_MAX_APPEND_BYTES,
         }
     }
 }

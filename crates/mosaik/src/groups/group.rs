@@ -29,12 +29,18 @@ pub(crate) struct Inner<M: StateMachine> {
     pub(crate) generation: u64,
     pub(crate) discovery: Discovery,
     pub(crate) network_label: String,
+    /// A handle that never ran a worker (see [`Group::terminated`]): its
+    /// drop leaves the registry, the advertisement and the gauge alone.
+    pub(crate) detached: bool,
 }
 
 impl<M: StateMachine> Drop for Inner<M> {
     fn drop(&mut self) {
         let id = *self.config.group_id();
         self.cancel.cancel();
+        if self.detached {
+            return;
+        }
         self.registry.remove(&id, self.generation);
         self.discovery.remove_groups([id]);
         let network = [("network", self.network_label.clone())];
@@ -68,6 +74,36 @@ impl<M: StateMachine> core::fmt::Debug for Group<M> {
 impl<M: StateMachine> Group<M> {
     pub(crate) fn from_inner(inner: Arc<Inner<M>>) -> Self {
         Self { inner }
+    }
+
+    /// A handle to no running group: every request answers
+    /// `GroupTerminated`. What `join` returns when it cannot join (another
+    /// state machine type runs this group id here), as `produce` returns a
+    /// closed producer.
+    pub(crate) fn terminated(
+        config: Arc<GroupConfig>,
+        registry: Arc<Registry>,
+        discovery: Discovery,
+    ) -> Self {
+        let (requests, _) = mpsc::channel(1);
+        let (_, status) = watch::channel(Status::initial());
+        let (_, bonds) = watch::channel(BondSet::default());
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let inner = Inner {
+            config,
+            requests,
+            when: When::new(status.clone()),
+            status,
+            bonds,
+            cancel,
+            registry,
+            generation: 0,
+            discovery,
+            network_label: String::new(),
+            detached: true,
+        };
+        Self::from_inner(Arc::new(inner))
     }
 
     pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner<M>> {

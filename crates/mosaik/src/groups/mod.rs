@@ -71,7 +71,7 @@ pub use {
     builder::GroupBuilder,
     config::{Config, ConsensusConfig, ConsensusConfigBuilder, GroupConfig},
     durable::{DurableStore, WalOptions},
-    errors::{CommandError, Error, QueryError},
+    errors::{CommandError, Error, JoinError, QueryError},
     group::Group,
     key::GroupKey,
     machine::{

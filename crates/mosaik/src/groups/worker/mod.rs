@@ -80,6 +80,9 @@ pub(crate) struct Setup<S, M: StateMachine> {
     pub(crate) discovery: Discovery,
     pub(crate) acceptor: Acceptor,
     pub(crate) handshake_timeout: Duration,
+    /// Byte budget of one consensus message (`groups::Config::
+    /// max_append_bytes`, capped by the link's frame size).
+    pub(crate) append_budget: usize,
     pub(crate) storage: S,
     pub(crate) machine: M,
     pub(crate) requests: mpsc::Receiver<Request<M>>,
@@ -96,6 +99,8 @@ pub(crate) struct Worker<S, M: StateMachine> {
     discovery: Discovery,
     acceptor: Acceptor,
     handshake_timeout: Duration,
+    /// See `Setup::append_budget`.
+    append_budget: usize,
     storage: S,
     machine: M,
     /// The machine's initial value, for rebuilding after a revert.
@@ -168,6 +173,7 @@ where
             discovery,
             acceptor,
             handshake_timeout,
+            append_budget,
             storage,
             machine,
             mut requests,
@@ -240,6 +246,7 @@ where
             discovery,
             acceptor,
             handshake_timeout,
+            append_budget,
             storage,
             machine,
             engine,
@@ -252,7 +259,7 @@ where
             awaiting: HashMap::new(),
             events_tx,
             next_request: 0,
-            proposals: Proposals::default(),
+            proposals: Proposals::new(append_budget),
             reads: HashMap::new(),
             committed,
             pushed: None,
@@ -374,9 +381,11 @@ where
                 } => self.query(query, consistency, reply),
             }
         }
-        if !proposals.is_empty() {
+        // One engine proposal per message-sized run (see `Proposals::merge`).
+        let mut proposals = std::collections::VecDeque::from(proposals);
+        while !proposals.is_empty() {
             let request_id = self.request_id();
-            if let Some(commands) = self.proposals.merge(request_id, proposals) {
+            if let Some(commands) = self.proposals.merge(request_id, &mut proposals) {
                 let input = Input::Propose {
                     request_id,
                     commands,
