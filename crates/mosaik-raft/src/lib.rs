@@ -81,7 +81,9 @@ mod rank;
 mod rng;
 mod types;
 
-pub use config::{Config, LeadershipPreference, PlantedBug};
+#[cfg(feature = "planted-bugs")]
+pub use config::PlantedBug;
+pub use config::{Config, LeadershipPreference};
 pub use engine::{Engine, LEFT_VOTER_TIMEOUTS};
 pub use io::{CommitError, HardState, Input, Output, ProposeError, Restored};
 pub use log::{Entry, Log, Payload};

@@ -179,7 +179,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// diverging. With a planted bug the violation is let through so checkers can observe it.
     pub(super) fn assert_may_discard_committed(&self, index: Index) {
         assert!(
-            !self.config.is_strict() || self.config.planted_bug.is_some(),
+            !self.config.is_strict() || self.config.any_bug(),
             "strict mode safety violation on {:?}: committed entry at {index} would be discarded \
              (commit index {})",
             self.id,
