@@ -245,3 +245,64 @@ async fn a_strict_group_refuses_voters_past_its_size() {
         within("applied", g.when().committed().reaches(index)).await;
     }
 }
+
+/// Bug 5: a flood of `feed` callers on the leader (always a request ready)
+/// must not starve its bond events: followers' acknowledgements keep
+/// committing (an `execute` behind the flood completes) and the leader
+/// keeps its leadership (same term throughout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_feeders_does_not_starve_the_leader() {
+    let nodes = crate::util::cluster("groups-flood", 3).await;
+    let key = GroupKey::from_secret("flood");
+    let groups: Vec<_> = nodes
+        .iter()
+        .map(|net| {
+            net.groups()
+                .with_key(key)
+                .with_state_machine(Counter::default())
+                .with_consensus_config(timing())
+                .join()
+        })
+        .collect();
+    let leader = within("leader", groups[0].when().leader_elected()).await;
+    for g in &groups {
+        within("agree", g.when().leader_is(leader)).await;
+    }
+    let lead = groups
+        .iter()
+        .find(|g| g.is_leader())
+        .expect("a leader")
+        .clone();
+    within("first commit", lead.execute(1)).await.unwrap();
+    let term = lead.log_position().term();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let fed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let feeders: Vec<_> = (0..800)
+        .map(|_| {
+            let (g, stop, fed) = (lead.clone(), stop.clone(), fed.clone());
+            tokio::spawn(async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if g.feed(1).await.is_ok() {
+                        fed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    // Executes behind the flood, each needing the followers' acks.
+    for _ in 0..5 {
+        within("an execute behind the flood", lead.execute(1))
+            .await
+            .expect("commits during the flood");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for f in feeders {
+        f.await.unwrap();
+    }
+    assert!(
+        fed.load(std::sync::atomic::Ordering::Relaxed) > 1000,
+        "the flood ran"
+    );
+    assert!(lead.is_leader(), "the leader kept its leadership");
+    assert_eq!(lead.log_position().term(), term, "no new term");
+}
