@@ -152,6 +152,12 @@ impl<M: StateMachine> Group<M> {
 
     /// Submits one command and waits until it committed (SPEC C1.4: `Ok`
     /// only if the entry committed at that index is this command).
+    ///
+    /// In dynamic mode (the default) a committed command can still be
+    /// reverted when a partition heals and the other side's history wins
+    /// (`when().committed().reverted()` shows it); in strict mode `Ok` is
+    /// final. See [`CommandError`] for what each error says about whether
+    /// the command was applied (`Indeterminate`: unknown).
     pub fn execute(
         &self,
         command: M::Command,
@@ -160,7 +166,11 @@ impl<M: StateMachine> Group<M> {
         async move { fut.await.map(|range| *range.end()) }
     }
 
-    /// Submits a batch and waits until all of it committed.
+    /// Submits a batch and waits until all of it committed. If the leader
+    /// lost its leadership after a prefix committed, the error is
+    /// `PartlyCommitted`: the prefix is applied, only the rest comes back.
+    /// One batch must fit in one message (`groups::Config::
+    /// max_append_bytes`), or it is refused with `TooLarge`.
     pub fn execute_many(
         &self,
         commands: impl IntoIterator<Item = M::Command>,
@@ -211,7 +221,11 @@ impl<M: StateMachine> Group<M> {
 
     /// Evaluates a query: `Weak` on the local state, `Strong` after the
     /// leader confirmed its leadership with a quorum (read index), so the
-    /// answer reflects every write committed before the call.
+    /// answer reflects every write its side committed before the call.
+    /// Linearizable in strict mode only: in dynamic mode each side of a
+    /// partition has its own quorum, so a `Strong` read there may miss
+    /// writes the other side committed (and what it returns may be
+    /// reverted when the partition heals).
     pub fn query(
         &self,
         query: M::Query,
