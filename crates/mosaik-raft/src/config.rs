@@ -239,6 +239,7 @@ impl Config {
     }
 
     /// True if `bug` is planted (never without the `planted-bugs` feature).
+    #[cfg_attr(not(feature = "planted-bugs"), allow(clippy::unused_self))]
     pub(crate) fn has_bug(&self, bug: PlantedBug) -> bool {
         #[cfg(feature = "planted-bugs")]
         return self.planted_bug == Some(bug);
@@ -250,6 +251,7 @@ impl Config {
     }
 
     /// True if any bug is planted (never without the `planted-bugs` feature).
+    #[cfg_attr(not(feature = "planted-bugs"), allow(clippy::unused_self))]
     pub(crate) fn any_bug(&self) -> bool {
         #[cfg(feature = "planted-bugs")]
         return self.planted_bug.is_some();
