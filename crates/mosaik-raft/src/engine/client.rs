@@ -13,6 +13,11 @@ use crate::types::{Index, IndexRange, Instant, NodeId, RequestId, Term};
 /// network delay, so a short memory suffices).
 const ACCEPTED_FORWARDS: usize = 1024;
 
+/// Most strong reads one peer may have queued at this leader (`Forward::Read`); more are
+/// refused at once (`ReadRejected`, the peer's client sees a failed read). A read waits for one
+/// quorum round at most (`query_timeout`), so only a flood reaches this.
+pub const MAX_FORWARDED_READS: usize = 1024;
+
 /// A forwarded command appended by this node as leader.
 #[derive(Clone, Debug)]
 pub(super) struct AcceptedForward<Id> {
@@ -293,6 +298,18 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 };
                 let deadline = self.now + self.config.query_timeout;
                 if let RoleState::Leader(leader) = &mut self.state {
+                    let queued = leader
+                        .reads
+                        .iter()
+                        .filter(
+                            |r| matches!(r.origin, ReadOrigin::Remote { peer, .. } if peer == from),
+                        )
+                        .count();
+                    if queued >= MAX_FORWARDED_READS {
+                        // Bounded before any work: the peer's reads wait for one heartbeat
+                        // round at most, so a well-behaved peer never has this many queued.
+                        return self.fail_read(origin);
+                    }
                     leader.reads.push(LeaderRead {
                         origin,
                         read_index: None,

@@ -4,6 +4,7 @@
 //! peers) and `client` (proposals, forwarding, reads).
 
 mod client;
+pub use client::MAX_FORWARDED_READS;
 mod election;
 mod fetch;
 mod follower;

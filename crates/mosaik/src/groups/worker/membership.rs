@@ -39,6 +39,13 @@ enum Verdict {
 /// the dialer retries on its next catalog rescan (`RESCAN`, 1 s).
 pub(super) const REPLACE_INTERVAL: Duration = Duration::from_secs(2);
 
+/// Most bond dials of one group in flight at once. The catalog may list
+/// many peers that claim the group (an entry's group list is whatever its
+/// signer wrote); each dial is a task holding a connection attempt for up
+/// to the handshake timeout, so they are capped: the rest are dialed on a
+/// later rescan (`RESCAN`, every second) as dials finish.
+pub(super) const MAX_DIALS: usize = 16;
+
 /// How long a member waits to be dialed by a lower-id member of its group
 /// (the pair's rightful dialer, which normally dials within milliseconds
 /// of seeing us in the catalog) before dialing it itself, in reverse. The
@@ -426,7 +433,8 @@ where
                 candidates.push(entry);
             }
         }
-        for entry in candidates {
+        let room = MAX_DIALS.saturating_sub(self.dialing.len());
+        for entry in candidates.into_iter().take(room) {
             let peer = entry.id();
             self.dialing.insert(peer);
             let local = self.local.clone();
