@@ -291,36 +291,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     self.propose_failed(pending.request_id, ProposeError::Offline);
                 }
             }
-            Forward::Read { request_id } => {
-                let origin = ReadOrigin::Remote {
-                    peer: from,
-                    request_id,
-                };
-                let deadline = self.now + self.config.query_timeout;
-                if let RoleState::Leader(leader) = &mut self.state {
-                    let queued = leader
-                        .reads
-                        .iter()
-                        .filter(
-                            |r| matches!(r.origin, ReadOrigin::Remote { peer, .. } if peer == from),
-                        )
-                        .count();
-                    if queued >= MAX_FORWARDED_READS {
-                        // Bounded before any work: the peer's reads wait for one heartbeat
-                        // round at most, so a well-behaved peer never has this many queued.
-                        return self.fail_read(origin);
-                    }
-                    leader.reads.push(LeaderRead {
-                        origin,
-                        read_index: None,
-                        seq: 0,
-                        deadline,
-                    });
-                    self.process_leader_reads();
-                } else {
-                    self.fail_read(origin);
-                }
-            }
+            Forward::Read { request_id } => self.on_forwarded_read(from, request_id),
             Forward::ReadIndex {
                 request_id,
                 read_index,
@@ -337,6 +308,37 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     });
                 }
             }
+        }
+    }
+
+    /// A peer's strong read: queued at the leader (at most `MAX_FORWARDED_READS` per peer),
+    /// refused elsewhere.
+    fn on_forwarded_read(&mut self, from: Id, request_id: u64) {
+        let origin = ReadOrigin::Remote {
+            peer: from,
+            request_id,
+        };
+        let deadline = self.now + self.config.query_timeout;
+        if let RoleState::Leader(leader) = &mut self.state {
+            let queued = leader
+                .reads
+                .iter()
+                .filter(|r| matches!(r.origin, ReadOrigin::Remote { peer, .. } if peer == from))
+                .count();
+            if queued >= MAX_FORWARDED_READS {
+                // Bounded before any work: the peer's reads wait for one heartbeat
+                // round at most, so a well-behaved peer never has this many queued.
+                return self.fail_read(origin);
+            }
+            leader.reads.push(LeaderRead {
+                origin,
+                read_index: None,
+                seq: 0,
+                deadline,
+            });
+            self.process_leader_reads();
+        } else {
+            self.fail_read(origin);
         }
     }
 
