@@ -22,9 +22,10 @@ pub const DEFAULT_MAX_APPEND_BYTES: usize = 4 * 1024 * 1024;
 /// positions, rank), rounded up generously.
 pub(crate) const APPEND_OVERHEAD: usize = 1024;
 
-/// Bytes one log entry adds besides its command's encoding (term, owner
-/// id, length prefixes), rounded up generously.
-pub(crate) const ENTRY_OVERHEAD: usize = 64;
+/// Bytes one command adds to a forwarded proposal besides its encoding
+/// (its length prefix), rounded up. (An `AppendEntries` adds more per entry,
+/// its term, but the bond writer splits those by their real size.)
+pub(crate) const ENTRY_OVERHEAD: usize = 8;
 
 /// Network-wide settings of the groups subsystem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
