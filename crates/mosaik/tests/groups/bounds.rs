@@ -254,13 +254,20 @@ async fn a_strict_group_refuses_voters_past_its_size() {
 async fn a_flood_of_feeders_does_not_starve_the_leader() {
     let nodes = crate::util::cluster("groups-flood", 3).await;
     let key = GroupKey::from_secret("flood");
+    // Longer election timeouts than `timing()`: 800 feeder tasks share the
+    // test's runtime with the members, and only starvation of the leader's
+    // loop (indefinite, before the fix) should cost the leadership.
+    let patient = ConsensusConfig {
+        election_timeout: core::time::Duration::from_secs(2),
+        ..timing()
+    };
     let groups: Vec<_> = nodes
         .iter()
         .map(|net| {
             net.groups()
                 .with_key(key)
                 .with_state_machine(Counter::default())
-                .with_consensus_config(timing())
+                .with_consensus_config(patient.clone())
                 .join()
         })
         .collect();

@@ -147,7 +147,9 @@ where
         let Some(cap) = self.voter_cap() else {
             return false;
         };
-        let own = usize::from(self.preference.is_voter());
+        // Our standing as announced: while we catch up we are an observer
+        // and must still bond with the leader to catch up from.
+        let own = usize::from(self.advertised.borrow().preference.is_voter());
         let bonded = self
             .bonds
             .iter()
