@@ -79,6 +79,8 @@ pub struct ConsensusConfig {
     pub query_timeout: Duration,
     /// Strict mode (SPEC C1): elections and commits need at least this many
     /// voters, self included. `None` = dynamic mode. Part of the group id.
+    /// A strict group holds at most `2 × min_quorum − 1` voters: a member
+    /// past that is refused at bonding (close reason `StrictGroupFull`).
     pub min_quorum: Option<usize>,
 }
 
