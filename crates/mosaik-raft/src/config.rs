@@ -33,9 +33,11 @@ impl LeadershipPreference {
     }
 }
 
-/// Deliberate bugs the simulator plants to prove its checkers can fail. Off by default and only
-/// reachable through [`Config::planted_bug`]; never enable one outside a test.
+/// Deliberate bugs the simulator plants to prove its checkers can fail. Exported, with
+/// `Config::planted_bug`, only with the `planted-bugs` cargo feature (the simulator and this
+/// crate's tests); production builds cannot plant one.
 #[doc(hidden)]
+#[cfg_attr(not(feature = "planted-bugs"), allow(dead_code, unreachable_pub))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum PlantedBug {
@@ -111,8 +113,9 @@ pub struct Config {
     ///
     /// [`Output::NeedLogFetch`]: crate::Output::NeedLogFetch
     pub log_fetch_threshold: Option<u64>,
-    /// Planted bug for simulator self-tests. Always `None` in real use.
+    /// Planted bug for simulator self-tests (`planted-bugs` feature only).
     #[doc(hidden)]
+    #[cfg(feature = "planted-bugs")]
     pub planted_bug: Option<PlantedBug>,
 }
 
@@ -131,6 +134,7 @@ impl Default for Config {
             state_sync_retry: Duration::from_secs(30),
             check_quorum: true,
             log_fetch_threshold: None,
+            #[cfg(feature = "planted-bugs")]
             planted_bug: None,
         }
     }
@@ -226,7 +230,32 @@ impl Config {
         self.min_quorum.is_some()
     }
 
+    /// Strict mode: the most voters a group may have, `2 × min_quorum − 1`. Two quorums of
+    /// `min_quorum` votes intersect only among at most that many voters, so the engine never
+    /// counts more: of the members it sees it counts the lowest ids (see
+    /// [`Engine::voters`](crate::Engine::voters)). `None` in dynamic mode.
+    pub fn max_voters(&self) -> Option<usize> {
+        self.min_quorum.map(|n| n.max(1).saturating_mul(2) - 1)
+    }
+
+    /// True if `bug` is planted (never without the `planted-bugs` feature).
+    #[cfg_attr(not(feature = "planted-bugs"), allow(clippy::unused_self))]
     pub(crate) fn has_bug(&self, bug: PlantedBug) -> bool {
-        self.planted_bug == Some(bug)
+        #[cfg(feature = "planted-bugs")]
+        return self.planted_bug == Some(bug);
+        #[cfg(not(feature = "planted-bugs"))]
+        {
+            let _ = bug;
+            false
+        }
+    }
+
+    /// True if any bug is planted (never without the `planted-bugs` feature).
+    #[cfg_attr(not(feature = "planted-bugs"), allow(clippy::unused_self))]
+    pub(crate) fn any_bug(&self) -> bool {
+        #[cfg(feature = "planted-bugs")]
+        return self.planted_bug.is_some();
+        #[cfg(not(feature = "planted-bugs"))]
+        false
     }
 }

@@ -156,9 +156,12 @@ pub enum Input<Id, C> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum ProposeError {
-    /// No leader known, candidate, forward rejected or not acknowledged in time. The commands
-    /// may nevertheless have been appended (at-least-once on retry).
+    /// No leader known, candidate, or the leader refused the forwarded commands: nothing was
+    /// appended.
     Offline,
+    /// Forwarded to the leader, and no answer came within `forward_timeout`: the leader may or
+    /// may not have appended the commands (a retry is at-least-once).
+    Indeterminate,
     /// The batch was empty.
     NoCommands,
 }
@@ -167,9 +170,16 @@ pub enum ProposeError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum CommitError {
-    /// The commands will never commit at the assigned indexes: another entry committed there,
-    /// or an entry of a newer term committed before them (leader change).
+    /// None of the commands committed, and they never will at the assigned indexes: another
+    /// entry committed there, or an entry of a newer term committed before them (leader change).
     Superseded,
+    /// A prefix of the range committed (the assigning leader replicated it before it lost its
+    /// leadership): the commands at the range's start `..= through` committed and are applied;
+    /// the rest will never commit at their indexes. Never reported for a one-command range.
+    PartlyCommitted {
+        /// Last committed index of the range (`range.start() <= through < range.end()`).
+        through: Index,
+    },
     /// The deciding entry is only known through a state sync (pruned), so the engine cannot
     /// tell whether it was ours.
     Unknown,
@@ -179,6 +189,7 @@ impl fmt::Display for ProposeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ProposeError::Offline => "no reachable leader",
+            ProposeError::Indeterminate => "the leader did not answer in time; maybe appended",
             ProposeError::NoCommands => "no commands",
         })
     }
@@ -188,6 +199,9 @@ impl fmt::Display for CommitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             CommitError::Superseded => "superseded by another entry",
+            CommitError::PartlyCommitted { .. } => {
+                "a prefix committed, the rest superseded by another entry"
+            }
             CommitError::Unknown => "outcome unknown after state sync",
         })
     }
@@ -274,7 +288,9 @@ pub enum Output<Id, C> {
     /// assigning leader's term committed at the end of the range (so the commands themselves
     /// committed); `Err(Superseded)` as soon as the range can no longer commit (another entry, or
     /// an entry of a newer term before it, committed) — so it is always emitted once the group
-    /// commits anything after a leader change.
+    /// commits anything after a leader change; `Err(PartlyCommitted { through })` when only a
+    /// prefix of the range committed before that. Decided per index: an index reported as not
+    /// committed never holds the proposal's command in the committed log.
     Committed {
         /// From the `Propose`.
         request_id: RequestId,

@@ -81,8 +81,10 @@ mod rank;
 mod rng;
 mod types;
 
-pub use config::{Config, LeadershipPreference, PlantedBug};
-pub use engine::Engine;
+#[cfg(feature = "planted-bugs")]
+pub use config::PlantedBug;
+pub use config::{Config, LeadershipPreference};
+pub use engine::{Engine, LEFT_VOTER_TIMEOUTS, MAX_FORWARDED_READS};
 pub use io::{CommitError, HardState, Input, Output, ProposeError, Restored};
 pub use log::{Entry, Log, Payload};
 pub use message::{AppendResult, Forward, Message, Overrule, Vote};

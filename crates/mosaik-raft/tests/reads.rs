@@ -175,3 +175,38 @@ fn forwarded_read_times_out() {
     cluster.run_for(Duration::from_millis(2));
     assert_eq!(cluster.read_result(follower, read), Some(Err(())));
 }
+
+/// Issue 16, bug 9: strong reads a peer forwards are queued at the leader up to
+/// `MAX_FORWARDED_READS` per peer; the rest are refused at once (`ReadRejected`), so a flood
+/// cannot grow the leader's memory without bound.
+#[test]
+fn forwarded_reads_are_capped_per_peer() {
+    use mosaik_raft::{Forward, Input, MAX_FORWARDED_READS, Message};
+    let mut cluster = Cluster::new(3, &fast_config(), 73);
+    cluster.auto_deliver = false;
+    cluster.elect(1, &[2, 3]);
+    cluster.deliver_all();
+    let flood = MAX_FORWARDED_READS as u64 + 100;
+    for request_id in 0..flood {
+        let msg = Message::Forward(Forward::Read { request_id });
+        cluster.input(1, Input::Message { from: 2, msg });
+    }
+    let rejected = cluster
+        .queue
+        .values()
+        .filter(|f| {
+            f.from == 1
+                && f.to == 2
+                && matches!(f.msg, Message::Forward(Forward::ReadRejected { .. }))
+        })
+        .count();
+    assert_eq!(rejected, 100, "exactly the reads past the cap are refused");
+    // The queued ones are served once a quorum round completes (node 3 echoes it).
+    while cluster.deliver_where(|f| f.to != 2 && f.from != 2) > 0 {}
+    let answered = cluster
+        .queue
+        .values()
+        .filter(|f| f.to == 2 && matches!(f.msg, Message::Forward(Forward::ReadIndex { .. })))
+        .count();
+    assert_eq!(answered, MAX_FORWARDED_READS);
+}

@@ -205,8 +205,10 @@ fn forwarded_commands_from_follower_get_ack() {
     }
 }
 
+/// Issue 16, bug 10: a forward the leader never answered may have been appended; it is
+/// reported as `Indeterminate`, not as the definite `Offline`.
 #[test]
-fn forward_times_out_offline() {
+fn forward_timeout_is_indeterminate() {
     let mut cluster = Cluster::new(3, &fast_config(), 41);
     let leader = cluster.wait_for_leader();
     cluster.run_for(Duration::from_millis(100)); // followers learn the leader
@@ -223,7 +225,7 @@ fn forward_times_out_offline() {
     assert!(matches!(
         cluster.propose_result(follower, request),
         Some(Output::ProposeResult {
-            result: Err(ProposeError::Offline),
+            result: Err(ProposeError::Indeterminate),
             ..
         })
     ));
@@ -285,4 +287,59 @@ fn persistence_precedes_acknowledgement() {
             "disk mirrors the log"
         );
     }
+}
+
+/// Issue 16, bug 1: a multi-command proposal whose prefix committed before its leader was
+/// deposed. The outcome is decided per index: the committed prefix is reported as committed
+/// (`PartlyCommitted`), so a client never retries commands that were applied.
+#[test]
+fn partly_replicated_batch_reports_its_committed_prefix() {
+    let config = fast_config().with_max_append_entries(1);
+    let mut cluster = Cluster::new(3, &config, 23);
+    cluster.auto_deliver = false;
+    cluster.elect(1, &[2, 3]);
+    cluster.deliver_all();
+    let base = cluster.engine(1).commit_index();
+    let batch = cluster.propose(1, vec![10, 11, 12]);
+    let Some(Output::ProposeResult {
+        result: Ok(range), ..
+    }) = cluster.propose_result(1, batch)
+    else {
+        panic!("leader did not assign the batch");
+    };
+    assert_eq!(*range.start(), base.next());
+    // Only the first command reaches node 2 (one entry per AppendEntries); its ack commits it.
+    let first = *range.start();
+    let delivered = cluster.deliver_where(|f| {
+        f.to == 2
+            && matches!(&f.msg, mosaik_raft::Message::AppendEntries { entries, prev_log_position, .. }
+                if prev_log_position.index == base && entries.len() == 1)
+    });
+    assert_eq!(delivered, 1);
+    cluster.drop_where(|f| f.from == 1);
+    cluster.deliver_where(|f| f.to == 1);
+    assert_eq!(
+        cluster.engine(1).commit_index(),
+        first,
+        "the prefix committed"
+    );
+    // Node 2 (holding the prefix) takes over with node 3 and commits its noop after it.
+    cluster.elect(2, &[3]);
+    cluster.drop_where(|f| f.to == 1);
+    while cluster.deliver_where(|f| f.to != 1 && f.from != 1) > 0 {}
+    assert!(cluster.engine(2).commit_index() > first);
+    // Heal: the old leader learns the outcome.
+    cluster.auto_deliver = true;
+    assert!(cluster.run_until(Duration::from_secs(5), |c| {
+        c.commit_result(1, batch).is_some()
+    }));
+    assert_eq!(
+        cluster.commit_result(1, batch),
+        Some(Output::Committed {
+            request_id: batch,
+            result: Err(CommitError::PartlyCommitted { through: first }),
+        })
+    );
+    let applied: Vec<u64> = cluster.node(2).sm.values().copied().collect();
+    assert_eq!(applied, [10], "exactly the prefix was applied");
 }

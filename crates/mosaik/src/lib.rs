@@ -53,7 +53,7 @@
 //! let gb = b.groups().with_key(key).with_state_machine(Counter::default()).join();
 //! gb.when().leader_elected().await;
 //! gb.execute(5).await?;                          // resolves once *this* command committed
-//! let value = ga.query((), Strong).await?;       // linearizable read via the leader
+//! let value = ga.query((), Strong).await?;       // read via the leader (linearizable in strict mode)
 //! assert_eq!(*value, 5);
 //! # let _ = first; Ok(()) }
 //! ```
@@ -79,11 +79,14 @@
 //! - **Groups** ([`groups`]). Members holding the same [`GroupKey`] (and
 //!   configuration) bond with each other and run Raft with your
 //!   [`groups::StateMachine`]. `execute` resolves only when *its own*
-//!   command committed; `Strong` queries are linearizable. Dynamic mode
-//!   (default) keeps the group available on any side of a partition and
-//!   reconciles when it heals; strict mode
+//!   command committed. Dynamic mode (default) keeps the group available on
+//!   any side of a partition and reconciles when it heals: an acknowledged
+//!   write of the losing side is then reverted (`when().committed()
+//!   .reverted()`), and `Strong` queries are confirmed by a quorum of the
+//!   querying side only. Strict mode
 //!   ([`groups::ConsensusConfigBuilder::with_min_quorum`]) never lets two
-//!   sides commit.
+//!   sides commit: acknowledged writes stay and `Strong` queries are
+//!   linearizable.
 //! - **Collections** ([`collections`]). `Map`, `Vec`, `Set`, `Cell`, `Once`
 //!   and `PriorityQueue`, each a group of its own: reads are synchronous
 //!   from the local replica, writes resolve once committed. Readers

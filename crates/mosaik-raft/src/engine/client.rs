@@ -13,6 +13,11 @@ use crate::types::{Index, IndexRange, Instant, NodeId, RequestId, Term};
 /// network delay, so a short memory suffices).
 const ACCEPTED_FORWARDS: usize = 1024;
 
+/// Most strong reads one peer may have queued at this leader (`Forward::Read`); more are
+/// refused at once (`ReadRejected`, the peer's client sees a failed read). A read waits for one
+/// quorum round at most (`query_timeout`), so only a flood reaches this.
+pub const MAX_FORWARDED_READS: usize = 1024;
+
 /// A forwarded command appended by this node as leader.
 #[derive(Clone, Debug)]
 pub(super) struct AcceptedForward<Id> {
@@ -129,13 +134,18 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.resolve_watches(); // the range may already be committed (late ack)
     }
 
-    /// Reports the outcome of watched ranges that are decided:
+    /// Reports the outcome of watched ranges that are decided, per index:
     /// * `Ok` once the entry committed at the range's end has the assigning leader's term;
-    /// * `Superseded` once a committed entry at or before the range's end has a newer term.
-    ///   Terms never decrease along a log and committed entries are in every future leader's
-    ///   log, so entries of the older term can never commit at or after that point. This is what
-    ///   resolves a range its leader assigned but never replicated, even if the group goes idle
-    ///   and the commit index never reaches the range;
+    /// * otherwise the range is decided once a committed entry at or before its end has another
+    ///   term (at the end) or a newer one (anywhere). Terms never decrease along a log and
+    ///   committed entries are in every future leader's log, so entries of the older term can
+    ///   never commit at or after that point. This also resolves a range its leader assigned but
+    ///   never replicated, even if the group goes idle and the commit index never reaches it.
+    ///   An entry of the watch's term at index `i` *is* the proposal's command (a term has one
+    ///   leader, which appends each index once), and such entries form a prefix of the range:
+    ///   if one committed, the prefix through it committed (`PartlyCommitted`), else nothing
+    ///   did (`Superseded`). Reporting the whole range as superseded would hand committed
+    ///   commands back for a retry that applies them twice;
     /// * `Unknown` when the deciding entry was pruned (committed through a state sync).
     pub(super) fn resolve_watches(&mut self) {
         let commit = self.commit;
@@ -143,12 +153,18 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         for (end, watches) in &mut self.watches {
             let decisive = (*end).min(commit);
             let committed_term = self.log.term_at(decisive);
+            let log = &self.log;
             watches.retain(|watch| {
                 let result = match committed_term {
                     None => Err(CommitError::Unknown),
                     Some(term) if decisive == *end && term == watch.term => Ok(watch.range.clone()),
                     Some(term) if decisive == *end || term > watch.term => {
-                        Err(CommitError::Superseded)
+                        match log.last_index_of_term(watch.term, decisive) {
+                            Some(through) if through >= *watch.range.start() => {
+                                Err(CommitError::PartlyCommitted { through })
+                            }
+                            _ => Err(CommitError::Superseded),
+                        }
                     }
                     Some(_) => return true, // not decided yet
                 };
@@ -275,24 +291,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     self.propose_failed(pending.request_id, ProposeError::Offline);
                 }
             }
-            Forward::Read { request_id } => {
-                let origin = ReadOrigin::Remote {
-                    peer: from,
-                    request_id,
-                };
-                let deadline = self.now + self.config.query_timeout;
-                if let RoleState::Leader(leader) = &mut self.state {
-                    leader.reads.push(LeaderRead {
-                        origin,
-                        read_index: None,
-                        seq: 0,
-                        deadline,
-                    });
-                    self.process_leader_reads();
-                } else {
-                    self.fail_read(origin);
-                }
-            }
+            Forward::Read { request_id } => self.on_forwarded_read(from, request_id),
             Forward::ReadIndex {
                 request_id,
                 read_index,
@@ -312,8 +311,39 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
     }
 
+    /// A peer's strong read: queued at the leader (at most `MAX_FORWARDED_READS` per peer),
+    /// refused elsewhere.
+    fn on_forwarded_read(&mut self, from: Id, request_id: u64) {
+        let origin = ReadOrigin::Remote {
+            peer: from,
+            request_id,
+        };
+        let deadline = self.now + self.config.query_timeout;
+        if let RoleState::Leader(leader) = &mut self.state {
+            let queued = leader
+                .reads
+                .iter()
+                .filter(|r| matches!(r.origin, ReadOrigin::Remote { peer, .. } if peer == from))
+                .count();
+            if queued >= MAX_FORWARDED_READS {
+                // Bounded before any work: the peer's reads wait for one heartbeat
+                // round at most, so a well-behaved peer never has this many queued.
+                return self.fail_read(origin);
+            }
+            leader.reads.push(LeaderRead {
+                origin,
+                read_index: None,
+                seq: 0,
+                deadline,
+            });
+            self.process_leader_reads();
+        } else {
+            self.fail_read(origin);
+        }
+    }
+
     /// Fails requests whose timeout expired. A forwarded proposal that times out may still have
-    /// been appended by the leader (at-least-once on retry, as in the original).
+    /// been appended by the leader: `Indeterminate`, never `Offline` (at-least-once on retry).
     pub(super) fn expire_requests(&mut self) {
         let now = self.now;
         let expired: Vec<u64> = self
@@ -324,7 +354,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             .collect();
         for id in expired {
             if let Some(pending) = self.forwards.remove(&id) {
-                self.propose_failed(pending.request_id, ProposeError::Offline);
+                self.propose_failed(pending.request_id, ProposeError::Indeterminate);
             }
         }
         let expired: Vec<u64> = self

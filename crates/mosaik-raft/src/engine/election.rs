@@ -155,6 +155,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 .unwrap_or_else(|| !log_position.is_behind(&self.log.last()));
             let vote = if !self.is_voter() {
                 Vote::Abstained
+            } else if !self.holds_voter_place(candidate) {
+                Vote::Denied
             } else if term.round() > ours.round() && up_to_date && !self.leader_is_live() {
                 Vote::Granted
             } else {
@@ -219,6 +221,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let Some(candidate) = term.owner() else {
             return Vote::Denied;
         };
+        if !self.holds_voter_place(candidate) {
+            return Vote::Denied; // strict mode: a member past the voter cap never leads
+        }
         let free = self.hard.vote.is_none_or(|vote| vote == candidate);
         // Someone else already won this round and we follow it: C cannot win the round.
         let following_other = self.leader.is_some_and(|leader| leader != candidate);

@@ -4,6 +4,7 @@
 //! peers) and `client` (proposals, forwarding, reads).
 
 mod client;
+pub use client::MAX_FORWARDED_READS;
 mod election;
 mod fetch;
 mod follower;
@@ -46,6 +47,11 @@ enum RoleState<Id> {
     Leader(LeaderState<Id>),
 }
 
+/// Strict mode: election timeouts for which a voter whose bond went keeps its place in the
+/// voter cap ([`Config::max_voters`]), so a partition does not hand its place to an extra
+/// member; a member replaced for good frees its place after this long.
+pub const LEFT_VOTER_TIMEOUTS: u32 = 100;
+
 /// A pure, deterministic consensus engine for one group member.
 ///
 /// Feed it [`Input`]s with [`handle`](Engine::handle), drain [`Output`]s with
@@ -70,6 +76,9 @@ pub struct Engine<Id, C> {
     applied: Index,
     /// Bonded peers and their preferences; voters are the non-observers (plus self).
     peers: BTreeMap<Id, LeadershipPreference>,
+    /// Strict mode: voter peers whose bond went, and when. They keep their place in the voter
+    /// cap for `LEFT_VOTER_TIMEOUTS` election timeouts (see [`Engine::voters`]).
+    left: BTreeMap<Id, Instant>,
     /// Follower/candidate election timer (`None` while leader).
     election_due: Option<Instant>,
     /// When the current leader was last heard from (pre-votes are refused while it is live).
@@ -158,6 +167,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             commit: applied,
             applied,
             peers: BTreeMap::new(),
+            left: BTreeMap::new(),
             election_due: None,
             leader_heard_at: None,
             forwards: BTreeMap::new(),
@@ -322,8 +332,15 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     }
 
     fn on_peer_unbonded(&mut self, peer: Id) {
-        if self.peers.remove(&peer).is_none() {
+        let Some(preference) = self.peers.remove(&peer) else {
             return;
+        };
+        if self.config.max_voters().is_some() && preference.is_voter() {
+            let now = self.now;
+            let keep = self.left_voter_ttl();
+            self.left
+                .retain(|_, at| now.saturating_duration_since(*at) < keep);
+            self.left.insert(peer, now);
         }
         if let RoleState::Leader(leader) = &mut self.state {
             leader.progress.remove(&peer);
@@ -337,6 +354,11 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
 
     /// The voter set changed: quorums may now be reachable (dynamic mode shrinks them).
     pub(super) fn membership_changed(&mut self) {
+        if self.is_leader() && self.config.max_voters().is_some() && !self.is_voter() {
+            // Strict mode: lower ids bonded past the voter cap, so we no longer count.
+            self.become_follower();
+            self.set_leader(None);
+        }
         self.check_election();
         self.maybe_advance_commit();
         self.process_leader_reads();
@@ -409,6 +431,14 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     }
 
     /// Current voters: self (unless observer) plus bonded non-observer peers.
+    ///
+    /// Strict mode counts at most [`Config::max_voters`] (`2 × min_quorum − 1`): more voters
+    /// would let two disjoint quorums of `min_quorum` elect two leaders. The shell refuses such
+    /// members at bond admission; this cap is the engine's own defence, so a misconfigured group
+    /// never panics. Of the voter members seen — bonded now, or bonded within
+    /// `LEFT_VOTER_TIMEOUTS` election timeouts (a partition does not free their places) — the
+    /// lowest ids hold the places; the others replicate like observers (and never campaign).
+    /// Members that have seen the same members count the same voters.
     pub fn voters(&self) -> BTreeSet<Id> {
         let mut voters: BTreeSet<Id> = self
             .peers
@@ -416,10 +446,34 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             .filter(|(_, preference)| preference.is_voter())
             .map(|(peer, _)| *peer)
             .collect();
-        if self.is_voter() {
+        if self.may_vote() {
             voters.insert(self.id);
         }
+        if let Some(max) = self.config.max_voters() {
+            let keep = self.left_voter_ttl();
+            let recent = self
+                .left
+                .iter()
+                .filter(|(_, at)| self.now.saturating_duration_since(**at) < keep)
+                .map(|(peer, _)| *peer);
+            let seen: BTreeSet<Id> = voters.iter().copied().chain(recent).collect();
+            if seen.len() > max {
+                let places: BTreeSet<Id> = seen.into_iter().take(max).collect();
+                voters.retain(|voter| places.contains(voter));
+            }
+        }
         voters
+    }
+
+    /// True unless strict mode's voter cap, in our view, leaves `member` out (it is then never
+    /// granted a vote, nor are its entries acknowledged as a voter).
+    pub(super) fn holds_voter_place(&self, member: Id) -> bool {
+        self.config.max_voters().is_none() || self.voters().contains(&member)
+    }
+
+    /// How long a voter that left keeps its place in the strict-mode voter cap.
+    fn left_voter_ttl(&self) -> core::time::Duration {
+        self.config.election_timeout * LEFT_VOTER_TIMEOUTS
     }
 
     /// True while a log fetch is running for this follower (between `NeedLogFetch` and the end

@@ -65,6 +65,11 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// Whether this node votes, campaigns and counts itself: its preference allows it and it is
     /// not catching up after losing its storage.
     pub(super) fn is_voter(&self) -> bool {
+        self.may_vote() && (self.config.max_voters().is_none() || self.voters().contains(&self.id))
+    }
+
+    /// A voter by configuration and catch-up state, before the strict-mode voter cap.
+    pub(super) fn may_vote(&self) -> bool {
         self.config.preference.is_voter() && self.catch_up.is_none()
     }
 

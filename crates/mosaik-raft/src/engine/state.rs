@@ -25,7 +25,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
 
     /// How this node answers in replication acknowledgements.
     pub(super) fn ack_vote(&self) -> Vote {
-        if self.is_voter() {
+        // Strict mode: acknowledgements for a leader past the voter cap (in our view) do not
+        // count, so it cannot commit with a quorum another leader's quorum misses.
+        let leader_placed = self
+            .leader
+            .is_none_or(|leader| self.holds_voter_place(leader));
+        if self.is_voter() && leader_placed {
             Vote::Granted
         } else {
             Vote::Abstained
@@ -174,7 +179,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// diverging. With a planted bug the violation is let through so checkers can observe it.
     pub(super) fn assert_may_discard_committed(&self, index: Index) {
         assert!(
-            !self.config.is_strict() || self.config.planted_bug.is_some(),
+            !self.config.is_strict() || self.config.any_bug(),
             "strict mode safety violation on {:?}: committed entry at {index} would be discarded \
              (commit index {})",
             self.id,

@@ -311,6 +311,8 @@ pub(crate) struct BondHandle<C> {
 #[derive(Clone)]
 pub(crate) struct Heartbeat {
     pub(crate) consensus: super::ConsensusConfig,
+    /// Byte budget of one consensus message (see [`encode_within`]).
+    pub(crate) append_budget: usize,
 }
 
 impl Heartbeat {
@@ -349,7 +351,7 @@ impl Liveness {
 type Labels = Arc<[(&'static str, String); 2]>;
 
 /// Starts the reader and writer tasks of a bond.
-pub(crate) fn spawn<C: Datum + Sync>(
+pub(crate) fn spawn<C: Datum + Sync + Clone>(
     bond: NewBond,
     events: mpsc::Sender<BondEvent<C>>,
     discovery: Discovery,
@@ -534,14 +536,14 @@ fn deadline(expires: Expiration) -> Option<Instant> {
     }
 }
 
-impl<C: Datum + Sync> Writer<C> {
+impl<C: Datum + Sync + Clone> Writer<C> {
     /// Sends queued messages and heartbeats; closes the link when the worker
     /// drops the queue (after draining it), the peer falls silent, a send
     /// stalls, or the peer's ticket expires.
     async fn run(mut self) {
         let mut expiry_at = deadline(self.expires);
+        let mut beat = Beat::new(self.heartbeat.consensus.clone());
         let reason: Box<dyn CloseReason> = loop {
-            let tick = tokio::time::sleep(self.heartbeat.consensus.heartbeat_tick());
             let expired = async {
                 match expiry_at {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -559,7 +561,7 @@ impl<C: Datum + Sync> Writer<C> {
                         break Box::new(GracefulShutdown);
                     }
                 }
-                () = tick => {
+                () = beat.wait() => {
                     if self.liveness.silent_for() > self.heartbeat.dead_after() {
                         break Box::new(Timeout);
                     }
@@ -577,22 +579,112 @@ impl<C: Datum + Sync> Writer<C> {
         let _ = self.sender.close(ReasonRef(reason)).await;
     }
 
-    /// Sends one message; false if the link failed or stalled.
+    /// Sends one message (an oversized `AppendEntries` as several, see
+    /// [`encode_within`]); false if the link failed or stalled.
     async fn send(&mut self, msg: &BondMessage<C>) -> bool {
-        let Ok(bytes) = msg.encode() else {
-            // Commands were checked to encode when submitted; a message that
-            // still fails is skipped rather than killing the bond.
-            return true;
-        };
-        let size = bytes.len();
-        let sent = tokio::time::timeout(self.heartbeat.dead_after(), self.sender.send_raw(bytes));
-        if !matches!(sent.await, Ok(Ok(()))) {
-            return false;
+        let mut frames = Vec::new();
+        // Commands were checked to encode when submitted; a message that
+        // still fails is skipped rather than killing the bond.
+        encode_within(msg, self.heartbeat.append_budget, &mut frames);
+        for bytes in frames {
+            let size = bytes.len();
+            let sent =
+                tokio::time::timeout(self.heartbeat.dead_after(), self.sender.send_raw(bytes));
+            if !matches!(sent.await, Ok(Ok(()))) {
+                return false;
+            }
+            let labels = self.labels.as_ref();
+            metrics::counter!("mosaik.groups.bonds.messages.sent", labels).increment(1);
+            metrics::counter!("mosaik.groups.bonds.bytes.sent", labels).increment(size as u64);
         }
-        let labels = self.labels.as_ref();
-        metrics::counter!("mosaik.groups.bonds.messages.sent", labels).increment(1);
-        metrics::counter!("mosaik.groups.bonds.bytes.sent", labels).increment(size as u64);
         true
+    }
+}
+
+/// Encodes `msg` into `out`. An `AppendEntries` over `budget` bytes
+/// (`groups::Config::max_append_bytes`) goes as consecutive ones, halved
+/// until each fits: the follower handles them one after another exactly as
+/// the whole (each chunk's `prev` is the previous chunk's last entry, and
+/// it commits at most through the entries it received), acknowledging each.
+/// Without this, 1024 large entries (the engine's batch limit) exceed the
+/// peer's frame limit on every retransmission and the bond flaps forever.
+/// A single entry always fits: proposals are refused over the budget
+/// (`CommandError::TooLarge`).
+fn encode_within<C: Datum + Clone>(
+    msg: &BondMessage<C>,
+    budget: usize,
+    out: &mut Vec<bytes::Bytes>,
+) {
+    let Ok(bytes) = msg.encode() else {
+        return;
+    };
+    if bytes.len() > budget
+        && let BondMessage::Raft(raft) = msg
+        && let Some((head, tail)) = split_append(raft)
+    {
+        encode_within(&BondMessage::Raft(head), budget, out);
+        encode_within(&BondMessage::Raft(tail), budget, out);
+        return;
+    }
+    out.push(bytes);
+}
+
+/// An `AppendEntries` with two or more entries as two consecutive halves.
+fn split_append<C: Clone>(msg: &RaftMessage<C>) -> Option<(RaftMessage<C>, RaftMessage<C>)> {
+    let mosaik_raft::Message::AppendEntries {
+        term,
+        leader,
+        prev_log_position,
+        entries,
+        leader_commit,
+        rank,
+        overrule,
+        seq,
+    } = msg
+    else {
+        return None;
+    };
+    if entries.len() < 2 {
+        return None;
+    }
+    let half = entries.len() / 2;
+    let (head, tail) = entries.split_at(half);
+    let middle =
+        mosaik_raft::Cursor::new(head[half - 1].term, prev_log_position.index + half as u64);
+    let part = |prev, entries: &[_]| mosaik_raft::Message::AppendEntries {
+        term: *term,
+        leader: *leader,
+        prev_log_position: prev,
+        entries: entries.to_vec(),
+        leader_commit: *leader_commit,
+        rank: *rank,
+        overrule: *overrule,
+        seq: *seq,
+    };
+    Some((part(*prev_log_position, head), part(middle, tail)))
+}
+
+/// The writer's heartbeat: one deadline kept across loop passes, so it
+/// falls due under steady traffic too. (A sleep made anew on every pass
+/// restarted with each outbound message: a bond carrying a message every
+/// few hundred milliseconds never checked its peer's silence or pinged.)
+struct Beat {
+    sleep: core::pin::Pin<Box<tokio::time::Sleep>>,
+    consensus: super::ConsensusConfig,
+}
+
+impl Beat {
+    fn new(consensus: super::ConsensusConfig) -> Self {
+        let sleep = Box::pin(tokio::time::sleep(consensus.heartbeat_tick()));
+        Self { sleep, consensus }
+    }
+
+    /// Resolves at the next beat, then arms the one after. Cancel-safe: a
+    /// `select!` that drops it early keeps the deadline.
+    async fn wait(&mut self) {
+        self.sleep.as_mut().await;
+        let next = Instant::now() + self.consensus.heartbeat_tick();
+        self.sleep.as_mut().reset(next);
     }
 }
 
@@ -606,5 +698,103 @@ impl CloseReason for ReasonRef {
     }
     fn name(&self) -> &'static str {
         self.0.name()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use {super::*, crate::groups::ConsensusConfig};
+
+    /// Issue 16, bug 6: under steady traffic (a message every quarter
+    /// heartbeat, as the writer's `select!` sees it) the heartbeat still
+    /// falls due every interval, so the silence check and pings run.
+    #[tokio::test(start_paused = true)]
+    async fn heartbeat_fires_under_steady_traffic() {
+        let consensus = ConsensusConfig::default();
+        let interval = consensus.heartbeat_interval;
+        let (tx, mut rx) = mpsc::channel::<u32>(16);
+        tokio::spawn(async move {
+            let mut traffic = tokio::time::interval(interval / 4);
+            for n in 0.. {
+                traffic.tick().await;
+                if tx.send(n).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut beat = Beat::new(consensus);
+        let (mut beats, mut messages) = (0, 0);
+        let start = Instant::now();
+        let steady = async {
+            while beats < 3 {
+                tokio::select! {
+                    Some(_) = rx.recv() => messages += 1,
+                    () = beat.wait() => beats += 1,
+                }
+            }
+        };
+        tokio::time::timeout(interval * 4, steady)
+            .await
+            .expect("three heartbeats within four intervals of steady traffic");
+        assert!(messages >= 8, "traffic kept flowing: {messages}");
+        assert!(start.elapsed() <= interval * 3 + Duration::from_millis(1));
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    use {
+        super::*,
+        mosaik_raft::{CommittedRank, Cursor, Entry, Index, Message, Term},
+    };
+
+    /// Issue 16, bug 4: 1024 entries of 2 KiB (2 MiB) against a 64 KiB
+    /// budget go out as consecutive `AppendEntries` that each fit, chain
+    /// (`prev` = the previous chunk's last entry) and carry every entry once.
+    #[test]
+    fn oversized_append_entries_are_split_into_chained_chunks() {
+        let leader = iroh::SecretKey::from_bytes(&[7; 32]).public();
+        let term = Term::new(3, leader);
+        let entries: Vec<_> = (0..1024u32)
+            .map(|i| {
+                Entry::command(
+                    term,
+                    crate::groups::messages::Cmd(vec![i.to_le_bytes()[0]; 2048]),
+                )
+            })
+            .collect();
+        let msg: BondMessage<Vec<u8>> = BondMessage::Raft(Message::AppendEntries {
+            term,
+            leader,
+            prev_log_position: Cursor::new(term, Index(10)),
+            entries,
+            leader_commit: Index(9),
+            rank: CommittedRank::default(),
+            overrule: None,
+            seq: 5,
+        });
+        let budget = 64 * 1024;
+        let mut frames = Vec::new();
+        encode_within(&msg, budget, &mut frames);
+        assert!(frames.len() >= 32, "split: {} frames", frames.len());
+        let mut next = Index(10);
+        let mut total = 0;
+        for frame in &frames {
+            assert!(frame.len() <= budget, "a frame over the budget");
+            let Ok(BondMessage::Raft(Message::AppendEntries {
+                prev_log_position,
+                entries,
+                seq,
+                ..
+            })) = BondMessage::<Vec<u8>>::decode(frame)
+            else {
+                panic!("not an AppendEntries");
+            };
+            assert_eq!(prev_log_position.index, next, "chunks chain");
+            assert_eq!(seq, 5);
+            next = next + entries.len() as u64;
+            total += entries.len();
+        }
+        assert_eq!(total, 1024);
     }
 }

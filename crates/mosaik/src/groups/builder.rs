@@ -3,7 +3,7 @@
 
 use {
     super::{
-        ConsensusConfig, Group, GroupConfig, GroupId, GroupKey, Groups, InMemoryLogStore,
+        ConsensusConfig, Group, GroupConfig, GroupId, GroupKey, Groups, InMemoryLogStore, JoinError,
         LeadershipPreference, NoOp, StateMachine, StateSync, Storage, When,
         bond::Acceptor,
         bonds::BondSet,
@@ -123,9 +123,37 @@ where
     /// another handle to it (this builder's machine, storage and timing are
     /// discarded).
     ///
-    /// # Panics
-    /// If the running group has a different state machine type.
+    /// If this node runs the group id with another state machine type, the
+    /// error is logged and the handle returned is terminated (every call
+    /// answers `GroupTerminated`); [`try_join`](Self::try_join) returns the
+    /// error instead. Never panics.
     pub fn join(self) -> Group<M> {
+        let groups = self.groups;
+        let fallback = (self.key, self.consensus.clone());
+        match self.try_join_inner() {
+            Ok(group) => group,
+            Err(failed) => {
+                let (err, config) = *failed;
+                tracing::error!(%err, key = ?fallback.0, "group not joined");
+                Group::terminated(
+                    Arc::new(config),
+                    groups.registry.clone(),
+                    groups.discovery.clone(),
+                )
+            }
+        }
+    }
+
+    /// Like [`join`](Self::join), but a group id this node already runs
+    /// with another state machine type is an error.
+    ///
+    /// # Errors
+    /// [`JoinError::TypeMismatch`].
+    pub fn try_join(self) -> Result<Group<M>, JoinError> {
+        self.try_join_inner().map_err(|failed| failed.0)
+    }
+
+    fn try_join_inner(self) -> Result<Group<M>, Box<(JoinError, GroupConfig)>> {
         let sync_signature = self.state_machine.state_sync().signature();
         let config = GroupConfig::new(
             self.key,
@@ -141,12 +169,15 @@ where
         let machine = self.state_machine;
         registry.clone().with(move |table| {
             if let Some(existing) = table.get(&group_id) {
-                let weak = existing
-                    .handle
-                    .downcast_ref::<Weak<Inner<M>>>()
-                    .expect("the group id is already joined with another state machine type");
+                let Some(weak) = existing.handle.downcast_ref::<Weak<Inner<M>>>() else {
+                    let err = JoinError::TypeMismatch {
+                        group: group_id,
+                        wanted: core::any::type_name::<M>(),
+                    };
+                    return Err(Box::new((err, config)));
+                };
                 if let Some(inner) = weak.upgrade() {
-                    return Group::from_inner(inner);
+                    return Ok(Group::from_inner(inner));
                 }
             }
             let config = Arc::new(config);
@@ -184,6 +215,7 @@ where
                 generation,
                 discovery: groups.discovery.clone(),
                 network_label: groups.local.network_id().short().to_string(),
+                detached: false,
             });
             let group = Group::from_inner(inner);
             table.insert(
@@ -202,6 +234,10 @@ where
                 discovery: groups.discovery.clone(),
                 acceptor,
                 handshake_timeout: groups.config.handshake_timeout,
+                append_budget: groups
+                    .config
+                    .max_append_bytes
+                    .min(groups.local.max_frame_size() / 2),
                 storage,
                 machine,
                 requests,
@@ -212,7 +248,7 @@ where
                 cancel,
             };
             tokio::spawn(Worker::run(setup));
-            group
+            Ok(group)
         })
     }
 }

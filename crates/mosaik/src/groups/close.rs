@@ -20,4 +20,8 @@ close_reasons! {
     /// same peer (a restarted process, or one that saw the old bond die
     /// first).
     Superseded = 30_409;
+    /// Beyond the original: a strict-mode group (`min_quorum` n) has its
+    /// most voters, `2n − 1`, bonded already; one more would let two
+    /// disjoint quorums elect two leaders, so the new voter is refused.
+    StrictGroupFull = 30_413;
 }

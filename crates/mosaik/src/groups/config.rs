@@ -14,17 +14,41 @@ use {
     std::sync::Arc,
 };
 
+/// Default of [`Config::max_append_bytes`]: 4 MiB, a quarter of the
+/// default link frame size.
+pub const DEFAULT_MAX_APPEND_BYTES: usize = 4 * 1024 * 1024;
+
+/// Bytes of one replicated message besides its commands (terms, peer ids,
+/// positions, rank), rounded up generously.
+pub(crate) const APPEND_OVERHEAD: usize = 1024;
+
+/// Bytes one command adds to a forwarded proposal besides its encoding
+/// (its length prefix), rounded up. (An `AppendEntries` adds more per entry,
+/// its term, but the bond writer splits those by their real size.)
+pub(crate) const ENTRY_OVERHEAD: usize = 8;
+
 /// Network-wide settings of the groups subsystem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
     /// How long a bond handshake may take, each side.
     pub handshake_timeout: Duration,
+    /// Byte budget of one consensus message on a bond. A leader's
+    /// `AppendEntries` larger than this goes out as several consecutive
+    /// ones (the follower acknowledges each), so a long or large batch
+    /// never exceeds a peer's frame limit. One proposal (a command, an
+    /// `execute_many`/`feed_many` batch) must fit in it whole, or it is
+    /// refused with [`CommandError::TooLarge`](super::CommandError::TooLarge):
+    /// a follower forwards it to the leader in one message. Must stay below
+    /// every member's `LinkConfig::max_frame_size` (16 MiB by default); at
+    /// most half the local one is used.
+    pub max_append_bytes: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             handshake_timeout: Duration::from_secs(2),
+            max_append_bytes: DEFAULT_MAX_APPEND_BYTES,
         }
     }
 }
@@ -80,6 +104,8 @@ pub struct ConsensusConfig {
     pub query_timeout: Duration,
     /// Strict mode (SPEC C1): elections and commits need at least this many
     /// voters, self included. `None` = dynamic mode. Part of the group id.
+    /// A strict group holds at most `2 × min_quorum − 1` voters: a member
+    /// past that is refused at bonding (close reason `StrictGroupFull`).
     pub min_quorum: Option<usize>,
 }
 

@@ -1,14 +1,18 @@
 //! Errors of the groups API.
 
-use {super::StateMachine, crate::tickets::InvalidTicket, core::fmt};
+use {
+    super::{IndexRange, StateMachine},
+    crate::{primitives::ShortFmtExt as _, tickets::InvalidTicket},
+    core::fmt,
+};
 
 /// Why `feed`/`execute` failed. Every variant that had commands hands them
 /// back so the caller can retry.
 #[non_exhaustive]
 pub enum CommandError<M: StateMachine> {
-    /// No leader reachable (candidate, no leader known, or the leader did
-    /// not acknowledge in time). The commands may nevertheless have been
-    /// appended: retrying is at-least-once.
+    /// No leader reachable (candidate, no leader known, or the leader
+    /// refused the forwarded commands). Nothing was appended: retrying
+    /// applies them once.
     Offline(Vec<M::Command>),
     /// The batch was empty.
     NoCommands,
@@ -16,20 +20,49 @@ pub enum CommandError<M: StateMachine> {
     GroupTerminated,
     /// A command could not be encoded.
     Encoding(Vec<M::Command>, String),
+    /// The proposal can never be replicated: its commands encode to more
+    /// than one consensus message may carry (`groups::Config::
+    /// max_append_bytes`, less a message's own overhead). Nothing was
+    /// submitted.
+    TooLarge {
+        /// The commands, handed back.
+        commands: Vec<M::Command>,
+        /// Their encoded size, with the per-entry overhead.
+        bytes: usize,
+        /// The most one proposal may take.
+        limit: usize,
+    },
     /// `execute` only (SPEC C1.4): the commands were assigned indexes but
-    /// another entry committed there (leader change); they will never
-    /// commit at these indexes.
+    /// another entry committed there (leader change); none of them committed
+    /// and they never will at these indexes. Retrying applies them once.
     Superseded(Vec<M::Command>),
-    /// `execute` only: the entry at the assigned index is only known through
-    /// a state sync, so whether it was ours cannot be told.
-    Unknown(Vec<M::Command>),
+    /// `execute_many` only: the leader lost its leadership after the first
+    /// commands of the batch committed. Those at `committed` are applied;
+    /// `rest` (handed back) never will be at their indexes.
+    PartlyCommitted {
+        /// Indexes of the commands that committed (a prefix of the batch).
+        committed: IndexRange,
+        /// The commands after that prefix, not applied.
+        rest: Vec<M::Command>,
+    },
+    /// The commands may or may not have been applied, and this node cannot
+    /// tell: they were forwarded to the leader and no answer came in time
+    /// (it may have appended them), or the entry at the assigned index is
+    /// only known through a state sync. A retry may apply them twice; check
+    /// the state (or make commands idempotent) before retrying.
+    Indeterminate(Vec<M::Command>),
 }
 
 impl<M: StateMachine> CommandError<M> {
     /// The commands handed back, if any.
     pub fn into_commands(self) -> Vec<M::Command> {
         match self {
-            Self::Offline(c) | Self::Encoding(c, _) | Self::Superseded(c) | Self::Unknown(c) => c,
+            Self::Offline(c)
+            | Self::Encoding(c, _)
+            | Self::TooLarge { commands: c, .. }
+            | Self::Superseded(c)
+            | Self::Indeterminate(c)
+            | Self::PartlyCommitted { rest: c, .. } => c,
             Self::NoCommands | Self::GroupTerminated => Vec::new(),
         }
     }
@@ -38,14 +71,31 @@ impl<M: StateMachine> CommandError<M> {
 impl<M: StateMachine> fmt::Display for CommandError<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Offline(c) => write!(f, "group offline, {} commands not accepted", c.len()),
+            Self::Offline(c) => write!(f, "group offline, {} commands not submitted", c.len()),
             Self::NoCommands => f.write_str("no commands"),
             Self::GroupTerminated => f.write_str("group terminated"),
             Self::Encoding(_, e) => write!(f, "command encoding failed: {e}"),
-            Self::Superseded(c) => write!(f, "{} commands superseded by another leader", c.len()),
-            Self::Unknown(c) => write!(
+            Self::TooLarge {
+                commands,
+                bytes,
+                limit,
+            } => write!(
                 f,
-                "outcome of {} commands unknown after state sync",
+                "{} commands take {bytes} bytes, more than one proposal may carry ({limit}); \
+                 not submitted",
+                commands.len()
+            ),
+            Self::Superseded(c) => write!(f, "{} commands superseded by another leader", c.len()),
+            Self::PartlyCommitted { committed, rest } => write!(
+                f,
+                "commands at {}..={} committed, the other {} superseded by another leader",
+                committed.start().0,
+                committed.end().0,
+                rest.len()
+            ),
+            Self::Indeterminate(c) => write!(
+                f,
+                "outcome of {} commands unknown: they may or may not have been applied",
                 c.len()
             ),
         }
@@ -89,6 +139,21 @@ impl<M: StateMachine> fmt::Debug for QueryError<M> {
 }
 
 impl<M: StateMachine> core::error::Error for QueryError<M> {}
+
+/// Why [`GroupBuilder::try_join`](super::GroupBuilder::try_join) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// This node already runs the group id with another state machine type
+    /// (two machines with the same signature).
+    #[error("group {} already joined with another state machine type (wanted {wanted})", group.short())]
+    TypeMismatch {
+        /// The group id.
+        group: crate::GroupId,
+        /// The state machine type this join asked for.
+        wanted: &'static str,
+    },
+}
 
 /// Why a bond could not be formed (internal bonding; logged).
 #[derive(Debug, thiserror::Error)]

@@ -29,12 +29,18 @@ pub(crate) struct Inner<M: StateMachine> {
     pub(crate) generation: u64,
     pub(crate) discovery: Discovery,
     pub(crate) network_label: String,
+    /// A handle that never ran a worker (see [`Group::terminated`]): its
+    /// drop leaves the registry, the advertisement and the gauge alone.
+    pub(crate) detached: bool,
 }
 
 impl<M: StateMachine> Drop for Inner<M> {
     fn drop(&mut self) {
         let id = *self.config.group_id();
         self.cancel.cancel();
+        if self.detached {
+            return;
+        }
         self.registry.remove(&id, self.generation);
         self.discovery.remove_groups([id]);
         let network = [("network", self.network_label.clone())];
@@ -80,6 +86,36 @@ impl<M: StateMachine> core::fmt::Display for Group<M> {
 impl<M: StateMachine> Group<M> {
     pub(crate) fn from_inner(inner: Arc<Inner<M>>) -> Self {
         Self { inner }
+    }
+
+    /// A handle to no running group: every request answers
+    /// `GroupTerminated`. What `join` returns when it cannot join (another
+    /// state machine type runs this group id here), as `produce` returns a
+    /// closed producer.
+    pub(crate) fn terminated(
+        config: Arc<GroupConfig>,
+        registry: Arc<Registry>,
+        discovery: Discovery,
+    ) -> Self {
+        let (requests, _) = mpsc::channel(1);
+        let (_, status) = watch::channel(Status::initial());
+        let (_, bonds) = watch::channel(BondSet::default());
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let inner = Inner {
+            config,
+            requests,
+            when: When::new(status.clone()),
+            status,
+            bonds,
+            cancel,
+            registry,
+            generation: 0,
+            discovery,
+            network_label: String::new(),
+            detached: true,
+        };
+        Self::from_inner(Arc::new(inner))
     }
 
     pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner<M>> {
@@ -128,6 +164,12 @@ impl<M: StateMachine> Group<M> {
 
     /// Submits one command and waits until it committed (SPEC C1.4: `Ok`
     /// only if the entry committed at that index is this command).
+    ///
+    /// In dynamic mode (the default) a committed command can still be
+    /// reverted when a partition heals and the other side's history wins
+    /// (`when().committed().reverted()` shows it); in strict mode `Ok` is
+    /// final. See [`CommandError`] for what each error says about whether
+    /// the command was applied (`Indeterminate`: unknown).
     pub fn execute(
         &self,
         command: M::Command,
@@ -136,7 +178,11 @@ impl<M: StateMachine> Group<M> {
         async move { fut.await.map(|range| *range.end()) }
     }
 
-    /// Submits a batch and waits until all of it committed.
+    /// Submits a batch and waits until all of it committed. If the leader
+    /// lost its leadership after a prefix committed, the error is
+    /// `PartlyCommitted`: the prefix is applied, only the rest comes back.
+    /// One batch must fit in one message (`groups::Config::
+    /// max_append_bytes`), or it is refused with `TooLarge`.
     pub fn execute_many(
         &self,
         commands: impl IntoIterator<Item = M::Command>,
@@ -187,7 +233,11 @@ impl<M: StateMachine> Group<M> {
 
     /// Evaluates a query: `Weak` on the local state, `Strong` after the
     /// leader confirmed its leadership with a quorum (read index), so the
-    /// answer reflects every write committed before the call.
+    /// answer reflects every write its side committed before the call.
+    /// Linearizable in strict mode only: in dynamic mode each side of a
+    /// partition has its own quorum, so a `Strong` read there may miss
+    /// writes the other side committed (and what it returns may be
+    /// reverted when the partition heals).
     pub fn query(
         &self,
         query: M::Query,

@@ -10,6 +10,30 @@
 //! # let _ = leader; }
 //! ```
 //!
+//! # What the modes guarantee
+//!
+//! * **Dynamic mode (default).** Every side of a partition elects a leader
+//!   among the members it is bonded with and commits. An `execute` that
+//!   returned `Ok` committed on its side, and can be **reverted** when the
+//!   partition heals and the other side's history wins (the merge rule
+//!   below). `Strong` queries wait for a quorum of the members the leader
+//!   is bonded with: linearizable while the network is whole, not across a
+//!   partition. A revert is visible: `when().committed().reverted()`
+//!   resolves, `committed()` goes back, the state machine is rebuilt and
+//!   replayed, `mosaik.groups.raft.discarded` counts the discarded entries.
+//! * **Strict mode** (`with_min_quorum(n)`, `n` above half of the largest
+//!   membership). Nothing acknowledged is ever reverted and `Strong` queries
+//!   are linearizable; a side without `n` voters cannot commit or answer
+//!   them. A group holds at most `2n − 1` voters: a member past that is
+//!   refused at bonding (close reason `StrictGroupFull`), and the engine
+//!   never counts more.
+//! * **Outcomes.** [`CommandError`] says what is known: `Offline`,
+//!   `Superseded`, `TooLarge`, `NoCommands`, `Encoding` — not applied;
+//!   `PartlyCommitted` — the named prefix applied, the rest not;
+//!   `Indeterminate` — this member cannot tell (a forward the leader never
+//!   answered, an outcome only known through a snapshot); `GroupTerminated`
+//!   after submission is indeterminate as well.
+//!
 //! # Restarts and conflicting histories
 //!
 //! * **No amnesiac voter.** A member that joins with empty storage (it may have been a member
@@ -71,7 +95,7 @@ pub use {
     builder::GroupBuilder,
     config::{Config, ConfigBuilder, ConsensusConfig, ConsensusConfigBuilder, GroupConfig},
     durable::{DurableStore, WalOptions},
-    errors::{CommandError, Error, QueryError},
+    errors::{CommandError, Error, JoinError, QueryError},
     group::Group,
     key::GroupKey,
     machine::{

@@ -1,6 +1,7 @@
 //! Groups over real loopback networking (`cargo test -p mosaik --test groups`).
 
 mod basics;
+mod bounds;
 mod durable;
 mod faults;
 mod lifecycle;

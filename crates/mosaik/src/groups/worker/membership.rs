@@ -7,7 +7,7 @@ use {
         StateMachine, Storage,
         bond::{self, BondEvent, BondHandle, Heartbeat},
         bonds::{BondInfo, BondSet},
-        close::Superseded,
+        close::{StrictGroupFull, Superseded},
         messages::BondMessage,
         storage::StorageError,
     },
@@ -38,6 +38,13 @@ enum Verdict {
 /// state for that peer. A refused replacement closes with `AlreadyBonded`;
 /// the dialer retries on its next catalog rescan (`RESCAN`, 1 s).
 pub(super) const REPLACE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Most bond dials of one group in flight at once. The catalog may list
+/// many peers that claim the group (an entry's group list is whatever its
+/// signer wrote); each dial is a task holding a connection attempt for up
+/// to the handshake timeout, so they are capped: the rest are dialed on a
+/// later rescan (`RESCAN`, every second) as dials finish.
+pub(super) const MAX_DIALS: usize = 16;
 
 /// How long a member waits to be dialed by a lower-id member of its group
 /// (the pair's rightful dialer, which normally dials within milliseconds
@@ -85,6 +92,17 @@ where
                 };
                 tracing::debug!(peer = %peer.fmt_short(), ?standing, "peer standing changed");
                 let changed = bond.standing.preference != standing.preference;
+                if changed && standing.preference.is_voter() && self.strict_full(peer) {
+                    // An observer (catching up) that turns voter past the cap.
+                    tracing::warn!(peer = %peer.fmt_short(), cap = ?self.voter_cap(), "strict group full: bond closed");
+                    if let Some(bond) = self.bonds.get(&peer) {
+                        bond::close_now(&bond.conn, &StrictGroupFull);
+                    }
+                    return Ok(());
+                }
+                let Some(bond) = self.bonds.get_mut(&peer) else {
+                    return Ok(());
+                };
                 bond.standing = standing;
                 if changed {
                     // A repeated `PeerBonded` is a preference change.
@@ -110,6 +128,34 @@ where
             }
         }
         self.drain().await
+    }
+
+    /// Strict mode: the most voters the group may have (`2 × min_quorum −
+    /// 1`, see `mosaik_raft::Config::max_voters`).
+    fn voter_cap(&self) -> Option<usize> {
+        let n = self.acceptor.config.consensus().min_quorum?;
+        Some(n.max(1) * 2 - 1)
+    }
+
+    /// True if one more voter (`peer`, not yet counted) would take a strict
+    /// group past its voter cap: self (when a voter) and the bonded voters
+    /// other than `peer` fill it. Checked at bond admission so a
+    /// misconfigured group refuses the extra member with a clear close
+    /// reason (`StrictGroupFull`) instead of running with quorums that do
+    /// not intersect.
+    fn strict_full(&self, peer: PeerId) -> bool {
+        let Some(cap) = self.voter_cap() else {
+            return false;
+        };
+        // Our standing as announced: while we catch up we are an observer
+        // and must still bond with the leader to catch up from.
+        let own = usize::from(self.advertised.borrow().preference.is_voter());
+        let bonded = self
+            .bonds
+            .iter()
+            .filter(|(p, b)| **p != peer && b.standing.preference.is_voter())
+            .count();
+        own + bonded >= cap
     }
 
     /// Closes the bond of a peer that sent sync data that does not decode
@@ -150,9 +196,14 @@ where
             self.drop_bond(new.peer).await?;
         }
         let preference = bond.standing.preference;
+        if preference.is_voter() && self.strict_full(new.peer) {
+            refuse_strict_full(new.peer, bond.link, self.voter_cap());
+            return Ok(());
+        }
         let advertised = bond.advertised;
         let heartbeat = Heartbeat {
             consensus: self.acceptor.config.consensus().clone(),
+            append_budget: self.append_budget,
         };
         let entry = bond.entry.clone();
         let handle = bond::spawn(
@@ -384,7 +435,8 @@ where
                 candidates.push(entry);
             }
         }
-        for entry in candidates {
+        let room = MAX_DIALS.saturating_sub(self.dialing.len());
+        for entry in candidates.into_iter().take(room) {
             let peer = *entry.id();
             self.dialing.insert(peer);
             let local = self.local.clone();
@@ -408,6 +460,23 @@ where
             });
         }
     }
+}
+
+/// Refuses a new voter of a full strict group (see `Worker::strict_full`).
+fn refuse_strict_full(
+    peer: PeerId,
+    link: crate::network::Link<crate::groups::messages::GroupsProtocol>,
+    cap: Option<usize>,
+) {
+    tracing::warn!(
+        peer = %peer.fmt_short(),
+        ?cap,
+        "strict group full (min_quorum allows at most 2 × min_quorum − 1 voters): bond refused"
+    );
+    metrics::counter!("mosaik.groups.bonds.refused_full").increment(1);
+    tokio::spawn(async move {
+        let _ = link.close(StrictGroupFull).await;
+    });
 }
 
 /// [`Worker::close_hostile`] on borrowed pieces (the sync context has no

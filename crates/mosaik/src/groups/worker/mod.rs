@@ -80,6 +80,9 @@ pub(crate) struct Setup<S, M: StateMachine> {
     pub(crate) discovery: Discovery,
     pub(crate) acceptor: Acceptor,
     pub(crate) handshake_timeout: Duration,
+    /// Byte budget of one consensus message (`groups::Config::
+    /// max_append_bytes`, capped by the link's frame size).
+    pub(crate) append_budget: usize,
     pub(crate) storage: S,
     pub(crate) machine: M,
     pub(crate) requests: mpsc::Receiver<Request<M>>,
@@ -96,6 +99,8 @@ pub(crate) struct Worker<S, M: StateMachine> {
     discovery: Discovery,
     acceptor: Acceptor,
     handshake_timeout: Duration,
+    /// See `Setup::append_budget`.
+    append_budget: usize,
     storage: S,
     machine: M,
     /// A copy of the machine's initial value, for rebuilding after a revert
@@ -169,6 +174,7 @@ where
             discovery,
             acceptor,
             handshake_timeout,
+            append_budget,
             storage,
             machine,
             mut requests,
@@ -244,6 +250,7 @@ where
             discovery,
             acceptor,
             handshake_timeout,
+            append_budget,
             storage,
             machine,
             engine,
@@ -256,7 +263,7 @@ where
             awaiting: HashMap::new(),
             events_tx,
             next_request: 0,
-            proposals: Proposals::default(),
+            proposals: Proposals::new(append_budget),
             reads: HashMap::new(),
             committed,
             pushed: None,
@@ -283,21 +290,40 @@ where
         // missed while idle.
         sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let network_down = worker.local.termination().clone();
+        // Fair scheduling: which source goes first rotates every pass (see
+        // `Turn`), so a flood of requests cannot starve bond events (the
+        // leader's acks and heartbeat answers: it would lose check-quorum)
+        // and neither can starve the rest.
+        let mut turn = Turn::Requests;
         let result: Result<(), StorageError> = loop {
+            turn = turn.next();
+            // A source whose turn it is goes first if it has work ready.
+            let first = match turn {
+                Turn::Requests => requests
+                    .try_recv()
+                    .ok()
+                    .map(|req| First::Requests(more_requests(req, &mut requests))),
+                Turn::Events => events
+                    .try_recv()
+                    .ok()
+                    .map(|event| First::Events(more_events(event, &mut events))),
+                Turn::Rest => None,
+            };
+            if let Some(first) = first {
+                let step = match first {
+                    First::Requests(batch) => worker.requests(batch).await,
+                    First::Events(batch) => worker.bond_events(batch).await,
+                };
+                if let Err(err) = step {
+                    break Err(err);
+                }
+                continue;
+            }
             let deadline = worker.deadline();
             let step = tokio::select! {
                 biased;
                 () = cancel.cancelled() => break Ok(()),
                 () = network_down.cancelled() => break Ok(()),
-                Some(req) = requests.recv() => {
-                    let mut batch = vec![req];
-                    while batch.len() < MAX_MERGED {
-                        let Ok(more) = requests.try_recv() else { break };
-                        batch.push(more);
-                    }
-                    worker.requests(batch).await
-                }
-                Some(event) = events.recv() => worker.bond_event(event).await,
                 Some(new) = incoming.recv() => worker.incoming(new).await,
                 Some(done) = encoded.recv() => worker.snapshot_encoded(done).await,
                 Ok(()) = catalog.changed() => {
@@ -318,6 +344,12 @@ where
                 () = tokio::time::sleep_until(deadline) => {
                     worker.engine.handle(worker.now(), Input::Tick);
                     worker.drain().await
+                }
+                Some(req) = requests.recv() => {
+                    worker.requests(more_requests(req, &mut requests)).await
+                }
+                Some(event) = events.recv() => {
+                    worker.bond_events(more_events(event, &mut events)).await
                 }
             };
             if let Err(err) = step {
@@ -378,9 +410,11 @@ where
                 } => self.query(query, consistency, reply),
             }
         }
-        if !proposals.is_empty() {
+        // One engine proposal per message-sized run (see `Proposals::merge`).
+        let mut proposals = std::collections::VecDeque::from(proposals);
+        while !proposals.is_empty() {
             let request_id = self.request_id();
-            if let Some(commands) = self.proposals.merge(request_id, proposals) {
+            if let Some(commands) = self.proposals.merge(request_id, &mut proposals) {
                 let input = Input::Propose {
                     request_id,
                     commands,
@@ -410,10 +444,78 @@ where
         }
     }
 
+    /// Handles a run of bond events in order.
+    async fn bond_events(&mut self, batch: Vec<BondEvent<M::Command>>) -> Result<(), StorageError> {
+        for event in batch {
+            self.bond_event(event).await?;
+        }
+        Ok(())
+    }
+
     fn request_id(&mut self) -> RequestId {
         self.next_request += 1;
         RequestId(self.next_request)
     }
+}
+
+/// Which input source the worker loop polls first on a pass. Each pass
+/// handles one run of one source (requests or bond events: at most
+/// `MAX_MERGED` each; other sources one item), and each source is first
+/// every third pass, so whatever floods, every source is served within
+/// three passes and events keep pace with requests.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    /// Handle requests first.
+    Requests,
+    /// Bond events first.
+    Events,
+    /// Everything else (new bonds, catalog, timers, sync) first.
+    Rest,
+}
+
+impl Turn {
+    fn next(self) -> Self {
+        match self {
+            Self::Requests => Self::Events,
+            Self::Events => Self::Rest,
+            Self::Rest => Self::Requests,
+        }
+    }
+}
+
+/// Work a source had ready on its turn.
+enum First<M: StateMachine> {
+    Requests(Vec<Request<M>>),
+    Events(Vec<BondEvent<M::Command>>),
+}
+
+/// `first` and the requests queued behind it, at most `MAX_MERGED` (one
+/// group commit).
+fn more_requests<M: StateMachine>(
+    first: Request<M>,
+    requests: &mut mpsc::Receiver<Request<M>>,
+) -> Vec<Request<M>> {
+    let mut batch = vec![first];
+    while batch.len() < MAX_MERGED {
+        let Ok(more) = requests.try_recv() else { break };
+        batch.push(more);
+    }
+    batch
+}
+
+/// `first` and the bond events queued behind it, at most `MAX_MERGED`: a
+/// pass handles as many events as it may requests, so acknowledgements
+/// keep up with the proposals that cause them.
+fn more_events<C>(
+    first: BondEvent<C>,
+    events: &mut mpsc::Receiver<BondEvent<C>>,
+) -> Vec<BondEvent<C>> {
+    let mut batch = vec![first];
+    while batch.len() < MAX_MERGED {
+        let Ok(more) = events.try_recv() else { break };
+        batch.push(more);
+    }
+    batch
 }
 
 /// Gauges are floats; exact below 2^53, which covers every count here.

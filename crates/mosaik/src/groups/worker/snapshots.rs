@@ -51,6 +51,34 @@ pub(super) struct Held<M> {
     pub(super) served: Option<Instant>,
 }
 
+/// Drops the held snapshots nobody fetched within `ttl` (keeping the
+/// newest [`ALWAYS_HELD`]) and the oldest beyond [`MAX_HELD`], but never the
+/// one at the log `base`: a dynamic-mode revert rebuilds the machine from
+/// it. Until `compact()` has moved the base to a newer anchor, the base
+/// snapshot can be the third newest; dropping it (it was never served) made
+/// the next revert stop the group with a "storage" error.
+pub(super) fn expire<M>(held: &mut Vec<Held<M>>, base: Index, ttl: Option<core::time::Duration>) {
+    let keep_from = held.len().saturating_sub(ALWAYS_HELD);
+    let mut index = 0;
+    held.retain(|h| {
+        let fresh = index >= keep_from
+            || h.anchor.index == base
+            || h.served
+                .zip(ttl)
+                .is_some_and(|(at, ttl)| at.elapsed() < ttl);
+        index += 1;
+        fresh
+    });
+    let mut excess = held.len().saturating_sub(MAX_HELD);
+    held.retain(|h| {
+        if excess > 0 && h.anchor.index != base {
+            excess -= 1;
+            return false;
+        }
+        true
+    });
+}
+
 impl<S, M> Worker<S, M>
 where
     S: Storage<M::Command>,
@@ -84,21 +112,12 @@ where
     }
 
     /// Drops snapshots nobody fetched within the TTL (keeping the newest
-    /// [`ALWAYS_HELD`]), and the oldest beyond [`MAX_HELD`].
+    /// [`ALWAYS_HELD`]), and the oldest beyond [`MAX_HELD`]; never the one
+    /// at the log base (see [`expire`]).
     pub(super) fn expire_snapshots(&mut self) {
         let ttl = self.sync.transfer().map(|t| t.snapshot_ttl);
-        let keep_from = self.held.len().saturating_sub(ALWAYS_HELD);
-        let mut index = 0;
-        self.held.retain(|h| {
-            let fresh = index >= keep_from
-                || h.served
-                    .zip(ttl)
-                    .is_some_and(|(at, ttl)| at.elapsed() < ttl);
-            index += 1;
-            fresh
-        });
-        let excess = self.held.len().saturating_sub(MAX_HELD);
-        self.held.drain(..excess);
+        let base = self.engine.log().base().index;
+        expire(&mut self.held, base, ttl);
     }
 
     /// Takes the snapshot due at the applied index and prunes the log up to
@@ -290,5 +309,51 @@ fn encode_reply<M: StateMachine>(
         anchor,
         offset,
         items,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use {super::*, mosaik_raft::Term};
+
+    fn held(anchors: &[u64]) -> Vec<Held<()>> {
+        anchors
+            .iter()
+            .map(|&a| Held {
+                anchor: Cursor::new(Term::zero(), Index(a)),
+                machine: (),
+                items: 0,
+                served: None,
+            })
+            .collect()
+    }
+
+    fn anchors(held: &[Held<()>]) -> Vec<u64> {
+        held.iter().map(|h| h.anchor.index.0).collect()
+    }
+
+    /// Issue 16, bug 7: a new anchor was snapshotted but `compact()` has
+    /// not moved the base yet (base = the third newest, never served): the
+    /// base snapshot stays, older unserved ones go.
+    #[test]
+    fn the_snapshot_at_the_log_base_never_expires() {
+        let mut snapshots = held(&[100, 200, 300, 400]);
+        expire(
+            &mut snapshots,
+            Index(200),
+            Some(core::time::Duration::from_secs(10)),
+        );
+        assert_eq!(anchors(&snapshots), [200, 300, 400]);
+        // Over `MAX_HELD` (all served recently): the oldest non-base ones go.
+        let mut snapshots = held(&[100, 200, 300, 400, 500, 600]);
+        for h in &mut snapshots {
+            h.served = Some(Instant::now());
+        }
+        expire(
+            &mut snapshots,
+            Index(100),
+            Some(core::time::Duration::from_secs(10)),
+        );
+        assert_eq!(anchors(&snapshots), [100, 400, 500, 600]);
     }
 }
