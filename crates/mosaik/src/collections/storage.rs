@@ -81,6 +81,9 @@ where
             return Ok(home);
         };
         if let Some(home) = weak.upgrade() {
+            // Unlocked first: if this was the last handle after all, the
+            // home's drop takes the lock.
+            drop(homes);
             return home.downcast::<Home<C>>().map_err(|_| {
                 StorageError::new(format!(
                     "{} is in use by a collection of another type",
