@@ -156,8 +156,10 @@ macro_rules! handle_common {
             /// Why this node's replica has no usable storage (beyond
             /// SPEC): the directory of
             /// [`CollectionConfig::with_storage`]($crate::collections::CollectionConfig::with_storage)
-            /// did not open. The replica then never runs and every write
-            /// fails with [`Error::Storage`]($crate::collections::Error::Storage).
+            /// did not open (the replica then never runs and every write
+            /// fails with [`Error::Storage`]($crate::collections::Error::Storage)),
+            /// or its store failed while running (a full disk, an I/O
+            /// error), which stopped the replica's group.
             pub fn storage_error(&self) -> Option<$crate::groups::StorageError> {
                 self.core.storage_error()
             }

@@ -266,9 +266,14 @@ impl<S: CollectionState> Core<S> {
             .clone()
     }
 
-    /// Why this replica has no usable storage, if it has none.
+    /// Why this replica has no usable storage, if it has none: the open
+    /// error, or the error that stopped its group while running (a full
+    /// disk, an I/O error).
     pub(crate) fn storage_error(&self) -> Option<StorageError> {
-        self.storage_error.get().cloned()
+        self.storage_error.get().cloned().or_else(|| {
+            let group = self.group.read().unwrap_or_else(PoisonError::into_inner);
+            group.as_ref().and_then(Group::storage_error)
+        })
     }
 
     /// The latest applied state (an O(1) clone).

@@ -3,8 +3,8 @@
 
 use {
     super::{
-        ConsensusConfig, Group, GroupConfig, GroupId, GroupKey, Groups, InMemoryLogStore, JoinError,
-        LeadershipPreference, NoOp, StateMachine, StateSync, Storage, When,
+        ConsensusConfig, Group, GroupConfig, GroupId, GroupKey, Groups, InMemoryLogStore,
+        JoinError, LeadershipPreference, NoOp, StateMachine, StateSync, Storage, When,
         bond::Acceptor,
         bonds::BondSet,
         group::Inner,
@@ -186,6 +186,7 @@ where
             let (status_tx, status) = watch::channel(Status::initial());
             let (bonds_tx, bonds) = watch::channel(BondSet::default());
             let cancel = CancellationToken::new();
+            let failure = Arc::new(std::sync::OnceLock::new());
             // A member that starts catching up announces itself as an
             // observer from its very first handshake (see
             // `worker/rejoin.rs`).
@@ -216,6 +217,7 @@ where
                 discovery: groups.discovery.clone(),
                 network_label: groups.local.network_id().short().to_string(),
                 detached: false,
+                failure: failure.clone(),
             });
             let group = Group::from_inner(inner);
             table.insert(
@@ -246,6 +248,7 @@ where
                 bonds: bonds_tx,
                 standing: standing_tx,
                 cancel,
+                failure,
             };
             tokio::spawn(Worker::run(setup));
             Ok(group)

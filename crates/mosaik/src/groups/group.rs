@@ -7,8 +7,8 @@
 use {
     super::{
         Bonds, CommandError, Consistency, Cursor, GroupConfig, Index, IndexRange, QueryError,
-        QueryResultAt, StateMachine, When, bonds::BondSet, registry::Registry, when::Status,
-        worker::Request,
+        QueryResultAt, StateMachine, StorageError, When, bonds::BondSet, registry::Registry,
+        when::Status, worker::Request,
     },
     crate::primitives::ShortFmtExt as _,
     crate::{GroupId, PeerId, discovery::Discovery},
@@ -32,6 +32,8 @@ pub(crate) struct Inner<M: StateMachine> {
     /// A handle that never ran a worker (see [`Group::terminated`]): its
     /// drop leaves the registry, the advertisement and the gauge alone.
     pub(crate) detached: bool,
+    /// Set once by the worker when storage failed and stopped the group.
+    pub(crate) failure: Arc<std::sync::OnceLock<StorageError>>,
 }
 
 impl<M: StateMachine> Drop for Inner<M> {
@@ -114,12 +116,24 @@ impl<M: StateMachine> Group<M> {
             discovery,
             network_label: String::new(),
             detached: true,
+            failure: Arc::default(),
         };
         Self::from_inner(Arc::new(inner))
     }
 
     pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner<M>> {
         Arc::downgrade(&self.inner)
+    }
+
+    /// Why the group stopped, if its storage failed (a full disk, an I/O
+    /// error, damaged data found while running): the first storage error,
+    /// the same on every handle of the group. Once set, every `execute`,
+    /// `feed` and `query` fails with `GroupTerminated`; nothing that was
+    /// not durable had been acknowledged. `None` while the group runs or
+    /// after it stopped for another reason (its last handle dropped, the
+    /// network shut down).
+    pub fn storage_error(&self) -> Option<StorageError> {
+        self.inner.failure.get().cloned()
     }
 
     /// The group id.

@@ -136,7 +136,10 @@ pub(crate) fn entry(net: &str) -> SignedPeerEntry {
         .add_tags([Tag::from("t")])
         .add_streams([StreamId::from("s")])
         .add_groups([GroupId::from("g")])
-        .add_ticket(Ticket::new(TicketClass::from("c"), bytes::Bytes::from_static(b"ticket")))
+        .add_ticket(Ticket::new(
+            TicketClass::from("c"),
+            bytes::Bytes::from_static(b"ticket"),
+        ))
         .sign(&key)
         .unwrap()
 }

@@ -2,6 +2,7 @@
 
 mod basics;
 mod bounds;
+mod disk_full;
 mod durable;
 mod faults;
 mod lifecycle;

@@ -92,6 +92,10 @@ pub(crate) struct Setup<S, M: StateMachine> {
     /// The standing our handshakes announce (`Acceptor::standing`).
     pub(crate) standing: watch::Sender<super::messages::Standing>,
     pub(crate) cancel: CancellationToken,
+    /// Where a storage failure that stops the group is reported to the
+    /// handles (`Group::storage_error`), before their pending requests
+    /// are dropped.
+    pub(crate) failure: Arc<std::sync::OnceLock<StorageError>>,
 }
 
 pub(crate) struct Worker<S, M: StateMachine> {
@@ -183,6 +187,7 @@ where
             bonds,
             standing: advertised,
             cancel,
+            failure,
         } = setup;
         let group_id = *acceptor.config.group_id();
         let labels: Arc<[(&'static str, String); 2]> = Arc::new([
@@ -196,6 +201,7 @@ where
             Ok(restored) => restored,
             Err(err) => {
                 tracing::error!(group = %group_id.short(), %err, "group stopped: cannot restore from storage");
+                let _ = failure.set(err);
                 discovery.remove_groups([group_id]);
                 return;
             }
@@ -358,6 +364,7 @@ where
         };
         if let Err(err) = &result {
             tracing::error!(group = %group_id.short(), %err, "group stopped: storage failed");
+            let _ = failure.set(err.clone());
             // The handles still exist (so no re-join can race this).
             worker.discovery.remove_groups([group_id]);
         }
