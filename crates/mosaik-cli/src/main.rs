@@ -63,7 +63,8 @@ async fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    if let Err(error) = run(Cli::parse().command).await {
+    // Boxed: the demo's future is large, and main's stack need not hold it.
+    if let Err(error) = Box::pin(run(Cli::parse().command)).await {
         // One line with its causes; no backtrace (these are user-facing).
         eprintln!("error: {error:#}");
         std::process::exit(1);

@@ -440,7 +440,7 @@ mod tests {
         let tagged = signed(|e| e.add_tags([Tag::from("t")]));
         let room = insert(&mut c, &tagged, false);
         assert!(matches!(room, Room::Evicted(v) if v == *proven.id() || v == *s1.id()));
-        assert!(c.get_signed(&member.id()).is_some());
+        assert!(c.get_signed(member.id()).is_some());
     }
 
     #[test]
@@ -457,7 +457,7 @@ mod tests {
         let newcomer = signed(|e| e.add_groups([GroupId::from("g")]));
         assert_eq!(insert(&mut c, &newcomer, true), Room::Full);
         for m in &members {
-            assert!(c.get_signed(&m.id()).is_some());
+            assert!(c.get_signed(m.id()).is_some());
         }
         // Updates of known peers always fit.
         let update = members[0].clone();
