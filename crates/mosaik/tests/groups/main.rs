@@ -2,6 +2,7 @@
 
 mod basics;
 mod durable;
+mod early_append;
 mod faults;
 mod lifecycle;
 mod log_fetch;
