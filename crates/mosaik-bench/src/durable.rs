@@ -15,7 +15,7 @@ use {
         groups_etcd,
     },
     mosaik::groups::ConsensusConfig,
-    std::{path::Path, time::Duration},
+    std::{fmt::Write as _, path::Path, time::Duration},
 };
 
 /// Runs B1 durable `runs` times with data under `dir` (must be a disk).
@@ -110,22 +110,25 @@ fn summarize(clients: &[usize], floors: &[Floor], ours: &[Vec<Sample>], theirs: 
                 median_by(&b, |s| s.p99),
             );
             let ratio = rate / e_rate;
-            line += &format!(
+            let _ = write!(
+                line,
                 "; etcd {e_rate:.0} commits/s p50 {e50:?} p99 {e99:?}; mosaik/etcd commits/s {ratio:.2}"
             );
-            json += &format!(
+            let _ = write!(
+                json,
                 ",\"etcd_commits_per_s\":{e_rate:.1},\"etcd_p50_us\":{},\"etcd_p99_us\":{},\"ratio\":{ratio:.3}",
                 e50.as_micros(),
                 e99.as_micros()
             );
             if n >= 64 {
                 let met = if ratio >= 1.0 { "met" } else { "NOT met" };
-                line += &format!(" (goal >= etcd: {met})");
+                let _ = write!(line, " (goal >= etcd: {met})");
             }
         }
         if n == 1 {
             let met = if p50 <= budget { "met" } else { "NOT met" };
-            line += &format!(
+            let _ = write!(
+                line,
                 " (goal p50 <= fdatasync + 2 RTT + apply = {budget:?}: {met}, {:.2}x)",
                 p50.as_secs_f64() / budget.as_secs_f64()
             );

@@ -108,7 +108,10 @@ async fn leader_replicates_during_its_flush_and_commits_after_it() {
                 .all(|g| g.leader() == leader && g.bonds().len() == 2)
     })
     .await;
-    let l = groups.iter().position(|g| g.is_leader()).expect("a leader");
+    let l = groups
+        .iter()
+        .position(mosaik::Group::is_leader)
+        .expect("a leader");
     let (stalled, holder) = ((l + 1) % 3, (l + 2) % 3);
     let leader = groups[l].clone();
     within("a first write", leader.execute(1))
