@@ -1,6 +1,6 @@
 //! The etcd side of B1/B2: a 3-member etcd cluster on loopback (Debian's
-//! `etcd-server`, data on tmpfs so its fsyncs cost about what our in-memory
-//! log does), driven through its HTTP/JSON gateway with a minimal
+//! `etcd-server`; data on tmpfs so its fsyncs cost about what our in-memory
+//! log does, or on a disk directory for the durable B1), driven through its HTTP/JSON gateway with a minimal
 //! keep-alive HTTP/1.1 client (no gRPC stack to build). The gateway adds a
 //! JSON translation on etcd's side, so its figures here are a little below
 //! what native gRPC clients would see; say so when reporting.
@@ -9,7 +9,7 @@ use {
     base64::{Engine as _, engine::general_purpose::STANDARD as B64},
     std::{
         net::{SocketAddr, TcpListener},
-        path::PathBuf,
+        path::{Path, PathBuf},
         process::{Child, Command, Stdio},
         time::{Duration, Instant},
     },
@@ -126,11 +126,16 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 impl Cluster {
-    /// Starts 3 members (etcd's default timing: heartbeat 100 ms, election
-    /// 1 s) and waits until every one answers a status request.
+    /// Starts 3 members with their data on tmpfs (`/dev/shm`).
     pub async fn start(name: &str) -> anyhow::Result<Self> {
-        let dir = PathBuf::from("/dev/shm")
-            .join(format!("mosaik-bench-etcd-{name}-{}", std::process::id()));
+        Self::start_in(name, Path::new("/dev/shm")).await
+    }
+
+    /// Starts 3 members (etcd's default timing: heartbeat 100 ms, election
+    /// 1 s) with their data directories under `base`, and waits until every
+    /// one answers a status request.
+    pub async fn start_in(name: &str, base: &Path) -> anyhow::Result<Self> {
+        let dir = base.join(format!("mosaik-bench-etcd-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         let ports: Vec<(u16, u16)> = (0..3)

@@ -4,16 +4,22 @@ use {
     mosaik::{
         Network, UniqueId,
         discovery::Config,
-        groups::{ApplyContext, ConsensusConfig, Group, GroupKey, LogReplaySync, StateMachine},
+        groups::{
+            ApplyContext, ConsensusConfig, DurableStore, Group, GroupKey, LogReplaySync,
+            StateMachine,
+        },
         iroh::RelayMode,
     },
-    std::time::{Duration, Instant},
+    std::{
+        path::PathBuf,
+        time::{Duration, Instant},
+    },
 };
 
 /// Counts applied bytes; commands are opaque payloads (256 B key + 1 KiB
 /// value, as in BENCHMARKS.md).
 #[derive(Debug, Clone, Default)]
-struct Sink {
+pub(crate) struct Sink {
     bytes: u64,
 }
 
@@ -47,7 +53,7 @@ impl StateMachine for Sink {
 
 pub(crate) const PAYLOAD: usize = 256 + 1024;
 
-async fn node(
+pub(crate) async fn node(
     network: &str,
     bootstrap: Option<mosaik::iroh::EndpointAddr>,
 ) -> anyhow::Result<Network> {
@@ -65,10 +71,20 @@ async fn node(
         .await?)
 }
 
+/// Where the members of a benchmark group keep their logs.
+#[derive(Debug, Clone)]
+pub(crate) enum Logs {
+    /// The default in-memory store.
+    Memory,
+    /// A `DurableStore` per member in `<dir>/m<i>`.
+    Durable(PathBuf),
+}
+
 /// Three members with one agreed leader and a full mesh of bonds.
-async fn trio(
+pub(crate) async fn trio(
     name: &str,
     consensus: &ConsensusConfig,
+    logs: &Logs,
 ) -> anyhow::Result<(Vec<Network>, Vec<Group<Sink>>)> {
     let first = node(name, None).await?;
     let addr = first.local().addr();
@@ -77,16 +93,20 @@ async fn trio(
         nets.push(node(name, Some(addr.clone())).await?);
     }
     let key = GroupKey::from_secret(name);
-    let groups: Vec<_> = nets
-        .iter()
-        .map(|n| {
-            n.groups()
-                .with_key(key)
-                .with_state_machine(Sink::default())
-                .with_consensus_config(consensus.clone())
-                .join()
-        })
-        .collect();
+    let mut groups = Vec::new();
+    for (i, n) in nets.iter().enumerate() {
+        let builder = n
+            .groups()
+            .with_key(key)
+            .with_state_machine(Sink::default())
+            .with_consensus_config(consensus.clone());
+        groups.push(match logs {
+            Logs::Memory => builder.join(),
+            Logs::Durable(dir) => builder
+                .with_log_storage(DurableStore::open(dir.join(format!("m{i}")))?)
+                .join(),
+        });
+    }
     let deadline = Instant::now() + Duration::from_mins(1);
     loop {
         let leader = groups[0].leader();
@@ -115,14 +135,19 @@ pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// B1: `clients` concurrent clients on the leader, `per_client` sequential
-/// `execute`s each. Returns commits/s per client count.
+/// `execute`s each. Returns the figures per client count.
 pub async fn commits(
     clients: &[usize],
     total: usize,
     consensus: ConsensusConfig,
-) -> anyhow::Result<Vec<f64>> {
-    let mut rates = Vec::new();
-    let (_nets, groups) = trio("bench-b1", &consensus).await?;
+    logs: &Logs,
+) -> anyhow::Result<Vec<Sample>> {
+    let mut samples = Vec::new();
+    let what = match logs {
+        Logs::Memory => "3-member group, in-memory log",
+        Logs::Durable(_) => "3-member group, durable log",
+    };
+    let (nets, groups) = trio("bench-b1", &consensus, logs).await?;
     let leader = groups
         .iter()
         .find(|g| g.is_leader())
@@ -146,18 +171,24 @@ pub async fn commits(
             }
         })
         .await?;
-        sample.report("B1", "3-member group, in-memory log", n);
-        rates.push(sample.rate);
+        sample.report("B1", what, n);
+        samples.push(sample);
     }
-    Ok(rates)
+    // Members shut down before the caller removes their directories.
+    drop((leader, groups));
+    for net in nets {
+        net.shutdown().await;
+    }
+    Ok(samples)
 }
 
 /// Latency figures of one closed-loop load.
+#[derive(Debug, Clone)]
 pub(crate) struct Sample {
-    count: usize,
+    pub(crate) count: usize,
     pub(crate) rate: f64,
-    p50: Duration,
-    p99: Duration,
+    pub(crate) p50: Duration,
+    pub(crate) p99: Duration,
 }
 
 impl Sample {
@@ -220,7 +251,7 @@ pub async fn failover(
     let mut times = Vec::new();
     for run in 0..runs {
         let name = format!("bench-b2-{label}-{run}");
-        let (mut nets, groups) = trio(&name, &consensus).await?;
+        let (mut nets, groups) = trio(&name, &consensus, &Logs::Memory).await?;
         let leader = groups[0].leader().expect("agreed leader");
         let dead = nets
             .iter()

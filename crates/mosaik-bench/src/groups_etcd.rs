@@ -4,19 +4,35 @@
 use {
     crate::{
         etcd::{Cluster, Http},
-        groups::{PAYLOAD, closed_loop},
+        groups::{PAYLOAD, Sample, closed_loop},
     },
-    std::time::{Duration, Instant},
+    std::{
+        path::Path,
+        time::{Duration, Instant},
+    },
 };
 
 /// B1 on etcd: `clients` concurrent clients on the leader's endpoint, each
-/// putting 256 B keys with 1 KiB values sequentially. Returns commits/s
-/// per client count.
-pub async fn commits(clients: &[usize], total: usize) -> anyhow::Result<Vec<f64>> {
-    let cluster = Cluster::start("b1").await?;
+/// putting 256 B keys with 1 KiB values sequentially; data on tmpfs, or
+/// under `disk` when given. Returns the figures per client count.
+pub async fn commits(
+    clients: &[usize],
+    total: usize,
+    disk: Option<&Path>,
+) -> anyhow::Result<Vec<Sample>> {
+    let (cluster, what) = match disk {
+        None => (
+            Cluster::start("b1").await?,
+            "3-member etcd (tmpfs data, HTTP gateway)",
+        ),
+        Some(base) => (
+            Cluster::start_in("b1", base).await?,
+            "3-member etcd (data on disk, HTTP gateway)",
+        ),
+    };
     let leader = cluster.clients[cluster.leader().await?];
     let value = vec![7u8; PAYLOAD - 256];
-    let mut rates = Vec::new();
+    let mut samples = Vec::new();
     for &n in clients {
         let per_client = (total / n).max(1);
         let sample = closed_loop(n, |c| {
@@ -34,10 +50,10 @@ pub async fn commits(clients: &[usize], total: usize) -> anyhow::Result<Vec<f64>
             }
         })
         .await?;
-        sample.report("B1-etcd", "3-member etcd (tmpfs data, HTTP gateway)", n);
-        rates.push(sample.rate);
+        sample.report("B1-etcd", what, n);
+        samples.push(sample);
     }
-    Ok(rates)
+    Ok(samples)
 }
 
 /// B2 on etcd (its default timing: heartbeat 100 ms, election 1 s): SIGKILL

@@ -7,15 +7,21 @@
 
 mod collections;
 mod discovery;
+mod durable;
 mod etcd;
+mod floor;
 mod groups;
 mod groups_etcd;
 mod log_sync;
+mod recovery;
 mod streams;
 mod sync;
 mod transport;
 
-use clap::{Parser, Subcommand};
+use {
+    clap::{Parser, Subcommand},
+    std::path::PathBuf,
+};
 
 #[derive(Parser)]
 #[command(about = "mosaik benchmarks")]
@@ -56,6 +62,42 @@ enum Scenario {
         /// Debian's etcd-server) and print the ratios.
         #[arg(long)]
         etcd: bool,
+    },
+    /// B1 durable: the 3 members on `DurableStore`s and a 3-member etcd,
+    /// both with their data under `--dir` (a disk, not tmpfs), next to the
+    /// disk's fdatasync and the loopback RTT, same run.
+    GroupsDurable {
+        /// Directory for the data (refused if on tmpfs/ramfs).
+        #[arg(long, default_value = "/var/tmp/mosaik-bench")]
+        dir: PathBuf,
+        /// Concurrent client counts.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 64])]
+        clients: Vec<usize>,
+        /// Commits per client count.
+        #[arg(long, default_value_t = 2000)]
+        commits: usize,
+        /// Runs (medians are reported; odd runs measure etcd first).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Skip etcd.
+        #[arg(long)]
+        no_etcd: bool,
+    },
+    /// Recovery time of a durable member with a long log: open, election,
+    /// re-commit and apply of every entry; warm and cold page cache.
+    Recovery {
+        /// Directory for the data (refused if on tmpfs/ramfs).
+        #[arg(long, default_value = "/var/tmp/mosaik-bench")]
+        dir: PathBuf,
+        /// Log entries.
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: u64,
+        /// Command size in bytes.
+        #[arg(long, default_value_t = 1024)]
+        entry_size: usize,
+        /// Restarts per cache state (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
     /// State sync: a late joiner catches up a `SnapshotSync` snapshot of
     /// `items` x 1 KiB values from 3 members.
@@ -147,14 +189,15 @@ async fn main() -> anyhow::Result<()> {
                 &clients,
                 commits,
                 mosaik::groups::ConsensusConfig::default(),
+                &groups::Logs::Memory,
             )
             .await?;
             if etcd {
-                let theirs = groups_etcd::commits(&clients, commits).await?;
+                let theirs = groups_etcd::commits(&clients, commits, None).await?;
                 for ((n, a), b) in clients.iter().zip(&ours).zip(&theirs) {
                     println!(
                         "B1 ratio: {n} clients: mosaik/etcd commits/s = {:.2}",
-                        a / b
+                        a.rate / b.rate
                     );
                 }
             }
@@ -173,6 +216,19 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Scenario::GroupsDurable {
+            dir,
+            clients,
+            commits,
+            runs,
+            no_etcd,
+        } => durable::commits(&dir, &clients, commits, runs, !no_etcd).await,
+        Scenario::Recovery {
+            dir,
+            entries,
+            entry_size,
+            runs,
+        } => recovery::recovery(&dir, entries, entry_size, runs).await,
         Scenario::Collections {
             entries,
             value_size,

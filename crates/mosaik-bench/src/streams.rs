@@ -318,7 +318,7 @@ async fn streams_rtt<P: BenchPayload>(size: usize, rounds: usize) -> anyhow::Res
     Ok(samples)
 }
 
-async fn raw_rtt(size: usize, rounds: usize) -> anyhow::Result<Vec<Duration>> {
+pub(crate) async fn raw_rtt(size: usize, rounds: usize) -> anyhow::Result<Vec<Duration>> {
     let a = raw_endpoint().await?;
     let b = raw_endpoint().await?;
     let accepting = b.clone();

@@ -4,6 +4,7 @@ mod basics;
 mod bounds;
 mod disk_full;
 mod durable;
+mod early_append;
 mod faults;
 mod lifecycle;
 mod log_fetch;

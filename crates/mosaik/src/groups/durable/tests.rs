@@ -116,3 +116,44 @@ fn a_disk_failure_poisons_the_store() {
     drop(store);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The term cache of `open` gives every entry exactly the ballot the full
+/// decode gives: interleaved owners, rounds, noops and unowned terms.
+#[test]
+fn cached_ballots_match_the_full_decode() {
+    use {super::TermCache, crate::groups::Ballot};
+    let a = crate::SecretKey::from_bytes(&[1; 32]).public();
+    let b = crate::SecretKey::from_bytes(&[2; 32]).public();
+    let terms = [
+        Ballot::zero(),
+        Ballot::new(1, a),
+        Ballot::new(1, a),
+        Ballot::new(2, b),
+        Ballot::new(2, a),
+        Ballot::new(3, a),
+        Ballot::new(3, a),
+        Ballot::zero(),
+    ];
+    let mut cache = TermCache::default();
+    for (i, term) in terms.into_iter().enumerate() {
+        let entry = if i % 3 == 0 {
+            LogEntry::noop(term)
+        } else {
+            LogEntry::command(term, format!("c{i}"))
+        };
+        let bytes = super::encode_entry(&entry).unwrap();
+        assert_eq!(super::decode_entry::<String>(&bytes).unwrap(), entry);
+        assert_eq!(cache.decode::<String>(&bytes).unwrap(), entry, "entry {i}");
+    }
+    // A damaged owner key is still refused on first sight.
+    let mut bytes = super::encode_entry(&LogEntry::command(Ballot::new(9, b), 1u64))
+        .unwrap()
+        .to_vec();
+    let bad = (0u8..=255)
+        .map(|x| [x; 32])
+        .find(|key| crate::PeerId::from_bytes(key).is_err())
+        .expect("some byte pattern is no curve point");
+    // Round 9 (one byte), the option tag (one byte), then the key.
+    bytes[2..34].copy_from_slice(&bad);
+    assert!(cache.decode::<u64>(&bytes).is_err());
+}
