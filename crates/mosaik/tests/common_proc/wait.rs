@@ -108,18 +108,27 @@ pub async fn committed_at_least(
 /// are stopped, so it stops moving).
 pub async fn same_committed(cluster: &mut Cluster) -> anyhow::Result<u64> {
     let members = cluster.members();
+    // An acknowledgement can reach a writer before its member publishes the
+    // commit index it answered with (the status follows the drain's last
+    // flush), and followers learn a commit one heartbeat later: equal
+    // indexes below the highest acknowledged one are not the end yet.
+    let floor = cluster
+        .acks()
+        .iter()
+        .map(|ack| ack.index)
+        .max()
+        .unwrap_or(0);
     let deadline = Deadline::new("all members at the same committed index");
     loop {
         let mut committed = Vec::with_capacity(members);
         for i in 0..members {
             committed.push(cluster.status(i).await?.committed);
         }
-        if committed.iter().all(|&c| c == committed[0]) {
+        if committed.iter().all(|&c| c == committed[0]) && committed[0] >= floor {
             return Ok(committed[0]);
         }
-        deadline
-            .tick()
-            .await
-            .with_context(|| format!("last committed indexes {committed:?}"))?;
+        deadline.tick().await.with_context(|| {
+            format!("last committed indexes {committed:?}, highest ack {floor}")
+        })?;
     }
 }
