@@ -10,6 +10,7 @@ use {
         group::Inner,
         messages::Standing,
         registry::Registered,
+        transport::{Local, Members},
         when::Status,
         worker::{REQUEST_QUEUE, Setup, Worker, starts_catching_up, starts_empty},
     },
@@ -168,7 +169,7 @@ where
                 cancel: cancel.clone(),
                 registry: registry.clone(),
                 generation,
-                discovery: groups.discovery.clone(),
+                discovery: Members::Iroh(groups.discovery.clone()),
                 network_label: groups.local.network_id().short().to_string(),
             });
             let group = Group::from_inner(inner);
@@ -184,8 +185,8 @@ where
             let network = [("network", groups.local.network_id().short().to_string())];
             metrics::gauge!("mosaik.groups.active", &network).increment(1.0);
             let setup = Setup {
-                local: groups.local.clone(),
-                discovery: groups.discovery.clone(),
+                local: Local::Iroh(groups.local.clone()),
+                discovery: Members::Iroh(groups.discovery.clone()),
                 acceptor,
                 handshake_timeout: groups.config.handshake_timeout,
                 storage,

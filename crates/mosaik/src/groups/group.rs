@@ -11,7 +11,7 @@ use {
         worker::Request,
     },
     crate::primitives::ShortFmtExt as _,
-    crate::{GroupId, PeerId, discovery::Discovery},
+    crate::{GroupId, PeerId},
     std::sync::Arc,
     tokio::sync::{mpsc, oneshot, watch},
     tokio_util::sync::CancellationToken,
@@ -27,7 +27,7 @@ pub(crate) struct Inner<M: StateMachine> {
     pub(crate) cancel: CancellationToken,
     pub(crate) registry: Arc<Registry>,
     pub(crate) generation: u64,
-    pub(crate) discovery: Discovery,
+    pub(crate) discovery: super::transport::Members,
     pub(crate) network_label: String,
 }
 

@@ -5,16 +5,17 @@ use {
     super::{Incoming, Worker, gauge},
     crate::groups::{
         StateMachine, Storage,
-        bond::{self, BondEvent, BondHandle, Heartbeat},
+        bond::{BondEvent, BondHandle, Heartbeat},
         bonds::{BondInfo, BondSet},
         close::Superseded,
         messages::BondMessage,
         storage::StorageError,
+        transport,
     },
     crate::{PeerId, discovery::SignedPeerEntry},
     core::time::Duration,
     mosaik_raft::Input,
-    std::collections::HashMap,
+    std::collections::BTreeMap,
     tokio::time::Instant,
 };
 
@@ -141,10 +142,7 @@ where
         let reverse = new.dialed == (new.peer < self.local.id());
         if self.bonds.contains_key(&new.peer) {
             if !self.supersedes(new.peer, &bond.entry, new.dialed, reverse) {
-                let link = bond.link;
-                tokio::spawn(async move {
-                    let _ = link.close(crate::groups::close::AlreadyBonded).await;
-                });
+                bond.link.refuse();
                 return Ok(());
             }
             self.drop_bond(new.peer).await?;
@@ -155,10 +153,10 @@ where
             consensus: self.acceptor.config.consensus().clone(),
         };
         let entry = bond.entry.clone();
-        let handle = bond::spawn(
+        let handle = transport::spawn(
             bond,
             self.events_tx.clone(),
-            self.discovery.clone(),
+            &self.discovery,
             self.acceptor.config.clone(),
             heartbeat,
             self.labels.clone(),
@@ -288,7 +286,7 @@ where
         let Some(old) = self.bonds.remove(&peer) else {
             return Ok(());
         };
-        bond::close_now(&old.conn, &Superseded);
+        old.conn.close_now(&Superseded);
         metrics::counter!("mosaik.groups.bonds.replaced", self.labels.as_ref()).increment(1);
         self.publish_bonds();
         self.engine.handle(self.now(), Input::PeerUnbonded { peer });
@@ -392,13 +390,14 @@ where
             let acceptor = self.acceptor.clone();
             let timeout = self.handshake_timeout;
             tokio::spawn(async move {
-                let bond = match bond::dial(&local, &discovery, &acceptor, entry, timeout).await {
-                    Ok(bond) => Some(bond),
-                    Err(err) => {
-                        tracing::debug!(peer = %peer.fmt_short(), %err, "bond dial failed");
-                        None
-                    }
-                };
+                let bond =
+                    match transport::dial(&local, &discovery, &acceptor, entry, timeout).await {
+                        Ok(bond) => Some(bond),
+                        Err(err) => {
+                            tracing::debug!(peer = %peer.fmt_short(), %err, "bond dial failed");
+                            None
+                        }
+                    };
                 let incoming = Incoming {
                     peer,
                     bond,
@@ -413,7 +412,7 @@ where
 /// [`Worker::close_hostile`] on borrowed pieces (the sync context has no
 /// worker).
 pub(super) fn close_hostile<C>(
-    bonds: &HashMap<PeerId, BondHandle<C>>,
+    bonds: &BTreeMap<PeerId, BondHandle<C>>,
     labels: &[(&'static str, String); 2],
     peer: PeerId,
     what: &'static str,
@@ -423,5 +422,5 @@ pub(super) fn close_hostile<C>(
     };
     tracing::warn!(peer = %peer.fmt_short(), what, "closing the bond: protocol violation");
     metrics::counter!("mosaik.groups.sync.bonds_closed", labels.as_ref()).increment(1);
-    bond::close_now(&bond.conn, &crate::network::ProtocolViolation);
+    bond.conn.close_now(&crate::network::ProtocolViolation);
 }
