@@ -33,8 +33,9 @@ mod planted;
 mod rng;
 mod store;
 
-pub(crate) use {bond::spawn_bond, link::Closer, link::SimLink, node::Node};
+pub(crate) use {bond::spawn_bond, link::Closer, link::SimLink, node::Node, planted::planted};
 pub use {
+    planted::{PLANTED_BUGS, plant_bug},
     rng::SimRng,
     store::{Disk, SimStore},
 };
