@@ -45,7 +45,7 @@ impl Cluster {
     pub fn start(&self, slot: usize) {
         let group = self.net.join(
             slot,
-            self.key.clone(),
+            self.key,
             self.consensus.clone(),
             &self.disks[slot],
             Registers::default(),

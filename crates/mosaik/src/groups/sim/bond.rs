@@ -40,13 +40,23 @@ pub(crate) fn spawn_bond<C: Datum + Sync>(
         peer,
         id,
         dead,
+        draw,
     } = link;
     let (out, out_rx) = mpsc::channel::<BondMessage<C>>(OUTBOUND_QUEUE);
     let c = &heartbeat.consensus;
     let liveness = Liveness {
         heard: Arc::new(Mutex::new(Instant::now())),
         dead_after: (c.heartbeat_interval + c.heartbeat_jitter) * c.max_missed_heartbeats.max(1),
-        tick: c.heartbeat_tick(),
+        // `ConsensusConfig::heartbeat_tick` draws its jitter from OS
+        // randomness; the simulation draws it from its seed.
+        tick: c
+            .heartbeat_interval
+            .saturating_sub(Duration::from_millis(
+                draw % u64::try_from(c.heartbeat_jitter.as_millis())
+                    .unwrap_or(0)
+                    .max(1),
+            ))
+            .max(Duration::from_millis(1)),
     };
     let closer = Closer(wire.closed.clone());
     tokio::spawn(write(wire.clone(), out_rx, liveness.clone(), dead.clone()));

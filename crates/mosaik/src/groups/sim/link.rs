@@ -18,6 +18,8 @@ pub(crate) struct SimLink {
     pub(super) id: Digest,
     /// Cancelled when this end's process crashes.
     pub(super) dead: CancellationToken,
+    /// This end's own random draw (its heartbeat jitter).
+    pub(super) draw: u64,
 }
 
 impl SimLink {
@@ -115,6 +117,7 @@ pub(super) fn pair(net: &SimNet, a: &Side, b: &Side, id: Digest) -> (SimLink, Si
         peer: b.id,
         id,
         dead: a.dead.clone(),
+        draw: net.random(),
     };
     let b_end = SimLink {
         wire: wire(b, a, a_tx),
@@ -122,6 +125,7 @@ pub(super) fn pair(net: &SimNet, a: &Side, b: &Side, id: Digest) -> (SimLink, Si
         peer: a.id,
         id,
         dead: b.dead.clone(),
+        draw: net.random(),
     };
     (a_end, b_end)
 }
