@@ -23,3 +23,14 @@ fn short_sweeps_make_progress_under_faults_and_pass_every_check() {
         }
     }
 }
+
+#[test]
+fn a_seed_replays_the_same_run() {
+    let first = run_seed(7, Mode::Dynamic);
+    let again = run_seed(7, Mode::Dynamic);
+    assert!(first.operations > 0);
+    assert_eq!(
+        (first.operations, first.acknowledged, &first.violation),
+        (again.operations, again.acknowledged, &again.violation)
+    );
+}
