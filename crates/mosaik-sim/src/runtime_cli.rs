@@ -55,10 +55,12 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
     runtime::capture_panics();
     let started = Instant::now();
     let (mut violations, mut unknown, mut operations, mut acknowledged) = (0u64, 0u64, 0, 0);
+    let mut superseded = 0;
     for seed in args.seed..args.seed + args.seeds {
         let report = runtime::run_seed(seed, mode);
         operations += report.operations;
         acknowledged += report.acknowledged;
+        superseded += report.superseded;
         unknown += u64::from(report.unknown);
         if args.verbose {
             println!(
@@ -91,8 +93,8 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
     };
     println!(
         "runtime, mode {mode_name}, {} members{}: {per_minute:.0} seeds/minute, {operations} \
-         client operations, {acknowledged} acknowledged puts, unknown linearizability \
-         verdicts: {unknown}",
+         client operations, {acknowledged} acknowledged puts, {superseded} superseded and \
+         resubmitted, unknown linearizability verdicts: {unknown}",
         runtime::MEMBERS,
         args.plant_bug
             .as_ref()

@@ -54,6 +54,8 @@ pub struct Report {
     pub operations: usize,
     /// Puts acknowledged by `execute`/`execute_many`.
     pub acknowledged: usize,
+    /// `Superseded` answers (their commands were resubmitted).
+    pub superseded: u64,
     /// Faults injected.
     pub faults: faults::FaultCounts,
 }
@@ -130,6 +132,7 @@ async fn scenario(seed: u64, mode: Mode) -> Report {
     let mut report = Report {
         operations: record.history.len(),
         acknowledged: record.acknowledged.len(),
+        superseded: record.superseded,
         faults,
         ..Report::default()
     };
