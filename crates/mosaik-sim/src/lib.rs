@@ -8,9 +8,12 @@
 //! - [`harness`]: K `mosaik-raft` engines, clients and a seeded fault schedule; one seed = one
 //!   reproducible run ([`harness::run_seed`]).
 //! - [`checkers`]: one safety checker per property, run after every simulated step.
+//! - [`runtime`]: the real group runtime of `mosaik` (driver, group commit, sync, storage path)
+//!   on a simulated transport and disks under a virtual clock, judged by the same checkers.
 
 pub mod checkers;
 pub mod harness;
 pub mod kv;
 pub mod linearizability;
 pub mod net;
+pub mod runtime;

@@ -3,6 +3,10 @@
 //! `mosaik-sim --seeds N --mode strict|dynamic [--nodes K] [--seed S] [--plant-bug NAME]` runs
 //! seeds `S..S+N` (S defaults to 0) and ends with exactly `seeds: N, violations: V`. Every
 //! violation prints its seed and the command that replays it.
+//!
+//! `mosaik-sim runtime ...` runs the real group runtime instead (see `runtime_cli.rs`).
+
+mod runtime_cli;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -112,6 +116,10 @@ impl FetchTotals {
 }
 
 fn main() -> ExitCode {
+    let mut argv = std::env::args().skip(1).peekable();
+    if argv.peek().map(String::as_str) == Some("runtime") {
+        return runtime_cli::main(argv.skip(1));
+    }
     let args = Args::parse();
     if let Some(bug) = &args.plant_bug
         && planted_bug(bug).is_none()

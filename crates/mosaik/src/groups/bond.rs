@@ -46,7 +46,7 @@ const BOND_ID_LABEL: &str = "mosaik.group.bond.id";
 
 /// A handshaken link, ready to become a bond.
 pub(crate) struct NewBond {
-    pub(crate) link: Link<GroupsProtocol>,
+    pub(crate) link: super::transport::BondLink,
     pub(crate) entry: SignedPeerEntry,
     /// The peer's standing, as its handshake announced it.
     pub(crate) standing: Standing,
@@ -159,7 +159,7 @@ pub(crate) async fn dial(
         discovery.feed_unverified(peer, remote);
     }
     Ok(NewBond {
-        link,
+        link: super::transport::BondLink::Iroh(link),
         entry,
         standing: end.standing,
         advertised,
@@ -251,7 +251,7 @@ pub(crate) async fn accept(
         discovery.feed_unverified(bonded, peer);
     }
     let bond = NewBond {
-        link,
+        link: super::transport::BondLink::Iroh(link),
         entry,
         standing: start.standing,
         advertised,
@@ -298,7 +298,7 @@ pub(crate) struct BondHandle<C> {
     pub(crate) id: Digest,
     pub(crate) entry: SignedPeerEntry,
     /// For `Bond::close`: closing the connection ends both bond tasks.
-    pub(crate) conn: Connection,
+    pub(crate) conn: super::transport::Conn,
     /// Dialed by the higher peer id, against the pair's rule (the lower
     /// one could not reach it); see `Worker::supersedes`.
     pub(crate) reverse: bool,
@@ -350,22 +350,17 @@ impl Liveness {
 
 type Labels = Arc<[(&'static str, String); 2]>;
 
-/// Starts the reader and writer tasks of a bond.
+/// Starts the reader and writer tasks of a bond over `link` (the rest of
+/// its `NewBond`: the peer's entry, standing and ticket expiry).
 pub(crate) fn spawn<C: Datum + Sync + Clone>(
-    bond: NewBond,
+    link: Link<GroupsProtocol>,
+    (entry, standing, expires): (SignedPeerEntry, Standing, Expiration),
     events: mpsc::Sender<BondEvent<C>>,
     discovery: Discovery,
     config: Arc<GroupConfig>,
     heartbeat: Heartbeat,
     labels: Labels,
 ) -> BondHandle<C> {
-    let NewBond {
-        link,
-        entry,
-        expires,
-        standing,
-        ..
-    } = bond;
     let id = link.shared_random(BOND_ID_LABEL);
     let peer = link.remote_id();
     let conn = link.connection().clone();
@@ -408,7 +403,7 @@ pub(crate) fn spawn<C: Datum + Sync + Clone>(
         out,
         id,
         entry,
-        conn: handle_conn,
+        conn: super::transport::Conn::Iroh(handle_conn),
         reverse: false,
         standing,
     }

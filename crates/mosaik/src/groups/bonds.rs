@@ -12,7 +12,7 @@ use {
 pub(crate) struct BondInfo {
     pub(crate) entry: SignedPeerEntry,
     pub(crate) id: Digest,
-    pub(crate) conn: iroh::endpoint::Connection,
+    pub(crate) conn: super::transport::Conn,
 }
 
 /// The live bonds, by peer.
@@ -161,7 +161,7 @@ impl<M> Bond<M> {
             .map(|b| b.conn.clone());
         let reason: Box<dyn CloseReason> = Box::new(reason);
         if let Some(conn) = &conn {
-            super::bond::close_now(conn, reason.as_ref());
+            conn.close_now(reason.as_ref());
         }
         self.terminated()
     }

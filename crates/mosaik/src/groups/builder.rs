@@ -10,6 +10,7 @@ use {
         group::Inner,
         messages::Standing,
         registry::Registered,
+        transport::{Local, Members},
         when::Status,
         worker::{REQUEST_QUEUE, Setup, Worker, starts_catching_up, starts_empty},
     },
@@ -138,7 +139,7 @@ where
                 Group::terminated(
                     Arc::new(config),
                     groups.registry.clone(),
-                    groups.discovery.clone(),
+                    Members::Iroh(groups.discovery.clone()),
                 )
             }
         }
@@ -214,7 +215,7 @@ where
                 cancel: cancel.clone(),
                 registry: registry.clone(),
                 generation,
-                discovery: groups.discovery.clone(),
+                discovery: Members::Iroh(groups.discovery.clone()),
                 network_label: groups.local.network_id().short().to_string(),
                 detached: false,
                 failure: failure.clone(),
@@ -232,8 +233,8 @@ where
             let network = [("network", groups.local.network_id().short().to_string())];
             metrics::gauge!("mosaik.groups.active", &network).increment(1.0);
             let setup = Setup {
-                local: groups.local.clone(),
-                discovery: groups.discovery.clone(),
+                local: Local::Iroh(groups.local.clone()),
+                discovery: Members::Iroh(groups.discovery.clone()),
                 acceptor,
                 handshake_timeout: groups.config.handshake_timeout,
                 append_budget: groups

@@ -11,7 +11,7 @@ use {
         when::Status, worker::Request,
     },
     crate::primitives::ShortFmtExt as _,
-    crate::{GroupId, PeerId, discovery::Discovery},
+    crate::{GroupId, PeerId},
     std::sync::Arc,
     tokio::sync::{mpsc, oneshot, watch},
     tokio_util::sync::CancellationToken,
@@ -27,7 +27,7 @@ pub(crate) struct Inner<M: StateMachine> {
     pub(crate) cancel: CancellationToken,
     pub(crate) registry: Arc<Registry>,
     pub(crate) generation: u64,
-    pub(crate) discovery: Discovery,
+    pub(crate) discovery: super::transport::Members,
     pub(crate) network_label: String,
     /// A handle that never ran a worker (see [`Group::terminated`]): its
     /// drop leaves the registry, the advertisement and the gauge alone.
@@ -97,7 +97,7 @@ impl<M: StateMachine> Group<M> {
     pub(crate) fn terminated(
         config: Arc<GroupConfig>,
         registry: Arc<Registry>,
-        discovery: Discovery,
+        discovery: super::transport::Members,
     ) -> Self {
         let (requests, _) = mpsc::channel(1);
         let (_, status) = watch::channel(Status::initial());

@@ -83,8 +83,11 @@ mod messages;
 mod metrics;
 mod proposals;
 mod registry;
+#[cfg(feature = "runtime-sim")]
+pub mod sim;
 pub mod storage;
 mod sync;
+mod transport;
 mod types;
 mod when;
 mod worker;

@@ -5,16 +5,17 @@ use {
     super::{Incoming, Worker, gauge},
     crate::groups::{
         StateMachine, Storage,
-        bond::{self, BondEvent, BondHandle, Heartbeat},
+        bond::{BondEvent, BondHandle, Heartbeat},
         bonds::{BondInfo, BondSet},
         close::{StrictGroupFull, Superseded},
         messages::BondMessage,
         storage::StorageError,
+        transport,
     },
     crate::{PeerId, discovery::SignedPeerEntry},
     core::time::Duration,
     mosaik_raft::Input,
-    std::collections::HashMap,
+    std::collections::BTreeMap,
     tokio::time::Instant,
 };
 
@@ -96,7 +97,7 @@ where
                     // An observer (catching up) that turns voter past the cap.
                     tracing::warn!(peer = %peer.fmt_short(), cap = ?self.voter_cap(), "strict group full: bond closed");
                     if let Some(bond) = self.bonds.get(&peer) {
-                        bond::close_now(&bond.conn, &StrictGroupFull);
+                        bond.conn.close_now(&StrictGroupFull);
                     }
                     return Ok(());
                 }
@@ -187,10 +188,7 @@ where
         let reverse = new.dialed == (new.peer < self.local.id());
         if self.bonds.contains_key(&new.peer) {
             if !self.supersedes(new.peer, &bond.entry, new.dialed, reverse) {
-                let link = bond.link;
-                tokio::spawn(async move {
-                    let _ = link.close(crate::groups::close::AlreadyBonded).await;
-                });
+                bond.link.refuse();
                 return Ok(());
             }
             self.drop_bond(new.peer).await?;
@@ -206,10 +204,10 @@ where
             append_budget: self.append_budget,
         };
         let entry = bond.entry.clone();
-        let handle = bond::spawn(
+        let handle = transport::spawn(
             bond,
             self.events_tx.clone(),
-            self.discovery.clone(),
+            &self.discovery,
             self.acceptor.config.clone(),
             heartbeat,
             self.labels.clone(),
@@ -339,7 +337,7 @@ where
         let Some(old) = self.bonds.remove(&peer) else {
             return Ok(());
         };
-        bond::close_now(&old.conn, &Superseded);
+        old.conn.close_now(&Superseded);
         metrics::counter!("mosaik.groups.bonds.replaced", self.labels.as_ref()).increment(1);
         self.publish_bonds();
         self.engine.handle(self.now(), Input::PeerUnbonded { peer });
@@ -444,13 +442,14 @@ where
             let acceptor = self.acceptor.clone();
             let timeout = self.handshake_timeout;
             tokio::spawn(async move {
-                let bond = match bond::dial(&local, &discovery, &acceptor, entry, timeout).await {
-                    Ok(bond) => Some(bond),
-                    Err(err) => {
-                        tracing::debug!(peer = %peer.fmt_short(), %err, "bond dial failed");
-                        None
-                    }
-                };
+                let bond =
+                    match transport::dial(&local, &discovery, &acceptor, entry, timeout).await {
+                        Ok(bond) => Some(bond),
+                        Err(err) => {
+                            tracing::debug!(peer = %peer.fmt_short(), %err, "bond dial failed");
+                            None
+                        }
+                    };
                 let incoming = Incoming {
                     peer,
                     bond,
@@ -463,26 +462,20 @@ where
 }
 
 /// Refuses a new voter of a full strict group (see `Worker::strict_full`).
-fn refuse_strict_full(
-    peer: PeerId,
-    link: crate::network::Link<crate::groups::messages::GroupsProtocol>,
-    cap: Option<usize>,
-) {
+fn refuse_strict_full(peer: PeerId, link: super::super::transport::BondLink, cap: Option<usize>) {
     tracing::warn!(
         peer = %peer.fmt_short(),
         ?cap,
         "strict group full (min_quorum allows at most 2 × min_quorum − 1 voters): bond refused"
     );
     metrics::counter!("mosaik.groups.bonds.refused_full").increment(1);
-    tokio::spawn(async move {
-        let _ = link.close(StrictGroupFull).await;
-    });
+    link.refuse_with(StrictGroupFull);
 }
 
 /// [`Worker::close_hostile`] on borrowed pieces (the sync context has no
 /// worker).
 pub(super) fn close_hostile<C>(
-    bonds: &HashMap<PeerId, BondHandle<C>>,
+    bonds: &BTreeMap<PeerId, BondHandle<C>>,
     labels: &[(&'static str, String); 2],
     peer: PeerId,
     what: &'static str,
@@ -492,5 +485,5 @@ pub(super) fn close_hostile<C>(
     };
     tracing::warn!(peer = %peer.fmt_short(), what, "closing the bond: protocol violation");
     metrics::counter!("mosaik.groups.sync.bonds_closed", labels.as_ref()).increment(1);
-    bond::close_now(&bond.conn, &crate::network::ProtocolViolation);
+    bond.conn.close_now(&crate::network::ProtocolViolation);
 }

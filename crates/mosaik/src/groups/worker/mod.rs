@@ -28,14 +28,15 @@ use {
         messages::{BondMessage, Cmd},
         proposals::Proposals,
         storage::StorageError,
+        transport::{Local, Members},
         when::Status,
     },
+    crate::PeerId,
     crate::primitives::ShortFmtExt as _,
-    crate::{PeerId, discovery::Discovery, network::LocalNode},
     core::time::Duration,
     mosaik_raft::{Engine, Input, RequestId},
     std::{
-        collections::{HashMap, HashSet},
+        collections::{BTreeMap, HashMap, HashSet},
         sync::Arc,
     },
     tokio::{
@@ -76,8 +77,8 @@ type QueryReply<M> = oneshot::Sender<Result<QueryResultAt<M>, QueryError<M>>>;
 
 /// Everything a worker starts with.
 pub(crate) struct Setup<S, M: StateMachine> {
-    pub(crate) local: LocalNode,
-    pub(crate) discovery: Discovery,
+    pub(crate) local: Local,
+    pub(crate) discovery: Members,
     pub(crate) acceptor: Acceptor,
     pub(crate) handshake_timeout: Duration,
     /// Byte budget of one consensus message (`groups::Config::
@@ -99,8 +100,8 @@ pub(crate) struct Setup<S, M: StateMachine> {
 }
 
 pub(crate) struct Worker<S, M: StateMachine> {
-    local: LocalNode,
-    discovery: Discovery,
+    local: Local,
+    discovery: Members,
     acceptor: Acceptor,
     handshake_timeout: Duration,
     /// See `Setup::append_budget`.
@@ -132,7 +133,9 @@ pub(crate) struct Worker<S, M: StateMachine> {
     origin: Instant,
     status: watch::Sender<Status>,
     bonds_tx: watch::Sender<BondSet>,
-    bonds: HashMap<PeerId, BondHandle<M::Command>>,
+    /// Ordered, so broadcasts to the bonds go out in the same order on
+    /// every run (the runtime simulation replays seeds).
+    bonds: BTreeMap<PeerId, BondHandle<M::Command>>,
     dialing: HashSet<PeerId>,
     /// When each peer's bond was last replaced by a new handshake (entries
     /// older than `membership::REPLACE_INTERVAL` are dropped).
@@ -218,7 +221,7 @@ where
             config,
             restored,
             mosaik_raft::Instant::ZERO,
-            rand::random(),
+            local.engine_seed(),
         );
         let (events_tx, mut events) = mpsc::channel(EVENT_QUEUE);
         // unbounded: one snapshot encode runs per generation and a generation
@@ -263,7 +266,7 @@ where
             origin,
             status,
             bonds_tx: bonds,
-            bonds: HashMap::new(),
+            bonds: BTreeMap::new(),
             dialing: HashSet::new(),
             replaced: HashMap::new(),
             awaiting: HashMap::new(),
@@ -390,7 +393,7 @@ where
     /// and the last handle's drop, synchronously, so a quick re-join is
     /// never un-advertised by a worker that is still winding down.)
     fn leave(&mut self) {
-        for (_, bond) in self.bonds.drain() {
+        for bond in core::mem::take(&mut self.bonds).into_values() {
             // Dropping the sender afterwards lets the writer drain the
             // queue (Departure last) and close the link gracefully.
             let _ = bond.out.try_send(BondMessage::Departure);
@@ -435,7 +438,7 @@ where
     /// Weak queries are answered from the local machine at once; strong
     /// ones wait for the engine's read index (`ReadReady`).
     fn query(&mut self, query: M::Query, consistency: Consistency, reply: QueryReply<M>) {
-        match consistency {
+        match super::transport::served_consistency(consistency) {
             Consistency::Weak => {
                 let result = self.machine.query(query);
                 let _ = reply.send(Ok(QueryResultAt {

@@ -22,13 +22,12 @@ use {
             },
             types::engine as map,
         },
-        network::LocalNode,
         primitives::{Datum, encoding},
     },
     bytes::Bytes,
     core::{ops::RangeInclusive, task::Context},
     mosaik_raft::{Engine, Entry, Input, Payload},
-    std::{collections::HashMap, sync::Arc, task::Wake},
+    std::{collections::BTreeMap, sync::Arc, task::Wake},
     tokio::sync::Notify,
 };
 
@@ -52,8 +51,8 @@ type Message<M> = <<M as StateMachine>::StateSync as StateSync>::Message;
 struct Ctx<'a, M: StateMachine> {
     engine: &'a mut Engine<PeerId, Cmd<M::Command>>,
     machine: &'a M,
-    bonds: &'a HashMap<PeerId, BondHandle<M::Command>>,
-    local: &'a LocalNode,
+    bonds: &'a BTreeMap<PeerId, BondHandle<M::Command>>,
+    local: &'a crate::groups::transport::Local,
     group: GroupId,
     committed: Cursor,
     now: mosaik_raft::Instant,

@@ -1,0 +1,196 @@
+//! Clients: each drives the group through the public `Group` API on one
+//! member at a time and records what it observed.
+
+use super::cluster::Cluster;
+use super::machine::{Answer, Put, Query};
+use crate::checkers::linearizable::KvOp;
+use crate::linearizability::{KvInput, KvOutput, Operation};
+use core::time::Duration;
+use mosaik::groups::{CommandError, Consistency};
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::time::{Instant, sleep, timeout};
+
+/// Keys written (few, so operations contend).
+const KEYS: u64 = 3;
+/// How long a client waits for one answer before it gives up on it.
+const PATIENCE: Duration = Duration::from_secs(8);
+/// Resubmissions of commands the API reported `Superseded`.
+const RETRIES: usize = 3;
+
+/// What all clients observed.
+#[derive(Default)]
+pub struct Record {
+    /// The history for the linearizability checker.
+    pub history: Vec<KvOp>,
+    /// Values of puts `execute`/`execute_many` acknowledged.
+    pub acknowledged: Vec<u64>,
+    /// `Superseded` answers (their commands were resubmitted).
+    pub superseded: u64,
+    /// Weak reads answered (not part of the checked history).
+    pub weak_reads: u64,
+}
+
+/// Shared between the clients of one run.
+#[derive(Clone)]
+pub struct Recorder {
+    record: Arc<Mutex<Record>>,
+    origin: Instant,
+    next_value: Arc<Mutex<u64>>,
+}
+
+impl Recorder {
+    /// An empty record; times count from `origin`.
+    pub fn new(origin: Instant) -> Self {
+        Self {
+            record: Arc::default(),
+            origin,
+            next_value: Arc::new(Mutex::new(0)),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Record) -> T) -> T {
+        f(&mut self.record.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn fresh_value(&self) -> u64 {
+        let mut next = self
+            .next_value
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *next += 1;
+        *next
+    }
+
+    /// Takes the record (after the clients stopped).
+    pub fn take(&self) -> Record {
+        self.with(core::mem::take)
+    }
+}
+
+/// One client: operations back to back on random members until `until`.
+pub async fn run(id: u64, cluster: Cluster, recorder: Recorder, strict: bool, until: Instant) {
+    while Instant::now() < until {
+        let slot = usize::try_from(cluster.net.random() % cluster.size() as u64).unwrap_or(0);
+        let Some(group) = cluster.group(slot) else {
+            sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let pick = cluster.net.random() % 20;
+        let key = cluster.net.random() % KEYS;
+        match pick {
+            0..=8 => {
+                let puts = vec![Put {
+                    key,
+                    value: recorder.fresh_value(),
+                }];
+                execute(id, &cluster, &recorder, slot, puts).await;
+            }
+            9..=11 => {
+                let count = 2 + cluster.net.random() % 3;
+                let puts = (0..count)
+                    .map(|i| Put {
+                        key: (key + i) % KEYS,
+                        value: recorder.fresh_value(),
+                    })
+                    .collect();
+                execute(id, &cluster, &recorder, slot, puts).await;
+            }
+            12..=13 => {
+                let put = Put {
+                    key,
+                    value: recorder.fresh_value(),
+                };
+                let call = recorder.now();
+                // Resolves at index assignment: whether it commits is
+                // unknown to the client.
+                let _ = timeout(PATIENCE, group.feed(put)).await;
+                recorder.with(|r| r.history.push(pending(id, put, call)));
+            }
+            14..=17 if strict => {
+                let call = recorder.now();
+                let answer = timeout(PATIENCE, group.query(Query::Get(key), Consistency::Strong));
+                if let Ok(Ok(result)) = answer.await
+                    && let Answer::Value(value) = result.result
+                {
+                    let ret = recorder.now();
+                    let op = Operation::completed(
+                        id,
+                        KvInput::Get { key },
+                        call,
+                        ret,
+                        KvOutput::Value(value),
+                    );
+                    recorder.with(|r| r.history.push(op));
+                }
+            }
+            _ => {
+                let answer = timeout(PATIENCE, group.query(Query::Get(key), Consistency::Weak));
+                if let Ok(Ok(_)) = answer.await {
+                    recorder.with(|r| r.weak_reads += 1);
+                }
+            }
+        }
+        sleep(Duration::from_millis(cluster.net.random() % 40)).await;
+    }
+}
+
+fn pending(client: u64, put: Put, call: u64) -> KvOp {
+    let input = KvInput::Put {
+        key: put.key,
+        value: put.value,
+    };
+    Operation::pending(client, input, call)
+}
+
+/// `execute`s `puts` (one command, or a batch through `execute_many`).
+/// `Superseded` promises the commands never commit at the indexes they
+/// had, so they are resubmitted, as the error's docs invite; every other
+/// failure leaves their outcome unknown.
+async fn execute(id: u64, cluster: &Cluster, recorder: &Recorder, slot: usize, puts: Vec<Put>) {
+    let call = recorder.now();
+    let mut slot = slot;
+    for _ in 0..=RETRIES {
+        let Some(group) = cluster.group(slot) else {
+            break;
+        };
+        let answer = if puts.len() == 1 {
+            timeout(PATIENCE, async { group.execute(puts[0]).await.map(|_| ()) }).await
+        } else {
+            timeout(PATIENCE, async {
+                group.execute_many(puts.clone()).await.map(|_| ())
+            })
+            .await
+        };
+        match answer {
+            Ok(Ok(())) => {
+                let ret = recorder.now();
+                recorder.with(|r| {
+                    for put in &puts {
+                        let input = KvInput::Put {
+                            key: put.key,
+                            value: put.value,
+                        };
+                        r.history
+                            .push(Operation::completed(id, input, call, ret, KvOutput::Ok));
+                        r.acknowledged.push(put.value);
+                    }
+                });
+                return;
+            }
+            Ok(Err(CommandError::Superseded(_))) => {
+                recorder.with(|r| r.superseded += 1);
+                slot = cluster.leader().unwrap_or(slot);
+            }
+            Ok(Err(_)) | Err(_) => break,
+        }
+    }
+    recorder.with(|r| {
+        for put in &puts {
+            r.history.push(pending(id, *put, call));
+        }
+    });
+}

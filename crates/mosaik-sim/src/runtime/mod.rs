@@ -1,0 +1,192 @@
+//! `mosaik-sim runtime`: the real group runtime of `mosaik` (its driver,
+//! group commit, sync sessions, storage path, restore and revert) under
+//! deterministic simulation.
+//!
+//! One seed = one run on a current-thread tokio runtime with paused
+//! (virtual) time: three members on `mosaik::groups::sim`'s in-memory,
+//! fault-injecting bond transport and crash-faithful disks, clients on the
+//! public `Group` API, a seeded fault schedule (isolations, asymmetric
+//! blocks, crashes and restarts, the leader's too), then healing and the
+//! checks of [`checks`].
+
+pub mod checks;
+pub mod clients;
+pub mod cluster;
+pub mod faults;
+pub mod machine;
+
+use cluster::Cluster;
+use core::time::Duration;
+use machine::{Answer, Query};
+use mosaik::groups::{
+    ConsensusConfig, Consistency,
+    sim::{Faults, SimNet},
+};
+use std::sync::{Mutex, PoisonError};
+use tokio::time::{Instant, sleep};
+
+/// Consensus mode of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `with_min_quorum(2)` of 3: linearizable, nothing acknowledged lost.
+    Strict,
+    /// The default: replicas converge after healing.
+    Dynamic,
+}
+
+/// Members per run.
+pub const MEMBERS: usize = 3;
+/// Simulated time with clients and faults.
+const ACTIVE: Duration = Duration::from_secs(20);
+/// Simulated time allowed for replicas to converge after healing.
+const SETTLE: Duration = Duration::from_mins(1);
+/// Clients per run.
+const CLIENTS: u64 = 4;
+
+/// What one seed found.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// The first property violated, if any.
+    pub violation: Option<String>,
+    /// The linearizability check ran out of budget.
+    pub unknown: bool,
+    /// Client operations recorded.
+    pub operations: usize,
+    /// Puts acknowledged by `execute`/`execute_many`.
+    pub acknowledged: usize,
+    /// `Superseded` answers (their commands were resubmitted).
+    pub superseded: u64,
+    /// Faults injected.
+    pub faults: faults::FaultCounts,
+}
+
+/// Panics of any task of the current run (a worker panic is a failure
+/// even when no client notices it).
+static PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Records panic messages instead of printing them; call once.
+pub fn capture_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(ToString::to_string)
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info.location().map(ToString::to_string).unwrap_or_default();
+        PANICS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(format!("{message} at {at}"));
+    }));
+}
+
+/// Runs seed `seed` in `mode`.
+pub fn run_seed(seed: u64, mode: Mode) -> Report {
+    PANICS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime builds");
+    let mut report = runtime.block_on(scenario(seed, mode));
+    drop(runtime);
+    let panics = core::mem::take(&mut *PANICS.lock().unwrap_or_else(PoisonError::into_inner));
+    if report.violation.is_none()
+        && let Some(first) = panics.first()
+    {
+        report.violation = Some(format!("panic: {first}"));
+    }
+    report
+}
+
+async fn scenario(seed: u64, mode: Mode) -> Report {
+    let strict = mode == Mode::Strict;
+    let consensus = if strict {
+        ConsensusConfig::builder().with_min_quorum(2)
+    } else {
+        ConsensusConfig::builder()
+    };
+    let consensus = consensus.build().unwrap_or_else(|never| match never {});
+    let net = SimNet::new(seed, MEMBERS, Faults::default());
+    let cluster = Cluster::new(net, consensus);
+    for slot in 0..MEMBERS {
+        cluster.start(slot);
+    }
+    let origin = Instant::now();
+    let until = origin + ACTIVE;
+    let recorder = clients::Recorder::new(origin);
+    let mut tasks = Vec::new();
+    for id in 0..CLIENTS {
+        let client = clients::run(id, cluster.clone(), recorder.clone(), strict, until);
+        tasks.push(tokio::spawn(client));
+    }
+    let faults = faults::run(cluster.clone(), until).await;
+    for task in tasks {
+        let _ = task.await;
+    }
+    let record = recorder.take();
+    let mut report = Report {
+        operations: record.history.len(),
+        acknowledged: record.acknowledged.len(),
+        superseded: record.superseded,
+        faults,
+        ..Report::default()
+    };
+    let (replicas, led) = settle(&cluster).await;
+    report.violation = checks::exactly_once(&replicas).or_else(|| checks::converged(&replicas));
+    if report.violation.is_none() && !led {
+        // Equal replicas without a leader may all be short of what was
+        // committed (restarted members apply only once a leader tells them
+        // the commit index): a durability verdict would be meaningless.
+        report.violation = Some(format!(
+            "liveness: no leader within {} s of healing (every member up, no faults)",
+            SETTLE.as_secs()
+        ));
+    }
+    if strict && report.violation.is_none() {
+        let final_history = replicas.first().map_or(&[][..], |(_, h)| h.as_slice());
+        report.violation = checks::acknowledged_kept(&record, final_history);
+        if report.violation.is_none() {
+            match checks::linearizable(&record) {
+                Ok(violation) => report.violation = violation,
+                Err(_) => report.unknown = true,
+            }
+        }
+    }
+    report
+}
+
+/// Waits (simulated time) until a leader is elected and every replica
+/// applied the same history, at most [`SETTLE`]; returns the last histories
+/// read and whether a leader was seen.
+async fn settle(cluster: &Cluster) -> (Vec<(usize, Vec<u64>)>, bool) {
+    let deadline = Instant::now() + SETTLE;
+    // Settled = the same histories on two polls in a row (a leader that was
+    // just elected may not have applied everything committed yet).
+    let mut previous = Vec::new();
+    loop {
+        let mut replicas = Vec::new();
+        for slot in 0..cluster.size() {
+            let Some(group) = cluster.group(slot) else {
+                continue;
+            };
+            if let Ok(result) = group.query(Query::Applied, Consistency::Weak).await
+                && let Answer::Applied(applied) = result.result
+            {
+                replicas.push((slot, applied));
+            }
+        }
+        let same = replicas.windows(2).all(|w| w[0].1 == w[1].1);
+        let led = cluster.leader().is_some();
+        let settled = led && same && replicas.len() == cluster.size() && replicas == previous;
+        if settled || Instant::now() >= deadline {
+            return (replicas, led);
+        }
+        previous = replicas;
+        sleep(Duration::from_millis(500)).await;
+    }
+}

@@ -1,0 +1,109 @@
+//! `mosaik-sim runtime --seeds N --mode strict|dynamic [--seed S] [--plant-bug B]`: the group
+//! runtime under simulation (see `mosaik_sim::runtime`). Ends with exactly
+//! `seeds: N, violations: V`.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, ValueEnum};
+use mosaik_sim::runtime::{self, Mode};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ModeArg {
+    Strict,
+    Dynamic,
+}
+
+/// Runs the real group runtime on a simulated network and disks, one seed at a time.
+#[derive(Parser, Debug)]
+#[command(name = "mosaik-sim runtime")]
+struct Args {
+    /// How many seeds to run.
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
+    /// Consensus mode.
+    #[arg(long, value_enum, default_value_t = ModeArg::Strict)]
+    mode: ModeArg,
+    /// First seed (to replay one: `--seed S --seeds 1`).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Re-introduce a known runtime bug (see `mosaik::groups::sim::PlantedBug`).
+    #[arg(long)]
+    plant_bug: Option<String>,
+    /// Print one line per seed.
+    #[arg(long)]
+    verbose: bool,
+}
+
+/// Entry point of the subcommand; `args` excludes the word `runtime`.
+pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
+    let args = Args::parse_from(std::iter::once("mosaik-sim runtime".to_owned()).chain(args));
+    let mode = match args.mode {
+        ModeArg::Strict => Mode::Strict,
+        ModeArg::Dynamic => Mode::Dynamic,
+    };
+    let mode_name = format!("{:?}", args.mode).to_lowercase();
+    if let Some(bug) = &args.plant_bug
+        && !mosaik::groups::sim::plant_bug(bug)
+    {
+        eprintln!(
+            "unknown planted bug {bug:?} ({})",
+            mosaik::groups::sim::PLANTED_BUGS.join(", ")
+        );
+        return ExitCode::from(2);
+    }
+    runtime::capture_panics();
+    let started = Instant::now();
+    let (mut violations, mut unknown, mut operations, mut acknowledged) = (0u64, 0u64, 0, 0);
+    let mut superseded = 0;
+    for seed in args.seed..args.seed + args.seeds {
+        let report = runtime::run_seed(seed, mode);
+        operations += report.operations;
+        acknowledged += report.acknowledged;
+        superseded += report.superseded;
+        unknown += u64::from(report.unknown);
+        if args.verbose {
+            println!(
+                "seed {seed}: {} ops, {} acknowledged puts, faults {:?}, {}",
+                report.operations,
+                report.acknowledged,
+                report.faults,
+                report.violation.as_deref().unwrap_or("ok")
+            );
+        }
+        if let Some(violation) = &report.violation {
+            violations += 1;
+            println!("VIOLATION seed {seed}: {violation}");
+            let bug = args
+                .plant_bug
+                .as_ref()
+                .map_or(String::new(), |b| format!(" --plant-bug {b}"));
+            println!(
+                "  replay: cargo run --release -p mosaik-sim -- runtime --seeds 1 --seed {seed} \
+                 --mode {mode_name}{bug}"
+            );
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    #[allow(clippy::cast_precision_loss)]
+    let per_minute = if elapsed > 0.0 {
+        args.seeds as f64 * 60.0 / elapsed
+    } else {
+        0.0
+    };
+    println!(
+        "runtime, mode {mode_name}, {} members{}: {per_minute:.0} seeds/minute, {operations} \
+         client operations, {acknowledged} acknowledged puts, {superseded} superseded and \
+         resubmitted, unknown linearizability verdicts: {unknown}",
+        runtime::MEMBERS,
+        args.plant_bug
+            .as_ref()
+            .map_or(String::new(), |b| format!(", planted bug {b}")),
+    );
+    println!("seeds: {}, violations: {violations}", args.seeds);
+    if violations > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

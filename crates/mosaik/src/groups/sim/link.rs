@@ -1,0 +1,131 @@
+//! The simulated wire of one bond: two directions between two processes,
+//! each message delivered by its own timer task after a seeded delay.
+
+use {
+    super::SimNet,
+    crate::{Digest, PeerId},
+    bytes::Bytes,
+    std::sync::{Arc, Mutex, PoisonError},
+    tokio::{sync::mpsc, time::Instant},
+    tokio_util::sync::CancellationToken,
+};
+
+/// One end of a handshaken simulated bond, before its tasks start.
+pub(crate) struct SimLink {
+    pub(super) wire: Wire,
+    pub(super) rx: mpsc::UnboundedReceiver<Bytes>,
+    pub(super) peer: PeerId,
+    pub(super) id: Digest,
+    /// Cancelled when this end's process crashes.
+    pub(super) dead: CancellationToken,
+    /// This end's own random draw (its heartbeat jitter).
+    pub(super) draw: u64,
+}
+
+impl SimLink {
+    /// Closes the bond (both ends see it at once, like a connection
+    /// close).
+    pub(crate) fn close(self) {
+        self.wire.closed.cancel();
+    }
+}
+
+/// Closes a running simulated bond.
+#[derive(Debug, Clone)]
+pub(crate) struct Closer(pub(super) CancellationToken);
+
+impl Closer {
+    pub(crate) fn close(&self) {
+        self.0.cancel();
+    }
+}
+
+/// The sending direction of one end.
+#[derive(Clone)]
+pub(super) struct Wire {
+    net: SimNet,
+    from: usize,
+    to: usize,
+    /// The other end's inbox.
+    tx: mpsc::UnboundedSender<Bytes>,
+    /// Shared by both ends: the bond is closed.
+    pub(super) closed: CancellationToken,
+    /// The sending process crashed: it sends nothing more.
+    sender_dead: CancellationToken,
+    /// When the last in-order message of this direction arrives (a real
+    /// bond is one reliable, ordered stream).
+    fifo: Arc<Mutex<Instant>>,
+}
+
+impl Wire {
+    /// Sends `bytes`. Consensus messages (`consensus`) may be lost,
+    /// duplicated and reordered, as the engine tolerates; everything else
+    /// arrives in order. A blocked direction loses everything.
+    pub(super) fn send(&self, bytes: &Bytes, consensus: bool) {
+        if self.closed.is_cancelled()
+            || self.sender_dead.is_cancelled()
+            || self.net.is_blocked(self.from, self.to)
+        {
+            return;
+        }
+        let now = Instant::now();
+        for delay in self.net.draw_delays(consensus) {
+            let at = if consensus {
+                now + delay
+            } else {
+                let mut last = self.fifo.lock().unwrap_or_else(PoisonError::into_inner);
+                *last = (*last).max(now + delay);
+                *last
+            };
+            let (tx, closed, bytes) = (self.tx.clone(), self.closed.clone(), bytes.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep_until(at).await;
+                if !closed.is_cancelled() {
+                    let _ = tx.send(bytes);
+                }
+            });
+        }
+    }
+}
+
+/// One side of a bond: machine slot, peer id, and its process's crash
+/// token.
+pub(super) struct Side {
+    pub(super) slot: usize,
+    pub(super) id: PeerId,
+    pub(super) dead: CancellationToken,
+}
+
+/// The two ends of a new bond between `a` and `b`.
+pub(super) fn pair(net: &SimNet, a: &Side, b: &Side, id: Digest) -> (SimLink, SimLink) {
+    let (a_tx, a_rx) = mpsc::unbounded_channel();
+    let (b_tx, b_rx) = mpsc::unbounded_channel();
+    let closed = CancellationToken::new();
+    let now = Instant::now();
+    let wire = |from: &Side, to: &Side, tx| Wire {
+        net: net.clone(),
+        from: from.slot,
+        to: to.slot,
+        tx,
+        closed: closed.clone(),
+        sender_dead: from.dead.clone(),
+        fifo: Arc::new(Mutex::new(now)),
+    };
+    let a_end = SimLink {
+        wire: wire(a, b, b_tx),
+        rx: a_rx,
+        peer: b.id,
+        id,
+        dead: a.dead.clone(),
+        draw: net.random(),
+    };
+    let b_end = SimLink {
+        wire: wire(b, a, a_tx),
+        rx: b_rx,
+        peer: a.id,
+        id,
+        dead: b.dead.clone(),
+        draw: net.random(),
+    };
+    (a_end, b_end)
+}
