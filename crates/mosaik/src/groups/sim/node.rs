@@ -195,7 +195,7 @@ impl Node {
     ) -> Result<NewBond, Error> {
         let leg = self.net.one_way_delay();
         tokio::time::sleep(leg * DIAL_LEGS).await;
-        let Some(remote) = self.net.reachable(self.slot, &entry.id()) else {
+        let Some(remote) = self.net.reachable(self.slot, entry.id()) else {
             tokio::time::sleep(timeout.saturating_sub(leg * DIAL_LEGS)).await;
             return Err(Error::Link("simulated peer unreachable".into()));
         };
