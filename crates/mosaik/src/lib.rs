@@ -156,6 +156,8 @@ mod metrics_exporter;
 pub mod network;
 pub mod primitives;
 pub mod streams;
+#[cfg(feature = "tee")]
+pub mod tee;
 pub mod tickets;
 
 pub use {
@@ -169,6 +171,10 @@ pub use {
     primitives::{Datum, Digest, GroupId, StoreId, StreamId, Tag, TicketClass, UniqueId},
     streams::{ConsumerOf, Criteria, ProducerOf, StreamConsumer, StreamProducer},
 };
+
+/// Intel TDX attestation tickets (`mosaik::tdx` = [`tee::tdx`]).
+#[cfg(feature = "tdx")]
+pub use tee::{tdx, tdx::NetworkTdxExt};
 
 #[doc(hidden)]
 pub use mosaik_macros::{__collection_impl, __stream_impl, __unique_id_impl};
