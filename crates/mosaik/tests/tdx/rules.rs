@@ -124,7 +124,7 @@ fn expiry_max_age_not_before_and_max_lifetime() {
         Err(TdxRejection::Ticket(TdxTicketError::TicketExpired))
     );
     // max_age: now - quoted_at.
-    let aged = tdx.clone().max_age(Std::from_secs(3600));
+    let aged = tdx.clone().max_age(Std::from_hours(1));
     assert_eq!(check(&aged, now - Duration::minutes(59), soon), Ok(soon));
     assert_eq!(
         check(&aged, now - Duration::minutes(61), soon),
@@ -138,7 +138,7 @@ fn expiry_max_age_not_before_and_max_lifetime() {
         Err(TdxRejection::QuotedTooEarly)
     );
     // max_lifetime: expiration - quoted_at; Never is refused.
-    let short = tdx.clone().max_lifetime(Std::from_secs(900));
+    let short = tdx.clone().max_lifetime(Std::from_mins(15));
     assert_eq!(check(&short, now, soon), Ok(soon));
     assert_eq!(
         check(&short, now, Expiration::At(now + Duration::minutes(16))),
@@ -159,8 +159,8 @@ fn signature_covers_the_configuration() {
         base.clone()
             .allow_variant(MeasurementsCriteria::new().require_rtmr3(RTMR3))
             .signature(),
-        base.clone().max_age(Std::from_secs(60)).signature(),
-        base.clone().max_lifetime(Std::from_secs(60)).signature(),
+        base.clone().max_age(Std::from_mins(1)).signature(),
+        base.clone().max_lifetime(Std::from_mins(1)).signature(),
         base.clone().not_before(chrono::Utc::now()).signature(),
         base.clone().allow_debug().signature(),
         base.clone()

@@ -63,7 +63,7 @@ fn encoding_round_trips_and_accessors_return_the_claims() {
     assert_eq!(t.network_id(), &network());
     assert_eq!(t.quoted_at(), at);
     assert_eq!(t.started_at(), at - Duration::minutes(5));
-    assert_eq!(t.uptime(), std::time::Duration::from_secs(300));
+    assert_eq!(t.uptime(), std::time::Duration::from_mins(5));
     assert_eq!(t.expiration(), exp);
     assert_eq!(t.quote_bytes(), QUOTE);
     assert_eq!(t.quote().header.version, 4);

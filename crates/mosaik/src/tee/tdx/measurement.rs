@@ -165,8 +165,34 @@ impl Measurements {
 /// nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct MeasurementsCriteria {
-    mrtd: Option<Option<Measurement>>,
-    rtmr: [Option<Option<Measurement>>; 4],
+    mrtd: Require,
+    rtmr: [Require; 4],
+}
+
+/// What one register must hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+enum Require {
+    /// Not checked.
+    #[default]
+    Any,
+    /// Exactly this value.
+    Exactly(Measurement),
+    /// Configured from malformed input: nothing matches.
+    Nothing,
+}
+
+impl Require {
+    fn from(m: Option<Measurement>) -> Self {
+        m.map_or(Self::Nothing, Self::Exactly)
+    }
+
+    fn matches(self, have: Measurement) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Exactly(want) => want == have,
+            Self::Nothing => false,
+        }
+    }
 }
 
 impl MeasurementsCriteria {
@@ -178,7 +204,7 @@ impl MeasurementsCriteria {
     /// Requires this MRTD.
     #[must_use]
     pub fn require_mrtd(mut self, m: impl IntoMeasurement) -> Self {
-        self.mrtd = Some(m.into_measurement());
+        self.mrtd = Require::from(m.into_measurement());
         self
     }
 
@@ -186,7 +212,7 @@ impl MeasurementsCriteria {
     #[must_use]
     pub fn require_rtmr(mut self, index: usize, m: impl IntoMeasurement) -> Self {
         if let Some(slot) = self.rtmr.get_mut(index) {
-            *slot = Some(m.into_measurement());
+            *slot = Require::from(m.into_measurement());
         }
         self
     }
@@ -219,11 +245,11 @@ impl MeasurementsCriteria {
     /// set a register.
     #[must_use]
     pub fn merge(mut self, other: &Self) -> Self {
-        if other.mrtd.is_some() {
+        if other.mrtd != Require::Any {
             self.mrtd = other.mrtd;
         }
         for (mine, theirs) in self.rtmr.iter_mut().zip(other.rtmr) {
-            if theirs.is_some() {
+            if theirs != Require::Any {
                 *mine = theirs;
             }
         }
@@ -232,10 +258,7 @@ impl MeasurementsCriteria {
 
     /// Whether every required register equals the TD's value.
     pub fn matches(&self, m: &Measurements) -> bool {
-        let ok = |want: Option<Option<Measurement>>, have: Measurement| {
-            want.is_none_or(|w| w == Some(have))
-        };
-        ok(self.mrtd, m.mrtd) && self.rtmr.iter().zip(m.rtmr).all(|(w, h)| ok(*w, h))
+        self.mrtd.matches(m.mrtd) && self.rtmr.iter().zip(m.rtmr).all(|(w, h)| w.matches(h))
     }
 
     /// A fingerprint of the requirements (part of the validator signature).
@@ -244,9 +267,9 @@ impl MeasurementsCriteria {
         hasher.update(unique_id!("mosaik.tee.tdx.criteria").as_bytes());
         for slot in std::iter::once(&self.mrtd).chain(&self.rtmr) {
             match slot {
-                None => hasher.update(&[0]),
-                Some(None) => hasher.update(&[1]),
-                Some(Some(m)) => hasher.update(&[2]).update(m.as_bytes()),
+                Require::Any => hasher.update(&[0]),
+                Require::Nothing => hasher.update(&[1]),
+                Require::Exactly(m) => hasher.update(&[2]).update(m.as_bytes()),
             };
         }
         UniqueId::from_hasher(&hasher)
@@ -256,8 +279,8 @@ impl MeasurementsCriteria {
 impl From<Measurements> for MeasurementsCriteria {
     fn from(m: Measurements) -> Self {
         Self {
-            mrtd: Some(Some(m.mrtd)),
-            rtmr: m.rtmr.map(|r| Some(Some(r))),
+            mrtd: Require::Exactly(m.mrtd),
+            rtmr: m.rtmr.map(Require::Exactly),
         }
     }
 }
