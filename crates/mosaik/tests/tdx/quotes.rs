@@ -148,6 +148,51 @@ fn results_are_cached_and_a_cached_quote_still_meets_the_policy() {
 }
 
 #[test]
+fn a_cached_verdict_ends_with_the_ttl_and_with_the_collateral() {
+    let (tdx, at) = validator();
+    assert!(!tdx.verify_quote(QUOTE).unwrap().cached);
+    assert!(tdx.verify_quote(QUOTE).unwrap().cached);
+    let later = |mins| tdx.clone().at_time(at + Duration::minutes(mins));
+    assert!(later(9).verify_quote(QUOTE).unwrap().cached);
+    assert!(
+        !later(11).verify_quote(QUOTE).unwrap().cached,
+        "TTL is 10 minutes"
+    );
+    // Past the collateral's expiry the cached verdict is not used: the
+    // quote is verified again, and fails.
+    let expires = tdx.verify_quote(QUOTE).unwrap().collateral_expires_at;
+    let (_, next_update) = Collateral::from_json(COLLATERAL)
+        .unwrap()
+        .tcb_info_window()
+        .unwrap();
+    assert!(expires <= u64::try_from(next_update).unwrap());
+    let stale = chrono::DateTime::from_timestamp(i64::try_from(expires).unwrap(), 0).unwrap();
+    assert_verification_failed(tdx.clone().at_time(stale).verify_quote(QUOTE));
+}
+
+#[test]
+fn a_debug_td_is_refused_unless_allowed() {
+    let (tdx, _) = validator();
+    // Set the DEBUG bit (TD attributes byte 0, bit 0) of the genuine quote.
+    let td_attributes = 48 + 16 + 48 + 48 + 8;
+    let debug = {
+        let mut q = QUOTE.to_vec();
+        q[td_attributes] |= 0x01;
+        q
+    };
+    match tdx.verify_quote(&debug) {
+        Err(TdxTicketError::QuoteVerificationFailed(r)) => assert!(r.contains("debug TD"), "{r}"),
+        other => panic!("expected a debug refusal, got {other:?}"),
+    }
+    // Allowed, the debug check passes and the changed body then fails the
+    // signature (the bit is signed: it cannot be set after quoting).
+    match tdx.allow_debug().verify_quote(&debug) {
+        Err(TdxTicketError::QuoteVerificationFailed(r)) => assert!(!r.contains("debug TD"), "{r}"),
+        other => panic!("expected a signature failure, got {other:?}"),
+    }
+}
+
+#[test]
 fn cost_of_a_verification_and_of_a_cached_recheck() {
     let (tdx, _) = validator();
     let t = std::time::Instant::now();

@@ -20,6 +20,16 @@ pub const MAX_CACHED_VERIFICATIONS: usize = 1024;
 /// (or when the collateral it used expires, whichever is first).
 pub const CACHE_TTL_SECS: i64 = 600;
 
+/// Whether the quote's TD attributes have the DEBUG bit (TUD bit 0) set.
+/// Checked before verification so a debug TD is refused by name; dcap-qvl
+/// refuses it again during verification.
+fn is_debug_td(quote: &[u8]) -> bool {
+    dcap_qvl::quote::Quote::parse(quote)
+        .ok()
+        .and_then(|q| q.report.as_td10().map(|td| td.td_attributes[0] & 0x01 != 0))
+        .unwrap_or(false)
+}
+
 /// What a successful DCAP verification established.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VerifiedQuote {
@@ -27,6 +37,8 @@ pub struct VerifiedQuote {
     pub tcb_status: TcbStatus,
     /// The earliest expiry (Unix seconds) over the collateral used.
     pub collateral_expires_at: u64,
+    /// Whether this answer came from the cache (no signature was checked).
+    pub cached: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -128,6 +140,11 @@ impl DcapVerifier {
                 "no collateral configured".into(),
             ));
         }
+        if !self.allow_debug && is_debug_td(quote) {
+            return Err(TdxTicketError::QuoteVerificationFailed(
+                "debug TD refused".into(),
+            ));
+        }
         let hash = *blake3::hash(quote).as_bytes();
         let mut last_error = String::new();
         for collateral in &self.collaterals {
@@ -182,6 +199,7 @@ impl DcapVerifier {
         Ok(VerifiedQuote {
             tcb_status: claims.tcb.status,
             collateral_expires_at: claims.earliest_expiration_date,
+            cached: false,
         })
     }
 
@@ -190,7 +208,10 @@ impl DcapVerifier {
         cache
             .get(key)
             .filter(|c| c.valid_until > now)
-            .map(|c| c.verified)
+            .map(|c| VerifiedQuote {
+                cached: true,
+                ..c.verified
+            })
     }
 
     fn remember(&self, key: Key, verified: VerifiedQuote, now: i64) {
@@ -215,5 +236,53 @@ impl DcapVerifier {
     /// How many verifications are cached (for tests and metrics).
     pub(super) fn cached_len(&self) -> usize {
         self.cache.lock().expect("tdx cache poisoned").len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_is_bounded_and_drops_expired_entries_first() {
+        let v = DcapVerifier::default();
+        let verified = VerifiedQuote {
+            tcb_status: TcbStatus::UpToDate,
+            collateral_expires_at: 10_000,
+            cached: false,
+        };
+        let key = |i: usize| {
+            let mut h = [0u8; 32];
+            h[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            (h, UniqueId::from("c"))
+        };
+        // Half the entries expire at 100 (now 0 + TTL would be 600).
+        let short = VerifiedQuote {
+            collateral_expires_at: 100,
+            ..verified
+        };
+        for i in 0..MAX_CACHED_VERIFICATIONS {
+            v.remember(key(i), if i % 2 == 0 { short } else { verified }, 0);
+        }
+        assert_eq!(v.cached_len(), MAX_CACHED_VERIFICATIONS);
+        assert!(v.cached(&key(0), 99).is_some_and(|c| c.cached));
+        assert!(
+            v.cached(&key(0), 100).is_none(),
+            "expired with its collateral"
+        );
+        assert!(v.cached(&key(1), 599).is_some());
+        assert!(v.cached(&key(1), 600).is_none(), "expired after the TTL");
+        // Full at time 200: the expired half goes, the rest stays.
+        v.remember(key(MAX_CACHED_VERIFICATIONS), verified, 200);
+        assert_eq!(v.cached_len(), MAX_CACHED_VERIFICATIONS / 2 + 1);
+        // Full with nothing expired: cleared, then the new entry.
+        for i in 0..MAX_CACHED_VERIFICATIONS {
+            v.remember(key(10_000 + i), verified, 200);
+        }
+        assert!(v.cached_len() <= MAX_CACHED_VERIFICATIONS);
+        assert!(
+            v.cached(&key(10_000 + MAX_CACHED_VERIFICATIONS - 1), 200)
+                .is_some()
+        );
     }
 }
