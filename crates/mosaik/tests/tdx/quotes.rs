@@ -131,7 +131,7 @@ fn an_out_of_date_platform_is_refused_by_default_and_when_out_of_date_is_allowed
 }
 
 #[test]
-fn results_are_cached_and_a_cached_quote_still_meets_the_policy() {
+fn results_are_cached_shared_by_clones_and_reset_on_policy_change() {
     let (tdx, _) = validator();
     assert_eq!(tdx.cached_verifications(), 0);
     tdx.verify_quote(QUOTE).unwrap();

@@ -35,8 +35,8 @@ use {
 ///
 /// **Without collateral every ticket is refused**: configure it with
 /// [`with_collateral`](Self::with_collateral). Verified quotes are cached
-/// per (quote hash, collateral version), bounded and shared by clones; a
-/// cached verdict still goes through every rule above.
+/// per (quote hash, collateral version), bounded and shared by clones; on
+/// a cache hit the rules after verification still run.
 #[derive(Clone, Debug, Default)]
 pub struct Tdx {
     baseline: MeasurementsCriteria,
@@ -234,11 +234,7 @@ impl Tdx {
         let ticket = TdxTicket::try_from(data)?;
         let verified = self.verify_quote(ticket.quote_bytes())?;
         let exp = self.check_claims(&ticket, peer.id(), &peer.network_id())?;
-        let collateral = i64::try_from(verified.collateral_expires_at)
-            .ok()
-            .and_then(|s| DateTime::from_timestamp(s, 0))
-            .map_or(Expiration::Never, Expiration::At);
-        Ok(exp.min(collateral))
+        Ok(accepted_expiration(exp, &verified))
     }
 
     /// The rules after quote verification: baseline, variants, peer,
@@ -288,6 +284,17 @@ impl Tdx {
     }
 }
 
+/// The expiry an accepted ticket is held to: its own, or the collateral's
+/// if that comes first (the link is re-checked when the collateral goes
+/// stale).
+fn accepted_expiration(ticket: Expiration, verified: &VerifiedQuote) -> Expiration {
+    let collateral = i64::try_from(verified.collateral_expires_at)
+        .ok()
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .map_or(Expiration::Never, Expiration::At);
+    ticket.min(collateral)
+}
+
 impl TicketValidator for Tdx {
     fn class(&self) -> TicketClass {
         Self::CLASS
@@ -314,5 +321,28 @@ impl TicketValidator for Tdx {
             tracing::debug!(peer = %peer.id(), error = %e, "tdx ticket refused");
             InvalidTicket::new(e.to_string())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_expiry_is_the_earlier_of_ticket_and_collateral() {
+        let verified = VerifiedQuote {
+            tcb_status: TcbStatus::UpToDate,
+            collateral_expires_at: 2_000_000_000,
+            cached: false,
+        };
+        let collateral = Expiration::At(DateTime::from_timestamp(2_000_000_000, 0).unwrap());
+        let before = Expiration::At(DateTime::from_timestamp(1_999_999_999, 0).unwrap());
+        let after = Expiration::At(DateTime::from_timestamp(2_000_000_001, 0).unwrap());
+        assert_eq!(
+            accepted_expiration(Expiration::Never, &verified),
+            collateral
+        );
+        assert_eq!(accepted_expiration(after, &verified), collateral);
+        assert_eq!(accepted_expiration(before, &verified), before);
     }
 }
