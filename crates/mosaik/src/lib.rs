@@ -91,7 +91,8 @@
 //!   members in parallel.
 //! - **Tickets** ([`tickets`]). Access control: producers check consumers,
 //!   consumers check producers, group members check each other, with any
-//!   [`tickets::TicketValidator`] (JWT built in). Expiry is enforced on
+//!   [`tickets::TicketValidator`] (JWT built in; Intel TDX attestation
+//!   verified to Intel's root with feature `tdx`). Expiry is enforced on
 //!   live connections; publishing a refreshed ticket keeps them.
 //!
 //! Every queue and frame is bounded, every accept path has a timeout, and a
