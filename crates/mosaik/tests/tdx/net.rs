@@ -1,7 +1,9 @@
 //! Over loopback: a stream producer that requires a TDX ticket refuses a
 //! consumer presenting a forged one (a genuine Intel-signed quote that
 //! does not bind the consumer), while the same consumer subscribes to a
-//! producer without the requirement.
+//! producer without the requirement; group members requiring TDX never
+//! bond with peers presenting forged tickets, while the same nodes bond in
+//! a group without the requirement.
 
 use {
     crate::util::{COLLATERAL, ticket},
@@ -10,6 +12,7 @@ use {
     mosaik::{
         Network,
         discovery::ConfigBuilder,
+        groups::{ConsensusConfig, GroupKey},
         iroh::RelayMode,
         streams::State,
         tdx::{Collateral, Tdx},
@@ -98,4 +101,62 @@ async fn producer_requiring_tdx_refuses_a_forged_ticket() {
     within("refused link ends", channel.disconnected()).await;
     assert_eq!(channel.state(), State::Terminated);
     assert_eq!(gated.consumers().count(), 0);
+}
+
+fn timing() -> ConsensusConfig {
+    ConsensusConfig::builder()
+        .with_heartbeat_interval(Duration::from_millis(100))
+        .with_heartbeat_jitter(Duration::from_millis(30))
+        .with_max_missed_heartbeats(10)
+        .with_election_timeout(Duration::from_millis(600))
+        .with_election_timeout_jitter(Duration::from_millis(300))
+        .with_bootstrap_delay(Duration::from_millis(500))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn group_members_requiring_tdx_do_not_bond_with_forged_tickets() {
+    let a = node("tdx-group-test", fast()).await;
+    let b = node("tdx-group-test", fast().with_bootstrap([a.local().addr()])).await;
+    let now = Utc::now();
+    for n in [&a, &b] {
+        let forged = Ticket::try_from(ticket(n.local().id(), now, Expiration::in_1h())).unwrap();
+        n.discovery().add_ticket(forged);
+    }
+    for (observer, holder) in [(&a, &b), (&b, &a)] {
+        let id = holder.local().id();
+        let mut watch = observer.discovery().catalog_watch();
+        within(
+            "tickets propagate",
+            watch.wait_for(|c| c.get_signed(&id).is_some_and(|e| !e.tickets().is_empty())),
+        )
+        .await
+        .expect("discovery runs");
+    }
+    let tdx = || Tdx::new().with_collateral(Collateral::from_json(COLLATERAL).unwrap());
+    let join = |n: &Network, key: &str, gated: bool| {
+        let builder = n
+            .groups()
+            .with_key(GroupKey::from_secret(key))
+            .with_consensus_config(timing());
+        if gated {
+            builder.require_ticket(tdx()).join()
+        } else {
+            builder.join()
+        }
+    };
+    let (ga, gb) = (join(&a, "tdx-gated", true), join(&b, "tdx-gated", true));
+    let (ca, cb) = (
+        join(&a, "tdx-control", false),
+        join(&b, "tdx-control", false),
+    );
+    eventually("control group bonds", || {
+        ca.bonds().contains_peer(&b.local().id()) && cb.bonds().contains_peer(&a.local().id())
+    })
+    .await;
+    // The control bonded; give the gated group the same time again.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(ga.bonds().is_empty(), "bonded with a forged TDX ticket");
+    assert!(gb.bonds().is_empty(), "bonded with a forged TDX ticket");
 }
