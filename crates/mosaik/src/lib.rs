@@ -94,7 +94,8 @@
 //!   members in parallel.
 //! - **Tickets** ([`tickets`]). Access control: producers check consumers,
 //!   consumers check producers, group members check each other, with any
-//!   [`tickets::TicketValidator`] (JWT built in). Expiry is enforced on
+//!   [`tickets::TicketValidator`] (JWT built in; Intel TDX attestation
+//!   verified to Intel's root with feature `tdx`). Expiry is enforced on
 //!   live connections; publishing a refreshed ticket keeps them.
 //!
 //! Every queue and frame is bounded, every accept path has a timeout, and a
@@ -159,6 +160,8 @@ mod metrics_exporter;
 pub mod network;
 pub mod primitives;
 pub mod streams;
+#[cfg(feature = "tee")]
+pub mod tee;
 pub mod tickets;
 
 pub use {
@@ -172,6 +175,10 @@ pub use {
     primitives::{Datum, Digest, GroupId, StoreId, StreamId, Tag, TicketClass, UniqueId},
     streams::{ConsumerOf, Criteria, ProducerOf, StreamConsumer, StreamProducer},
 };
+
+/// Intel TDX attestation tickets (`mosaik::tdx` = [`tee::tdx`]).
+#[cfg(feature = "tdx")]
+pub use tee::{tdx, tdx::NetworkTdxExt};
 
 #[doc(hidden)]
 pub use mosaik_macros::{__collection_impl, __stream_impl, __unique_id_impl};

@@ -1,0 +1,4 @@
+//! Trusted execution environments (feature `tee`; Intel TDX with `tdx`).
+
+#[cfg(feature = "tdx")]
+pub mod tdx;

@@ -1,0 +1,71 @@
+//! [`Collateral`]: the Intel-signed data a quote is verified against.
+
+use {
+    super::TdxTicketError,
+    crate::primitives::UniqueId,
+    dcap_qvl::QuoteCollateralV3,
+    std::{path::Path, sync::Arc},
+};
+
+/// DCAP collateral for one platform family (FMSPC): TCB info and QE
+/// identity (each signed by Intel's TCB signing key), their issuer chains,
+/// and the root CA and PCK CRLs.
+///
+/// The operator supplies it — fetched beforehand from a PCCS or Intel's
+/// PCS (`GET /tdx/certification/v4/tcb`, `/qe/identity`, `/pckcrl`,
+/// `/rootcacrl`) and stored as JSON in the shape `dcap-qvl` uses
+/// (`tcb_info`, `tcb_info_signature`, `qe_identity`, ... fields). The
+/// validation path never fetches anything. Nothing in the collateral is
+/// trusted by itself: every signature in it is verified up to Intel's SGX
+/// root CA, which is compiled in.
+///
+/// The collateral's [`version`](Self::version) is the blake3 hash of its
+/// JSON bytes; verification results are cached per quote and version.
+#[derive(Clone, Debug)]
+pub struct Collateral {
+    inner: Arc<QuoteCollateralV3>,
+    version: UniqueId,
+}
+
+impl Collateral {
+    /// Collateral from its JSON encoding.
+    pub fn from_json(json: impl AsRef<[u8]>) -> Result<Self, TdxTicketError> {
+        let json = json.as_ref();
+        let inner: QuoteCollateralV3 = serde_json::from_slice(json)
+            .map_err(|e| TdxTicketError::InvalidFormat(format!("collateral: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(inner),
+            version: UniqueId::hash(json),
+        })
+    }
+
+    /// Collateral read from a JSON file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, TdxTicketError> {
+        let path = path.as_ref();
+        let json = std::fs::read(path).map_err(|e| {
+            TdxTicketError::InvalidFormat(format!("collateral {}: {e}", path.display()))
+        })?;
+        Self::from_json(json)
+    }
+
+    /// The hash of the collateral's bytes: a new fetch gives a new version.
+    pub const fn version(&self) -> UniqueId {
+        self.version
+    }
+
+    /// The TCB info's `issueDate` and `nextUpdate` as Unix seconds, when
+    /// present: the window in which this collateral is current.
+    pub fn tcb_info_window(&self) -> Option<(i64, i64)> {
+        let value: serde_json::Value = serde_json::from_str(&self.inner.tcb_info).ok()?;
+        let at = |name: &str| {
+            chrono::DateTime::parse_from_rfc3339(value.get(name)?.as_str()?)
+                .ok()
+                .map(|t| t.timestamp())
+        };
+        Some((at("issueDate")?, at("nextUpdate")?))
+    }
+
+    pub(super) fn inner(&self) -> &QuoteCollateralV3 {
+        &self.inner
+    }
+}

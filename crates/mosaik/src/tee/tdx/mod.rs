@@ -1,0 +1,37 @@
+//! Intel TDX attestation tickets (feature `tdx`).
+//!
+//! A node running in a TD produces a [`TdxTicket`]: a TDX quote whose
+//! report data commits to the node's peer id, network id and times, and
+//! publishes it in its discovery entry
+//! ([`NetworkTdxExt::tdx`]`().install_own_ticket()`). Other nodes require
+//! it with the [`Tdx`] validator wherever tickets are checked (stream
+//! producers and consumers, groups, collections), exactly like a JWT.
+//!
+//! The validator verifies the quote through the whole DCAP chain up to
+//! Intel's SGX root CA with `dcap-qvl`, against [`Collateral`] the operator
+//! supplies, then checks measurements ([`MeasurementsCriteria`]), the
+//! binding to the presenting peer, and time rules. See `docs/tdx.md`.
+
+mod collateral;
+mod error;
+mod local;
+mod measurement;
+mod ticket;
+mod validator;
+mod verifier;
+
+pub use {
+    collateral::Collateral,
+    dcap_qvl::TcbStatus,
+    error::{TdxRejection, TdxTicketError},
+    local::{NetworkTdx, NetworkTdxExt, quote_source_available},
+    measurement::{IntoMeasurement, Measurement, Measurements, MeasurementsCriteria},
+    ticket::{MAX_DECOMPRESSED_LEN, TdxTicket},
+    validator::Tdx,
+    verifier::{CACHE_TTL_SECS, MAX_CACHED_VERIFICATIONS, VerifiedQuote},
+};
+
+use crate::{primitives::TicketClass, unique_id};
+
+/// The ticket class of TDX tickets (`id!("mosaik.tee.tdx.ticket.v1")`).
+pub const TICKET_CLASS: TicketClass = unique_id!("mosaik.tee.tdx.ticket.v1");
