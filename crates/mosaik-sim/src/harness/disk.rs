@@ -152,19 +152,6 @@ impl Disk {
         Ok(())
     }
 
-    /// Whether `out` only appends after the written log's end (no truncation): what a leader
-    /// writes for new proposals.
-    pub fn is_plain_append(&self, out: &Out) -> bool {
-        matches!(
-            out,
-            Output::PersistLog {
-                truncate_from: None,
-                first_index,
-                ..
-            } if *first_index == self.written.last_index().next()
-        )
-    }
-
     /// How many writes wait for the next flush.
     pub fn unflushed(&self) -> usize {
         self.unflushed.len()

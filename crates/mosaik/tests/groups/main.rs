@@ -4,7 +4,6 @@ mod basics;
 mod bounds;
 mod disk_full;
 mod durable;
-mod early_append;
 mod faults;
 mod lifecycle;
 mod log_fetch;

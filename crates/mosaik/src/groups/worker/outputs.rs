@@ -15,7 +15,7 @@ use {
             when::Status,
         },
     },
-    mosaik_raft::{Message, Output, Role},
+    mosaik_raft::{Output, Role},
 };
 
 impl<S, M> Worker<S, M>
@@ -30,58 +30,22 @@ where
     /// log (when the sync strategy snapshots) once the outputs are carried
     /// out, and drains what the compaction produced. Everything written is
     /// durable when this returns.
-    ///
-    /// One exception (Raft thesis §10.2.1): while everything unflushed is
-    /// log appends made in this drain, a leader's `AppendEntries` leave
-    /// before its flush, so the followers' flushes run while the leader's
-    /// does. It stays safe because the leader's own copy is counted for
-    /// commit only after its flush: the engine sees no input between those
-    /// sends and the flush (every other output, including those whose
-    /// handlers feed the engine, waits for the flush, and this drain ends
-    /// with one), so the follower acknowledgements that could commit the
-    /// entries are handled when the leader's copy is durable.
     pub(super) async fn drain(&mut self) -> Result<(), StorageError> {
-        // Everything unflushed so far is appends of this drain (nothing
-        // unflushed at all at its start: writes made elsewhere, e.g. by
-        // compaction, are not known to be appends).
-        let mut appends_only = !self.unflushed;
-        // The engine emits a proposal's `ProposeResult` before the step's
-        // `AppendEntries`; it is client bookkeeping only (it neither feeds
-        // the engine nor reads storage), so it waits here for the flush and
-        // the sends go first.
-        let mut deferred = Vec::new();
         loop {
             while let Some(output) = self.engine.poll_output() {
                 if output.is_persist() {
-                    appends_only &= self.is_plain_append(&output);
                     self.persist(output)?;
                     continue;
                 }
-                let early = appends_only && self.unflushed;
-                if early && matches!(output, Output::ProposeResult { .. }) {
-                    deferred.push(output);
-                    continue;
-                }
-                if !(early && is_append_entries(&output)) {
-                    self.flush().await?;
-                    appends_only = true;
-                    for held in deferred.drain(..) {
-                        self.output(held)?;
-                    }
-                }
+                self.flush().await?;
                 self.output(output)?;
             }
             self.drop_obsolete_transfer();
             if !self.compact() {
                 break;
             }
-            // Compaction may have written a snapshot or a prune.
-            appends_only = !self.unflushed;
         }
         self.flush().await?;
-        for held in deferred {
-            self.output(held)?;
-        }
         self.note_history();
         self.publish_status();
         Ok(())
@@ -95,20 +59,6 @@ where
             self.unflushed = false;
         }
         Ok(())
-    }
-
-    /// A `PersistLog` that only appends after the stored log's end (no
-    /// truncation, explicit or implied): what a leader writes for new
-    /// proposals.
-    fn is_plain_append(&self, output: &Output<PeerId, Cmd<M::Command>>) -> bool {
-        matches!(
-            output,
-            Output::PersistLog {
-                truncate_from: None,
-                first_index,
-                ..
-            } if *first_index == self.storage.last().index.next()
-        )
     }
 
     /// Writes one `Persist*` output to storage (buffered: durable at the
@@ -173,6 +123,7 @@ where
             | Output::PersistLogPrune { .. }
             | Output::PersistLogReset { .. } => self.persist(output)?,
             Output::Send { to, msg } => {
+                tracing::trace!(to = %to.fmt_short(), ?msg, "send");
                 if let Some(bond) = self.bonds.get(&to) {
                     // Best effort: a full queue drops the message and the
                     // engine retransmits.
@@ -193,6 +144,7 @@ where
             }
             Output::NeedLogFetch { up_to, .. } => self.need_log_fetch(up_to),
             Output::RoleChanged(role) => {
+                tracing::debug!(?role, "role changed");
                 if role != Role::Follower {
                     // Only a follower takes fetched entries.
                     self.end_session();
@@ -202,7 +154,8 @@ where
                         .increment(1);
                 }
             }
-            Output::LeaderChanged(_) => {
+            Output::LeaderChanged(leader) => {
+                tracing::debug!(leader = ?leader.map(|l| l.fmt_short().to_string()), "leader changed");
                 metrics::counter!("mosaik.groups.raft.leader.changes", self.labels.as_ref())
                     .increment(1);
             }
@@ -324,16 +277,4 @@ where
             changed
         });
     }
-}
-
-/// A leader's `AppendEntries` (entries or heartbeat): its content depends
-/// on the leader's log and term, never on its own flush of new entries.
-fn is_append_entries<C>(output: &Output<PeerId, C>) -> bool {
-    matches!(
-        output,
-        Output::Send {
-            msg: Message::AppendEntries { .. },
-            ..
-        }
-    )
 }
