@@ -35,6 +35,20 @@ struct Args {
     verbose: bool,
 }
 
+/// Log timestamps on the simulation's virtual clock (seconds since the
+/// process started; each seed's runtime starts the clock anew from there).
+struct VirtualTime(tokio::time::Instant);
+
+impl tracing_subscriber::fmt::time::FormatTime for VirtualTime {
+    fn format_time(
+        &self,
+        w: &mut tracing_subscriber::fmt::format::Writer<'_>,
+    ) -> core::fmt::Result {
+        let at = tokio::time::Instant::now().saturating_duration_since(self.0);
+        write!(w, "{:>9.3}", at.as_secs_f64())
+    }
+}
+
 /// Entry point of the subcommand; `args` excludes the word `runtime`.
 pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
     let args = Args::parse_from(std::iter::once("mosaik-sim runtime".to_owned()).chain(args));
@@ -51,6 +65,15 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
             mosaik::groups::sim::PLANTED_BUGS.join(", ")
         );
         return ExitCode::from(2);
+    }
+    if let Ok(filter) = std::env::var("MOSAIK_SIM_LOG") {
+        // Debugging a seed: the runtime's own tracing (e.g. `mosaik=debug`)
+        // on stderr; off by default, sweeps print only their verdicts.
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .with_timer(VirtualTime(tokio::time::Instant::now()))
+            .init();
     }
     runtime::capture_panics();
     let started = Instant::now();

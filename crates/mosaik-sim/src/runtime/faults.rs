@@ -35,15 +35,19 @@ pub async fn run(cluster: Cluster, until: Instant) -> FaultCounts {
         match pick {
             0..=2 => {
                 counts.isolations += 1;
+                tracing::debug!(slot = a, "fault: isolate");
                 cluster.net.isolate(&[a]);
                 sleep(millis(&cluster, 200, 4_000)).await;
                 cluster.net.heal();
+                tracing::debug!("fault: healed");
             }
             3 => {
                 counts.asymmetric += 1;
+                tracing::debug!(from = a, to = b, "fault: block one direction");
                 cluster.net.block(a, b);
                 sleep(millis(&cluster, 200, 4_000)).await;
                 cluster.net.heal();
+                tracing::debug!("fault: healed");
             }
             4..=6 => {
                 let victim = if pick == 6 {
@@ -52,10 +56,12 @@ pub async fn run(cluster: Cluster, until: Instant) -> FaultCounts {
                     a
                 };
                 counts.crashes += 1;
+                tracing::debug!(slot = victim, "fault: crash");
                 counts.leader_crashes += u64::from(cluster.leader() == Some(victim));
                 cluster.crash(victim);
                 sleep(millis(&cluster, 10, 3_000)).await;
                 cluster.start(victim);
+                tracing::debug!(slot = victim, "fault: restarted");
             }
             _ => {}
         }

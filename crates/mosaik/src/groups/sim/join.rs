@@ -95,7 +95,9 @@ impl SimNet {
             cancel,
             failure,
         };
-        tokio::spawn(Worker::run(setup));
+        // Every line the worker logs names its machine (`MOSAIK_SIM_LOG`).
+        let span = tracing::debug_span!("sim", slot);
+        tokio::spawn(tracing::Instrument::instrument(Worker::run(setup), span));
         Group::from_inner(inner)
     }
 }

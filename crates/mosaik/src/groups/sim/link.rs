@@ -5,7 +5,11 @@ use {
     super::SimNet,
     crate::{Digest, PeerId},
     bytes::Bytes,
-    std::sync::{Arc, Mutex, PoisonError},
+    core::time::Duration,
+    std::{
+        collections::VecDeque,
+        sync::{Arc, Mutex, PoisonError},
+    },
     tokio::{sync::mpsc, time::Instant},
     tokio_util::sync::CancellationToken,
 };
@@ -55,25 +59,71 @@ pub(super) struct Wire {
     /// When the last in-order message of this direction arrives (a real
     /// bond is one reliable, ordered stream).
     fifo: Arc<Mutex<Instant>>,
+    /// In-order messages sent while the direction was blocked, in order:
+    /// a reliable stream retransmits them once the path works again (or
+    /// loses them with the connection), it never drops one and goes on.
+    held: Arc<Mutex<VecDeque<Bytes>>>,
 }
+
+/// How often a held direction checks whether its block was lifted.
+const HELD_POLL: Duration = Duration::from_millis(5);
 
 impl Wire {
     /// Sends `bytes`. Consensus messages (`consensus`) may be lost,
     /// duplicated and reordered, as the engine tolerates; everything else
-    /// arrives in order. A blocked direction loses everything.
+    /// arrives in order and is never lost while the bond lives: sent on a
+    /// blocked direction, it waits until the block is lifted (a partition
+    /// shorter than the liveness timeout delays a stream, it does not cut
+    /// a hole in it). A blocked direction loses consensus messages.
     pub(super) fn send(&self, bytes: &Bytes, consensus: bool) {
-        if self.closed.is_cancelled()
-            || self.sender_dead.is_cancelled()
-            || self.net.is_blocked(self.from, self.to)
-        {
+        if self.closed.is_cancelled() || self.sender_dead.is_cancelled() {
             return;
         }
+        if consensus {
+            if !self.net.is_blocked(self.from, self.to) {
+                self.deliver(bytes, true);
+            }
+            return;
+        }
+        let mut held = lock(&self.held);
+        if held.is_empty() && !self.net.is_blocked(self.from, self.to) {
+            drop(held);
+            self.deliver(bytes, false);
+            return;
+        }
+        held.push_back(bytes.clone());
+        if held.len() == 1 {
+            tokio::spawn(self.clone().release_held());
+        }
+    }
+
+    /// Waits until the direction is open again, then sends what was held,
+    /// in order (or drops it with the bond or the sending process).
+    async fn release_held(self) {
+        loop {
+            tokio::time::sleep(HELD_POLL).await;
+            if self.closed.is_cancelled() || self.sender_dead.is_cancelled() {
+                lock(&self.held).clear();
+                return;
+            }
+            if !self.net.is_blocked(self.from, self.to) {
+                let held = core::mem::take(&mut *lock(&self.held));
+                for bytes in &held {
+                    self.deliver(bytes, false);
+                }
+                return;
+            }
+        }
+    }
+
+    /// Puts `bytes` on the wire with its drawn delay(s).
+    fn deliver(&self, bytes: &Bytes, consensus: bool) {
         let now = Instant::now();
         for delay in self.net.draw_delays(consensus) {
             let at = if consensus {
                 now + delay
             } else {
-                let mut last = self.fifo.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut last = lock(&self.fifo);
                 *last = (*last).max(now + delay);
                 *last
             };
@@ -86,6 +136,10 @@ impl Wire {
             });
         }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One side of a bond: machine slot, peer id, and its process's crash
@@ -110,6 +164,7 @@ pub(super) fn pair(net: &SimNet, a: &Side, b: &Side, id: Digest) -> (SimLink, Si
         closed: closed.clone(),
         sender_dead: from.dead.clone(),
         fifo: Arc::new(Mutex::new(now)),
+        held: Arc::new(Mutex::new(VecDeque::new())),
     };
     let a_end = SimLink {
         wire: wire(a, b, b_tx),

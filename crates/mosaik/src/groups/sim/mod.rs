@@ -9,8 +9,11 @@
 //!   an in-memory bond transport that drops, delays, reorders and
 //!   duplicates consensus messages, keeps every other bond message in
 //!   order (a real bond is one reliable stream), and blocks directions
-//!   between slots (partitions, asymmetric ones too). Bonds die the way
-//!   real ones do: by the liveness timeout when the peer falls silent.
+//!   between slots (partitions, asymmetric ones too). A blocked direction
+//!   loses consensus messages and holds the others until it opens again
+//!   (a stream retransmits; it never skips a message and goes on). Bonds
+//!   die the way real ones do: by the liveness timeout when the peer falls
+//!   silent.
 //! * [`SimStore`]: the storage contract with its crash semantics: writes
 //!   are visible at once, only `flush` makes them durable; a crash loses
 //!   everything written since the last completed flush.

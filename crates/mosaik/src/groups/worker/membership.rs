@@ -72,6 +72,7 @@ where
                 if !self.bonds.contains_key(&peer) {
                     return Ok(());
                 }
+                tracing::trace!(from = %peer.fmt_short(), ?msg, "receive");
                 self.engine
                     .handle(self.now(), Input::Message { from: peer, msg });
             }
