@@ -44,6 +44,14 @@ const REGRESSION_SEEDS: &[(Mode, u64, &str)] = &[
     (Mode::Strict, 850, "standing lost in a short partition"),
     (Mode::Strict, 1475, "standing lost in a short partition"),
     (Mode::Strict, 3669, "standing lost in a short partition"),
+    // A follower judged a forwarded command `Superseded` because its own log held, at the
+    // assigned index, a committed entry of an *older* term: a minority's history the merge
+    // then reverted, after which the command committed there anyway. The client's resubmit
+    // applied it a second time.
+    (Mode::Dynamic, 313, "superseded by an older term's entry"),
+    (Mode::Dynamic, 1645, "superseded by an older term's entry"),
+    (Mode::Dynamic, 1751, "superseded by an older term's entry"),
+    (Mode::Dynamic, 2770, "superseded by an older term's entry"),
 ];
 
 #[test]

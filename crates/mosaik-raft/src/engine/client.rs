@@ -136,8 +136,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
 
     /// Reports the outcome of watched ranges that are decided, per index:
     /// * `Ok` once the entry committed at the range's end has the assigning leader's term;
-    /// * otherwise the range is decided once a committed entry at or before its end has another
-    ///   term (at the end) or a newer one (anywhere). Terms never decrease along a log and
+    /// * otherwise the range is decided once a committed entry at or before its end has a newer
+    ///   term, or the entry at the end has another term and a newer term has committed (an
+    ///   older term at the end alone decides nothing: in dynamic mode it can be a minority's
+    ///   committed entry that the merge reverts, with ours committing there after all). Terms never decrease along a log and
     ///   committed entries are in every future leader's log, so entries of the older term can
     ///   never commit at or after that point. This also resolves a range its leader assigned but
     ///   never replicated, even if the group goes idle and the commit index never reaches it.
@@ -149,16 +151,26 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// * `Unknown` when the deciding entry was pruned (committed through a state sync).
     pub(super) fn resolve_watches(&mut self) {
         let commit = self.commit;
+        // Terms never decrease along a log: the newest committed term.
+        let newest = self.log.term_at(commit);
         let mut decided = Vec::new();
         for (end, watches) in &mut self.watches {
             let decisive = (*end).min(commit);
             let committed_term = self.log.term_at(decisive);
             let log = &self.log;
             watches.retain(|watch| {
+                // An entry at the end from an *older* term than the watch's says nothing yet:
+                // the watch's leader has its own entry there, so in strict mode this cannot
+                // happen (an older committed entry would be in that leader's log), and in dynamic
+                // mode it is a committed entry of a minority side that the merge will revert
+                // (ours may still commit there). Only a newer committed term decides.
+                let replaced = |term: Term<Id>| {
+                    term > watch.term || newest.is_some_and(|newest| newest > watch.term)
+                };
                 let result = match committed_term {
                     None => Err(CommitError::Unknown),
                     Some(term) if decisive == *end && term == watch.term => Ok(watch.range.clone()),
-                    Some(term) if decisive == *end || term > watch.term => {
+                    Some(term) if (decisive == *end && replaced(term)) || term > watch.term => {
                         match log.last_index_of_term(watch.term, decisive) {
                             Some(through) if through >= *watch.range.start() => {
                                 Err(CommitError::PartlyCommitted { through })

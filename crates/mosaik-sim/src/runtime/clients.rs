@@ -107,7 +107,8 @@ pub async fn run(id: u64, cluster: Cluster, recorder: Recorder, strict: bool, un
                 let call = recorder.now();
                 // Resolves at index assignment: whether it commits is
                 // unknown to the client.
-                let _ = timeout(PATIENCE, group.feed(put)).await;
+                let fed = timeout(PATIENCE, group.feed(put)).await;
+                tracing::debug!(client = id, slot, value = put.value, outcome = ?fed.as_ref().map(|r| r.as_ref().map(|_| ()).map_err(ToString::to_string)), "feed");
                 recorder.with(|r| r.history.push(pending(id, put, call)));
             }
             14..=17 if strict => {
@@ -165,6 +166,8 @@ async fn execute(id: u64, cluster: &Cluster, recorder: &Recorder, slot: usize, p
             })
             .await
         };
+        let values: Vec<u64> = puts.iter().map(|p| p.value).collect();
+        tracing::debug!(client = id, slot, ?values, outcome = ?answer.as_ref().map(|r| r.as_ref().map_err(ToString::to_string)), "execute");
         match answer {
             Ok(Ok(())) => {
                 let ret = recorder.now();
