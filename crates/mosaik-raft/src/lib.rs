@@ -78,6 +78,7 @@ mod message;
 mod progress;
 mod quorum;
 mod rank;
+mod retype;
 mod rng;
 mod types;
 

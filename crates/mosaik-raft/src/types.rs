@@ -124,6 +124,22 @@ impl<Id: Copy> Term<Id> {
     }
 }
 
+impl<A> Term<A> {
+    /// The same term with its owner converted by `f` (see [`Message::try_map_id`]).
+    ///
+    /// [`Message::try_map_id`]: crate::Message::try_map_id
+    pub fn try_map_id<B, E>(self, f: &mut impl FnMut(A) -> Result<B, E>) -> Result<Term<B>, E> {
+        let owner = match self.owner {
+            Some(owner) => Some(f(owner)?),
+            None => None,
+        };
+        Ok(Term {
+            round: self.round,
+            owner,
+        })
+    }
+}
+
 impl<Id: Copy> Default for Term<Id> {
     fn default() -> Self {
         Self::zero()

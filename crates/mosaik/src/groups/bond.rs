@@ -16,6 +16,7 @@ use {
             BondMessage, GroupsProtocol, HandshakeBonds, HandshakeEnd, HandshakeStart, RaftMessage,
             Standing,
         },
+        wire_id::{PeerIds, WireId},
     },
     crate::{
         Digest, PeerId,
@@ -433,7 +434,12 @@ impl<C: Datum + Sync> Reader<C> {
     /// down (the worker ignores reports of bonds it already replaced).
     async fn run(mut self) {
         let peer = self.peer;
-        while let Ok((msg, size)) = self.receiver.recv_with_size::<BondMessage<C>>().await {
+        let mut ids = PeerIds::default();
+        while let Ok((msg, size)) = self
+            .receiver
+            .recv_with_size::<BondMessage<C, WireId>>()
+            .await
+        {
             self.liveness.heard();
             let labels = self.labels.as_ref();
             metrics::counter!("mosaik.groups.bonds.messages.received", labels).increment(1);
@@ -464,6 +470,15 @@ impl<C: Datum + Sync> Reader<C> {
                     self.discovery.feed(*formed);
                 }
                 BondMessage::Raft(msg) => {
+                    let msg = match ids.message(msg) {
+                        Ok(msg) => msg,
+                        Err(err) => {
+                            // As any undecodable frame: the link closes.
+                            tracing::warn!(peer = %peer.fmt_short(), %err, "closing bond");
+                            close_now(&self.conn, &ProtocolViolation);
+                            break;
+                        }
+                    };
                     if !self.forward(BondEvent::Raft { peer, msg }).await {
                         break;
                     }

@@ -155,16 +155,21 @@ impl<'de, C: Datum> Deserialize<'de> for Cmd<C> {
 /// A consensus message between two members.
 pub(crate) type RaftMessage<C> = mosaik_raft::Message<PeerId, Cmd<C>>;
 
-/// Steady-state bond traffic, both directions.
+/// Steady-state bond traffic, both directions. Sent with `PeerId`s; read
+/// with `Id` = [`WireId`](super::wire_id::WireId) (the same bytes), whose
+/// ids the bond then checks once each (`wire_id.rs`).
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(bound(serialize = "C: Datum", deserialize = "C: Datum"))]
-pub(crate) enum BondMessage<C> {
+#[serde(bound(
+    serialize = "C: Datum, Id: Serialize",
+    deserialize = "C: Datum, Id: Deserialize<'de>"
+))]
+pub(crate) enum BondMessage<C, Id = PeerId> {
     Ping,
     Pong,
     Departure,
     PeerEntryUpdate(Box<SignedPeerEntry>),
     BondFormed(Box<SignedPeerEntry>),
-    Raft(RaftMessage<C>),
+    Raft(mosaik_raft::Message<Id, Cmd<C>>),
     /// State sync (snapshot transfer).
     Sync(super::sync::wire::SyncMessage),
     /// A message of the machine's state-sync strategy (its provider and
@@ -182,7 +187,10 @@ pub(crate) enum BondMessage<C> {
 mod tests {
     use {
         super::{
-            super::sync::wire::{SnapshotInfo, SyncMessage},
+            super::{
+                sync::wire::{SnapshotInfo, SyncMessage},
+                wire_id::{PeerIds, WireId},
+            },
             *,
         },
         crate::{
@@ -272,8 +280,29 @@ mod tests {
             BondMessage::Sync(sync[3].clone()),
             BondMessage::StateSync(bytes::Bytes::from_static(b"strategy")),
             BondMessage::Standing(standing),
+            BondMessage::Raft(mosaik_raft::Message::AppendEntries {
+                term: anchor.term,
+                leader: key,
+                prev_log_position: anchor,
+                entries: vec![mosaik_raft::Entry::command(anchor.term, Cmd(-7))],
+                leader_commit: anchor.index,
+                rank: mosaik_raft::CommittedRank::zero(),
+                overrule: None,
+                seq: 1,
+            }),
         ];
         let bond_seeds: Vec<Vec<u8>> = bond.iter().map(enc).collect();
         fuzz("bond_message", &bond_seeds, decodes::<BondMessage<i64>>);
+        // The reader's way: plain ids first, each checked after the decode
+        // (a mutated id that is no curve point must fail, not panic).
+        fuzz(
+            "bond_message_wire_ids",
+            &bond_seeds,
+            |bytes| match encoding::deserialize::<BondMessage<i64, WireId>>(bytes) {
+                Ok(BondMessage::Raft(msg)) => PeerIds::default().message(msg).is_ok(),
+                Ok(_) => true,
+                Err(_) => false,
+            },
+        );
     }
 }

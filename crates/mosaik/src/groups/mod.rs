@@ -90,6 +90,7 @@ mod sync;
 mod transport;
 mod types;
 mod when;
+mod wire_id;
 mod worker;
 
 pub use crate::primitives::GroupId;

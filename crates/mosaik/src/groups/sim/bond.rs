@@ -15,6 +15,7 @@ use {
             bond::{BondEvent, BondHandle, Heartbeat, OUTBOUND_QUEUE},
             messages::{BondMessage, Standing},
             transport::{Conn, Members},
+            wire_id::{PeerIds, WireId},
         },
         primitives::Datum,
     },
@@ -150,6 +151,8 @@ impl<C: Datum + Sync> Reader<C> {
         dead: CancellationToken,
     ) {
         let (peer, id) = (self.peer, self.id);
+        // Decoded as the real reader decodes (`wire_id.rs`).
+        let mut ids = PeerIds::default();
         loop {
             let bytes = tokio::select! {
                 biased;
@@ -162,7 +165,7 @@ impl<C: Datum + Sync> Reader<C> {
                 },
             };
             *lock(&self.liveness.heard) = Instant::now();
-            let Ok(msg) = BondMessage::<C>::decode(&bytes) else {
+            let Ok(msg) = BondMessage::<C, WireId>::decode(&bytes) else {
                 closed.cancel();
                 break;
             };
@@ -186,7 +189,13 @@ impl<C: Datum + Sync> Reader<C> {
                     self.members.feed(*formed);
                     continue;
                 }
-                BondMessage::Raft(msg) => BondEvent::Raft { peer, msg },
+                BondMessage::Raft(msg) => {
+                    let Ok(msg) = ids.message(msg) else {
+                        closed.cancel();
+                        break;
+                    };
+                    BondEvent::Raft { peer, msg }
+                }
                 BondMessage::Sync(msg) => BondEvent::Sync { peer, msg },
                 BondMessage::StateSync(bytes) => BondEvent::StateSync { peer, bytes },
                 BondMessage::Standing(standing) => BondEvent::Standing { peer, id, standing },
