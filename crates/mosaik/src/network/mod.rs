@@ -94,6 +94,9 @@ pub enum NetworkError {
     /// The Prometheus exporter could not start.
     #[error("prometheus exporter: {0}")]
     Prometheus(String),
+    /// The dashboard could not start (its address did not bind).
+    #[error("dashboard: {0}")]
+    Dashboard(String),
     /// A listener for this ALPN already exists.
     #[error("a listener for alpn {0:?} already exists")]
     AlreadyListening(String),
@@ -112,6 +115,7 @@ pub struct Network {
     streams: crate::streams::Streams,
     groups: crate::groups::Groups,
     prometheus: Option<std::net::SocketAddr>,
+    dashboard: Option<std::net::SocketAddr>,
 }
 
 impl Network {
@@ -215,6 +219,21 @@ impl Network {
         };
         #[cfg(not(feature = "prometheus"))]
         let prometheus = None;
+        #[cfg(feature = "dashboard")]
+        let dashboard = match config.dashboard {
+            Some(dashboard) => {
+                let sources = crate::dashboard::Sources {
+                    discovery: discovery.clone(),
+                    streams: streams.clone(),
+                    groups: groups.clone(),
+                };
+                let cancel = local.termination().child_token();
+                Some(crate::dashboard::serve(dashboard, sources, cancel).await?)
+            }
+            None => None,
+        };
+        #[cfg(not(feature = "dashboard"))]
+        let dashboard = None;
         Ok(Self {
             local,
             router,
@@ -223,6 +242,7 @@ impl Network {
             streams,
             groups,
             prometheus,
+            dashboard,
         })
     }
 
@@ -230,6 +250,12 @@ impl Network {
     /// with `NetworkBuilder::with_prometheus_addr`.
     pub fn prometheus_addr(&self) -> Option<std::net::SocketAddr> {
         self.prometheus
+    }
+
+    /// The address of this node's dashboard, if one was asked for with
+    /// `NetworkBuilder::with_dashboard`.
+    pub fn dashboard_addr(&self) -> Option<std::net::SocketAddr> {
+        self.dashboard
     }
 
     /// The network this node belongs to.
