@@ -11,8 +11,7 @@ use {
     super::{DashboardConfig, sampler::Published},
     bytes::Bytes,
     core::{convert::Infallible, time::Duration},
-    futures::StreamExt as _,
-    http_body_util::{BodyExt as _, Full, StreamBody, combinators::BoxBody},
+    http_body_util::{BodyExt as _, Full, StreamBody, combinators::UnsyncBoxBody},
     hyper::{
         Method, Request, Response, StatusCode,
         body::{Frame, Incoming},
@@ -42,7 +41,9 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// is noticed (the write fails) and its slot freed.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-type Body = BoxBody<Bytes, Infallible>;
+// Unsync: the event stream's future holds a `watch` receiver, which is
+// `Send` but not `Sync`, and hyper needs only `Send`.
+type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 /// State every connection shares.
 struct Shared {
@@ -175,7 +176,7 @@ fn events(mut rx: watch::Receiver<Arc<Published>>, permit: OwnedSemaphorePermit)
         };
         Some((Ok::<_, Infallible>(Frame::data(bytes)), (rx, permit)))
     });
-    let mut response = Response::new(StreamBody::new(stream.boxed()).boxed());
+    let mut response = Response::new(StreamBody::new(stream).boxed_unsync());
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -189,7 +190,7 @@ fn events(mut rx: watch::Receiver<Arc<Published>>, permit: OwnedSemaphorePermit)
 }
 
 fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
-    let mut response = Response::new(Full::new(body).boxed());
+    let mut response = Response::new(Full::new(body).boxed_unsync());
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(

@@ -124,7 +124,7 @@ impl Sampler {
     }
 
     fn view(&mut self) -> View {
-        let discovery = &self.sources.discovery;
+        let discovery = self.sources.discovery.clone();
         let catalog = discovery.catalog();
         let me = discovery.me();
         let node = me.id().to_string();
