@@ -90,7 +90,9 @@ impl Inspect {
             // An observer: it joins no group and produces nothing, so the
             // page shows the catalog's view of the network.
             println!("dashboard: http://{bound}/ (Ctrl-C to stop)");
-            tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
             node.shutdown().await;
             return Ok(());
         }

@@ -51,7 +51,10 @@ impl StateMachine for Counter {
     }
 }
 
-async fn node(dashboard: Option<SocketAddr>, bootstrap: Option<&Network>) -> anyhow::Result<Network> {
+async fn node(
+    dashboard: Option<SocketAddr>,
+    bootstrap: Option<&Network>,
+) -> anyhow::Result<Network> {
     let mut discovery = mosaik::discovery::Config::builder()
         .no_dht_bootstrap()
         .with_announce_interval(Duration::from_secs(1))
@@ -76,7 +79,10 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:0".into())
         .parse()?;
     let first = node(Some(addr), None).await?;
-    let mut nodes = vec![node(None, Some(&first)).await?, node(None, Some(&first)).await?];
+    let mut nodes = vec![
+        node(None, Some(&first)).await?,
+        node(None, Some(&first)).await?,
+    ];
     nodes.insert(0, first);
 
     let timing = ConsensusConfig::builder()
@@ -99,7 +105,10 @@ async fn main() -> anyhow::Result<()> {
     // A steady stream from the first node, and a commit every 100 ms, so
     // rates and indexes move on the page.
     let producer = nodes[0].streams().produce::<u64>();
-    let _consumers: Vec<_> = nodes[1..].iter().map(|n| n.streams().consume::<u64>()).collect();
+    let _consumers: Vec<_> = nodes[1..]
+        .iter()
+        .map(|n| n.streams().consume::<u64>())
+        .collect();
     let writer = groups[0].clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(20));

@@ -125,13 +125,16 @@ async fn cluster_view_follows_streams_groups_and_a_leader_change() {
     let a_addr = nodes[0].dashboard_addr().expect("bound");
     let streams = snapshot_until(a_addr, "a stream rate with 2 consumers", |s| {
         let p = &s["producers"][0];
-        p["rate"].as_f64().unwrap_or(0.0) > 0.0 && p["consumers"].as_array().map_or(0, Vec::len) == 2
+        p["rate"].as_f64().unwrap_or(0.0) > 0.0
+            && p["consumers"].as_array().map_or(0, Vec::len) == 2
     })
     .await;
     assert!(streams["producers"][0]["sent"].as_u64() > Some(0));
-    snapshot_until(nodes[1].dashboard_addr().expect("bound"), "consumer rate", |s| {
-        s["consumers"][0]["rate"].as_f64().unwrap_or(0.0) > 0.0
-    })
+    snapshot_until(
+        nodes[1].dashboard_addr().expect("bound"),
+        "consumer rate",
+        |s| s["consumers"][0]["rate"].as_f64().unwrap_or(0.0) > 0.0,
+    )
     .await;
     feeder.abort();
 
@@ -174,8 +177,14 @@ async fn cluster_view_follows_streams_groups_and_a_leader_change() {
         },
     )
     .await;
-    assert!(the_group(&view)["committed"].as_u64() >= Some(1), "{view:#}");
-    assert_eq!(the_group(&view)["elections"][0]["leader"], leader_hex.as_str());
+    assert!(
+        the_group(&view)["committed"].as_u64() >= Some(1),
+        "{view:#}"
+    );
+    assert_eq!(
+        the_group(&view)["elections"][0]["leader"],
+        leader_hex.as_str()
+    );
 
     // A survivor's event stream: the first event is the current view; the
     // leader's node leaves and a later event, pushed without asking, shows
@@ -185,7 +194,11 @@ async fn cluster_view_follows_streams_groups_and_a_leader_change() {
     let mut events = Events::open(survivor_addr, "/api/events").await;
     assert_eq!(events.status, 200);
     let first = events.next().await;
-    assert_eq!(the_group(&first)["leader"], leader_hex.as_str(), "{first:#}");
+    assert_eq!(
+        the_group(&first)["leader"],
+        leader_hex.as_str(),
+        "{first:#}"
+    );
     let mut nodes = Vec::from(nodes);
     let mut groups = groups;
     drop(groups.remove(at));
@@ -214,7 +227,12 @@ async fn a_token_is_required_when_set() {
     )
     .await;
     let addr = n.dashboard_addr().expect("bound");
-    for path in ["/", "/api/snapshot", "/api/events", "/api/snapshot?token=wrong"] {
+    for path in [
+        "/",
+        "/api/snapshot",
+        "/api/events",
+        "/api/snapshot?token=wrong",
+    ] {
         assert_eq!(get(addr, path, "").await.0, 401, "{path}");
     }
     let (status, body) = get(addr, "/api/snapshot?token=s3cret", "").await;
@@ -240,7 +258,10 @@ async fn one_client_over_the_cap_is_refused() {
     let third = Events::open(addr, "/api/events").await;
     assert_eq!(third.status, 503);
     // Plain requests are not event streams and still answer.
-    assert_eq!(snapshot(addr).await["node"], n.local().id().to_string().as_str());
+    assert_eq!(
+        snapshot(addr).await["node"],
+        n.local().id().to_string().as_str()
+    );
 
     // A client that leaves frees its slot once a write to it fails; new
     // tags make new snapshots, so writes happen.
@@ -269,10 +290,19 @@ async fn the_page_is_self_contained() {
     assert!(addr.ip().is_loopback(), "loopback by default");
     let (status, page) = get(addr, "/", "").await;
     assert_eq!(status, 200);
-    assert!(page.contains("<svg id=\"graph\""), "the graph is in the page");
-    assert!(page.contains("/api/events"), "the page follows the event stream");
+    assert!(
+        page.contains("<svg id=\"graph\""),
+        "the graph is in the page"
+    );
+    assert!(
+        page.contains("/api/events"),
+        "the page follows the event stream"
+    );
     for external in ["src=\"http", "href=\"http", "@import", "//cdn"] {
-        assert!(!page.contains(external), "the page loads nothing from elsewhere: {external}");
+        assert!(
+            !page.contains(external),
+            "the page loads nothing from elsewhere: {external}"
+        );
     }
     assert_eq!(get(addr, "/nope", "").await.0, 404);
 }
