@@ -89,7 +89,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 plain: plain || !std::io::stdout().is_terminal(),
                 web,
             };
-            let summary = demo::run(options).await?;
+            let summary = Box::pin(demo::run(options)).await?;
             if !summary.ok() {
                 // Lost writes or no failover: the demo failed its promise.
                 std::process::exit(1);

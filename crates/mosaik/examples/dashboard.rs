@@ -95,7 +95,7 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .map(|n| {
             n.groups()
-                .with_key(key.clone())
+                .with_key(key)
                 .with_state_machine(Counter::default())
                 .with_consensus_config(timing.clone())
                 .join()

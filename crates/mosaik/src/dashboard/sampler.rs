@@ -37,6 +37,16 @@ pub(crate) struct Sources {
     pub(crate) groups: Groups,
 }
 
+impl Sources {
+    pub(crate) fn new(discovery: &Discovery, streams: &Streams, groups: &Groups) -> Self {
+        Self {
+            discovery: discovery.clone(),
+            streams: streams.clone(),
+            groups: groups.clone(),
+        }
+    }
+}
+
 /// One published snapshot: its version and its JSON text.
 #[derive(Debug, Default)]
 pub(super) struct Published {
@@ -190,7 +200,7 @@ impl Sampler {
             for bond in &sample.bonds {
                 edges.insert(edge(&node, &bond.to_string(), "bond"));
             }
-            groups.push(self.group(sample, me.id()));
+            groups.push(self.group(&sample, me.id()));
         }
         let seen: BTreeSet<&str> = groups.iter().map(|g: &Group| g.id.as_str()).collect();
         self.elections.retain(|id, _| seen.contains(id.as_str()));
@@ -229,7 +239,7 @@ impl Sampler {
         rate.per_second
     }
 
-    fn group(&mut self, s: GroupSample, me: &PeerId) -> Group {
+    fn group(&mut self, s: &GroupSample, me: &PeerId) -> Group {
         let id = s.id.to_string();
         let history = self
             .elections

@@ -10,7 +10,7 @@ use {
         group::Inner,
         messages::Standing,
         registry::Registered,
-        telemetry::{GroupView, SharedTelemetry},
+        telemetry::GroupView,
         transport::{Local, Members},
         when::Status,
         worker::{REQUEST_QUEUE, Setup, Worker, starts_catching_up, starts_empty},
@@ -207,14 +207,7 @@ where
                 incoming: incoming_tx,
             };
             let generation = registry.next_generation();
-            let telemetry = SharedTelemetry::default();
-            let view = GroupView {
-                config: config.clone(),
-                machine: core::any::type_name::<M>(),
-                status: status.clone(),
-                bonds: bonds.clone(),
-                telemetry: telemetry.clone(),
-            };
+            let (view, telemetry) = GroupView::new::<M>(&config, &status, &bonds);
             let inner = Arc::new(Inner {
                 config,
                 requests: requests_tx,

@@ -78,6 +78,23 @@ pub(crate) struct GroupSample {
 }
 
 impl GroupView {
+    /// A view of a group being joined, and the telemetry its worker writes.
+    pub(crate) fn new<M>(
+        config: &Arc<GroupConfig>,
+        status: &watch::Receiver<Status>,
+        bonds: &watch::Receiver<BondSet>,
+    ) -> (Self, SharedTelemetry) {
+        let telemetry = SharedTelemetry::default();
+        let view = Self {
+            config: config.clone(),
+            machine: core::any::type_name::<M>(),
+            status: status.clone(),
+            bonds: bonds.clone(),
+            telemetry: telemetry.clone(),
+        };
+        (view, telemetry)
+    }
+
     /// Reads every published fact once.
     pub(crate) fn sample(&self) -> GroupSample {
         let status = *self.status.borrow();

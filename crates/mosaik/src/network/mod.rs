@@ -210,28 +210,16 @@ impl Network {
             listen::<crate::groups::Protocol>(&router, &local)?,
         );
         #[cfg(feature = "prometheus")]
-        let prometheus = match config.prometheus {
-            Some(addr) => Some(
-                crate::metrics_exporter::serve(addr, network_id, local.termination().child_token())
-                    .await?,
-            ),
-            None => None,
-        };
+        let prometheus = start_prometheus(config.prometheus, network_id, &local).await?;
         #[cfg(not(feature = "prometheus"))]
         let prometheus = None;
         #[cfg(feature = "dashboard")]
-        let dashboard = match config.dashboard {
-            Some(dashboard) => {
-                let sources = crate::dashboard::Sources {
-                    discovery: discovery.clone(),
-                    streams: streams.clone(),
-                    groups: groups.clone(),
-                };
-                let cancel = local.termination().child_token();
-                Some(crate::dashboard::serve(dashboard, sources, cancel).await?)
-            }
-            None => None,
-        };
+        let dashboard = start_dashboard(
+            config.dashboard,
+            &local,
+            crate::dashboard::Sources::new(&discovery, &streams, &groups),
+        )
+        .await?;
         #[cfg(not(feature = "dashboard"))]
         let dashboard = None;
         Ok(Self {
@@ -360,4 +348,36 @@ impl Drop for Network {
             self.accept_task.abort();
         }
     }
+}
+
+/// Starts the dashboard if one was asked for; returns its bound address.
+#[cfg(feature = "dashboard")]
+async fn start_dashboard(
+    config: Option<crate::dashboard::DashboardConfig>,
+    local: &LocalNode,
+    sources: crate::dashboard::Sources,
+) -> Result<Option<std::net::SocketAddr>, NetworkError> {
+    let Some(config) = config else {
+        return Ok(None);
+    };
+    let cancel = local.termination().child_token();
+    crate::dashboard::serve(config, sources, cancel)
+        .await
+        .map(Some)
+}
+
+/// Serves Prometheus metrics if asked for; returns the bound address.
+#[cfg(feature = "prometheus")]
+async fn start_prometheus(
+    addr: Option<std::net::SocketAddr>,
+    network_id: NetworkId,
+    local: &LocalNode,
+) -> Result<Option<std::net::SocketAddr>, NetworkError> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let cancel = local.termination().child_token();
+    crate::metrics_exporter::serve(addr, network_id, cancel)
+        .await
+        .map(Some)
 }

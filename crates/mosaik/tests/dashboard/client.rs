@@ -62,7 +62,7 @@ pub async fn snapshot_until(addr: SocketAddr, what: &str, ok: impl Fn(&Value) ->
     };
     match tokio::time::timeout(TIMEOUT, wait).await {
         Ok(found) => found,
-        Err(_) => panic!("{what} never showed; last snapshot: {last:#}"),
+        Err(elapsed) => panic!("{what} never showed ({elapsed}); last snapshot: {last:#}"),
     }
 }
 

@@ -93,19 +93,9 @@ fn peer_count(snapshot: &Value) -> usize {
     snapshot["peers"].as_array().map_or(0, Vec::len)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_view_follows_streams_groups_and_a_leader_change() {
-    let a = node("dash-net", fast(), None).await;
-    let b = node("dash-net", fast(), Some(&a)).await;
-    let c = node("dash-net", fast(), Some(&a)).await;
-    let nodes = [a, b, c];
-
-    // Peers: every node sees itself and the other two.
-    for n in &nodes {
-        let addr = n.dashboard_addr().expect("dashboard bound");
-        snapshot_until(addr, "3 peers", |s| peer_count(s) == 3).await;
-    }
-
+/// A stream from the first node to the other two, fed steadily: its rate
+/// shows at the producer and at a consumer.
+async fn stream_rate_shows(nodes: &[Network]) {
     // A stream from a to b and c, fed steadily: its rate shows on a.
     let producer = nodes[0].streams().produce::<u64>();
     let _consumers = [
@@ -137,20 +127,40 @@ async fn cluster_view_follows_streams_groups_and_a_leader_change() {
     )
     .await;
     feeder.abort();
+}
 
-    // A group of the three: the leader's dashboard shows it leading, with
-    // each member's match index and lag.
-    let key = GroupKey::from_secret("dashboard-group");
-    let groups: Vec<Group<Counter>> = nodes
+fn join_all(nodes: &[Network], key: GroupKey) -> Vec<Group<Counter>> {
+    nodes
         .iter()
         .map(|n| {
             n.groups()
-                .with_key(key.clone())
+                .with_key(key)
                 .with_state_machine(Counter::default())
                 .with_consensus_config(timing())
                 .join()
         })
-        .collect();
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_view_follows_streams_groups_and_a_leader_change() {
+    let a = node("dash-net", fast(), None).await;
+    let b = node("dash-net", fast(), Some(&a)).await;
+    let c = node("dash-net", fast(), Some(&a)).await;
+    let nodes = [a, b, c];
+
+    // Peers: every node sees itself and the other two.
+    for n in &nodes {
+        let addr = n.dashboard_addr().expect("dashboard bound");
+        snapshot_until(addr, "3 peers", |s| peer_count(s) == 3).await;
+    }
+
+    stream_rate_shows(&nodes).await;
+
+    // A group of the three: the leader's dashboard shows it leading, with
+    // each member's match index and lag.
+    let key = GroupKey::from_secret("dashboard-group");
+    let groups = join_all(&nodes, key);
     let leader = tokio::time::timeout(TIMEOUT, groups[0].when().leader_elected())
         .await
         .expect("a leader in time");
@@ -181,7 +191,10 @@ async fn cluster_view_follows_streams_groups_and_a_leader_change() {
         the_group(&view)["committed"].as_u64() >= Some(1),
         "{view:#}"
     );
-    let elections = the_group(&view)["elections"].as_array().cloned().unwrap_or_default();
+    let elections = the_group(&view)["elections"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(
         elections.last().map(|e| e["leader"].clone()),
         Some(Value::from(leader_hex.as_str())),
