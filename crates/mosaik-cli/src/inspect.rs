@@ -38,6 +38,10 @@ pub struct Inspect {
     /// Disable relays (direct addresses only).
     #[arg(long)]
     no_relay: bool,
+    /// Instead of printing once, serve the live dashboard on this address
+    /// (e.g. 127.0.0.1:8080) until interrupted.
+    #[arg(long, value_name = "ADDR")]
+    web: Option<std::net::SocketAddr>,
 }
 
 /// One peer as reported.
@@ -78,7 +82,20 @@ impl Inspect {
         if self.no_relay {
             builder = builder.with_relay_mode(RelayMode::Disabled);
         }
+        if let Some(addr) = self.web {
+            builder = builder.with_dashboard(addr);
+        }
         let node = builder.build().await.context("starting the node")?;
+        if let Some(bound) = node.dashboard_addr() {
+            // An observer: it joins no group and produces nothing, so the
+            // page shows the catalog's view of the network.
+            println!("dashboard: http://{bound}/ (Ctrl-C to stop)");
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
+            node.shutdown().await;
+            return Ok(());
+        }
         let synced = settle(&node, Duration::from_secs(self.wait)).await;
         let report = report(&node, synced).await;
         node.shutdown().await;

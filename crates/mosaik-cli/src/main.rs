@@ -47,6 +47,10 @@ enum Command {
         /// terminal).
         #[arg(long)]
         plain: bool,
+        /// Serve the live dashboard on this address (e.g. 127.0.0.1:8080)
+        /// from one more node that watches the cluster.
+        #[arg(long, value_name = "ADDR")]
+        web: Option<std::net::SocketAddr>,
     },
     /// Runs a bootstrap node with a stable identity.
     Beacon(beacon::Beacon),
@@ -77,13 +81,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
             nodes,
             duration,
             plain,
+            web,
         } => {
             let options = demo::Options {
                 nodes: usize::from(nodes),
                 duration: Duration::from_secs(duration),
                 plain: plain || !std::io::stdout().is_terminal(),
+                web,
             };
-            let summary = demo::run(options).await?;
+            let summary = Box::pin(demo::run(options)).await?;
             if !summary.ok() {
                 // Lost writes or no failover: the demo failed its promise.
                 std::process::exit(1);

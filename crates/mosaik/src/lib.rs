@@ -153,6 +153,8 @@ pub mod declare {
     pub use crate::{collection, stream};
 }
 pub mod collections;
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
 pub mod discovery;
 pub mod groups;
 #[cfg(feature = "prometheus")]

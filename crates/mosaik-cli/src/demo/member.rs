@@ -24,7 +24,7 @@ pub struct Tick {
 }
 
 /// The name of the demo's replicated store (its group secret).
-const STORE: &str = "mosaik-demo-kv";
+pub const STORE: &str = "mosaik-demo-kv";
 
 /// Pause between two writes of one member: keeps the number of writes to
 /// verify small and leaves CPU for consensus on a loaded machine.
@@ -49,6 +49,7 @@ pub async fn start_node(
     network: NetworkId,
     bootstrap: Option<&Network>,
     key: SecretKey,
+    dashboard: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<Network> {
     let mut discovery = mosaik::discovery::Config::builder()
         .no_dht_bootstrap()
@@ -57,13 +58,15 @@ pub async fn start_node(
     if let Some(first) = bootstrap {
         discovery = discovery.with_bootstrap([first.local().addr()]);
     }
-    let node = Network::builder(network)
+    let mut builder = Network::builder(network)
         .with_relay_mode(RelayMode::Disabled)
         .with_addresses(["127.0.0.1:0".parse()?])
         .with_secret_key(key)
-        .with_discovery(discovery)
-        .build()
-        .await?;
+        .with_discovery(discovery);
+    if let Some(addr) = dashboard {
+        builder = builder.with_dashboard(addr);
+    }
+    let node = builder.build().await?;
     Ok(node)
 }
 

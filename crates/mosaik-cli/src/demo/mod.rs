@@ -14,6 +14,7 @@ mod restart;
 mod store;
 mod summary;
 mod view;
+mod web;
 
 pub use summary::Summary;
 
@@ -46,6 +47,8 @@ pub struct Options {
     pub duration: Duration,
     /// Line-oriented output instead of the live view.
     pub plain: bool,
+    /// Serve the dashboard here from an extra, watching node.
+    pub web: Option<std::net::SocketAddr>,
 }
 
 /// Runs the demo and returns its summary (already printed).
@@ -71,6 +74,7 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
             nodes: options.nodes,
             ..Summary::default()
         },
+        observer: None,
     };
     let result = demo.run(options).await;
     demo.view.finish();
@@ -78,6 +82,9 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
     println!("{summary}");
     for member in demo.members.drain(..) {
         member.kill().await;
+    }
+    if let Some(observer) = demo.observer.take() {
+        observer.stop().await;
     }
     Ok(summary)
 }
@@ -102,6 +109,8 @@ struct Demo {
     /// Stream items the killed members had received.
     dead_received: u64,
     summary: Summary,
+    /// The watching node behind `--web`.
+    observer: Option<web::Observer>,
 }
 
 impl Demo {
@@ -111,10 +120,15 @@ impl Demo {
         self.network = NetworkId::from(seed.as_str());
         let network = self.network;
         let keys: Vec<SecretKey> = (0..options.nodes).map(|_| SecretKey::generate()).collect();
-        let first = start_node(network, None, keys[0].clone()).await?;
+        let first = start_node(network, None, keys[0].clone(), None).await?;
         let mut nodes = vec![];
         for key in &keys[1..] {
-            nodes.push(start_node(network, Some(&first), key.clone()).await?);
+            nodes.push(start_node(network, Some(&first), key.clone(), None).await?);
+        }
+        if let Some(addr) = options.web {
+            let (observer, bound) = web::Observer::start(network, &first, addr).await?;
+            self.observer = Some(observer);
+            self.event(&format!("dashboard: http://{bound}/"));
         }
         nodes.insert(0, first);
         self.members = nodes

@@ -69,7 +69,7 @@ impl Demo {
             .max()
             .unwrap_or_default();
         let bootstrap = self.members.first().map(|m| &m.network);
-        let node = match start_node(self.network, bootstrap, key.clone()).await {
+        let node = match start_node(self.network, bootstrap, key.clone(), None).await {
             Ok(node) => node,
             Err(err) => {
                 self.event(&format!("the restart failed: {err}"));

@@ -13,7 +13,7 @@ use {
 
 /// Consensus timing for a loopback cluster: fast heartbeats so a failed
 /// leader is replaced in about a second.
-fn timing() -> ConsensusConfig {
+pub fn timing() -> ConsensusConfig {
     let config = ConsensusConfig::builder()
         .with_heartbeat_interval(Duration::from_millis(100))
         .with_heartbeat_jitter(Duration::from_millis(30))

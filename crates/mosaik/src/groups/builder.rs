@@ -10,6 +10,7 @@ use {
         group::Inner,
         messages::Standing,
         registry::Registered,
+        telemetry::GroupView,
         transport::{Local, Members},
         when::Status,
         worker::{REQUEST_QUEUE, Setup, Worker, starts_catching_up, starts_empty},
@@ -206,6 +207,7 @@ where
                 incoming: incoming_tx,
             };
             let generation = registry.next_generation();
+            let (view, telemetry) = GroupView::new::<M>(&config, &status, &bonds);
             let inner = Arc::new(Inner {
                 config,
                 requests: requests_tx,
@@ -227,6 +229,7 @@ where
                     generation,
                     handle: Box::new(group.downgrade()),
                     acceptor: acceptor.clone(),
+                    view,
                 },
             );
             groups.discovery.add_groups([group_id]);
@@ -250,6 +253,7 @@ where
                 standing: standing_tx,
                 cancel,
                 failure,
+                telemetry,
             };
             tokio::spawn(Worker::run(setup));
             Ok(group)

@@ -87,6 +87,7 @@ mod registry;
 pub mod sim;
 pub mod storage;
 mod sync;
+pub(crate) mod telemetry;
 mod transport;
 mod types;
 mod when;
@@ -177,6 +178,12 @@ impl Groups {
     /// Network-wide groups settings.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Read-only views of the groups this node joined, for observers.
+    #[cfg_attr(not(feature = "dashboard"), allow(dead_code))]
+    pub(crate) fn views(&self) -> Vec<telemetry::GroupView> {
+        self.registry.views()
     }
 
     /// Accepts bond connections; each handshake runs in its own task under

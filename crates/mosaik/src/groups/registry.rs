@@ -19,6 +19,8 @@ pub(crate) struct Registered {
     /// A `Weak<Inner<M>>` of the group's machine type.
     pub(crate) handle: Box<dyn Any + Send + Sync>,
     pub(crate) acceptor: Acceptor,
+    /// Read-only facts for observers (the dashboard).
+    pub(crate) view: super::telemetry::GroupView,
 }
 
 #[derive(Default)]
@@ -53,6 +55,11 @@ impl Registry {
                 groups.remove(id);
             }
         });
+    }
+
+    /// Read-only views of every joined group, for observers.
+    pub(crate) fn views(&self) -> Vec<super::telemetry::GroupView> {
+        self.with(|groups| groups.values().map(|g| g.view.clone()).collect())
     }
 
     pub(crate) fn len(&self) -> usize {

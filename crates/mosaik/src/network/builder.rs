@@ -28,6 +28,8 @@ pub struct NetworkBuilder {
     pub(super) groups: crate::groups::ConfigBuilder,
     #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
     pub(super) prometheus: Option<SocketAddr>,
+    #[cfg(feature = "dashboard")]
+    pub(super) dashboard: Option<crate::dashboard::DashboardConfig>,
 }
 
 impl Default for NetworkBuilder {
@@ -44,6 +46,8 @@ impl Default for NetworkBuilder {
             streams: crate::streams::ConfigBuilder::default(),
             groups: crate::groups::ConfigBuilder::default(),
             prometheus: None,
+            #[cfg(feature = "dashboard")]
+            dashboard: None,
         }
     }
 }
@@ -178,6 +182,24 @@ impl NetworkBuilder {
     #[cfg(feature = "prometheus")]
     pub fn with_prometheus_addr(mut self, addr: impl Into<Option<SocketAddr>>) -> Self {
         self.prometheus = addr.into();
+        self
+    }
+
+    /// Serves the live web view of this node on `addr` (default: none):
+    /// a page, `GET /api/snapshot` (JSON) and `GET /api/events`
+    /// (server-sent events). Port 0 picks a free port, see
+    /// [`Network::dashboard_addr`]. No token and the default limits; use
+    /// [`Self::with_dashboard_config`] for more. Prefer a loopback address.
+    #[cfg(feature = "dashboard")]
+    pub fn with_dashboard(self, addr: SocketAddr) -> Self {
+        self.with_dashboard_config(crate::dashboard::DashboardConfig::new(addr))
+    }
+
+    /// Serves the live web view as `config` says (token, client limits,
+    /// sampling interval); see [`crate::dashboard::DashboardConfig`].
+    #[cfg(feature = "dashboard")]
+    pub fn with_dashboard_config(mut self, config: crate::dashboard::DashboardConfig) -> Self {
+        self.dashboard = Some(config);
         self
     }
 

@@ -94,6 +94,9 @@ pub enum NetworkError {
     /// The Prometheus exporter could not start.
     #[error("prometheus exporter: {0}")]
     Prometheus(String),
+    /// The dashboard could not start (its address did not bind).
+    #[error("dashboard: {0}")]
+    Dashboard(String),
     /// A listener for this ALPN already exists.
     #[error("a listener for alpn {0:?} already exists")]
     AlreadyListening(String),
@@ -112,6 +115,7 @@ pub struct Network {
     streams: crate::streams::Streams,
     groups: crate::groups::Groups,
     prometheus: Option<std::net::SocketAddr>,
+    dashboard: Option<std::net::SocketAddr>,
 }
 
 impl Network {
@@ -206,15 +210,18 @@ impl Network {
             listen::<crate::groups::Protocol>(&router, &local)?,
         );
         #[cfg(feature = "prometheus")]
-        let prometheus = match config.prometheus {
-            Some(addr) => Some(
-                crate::metrics_exporter::serve(addr, network_id, local.termination().child_token())
-                    .await?,
-            ),
-            None => None,
-        };
+        let prometheus = start_prometheus(config.prometheus, network_id, &local).await?;
         #[cfg(not(feature = "prometheus"))]
         let prometheus = None;
+        #[cfg(feature = "dashboard")]
+        let dashboard = start_dashboard(
+            config.dashboard,
+            &local,
+            crate::dashboard::Sources::new(&discovery, &streams, &groups),
+        )
+        .await?;
+        #[cfg(not(feature = "dashboard"))]
+        let dashboard = None;
         Ok(Self {
             local,
             router,
@@ -223,6 +230,7 @@ impl Network {
             streams,
             groups,
             prometheus,
+            dashboard,
         })
     }
 
@@ -230,6 +238,12 @@ impl Network {
     /// with `NetworkBuilder::with_prometheus_addr`.
     pub fn prometheus_addr(&self) -> Option<std::net::SocketAddr> {
         self.prometheus
+    }
+
+    /// The address of this node's dashboard, if one was asked for with
+    /// `NetworkBuilder::with_dashboard`.
+    pub fn dashboard_addr(&self) -> Option<std::net::SocketAddr> {
+        self.dashboard
     }
 
     /// The network this node belongs to.
@@ -334,4 +348,36 @@ impl Drop for Network {
             self.accept_task.abort();
         }
     }
+}
+
+/// Starts the dashboard if one was asked for; returns its bound address.
+#[cfg(feature = "dashboard")]
+async fn start_dashboard(
+    config: Option<crate::dashboard::DashboardConfig>,
+    local: &LocalNode,
+    sources: crate::dashboard::Sources,
+) -> Result<Option<std::net::SocketAddr>, NetworkError> {
+    let Some(config) = config else {
+        return Ok(None);
+    };
+    let cancel = local.termination().child_token();
+    crate::dashboard::serve(config, sources, cancel)
+        .await
+        .map(Some)
+}
+
+/// Serves Prometheus metrics if asked for; returns the bound address.
+#[cfg(feature = "prometheus")]
+async fn start_prometheus(
+    addr: Option<std::net::SocketAddr>,
+    network_id: NetworkId,
+    local: &LocalNode,
+) -> Result<Option<std::net::SocketAddr>, NetworkError> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let cancel = local.termination().child_token();
+    crate::metrics_exporter::serve(addr, network_id, cancel)
+        .await
+        .map(Some)
 }

@@ -21,6 +21,7 @@ mod close;
 pub mod consumer;
 mod def;
 mod messages;
+pub(crate) mod observe;
 pub mod producer;
 mod registry;
 mod require;
@@ -120,6 +121,8 @@ pub(crate) struct Shared {
     pub(crate) discovery: Discovery,
     pub(crate) config: Config,
     pub(crate) registry: registry::Registry,
+    /// This node's consumers, for observers.
+    pub(crate) consumers: observe::Consumers,
 }
 
 impl Streams {
@@ -135,6 +138,7 @@ impl Streams {
             discovery: discovery.clone(),
             config,
             registry: registry::Registry::default(),
+            consumers: observe::Consumers::default(),
         });
         tokio::spawn(accept::serve(shared.clone(), listener));
         Self(shared)

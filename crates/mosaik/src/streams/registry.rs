@@ -30,6 +30,8 @@ pub(crate) struct Entry {
     /// A `Weak` of the producer's shared state (typed).
     pub(crate) handle: Box<dyn Any + Send + Sync>,
     pub(crate) intake: mpsc::Sender<Incoming>,
+    /// Samples the producer for observers; `None` once it is dropped.
+    pub(crate) sample: Box<dyn Fn() -> Option<super::observe::ProducerSample> + Send + Sync>,
 }
 
 #[derive(Default)]
@@ -60,6 +62,11 @@ impl Registry {
     /// Where to hand consumers of `id`.
     pub(crate) fn intake(&self, id: &StreamId) -> Option<mpsc::Sender<Incoming>> {
         self.with(|m| m.get(id).map(|e| e.intake.clone()))
+    }
+
+    /// Samples of every live producer, for observers.
+    pub(crate) fn samples(&self) -> Vec<super::observe::ProducerSample> {
+        self.with(|m| m.values().filter_map(|e| (e.sample)()).collect())
     }
 
     pub(crate) fn ids(&self) -> Vec<StreamId> {

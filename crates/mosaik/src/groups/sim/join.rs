@@ -94,6 +94,7 @@ impl SimNet {
             standing: standing_tx,
             cancel,
             failure,
+            telemetry: crate::groups::telemetry::SharedTelemetry::default(),
         };
         // Every line the worker logs names its machine (`MOSAIK_SIM_LOG`).
         let span = tracing::debug_span!("sim", slot);

@@ -97,6 +97,8 @@ pub(crate) struct Setup<S, M: StateMachine> {
     /// handles (`Group::storage_error`), before their pending requests
     /// are dropped.
     pub(crate) failure: Arc<std::sync::OnceLock<StorageError>>,
+    /// Term and followers' match indexes for observers (the dashboard).
+    pub(crate) telemetry: super::telemetry::SharedTelemetry,
 }
 
 pub(crate) struct Worker<S, M: StateMachine> {
@@ -132,6 +134,7 @@ pub(crate) struct Worker<S, M: StateMachine> {
     engine: Engine<PeerId, Cmd<M::Command>>,
     origin: Instant,
     status: watch::Sender<Status>,
+    telemetry: super::telemetry::SharedTelemetry,
     bonds_tx: watch::Sender<BondSet>,
     /// Ordered, so broadcasts to the bonds go out in the same order on
     /// every run (the runtime simulation replays seeds).
@@ -191,6 +194,7 @@ where
             standing: advertised,
             cancel,
             failure,
+            telemetry,
         } = setup;
         let group_id = *acceptor.config.group_id();
         let labels: Arc<[(&'static str, String); 2]> = Arc::new([
@@ -265,6 +269,7 @@ where
             engine,
             origin,
             status,
+            telemetry,
             bonds_tx: bonds,
             bonds: BTreeMap::new(),
             dialing: HashSet::new(),

@@ -265,6 +265,19 @@ where
             commit_reverts: 0,
             log_reverts: 0,
         };
+        self.telemetry.publish(super::super::telemetry::Telemetry {
+            term: self.engine.term().round(),
+            matched: self
+                .engine
+                .progress()
+                .map(|progress| {
+                    progress
+                        .iter()
+                        .map(|(peer, p)| (*peer, p.match_index.0))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
         self.status.send_if_modified(|s| {
             let log_reverts = s.log_reverts + u64::from(next.log < s.log);
             let updated = Status {

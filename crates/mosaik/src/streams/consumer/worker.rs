@@ -70,6 +70,12 @@ pub(super) fn spawn<D: Datum>(shared: &Arc<Shared>, config: ConsumerConfig) -> C
     status.set_rule(condition.rule().clone());
     let status = Arc::new(status);
     let stats = Arc::new(Stats::default());
+    shared.consumers.insert(
+        config.stream_id,
+        core::any::type_name::<D>(),
+        Arc::downgrade(&status),
+        Arc::downgrade(&stats),
+    );
     let config = Arc::new(config);
     let cancel = shared.local.termination().child_token();
     let worker = Worker {

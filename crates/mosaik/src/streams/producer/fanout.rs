@@ -19,7 +19,7 @@ use {
     iroh::endpoint::Connection,
     std::sync::{
         Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     tokio::sync::mpsc::{self, error::TrySendError},
 };
@@ -55,6 +55,10 @@ pub(crate) struct Fanout<D> {
     // `UnboundedSender`); it holds only datums the caller chose to collect, and draining it is theirs.
     undelivered: Option<mpsc::UnboundedSender<D>>,
     dropped: metrics::Counter,
+    /// Totals for observers (the metric above is process-wide and may
+    /// have no recorder): datums taken, datums nobody took.
+    pub(crate) sent_total: AtomicU64,
+    pub(crate) dropped_total: AtomicU64,
 }
 
 impl<D: Datum> Fanout<D> {
@@ -75,6 +79,8 @@ impl<D: Datum> Fanout<D> {
             subscribers: AtomicUsize::new(0),
             undelivered,
             dropped: metrics::counter!("mosaik.streams.producer.items.dropped", labels),
+            sent_total: AtomicU64::new(0),
+            dropped_total: AtomicU64::new(0),
         }
     }
 
@@ -152,6 +158,7 @@ impl<D: Datum> Fanout<D> {
     /// Queues prepared bytes for every matching subscriber.
     pub(super) fn deliver(&self, prepared: Prepared<D>) -> Result<(), Error<D>> {
         let Prepared { datum, bytes } = prepared;
+        self.sent_total.fetch_add(1, Ordering::Relaxed);
         let Some(bytes) = bytes else {
             self.undeliverable(datum);
             return Ok(());
@@ -187,6 +194,7 @@ impl<D: Datum> Fanout<D> {
                 }
                 Err(TrySendError::Full(_)) => {
                     self.dropped.increment(1);
+                    self.dropped_total.fetch_add(1, Ordering::Relaxed);
                     true
                 }
                 // Its task ended; the worker removes the slot on its event.
@@ -205,6 +213,7 @@ impl<D: Datum> Fanout<D> {
 
     fn undeliverable(&self, datum: D) {
         self.dropped.increment(1);
+        self.dropped_total.fetch_add(1, Ordering::Relaxed);
         if let Some(sink) = &self.undelivered {
             let _ = sink.send(datum);
         }

@@ -214,6 +214,18 @@ impl<D: Datum> Builder<D> {
             }
             let serial = registry.next_serial();
             let (inner, intake) = worker::spawn(&shared, config, undelivered, serial);
+            let weak = Arc::downgrade(&inner);
+            let sample = move || {
+                use core::sync::atomic::Ordering::Relaxed;
+                let inner = weak.upgrade()?;
+                Some(super::observe::ProducerSample {
+                    stream_id: id,
+                    datum: core::any::type_name::<D>(),
+                    sent: inner.fanout.sent_total.load(Relaxed),
+                    dropped: inner.fanout.dropped_total.load(Relaxed),
+                    consumers: super::observe::channels(&inner.status, true),
+                })
+            };
             entries.insert(
                 id,
                 super::registry::Entry {
@@ -222,6 +234,7 @@ impl<D: Datum> Builder<D> {
                     type_name: core::any::type_name::<D>(),
                     handle: Box::new(Arc::downgrade(&inner)),
                     intake,
+                    sample: Box::new(sample),
                 },
             );
             // Advertised under the registry lock so a concurrent drop of an
