@@ -43,7 +43,8 @@ impl Probe {
         let producer = nets[0].streams().produce::<u64>();
         let mut consumer = nets[1].streams().consume::<u64>();
         tokio::time::timeout(Duration::from_secs(30), producer.when().online()).await?;
-        let (received, commits, changes) = Default::default();
+        let (received, commits, changes): (Arc<AtomicU64>, Arc<AtomicU64>, Arc<AtomicU64>) =
+            Default::default();
         let mut tasks = Vec::new();
         let count = Arc::clone(&received);
         tasks.push(tokio::spawn(async move {
