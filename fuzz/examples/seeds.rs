@@ -1,6 +1,6 @@
 //! Writes the seed corpora: each target's valid encodings from
 //! `mosaik::__fuzz` into `corpus/<target>/seed-<i>` (run from `fuzz/`:
-//! `cargo run --bin seeds`). Existing files are kept, so a corpus grown by
+//! `cargo run --example seeds`; an example, so `cargo fuzz build`, which builds the bins, leaves it out). Existing files are kept, so a corpus grown by
 //! fuzzing is not lost; seeds are only added.
 
 use std::{fs, path::Path};
