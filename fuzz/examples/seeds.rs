@@ -1,7 +1,8 @@
 //! Writes the seed corpora: each target's valid encodings from
 //! `mosaik::__fuzz` into `corpus/<target>/seed-<i>` (run from `fuzz/`:
-//! `cargo run --example seeds`; an example, so `cargo fuzz build`, which builds the bins, leaves it out). Existing files are kept, so a corpus grown by
-//! fuzzing is not lost; seeds are only added.
+//! `cargo run --example seeds`). An example, not a bin, because
+//! `cargo fuzz build` builds every bin as a fuzz target. Files are only
+//! written, never removed, so a corpus grown by fuzzing is kept.
 
 use std::{fs, path::Path};
 
