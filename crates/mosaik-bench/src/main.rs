@@ -5,6 +5,7 @@
 // Figures are reported as floating point; precision loss is irrelevant here.
 #![allow(clippy::cast_precision_loss)]
 
+mod attack;
 mod collections;
 mod discovery;
 mod durable;
@@ -129,6 +130,29 @@ enum Scenario {
         #[arg(long, default_value_t = 3)]
         members: usize,
     },
+    /// Hostile peers (issue 17): each attack against a 3-node cluster
+    /// running a stream and a committing group; service figures vs idle.
+    Attack {
+        /// Attacks to run (all when omitted).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        kinds: Vec<attack::Kind>,
+        /// Seconds each attack's service window lasts.
+        #[arg(long, default_value_t = 10)]
+        secs: u64,
+    },
+    /// The attacker process of `attack` (runs until killed).
+    #[command(hide = true)]
+    AttackRun {
+        /// The attack.
+        #[arg(long, value_enum)]
+        kind: attack::Kind,
+        /// The victim's network id.
+        #[arg(long)]
+        network: String,
+        /// The victim's address (JSON).
+        #[arg(long)]
+        target: String,
+    },
     /// B7: Link framing throughput next to a raw iroh stream, same run.
     Transport {
         /// Frame size in bytes.
@@ -246,5 +270,11 @@ async fn main() -> anyhow::Result<()> {
             rounds,
             payload,
         } => streams::rtt(&sizes, rounds, payload).await,
+        Scenario::Attack { kinds, secs } => attack::attacks(&kinds, secs).await,
+        Scenario::AttackRun {
+            kind,
+            network,
+            target,
+        } => attack::run_attacker(kind, &network, &target).await,
     }
 }

@@ -152,10 +152,16 @@ extern crate self as mosaik;
 pub mod declare {
     pub use crate::{collection, stream};
 }
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+#[path = "fuzzing.rs"]
+pub mod __fuzz;
 pub mod collections;
 #[cfg(feature = "dashboard")]
 pub mod dashboard;
 pub mod discovery;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use __fuzz as fuzzing;
 pub mod groups;
 #[cfg(feature = "prometheus")]
 mod metrics_exporter;

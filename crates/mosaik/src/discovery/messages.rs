@@ -104,15 +104,58 @@ impl GracefulDeparture {
     }
 }
 
+/// The discovery decoders under fuzzing (see `crate::fuzzing`).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) const FUZZ_TARGETS: &[crate::fuzzing::Target] = {
+    use crate::{
+        discovery::SignedPeerEntry,
+        fuzzing::{Target, decodes, enc, entry},
+    };
+    fn departure() -> GracefulDeparture {
+        GracefulDeparture::new(&SecretKey::generate(), PeerEntryVersion(1, 2))
+    }
+    &[
+        Target {
+            name: "signed_entry",
+            decode: decodes::<SignedPeerEntry>,
+            seeds: || vec![enc(&entry("n")), enc(&entry("n"))],
+        },
+        Target {
+            name: "catalog_snapshot",
+            decode: decodes::<CatalogSnapshot>,
+            seeds: || {
+                vec![enc(&CatalogSnapshot(vec![
+                    entry("n").into(),
+                    entry("n").into(),
+                ]))]
+            },
+        },
+        Target {
+            name: "announcement",
+            decode: decodes::<AnnouncementMessage>,
+            seeds: || {
+                vec![
+                    enc(&AnnouncementMessage::OwnEntryUpdate(entry("n").into())),
+                    enc(&AnnouncementMessage::GracefulDeparture(departure())),
+                ]
+            },
+        },
+        Target {
+            name: "departure",
+            decode: decodes::<GracefulDeparture>,
+            seeds: || vec![enc(&departure())],
+        },
+        Target {
+            name: "unverified_entry",
+            decode: decodes::<UnverifiedEntry>,
+            seeds: || vec![enc(&UnverifiedEntry::from(entry("n")))],
+        },
+    ]
+};
+
 #[cfg(test)]
 mod tests {
-    use {
-        super::*,
-        crate::{
-            discovery::SignedPeerEntry,
-            network::fuzz::{decodes, enc, entry, fuzz},
-        },
-    };
+    use {super::*, crate::network::fuzz::fuzz_all};
 
     #[test]
     fn departure_signature_binds_fields() {
@@ -126,36 +169,6 @@ mod tests {
 
     #[test]
     fn discovery_decoders() {
-        let (a, b) = (entry("n"), entry("n"));
-        let snapshot = CatalogSnapshot(vec![a.clone().into(), b.clone().into()]);
-        let departure = GracefulDeparture::new(&SecretKey::generate(), PeerEntryVersion(1, 2));
-        fuzz(
-            "signed_entry",
-            &[enc(&a), enc(&b)],
-            decodes::<SignedPeerEntry>,
-        );
-        fuzz(
-            "catalog_snapshot",
-            &[enc(&snapshot)],
-            decodes::<CatalogSnapshot>,
-        );
-        fuzz(
-            "announcement",
-            &[
-                enc(&AnnouncementMessage::OwnEntryUpdate(a.clone().into())),
-                enc(&AnnouncementMessage::GracefulDeparture(departure.clone())),
-            ],
-            decodes::<AnnouncementMessage>,
-        );
-        fuzz(
-            "departure",
-            &[enc(&departure)],
-            decodes::<GracefulDeparture>,
-        );
-        fuzz(
-            "unverified_entry",
-            &[enc(&UnverifiedEntry::from(a))],
-            decodes::<UnverifiedEntry>,
-        );
+        fuzz_all(FUZZ_TARGETS);
     }
 }

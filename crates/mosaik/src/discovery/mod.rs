@@ -32,6 +32,8 @@ pub use {
 };
 
 pub(crate) use entry::UnverifiedEntry;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use messages::FUZZ_TARGETS;
 
 use {
     crate::network::{Listener, LocalNode},

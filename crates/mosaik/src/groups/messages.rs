@@ -183,18 +183,137 @@ pub(crate) enum BondMessage<C, Id = PeerId> {
     Standing(Standing),
 }
 
+/// The bond protocol's decoders under fuzzing (see `crate::fuzzing`):
+/// handshakes, bond messages (Raft ones included) and state sync.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) const FUZZ_TARGETS: &[crate::fuzzing::Target] = {
+    use {
+        super::sync::wire::{SnapshotInfo, SyncMessage},
+        crate::fuzzing::{Target, decodes, enc, entry},
+        mosaik_raft::{CommittedRank, Cursor, Forward, Index, Message, Term, Vote},
+    };
+    const STANDING: Standing = Standing {
+        preference: LeadershipPreference::Normal,
+        history: true,
+    };
+    fn bonds() -> HandshakeBonds {
+        HandshakeBonds::of(vec![entry("n"), entry("n")])
+    }
+    fn anchor() -> Cursor<PeerId> {
+        let key = iroh::SecretKey::from_bytes(&[3; 32]).public();
+        Cursor {
+            term: Term::new(3, key),
+            index: Index::new(9),
+        }
+    }
+    fn sync() -> Vec<SyncMessage> {
+        let anchor = anchor();
+        vec![
+            SyncMessage::Query {
+                base: Index::new(1),
+            },
+            SyncMessage::Offer {
+                snapshots: vec![SnapshotInfo { anchor, items: 5 }],
+            },
+            SyncMessage::Fetch {
+                anchor,
+                range: 0..5,
+            },
+            SyncMessage::Data {
+                anchor,
+                offset: 0,
+                items: vec![bytes::Bytes::from_static(b"item")],
+            },
+        ]
+    }
+    fn raft() -> Vec<RaftMessage<i64>> {
+        let anchor = anchor();
+        let rank = CommittedRank {
+            weight: 1,
+            commit: anchor,
+        };
+        vec![
+            Message::RequestVote {
+                term: anchor.term,
+                candidate: iroh::SecretKey::from_bytes(&[3; 32]).public(),
+                log_position: anchor,
+                rank,
+                pre_vote: true,
+            },
+            Message::RequestVoteResponse {
+                term: anchor.term,
+                vote: Vote::Granted,
+                pre_vote: false,
+            },
+            Message::Forward(Forward::Command {
+                request_id: 1,
+                commands: vec![Cmd(5)],
+            }),
+            Message::Forward(Forward::Read { request_id: 2 }),
+        ]
+    }
+    &[
+        Target {
+            name: "handshake_start",
+            decode: decodes::<HandshakeStart>,
+            seeds: || {
+                vec![enc(&HandshakeStart {
+                    network_id: NetworkId::from("n"),
+                    group_id: GroupId::from("g"),
+                    proof: Digest::from("p"),
+                    bonds: bonds(),
+                    standing: STANDING,
+                    entry: entry("n").into(),
+                })]
+            },
+        },
+        Target {
+            name: "handshake_end",
+            decode: decodes::<HandshakeEnd>,
+            seeds: || {
+                vec![enc(&HandshakeEnd {
+                    proof: Digest::from("p"),
+                    bonds: bonds(),
+                    standing: STANDING,
+                    entry: entry("n").into(),
+                })]
+            },
+        },
+        Target {
+            name: "sync_message",
+            decode: decodes::<SyncMessage>,
+            seeds: || sync().iter().map(enc).collect(),
+        },
+        Target {
+            name: "bond_message",
+            decode: decodes::<BondMessage<i64>>,
+            seeds: || {
+                let mut bond: Vec<BondMessage<i64>> = vec![
+                    BondMessage::Ping,
+                    BondMessage::Pong,
+                    BondMessage::Departure,
+                    BondMessage::PeerEntryUpdate(Box::new(entry("n"))),
+                    BondMessage::BondFormed(Box::new(entry("n"))),
+                    BondMessage::StateSync(bytes::Bytes::from_static(b"strategy")),
+                    BondMessage::Standing(STANDING),
+                ];
+                bond.extend(sync().into_iter().map(BondMessage::Sync));
+                bond.extend(raft().into_iter().map(BondMessage::Raft));
+                bond.iter().map(enc).collect()
+            },
+        },
+    ]
+};
+
 #[cfg(test)]
 mod tests {
     use {
         super::{
-            super::{
-                sync::wire::{SnapshotInfo, SyncMessage},
-                wire_id::{PeerIds, WireId},
-            },
+            super::wire_id::{PeerIds, WireId},
             *,
         },
         crate::{
-            network::fuzz::{decodes, enc, fuzz},
+            network::fuzz::{fuzz, fuzz_all},
             primitives::encoding,
         },
     };
@@ -226,75 +345,14 @@ mod tests {
 
     #[test]
     fn groups_decoders() {
-        let standing = Standing {
-            preference: LeadershipPreference::Normal,
-            history: true,
-        };
-        let bonds = HandshakeBonds::of(vec![entry(), entry()]);
-        let start = HandshakeStart {
-            network_id: NetworkId::from("n"),
-            group_id: GroupId::from("g"),
-            proof: Digest::from("p"),
-            bonds: bonds.clone(),
-            standing,
-            entry: entry().into(),
-        };
-        let end = HandshakeEnd {
-            proof: Digest::from("p"),
-            bonds,
-            standing,
-            entry: entry().into(),
-        };
-        fuzz("handshake_start", &[enc(&start)], decodes::<HandshakeStart>);
-        fuzz("handshake_end", &[enc(&end)], decodes::<HandshakeEnd>);
-        let key = iroh::SecretKey::generate().public();
-        let anchor = mosaik_raft::Cursor {
-            term: mosaik_raft::Term::new(3, key),
-            index: mosaik_raft::Index::new(9),
-        };
-        let sync = [
-            SyncMessage::Query {
-                base: mosaik_raft::Index::new(1),
-            },
-            SyncMessage::Offer {
-                snapshots: vec![SnapshotInfo { anchor, items: 5 }],
-            },
-            SyncMessage::Fetch {
-                anchor,
-                range: 0..5,
-            },
-            SyncMessage::Data {
-                anchor,
-                offset: 0,
-                items: vec![bytes::Bytes::from_static(b"item")],
-            },
-        ];
-        let sync_seeds: Vec<Vec<u8>> = sync.iter().map(enc).collect();
-        fuzz("sync_message", &sync_seeds, decodes::<SyncMessage>);
-        let bond: Vec<BondMessage<i64>> = vec![
-            BondMessage::Ping,
-            BondMessage::Pong,
-            BondMessage::Departure,
-            BondMessage::PeerEntryUpdate(Box::new(entry())),
-            BondMessage::BondFormed(Box::new(entry())),
-            BondMessage::Sync(sync[3].clone()),
-            BondMessage::StateSync(bytes::Bytes::from_static(b"strategy")),
-            BondMessage::Standing(standing),
-            BondMessage::Raft(mosaik_raft::Message::AppendEntries {
-                term: anchor.term,
-                leader: key,
-                prev_log_position: anchor,
-                entries: vec![mosaik_raft::Entry::command(anchor.term, Cmd(-7))],
-                leader_commit: anchor.index,
-                rank: mosaik_raft::CommittedRank::zero(),
-                overrule: None,
-                seq: 1,
-            }),
-        ];
-        let bond_seeds: Vec<Vec<u8>> = bond.iter().map(enc).collect();
-        fuzz("bond_message", &bond_seeds, decodes::<BondMessage<i64>>);
+        fuzz_all(FUZZ_TARGETS);
         // The reader's way: plain ids first, each checked after the decode
         // (a mutated id that is no curve point must fail, not panic).
+        let bond_seeds = FUZZ_TARGETS
+            .iter()
+            .find(|t| t.name == "bond_message")
+            .map(|t| (t.seeds)())
+            .expect("a bond_message target");
         fuzz(
             "bond_message_wire_ids",
             &bond_seeds,

@@ -212,4 +212,6 @@ impl Groups {
     }
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use messages::FUZZ_TARGETS;
 pub(crate) use messages::GroupsProtocol as Protocol;

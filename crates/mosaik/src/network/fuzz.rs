@@ -1,25 +1,16 @@
 //! The harness of the bounded property tests of every peer-facing decoder
-//! (discovery's in `discovery/messages.rs`, the bond protocol's in
-//! `groups/messages.rs`, streams and tickets here): valid encodings
-//! (the seed corpus) mutated many ways — bit flips, boundary bytes, inserted
-//! huge varint lengths, truncation, splices — and pure noise must decode or
-//! fail, never panic, and never take long (a decoder that trusts a length
-//! prefix would allocate or loop on it).
+//! (the table of `crate::fuzzing`, which the cargo-fuzz targets in `fuzz/`
+//! run too): valid encodings (the seed corpus) mutated many ways — bit
+//! flips, boundary bytes, inserted huge varint lengths, truncation, splices
+//! — and pure noise must decode or fail, never panic, and never take long
+//! (a decoder that trusts a length prefix would allocate or loop on it).
 //!
 //! Iterations per decoder: `MOSAIK_FUZZ_ITERS` (default 2,000), or keep
-//! going for `MOSAIK_FUZZ_SECS` seconds each; `scripts/fuzz` runs them long
-//! under an address-space limit.
+//! going for `MOSAIK_FUZZ_SECS` seconds each. This is the bounded smoke of
+//! `cargo test`; `scripts/fuzz` runs the coverage-guided targets long.
 
 use {
-    crate::{
-        GroupId, NetworkId, StreamId, Tag,
-        discovery::{PeerEntry, SignedPeerEntry},
-        primitives::{TicketClass, encoding},
-        streams::{ConsumerHandshake, Criteria, StartStream},
-        tickets::Ticket,
-    },
-    iroh::{EndpointAddr, SecretKey},
-    serde::{Serialize, de::DeserializeOwned},
+    crate::fuzzing::Target,
     std::time::{Duration, Instant},
 };
 
@@ -122,46 +113,28 @@ pub(crate) fn fuzz(name: &str, seeds: &[Vec<u8>], mut decode: impl FnMut(&[u8]) 
     );
 }
 
-pub(crate) fn decodes<T: DeserializeOwned>(bytes: &[u8]) -> bool {
-    encoding::deserialize::<T>(bytes).is_ok()
+/// Runs [`fuzz`] on every target of a table of `crate::fuzzing`.
+pub(crate) fn fuzz_all(targets: &[Target]) {
+    for t in targets {
+        fuzz(t.name, &(t.seeds)(), t.decode);
+    }
 }
 
-pub(crate) fn enc<T: Serialize>(value: &T) -> Vec<u8> {
-    encoding::serialize(value).to_vec()
-}
-
-pub(crate) fn entry(net: &str) -> SignedPeerEntry {
-    let key = SecretKey::generate();
-    PeerEntry::new(NetworkId::from(net), EndpointAddr::new(key.public()))
-        .add_tags([Tag::from("t")])
-        .add_streams([StreamId::from("s")])
-        .add_groups([GroupId::from("g")])
-        .add_ticket(Ticket::new(
-            TicketClass::from("c"),
-            bytes::Bytes::from_static(b"ticket"),
-        ))
-        .sign(&key)
-        .unwrap()
-}
-
+/// Every target, module by module (one test each, so `scripts/fuzz` can
+/// report them apart); discovery's and the bond protocol's tests live with
+/// their messages.
 #[test]
-fn streams_decoders() {
-    let hs = ConsumerHandshake {
-        network_id: NetworkId::from("n"),
-        stream_id: StreamId::from("s"),
-        criteria: Criteria::default(),
-    };
-    fuzz(
-        "consumer_handshake",
-        &[enc(&hs)],
-        decodes::<ConsumerHandshake>,
-    );
-    let start = StartStream(NetworkId::from("n"), StreamId::from("s"));
-    fuzz("start_stream", &[enc(&start)], decodes::<StartStream>);
-}
-
-#[test]
-fn ticket_decoders() {
-    let ticket = Ticket::new(TicketClass::from("c"), bytes::Bytes::from_static(b"data"));
-    fuzz("ticket", &[enc(&ticket)], decodes::<Ticket>);
+fn streams_and_tickets_decoders() {
+    let all = crate::fuzzing::targets();
+    let here: Vec<Target> = all
+        .into_iter()
+        .filter(|t| {
+            !crate::discovery::FUZZ_TARGETS
+                .iter()
+                .chain(crate::groups::FUZZ_TARGETS)
+                .any(|o| o.name == t.name)
+        })
+        .collect();
+    assert!(here.iter().any(|t| t.name == "jwt"));
+    fuzz_all(&here);
 }

@@ -2,9 +2,12 @@
 //! amplification through a handshake replaying one entry thousands of times.
 
 use {
-    crate::util::{Counter, attacker, close_code, fast, node, raw, timing, until, within},
+    crate::{
+        attacks::{GROUPS_ALPN, OnOpen, amplified_handshake, reopen_until},
+        util::{Counter, attacker, close_code, fast, node, raw, timing, until, within},
+    },
     core::time::Duration,
-    mosaik::{Digest, GroupId, NetworkId, discovery::PeerEntry, groups::GroupKey, iroh::Signature},
+    mosaik::groups::GroupKey,
     std::{
         sync::{
             Arc,
@@ -15,7 +18,6 @@ use {
 };
 
 const NET: &str = "hostile-bonds";
-const GROUPS_ALPN: &[u8] = b"/mosaik/groups/1";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reopened_connections_cannot_starve_an_honest_bond() {
@@ -42,20 +44,13 @@ async fn reopened_connections_cannot_starve_an_honest_bond() {
     let mut tasks = Vec::new();
     for _ in 0..200 {
         let (attacker, stop, addr) = (attacker.clone(), stop.clone(), victim_addr.clone());
-        tasks.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                if let Ok(conn) = attacker
-                    .local()
-                    .endpoint()
-                    .connect(addr.clone(), GROUPS_ALPN)
-                    .await
-                {
-                    conn.closed().await;
-                } else {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }));
+        tasks.push(tokio::spawn(reopen_until(
+            attacker,
+            addr,
+            GROUPS_ALPN,
+            stop,
+            OnOpen::Silence,
+        )));
     }
     until("attack running", || {
         victim.connections_of(GROUPS_ALPN) >= 16
@@ -104,24 +99,12 @@ async fn replayed_handshake_entries_are_refused_before_verification() {
         .with_consensus_config(timing())
         .join();
     let attacker = attacker().await;
-    let me = attacker.discovery().me();
-    let one = (me.clone().into_unsigned(), *me.signature());
-    // `HandshakeStart` on the wire: network, group, proof, bonds, standing,
-    // entry. The bond list alone replays one valid entry 5,000 times.
-    let bonds: Vec<(PeerEntry, Signature)> = vec![one; 5_000];
-    let start = (
-        NetworkId::from(NET),
-        GroupId::from("any"),
-        Digest::from("proof"),
-        bonds,
-    );
+    // The bond list alone replays one valid entry 5,000 times.
+    let frame = amplified_handshake(&attacker, NET, 5_000);
     let conn = raw(&attacker, &victim, GROUPS_ALPN)
         .await
         .expect("connects");
     let (mut send, _recv) = conn.open_bi().await.unwrap();
-    let bytes = postcard::to_stdvec(&start).unwrap();
-    let mut frame = u32::try_from(bytes.len()).unwrap().to_be_bytes().to_vec();
-    frame.extend(bytes);
     let started = Instant::now();
     let _ = send.write_all(&frame).await;
     let code = close_code(&conn, Duration::from_secs(2)).await;

@@ -1,33 +1,17 @@
 //! Sybil catalog flood: snapshots full of fresh, correctly signed entries.
 
 use {
-    crate::util::{attacker, fast, node, until, within},
-    core::time::Duration,
-    mosaik::{
-        NetworkId,
-        discovery::{PeerEntry, SyncProtocol},
-        iroh::{EndpointAddr, SecretKey, Signature},
+    crate::{
+        attacks::{push_snapshot, sybils},
+        util::{attacker, fast, node, until, within},
     },
+    core::time::Duration,
     std::time::Instant,
 };
 
 const NET: &str = "hostile-sybil";
 const CAP: usize = 100;
 const PER_SYNC: usize = 40;
-
-type RawSnapshot = Vec<(PeerEntry, Signature)>;
-
-fn sybils(n: usize) -> RawSnapshot {
-    (0..n)
-        .map(|_| {
-            let key = SecretKey::generate();
-            let signed = PeerEntry::new(NetworkId::from(NET), EndpointAddr::new(key.public()))
-                .sign(&key)
-                .unwrap();
-            (signed.clone().into_unsigned(), *signed.signature())
-        })
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sybil_flood_keeps_the_catalog_bounded_and_service_running() {
@@ -53,13 +37,7 @@ async fn sybil_flood_keeps_the_catalog_bounded_and_service_running() {
     let attacker = attacker().await;
     for round in 0..3 {
         let started = Instant::now();
-        let mut link = attacker
-            .local()
-            .connect::<SyncProtocol>(victim.local().addr())
-            .await
-            .unwrap();
-        link.send(&sybils(2_000)).await.unwrap();
-        let _ = link.recv::<RawSnapshot>().await;
+        assert!(push_snapshot(&attacker, victim.local().addr(), &sybils(NET, 2_000)).await);
         let size = victim.discovery().catalog().signed_peers_count();
         println!(
             "sybil push {round}: 2000 entries, victim catalog {size} (cap {CAP}), exchange {:?}",

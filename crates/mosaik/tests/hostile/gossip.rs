@@ -2,7 +2,10 @@
 //! peers the catalog does not know are closed, and bounded in number.
 
 use {
-    crate::util::{attacker, close_code, fast, node, raw, until},
+    crate::{
+        attacks::gossip_misuse,
+        util::{attacker, close_code, fast, node, raw, until},
+    },
     core::time::Duration,
     mosaik::{
         discovery::ANNOUNCE_ALPN,
@@ -24,35 +27,7 @@ async fn gossip_garbage_and_silence_are_closed_and_bounded() {
         let Some(conn) = raw(&attacker, &victim, ANNOUNCE_ALPN).await else {
             continue;
         };
-        match i % 4 {
-            // Silence.
-            0 => {}
-            // Garbage.
-            1 => {
-                if let Ok(mut s) = conn.open_uni().await {
-                    let _ = s.write_all(&[0xA5; 512]).await;
-                }
-            }
-            // A 4 GiB length prefix.
-            2 => {
-                if let Ok(mut s) = conn.open_uni().await {
-                    let _ = s.write_all(&[0xFF; 8]).await;
-                }
-            }
-            // Slow bytes: one every 100 ms.
-            _ => {
-                if let Ok(mut s) = conn.open_uni().await {
-                    tokio::spawn(async move {
-                        for _ in 0..100 {
-                            if s.write_all(&[1]).await.is_err() {
-                                break;
-                            }
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    });
-                }
-            }
-        }
+        gossip_misuse(&conn, i).await;
         peak = peak.max(victim.connections_of(ANNOUNCE_ALPN));
         conns.push(conn);
     }

@@ -5,6 +5,7 @@
 //!
 //! `cargo test -p mosaik --test hostile -- --nocapture` prints the figures.
 
+mod attacks;
 mod bonds;
 mod catalog;
 mod gossip;

@@ -2,7 +2,10 @@
 //! large prefixes on protocols whose handshakes are small.
 
 use {
-    crate::util::{attacker, close_code, fast, node, node_with, raw, until},
+    crate::{
+        attacks::{almost_complete_frame, rss},
+        util::{attacker, close_code, fast, node, node_with, raw, until},
+    },
     core::time::Duration,
     mosaik::network::{ConnectionLimit, Protocol, ProtocolViolation},
     std::time::Instant,
@@ -57,47 +60,22 @@ async fn frame_flood_stays_within_the_budget_and_recovers() {
     drop(held);
 }
 
-/// This process's resident set size in bytes (Linux).
-fn rss() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// The attack of the issue with default limits: 64 connections each
 /// sending all but one byte of a 16 MiB frame.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_budget_holds_sixty_four_almost_complete_16_mib_frames() {
     let victim = node(NET, fast()).await;
     let budget = victim.limits().max_unauthenticated_bytes;
-    let attacker = attacker().await;
+    let attacker = std::sync::Arc::new(attacker().await);
     let before = rss();
     let frame = 16 * 1024 * 1024 - 1;
     let alpn = mosaik::discovery::SyncProtocol::ALPN;
     let mut senders = Vec::new();
     for _ in 0..64 {
-        let Some(conn) = raw(&attacker, &victim, alpn).await else {
-            continue;
-        };
+        let (attacker, addr) = (attacker.clone(), victim.local().addr());
+        // All but one byte.
         senders.push(tokio::spawn(async move {
-            let Ok((mut send, _recv)) = conn.open_bi().await else {
-                return conn;
-            };
-            let _ = send
-                .write_all(&u32::try_from(frame).unwrap().to_be_bytes())
-                .await;
-            let chunk = vec![7u8; 1024 * 1024];
-            for _ in 0..15 {
-                if send.write_all(&chunk).await.is_err() {
-                    break;
-                }
-            }
-            // All but one byte.
-            let _ = send.write_all(&chunk[..chunk.len() - 2]).await;
-            conn
+            almost_complete_frame(&attacker, addr, alpn, frame, 1).await
         }));
     }
     let mut peak = 0;
@@ -106,7 +84,7 @@ async fn default_budget_holds_sixty_four_almost_complete_16_mib_frames() {
     for sender in senders {
         peak = peak.max(victim.unauthenticated_bytes());
         peak_rss = peak_rss.max(rss());
-        conns.push(sender.await.unwrap());
+        conns.extend(sender.await.unwrap());
     }
     peak = peak.max(victim.unauthenticated_bytes());
     peak_rss = peak_rss.max(rss());

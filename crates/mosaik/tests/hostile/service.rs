@@ -3,7 +3,10 @@
 //! garbage, reopened bond connections).
 
 use {
-    crate::util::{Counter, attacker, fast, node, timing, until, within},
+    crate::{
+        attacks::{GROUPS_ALPN, OnOpen, reopen_until},
+        util::{Counter, attacker, fast, node, timing, until, within},
+    },
     core::time::Duration,
     mosaik::{discovery::ANNOUNCE_ALPN, groups::GroupKey, network::Protocol},
     std::{
@@ -91,31 +94,18 @@ async fn stream_and_group_keep_serving_under_combined_attack() {
     let alpns: [&'static [u8]; 3] = [
         mosaik::discovery::SyncProtocol::ALPN,
         ANNOUNCE_ALPN,
-        b"/mosaik/groups/1",
+        GROUPS_ALPN,
     ];
     for n in 0..96 {
         let alpn = alpns[n % 3];
         let (attacker, stop, addr) = (attacker.clone(), stop.clone(), victim_addr.clone());
-        floods.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let Ok(conn) = attacker
-                    .local()
-                    .endpoint()
-                    .connect(addr.clone(), alpn)
-                    .await
-                else {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                };
-                if let Ok((mut send, _recv)) = conn.open_bi().await {
-                    // An almost-complete 16 MiB frame header and some body.
-                    let mut bytes = (16u32 * 1024 * 1024 - 1).to_be_bytes().to_vec();
-                    bytes.extend([0xA5; 4096]);
-                    let _ = send.write_all(&bytes).await;
-                }
-                conn.closed().await;
-            }
-        }));
+        floods.push(tokio::spawn(reopen_until(
+            attacker,
+            addr,
+            alpn,
+            stop,
+            OnOpen::LargePrefix,
+        )));
     }
     until("attack running", || {
         victim.connections_of(mosaik::discovery::SyncProtocol::ALPN) > 0

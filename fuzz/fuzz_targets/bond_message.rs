@@ -1,0 +1,6 @@
+//! Fuzzes the `bond_message` decoder of `mosaik::__fuzz`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = (mosaik::__fuzz::target("bond_message").decode)(data);
+});

@@ -1,0 +1,6 @@
+//! Fuzzes the `consumer_handshake` decoder of `mosaik::__fuzz`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = (mosaik::__fuzz::target("consumer_handshake").decode)(data);
+});

@@ -1,0 +1,6 @@
+//! Fuzzes the `ticket` decoder of `mosaik::__fuzz`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = (mosaik::__fuzz::target("ticket").decode)(data);
+});
