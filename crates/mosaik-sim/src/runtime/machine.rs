@@ -66,6 +66,13 @@ impl StateMachine for Registers {
         }
     }
 
+    // A copy of the initial machine lets a member that loses a dynamic-mode
+    // merge rebuild and replay instead of stopping its group, so the
+    // simulation exercises rebuild-on-revert.
+    fn try_clone(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+
     fn state_sync(&self) -> Self::StateSync {
         LogReplaySync::default()
     }
