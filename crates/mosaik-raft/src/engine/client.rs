@@ -164,13 +164,11 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 // happen (an older committed entry would be in that leader's log), and in dynamic
                 // mode it is a committed entry of a minority side that the merge will revert
                 // (ours may still commit there). Only a newer committed term decides.
-                let replaced = |term: Term<Id>| {
-                    term > watch.term || newest.is_some_and(|newest| newest > watch.term)
-                };
+                let newer_committed = newest.is_some_and(|newest| newest > watch.term);
                 let result = match committed_term {
                     None => Err(CommitError::Unknown),
                     Some(term) if decisive == *end && term == watch.term => Ok(watch.range.clone()),
-                    Some(term) if (decisive == *end && replaced(term)) || term > watch.term => {
+                    Some(term) if term > watch.term || (decisive == *end && newer_committed) => {
                         match log.last_index_of_term(watch.term, decisive) {
                             Some(through) if through >= *watch.range.start() => {
                                 Err(CommitError::PartlyCommitted { through })

@@ -51,6 +51,9 @@ pub(super) struct Wire {
     from: usize,
     to: usize,
     /// The other end's inbox.
+    // unbounded: the simulated stand-in for a socket; what enters is what the
+    // bond's writer sent from its bounded queue (`OUTBOUND_QUEUE`) during the
+    // few milliseconds of simulated delay, and its reader drains it.
     tx: mpsc::UnboundedSender<Bytes>,
     /// Shared by both ends: the bond is closed.
     pub(super) closed: CancellationToken,
@@ -62,6 +65,8 @@ pub(super) struct Wire {
     /// In-order messages sent while the direction was blocked, in order:
     /// a reliable stream retransmits them once the path works again (or
     /// loses them with the connection), it never drops one and goes on.
+    // Unbounded: it grows only while a block lasts (the fault schedule lifts
+    // every block within 4 s of simulated time) by what the writer sends then.
     held: Arc<Mutex<VecDeque<Bytes>>>,
 }
 
@@ -152,6 +157,7 @@ pub(super) struct Side {
 
 /// The two ends of a new bond between `a` and `b`.
 pub(super) fn pair(net: &SimNet, a: &Side, b: &Side, id: Digest) -> (SimLink, SimLink) {
+    // unbounded: see `Wire::tx`.
     let (a_tx, a_rx) = mpsc::unbounded_channel();
     let (b_tx, b_rx) = mpsc::unbounded_channel();
     let closed = CancellationToken::new();
