@@ -6,12 +6,20 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use mosaik_sim::runtime::{self, Mode};
+use mosaik_sim::runtime::{self, Mode, Workload};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum ModeArg {
     Strict,
     Dynamic,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum WorkloadArg {
+    /// The simulation's key-value machine on the `Group` API (log replay).
+    Registers,
+    /// A `collections::Vec` on its public API (snapshot transfer).
+    Vec,
 }
 
 /// Runs the real group runtime on a simulated network and disks, one seed at a time.
@@ -24,6 +32,9 @@ struct Args {
     /// Consensus mode.
     #[arg(long, value_enum, default_value_t = ModeArg::Strict)]
     mode: ModeArg,
+    /// What the clients use.
+    #[arg(long, value_enum, default_value_t = WorkloadArg::Registers)]
+    workload: WorkloadArg,
     /// First seed (to replay one: `--seed S --seeds 1`).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -57,6 +68,14 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
         ModeArg::Dynamic => Mode::Dynamic,
     };
     let mode_name = format!("{:?}", args.mode).to_lowercase();
+    let workload = match args.workload {
+        WorkloadArg::Registers => Workload::Registers,
+        WorkloadArg::Vec => Workload::Vec,
+    };
+    let workload_arg = match workload {
+        Workload::Registers => String::new(),
+        Workload::Vec => " --workload vec".to_owned(),
+    };
     if let Some(bug) = &args.plant_bug
         && !mosaik::groups::sim::plant_bug(bug)
     {
@@ -78,19 +97,21 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
     runtime::capture_panics();
     let started = Instant::now();
     let (mut violations, mut unknown, mut operations, mut acknowledged) = (0u64, 0u64, 0, 0);
-    let mut superseded = 0;
+    let (mut superseded, mut snapshots) = (0, 0);
     for seed in args.seed..args.seed + args.seeds {
-        let report = runtime::run_seed(seed, mode);
+        let report = runtime::run_seed_with(seed, mode, workload);
         operations += report.operations;
         acknowledged += report.acknowledged;
         superseded += report.superseded;
+        snapshots += report.snapshots_installed;
         unknown += u64::from(report.unknown);
         if args.verbose {
             println!(
-                "seed {seed}: {} ops, {} acknowledged puts, faults {:?}, {}",
+                "seed {seed}: {} ops, {} acknowledged puts, faults {:?}, {} snapshots installed, {}",
                 report.operations,
                 report.acknowledged,
                 report.faults,
+                report.snapshots_installed,
                 report.violation.as_deref().unwrap_or("ok")
             );
         }
@@ -103,7 +124,7 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
                 .map_or(String::new(), |b| format!(" --plant-bug {b}"));
             println!(
                 "  replay: cargo run --release -p mosaik-sim -- runtime --seeds 1 --seed {seed} \
-                 --mode {mode_name}{bug}"
+                 --mode {mode_name}{workload_arg}{bug}"
             );
         }
     }
@@ -115,9 +136,11 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
         0.0
     };
     println!(
-        "runtime, mode {mode_name}, {} members{}: {per_minute:.0} seeds/minute, {operations} \
+        "runtime, mode {mode_name}, workload {:?}, {} members{}: {per_minute:.0} seeds/minute, {operations} \
          client operations, {acknowledged} acknowledged puts, {superseded} superseded and \
-         resubmitted, unknown linearizability verdicts: {unknown}",
+         resubmitted, {snapshots} snapshots installed by catch-ups, unknown linearizability \
+         verdicts: {unknown}",
+        workload,
         runtime::MEMBERS,
         args.plant_bug
             .as_ref()

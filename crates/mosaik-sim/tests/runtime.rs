@@ -2,7 +2,7 @@
 //! puts acknowledged through the public API while faults are injected, and every check passes
 //! on the seeds below. One test, run sequentially: the panic capture is process-wide.
 
-use mosaik_sim::runtime::{Mode, capture_panics, run_seed};
+use mosaik_sim::runtime::{Mode, Workload, capture_panics, run_seed, run_seed_with};
 
 #[test]
 fn short_sweeps_make_progress_under_faults_and_pass_every_check() {
@@ -65,4 +65,28 @@ fn regression_seeds_pass() {
         );
         assert_eq!(report.violation, None, "{mode:?} seed {seed} ({what})");
     }
+}
+
+/// The `vec` workload drives a real `collections::Vec` through its public
+/// API and makes members catch up by snapshot transfer: writes are
+/// acknowledged, snapshots are installed, and every check passes.
+#[test]
+fn the_vec_workload_transfers_snapshots_and_passes_every_check() {
+    capture_panics();
+    let mut installed = 0;
+    for mode in [Mode::Strict, Mode::Dynamic] {
+        for seed in 0..3 {
+            let report = run_seed_with(seed, mode, Workload::Vec);
+            assert!(
+                report.acknowledged > 0,
+                "{mode:?} seed {seed}: nothing acknowledged"
+            );
+            assert_eq!(report.violation, None, "{mode:?} seed {seed}");
+            installed += report.snapshots_installed;
+        }
+    }
+    assert!(
+        installed > 0,
+        "no catch-up went through a snapshot transfer"
+    );
 }

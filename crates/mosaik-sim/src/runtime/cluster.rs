@@ -8,6 +8,51 @@ use mosaik::groups::{
 };
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+/// What the fault schedule needs of a run's machines, whatever they run.
+pub trait Members: Clone {
+    /// The simulated network.
+    fn net(&self) -> &SimNet;
+    /// Number of machines.
+    fn size(&self) -> usize;
+    /// Starts (or restarts) machine `slot` on what its disk kept.
+    fn start(&self, slot: usize);
+    /// Kills machine `slot`'s process (`SIGKILL`).
+    fn crash(&self, slot: usize);
+    /// The machine that believes it leads, if one runs.
+    fn leader(&self) -> Option<usize>;
+    /// Whether losing machine `slot`'s disk now keeps the group both safe
+    /// and live: only then does the fault schedule wipe it (and a workload
+    /// without wipes answers false, so it draws the same numbers and
+    /// replays as before).
+    fn can_wipe(&self, _slot: usize) -> bool {
+        false
+    }
+    /// Loses crashed machine `slot`'s disk (a replaced machine).
+    fn wipe(&self, _slot: usize) {}
+}
+
+impl Members for Cluster {
+    fn net(&self) -> &SimNet {
+        &self.net
+    }
+
+    fn size(&self) -> usize {
+        Cluster::size(self)
+    }
+
+    fn start(&self, slot: usize) {
+        Cluster::start(self, slot);
+    }
+
+    fn crash(&self, slot: usize) {
+        Cluster::crash(self, slot);
+    }
+
+    fn leader(&self) -> Option<usize> {
+        Cluster::leader(self)
+    }
+}
+
 /// The machines of one run and the group handle each one runs now.
 #[derive(Clone)]
 pub struct Cluster {

@@ -14,6 +14,7 @@ pub mod clients;
 pub mod cluster;
 pub mod faults;
 pub mod machine;
+pub mod vec;
 
 use cluster::Cluster;
 use core::time::Duration;
@@ -32,6 +33,18 @@ pub enum Mode {
     Strict,
     /// The default: replicas converge after healing.
     Dynamic,
+}
+
+/// What the clients of a run use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// A key-value machine of the simulation's own (`machine.rs`) on the
+    /// `Group` API: `execute`, `execute_many`, `feed`, Strong and Weak
+    /// queries; catch-up by log replay.
+    Registers,
+    /// A `mosaik::collections::Vec<u64>` on its public API, snapshotting
+    /// every few dozen commands: catch-up by snapshot transfer.
+    Vec,
 }
 
 /// Members per run.
@@ -58,6 +71,8 @@ pub struct Report {
     pub superseded: u64,
     /// Faults injected.
     pub faults: faults::FaultCounts,
+    /// Snapshots installed by catch-ups (snapshot transfers completed).
+    pub snapshots_installed: u64,
 }
 
 /// Panics of any task of the current run (a worker panic is a failure
@@ -81,19 +96,31 @@ pub fn capture_panics() {
     }));
 }
 
-/// Runs seed `seed` in `mode`.
+/// Runs seed `seed` in `mode` with the `registers` workload.
 pub fn run_seed(seed: u64, mode: Mode) -> Report {
+    run_seed_with(seed, mode, Workload::Registers)
+}
+
+/// Runs seed `seed` in `mode` with `workload`.
+pub fn run_seed_with(seed: u64, mode: Mode, workload: Workload) -> Report {
     PANICS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clear();
+    let installed_before = mosaik::groups::sim::snapshots_installed();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()
         .expect("a current-thread runtime builds");
-    let mut report = runtime.block_on(scenario(seed, mode));
+    let mut report = match workload {
+        Workload::Registers => runtime.block_on(scenario(seed, mode)),
+        Workload::Vec => runtime.block_on(vec::scenario(seed, mode, ACTIVE, SETTLE)),
+    };
     drop(runtime);
+    // Other runs in this process (parallel tests) can only add to it.
+    report.snapshots_installed =
+        mosaik::groups::sim::snapshots_installed().saturating_sub(installed_before);
     let panics = core::mem::take(&mut *PANICS.lock().unwrap_or_else(PoisonError::into_inner));
     if report.violation.is_none()
         && let Some(first) = panics.first()

@@ -40,6 +40,8 @@ mod pq_state;
 mod set;
 mod set_state;
 mod shared;
+#[cfg(feature = "runtime-sim")]
+pub mod sim;
 mod storage;
 mod vec;
 mod vec_state;

@@ -160,6 +160,34 @@ impl<S: CollectionState> Core<S> {
         core
     }
 
+    /// A core around `group`, joined elsewhere (the runtime simulation's
+    /// `SimNet::join`): no registry entry, no durable home, and a role
+    /// that never changes.
+    #[cfg(feature = "runtime-sim")]
+    pub(crate) fn from_group(
+        store: StoreId,
+        group: Group<Machine<S>>,
+        writer: bool,
+        publish: Arc<watch::Sender<S>>,
+        state: watch::Receiver<S>,
+    ) -> Arc<Self> {
+        let (whens, current) = watch::channel(group.when().clone());
+        Arc::new(Self {
+            store,
+            group_id: *group.id(),
+            ready: watch::Sender::new(true),
+            group: RwLock::new(Some(group)),
+            seen: AtomicU64::new(0),
+            writer: Mutex::new(writer),
+            home: None,
+            storage_error: OnceLock::new(),
+            state,
+            publish,
+            whens,
+            when: When::new(current),
+        })
+    }
+
     /// Rejoins as a writer if this node only observed so far. Called with
     /// the registry locked, so no other handle opens meanwhile.
     fn become_writer(self: &Arc<Self>, groups: &Groups, config: &CollectionConfig) {

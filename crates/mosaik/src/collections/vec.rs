@@ -168,3 +168,11 @@ impl<T: Value> Vec<T, true> {
         self.one(VecCommand::Clear).await
     }
 }
+
+#[cfg(feature = "runtime-sim")]
+impl<T: Value> Vec<T, true> {
+    /// A writer around a core built by the runtime simulation.
+    pub(crate) fn from_core(core: Arc<Core<VecState<T>>>) -> Self {
+        Self { core }
+    }
+}

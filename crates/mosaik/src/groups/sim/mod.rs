@@ -34,12 +34,17 @@ mod link;
 mod node;
 mod planted;
 mod rng;
+mod stats;
 mod store;
 
-pub(crate) use {bond::spawn_bond, link::Closer, link::SimLink, node::Node, planted::planted};
+pub(crate) use {
+    bond::spawn_bond, link::Closer, link::SimLink, node::Node, planted::planted,
+    stats::snapshot_installed,
+};
 pub use {
     planted::{PLANTED_BUGS, plant_bug},
     rng::SimRng,
+    stats::snapshots_installed,
     store::{Disk, SimStore},
 };
 

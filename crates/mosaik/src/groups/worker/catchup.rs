@@ -187,6 +187,8 @@ where
             return Ok(());
         }
         tracing::debug!(anchor = anchor.index.0, "snapshot installed");
+        #[cfg(feature = "runtime-sim")]
+        crate::groups::sim::snapshot_installed();
         let items = self.sync.snapshot_len(&machine);
         self.held = self
             .sync
