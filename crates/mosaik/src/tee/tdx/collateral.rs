@@ -65,6 +65,29 @@ impl Collateral {
         Some((at("issueDate")?, at("nextUpdate")?))
     }
 
+    /// The empty stand-in a validator with the test double holds, so the
+    /// collateral loop and the cache run exactly as with real collateral.
+    /// DCAP refuses it (nothing in it parses).
+    #[cfg(feature = "tdx-test-double")]
+    pub(super) fn test_double() -> Self {
+        let empty = QuoteCollateralV3 {
+            pck_crl_issuer_chain: String::new(),
+            root_ca_crl: Vec::new(),
+            pck_crl: Vec::new(),
+            tcb_info_issuer_chain: String::new(),
+            tcb_info: String::new(),
+            tcb_info_signature: Vec::new(),
+            qe_identity_issuer_chain: String::new(),
+            qe_identity: String::new(),
+            qe_identity_signature: Vec::new(),
+            pck_certificate_chain: None,
+        };
+        Self {
+            inner: Arc::new(empty),
+            version: crate::unique_id!("mosaik.tee.tdx.test-double.collateral"),
+        }
+    }
+
     pub(super) fn inner(&self) -> &QuoteCollateralV3 {
         &self.inner
     }

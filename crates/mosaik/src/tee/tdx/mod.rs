@@ -11,8 +11,14 @@
 //! Intel's SGX root CA with `dcap-qvl`, against [`Collateral`] the operator
 //! supplies, then checks measurements ([`MeasurementsCriteria`]), the
 //! binding to the presenting peer, and time rules. See `docs/tdx.md`.
+//!
+//! With the feature `tdx-test-double` (tests only, never production), a
+//! `TdxTestDouble` makes synthetic quotes and stands in for DCAP
+//! verification, for end-to-end tests without TDX hardware.
 
 mod collateral;
+#[cfg(feature = "tdx-test-double")]
+mod double;
 mod error;
 mod local;
 mod measurement;
@@ -30,6 +36,9 @@ pub use {
     validator::Tdx,
     verifier::{CACHE_TTL_SECS, MAX_CACHED_VERIFICATIONS, VerifiedQuote},
 };
+
+#[cfg(feature = "tdx-test-double")]
+pub use double::{TEST_DOUBLE_SIGNATURE, TdxTestDouble};
 
 use crate::{primitives::TicketClass, unique_id};
 
