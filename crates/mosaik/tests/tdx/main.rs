@@ -14,6 +14,7 @@ mod double;
 mod e2e;
 mod local;
 mod net;
+mod pccs;
 mod quotes;
 mod rules;
 mod tickets;

@@ -65,6 +65,20 @@ impl Collateral {
         Some((at("issueDate")?, at("nextUpdate")?))
     }
 
+    /// The QE identity's `nextUpdate` as Unix seconds, when present.
+    pub fn qe_identity_next_update(&self) -> Option<i64> {
+        let value: serde_json::Value = serde_json::from_str(&self.inner.qe_identity).ok()?;
+        chrono::DateTime::parse_from_rfc3339(value.get("nextUpdate")?.as_str()?)
+            .ok()
+            .map(|t| t.timestamp())
+    }
+
+    /// The collateral's JSON encoding, as [`from_json`](Self::from_json)
+    /// reads it: to store fetched collateral in a file.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&*self.inner).expect("collateral serializes")
+    }
+
     /// The empty stand-in a validator with the test double holds, so the
     /// collateral loop and the cache run exactly as with real collateral.
     /// DCAP refuses it (nothing in it parses).

@@ -12,6 +12,9 @@
 //! supplies, then checks measurements ([`MeasurementsCriteria`]), the
 //! binding to the presenting peer, and time rules. See `docs/tdx.md`.
 //!
+//! With the feature `tdx-pccs`, a [`Pccs`] fetches collateral from a PCCS
+//! or Intel's PCS and keeps it cached until it goes stale.
+//!
 //! With the feature `tdx-test-double` (tests only, never production), a
 //! `TdxTestDouble` makes synthetic quotes and stands in for DCAP
 //! verification, for end-to-end tests without TDX hardware.
@@ -20,8 +23,12 @@ mod collateral;
 #[cfg(feature = "tdx-test-double")]
 mod double;
 mod error;
+#[cfg(feature = "tdx-pccs")]
+mod http;
 mod local;
 mod measurement;
+#[cfg(feature = "tdx-pccs")]
+mod pccs;
 mod ticket;
 mod validator;
 mod verifier;
@@ -35,6 +42,12 @@ pub use {
     ticket::{MAX_DECOMPRESSED_LEN, TdxTicket},
     validator::Tdx,
     verifier::{CACHE_TTL_SECS, MAX_CACHED_VERIFICATIONS, VerifiedQuote},
+};
+
+#[cfg(feature = "tdx-pccs")]
+pub use pccs::{
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REFRESH_INTERVAL, DEFAULT_TIMEOUT, INTEL_PCS_URL,
+    INTEL_ROOT_CA_CRL_URL, Pccs,
 };
 
 #[cfg(feature = "tdx-test-double")]

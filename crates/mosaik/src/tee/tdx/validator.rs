@@ -84,6 +84,19 @@ impl Tdx {
         self
     }
 
+    /// Also verifies against whatever `pccs` has cached (read on every
+    /// validation, never fetched by it): fill it with
+    /// [`Pccs::collateral_for_quote`](super::Pccs::collateral_for_quote)
+    /// or [`Pccs::fetch`](super::Pccs::fetch) and keep it current with
+    /// [`Pccs::spawn_refresh`](super::Pccs::spawn_refresh). Feature
+    /// `tdx-pccs`.
+    #[cfg(feature = "tdx-pccs")]
+    #[must_use]
+    pub fn with_collateral_source(mut self, pccs: &super::Pccs) -> Self {
+        self.verifier = self.verifier.with_source(pccs.clone());
+        self
+    }
+
     /// Also accepts quotes whose TCB status is `status` (e.g.
     /// `SWHardeningNeeded`). Only `UpToDate` is accepted by default.
     #[must_use]

@@ -10,6 +10,7 @@ use {
     crate::primitives::UniqueId,
     dcap_qvl::{QuotePolicy, TcbStatus, verify::QuoteVerifier},
     std::{
+        borrow::Cow,
         collections::HashMap,
         sync::{Arc, Mutex},
     },
@@ -125,6 +126,9 @@ pub(super) struct Verifier {
     statuses: Vec<TcbStatus>,
     allow_debug: bool,
     check: Arc<dyn QuoteCheck>,
+    /// Fetched collateral, read (never fetched) on each verification.
+    #[cfg(feature = "tdx-pccs")]
+    source: Option<super::Pccs>,
     cache: Arc<Mutex<HashMap<Key, Cached>>>,
 }
 
@@ -135,6 +139,8 @@ impl Default for Verifier {
             statuses: vec![TcbStatus::UpToDate],
             allow_debug: false,
             check: Arc::new(Dcap),
+            #[cfg(feature = "tdx-pccs")]
+            source: None,
             cache: Arc::default(),
         }
     }
@@ -183,6 +189,25 @@ impl Verifier {
         self.fresh()
     }
 
+    /// Also verifies against what `source` has cached.
+    #[cfg(feature = "tdx-pccs")]
+    pub(super) fn with_source(mut self, source: super::Pccs) -> Self {
+        self.source = Some(source);
+        self.fresh()
+    }
+
+    /// The configured collateral, then the source's current collateral
+    /// (borrowed when there is no source: the common, hot case).
+    fn collaterals(&self) -> Cow<'_, [Collateral]> {
+        #[cfg(feature = "tdx-pccs")]
+        if let Some(source) = &self.source {
+            let mut all = self.collaterals.clone();
+            all.extend(source.current());
+            return Cow::Owned(all);
+        }
+        Cow::Borrowed(&self.collaterals)
+    }
+
     /// Replaces the signature-checking step (the test double only).
     #[cfg(feature = "tdx-test-double")]
     pub(super) fn with_check(mut self, check: Arc<dyn QuoteCheck>) -> Self {
@@ -204,12 +229,18 @@ impl Verifier {
             hasher.update(s.as_bytes()).update(&[0]);
         }
         hasher.update(&[u8::from(self.allow_debug)]);
+        // The source's collateral changes over time; its server does not.
+        #[cfg(feature = "tdx-pccs")]
+        if let Some(source) = &self.source {
+            hasher.update(source.base_url().as_bytes());
+        }
     }
 
     /// Verifies `quote` at `now` (Unix seconds) with the first collateral
     /// that verifies it, then applies the TCB status policy.
     pub(super) fn verify(&self, quote: &[u8], now: i64) -> Result<VerifiedQuote, TdxTicketError> {
-        if self.collaterals.is_empty() {
+        let collaterals = self.collaterals();
+        if collaterals.is_empty() {
             return Err(TdxTicketError::QuoteVerificationFailed(
                 "no collateral configured".into(),
             ));
@@ -221,7 +252,7 @@ impl Verifier {
         }
         let hash = *blake3::hash(quote).as_bytes();
         let mut last_error = String::new();
-        for collateral in &self.collaterals {
+        for collateral in collaterals.iter() {
             let key = (hash, collateral.version());
             let cached = self.cached(&key, now);
             let verified = match cached {
