@@ -166,7 +166,7 @@ fn the_double_still_enforces_binding_measurements_peer_and_expiry() {
 #[test]
 fn an_accepted_ticket_is_capped_at_the_doubles_collateral_expiry() {
     let double = TdxTestDouble::new(sample_measurements())
-        .collateral_valid_for(core::time::Duration::from_secs(60));
+        .collateral_valid_for(core::time::Duration::from_mins(1));
     let me = peer();
     let ticket = bound_ticket(&double, me, Expiration::Never);
     let exp = double

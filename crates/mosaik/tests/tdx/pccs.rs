@@ -92,7 +92,7 @@ async fn serve(
             r
         }
         SILENT => {
-            tokio::time::sleep(Duration::from_secs(60)).await;
+            tokio::time::sleep(Duration::from_mins(1)).await;
             return;
         }
         _ => answer(&path),
@@ -218,7 +218,7 @@ async fn fetched_collateral_verifies_the_sample_quote_without_refetching() {
 async fn due_collateral_is_refetched_at_the_refresh_interval() {
     let server = FakePccs::start().await;
     let (pccs, _, at) = fetcher(&server);
-    let pccs = pccs.with_refresh_interval(Duration::from_secs(3600));
+    let pccs = pccs.with_refresh_interval(Duration::from_hours(1));
     pccs.collateral_for_quote(QUOTE).await.unwrap();
     assert_eq!(server.requests(), 4);
     // Within the hour nothing is due; past it, one platform is refetched.

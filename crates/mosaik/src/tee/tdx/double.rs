@@ -60,7 +60,7 @@ impl TdxTestDouble {
     pub const fn new(measurements: Measurements) -> Self {
         Self {
             measurements,
-            valid_for: Duration::from_secs(24 * 3600),
+            valid_for: Duration::from_hours(24),
         }
     }
 

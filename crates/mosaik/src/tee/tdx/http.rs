@@ -45,13 +45,13 @@ pub(super) fn check_url(url: &str) -> Result<(), String> {
 /// GETs `url`, failing if the exchange takes longer than `timeout` or the
 /// body exceeds `max_body` bytes.
 pub(super) async fn get(url: &str, timeout: Duration, max_body: usize) -> Result<Response, String> {
-    tokio::time::timeout(timeout, get_unbounded_time(url, max_body))
+    tokio::time::timeout(timeout, get_once(url, max_body))
         .await
         .map_err(|_| format!("GET {url}: no answer within {timeout:?}"))?
         .map_err(|e| format!("GET {url}: {e}"))
 }
 
-async fn get_unbounded_time(url: &str, max_body: usize) -> Result<Response, String> {
+async fn get_once(url: &str, max_body: usize) -> Result<Response, String> {
     let uri: Uri = url.parse().map_err(|e| format!("bad URL: {e}"))?;
     let host = uri.host().ok_or("URL has no host")?.to_owned();
     let tls = match uri.scheme_str() {

@@ -93,7 +93,7 @@ impl NetworkTdx<'_> {
     /// A ticket for this node whose quote `source` produces over the
     /// report data binding this node's claims.
     fn ticket_from(
-        &self,
+        self,
         expiration: Expiration,
         source: impl FnOnce([u8; 64]) -> Result<Vec<u8>, TdxTicketError>,
     ) -> Result<TdxTicket, TdxTicketError> {
@@ -138,7 +138,7 @@ impl NetworkTdx<'_> {
         Ok(ticket)
     }
 
-    fn install(&self, ticket: &TdxTicket) -> Result<(), TdxTicketError> {
+    fn install(self, ticket: &TdxTicket) -> Result<(), TdxTicketError> {
         self.0
             .discovery()
             .replace_ticket(Ticket::try_from(ticket.clone())?);

@@ -39,7 +39,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Collateral is refetched at the latest this long after it was fetched,
 /// even before its `nextUpdate` (Intel may publish new TCB levels earlier).
-pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_hours(24);
 
 /// One platform family: FMSPC (upper-case hex) and PCK CA (`processor` or
 /// `platform`).
