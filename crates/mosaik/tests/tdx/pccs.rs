@@ -1,7 +1,8 @@
 //! The collateral fetcher (feature `tdx-pccs`) against a loopback PCCS
 //! that serves the sample collateral in PCCS API v4 form: the fetched
 //! collateral verifies the real sample quote; validations and repeated
-//! look-ups do not fetch again; stale collateral is refetched; a server
+//! look-ups do not fetch again; stale collateral is refetched, on request
+//! or by the background task; a server
 //! error, an oversized body or a silent server is a clear error and the
 //! old collateral stays.
 
@@ -230,6 +231,26 @@ async fn due_collateral_is_refetched_at_the_refresh_interval() {
     assert_eq!(server.requests(), 8);
     // The clone shares the cache: the original sees it refreshed.
     assert_eq!(pccs.current().len(), 1);
+}
+
+#[tokio::test]
+async fn the_refresh_task_refetches_in_the_background() {
+    let server = FakePccs::start().await;
+    let (pccs, tdx, _) = fetcher(&server);
+    // Due as soon as fetched: every tick of the task refetches.
+    let pccs = pccs.with_refresh_interval(Duration::ZERO);
+    pccs.collateral_for_quote(QUOTE).await.unwrap();
+    assert_eq!(server.requests(), 4);
+    let task = pccs.spawn_refresh(Duration::from_millis(20));
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while server.requests() < 8 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the task refetched");
+    task.abort();
+    assert!(tdx.verify_quote(QUOTE).is_ok());
 }
 
 #[tokio::test]
