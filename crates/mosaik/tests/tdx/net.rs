@@ -20,15 +20,15 @@ use {
     },
 };
 
-const TIMEOUT: Duration = Duration::from_secs(30);
+pub const TIMEOUT: Duration = Duration::from_secs(30);
 
-fn fast() -> ConfigBuilder {
+pub fn fast() -> ConfigBuilder {
     mosaik::discovery::Config::builder()
         .no_dht_bootstrap()
         .with_announce_interval(Duration::from_secs(1))
 }
 
-async fn node(network: &str, config: ConfigBuilder) -> Network {
+pub async fn node(network: &str, config: ConfigBuilder) -> Network {
     Network::builder(network)
         .with_relay_mode(RelayMode::Disabled)
         .with_addresses(["127.0.0.1:0".parse().unwrap()])
@@ -38,13 +38,13 @@ async fn node(network: &str, config: ConfigBuilder) -> Network {
         .expect("network starts")
 }
 
-async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(TIMEOUT, fut)
         .await
         .unwrap_or_else(|_| panic!("timed out: {what}"))
 }
 
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     within(what, async {
         while !check() {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -103,7 +103,7 @@ async fn producer_requiring_tdx_refuses_a_forged_ticket() {
     assert_eq!(gated.consumers().count(), 0);
 }
 
-fn timing() -> ConsensusConfig {
+pub fn timing() -> ConsensusConfig {
     ConsensusConfig::builder()
         .with_heartbeat_interval(Duration::from_millis(100))
         .with_heartbeat_jitter(Duration::from_millis(30))

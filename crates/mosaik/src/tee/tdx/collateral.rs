@@ -65,6 +65,43 @@ impl Collateral {
         Some((at("issueDate")?, at("nextUpdate")?))
     }
 
+    /// The QE identity's `nextUpdate` as Unix seconds, when present.
+    pub fn qe_identity_next_update(&self) -> Option<i64> {
+        let value: serde_json::Value = serde_json::from_str(&self.inner.qe_identity).ok()?;
+        chrono::DateTime::parse_from_rfc3339(value.get("nextUpdate")?.as_str()?)
+            .ok()
+            .map(|t| t.timestamp())
+    }
+
+    /// The collateral's JSON encoding, as [`from_json`](Self::from_json)
+    /// reads it: to store fetched collateral in a file.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&*self.inner).expect("collateral serializes")
+    }
+
+    /// The empty stand-in a validator with the test double holds, so the
+    /// collateral loop and the cache run exactly as with real collateral.
+    /// DCAP refuses it (nothing in it parses).
+    #[cfg(feature = "tdx-test-double")]
+    pub(super) fn test_double() -> Self {
+        let empty = QuoteCollateralV3 {
+            pck_crl_issuer_chain: String::new(),
+            root_ca_crl: Vec::new(),
+            pck_crl: Vec::new(),
+            tcb_info_issuer_chain: String::new(),
+            tcb_info: String::new(),
+            tcb_info_signature: Vec::new(),
+            qe_identity_issuer_chain: String::new(),
+            qe_identity: String::new(),
+            qe_identity_signature: Vec::new(),
+            pck_certificate_chain: None,
+        };
+        Self {
+            inner: Arc::new(empty),
+            version: crate::unique_id!("mosaik.tee.tdx.test-double.collateral"),
+        }
+    }
+
     pub(super) fn inner(&self) -> &QuoteCollateralV3 {
         &self.inner
     }

@@ -87,6 +87,16 @@ impl NetworkTdx<'_> {
         &self,
         expiration: Expiration,
     ) -> Result<TdxTicket, TdxTicketError> {
+        self.ticket_from(expiration, generate_quote)
+    }
+
+    /// A ticket for this node whose quote `source` produces over the
+    /// report data binding this node's claims.
+    fn ticket_from(
+        self,
+        expiration: Expiration,
+        source: impl FnOnce([u8; 64]) -> Result<Vec<u8>, TdxTicketError>,
+    ) -> Result<TdxTicket, TdxTicketError> {
         if expiration.is_expired() {
             return Err(TdxTicketError::TicketExpired);
         }
@@ -96,17 +106,50 @@ impl NetworkTdx<'_> {
         let quoted_at = Utc::now();
         let report_data =
             TdxTicket::report_data_for(&peer, &network, started_at, quoted_at, expiration);
-        let quote = generate_quote(report_data)?;
+        let quote = source(report_data)?;
         TdxTicket::new(quote, peer, network, started_at, quoted_at, expiration)
+    }
+
+    /// A ticket for this node whose quote comes from `double` instead of
+    /// configfs-tsm: bound to this node exactly like a real one, accepted
+    /// only by validators holding a double. Feature `tdx-test-double`
+    /// (tests only).
+    #[cfg(feature = "tdx-test-double")]
+    pub fn test_double_ticket(
+        &self,
+        double: &super::TdxTestDouble,
+        expiration: Expiration,
+    ) -> Result<TdxTicket, TdxTicketError> {
+        self.ticket_from(expiration, |report_data| Ok(double.quote(report_data)))
+    }
+
+    /// [`test_double_ticket`](Self::test_double_ticket), published in the
+    /// local entry in place of earlier TDX tickets, as
+    /// [`install_own_ticket`](Self::install_own_ticket) does. Feature
+    /// `tdx-test-double` (tests only).
+    #[cfg(feature = "tdx-test-double")]
+    pub fn install_test_double_ticket(
+        &self,
+        double: &super::TdxTestDouble,
+        expiration: Expiration,
+    ) -> Result<TdxTicket, TdxTicketError> {
+        let ticket = self.test_double_ticket(double, expiration)?;
+        self.install(&ticket)?;
+        Ok(ticket)
+    }
+
+    fn install(self, ticket: &TdxTicket) -> Result<(), TdxTicketError> {
+        self.0
+            .discovery()
+            .replace_ticket(Ticket::try_from(ticket.clone())?);
+        Ok(())
     }
 
     /// Produces a never-expiring ticket and publishes it in the local
     /// entry, replacing earlier TDX tickets.
     pub fn install_own_ticket(&self) -> Result<TdxTicket, TdxTicketError> {
         let ticket = self.ticket()?;
-        self.0
-            .discovery()
-            .replace_ticket(Ticket::try_from(ticket.clone())?);
+        self.install(&ticket)?;
         Ok(ticket)
     }
 

@@ -104,6 +104,11 @@ pub struct Measurements {
 }
 
 impl Measurements {
+    /// Measurements from their values: MRTD, then RTMR0..3.
+    pub const fn new(mrtd: Measurement, rtmr: [Measurement; 4]) -> Self {
+        Self { mrtd, rtmr }
+    }
+
     /// The measurements of the TD this process runs in (produces a fresh
     /// quote through configfs-tsm); an error outside a TD.
     pub fn local() -> Result<Self, TdxTicketError> {

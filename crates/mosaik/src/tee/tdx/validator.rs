@@ -4,7 +4,7 @@ use {
     super::{
         Collateral, IntoMeasurement, Measurements, MeasurementsCriteria, TICKET_CLASS,
         TdxRejection, TdxTicket, TdxTicketError,
-        verifier::{DcapVerifier, VerifiedQuote},
+        verifier::{VerifiedQuote, Verifier},
     },
     crate::{
         NetworkId, PeerId,
@@ -45,7 +45,7 @@ pub struct Tdx {
     not_before: Option<DateTime<Utc>>,
     max_lifetime: Option<Duration>,
     at_time: Option<DateTime<Utc>>,
-    verifier: DcapVerifier,
+    verifier: Verifier,
 }
 
 impl Tdx {
@@ -67,6 +67,33 @@ impl Tdx {
     #[must_use]
     pub fn with_collateral(mut self, collateral: Collateral) -> Self {
         self.verifier = self.verifier.add_collateral(collateral);
+        self
+    }
+
+    /// Verifies quotes with `double` instead of the DCAP chain: accepts
+    /// its synthetic quotes and nothing else. Only with the feature
+    /// `tdx-test-double`, which production builds never enable; every
+    /// rule after verification still runs.
+    #[cfg(feature = "tdx-test-double")]
+    #[must_use]
+    pub fn with_test_double(mut self, double: super::TdxTestDouble) -> Self {
+        self.verifier = self
+            .verifier
+            .with_check(std::sync::Arc::new(double))
+            .add_collateral(Collateral::test_double());
+        self
+    }
+
+    /// Also verifies against whatever `pccs` has cached (read on every
+    /// validation, never fetched by it): fill it with
+    /// [`Pccs::collateral_for_quote`](super::Pccs::collateral_for_quote)
+    /// or [`Pccs::fetch`](super::Pccs::fetch) and keep it current with
+    /// [`Pccs::spawn_refresh`](super::Pccs::spawn_refresh). Feature
+    /// `tdx-pccs`.
+    #[cfg(feature = "tdx-pccs")]
+    #[must_use]
+    pub fn with_collateral_source(mut self, pccs: &super::Pccs) -> Self {
+        self.verifier = self.verifier.with_source(pccs.clone());
         self
     }
 

@@ -1,11 +1,16 @@
 //! DCAP verification of TDX quotes through `dcap-qvl`, with a bounded
 //! cache of verified quotes.
+//!
+//! The signature-checking step sits behind [`QuoteCheck`] so tests can put
+//! a double there (feature `tdx-test-double`); production builds have one
+//! implementation, [`Dcap`], and no way to install another.
 
 use {
     super::{Collateral, TdxTicketError},
     crate::primitives::UniqueId,
     dcap_qvl::{QuotePolicy, TcbStatus, verify::QuoteVerifier},
     std::{
+        borrow::Cow,
         collections::HashMap,
         sync::{Arc, Mutex},
     },
@@ -49,35 +54,102 @@ struct Cached {
 
 type Key = ([u8; 32], UniqueId);
 
-/// Verifies quotes against operator-supplied [`Collateral`]: quote
-/// signature by the attestation key → attestation key bound by the QE
-/// report → QE report signed by the PCK → PCK certificate chain to Intel's
-/// SGX root CA (compiled into `dcap-qvl`), with the root CA and PCK CRLs →
-/// TCB info and QE identity signed by Intel's TCB signing chain → TCB
-/// status of platform, QE and TDX module. Debug TDs are refused unless
-/// allowed; the TCB status must be one of the accepted ones.
+/// The step that checks one quote's signatures against one collateral and
+/// finds its TCB status. Everything around it — collateral selection,
+/// caching, the debug and TCB-status policy, and every rule of the
+/// validator after verification — is the same whatever implements it.
+pub(super) trait QuoteCheck: Send + Sync {
+    /// Verifies `quote` with `collateral` at `now` (Unix seconds).
+    fn check(
+        &self,
+        quote: &[u8],
+        collateral: &Collateral,
+        allow_debug: bool,
+        now: u64,
+    ) -> Result<VerifiedQuote, String>;
+
+    /// Names the implementation in the validator signature, so a
+    /// validator with a double never shares a signature with a real one.
+    fn name(&self) -> &'static str;
+}
+
+/// The production [`QuoteCheck`]: quote signature by the attestation key →
+/// attestation key bound by the QE report → QE report signed by the PCK →
+/// PCK certificate chain to Intel's SGX root CA (compiled into
+/// `dcap-qvl`), with the root CA and PCK CRLs → TCB info and QE identity
+/// signed by Intel's TCB signing chain → TCB status of platform, QE and
+/// TDX module.
+pub(super) struct Dcap;
+
+impl QuoteCheck for Dcap {
+    fn check(
+        &self,
+        quote: &[u8],
+        collateral: &Collateral,
+        allow_debug: bool,
+        now: u64,
+    ) -> Result<VerifiedQuote, String> {
+        let verifier = QuoteVerifier::new_prod().allow_debug(allow_debug);
+        // The policy is ours (TCB statuses in `Verifier::verify`);
+        // dcap-qvl's built-in one would also judge platform flags we do
+        // not configure.
+        let claims = verifier
+            .verify_with_policy(
+                quote,
+                collateral.inner().clone(),
+                now,
+                &QuotePolicy::claims_only(now),
+            )
+            .map_err(|e| format!("{e:#}"))?;
+        if claims.tee_type != 0x81 {
+            return Err("not a TDX quote".into());
+        }
+        Ok(VerifiedQuote {
+            tcb_status: claims.tcb.status,
+            collateral_expires_at: claims.earliest_expiration_date,
+            cached: false,
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "dcap"
+    }
+}
+
+/// Verifies quotes against operator-supplied [`Collateral`] with a
+/// [`QuoteCheck`] ([`Dcap`] unless a test installed a double). Debug TDs
+/// are refused unless allowed; the TCB status must be one of the accepted
+/// ones.
 #[derive(Clone)]
-pub(super) struct DcapVerifier {
+pub(super) struct Verifier {
     collaterals: Vec<Collateral>,
     statuses: Vec<TcbStatus>,
     allow_debug: bool,
+    check: Arc<dyn QuoteCheck>,
+    /// Fetched collateral, read (never fetched) on each verification.
+    #[cfg(feature = "tdx-pccs")]
+    source: Option<super::Pccs>,
     cache: Arc<Mutex<HashMap<Key, Cached>>>,
 }
 
-impl Default for DcapVerifier {
+impl Default for Verifier {
     fn default() -> Self {
         Self {
             collaterals: Vec::new(),
             statuses: vec![TcbStatus::UpToDate],
             allow_debug: false,
+            check: Arc::new(Dcap),
+            #[cfg(feature = "tdx-pccs")]
+            source: None,
             cache: Arc::default(),
         }
     }
 }
 
-impl core::fmt::Debug for DcapVerifier {
+impl core::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("DcapVerifier")
+        f.debug_struct("Verifier")
+            .field("check", &self.check.name())
             .field("collaterals", &self.collaterals.len())
             .field("statuses", &self.statuses)
             .field("allow_debug", &self.allow_debug)
@@ -85,7 +157,7 @@ impl core::fmt::Debug for DcapVerifier {
     }
 }
 
-impl DcapVerifier {
+impl Verifier {
     /// Configuration changed: verdicts of the old configuration must not
     /// be shared with it.
     fn fresh(mut self) -> Self {
@@ -117,8 +189,35 @@ impl DcapVerifier {
         self.fresh()
     }
 
+    /// Also verifies against what `source` has cached.
+    #[cfg(feature = "tdx-pccs")]
+    pub(super) fn with_source(mut self, source: super::Pccs) -> Self {
+        self.source = Some(source);
+        self.fresh()
+    }
+
+    /// The configured collateral, then the source's current collateral
+    /// (borrowed when there is no source: the common, hot case).
+    fn collaterals(&self) -> Cow<'_, [Collateral]> {
+        #[cfg(feature = "tdx-pccs")]
+        if let Some(source) = &self.source {
+            let mut all = self.collaterals.clone();
+            all.extend(source.current());
+            return Cow::Owned(all);
+        }
+        Cow::Borrowed(&self.collaterals)
+    }
+
+    /// Replaces the signature-checking step (the test double only).
+    #[cfg(feature = "tdx-test-double")]
+    pub(super) fn with_check(mut self, check: Arc<dyn QuoteCheck>) -> Self {
+        self.check = check;
+        self.fresh()
+    }
+
     /// Feeds the validator signature.
     pub(super) fn fingerprint(&self, hasher: &mut blake3::Hasher) {
+        hasher.update(self.check.name().as_bytes()).update(&[0]);
         let mut versions: Vec<_> = self.collaterals.iter().map(Collateral::version).collect();
         versions.sort();
         for v in versions {
@@ -130,12 +229,18 @@ impl DcapVerifier {
             hasher.update(s.as_bytes()).update(&[0]);
         }
         hasher.update(&[u8::from(self.allow_debug)]);
+        // The source's collateral changes over time; its server does not.
+        #[cfg(feature = "tdx-pccs")]
+        if let Some(source) = &self.source {
+            hasher.update(source.base_url().as_bytes());
+        }
     }
 
     /// Verifies `quote` at `now` (Unix seconds) with the first collateral
     /// that verifies it, then applies the TCB status policy.
     pub(super) fn verify(&self, quote: &[u8], now: i64) -> Result<VerifiedQuote, TdxTicketError> {
-        if self.collaterals.is_empty() {
+        let collaterals = self.collaterals();
+        if collaterals.is_empty() {
             return Err(TdxTicketError::QuoteVerificationFailed(
                 "no collateral configured".into(),
             ));
@@ -147,7 +252,7 @@ impl DcapVerifier {
         }
         let hash = *blake3::hash(quote).as_bytes();
         let mut last_error = String::new();
-        for collateral in &self.collaterals {
+        for collateral in collaterals.iter() {
             let key = (hash, collateral.version());
             let cached = self.cached(&key, now);
             let verified = match cached {
@@ -182,25 +287,7 @@ impl DcapVerifier {
         now: i64,
     ) -> Result<VerifiedQuote, String> {
         let now = u64::try_from(now).map_err(|_| "time before 1970".to_owned())?;
-        let verifier = QuoteVerifier::new_prod().allow_debug(self.allow_debug);
-        // The policy is ours (TCB statuses above); dcap-qvl's built-in one
-        // would also judge platform flags we do not configure.
-        let claims = verifier
-            .verify_with_policy(
-                quote,
-                collateral.inner().clone(),
-                now,
-                &QuotePolicy::claims_only(now),
-            )
-            .map_err(|e| format!("{e:#}"))?;
-        if claims.tee_type != 0x81 {
-            return Err("not a TDX quote".into());
-        }
-        Ok(VerifiedQuote {
-            tcb_status: claims.tcb.status,
-            collateral_expires_at: claims.earliest_expiration_date,
-            cached: false,
-        })
+        self.check.check(quote, collateral, self.allow_debug, now)
     }
 
     fn cached(&self, key: &Key, now: i64) -> Option<VerifiedQuote> {
@@ -245,7 +332,7 @@ mod tests {
 
     #[test]
     fn cache_is_bounded_and_drops_expired_entries_first() {
-        let v = DcapVerifier::default();
+        let v = Verifier::default();
         let verified = VerifiedQuote {
             tcb_status: TcbStatus::UpToDate,
             collateral_expires_at: 10_000,
