@@ -13,7 +13,8 @@
 //!
 //! A held snapshot is the machine value itself (copied by `StateSync::clone_machine`,
 //! O(1) for persistent structures); items are encoded only when a batch is
-//! served.
+//! served, and once off the loop for the content digest an offer carries
+//! (`digests.rs`): a snapshot is offered only once its digest is known.
 
 use {
     super::Worker,
@@ -25,6 +26,7 @@ use {
             storage::StorageError,
             sync::wire::{MAX_HELD, SnapshotInfo, SyncMessage},
         },
+        primitives::Digest,
     },
     core::sync::atomic::Ordering,
     mosaik_raft::{Cursor, Index, Input},
@@ -46,9 +48,43 @@ pub(super) struct Held<M> {
     pub(super) anchor: Cursor<PeerId>,
     pub(super) machine: M,
     pub(super) items: u64,
+    /// Its content digest, once computed (see `digests.rs`).
+    pub(super) digest: DigestState,
     /// Last time a peer was offered or fetched it (keeps it alive for the
     /// strategy's `snapshot_ttl`).
     pub(super) served: Option<Instant>,
+}
+
+/// Where a held snapshot's content digest stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DigestState {
+    /// Not computed yet: not offered.
+    Pending,
+    /// Offered with this digest.
+    Ready(Digest),
+    /// Could not be computed (logged): never offered, since its items
+    /// cannot be encoded for a peer either. Still used locally (revert,
+    /// storage).
+    Failed,
+}
+
+impl<M> Held<M> {
+    /// A snapshot just taken, restored or installed (`digest` known for
+    /// an installed one: it was checked).
+    pub(super) fn new(
+        anchor: Cursor<PeerId>,
+        machine: M,
+        items: u64,
+        digest: Option<Digest>,
+    ) -> Self {
+        Self {
+            anchor,
+            machine,
+            items,
+            digest: digest.map_or(DigestState::Pending, DigestState::Ready),
+            served: None,
+        }
+    }
 }
 
 /// Drops the held snapshots nobody fetched within `ttl` (keeping the
@@ -102,13 +138,10 @@ where
             return;
         };
         let items = self.sync.snapshot_len(&self.machine);
-        self.held.push(Held {
-            anchor: Cursor::new(term, index),
-            machine,
-            items,
-            served: None,
-        });
+        self.held
+            .push(Held::new(Cursor::new(term, index), machine, items, None));
         self.expire_snapshots();
+        self.start_digest();
     }
 
     /// Drops snapshots nobody fetched within the TTL (keeping the newest
@@ -166,12 +199,16 @@ where
                     .held
                     .iter_mut()
                     .filter(|h| h.anchor.index >= base)
-                    .map(|h| {
+                    .filter_map(|h| {
+                        let DigestState::Ready(digest) = h.digest else {
+                            return None;
+                        };
                         h.served = Some(now);
-                        SnapshotInfo {
+                        Some(SnapshotInfo {
                             anchor: h.anchor,
                             items: h.items,
-                        }
+                            digest,
+                        })
                     })
                     .collect::<Vec<_>>();
                 if !snapshots.is_empty() {
@@ -319,12 +356,7 @@ mod tests {
     fn held(anchors: &[u64]) -> Vec<Held<()>> {
         anchors
             .iter()
-            .map(|&a| Held {
-                anchor: Cursor::new(Term::zero(), Index(a)),
-                machine: (),
-                items: 0,
-                served: None,
-            })
+            .map(|&a| Held::new(Cursor::new(Term::zero(), Index(a)), (), 0, None))
             .collect()
     }
 

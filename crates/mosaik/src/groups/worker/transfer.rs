@@ -7,8 +7,17 @@
 //! from every holder (one request in flight per peer, the leader last and
 //! least). A peer that times out, answers a range it was not asked for,
 //! stops holding the snapshot or sends items that do not decode is dropped
-//! from the transfer and its range goes back to the queue. Nothing here
-//! does I/O: the worker sends what [`Transfer`] returns.
+//! from the transfer and its range goes back to the queue.
+//!
+//! Holders are grouped by the whole offer, content digest included, so a
+//! transfer only stitches ranges of one content (the leader's). The
+//! assembled snapshot is checked against that digest before it is handed
+//! out for install; on a mismatch nothing is installed, the fetch starts
+//! over and, since the culprit among several sources is unknown, takes
+//! the snapshot from one holder at a time for the rest of the episode: a
+//! holder whose whole snapshot mismatches (or that falls silent) is
+//! banned. Nothing here does I/O: the worker sends what [`Transfer`]
+//! returns.
 
 use {
     super::fetch::Fetch,
@@ -18,10 +27,11 @@ use {
             SnapshotBuilder, TransferSettings,
             wire::{MAX_OFFERED, SnapshotInfo, SyncMessage},
         },
+        primitives::Digest,
     },
     bytes::Bytes,
     mosaik_raft::{Cursor, Index},
-    std::collections::{HashMap, HashSet, VecDeque},
+    std::collections::{HashMap, HashSet},
     tokio::time::{Duration, Instant},
 };
 
@@ -32,9 +42,11 @@ pub(super) type Sends = Vec<(PeerId, SyncMessage)>;
 pub(super) enum Progress<M> {
     /// Still running.
     Running,
-    /// Every item arrived: install `builder`'s snapshot at `anchor`.
+    /// Every item arrived and matched the offered digest: install
+    /// `builder`'s snapshot at `anchor`.
     Done {
         anchor: Cursor<PeerId>,
+        digest: Digest,
         builder: Box<dyn SnapshotBuilder<M>>,
     },
 }
@@ -54,6 +66,11 @@ pub(super) struct Transfer<M> {
     /// Peers whose data did not decode since the worker last looked: their
     /// bonds are closed (SPEC C4), not just dropped from the transfer.
     hostile: Vec<PeerId>,
+    /// Set by a digest mismatch: from then on each fetch has one source,
+    /// so the next mismatch names its culprit.
+    single_source: bool,
+    /// Digest mismatches since the worker last looked (for a metric).
+    mismatches: u64,
 }
 
 enum Phase<M> {
@@ -84,6 +101,8 @@ impl<M> Transfer<M> {
             banned: HashSet::new(),
             dropped: 0,
             hostile: Vec::new(),
+            single_source: false,
+            mismatches: 0,
         };
         let sends = transfer.ask(peers);
         (transfer, sends)
@@ -155,6 +174,7 @@ impl<M> Transfer<M> {
             Phase::Fetching(fetch) => {
                 // A late bond holding our anchor joins the sources.
                 if fetch.late.remove(&peer)
+                    && !self.single_source
                     && !self.banned.contains(&peer)
                     && snapshots.contains(&fetch.info)
                 {
@@ -215,6 +235,11 @@ impl<M> Transfer<M> {
         let Some((info, sources)) = best else {
             return (Vec::new(), Progress::Running);
         };
+        let sources = if self.single_source {
+            one_source(&sources, self.leader)
+        } else {
+            sources
+        };
         if let Phase::Asking {
             resume: Some(fetch),
             ..
@@ -229,16 +254,8 @@ impl<M> Transfer<M> {
         let Some(builder) = builder() else {
             return (Vec::new(), Progress::Running);
         };
-        self.phase = Phase::Fetching(Fetch {
-            info,
-            late: HashSet::new(),
-            batch: self.settings.fetch_batch_size.max(1),
-            sources,
-            in_flight: HashMap::new(),
-            retry: VecDeque::new(),
-            fresh: 0,
-            builder,
-        });
+        let batch = self.settings.fetch_batch_size;
+        self.phase = Phase::Fetching(Fetch::new(info, batch, sources, builder));
         self.step()
     }
 
@@ -277,6 +294,7 @@ impl<M> Transfer<M> {
                 }
             };
         if inserted {
+            fetch.accepted(peer, offset, items);
             if offset + count < range.end {
                 // The provider hit its byte budget: ask for the rest.
                 fetch.retry.push_front(offset + count..range.end);
@@ -338,6 +356,11 @@ impl<M> Transfer<M> {
                 for peer in &silent {
                     tracing::debug!(peer = %peer.fmt_short(), "snapshot fetch timed out; peer dropped");
                     fetch.drop_source(*peer);
+                    if self.single_source {
+                        // The lone source: without a ban the next round
+                        // would pick the same silent peer again.
+                        self.banned.insert(*peer);
+                    }
                 }
                 // Slow is not hostile: a timed-out peer may serve again after
                 // the next round of queries (progress is kept).
@@ -361,6 +384,11 @@ impl<M> Transfer<M> {
         core::mem::take(&mut self.dropped)
     }
 
+    /// Digest mismatches since the last call.
+    pub(super) fn take_mismatches(&mut self) -> u64 {
+        core::mem::take(&mut self.mismatches)
+    }
+
     /// Peers that sent undecodable data since the last call.
     pub(super) fn take_hostile(&mut self) -> Vec<PeerId> {
         core::mem::take(&mut self.hostile)
@@ -373,17 +401,20 @@ impl<M> Transfer<M> {
         };
         if fetch.remaining() == 0 && fetch.in_flight.is_empty() {
             // Finished: the worker drops this transfer after installing.
-            if let Phase::Fetching(fetch) = core::mem::replace(&mut self.phase, Phase::idle()) {
-                let anchor = fetch.info.anchor;
-                return (
-                    Vec::new(),
-                    Progress::Done {
-                        anchor,
-                        builder: fetch.builder,
-                    },
-                );
+            let Phase::Fetching(fetch) = core::mem::replace(&mut self.phase, Phase::idle()) else {
+                return (Vec::new(), Progress::Running);
+            };
+            if !fetch.verified() {
+                return (self.mismatch(fetch), Progress::Running);
             }
-            return (Vec::new(), Progress::Running);
+            return (
+                Vec::new(),
+                Progress::Done {
+                    anchor: fetch.info.anchor,
+                    digest: fetch.info.digest,
+                    builder: fetch.builder,
+                },
+            );
         }
         let leader = self.leader;
         let mut idle: Vec<PeerId> = fetch
@@ -417,6 +448,48 @@ impl<M> Transfer<M> {
     }
 }
 
+impl<M> Transfer<M> {
+    /// The assembled snapshot does not match its offered digest: a source
+    /// served other content than it offered. Nothing is installed and the
+    /// progress is discarded (it is the suspect part); the holders are
+    /// asked again and the next fetch has a single source. A lone
+    /// contributor is the culprit and is banned; among several, the
+    /// single-source rounds find it.
+    fn mismatch(&mut self, fetch: Fetch<M>) -> Sends {
+        tracing::warn!(
+            anchor = fetch.info.anchor.index.0,
+            sources = fetch.contributors.len(),
+            "refused a snapshot transfer: its content does not match the offered digest"
+        );
+        self.mismatches += 1;
+        if fetch.contributors.len() == 1
+            && let Some(culprit) = fetch.contributors.iter().next()
+        {
+            self.ban(*culprit);
+        }
+        self.single_source = true;
+        let mut peers = fetch.contributors;
+        peers.extend(fetch.sources);
+        peers.extend(fetch.late);
+        peers.insert(self.leader);
+        self.ask(peers)
+    }
+}
+
+/// One holder out of `sources`: a follower before the leader (as in
+/// `step`, the leader serves last), the lowest id so a new round picks the
+/// same one unless it was banned.
+fn one_source(sources: &HashSet<PeerId>, leader: PeerId) -> HashSet<PeerId> {
+    sources
+        .iter()
+        .filter(|p| **p != leader)
+        .min()
+        .or_else(|| sources.get(&leader))
+        .copied()
+        .into_iter()
+        .collect()
+}
+
 impl<M> Phase<M> {
     /// Asking nobody (before the first query, and after completion).
     fn idle() -> Self {
@@ -432,3 +505,7 @@ impl<M> Phase<M> {
 #[cfg(test)]
 #[path = "transfer_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "transfer_digest_tests.rs"]
+mod digest_tests;
