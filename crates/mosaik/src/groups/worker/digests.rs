@@ -9,6 +9,12 @@
 //! their turn would be wasted work. The newest pending snapshot goes
 //! first, since it is the one a lagging member wants.
 //!
+//! A peer that queries while a snapshot it would want is still being
+//! digested gets the digested ones at once and a second offer when the
+//! newer one is done: otherwise a joiner arriving right after an anchor
+//! would see it offered by the fastest replica only and fetch everything
+//! from that one.
+//!
 //! A snapshot whose digest cannot be computed is not offered, and says
 //! so: a warning with the reason and a metric, instead of quietly missing
 //! from every offer (which looks like a transfer that never starts).
@@ -17,10 +23,15 @@ use {
     super::{Worker, snapshots::DigestState},
     crate::{
         PeerId,
-        groups::{InvalidSnapshot, StateMachine, StateSync, Storage, sync::digest::digest_of},
+        groups::{
+            InvalidSnapshot, StateMachine, StateSync, Storage,
+            messages::BondMessage,
+            sync::{digest::digest_of, wire::SyncMessage},
+        },
         primitives::Digest,
     },
-    mosaik_raft::Cursor,
+    mosaik_raft::{Cursor, Index},
+    std::collections::HashMap,
     tokio::sync::mpsc,
 };
 
@@ -33,11 +44,19 @@ pub(super) struct Digests {
     running: bool,
     /// unbounded: at most one computation sends on it at a time.
     tx: mpsc::UnboundedSender<Digested>,
+    /// Peers that queried from a base at or below a snapshot still being
+    /// digested: one entry per peer (a new query replaces it), answered
+    /// once by a second offer.
+    waiting: HashMap<PeerId, Index>,
 }
 
 impl Digests {
     pub(super) fn new(tx: mpsc::UnboundedSender<Digested>) -> Self {
-        Self { running: false, tx }
+        Self {
+            running: false,
+            tx,
+            waiting: HashMap::new(),
+        }
     }
 }
 
@@ -75,15 +94,38 @@ where
         let tx = self.digests.tx.clone();
         self.digests.running = true;
         tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let digest = digest_of(&machine.state_sync(), &machine, items);
+            tracing::debug!(
+                anchor = anchor.index.0,
+                items,
+                ms = started.elapsed().as_millis(),
+                "snapshot digested"
+            );
             let _ = tx.send((anchor, digest));
         });
     }
 
+    /// Remembers `peer`'s query from `base` if a held snapshot there is
+    /// still being digested.
+    pub(super) fn await_digest(&mut self, peer: PeerId, base: Index) {
+        let pending = self
+            .held
+            .iter()
+            .any(|h| h.anchor.index >= base && h.digest == DigestState::Pending);
+        if pending && self.sync.transfer().is_some() {
+            self.digests.waiting.insert(peer, base);
+        } else {
+            self.digests.waiting.remove(&peer);
+        }
+    }
+
     /// A digest finished: the snapshot is offered from now on (if still
-    /// held), and the next pending one starts.
+    /// held), peers that queried for it meanwhile are offered it, and the
+    /// next pending one starts.
     pub(super) fn digested(&mut self, (anchor, result): Digested) {
         self.digests.running = false;
+        let ready = result.is_ok();
         // An anchor names one state (log matching): a result for an anchor
         // that was dropped and taken again is still right.
         if let Some(held) = self.held.iter_mut().find(|h| h.anchor == anchor) {
@@ -105,6 +147,30 @@ where
                 }
             };
         }
+        if ready {
+            self.offer_again(anchor.index);
+        }
         self.start_digest();
+    }
+
+    /// Second offers to the peers waiting for a snapshot at `index`.
+    fn offer_again(&mut self, index: Index) {
+        let waiting: Vec<(PeerId, Index)> = self
+            .digests
+            .waiting
+            .iter()
+            .filter(|(_, base)| **base <= index)
+            .map(|(peer, base)| (*peer, *base))
+            .collect();
+        for (peer, base) in waiting {
+            self.digests.waiting.remove(&peer);
+            let snapshots = self.offer_from(base);
+            if let Some(bond) = self.bonds.get(&peer) {
+                // Best effort, like every offer: the peer asks again.
+                let _ = bond
+                    .out
+                    .try_send(BondMessage::Sync(SyncMessage::Offer { snapshots }));
+            }
+        }
     }
 }

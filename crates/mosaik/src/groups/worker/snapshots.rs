@@ -194,30 +194,12 @@ where
     pub(super) fn serve(&mut self, peer: PeerId, msg: SyncMessage) {
         let reply = match msg {
             SyncMessage::Query { base } => {
-                let now = Instant::now();
-                let snapshots = self
-                    .held
-                    .iter_mut()
-                    .filter(|h| h.anchor.index >= base)
-                    .filter_map(|h| {
-                        let DigestState::Ready(digest) = h.digest else {
-                            return None;
-                        };
-                        h.served = Some(now);
-                        Some(SnapshotInfo {
-                            anchor: h.anchor,
-                            items: h.items,
-                            digest,
-                        })
-                    })
-                    .collect::<Vec<_>>();
-                if !snapshots.is_empty() {
-                    // SPEC's name: snapshot sync is what collections use,
-                    // and an offer is where serving a catch-up starts.
-                    metrics::counter!("mosaik.collections.syncs.started", self.labels.as_ref())
-                        .increment(1);
+                // A snapshot still being digested is offered by a second
+                // offer once it is (see `digests.rs`).
+                self.await_digest(peer, base);
+                SyncMessage::Offer {
+                    snapshots: self.offer_from(base),
                 }
-                SyncMessage::Offer { snapshots }
             }
             SyncMessage::Fetch { anchor, range } => match self.serve_range(peer, anchor, range) {
                 Some(reply) => reply,
@@ -230,6 +212,35 @@ where
             // fetch timeout moves the range to another peer.
             let _ = bond.out.try_send(BondMessage::Sync(reply));
         }
+    }
+
+    /// The held snapshots at or after `base` whose digest is known (kept
+    /// alive for `snapshot_ttl` now that a peer knows of them).
+    pub(super) fn offer_from(&mut self, base: Index) -> Vec<SnapshotInfo> {
+        let now = Instant::now();
+        let snapshots = self
+            .held
+            .iter_mut()
+            .filter(|h| h.anchor.index >= base)
+            .filter_map(|h| {
+                let DigestState::Ready(digest) = h.digest else {
+                    return None;
+                };
+                h.served = Some(now);
+                Some(SnapshotInfo {
+                    anchor: h.anchor,
+                    items: h.items,
+                    digest,
+                })
+            })
+            .collect::<Vec<_>>();
+        if !snapshots.is_empty() {
+            // SPEC's name: snapshot sync is what collections use, and an
+            // offer is where serving a catch-up starts.
+            metrics::counter!("mosaik.collections.syncs.started", self.labels.as_ref())
+                .increment(1);
+        }
+        snapshots
     }
 
     /// Items of a held snapshot, clamped to the batch size and to a byte

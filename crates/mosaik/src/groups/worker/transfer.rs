@@ -172,10 +172,14 @@ impl<M> Transfer<M> {
         let (asked, offers) = match &mut self.phase {
             Phase::Asking { asked, offers, .. } => (asked, offers),
             Phase::Fetching(fetch) => {
-                // A late bond holding our anchor joins the sources.
-                if fetch.late.remove(&peer)
-                    && !self.single_source
+                // A late bond holding our snapshot joins the sources, and
+                // so does a holder that offers it again once it digested
+                // it (its first offer came before). Whatever it sends is
+                // checked like any source's.
+                fetch.late.remove(&peer);
+                if !self.single_source
                     && !self.banned.contains(&peer)
+                    && !fetch.sources.contains(&peer)
                     && snapshots.contains(&fetch.info)
                 {
                     fetch.sources.insert(peer);
@@ -216,6 +220,7 @@ impl<M> Transfer<M> {
         // that needs this transfer. An anchor names a whole prefix (log
         // matching), so every peer offering the leader's anchor holds the
         // same state and may serve it.
+        let offers_count = offers.len();
         let Some(ours) = offers.get(&self.leader) else {
             return (Vec::new(), Progress::Running);
         };
@@ -254,6 +259,12 @@ impl<M> Transfer<M> {
         let Some(builder) = builder() else {
             return (Vec::new(), Progress::Running);
         };
+        tracing::debug!(
+            anchor = info.anchor.index.0,
+            sources = sources.len(),
+            offers = offers_count,
+            "snapshot transfer starts"
+        );
         let batch = self.settings.fetch_batch_size;
         self.phase = Phase::Fetching(Fetch::new(info, batch, sources, builder));
         self.step()

@@ -277,3 +277,29 @@ fn honest_holders_share_the_work_and_pass_the_check() {
     assert!(peers_fetched(&run).len() >= 2, "several sources");
     assert_eq!(*installed.0.lock().unwrap(), [honest(&(0..ITEMS))]);
 }
+
+/// A holder still digesting the snapshot when asked offers it in a second
+/// offer: it joins the running fetch instead of leaving it to the leader.
+#[test]
+fn a_holder_offering_again_once_digested_joins_the_fetch() {
+    let (l, a) = (peer(), peer());
+    let (ours, theirs) = snapshots();
+    let installed = Installed::default();
+    let (mut t, _) = Transfer::start(Index(50), l, settings(), [l, a]);
+    let _ = t.offer(a, Vec::new(), store(&installed));
+    let (sends, _) = t.offer(l, vec![ours], store(&installed));
+    assert!(sends.iter().all(|(p, _)| *p == l), "the leader alone");
+    // Another content under the anchor is no reason to join.
+    let (sends, _) = t.offer(a, vec![theirs], store(&installed));
+    assert!(sends.is_empty());
+    let (sends, _) = t.offer(a, vec![ours], store(&installed));
+    assert!(
+        sends
+            .iter()
+            .any(|(p, m)| *p == a && matches!(m, SyncMessage::Fetch { .. })),
+        "a fetches too"
+    );
+    // Offering twice does not hand out a second range at once.
+    let (sends, _) = t.offer(a, vec![ours], store(&installed));
+    assert!(sends.is_empty());
+}
