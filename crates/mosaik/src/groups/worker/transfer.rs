@@ -82,7 +82,9 @@ enum Phase<M> {
         /// again (its sources were lost, its progress need not be).
         resume: Option<Box<Fetch<M>>>,
     },
-    Fetching(Fetch<M>),
+    /// Boxed: a fetch (with its digest state) is far larger than the
+    /// asking phase.
+    Fetching(Box<Fetch<M>>),
 }
 
 impl<M> Transfer<M> {
@@ -133,7 +135,7 @@ impl<M> Transfer<M> {
                 fetch.retry.extend(in_flight);
                 fetch.sources.clear();
                 fetch.late.clear();
-                Some(Box::new(fetch))
+                Some(fetch)
             }
             Phase::Asking { resume, .. } => resume,
         };
@@ -253,7 +255,7 @@ impl<M> Transfer<M> {
         {
             let mut fetch = core::mem::replace(fetch, Box::new(Fetch::empty()));
             fetch.sources = sources;
-            self.phase = Phase::Fetching(*fetch);
+            self.phase = Phase::Fetching(fetch);
             return self.step();
         }
         let Some(builder) = builder() else {
@@ -266,7 +268,7 @@ impl<M> Transfer<M> {
             "snapshot transfer starts"
         );
         let batch = self.settings.fetch_batch_size;
-        self.phase = Phase::Fetching(Fetch::new(info, batch, sources, builder));
+        self.phase = Phase::Fetching(Box::new(Fetch::new(info, batch, sources, builder)));
         self.step()
     }
 
@@ -416,7 +418,7 @@ impl<M> Transfer<M> {
                 return (Vec::new(), Progress::Running);
             };
             if !fetch.verified() {
-                return (self.mismatch(fetch), Progress::Running);
+                return (self.mismatch(*fetch), Progress::Running);
             }
             return (
                 Vec::new(),
