@@ -71,11 +71,14 @@ pub(crate) fn digest_of<S: StateSync>(
     let mut hasher = SnapshotHasher::default();
     let mut next = 0;
     while next < items {
-        let batch = sync.encode_items(machine, next..items, DIGEST_BATCH_BYTES)?;
+        // Either failure means `len` and `iter_range` disagree (see the
+        // `Snapshot` contract) or an item does not encode: say which range.
+        let batch = sync
+            .encode_items(machine, next..items, DIGEST_BATCH_BYTES)
+            .map_err(|err| InvalidSnapshot(format!("items {next}..{items}: {}", err.0)))?;
         if batch.is_empty() {
             return Err(InvalidSnapshot(format!(
-                "no items from {next} of {items} (Snapshot::iter_range refused a range within \
-                 Snapshot::len)"
+                "items {next}..{items}: none yielded, though the snapshot's len counts them"
             )));
         }
         for item in &batch {
@@ -132,7 +135,104 @@ pub(crate) fn digest_items(items: &[Bytes]) -> Digest {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use {
+        super::*,
+        crate::{
+            UniqueId,
+            groups::{ApplyContext, Snapshot, SnapshotStateMachine, SnapshotSync, StateMachine},
+        },
+        core::ops::Range,
+    };
+
+    /// A list of numbers whose snapshot can be made to break the `Snapshot`
+    /// contract: `len` counting one item more than `iter_range` reads.
+    #[derive(Clone, Default)]
+    struct Numbers {
+        items: Vec<u32>,
+        broken: bool,
+    }
+
+    impl StateMachine for Numbers {
+        type Command = u32;
+        type Query = ();
+        type QueryResult = ();
+        type StateSync = SnapshotSync<Self>;
+
+        fn signature(&self) -> UniqueId {
+            UniqueId::from("digest-test-numbers")
+        }
+
+        fn apply(&mut self, n: u32, _: &dyn ApplyContext) {
+            self.items.push(n);
+        }
+
+        fn query(&self, (): ()) {}
+
+        fn state_sync(&self) -> SnapshotSync<Self> {
+            SnapshotSync::default()
+        }
+    }
+
+    impl Snapshot for Numbers {
+        type Item = u32;
+
+        fn len(&self) -> u64 {
+            self.items.len() as u64 + u64::from(self.broken)
+        }
+
+        fn iter_range(&self, range: Range<u64>) -> Option<impl Iterator<Item = u32> + '_> {
+            let start = usize::try_from(range.start).ok()?;
+            let end = usize::try_from(range.end).ok()?;
+            self.items.get(start..end).map(|s| s.iter().copied())
+        }
+
+        fn append(&mut self, items: impl IntoIterator<Item = u32>) {
+            self.items.extend(items);
+        }
+    }
+
+    impl SnapshotStateMachine for Numbers {
+        type Snapshot = Self;
+
+        fn create_snapshot(&self) -> Self {
+            self.clone()
+        }
+
+        fn install_snapshot(&mut self, snapshot: Self) {
+            *self = snapshot;
+        }
+    }
+
+    #[test]
+    fn a_machine_digest_covers_the_items_a_fetch_serves() {
+        let machine = Numbers {
+            items: (0..1000).collect(),
+            broken: false,
+        };
+        let sync = machine.state_sync();
+        let len = sync.snapshot_len(&machine);
+        let digest = digest_of(&sync, &machine, len).expect("digests");
+        // What peers would fetch, in small ranges, hashed by a receiver.
+        let mut verifier = Verifier::default();
+        let starts: Vec<u64> = (0..len).step_by(7).collect();
+        for &start in starts.iter().rev() {
+            let range = start..(start + 7).min(len);
+            let items = sync.encode_items(&machine, range, usize::MAX).unwrap();
+            verifier.insert(start, &items);
+        }
+        assert_eq!(verifier.finish(len), Some(digest));
+    }
+
+    #[test]
+    fn a_snapshot_breaking_the_len_contract_is_an_error_not_a_silence() {
+        let machine = Numbers {
+            items: (0..10).collect(),
+            broken: true,
+        };
+        let sync = machine.state_sync();
+        let err = digest_of(&sync, &machine, sync.snapshot_len(&machine)).unwrap_err();
+        assert!(err.0.contains("items 0..11"), "{err}");
+    }
 
     fn items(n: u8) -> Vec<Bytes> {
         (0..n)
