@@ -213,7 +213,11 @@ pub(crate) const FUZZ_TARGETS: &[crate::fuzzing::Target] = {
                 base: Index::new(1),
             },
             SyncMessage::Offer {
-                snapshots: vec![SnapshotInfo { anchor, items: 5 }],
+                snapshots: vec![SnapshotInfo {
+                    anchor,
+                    items: 5,
+                    digest: crate::primitives::Digest::hash(b"five items"),
+                }],
             },
             SyncMessage::Fetch {
                 anchor,

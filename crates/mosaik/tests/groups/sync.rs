@@ -31,6 +31,9 @@ const FRAME: usize = 64 * 1024;
 pub struct Behaviour {
     served: Arc<AtomicU64>,
     corrupt: bool,
+    /// Serves other keys than it holds, well-formed (they decode): only
+    /// the snapshot's content digest can tell.
+    lie: bool,
     delay: Option<Duration>,
 }
 
@@ -135,12 +138,16 @@ impl Snapshot for BlobSnapshot {
         self.shared.len() as u64 + self.keys.len() as u64
     }
 
+    /// The shared keys, then the appended ones: `len` counts both, so
+    /// both must be readable (the `Snapshot` contract; a receiver's
+    /// rebuilt snapshot holds only appended keys).
     fn iter_range(&self, range: Range<u64>) -> Option<impl Iterator<Item = Item> + '_> {
-        if range.end > self.shared.len() as u64 {
+        if range.start > range.end || range.end > self.len() {
             return None;
         }
-        // The whole snapshot at once is the driver saving it to storage
-        // before a prune, not a peer's fetch: not counted, never slowed.
+        // The whole snapshot at once is the driver digesting it or saving
+        // it to storage, not a peer's fetch: not counted, never slowed,
+        // never falsified.
         let whole = range.start == 0 && range.end == self.len();
         if !whole {
             self.behaviour.served.fetch_add(1, Ordering::Relaxed);
@@ -149,16 +156,15 @@ impl Snapshot for BlobSnapshot {
             }
         }
         let corrupt = self.behaviour.corrupt && !whole;
+        let lie = self.behaviour.lie && !whole;
         let start = usize::try_from(range.start).ok()?;
         let end = usize::try_from(range.end).ok()?;
-        Some(self.shared[start..end].iter().map(move |key| {
+        let keys = self.shared.iter().chain(self.keys.iter());
+        Some(keys.skip(start).take(end - start).map(move |key| {
+            let key = if lie { key ^ 1 } else { *key };
             let value = vec![u8::try_from(key % 251).unwrap(); VALUE];
-            let check = checksum(*key, &value) ^ u32::from(corrupt);
-            Item {
-                key: *key,
-                value,
-                check,
-            }
+            let check = checksum(key, &value) ^ u32::from(corrupt);
+            Item { key, value, check }
         }))
     }
 
@@ -371,5 +377,25 @@ async fn provider_sending_garbage_is_dropped() {
                 "an honest provider's bond was closed"
             );
         }
+    }
+}
+
+/// Issue 16, bug 8: a provider serving well-formed items of another state
+/// (what a diverged replica or a liar does) is caught by the content
+/// digest: the joiner refuses the stitched snapshot, fetches it again
+/// from one holder at a time and ends with the leader's state (checked
+/// by `catch_up`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_serving_wrong_items_is_refused_by_the_digest() {
+    let liar = Behaviour {
+        lie: true,
+        ..Behaviour::default()
+    };
+    let behaviours = [Behaviour::default(), liar, Behaviour::default()];
+    let outcome = catch_up("sync-lies", behaviours, 100, None).await;
+    // Lies decode: unlike garbage they are no reason to close a bond.
+    for seen in &outcome.joiner_bonds {
+        let seen = seen.lock().unwrap();
+        assert!(seen.iter().all(|b| !b.is_terminated()), "a bond was closed");
     }
 }

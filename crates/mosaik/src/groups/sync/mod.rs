@@ -15,6 +15,7 @@
 //! `StateMachine` while a snapshot stays the machine value itself (cheap to
 //! clone for persistent structures) until a batch is actually served.
 
+pub(crate) mod digest;
 mod framework;
 mod log_replay;
 mod log_replay_session;

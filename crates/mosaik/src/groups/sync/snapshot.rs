@@ -17,7 +17,17 @@ impl<T: Datum + Clone + Send + Sync + 'static> SnapshotItem for T {}
 ///
 /// `iter_range` must yield the items in the same order for the same
 /// snapshot on every member: a receiver assembles ranges fetched from
-/// different peers holding equal snapshots.
+/// different peers holding equal snapshots. Equal items must encode to
+/// equal bytes (no hash-ordered maps inside an item): the content digest a
+/// provider offers with a snapshot covers the items' encodings, and a
+/// transfer whose received items do not match it is refused.
+///
+/// `len` and `iter_range` must agree on every snapshot, one taken with
+/// [`SnapshotStateMachine::create_snapshot`] as well as one rebuilt with
+/// [`Snapshot::append`]: for every `a <= b <= len()`, `iter_range(a..b)`
+/// is `Some` and yields exactly `b - a` items. A snapshot that breaks this
+/// cannot be digested, is never offered to peers (a warning says so) and
+/// fails to be saved to durable storage.
 pub trait Snapshot: Default + Clone + Send + Sync + 'static {
     /// One element.
     type Item: SnapshotItem;
@@ -30,8 +40,8 @@ pub trait Snapshot: Default + Clone + Send + Sync + 'static {
         self.len() == 0
     }
 
-    /// Items `range` in the snapshot's deterministic order; `None` when the
-    /// range reaches past the end.
+    /// Items `range` in the snapshot's deterministic order, appended items
+    /// included; `None` only when the range reaches past [`Snapshot::len`].
     fn iter_range(
         &self,
         range: core::ops::Range<u64>,

@@ -4,7 +4,7 @@
 //! one).
 
 use {
-    crate::PeerId,
+    crate::{PeerId, primitives::Digest},
     bytes::Bytes,
     core::ops::Range,
     serde::{Deserialize, Serialize},
@@ -17,10 +17,16 @@ pub(crate) const MAX_OFFERED: usize = 8;
 pub(crate) const MAX_HELD: usize = 4;
 
 /// A snapshot a provider holds: the machine state after `anchor`.
+/// Equal infos are interchangeable sources of one snapshot; `digest` is
+/// part of that equality, so holders of an anchor whose content differs
+/// are never mixed in one transfer (see `sync/digest.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct SnapshotInfo {
     pub(crate) anchor: mosaik_raft::Cursor<PeerId>,
     pub(crate) items: u64,
+    /// The content's digest: the receiver refuses an assembled snapshot
+    /// that does not match it.
+    pub(crate) digest: Digest,
 }
 
 /// State-sync traffic of one group, both directions.
@@ -28,7 +34,8 @@ pub(crate) struct SnapshotInfo {
 pub(crate) enum SyncMessage {
     /// Which snapshots at or after `base` do you hold?
     Query { base: mosaik_raft::Index },
-    /// The answer to a query (possibly empty).
+    /// The answer to a query (possibly empty): the held snapshots whose
+    /// digest is computed.
     Offer { snapshots: Vec<SnapshotInfo> },
     /// Items `range` of the snapshot at `anchor`.
     Fetch {

@@ -162,7 +162,18 @@ where
         for peer in hostile {
             self.close_hostile(peer, "undecodable snapshot data");
         }
-        let Progress::Done { anchor, builder } = progress else {
+        if let Some(mismatches) = self.transfer.as_mut().map(Transfer::take_mismatches)
+            && mismatches > 0
+        {
+            metrics::counter!("mosaik.groups.sync.digest_mismatches", self.labels.as_ref())
+                .increment(mismatches);
+        }
+        let Progress::Done {
+            anchor,
+            digest,
+            builder,
+        } = progress
+        else {
             return Ok(());
         };
         self.transfer = None;
@@ -190,15 +201,11 @@ where
         #[cfg(feature = "runtime-sim")]
         crate::groups::sim::snapshot_installed();
         let items = self.sync.snapshot_len(&machine);
+        // The digest was checked against the received items: offered as is.
         self.held = self
             .sync
             .clone_machine(&machine)
-            .map(|copy| Held {
-                anchor,
-                machine: copy,
-                items,
-                served: None,
-            })
+            .map(|copy| Held::new(anchor, copy, items, Some(digest)))
             .into_iter()
             .collect();
         self.machine = machine;

@@ -6,8 +6,9 @@ use {
         PeerId,
         groups::{
             InvalidSnapshot,
-            sync::{SnapshotBuilder, wire::SnapshotInfo},
+            sync::{SnapshotBuilder, digest::Verifier, wire::SnapshotInfo},
         },
+        primitives::Digest,
     },
     bytes::Bytes,
     core::ops::Range,
@@ -32,6 +33,12 @@ pub(super) struct Fetch<M> {
     /// so an offered item count cannot make us allocate.
     pub(super) fresh: u64,
     pub(super) builder: Box<dyn SnapshotBuilder<M>>,
+    /// Hashes the accepted ranges in item order, for the digest check
+    /// before the snapshot is handed out for install.
+    pub(super) verifier: Verifier,
+    /// Peers whose ranges were accepted: the suspects if the digest does
+    /// not match (bounded by the number of bonds).
+    pub(super) contributors: HashSet<PeerId>,
 }
 
 impl<M> Fetch<M> {
@@ -41,6 +48,7 @@ impl<M> Fetch<M> {
             info: SnapshotInfo {
                 anchor: Cursor::zero(),
                 items: 0,
+                digest: Digest::zero(),
             },
             late: HashSet::new(),
             batch: 1,
@@ -49,7 +57,42 @@ impl<M> Fetch<M> {
             retry: VecDeque::new(),
             fresh: 0,
             builder: Box::new(Unbuildable),
+            verifier: Verifier::default(),
+            contributors: HashSet::new(),
         }
+    }
+
+    /// A fetch of `info` from `sources`, nothing received yet.
+    pub(super) fn new(
+        info: SnapshotInfo,
+        batch: u64,
+        sources: HashSet<PeerId>,
+        builder: Box<dyn SnapshotBuilder<M>>,
+    ) -> Self {
+        Self {
+            info,
+            late: HashSet::new(),
+            batch: batch.max(1),
+            sources,
+            in_flight: HashMap::new(),
+            retry: VecDeque::new(),
+            fresh: 0,
+            builder,
+            verifier: Verifier::default(),
+            contributors: HashSet::new(),
+        }
+    }
+
+    /// Items accepted from `peer` at `offset` (already inserted into the
+    /// builder): hashed towards the digest check.
+    pub(super) fn accepted(&mut self, peer: PeerId, offset: u64, items: &[Bytes]) {
+        self.verifier.insert(offset, items);
+        self.contributors.insert(peer);
+    }
+
+    /// True once every item arrived and they match the offered digest.
+    pub(super) fn verified(&self) -> bool {
+        self.verifier.finish(self.info.items) == Some(self.info.digest)
     }
 
     pub(super) fn drop_source(&mut self, peer: PeerId) {

@@ -10,6 +10,7 @@
 
 mod catchup;
 mod compaction;
+mod digests;
 mod fetch;
 mod membership;
 mod outputs;
@@ -165,6 +166,8 @@ pub(crate) struct Worker<S, M: StateMachine> {
     unflushed: bool,
     /// A storage prune waiting for its snapshot's encode.
     deferred: compaction::Deferred,
+    /// The digest of a held snapshot being computed off the loop.
+    digests: digests::Digests,
     labels: Arc<[(&'static str, String); 2]>,
 }
 
@@ -232,17 +235,14 @@ where
         // ends only with a snapshot install (a whole transfer), so it holds at
         // most a few results (see `compaction.rs`).
         let (encoded_tx, mut encoded) = mpsc::unbounded_channel();
+        // unbounded: at most one digest runs at a time (see `digests.rs`).
+        let (digested_tx, mut digested) = mpsc::unbounded_channel();
         let pristine = super::StateSync::clone_machine(&sync, &machine);
         let (machine, held, committed) = match snapshot {
             Some((anchor, restored_machine)) => {
                 let items = super::StateSync::snapshot_len(&sync, &restored_machine);
                 let held = super::StateSync::clone_machine(&sync, &restored_machine)
-                    .map(|machine| snapshots::Held {
-                        anchor,
-                        machine,
-                        items,
-                        served: None,
-                    })
+                    .map(|machine| snapshots::Held::new(anchor, machine, items, None))
                     .into_iter()
                     .collect();
                 (restored_machine, held, super::types::engine::cursor(anchor))
@@ -286,8 +286,11 @@ where
             catch_up_from: None,
             unflushed: false,
             deferred: compaction::Deferred::new(encoded_tx),
+            digests: digests::Digests::new(digested_tx),
             labels,
         };
+        // A snapshot restored from storage is offered once digested.
+        worker.start_digest();
         if empty {
             worker.engine.handle(worker.now(), Input::BeginCatchUp);
         }
@@ -340,6 +343,10 @@ where
                 () = network_down.cancelled() => break Ok(()),
                 Some(new) = incoming.recv() => worker.incoming(new).await,
                 Some(done) = encoded.recv() => worker.snapshot_encoded(done).await,
+                Some(done) = digested.recv() => {
+                    worker.digested(done);
+                    Ok(())
+                }
                 Ok(()) = catalog.changed() => {
                     worker.push_local_entry();
                     worker.catalog_changed().await

@@ -13,7 +13,8 @@
 //!
 //! A held snapshot is the machine value itself (copied by `StateSync::clone_machine`,
 //! O(1) for persistent structures); items are encoded only when a batch is
-//! served.
+//! served, and once off the loop for the content digest an offer carries
+//! (`digests.rs`): a snapshot is offered only once its digest is known.
 
 use {
     super::Worker,
@@ -25,6 +26,7 @@ use {
             storage::StorageError,
             sync::wire::{MAX_HELD, SnapshotInfo, SyncMessage},
         },
+        primitives::Digest,
     },
     core::sync::atomic::Ordering,
     mosaik_raft::{Cursor, Index, Input},
@@ -46,9 +48,43 @@ pub(super) struct Held<M> {
     pub(super) anchor: Cursor<PeerId>,
     pub(super) machine: M,
     pub(super) items: u64,
+    /// Its content digest, once computed (see `digests.rs`).
+    pub(super) digest: DigestState,
     /// Last time a peer was offered or fetched it (keeps it alive for the
     /// strategy's `snapshot_ttl`).
     pub(super) served: Option<Instant>,
+}
+
+/// Where a held snapshot's content digest stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DigestState {
+    /// Not computed yet: not offered.
+    Pending,
+    /// Offered with this digest.
+    Ready(Digest),
+    /// Could not be computed (logged): never offered, since its items
+    /// cannot be encoded for a peer either. Still used locally (revert,
+    /// storage).
+    Failed,
+}
+
+impl<M> Held<M> {
+    /// A snapshot just taken, restored or installed (`digest` known for
+    /// an installed one: it was checked).
+    pub(super) fn new(
+        anchor: Cursor<PeerId>,
+        machine: M,
+        items: u64,
+        digest: Option<Digest>,
+    ) -> Self {
+        Self {
+            anchor,
+            machine,
+            items,
+            digest: digest.map_or(DigestState::Pending, DigestState::Ready),
+            served: None,
+        }
+    }
 }
 
 /// Drops the held snapshots nobody fetched within `ttl` (keeping the
@@ -102,13 +138,10 @@ where
             return;
         };
         let items = self.sync.snapshot_len(&self.machine);
-        self.held.push(Held {
-            anchor: Cursor::new(term, index),
-            machine,
-            items,
-            served: None,
-        });
+        self.held
+            .push(Held::new(Cursor::new(term, index), machine, items, None));
         self.expire_snapshots();
+        self.start_digest();
     }
 
     /// Drops snapshots nobody fetched within the TTL (keeping the newest
@@ -161,26 +194,12 @@ where
     pub(super) fn serve(&mut self, peer: PeerId, msg: SyncMessage) {
         let reply = match msg {
             SyncMessage::Query { base } => {
-                let now = Instant::now();
-                let snapshots = self
-                    .held
-                    .iter_mut()
-                    .filter(|h| h.anchor.index >= base)
-                    .map(|h| {
-                        h.served = Some(now);
-                        SnapshotInfo {
-                            anchor: h.anchor,
-                            items: h.items,
-                        }
-                    })
-                    .collect::<Vec<_>>();
-                if !snapshots.is_empty() {
-                    // SPEC's name: snapshot sync is what collections use,
-                    // and an offer is where serving a catch-up starts.
-                    metrics::counter!("mosaik.collections.syncs.started", self.labels.as_ref())
-                        .increment(1);
+                // A snapshot still being digested is offered by a second
+                // offer once it is (see `digests.rs`).
+                self.await_digest(peer, base);
+                SyncMessage::Offer {
+                    snapshots: self.offer_from(base),
                 }
-                SyncMessage::Offer { snapshots }
             }
             SyncMessage::Fetch { anchor, range } => match self.serve_range(peer, anchor, range) {
                 Some(reply) => reply,
@@ -193,6 +212,35 @@ where
             // fetch timeout moves the range to another peer.
             let _ = bond.out.try_send(BondMessage::Sync(reply));
         }
+    }
+
+    /// The held snapshots at or after `base` whose digest is known (kept
+    /// alive for `snapshot_ttl` now that a peer knows of them).
+    pub(super) fn offer_from(&mut self, base: Index) -> Vec<SnapshotInfo> {
+        let now = Instant::now();
+        let snapshots = self
+            .held
+            .iter_mut()
+            .filter(|h| h.anchor.index >= base)
+            .filter_map(|h| {
+                let DigestState::Ready(digest) = h.digest else {
+                    return None;
+                };
+                h.served = Some(now);
+                Some(SnapshotInfo {
+                    anchor: h.anchor,
+                    items: h.items,
+                    digest,
+                })
+            })
+            .collect::<Vec<_>>();
+        if !snapshots.is_empty() {
+            // SPEC's name: snapshot sync is what collections use, and an
+            // offer is where serving a catch-up starts.
+            metrics::counter!("mosaik.collections.syncs.started", self.labels.as_ref())
+                .increment(1);
+        }
+        snapshots
     }
 
     /// Items of a held snapshot, clamped to the batch size and to a byte
@@ -319,12 +367,7 @@ mod tests {
     fn held(anchors: &[u64]) -> Vec<Held<()>> {
         anchors
             .iter()
-            .map(|&a| Held {
-                anchor: Cursor::new(Term::zero(), Index(a)),
-                machine: (),
-                items: 0,
-                served: None,
-            })
+            .map(|&a| Held::new(Cursor::new(Term::zero(), Index(a)), (), 0, None))
             .collect()
     }
 

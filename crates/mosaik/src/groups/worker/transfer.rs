@@ -7,8 +7,17 @@
 //! from every holder (one request in flight per peer, the leader last and
 //! least). A peer that times out, answers a range it was not asked for,
 //! stops holding the snapshot or sends items that do not decode is dropped
-//! from the transfer and its range goes back to the queue. Nothing here
-//! does I/O: the worker sends what [`Transfer`] returns.
+//! from the transfer and its range goes back to the queue.
+//!
+//! Holders are grouped by the whole offer, content digest included, so a
+//! transfer only stitches ranges of one content (the leader's). The
+//! assembled snapshot is checked against that digest before it is handed
+//! out for install; on a mismatch nothing is installed, the fetch starts
+//! over and, since the culprit among several sources is unknown, takes
+//! the snapshot from one holder at a time for the rest of the episode: a
+//! holder whose whole snapshot mismatches (or that falls silent) is
+//! banned. Nothing here does I/O: the worker sends what [`Transfer`]
+//! returns.
 
 use {
     super::fetch::Fetch,
@@ -18,10 +27,11 @@ use {
             SnapshotBuilder, TransferSettings,
             wire::{MAX_OFFERED, SnapshotInfo, SyncMessage},
         },
+        primitives::Digest,
     },
     bytes::Bytes,
     mosaik_raft::{Cursor, Index},
-    std::collections::{HashMap, HashSet, VecDeque},
+    std::collections::{HashMap, HashSet},
     tokio::time::{Duration, Instant},
 };
 
@@ -32,9 +42,11 @@ pub(super) type Sends = Vec<(PeerId, SyncMessage)>;
 pub(super) enum Progress<M> {
     /// Still running.
     Running,
-    /// Every item arrived: install `builder`'s snapshot at `anchor`.
+    /// Every item arrived and matched the offered digest: install
+    /// `builder`'s snapshot at `anchor`.
     Done {
         anchor: Cursor<PeerId>,
+        digest: Digest,
         builder: Box<dyn SnapshotBuilder<M>>,
     },
 }
@@ -54,6 +66,11 @@ pub(super) struct Transfer<M> {
     /// Peers whose data did not decode since the worker last looked: their
     /// bonds are closed (SPEC C4), not just dropped from the transfer.
     hostile: Vec<PeerId>,
+    /// Set by a digest mismatch: from then on each fetch has one source,
+    /// so the next mismatch names its culprit.
+    single_source: bool,
+    /// Digest mismatches since the worker last looked (for a metric).
+    mismatches: u64,
 }
 
 enum Phase<M> {
@@ -65,7 +82,9 @@ enum Phase<M> {
         /// again (its sources were lost, its progress need not be).
         resume: Option<Box<Fetch<M>>>,
     },
-    Fetching(Fetch<M>),
+    /// Boxed: a fetch (with its digest state) is far larger than the
+    /// asking phase.
+    Fetching(Box<Fetch<M>>),
 }
 
 impl<M> Transfer<M> {
@@ -84,6 +103,8 @@ impl<M> Transfer<M> {
             banned: HashSet::new(),
             dropped: 0,
             hostile: Vec::new(),
+            single_source: false,
+            mismatches: 0,
         };
         let sends = transfer.ask(peers);
         (transfer, sends)
@@ -114,7 +135,7 @@ impl<M> Transfer<M> {
                 fetch.retry.extend(in_flight);
                 fetch.sources.clear();
                 fetch.late.clear();
-                Some(Box::new(fetch))
+                Some(fetch)
             }
             Phase::Asking { resume, .. } => resume,
         };
@@ -153,9 +174,14 @@ impl<M> Transfer<M> {
         let (asked, offers) = match &mut self.phase {
             Phase::Asking { asked, offers, .. } => (asked, offers),
             Phase::Fetching(fetch) => {
-                // A late bond holding our anchor joins the sources.
-                if fetch.late.remove(&peer)
+                // A late bond holding our snapshot joins the sources, and
+                // so does a holder that offers it again once it digested
+                // it (its first offer came before). Whatever it sends is
+                // checked like any source's.
+                fetch.late.remove(&peer);
+                if !self.single_source
                     && !self.banned.contains(&peer)
+                    && !fetch.sources.contains(&peer)
                     && snapshots.contains(&fetch.info)
                 {
                     fetch.sources.insert(peer);
@@ -196,6 +222,7 @@ impl<M> Transfer<M> {
         // that needs this transfer. An anchor names a whole prefix (log
         // matching), so every peer offering the leader's anchor holds the
         // same state and may serve it.
+        let offers_count = offers.len();
         let Some(ours) = offers.get(&self.leader) else {
             return (Vec::new(), Progress::Running);
         };
@@ -215,6 +242,11 @@ impl<M> Transfer<M> {
         let Some((info, sources)) = best else {
             return (Vec::new(), Progress::Running);
         };
+        let sources = if self.single_source {
+            check::one_source(&sources, self.leader)
+        } else {
+            sources
+        };
         if let Phase::Asking {
             resume: Some(fetch),
             ..
@@ -223,22 +255,20 @@ impl<M> Transfer<M> {
         {
             let mut fetch = core::mem::replace(fetch, Box::new(Fetch::empty()));
             fetch.sources = sources;
-            self.phase = Phase::Fetching(*fetch);
+            self.phase = Phase::Fetching(fetch);
             return self.step();
         }
         let Some(builder) = builder() else {
             return (Vec::new(), Progress::Running);
         };
-        self.phase = Phase::Fetching(Fetch {
-            info,
-            late: HashSet::new(),
-            batch: self.settings.fetch_batch_size.max(1),
-            sources,
-            in_flight: HashMap::new(),
-            retry: VecDeque::new(),
-            fresh: 0,
-            builder,
-        });
+        tracing::debug!(
+            anchor = info.anchor.index.0,
+            sources = sources.len(),
+            offers = offers_count,
+            "snapshot transfer starts"
+        );
+        let batch = self.settings.fetch_batch_size;
+        self.phase = Phase::Fetching(Box::new(Fetch::new(info, batch, sources, builder)));
         self.step()
     }
 
@@ -277,6 +307,7 @@ impl<M> Transfer<M> {
                 }
             };
         if inserted {
+            fetch.accepted(peer, offset, items);
             if offset + count < range.end {
                 // The provider hit its byte budget: ask for the rest.
                 fetch.retry.push_front(offset + count..range.end);
@@ -338,6 +369,11 @@ impl<M> Transfer<M> {
                 for peer in &silent {
                     tracing::debug!(peer = %peer.fmt_short(), "snapshot fetch timed out; peer dropped");
                     fetch.drop_source(*peer);
+                    if self.single_source {
+                        // The lone source: without a ban the next round
+                        // would pick the same silent peer again.
+                        self.banned.insert(*peer);
+                    }
                 }
                 // Slow is not hostile: a timed-out peer may serve again after
                 // the next round of queries (progress is kept).
@@ -361,6 +397,11 @@ impl<M> Transfer<M> {
         core::mem::take(&mut self.dropped)
     }
 
+    /// Digest mismatches since the last call.
+    pub(super) fn take_mismatches(&mut self) -> u64 {
+        core::mem::take(&mut self.mismatches)
+    }
+
     /// Peers that sent undecodable data since the last call.
     pub(super) fn take_hostile(&mut self) -> Vec<PeerId> {
         core::mem::take(&mut self.hostile)
@@ -373,17 +414,20 @@ impl<M> Transfer<M> {
         };
         if fetch.remaining() == 0 && fetch.in_flight.is_empty() {
             // Finished: the worker drops this transfer after installing.
-            if let Phase::Fetching(fetch) = core::mem::replace(&mut self.phase, Phase::idle()) {
-                let anchor = fetch.info.anchor;
-                return (
-                    Vec::new(),
-                    Progress::Done {
-                        anchor,
-                        builder: fetch.builder,
-                    },
-                );
+            let Phase::Fetching(fetch) = core::mem::replace(&mut self.phase, Phase::idle()) else {
+                return (Vec::new(), Progress::Running);
+            };
+            if !fetch.verified() {
+                return (self.mismatch(*fetch), Progress::Running);
             }
-            return (Vec::new(), Progress::Running);
+            return (
+                Vec::new(),
+                Progress::Done {
+                    anchor: fetch.info.anchor,
+                    digest: fetch.info.digest,
+                    builder: fetch.builder,
+                },
+            );
         }
         let leader = self.leader;
         let mut idle: Vec<PeerId> = fetch
@@ -429,6 +473,13 @@ impl<M> Phase<M> {
     }
 }
 
+#[path = "transfer_check.rs"]
+mod check;
+
 #[cfg(test)]
 #[path = "transfer_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "transfer_digest_tests.rs"]
+mod digest_tests;

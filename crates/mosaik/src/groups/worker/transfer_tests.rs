@@ -4,7 +4,7 @@
 
 use {
     super::*,
-    crate::groups::InvalidSnapshot,
+    crate::groups::{InvalidSnapshot, sync::digest::digest_items},
     core::ops::Range,
     iroh::SecretKey,
     mosaik_raft::Term,
@@ -42,10 +42,13 @@ fn settings(fetch_timeout: Duration) -> TransferSettings {
     }
 }
 
+/// A snapshot of `items` items that are all [`good`] ones.
 fn info(items: u64) -> SnapshotInfo {
+    let n = usize::try_from(items).unwrap();
     SnapshotInfo {
         anchor: Cursor::new(Term::new(1, peer()), Index(100)),
         items,
+        digest: digest_items(&good(n)),
     }
 }
 

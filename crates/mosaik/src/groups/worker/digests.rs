@@ -1,0 +1,176 @@
+//! Content digests of held snapshots, provider side: computed off the
+//! worker loop, one at a time, before a snapshot is offered.
+//!
+//! A digest encodes every item of the snapshot (`sync/digest.rs`), which
+//! for a large state takes long enough to stall heartbeats if done on the
+//! loop, so it runs on a blocking thread from an O(1) clone of the held
+//! machine. One runs at a time per group: anchors can come faster than a
+//! large state hashes, and queued digests of snapshots that expire before
+//! their turn would be wasted work. The newest pending snapshot goes
+//! first, since it is the one a lagging member wants.
+//!
+//! A peer that queries while a snapshot it would want is still being
+//! digested gets the digested ones at once and a second offer when the
+//! newer one is done: otherwise a joiner arriving right after an anchor
+//! would see it offered by the fastest replica only and fetch everything
+//! from that one.
+//!
+//! A snapshot whose digest cannot be computed is not offered, and says
+//! so: a warning with the reason and a metric, instead of quietly missing
+//! from every offer (which looks like a transfer that never starts).
+
+use {
+    super::{Worker, snapshots::DigestState},
+    crate::{
+        PeerId,
+        groups::{
+            InvalidSnapshot, StateMachine, StateSync, Storage,
+            messages::BondMessage,
+            sync::{digest::digest_of, wire::SyncMessage},
+        },
+        primitives::Digest,
+    },
+    mosaik_raft::{Cursor, Index},
+    std::collections::HashMap,
+    tokio::sync::mpsc,
+};
+
+/// A finished digest: the anchor it was computed for, and the result.
+pub(super) type Digested = (Cursor<PeerId>, Result<Digest, InvalidSnapshot>);
+
+/// The one digest computation a group runs at a time.
+pub(super) struct Digests {
+    /// A computation is running.
+    running: bool,
+    /// unbounded: at most one computation sends on it at a time.
+    tx: mpsc::UnboundedSender<Digested>,
+    /// Peers that queried from a base at or below a snapshot still being
+    /// digested: one entry per peer (a new query replaces it), answered
+    /// once by a second offer.
+    waiting: HashMap<PeerId, Index>,
+}
+
+impl Digests {
+    pub(super) fn new(tx: mpsc::UnboundedSender<Digested>) -> Self {
+        Self {
+            running: false,
+            tx,
+            waiting: HashMap::new(),
+        }
+    }
+}
+
+impl<S, M> Worker<S, M>
+where
+    S: Storage<M::Command>,
+    M: StateMachine,
+{
+    /// Starts digesting the newest held snapshot still pending, unless a
+    /// digest runs or the strategy transfers no snapshots (nobody would
+    /// ask for an offer).
+    pub(super) fn start_digest(&mut self) {
+        if self.digests.running || self.sync.transfer().is_none() {
+            return;
+        }
+        let Some(held) = self
+            .held
+            .iter_mut()
+            .rev()
+            .find(|h| h.digest == DigestState::Pending)
+        else {
+            return;
+        };
+        let Some(machine) = self.sync.clone_machine(&held.machine) else {
+            // `clone_machine` worked when the snapshot was taken; should it
+            // fail now, retrying would fail the same way.
+            held.digest = DigestState::Failed;
+            tracing::warn!(
+                anchor = held.anchor.index.0,
+                "snapshot not offered: the held machine cannot be copied to digest it"
+            );
+            return;
+        };
+        let (anchor, items) = (held.anchor, held.items);
+        let tx = self.digests.tx.clone();
+        self.digests.running = true;
+        tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let digest = digest_of(&machine.state_sync(), &machine, items);
+            tracing::debug!(
+                anchor = anchor.index.0,
+                items,
+                ms = started.elapsed().as_millis(),
+                "snapshot digested"
+            );
+            let _ = tx.send((anchor, digest));
+        });
+    }
+
+    /// Remembers `peer`'s query from `base` if a held snapshot there is
+    /// still being digested.
+    pub(super) fn await_digest(&mut self, peer: PeerId, base: Index) {
+        let pending = self
+            .held
+            .iter()
+            .any(|h| h.anchor.index >= base && h.digest == DigestState::Pending);
+        if pending && self.sync.transfer().is_some() {
+            self.digests.waiting.insert(peer, base);
+        } else {
+            self.digests.waiting.remove(&peer);
+        }
+    }
+
+    /// A digest finished: the snapshot is offered from now on (if still
+    /// held), peers that queried for it meanwhile are offered it, and the
+    /// next pending one starts.
+    pub(super) fn digested(&mut self, (anchor, result): Digested) {
+        self.digests.running = false;
+        let ready = result.is_ok();
+        // An anchor names one state (log matching): a result for an anchor
+        // that was dropped and taken again is still right.
+        if let Some(held) = self.held.iter_mut().find(|h| h.anchor == anchor) {
+            held.digest = match result {
+                Ok(digest) => DigestState::Ready(digest),
+                Err(err) => {
+                    tracing::warn!(
+                        anchor = anchor.index.0,
+                        items = held.items,
+                        %err,
+                        "snapshot not offered: its digest cannot be computed"
+                    );
+                    metrics::counter!(
+                        "mosaik.groups.sync.undigestable_snapshots",
+                        self.labels.as_ref()
+                    )
+                    .increment(1);
+                    DigestState::Failed
+                }
+            };
+        }
+        if ready {
+            self.offer_again(anchor.index);
+        }
+        self.start_digest();
+    }
+
+    /// Second offers to the peers waiting for a snapshot at `index`.
+    fn offer_again(&mut self, index: Index) {
+        let waiting: Vec<(PeerId, Index)> = self
+            .digests
+            .waiting
+            .iter()
+            .filter(|(_, base)| **base <= index)
+            .map(|(peer, base)| (*peer, *base))
+            .collect();
+        for (peer, base) in waiting {
+            self.digests.waiting.remove(&peer);
+            let snapshots = self.offer_from(base);
+            if let Some(bond) = self.bonds.get(&peer) {
+                // Best effort, like every offer: the peer asks again.
+                let _ = bond
+                    .out
+                    .try_send(BondMessage::Sync(SyncMessage::Offer { snapshots }));
+            }
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! Unit tests of [`Transfer`]'s content digests (issue 16, bug 8): holders
+//! of one anchor with different contents are never mixed, an assembled
+//! snapshot that does not match its digest is never handed out, and the
+//! transfer recovers from an honest holder.
+// Peers are `l` (the leader), `a`, `b` and `c` throughout.
+#![allow(clippy::many_single_char_names)]
+
+use {
+    super::*,
+    crate::groups::{InvalidSnapshot, sync::digest::digest_items},
+    core::ops::Range,
+    iroh::SecretKey,
+    mosaik_raft::Term,
+    std::{
+        collections::{BTreeMap, VecDeque},
+        sync::{Arc, Mutex},
+    },
+};
+
+/// Every snapshot installed, as its items in order.
+#[derive(Default, Clone)]
+struct Installed(Arc<Mutex<Vec<Vec<Bytes>>>>);
+
+/// Keeps the raw items; `install` records them in [`Installed`].
+struct Store {
+    ranges: BTreeMap<u64, Vec<Bytes>>,
+    installed: Installed,
+}
+
+impl SnapshotBuilder<()> for Store {
+    fn insert(&mut self, offset: u64, items: &[Bytes]) -> Result<(), InvalidSnapshot> {
+        self.ranges.insert(offset, items.to_vec());
+        Ok(())
+    }
+
+    fn install(self: Box<Self>, (): &mut ()) -> Result<(), InvalidSnapshot> {
+        let items = self.ranges.into_values().flatten().collect();
+        self.installed.0.lock().unwrap().push(items);
+        Ok(())
+    }
+}
+
+fn peer() -> PeerId {
+    SecretKey::generate().public()
+}
+
+const ITEMS: u64 = 10;
+
+fn settings() -> TransferSettings {
+    TransferSettings {
+        fetch_batch_size: 3,
+        snapshot_ttl: Duration::from_secs(10),
+        snapshot_request_timeout: Duration::from_secs(10),
+        fetch_timeout: Duration::from_secs(5),
+    }
+}
+
+/// The honest content of `range`.
+fn honest(range: &Range<u64>) -> Vec<Bytes> {
+    let n = usize::try_from(range.end - range.start).unwrap();
+    vec![Bytes::from_static(b"ok"); n]
+}
+
+/// `range` with its first item forged: well-formed, so only the digest
+/// can tell.
+fn forged(range: &Range<u64>) -> Vec<Bytes> {
+    let mut items = honest(range);
+    items[0] = Bytes::from_static(b"forged");
+    items
+}
+
+/// The leader's snapshot (honest content) and one at the same anchor with
+/// other content (`ITEMS` forged items).
+fn snapshots() -> (SnapshotInfo, SnapshotInfo) {
+    let ours = SnapshotInfo {
+        anchor: Cursor::new(Term::new(1, peer()), Index(100)),
+        items: ITEMS,
+        digest: digest_items(&honest(&(0..ITEMS))),
+    };
+    let other: Vec<Bytes> = (0..ITEMS).flat_map(|i| forged(&(i..i + 1))).collect();
+    let theirs = SnapshotInfo {
+        digest: digest_items(&other),
+        ..ours
+    };
+    (ours, theirs)
+}
+
+/// What a driven transfer did.
+#[derive(Default)]
+struct Run {
+    /// The digest of the snapshot handed out for install, if any.
+    done: Option<Digest>,
+    /// Every fetch in order: (to whom, mismatches before it).
+    fetches: Vec<(PeerId, u64)>,
+    mismatches: u64,
+}
+
+/// Plays every peer until the transfer finishes or stalls: queries are
+/// answered with `offers`, fetches with `answer`, each at once, in order.
+/// A finished snapshot is installed into `installed`.
+fn drive(
+    t: &mut Transfer<()>,
+    sends: Sends,
+    offers: &HashMap<PeerId, Vec<SnapshotInfo>>,
+    answer: impl Fn(PeerId, &Range<u64>) -> Vec<Bytes>,
+    installed: &Installed,
+) -> Run {
+    let mut queue = VecDeque::from(sends);
+    let mut run = Run::default();
+    let builder = store(installed);
+    while let Some((p, msg)) = queue.pop_front() {
+        assert!(run.fetches.len() < 200, "the transfer does not converge");
+        let (more, progress) = match msg {
+            SyncMessage::Query { .. } => {
+                let offer = offers.get(&p).cloned().unwrap_or_default();
+                t.offer(p, offer, builder)
+            }
+            SyncMessage::Fetch { anchor, range } => {
+                run.fetches.push((p, run.mismatches));
+                t.data(p, anchor, range.start, &answer(p, &range))
+            }
+            SyncMessage::Offer { .. } | SyncMessage::Data { .. } => continue,
+        };
+        run.mismatches += t.take_mismatches();
+        queue.extend(more);
+        if let Progress::Done {
+            digest, builder, ..
+        } = progress
+        {
+            builder.install(&mut ()).expect("installs");
+            run.done = Some(digest);
+            break;
+        }
+    }
+    run
+}
+
+/// Makes builders that install into `installed`.
+fn store(installed: &Installed) -> impl Fn() -> Option<Box<dyn SnapshotBuilder<()>>> + Copy {
+    move || {
+        Some(Box::new(Store {
+            ranges: BTreeMap::new(),
+            installed: installed.clone(),
+        }))
+    }
+}
+
+fn peers_fetched(run: &Run) -> HashSet<PeerId> {
+    run.fetches.iter().map(|(p, _)| *p).collect()
+}
+
+#[test]
+fn holders_of_one_anchor_with_other_content_are_never_mixed() {
+    let (l, a, b, c) = (peer(), peer(), peer(), peer());
+    let (ours, theirs) = snapshots();
+    // `b` (and later `c`) offers the leader's anchor with other content
+    // and would serve it: stitched in, it would corrupt the snapshot.
+    let offers = HashMap::from([
+        (l, vec![ours]),
+        (a, vec![ours]),
+        (b, vec![theirs]),
+        (c, vec![theirs]),
+    ]);
+    let answer = |p: PeerId, range: &Range<u64>| {
+        if p == b || p == c {
+            forged(range)
+        } else {
+            honest(range)
+        }
+    };
+    let installed = Installed::default();
+    let (mut t, asks) = Transfer::start(Index(50), l, settings(), [l, a, b]);
+    let mut sends = Vec::new();
+    for (p, _) in asks {
+        let (more, _) = t.offer(p, offers[&p].clone(), store(&installed));
+        sends.extend(more);
+    }
+    assert_eq!(t.anchor(), Some(ours.anchor));
+    // `c` bonds after the choice: asked whether it holds the snapshot, it
+    // offers the anchor with other content and is not taken as a source.
+    sends.extend(t.bonded(c));
+    let run = drive(&mut t, sends, &offers, answer, &installed);
+    assert_eq!(run.done, Some(ours.digest), "the leader's content");
+    assert_eq!(run.mismatches, 0);
+    assert_eq!(
+        peers_fetched(&run),
+        HashSet::from([l, a]),
+        "holders of one digest"
+    );
+    assert_eq!(*installed.0.lock().unwrap(), [honest(&(0..ITEMS))]);
+
+    // More holders of the other content do not win: only the leader's
+    // digest is fetched, from the leader alone.
+    let offers = HashMap::from([(l, vec![ours]), (a, vec![theirs]), (b, vec![theirs])]);
+    let (mut t, sends) = Transfer::start(Index(50), l, settings(), [l, a, b]);
+    let run = drive(&mut t, sends, &offers, answer, &installed);
+    assert_eq!(run.done, Some(ours.digest));
+    assert_eq!(peers_fetched(&run), HashSet::from([l]));
+}
+
+#[test]
+fn an_altered_chunk_fails_the_check_and_an_honest_holder_completes() {
+    let (l, a, b) = (peer(), peer(), peer());
+    let (ours, _) = snapshots();
+    // Everyone offers the same snapshot; `a` alters what it serves.
+    let offers = HashMap::from([(l, vec![ours]), (a, vec![ours]), (b, vec![ours])]);
+    let answer = |p: PeerId, range: &Range<u64>| {
+        if p == a { forged(range) } else { honest(range) }
+    };
+    let installed = Installed::default();
+    let (mut t, sends) = Transfer::start(Index(50), l, settings(), [l, a, b]);
+    let run = drive(&mut t, sends, &offers, answer, &installed);
+    assert!(run.mismatches >= 1, "the stitched snapshot was refused");
+    assert_eq!(run.done, Some(ours.digest), "then fetched again");
+    // Only the honest content was ever installed.
+    assert_eq!(*installed.0.lock().unwrap(), [honest(&(0..ITEMS))]);
+    // The first attempt used several sources; after the last mismatch the
+    // snapshot came from one honest holder, and `a` got no request.
+    let before: HashSet<PeerId> = run
+        .fetches
+        .iter()
+        .filter(|(_, m)| *m == 0)
+        .map(|(p, _)| *p)
+        .collect();
+    assert!(before.len() >= 2 && before.contains(&a));
+    let last: HashSet<PeerId> = run
+        .fetches
+        .iter()
+        .filter(|(_, m)| *m == run.mismatches)
+        .map(|(p, _)| *p)
+        .collect();
+    assert_eq!(last.len(), 1, "one source after a mismatch: {last:?}");
+    assert!(
+        !last.contains(&a),
+        "the forger served the accepted snapshot"
+    );
+    // At most one single-source round went to `a` (which banned it).
+    assert!(run.mismatches <= 2, "{} mismatches", run.mismatches);
+}
+
+#[test]
+fn a_lone_source_that_mismatches_is_banned() {
+    let (l, a) = (peer(), peer());
+    let (ours, _) = snapshots();
+    let offers = HashMap::from([(l, vec![ours]), (a, vec![ours])]);
+    let answer = |p: PeerId, range: &Range<u64>| {
+        if p == a { forged(range) } else { honest(range) }
+    };
+    let installed = Installed::default();
+    let (mut t, sends) = Transfer::start(Index(50), l, settings(), [l, a]);
+    let run = drive(&mut t, sends, &offers, answer, &installed);
+    // Round 1: both serve, the culprit is unknown. Round 2: the follower
+    // alone (the leader serves last), it mismatches and is banned. Round
+    // 3: the leader alone.
+    let round = |n: u64| -> Vec<PeerId> {
+        let fetches = run.fetches.iter().filter(|(_, m)| *m == n);
+        fetches.map(|(p, _)| *p).collect()
+    };
+    assert_eq!(run.mismatches, 2);
+    assert!(round(0).contains(&a) && round(0).contains(&l));
+    assert!(!round(1).is_empty() && round(1).iter().all(|p| *p == a));
+    assert!(!round(2).is_empty() && round(2).iter().all(|p| *p == l));
+    assert_eq!(run.done, Some(ours.digest));
+    assert_eq!(*installed.0.lock().unwrap(), [honest(&(0..ITEMS))]);
+}
+
+#[test]
+fn honest_holders_share_the_work_and_pass_the_check() {
+    let (l, a, b) = (peer(), peer(), peer());
+    let (ours, _) = snapshots();
+    let offers = HashMap::from([(l, vec![ours]), (a, vec![ours]), (b, vec![ours])]);
+    let installed = Installed::default();
+    let (mut t, sends) = Transfer::start(Index(50), l, settings(), [l, a, b]);
+    let run = drive(&mut t, sends, &offers, |_, r| honest(r), &installed);
+    assert_eq!(run.done, Some(ours.digest));
+    assert_eq!(run.mismatches, 0);
+    assert!(peers_fetched(&run).len() >= 2, "several sources");
+    assert_eq!(*installed.0.lock().unwrap(), [honest(&(0..ITEMS))]);
+}
+
+/// A holder still digesting the snapshot when asked offers it in a second
+/// offer: it joins the running fetch instead of leaving it to the leader.
+#[test]
+fn a_holder_offering_again_once_digested_joins_the_fetch() {
+    let (l, a) = (peer(), peer());
+    let (ours, theirs) = snapshots();
+    let installed = Installed::default();
+    let (mut t, _) = Transfer::start(Index(50), l, settings(), [l, a]);
+    let _ = t.offer(a, Vec::new(), store(&installed));
+    let (sends, _) = t.offer(l, vec![ours], store(&installed));
+    assert!(sends.iter().all(|(p, _)| *p == l), "the leader alone");
+    // Another content under the anchor is no reason to join.
+    let (sends, _) = t.offer(a, vec![theirs], store(&installed));
+    assert!(sends.is_empty());
+    let (sends, _) = t.offer(a, vec![ours], store(&installed));
+    assert!(
+        sends
+            .iter()
+            .any(|(p, m)| *p == a && matches!(m, SyncMessage::Fetch { .. })),
+        "a fetches too"
+    );
+    // Offering twice does not hand out a second range at once.
+    let (sends, _) = t.offer(a, vec![ours], store(&installed));
+    assert!(sends.is_empty());
+}
