@@ -47,7 +47,8 @@ impl VecCluster {
         let sync = SyncConfig::default()
             .with_compaction_threshold(COMPACTION_THRESHOLD)
             .with_fetch_batch_size(FETCH_BATCH)
-            .with_fetch_timeout(Duration::from_secs(2));
+            .with_fetch_timeout(Duration::from_secs(2))
+            .with_snapshot_ttl(Duration::from_secs(1));
         let mut config = CollectionConfig::default().with_sync(sync);
         if mode == Mode::Strict {
             let strict = ConsensusConfig::builder()

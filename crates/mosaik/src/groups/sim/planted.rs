@@ -5,7 +5,7 @@
 use core::sync::atomic::{AtomicU8, Ordering};
 
 /// Names accepted by [`plant_bug`].
-pub const PLANTED_BUGS: &[&str] = &["strong-read-local"];
+pub const PLANTED_BUGS: &[&str] = &["strong-read-local", "snapshot-drops-item"];
 
 /// The planted bug, as its index in [`PLANTED_BUGS`] plus one (0: none).
 static PLANTED: AtomicU8 = AtomicU8::new(0);
