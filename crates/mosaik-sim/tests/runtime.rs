@@ -51,8 +51,8 @@ const REGRESSION_SEEDS: &[(Mode, u64, &str)] = &[
     // Issue 16, bug 1: a merged batch's outcome was decided at its range's end, so a partly
     // replicated batch whose prefix committed was reported `Superseded` and resubmitted whole:
     // "machine 0 applied put #1137 twice" (5011), "#1763 twice" (1228).
-    (Mode::Dynamic, 5011, "a committed prefix reported superseded"),
-    (Mode::Dynamic, 1228, "a committed prefix reported superseded"),
+    (Mode::Dynamic, 5011, "committed prefix reported superseded"),
+    (Mode::Dynamic, 1228, "committed prefix reported superseded"),
     (Mode::Dynamic, 313, "superseded by an older term's entry"),
     (Mode::Dynamic, 1645, "superseded by an older term's entry"),
     (Mode::Dynamic, 1751, "superseded by an older term's entry"),
