@@ -1,9 +1,11 @@
 //! The dashboard's JSON API and event stream over loopback against a
 //! 3-node cluster (`cargo test -p mosaik --test dashboard`): peers, a
 //! stream's rate, a group's leader and lag, the change when the leader's
-//! node is dropped, the token and the client cap.
+//! node is dropped, the token and the client cap; `stores.rs` the
+//! collection stores, tag names, gossip neighbours and update latency.
 
 mod client;
+mod stores;
 
 use {
     client::{Events, TIMEOUT, get, snapshot, snapshot_until},
@@ -312,6 +314,13 @@ async fn the_page_is_self_contained() {
     assert!(
         page.contains("/api/events"),
         "the page follows the event stream"
+    );
+    for kind in ["edge-known", "edge-gossip", "edge-bond", "edge-stream"] {
+        assert!(page.contains(kind), "the graph styles {kind} edges");
+    }
+    assert!(
+        page.contains("id=\"collections\""),
+        "the page lists collections"
     );
     for external in ["src=\"http", "href=\"http", "@import", "//cdn"] {
         assert!(
