@@ -69,7 +69,14 @@ try {
   await send("Page.navigate", { url });
   await until("3 nodes and a leader in the graph", () => evaluate(
     `document.querySelectorAll('#nodes .node').length === 3 && !!document.querySelector('#nodes .node.leader')
-     && document.querySelectorAll('#groups tr').length === 1 && document.querySelectorAll('#streams tr').length >= 1`));
+     && document.querySelectorAll('#groups tr').length === 2 && document.querySelectorAll('#streams tr').length >= 1
+     && document.querySelectorAll('#collections tr').length === 1
+     && !!document.querySelector('#edges [data-kind=gossip]') && !!document.querySelector('#edges [data-kind=bond]')
+     && !!document.querySelector('#edges [data-kind=stream]')`));
+  // Each relation between two nodes has its own curve: no two edges share
+  // a path (a bond hidden under a stream, say).
+  const paths = await evaluate("[...document.querySelectorAll('#edges path')].map((p) => p.getAttribute('d'))");
+  if (new Set(paths).size !== paths.length) fail("two edges are drawn on the same path");
   // Let rates settle over one averaging window before the picture.
   const settled = await evaluate("Number(document.body.dataset.version)");
   await until("a later snapshot", async () => (await evaluate("Number(document.body.dataset.version)")) >= settled + 4);
@@ -100,7 +107,7 @@ try {
   const after = await evaluate(`({ updates: Number(document.getElementById('updates').textContent),
     leader: document.getElementById('leader').textContent, nav: performance.getEntriesByType('navigation').length })`);
   if (after.nav !== before.nav || after.updates <= before.updates) fail("the page did not update in place");
-  console.log(`dashboard-browser: OK: 3 nodes and leader ${before.leader} shown, screenshot ${shot}`);
+  console.log(`dashboard-browser: OK: 3 nodes and leader ${before.leader} shown, ${paths.length} edges on distinct paths, screenshot ${shot}`);
   console.log(`dashboard-browser: sample-to-render latency ms: median ${lags[20]}, p95 ${lags[38]}, max ${lags[39]} (plus up to one sampling interval, 250 ms)`);
   console.log(`dashboard-browser: a node left -> graph showed 2 nodes after ${gone} ms (leader now ${after.leader}, ${after.updates} updates, no reload)`);
   ws.close();

@@ -42,6 +42,10 @@ pub struct Inspect {
     /// (e.g. 127.0.0.1:8080) until interrupted.
     #[arg(long, value_name = "ADDR")]
     web: Option<std::net::SocketAddr>,
+    /// With `--web`: tag names the page shows by name (the catalog only
+    /// carries tags' digests), e.g. `--tag-name validator,sequencer`.
+    #[arg(long = "tag-name", value_name = "NAME", value_delimiter = ',')]
+    tag_names: Vec<String>,
 }
 
 /// One peer as reported.
@@ -83,7 +87,14 @@ impl Inspect {
             builder = builder.with_relay_mode(RelayMode::Disabled);
         }
         if let Some(addr) = self.web {
-            builder = builder.with_dashboard(addr);
+            let names = self
+                .tag_names
+                .iter()
+                .cloned()
+                .chain(["mosaik-inspect".into()]);
+            builder = builder.with_dashboard_config(
+                mosaik::dashboard::DashboardConfig::new(addr).with_tag_names(names),
+            );
         }
         let node = builder.build().await.context("starting the node")?;
         if let Some(bound) = node.dashboard_addr() {

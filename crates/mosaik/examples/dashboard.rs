@@ -1,7 +1,9 @@
 //! A 3-node loopback cluster with the dashboard on its first node, for a
 //! person or a script to look at: `cargo run --example dashboard --
-//! 127.0.0.1:8080`. A stream flows from the first node to the others and
-//! the three run a counter group.
+//! 127.0.0.1:8080`. A stream flows from the first node to the others, the
+//! three run a counter group and share a replicated map, and each carries
+//! a role tag (the dashboard knows two of the names: the third shows as
+//! its digest).
 //!
 //! Reads commands on stdin, one per line, so a script can drive it:
 //! `leave` shuts down one node other than the first (the group's leader
@@ -13,6 +15,8 @@ use {
     core::time::Duration,
     mosaik::{
         Network, UniqueId,
+        collections::Map,
+        dashboard::DashboardConfig,
         groups::{ApplyContext, ConsensusConfig, Group, GroupKey, LogReplaySync, StateMachine},
         iroh::RelayMode,
     },
@@ -52,11 +56,13 @@ impl StateMachine for Counter {
 }
 
 async fn node(
+    tag: &str,
     dashboard: Option<SocketAddr>,
     bootstrap: Option<&Network>,
 ) -> anyhow::Result<Network> {
     let mut discovery = mosaik::discovery::Config::builder()
         .no_dht_bootstrap()
+        .with_tags(tag)
         .with_announce_interval(Duration::from_secs(1))
         .with_rtt_probe_interval(Duration::from_secs(1));
     if let Some(first) = bootstrap {
@@ -67,7 +73,9 @@ async fn node(
         .with_addresses(["127.0.0.1:0".parse()?])
         .with_discovery(discovery);
     if let Some(addr) = dashboard {
-        builder = builder.with_dashboard(addr);
+        builder = builder.with_dashboard_config(
+            DashboardConfig::new(addr).with_tag_names(["sequencer", "prover"]),
+        );
     }
     Ok(builder.build().await?)
 }
@@ -78,10 +86,10 @@ async fn main() -> anyhow::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:0".into())
         .parse()?;
-    let first = node(Some(addr), None).await?;
+    let first = node("sequencer", Some(addr), None).await?;
     let mut nodes = vec![
-        node(None, Some(&first)).await?,
-        node(None, Some(&first)).await?,
+        node("prover", None, Some(&first)).await?,
+        node("canary", None, Some(&first)).await?,
     ];
     nodes.insert(0, first);
 
@@ -102,8 +110,20 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect();
 
-    // A steady stream from the first node, and a commit every 100 ms, so
-    // rates and indexes move on the page.
+    // A map every node writes; the first node's replica shows on the page.
+    let stores: Vec<Map<String, u64>> = nodes
+        .iter()
+        .map(|n| {
+            Map::writer_with_config(
+                n,
+                "prices",
+                mosaik::collections::CollectionConfig::default().with_consensus(timing.clone()),
+            )
+        })
+        .collect();
+
+    // A steady stream from the first node, a commit every 100 ms and a
+    // map write every 500 ms, so rates and indexes move on the page.
     let producer = nodes[0].streams().produce::<u64>();
     let _consumers: Vec<_> = nodes[1..]
         .iter()
@@ -118,6 +138,15 @@ async fn main() -> anyhow::Result<()> {
             if i % 5 == 0 {
                 let _ = writer.feed(1).await;
             }
+        }
+    });
+    // Its own task: a write waits while the map has no leader, and the
+    // stream should keep flowing meanwhile.
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        for i in 0_u64.. {
+            tick.tick().await;
+            let _ = stores[0].insert(format!("k{}", i % 40), i).await;
         }
     });
 

@@ -20,7 +20,8 @@
 //! never lead and never count toward quorum.
 //!
 //! Module map: `shared` (per-store core: group, state watch, write
-//! path, node-wide registry), `machine` (the generic state machine,
+//! path), `registry` (the process-wide registry of live cores and the
+//! dashboard's read-only samples of them), `machine` (the generic state machine,
 //! snapshots), `<kind>_state` (command enum and deterministic apply),
 //! `<kind>` (the handle), `config`, `when` (`Version`, `When`), `error`,
 //! `def` (declarations and the traits behind `collection!`).
@@ -37,6 +38,7 @@ mod once;
 mod once_state;
 mod pq;
 mod pq_state;
+pub(crate) mod registry;
 mod set;
 mod set_state;
 mod shared;

@@ -4,7 +4,8 @@
 //! One group per store per node: joining the same group id twice returns
 //! the same group, so a second handle must also share the first one's
 //! state watch (the second machine is discarded by the groups builder). A
-//! process-wide registry maps (node, network, group id) to the live core.
+//! process-wide registry (`registry.rs`) maps (node, network, group id) to
+//! the live core.
 //!
 //! Roles: readers join as `Observer` (never lead, never count toward
 //! quorum), writers as `Normal`. The preference of a group is fixed when it
@@ -24,10 +25,11 @@ use {
     super::{
         CollectionConfig, Error, Version, When,
         machine::{CollectionState, Machine},
+        registry::{self, CollectionSample, Registered},
         storage::{HANDOVER_TIMEOUT, Home, ReplicaStorage, group_dir, home_for},
     },
     crate::{
-        GroupId, Network, NetworkId, PeerId, StoreId,
+        GroupId, Network, PeerId, StoreId,
         groups::{self, CommandError, Group, GroupBuilder, Groups, InMemoryLogStore, StorageError},
     },
     core::{
@@ -35,20 +37,9 @@ use {
         sync::atomic::{AtomicU64, Ordering},
         time::Duration,
     },
-    std::{
-        collections::HashMap,
-        sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, RwLock, Weak},
-    },
+    std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock},
     tokio::sync::watch,
 };
-
-type RegistryKey = (PeerId, NetworkId, GroupId);
-
-/// Live cores of this process. Entries of dropped cores are pruned on every
-/// insert, so the map holds at most the live stores plus the last batch of
-/// dead ones.
-static REGISTRY: LazyLock<Mutex<HashMap<RegistryKey, Weak<dyn Any + Send + Sync>>>> =
-    LazyLock::new(Mutex::default);
 
 /// How long a write waits for the local replica to show its own command
 /// after the commit was reported (normally immediate: both happen in the
@@ -87,7 +78,7 @@ impl<S: CollectionState> Core<S> {
         config: &CollectionConfig,
         writer: bool,
     ) -> Arc<Self> {
-        let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut registry = registry::lock();
         let (publish, state) = watch::channel(S::default());
         let publish = Arc::new(publish);
         let machine = Machine::new(
@@ -100,11 +91,7 @@ impl<S: CollectionState> Core<S> {
         let builder = builder(network.groups(), store, config, machine);
         let group_id = builder.group_id();
         let key = (network.local().id(), *network.network_id(), group_id);
-        let existing = registry
-            .get(&key)
-            .and_then(Weak::upgrade)
-            .and_then(|core| core.downcast::<Self>().ok());
-        if let Some(core) = existing {
+        if let Some(core) = registry.get::<Self>(&key) {
             if config.storage().is_some() && core.home.is_none() {
                 tracing::warn!(
                     store = %store,
@@ -154,9 +141,8 @@ impl<S: CollectionState> Core<S> {
         if !*core.ready.borrow() {
             core.join_when_returned(network.groups(), config);
         }
-        registry.retain(|_, weak| weak.strong_count() > 0);
-        let erased: Arc<dyn Any + Send + Sync> = core.clone();
-        registry.insert(key, Arc::downgrade(&erased));
+        let erased: Arc<dyn Registered> = core.clone();
+        registry.insert(key, &erased);
         core
     }
 
@@ -380,6 +366,28 @@ impl<S: CollectionState> Core<S> {
                 Some(inputs) => Err(Error::Offline(inputs)),
                 None => Err(Error::NetworkDown),
             },
+        }
+    }
+}
+
+impl<S: CollectionState> Registered for Core<S> {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn sample(&self) -> CollectionSample {
+        CollectionSample {
+            store: self.store,
+            group: self.group_id,
+            // The signature's kind of a priority queue is `depq` (it is
+            // double-ended); observers show the handle's name.
+            kind: match S::KIND {
+                "depq" => "pq",
+                kind => kind,
+            },
+            size: self.read(CollectionState::len),
+            version: self.version().0.0,
+            writer: *self.writer.lock().unwrap_or_else(PoisonError::into_inner),
         }
     }
 }

@@ -5,17 +5,23 @@
 //! [`DashboardConfig::with_interval`]).
 //!
 //! `sampler` builds the view from what the node already holds (catalog,
-//! producers, consumers, joined groups); `http` serves it; `view` is the
-//! JSON shape; `page.html` is the page, embedded with `include_str!`.
+//! producers, consumers, joined groups); `rows` turns collection stores,
+//! tags and gossip neighbors into their JSON rows; `http` serves it;
+//! `view` is the JSON shape; `page.html` is the page, embedded with
+//! `include_str!`.
 
 mod http;
+mod rows;
 mod sampler;
 mod view;
 
 use {
-    crate::network::NetworkError,
+    crate::{Tag, network::NetworkError},
     core::time::Duration,
-    std::net::{Ipv4Addr, SocketAddr},
+    std::{
+        collections::BTreeMap,
+        net::{Ipv4Addr, SocketAddr},
+    },
     tokio_util::sync::CancellationToken,
 };
 
@@ -29,6 +35,13 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Default for [`DashboardConfig::with_max_connections`].
 pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+
+/// Default for [`DashboardConfig::with_max_collections`].
+pub const DEFAULT_MAX_COLLECTIONS: usize = 64;
+
+/// Most tag names [`DashboardConfig::with_tag_names`] keeps; later ones
+/// are ignored.
+pub const MAX_TAG_NAMES: usize = 256;
 
 /// Where and how the dashboard is served.
 ///
@@ -45,6 +58,9 @@ pub struct DashboardConfig {
     pub(crate) max_clients: usize,
     pub(crate) max_connections: usize,
     pub(crate) interval: Duration,
+    pub(crate) max_collections: usize,
+    /// Names of tags known here, by digest (the catalog holds digests).
+    pub(crate) tag_names: BTreeMap<Tag, String>,
 }
 
 impl Default for DashboardConfig {
@@ -65,6 +81,8 @@ impl DashboardConfig {
             max_clients: DEFAULT_MAX_CLIENTS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             interval: DEFAULT_INTERVAL,
+            max_collections: DEFAULT_MAX_COLLECTIONS,
+            tag_names: BTreeMap::new(),
         }
     }
 
@@ -98,6 +116,31 @@ impl DashboardConfig {
     }
 }
 
+impl DashboardConfig {
+    /// Most collection stores of this node listed in a snapshot (default
+    /// [`DEFAULT_MAX_COLLECTIONS`]); the snapshot's `collections_total`
+    /// says how many there are.
+    pub fn with_max_collections(mut self, max: usize) -> Self {
+        self.max_collections = max;
+        self
+    }
+
+    /// Names for tags: the catalog carries a tag only as its digest, so
+    /// the page shows a tag by name where it was given here (the names
+    /// this node's tags were made from, say), else by short hex. At most
+    /// [`MAX_TAG_NAMES`] are kept.
+    pub fn with_tag_names<N: Into<String>>(mut self, names: impl IntoIterator<Item = N>) -> Self {
+        for name in names {
+            if self.tag_names.len() == MAX_TAG_NAMES {
+                break;
+            }
+            let name = name.into();
+            self.tag_names.insert(Tag::from(name.as_str()), name);
+        }
+        self
+    }
+}
+
 impl From<SocketAddr> for DashboardConfig {
     fn from(addr: SocketAddr) -> Self {
         Self::new(addr)
@@ -117,7 +160,7 @@ pub(crate) async fn serve(
     let bound = listener
         .local_addr()
         .map_err(|e| NetworkError::Dashboard(e.to_string()))?;
-    let snapshots = sampler::spawn(sources, config.interval, cancel.clone());
+    let snapshots = sampler::spawn(sources, &config, cancel.clone());
     tokio::spawn(http::run(listener, config, snapshots, cancel));
     Ok(bound)
 }

@@ -3,14 +3,16 @@
 //! published snapshot, so the cost of sampling does not grow with clients.
 
 use {
-    super::view::{
-        Channel, Consumer, Edge, Election, Envelope, Group, Member, Peer, Producer, View,
+    super::{
+        DashboardConfig,
+        rows::{self, TagNames, channels, edge, peer},
+        view::{Consumer, Election, Envelope, Group, Member, Producer, View},
     },
     crate::{
         PeerId,
-        discovery::{Discovery, PeerEntry},
+        discovery::Discovery,
         groups::{Groups, telemetry::GroupSample},
-        streams::{Streams, observe::ChannelSample},
+        streams::Streams,
     },
     core::time::Duration,
     std::{
@@ -58,11 +60,14 @@ pub(super) struct Published {
 /// snapshot (one value, however many clients read it).
 pub(super) fn spawn(
     sources: Sources,
-    interval: Duration,
+    config: &DashboardConfig,
     cancel: CancellationToken,
 ) -> watch::Receiver<Arc<Published>> {
+    let interval = config.interval;
     let mut sampler = Sampler {
         sources,
+        tag_names: config.tag_names.clone(),
+        max_collections: config.max_collections,
         rates: HashMap::new(),
         elections: HashMap::new(),
         last: None,
@@ -93,6 +98,8 @@ struct Rate {
 
 struct Sampler {
     sources: Sources,
+    tag_names: TagNames,
+    max_collections: usize,
     /// Per counter key: the window's start and the last computed rate.
     rates: HashMap<String, Rate>,
     /// Per group id: the last (term, leader) seen and the changes.
@@ -138,11 +145,12 @@ impl Sampler {
         let catalog = discovery.catalog();
         let me = discovery.me();
         let node = me.id().to_string();
-        let mut peers = vec![peer(&me, true, None)];
+        let names = &self.tag_names;
+        let mut peers = vec![peer(&me, true, None, names)];
         let mut edges = BTreeSet::new();
         for entry in catalog.signed_peers() {
             let rtt = catalog.rtt(entry.id());
-            peers.push(peer(entry, false, rtt));
+            peers.push(peer(entry, false, rtt, names));
             edges.insert(edge(&node, &entry.id().to_string(), "known"));
         }
         let now = Instant::now();
@@ -196,11 +204,22 @@ impl Sampler {
             .map(crate::groups::telemetry::GroupView::sample)
             .collect();
         let mut groups = Vec::with_capacity(samples.len());
-        for sample in samples {
+        for sample in &samples {
             for bond in &sample.bonds {
                 edges.insert(edge(&node, &bond.to_string(), "bond"));
             }
-            groups.push(self.group(&sample, me.id()));
+            groups.push(self.group(sample, me.id()));
+        }
+        let network = catalog.network_id();
+        let (collections, collections_total) =
+            rows::collections(*me.id(), network, self.max_collections, &samples);
+        let gossip_neighbors: Vec<String> = discovery
+            .gossip_neighbor_list()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        for neighbor in &gossip_neighbors {
+            edges.insert(edge(&node, neighbor, "gossip"));
         }
         let seen: BTreeSet<&str> = groups.iter().map(|g: &Group| g.id.as_str()).collect();
         self.elections.retain(|id, _| seen.contains(id.as_str()));
@@ -212,10 +231,9 @@ impl Sampler {
             producers,
             consumers,
             groups,
-            gossip_neighbors: discovery
-                .0
-                .neighbors
-                .load(core::sync::atomic::Ordering::Relaxed),
+            collections,
+            collections_total,
+            gossip_neighbors,
         }
     }
 
@@ -286,6 +304,7 @@ impl Sampler {
             is_leader: s.is_leader,
             online: s.online,
             term: s.term,
+            syncing: s.syncing,
             committed: s.committed,
             log_index: s.log_index,
             reverts: s.reverts,
@@ -293,44 +312,4 @@ impl Sampler {
             elections: history.2.iter().cloned().collect(),
         }
     }
-}
-
-fn peer(entry: &PeerEntry, local: bool, rtt: Option<Duration>) -> Peer {
-    Peer {
-        id: entry.id().to_string(),
-        local,
-        tags: entry.tags().iter().map(ToString::to_string).collect(),
-        streams: entry.streams().iter().map(ToString::to_string).collect(),
-        groups: entry.groups().iter().map(ToString::to_string).collect(),
-        addresses: entry
-            .address()
-            .ip_addrs()
-            .map(ToString::to_string)
-            .collect(),
-        relays: entry
-            .address()
-            .relay_urls()
-            .map(ToString::to_string)
-            .collect(),
-        rtt_ms: rtt.map(|r| (r.as_secs_f64() * 10_000.0).round() / 10.0),
-        started_ms: entry.started_at().timestamp_millis(),
-    }
-}
-
-fn edge(from: &str, to: &str, kind: &'static str) -> Edge {
-    Edge {
-        from: from.to_owned(),
-        to: to.to_owned(),
-        kind,
-    }
-}
-
-fn channels(list: &[ChannelSample]) -> Vec<Channel> {
-    list.iter()
-        .map(|c| Channel {
-            peer: c.peer.to_string(),
-            state: c.state.to_string(),
-            datums: c.datums,
-        })
-        .collect()
 }

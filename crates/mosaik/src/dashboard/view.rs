@@ -12,21 +12,53 @@ pub(super) struct View {
     /// This node first, then every signed catalog entry.
     pub(super) peers: Vec<Peer>,
     /// Graph edges: `bond` (a group bond of this node), `stream` (a
-    /// producer–consumer channel of this node), `known` (in the catalog).
+    /// producer–consumer channel of this node), `gossip` (a gossip
+    /// neighbor of this node), `known` (in the catalog). Two peers may be
+    /// joined by several edges, one per kind.
     pub(super) edges: Vec<Edge>,
     pub(super) producers: Vec<Producer>,
     pub(super) consumers: Vec<Consumer>,
     pub(super) groups: Vec<Group>,
-    /// Gossip neighbours of this node (a count: iroh-gossip does not list
-    /// them).
-    pub(super) gossip_neighbors: usize,
+    /// The collection stores this node holds (at most
+    /// `DashboardConfig::max_collections`), ordered by store id.
+    pub(super) collections: Vec<Collection>,
+    /// How many collection stores this node holds, listed or not.
+    pub(super) collections_total: usize,
+    /// This node's gossip neighbors (the gossip active view), by id.
+    pub(super) gossip_neighbors: Vec<String>,
+}
+
+/// A tag: its digest, and its name where this node knows it
+/// (`DashboardConfig::with_tag_names`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(super) struct TagLabel {
+    pub(super) id: String,
+    pub(super) name: Option<String>,
+}
+
+/// One collection store held by this node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(super) struct Collection {
+    pub(super) store: String,
+    pub(super) group: String,
+    /// `map`, `vec`, `set`, `cell`, `once` or `pq`.
+    pub(super) kind: &'static str,
+    /// Elements in the local replica's latest applied state.
+    pub(super) size: u64,
+    /// The committed index the local replica applied.
+    pub(super) version: u64,
+    /// `writer` or `reader` (an observer of the store's group).
+    pub(super) role: &'static str,
+    /// A catch-up (empty-log catch-up, snapshot transfer or log fetch) is
+    /// in progress in the store's group.
+    pub(super) syncing: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(super) struct Peer {
     pub(super) id: String,
     pub(super) local: bool,
-    pub(super) tags: Vec<String>,
+    pub(super) tags: Vec<TagLabel>,
     pub(super) streams: Vec<String>,
     pub(super) groups: Vec<String>,
     pub(super) addresses: Vec<String>,
@@ -100,6 +132,8 @@ pub(super) struct Group {
     pub(super) is_leader: bool,
     pub(super) online: bool,
     pub(super) term: u64,
+    /// This member is catching up (see [`Collection::syncing`]).
+    pub(super) syncing: bool,
     pub(super) committed: u64,
     pub(super) log_index: u64,
     pub(super) reverts: u64,

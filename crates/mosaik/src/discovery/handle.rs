@@ -55,6 +55,11 @@ pub enum Error {
     Cancelled,
 }
 
+/// Most gossip neighbors listed for observers. iroh-gossip's active view
+/// is far smaller (5 by default); the cap only keeps a misconfigured view
+/// from growing the dashboard's snapshot.
+pub(crate) const MAX_LISTED_NEIGHBORS: usize = 64;
+
 /// Handle to this node's discovery (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Discovery(pub(crate) Arc<Shared>);
@@ -73,6 +78,9 @@ pub(crate) struct Shared {
     pub(crate) rtt: Mutex<HashMap<PeerId, RttEstimator>>,
     /// Current gossip neighbor count (read by the DHT bootstrap).
     pub(crate) neighbors: std::sync::atomic::AtomicUsize,
+    /// The current gossip neighbors (at most [`MAX_LISTED_NEIGHBORS`]),
+    /// for observers (the dashboard); the worker replaces it on change.
+    pub(crate) neighbor_list: Mutex<Vec<PeerId>>,
     /// Rejections already logged, so a misbehaving peer logs once.
     pub(crate) logged: Mutex<HashSet<(PeerId, &'static str)>>,
 }

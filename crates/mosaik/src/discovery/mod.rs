@@ -85,6 +85,7 @@ impl Discovery {
             rtt: Mutex::default(),
             logged: Mutex::default(),
             neighbors: std::sync::atomic::AtomicUsize::new(0),
+            neighbor_list: Mutex::default(),
         });
         let gossip = iroh_gossip::net::Gossip::builder()
             .alpn(ANNOUNCE_ALPN)
@@ -111,6 +112,17 @@ impl Discovery {
             dht::spawn(config, host, local.termination().child_token());
         }
         Self(shared)
+    }
+
+    /// The current gossip neighbors (at most
+    /// `handle::MAX_LISTED_NEIGHBORS`), ordered by id.
+    #[cfg_attr(not(feature = "dashboard"), allow(dead_code))]
+    pub(crate) fn gossip_neighbor_list(&self) -> Vec<crate::PeerId> {
+        self.0
+            .neighbor_list
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 

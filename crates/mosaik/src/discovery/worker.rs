@@ -64,7 +64,9 @@ struct Worker {
     gossip: Gossip,
     sender: GossipSender,
     receiver: GossipReceiver,
-    neighbors: usize,
+    /// The gossip overlay's current neighbors (the gossip active view,
+    /// a handful of peers: iroh-gossip bounds it).
+    neighbors: std::collections::BTreeSet<PeerId>,
 }
 
 fn topic(shared: &Shared) -> TopicId {
@@ -100,7 +102,7 @@ pub(crate) async fn run(
         gossip,
         sender,
         receiver,
-        neighbors: 0,
+        neighbors: std::collections::BTreeSet::new(),
     };
     worker.dial(bootstrap).await;
 
@@ -272,8 +274,9 @@ impl Worker {
     async fn gossip_event(&mut self, event: GossipEvent) {
         match event {
             GossipEvent::NeighborUp(peer) => {
-                let first = self.neighbors == 0;
-                self.set_neighbors(self.neighbors + 1);
+                let first = self.neighbors.is_empty();
+                self.neighbors.insert(peer);
+                self.publish_neighbors();
                 // Announcing on every new neighbor floods the whole swarm
                 // with an entry it already has (same gossip message, so
                 // receivers prune the link) each time HyParView swaps a
@@ -285,9 +288,10 @@ impl Worker {
                 }
                 self.first_contact(peer);
             }
-            GossipEvent::NeighborDown(_) => {
-                self.set_neighbors(self.neighbors.saturating_sub(1));
-                if self.neighbors == 0 {
+            GossipEvent::NeighborDown(peer) => {
+                self.neighbors.remove(&peer);
+                self.publish_neighbors();
+                if self.neighbors.is_empty() {
                     self.rejoin().await;
                 }
             }
@@ -325,11 +329,23 @@ impl Worker {
         }
     }
 
-    fn set_neighbors(&mut self, n: usize) {
-        self.neighbors = n;
+    /// Publishes the neighbor set: its size for the DHT bootstrap and the
+    /// metric, and (capped) the peers for observers such as the dashboard.
+    fn publish_neighbors(&self) {
+        let n = self.neighbors.len();
         self.shared
             .neighbors
             .store(n, std::sync::atomic::Ordering::Relaxed);
+        *self
+            .shared
+            .neighbor_list
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = self
+            .neighbors
+            .iter()
+            .take(super::handle::MAX_LISTED_NEIGHBORS)
+            .copied()
+            .collect();
         let net = self.shared.local.network_id().short().to_string();
         #[allow(clippy::cast_precision_loss)]
         metrics::gauge!("mosaik.discovery.gossip.neighbors", "network" => net).set(n as f64);
@@ -369,7 +385,8 @@ impl Worker {
                 let (sender, receiver) = handle.split();
                 self.sender = sender;
                 self.receiver = receiver;
-                self.set_neighbors(0);
+                self.neighbors.clear();
+                self.publish_neighbors();
                 true
             }
             Err(err) => {

@@ -21,6 +21,9 @@ use {
 pub(crate) struct Telemetry {
     /// The public term (ballot round) this member is in.
     pub(crate) term: u64,
+    /// Whether this member is catching up (empty-log catch-up, snapshot
+    /// transfer or log fetch in progress).
+    pub(crate) syncing: bool,
     /// Per follower, the highest index known to match the leader's log;
     /// empty unless this member leads.
     pub(crate) matched: Vec<(PeerId, u64)>,
@@ -72,6 +75,7 @@ pub(crate) struct GroupSample {
     pub(crate) committed: u64,
     pub(crate) log_index: u64,
     pub(crate) term: u64,
+    pub(crate) syncing: bool,
     pub(crate) reverts: u64,
     pub(crate) bonds: Vec<PeerId>,
     pub(crate) matched: Vec<(PeerId, u64)>,
@@ -109,6 +113,7 @@ impl GroupView {
             committed: status.committed.0,
             log_index: status.log.index().0,
             term: telemetry.term,
+            syncing: telemetry.syncing,
             reverts: status.commit_reverts,
             bonds,
             matched: telemetry.matched,

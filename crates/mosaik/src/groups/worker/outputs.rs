@@ -267,6 +267,13 @@ where
         };
         self.telemetry.publish(super::super::telemetry::Telemetry {
             term: self.engine.term().round(),
+            // Any of these means the local state is still being brought
+            // up to the group's: an empty-log catch-up, a snapshot
+            // transfer, or a log fetch toward a state-sync target.
+            syncing: self.engine.is_catching_up()
+                || self.transfer.is_some()
+                || self.session.is_some()
+                || self.sync_target.is_some(),
             matched: self
                 .engine
                 .progress()
