@@ -104,7 +104,10 @@ impl Admission {
             known: OnceLock::new(),
             pools: Mutex::default(),
             per_peer: Mutex::default(),
-            budget: ByteBudget::new(limits.max_unauthenticated_bytes),
+            budget: ByteBudget::new(
+                limits.max_unauthenticated_bytes,
+                limits.max_unauthenticated_rate,
+            ),
             handshakes: Arc::new(Semaphore::new(limits.max_pending_handshakes)),
             rate: ConnectionRate::new(
                 limits.max_connections_per_second,

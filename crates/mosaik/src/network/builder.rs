@@ -139,6 +139,14 @@ impl NetworkBuilder {
         self
     }
 
+    /// Caps the bytes per second read, node-wide, from peers not admitted
+    /// yet (default 16 MiB/s; 0: unlimited). A slower reader stops the
+    /// sender through QUIC flow control.
+    pub fn with_max_unauthenticated_rate(mut self, bytes_per_second: u64) -> Self {
+        self.limits.max_unauthenticated_rate = bytes_per_second;
+        self
+    }
+
     /// Caps the new incoming connections one source address may open per
     /// second, with a burst allowance (defaults 32/s, burst 128); more are
     /// refused before the TLS handshake.

@@ -9,6 +9,7 @@
 //! budget, not N × the frame limit.
 
 use {
+    super::throttle::IngressRate,
     bytes::{Buf, Bytes, BytesMut},
     std::sync::Arc,
     tokio::sync::{OwnedSemaphorePermit, Semaphore},
@@ -20,15 +21,23 @@ use {
 pub(crate) struct ByteBudget {
     permits: Arc<Semaphore>,
     capacity: usize,
+    /// The read rate the same links share (`throttle.rs`).
+    rate: Arc<IngressRate>,
 }
 
 impl ByteBudget {
-    pub(crate) fn new(capacity: usize) -> Arc<Self> {
+    pub(crate) fn new(capacity: usize, rate: u64) -> Arc<Self> {
         let capacity = capacity.min(Semaphore::MAX_PERMITS);
         Arc::new(Self {
             permits: Arc::new(Semaphore::new(capacity)),
             capacity,
+            rate: Arc::new(IngressRate::new(rate)),
         })
+    }
+
+    /// The read rate of the links drawing on this budget.
+    pub(crate) fn rate(&self) -> Arc<IngressRate> {
+        self.rate.clone()
     }
 
     /// Bytes currently held by frames in flight.
@@ -157,7 +166,7 @@ mod tests {
 
     #[test]
     fn partial_frames_hold_budget_until_complete() {
-        let budget = ByteBudget::new(100);
+        let budget = ByteBudget::new(100, 0);
         let mut a = FrameCodec::new(1000, Some(budget.clone()));
         let mut b = FrameCodec::new(1000, Some(budget.clone()));
         let mut src_a = frame(60);
@@ -174,7 +183,7 @@ mod tests {
 
     #[test]
     fn dropped_links_and_admission_release_budget() {
-        let budget = ByteBudget::new(100);
+        let budget = ByteBudget::new(100, 0);
         let mut a = FrameCodec::new(1000, Some(budget.clone()));
         assert!(a.decode(&mut frame(80)).unwrap().is_none());
         assert_eq!(budget.in_use(), 80);
@@ -193,7 +202,7 @@ mod tests {
 
     #[test]
     fn oversized_frames_are_refused_without_budget() {
-        let budget = ByteBudget::new(100);
+        let budget = ByteBudget::new(100, 0);
         let mut a = FrameCodec::new(10, Some(budget.clone()));
         assert!(a.decode(&mut frame(4_000_000_000)).is_err());
         assert_eq!(budget.in_use(), 0);

@@ -27,6 +27,12 @@ pub const DEFAULT_UNKNOWN_ACCEPT_TIMEOUT: Duration = Duration::from_secs(1);
 /// peer is not admitted yet (handshakes, catalog snapshots).
 pub const DEFAULT_MAX_UNAUTHENTICATED_BYTES: usize = 64 * 1024 * 1024;
 
+/// Default node-wide rate, in bytes per second, at which links whose peer
+/// is not admitted yet are read (a honest catalog snapshot of a few
+/// megabytes is read in well under a second; a flood of large frames costs
+/// the node at most this much decryption and copying per second).
+pub const DEFAULT_MAX_UNAUTHENTICATED_RATE: u64 = 16 * 1024 * 1024;
+
 /// Default cap on QUIC handshakes in progress at once.
 pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 256;
 
@@ -62,6 +68,9 @@ pub struct Limits {
     pub unknown_accept_timeout: Duration,
     /// Node-wide bytes of frames in flight on links not admitted yet.
     pub max_unauthenticated_bytes: usize,
+    /// Node-wide bytes per second read from links not admitted yet (0:
+    /// unlimited).
+    pub max_unauthenticated_rate: u64,
     /// QUIC handshakes in progress at once; more are refused.
     pub max_pending_handshakes: usize,
     /// New incoming connections one source address may open per second;
@@ -79,6 +88,7 @@ impl Default for Limits {
             max_connections_per_peer: DEFAULT_MAX_CONNECTIONS_PER_PEER,
             unknown_accept_timeout: DEFAULT_UNKNOWN_ACCEPT_TIMEOUT,
             max_unauthenticated_bytes: DEFAULT_MAX_UNAUTHENTICATED_BYTES,
+            max_unauthenticated_rate: DEFAULT_MAX_UNAUTHENTICATED_RATE,
             max_pending_handshakes: DEFAULT_MAX_PENDING_HANDSHAKES,
             max_connections_per_second: DEFAULT_MAX_CONNECTIONS_PER_SECOND,
             max_connection_burst: DEFAULT_MAX_CONNECTION_BURST,

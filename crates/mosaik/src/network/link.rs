@@ -6,6 +6,7 @@ use {
         close::{Cancelled, ConnectionLimit, ProtocolViolation, Success, UnexpectedClose},
         frame::{ByteBudget, FrameCodec, OverBudget},
         link_error::close_of,
+        throttle::Throttled,
     },
     crate::primitives::{Datum, Digest},
     bytes::{Bytes, BytesMut},
@@ -86,7 +87,7 @@ pub struct LinkReceiver<P> {
     cancel: CancellationToken,
     /// The frame limit once the peer is admitted.
     admitted_frame_size: usize,
-    reader: FramedRead<RecvStream, FrameCodec>,
+    reader: FramedRead<Throttled<RecvStream>, FrameCodec>,
     _protocol: PhantomData<fn() -> P>,
 }
 
@@ -209,7 +210,10 @@ impl<P: Protocol> Link<P> {
             conn,
             cancel,
             admitted_frame_size: full,
-            reader: FramedRead::new(recv, FrameCodec::new(first, budget)),
+            reader: FramedRead::new(
+                Throttled::new(recv, budget.as_ref().map(|b| b.rate())),
+                FrameCodec::new(first, budget),
+            ),
             _protocol: PhantomData,
         };
         Self { sender, receiver }
@@ -436,6 +440,7 @@ impl<P: Protocol> LinkReceiver<P> {
         let codec = self.reader.decoder_mut();
         codec.set_max_frame_size(self.admitted_frame_size);
         codec.admit();
+        self.reader.get_mut().admit();
     }
 
     /// The frame limit in force now (the handshake limit until the peer is

@@ -19,6 +19,7 @@ mod local;
 mod mdns;
 mod rate;
 mod router;
+mod throttle;
 
 pub use crate::primitives::NetworkId;
 pub use {
