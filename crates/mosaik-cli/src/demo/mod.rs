@@ -76,7 +76,8 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         },
         observer: None,
     };
-    let result = demo.run(options).await;
+    // Boxed: the demo future holds the whole cluster (over clippy's 16 KiB).
+    let result = Box::pin(demo.run(options)).await;
     demo.view.finish();
     let summary = result?;
     println!("{summary}");
