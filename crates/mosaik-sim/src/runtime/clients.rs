@@ -30,12 +30,44 @@ pub struct Record {
     pub weak_reads: u64,
 }
 
+/// Call and return times (microseconds since the run began) and unique
+/// written values, shared by the clients of one run (every workload).
+#[derive(Clone)]
+pub struct Stamps {
+    origin: Instant,
+    next_value: Arc<Mutex<u64>>,
+}
+
+impl Stamps {
+    /// Times count from `origin`; values from 1.
+    pub fn new(origin: Instant) -> Self {
+        Self {
+            origin,
+            next_value: Arc::new(Mutex::new(0)),
+        }
+    }
+
+    /// Microseconds since `origin`.
+    pub fn now(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// A value no client of this run wrote before.
+    pub fn fresh_value(&self) -> u64 {
+        let mut next = self
+            .next_value
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *next += 1;
+        *next
+    }
+}
+
 /// Shared between the clients of one run.
 #[derive(Clone)]
 pub struct Recorder {
     record: Arc<Mutex<Record>>,
-    origin: Instant,
-    next_value: Arc<Mutex<u64>>,
+    stamps: Stamps,
 }
 
 impl Recorder {
@@ -43,13 +75,12 @@ impl Recorder {
     pub fn new(origin: Instant) -> Self {
         Self {
             record: Arc::default(),
-            origin,
-            next_value: Arc::new(Mutex::new(0)),
+            stamps: Stamps::new(origin),
         }
     }
 
     fn now(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX)
+        self.stamps.now()
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Record) -> T) -> T {
@@ -57,12 +88,7 @@ impl Recorder {
     }
 
     fn fresh_value(&self) -> u64 {
-        let mut next = self
-            .next_value
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        *next += 1;
-        *next
+        self.stamps.fresh_value()
     }
 
     /// Takes the record (after the clients stopped).

@@ -163,7 +163,7 @@ async fn scenario(seed: u64, mode: Mode) -> Report {
         faults,
         ..Report::default()
     };
-    let (replicas, led) = settle(&cluster).await;
+    let (replicas, led) = settle(&cluster, SETTLE, |slot| applied(&cluster, slot)).await;
     report.violation = checks::exactly_once(&replicas).or_else(|| checks::converged(&replicas));
     if report.violation.is_none() && !led {
         // Equal replicas without a leader may all be short of what was
@@ -188,23 +188,27 @@ async fn scenario(seed: u64, mode: Mode) -> Report {
 }
 
 /// Waits (simulated time) until a leader is elected and every replica
-/// applied the same history, at most [`SETTLE`]; returns the last histories
-/// read and whether a leader was seen.
-async fn settle(cluster: &Cluster) -> (Vec<(usize, Vec<u64>)>, bool) {
-    let deadline = Instant::now() + SETTLE;
+/// applied the same history, at most `limit`; returns the last histories
+/// read (`read` gives one running machine's, `None` for a machine that
+/// is down or did not answer) and whether a leader was seen.
+pub(crate) async fn settle<F, Fut>(
+    cluster: &impl cluster::Members,
+    limit: Duration,
+    read: F,
+) -> (Vec<(usize, Vec<u64>)>, bool)
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Option<Vec<u64>>>,
+{
+    let deadline = Instant::now() + limit;
     // Settled = the same histories on two polls in a row (a leader that was
     // just elected may not have applied everything committed yet).
     let mut previous = Vec::new();
     loop {
         let mut replicas = Vec::new();
         for slot in 0..cluster.size() {
-            let Some(group) = cluster.group(slot) else {
-                continue;
-            };
-            if let Ok(result) = group.query(Query::Applied, Consistency::Weak).await
-                && let Answer::Applied(applied) = result.result
-            {
-                replicas.push((slot, applied));
+            if let Some(history) = read(slot).await {
+                replicas.push((slot, history));
             }
         }
         let same = replicas.windows(2).all(|w| w[0].1 == w[1].1);
@@ -215,5 +219,18 @@ async fn settle(cluster: &Cluster) -> (Vec<(usize, Vec<u64>)>, bool) {
         }
         previous = replicas;
         sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The history machine `slot` of the `registers` workload applied, if it
+/// runs and answers.
+async fn applied(cluster: &Cluster, slot: usize) -> Option<Vec<u64>> {
+    let group = cluster.group(slot)?;
+    match group.query(Query::Applied, Consistency::Weak).await {
+        Ok(result) => match result.result {
+            Answer::Applied(applied) => Some(applied),
+            Answer::Value(_) => None,
+        },
+        Err(_) => None,
     }
 }

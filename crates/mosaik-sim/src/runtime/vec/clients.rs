@@ -3,7 +3,7 @@
 //! records what it was told.
 
 use super::VecCluster;
-use crate::runtime::cluster::Members;
+use crate::runtime::{clients::Stamps, cluster::Members};
 use core::time::Duration;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::time::{Instant, sleep, timeout};
@@ -48,8 +48,7 @@ impl Record {
 #[derive(Clone)]
 pub struct Recorder {
     record: Arc<Mutex<Record>>,
-    origin: Instant,
-    next_value: Arc<Mutex<u64>>,
+    stamps: Stamps,
 }
 
 impl Recorder {
@@ -57,22 +56,8 @@ impl Recorder {
     pub fn new(origin: Instant) -> Self {
         Self {
             record: Arc::default(),
-            origin,
-            next_value: Arc::new(Mutex::new(0)),
+            stamps: Stamps::new(origin),
         }
-    }
-
-    fn now(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX)
-    }
-
-    fn fresh_value(&self) -> u64 {
-        let mut next = self
-            .next_value
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        *next += 1;
-        *next
     }
 
     fn push(&self, write: Write) {
@@ -103,8 +88,8 @@ pub async fn run(id: u64, cluster: VecCluster, recorder: Recorder, until: Instan
         } else {
             1
         };
-        let values: Vec<u64> = (0..count).map(|_| recorder.fresh_value()).collect();
-        let call = recorder.now();
+        let values: Vec<u64> = (0..count).map(|_| recorder.stamps.fresh_value()).collect();
+        let call = recorder.stamps.now();
         let ok = if values.len() == 1 {
             matches!(timeout(PATIENCE, vec.push_back(values[0])).await, Ok(Ok(_)))
         } else {
@@ -113,7 +98,7 @@ pub async fn run(id: u64, cluster: VecCluster, recorder: Recorder, until: Instan
                 Ok(Ok(_))
             )
         };
-        let acked = ok.then(|| recorder.now());
+        let acked = ok.then(|| recorder.stamps.now());
         tracing::debug!(
             client = id,
             slot,

@@ -21,7 +21,7 @@ use mosaik::{
     },
 };
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use tokio::time::{Instant, sleep};
+use tokio::time::Instant;
 
 /// Commands between two snapshots: small, so every run compacts often and
 /// catch-ups go through snapshot transfers.
@@ -161,7 +161,11 @@ pub async fn scenario(seed: u64, mode: Mode, active: Duration, settle_for: Durat
         faults,
         ..Report::default()
     };
-    let (replicas, led) = settle(&cluster, settle_for).await;
+    let (replicas, led) = super::settle(&cluster, settle_for, |slot| {
+        let items = cluster.replica(slot).map(|v| v.iter().collect());
+        async move { items }
+    })
+    .await;
     report.violation = checks::exactly_once(&replicas)
         .or_else(|| checks::converged(&replicas))
         .or_else(|| checks::batches_whole(&record, &replicas));
@@ -177,25 +181,4 @@ pub async fn scenario(seed: u64, mode: Mode, active: Duration, settle_for: Durat
             .or_else(|| checks::real_time_order(&record, last));
     }
     report
-}
-
-/// Waits (simulated time) until a leader is known and every replica holds
-/// the same elements on two polls in a row, at most `limit`; returns the
-/// last contents read and whether a leader was seen.
-async fn settle(cluster: &VecCluster, limit: Duration) -> (Vec<(usize, Vec<u64>)>, bool) {
-    let deadline = Instant::now() + limit;
-    let mut previous = Vec::new();
-    loop {
-        let replicas: Vec<(usize, Vec<u64>)> = (0..cluster.size())
-            .filter_map(|slot| cluster.replica(slot).map(|v| (slot, v.iter().collect())))
-            .collect();
-        let same = replicas.windows(2).all(|w| w[0].1 == w[1].1);
-        let led = cluster.leader().is_some();
-        let settled = led && same && replicas.len() == cluster.size() && replicas == previous;
-        if settled || Instant::now() >= deadline {
-            return (replicas, led);
-        }
-        previous = replicas;
-        sleep(Duration::from_millis(500)).await;
-    }
 }
