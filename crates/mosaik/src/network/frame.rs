@@ -7,30 +7,46 @@
 //! that does not fit is refused before anything is reserved, so N hostile
 //! connections announcing almost-complete large frames hold at most the
 //! budget, not N × the frame limit.
+//!
+//! The last quarter of the budget is kept for small frames (at most
+//! [`SMALL_FRAME`] bytes: every handshake, a small network's catalog
+//! snapshot). A flood of large frames can fill the rest but never that
+//! quarter, so an honest newcomer's handshake still fits while the flood
+//! lasts (it was refused and retried for 2 s before). Small frames cannot
+//! fill the reserve either: with the default caps, every unknown connection
+//! of every protocol holding one almost-complete small frame is
+//! `32 × 64 KiB` per protocol, far below the 16 MiB reserve.
 
 use {
     super::throttle::IngressRate,
     bytes::{Buf, Bytes, BytesMut},
-    std::sync::Arc,
-    tokio::sync::{OwnedSemaphorePermit, Semaphore},
+    std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec},
 };
+
+/// Frames of at most this many bytes may use the budget's reserve.
+pub(crate) const SMALL_FRAME: usize = 64 * 1024;
 
 /// The byte budget shared by every unadmitted link of a node.
 #[derive(Debug)]
 pub(crate) struct ByteBudget {
-    permits: Arc<Semaphore>,
+    used: AtomicUsize,
     capacity: usize,
+    /// Bytes only small frames may take (a quarter of the capacity).
+    reserve: usize,
     /// The read rate the same links share (`throttle.rs`).
     rate: Arc<IngressRate>,
 }
 
 impl ByteBudget {
     pub(crate) fn new(capacity: usize, rate: u64) -> Arc<Self> {
-        let capacity = capacity.min(Semaphore::MAX_PERMITS);
         Arc::new(Self {
-            permits: Arc::new(Semaphore::new(capacity)),
+            used: AtomicUsize::new(0),
             capacity,
+            reserve: capacity / 4,
             rate: Arc::new(IngressRate::new(rate)),
         })
     }
@@ -42,19 +58,48 @@ impl ByteBudget {
 
     /// Bytes currently held by frames in flight.
     pub(crate) fn in_use(&self) -> usize {
-        self.capacity - self.permits.available_permits()
+        self.used.load(Ordering::Acquire)
     }
 
-    fn take(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
-        let n = u32::try_from(bytes).ok()?;
-        let permit = self.permits.clone().try_acquire_many_owned(n).ok();
+    /// Takes `bytes` for one frame, or `None` if they do not fit (a large
+    /// frame must leave the reserve free).
+    fn take(self: &Arc<Self>, bytes: usize) -> Option<Held> {
+        let keep = if bytes <= SMALL_FRAME {
+            0
+        } else {
+            self.reserve
+        };
+        let taken = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                let after = used.checked_add(bytes)?;
+                (after.checked_add(keep)? <= self.capacity).then_some(after)
+            })
+            .is_ok();
         self.report();
-        permit
+        taken.then(|| Held {
+            budget: self.clone(),
+            bytes,
+        })
     }
 
     fn report(&self) {
         #[allow(clippy::cast_precision_loss)]
         metrics::gauge!("mosaik.network.budget.unauthenticated.bytes").set(self.in_use() as f64);
+    }
+}
+
+/// Budget held by one frame in flight; given back when dropped.
+#[derive(Debug)]
+struct Held {
+    budget: Arc<ByteBudget>,
+    bytes: usize,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.budget.used.fetch_sub(self.bytes, Ordering::AcqRel);
+        self.budget.report();
     }
 }
 
@@ -70,7 +115,7 @@ pub(crate) struct FrameCodec {
     budget: Option<Arc<ByteBudget>>,
     /// Budget held by the frame being received (released once it is
     /// complete and handed out).
-    held: Option<OwnedSemaphorePermit>,
+    held: Option<Held>,
 }
 
 impl FrameCodec {
@@ -102,18 +147,7 @@ impl FrameCodec {
     }
 
     fn release(&mut self) {
-        if let Some(permit) = self.held.take() {
-            drop(permit);
-            if let Some(budget) = &self.budget {
-                budget.report();
-            }
-        }
-    }
-}
-
-impl Drop for FrameCodec {
-    fn drop(&mut self) {
-        self.release();
+        self.held = None;
     }
 }
 
@@ -131,7 +165,7 @@ impl Decoder for FrameCodec {
             // reserving anything, so nothing is taken from the budget.
             if announced > 0 && announced <= self.inner.max_frame_length() {
                 match budget.take(announced) {
-                    Some(permit) => self.held = Some(permit),
+                    Some(held) => self.held = Some(held),
                     None => {
                         return Err(std::io::Error::other(OverBudget(announced)));
                     }
@@ -197,6 +231,37 @@ mod tests {
         let mut c = FrameCodec::new(1000, Some(budget.clone()));
         c.admit();
         assert!(c.decode(&mut frame(500)).unwrap().is_none());
+        assert_eq!(budget.in_use(), 0);
+    }
+
+    #[test]
+    fn large_frames_leave_the_reserve_to_small_ones() {
+        // 1 MiB budget: 256 KiB reserved for frames of at most 64 KiB.
+        let budget = ByteBudget::new(1 << 20, 0);
+        let large = 300 * 1024;
+        let mut flood: Vec<FrameCodec> = Vec::new();
+        loop {
+            let mut link = FrameCodec::new(1 << 20, Some(budget.clone()));
+            if link.decode(&mut frame(large)).is_err() {
+                break;
+            }
+            flood.push(link);
+        }
+        // Two large frames fit (600 KiB); a third would eat the reserve.
+        assert_eq!(flood.len(), 2);
+        assert_eq!(budget.in_use(), 2 * large);
+        // A handshake-sized frame still fits, several times over.
+        let mut honest: Vec<FrameCodec> = Vec::new();
+        for _ in 0..6 {
+            let mut link = FrameCodec::new(1 << 20, Some(budget.clone()));
+            assert!(link.decode(&mut frame(SMALL_FRAME)).unwrap().is_none());
+            honest.push(link);
+        }
+        assert_eq!(budget.in_use(), 2 * large + 6 * SMALL_FRAME);
+        // Until the whole budget is spent.
+        let mut link = FrameCodec::new(1 << 20, Some(budget.clone()));
+        assert!(link.decode(&mut frame(SMALL_FRAME)).is_err());
+        drop((flood, honest));
         assert_eq!(budget.in_use(), 0);
     }
 

@@ -66,7 +66,10 @@ pub struct Limits {
     pub max_connections_per_peer: usize,
     /// Time an unknown peer gets to send its first frame.
     pub unknown_accept_timeout: Duration,
-    /// Node-wide bytes of frames in flight on links not admitted yet.
+    /// Node-wide bytes of frames in flight on links not admitted yet. The
+    /// last quarter is kept for frames of at most 64 KiB (handshakes, a
+    /// small catalog snapshot), so a flood of large frames cannot keep an
+    /// honest newcomer out.
     pub max_unauthenticated_bytes: usize,
     /// Node-wide bytes per second read from links not admitted yet (0:
     /// unlimited).

@@ -4,11 +4,20 @@
 use {
     crate::{
         attacks::{almost_complete_frame, rss},
-        util::{attacker, close_code, fast, node, node_with, raw, until},
+        util::{Counter, attacker, close_code, fast, node, node_with, raw, timing, until},
     },
     core::time::Duration,
-    mosaik::network::{ConnectionLimit, Protocol, ProtocolViolation},
-    std::time::Instant,
+    mosaik::{
+        groups::GroupKey,
+        network::{ConnectionLimit, Protocol, ProtocolViolation},
+    },
+    std::{
+        sync::{
+            Arc,
+            atomic::{AtomicBool, Ordering},
+        },
+        time::Instant,
+    },
 };
 
 const NET: &str = "hostile-memory";
@@ -97,6 +106,76 @@ async fn default_budget_holds_sixty_four_almost_complete_16_mib_frames() {
     let took = until("budget released", || victim.unauthenticated_bytes() == 0).await;
     println!("16 MiB flood: budget back to 0 after {took:?}");
     drop(conns);
+}
+
+/// While large frames hold every byte of the budget they may take, an
+/// honest newcomer's catalog sync and bond handshake (small frames) still
+/// fit in the reserve: the newcomer bonds with the victim within 2 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newcomer_gets_in_while_large_frames_fill_the_budget() {
+    let victim = node(NET, fast()).await;
+    let budget = victim.limits().max_unauthenticated_bytes;
+    let attacker = Arc::new(attacker().await);
+    let stop = Arc::new(AtomicBool::new(false));
+    let alpn = mosaik::discovery::SyncProtocol::ALPN;
+    let mut tasks = Vec::new();
+    // 16 connections, each sending all but one byte of a 16 MiB - 1 frame
+    // and reconnecting when closed (as `mosaik-bench attack`): four would
+    // fill the whole default budget, and the unadmitted read rate makes
+    // each frame take seconds.
+    for _ in 0..16 {
+        let (attacker, stop, addr) = (attacker.clone(), stop.clone(), victim.local().addr());
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let frame = 16 * 1024 * 1024 - 1;
+                match almost_complete_frame(&attacker, addr.clone(), alpn, frame, 1).await {
+                    Some(conn) => drop(conn.closed().await),
+                    None => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        }));
+    }
+    let large = 16 * 1024 * 1024 - 1;
+    let full = budget - budget / 4 - large;
+    until("large frames fill the budget", || {
+        victim.unauthenticated_bytes() > full
+    })
+    .await;
+    // The newcomer bonds with the victim in a group: its catalog sync and
+    // its bond handshake are both small frames on unadmitted links.
+    let key = GroupKey::from_secret("hostile-memory-newcomer");
+    let join = |net: &mosaik::Network| {
+        net.groups()
+            .with_key(key)
+            .with_state_machine(Counter::default())
+            .with_consensus_config(timing())
+            .join()
+    };
+    let on_victim = join(&victim);
+    let started = Instant::now();
+    let newcomer = node(NET, fast().with_bootstrap([victim.local().addr()])).await;
+    let joined = join(&newcomer);
+    let mut low = budget;
+    let took = until("newcomer bonded", || {
+        low = low.min(victim.unauthenticated_bytes());
+        !on_victim.bonds().is_empty()
+    })
+    .await;
+    println!(
+        "large-frame flood: newcomer bonded after {took:?} ({:?} incl. start), at least {low} of {budget} unauthenticated bytes held meanwhile",
+        started.elapsed()
+    );
+    drop(joined);
+    assert!(
+        low > full,
+        "the flood let go of the budget ({low} bytes held)"
+    );
+    assert!(took < Duration::from_secs(2), "newcomer took {took:?}");
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.abort();
+    }
+    until("budget released", || victim.unauthenticated_bytes() == 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
