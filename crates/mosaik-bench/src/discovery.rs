@@ -42,9 +42,36 @@ async fn wait_all(
     Ok(())
 }
 
+/// What one trial measured.
+struct Trial {
+    converged: Duration,
+    departed: Duration,
+    /// `Network::shutdown` of a node leaving right after convergence (the
+    /// other nodes, in this process, are still busy with first contacts).
+    shutdown_busy: Duration,
+    /// The same for a node leaving 2 s later.
+    shutdown_settled: Duration,
+}
+
+/// Shuts `leaving` down; returns how long its `shutdown` took and how long
+/// until every node in `nodes` dropped its entry.
+async fn depart(nodes: &[Network], leaving: Network) -> anyhow::Result<(Duration, Duration)> {
+    let id = leaving.local().id();
+    let started = Instant::now();
+    let shutdown = tokio::spawn(async move {
+        let started = Instant::now();
+        leaving.shutdown().await;
+        started.elapsed()
+    });
+    wait_all(nodes, |c| c.get_signed(&id).is_none()).await?;
+    let departed = started.elapsed();
+    Ok((shutdown.await?, departed))
+}
+
 /// One trial: start `n` nodes (all bootstrapping from the first), time
-/// until every catalog lists all others, then time a graceful departure.
-async fn trial(n: usize, run: usize) -> anyhow::Result<(Duration, Duration)> {
+/// until every catalog lists all others, then time two graceful
+/// departures (at once, and after the cluster settled).
+async fn trial(n: usize, run: usize) -> anyhow::Result<Trial> {
     let name = format!("bench-b5-{n}-{run}");
     let first = node(&name, None).await?;
     let addr = first.local().addr();
@@ -55,17 +82,20 @@ async fn trial(n: usize, run: usize) -> anyhow::Result<(Duration, Duration)> {
     }
     wait_all(&nodes, |c| c.signed_peers_count() == n - 1).await?;
     let converged = started.elapsed();
-    let leaving = nodes.pop().expect("n >= 2");
-    let id = leaving.local().id();
-    let started = Instant::now();
-    let shutdown = tokio::spawn(leaving.shutdown());
-    wait_all(&nodes, |c| c.get_signed(&id).is_none()).await?;
-    let departed = started.elapsed();
-    shutdown.await?;
+    let leaving = nodes.pop().expect("n >= 3");
+    let (shutdown_busy, departed) = depart(&nodes, leaving).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let leaving = nodes.pop().expect("n >= 3");
+    let (shutdown_settled, _) = depart(&nodes, leaving).await?;
     for net in nodes {
         net.shutdown().await;
     }
-    Ok((converged, departed))
+    Ok(Trial {
+        converged,
+        departed,
+        shutdown_busy,
+        shutdown_settled,
+    })
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -76,21 +106,22 @@ fn median(mut v: Vec<Duration>) -> Duration {
 /// Runs `runs` trials for each size in `sizes`.
 pub async fn convergence(sizes: &[usize], runs: usize) -> anyhow::Result<()> {
     for &n in sizes {
-        let mut conv = Vec::new();
-        let mut dep = Vec::new();
+        let mut trials = Vec::new();
         for run in 0..runs {
-            let (c, d) = trial(n, run).await?;
-            conv.push(c);
-            dep.push(d);
+            trials.push(trial(n.max(3), run).await?);
         }
-        let (c, d) = (median(conv), median(dep));
+        let p50 = |f: fn(&Trial) -> Duration| median(trials.iter().map(f).collect());
+        let (c, d) = (p50(|t| t.converged), p50(|t| t.departed));
+        let (busy, settled) = (p50(|t| t.shutdown_busy), p50(|t| t.shutdown_settled));
         println!(
-            "B5: {n} nodes from one bootstrap peer: converged p50 {c:?}, graceful departure seen by all p50 {d:?} ({runs} runs)"
+            "B5: {n} nodes from one bootstrap peer: converged p50 {c:?}, graceful departure seen by all p50 {d:?}, Network::shutdown p50 {busy:?} right after convergence, {settled:?} 2 s later ({runs} runs)"
         );
         println!(
-            "{{\"scenario\":\"B5\",\"nodes\":{n},\"runs\":{runs},\"convergence_ms\":{},\"departure_ms\":{}}}",
+            "{{\"scenario\":\"B5\",\"nodes\":{n},\"runs\":{runs},\"convergence_ms\":{},\"departure_ms\":{},\"shutdown_busy_ms\":{},\"shutdown_settled_ms\":{}}}",
             c.as_millis(),
-            d.as_millis()
+            d.as_millis(),
+            busy.as_millis(),
+            settled.as_millis()
         );
     }
     Ok(())

@@ -59,6 +59,12 @@ pub(crate) enum Command {
 /// every notice is confirmed within milliseconds and nothing waits.
 const NOTICE_GRACE: Duration = Duration::from_secs(2);
 
+/// How long a departing node keeps waiting for its other direct notices
+/// once one is confirmed (that peer relays the departure over gossip).
+/// Bounds `Network::shutdown` in a live cluster: it no longer waits for the
+/// slowest of N notice connections.
+const DEPARTURE_LINGER: Duration = Duration::from_millis(30);
+
 struct Worker {
     shared: Arc<Shared>,
     gossip: Gossip,
@@ -201,10 +207,12 @@ impl Worker {
     }
 
     /// Broadcasts our departure and notifies every known peer directly, all
-    /// at once; returns when every notice is confirmed or failed, or after
-    /// [`GRACEFUL_DEPARTURE_WINDOW`] + [`NOTICE_GRACE`]. Every peer that
+    /// at once. Returns when every notice is confirmed or failed, or
+    /// [`DEPARTURE_LINGER`] after the first confirmation, or at the latest
+    /// after [`GRACEFUL_DEPARTURE_WINDOW`] + [`NOTICE_GRACE`]. Every peer that
     /// accepts a direct notice relays it over gossip, so one confirmed copy
-    /// suffices for the rest.
+    /// suffices for the rest; the linger lets the other notices that are
+    /// about to land do so.
     async fn depart(&mut self) {
         let key = self.shared.local.secret_key().clone();
         let version = self.shared.catalog.borrow().local().update_version();
@@ -222,14 +230,22 @@ impl Worker {
             .map(|e| e.address().clone())
             .collect();
         let shared = &self.shared;
-        let notices = futures::future::join_all(
-            peers
-                .into_iter()
-                .map(|addr| protocols::notify_departure(shared, addr, &departure)),
-        );
-        let sent = tokio::time::timeout(GRACEFUL_DEPARTURE_WINDOW + NOTICE_GRACE, notices).await;
-        let confirmed = sent.map(|oks| oks.into_iter().filter(|ok| *ok).count());
-        tracing::debug!(?confirmed, "departure sent");
+        let mut notices: futures::stream::FuturesUnordered<_> = peers
+            .into_iter()
+            .map(|addr| protocols::notify_departure(shared, addr, &departure))
+            .collect();
+        let deadline = Instant::now() + GRACEFUL_DEPARTURE_WINDOW + NOTICE_GRACE;
+        let mut until = deadline;
+        let mut confirmed = 0usize;
+        while let Ok(Some(ok)) = tokio::time::timeout_at(until, notices.next()).await {
+            if ok {
+                if confirmed == 0 {
+                    until = deadline.min(Instant::now() + DEPARTURE_LINGER);
+                }
+                confirmed += 1;
+            }
+        }
+        tracing::debug!(confirmed, unfinished = notices.len(), "departure sent");
     }
 
     async fn dial(&mut self, addrs: Vec<EndpointAddr>) {

@@ -316,19 +316,30 @@ fn listen<P: Protocol>(router: &Router, local: &LocalNode) -> Result<Listener<P>
 }
 
 impl Network {
-    /// Shuts the node down and waits until the endpoint has closed
-    /// gracefully. Dropping the network does the same in the background.
+    /// Shuts the node down: announces the departure (see
+    /// `Discovery`), stops every worker and closes the endpoint. Waits at
+    /// most [`CLOSE_DRAIN_WAIT`] for peers to acknowledge the closing of
+    /// their connections; the rest of that drain (up to QUIC's probe
+    /// timeout, about 3 s, when peers are already gone) continues in the
+    /// background on the runtime. Dropping the network does all of this in
+    /// the background.
     pub async fn shutdown(self) {
         self.discovery.depart().await;
         self.local.termination().cancel();
         self.accept_task.abort();
-        self.local.endpoint().close().await;
+        let endpoint = self.local.endpoint().clone();
+        let drain = tokio::spawn(async move { endpoint.close().await });
+        let _ = tokio::time::timeout(CLOSE_DRAIN_WAIT, drain).await;
     }
 }
 
+/// Longest `Network::shutdown` waits for the endpoint's close to be
+/// acknowledged before it returns (the drain goes on in the background).
+pub const CLOSE_DRAIN_WAIT: Duration = Duration::from_millis(20);
+
 impl Drop for Network {
     fn drop(&mut self) {
-        if self.local.endpoint().is_closed() {
+        if self.local.endpoint().is_closed() || self.local.termination().is_cancelled() {
             self.local.termination().cancel();
             return;
         }

@@ -106,6 +106,32 @@ async fn next(events: &mut tokio::sync::broadcast::Receiver<Event>) -> Event {
         .unwrap()
 }
 
+/// `Network::shutdown` with peers that crashed: its departure notice fails
+/// within the exchange timeout and it does not wait for the dead peers to
+/// acknowledge the closing of their connections (QUIC would retry for
+/// about 3 s): it returns after at most `CLOSE_DRAIN_WAIT` of that.
+#[test]
+fn shutdown_does_not_wait_for_crashed_peers() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let exchange = Duration::from_millis(300);
+    let survivor = rt.block_on(node("disc-gone", fast().with_exchange_timeout(exchange)));
+    let addr = survivor.local().addr();
+    let victim_rt = tokio::runtime::Runtime::new().unwrap();
+    let victim = victim_rt.block_on(node("disc-gone", fast().with_bootstrap([addr])));
+    let victim_id = victim.local().id();
+    rt.block_on(until(&survivor, |c| c.get_signed(&victim_id).is_some()));
+    std::mem::forget(victim);
+    victim_rt.shutdown_background();
+    let started = Instant::now();
+    rt.block_on(survivor.shutdown());
+    let took = started.elapsed();
+    eprintln!("shutdown with a crashed peer took {took:?}");
+    assert!(
+        took < exchange + mosaik::network::CLOSE_DRAIN_WAIT + Duration::from_millis(700),
+        "shutdown took {took:?}"
+    );
+}
+
 #[tokio::test]
 async fn events_and_catalog_watch_fire_as_documented() {
     let a = node("disc-events", fast()).await;
