@@ -14,6 +14,7 @@ mod floor;
 mod groups;
 mod groups_etcd;
 mod log_sync;
+mod nats;
 mod recovery;
 mod streams;
 mod sync;
@@ -177,6 +178,9 @@ enum Scenario {
         /// Datum type carried by the stream.
         #[arg(long, value_enum, default_value_t = streams::Payload::Bytes)]
         payload: streams::Payload,
+        /// Also run it on a local `nats-server` (Debian's nats-server).
+        #[arg(long)]
+        nats: bool,
     },
     /// B4: stream ping-pong RTT next to a raw iroh echo, same run.
     StreamsRtt {
@@ -189,6 +193,9 @@ enum Scenario {
         /// Datum type carried by the streams.
         #[arg(long, value_enum, default_value_t = streams::Payload::Bytes)]
         payload: streams::Payload,
+        /// Also run it on a local `nats-server` (Debian's nats-server).
+        #[arg(long)]
+        nats: bool,
     },
 }
 
@@ -264,12 +271,14 @@ async fn main() -> anyhow::Result<()> {
             consumers,
             megabytes,
             payload,
-        } => streams::throughput(&sizes, &consumers, megabytes, payload).await,
+            nats,
+        } => streams::throughput(&sizes, &consumers, megabytes, payload, nats).await,
         Scenario::StreamsRtt {
             sizes,
             rounds,
             payload,
-        } => streams::rtt(&sizes, rounds, payload).await,
+            nats,
+        } => streams::rtt(&sizes, rounds, payload, nats).await,
         Scenario::Attack { kinds, secs } => attack::attacks(&kinds, secs).await,
         Scenario::AttackRun {
             kind,

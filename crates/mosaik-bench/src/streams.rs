@@ -95,6 +95,7 @@ pub async fn throughput(
     consumers: &[usize],
     megabytes: usize,
     payload: Payload,
+    nats: bool,
 ) -> anyhow::Result<()> {
     for &n in consumers {
         for &size in sizes {
@@ -115,6 +116,18 @@ pub async fn throughput(
             println!(
                 "{{\"scenario\":\"B3\",\"consumers\":{n},\"payload_bytes\":{size},\"messages\":{messages},\"streams_msgs_s\":{ours_msgs:.0},\"streams_mb_s\":{ours_mb:.2},\"raw_iroh_msgs_s\":{raw_msgs:.0},\"raw_iroh_mb_s\":{raw_mb:.2},\"ratio\":{ratio:.3}}}"
             );
+            if nats {
+                let took = crate::nats::throughput(size, n, messages, WINDOW).await?;
+                let nats_mb = mb_s(bytes, took);
+                let nats_msgs = messages as f64 / took.as_secs_f64();
+                let vs = ours_mb / nats_mb;
+                println!(
+                    "streams: 1->{n}, {size} B x {messages}: nats-server {nats_msgs:.0} msg/s {nats_mb:.1} MB/s per subscriber, streams/nats {vs:.2}"
+                );
+                println!(
+                    "{{\"scenario\":\"B3\",\"system\":\"nats\",\"consumers\":{n},\"payload_bytes\":{size},\"messages\":{messages},\"nats_msgs_s\":{nats_msgs:.0},\"nats_mb_s\":{nats_mb:.2},\"streams_over_nats\":{vs:.3}}}"
+                );
+            }
         }
     }
     Ok(())
@@ -248,7 +261,12 @@ fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
 }
 
 /// B4: ping-pong RTT over two streams, next to a raw iroh echo.
-pub async fn rtt(sizes: &[usize], rounds: usize, payload: Payload) -> anyhow::Result<()> {
+pub async fn rtt(
+    sizes: &[usize],
+    rounds: usize,
+    payload: Payload,
+    nats: bool,
+) -> anyhow::Result<()> {
     for &size in sizes {
         let mut ours = match payload {
             Payload::Bytes => streams_rtt::<mosaik::Bytes>(size, rounds).await?,
@@ -270,6 +288,20 @@ pub async fn rtt(sizes: &[usize], rounds: usize, payload: Payload) -> anyhow::Re
             r50.as_micros(),
             r99.as_micros()
         );
+        if nats {
+            let mut n = crate::nats::rtt(size, rounds).await?;
+            n.sort();
+            let (n50, n99) = (percentile(&n, 500), percentile(&n, 990));
+            let vs = o50.as_secs_f64() / n50.as_secs_f64();
+            println!(
+                "streams-rtt: {size} B x {rounds}: nats-server p50 {n50:?} p99 {n99:?}, streams/nats p50 {vs:.2}"
+            );
+            println!(
+                "{{\"scenario\":\"B4\",\"system\":\"nats\",\"payload_bytes\":{size},\"rounds\":{rounds},\"nats_p50_us\":{},\"nats_p99_us\":{},\"streams_over_nats_p50\":{vs:.3}}}",
+                n50.as_micros(),
+                n99.as_micros()
+            );
+        }
     }
     Ok(())
 }
