@@ -14,6 +14,20 @@ pub enum Error<T> {
     Encoding(T, String),
     /// The store's group stopped (the node shut down).
     NetworkDown,
+    /// The write can never be replicated: its command encodes to `bytes`,
+    /// more than one proposal may carry (`limit`, from
+    /// `groups::Config::max_append_bytes` less a message's overhead). Nothing
+    /// was submitted; the inputs come back, to be written in smaller parts
+    /// (beyond SPEC: it was reported as `Offline`, which a retry never
+    /// cures).
+    TooLarge {
+        /// The caller's inputs.
+        inputs: T,
+        /// The write's encoded size.
+        bytes: usize,
+        /// The most one proposal may take.
+        limit: usize,
+    },
     /// This node's replica has no usable storage: the directory of
     /// `CollectionConfig::with_storage` did not open (beyond SPEC). The
     /// write was not submitted; the inputs come back.
@@ -24,7 +38,10 @@ impl<T> Error<T> {
     /// The caller's inputs, if the error carries them.
     pub fn into_inner(self) -> Option<T> {
         match self {
-            Self::Offline(t) | Self::Encoding(t, _) | Self::Storage(t, _) => Some(t),
+            Self::Offline(t)
+            | Self::Encoding(t, _)
+            | Self::Storage(t, _)
+            | Self::TooLarge { inputs: t, .. } => Some(t),
             Self::NetworkDown => None,
         }
     }
@@ -37,6 +54,11 @@ impl<T> fmt::Display for Error<T> {
             Self::Encoding(_, e) => write!(f, "collection write encoding failed: {e}"),
             Self::NetworkDown => f.write_str("collection stopped, network down"),
             Self::Storage(_, e) => write!(f, "collection replica has no storage: {e}"),
+            Self::TooLarge { bytes, limit, .. } => write!(
+                f,
+                "collection write of {bytes} bytes exceeds the {limit}-byte limit of one \
+                 proposal (groups::Config::max_append_bytes): write it in smaller parts"
+            ),
         }
     }
 }

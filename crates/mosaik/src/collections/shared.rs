@@ -362,6 +362,18 @@ impl<S: CollectionState> Core<S> {
                     None => Err(Error::NetworkDown),
                 }
             }
+            Err(CommandError::TooLarge {
+                mut commands,
+                bytes,
+                limit,
+            }) => match commands.pop().and_then(back) {
+                Some(inputs) => Err(Error::TooLarge {
+                    inputs,
+                    bytes,
+                    limit,
+                }),
+                None => Err(Error::NetworkDown),
+            },
             Err(other) => match other.into_commands().pop().and_then(back) {
                 Some(inputs) => Err(Error::Offline(inputs)),
                 None => Err(Error::NetworkDown),

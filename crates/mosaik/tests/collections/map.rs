@@ -2,7 +2,7 @@
 
 use {
     crate::util::{cluster, config, within},
-    mosaik::collections::{Map, MapReader, MapWriter},
+    mosaik::collections::{Error, Map, MapReader, MapWriter},
     std::collections::BTreeMap,
 };
 
@@ -136,4 +136,36 @@ async fn map_compare_exchange_semantics() {
     .unwrap();
     within("reader reaches", reader.when().reaches(v)).await;
     assert!(reader.is_empty() && writer.is_empty());
+}
+
+/// A write larger than one proposal may carry is refused as `TooLarge`
+/// (not `Offline`, which a retry would never cure), hands its inputs back
+/// unchanged, and the same entries written in two halves go through.
+#[tokio::test]
+async fn map_write_over_the_proposal_limit_is_too_large() {
+    let nodes = cluster("coll-map-large", 1).await;
+    let writer = MapWriter::<u64, Vec<u8>>::writer_with_config(&nodes[0], "map-large", config());
+    within("writer online", writer.when().online()).await;
+    // 4 MiB of values plus their framing: over the default 4 MiB limit.
+    let entries: Vec<(u64, Vec<u8>)> = (0..4096).map(|k| (k, vec![7; 1024])).collect();
+    let err = within("extend", writer.extend(entries.clone()))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    let Error::TooLarge {
+        inputs,
+        bytes,
+        limit,
+    } = err
+    else {
+        panic!("expected TooLarge, got {text}");
+    };
+    assert!(bytes > limit, "{bytes} <= {limit}");
+    assert!(text.contains("max_append_bytes"), "{text}");
+    assert_eq!(inputs, entries);
+    assert_eq!(writer.len(), 0);
+    let (a, b) = entries.split_at(2048);
+    within("first half", writer.extend(a.to_vec())).await.unwrap();
+    within("second half", writer.extend(b.to_vec())).await.unwrap();
+    assert_eq!(writer.len(), 4096);
 }
