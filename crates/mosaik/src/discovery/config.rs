@@ -67,7 +67,10 @@ pub const DEFAULT_MAX_NEW_ENTRIES_PER_SYNC: usize = 256;
 /// Default capacity of the pending sync/probe queue.
 pub const DEFAULT_MAX_PENDING_SYNCS: usize = 256;
 
-/// How long the departure message gets to spread before shutdown goes on.
+/// How long a departing node waits for its direct departure notices before
+/// shutdown goes on (plus a 2 s grace on a loaded machine); it goes on
+/// sooner, 30 ms after the first notice is confirmed (that peer relays the
+/// departure over gossip), or once every notice is confirmed or failed.
 pub const GRACEFUL_DEPARTURE_WINDOW: Duration = Duration::from_millis(500);
 
 impl Default for Config {
