@@ -1,5 +1,5 @@
 //! `all`: every scenario in one run, with the peer systems that are
-//! installed, and B1/B2 with their etcd ratios (also the `groups`
+//! installed (etcd, nats-server, serf), and B1/B2 with their etcd ratios (also the `groups`
 //! scenario). One scenario failing is reported and the others still run;
 //! the run then ends with an error naming the failed ones.
 
@@ -76,6 +76,7 @@ async fn run(
 pub async fn all(quick: bool, dir: &Path) -> anyhow::Result<()> {
     let etcd = installed("etcd");
     let nats = installed("nats-server");
+    let serf = installed("serf");
     println!(
         "mosaik-bench all{}: etcd {}, nats-server {}",
         if quick { " --quick" } else { "" },
@@ -112,7 +113,7 @@ pub async fn all(quick: bool, dir: &Path) -> anyhow::Result<()> {
     run(
         "B5 discovery",
         &mut failed,
-        discovery::convergence(nodes, q(1, 3)),
+        discovery::convergence(nodes, q(1, 3), serf),
     )
     .await;
     let b6 = collections::catch_up(if quick { 10_000 } else { 100_000 }, 1024, 3);

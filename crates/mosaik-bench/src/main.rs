@@ -17,6 +17,7 @@ mod groups_etcd;
 mod log_sync;
 mod nats;
 mod recovery;
+mod serf;
 mod streams;
 mod sync;
 mod transport;
@@ -59,6 +60,10 @@ enum Scenario {
         /// Trials per size (the median is reported).
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Also time the same convergence with `serf` agents (Debian's
+        /// serf).
+        #[arg(long)]
+        serf: bool,
     },
     /// B1: 3-member group commit throughput and latency (in-memory log).
     Groups {
@@ -220,7 +225,9 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Startup { runs } => transport::startup(runs).await,
         Scenario::Sync { items } => sync::catch_up(items).await,
         Scenario::LogSync { entries, runs } => log_sync::catch_up(entries, runs).await,
-        Scenario::Discovery { nodes, runs } => discovery::convergence(&nodes, runs).await,
+        Scenario::Discovery { nodes, runs, serf } => {
+            discovery::convergence(&nodes, runs, serf).await
+        }
         Scenario::Groups {
             clients,
             commits,
