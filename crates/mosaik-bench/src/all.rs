@@ -77,19 +77,19 @@ pub async fn all(quick: bool, dir: &Path) -> anyhow::Result<()> {
     let etcd = installed("etcd");
     let nats = installed("nats-server");
     let serf = installed("serf");
+    let found = |yes: bool| {
+        if yes {
+            "installed"
+        } else {
+            "not installed (skipped)"
+        }
+    };
     println!(
-        "mosaik-bench all{}: etcd {}, nats-server {}",
+        "mosaik-bench all{}: etcd {}, nats-server {}, serf {}",
         if quick { " --quick" } else { "" },
-        if etcd {
-            "installed"
-        } else {
-            "not installed (skipped)"
-        },
-        if nats {
-            "installed"
-        } else {
-            "not installed (skipped)"
-        },
+        found(etcd),
+        found(nats),
+        found(serf),
     );
     let q = |quick_value, full_value| if quick { quick_value } else { full_value };
     let mut failed = Vec::new();
