@@ -103,7 +103,9 @@ pub async fn catch_up(entries: u64, value_size: usize, members: usize) -> anyhow
         .find(|(_, n)| leader == Some(n.local().id()))
         .map_or(&handles[0], |(h, _)| h)
         .clone();
-    let batch = (4 * 1024 * 1024 / value_size.max(1)).max(1) as u64;
+    // Half of one proposal's limit (`max_append_bytes`, 4 MiB) per batch:
+    // a full 4 MiB of values plus their framing would be refused `TooLarge`.
+    let batch = (2 * 1024 * 1024 / value_size.max(1)).max(1) as u64;
     let mut key = 0;
     while key < entries {
         let end = (key + batch).min(entries);

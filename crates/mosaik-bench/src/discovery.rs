@@ -104,7 +104,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 /// Runs `runs` trials for each size in `sizes`.
-pub async fn convergence(sizes: &[usize], runs: usize) -> anyhow::Result<()> {
+pub async fn convergence(sizes: &[usize], runs: usize, serf: bool) -> anyhow::Result<()> {
     for &n in sizes {
         let mut trials = Vec::new();
         for run in 0..runs {
@@ -123,6 +123,21 @@ pub async fn convergence(sizes: &[usize], runs: usize) -> anyhow::Result<()> {
             busy.as_millis(),
             settled.as_millis()
         );
+        if serf {
+            let mut times = Vec::new();
+            for _ in 0..runs {
+                times.push(crate::serf::convergence(n).await?);
+            }
+            let theirs = median(times);
+            let vs = c.as_secs_f64() / theirs.as_secs_f64();
+            println!(
+                "B5: {n} serf agents joining one: converged p50 {theirs:?} ({runs} runs), mosaik/serf {vs:.2}"
+            );
+            println!(
+                "{{\"scenario\":\"B5\",\"system\":\"serf\",\"nodes\":{n},\"runs\":{runs},\"convergence_ms\":{},\"mosaik_over_serf\":{vs:.3}}}",
+                theirs.as_millis()
+            );
+        }
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 // Figures are reported as floating point; precision loss is irrelevant here.
 #![allow(clippy::cast_precision_loss)]
 
+mod all;
 mod attack;
 mod collections;
 mod discovery;
@@ -16,6 +17,7 @@ mod groups_etcd;
 mod log_sync;
 mod nats;
 mod recovery;
+mod serf;
 mod streams;
 mod sync;
 mod transport;
@@ -34,6 +36,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Scenario {
+    /// Every scenario in one run, each peer system included when its
+    /// binary is installed (etcd from `etcd-server`, `nats-server`).
+    All {
+        /// Small sizes and one run each: finishes in a few minutes.
+        #[arg(long)]
+        quick: bool,
+        /// Directory on a disk for the durable scenario.
+        #[arg(long, default_value = "/var/tmp/mosaik-bench")]
+        dir: PathBuf,
+    },
     /// `Network::new` start-up time (median of N).
     Startup {
         /// How many networks to start.
@@ -48,6 +60,10 @@ enum Scenario {
         /// Trials per size (the median is reported).
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Also time the same convergence with `serf` agents (Debian's
+        /// serf).
+        #[arg(long)]
+        serf: bool,
     },
     /// B1: 3-member group commit throughput and latency (in-memory log).
     Groups {
@@ -209,44 +225,16 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Startup { runs } => transport::startup(runs).await,
         Scenario::Sync { items } => sync::catch_up(items).await,
         Scenario::LogSync { entries, runs } => log_sync::catch_up(entries, runs).await,
-        Scenario::Discovery { nodes, runs } => discovery::convergence(&nodes, runs).await,
+        Scenario::Discovery { nodes, runs, serf } => {
+            discovery::convergence(&nodes, runs, serf).await
+        }
         Scenario::Groups {
             clients,
             commits,
             failover_runs,
             etcd,
-        } => {
-            let ours = groups::commits(
-                &clients,
-                commits,
-                mosaik::groups::ConsensusConfig::default(),
-                &groups::Logs::Memory,
-            )
-            .await?;
-            if etcd {
-                let theirs = groups_etcd::commits(&clients, commits, None).await?;
-                for ((n, a), b) in clients.iter().zip(&ours).zip(&theirs) {
-                    println!(
-                        "B1 ratio: {n} clients: mosaik/etcd commits/s = {:.2}",
-                        a.rate / b.rate
-                    );
-                }
-            }
-            if failover_runs > 0 {
-                let matched =
-                    groups::failover(failover_runs, "100ms/1s", groups::matched_timing()).await?;
-                let defaults = mosaik::groups::ConsensusConfig::default();
-                groups::failover(failover_runs, "defaults", defaults).await?;
-                if etcd {
-                    let theirs = groups_etcd::failover(failover_runs).await?;
-                    println!(
-                        "B2 ratio: matched timing: mosaik/etcd failover = {:.2}",
-                        matched.as_secs_f64() / theirs.as_secs_f64()
-                    );
-                }
-            }
-            Ok(())
-        }
+        } => all::groups(&clients, commits, failover_runs, etcd).await,
+        Scenario::All { quick, dir } => all::all(quick, &dir).await,
         Scenario::GroupsDurable {
             dir,
             clients,

@@ -1,0 +1,107 @@
+//! Serf for B5: N `serf agent` processes (Debian's `serf` package) on
+//! loopback, all joining the first, stopped by PID. Convergence is read
+//! with `serf members -status=alive` against each agent's RPC port until
+//! every agent lists all N; an agent already there is not asked again, so
+//! the figure can be late by at most one polling round (one `serf members`
+//! process per agent not converged yet, a few milliseconds each).
+
+use {
+    anyhow::Context,
+    std::{
+        process::{Child, Command, Stdio},
+        time::{Duration, Instant},
+    },
+};
+
+/// One running agent, killed when dropped.
+struct Agent {
+    child: Child,
+    rpc: String,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port (TCP and UDP are both free in practice: the
+/// kernel hands out a port no socket of either kind holds right now).
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn start(node: usize, bind: u16, join: Option<u16>) -> anyhow::Result<Agent> {
+    let rpc = format!("127.0.0.1:{}", free_port()?);
+    let mut cmd = Command::new("serf");
+    cmd.args([
+        "agent",
+        &format!("-node=bench-{node}"),
+        &format!("-bind=127.0.0.1:{bind}"),
+        &format!("-rpc-addr={rpc}"),
+        "-log-level=err",
+    ]);
+    if let Some(port) = join {
+        cmd.arg(format!("-join=127.0.0.1:{port}"));
+    }
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting serf (Debian package serf)")?;
+    Ok(Agent { child, rpc })
+}
+
+/// Alive members `agent` lists, or `None` while its RPC is not up.
+fn alive(agent: &Agent) -> Option<usize> {
+    let out = Command::new("serf")
+        .args([
+            "members",
+            &format!("-rpc-addr={}", agent.rpc),
+            "-status=alive",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then(|| {
+        out.stdout
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count()
+    })
+}
+
+/// Starts `n` agents and returns the time until every one lists all `n`
+/// as alive.
+pub async fn convergence(n: usize) -> anyhow::Result<Duration> {
+    tokio::task::spawn_blocking(move || {
+        let first_port = free_port()?;
+        let started = Instant::now();
+        let mut agents = vec![start(0, first_port, None)?];
+        // The others join the first once it listens.
+        while alive(&agents[0]).is_none() {
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(10),
+                "serf did not start"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let started = Instant::now();
+        for node in 1..n {
+            agents.push(start(node, free_port()?, Some(first_port))?);
+        }
+        let mut waiting: Vec<&Agent> = agents.iter().collect();
+        while !waiting.is_empty() {
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_mins(1),
+                "serf did not converge within 60 s"
+            );
+            waiting.retain(|agent| alive(agent) != Some(n));
+        }
+        Ok(started.elapsed())
+    })
+    .await?
+}
