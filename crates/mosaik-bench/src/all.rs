@@ -5,7 +5,7 @@
 
 use {
     crate::{collections, discovery, durable, groups, groups_etcd, streams, transport},
-    std::{future::Future, path::Path, time::Instant},
+    std::{future::Future, path::Path, pin::Pin, time::Instant},
 };
 
 /// B1 (in memory) and B2, and the same on a 3-member etcd when `etcd`.
@@ -53,10 +53,11 @@ fn installed(binary: &str) -> bool {
 }
 
 /// Runs one scenario, printing its name and time; records a failure.
+/// Scenarios are boxed: their futures are tens of kilobytes each.
 async fn run(
     name: &str,
     failed: &mut Vec<String>,
-    scenario: impl Future<Output = anyhow::Result<()>>,
+    scenario: Pin<Box<dyn Future<Output = anyhow::Result<()>> + '_>>,
 ) {
     println!("== {name}");
     let started = Instant::now();
@@ -93,12 +94,17 @@ pub async fn all(quick: bool, dir: &Path) -> anyhow::Result<()> {
     );
     let q = |quick_value, full_value| if quick { quick_value } else { full_value };
     let mut failed = Vec::new();
-    run("startup", &mut failed, transport::startup(q(5, 20))).await;
+    run(
+        "startup",
+        &mut failed,
+        Box::pin(transport::startup(q(5, 20))),
+    )
+    .await;
     let clients: &[usize] = if quick { &[1, 64] } else { &[1, 8, 64, 256] };
     let b1 = groups(clients, q(1_000, 4_000), q(1, 3), etcd);
-    run("B1/B2 groups (in memory)", &mut failed, b1).await;
+    run("B1/B2 groups (in memory)", &mut failed, Box::pin(b1)).await;
     let durable = durable::commits(dir, &[1, 64], q(500, 2_000), q(1, 3), etcd);
-    run("B1 durable", &mut failed, durable).await;
+    run("B1 durable", &mut failed, Box::pin(durable)).await;
     let sizes: &[usize] = if quick {
         &[64, 1024, 65536]
     } else {
@@ -106,22 +112,22 @@ pub async fn all(quick: bool, dir: &Path) -> anyhow::Result<()> {
     };
     let consumers: &[usize] = if quick { &[1] } else { &[1, 4] };
     let b3 = streams::throughput(sizes, consumers, q(8, 64), streams::Payload::Bytes, nats);
-    run("B3 streams", &mut failed, b3).await;
+    run("B3 streams", &mut failed, Box::pin(b3)).await;
     let b4 = streams::rtt(&[64, 1024], q(500, 2_000), streams::Payload::Bytes, nats);
-    run("B4 streams-rtt", &mut failed, b4).await;
+    run("B4 streams-rtt", &mut failed, Box::pin(b4)).await;
     let nodes: &[usize] = if quick { &[5, 10] } else { &[5, 10, 20, 40] };
     run(
         "B5 discovery",
         &mut failed,
-        discovery::convergence(nodes, q(1, 3), serf),
+        Box::pin(discovery::convergence(nodes, q(1, 3), serf)),
     )
     .await;
     let b6 = collections::catch_up(if quick { 10_000 } else { 100_000 }, 1024, 3);
-    run("B6 collections", &mut failed, b6).await;
+    run("B6 collections", &mut failed, Box::pin(b6)).await;
     run(
         "B7 transport",
         &mut failed,
-        transport::throughput(1024, q(32, 256)),
+        Box::pin(transport::throughput(1024, q(32, 256))),
     )
     .await;
     anyhow::ensure!(failed.is_empty(), "failed scenarios: {failed:?}");
