@@ -165,7 +165,11 @@ async fn map_write_over_the_proposal_limit_is_too_large() {
     assert_eq!(inputs, entries);
     assert_eq!(writer.len(), 0);
     let (a, b) = entries.split_at(2048);
-    within("first half", writer.extend(a.to_vec())).await.unwrap();
-    within("second half", writer.extend(b.to_vec())).await.unwrap();
+    within("first half", writer.extend(a.to_vec()))
+        .await
+        .unwrap();
+    within("second half", writer.extend(b.to_vec()))
+        .await
+        .unwrap();
     assert_eq!(writer.len(), 4096);
 }
