@@ -620,7 +620,7 @@ impl<C: Datum + Sync + Clone> Writer<C> {
 /// peer's frame limit on every retransmission and the bond flaps forever.
 /// A single entry always fits: proposals are refused over the budget
 /// (`CommandError::TooLarge`).
-fn encode_within<C: Datum + Clone>(
+fn encode_within<C: Datum + Clone + Sync>(
     msg: &BondMessage<C>,
     budget: usize,
     out: &mut Vec<bytes::Bytes>,
@@ -769,7 +769,7 @@ mod split_tests {
             .map(|i| {
                 Entry::command(
                     term,
-                    crate::groups::messages::Cmd(vec![i.to_le_bytes()[0]; 2048]),
+                    crate::groups::messages::Cmd::new(vec![i.to_le_bytes()[0]; 2048]),
                 )
             })
             .collect();

@@ -92,9 +92,15 @@ impl<M: StateMachine> Proposals<M> {
             }
             let mut bytes = 0;
             let mut failed = None;
+            // Each command is encoded here, once: the bytes travel with it
+            // to every follower (see `Cmd`).
+            let mut encoded = Vec::with_capacity(commands.len());
             for command in &commands {
                 match command.encode() {
-                    Ok(encoded) => bytes += encoded.len() + ENTRY_OVERHEAD,
+                    Ok(b) => {
+                        bytes += b.len() + ENTRY_OVERHEAD;
+                        encoded.push(Cmd::from_parts(command.clone(), b));
+                    }
                     Err(err) => {
                         failed = Some(err.to_string());
                         break;
@@ -121,7 +127,7 @@ impl<M: StateMachine> Proposals<M> {
             }
             total += bytes;
             let offset = wire.len() as u64;
-            wire.extend(commands.iter().cloned().map(Cmd));
+            wire.extend(encoded);
             parts.push(Part {
                 commands,
                 offset,

@@ -94,8 +94,8 @@ mod tests {
             leader,
             prev_log_position: Cursor::new(Term::new(2, other), Index::new(4)),
             entries: vec![
-                Entry::command(Term::new(2, other), Cmd(vec![1, 2, 3])),
-                Entry::command(Term::new(3, leader), Cmd(vec![4])),
+                Entry::command(Term::new(2, other), Cmd::new(vec![1, 2, 3])),
+                Entry::command(Term::new(3, leader), Cmd::new(vec![4])),
             ],
             leader_commit: Index::new(4),
             rank: CommittedRank::zero(),

@@ -88,8 +88,8 @@ where
                         term: entry.term,
                         payload: match entry.payload {
                             mosaik_raft::Payload::Noop => mosaik_raft::Payload::Noop,
-                            mosaik_raft::Payload::Command(Cmd(c)) => {
-                                mosaik_raft::Payload::Command(c)
+                            mosaik_raft::Payload::Command(c) => {
+                                mosaik_raft::Payload::Command(c.into_value())
                             }
                         },
                     })
@@ -229,16 +229,16 @@ where
         let network_id = self.local.network_id();
         let mut iter = entries.into_iter().peekable();
         let before = |index: mosaik_raft::Index| mosaik_raft::Index(index.0.saturating_sub(1));
-        while let Some((index, term, Cmd(first))) = iter.next() {
+        while let Some((index, term, first)) = iter.next() {
             if let Some(anchor) = self.anchor_due(before(index)) {
                 self.snapshot_at(anchor);
             }
-            let mut batch = vec![first];
+            let mut batch = vec![first.into_value()];
             let mut last = index;
-            while let Some((next, _, Cmd(command))) =
+            while let Some((next, _, command)) =
                 iter.next_if(|(i, t, _)| *t == term && self.anchor_due(before(*i)).is_none())
             {
-                batch.push(command);
+                batch.push(command.into_value());
                 last = next;
             }
             let ctx = BatchContext {

@@ -185,7 +185,7 @@ where
 /// for room in a task instead of dropping it; ordering against consensus
 /// messages does not matter (a vote of ours that arrives first merely is
 /// not counted yet).
-fn announce<C: Send + 'static>(bond: &BondHandle<C>, standing: Standing) {
+fn announce<C: Send + Sync + 'static>(bond: &BondHandle<C>, standing: Standing) {
     let msg = BondMessage::Standing(standing);
     if let Err(TrySendError::Full(msg)) = bond.out.try_send(msg) {
         let out = bond.out.clone();

@@ -25,7 +25,11 @@ pub(super) type RestoredState<M, C> = (
 /// re-commit. A snapshot past the log's end (a crash between saving an
 /// installed snapshot and resetting the log) or disagreeing with the log
 /// resets the log to it.
-pub(super) async fn restore<C: Clone, S: Storage<C>, M: StateMachine<Command = C>>(
+pub(super) async fn restore<
+    C: crate::groups::Command,
+    S: Storage<C>,
+    M: StateMachine<Command = C>,
+>(
     storage: &mut S,
     sync: &M::StateSync,
     pristine: &M,
@@ -86,7 +90,7 @@ pub(super) async fn restore<C: Clone, S: Storage<C>, M: StateMachine<Command = C
             term: e.term,
             payload: match e.payload {
                 mosaik_raft::Payload::Noop => mosaik_raft::Payload::Noop,
-                mosaik_raft::Payload::Command(c) => mosaik_raft::Payload::Command(Cmd(c)),
+                mosaik_raft::Payload::Command(c) => mosaik_raft::Payload::Command(Cmd::new(c)),
             },
         });
     let applied = snapshot.as_ref().map_or(base.index, |(at, _)| at.index);

@@ -22,7 +22,7 @@ use {
             },
             types::engine as map,
         },
-        primitives::{Datum, encoding},
+        primitives::encoding,
     },
     bytes::Bytes,
     core::{ops::RangeInclusive, task::Context},
@@ -89,7 +89,8 @@ impl<M: StateMachine> SyncContext<M::StateSync> for Ctx<'_, M> {
             }
             let payload = match &entry.payload {
                 Payload::Noop => None,
-                Payload::Command(Cmd(command)) => match command.encode() {
+                // Encoded once, when proposed or received: shared, not copied.
+                Payload::Command(command) => match command.bytes() {
                     Ok(encoded) => Some(encoded),
                     // Ours did encode once (it is in the log); stop here.
                     Err(_) => break,
@@ -169,9 +170,9 @@ impl<M: StateMachine> SyncSessionContext<M::StateSync> for Ctx<'_, M> {
         for (term, payload) in slice.entries {
             let payload = match payload {
                 None => Payload::Noop,
-                Some(bytes) => Payload::Command(Cmd(
-                    M::Command::decode(&bytes).map_err(|_| AppendError::Undecodable)?
-                )),
+                Some(bytes) => {
+                    Payload::Command(Cmd::decode(bytes).map_err(|_| AppendError::Undecodable)?)
+                }
             };
             entries.push(Entry { term, payload });
         }
