@@ -299,12 +299,20 @@ async fn catch_up(
     let joiner = join(&late, secret, Blobs::new(Behaviour::default(), batch));
     let mut killed = None;
     if let Some(after) = kill {
-        let victim = (0..3).find(|i| nodes[*i].local().id() != leader).unwrap();
-        let served = behaviours[victim].served.clone();
-        until("the dying peer serves", || {
-            served.load(Ordering::Relaxed) >= after
-        })
-        .await;
+        // The victim is whichever follower serves first: which followers
+        // become sources depends on whether they hold the leader's anchor
+        // when the joiner asks (timing), not on their order.
+        let followers: Vec<usize> = (0..3)
+            .filter(|i| nodes[*i].local().id() != leader)
+            .collect();
+        let serving = || {
+            followers
+                .iter()
+                .copied()
+                .find(|i| behaviours[*i].served.load(Ordering::Relaxed) >= after)
+        };
+        until("a follower serves", || serving().is_some()).await;
+        let victim = serving().expect("a follower served");
         drop(nodes.remove(victim));
         killed = Some(victim);
     }
@@ -321,19 +329,40 @@ async fn catch_up(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn late_joiner_fetches_chunks_from_several_peers() {
-    let behaviours: [Behaviour; 3] = Default::default();
-    catch_up("sync-chunks", behaviours.clone(), 100, None).await;
-    let serving = behaviours
-        .iter()
-        .filter(|b| b.served.load(Ordering::Relaxed) > 0)
-        .count();
-    assert!(serving >= 2, "ranges came from {serving} peer(s)");
-    // 4000 items of 512 B in 16 KiB responses: many batches, none a frame.
-    let total: u64 = behaviours
-        .iter()
-        .map(|b| b.served.load(Ordering::Relaxed))
-        .sum();
-    assert!(total >= 100, "only {total} batches served");
+    // Which providers serve depends on which of them have bonded with the
+    // joiner and hold the leader's anchor when it asks: a provider that
+    // bonds later joins only if it offers the same snapshot, and on a
+    // machine running other tests the whole transfer can be over first.
+    // Each batch is paced (a few milliseconds) to leave room for that, and
+    // the scenario runs up to three times: one run with two or more sources
+    // shows the transfer spreads over peers; every run checks the result.
+    let paced = || Behaviour {
+        delay: Some(Duration::from_millis(5)),
+        ..Behaviour::default()
+    };
+    let mut seen = Vec::new();
+    for attempt in 0..3 {
+        let behaviours: [Behaviour; 3] = [paced(), paced(), paced()];
+        catch_up(
+            &format!("sync-chunks-{attempt}"),
+            behaviours.clone(),
+            100,
+            None,
+        )
+        .await;
+        let served: Vec<u64> = behaviours
+            .iter()
+            .map(|b| b.served.load(Ordering::Relaxed))
+            .collect();
+        // 4000 items of 512 B in 16 KiB responses: many batches, none a frame.
+        let total: u64 = served.iter().sum();
+        assert!(total >= 100, "only {total} batches served");
+        if served.iter().filter(|n| **n > 0).count() >= 2 {
+            return;
+        }
+        seen.push(served);
+    }
+    panic!("every run fetched from one peer: batches per provider {seen:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
