@@ -471,18 +471,12 @@ impl Shared {
         metrics::gauge!("mosaik.discovery.catalog.size", "network" => net).set(size as f64);
     }
 
-    /// Tells the worker about a peer we heard of (to sync with it once and
-    /// join it in gossip). `synced` means a full exchange already happened.
-    pub(crate) fn contact(&self, peer: PeerId, synced: bool) {
-        if peer == self.local.id() {
-            return;
-        }
-        if synced {
+    /// Records a full exchange `peer` started with us: no first-contact
+    /// sync with it is owed any more.
+    pub(crate) fn synced_with(&self, peer: PeerId) {
+        if peer != self.local.id() {
             self.synced.lock().expect("synced lock").insert(peer);
         }
-        // Full queue: the worker is busy with contacts already; the periodic
-        // rejoin and re-announce pick this peer up later.
-        let _ = self.commands.try_send(Command::Contact(peer));
     }
 
     /// Marks `peer` as synced; true the first time.

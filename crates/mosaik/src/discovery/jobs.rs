@@ -51,6 +51,9 @@ async fn run(shared: &Shared, job: Job) {
             let peer = addr.id;
             if let Err(err) = protocols::sync_with(shared, addr).await {
                 tracing::debug!(peer = %peer.fmt_short(), error = %err, "catalog sync failed");
+                let net = shared.local.network_id().short().to_string();
+                metrics::counter!("mosaik.discovery.catalog.syncs.failed", "network" => net)
+                    .increment(1);
                 // Allow another attempt on the next contact.
                 shared.synced.lock().expect("synced lock").remove(&peer);
             }

@@ -2,9 +2,13 @@
 //! catalog sync, RTT probing, departures and the DHT bootstrap.
 //!
 //! Every node keeps a [`Catalog`] of signed [`PeerEntry`]s. Entries spread
-//! by gossip (iroh-gossip, topic = network id) and by a full catalog
-//! exchange on first contact with a peer; stale entries are purged and
-//! departing nodes broadcast a signed departure.
+//! by gossip (iroh-gossip, topic = network id) and by full catalog
+//! exchanges: with every dialed or bootstrap peer and gossip neighbor, with
+//! a peer whose entry gossip relayed to us only with probability
+//! `CONTACT_FANOUT / catalog size`, never for entries a snapshot brought
+//! (so a swarm converges with fewer exchanges than it has pairs of nodes),
+//! and with one random peer per announce interval (anti-entropy). Stale entries are purged and departing nodes
+//! broadcast a signed departure.
 
 mod catalog;
 mod config;

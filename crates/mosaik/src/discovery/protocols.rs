@@ -79,10 +79,27 @@ fn merge_snapshot(shared: &Shared, from: PeerId, snapshot: CatalogSnapshot) -> R
     if capped {
         shared.reject(from, "source_limit");
     }
-    for (peer, outcome) in shared.merge_batch(verified) {
-        if outcome.changed() {
-            shared.contact(peer, false);
-        }
+    // The sender's own entry, if it is new to us, is broadcast on its
+    // behalf: a newcomer's own announcement does not reach every node of a
+    // growing swarm (40 nodes joining at once: a dozen missed the last
+    // newcomer for seconds), ours goes out from a node already in the
+    // overlay. The same signed bytes make the same gossip message, so nodes
+    // that had it drop the copy.
+    let own = verified
+        .iter()
+        .find(|(e, proven)| *proven && *e.id() == from)
+        .map(|(e, _)| e.clone());
+    // Entries learned from a snapshot cause no exchanges of their own: the
+    // sender holds them all, and their owners hear of us through gossip
+    // (bounded fan-out, see `worker::CONTACT_FANOUT`).
+    let outcomes = shared.merge_batch(verified);
+    if let Some(entry) = own
+        && outcomes.iter().any(|(p, o)| *p == from && o.changed())
+    {
+        // Full queue: the entry's owner announces it too; this is a bonus.
+        let _ = shared
+            .commands
+            .try_send(super::worker::Command::RelayEntry(Box::new(entry)));
     }
     Ok(())
 }
@@ -270,7 +287,7 @@ pub(crate) async fn serve(
                         if out.is_ok() {
                             // We just exchanged catalogs: no need for a
                             // first-contact sync with this peer.
-                            shared.contact(peer, true);
+                            shared.synced_with(peer);
                         }
                         out
                     }).await;

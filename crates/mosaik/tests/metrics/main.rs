@@ -13,6 +13,8 @@ use {
     tokio::io::{AsyncReadExt, AsyncWriteExt},
 };
 
+mod discovery;
+
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone, Default)]
@@ -75,7 +77,7 @@ async fn node(network: &str, prometheus: bool, bootstrap: Option<&Network>) -> N
 }
 
 /// One HTTP GET; the response body.
-async fn scrape(addr: SocketAddr) -> String {
+pub(crate) async fn scrape(addr: SocketAddr) -> String {
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .expect("connects");
