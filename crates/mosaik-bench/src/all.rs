@@ -47,7 +47,7 @@ pub async fn groups(
 }
 
 /// Whether `binary` is on the `PATH`.
-fn installed(binary: &str) -> bool {
+pub(crate) fn installed(binary: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(binary).is_file()))
 }

@@ -28,6 +28,26 @@ async fn wait_all(
 ) -> anyhow::Result<()> {
     for net in nodes {
         let mut watch = net.discovery().catalog_watch();
+        if std::env::var_os("B5_DEBUG").is_some()
+            && tokio::time::timeout(Duration::from_secs(3), watch.wait_for(|c| pred(c)))
+                .await
+                .is_err()
+        {
+            let ids: Vec<_> = nodes.iter().map(|n| n.local().id()).collect();
+            for (i, n) in nodes.iter().enumerate() {
+                let c = n.discovery().catalog();
+                let missing: Vec<usize> = ids
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, id)| *j != i && c.get_signed(id).is_none())
+                    .map(|(j, _)| j)
+                    .collect();
+                eprintln!(
+                    "node {i}: {} peers, missing {missing:?}",
+                    c.signed_peers_count()
+                );
+            }
+        }
         if tokio::time::timeout(Duration::from_mins(1), watch.wait_for(|c| pred(c)))
             .await
             .is_err()
@@ -44,6 +64,9 @@ async fn wait_all(
 
 /// What one trial measured.
 struct Trial {
+    /// Until the last node's `Network::build` returned (part of
+    /// `converged`: nodes join while the others start).
+    started: Duration,
     converged: Duration,
     departed: Duration,
     /// `Network::shutdown` of a node leaving right after convergence (the
@@ -80,6 +103,7 @@ async fn trial(n: usize, run: usize) -> anyhow::Result<Trial> {
     for _ in 1..n {
         nodes.push(node(&name, Some(addr.clone())).await?);
     }
+    let all_started = started.elapsed();
     wait_all(&nodes, |c| c.signed_peers_count() == n - 1).await?;
     let converged = started.elapsed();
     let leaving = nodes.pop().expect("n >= 3");
@@ -91,6 +115,7 @@ async fn trial(n: usize, run: usize) -> anyhow::Result<Trial> {
         net.shutdown().await;
     }
     Ok(Trial {
+        started: all_started,
         converged,
         departed,
         shutdown_busy,
@@ -112,13 +137,15 @@ pub async fn convergence(sizes: &[usize], runs: usize, serf: bool) -> anyhow::Re
         }
         let p50 = |f: fn(&Trial) -> Duration| median(trials.iter().map(f).collect());
         let (c, d) = (p50(|t| t.converged), p50(|t| t.departed));
+        let s = p50(|t| t.started);
         let (busy, settled) = (p50(|t| t.shutdown_busy), p50(|t| t.shutdown_settled));
         println!(
-            "B5: {n} nodes from one bootstrap peer: converged p50 {c:?}, graceful departure seen by all p50 {d:?}, Network::shutdown p50 {busy:?} right after convergence, {settled:?} 2 s later ({runs} runs)"
+            "B5: {n} nodes from one bootstrap peer: converged p50 {c:?} (last node started at {s:?}), graceful departure seen by all p50 {d:?}, Network::shutdown p50 {busy:?} right after convergence, {settled:?} 2 s later ({runs} runs)"
         );
         println!(
-            "{{\"scenario\":\"B5\",\"nodes\":{n},\"runs\":{runs},\"convergence_ms\":{},\"departure_ms\":{},\"shutdown_busy_ms\":{},\"shutdown_settled_ms\":{}}}",
+            "{{\"scenario\":\"B5\",\"nodes\":{n},\"runs\":{runs},\"convergence_ms\":{},\"started_ms\":{},\"departure_ms\":{},\"shutdown_busy_ms\":{},\"shutdown_settled_ms\":{}}}",
             c.as_millis(),
+            s.as_millis(),
             d.as_millis(),
             busy.as_millis(),
             settled.as_millis()

@@ -16,6 +16,7 @@ mod groups;
 mod groups_etcd;
 mod log_sync;
 mod nats;
+mod original;
 mod recovery;
 mod serf;
 mod streams;
@@ -64,6 +65,23 @@ enum Scenario {
         /// serf).
         #[arg(long)]
         serf: bool,
+    },
+    /// B1 next to the original mosaik 0.3.18 (built from crates.io by
+    /// `bench/original` on first use) and etcd when installed, in
+    /// interleaved runs; prints the medians and their ratios.
+    Original {
+        /// Concurrent client counts.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 8, 64, 256])]
+        clients: Vec<usize>,
+        /// Commits per client count.
+        #[arg(long, default_value_t = 4000)]
+        commits: usize,
+        /// Interleaved runs (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Leave etcd out even when installed.
+        #[arg(long)]
+        no_etcd: bool,
     },
     /// B1: 3-member group commit throughput and latency (in-memory log).
     Groups {
@@ -235,6 +253,12 @@ async fn main() -> anyhow::Result<()> {
             etcd,
         } => all::groups(&clients, commits, failover_runs, etcd).await,
         Scenario::All { quick, dir } => all::all(quick, &dir).await,
+        Scenario::Original {
+            clients,
+            commits,
+            runs,
+            no_etcd,
+        } => original::b1(&clients, commits, runs, !no_etcd && all::installed("etcd")).await,
         Scenario::GroupsDurable {
             dir,
             clients,

@@ -5,7 +5,14 @@
 //! on the consumers' received counters (a credit window smaller than the
 //! subscriber queue): the default `disconnect_lagging` would otherwise
 //! rightly throw out a consumer that falls a queue behind. The raw
-//! baseline is paced by QUIC flow control alone.
+//! baselines are paced by QUIC flow control alone.
+//!
+//! Two raw-iroh baselines: the byte stream (`raw`: the whole run is one
+//! stream of bytes, written one message-sized chunk at a time and read in
+//! 64 KiB reads, nothing parsed) and per message (`framed`: every message
+//! is a length-prefixed frame handed to the stream on its own and parsed
+//! back into one buffer per message on receive, as an application that
+//! sends discrete messages over raw iroh would do).
 //!
 //! The payload type is selectable: `bytes` (default) is `mosaik::Bytes`,
 //! which postcard writes as one byte string (a copy); `vec` is `Vec<u8>`,
@@ -105,16 +112,20 @@ pub async fn throughput(
                 Payload::Vec => streams_throughput::<Vec<u8>>(size, n, messages).await?,
             };
             let raw = raw_throughput(size, n, messages).await?;
+            let framed = framed_throughput(size, n, messages).await?;
             let bytes = messages * size;
             let (ours_mb, raw_mb) = (mb_s(bytes, ours), mb_s(bytes, raw));
+            let framed_mb = mb_s(bytes, framed);
             let ours_msgs = messages as f64 / ours.as_secs_f64();
             let raw_msgs = messages as f64 / raw.as_secs_f64();
+            let framed_msgs = messages as f64 / framed.as_secs_f64();
             let ratio = ours_mb / raw_mb;
+            let framed_ratio = ours_mb / framed_mb;
             println!(
-                "streams: 1->{n}, {size} B x {messages} ({payload:?}): streams {ours_msgs:.0} msg/s {ours_mb:.1} MB/s per consumer, raw iroh {raw_msgs:.0} msg/s {raw_mb:.1} MB/s, ratio {ratio:.2}"
+                "streams: 1->{n}, {size} B x {messages} ({payload:?}): streams {ours_msgs:.0} msg/s {ours_mb:.1} MB/s per consumer, raw iroh per message {framed_msgs:.0} msg/s {framed_mb:.1} MB/s (ratio {framed_ratio:.2}), raw iroh byte stream {raw_msgs:.0} msg/s {raw_mb:.1} MB/s (ratio {ratio:.2})"
             );
             println!(
-                "{{\"scenario\":\"B3\",\"consumers\":{n},\"payload_bytes\":{size},\"messages\":{messages},\"streams_msgs_s\":{ours_msgs:.0},\"streams_mb_s\":{ours_mb:.2},\"raw_iroh_msgs_s\":{raw_msgs:.0},\"raw_iroh_mb_s\":{raw_mb:.2},\"ratio\":{ratio:.3}}}"
+                "{{\"scenario\":\"B3\",\"consumers\":{n},\"payload_bytes\":{size},\"messages\":{messages},\"streams_msgs_s\":{ours_msgs:.0},\"streams_mb_s\":{ours_mb:.2},\"raw_iroh_msgs_s\":{raw_msgs:.0},\"raw_iroh_mb_s\":{raw_mb:.2},\"ratio\":{ratio:.3},\"raw_framed_msgs_s\":{framed_msgs:.0},\"raw_framed_mb_s\":{framed_mb:.2},\"framed_ratio\":{framed_ratio:.3}}}"
             );
             if nats {
                 let took = crate::nats::throughput(size, n, messages, WINDOW).await?;
@@ -234,6 +245,72 @@ async fn raw_throughput(size: usize, n: usize, messages: usize) -> anyhow::Resul
                 send.write_chunk(frame.clone()).await?;
             }
             anyhow::Ok((send, conn))
+        }));
+    }
+    let mut finished = started;
+    let mut keep = Vec::new();
+    for task in tasks {
+        let (at, conn) = task.await??;
+        finished = finished.max(at);
+        keep.push(conn);
+    }
+    for writer in writers {
+        drop(writer.await??);
+    }
+    drop(keep);
+    sender.close().await;
+    for ep in receivers {
+        ep.close().await;
+    }
+    Ok(finished - started)
+}
+
+/// The per-message raw-iroh baseline: length-prefixed frames, each handed
+/// to the stream on its own (`SinkExt::send`: encode, write, flush) and
+/// parsed back one buffer per message on receive.
+async fn framed_throughput(size: usize, n: usize, messages: usize) -> anyhow::Result<Duration> {
+    use {
+        futures::{SinkExt, StreamExt},
+        tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec},
+    };
+    let codec = move || {
+        LengthDelimitedCodec::builder()
+            .max_frame_length(size.max(1024) + 64)
+            .new_codec()
+    };
+    let sender = raw_endpoint().await?;
+    let mut receivers = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let ep = raw_endpoint().await?;
+        let accepting = ep.clone();
+        tasks.push(tokio::spawn(async move {
+            let conn = accepting.accept().await.context("no connection")?.await?;
+            let (_send, recv) = conn.accept_bi().await?;
+            let mut frames = FramedRead::new(recv, codec());
+            let mut got = 0usize;
+            while got < messages {
+                let frame = frames.next().await.context("stream ended")??;
+                anyhow::ensure!(frame.len() == size, "frame of {} bytes", frame.len());
+                got += 1;
+            }
+            anyhow::Ok((Instant::now(), conn))
+        }));
+        receivers.push(ep);
+    }
+    let payload = bytes::Bytes::from(vec![7u8; size]);
+    let mut writers = Vec::new();
+    let started = Instant::now();
+    for ep in &receivers {
+        let conn = sender.connect(ep.addr(), RAW_ALPN).await?;
+        let payload = payload.clone();
+        writers.push(tokio::spawn(async move {
+            let (send, _recv) = conn.open_bi().await?;
+            let mut frames = FramedWrite::new(send, codec());
+            for _ in 0..messages {
+                frames.send(payload.clone()).await?;
+            }
+            anyhow::Ok((frames, conn))
         }));
     }
     let mut finished = started;

@@ -1,0 +1,121 @@
+//! B1 against the original mosaik 0.3.18 (and etcd when installed), in
+//! interleaved runs: each run measures every system at every client count,
+//! the order of the systems alternating between runs, and the summary gives
+//! each system's median and the ratios of the medians.
+//!
+//! The original is built from crates.io by the separate crate
+//! `bench/original` (not a workspace member: the gate never builds it) the
+//! first time this scenario runs; it prints the same JSON records as
+//! `groups`, tagged `"system":"original"`.
+
+use {
+    crate::groups::{self, Logs, Sample},
+    anyhow::Context,
+    std::{path::PathBuf, process::Command},
+};
+
+fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/original")
+}
+
+/// Builds the original's driver (a no-op when up to date); its binary.
+fn build() -> anyhow::Result<PathBuf> {
+    let dir = crate_dir();
+    let manifest = dir.join("Cargo.toml");
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .status()
+        .context("running cargo for bench/original")?;
+    anyhow::ensure!(status.success(), "building bench/original failed");
+    Ok(dir.join("target/release/mosaik-bench-original"))
+}
+
+/// One run of the original at every client count: commits/s per count.
+fn run_original(bin: &PathBuf, clients: &[usize], commits: usize) -> anyhow::Result<Vec<f64>> {
+    let list = clients
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let out = Command::new(bin)
+        .args([list, commits.to_string()])
+        .output()
+        .context("running the original's driver")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "original's driver failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut rates = Vec::new();
+    for line in text.lines() {
+        if line.starts_with('{') {
+            println!("{line}");
+            let record: serde_json::Value = serde_json::from_str(line)?;
+            rates.push(record["commits_per_s"].as_f64().context("no rate")?);
+        } else {
+            println!("{line}");
+        }
+    }
+    anyhow::ensure!(
+        rates.len() == clients.len(),
+        "missing records from the original"
+    );
+    Ok(rates)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// `runs` interleaved runs of B1 on ours, the original and (when `etcd`)
+/// a 3-member etcd on tmpfs.
+pub async fn b1(clients: &[usize], commits: usize, runs: usize, etcd: bool) -> anyhow::Result<()> {
+    let bin = build()?;
+    let config = mosaik::groups::ConsensusConfig::default();
+    let mut ours: Vec<Vec<f64>> = vec![Vec::new(); clients.len()];
+    let mut theirs = ours.clone();
+    let mut etcds = ours.clone();
+    let rates = |samples: Vec<Sample>| samples.into_iter().map(|s| s.rate).collect::<Vec<_>>();
+    for run in 0..runs {
+        println!("B1 interleaved run {}/{runs}", run + 1);
+        let mut steps: Vec<u8> = if etcd { vec![0, 1, 2] } else { vec![0, 1] };
+        let turn = run % steps.len();
+        steps.rotate_left(turn);
+        for step in steps {
+            let got = match step {
+                0 => rates(groups::commits(clients, commits, config.clone(), &Logs::Memory).await?),
+                1 => run_original(&bin, clients, commits)?,
+                _ => rates(crate::groups_etcd::commits(clients, commits, None).await?),
+            };
+            let into = match step {
+                0 => &mut ours,
+                1 => &mut theirs,
+                _ => &mut etcds,
+            };
+            for (slot, rate) in into.iter_mut().zip(got) {
+                slot.push(rate);
+            }
+        }
+    }
+    println!("B1 medians of {runs} interleaved runs:");
+    for (i, &n) in clients.iter().enumerate() {
+        let (a, b) = (median(ours[i].clone()), median(theirs[i].clone()));
+        let etcd_rate = (!etcds[i].is_empty()).then(|| median(etcds[i].clone()));
+        let vs_etcd = etcd_rate.map_or(String::new(), |e| {
+            format!(", etcd {e:.0}, mosaik/etcd {:.2}", a / e)
+        });
+        println!(
+            "B1 {n} clients: mosaik {a:.0} commits/s, original {b:.0}, mosaik/original {:.2}{vs_etcd}",
+            a / b
+        );
+        println!(
+            "{{\"scenario\":\"B1\",\"system\":\"summary\",\"clients\":{n},\"runs\":{runs},\"mosaik_commits_per_s\":{a:.1},\"original_commits_per_s\":{b:.1},\"etcd_commits_per_s\":{},\"mosaik_over_original\":{:.3}}}",
+            etcd_rate.map_or("null".to_owned(), |e| format!("{e:.1}")),
+            a / b
+        );
+    }
+    Ok(())
+}
