@@ -70,6 +70,11 @@ const NOTICE_GRACE: Duration = Duration::from_secs(2);
 /// neighbors we hold no entry of, are always synced.
 pub(crate) const CONTACT_FANOUT: usize = 2;
 
+/// How often a node that knows no peer dials its bootstrap peers again
+/// (jittered by half). A dial skips a peer whose exchange is still running,
+/// so a slow bootstrap peer is not asked twice at once.
+const BOOTSTRAP_RETRY: Duration = Duration::from_millis(500);
+
 /// How long a departing node keeps waiting for its other direct notices
 /// once one is confirmed (that peer relays the departure over gossip).
 /// Bounds `Network::shutdown` in a live cluster: it no longer waits for the
@@ -128,11 +133,17 @@ pub(crate) async fn run(
     let mut next_announce =
         Instant::now() + jittered(config.announce_interval, config.announce_jitter);
     let mut next_probe = Instant::now() + config.rtt_probe_interval / 2;
+    let mut next_retry = Instant::now() + jittered(BOOTSTRAP_RETRY, 0.5);
     // Fused: once the endpoint is gone the stream ends and must not be
     // polled again.
     let mut addr_watch = shared.local.endpoint().watch_addr().stream().fuse();
     loop {
         let purge_at = purge_deadline(&shared.catalog.borrow());
+        // Alone (no peer known) with bootstrap peers to try: their first
+        // exchange failed (refused by a bootstrap peer's admission caps
+        // while a swarm joins at once, or the peer was not up yet).
+        let alone = !shared.config.bootstrap_peers.is_empty()
+            && shared.catalog.borrow().signed_peers_count() == 0;
         tokio::select! {
             () = cancel.cancelled() => break,
             command = commands.recv() => match command {
@@ -156,7 +167,13 @@ pub(crate) async fn run(
             () = tokio::time::sleep_until(next_announce) => {
                 next_announce = Instant::now() + jittered(config.announce_interval, config.announce_jitter);
                 shared.update_local(super::PeerEntry::increment_version);
-                worker.anti_entropy().await;
+                worker.anti_entropy();
+            }
+            () = tokio::time::sleep_until(next_retry), if alone => {
+                next_retry = Instant::now() + jittered(BOOTSTRAP_RETRY, 0.5);
+                let bootstrap = shared.config.bootstrap_peers.clone();
+                tracing::debug!(peers = bootstrap.len(), "no peer known: dialing the bootstrap peers again");
+                worker.dial(bootstrap).await;
             }
             () = tokio::time::sleep_until(purge_at) => {
                 let mut stale = Vec::new();
@@ -309,19 +326,10 @@ impl Worker {
     /// announce interval: repairs, within a few intervals, whatever gossip
     /// lost (an entry or a departure broadcast while a node had no
     /// neighbors), at the cost of one connection per node per interval.
-    ///
-    /// A node that knows no peer at all (its bootstrap exchange failed,
-    /// say, against a bootstrap peer swamped by a swarm joining at once)
-    /// dials its bootstrap peers again instead.
-    async fn anti_entropy(&mut self) {
+    fn anti_entropy(&self) {
         let count = self.shared.catalog.borrow().signed_peers_count();
         if count == 0 {
-            let bootstrap = self.shared.config.bootstrap_peers.clone();
-            tracing::debug!(
-                peers = bootstrap.len(),
-                "no peer known: dialing the bootstrap peers again"
-            );
-            self.dial(bootstrap).await;
+            // Alone: the bootstrap retry in the worker loop covers it.
             return;
         }
         let pick = rand::rng().random_range(0..count);

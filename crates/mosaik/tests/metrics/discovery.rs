@@ -84,7 +84,7 @@ async fn a_swarm_converges_with_fewer_exchanges_than_pairs() {
 }
 
 /// A node started before its bootstrap peer (a common start order) keeps
-/// dialing it, once per announce interval while it knows no peer, and
+/// dialing it, every 0.5 s (jittered) while it knows no peer, and
 /// finds it once it is up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_started_before_its_bootstrap_peer_finds_it() {
