@@ -63,6 +63,10 @@ async fn node(name: &str, bootstrap: Option<mosaik::iroh::EndpointAddr>) -> anyh
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let mut args = std::env::args().skip(1);
     let clients: Vec<usize> = args
         .next()
@@ -79,12 +83,25 @@ async fn main() -> anyhow::Result<()> {
     for _ in 1..3 {
         nets.push(node(name, Some(addr.clone())).await?);
     }
+    // Offline, the original resolves peers' addresses only through n0's DNS
+    // service; an explicit exchange with every other member (full
+    // addresses) puts their entries in each catalog instead.
+    for (i, a) in nets.iter().enumerate() {
+        for (j, b) in nets.iter().enumerate() {
+            if i < j {
+                a.discovery()
+                    .sync_with(b.local().addr())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("catalog sync: {e}"))?;
+            }
+        }
+    }
     let key = GroupKey::from_secret(name);
     let groups: Vec<_> = nets
         .iter()
         .map(|n| n.groups().with_key(key).with_state_machine(Sink::default()).join())
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let leader = groups[0].leader();
         let agreed = leader.is_some()
@@ -94,17 +111,27 @@ async fn main() -> anyhow::Result<()> {
         if agreed {
             break;
         }
-        anyhow::ensure!(Instant::now() < deadline, "no agreed leader within 60 s");
+        if Instant::now() >= deadline {
+            let state: Vec<_> = groups
+                .iter()
+                .zip(&nets)
+                .map(|(g, n)| (g.leader(), g.bonds().len(), n.discovery().catalog().signed_peers().count()))
+                .collect();
+            anyhow::bail!("no agreed leader within 60 s: (leader, bonds, catalog) per member {state:?}");
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let leader = groups.iter().find(|g| g.is_leader()).expect("a leader").clone();
+    // Group handles are not Clone in 0.3.18: the clients share them.
+    let at = groups.iter().position(|g| g.is_leader()).expect("a leader");
+    let groups = std::sync::Arc::new(groups);
     for n in clients {
         let per_client = (total / n).max(1);
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..n {
-            let group = leader.clone();
+            let groups = groups.clone();
             tasks.spawn(async move {
+                let group = &groups[at];
                 let mut latencies = Vec::with_capacity(per_client);
                 for _ in 0..per_client {
                     let t = Instant::now();
