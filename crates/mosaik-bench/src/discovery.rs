@@ -22,6 +22,10 @@ async fn node(
         .await?)
 }
 
+/// Waits until `pred` holds for every node's catalog (a minute at most).
+/// With `B5_DEBUG` set, a node still waiting after 3 s makes every node
+/// print which others its catalog lacks (how the 40-node stragglers were
+/// found).
 async fn wait_all(
     nodes: &[Network],
     pred: impl Fn(&mosaik::discovery::Catalog) -> bool + Copy,
