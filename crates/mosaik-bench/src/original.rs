@@ -60,12 +60,10 @@ fn run_original(bin: &PathBuf, clients: &[usize], commits: usize) -> anyhow::Res
     );
     let mut rates = Vec::new();
     for line in text.lines() {
+        println!("{line}");
         if line.starts_with('{') {
-            println!("{line}");
             let record: serde_json::Value = serde_json::from_str(line)?;
             rates.push(record["commits_per_s"].as_f64().context("no rate")?);
-        } else {
-            println!("{line}");
         }
     }
     anyhow::ensure!(

@@ -142,8 +142,9 @@ pub(crate) async fn run(
         // Alone (no peer known) with bootstrap peers to try: their first
         // exchange failed (refused by a bootstrap peer's admission caps
         // while a swarm joins at once, or the peer was not up yet).
+        // Checked on every event: the first signed peer ends the scan.
         let alone = !shared.config.bootstrap_peers.is_empty()
-            && shared.catalog.borrow().signed_peers_count() == 0;
+            && shared.catalog.borrow().signed_peers().next().is_none();
         tokio::select! {
             () = cancel.cancelled() => break,
             command = commands.recv() => match command {

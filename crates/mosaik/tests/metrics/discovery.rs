@@ -5,7 +5,7 @@
 //! peer heard of costs at least one exchange per pair.
 
 use {
-    crate::{TIMEOUT, scrape},
+    crate::{TIMEOUT, node_with, scrape, scrape_until},
     core::time::Duration,
     mosaik::{
         Network,
@@ -25,14 +25,7 @@ async fn quiet_node(network: &str, bootstrap: Option<&Network>, prometheus: bool
     if let Some(first) = bootstrap {
         discovery = discovery.with_bootstrap([first.local().addr()]);
     }
-    let mut builder = Network::builder(network)
-        .with_relay_mode(RelayMode::Disabled)
-        .with_addresses(["127.0.0.1:0".parse().unwrap()])
-        .with_discovery(discovery);
-    if prometheus {
-        builder = builder.with_prometheus_addr("127.0.0.1:0".parse::<SocketAddr>().unwrap());
-    }
-    builder.build().await.expect("network starts")
+    node_with(network, discovery, prometheus).await
 }
 
 /// The value of `name{network="<net>"}` in a scrape (0 when absent).
@@ -101,29 +94,13 @@ async fn a_node_started_before_its_bootstrap_peer_finds_it() {
             .with_announce_interval(Duration::from_millis(300))
             .with_exchange_timeout(Duration::from_millis(250))
     };
-    let early = Network::builder("metrics-disc-early")
-        .with_relay_mode(RelayMode::Disabled)
-        .with_addresses(["127.0.0.1:0".parse().unwrap()])
-        .with_discovery(fast().with_bootstrap([addr]))
-        .with_prometheus_addr("127.0.0.1:0".parse::<SocketAddr>().unwrap())
-        .build()
-        .await
-        .expect("network starts");
+    let early = node_with("metrics-disc-early", fast().with_bootstrap([addr]), true).await;
     // Its first exchange fails: nobody listens on the bootstrap address.
     let scrape_at = early.prometheus_addr().expect("exporter bound");
     let net = early.network_id().short().to_string();
-    tokio::time::timeout(TIMEOUT, async {
-        while counter(
-            &scrape(scrape_at).await,
-            "mosaik_discovery_catalog_syncs_failed",
-            &net,
-        ) == 0
-        {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("the first bootstrap exchange fails");
+    // The counter appears with its first increment.
+    let failed = format!("mosaik_discovery_catalog_syncs_failed{{network=\"{net}\"}}");
+    scrape_until(scrape_at, &[failed.as_str()]).await;
     let late = Network::builder("metrics-disc-early")
         .with_relay_mode(RelayMode::Disabled)
         .with_secret_key(key)

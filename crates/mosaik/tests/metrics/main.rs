@@ -66,6 +66,16 @@ async fn node(network: &str, prometheus: bool, bootstrap: Option<&Network>) -> N
     if let Some(first) = bootstrap {
         discovery = discovery.with_bootstrap([first.local().addr()]);
     }
+    node_with(network, discovery, prometheus).await
+}
+
+/// A loopback node with discovery settings `discovery`, serving the
+/// exporter on a free port when `prometheus`.
+pub(crate) async fn node_with(
+    network: &str,
+    discovery: mosaik::discovery::ConfigBuilder,
+    prometheus: bool,
+) -> Network {
     let mut builder = Network::builder(network)
         .with_relay_mode(RelayMode::Disabled)
         .with_addresses(["127.0.0.1:0".parse().unwrap()])
@@ -95,7 +105,7 @@ pub(crate) async fn scrape(addr: SocketAddr) -> String {
 }
 
 /// Scrapes until every name in `names` appears.
-async fn scrape_until(addr: SocketAddr, names: &[&str]) -> String {
+pub(crate) async fn scrape_until(addr: SocketAddr, names: &[&str]) -> String {
     let wait = async {
         loop {
             let body = scrape(addr).await;
