@@ -17,6 +17,7 @@ mod groups_etcd;
 mod log_sync;
 mod nats;
 mod original;
+mod plot;
 mod recovery;
 mod serf;
 mod streams;
@@ -231,6 +232,18 @@ enum Scenario {
         #[arg(long)]
         nats: bool,
     },
+    /// Draws the scaling curves (B1, B1 durable, B3, B4, B5, B7) as PNGs
+    /// from saved output of runs (`mosaik-bench all | tee run.log`);
+    /// repeated points are plotted as their median.
+    Plot {
+        /// Saved stdout of bench runs; lines that are not JSON records are
+        /// ignored.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Directory the PNGs are written to.
+        #[arg(long, default_value = "docs/plots")]
+        out: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -291,6 +304,7 @@ async fn main() -> anyhow::Result<()> {
             payload,
             nats,
         } => streams::rtt(&sizes, rounds, payload, nats).await,
+        Scenario::Plot { inputs, out } => plot::plot(&inputs, &out),
         Scenario::Attack { kinds, secs } => attack::attacks(&kinds, secs).await,
         Scenario::AttackRun {
             kind,
