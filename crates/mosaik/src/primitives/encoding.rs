@@ -18,9 +18,33 @@ pub fn serialize<T: Serialize + ?Sized>(value: &T) -> Bytes {
     try_serialize(value).expect("value must be encodable")
 }
 
+/// Scratch buffers larger than this are not kept for the next encoding
+/// (a thread that once encoded a large snapshot chunk does not hold it).
+const SCRATCH_KEEP: usize = 256 * 1024;
+
+std::thread_local! {
+    /// Each thread's encoding buffer, reused across encodings.
+    static SCRATCH: core::cell::Cell<Vec<u8>> = const { core::cell::Cell::new(Vec::new()) };
+}
+
 /// Encodes `value` with postcard.
+///
+/// The value is written into a per-thread scratch buffer that keeps its
+/// capacity, then copied into an exactly sized `Bytes`: one allocation per
+/// encoding. Encoding straight into a fresh `Vec` grew it by doubling from
+/// 8 bytes, about ten reallocations for a 1 KiB message, and those were the
+/// largest allocator cost in a profile of the group commit path. A nested
+/// encoding (a `Serialize` impl that encodes a part on its own) finds the
+/// buffer taken and uses a fresh one.
 pub fn try_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, EncodeError> {
-    postcard::to_allocvec(value).map(Bytes::from)
+    let mut buf = SCRATCH.take();
+    buf.clear();
+    let buf = postcard::to_extend(value, buf)?;
+    let bytes = Bytes::copy_from_slice(&buf);
+    if buf.capacity() <= SCRATCH_KEEP {
+        SCRATCH.set(buf);
+    }
+    Ok(bytes)
 }
 
 /// Encodes `value` into a writer, panicking on failure.
@@ -64,5 +88,31 @@ mod tests {
         let mut buf = Vec::new();
         serialize_to_writer(&5u16, &mut buf);
         assert_eq!(deserialize::<u16>(&buf).unwrap(), 5);
+    }
+
+    /// The scratch buffer is reused: consecutive encodings of different
+    /// sizes, and an encoding nested inside another, each get exactly
+    /// their own bytes.
+    #[test]
+    fn scratch_reuse_and_nesting() {
+        struct Nested(Vec<u8>);
+        impl Serialize for Nested {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                // Encodes its part on its own while the outer encoding runs.
+                let inner = try_serialize(&self.0).map_err(serde::ser::Error::custom)?;
+                s.serialize_bytes(&inner)
+            }
+        }
+        let long = serialize(&vec![9u8; 5000]);
+        let short = serialize(&3u8);
+        assert_eq!(short.as_ref(), &[3]);
+        assert_eq!(deserialize::<Vec<u8>>(&long).unwrap(), vec![9u8; 5000]);
+        let nested = serialize(&(7u8, Nested(vec![1, 2, 3])));
+        let (tag, inner): (u8, Vec<u8>) = deserialize(&nested).unwrap();
+        assert_eq!(tag, 7);
+        assert_eq!(deserialize::<Vec<u8>>(&inner).unwrap(), vec![1, 2, 3]);
+        let huge = serialize(&vec![0u8; 2 * SCRATCH_KEEP]);
+        assert_eq!(huge.len(), 2 * SCRATCH_KEEP + 3);
+        assert_eq!(serialize(&1u16).as_ref(), &[1]);
     }
 }
