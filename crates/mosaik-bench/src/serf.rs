@@ -26,12 +26,20 @@ impl Drop for Agent {
     }
 }
 
-/// A free loopback port (TCP and UDP are both free in practice: the
-/// kernel hands out a port no socket of either kind holds right now).
+/// A loopback port free for both TCP and UDP (serf binds both). The
+/// kernel picks a port no TCP socket holds; a UDP socket may still hold
+/// it (the QUIC endpoints of the B5 nodes that ran just before, still
+/// draining), and an agent that cannot bind never joins, so that is
+/// checked too.
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    for _ in 0..100 {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = tcp.local_addr()?.port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no loopback port free for both TCP and UDP")
 }
 
 fn start(node: usize, bind: u16, join: Option<u16>) -> anyhow::Result<Agent> {
@@ -93,13 +101,18 @@ pub async fn convergence(n: usize) -> anyhow::Result<Duration> {
         for node in 1..n {
             agents.push(start(node, free_port()?, Some(first_port))?);
         }
-        let mut waiting: Vec<&Agent> = agents.iter().collect();
+        let mut waiting: Vec<usize> = (0..agents.len()).collect();
         while !waiting.is_empty() {
             anyhow::ensure!(
                 started.elapsed() < Duration::from_mins(1),
                 "serf did not converge within 60 s"
             );
-            waiting.retain(|agent| alive(agent) != Some(n));
+            for agent in &mut agents {
+                if let Some(status) = agent.child.try_wait()? {
+                    anyhow::bail!("a serf agent exited ({status}) before converging");
+                }
+            }
+            waiting.retain(|&i| alive(&agents[i]) != Some(n));
         }
         Ok(started.elapsed())
     })
