@@ -74,3 +74,54 @@ async fn late_joiner_catches_up_a_large_map_while_writes_continue() {
         assert_eq!(reader.get(&key), Some(key * 2), "key {key}");
     }
 }
+
+/// Snapshots due faster than one can be digested (an anchor every 10
+/// commands of unpaced writes, 20,000 items each) must not keep a joiner
+/// waiting forever. Members used to digest every anchor as it was taken:
+/// each digest ended after its snapshot had expired, no snapshot was ever
+/// offered, and the joiner chased without end (B6 at 100,000 entries). A
+/// digest now runs for a peer that asked, on a snapshot pinned for it.
+#[tokio::test]
+async fn joiner_catches_up_when_anchors_outpace_digests() {
+    const ITEMS: u64 = 20_000;
+    let fast = || config().with_sync(SyncConfig::default().with_compaction_threshold(10));
+    let nodes = cluster("coll-sync-fast", 1).await;
+    let writer = MapWriter::<u64, u64>::writer_with_config(&nodes[0], "fast", fast());
+    within("online", writer.when().online()).await;
+    for start in (0..ITEMS).step_by(1000) {
+        within(
+            "extend",
+            writer.extend((start..start + 1000).map(|k| (k, k))),
+        )
+        .await
+        .unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let background = tokio::spawn({
+        let (writer, stop) = (writer.clone(), stop.clone());
+        async move {
+            let mut key = ITEMS;
+            while !stop.load(Ordering::Relaxed) {
+                writer
+                    .insert(key, key)
+                    .await
+                    .expect("write during catch-up");
+                key += 1;
+            }
+            key
+        }
+    });
+    let late = joiner("coll-sync-fast", &nodes[0]).await;
+    let reader = MapReader::<u64, u64>::reader_with_config(&late, "fast", fast());
+    let target = within("a write after the join", writer.when().updated()).await;
+    within("catch-up", reader.when().reaches(target)).await;
+    stop.store(true, Ordering::Relaxed);
+    let written = within("background", background).await.unwrap();
+    assert!(
+        written > ITEMS + 10,
+        "anchors kept coming during the catch-up"
+    );
+    within("final", reader.when().reaches(writer.version())).await;
+    assert_eq!(reader.len(), writer.len());
+    assert_eq!(reader.get(&(ITEMS - 1)), Some(ITEMS - 1));
+}

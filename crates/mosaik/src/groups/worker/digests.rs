@@ -1,19 +1,23 @@
 //! Content digests of held snapshots, provider side: computed off the
-//! worker loop, one at a time, before a snapshot is offered.
+//! worker loop, one at a time, only once a peer asks for a snapshot.
 //!
 //! A digest encodes every item of the snapshot (`sync/digest.rs`), which
 //! for a large state takes long enough to stall heartbeats if done on the
 //! loop, so it runs on a blocking thread from an O(1) clone of the held
-//! machine. One runs at a time per group: anchors can come faster than a
-//! large state hashes, and queued digests of snapshots that expire before
-//! their turn would be wasted work. The newest pending snapshot goes
-//! first, since it is the one a lagging member wants.
+//! machine. Its cost grows with the whole state, and an anchor is due
+//! every compaction interval: digesting every anchor as it was taken kept
+//! one thread per member hashing without a pause at about 190,000 items
+//! (1.7–2.1 s per digest, a new anchor every 1,000 commands), and each
+//! digest finished after its snapshot had expired, so a joiner was never
+//! offered one and chased forever (B6 at 100,000 entries). So a digest
+//! runs only while some peer waits for an offer, and the snapshot being
+//! digested is pinned for that peer (as if offered: kept with its log for
+//! `snapshot_ttl`). One runs at a time per group; the newest pending
+//! snapshot goes first, since it is the one a lagging member wants.
 //!
-//! A peer that queries while a snapshot it would want is still being
-//! digested gets the digested ones at once and a second offer when the
-//! newer one is done: otherwise a joiner arriving right after an anchor
-//! would see it offered by the fastest replica only and fetch everything
-//! from that one.
+//! A peer that queries while no snapshot it would want is digested gets
+//! the digested ones at once (maybe none) and a second offer when the
+//! newer one is done.
 //!
 //! A snapshot whose digest cannot be computed is not offered, and says
 //! so: a warning with the reason and a metric, instead of quietly missing
@@ -66,10 +70,12 @@ where
     M: StateMachine,
 {
     /// Starts digesting the newest held snapshot still pending, unless a
-    /// digest runs or the strategy transfers no snapshots (nobody would
-    /// ask for an offer).
+    /// digest runs, no peer waits for an offer, or the strategy transfers
+    /// no snapshots. The snapshot is pinned for the waiting peers (see the
+    /// module docs).
     pub(super) fn start_digest(&mut self) {
-        if self.digests.running || self.sync.transfer().is_none() {
+        if self.digests.running || self.digests.waiting.is_empty() || self.sync.transfer().is_none()
+        {
             return;
         }
         let Some(held) = self
@@ -90,6 +96,9 @@ where
             );
             return;
         };
+        // A peer is waiting for it: keep it (and the log after it) as an
+        // offered one is kept, so it is still held when the digest is done.
+        held.served = Some(tokio::time::Instant::now());
         let (anchor, items) = (held.anchor, held.items);
         let tx = self.digests.tx.clone();
         self.digests.running = true;
@@ -107,7 +116,7 @@ where
     }
 
     /// Remembers `peer`'s query from `base` if a held snapshot there is
-    /// still being digested.
+    /// not digested yet, and starts digesting it.
     pub(super) fn await_digest(&mut self, peer: PeerId, base: Index) {
         let pending = self
             .held
@@ -115,6 +124,7 @@ where
             .any(|h| h.anchor.index >= base && h.digest == DigestState::Pending);
         if pending && self.sync.transfer().is_some() {
             self.digests.waiting.insert(peer, base);
+            self.start_digest();
         } else {
             self.digests.waiting.remove(&peer);
         }
