@@ -18,6 +18,33 @@ fn snapshotting() -> CollectionConfig {
     config().with_sync(SyncConfig::default().with_compaction_threshold(300))
 }
 
+/// Inserts `key → value(key)` from `first` on until `stop`, sleeping
+/// `pace` between writes (none: as fast as commits go); returns the next
+/// key.
+fn keep_writing(
+    writer: &MapWriter<u64, u64>,
+    stop: &Arc<AtomicBool>,
+    first: u64,
+    value: fn(u64) -> u64,
+    pace: Option<core::time::Duration>,
+) -> tokio::task::JoinHandle<u64> {
+    let (writer, stop) = (writer.clone(), stop.clone());
+    tokio::spawn(async move {
+        let mut key = first;
+        while !stop.load(Ordering::Relaxed) {
+            writer
+                .insert(key, value(key))
+                .await
+                .expect("write during catch-up");
+            key += 1;
+            if let Some(pace) = pace {
+                tokio::time::sleep(pace).await;
+            }
+        }
+        key
+    })
+}
+
 #[tokio::test]
 async fn late_joiner_catches_up_a_large_map_while_writes_continue() {
     let nodes = cluster("coll-sync", 1).await;
@@ -35,22 +62,9 @@ async fn late_joiner_catches_up_a_large_map_while_writes_continue() {
 
     // Writes keep coming while the joiner catches up.
     let stop = Arc::new(AtomicBool::new(false));
-    let background = tokio::spawn({
-        let (writer, stop) = (writer.clone(), stop.clone());
-        async move {
-            let mut key = ENTRIES;
-            while !stop.load(Ordering::Relaxed) {
-                writer
-                    .insert(key, key * 2)
-                    .await
-                    .expect("write during catch-up");
-                key += 1;
-                // Pacing (not a wait for a condition): a steady write rate.
-                tokio::time::sleep(core::time::Duration::from_millis(5)).await;
-            }
-            key
-        }
-    });
+    // Pacing (not a wait for a condition): a steady write rate.
+    let pace = Some(core::time::Duration::from_millis(5));
+    let background = keep_writing(&writer, &stop, ENTRIES, |k| k * 2, pace);
 
     let late = joiner("coll-sync", &nodes[0]).await;
     let reader = MapReader::<u64, u64>::reader_with_config(&late, "big", snapshotting());
@@ -97,20 +111,7 @@ async fn joiner_catches_up_when_anchors_outpace_digests() {
         .unwrap();
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let background = tokio::spawn({
-        let (writer, stop) = (writer.clone(), stop.clone());
-        async move {
-            let mut key = ITEMS;
-            while !stop.load(Ordering::Relaxed) {
-                writer
-                    .insert(key, key)
-                    .await
-                    .expect("write during catch-up");
-                key += 1;
-            }
-            key
-        }
-    });
+    let background = keep_writing(&writer, &stop, ITEMS, |k| k, None);
     let late = joiner("coll-sync-fast", &nodes[0]).await;
     let reader = MapReader::<u64, u64>::reader_with_config(&late, "fast", fast());
     let target = within("a write after the join", writer.when().updated()).await;
