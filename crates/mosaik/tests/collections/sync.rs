@@ -38,6 +38,7 @@ fn keep_writing(
                 .expect("write during catch-up");
             key += 1;
             if let Some(pace) = pace {
+                // Pacing, not a wait for a condition: the rate is the point.
                 tokio::time::sleep(pace).await;
             }
         }

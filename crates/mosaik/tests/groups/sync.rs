@@ -313,20 +313,10 @@ async fn catch_up(
         };
         // No follower may become a source at all (the leader serves the
         // whole transfer): then nothing is killed and the caller retries.
-        let caught_up = joiner.when().committed().reaches(last);
-        tokio::pin!(caught_up);
-        let victim = within("a follower serves or the joiner catches up", async {
-            loop {
-                if let Some(victim) = serving() {
-                    return Some(victim);
-                }
-                tokio::select! {
-                    _ = &mut caught_up => return serving(),
-                    () = tokio::time::sleep(Duration::from_millis(20)) => {}
-                }
-            }
-        })
-        .await;
+        let victim = tokio::select! {
+            () = until("a follower serves or the joiner catches up", || serving().is_some()) => serving(),
+            _ = joiner.when().committed().reaches(last) => serving(),
+        };
         if let Some(victim) = victim {
             drop(nodes.remove(victim));
             killed = Some(victim);

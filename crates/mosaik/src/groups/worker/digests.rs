@@ -48,13 +48,15 @@ pub(super) struct Digests {
     running: bool,
     /// unbounded: at most one computation sends on it at a time.
     tx: mpsc::UnboundedSender<Digested>,
-    /// Peers that queried from a base at or below a snapshot still being
-    /// digested: one entry per peer (a new query replaces it), answered
-    /// once by a second offer.
+    /// Peers that queried from a base at or below a snapshot not digested
+    /// yet: one entry per bonded peer (a new query replaces it), answered
+    /// once by a second offer. Digests run only while this is not empty.
     waiting: HashMap<PeerId, Index>,
 }
 
 impl Digests {
+    /// unbounded: `tx` carries one result per computation, and at most
+    /// one computation runs at a time (`running`).
     pub(super) fn new(tx: mpsc::UnboundedSender<Digested>) -> Self {
         Self {
             running: false,
