@@ -11,7 +11,7 @@ use {
     crate::primitives::{Datum, Digest},
     bytes::{Bytes, BytesMut},
     core::{marker::PhantomData, time::Duration},
-    futures::{SinkExt, StreamExt},
+    futures::{FutureExt, SinkExt, StreamExt},
     iroh::{
         EndpointId,
         endpoint::{Connection, ConnectionError, RecvStream, SendStream},
@@ -252,6 +252,12 @@ impl<P: Protocol> Link<P> {
         self.receiver.recv_frame().await
     }
 
+    /// A raw frame payload already buffered, without waiting (see
+    /// [`LinkReceiver::try_recv_frame`]).
+    pub fn try_recv_frame_raw(&mut self) -> Option<Result<BytesMut, RecvError>> {
+        self.receiver.try_recv_frame()
+    }
+
     /// Splits the link into halves that can be used from different tasks.
     pub fn split(self) -> (LinkSender<P>, LinkReceiver<P>) {
         (self.sender, self.receiver)
@@ -342,7 +348,9 @@ impl<P: Protocol> LinkSender<P> {
 
     /// Sends one pre-encoded frame (buffers and flushes it).
     pub async fn send_raw(&mut self, bytes: Bytes) -> Result<(), SendError> {
-        self.write(Some(bytes), true).await
+        self.check_size(bytes.len())?;
+        let total = bytes.len() + 4;
+        self.write(Some(bytes).into_iter(), true, total).await
     }
 
     /// Buffers one pre-encoded frame without flushing it. The buffer is
@@ -352,25 +360,50 @@ impl<P: Protocol> LinkSender<P> {
     /// one per frame. Call [`flush`](Self::flush) when no more frames are
     /// ready, or the last ones may wait.
     pub async fn feed_raw(&mut self, bytes: Bytes) -> Result<(), SendError> {
-        self.write(Some(bytes), false).await
+        self.check_size(bytes.len())?;
+        let total = bytes.len() + 4;
+        self.write(Some(bytes).into_iter(), false, total).await
+    }
+
+    /// Buffers every frame of `frames` as [`feed_raw`](Self::feed_raw)
+    /// does one, with one cancellation check for the lot: a sender that
+    /// drains a queue in batches pays it per batch, not per frame. If one
+    /// frame is over the limit, none is taken.
+    pub async fn feed_raw_all(&mut self, frames: &mut Vec<Bytes>) -> Result<(), SendError> {
+        let mut total = 0;
+        for frame in frames.iter() {
+            self.check_size(frame.len())?;
+            total += frame.len() + 4;
+        }
+        self.write(frames.drain(..), false, total).await
     }
 
     /// Writes every buffered frame to the stream.
     pub async fn flush(&mut self) -> Result<(), SendError> {
-        self.write(None, true).await
+        self.write(None.into_iter(), true, 0).await
     }
 
-    async fn write(&mut self, frame: Option<Bytes>, flush: bool) -> Result<(), SendError> {
-        let size = frame.as_ref().map_or(0, Bytes::len);
+    fn check_size(&self, size: usize) -> Result<(), SendError> {
         if size > self.max_frame_size {
             return Err(SendError::FrameTooLarge {
                 size,
                 limit: self.max_frame_size,
             });
         }
+        Ok(())
+    }
+
+    /// Feeds `frames` (of `total` bytes on the wire, checked against the
+    /// frame limit by the caller), then flushes if asked.
+    async fn write(
+        &mut self,
+        frames: impl Iterator<Item = Bytes> + Send,
+        flush: bool,
+        total: usize,
+    ) -> Result<(), SendError> {
         let writer = &mut self.writer;
         let work = async move {
-            if let Some(bytes) = frame {
+            for bytes in frames {
                 writer.feed(bytes).await?;
             }
             if flush {
@@ -388,8 +421,8 @@ impl<P: Protocol> LinkSender<P> {
         };
         match result {
             Ok(()) => {
-                if size > 0 {
-                    metrics::counter!("mosaik.network.egress.bytes").increment(size as u64 + 4);
+                if total > 0 {
+                    metrics::counter!("mosaik.network.egress.bytes").increment(total as u64);
                 }
                 Ok(())
             }
@@ -483,6 +516,22 @@ impl<P: Protocol> LinkReceiver<P> {
             }
             next = self.reader.next() => next,
         };
+        self.frame_or_end(next)
+    }
+
+    /// A frame already buffered (or an end already seen), without waiting:
+    /// `None` when receiving would have to wait. Lets a reader drain a burst
+    /// after one `recv_frame` without a wake-up per frame. It skips the
+    /// cancellation check, so call it only between awaits that make it.
+    pub fn try_recv_frame(&mut self) -> Option<Result<BytesMut, RecvError>> {
+        let next = self.reader.next().now_or_never()?;
+        Some(self.frame_or_end(next))
+    }
+
+    fn frame_or_end(
+        &mut self,
+        next: Option<Result<BytesMut, std::io::Error>>,
+    ) -> Result<BytesMut, RecvError> {
         match next {
             Some(Ok(frame)) => {
                 metrics::counter!("mosaik.network.ingress.bytes").increment(frame.len() as u64 + 4);

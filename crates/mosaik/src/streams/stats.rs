@@ -58,8 +58,9 @@ impl Stats {
             .map(|at| at.elapsed())
     }
 
-    pub(crate) fn record(&self, bytes: usize) {
-        self.datums.fetch_add(1, Ordering::Relaxed);
+    /// Counts `datums` datums of `bytes` bytes in all (a batch).
+    pub(crate) fn record_many(&self, datums: usize, bytes: usize) {
+        self.datums.fetch_add(datums as u64, Ordering::Relaxed);
         self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
@@ -92,11 +93,11 @@ mod tests {
     #[test]
     fn counts_and_displays() {
         let stats = Stats::default();
-        stats.record(10);
-        stats.record(5);
-        assert_eq!((stats.datums(), stats.bytes()), (2, 15));
+        stats.record_many(2, 10);
+        stats.record_many(1, 5);
+        assert_eq!((stats.datums(), stats.bytes()), (3, 15));
         assert!(stats.uptime().is_none());
-        assert_eq!(stats.to_string(), "2 datums, 15 bytes, down");
+        assert_eq!(stats.to_string(), "3 datums, 15 bytes, down");
         stats.connected();
         assert!(stats.uptime().is_some());
         assert!(stats.to_string().contains("up"));

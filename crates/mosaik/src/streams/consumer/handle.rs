@@ -1,7 +1,7 @@
 //! `Consumer<D>`: the receiving handle.
 
 use {
-    super::ConsumerConfig,
+    super::{ConsumerConfig, delivery::Delivered},
     crate::{
         Datum, StreamId,
         streams::{ChannelInfo, Stats, When, when::Status},
@@ -11,7 +11,6 @@ use {
         task::{Context, Poll},
     },
     std::sync::Arc,
-    tokio::sync::mpsc,
     tokio_util::sync::DropGuard,
 };
 
@@ -20,7 +19,7 @@ use {
 /// Implements [`futures::Stream`]. Dropping it stops its worker and closes
 /// its subscriptions.
 pub struct Consumer<D: Datum> {
-    pub(super) rx: mpsc::Receiver<D>,
+    pub(super) rx: Delivered<D>,
     pub(super) when: When,
     pub(super) status: Arc<Status>,
     pub(super) stats: Arc<Stats>,
@@ -45,7 +44,7 @@ impl<D: Datum> Consumer<D> {
 
     /// The next datum if one is waiting.
     pub fn try_recv(&mut self) -> Option<D> {
-        self.rx.try_recv().ok()
+        self.rx.try_recv()
     }
 
     /// The stream.
@@ -82,7 +81,7 @@ impl<D: Datum> Consumer<D> {
 impl<D: Datum> futures::Stream for Consumer<D> {
     type Item = D;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<D>> {
-        self.rx.poll_recv(cx)
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<D>> {
+        self.get_mut().rx.poll_recv(cx)
     }
 }

@@ -1,6 +1,7 @@
 //! Consumers: the builder, the handle, the catalog-watching worker and one
 //! receiver task per producer.
 
+mod delivery;
 mod handle;
 mod receiver;
 mod worker;

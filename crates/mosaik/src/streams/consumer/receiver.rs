@@ -1,7 +1,7 @@
 //! One receiver: the subscription to one producer, with reconnects.
 
 use {
-    super::{ConsumerConfig, worker::Event},
+    super::{ConsumerConfig, delivery::Deliver, worker::Event},
     crate::{
         Datum,
         network::{
@@ -38,7 +38,7 @@ pub(super) struct Receiver<D> {
     pub(super) shared: Arc<Shared>,
     pub(super) config: Arc<ConsumerConfig>,
     pub(super) stats: Arc<Stats>,
-    pub(super) tx: mpsc::Sender<D>,
+    pub(super) tx: Deliver<D>,
     pub(super) info: ChannelInfo,
     pub(super) events: mpsc::Sender<Event>,
     pub(super) cancel: CancellationToken,
@@ -194,6 +194,10 @@ impl<D: Datum> Receiver<D> {
     }
 
     /// Receives datums until the session ends.
+    ///
+    /// Each wake-up takes one frame the slow way (under the cancel and
+    /// deadline checks), then every frame the link already holds, up to a
+    /// batch, and hands the batch over in one push.
     async fn receive(
         &self,
         mut link: Link<StreamsProtocol>,
@@ -205,6 +209,7 @@ impl<D: Datum> Receiver<D> {
         let mut watching = true;
         let cancelled = self.cancel.cancelled();
         tokio::pin!(cancelled);
+        let limit = self.tx.batch_limit();
         loop {
             let due = *deadline.borrow_and_update();
             let frame = tokio::select! {
@@ -224,39 +229,70 @@ impl<D: Datum> Receiver<D> {
                 }
                 frame = link.recv_frame_raw() => frame,
             };
-            let frame = match frame {
-                Ok(frame) => frame,
-                Err(err) => return (recv_outcome(&err), received),
-            };
-            let datum = match D::decode(&frame) {
-                Ok(datum) => datum,
-                Err(err) => {
-                    tracing::warn!(stream = %self.config.stream_id, error = %err, "undecodable datum, leaving producer");
-                    let _ = link.close(ProtocolViolation).await;
-                    return (Outcome::Stop, received);
+            let mut batch = Vec::with_capacity(limit);
+            let mut size = 0;
+            let mut next = Some(frame);
+            let mut ended = None;
+            let mut violated = false;
+            while let Some(frame) = next.take() {
+                match frame.map(|frame| (self.decode(&frame), frame.len())) {
+                    Ok((Some(datum), len)) => {
+                        batch.push(datum);
+                        size += len;
+                    }
+                    Ok((None, _)) => violated = true,
+                    // What came before the end is still delivered.
+                    Err(err) => ended = Some(recv_outcome(&err)),
                 }
-            };
-            received = true;
-            self.info.stats().record(frame.len());
-            self.stats.record(frame.len());
-            items.increment(1);
-            bytes.increment(frame.len() as u64);
-            // Fast path: room in the delivery channel. Otherwise wait for
-            // the reader (this is where backpressure starts).
-            let datum = match self.tx.try_send(datum) {
-                Ok(()) => continue,
-                Err(mpsc::error::TrySendError::Closed(_)) => return (Outcome::Stop, received),
-                Err(mpsc::error::TrySendError::Full(datum)) => datum,
-            };
-            tokio::select! {
-                () = &mut cancelled => {
-                    let _ = link.close(GracefulShutdown).await;
-                    return (Outcome::Stop, received);
+                if ended.is_none() && !violated && batch.len() < limit {
+                    next = link.try_recv_frame_raw();
                 }
-                sent = self.tx.send(datum) => if sent.is_err() {
+            }
+            if !batch.is_empty() {
+                received = true;
+                self.info.stats().record_many(batch.len(), size);
+                self.stats.record_many(batch.len(), size);
+                items.increment(batch.len() as u64);
+                bytes.increment(size as u64);
+                let delivered = tokio::select! {
+                    biased;
+                    () = &mut cancelled => false,
+                    delivered = self.deliver(batch) => delivered,
+                };
+                if !delivered {
+                    if self.cancel.is_cancelled() {
+                        let _ = link.close(GracefulShutdown).await;
+                    }
                     return (Outcome::Stop, received);
                 }
             }
+            if violated {
+                let _ = link.close(ProtocolViolation).await;
+                return (Outcome::Stop, received);
+            }
+            if let Some(outcome) = ended {
+                return (outcome, received);
+            }
+        }
+    }
+
+    /// Decodes one datum; `None` (logged) if the producer sent garbage.
+    fn decode(&self, frame: &[u8]) -> Option<D> {
+        D::decode(frame)
+            .inspect_err(|err| {
+                tracing::warn!(stream = %self.config.stream_id, error = %err, "undecodable datum, leaving producer");
+            })
+            .ok()
+    }
+
+    /// Hands `batch` to the consumer: at once if there is room, otherwise
+    /// waiting for the reader (this is where backpressure starts). False
+    /// once the consumer is gone.
+    async fn deliver(&self, batch: Vec<D>) -> bool {
+        match self.tx.try_send(batch) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(mpsc::error::TrySendError::Full(batch)) => self.tx.send(batch).await.is_ok(),
         }
     }
 }

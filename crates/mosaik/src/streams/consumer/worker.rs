@@ -2,7 +2,11 @@
 //! eligible producer.
 
 use {
-    super::{Consumer, ConsumerConfig, receiver::Receiver},
+    super::{
+        Consumer, ConsumerConfig,
+        delivery::{self, Deliver},
+        receiver::Receiver,
+    },
     crate::{
         Datum, PeerId,
         discovery::Catalog,
@@ -45,7 +49,7 @@ struct Worker<D> {
     config: Arc<ConsumerConfig>,
     status: Arc<Status>,
     stats: Arc<Stats>,
-    tx: mpsc::Sender<D>,
+    tx: Deliver<D>,
     cancel: CancellationToken,
     active: HashMap<PeerId, Active>,
     events: mpsc::Sender<Event>,
@@ -59,7 +63,7 @@ struct Worker<D> {
 }
 
 pub(super) fn spawn<D: Datum>(shared: &Arc<Shared>, config: ConsumerConfig) -> Consumer<D> {
-    let (tx, rx) = mpsc::channel(config.buffer_size);
+    let (tx, rx) = delivery::channel(config.buffer_size);
     let (events, events_rx) = mpsc::channel(EVENT_BACKLOG);
     let mut status = Status::new();
     let base = status.conditions(0);

@@ -96,17 +96,16 @@ impl Task {
                     // chunks) and flush only once the queue is momentarily
                     // empty: throughput under load, no added latency when
                     // idle.
-                    for bytes in batch.drain(..) {
-                        let size = bytes.len();
-                        if tx.feed_raw(bytes).await.is_err() {
-                            return;
-                        }
-                        self.info.stats().record(size);
-                        items.increment(1);
-                        bytes_sent.increment(size as u64);
-                        datums_total.increment(1);
-                        bytes_total.increment(size as u64);
+                    let size: usize = batch.iter().map(Bytes::len).sum();
+                    let count = batch.len();
+                    if tx.feed_raw_all(&mut batch).await.is_err() {
+                        return;
                     }
+                    self.info.stats().record_many(count, size);
+                    items.increment(count as u64);
+                    bytes_sent.increment(size as u64);
+                    datums_total.increment(count as u64);
+                    bytes_total.increment(size as u64);
                     if queue.is_empty() && tx.flush().await.is_err() {
                         return;
                     }
