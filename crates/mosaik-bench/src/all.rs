@@ -1,10 +1,11 @@
 //! `all`: every scenario in one run, with the peer systems that are
-//! installed (etcd, nats-server, serf), and B1/B2 with their etcd ratios (also the `groups`
+//! installed (etcd, nats-server, serf) or that cargo can build (Zenoh, in
+//! `bench/zenoh`), and B1/B2 with their etcd ratios (also the `groups`
 //! scenario). One scenario failing is reported and the others still run;
 //! the run then ends with an error naming the failed ones.
 
 use {
-    crate::{collections, discovery, durable, groups, groups_etcd, streams, transport},
+    crate::{collections, discovery, durable, groups, groups_etcd, streams, transport, zenoh},
     std::{future::Future, path::Path, pin::Pin, time::Instant},
 };
 
@@ -85,12 +86,21 @@ pub async fn all(quick: bool, dir: &Path) -> anyhow::Result<()> {
             "not installed (skipped)"
         }
     };
+    // Built before anything is timed: the first build compiles Zenoh (a
+    // few minutes on two cores, once); later ones are cargo's up-to-date
+    // check.
+    let zenoh = zenoh::available();
     println!(
-        "mosaik-bench all{}: etcd {}, nats-server {}, serf {}",
+        "mosaik-bench all{}: etcd {}, nats-server {}, serf {}, zenoh {}",
         if quick { " --quick" } else { "" },
         found(etcd),
         found(nats),
         found(serf),
+        if zenoh {
+            "built"
+        } else {
+            "not buildable (skipped)"
+        },
     );
     let q = |quick_value, full_value| if quick { quick_value } else { full_value };
     let mut failed = Vec::new();
@@ -111,9 +121,22 @@ pub async fn all(quick: bool, dir: &Path) -> anyhow::Result<()> {
         &[64, 1024, 65536, 1 << 20]
     };
     let consumers: &[usize] = if quick { &[1] } else { &[1, 4] };
-    let b3 = streams::throughput(sizes, consumers, q(8, 64), streams::Payload::Bytes, nats);
+    let b3 = streams::throughput(
+        sizes,
+        consumers,
+        q(8, 64),
+        streams::Payload::Bytes,
+        nats,
+        zenoh,
+    );
     run("B3 streams", &mut failed, Box::pin(b3)).await;
-    let b4 = streams::rtt(&[64, 1024], q(500, 2_000), streams::Payload::Bytes, nats);
+    let b4 = streams::rtt(
+        &[64, 1024],
+        q(500, 2_000),
+        streams::Payload::Bytes,
+        nats,
+        zenoh,
+    );
     run("B4 streams-rtt", &mut failed, Box::pin(b4)).await;
     let nodes: &[usize] = if quick { &[5, 10] } else { &[5, 10, 20, 40] };
     run(

@@ -23,6 +23,7 @@ mod serf;
 mod streams;
 mod sync;
 mod transport;
+mod zenoh;
 
 use {
     clap::{Parser, Subcommand},
@@ -216,6 +217,10 @@ enum Scenario {
         /// Also run it on a local `nats-server` (Debian's nats-server).
         #[arg(long)]
         nats: bool,
+        /// Also run it on Zenoh sessions in peer mode over loopback TCP
+        /// (`bench/zenoh`, built from crates.io on first use).
+        #[arg(long)]
+        zenoh: bool,
     },
     /// B4: stream ping-pong RTT next to a raw iroh echo, same run.
     StreamsRtt {
@@ -231,6 +236,10 @@ enum Scenario {
         /// Also run it on a local `nats-server` (Debian's nats-server).
         #[arg(long)]
         nats: bool,
+        /// Also run it on Zenoh sessions in peer mode over loopback TCP
+        /// (`bench/zenoh`, built from crates.io on first use).
+        #[arg(long)]
+        zenoh: bool,
     },
     /// Draws the scaling curves (B1, B1 durable, B3, B4, B5, B7) as PNGs
     /// from saved output of runs (`mosaik-bench all | tee run.log`);
@@ -297,13 +306,15 @@ async fn main() -> anyhow::Result<()> {
             megabytes,
             payload,
             nats,
-        } => streams::throughput(&sizes, &consumers, megabytes, payload, nats).await,
+            zenoh,
+        } => streams::throughput(&sizes, &consumers, megabytes, payload, nats, zenoh).await,
         Scenario::StreamsRtt {
             sizes,
             rounds,
             payload,
             nats,
-        } => streams::rtt(&sizes, rounds, payload, nats).await,
+            zenoh,
+        } => streams::rtt(&sizes, rounds, payload, nats, zenoh).await,
         Scenario::Plot { inputs, out } => plot::plot(&inputs, &out),
         Scenario::Attack { kinds, secs } => attack::attacks(&kinds, secs).await,
         Scenario::AttackRun {

@@ -1,5 +1,6 @@
 //! B3 (stream throughput) and B4 (stream ping-pong RTT): our streams next to
-//! raw iroh streams doing the same work in the same run.
+//! raw iroh streams doing the same work in the same run, and optionally
+//! next to NATS (`nats.rs`) and Zenoh (`zenoh.rs`).
 //!
 //! All nodes run in this process, so the throughput producer paces itself
 //! on the consumers' received counters (a credit window smaller than the
@@ -103,6 +104,7 @@ pub async fn throughput(
     megabytes: usize,
     payload: Payload,
     nats: bool,
+    zenoh: bool,
 ) -> anyhow::Result<()> {
     for &n in consumers {
         for &size in sizes {
@@ -137,6 +139,18 @@ pub async fn throughput(
                 );
                 println!(
                     "{{\"scenario\":\"B3\",\"system\":\"nats\",\"consumers\":{n},\"payload_bytes\":{size},\"messages\":{messages},\"nats_msgs_s\":{nats_msgs:.0},\"nats_mb_s\":{nats_mb:.2},\"streams_over_nats\":{vs:.3}}}"
+                );
+            }
+            if zenoh {
+                let took = crate::zenoh::throughput(size, n, messages, WINDOW).await?;
+                let zenoh_mb = mb_s(bytes, took);
+                let zenoh_msgs = messages as f64 / took.as_secs_f64();
+                let vs = ours_mb / zenoh_mb;
+                println!(
+                    "streams: 1->{n}, {size} B x {messages}: zenoh (peer, tcp) {zenoh_msgs:.0} msg/s {zenoh_mb:.1} MB/s per subscriber, streams/zenoh {vs:.2}"
+                );
+                println!(
+                    "{{\"scenario\":\"B3\",\"system\":\"zenoh\",\"consumers\":{n},\"payload_bytes\":{size},\"messages\":{messages},\"zenoh_msgs_s\":{zenoh_msgs:.0},\"zenoh_mb_s\":{zenoh_mb:.2},\"streams_over_zenoh\":{vs:.3}}}"
                 );
             }
         }
@@ -343,6 +357,7 @@ pub async fn rtt(
     rounds: usize,
     payload: Payload,
     nats: bool,
+    zenoh: bool,
 ) -> anyhow::Result<()> {
     for &size in sizes {
         let mut ours = match payload {
@@ -377,6 +392,18 @@ pub async fn rtt(
                 "{{\"scenario\":\"B4\",\"system\":\"nats\",\"payload_bytes\":{size},\"rounds\":{rounds},\"nats_p50_us\":{},\"nats_p99_us\":{},\"streams_over_nats_p50\":{vs:.3}}}",
                 n50.as_micros(),
                 n99.as_micros()
+            );
+        }
+        if zenoh {
+            let (z50, z99) = crate::zenoh::rtt(size, rounds).await?;
+            let vs = o50.as_secs_f64() / z50.as_secs_f64();
+            println!(
+                "streams-rtt: {size} B x {rounds}: zenoh (peer, tcp) p50 {z50:?} p99 {z99:?}, streams/zenoh p50 {vs:.2}"
+            );
+            println!(
+                "{{\"scenario\":\"B4\",\"system\":\"zenoh\",\"payload_bytes\":{size},\"rounds\":{rounds},\"zenoh_p50_us\":{},\"zenoh_p99_us\":{},\"streams_over_zenoh_p50\":{vs:.3}}}",
+                z50.as_micros(),
+                z99.as_micros()
             );
         }
     }

@@ -218,6 +218,7 @@ mod tests {
             System::RawIrohPerMessage,
             System::Nats,
             System::Serf,
+            System::Zenoh,
         ];
         let figures = [
             Figure::B1,

@@ -1,8 +1,8 @@
 //! The bench's JSON records as chart points: which scaling curve each
 //! record feeds (`Figure`), for which system, at which x and y. The record
 //! layouts are those printed by `groups.rs`, `groups_etcd.rs`,
-//! `original.rs` (and `bench/original`), `durable.rs`, `streams.rs`,
-//! `discovery.rs` and `transport.rs`.
+//! `original.rs` (and `bench/original`), `durable.rs`, `streams.rs` (with
+//! `nats.rs` and `zenoh.rs`), `discovery.rs` and `transport.rs`.
 
 use {
     super::axis::Scale,
@@ -118,6 +118,8 @@ pub enum System {
     Nats,
     /// `serf` agents.
     Serf,
+    /// Zenoh sessions in peer mode over loopback TCP (`bench/zenoh`).
+    Zenoh,
 }
 
 impl System {
@@ -134,6 +136,7 @@ impl System {
             (Self::RawIrohPerMessage, _) => "raw iroh per message",
             (Self::Nats, _) => "NATS",
             (Self::Serf, _) => "Serf",
+            (Self::Zenoh, _) => "Zenoh (peer, TCP)",
         }
     }
 }
@@ -187,7 +190,7 @@ type Layout = (
 
 /// The layout of the records of `scenario` tagged `system`, if plotted.
 fn layout(scenario: &str, system: Option<&str>) -> Option<Layout> {
-    use System::{Etcd, Mosaik, Nats, Original, RawIroh, RawIrohPerMessage, Serf};
+    use System::{Etcd, Mosaik, Nats, Original, RawIroh, RawIrohPerMessage, Serf, Zenoh};
     const B3: Figure = Figure::B3 { consumers: 0 };
     Some(match (scenario, system) {
         ("B1", None) => (Figure::B1, "clients", false, &[(Mosaik, "commits_per_s")]),
@@ -220,6 +223,7 @@ fn layout(scenario: &str, system: Option<&str>) -> Option<Layout> {
             ],
         ),
         ("B3", Some("nats")) => (B3, "payload_bytes", false, &[(Nats, "nats_mb_s")]),
+        ("B3", Some("zenoh")) => (B3, "payload_bytes", false, &[(Zenoh, "zenoh_mb_s")]),
         ("B4", None) => (
             Figure::B4,
             "payload_bytes",
@@ -227,6 +231,12 @@ fn layout(scenario: &str, system: Option<&str>) -> Option<Layout> {
             &[(Mosaik, "streams_p50_us"), (RawIroh, "raw_iroh_p50_us")],
         ),
         ("B4", Some("nats")) => (Figure::B4, "payload_bytes", false, &[(Nats, "nats_p50_us")]),
+        ("B4", Some("zenoh")) => (
+            Figure::B4,
+            "payload_bytes",
+            false,
+            &[(Zenoh, "zenoh_p50_us")],
+        ),
         ("B5", None) => (Figure::B5, "nodes", false, &[(Mosaik, "convergence_ms")]),
         ("B5", Some("serf")) => (Figure::B5, "nodes", false, &[(Serf, "convergence_ms")]),
         ("B7", None) => (
@@ -307,8 +317,10 @@ B1-etcd: 3-member etcd (data on disk, HTTP gateway), 64 clients: 887 commits/s
 {"scenario":"B1-durable","clients":64,"runs":1,"commits_per_s":3928.0,"p50_us":1,"p99_us":2,"fdatasync_p50_us":1,"budget_us":1,"etcd_commits_per_s":887.0,"etcd_p50_us":1,"etcd_p99_us":2,"ratio":4.43}
 {"scenario":"B3","consumers":4,"payload_bytes":1024,"messages":10,"streams_msgs_s":1,"streams_mb_s":68.3,"raw_iroh_msgs_s":1,"raw_iroh_mb_s":77.2,"ratio":0.88,"raw_framed_msgs_s":1,"raw_framed_mb_s":70.1,"framed_ratio":0.97}
 {"scenario":"B3","system":"nats","consumers":4,"payload_bytes":1024,"messages":10,"nats_msgs_s":1,"nats_mb_s":111.7,"streams_over_nats":0.61}
+{"scenario":"B3","system":"zenoh","consumers":4,"payload_bytes":1024,"messages":10,"zenoh_msgs_s":1,"zenoh_mb_s":95.2,"streams_over_zenoh":0.72}
 {"scenario":"B4","payload_bytes":64,"rounds":2000,"streams_p50_us":255,"streams_p99_us":400,"raw_iroh_p50_us":240,"raw_iroh_p99_us":300,"p50_ratio":1.06}
 {"scenario":"B4","system":"nats","payload_bytes":64,"rounds":2000,"nats_p50_us":225,"nats_p99_us":300,"streams_over_nats_p50":1.13}
+{"scenario":"B4","system":"zenoh","payload_bytes":64,"rounds":2000,"zenoh_p50_us":180,"zenoh_p99_us":260,"streams_over_zenoh_p50":1.42}
 {"scenario":"B5","nodes":10,"runs":3,"convergence_ms":456,"started_ms":1,"departure_ms":1,"shutdown_busy_ms":1,"shutdown_settled_ms":1}
 {"scenario":"B5","system":"serf","nodes":10,"runs":3,"convergence_ms":407,"mosaik_over_serf":1.12}
 {"scenario":"B7","frame_bytes":1024,"frames":10,"link_mib_s":300.5,"raw_iroh_mib_s":350.0,"ratio":0.86}
@@ -358,9 +370,11 @@ B1-etcd: 3-member etcd (data on disk, HTTP gateway), 64 clients: 887 commits/s
             (b3, System::RawIroh, vec![(1024.0, 77.2, false)]),
             (b3, System::RawIrohPerMessage, vec![(1024.0, 70.1, false)]),
             (b3, System::Nats, vec![(1024.0, 111.7, false)]),
+            (b3, System::Zenoh, vec![(1024.0, 95.2, false)]),
             (Figure::B4, System::Mosaik, vec![(64.0, 255.0, false)]),
             (Figure::B4, System::RawIroh, vec![(64.0, 240.0, false)]),
             (Figure::B4, System::Nats, vec![(64.0, 225.0, false)]),
+            (Figure::B4, System::Zenoh, vec![(64.0, 180.0, false)]),
             (Figure::B5, System::Mosaik, vec![(10.0, 456.0, false)]),
             (Figure::B5, System::Serf, vec![(10.0, 407.0, false)]),
             (Figure::B7, System::Mosaik, vec![(1024.0, 300.5, false)]),

@@ -1,0 +1,289 @@
+//! B3 (stream throughput 1 -> N) and B4 (ping-pong round trip) on Zenoh, for
+//! `mosaik-bench streams --zenoh` / `streams-rtt --zenoh`.
+//!
+//! Every Zenoh session of a run lives in this one process (as the nodes of
+//! our streams bench do), in peer mode, linked over loopback TCP: the first
+//! session listens on a free `127.0.0.1` port and the others connect to it.
+//! Multicast and gossip scouting are off, so the sessions meet only through
+//! those explicit endpoints and nothing leaves the loopback interface.
+//!
+//! Usage (one JSON record per run on stdout, errors on stderr):
+//!
+//! ```text
+//! mosaik-bench-zenoh throughput --size S --subscribers N --messages M --window W
+//! mosaik-bench-zenoh rtt --size S --rounds R
+//! ```
+
+use {
+    anyhow::Context,
+    std::{
+        sync::{
+            Arc,
+            atomic::{AtomicBool, AtomicU64, Ordering},
+        },
+        time::{Duration, Instant},
+    },
+    tokio::sync::Notify,
+    zenoh::{Session, bytes::ZBytes, handlers::FifoChannel, qos::CongestionControl},
+};
+
+/// Key expression of the throughput run's messages.
+const DATA: &str = "mosaik-bench/b3";
+/// Key expressions of the round-trip run's pings and pongs.
+const PING: &str = "mosaik-bench/b4/ping";
+const PONG: &str = "mosaik-bench/b4/pong";
+/// How long the sessions get to find each other before a run gives up.
+const MEET_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Zenoh's errors are boxed trait objects, which `anyhow` does not take
+/// through `?`.
+fn z<T>(result: zenoh::Result<T>) -> anyhow::Result<T> {
+    result.map_err(|e| anyhow::anyhow!("zenoh: {e}"))
+}
+
+/// A loopback port nothing listens on right now (the OS picks it; the
+/// probe socket is closed before Zenoh binds it).
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A peer-mode session that listens on `listen` or connects to `connect`
+/// (loopback TCP), with every kind of scouting off.
+async fn session(listen: Option<u16>, connect: Option<u16>) -> anyhow::Result<Session> {
+    let endpoints = |port: Option<u16>| {
+        port.map_or_else(|| "[]".to_owned(), |p| format!("[\"tcp/127.0.0.1:{p}\"]"))
+    };
+    let mut config = zenoh::Config::default();
+    for (key, value) in [
+        ("mode", "\"peer\"".to_owned()),
+        // Multicast scouting would probe the LAN; gossip would have the
+        // subscribers dial each other, which 1 -> N does not need.
+        ("scouting/multicast/enabled", "false".to_owned()),
+        ("scouting/gossip/enabled", "false".to_owned()),
+        ("listen/endpoints", endpoints(listen)),
+        ("connect/endpoints", endpoints(connect)),
+    ] {
+        z(config.insert_json5(key, &value)).with_context(|| format!("config {key}"))?;
+    }
+    z(zenoh::open(config).await)
+}
+
+/// The `per_mille`-th percentile of sorted samples (the same index rule as
+/// the driver's `streams::percentile`).
+fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
+    sorted[(sorted.len() - 1) * per_mille / 1000]
+}
+
+/// B3: one publisher to `n` subscribers, `messages` of `size` bytes, at most
+/// `window` messages ahead of the slowest subscriber. Returns the time from
+/// the first put until every subscriber has received every message.
+///
+/// The publisher blocks rather than drops under congestion, and the window
+/// keeps every subscriber's queue below its capacity, so nothing is lost;
+/// each subscriber checks the count and the size of what it receives.
+async fn throughput(
+    size: usize,
+    n: usize,
+    messages: usize,
+    window: u64,
+) -> anyhow::Result<Duration> {
+    anyhow::ensure!(size > 0, "an empty message is the warm-up marker");
+    let port = free_port()?;
+    let publisher_session = session(Some(port), None).await?;
+    let progress = Arc::new(Notify::new());
+    let mut sessions = Vec::new();
+    let mut counters = Vec::new();
+    let mut ready = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let subscriber_session = session(None, Some(port)).await?;
+        // Room for twice the window: the receive path never waits for
+        // space, so the window alone paces the run.
+        let capacity = usize::try_from(window)?.saturating_mul(2);
+        let subscriber = z(subscriber_session
+            .declare_subscriber(DATA)
+            .with(FifoChannel::new(capacity))
+            .await)?;
+        let count = Arc::new(AtomicU64::new(0));
+        let warmed = Arc::new(AtomicBool::new(false));
+        counters.push(count.clone());
+        ready.push(warmed.clone());
+        let progress = progress.clone();
+        tasks.push(tokio::spawn(async move {
+            let total = messages as u64;
+            let mut got = 0u64;
+            while got < total {
+                let sample = z(subscriber.recv_async().await).context("subscriber ended")?;
+                let len = sample.payload().len();
+                if len == 0 {
+                    warmed.store(true, Ordering::Release);
+                    continue;
+                }
+                anyhow::ensure!(len == size, "message of {len} bytes, expected {size}");
+                got += 1;
+                count.store(got, Ordering::Release);
+                // Waking the publisher on every message would cost more
+                // than the message; every 64th keeps it well inside the
+                // window.
+                if got.is_multiple_of(64) || got == total {
+                    progress.notify_one();
+                }
+            }
+            anyhow::Ok(Instant::now())
+        }));
+        sessions.push(subscriber_session);
+    }
+    let publisher = z(publisher_session
+        .declare_publisher(DATA)
+        .congestion_control(CongestionControl::Block)
+        .await)?;
+    // Subscriptions reach the publisher's session asynchronously: empty
+    // warm-up messages go out until every subscriber has seen one, so no
+    // measured message is sent before all of them are routed to.
+    let deadline = Instant::now() + MEET_TIMEOUT;
+    while !ready.iter().all(|r| r.load(Ordering::Acquire)) {
+        anyhow::ensure!(Instant::now() < deadline, "subscribers did not connect");
+        z(publisher.put(ZBytes::new()).await)?;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let payload = ZBytes::from(vec![7u8; size]);
+    let started = Instant::now();
+    for sent in 0..messages as u64 {
+        loop {
+            let slowest = counters.iter().map(|c| c.load(Ordering::Acquire)).min();
+            if sent - slowest.unwrap_or(sent) < window {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(5), progress.notified()).await;
+        }
+        z(publisher.put(payload.clone()).await)?;
+    }
+    let mut finished = started;
+    for task in tasks {
+        finished = finished.max(task.await??);
+    }
+    let took = finished - started;
+    drop(publisher);
+    for s in sessions {
+        z(s.close().await)?;
+    }
+    z(publisher_session.close().await)?;
+    Ok(took)
+}
+
+/// B4: a ping put by one session, echoed on another key by a second
+/// session; `rounds` round-trip times after a tenth as many unmeasured.
+///
+/// Both publishers are `express` (sent at once instead of waiting for a
+/// batch to fill): the setting Zenoh offers for latency, as the NATS client
+/// flushes after each ping.
+async fn rtt(size: usize, rounds: usize) -> anyhow::Result<Vec<Duration>> {
+    let port = free_port()?;
+    let pinger = session(Some(port), None).await?;
+    let echoer = session(None, Some(port)).await?;
+    let pings = z(echoer.declare_subscriber(PING).await)?;
+    let pong = z(echoer
+        .declare_publisher(PONG)
+        .congestion_control(CongestionControl::Block)
+        .express(true)
+        .await)?;
+    let echo = tokio::spawn(async move {
+        while let Ok(sample) = pings.recv_async().await {
+            z(pong.put(sample.payload().clone()).await)?;
+        }
+        anyhow::Ok(())
+    });
+    let pongs = z(pinger.declare_subscriber(PONG).await)?;
+    let ping = z(pinger
+        .declare_publisher(PING)
+        .congestion_control(CongestionControl::Block)
+        .express(true)
+        .await)?;
+    // The path is up once a ping comes back; pings sent before the echo's
+    // subscription arrived are simply not routed. Pongs of earlier tries
+    // that arrive late are drained so they cannot answer a measured ping.
+    let deadline = Instant::now() + MEET_TIMEOUT;
+    loop {
+        anyhow::ensure!(Instant::now() < deadline, "echo did not connect");
+        z(ping.put(ZBytes::new()).await)?;
+        if tokio::time::timeout(Duration::from_millis(100), pongs.recv_async())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    while z(pongs.try_recv())?.is_some() {}
+    let payload = ZBytes::from(vec![3u8; size]);
+    let mut samples = Vec::with_capacity(rounds);
+    for round in 0..rounds + rounds / 10 {
+        let started = Instant::now();
+        z(ping.put(payload.clone()).await)?;
+        let back = z(pongs.recv_async().await).context("pong subscriber ended")?;
+        anyhow::ensure!(back.payload().len() == size, "pong of wrong size");
+        // The first tenth warms up, as in the other systems' runs.
+        if round >= rounds / 10 {
+            samples.push(started.elapsed());
+        }
+    }
+    echo.abort();
+    drop((ping, pongs));
+    z(pinger.close().await)?;
+    z(echoer.close().await)?;
+    Ok(samples)
+}
+
+/// `--name value` pairs after the subcommand, looked up by name.
+struct Args(Vec<String>);
+
+impl Args {
+    fn get(&self, name: &str) -> anyhow::Result<usize> {
+        let flag = format!("--{name}");
+        let at = self
+            .0
+            .iter()
+            .position(|a| *a == flag)
+            .with_context(|| format!("missing {flag}"))?;
+        let value = self
+            .0
+            .get(at + 1)
+            .with_context(|| format!("{flag} needs a value"))?;
+        value.parse().with_context(|| format!("{flag} {value}"))
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut argv = std::env::args().skip(1);
+    let command = argv.next().unwrap_or_default();
+    let args = Args(argv.collect());
+    match command.as_str() {
+        "throughput" => {
+            let (size, n) = (args.get("size")?, args.get("subscribers")?);
+            let (messages, window) = (args.get("messages")?, args.get("window")?);
+            let took = throughput(size, n, messages, window as u64).await?;
+            println!(
+                "{{\"system\":\"zenoh\",\"test\":\"throughput\",\"transport\":\"tcp\",\"payload_bytes\":{size},\"subscribers\":{n},\"messages\":{messages},\"window\":{window},\"nanos\":{}}}",
+                took.as_nanos()
+            );
+        }
+        "rtt" => {
+            let (size, rounds) = (args.get("size")?, args.get("rounds")?);
+            anyhow::ensure!(rounds > 0, "--rounds must be positive");
+            let mut samples = rtt(size, rounds).await?;
+            samples.sort();
+            println!(
+                "{{\"system\":\"zenoh\",\"test\":\"rtt\",\"transport\":\"tcp\",\"payload_bytes\":{size},\"rounds\":{rounds},\"p50_ns\":{},\"p99_ns\":{}}}",
+                percentile(&samples, 500).as_nanos(),
+                percentile(&samples, 990).as_nanos()
+            );
+        }
+        _ => anyhow::bail!(
+            "usage: mosaik-bench-zenoh throughput --size S --subscribers N --messages M --window W\n       mosaik-bench-zenoh rtt --size S --rounds R"
+        ),
+    }
+    Ok(())
+}
