@@ -9,8 +9,9 @@
 //!
 //! Every queue is bounded: the producer's input channel and each
 //! subscriber's byte queue hold `buffer_size` items, and the consumer's
-//! delivery channel holds its own `buffer_size`, so a slow reader pushes
-//! back to its subscriber queue, where `disconnect_lagging` decides.
+//! delivery channel holds its own `buffer_size` (in batches of up to 64
+//! datums, rounded up to a whole batch), so a slow reader pushes back to
+//! its subscriber queue, where `disconnect_lagging` decides.
 //!
 //! [`Link`]: crate::network::Link
 

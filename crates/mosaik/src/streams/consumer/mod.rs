@@ -29,8 +29,9 @@ pub struct ConsumerConfig {
     pub stream_id: StreamId,
     /// What the consumer asks producers for.
     pub criteria: Criteria,
-    /// Capacity of the delivery channel (Part C: bounded, so a slow reader
-    /// pushes back to the producer's queue for it).
+    /// Capacity of the delivery channel in datums (bounded, so a slow
+    /// reader pushes back to the producer's queue for it). Datums travel
+    /// in batches of up to 64, so the bound is rounded up to whole batches.
     pub buffer_size: usize,
     pub(crate) backoff: BackoffFactory,
     pub(crate) requirements: Requirements,
@@ -137,7 +138,8 @@ impl<D: Datum> Builder<D> {
         self
     }
 
-    /// Capacity of the delivery channel (default 1024, at least 1).
+    /// Capacity of the delivery channel in datums (default 1024, at least
+    /// 1; rounded up to whole batches of up to 64 datums).
     #[must_use]
     pub fn with_buffer_size(mut self, size: usize) -> Self {
         self.config.buffer_size = size.max(1);
