@@ -59,8 +59,8 @@ impl<T: Value> CollectionState for CellState<T> {
         u64::from(self.value.is_some())
     }
 
-    fn items(&self) -> impl Iterator<Item = Encoded<T>> + '_ {
-        self.value.iter().cloned().map(Encoded)
+    fn items_from(&self, skip: usize) -> impl Iterator<Item = Encoded<T>> + '_ {
+        self.value.iter().skip(skip).cloned().map(Encoded)
     }
 
     fn push_item(&mut self, item: Encoded<T>) {

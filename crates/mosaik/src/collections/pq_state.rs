@@ -203,12 +203,12 @@ impl<P: OrderedKey, K: Key, V: Value, const CAP: u64> CollectionState for PqStat
         self.by_key.len() as u64
     }
 
-    fn items(&self) -> impl Iterator<Item = Self::Item> + '_ {
-        self.by_priority.iter().flat_map(|(p, bucket)| {
-            bucket
-                .iter()
-                .map(move |(k, v)| (Encoded(p.clone()), Encoded(k.clone()), Encoded(v.clone())))
-        })
+    fn items_from(&self, skip: usize) -> impl Iterator<Item = Self::Item> + '_ {
+        self.by_priority
+            .iter()
+            .flat_map(|(p, bucket)| bucket.iter().map(move |(k, v)| (p, k, v)))
+            .skip(skip)
+            .map(|(p, k, v)| (Encoded(p.clone()), Encoded(k.clone()), Encoded(v.clone())))
     }
 
     fn push_item(&mut self, (p, k, v): Self::Item) {

@@ -66,8 +66,8 @@ impl<T: Key> CollectionState for SetState<T> {
         self.set.len() as u64
     }
 
-    fn items(&self) -> impl Iterator<Item = Encoded<T>> + '_ {
-        self.set.iter().cloned().map(Encoded)
+    fn items_from(&self, skip: usize) -> impl Iterator<Item = Encoded<T>> + '_ {
+        self.set.iter().skip(skip).cloned().map(Encoded)
     }
 
     fn push_item(&mut self, item: Encoded<T>) {

@@ -98,8 +98,8 @@ impl<T: Value> CollectionState for VecState<T> {
         self.items.len() as u64
     }
 
-    fn items(&self) -> impl Iterator<Item = Encoded<T>> + '_ {
-        self.items.iter().cloned().map(Encoded)
+    fn items_from(&self, skip: usize) -> impl Iterator<Item = Encoded<T>> + '_ {
+        self.items.iter().skip(skip).cloned().map(Encoded)
     }
 
     fn push_item(&mut self, item: Encoded<T>) {
