@@ -8,7 +8,7 @@
 use {
     crate::{
         groups::{PAYLOAD, Sink, percentile},
-        streams::raw_rtt,
+        pingpong::raw_rtt,
     },
     mosaik::{
         GroupId, NetworkId,

@@ -17,6 +17,7 @@ mod groups_etcd;
 mod log_sync;
 mod nats;
 mod original;
+mod pingpong;
 mod plot;
 mod recovery;
 mod serf;

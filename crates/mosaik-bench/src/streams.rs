@@ -36,7 +36,7 @@ use {
     tokio::sync::Notify,
 };
 
-const RAW_ALPN: &[u8] = b"/mosaik/bench/raw-stream/1";
+pub(crate) const RAW_ALPN: &[u8] = b"/mosaik/bench/raw-stream/1";
 /// Datums in flight per consumer (below the default subscriber queue of
 /// 1024).
 const WINDOW: u64 = 512;
@@ -53,7 +53,7 @@ pub enum Payload {
 }
 
 /// A payload type the benchmark can build.
-trait BenchPayload: Datum + Clone + Sync {
+pub(crate) trait BenchPayload: Datum + Clone + Sync {
     fn filled(size: usize, byte: u8) -> Self;
 }
 
@@ -69,7 +69,10 @@ impl BenchPayload for mosaik::Bytes {
     }
 }
 
-async fn loopback_network(name: &str, peer: Option<&Network>) -> anyhow::Result<Network> {
+pub(crate) async fn loopback_network(
+    name: &str,
+    peer: Option<&Network>,
+) -> anyhow::Result<Network> {
     let mut discovery = mosaik::discovery::Config::builder()
         .no_dht_bootstrap()
         .with_announce_interval(Duration::from_secs(1));
@@ -84,7 +87,7 @@ async fn loopback_network(name: &str, peer: Option<&Network>) -> anyhow::Result<
         .await?)
 }
 
-async fn raw_endpoint() -> anyhow::Result<Endpoint> {
+pub(crate) async fn raw_endpoint() -> anyhow::Result<Endpoint> {
     Ok(Endpoint::builder(presets::Minimal)
         .relay_mode(RelayMode::Disabled)
         .alpns(vec![RAW_ALPN.to_vec()])
@@ -360,11 +363,12 @@ pub async fn rtt(
     zenoh: bool,
 ) -> anyhow::Result<()> {
     for &size in sizes {
-        let mut ours = match payload {
-            Payload::Bytes => streams_rtt::<mosaik::Bytes>(size, rounds).await?,
-            Payload::Vec => streams_rtt::<Vec<u8>>(size, rounds).await?,
+        // Interleaved turns (see `pingpong.rs`): one ratio from the same
+        // stretch of time.
+        let (mut ours, mut raw) = match payload {
+            Payload::Bytes => crate::pingpong::interleaved::<mosaik::Bytes>(size, rounds).await?,
+            Payload::Vec => crate::pingpong::interleaved::<Vec<u8>>(size, rounds).await?,
         };
-        let mut raw = raw_rtt(size, rounds).await?;
         ours.sort();
         raw.sort();
         let (o50, o99) = (percentile(&ours, 500), percentile(&ours, 990));
@@ -408,86 +412,4 @@ pub async fn rtt(
         }
     }
     Ok(())
-}
-
-async fn streams_rtt<P: BenchPayload>(size: usize, rounds: usize) -> anyhow::Result<Vec<Duration>> {
-    let name = format!("bench-rtt-{size}");
-    let a = loopback_network(&name, None).await?;
-    let b = loopback_network(&name, Some(&a)).await?;
-    let (ping_id, pong_id) = (StreamId::from("bench-ping"), StreamId::from("bench-pong"));
-    let ping = a
-        .streams()
-        .producer::<P>()
-        .with_stream_id(ping_id)
-        .build_or_existing();
-    let pong = b
-        .streams()
-        .producer::<P>()
-        .with_stream_id(pong_id)
-        .build_or_existing();
-    let mut pings = b.streams().consumer::<P>().with_stream_id(ping_id).build();
-    let mut pongs = a.streams().consumer::<P>().with_stream_id(pong_id).build();
-    let echo = tokio::spawn(async move {
-        while let Some(datum) = pings.recv().await {
-            if pong.send(datum).await.is_err() {
-                break;
-            }
-        }
-    });
-    tokio::time::timeout(Duration::from_secs(30), ping.when().online())
-        .await
-        .context("ping not subscribed")?;
-    let payload = P::filled(size, 3);
-    let mut samples = Vec::with_capacity(rounds);
-    for round in 0..rounds + rounds / 10 {
-        let started = Instant::now();
-        ping.send(payload.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        pongs.recv().await.context("pong stream ended")?;
-        // The first tenth warms up connections and the echo's producer.
-        if round >= rounds / 10 {
-            samples.push(started.elapsed());
-        }
-    }
-    echo.abort();
-    Ok(samples)
-}
-
-pub(crate) async fn raw_rtt(size: usize, rounds: usize) -> anyhow::Result<Vec<Duration>> {
-    let a = raw_endpoint().await?;
-    let b = raw_endpoint().await?;
-    let accepting = b.clone();
-    let frame_len = size + 4;
-    let echo = tokio::spawn(async move {
-        let conn = accepting.accept().await.context("no connection")?.await?;
-        let (mut send, mut recv) = conn.accept_bi().await?;
-        let mut buf = vec![0u8; frame_len];
-        loop {
-            if recv.read_exact(&mut buf).await.is_err() {
-                break;
-            }
-            send.write_all(&buf).await?;
-        }
-        anyhow::Ok(())
-    });
-    let conn = a.connect(b.addr(), RAW_ALPN).await?;
-    let (mut send, mut recv) = conn.open_bi().await?;
-    let mut frame = (u32::try_from(size)?).to_be_bytes().to_vec();
-    frame.extend(std::iter::repeat_n(3u8, size));
-    let mut back = vec![0u8; frame_len];
-    let mut samples = Vec::with_capacity(rounds);
-    for round in 0..rounds + rounds / 10 {
-        let started = Instant::now();
-        send.write_all(&frame).await?;
-        recv.read_exact(&mut back).await?;
-        if round >= rounds / 10 {
-            samples.push(started.elapsed());
-        }
-    }
-    drop((send, recv));
-    echo.abort();
-    a.close().await;
-    b.close().await;
-    Ok(samples)
 }
