@@ -134,31 +134,41 @@ pub async fn throughput(
             );
             if nats {
                 let took = crate::nats::throughput(size, n, messages, WINDOW).await?;
-                let nats_mb = mb_s(bytes, took);
-                let nats_msgs = messages as f64 / took.as_secs_f64();
-                let vs = ours_mb / nats_mb;
-                println!(
-                    "streams: 1->{n}, {size} B x {messages}: nats-server {nats_msgs:.0} msg/s {nats_mb:.1} MB/s per subscriber, streams/nats {vs:.2}"
-                );
-                println!(
-                    "{{\"scenario\":\"B3\",\"system\":\"nats\",\"consumers\":{n},\"payload_bytes\":{size},\"messages\":{messages},\"nats_msgs_s\":{nats_msgs:.0},\"nats_mb_s\":{nats_mb:.2},\"streams_over_nats\":{vs:.3}}}"
-                );
+                report_peer("nats", "nats-server", (n, size, messages), took, ours_mb);
             }
             if zenoh {
                 let took = crate::zenoh::throughput(size, n, messages, WINDOW).await?;
-                let zenoh_mb = mb_s(bytes, took);
-                let zenoh_msgs = messages as f64 / took.as_secs_f64();
-                let vs = ours_mb / zenoh_mb;
-                println!(
-                    "streams: 1->{n}, {size} B x {messages}: zenoh (peer, tcp) {zenoh_msgs:.0} msg/s {zenoh_mb:.1} MB/s per subscriber, streams/zenoh {vs:.2}"
-                );
-                println!(
-                    "{{\"scenario\":\"B3\",\"system\":\"zenoh\",\"consumers\":{n},\"payload_bytes\":{size},\"messages\":{messages},\"zenoh_msgs_s\":{zenoh_msgs:.0},\"zenoh_mb_s\":{zenoh_mb:.2},\"streams_over_zenoh\":{vs:.3}}}"
+                report_peer(
+                    "zenoh",
+                    "zenoh (peer, tcp)",
+                    (n, size, messages),
+                    took,
+                    ours_mb,
                 );
             }
         }
     }
     Ok(())
+}
+
+/// Prints a peer system's B3 result beside ours (`ours_mb`): a summary
+/// line and a record whose fields are prefixed with `system`.
+fn report_peer(
+    system: &str,
+    label: &str,
+    (n, size, messages): (usize, usize, usize),
+    took: Duration,
+    ours_mb: f64,
+) {
+    let mb = mb_s(messages * size, took);
+    let msgs = messages as f64 / took.as_secs_f64();
+    let vs = ours_mb / mb;
+    println!(
+        "streams: 1->{n}, {size} B x {messages}: {label} {msgs:.0} msg/s {mb:.1} MB/s per subscriber, streams/{system} {vs:.2}"
+    );
+    println!(
+        "{{\"scenario\":\"B3\",\"system\":\"{system}\",\"consumers\":{n},\"payload_bytes\":{size},\"messages\":{messages},\"{system}_msgs_s\":{msgs:.0},\"{system}_mb_s\":{mb:.2},\"streams_over_{system}\":{vs:.3}}}"
+    );
 }
 
 async fn streams_throughput<P: BenchPayload>(
