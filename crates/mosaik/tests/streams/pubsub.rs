@@ -172,3 +172,44 @@ async fn every_consumer_gets_a_full_copy() {
         }
     }
 }
+
+/// Receivers hand datums over in batches (up to 64, or the buffer size):
+/// bursts must still arrive whole and in order, through every way of
+/// reading, with a delivery channel smaller than one burst.
+#[tokio::test]
+async fn bursts_arrive_whole_and_in_order_through_a_small_delivery_channel() {
+    let nodes = cluster("streams-bursts", 2).await;
+    let producer = nodes[0].streams().producer::<u64>().build().unwrap();
+    let mut consumer = nodes[1]
+        .streams()
+        .consumer::<u64>()
+        .with_buffer_size(10)
+        .build();
+    within("producer online", producer.when().online()).await;
+    let (window, windows) = (500u64, 6u64);
+    let mut next = 0u64;
+    for w in 0..windows {
+        // A whole window queued before anything is read: the receiver
+        // meets a full delivery channel and waits on it.
+        for seq in w * window..(w + 1) * window {
+            producer.send(seq).await.unwrap();
+        }
+        while next < (w + 1) * window {
+            let got = match next % 3 {
+                0 => within("recv", consumer.recv()).await,
+                1 => match consumer.try_recv() {
+                    Some(datum) => Some(datum),
+                    None => within("recv", consumer.recv()).await,
+                },
+                _ => within("next", consumer.next()).await,
+            };
+            assert_eq!(got, Some(next), "datum {next}");
+            next += 1;
+        }
+    }
+    assert_eq!(consumer.try_recv(), None, "nothing beyond what was sent");
+    assert_eq!(
+        consumer.stats().datums(),
+        usize::try_from(window * windows).unwrap()
+    );
+}
