@@ -348,9 +348,7 @@ impl<P: Protocol> LinkSender<P> {
 
     /// Sends one pre-encoded frame (buffers and flushes it).
     pub async fn send_raw(&mut self, bytes: Bytes) -> Result<(), SendError> {
-        self.check_size(bytes.len())?;
-        let total = bytes.len() + 4;
-        self.write(Some(bytes).into_iter(), true, total).await
+        self.write_one(bytes, true).await
     }
 
     /// Buffers one pre-encoded frame without flushing it. The buffer is
@@ -360,9 +358,7 @@ impl<P: Protocol> LinkSender<P> {
     /// one per frame. Call [`flush`](Self::flush) when no more frames are
     /// ready, or the last ones may wait.
     pub async fn feed_raw(&mut self, bytes: Bytes) -> Result<(), SendError> {
-        self.check_size(bytes.len())?;
-        let total = bytes.len() + 4;
-        self.write(Some(bytes).into_iter(), false, total).await
+        self.write_one(bytes, false).await
     }
 
     /// Buffers every frame of `frames` as [`feed_raw`](Self::feed_raw)
@@ -381,6 +377,13 @@ impl<P: Protocol> LinkSender<P> {
     /// Writes every buffered frame to the stream.
     pub async fn flush(&mut self) -> Result<(), SendError> {
         self.write(None.into_iter(), true, 0).await
+    }
+
+    /// One frame, checked against the limit, then flushed if asked.
+    async fn write_one(&mut self, bytes: Bytes, flush: bool) -> Result<(), SendError> {
+        self.check_size(bytes.len())?;
+        let total = bytes.len() + 4;
+        self.write(Some(bytes).into_iter(), flush, total).await
     }
 
     fn check_size(&self, size: usize) -> Result<(), SendError> {

@@ -56,6 +56,7 @@ impl<D> Deliver<D> {
     }
 
     /// Queues `batch` if there is room.
+    #[cfg(test)]
     pub(super) fn try_send(&self, batch: Vec<D>) -> Result<(), mpsc::error::TrySendError<Vec<D>>> {
         debug_assert!(batch.len() <= self.batch, "oversized batch");
         self.tx.try_send(batch)

@@ -257,7 +257,9 @@ impl<D: Datum> Receiver<D> {
                 let delivered = tokio::select! {
                     biased;
                     () = &mut cancelled => false,
-                    delivered = self.deliver(batch) => delivered,
+                    // Waits only when the channel is full: this is where
+                    // backpressure starts. Fails once the consumer is gone.
+                    sent = self.tx.send(batch) => sent.is_ok(),
                 };
                 if !delivered {
                     if self.cancel.is_cancelled() {
@@ -283,17 +285,6 @@ impl<D: Datum> Receiver<D> {
                 tracing::warn!(stream = %self.config.stream_id, error = %err, "undecodable datum, leaving producer");
             })
             .ok()
-    }
-
-    /// Hands `batch` to the consumer: at once if there is room, otherwise
-    /// waiting for the reader (this is where backpressure starts). False
-    /// once the consumer is gone.
-    async fn deliver(&self, batch: Vec<D>) -> bool {
-        match self.tx.try_send(batch) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-            Err(mpsc::error::TrySendError::Full(batch)) => self.tx.send(batch).await.is_ok(),
-        }
     }
 }
 
