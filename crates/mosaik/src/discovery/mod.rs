@@ -18,6 +18,7 @@ mod handle;
 mod info;
 mod jobs;
 mod messages;
+mod overlay;
 mod protocols;
 mod rtt;
 mod worker;

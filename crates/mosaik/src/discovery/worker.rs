@@ -8,6 +8,7 @@ use {
         entry::UnverifiedEntry,
         handle::Shared,
         messages::{AnnouncementMessage, GracefulDeparture},
+        overlay::{self, Rejoin, Repair},
         protocols,
     },
     crate::{
@@ -98,6 +99,10 @@ struct Worker {
     /// The gossip overlay's current neighbors (the gossip active view,
     /// a handful of peers: iroh-gossip bounds it).
     neighbors: std::collections::BTreeSet<PeerId>,
+    /// When to join a few known peers while we have no neighbor.
+    rejoin: Rejoin,
+    /// When the next anti-entropy exchange is due.
+    repair: Repair,
 }
 
 fn topic(shared: &Shared) -> TopicId {
@@ -134,8 +139,13 @@ pub(crate) async fn run(
         sender,
         receiver,
         neighbors: std::collections::BTreeSet::new(),
+        rejoin: Rejoin::default(),
+        repair: Repair::new(Instant::now(), shared.config.announce_interval),
     };
     worker.dial(bootstrap).await;
+    // No neighbor yet: if the bootstrap join brings none (refused while a
+    // swarm joins at once, or no bootstrap peer), join known peers later.
+    worker.rejoin.lost_all(Instant::now());
 
     let cancel = shared.local.termination().clone();
     let config = shared.config.clone();
@@ -177,7 +187,18 @@ pub(crate) async fn run(
             () = tokio::time::sleep_until(next_announce) => {
                 next_announce = Instant::now() + jittered(config.announce_interval, config.announce_jitter);
                 shared.update_local(super::PeerEntry::increment_version);
+            }
+            () = tokio::time::sleep_until(worker.repair.due()) => {
+                worker.repair.fired(Instant::now());
                 worker.anti_entropy();
+            }
+            () = sleep_until(worker.rejoin.due()) => {
+                if worker.neighbors.is_empty() {
+                    worker.rejoin.fired(Instant::now());
+                    worker.join_some().await;
+                } else {
+                    worker.rejoin.neighbor_up();
+                }
             }
             () = tokio::time::sleep_until(next_retry), if alone => {
                 next_retry = Instant::now() + jittered(BOOTSTRAP_RETRY, 0.5);
@@ -204,6 +225,14 @@ pub(crate) async fn run(
                 }
             }
         }
+    }
+}
+
+/// Sleeps until `at`, or forever when there is nothing scheduled.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => core::future::pending().await,
     }
 }
 
@@ -365,6 +394,7 @@ impl Worker {
             GossipEvent::NeighborUp(peer) => {
                 let first = self.neighbors.is_empty();
                 self.neighbors.insert(peer);
+                self.rejoin.neighbor_up();
                 self.publish_neighbors();
                 // Announcing on every new neighbor floods the whole swarm
                 // with an entry it already has (same gossip message, so
@@ -392,12 +422,15 @@ impl Worker {
             GossipEvent::NeighborDown(peer) => {
                 self.neighbors.remove(&peer);
                 self.publish_neighbors();
+                self.repair.churned(Instant::now());
                 if self.neighbors.is_empty() {
-                    self.rejoin().await;
+                    // HyParView refills from its passive view first (see
+                    // `overlay`).
+                    self.rejoin.lost_all(Instant::now());
                 }
             }
             GossipEvent::Received(msg) => self.received(&msg.content, msg.delivered_from),
-            GossipEvent::Lagged => self.rejoin().await,
+            GossipEvent::Lagged => self.join_some().await,
         }
     }
 
@@ -452,15 +485,10 @@ impl Worker {
         metrics::gauge!("mosaik.discovery.gossip.neighbors", "network" => net).set(n as f64);
     }
 
-    /// Re-joins every known peer (after losing all neighbors or lagging).
-    async fn rejoin(&mut self) {
-        let peers: Vec<PeerId> = self
-            .shared
-            .catalog
-            .borrow()
-            .signed_peers()
-            .map(|e| *e.id())
-            .collect();
+    /// Joins [`overlay::REJOIN_FANOUT`] random known peers (no neighbor
+    /// for a while, or lagging), not all of them (see `overlay`).
+    async fn join_some(&mut self) {
+        let peers = overlay::sample(self.shared.catalog.borrow().signed_peers().map(|e| *e.id()));
         if !peers.is_empty() {
             let _ = self.sender.join_peers(peers).await;
         }
@@ -473,13 +501,7 @@ impl Worker {
         if self.shared.local.termination().is_cancelled() {
             return false;
         }
-        let peers: Vec<PeerId> = self
-            .shared
-            .catalog
-            .borrow()
-            .signed_peers()
-            .map(|e| *e.id())
-            .collect();
+        let peers = overlay::sample(self.shared.catalog.borrow().signed_peers().map(|e| *e.id()));
         tokio::time::sleep(Duration::from_millis(100)).await;
         match self.gossip.subscribe(topic(&self.shared), peers).await {
             Ok(handle) => {
