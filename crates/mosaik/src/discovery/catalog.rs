@@ -1,7 +1,7 @@
 //! The catalog: an immutable snapshot of every known peer entry.
 
 use {
-    super::{PeerEntry, PeerInfo, SignedPeerEntry},
+    super::{GracefulDeparture, PeerEntry, PeerInfo, SignedPeerEntry},
     crate::{NetworkId, PeerId},
     chrono::Utc,
     core::time::Duration,
@@ -42,10 +42,11 @@ pub struct Catalog {
     signed: OrdMap<PeerId, SignedPeerEntry>,
     unsigned: OrdMap<PeerId, PeerEntry>,
     rtt: OrdMap<PeerId, Duration>,
-    /// Peers that departed gracefully: the start time of the departed
-    /// incarnation and when it left. Without these, a sync with a peer that
-    /// has not yet seen the departure would bring the entry straight back.
-    departed: OrdMap<PeerId, (i64, chrono::DateTime<Utc>)>,
+    /// Peers that departed gracefully: their signed notice (whose version
+    /// names the departed incarnation) and when we took it. Without these,
+    /// a sync with a peer that has not yet seen the departure would bring
+    /// the entry straight back; with them, our syncs pass the notice on.
+    departed: OrdMap<PeerId, (GracefulDeparture, chrono::DateTime<Utc>)>,
     purge_after: Duration,
     max_rtt: Option<Duration>,
     /// Most signed entries held (see [`Catalog::make_room_for`]).
@@ -108,7 +109,7 @@ impl Catalog {
             && self
                 .departed
                 .get(entry.id())
-                .is_none_or(|(start, _)| entry.update_version().0 > *start)
+                .is_none_or(|(notice, _)| entry.update_version().0 > notice.last_version.0)
     }
 
     /// Whether a full catalog would refuse `entry` whatever its signature
@@ -279,7 +280,7 @@ impl Catalog {
         if self
             .departed
             .get(entry.id())
-            .is_some_and(|(start, _)| entry.update_version().0 <= *start)
+            .is_some_and(|(notice, _)| entry.update_version().0 <= notice.last_version.0)
         {
             // The same (or an older) incarnation of a peer that left.
             return Upsert::Rejected;
@@ -319,11 +320,24 @@ impl Catalog {
         self.signed.remove(peer).is_some() | self.unsigned.remove(peer).is_some()
     }
 
-    /// Removes a peer that left gracefully and remembers the departed
-    /// incarnation until the staleness horizon passes.
-    pub(crate) fn depart(&mut self, peer: &PeerId, started_ms: i64) -> bool {
-        self.departed.insert(*peer, (started_ms, Utc::now()));
-        self.remove(peer)
+    /// Removes a peer that left gracefully and remembers its notice (the
+    /// departed incarnation) until the staleness horizon passes.
+    pub(crate) fn depart(&mut self, notice: &GracefulDeparture) -> bool {
+        let peer = notice.peer_id;
+        self.departed.insert(peer, (notice.clone(), Utc::now()));
+        self.remove(&peer)
+    }
+
+    /// The departure notices signed at or after `since`, to pass on in a
+    /// catalog exchange (a node that missed the broadcast learns it there).
+    pub(crate) fn departures_since(
+        &self,
+        since: chrono::DateTime<Utc>,
+    ) -> impl Iterator<Item = &GracefulDeparture> {
+        self.departed
+            .values()
+            .map(|(notice, _)| notice)
+            .filter(move |notice| notice.timestamp >= since)
     }
 
     pub(crate) fn remove_unsigned(&mut self, peer: &PeerId) -> bool {

@@ -403,16 +403,16 @@ impl Shared {
             .map(|e| e.update_version());
         let accepted = known.is_some_and(|v| departure.last_version.0 >= v.0);
         if accepted {
-            self.departed(departure.peer_id, Some(departure.last_version.0));
+            self.departed(departure.peer_id, Some(departure));
         }
         accepted
     }
 
-    /// Removes a peer that departed (gracefully when `incarnation` is the
-    /// departed process's start time) or was purged.
-    pub(crate) fn departed(&self, peer: PeerId, incarnation: Option<i64>) {
-        self.catalog.send_if_modified(|c| match incarnation {
-            Some(started) => c.depart(&peer, started),
+    /// Removes a peer that departed (gracefully when it sent `notice`) or
+    /// was purged.
+    pub(crate) fn departed(&self, peer: PeerId, notice: Option<&super::GracefulDeparture>) {
+        self.catalog.send_if_modified(|c| match notice {
+            Some(notice) => c.depart(notice),
             None => c.remove(&peer),
         });
         self.synced.lock().expect("synced lock").remove(&peer);

@@ -22,7 +22,8 @@ pub(crate) const MAX_ENTRY_SIZE: usize = 64 * 1024;
 pub struct SyncProtocol;
 
 impl Protocol for SyncProtocol {
-    const ALPN: &'static [u8] = b"/mosaik/discovery/sync/1.0";
+    /// 1.1: snapshots carry recent departure notices.
+    const ALPN: &'static [u8] = b"/mosaik/discovery/sync/1.1";
 }
 
 /// Liveness and entry fetch.
@@ -48,9 +49,15 @@ impl Protocol for DepartProtocol {
     const HANDSHAKE_FRAME_SIZE: usize = 1024;
 }
 
-/// A catalog snapshot: every non-stale signed entry including the sender's.
+/// A catalog snapshot: every non-stale signed entry including the sender's,
+/// and the departure notices the sender took within the last
+/// `max_time_drift` (a node that missed a departure's broadcast learns it
+/// at its next exchange; older notices would be refused as replays).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct CatalogSnapshot(pub(crate) Vec<UnverifiedEntry>);
+pub(crate) struct CatalogSnapshot(
+    pub(crate) Vec<UnverifiedEntry>,
+    pub(crate) Vec<GracefulDeparture>,
+);
 
 /// Gossip payload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,10 +131,10 @@ pub(crate) const FUZZ_TARGETS: &[crate::fuzzing::Target] = {
             name: "catalog_snapshot",
             decode: decodes::<CatalogSnapshot>,
             seeds: || {
-                vec![enc(&CatalogSnapshot(vec![
-                    entry("n").into(),
-                    entry("n").into(),
-                ]))]
+                vec![enc(&CatalogSnapshot(
+                    vec![entry("n").into(), entry("n").into()],
+                    vec![departure()],
+                ))]
             },
         },
         Target {

@@ -26,13 +26,35 @@ use {
 
 fn snapshot_of(shared: &Shared) -> CatalogSnapshot {
     let catalog = shared.catalog.borrow();
+    let drift = chrono::Duration::from_std(shared.config.max_time_drift).unwrap_or_default();
     CatalogSnapshot(
         catalog
             .iter_signed()
             .cloned()
             .map(UnverifiedEntry::from)
             .collect(),
+        catalog
+            .departures_since(chrono::Utc::now() - drift)
+            .take(shared.config.max_snapshot_entries)
+            .cloned()
+            .collect(),
     )
+}
+
+/// Takes the departure notices of a snapshot that concern a peer we still
+/// hold (the same or an older incarnation); the others are dropped before
+/// any signature is checked, so a flood of notices costs a lookup each.
+fn merge_departures(shared: &Shared, from: PeerId, notices: Vec<GracefulDeparture>) {
+    for notice in notices {
+        let held = shared
+            .catalog
+            .borrow()
+            .signed_entry(&notice.peer_id)
+            .is_some_and(|e| e.update_version().0 <= notice.last_version.0);
+        if held {
+            shared.departure(&notice, from);
+        }
+    }
 }
 
 /// Merges a received snapshot; refuses it whole if it is oversized.
@@ -42,11 +64,11 @@ fn snapshot_of(shared: &Shared) -> CatalogSnapshot {
 /// did not know are considered (a per-source limit). The rest are merged in
 /// one catalog change.
 fn merge_snapshot(shared: &Shared, from: PeerId, snapshot: CatalogSnapshot) -> Result<(), Error> {
-    if snapshot.0.len() > shared.config.max_snapshot_entries {
+    let size = snapshot.0.len().max(snapshot.1.len());
+    if size > shared.config.max_snapshot_entries {
         shared.reject(from, "oversized_snapshot");
         return Err(Error::Other(format!(
-            "catalog snapshot of {} entries exceeds the limit of {}",
-            snapshot.0.len(),
+            "catalog snapshot of {size} entries or departures exceeds the limit of {}",
             shared.config.max_snapshot_entries
         )));
     }
@@ -56,7 +78,8 @@ fn merge_snapshot(shared: &Shared, from: PeerId, snapshot: CatalogSnapshot) -> R
     let limit = shared.config.max_new_entries_per_sync;
     let (mut new, mut capped) = (0usize, false);
     let mut verified = Vec::new();
-    for entry in snapshot.0 {
+    let CatalogSnapshot(entries, departures) = snapshot;
+    for entry in entries {
         let peer = *entry.0.id();
         if peer == catalog.local_id() {
             continue;
@@ -101,6 +124,7 @@ fn merge_snapshot(shared: &Shared, from: PeerId, snapshot: CatalogSnapshot) -> R
             .commands
             .try_send(super::worker::Command::RelayEntry(Box::new(entry)));
     }
+    merge_departures(shared, from, departures);
     Ok(())
 }
 

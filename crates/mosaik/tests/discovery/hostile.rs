@@ -1,16 +1,12 @@
 //! Forged entries, foreign entries, oversized snapshots, silent peers.
 
 use {
-    crate::util::{cluster, converged, fast, node, until},
+    crate::util::{RawSnapshot, Wire, cluster, converged, fast, node, until},
     mosaik::{
-        discovery::{PeerEntry, SyncProtocol},
-        iroh::{SecretKey, Signature},
+        discovery::{GracefulDeparture, PeerEntry, SyncProtocol},
+        iroh::SecretKey,
     },
 };
-
-/// The wire shape of a catalog snapshot, built by hand so it can carry
-/// entries an honest node would never produce.
-type RawSnapshot = Vec<(PeerEntry, Signature)>;
 
 async fn push_snapshot(target: &mosaik::Network, from: &mosaik::Network, entries: RawSnapshot) {
     let mut link = from
@@ -18,9 +14,10 @@ async fn push_snapshot(target: &mosaik::Network, from: &mosaik::Network, entries
         .connect::<SyncProtocol>(target.local().addr())
         .await
         .unwrap();
-    link.send(&entries).await.unwrap();
+    let wire: Wire = (entries, Vec::new());
+    link.send(&wire).await.unwrap();
     // The target answers with its snapshot (or closes if it refused ours).
-    let _ = link.recv::<RawSnapshot>().await;
+    let _ = link.recv::<Wire>().await;
 }
 
 #[tokio::test]
@@ -76,6 +73,51 @@ async fn oversized_snapshots_are_rejected_whole() {
             || small.discovery().catalog().signed_peers_count() == 0
     );
     assert_eq!(small.discovery().catalog().signed_peers_count(), 0);
+}
+
+/// Departure notices in a snapshot count against `max_snapshot_entries`
+/// like entries: a list over it is refused whole (valid notices included)
+/// and the connection closed; within it, a valid notice is taken.
+#[tokio::test]
+async fn oversized_departure_lists_are_refused_whole() {
+    let small = node("disc-deplist", fast().with_max_snapshot_entries(2)).await;
+    let held = node(
+        "disc-deplist",
+        fast().with_bootstrap([small.local().addr()]),
+    )
+    .await;
+    let held_id = held.local().id();
+    until(&small, |c| c.get_signed(&held_id).is_some()).await;
+    let notice =
+        |key: &SecretKey| GracefulDeparture::new(key, held.discovery().me().update_version());
+    let valid = notice(held.local().secret_key());
+    let flood = vec![
+        valid.clone(),
+        notice(&SecretKey::generate()),
+        notice(&SecretKey::generate()),
+    ];
+    let attacker = node("disc-deplist", fast()).await;
+    let mut link = attacker
+        .local()
+        .connect::<SyncProtocol>(small.local().addr())
+        .await
+        .unwrap();
+    let wire: Wire = (Vec::new(), flood);
+    link.send(&wire).await.unwrap();
+    let _ = link.recv::<Wire>().await;
+    // The target closes the link once it has refused the snapshot.
+    let closed = tokio::time::timeout(crate::util::TIMEOUT, link.closed()).await;
+    assert!(closed.is_ok(), "the target closes a refused exchange");
+    assert!(small.discovery().catalog().get_signed(&held_id).is_some());
+    let wire: Wire = (Vec::new(), vec![valid]);
+    let mut link = attacker
+        .local()
+        .connect::<SyncProtocol>(small.local().addr())
+        .await
+        .unwrap();
+    link.send(&wire).await.unwrap();
+    let _ = link.recv::<Wire>().await;
+    until(&small, |c| c.get_signed(&held_id).is_none()).await;
 }
 
 #[tokio::test]

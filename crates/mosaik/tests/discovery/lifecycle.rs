@@ -1,11 +1,11 @@
 //! Departures, purging of crashed peers, events, RTT.
 
 use {
-    crate::util::{TIMEOUT, cluster, converged, fast, node, until},
+    crate::util::{TIMEOUT, Wire, cluster, converged, fast, node, until},
     core::time::Duration,
     mosaik::{
         Tag,
-        discovery::{DepartProtocol, Event, GracefulDeparture},
+        discovery::{DepartProtocol, Event, GracefulDeparture, SyncProtocol},
     },
     std::time::Instant,
 };
@@ -71,6 +71,59 @@ async fn a_departure_told_to_one_peer_reaches_all() {
     let took = started.elapsed();
     assert!(took < DEPARTURE_BOUND, "relayed departure took {took:?}");
     drop(leaver);
+}
+
+/// A node that missed a departure's broadcast learns it at its next
+/// catalog exchange with a node that took it: the snapshot of a node that
+/// took a departure carries the signed notice (the receiving side, and its
+/// bounds, are checked in `hostile::oversized_departure_lists_*`). End to
+/// end, a latecomer that heard of the leaver from the leaver itself drops
+/// it after an exchange with that node, and the leaver's own snapshot does
+/// not bring it back.
+#[tokio::test]
+async fn a_missed_departure_arrives_with_the_next_exchange() {
+    let a = node("disc-missed", fast()).await;
+    let leaver = node("disc-missed", fast().with_bootstrap([a.local().addr()])).await;
+    let leaver_id = leaver.local().id();
+    until(&a, |c| c.get_signed(&leaver_id).is_some()).await;
+    let departure = GracefulDeparture::new(
+        leaver.local().secret_key(),
+        leaver.discovery().me().update_version(),
+    );
+    let mut link = leaver
+        .local()
+        .connect::<DepartProtocol>(a.local().addr())
+        .await
+        .unwrap();
+    link.send(&departure).await.unwrap();
+    let _ = tokio::time::timeout(TIMEOUT, link.closed()).await;
+    until(&a, |c| c.get_signed(&leaver_id).is_none()).await;
+    let late = node("disc-missed", fast()).await;
+    // What A sends in an exchange: the notice, signed by the leaver.
+    let mut link = late
+        .local()
+        .connect::<SyncProtocol>(a.local().addr())
+        .await
+        .unwrap();
+    link.send(&(Vec::new(), Vec::new()) as &Wire).await.unwrap();
+    let (_, notices): Wire = link.recv().await.unwrap();
+    drop(link);
+    assert!(
+        notices.iter().any(|n| n.peer_id == leaver_id && n.verify()),
+        "A's snapshot carries the departure: {notices:?}"
+    );
+    late.discovery()
+        .sync_with(leaver.local().addr())
+        .await
+        .unwrap();
+    late.discovery().sync_with(a.local().addr()).await.unwrap();
+    until(&late, |c| c.get_signed(&leaver_id).is_none()).await;
+    // The notice sticks: the leaver's announcements do not bring it back.
+    late.discovery()
+        .sync_with(leaver.local().addr())
+        .await
+        .unwrap();
+    assert!(late.discovery().catalog().get_signed(&leaver_id).is_none());
 }
 
 #[test]

@@ -4,11 +4,18 @@ use {
     core::time::Duration,
     mosaik::{
         Network,
-        discovery::{Catalog, ConfigBuilder},
-        iroh::RelayMode,
+        discovery::{Catalog, ConfigBuilder, GracefulDeparture, PeerEntry},
+        iroh::{RelayMode, Signature},
     },
     std::time::Instant,
 };
+
+/// The entries of a catalog snapshot, built by hand so they can include
+/// entries an honest node would never produce.
+pub type RawSnapshot = Vec<(PeerEntry, Signature)>;
+
+/// The wire shape of a catalog snapshot: entries and departure notices.
+pub type Wire = (RawSnapshot, Vec<GracefulDeparture>);
 
 /// Upper bound of any single wait.
 pub const TIMEOUT: Duration = Duration::from_secs(20);

@@ -11,7 +11,7 @@ use {
     core::time::Duration,
     mosaik::{
         Digest, GroupId, Network, NetworkId,
-        discovery::{PeerEntry, SyncProtocol},
+        discovery::{GracefulDeparture, PeerEntry, SyncProtocol},
         iroh::{EndpointAddr, SecretKey, Signature, endpoint::Connection},
     },
     std::sync::{
@@ -23,13 +23,16 @@ use {
 /// The bond protocol's ALPN (its protocol type is crate-private).
 pub const GROUPS_ALPN: &[u8] = b"/mosaik/groups/1";
 
-/// A catalog snapshot as it travels: entries and their signatures.
-pub type RawSnapshot = Vec<(PeerEntry, Signature)>;
+/// Catalog entries as they travel: each with its signature.
+pub type RawEntries = Vec<(PeerEntry, Signature)>;
+
+/// A catalog snapshot as it travels: entries and departure notices.
+pub type RawSnapshot = (RawEntries, Vec<GracefulDeparture>);
 
 /// `n` fresh, correctly signed entries of `network` (each a new identity:
 /// the Sybils of a catalog flood).
 pub fn sybils(network: &str, n: usize) -> RawSnapshot {
-    (0..n)
+    let entries = (0..n)
         .map(|_| {
             let key = SecretKey::generate();
             let signed = PeerEntry::new(NetworkId::from(network), EndpointAddr::new(key.public()))
@@ -37,7 +40,8 @@ pub fn sybils(network: &str, n: usize) -> RawSnapshot {
                 .unwrap();
             (signed.clone().into_unsigned(), *signed.signature())
         })
-        .collect()
+        .collect();
+    (entries, Vec::new())
 }
 
 /// One catalog-sync push of `snapshot` to `target`, waiting for its reply
