@@ -8,6 +8,7 @@
 use {
     anyhow::Context,
     std::{
+        collections::HashSet,
         process::{Child, Command, Stdio},
         time::{Duration, Instant},
     },
@@ -17,12 +18,15 @@ use {
 struct Agent {
     child: Child,
     rpc: String,
+    /// Where its output goes (read back if it exits early).
+    log: std::path::PathBuf,
 }
 
 impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -30,20 +34,23 @@ impl Drop for Agent {
 /// kernel picks a port no TCP socket holds; a UDP socket may still hold
 /// it (the QUIC endpoints of the B5 nodes that ran just before, still
 /// draining), and an agent that cannot bind never joins, so that is
-/// checked too.
-fn free_port() -> anyhow::Result<u16> {
+/// checked too. The kernel may hand a port out again once its probe socket
+/// is closed, before the agent it was picked for has bound it: `taken`
+/// holds the ports already picked in this run, which are skipped.
+fn free_port(taken: &mut HashSet<u16>) -> anyhow::Result<u16> {
     for _ in 0..100 {
         let tcp = std::net::TcpListener::bind("127.0.0.1:0")?;
         let port = tcp.local_addr()?.port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() && taken.insert(port) {
             return Ok(port);
         }
     }
     anyhow::bail!("no loopback port free for both TCP and UDP")
 }
 
-fn start(node: usize, bind: u16, join: Option<u16>) -> anyhow::Result<Agent> {
-    let rpc = format!("127.0.0.1:{}", free_port()?);
+fn start(node: usize, taken: &mut HashSet<u16>, join: Option<u16>) -> anyhow::Result<(Agent, u16)> {
+    let bind = free_port(taken)?;
+    let rpc = format!("127.0.0.1:{}", free_port(taken)?);
     let mut cmd = Command::new("serf");
     cmd.args([
         "agent",
@@ -55,12 +62,17 @@ fn start(node: usize, bind: u16, join: Option<u16>) -> anyhow::Result<Agent> {
     if let Some(port) = join {
         cmd.arg(format!("-join=127.0.0.1:{port}"));
     }
+    let log = std::env::temp_dir().join(format!(
+        "mosaik-bench-serf-{}-{node}.log",
+        std::process::id()
+    ));
+    let out = std::fs::File::create(&log)?;
     let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
         .spawn()
         .context("starting serf (Debian package serf)")?;
-    Ok(Agent { child, rpc })
+    Ok((Agent { child, rpc, log }, bind))
 }
 
 /// Alive members `agent` lists, or `None` while its RPC is not up.
@@ -86,9 +98,10 @@ fn alive(agent: &Agent) -> Option<usize> {
 /// as alive.
 pub async fn convergence(n: usize) -> anyhow::Result<Duration> {
     tokio::task::spawn_blocking(move || {
-        let first_port = free_port()?;
+        let mut taken = HashSet::new();
         let started = Instant::now();
-        let mut agents = vec![start(0, first_port, None)?];
+        let (first, first_port) = start(0, &mut taken, None)?;
+        let mut agents = vec![first];
         // The others join the first once it listens.
         while alive(&agents[0]).is_none() {
             anyhow::ensure!(
@@ -99,7 +112,7 @@ pub async fn convergence(n: usize) -> anyhow::Result<Duration> {
         }
         let started = Instant::now();
         for node in 1..n {
-            agents.push(start(node, free_port()?, Some(first_port))?);
+            agents.push(start(node, &mut taken, Some(first_port))?.0);
         }
         let mut waiting: Vec<usize> = (0..agents.len()).collect();
         while !waiting.is_empty() {
@@ -109,7 +122,8 @@ pub async fn convergence(n: usize) -> anyhow::Result<Duration> {
             );
             for agent in &mut agents {
                 if let Some(status) = agent.child.try_wait()? {
-                    anyhow::bail!("a serf agent exited ({status}) before converging");
+                    let said = std::fs::read_to_string(&agent.log).unwrap_or_default();
+                    anyhow::bail!("a serf agent exited ({status}) before converging: {said}");
                 }
             }
             waiting.retain(|&i| alive(&agents[i]) != Some(n));
