@@ -197,6 +197,23 @@ mod tests {
         let soon = repair.due();
         repair.churned(now);
         assert!(repair.due() <= soon);
+        // Constant churn (a neighbor lost every millisecond) still spaces
+        // the exchanges at least `REPAIR_FIRST / 2` apart: whoever causes
+        // the churn gets at most eight exchanges a second out of a node.
+        let mut fired = Vec::new();
+        let mut now = soon;
+        while fired.len() < 100 {
+            now += Duration::from_millis(1);
+            repair.churned(now);
+            if repair.due() <= now {
+                fired.push(now);
+                repair.fired(now);
+            }
+        }
+        assert!(
+            fired.windows(2).all(|w| w[1] - w[0] >= REPAIR_FIRST / 2),
+            "exchanges closer than REPAIR_FIRST / 2 under churn"
+        );
         // A short interval caps the first gap too.
         let quick = Repair::new(start, Duration::from_millis(100));
         assert!(quick.due() <= start + Duration::from_millis(150));
