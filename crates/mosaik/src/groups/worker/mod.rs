@@ -14,6 +14,7 @@ mod digests;
 mod fetch;
 mod membership;
 mod outputs;
+mod ranges;
 mod rejoin;
 mod restore;
 mod sessions;
@@ -118,8 +119,8 @@ pub(crate) struct Worker<S, M: StateMachine> {
     /// Snapshots held for compaction, reverts and serving (oldest first,
     /// at most `MAX_HELD`).
     held: Vec<snapshots::Held<M>>,
-    /// Snapshot batches being encoded off the loop (at most
-    /// `snapshots::MAX_SERVING`).
+    /// Snapshot ranges being served off the loop (at most
+    /// `ranges::MAX_SERVING`).
     serving: Arc<core::sync::atomic::AtomicUsize>,
     /// The running snapshot catch-up episode, if any.
     transfer: Option<transfer::Transfer<M>>,
