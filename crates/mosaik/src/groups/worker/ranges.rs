@@ -68,38 +68,3 @@ impl RangeServer {
         })
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn at_most_max_serving_slots_and_dropping_one_frees_it() {
-        let serving = Arc::new(AtomicUsize::new(0));
-        let mut held: Vec<ServingSlot> = (0..MAX_SERVING)
-            .map(|_| ServingSlot::take(&serving).expect("a free slot"))
-            .collect();
-        assert!(ServingSlot::take(&serving).is_none(), "one slot too many");
-        assert_eq!(serving.load(Ordering::Acquire), MAX_SERVING);
-        held.pop();
-        assert!(
-            ServingSlot::take(&serving).is_some(),
-            "a dropped slot is free"
-        );
-        drop(held);
-        assert_eq!(serving.load(Ordering::Acquire), 0);
-    }
-
-    #[test]
-    fn a_request_is_handed_back_when_the_thread_is_gone() {
-        let (requests, queue) = sync_channel(MAX_SERVING);
-        drop(queue);
-        let server = RangeServer { requests };
-        let request = RangeRequest {
-            range: 0..1,
-            max_bytes: 1,
-            reply: Box::new(|_| {}),
-        };
-        assert!(server.try_serve(request).is_err());
-    }
-}
