@@ -114,7 +114,7 @@ pub use {
     },
     sync::{
         AppendError, Idle, InvalidSnapshot, LogReplayProvider, LogReplaySession, LogReplaySync,
-        LogReplaySyncMessage, LogSlice, RangeRequest, Snapshot, SnapshotBuilder, SnapshotItem,
+        LogReplaySyncMessage, LogSlice, Snapshot, SnapshotBuilder, SnapshotItem,
         SnapshotStateMachine, SnapshotSync, StateSync, StateSyncProvider, StateSyncSession,
         SyncContext, SyncSessionContext, TransferSettings,
     },

@@ -19,7 +19,6 @@ pub(crate) mod digest;
 mod framework;
 mod log_replay;
 mod log_replay_session;
-mod ranges;
 mod snapshot;
 pub(crate) mod wire;
 
@@ -31,7 +30,6 @@ pub use {
     },
     log_replay::LogReplaySync,
     log_replay_session::{LogReplayProvider, LogReplaySession, LogReplaySyncMessage},
-    ranges::RangeRequest,
     snapshot::{Snapshot, SnapshotItem, SnapshotStateMachine, SnapshotSync},
 };
 
@@ -132,23 +130,6 @@ pub trait StateSync: Send + Sync + 'static {
     ) -> Result<Vec<Bytes>, InvalidSnapshot> {
         let _ = (machine, range, max_bytes);
         Err(InvalidSnapshot::unsupported())
-    }
-
-    /// Answers `requests` for ranges of one snapshot of `machine`, in
-    /// turn; each reply must be what [`StateSync::encode_items`] returns
-    /// for its range. A provider runs this on a thread of its own while it
-    /// serves the snapshot, so an implementation may keep its place between
-    /// ranges ([`SnapshotSync`] does: see [`RangeRequest`]). The default
-    /// calls `encode_items` for each.
-    fn serve_ranges(
-        &self,
-        machine: &Self::Machine,
-        requests: &mut dyn Iterator<Item = RangeRequest>,
-    ) {
-        for request in requests {
-            let reply = self.encode_items(machine, request.range, request.max_bytes);
-            (request.reply)(reply);
-        }
     }
 
     /// A receiver that rebuilds a snapshot from encoded item ranges.

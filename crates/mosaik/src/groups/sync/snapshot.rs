@@ -227,11 +227,19 @@ impl<M: SnapshotStateMachine> StateSync for SnapshotSync<M> {
         let items = snapshot
             .iter_range(range)
             .ok_or_else(|| InvalidSnapshot("range past the end".into()))?;
-        super::ranges::encode(items, max_bytes)
-    }
-
-    fn serve_ranges(&self, machine: &M, requests: &mut dyn Iterator<Item = super::RangeRequest>) {
-        super::ranges::serve_in_order(&machine.create_snapshot(), requests);
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for item in items {
+            let encoded = item
+                .encode()
+                .map_err(|e| InvalidSnapshot(format!("encoding an item: {e}")))?;
+            bytes += encoded.len();
+            out.push(encoded);
+            if bytes >= max_bytes {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     fn snapshot_builder(&self) -> Option<Box<dyn SnapshotBuilder<M>>> {

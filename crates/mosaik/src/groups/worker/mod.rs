@@ -14,7 +14,6 @@ mod digests;
 mod fetch;
 mod membership;
 mod outputs;
-mod ranges;
 mod rejoin;
 mod restore;
 mod sessions;
@@ -119,8 +118,8 @@ pub(crate) struct Worker<S, M: StateMachine> {
     /// Snapshots held for compaction, reverts and serving (oldest first,
     /// at most `MAX_HELD`).
     held: Vec<snapshots::Held<M>>,
-    /// Snapshot ranges being served off the loop (at most
-    /// `ranges::MAX_SERVING`).
+    /// Snapshot batches being encoded off the loop (at most
+    /// `snapshots::MAX_SERVING`).
     serving: Arc<core::sync::atomic::AtomicUsize>,
     /// The running snapshot catch-up episode, if any.
     transfer: Option<transfer::Transfer<M>>,

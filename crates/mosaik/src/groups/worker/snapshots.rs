@@ -17,20 +17,18 @@
 //! (`digests.rs`): a snapshot is offered only once its digest is known.
 
 use {
-    super::{
-        Worker,
-        ranges::{RangeServer, ServingSlot},
-    },
+    super::Worker,
     crate::{
         PeerId,
         groups::{
-            InvalidSnapshot, RangeRequest, StateMachine, StateSync, Storage,
+            StateMachine, StateSync, Storage,
             messages::BondMessage,
             storage::StorageError,
             sync::wire::{MAX_HELD, SnapshotInfo, SyncMessage},
         },
         primitives::Digest,
     },
+    core::sync::atomic::Ordering,
     mosaik_raft::{Cursor, Index, Input},
     tokio::time::Instant,
 };
@@ -42,6 +40,8 @@ use {
 const ALWAYS_HELD: usize = 2;
 /// Upper bound of one served batch in bytes, whatever the frame size.
 const MAX_BATCH_BYTES: usize = 4 << 20;
+/// Snapshot batches encoded off the worker loop at once, per group.
+pub(super) const MAX_SERVING: usize = 4;
 
 /// A snapshot this member holds: its machine after applying `anchor`.
 pub(super) struct Held<M> {
@@ -53,8 +53,6 @@ pub(super) struct Held<M> {
     /// Last time a peer was offered or fetched it (keeps it alive for the
     /// strategy's `snapshot_ttl`).
     pub(super) served: Option<Instant>,
-    /// The thread serving its ranges, once a peer fetched one.
-    ranges: Option<RangeServer>,
 }
 
 /// Where a held snapshot's content digest stands.
@@ -85,7 +83,6 @@ impl<M> Held<M> {
             items,
             digest: digest.map_or(DigestState::Pending, DigestState::Ready),
             served: None,
-            ranges: None,
         }
     }
 }
@@ -251,12 +248,11 @@ where
     /// range is invalid): the requester drops us and asks someone else.
     ///
     /// Encoding a batch (megabytes) would stall the worker loop, and with it
-    /// heartbeats and the group's writes, so it runs on the held snapshot's
-    /// serving thread (`ranges.rs`), on a clone of the held machine (O(1)
-    /// for persistent structures), and the reply is sent from there (`None`
-    /// returned). At most `MAX_SERVING` ranges are served that way at once
-    /// per group; beyond that (a peer flooding fetches) the batch is
-    /// encoded inline, which bounds threads and memory.
+    /// heartbeats and the group's writes, so it runs on a blocking thread on
+    /// a clone of the held machine (O(1) for persistent structures) and the
+    /// reply is sent from there (`None` returned). At most
+    /// `MAX_SERVING` encodes run at once per group; beyond that (a peer
+    /// flooding fetches) the batch is encoded inline, which bounds threads.
     fn serve_range(
         &mut self,
         peer: PeerId,
@@ -279,39 +275,31 @@ where
             return Some(empty);
         }
         held.served = Some(Instant::now());
-        if let Some(out) = self.bonds.get(&peer).map(|b| b.out.clone())
-            && let Some(slot) = ServingSlot::take(&self.serving)
+        let serving = self.serving.clone();
+        let out = self.bonds.get(&peer).map(|b| b.out.clone());
+        if let Some(out) = out
+            && let Some(machine) = self.sync.clone_machine(&held.machine)
+            && serving.fetch_add(1, Ordering::AcqRel) < MAX_SERVING
         {
-            if held.ranges.is_none() {
-                held.ranges = self
-                    .sync
-                    .clone_machine(&held.machine)
-                    .map(RangeServer::start);
-            }
-            let runtime = tokio::runtime::Handle::current();
-            let request = RangeRequest {
-                range: offset..end,
-                max_bytes: budget,
-                reply: Box::new(move |items| {
-                    let reply = reply_of(anchor, offset, items);
-                    // Wait for room rather than drop the reply: a lost
-                    // batch costs the requester a whole `fetch_timeout`.
-                    // A task waits, not the serving thread (other peers);
-                    // it holds the slot until the reply is queued.
-                    runtime.spawn(async move {
-                        let _ = out.send(BondMessage::Sync(reply)).await;
-                        drop(slot);
-                    });
-                }),
-            };
-            // No thread (a machine that cannot be copied) or it is gone:
-            // the request and its slot are dropped, and we serve inline.
-            if let Some(Ok(())) = held.ranges.as_ref().map(|r| r.try_serve(request)) {
-                return None;
-            }
+            tokio::task::spawn_blocking(move || {
+                let reply =
+                    encode_reply(&machine.state_sync(), &machine, anchor, offset..end, budget);
+                // Wait for room rather than drop the reply: a lost batch
+                // costs the requester a whole `fetch_timeout`. This thread
+                // is free to wait; it ends when the bond does.
+                let _ = out.blocking_send(BondMessage::Sync(reply));
+                serving.fetch_sub(1, Ordering::AcqRel);
+            });
+            return None;
         }
-        let items = self.sync.encode_items(&held.machine, offset..end, budget);
-        Some(reply_of(anchor, offset, items))
+        serving.fetch_sub(1, Ordering::AcqRel);
+        Some(encode_reply(
+            &self.sync,
+            &held.machine,
+            anchor,
+            offset..end,
+            budget,
+        ))
     }
 
     /// Resets the machine to its state at `at` for a replay: the initial
@@ -351,15 +339,20 @@ where
 
 /// A `Data` reply with the encoded items `range` of `machine` (empty if
 /// they cannot be encoded).
-fn reply_of(
+fn encode_reply<M: StateMachine>(
+    sync: &M::StateSync,
+    machine: &M,
     anchor: Cursor<PeerId>,
-    offset: u64,
-    items: Result<Vec<bytes::Bytes>, InvalidSnapshot>,
+    range: core::ops::Range<u64>,
+    budget: usize,
 ) -> SyncMessage {
-    let items = items.unwrap_or_else(|err| {
-        tracing::warn!(%err, "cannot serve a snapshot range");
-        Vec::new()
-    });
+    let offset = range.start;
+    let items = sync
+        .encode_items(machine, range, budget)
+        .unwrap_or_else(|err| {
+            tracing::warn!(%err, "cannot serve a snapshot range");
+            Vec::new()
+        });
     SyncMessage::Data {
         anchor,
         offset,
