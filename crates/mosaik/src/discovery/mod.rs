@@ -7,9 +7,9 @@
 //! a peer whose entry gossip relayed to us only with probability
 //! `CONTACT_FANOUT / catalog size`, never for entries a snapshot brought
 //! (so a swarm converges with fewer exchanges than it has pairs of nodes),
-//! and with one random peer on a schedule that starts every 250 ms after
-//! start-up or a lost gossip neighbor and backs off to one per announce
-//! interval (anti-entropy, `overlay::Repair`). Stale entries are purged;
+//! and with one random peer 250 ms after start-up or a lost gossip
+//! neighbor, then at doubling gaps up to one per announce interval
+//! (anti-entropy, `overlay::Repair`). Stale entries are purged;
 //! departing nodes broadcast a signed departure, and exchanges pass on the
 //! recent departure notices a node holds. A node without gossip neighbors
 //! joins a few random known peers, not all (`overlay`).
