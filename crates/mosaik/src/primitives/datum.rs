@@ -26,6 +26,17 @@ pub trait Datum: Sized + Send + 'static {
     /// Encodes the value.
     fn encode(&self) -> Result<Bytes, Self::EncodeError>;
 
+    /// Appends the bytes [`Datum::encode`] makes to `buf`. On an error
+    /// `buf` may hold part of an encoding after its old end.
+    ///
+    /// The default calls `encode`; serde types write straight into `buf`,
+    /// so an encoding nested in another (an [`Encoded`] field, a snapshot
+    /// item) costs no allocation of its own.
+    fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), Self::EncodeError> {
+        buf.extend_from_slice(&self.encode()?);
+        Ok(())
+    }
+
     /// Decodes a value from bytes produced by [`Datum::encode`].
     fn decode(bytes: &[u8]) -> Result<Self, Self::DecodeError>;
 
@@ -44,6 +55,10 @@ where
 
     fn encode(&self) -> Result<Bytes, Self::EncodeError> {
         encoding::try_serialize(self)
+    }
+
+    fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), Self::EncodeError> {
+        encoding::try_serialize_into(self, buf)
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, Self::DecodeError> {
@@ -91,8 +106,12 @@ impl<T: Datum> From<T> for Encoded<T> {
 
 impl<T: Datum> Serialize for Encoded<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let bytes = self.0.encode().map_err(serde::ser::Error::custom)?;
-        serializer.serialize_bytes(&bytes)
+        // Encoded into a pooled buffer, not a `Bytes` of its own: this runs
+        // for every value inside every collection command and snapshot item.
+        encoding::with_scratch(|buf| {
+            self.0.encode_into(buf).map_err(serde::ser::Error::custom)?;
+            serializer.serialize_bytes(buf)
+        })
     }
 }
 

@@ -26,20 +26,27 @@ use {
 /// other blake3 hash mosaik computes.
 const CONTEXT: &str = "mosaik 2025 groups snapshot digest v1";
 
-/// Bytes encoded per `encode_items` call while digesting: bounds the
-/// memory one digest holds at once (items are hashed and dropped).
-const DIGEST_BATCH_BYTES: usize = 16 << 20;
+/// Bytes gathered before they are handed to blake3. blake3 hashes the
+/// 1 KiB chunks of one `update` call side by side (SIMD) but a chunk fed
+/// on its own serially: hashing item by item, 1 KiB items cost about four
+/// times what they cost gathered (B6 profile: blake3 9.7 % of a catch-up).
+/// Where the updates split the stream does not change the digest.
+const HASH_GATHER: usize = 64 * 1024;
 
 /// Incremental digest of a snapshot's encoded items, in order.
 #[derive(Clone)]
 pub(crate) struct SnapshotHasher {
     inner: blake3::Hasher,
+    /// Length-prefixed items not hashed yet (below [`HASH_GATHER`] plus
+    /// one item).
+    gathered: Vec<u8>,
 }
 
 impl Default for SnapshotHasher {
     fn default() -> Self {
         Self {
             inner: blake3::Hasher::new_derive_key(CONTEXT),
+            gathered: Vec::new(),
         }
     }
 }
@@ -48,43 +55,47 @@ impl SnapshotHasher {
     /// The next item's encoding. Length-prefixed, so item boundaries are
     /// part of the digest (`["ab", "c"]` and `["a", "bc"]` differ).
     pub(crate) fn item(&mut self, encoded: &[u8]) {
-        self.inner.update(&(encoded.len() as u64).to_le_bytes());
-        self.inner.update(encoded);
+        self.gathered
+            .extend_from_slice(&(encoded.len() as u64).to_le_bytes());
+        self.gathered.extend_from_slice(encoded);
+        if self.gathered.len() >= HASH_GATHER {
+            self.inner.update(&self.gathered);
+            self.gathered.clear();
+        }
     }
 
     pub(crate) fn finish(&self) -> Digest {
-        Digest::from_hasher(&self.inner)
+        let mut inner = self.inner.clone();
+        inner.update(&self.gathered);
+        Digest::from_hasher(&inner)
     }
 }
 
-/// The digest of all `items` items of a snapshot of `machine`, encoded
-/// through the strategy's `encode_items` in byte-bounded batches.
+/// The digest of all `items` items of a snapshot of `machine`, in one
+/// pass through the strategy's `encode_each` (no item is kept: each is
+/// hashed as it is encoded).
 ///
 /// # Errors
-/// When an item does not encode or the strategy yields fewer items than
-/// `items`: such a snapshot cannot be served either.
+/// When an item does not encode or the strategy yields another number of
+/// items than `items`: such a snapshot cannot be served either.
 pub(crate) fn digest_of<S: StateSync>(
     sync: &S,
     machine: &S::Machine,
     items: u64,
 ) -> Result<Digest, InvalidSnapshot> {
     let mut hasher = SnapshotHasher::default();
-    let mut next = 0;
-    while next < items {
-        // Either failure means `len` and `iter_range` disagree (see the
-        // `Snapshot` contract) or an item does not encode: say which range.
-        let batch = sync
-            .encode_items(machine, next..items, DIGEST_BATCH_BYTES)
-            .map_err(|err| InvalidSnapshot(format!("items {next}..{items}: {}", err.0)))?;
-        if batch.is_empty() {
-            return Err(InvalidSnapshot(format!(
-                "items {next}..{items}: none yielded, though the snapshot's len counts them"
-            )));
-        }
-        for item in &batch {
-            hasher.item(item);
-        }
-        next += batch.len() as u64;
+    let mut count = 0u64;
+    // Either failure means `len` and `iter_range` disagree (see the
+    // `Snapshot` contract) or an item does not encode: say which range.
+    sync.encode_each(machine, 0..items, &mut |item| {
+        hasher.item(item);
+        count += 1;
+    })
+    .map_err(|err| InvalidSnapshot(format!("items 0..{items}: {}", err.0)))?;
+    if count != items {
+        return Err(InvalidSnapshot(format!(
+            "items 0..{items}: {count} yielded, though the snapshot's len counts {items}"
+        )));
     }
     Ok(hasher.finish())
 }
@@ -250,6 +261,34 @@ mod tests {
         verifier.insert(0, &all[..3]);
         assert_eq!(verifier.finish(10), Some(digest_items(&all)));
         assert_eq!(verifier.finish(11), None, "fewer items than offered");
+    }
+
+    /// Gathering items before hashing does not change the digest: it is
+    /// still the keyed blake3 of the length-prefixed items (the digest
+    /// peers of earlier versions compute, item by item).
+    #[test]
+    fn gathered_hashing_gives_the_item_by_item_digest() {
+        let all: Vec<Bytes> = (0..300u32)
+            .map(|i| Bytes::from(vec![(i % 251) as u8; (i as usize * 37) % 1500]))
+            .collect();
+        assert!(all.iter().map(Bytes::len).sum::<usize>() > 3 * HASH_GATHER);
+        let mut plain = blake3::Hasher::new_derive_key(CONTEXT);
+        for item in &all {
+            plain.update(&(item.len() as u64).to_le_bytes());
+            plain.update(item);
+        }
+        assert_eq!(digest_items(&all), Digest::from_hasher(&plain));
+        // `finish` reads the gathered rest without consuming it.
+        let mut hasher = SnapshotHasher::default();
+        for item in &all[..150] {
+            hasher.item(item);
+        }
+        let half = hasher.finish();
+        assert_eq!(half, digest_items(&all[..150]));
+        for item in &all[150..] {
+            hasher.item(item);
+        }
+        assert_eq!(hasher.finish(), digest_items(&all));
     }
 
     #[test]

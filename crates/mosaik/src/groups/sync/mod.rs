@@ -132,11 +132,48 @@ pub trait StateSync: Send + Sync + 'static {
         Err(InvalidSnapshot::unsupported())
     }
 
+    /// Calls `each` with the encoding of every item in `range`, in order:
+    /// the same bytes [`StateSync::encode_items`] returns, without keeping
+    /// them (digests hash each item as it is encoded).
+    ///
+    /// The default calls `encode_items` in batches of 16 MiB (the memory
+    /// it holds at once); strategies that can encode one item at
+    /// a time into a reused buffer override it.
+    ///
+    /// # Errors
+    /// As `encode_items`, and when it yields nothing before `range` ends.
+    fn encode_each(
+        &self,
+        machine: &Self::Machine,
+        range: core::ops::Range<u64>,
+        each: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), InvalidSnapshot> {
+        let mut next = range.start;
+        while next < range.end {
+            let batch = self.encode_items(machine, next..range.end, ENCODE_EACH_BATCH_BYTES)?;
+            if batch.is_empty() {
+                return Err(InvalidSnapshot(format!(
+                    "none yielded from {next}, though the range ends at {}",
+                    range.end
+                )));
+            }
+            for item in &batch {
+                each(item);
+            }
+            next += batch.len() as u64;
+        }
+        Ok(())
+    }
+
     /// A receiver that rebuilds a snapshot from encoded item ranges.
     fn snapshot_builder(&self) -> Option<Box<dyn SnapshotBuilder<Self::Machine>>> {
         None
     }
 }
+
+/// Bytes the default [`StateSync::encode_each`] encodes per `encode_items`
+/// call: bounds the memory it holds at once.
+pub(crate) const ENCODE_EACH_BATCH_BYTES: usize = 16 << 20;
 
 /// Rebuilds a snapshot from encoded ranges fetched from several peers.
 pub trait SnapshotBuilder<M>: Send {

@@ -242,6 +242,29 @@ impl<M: SnapshotStateMachine> StateSync for SnapshotSync<M> {
         Ok(out)
     }
 
+    fn encode_each(
+        &self,
+        machine: &M,
+        range: core::ops::Range<u64>,
+        each: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), InvalidSnapshot> {
+        let snapshot = machine.create_snapshot();
+        let items = snapshot
+            .iter_range(range)
+            .ok_or_else(|| InvalidSnapshot("range past the end".into()))?;
+        // One pass, one reused buffer: no allocation per item, and no walk
+        // from the start of the snapshot per batch.
+        crate::primitives::encoding::with_scratch(|buf| {
+            for item in items {
+                buf.clear();
+                item.encode_into(buf)
+                    .map_err(|e| InvalidSnapshot(format!("encoding an item: {e}")))?;
+                each(buf);
+            }
+            Ok(())
+        })
+    }
+
     fn snapshot_builder(&self) -> Option<Box<dyn SnapshotBuilder<M>>> {
         Some(Box::new(Builder::<M> {
             snapshot: M::Snapshot::default(),
