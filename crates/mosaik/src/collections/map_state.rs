@@ -1,7 +1,7 @@
 //! `Map` state: a fixed-seed `imbl` hash map and its commands.
 
 use {
-    super::{HashMap, Key, Value, machine::CollectionState, same_encoding},
+    super::{HashMap, Key, Value, machine::CollectionState, order::Order, same_encoding},
     crate::primitives::{Datum, Encoded},
     serde::{Deserialize, Serialize},
 };
@@ -31,12 +31,17 @@ pub(crate) enum MapCommand<K: Datum, V: Datum> {
 /// The replicated map.
 pub(crate) struct MapState<K, V> {
     pub(crate) map: HashMap<K, V>,
+    /// The keys in `map`'s iteration order, for snapshot ranges that start
+    /// past the first item (`collections/order.rs`). Every change to `map`
+    /// calls `order.changed()` first.
+    order: Order<K>,
 }
 
 impl<K: Clone, V: Clone> Clone for MapState<K, V> {
     fn clone(&self) -> Self {
         Self {
             map: self.map.clone(),
+            order: self.order.clone(),
         }
     }
 }
@@ -45,6 +50,7 @@ impl<K, V> Default for MapState<K, V> {
     fn default() -> Self {
         Self {
             map: HashMap::default(),
+            order: Order::default(),
         }
     }
 }
@@ -56,6 +62,7 @@ impl<K: Key, V: Value> CollectionState for MapState<K, V> {
     const SIZE_METRIC: &'static str = "mosaik.collections.map.size";
 
     fn apply(&mut self, command: MapCommand<K, V>) {
+        self.order.changed();
         match command {
             MapCommand::Clear => self.map.clear(),
             MapCommand::Insert { key, value } => {
@@ -93,13 +100,26 @@ impl<K: Key, V: Value> CollectionState for MapState<K, V> {
     }
 
     fn items_from(&self, skip: usize) -> impl Iterator<Item = Self::Item> + '_ {
-        self.map
-            .iter()
-            .skip(skip)
+        // From the start (a digest, the first range) a plain walk; past it,
+        // the keys in walk order, looked up (no walk over the skipped part).
+        let (walk, looked_up) = if skip == 0 {
+            (Some(self.map.iter()), None)
+        } else {
+            let keys = self.order.keys(|| self.map.keys().cloned().collect());
+            (None, Some(keys.get(skip..).unwrap_or_default()))
+        };
+        let looked_up = looked_up
+            .into_iter()
+            .flatten()
+            .filter_map(|key| self.map.get_key_value(key));
+        walk.into_iter()
+            .flatten()
+            .chain(looked_up)
             .map(|(k, v)| (Encoded(k.clone()), Encoded(v.clone())))
     }
 
     fn push_item(&mut self, (key, value): Self::Item) {
+        self.order.changed();
         self.map.insert(key.0, value.0);
     }
 }
@@ -194,6 +214,44 @@ mod tests {
             CLONES.with(|c| c.set(c.get() + 1));
             Self(self.0)
         }
+    }
+
+    #[test]
+    fn ranges_past_the_start_follow_the_walk_and_see_changes() {
+        fn read(state: &MapState<u32, u32>, from: usize, n: usize) -> std::vec::Vec<(u32, u32)> {
+            state
+                .items_from(from)
+                .take(n)
+                .map(|(k, v)| (k.0, v.0))
+                .collect()
+        }
+        let mut live = MapState::<u32, u32>::default();
+        live.apply(MapCommand::Extend {
+            entries: (0..1000).map(|i| (Encoded(i), Encoded(i))).collect(),
+        });
+        let held = live.clone();
+        let walk = read(&held, 0, usize::MAX);
+        // Ranges served from fresh clones of the held state, as a provider
+        // does, stitch into the walk.
+        let ranges: std::vec::Vec<(u32, u32)> = (0..1000)
+            .step_by(70)
+            .flat_map(|start| read(&held.clone(), start, 70))
+            .collect();
+        assert_eq!(ranges, walk);
+        // The live state changes after the held one wrote its order down:
+        // each reads its own items.
+        live.apply(MapCommand::Insert {
+            key: Encoded(5000),
+            value: Encoded(1),
+        });
+        live.apply(MapCommand::RemoveMany {
+            keys: vec![Encoded(walk[500].0)],
+        });
+        let live_walk = read(&live, 0, usize::MAX);
+        assert_eq!(live_walk.len(), 1000);
+        assert_eq!(read(&live, 400, usize::MAX), live_walk[400..]);
+        assert_eq!(read(&held, 400, usize::MAX), walk[400..]);
+        assert_eq!(read(&held, 1000, 5), [], "past the end: nothing");
     }
 
     #[test]

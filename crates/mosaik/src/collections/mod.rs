@@ -36,6 +36,7 @@ mod map;
 mod map_state;
 mod once;
 mod once_state;
+mod order;
 mod pq;
 mod pq_state;
 pub(crate) mod registry;

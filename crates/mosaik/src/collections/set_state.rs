@@ -1,7 +1,7 @@
 //! `Set` state: a fixed-seed `imbl` hash set and its commands.
 
 use {
-    super::{HashSet, Key, machine::CollectionState},
+    super::{HashSet, Key, machine::CollectionState, order::Order},
     crate::primitives::{Datum, Encoded},
     serde::{Deserialize, Serialize},
 };
@@ -19,12 +19,17 @@ pub(crate) enum SetCommand<T: Datum> {
 /// The replicated set.
 pub(crate) struct SetState<T> {
     pub(crate) set: HashSet<T>,
+    /// The elements in `set`'s iteration order, for snapshot ranges that
+    /// start past the first item (`collections/order.rs`). Every change to
+    /// `set` calls `order.changed()` first.
+    order: Order<T>,
 }
 
 impl<T: Clone> Clone for SetState<T> {
     fn clone(&self) -> Self {
         Self {
             set: self.set.clone(),
+            order: self.order.clone(),
         }
     }
 }
@@ -33,6 +38,7 @@ impl<T> Default for SetState<T> {
     fn default() -> Self {
         Self {
             set: HashSet::default(),
+            order: Order::default(),
         }
     }
 }
@@ -44,6 +50,7 @@ impl<T: Key> CollectionState for SetState<T> {
     const SIZE_METRIC: &'static str = "mosaik.collections.set.size";
 
     fn apply(&mut self, command: SetCommand<T>) {
+        self.order.changed();
         match command {
             SetCommand::Clear => self.set.clear(),
             SetCommand::Insert(value) => {
@@ -67,10 +74,23 @@ impl<T: Key> CollectionState for SetState<T> {
     }
 
     fn items_from(&self, skip: usize) -> impl Iterator<Item = Encoded<T>> + '_ {
-        self.set.iter().skip(skip).cloned().map(Encoded)
+        // From the start a plain walk; past it, the written-down order (no
+        // walk over the skipped part).
+        let (walk, ordered) = if skip == 0 {
+            (Some(self.set.iter()), None)
+        } else {
+            let order = self.order.keys(|| self.set.iter().cloned().collect());
+            (None, Some(order.get(skip..).unwrap_or_default()))
+        };
+        walk.into_iter()
+            .flatten()
+            .chain(ordered.into_iter().flatten())
+            .cloned()
+            .map(Encoded)
     }
 
     fn push_item(&mut self, item: Encoded<T>) {
+        self.order.changed();
         self.set.insert(item.0);
     }
 }
@@ -89,5 +109,22 @@ mod tests {
         assert!(!s.set.contains(&1) && s.set.contains(&2));
         s.apply(SetCommand::Clear);
         assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn ranges_past_the_start_follow_the_walk_and_see_changes() {
+        fn read(state: &SetState<u32>, from: usize) -> std::vec::Vec<u32> {
+            state.items_from(from).map(|e| e.0).collect()
+        }
+        let mut live = SetState::<u32>::default();
+        live.apply(SetCommand::Extend((0..300).map(Encoded).collect()));
+        let held = live.clone();
+        let walk = read(&held, 0);
+        assert_eq!(read(&held.clone(), 120), walk[120..]);
+        live.apply(SetCommand::RemoveMany(vec![Encoded(walk[200])]));
+        let live_walk = read(&live, 0);
+        assert_eq!(live_walk.len(), 299);
+        assert_eq!(read(&live, 120), live_walk[120..]);
+        assert_eq!(read(&held, 120), walk[120..]);
     }
 }

@@ -99,7 +99,12 @@ impl<T: Value> CollectionState for VecState<T> {
     }
 
     fn items_from(&self, skip: usize) -> impl Iterator<Item = Encoded<T>> + '_ {
-        self.items.iter().skip(skip).cloned().map(Encoded)
+        // `skip` splits the persistent vector in O(log n); iterating and
+        // skipping walked every item before the range.
+        self.items
+            .skip(skip.min(self.items.len()))
+            .into_iter()
+            .map(Encoded)
     }
 
     fn push_item(&mut self, item: Encoded<T>) {
