@@ -53,6 +53,21 @@ pub(crate) fn installed(binary: &str) -> bool {
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(binary).is_file()))
 }
 
+/// `cargo` of the toolchain that built this bench, for building the peer
+/// crates (`bench/original`, `bench/zenoh`), with that toolchain's `rustc`
+/// pinned: through rustup's proxy, `rustc` follows a `rust-toolchain.toml`
+/// in the directory it compiles in, and one dependency of the original
+/// (`convert_case` 0.10) ships one naming a toolchain that is not installed.
+pub(crate) fn cargo() -> std::process::Command {
+    let cargo = Path::new(env!("CARGO"));
+    let mut command = std::process::Command::new(cargo);
+    let rustc = cargo.with_file_name("rustc");
+    if rustc.is_file() {
+        command.env("RUSTC", rustc);
+    }
+    command
+}
+
 /// Runs one scenario, printing its name and time; records a failure.
 /// Scenarios are boxed: their futures are tens of kilobytes each.
 async fn run(

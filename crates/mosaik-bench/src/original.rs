@@ -32,7 +32,7 @@ fn build() -> anyhow::Result<PathBuf> {
         .context("running bench/original/prepare.sh")?;
     anyhow::ensure!(status.success(), "preparing the original failed");
     let manifest = dir.join("Cargo.toml");
-    let status = Command::new(env!("CARGO"))
+    let status = crate::all::cargo()
         .args(["build", "--release", "--quiet", "--manifest-path"])
         .arg(&manifest)
         .status()

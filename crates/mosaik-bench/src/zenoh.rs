@@ -45,7 +45,7 @@ fn binary() -> anyhow::Result<PathBuf> {
     if !bin.exists() {
         println!("zenoh: building bench/zenoh (the first build takes a few minutes)");
     }
-    let status = Command::new(env!("CARGO"))
+    let status = crate::all::cargo()
         .args([
             "build",
             "--release",
