@@ -98,7 +98,10 @@ pub(crate) async fn dial(
 ) -> Result<NewBond, Error> {
     let config = &acceptor.config;
     let group_id = *config.group_id();
-    let expires = config.authorize_peer(&entry).map_err(Error::Unauthorized)?;
+    let expires = config.authorize_peer(&entry).map_err(|err| {
+        super::metrics::bond_rejected(local, "not_allowed");
+        Error::Unauthorized(err)
+    })?;
     let advertised = *acceptor.standing.borrow();
     let run = async {
         let mut link = local

@@ -16,6 +16,7 @@ mod local;
 mod net;
 mod pccs;
 mod quotes;
+mod recorder;
 mod rules;
 mod tickets;
 mod util;

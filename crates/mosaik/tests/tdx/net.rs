@@ -6,7 +6,10 @@
 //! a group without the requirement.
 
 use {
-    crate::util::{COLLATERAL, ticket},
+    crate::{
+        recorder::refused_bonds,
+        util::{COLLATERAL, ticket},
+    },
     chrono::Utc,
     core::time::Duration,
     mosaik::{
@@ -117,6 +120,8 @@ pub fn timing() -> ConsensusConfig {
 
 #[tokio::test]
 async fn group_members_requiring_tdx_do_not_bond_with_forged_tickets() {
+    let network = mosaik::NetworkId::from("tdx-group-test");
+    let refused_before = refused_bonds(&network);
     let a = node("tdx-group-test", fast()).await;
     let b = node("tdx-group-test", fast().with_bootstrap([a.local().addr()])).await;
     let now = Utc::now();
@@ -155,8 +160,13 @@ async fn group_members_requiring_tdx_do_not_bond_with_forged_tickets() {
         ca.bonds().contains_peer(&b.local().id()) && cb.bonds().contains_peer(&a.local().id())
     })
     .await;
-    // The control bonded; give the gated group the same time again.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The control bonded. The gated members must have tried too: wait
+    // until their ticket checks refused the other side a few times (a
+    // dialer checks before it connects, an acceptor on the handshake).
+    eventually("gated members refuse each other", || {
+        refused_bonds(&network) >= refused_before + 3
+    })
+    .await;
     assert!(ga.bonds().is_empty(), "bonded with a forged TDX ticket");
     assert!(gb.bonds().is_empty(), "bonded with a forged TDX ticket");
 }
