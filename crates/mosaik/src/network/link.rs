@@ -339,6 +339,11 @@ async fn wait_closed(conn: &Connection, cancel: &CancellationToken) -> Result<()
     }
 }
 
+/// Frames of at least this many bytes are handed to the QUIC stream
+/// without a copy into the codec's write buffer (smaller ones are gathered
+/// there, many to one stream write).
+const DIRECT_WRITE_BYTES: usize = 16 * 1024;
+
 impl<P: Protocol> LinkSender<P> {
     /// Encodes and sends one value.
     pub async fn send<D: Datum>(&mut self, datum: &D) -> Result<(), SendError> {
@@ -407,7 +412,19 @@ impl<P: Protocol> LinkSender<P> {
         let writer = &mut self.writer;
         let work = async move {
             for bytes in frames {
-                writer.feed(bytes).await?;
+                if bytes.len() < DIRECT_WRITE_BYTES {
+                    writer.feed(bytes).await?;
+                    continue;
+                }
+                // A large frame skips the codec's buffer: its length goes
+                // out with what is buffered, its bytes to the stream as
+                // they are (one copy of the whole frame fewer).
+                let len = u32::try_from(bytes.len()).map_err(std::io::Error::other)?;
+                writer
+                    .write_buffer_mut()
+                    .extend_from_slice(&len.to_be_bytes());
+                SinkExt::<Bytes>::flush(writer).await?;
+                writer.get_mut().write_chunk(bytes).await?;
             }
             if flush {
                 SinkExt::<Bytes>::flush(writer).await?;

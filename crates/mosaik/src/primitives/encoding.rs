@@ -105,6 +105,13 @@ pub fn try_serialize_into<T: Serialize + ?Sized>(
 pub fn try_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, EncodeError> {
     with_scratch(|buf| {
         try_serialize_into(value, buf)?;
+        if buf.capacity() > SCRATCH_KEEP {
+            // Too large to be kept for the next encoding anyway: the
+            // buffer itself becomes the result instead of being copied.
+            let mut out = core::mem::take(buf);
+            out.shrink_to_fit();
+            return Ok(Bytes::from(out));
+        }
         Ok(Bytes::copy_from_slice(buf))
     })
 }
@@ -136,6 +143,19 @@ pub fn deserialize<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_encoding_past_the_kept_size_is_handed_out_and_the_pool_goes_on() {
+        let large = Bytes::from(vec![7u8; SCRATCH_KEEP * 4]);
+        let encoded = try_serialize(&large).unwrap();
+        assert!(encoded.len() > SCRATCH_KEEP * 4);
+        assert_eq!(deserialize::<Bytes>(&encoded).unwrap(), large);
+        // The pool got an empty buffer back; small encodings still work
+        // and do not see the large one's bytes.
+        let small = try_serialize(&(3u8, 4u16)).unwrap();
+        assert_eq!(deserialize::<(u8, u16)>(&small).unwrap(), (3, 4));
+        assert_eq!(deserialize::<Bytes>(&encoded).unwrap(), large);
+    }
 
     #[test]
     fn round_trip_and_trailing_bytes() {

@@ -216,3 +216,34 @@ async fn configured_frame_limit_applies_to_both_directions() {
     // Within the limit still works.
     small.send(&vec![0u8; 10]).await.unwrap();
 }
+
+/// Frames of 16 KiB and more go to the stream without the codec's buffer
+/// (`DIRECT_WRITE_BYTES`); mixed with small buffered ones they still
+/// arrive whole and in order.
+#[tokio::test]
+async fn large_frames_written_directly_keep_their_order() {
+    let a = loopback("links-large-frames").await;
+    let b = loopback("links-large-frames").await;
+    let mut listener = b.listen::<Echo>().unwrap();
+    let link = within(a.local().connect::<Echo>(b.local().addr()))
+        .await
+        .unwrap();
+    let sizes = [10usize, 20_000, 5, 70_000, 16 * 1024, 3, 16 * 1024 - 1];
+    let frames = sizes
+        .iter()
+        .zip(1u8..)
+        .map(|(&len, fill)| bytes::Bytes::from(vec![fill; len]));
+    let (mut tx, _rx) = link.split();
+    let mut batch: Vec<_> = frames.clone().take(4).collect();
+    tx.feed_raw_all(&mut batch).await.unwrap();
+    for frame in frames.clone().skip(4) {
+        tx.feed_raw(frame).await.unwrap();
+    }
+    tx.flush().await.unwrap();
+    let mut remote = within(listener.accept()).await.unwrap().unwrap();
+    for want in frames {
+        let got = within(remote.recv_frame_raw()).await.unwrap();
+        assert_eq!(got.len(), want.len());
+        assert_eq!(&got[..], &want[..]);
+    }
+}
