@@ -150,16 +150,22 @@ async fn throughput(
     }
     let payload = ZBytes::from(vec![7u8; size]);
     let started = Instant::now();
-    for sent in 0..messages as u64 {
-        loop {
-            let slowest = counters.iter().map(|c| c.load(Ordering::Acquire)).min();
-            if sent - slowest.unwrap_or(sent) < window {
-                break;
+    // A task, as every system's sending loop in B3 (`mosaik-bench`'s
+    // `streams.rs`).
+    let sender = tokio::spawn(async move {
+        for sent in 0..messages as u64 {
+            loop {
+                let slowest = counters.iter().map(|c| c.load(Ordering::Acquire)).min();
+                if sent - slowest.unwrap_or(sent) < window {
+                    break;
+                }
+                let _ = tokio::time::timeout(Duration::from_millis(5), progress.notified()).await;
             }
-            let _ = tokio::time::timeout(Duration::from_millis(5), progress.notified()).await;
+            z(publisher.put(payload.clone()).await)?;
         }
-        z(publisher.put(payload.clone()).await)?;
-    }
+        anyhow::Ok(publisher)
+    });
+    let publisher = sender.await??;
     let mut finished = started;
     for task in tasks {
         finished = finished.max(task.await??);

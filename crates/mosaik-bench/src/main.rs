@@ -209,7 +209,7 @@ enum Scenario {
         /// Consumer counts.
         #[arg(long, value_delimiter = ',', default_values_t = [1, 4])]
         consumers: Vec<usize>,
-        /// Megabytes per consumer per run (capped at 200k messages).
+        /// Megabytes per consumer per run (capped at 1M messages).
         #[arg(long, default_value_t = 64)]
         megabytes: usize,
         /// Datum type carried by the stream.

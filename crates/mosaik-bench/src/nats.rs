@@ -176,21 +176,26 @@ pub async fn throughput(
     let (_reader, mut writer) = server.client().await?;
     let data = vec![7u8; size];
     let started = Instant::now();
-    for sent in 0..messages as u64 {
-        while sent
-            >= window
-                + counters
-                    .iter()
-                    .map(|c| c.load(Ordering::Relaxed))
-                    .min()
-                    .unwrap_or(0)
-        {
-            writer.flush().await?;
-            progress.notified().await;
+    // A task, as every system's sending loop in B3 (see `streams.rs`).
+    let publisher = tokio::spawn(async move {
+        for sent in 0..messages as u64 {
+            while sent
+                >= window
+                    + counters
+                        .iter()
+                        .map(|c| c.load(Ordering::Relaxed))
+                        .min()
+                        .unwrap_or(0)
+            {
+                writer.flush().await?;
+                progress.notified().await;
+            }
+            publish(&mut writer, "b3", &data).await?;
         }
-        publish(&mut writer, "b3", &data).await?;
-    }
-    writer.flush().await?;
+        writer.flush().await?;
+        anyhow::Ok(writer)
+    });
+    let _writer = publisher.await??;
     for subscriber in subscribers {
         subscriber.await??;
     }
