@@ -160,7 +160,12 @@ pub async fn all(quick: bool, dir: &Path) -> anyhow::Result<()> {
         Box::pin(discovery::convergence(nodes, q(1, 3), serf)),
     )
     .await;
-    let b6 = collections::catch_up(if quick { 10_000 } else { 100_000 }, 1024, 3);
+    let b6 = collections::catch_up(
+        if quick { 10_000 } else { 100_000 },
+        1024,
+        3,
+        streams::Payload::Bytes,
+    );
     run("B6 collections", &mut failed, Box::pin(b6)).await;
     run(
         "B7 transport",

@@ -2,8 +2,15 @@
 //! every member in parallel) while the leader keeps writing. Reports
 //! catch-up time, MB/s of map payload, and the leader's write latency
 //! idle and during the catch-up.
+//!
+//! The value type is selectable as in B3 (`--payload`): `mosaik::Bytes`
+//! (default) is one byte string to serde, `Vec<u8>` a sequence serde
+//! encodes and decodes one byte at a time (in a profile of the transfer,
+//! 8.6 % of the CPU encoding and 10.5 % decoding): that is codec cost,
+//! not the catch-up's.
 
 use {
+    crate::streams::{BenchPayload, Payload},
     mosaik::{
         Network,
         collections::{CollectionConfig, MapWriter, SyncConfig},
@@ -40,8 +47,8 @@ async fn node(bootstrap: Option<mosaik::iroh::EndpointAddr>) -> anyhow::Result<N
 const COMPACTION: u64 = 1000;
 
 /// Runs writes on `writer` until `stop`, returning each write's latency.
-fn write_loop(
-    writer: MapWriter<u64, Vec<u8>>,
+fn write_loop<V: BenchPayload>(
+    writer: MapWriter<u64, V>,
     stop: Arc<AtomicBool>,
     first_key: u64,
     value_size: usize,
@@ -51,7 +58,7 @@ fn write_loop(
         let mut k = first_key;
         while !stop.load(Ordering::Relaxed) {
             let started = Instant::now();
-            if let Err(e) = writer.insert(k, vec![1; value_size]).await {
+            if let Err(e) = writer.insert(k, V::filled(value_size, 1)).await {
                 eprintln!("B6: write failed: {e}");
                 break;
             }
@@ -78,7 +85,23 @@ fn summary(mut latencies: Vec<Duration>) -> (f64, f64, f64, usize) {
 /// members, measures the leader's idle write latency, then times a late
 /// member's catch-up (a writer, so it joins the voters) while the same
 /// write loop runs.
-pub async fn catch_up(entries: u64, value_size: usize, members: usize) -> anyhow::Result<()> {
+pub async fn catch_up(
+    entries: u64,
+    value_size: usize,
+    members: usize,
+    payload: Payload,
+) -> anyhow::Result<()> {
+    match payload {
+        Payload::Bytes => catch_up_with::<mosaik::Bytes>(entries, value_size, members).await,
+        Payload::Vec => catch_up_with::<Vec<u8>>(entries, value_size, members).await,
+    }
+}
+
+async fn catch_up_with<V: BenchPayload>(
+    entries: u64,
+    value_size: usize,
+    members: usize,
+) -> anyhow::Result<()> {
     let config = || {
         CollectionConfig::default()
             .with_sync(SyncConfig::default().with_compaction_threshold(COMPACTION))
@@ -90,7 +113,7 @@ pub async fn catch_up(entries: u64, value_size: usize, members: usize) -> anyhow
     }
     let handles: Vec<_> = nodes
         .iter()
-        .map(|n| MapWriter::<u64, Vec<u8>>::writer_with_config(n, "b6", config()))
+        .map(|n| MapWriter::<u64, V>::writer_with_config(n, "b6", config()))
         .collect();
     for handle in &handles {
         tokio::time::timeout(Duration::from_secs(30), handle.when().online()).await?;
@@ -110,7 +133,7 @@ pub async fn catch_up(entries: u64, value_size: usize, members: usize) -> anyhow
     while key < entries {
         let end = (key + batch).min(entries);
         writer
-            .extend((key..end).map(|k| (k, vec![(k % 251) as u8; value_size])))
+            .extend((key..end).map(|k| (k, V::filled(value_size, (k % 251) as u8))))
             .await
             .map_err(|e| anyhow::anyhow!("fill: {e}"))?;
         key = end;
@@ -120,7 +143,7 @@ pub async fn catch_up(entries: u64, value_size: usize, members: usize) -> anyhow
     // joiner must take a snapshot.
     for k in 0..3 * COMPACTION {
         writer
-            .insert(entries + k, vec![0; value_size])
+            .insert(entries + k, V::filled(value_size, 0))
             .await
             .map_err(|e| anyhow::anyhow!("pad: {e}"))?;
     }
@@ -136,7 +159,7 @@ pub async fn catch_up(entries: u64, value_size: usize, members: usize) -> anyhow
     let load = write_loop(writer.clone(), stop.clone(), u64::MAX / 2, value_size);
     let started = Instant::now();
     let late = node(Some(nodes[0].local().addr())).await?;
-    let joiner = MapWriter::<u64, Vec<u8>>::writer_with_config(&late, "b6", config());
+    let joiner = MapWriter::<u64, V>::writer_with_config(&late, "b6", config());
     let target = writer.version();
     tokio::time::timeout(Duration::from_mins(10), joiner.when().reaches(target)).await?;
     let elapsed = started.elapsed();
@@ -145,9 +168,10 @@ pub async fn catch_up(entries: u64, value_size: usize, members: usize) -> anyhow
     let megabytes = (entries as f64 * (value_size + 8) as f64) / 1e6;
     let rate = megabytes / elapsed.as_secs_f64();
     println!(
-        "B6 collections: {members} members, late member of a {entries} x {value_size} B map: \
+        "B6 collections: {members} members, late member of a {entries} x {value_size} B map ({}): \
          catch-up {:.2} s, {rate:.1} MB/s; leader writes idle p50 {:.2} ms p99 {:.2} ms ({} writes), \
          during catch-up p50 {:.2} ms p99 {:.2} ms max {:.0} ms ({} writes); joiner has {} entries",
+        core::any::type_name::<V>(),
         elapsed.as_secs_f64(),
         idle.0,
         idle.1,
@@ -159,9 +183,10 @@ pub async fn catch_up(entries: u64, value_size: usize, members: usize) -> anyhow
         joiner.len(),
     );
     println!(
-        "{{\"bench\":\"B6\",\"members\":{members},\"entries\":{entries},\"value_size\":{value_size},\
+        "{{\"bench\":\"B6\",\"value\":\"{}\",\"members\":{members},\"entries\":{entries},\"value_size\":{value_size},\
          \"catch_up_s\":{:.3},\"mb_per_s\":{rate:.2},\"idle_p99_ms\":{:.3},\"write_p50_ms\":{:.3},\
          \"write_p99_ms\":{:.3},\"write_max_ms\":{:.1},\"writes\":{}}}",
+        core::any::type_name::<V>(),
         elapsed.as_secs_f64(),
         idle.1,
         busy.0,

@@ -167,6 +167,9 @@ enum Scenario {
         /// Writer members before the late member joins.
         #[arg(long, default_value_t = 3)]
         members: usize,
+        /// Map value type.
+        #[arg(long, value_enum, default_value_t = streams::Payload::Bytes)]
+        payload: streams::Payload,
     },
     /// Hostile peers (issue 17): each attack against a 3-node cluster
     /// running a stream and a committing group; service figures vs idle.
@@ -299,7 +302,8 @@ async fn main() -> anyhow::Result<()> {
             entries,
             value_size,
             members,
-        } => collections::catch_up(entries, value_size, members).await,
+            payload,
+        } => collections::catch_up(entries, value_size, members, payload).await,
         Scenario::Transport { size, megabytes } => transport::throughput(size, megabytes).await,
         Scenario::Streams {
             sizes,
