@@ -1,8 +1,17 @@
 //! `Map` state: a fixed-seed `imbl` hash map and its commands.
 
 use {
-    super::{HashMap, Key, Value, machine::CollectionState, order::Order, same_encoding},
-    crate::primitives::{Datum, Encoded},
+    super::{
+        HashMap, Key, Value,
+        machine::{CollectionState, append_encoded, encode_each},
+        order::Order,
+        same_encoding,
+    },
+    crate::{
+        groups::EncodeItemError,
+        primitives::{Datum, Encoded},
+    },
+    core::ops::ControlFlow,
     serde::{Deserialize, Serialize},
 };
 
@@ -100,6 +109,37 @@ impl<K: Key, V: Value> CollectionState for MapState<K, V> {
     }
 
     fn items_from(&self, skip: usize) -> impl Iterator<Item = Self::Item> + '_ {
+        self.entries_from(skip)
+            .map(|(k, v)| (Encoded(k.clone()), Encoded(v.clone())))
+    }
+
+    fn encode_from(
+        &self,
+        skip: usize,
+        take: usize,
+        each: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
+    ) -> Result<(), EncodeItemError> {
+        // The item `(Encoded<K>, Encoded<V>)`, written from references.
+        let entries = self.entries_from(skip).take(take);
+        encode_each(
+            entries,
+            |(k, v), buf| {
+                append_encoded(k, buf)?;
+                append_encoded(v, buf)
+            },
+            each,
+        )
+    }
+
+    fn push_item(&mut self, (key, value): Self::Item) {
+        self.order.changed();
+        self.map.insert(key.0, value.0);
+    }
+}
+
+impl<K: Key, V: Value> MapState<K, V> {
+    /// The entries after the first `skip`, in the map's walk order.
+    fn entries_from(&self, skip: usize) -> impl Iterator<Item = (&K, &V)> + '_ {
         // From the start (a digest, the first range) a plain walk; past it,
         // the keys in walk order, looked up (no walk over the skipped part).
         let (walk, looked_up) = if skip == 0 {
@@ -112,15 +152,7 @@ impl<K: Key, V: Value> CollectionState for MapState<K, V> {
             .into_iter()
             .flatten()
             .filter_map(|key| self.map.get_key_value(key));
-        walk.into_iter()
-            .flatten()
-            .chain(looked_up)
-            .map(|(k, v)| (Encoded(k.clone()), Encoded(v.clone())))
-    }
-
-    fn push_item(&mut self, (key, value): Self::Item) {
-        self.order.changed();
-        self.map.insert(key.0, value.0);
+        walk.into_iter().flatten().chain(looked_up)
     }
 }
 

@@ -1,8 +1,16 @@
 //! `Set` state: a fixed-seed `imbl` hash set and its commands.
 
 use {
-    super::{HashSet, Key, machine::CollectionState, order::Order},
-    crate::primitives::{Datum, Encoded},
+    super::{
+        HashSet, Key,
+        machine::{CollectionState, append_encoded, encode_each},
+        order::Order,
+    },
+    crate::{
+        groups::EncodeItemError,
+        primitives::{Datum, Encoded},
+    },
+    core::ops::ControlFlow,
     serde::{Deserialize, Serialize},
 };
 
@@ -74,6 +82,28 @@ impl<T: Key> CollectionState for SetState<T> {
     }
 
     fn items_from(&self, skip: usize) -> impl Iterator<Item = Encoded<T>> + '_ {
+        self.values_from(skip).cloned().map(Encoded)
+    }
+
+    fn encode_from(
+        &self,
+        skip: usize,
+        take: usize,
+        each: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
+    ) -> Result<(), EncodeItemError> {
+        // The item `Encoded<T>`, written from a reference.
+        encode_each(self.values_from(skip).take(take), append_encoded, each)
+    }
+
+    fn push_item(&mut self, item: Encoded<T>) {
+        self.order.changed();
+        self.set.insert(item.0);
+    }
+}
+
+impl<T: Key> SetState<T> {
+    /// The values after the first `skip`, in the set's walk order.
+    fn values_from(&self, skip: usize) -> impl Iterator<Item = &T> + '_ {
         // From the start a plain walk; past it, the written-down order (no
         // walk over the skipped part).
         let (walk, ordered) = if skip == 0 {
@@ -85,13 +115,6 @@ impl<T: Key> CollectionState for SetState<T> {
         walk.into_iter()
             .flatten()
             .chain(ordered.into_iter().flatten())
-            .cloned()
-            .map(Encoded)
-    }
-
-    fn push_item(&mut self, item: Encoded<T>) {
-        self.order.changed();
-        self.set.insert(item.0);
     }
 }
 

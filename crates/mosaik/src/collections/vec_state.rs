@@ -2,8 +2,15 @@
 //! a committed no-op when out of range (SPEC C3: never a panic).
 
 use {
-    super::{Value, machine::CollectionState},
-    crate::primitives::{Datum, Encoded},
+    super::{
+        Value,
+        machine::{CollectionState, append_encoded, encode_each},
+    },
+    crate::{
+        groups::EncodeItemError,
+        primitives::{Datum, Encoded},
+    },
+    core::ops::ControlFlow,
     serde::{Deserialize, Serialize},
 };
 
@@ -105,6 +112,17 @@ impl<T: Value> CollectionState for VecState<T> {
             .skip(skip.min(self.items.len()))
             .into_iter()
             .map(Encoded)
+    }
+
+    fn encode_from(
+        &self,
+        skip: usize,
+        take: usize,
+        each: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
+    ) -> Result<(), EncodeItemError> {
+        // The item `Encoded<T>`, written from a reference.
+        let tail = self.items.skip(skip.min(self.items.len()));
+        encode_each(tail.iter().take(take), append_encoded, each)
     }
 
     fn push_item(&mut self, item: Encoded<T>) {

@@ -113,8 +113,8 @@ pub use {
         StorageError, StoredSnapshot,
     },
     sync::{
-        AppendError, Idle, InvalidSnapshot, LogReplayProvider, LogReplaySession, LogReplaySync,
-        LogReplaySyncMessage, LogSlice, Snapshot, SnapshotBuilder, SnapshotItem,
+        AppendError, EncodeItemError, Idle, InvalidSnapshot, LogReplayProvider, LogReplaySession,
+        LogReplaySync, LogReplaySyncMessage, LogSlice, Snapshot, SnapshotBuilder, SnapshotItem,
         SnapshotStateMachine, SnapshotSync, StateSync, StateSyncProvider, StateSyncSession,
         SyncContext, SyncSessionContext, TransferSettings,
     },

@@ -129,6 +129,33 @@ pub fn try_serialize_to_writer<T: Serialize + ?Sized, W: std::io::Write>(
     postcard::to_io(value, writer).map(|_| ())
 }
 
+/// Appends the bytes an [`Encoded`](crate::primitives::Encoded) wrapper of
+/// `value` adds to a postcard encoding (the value's own encoding as a
+/// length-prefixed byte string), from a reference: a snapshot item encoded
+/// this way needs no copy of the value it holds.
+pub(crate) fn append_encoded<T: crate::primitives::Datum>(
+    value: &T,
+    buf: &mut Vec<u8>,
+) -> Result<(), T::EncodeError> {
+    with_scratch(|inner| {
+        value.encode_into(inner)?;
+        // postcard's length prefix: LEB128, 7 bits a byte, low bits first.
+        let mut len = inner.len();
+        while len >= 0x80 {
+            buf.push(low_seven(len) | 0x80);
+            len >>= 7;
+        }
+        buf.push(low_seven(len));
+        buf.extend_from_slice(inner);
+        Ok(())
+    })
+}
+
+/// The low 7 bits of `n`.
+fn low_seven(n: usize) -> u8 {
+    u8::try_from(n & 0x7f).unwrap_or_default()
+}
+
 /// Decodes a value; trailing bytes are an error so a frame carries exactly
 /// one message.
 pub fn deserialize<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
@@ -155,6 +182,19 @@ mod tests {
         let small = try_serialize(&(3u8, 4u16)).unwrap();
         assert_eq!(deserialize::<(u8, u16)>(&small).unwrap(), (3, 4));
         assert_eq!(deserialize::<Bytes>(&encoded).unwrap(), large);
+    }
+
+    #[test]
+    fn append_encoded_writes_what_encoded_serializes() {
+        use crate::primitives::Encoded;
+        for len in [0usize, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
+            let value = Bytes::from(vec![9u8; len]);
+            let mut ours = Vec::new();
+            append_encoded(&value, &mut ours).unwrap();
+            append_encoded(&7u64, &mut ours).unwrap();
+            let theirs = try_serialize(&(Encoded(value), Encoded(7u64))).unwrap();
+            assert_eq!(ours, theirs.to_vec(), "length {len}");
+        }
     }
 
     #[test]

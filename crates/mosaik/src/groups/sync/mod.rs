@@ -30,7 +30,7 @@ pub use {
     },
     log_replay::LogReplaySync,
     log_replay_session::{LogReplayProvider, LogReplaySession, LogReplaySyncMessage},
-    snapshot::{Snapshot, SnapshotItem, SnapshotStateMachine, SnapshotSync},
+    snapshot::{EncodeItemError, Snapshot, SnapshotItem, SnapshotStateMachine, SnapshotSync},
 };
 
 use {

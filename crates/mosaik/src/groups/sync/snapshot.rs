@@ -4,7 +4,7 @@ use {
     super::{InvalidSnapshot, SnapshotBuilder, StateSync, TransferSettings},
     crate::{UniqueId, groups::StateMachine, primitives::Datum},
     bytes::Bytes,
-    core::{marker::PhantomData, num::NonZero, time::Duration},
+    core::{marker::PhantomData, num::NonZero, ops::ControlFlow, time::Duration},
     std::collections::BTreeMap,
 };
 
@@ -49,7 +49,37 @@ pub trait Snapshot: Default + Clone + Send + Sync + 'static {
 
     /// Appends items (a receiver rebuilding a snapshot batch by batch).
     fn append(&mut self, items: impl IntoIterator<Item = Self::Item>);
+
+    /// Encodes items `range` in order, handing each item's encoding (the
+    /// bytes [`Datum::encode`] makes of it) to `each` until `each` breaks;
+    /// `None` when the range reaches past [`Snapshot::len`].
+    ///
+    /// The default encodes what [`iter_range`](Snapshot::iter_range)
+    /// yields, one reused buffer for all. A snapshot whose items are built
+    /// from values it holds can encode from references instead, without a
+    /// copy of every value (the collections do).
+    fn encode_range(
+        &self,
+        range: core::ops::Range<u64>,
+        each: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
+    ) -> Option<Result<(), EncodeItemError>> {
+        let items = self.iter_range(range)?;
+        Some(crate::primitives::encoding::with_scratch(|buf| {
+            for item in items {
+                buf.clear();
+                item.encode_into(buf)
+                    .map_err(|e| -> EncodeItemError { Box::new(e) })?;
+                if each(buf).is_break() {
+                    break;
+                }
+            }
+            Ok(())
+        }))
+    }
 }
+
+/// Why [`Snapshot::encode_range`] could not encode an item.
+pub type EncodeItemError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A machine whose whole state can be copied: what [`SnapshotSync`] needs.
 /// Collections implement it with persistent (`imbl`) structures, so a
@@ -224,21 +254,17 @@ impl<M: SnapshotStateMachine> StateSync for SnapshotSync<M> {
         // O(1) for persistent structures; items are encoded only now, when
         // a batch is served.
         let snapshot = machine.create_snapshot();
-        let items = snapshot
-            .iter_range(range)
-            .ok_or_else(|| InvalidSnapshot("range past the end".into()))?;
         let mut out = Vec::new();
         let mut bytes = 0;
-        for item in items {
-            let encoded = item
-                .encode()
-                .map_err(|e| InvalidSnapshot(format!("encoding an item: {e}")))?;
-            bytes += encoded.len();
-            out.push(encoded);
+        encoded_range(&snapshot, range, &mut |item| {
+            bytes += item.len();
+            out.push(Bytes::copy_from_slice(item));
             if bytes >= max_bytes {
-                break;
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
             }
-        }
+        })?;
         Ok(out)
     }
 
@@ -248,20 +274,11 @@ impl<M: SnapshotStateMachine> StateSync for SnapshotSync<M> {
         range: core::ops::Range<u64>,
         each: &mut dyn FnMut(&[u8]),
     ) -> Result<(), InvalidSnapshot> {
-        let snapshot = machine.create_snapshot();
-        let items = snapshot
-            .iter_range(range)
-            .ok_or_else(|| InvalidSnapshot("range past the end".into()))?;
         // One pass, one reused buffer: no allocation per item, and no walk
         // from the start of the snapshot per batch.
-        crate::primitives::encoding::with_scratch(|buf| {
-            for item in items {
-                buf.clear();
-                item.encode_into(buf)
-                    .map_err(|e| InvalidSnapshot(format!("encoding an item: {e}")))?;
-                each(buf);
-            }
-            Ok(())
+        encoded_range(&machine.create_snapshot(), range, &mut |item| {
+            each(item);
+            ControlFlow::Continue(())
         })
     }
 
@@ -272,6 +289,18 @@ impl<M: SnapshotStateMachine> StateSync for SnapshotSync<M> {
             early: BTreeMap::new(),
         }))
     }
+}
+
+/// [`Snapshot::encode_range`] with its failures as `InvalidSnapshot`.
+fn encoded_range<S: Snapshot>(
+    snapshot: &S,
+    range: core::ops::Range<u64>,
+    each: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
+) -> Result<(), InvalidSnapshot> {
+    snapshot
+        .encode_range(range, each)
+        .ok_or_else(|| InvalidSnapshot("range past the end".into()))?
+        .map_err(|e| InvalidSnapshot(format!("encoding an item: {e}")))
 }
 
 /// Appends ranges in order; a range that arrives before its predecessors
