@@ -226,24 +226,7 @@ impl<S: CollectionState> Snapshot for StateSnapshot<S> {
     }
 }
 
-/// Encodes every element of `items` with `encode` into one reused buffer,
-/// handing each encoding to `each` until it breaks.
-pub(crate) fn encode_each<I>(
-    items: impl Iterator<Item = I>,
-    mut encode: impl FnMut(I, &mut Vec<u8>) -> Result<(), EncodeItemError>,
-    each: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
-) -> Result<(), EncodeItemError> {
-    crate::primitives::encoding::with_scratch(|buf| {
-        for item in items {
-            buf.clear();
-            encode(item, buf)?;
-            if each(buf).is_break() {
-                break;
-            }
-        }
-        Ok(())
-    })
-}
+pub(crate) use crate::groups::encode_each;
 
 /// [`encoding::append_encoded`](crate::primitives::encoding::append_encoded)
 /// with its error boxed.

@@ -94,6 +94,8 @@ mod when;
 mod wire_id;
 mod worker;
 
+pub(crate) use sync::encode_each;
+
 pub use crate::primitives::GroupId;
 pub use {
     bonds::{Bond, Bonds},

@@ -22,7 +22,7 @@ mod log_replay_session;
 mod snapshot;
 pub(crate) mod wire;
 
-pub(crate) use framework::Sealed;
+pub(crate) use {framework::Sealed, snapshot::encode_each};
 pub use {
     framework::{
         AppendError, Idle, LogSlice, StateSyncProvider, StateSyncSession, SyncContext,

@@ -64,22 +64,34 @@ pub trait Snapshot: Default + Clone + Send + Sync + 'static {
         each: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
     ) -> Option<Result<(), EncodeItemError>> {
         let items = self.iter_range(range)?;
-        Some(crate::primitives::encoding::with_scratch(|buf| {
-            for item in items {
-                buf.clear();
-                item.encode_into(buf)
-                    .map_err(|e| -> EncodeItemError { Box::new(e) })?;
-                if each(buf).is_break() {
-                    break;
-                }
-            }
-            Ok(())
-        }))
+        let encode = |item: Self::Item, buf: &mut Vec<u8>| -> Result<(), EncodeItemError> {
+            item.encode_into(buf).map_err(|e| Box::new(e) as _)
+        };
+        Some(encode_each(items, encode, each))
     }
 }
 
 /// Why [`Snapshot::encode_range`] could not encode an item.
 pub type EncodeItemError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Encodes every element of `items` with `encode` into one reused buffer,
+/// handing each encoding to `each` until it breaks.
+pub(crate) fn encode_each<I>(
+    items: impl Iterator<Item = I>,
+    mut encode: impl FnMut(I, &mut Vec<u8>) -> Result<(), EncodeItemError>,
+    each: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
+) -> Result<(), EncodeItemError> {
+    crate::primitives::encoding::with_scratch(|buf| {
+        for item in items {
+            buf.clear();
+            encode(item, buf)?;
+            if each(buf).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    })
+}
 
 /// A machine whose whole state can be copied: what [`SnapshotSync`] needs.
 /// Collections implement it with persistent (`imbl`) structures, so a
