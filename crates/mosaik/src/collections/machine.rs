@@ -8,9 +8,9 @@ use {
         StoreId, UniqueId,
         groups::{
             ApplyContext, Command, EncodeItemError, LeadershipPreference, Snapshot, SnapshotItem,
-            SnapshotStateMachine, SnapshotSync, StateMachine,
+            SnapshotStateMachine, SnapshotSync, StateMachine, encode_each, encode_item,
         },
-        primitives::{Datum, ShortFmtExt as _},
+        primitives::ShortFmtExt as _,
     },
     core::ops::ControlFlow,
     std::sync::Arc,
@@ -60,14 +60,8 @@ pub(crate) trait CollectionState: Default + Clone + Send + Sync + 'static {
         take: usize,
         each: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
     ) -> Result<(), EncodeItemError> {
-        encode_each(
-            self.items_from(skip).take(take),
-            |item, buf| {
-                item.encode_into(buf)
-                    .map_err(|e| -> EncodeItemError { Box::new(e) })
-            },
-            each,
-        )
+        let items = self.items_from(skip).take(take);
+        encode_each(items, |item, buf| encode_item(&item, buf), each)
     }
 
     /// Adds one item while a snapshot is rebuilt.
@@ -226,18 +220,6 @@ impl<S: CollectionState> Snapshot for StateSnapshot<S> {
     }
 }
 
-pub(crate) use crate::groups::encode_each;
-
-/// [`encoding::append_encoded`](crate::primitives::encoding::append_encoded)
-/// with its error boxed.
-pub(crate) fn append_encoded<T: Datum>(
-    value: &T,
-    buf: &mut Vec<u8>,
-) -> Result<(), EncodeItemError> {
-    crate::primitives::encoding::append_encoded(value, buf)
-        .map_err(|e| -> EncodeItemError { Box::new(e) })
-}
-
 impl<S: CollectionState> SnapshotStateMachine for Machine<S> {
     type Snapshot = StateSnapshot<S>;
 
@@ -256,7 +238,7 @@ mod tests {
     use {
         super::*,
         crate::collections::vec_state::{VecCommand, VecState},
-        crate::primitives::Encoded,
+        crate::primitives::{Datum, Encoded},
     };
 
     #[test]

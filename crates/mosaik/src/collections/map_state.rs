@@ -1,15 +1,10 @@
 //! `Map` state: a fixed-seed `imbl` hash map and its commands.
 
 use {
-    super::{
-        HashMap, Key, Value,
-        machine::{CollectionState, append_encoded, encode_each},
-        order::Order,
-        same_encoding,
-    },
+    super::{HashMap, Key, Value, machine::CollectionState, order::Order, same_encoding},
     crate::{
-        groups::EncodeItemError,
-        primitives::{Datum, Encoded},
+        groups::{EncodeItemError, encode_each},
+        primitives::{Datum, Encoded, encoding::append_encoded},
     },
     core::ops::ControlFlow,
     serde::{Deserialize, Serialize},

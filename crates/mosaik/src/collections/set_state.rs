@@ -1,14 +1,10 @@
 //! `Set` state: a fixed-seed `imbl` hash set and its commands.
 
 use {
-    super::{
-        HashSet, Key,
-        machine::{CollectionState, append_encoded, encode_each},
-        order::Order,
-    },
+    super::{HashSet, Key, machine::CollectionState, order::Order},
     crate::{
-        groups::EncodeItemError,
-        primitives::{Datum, Encoded},
+        groups::{EncodeItemError, encode_each},
+        primitives::{Datum, Encoded, encoding::append_encoded},
     },
     core::ops::ControlFlow,
     serde::{Deserialize, Serialize},

@@ -2,13 +2,10 @@
 //! a committed no-op when out of range (SPEC C3: never a panic).
 
 use {
-    super::{
-        Value,
-        machine::{CollectionState, append_encoded, encode_each},
-    },
+    super::{Value, machine::CollectionState},
     crate::{
-        groups::EncodeItemError,
-        primitives::{Datum, Encoded},
+        groups::{EncodeItemError, encode_each},
+        primitives::{Datum, Encoded, encoding::append_encoded},
     },
     core::ops::ControlFlow,
     serde::{Deserialize, Serialize},

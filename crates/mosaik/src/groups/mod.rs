@@ -94,7 +94,7 @@ mod when;
 mod wire_id;
 mod worker;
 
-pub(crate) use sync::encode_each;
+pub(crate) use sync::{encode_each, encode_item};
 
 pub use crate::primitives::GroupId;
 pub use {

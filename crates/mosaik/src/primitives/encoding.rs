@@ -130,30 +130,25 @@ pub fn try_serialize_to_writer<T: Serialize + ?Sized, W: std::io::Write>(
 }
 
 /// Appends the bytes an [`Encoded`](crate::primitives::Encoded) wrapper of
-/// `value` adds to a postcard encoding (the value's own encoding as a
-/// length-prefixed byte string), from a reference: a snapshot item encoded
-/// this way needs no copy of the value it holds.
+/// `value` adds to a postcard encoding (the value's own encoding as a byte
+/// string), from a reference: a snapshot item encoded this way needs no
+/// copy of the value it holds.
 pub(crate) fn append_encoded<T: crate::primitives::Datum>(
     value: &T,
     buf: &mut Vec<u8>,
-) -> Result<(), T::EncodeError> {
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// What `Encoded` hands serde: a byte string.
+    struct ByteString<'a>(&'a [u8]);
+    impl Serialize for ByteString<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_bytes(self.0)
+        }
+    }
     with_scratch(|inner| {
         value.encode_into(inner)?;
-        // postcard's length prefix: LEB128, 7 bits a byte, low bits first.
-        let mut len = inner.len();
-        while len >= 0x80 {
-            buf.push(low_seven(len) | 0x80);
-            len >>= 7;
-        }
-        buf.push(low_seven(len));
-        buf.extend_from_slice(inner);
+        try_serialize_into(&ByteString(inner), buf)?;
         Ok(())
     })
-}
-
-/// The low 7 bits of `n`.
-fn low_seven(n: usize) -> u8 {
-    u8::try_from(n & 0x7f).unwrap_or_default()
 }
 
 /// Decodes a value; trailing bytes are an error so a frame carries exactly

@@ -22,7 +22,10 @@ mod log_replay_session;
 mod snapshot;
 pub(crate) mod wire;
 
-pub(crate) use {framework::Sealed, snapshot::encode_each};
+pub(crate) use {
+    framework::Sealed,
+    snapshot::{encode_each, encode_item},
+};
 pub use {
     framework::{
         AppendError, Idle, LogSlice, StateSyncProvider, StateSyncSession, SyncContext,

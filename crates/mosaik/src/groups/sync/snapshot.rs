@@ -64,15 +64,23 @@ pub trait Snapshot: Default + Clone + Send + Sync + 'static {
         each: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
     ) -> Option<Result<(), EncodeItemError>> {
         let items = self.iter_range(range)?;
-        let encode = |item: Self::Item, buf: &mut Vec<u8>| -> Result<(), EncodeItemError> {
-            item.encode_into(buf).map_err(|e| Box::new(e) as _)
-        };
-        Some(encode_each(items, encode, each))
+        Some(encode_each(
+            items,
+            |item, buf| encode_item(&item, buf),
+            each,
+        ))
     }
 }
 
 /// Why [`Snapshot::encode_range`] could not encode an item.
 pub type EncodeItemError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Appends `item`'s encoding to `buf`, its error boxed as [`encode_each`]
+/// wants it.
+pub(crate) fn encode_item<T: Datum>(item: &T, buf: &mut Vec<u8>) -> Result<(), EncodeItemError> {
+    item.encode_into(buf)?;
+    Ok(())
+}
 
 /// Encodes every element of `items` with `encode` into one reused buffer,
 /// handing each encoding to `each` until it breaks.
