@@ -1,5 +1,6 @@
 //! Identifiers, encoding and formatting helpers shared by every subsystem.
 
+pub(crate) mod background;
 mod datum;
 mod digest;
 pub mod encoding;

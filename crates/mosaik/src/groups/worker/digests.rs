@@ -3,8 +3,8 @@
 //!
 //! A digest encodes every item of the snapshot (`sync/digest.rs`), which
 //! for a large state takes long enough to stall heartbeats if done on the
-//! loop, so it runs on a blocking thread from an O(1) clone of the held
-//! machine. Its cost grows with the whole state, and an anchor is due
+//! loop, so it runs on a background thread (lower priority,
+//! `primitives/background.rs`) from an O(1) clone of the held machine. Its cost grows with the whole state, and an anchor is due
 //! every compaction interval: digesting every anchor as it was taken kept
 //! one thread per member hashing without a pause at about 190,000 items
 //! (1.7–2.1 s per digest, a new anchor every 1,000 commands), and each
@@ -32,7 +32,7 @@ use {
             messages::BondMessage,
             sync::{digest::digest_of, wire::SyncMessage},
         },
-        primitives::Digest,
+        primitives::{Digest, background::spawn_background},
     },
     mosaik_raft::{Cursor, Index},
     std::collections::HashMap,
@@ -104,7 +104,9 @@ where
         let (anchor, items) = (held.anchor, held.items);
         let tx = self.digests.tx.clone();
         self.digests.running = true;
-        tokio::task::spawn_blocking(move || {
+        // Off the loop and below the write path's priority (see
+        // `primitives/background.rs`).
+        spawn_background("digest", move || {
             let started = std::time::Instant::now();
             let digest = digest_of(&machine.state_sync(), &machine, items);
             tracing::debug!(

@@ -26,7 +26,7 @@ use {
             storage::StorageError,
             sync::wire::{MAX_HELD, SnapshotInfo, SyncMessage},
         },
-        primitives::Digest,
+        primitives::{Digest, background::spawn_background},
     },
     core::sync::atomic::Ordering,
     mosaik_raft::{Cursor, Index, Input},
@@ -248,8 +248,9 @@ where
     /// range is invalid): the requester drops us and asks someone else.
     ///
     /// Encoding a batch (megabytes) would stall the worker loop, and with it
-    /// heartbeats and the group's writes, so it runs on a blocking thread on
-    /// a clone of the held machine (O(1) for persistent structures) and the
+    /// heartbeats and the group's writes, so it runs on a background thread
+    /// (lower priority, `primitives/background.rs`) on a clone of the held
+    /// machine (O(1) for persistent structures) and the
     /// reply is sent from there (`None` returned). At most
     /// `MAX_SERVING` encodes run at once per group; beyond that (a peer
     /// flooding fetches) the batch is encoded inline, which bounds threads.
@@ -281,7 +282,7 @@ where
             && let Some(machine) = self.sync.clone_machine(&held.machine)
             && serving.fetch_add(1, Ordering::AcqRel) < MAX_SERVING
         {
-            tokio::task::spawn_blocking(move || {
+            spawn_background("serve", move || {
                 let reply =
                     encode_reply(&machine.state_sync(), &machine, anchor, offset..end, budget);
                 // Wait for room rather than drop the reply: a lost batch

@@ -1,0 +1,120 @@
+//! Bulk work that must not take the cores from a group's write path:
+//! snapshot digests and the encoding of snapshot ranges served to a
+//! catching-up member.
+//!
+//! Such a job encodes a whole state, or megabytes of it, and runs for
+//! milliseconds to seconds. The scheduler shares busy cores evenly between
+//! runnable threads, so a member serving a catch-up from several threads
+//! left its consensus and network tasks (the runtime's threads) a small
+//! share: in B6 (a late member catching up 100 MB while the leader keeps
+//! writing, all members on two cores) the leader's write p99 rose from
+//! about 0.2 ms to 3–5 ms. So each job runs on a thread of its own whose
+//! nice value is raised by [`BACKGROUND_NICENESS`]: the runtime's threads
+//! get the cores first, the bulk work what they leave (B6 measurements in
+//! `docs/benchmarks.md`).
+//!
+//! One fresh thread per job, not tokio's blocking pool: a thread's nice
+//! value outlives the job, and an unprivileged process may raise it but
+//! never lower it back, so a pooled thread would later run unrelated
+//! blocking work (storage writes and syncs) at the low priority too. The
+//! jobs are few and long (at most `MAX_SERVING` range encodes and one
+//! digest per group at a time), so starting a thread (tens of microseconds)
+//! is noise next to one.
+//!
+//! Only Linux has per-thread nice values; elsewhere the jobs run at the
+//! normal priority (a process-wide `setpriority` would slow everything).
+
+/// Added to the process's nice value for a background job's thread
+/// (capped at 19, the lowest priority). 10 gives such a thread about a
+/// tenth of the CPU time a normal thread gets when both want a core.
+pub(crate) const BACKGROUND_NICENESS: i32 = 10;
+
+/// The lowest priority a nice value can give.
+#[cfg(target_os = "linux")]
+const MAX_NICE: i32 = 19;
+
+/// Runs `job` on a new thread named `mosaik-{name}`, at a priority lowered
+/// by [`BACKGROUND_NICENESS`]. Should the thread not start (the system is
+/// out of threads), the job still runs, on tokio's blocking pool at the
+/// normal priority, or inline outside a runtime: callers count on it
+/// running (it sends a reply, or clears a "running" flag).
+pub(crate) fn spawn_background(name: &str, job: impl FnOnce() + Send + 'static) {
+    // Shared with the thread so the job is not lost with the closure when
+    // the thread cannot start.
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(job)));
+    let theirs = slot.clone();
+    let started = std::thread::Builder::new()
+        .name(format!("mosaik-{name}"))
+        .spawn(move || {
+            lower_priority();
+            let job = theirs.lock().ok().and_then(|mut job| job.take());
+            if let Some(job) = job {
+                job();
+            }
+        });
+    if let Err(err) = started {
+        tracing::warn!(%err, name, "no thread for background work: running it at normal priority");
+        let job = slot.lock().ok().and_then(|mut job| job.take());
+        if let Some(job) = job {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => drop(runtime.spawn_blocking(job)),
+                Err(_) => job(),
+            }
+        }
+    }
+}
+
+/// Raises the calling thread's nice value by [`BACKGROUND_NICENESS`]. A
+/// failure (a sandbox refusing the call) leaves it as it was: the job is
+/// still correct, only not deprioritised.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // On Linux `PRIO_PROCESS` with no pid is the calling thread only.
+        let now = rustix::process::getpriority_process(None).unwrap_or(0);
+        let target = (now + BACKGROUND_NICENESS).min(MAX_NICE);
+        if let Err(err) = rustix::process::setpriority_process(None, target) {
+            tracing::debug!(%err, "background thread keeps its priority");
+        }
+    }
+}
+
+/// The calling thread's nice value (tests).
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) fn nice_value() -> i32 {
+    rustix::process::getpriority_process(None).expect("getpriority")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The job runs on its own named thread, at a nice value raised by
+    /// `BACKGROUND_NICENESS` (Linux), and the caller's priority is left
+    /// alone.
+    #[test]
+    fn a_background_job_runs_on_its_own_lower_priority_thread() {
+        #[cfg(target_os = "linux")]
+        let before = nice_value();
+        let (tx, rx) = std::sync::mpsc::channel();
+        spawn_background("test-job", move || {
+            let name = std::thread::current().name().map(str::to_owned);
+            #[cfg(target_os = "linux")]
+            let nice = Some(nice_value());
+            #[cfg(not(target_os = "linux"))]
+            let nice: Option<i32> = None;
+            tx.send((name, nice)).expect("the test waits");
+        });
+        let (name, nice) = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the job ran");
+        assert_eq!(name.as_deref(), Some("mosaik-test-job"));
+        #[cfg(target_os = "linux")]
+        {
+            assert_eq!(nice, Some((before + BACKGROUND_NICENESS).min(MAX_NICE)));
+            assert_eq!(nice_value(), before, "the caller's priority is unchanged");
+        }
+        #[cfg(not(target_os = "linux"))]
+        assert_eq!(nice, None);
+    }
+}
