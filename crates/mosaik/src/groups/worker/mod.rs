@@ -12,6 +12,8 @@ mod catchup;
 mod compaction;
 mod digests;
 mod fetch;
+mod intake;
+use intake::{queued_behind, top_up};
 mod membership;
 mod outputs;
 mod rejoin;
@@ -66,8 +68,6 @@ pub(crate) const REQUEST_QUEUE: usize = 1024;
 /// Capacity of the bond event queue (bond readers wait for room: back
 /// pressure on the peer, never unbounded growth).
 const EVENT_QUEUE: usize = 4096;
-/// Most requests merged into one engine step (group commit).
-const MAX_MERGED: usize = 256;
 /// How often the catalog is rescanned for members to dial, besides on
 /// every catalog change (retries failed dials).
 const RESCAN: Duration = Duration::from_secs(1);
@@ -312,6 +312,9 @@ where
         // leader's acks and heartbeat answers: it would lose check-quorum)
         // and neither can starve the rest.
         let mut turn = Turn::Requests;
+        // Whether the last run of requests held more than one: clients
+        // are submitting concurrently (see `top_up`).
+        let mut concurrent = false;
         let result: Result<(), StorageError> = loop {
             turn = turn.next();
             // A source whose turn it is goes first if it has work ready.
@@ -319,16 +322,19 @@ where
                 Turn::Requests => requests
                     .try_recv()
                     .ok()
-                    .map(|req| First::Requests(more_requests(req, &mut requests))),
+                    .map(|req| First::Requests(queued_behind(req, &mut requests))),
                 Turn::Events => events
                     .try_recv()
                     .ok()
-                    .map(|event| First::Events(more_events(event, &mut events))),
+                    .map(|event| First::Events(queued_behind(event, &mut events))),
                 Turn::Rest => None,
             };
             if let Some(first) = first {
                 let step = match first {
-                    First::Requests(batch) => worker.requests(batch).await,
+                    First::Requests(mut batch) => {
+                        top_up(&mut batch, &mut requests, &mut concurrent).await;
+                        worker.requests(batch).await
+                    }
                     First::Events(batch) => worker.bond_events(batch).await,
                 };
                 if let Err(err) = step {
@@ -367,10 +373,12 @@ where
                     worker.drain().await
                 }
                 Some(req) = requests.recv() => {
-                    worker.requests(more_requests(req, &mut requests)).await
+                    let mut batch = queued_behind(req, &mut requests);
+                    top_up(&mut batch, &mut requests, &mut concurrent).await;
+                    worker.requests(batch).await
                 }
                 Some(event) = events.recv() => {
-                    worker.bond_events(more_events(event, &mut events)).await
+                    worker.bond_events(queued_behind(event, &mut events)).await
                 }
             };
             if let Err(err) = step {
@@ -509,35 +517,6 @@ impl Turn {
 enum First<M: StateMachine> {
     Requests(Vec<Request<M>>),
     Events(Vec<BondEvent<M::Command>>),
-}
-
-/// `first` and the requests queued behind it, at most `MAX_MERGED` (one
-/// group commit).
-fn more_requests<M: StateMachine>(
-    first: Request<M>,
-    requests: &mut mpsc::Receiver<Request<M>>,
-) -> Vec<Request<M>> {
-    let mut batch = vec![first];
-    while batch.len() < MAX_MERGED {
-        let Ok(more) = requests.try_recv() else { break };
-        batch.push(more);
-    }
-    batch
-}
-
-/// `first` and the bond events queued behind it, at most `MAX_MERGED`: a
-/// pass handles as many events as it may requests, so acknowledgements
-/// keep up with the proposals that cause them.
-fn more_events<C>(
-    first: BondEvent<C>,
-    events: &mut mpsc::Receiver<BondEvent<C>>,
-) -> Vec<BondEvent<C>> {
-    let mut batch = vec![first];
-    while batch.len() < MAX_MERGED {
-        let Ok(more) = events.try_recv() else { break };
-        batch.push(more);
-    }
-    batch
 }
 
 /// Gauges are floats; exact below 2^53, which covers every count here.
