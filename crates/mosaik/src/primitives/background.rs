@@ -13,12 +13,16 @@
 //! get the cores first, the bulk work what they leave (B6 measurements in
 //! `docs/benchmarks.md`).
 //!
-//! One fresh thread per job, not tokio's blocking pool: a thread's nice
+//! The job runs on a fresh thread, which a task on tokio's blocking pool
+//! starts and waits for. Not on the pool thread itself: a thread's nice
 //! value outlives the job, and an unprivileged process may raise it but
 //! never lower it back, so a pooled thread would later run unrelated
-//! blocking work (storage writes and syncs) at the low priority too. The
-//! jobs are few and long (at most `MAX_SERVING` range encodes and one
-//! digest per group at a time), so starting a thread (tens of microseconds)
+//! blocking work (storage writes and syncs) at the low priority too. But
+//! through the pool: a runtime whose clock is paused (the simulator's)
+//! does not jump ahead while a blocking task runs, so timeouts still
+//! measure the work, as they did when the job ran on the pool. The jobs
+//! are few and long (at most `MAX_SERVING` range encodes and one digest
+//! per group at a time), so one more thread start (tens of microseconds)
 //! is noise next to one.
 //!
 //! Only Linux has per-thread nice values; elsewhere the jobs run at the
@@ -34,34 +38,37 @@ pub(crate) const BACKGROUND_NICENESS: i32 = 10;
 const MAX_NICE: i32 = 19;
 
 /// Runs `job` on a new thread named `mosaik-{name}`, at a priority lowered
-/// by [`BACKGROUND_NICENESS`]. Should the thread not start (the system is
-/// out of threads), the job still runs, on tokio's blocking pool at the
-/// normal priority, or inline outside a runtime: callers count on it
+/// by [`BACKGROUND_NICENESS`], from a task on tokio's blocking pool that
+/// waits for it (see the module docs); must be called within a runtime.
+/// Should the thread not start (the system is out of threads), the job
+/// runs on the pool thread at the normal priority: callers count on it
 /// running (it sends a reply, or clears a "running" flag).
 pub(crate) fn spawn_background(name: &str, job: impl FnOnce() + Send + 'static) {
-    // Shared with the thread so the job is not lost with the closure when
-    // the thread cannot start.
-    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(job)));
-    let theirs = slot.clone();
-    let started = std::thread::Builder::new()
-        .name(format!("mosaik-{name}"))
-        .spawn(move || {
+    let name = format!("mosaik-{name}");
+    drop(tokio::task::spawn_blocking(move || {
+        // Shared with the thread, so the job is not dropped with the
+        // closure when the thread cannot start.
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(job)));
+        let theirs = slot.clone();
+        let started = std::thread::Builder::new().name(name).spawn(move || {
             lower_priority();
             let job = theirs.lock().ok().and_then(|mut job| job.take());
             if let Some(job) = job {
                 job();
             }
         });
-    if let Err(err) = started {
-        tracing::warn!(%err, name, "no thread for background work: running it at normal priority");
-        let job = slot.lock().ok().and_then(|mut job| job.take());
-        if let Some(job) = job {
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => drop(runtime.spawn_blocking(job)),
-                Err(_) => job(),
+        match started {
+            // A panic in the job is the job's (it is logged by the hook).
+            Ok(thread) => drop(thread.join()),
+            Err(err) => {
+                tracing::warn!(%err, "no thread for background work: running it at normal priority");
+                let job = slot.lock().ok().and_then(|mut job| job.take());
+                if let Some(job) = job {
+                    job();
+                }
             }
         }
-    }
+    }));
 }
 
 /// Raises the calling thread's nice value by [`BACKGROUND_NICENESS`]. A
@@ -92,8 +99,8 @@ mod tests {
     /// The job runs on its own named thread, at a nice value raised by
     /// `BACKGROUND_NICENESS` (Linux), and the caller's priority is left
     /// alone.
-    #[test]
-    fn a_background_job_runs_on_its_own_lower_priority_thread() {
+    #[tokio::test]
+    async fn a_background_job_runs_on_its_own_lower_priority_thread() {
         #[cfg(target_os = "linux")]
         let before = nice_value();
         let (tx, rx) = std::sync::mpsc::channel();
