@@ -48,55 +48,24 @@ fn build() -> anyhow::Result<PathBuf> {
     Ok(dir.join("target/release/mosaik-bench-original"))
 }
 
-/// One run of the original at every client count: commits/s per count.
-fn run_original(bin: &PathBuf, clients: &[usize], commits: usize) -> anyhow::Result<Vec<f64>> {
-    let list = clients
+/// The client counts as one comma-separated argument.
+fn client_list(clients: &[usize]) -> String {
+    clients
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
-        .join(",");
-    let out = Command::new(bin)
-        .args([list, commits.to_string()])
-        .output()
-        .context("running the original's driver")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    anyhow::ensure!(
-        out.status.success(),
-        "original's driver failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut rates = Vec::new();
-    for line in text.lines() {
-        println!("{line}");
-        if line.starts_with('{') {
-            let record: serde_json::Value = serde_json::from_str(line)?;
-            rates.push(record["commits_per_s"].as_f64().context("no rate")?);
-        }
-    }
-    anyhow::ensure!(
-        rates.len() == clients.len(),
-        "missing records from the original"
-    );
-    Ok(rates)
+        .join(",")
 }
 
-/// One run of ours at every client count, in a fresh process (see the
-/// module docs): commits/s per count.
-fn run_ours(clients: &[usize], commits: usize) -> anyhow::Result<Vec<f64>> {
-    let list = clients
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    let out = Command::new(std::env::current_exe().context("this binary's path")?)
-        .args(["groups", "--clients", &list, "--commits"])
-        .arg(commits.to_string())
-        .args(["--failover-runs", "0"])
+/// Runs `command` (one B1 run at every client count, printing a JSON
+/// record per count), echoes its output and returns commits/s per count.
+fn run_records(mut command: Command, what: &str, clients: usize) -> anyhow::Result<Vec<f64>> {
+    let out = command
         .output()
-        .context("running our groups scenario")?;
+        .with_context(|| format!("running {what}"))?;
     anyhow::ensure!(
         out.status.success(),
-        "our groups scenario failed: {}",
+        "{what} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let mut rates = Vec::new();
@@ -104,13 +73,29 @@ fn run_ours(clients: &[usize], commits: usize) -> anyhow::Result<Vec<f64>> {
         println!("{line}");
         if line.starts_with('{') {
             let record: serde_json::Value = serde_json::from_str(line)?;
-            if let Some(rate) = record["commits_per_s"].as_f64() {
-                rates.push(rate);
-            }
+            rates.push(record["commits_per_s"].as_f64().context("no rate")?);
         }
     }
-    anyhow::ensure!(rates.len() == clients.len(), "missing records from ours");
+    anyhow::ensure!(rates.len() == clients, "missing records from {what}");
     Ok(rates)
+}
+
+/// One run of the original at every client count: commits/s per count.
+fn run_original(bin: &PathBuf, clients: &[usize], commits: usize) -> anyhow::Result<Vec<f64>> {
+    let mut command = Command::new(bin);
+    command.args([client_list(clients), commits.to_string()]);
+    run_records(command, "the original's driver", clients.len())
+}
+
+/// One run of ours at every client count, in a fresh process (see the
+/// module docs): commits/s per count.
+fn run_ours(clients: &[usize], commits: usize) -> anyhow::Result<Vec<f64>> {
+    let mut command = Command::new(std::env::current_exe().context("this binary's path")?);
+    command
+        .args(["groups", "--clients", &client_list(clients), "--commits"])
+        .arg(commits.to_string())
+        .args(["--failover-runs", "0"]);
+    run_records(command, "our groups scenario", clients.len())
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
