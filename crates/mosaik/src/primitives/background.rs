@@ -46,26 +46,25 @@ const MAX_NICE: i32 = 19;
 pub(crate) fn spawn_background(name: &str, job: impl FnOnce() + Send + 'static) {
     let name = format!("mosaik-{name}");
     drop(tokio::task::spawn_blocking(move || {
-        // Shared with the thread, so the job is not dropped with the
-        // closure when the thread cannot start.
-        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(job)));
-        let theirs = slot.clone();
-        let started = std::thread::Builder::new().name(name).spawn(move || {
-            lower_priority();
-            let job = theirs.lock().ok().and_then(|mut job| job.take());
-            if let Some(job) = job {
-                job();
-            }
+        // The thread borrows the job, so a thread that cannot start leaves
+        // it here. The scope waits for the thread (a panic in the job is
+        // re-raised here, in the pool task, as it was on the pool before).
+        let mut job = Some(job);
+        let started = std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name(name)
+                .spawn_scoped(scope, || {
+                    lower_priority();
+                    if let Some(job) = job.take() {
+                        job();
+                    }
+                })
+                .map(drop)
         });
-        match started {
-            // A panic in the job is the job's (it is logged by the hook).
-            Ok(thread) => drop(thread.join()),
-            Err(err) => {
-                tracing::warn!(%err, "no thread for background work: running it at normal priority");
-                let job = slot.lock().ok().and_then(|mut job| job.take());
-                if let Some(job) = job {
-                    job();
-                }
+        if let Err(err) = started {
+            tracing::warn!(%err, "no thread for background work: running it at normal priority");
+            if let Some(job) = job.take() {
+                job();
             }
         }
     }));

@@ -4,8 +4,9 @@
 //! A digest encodes every item of the snapshot (`sync/digest.rs`), which
 //! for a large state takes long enough to stall heartbeats if done on the
 //! loop, so it runs on a background thread (lower priority,
-//! `primitives/background.rs`) from an O(1) clone of the held machine. Its cost grows with the whole state, and an anchor is due
-//! every compaction interval: digesting every anchor as it was taken kept
+//! `primitives/background.rs`) from an O(1) clone of the held machine.
+//! Its cost grows with the whole state, and an anchor is due every
+//! compaction interval: digesting every anchor as it was taken kept
 //! one thread per member hashing without a pause at about 190,000 items
 //! (1.7–2.1 s per digest, a new anchor every 1,000 commands), and each
 //! digest finished after its snapshot had expired, so a joiner was never

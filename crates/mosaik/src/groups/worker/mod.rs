@@ -13,7 +13,6 @@ mod compaction;
 mod digests;
 mod fetch;
 mod intake;
-use intake::{queued_behind, top_up};
 mod membership;
 mod outputs;
 mod rejoin;
@@ -37,6 +36,7 @@ use {
     crate::PeerId,
     crate::primitives::ShortFmtExt as _,
     core::time::Duration,
+    intake::{queued_behind, top_up},
     mosaik_raft::{Engine, Input, RequestId},
     std::{
         collections::{BTreeMap, HashMap, HashSet},

@@ -250,10 +250,10 @@ where
     /// Encoding a batch (megabytes) would stall the worker loop, and with it
     /// heartbeats and the group's writes, so it runs on a background thread
     /// (lower priority, `primitives/background.rs`) on a clone of the held
-    /// machine (O(1) for persistent structures) and the
-    /// reply is sent from there (`None` returned). At most
-    /// `MAX_SERVING` encodes run at once per group; beyond that (a peer
-    /// flooding fetches) the batch is encoded inline, which bounds threads.
+    /// machine (O(1) for persistent structures) and the reply is sent from
+    /// there (`None` returned). At most `MAX_SERVING` encodes run at once
+    /// per group; beyond that (a peer flooding fetches) the batch is
+    /// encoded inline, which bounds threads.
     fn serve_range(
         &mut self,
         peer: PeerId,
