@@ -1,5 +1,6 @@
 //! Wire messages of `/mosaik/groups/1` (SPEC §2.2, §2.4).
 
+pub(crate) use super::command::Cmd;
 use {
     super::LeadershipPreference,
     crate::{
@@ -9,7 +10,7 @@ use {
         primitives::Datum,
     },
     core::fmt,
-    serde::{Deserialize, Deserializer, Serialize, Serializer},
+    serde::{Deserialize, Deserializer, Serialize},
 };
 
 /// The bond protocol.
@@ -121,120 +122,6 @@ pub(crate) struct HandshakeEnd {
     /// The acceptor's own entry (see [`HandshakeStart::entry`]), verified
     /// after its proof.
     pub(crate) entry: UnverifiedEntry,
-}
-
-/// A replicated command: the user's value and its [`Datum`] bytes, made
-/// once and shared.
-///
-/// The leader encodes a command once when it is proposed; every
-/// `AppendEntries` to every follower, every retransmission and every clone
-/// the engine makes for its log and outputs shares those bytes (one
-/// reference count, no copy), and serialising writes them as they are. A
-/// receiver decodes the bytes once, on receipt, so a command that does not
-/// decode still refuses the whole message. Commands read back from storage
-/// are encoded only if they are sent again. On the wire this is the same
-/// byte string as before (custom encodings work). Debug does not print the
-/// command (it need not be Debug).
-pub(crate) struct Cmd<C>(std::sync::Arc<CmdParts<C>>);
-
-struct CmdParts<C> {
-    value: C,
-    bytes: std::sync::OnceLock<bytes::Bytes>,
-}
-
-impl<C: Datum> Cmd<C> {
-    /// A command whose bytes are made when first needed.
-    pub(crate) fn new(value: C) -> Self {
-        Self(std::sync::Arc::new(CmdParts {
-            value,
-            bytes: std::sync::OnceLock::new(),
-        }))
-    }
-
-    /// A command whose bytes are already known (`bytes` = `value.encode()`).
-    pub(crate) fn from_parts(value: C, bytes: bytes::Bytes) -> Self {
-        Self(std::sync::Arc::new(CmdParts {
-            value,
-            bytes: bytes.into(),
-        }))
-    }
-
-    /// Decodes a command from its bytes, keeping them.
-    pub(crate) fn decode(bytes: bytes::Bytes) -> Result<Self, C::DecodeError> {
-        let value = C::decode(&bytes)?;
-        Ok(Self::from_parts(value, bytes))
-    }
-
-    /// The encoded command (encoded on the first call if it was not yet).
-    pub(crate) fn bytes(&self) -> Result<bytes::Bytes, C::EncodeError> {
-        if let Some(bytes) = self.0.bytes.get() {
-            return Ok(bytes.clone());
-        }
-        let bytes = self.0.value.encode()?;
-        // A concurrent first call may have won: both encodings are equal.
-        let _ = self.0.bytes.set(bytes.clone());
-        Ok(bytes)
-    }
-}
-
-impl<C: Clone> Cmd<C> {
-    /// The command, moved out when this is the last reference and cloned
-    /// otherwise.
-    pub(crate) fn into_value(self) -> C {
-        std::sync::Arc::try_unwrap(self.0).map_or_else(|shared| shared.value.clone(), |p| p.value)
-    }
-}
-
-impl<C> Clone for Cmd<C> {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
-
-impl<C> fmt::Debug for Cmd<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Cmd(..)")
-    }
-}
-
-impl<C: Datum> Serialize for Cmd<C> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let bytes = self.bytes().map_err(serde::ser::Error::custom)?;
-        serializer.serialize_bytes(&bytes)
-    }
-}
-
-impl<'de, C: Datum> Deserialize<'de> for Cmd<C> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_bytes(CmdVisitor(core::marker::PhantomData))
-    }
-}
-
-struct CmdVisitor<C>(core::marker::PhantomData<C>);
-
-impl<'de, C: Datum> serde::de::Visitor<'de> for CmdVisitor<C> {
-    type Value = Cmd<C>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an encoded command (byte string)")
-    }
-
-    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
-        Cmd::decode(bytes::Bytes::copy_from_slice(v)).map_err(E::custom)
-    }
-
-    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Self::Value, E> {
-        Cmd::decode(bytes::Bytes::from(v)).map_err(E::custom)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        // Self-describing formats may hand a byte string over as a sequence.
-        let mut buf = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        while let Some(b) = seq.next_element::<u8>()? {
-            buf.push(b);
-        }
-        self.visit_byte_buf(buf)
-    }
 }
 
 /// A consensus message between two members.

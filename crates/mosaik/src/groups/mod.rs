@@ -73,6 +73,7 @@ mod bond;
 mod bonds;
 mod builder;
 pub mod close;
+mod command;
 mod config;
 mod durable;
 mod errors;

@@ -82,18 +82,20 @@ where
                 if self.storage.last().index.next() != first_index {
                     self.storage.truncate(first_index)?;
                 }
-                let entries: Vec<LogEntry<M::Command>> = append
+                let entries = append
                     .into_iter()
-                    .map(|entry| LogEntry {
-                        term: entry.term,
-                        payload: match entry.payload {
-                            mosaik_raft::Payload::Noop => mosaik_raft::Payload::Noop,
-                            mosaik_raft::Payload::Command(c) => {
-                                mosaik_raft::Payload::Command(c.into_value())
-                            }
-                        },
+                    .map(|entry| {
+                        Ok(LogEntry {
+                            term: entry.term,
+                            payload: match entry.payload {
+                                mosaik_raft::Payload::Noop => mosaik_raft::Payload::Noop,
+                                mosaik_raft::Payload::Command(c) => mosaik_raft::Payload::Command(
+                                    c.into_value().map_err(undecodable)?,
+                                ),
+                            },
+                        })
                     })
-                    .collect();
+                    .collect::<Result<Vec<LogEntry<M::Command>>, StorageError>>()?;
                 let expected = first_index + (entries.len() as u64 - 1);
                 let last = self.storage.append_entries(first_index, &entries)?;
                 if last != expected || self.storage.last().index != expected {
@@ -130,7 +132,7 @@ where
                     let _ = bond.out.try_send(BondMessage::Raft(msg));
                 }
             }
-            Output::Apply { entries } => self.apply(entries),
+            Output::Apply { entries } => self.apply(entries)?,
             Output::Reverted {
                 to,
                 discarded,
@@ -223,7 +225,7 @@ where
             mosaik_raft::Term<PeerId>,
             Cmd<M::Command>,
         )>,
-    ) {
+    ) -> Result<(), StorageError> {
         let log_position = map::cursor(self.engine.last_log());
         let group_id = *self.acceptor.config.group_id();
         let network_id = self.local.network_id();
@@ -233,12 +235,12 @@ where
             if let Some(anchor) = self.anchor_due(before(index)) {
                 self.snapshot_at(anchor);
             }
-            let mut batch = vec![first.into_value()];
+            let mut batch = vec![first.into_applied().map_err(undecodable)?];
             let mut last = index;
             while let Some((next, _, command)) =
                 iter.next_if(|(i, t, _)| *t == term && self.anchor_due(before(*i)).is_none())
             {
-                batch.push(command.into_value());
+                batch.push(command.into_applied().map_err(undecodable)?);
                 last = next;
             }
             let ctx = BatchContext {
@@ -251,6 +253,7 @@ where
             self.machine.apply_batch(batch, &ctx);
             self.committed = Cursor(map::term(term), map::index(last));
         }
+        Ok(())
     }
 
     pub(super) fn publish_status(&self) {
@@ -297,4 +300,12 @@ where
             changed
         });
     }
+}
+
+/// A command in the log whose bytes no longer decode, though they did once
+/// (see `Cmd`): only a `Datum` whose decoding is not deterministic gets
+/// here, and the group stops rather than apply something else.
+fn undecodable(err: impl core::fmt::Display) -> StorageError {
+    tracing::error!(%err, "a command in the log no longer decodes");
+    StorageError::new(format!("a command in the log no longer decodes: {err}"))
 }
