@@ -22,24 +22,27 @@ use {
 /// command (it need not be Debug).
 ///
 /// Once a command is applied only one form stays in memory: when its bytes
-/// are known to decode ([`Cmd::decode`], which the leader also runs on what
-/// it encodes), applying moves the value out to the machine instead of
-/// copying it, and the log keeps the bytes. A later need for the value (a
-/// dynamic-mode replay, a storage write after the apply) decodes them
-/// again. Every member used to keep both forms of every command, and the
+/// can rebuild it (they were decoded on receipt, or the leader made them
+/// with [`Datum::encode`], whose output `decode` accepts by contract),
+/// applying moves the value out to the machine instead of copying it, and
+/// the log keeps the bytes. A later need for the value (a dynamic-mode
+/// replay, a storage write after the apply) decodes them again; a `Datum`
+/// that breaks the contract then stops the group with an error. Every member used to keep both forms of every command, and the
 /// heap growth that cost in a process is what made B1 slower there.
 /// Commands read back from storage ([`Cmd::new`]) keep their value and are
 /// encoded only if they are sent again.
 pub(crate) struct Cmd<C>(Arc<Parts<C>>);
 
 struct Parts<C> {
-    /// The decoded command. `None` only once a `checked` command is applied.
+    /// The decoded command. `None` only once a `rebuildable` command is
+    /// applied.
     value: Mutex<Option<C>>,
-    /// The encoded command: set from the start when `checked`, else made on
+    /// The encoded command: set from the start when `rebuildable`, else made on
     /// the first call to [`Cmd::bytes`].
     bytes: OnceLock<Bytes>,
-    /// `bytes` decoded once already, so they can stand in for `value`.
-    checked: bool,
+    /// `bytes` can stand in for `value`: they were decoded, or encoded from
+    /// it.
+    rebuildable: bool,
 }
 
 impl<C> Parts<C> {
@@ -63,7 +66,7 @@ impl<C: Datum> Cmd<C> {
         Self(Arc::new(Parts {
             value: Mutex::new(Some(value)),
             bytes: OnceLock::new(),
-            checked: false,
+            rebuildable: false,
         }))
     }
 
@@ -73,8 +76,17 @@ impl<C: Datum> Cmd<C> {
         Ok(Self(Arc::new(Parts {
             value: Mutex::new(Some(value)),
             bytes: bytes.into(),
-            checked: true,
+            rebuildable: true,
         })))
+    }
+
+    /// A command and its bytes (`bytes` = `value.encode()`).
+    pub(crate) fn encoded(value: C, bytes: Bytes) -> Self {
+        Self(Arc::new(Parts {
+            value: Mutex::new(Some(value)),
+            bytes: bytes.into(),
+            rebuildable: true,
+        }))
     }
 
     /// The encoded command (encoded on the first call if it was not yet).
@@ -83,7 +95,7 @@ impl<C: Datum> Cmd<C> {
             return Ok(bytes.clone());
         }
         let value = self.0.value();
-        // Unchecked commands never give their value away.
+        // Only rebuildable commands (bytes set) give their value away.
         let bytes = value.as_ref().map_or_else(|| Ok(Bytes::new()), C::encode)?;
         // A concurrent first call may have won: both encodings are equal.
         let _ = self.0.bytes.set(bytes.clone());
@@ -114,7 +126,7 @@ impl<C: Datum + Clone> Cmd<C> {
     /// the value moves out and the shared command keeps only its bytes;
     /// otherwise it is copied as [`Cmd::into_value`] does.
     pub(crate) fn into_applied(self) -> Result<C, C::DecodeError> {
-        if !self.0.checked {
+        if !self.0.rebuildable {
             return self.into_value();
         }
         let taken = self.0.value().take();
@@ -215,9 +227,41 @@ mod tests {
         assert_eq!(cmd.into_applied().unwrap(), vec![9u8; 16]);
         assert!(
             held(&in_log),
-            "unchecked bytes never stand in for the value"
+            "bytes made later never stand in for the value"
         );
         assert_eq!(in_log.bytes().unwrap(), vec![9u8; 16].encode().unwrap());
+    }
+
+    /// A `Datum` whose bytes `decode` refuses, against its contract.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Lopsided;
+
+    impl Serialize for Lopsided {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_u8(7)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Lopsided {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            bool::deserialize(d).map(|_| Self)
+        }
+    }
+
+    #[test]
+    fn bytes_that_break_the_datum_contract_are_an_error_when_needed_again() {
+        let cmd = Cmd::encoded(Lopsided, Lopsided.encode().unwrap());
+        let in_log = cmd.clone();
+        assert_eq!(
+            cmd.into_applied().unwrap(),
+            Lopsided,
+            "the first apply moves it"
+        );
+        assert!(
+            in_log.clone().into_applied().is_err(),
+            "a replay cannot rebuild it"
+        );
+        assert!(in_log.into_value().is_err(), "nor can a storage write");
     }
 
     #[test]
@@ -227,7 +271,7 @@ mod tests {
         let wire = encoding::serialize(&cmd);
         assert_eq!(wire, encoding::serialize(&value.encode().unwrap()));
         let back: Cmd<Vec<u8>> = encoding::deserialize(&wire).unwrap();
-        assert!(back.0.checked);
+        assert!(back.0.rebuildable);
         assert_eq!(back.into_applied().unwrap(), value);
     }
 }

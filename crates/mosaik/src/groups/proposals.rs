@@ -96,17 +96,10 @@ impl<M: StateMachine> Proposals<M> {
             // to every follower (see `Cmd`).
             let mut encoded = Vec::with_capacity(commands.len());
             for command in &commands {
-                // Decoded back at once: the log may then keep the bytes
-                // alone (see `Cmd`), and an encoding that does not decode is
-                // refused here rather than by every follower.
-                match command.encode().map(Cmd::decode) {
-                    Ok(Ok(cmd)) => {
-                        bytes += cmd.bytes().map_or(0, |b| b.len()) + ENTRY_OVERHEAD;
-                        encoded.push(cmd);
-                    }
-                    Ok(Err(err)) => {
-                        failed = Some(format!("the encoded command does not decode: {err}"));
-                        break;
+                match command.encode() {
+                    Ok(b) => {
+                        bytes += b.len() + ENTRY_OVERHEAD;
+                        encoded.push(Cmd::encoded(command.clone(), b));
                     }
                     Err(err) => {
                         failed = Some(err.to_string());
@@ -338,74 +331,5 @@ mod budget_tests {
         let (ra, rb) = (ra.try_recv().unwrap(), rb.try_recv().unwrap());
         assert_eq!(ra.unwrap(), Index(1)..=Index(6));
         assert_eq!(rb.unwrap(), Index(7)..=Index(12));
-    }
-}
-
-#[cfg(test)]
-mod roundtrip_tests {
-    use {
-        super::*,
-        crate::{
-            UniqueId,
-            groups::{ApplyContext, LogReplaySync, StateMachine},
-        },
-        serde::{Deserialize, Deserializer, Serialize, Serializer},
-    };
-
-    /// Encodes as the byte 7 and decodes only as a bool (0 or 1): a
-    /// custom encoding that does not round-trip.
-    #[derive(Debug, Clone)]
-    struct Lopsided;
-
-    impl Serialize for Lopsided {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_u8(7)
-        }
-    }
-
-    impl<'de> Deserialize<'de> for Lopsided {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            bool::deserialize(d).map(|_| Self)
-        }
-    }
-
-    #[derive(Debug, Clone, Default)]
-    struct Machine;
-
-    impl StateMachine for Machine {
-        type Command = Lopsided;
-        type Query = ();
-        type QueryResult = ();
-        type StateSync = LogReplaySync<Self>;
-
-        fn signature(&self) -> UniqueId {
-            UniqueId::from("lopsided")
-        }
-
-        fn apply(&mut self, _: Lopsided, _: &dyn ApplyContext) {}
-
-        fn query(&self, (): ()) {}
-
-        fn state_sync(&self) -> Self::StateSync {
-            LogReplaySync::default()
-        }
-    }
-
-    /// A command whose bytes do not decode is refused by the leader with
-    /// `Encoding` (handed back, nothing proposed) rather than by every
-    /// follower, which would refuse the whole message it came in.
-    #[test]
-    fn a_command_whose_encoding_does_not_decode_is_refused_at_once() {
-        let mut proposals = Proposals::<Machine>::default();
-        let (tx, mut rx) = oneshot::channel();
-        let mut queue = VecDeque::from([(vec![Lopsided, Lopsided], true, tx)]);
-        assert!(proposals.merge(RequestId(1), &mut queue).is_none());
-        match rx.try_recv().unwrap() {
-            Err(CommandError::Encoding(commands, reason)) => {
-                assert_eq!(commands.len(), 2, "handed back");
-                assert!(reason.contains("does not decode"), "{reason}");
-            }
-            other => panic!("unexpected {other:?}"),
-        }
     }
 }
