@@ -250,6 +250,14 @@ impl<C: Datum + Clone + Sync + Send + 'static> Storage<C> for ReplicaStorage<C> 
         with_store!(mut self, s => s.append_entries(first, entries))
     }
 
+    fn append_owned(
+        &mut self,
+        first: LogIndex,
+        entries: Vec<LogEntry<C>>,
+    ) -> Result<LogIndex, StorageError> {
+        with_store!(mut self, s => s.append_owned(first, entries))
+    }
+
     fn available(&self) -> RangeInclusive<LogIndex> {
         match self {
             Self::Memory(s) => s.available(),

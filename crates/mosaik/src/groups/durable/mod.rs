@@ -237,6 +237,27 @@ impl<C: Datum + Clone + Sync> Storage<C> for DurableStore<C> {
         self.mirror.append_entries(first, entries)
     }
 
+    fn append_owned(
+        &mut self,
+        first: LogIndex,
+        entries: Vec<LogEntry<C>>,
+    ) -> Result<LogIndex, StorageError> {
+        self.io.check()?;
+        self.mirror.check_append(first)?;
+        if entries.is_empty() {
+            return Ok(self.mirror.last().index);
+        }
+        let encoded = entries
+            .iter()
+            .map(encode_entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.io.send(Op::Append {
+            first: first.0,
+            entries: encoded,
+        })?;
+        self.mirror.append_owned(first, entries)
+    }
+
     fn available(&self) -> RangeInclusive<LogIndex> {
         self.mirror.available()
     }

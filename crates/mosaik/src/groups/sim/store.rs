@@ -84,6 +84,14 @@ impl<C: Clone + Send + Sync + 'static> Storage<C> for SimStore<C> {
         self.working.append_entries(first, entries)
     }
 
+    fn append_owned(
+        &mut self,
+        first: LogIndex,
+        entries: Vec<LogEntry<C>>,
+    ) -> Result<LogIndex, StorageError> {
+        self.working.append_owned(first, entries)
+    }
+
     fn available(&self) -> RangeInclusive<LogIndex> {
         self.working.available()
     }

@@ -97,6 +97,20 @@ fn batched_appends<S: Storage<u64>>(store: &mut S) {
     let more = [LogEntry::noop(ballot(2)), LogEntry::command(ballot(2), 99)];
     assert_eq!(store.append_entries(idx(11), &more).unwrap(), idx(12));
     assert_eq!(store.append_entries(idx(13), &[]).unwrap(), idx(12));
+    // Handed over, the same: stored at 13 and 14, nothing for none, and a
+    // wrong first index stores nothing.
+    let owned = vec![LogEntry::command(ballot(2), 100), LogEntry::noop(ballot(3))];
+    assert_eq!(store.append_owned(idx(13), owned).unwrap(), idx(14));
+    assert_eq!(store.append_owned(idx(15), Vec::new()).unwrap(), idx(14));
+    let err = store
+        .append_owned(idx(16), vec![LogEntry::noop(ballot(3))])
+        .unwrap_err();
+    assert!(matches!(err, StorageError::ContractViolation(_)), "{err:?}");
+    assert_eq!(
+        store.get(idx(13)).unwrap(),
+        Some(LogEntry::command(ballot(2), 100))
+    );
+    assert_eq!(store.last(), LogCursor::new(ballot(3), idx(14)));
     let all = store.get_range(&(idx(1)..=idx(12))).unwrap();
     assert_eq!(all.len(), 12);
     assert_eq!(all[9], (idx(10), LogEntry::command(ballot(1), 9)));

@@ -148,6 +148,16 @@ impl<C: Clone + Send + 'static> Storage<C> for InMemoryLogStore<C> {
         Ok(self.last_cursor().index)
     }
 
+    fn append_owned(
+        &mut self,
+        first: LogIndex,
+        entries: Vec<LogEntry<C>>,
+    ) -> Result<LogIndex, StorageError> {
+        self.check_append(first)?;
+        self.entries.extend(entries);
+        Ok(self.last_cursor().index)
+    }
+
     fn available(&self) -> RangeInclusive<LogIndex> {
         self.base.index.next()..=self.last_cursor().index
     }

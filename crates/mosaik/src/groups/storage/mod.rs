@@ -147,6 +147,18 @@ pub trait Storage<C>: Send + 'static {
         entries: &[LogEntry<C>],
     ) -> Result<LogIndex, StorageError>;
 
+    /// [`append_entries`](Self::append_entries) with the entries handed
+    /// over, which the driver uses: a store that keeps entries in memory
+    /// can move them instead of copying each. The default lends them to
+    /// `append_entries`.
+    fn append_owned(
+        &mut self,
+        first: LogIndex,
+        entries: Vec<LogEntry<C>>,
+    ) -> Result<LogIndex, StorageError> {
+        self.append_entries(first, &entries)
+    }
+
     /// Indexes currently held: `first ..= last` (empty, i.e. `last + 1 ..=
     /// last`, when nothing is held).
     fn available(&self) -> RangeInclusive<LogIndex>;

@@ -97,12 +97,13 @@ where
                     })
                     .collect::<Result<Vec<LogEntry<M::Command>>, StorageError>>()?;
                 let expected = first_index + (entries.len() as u64 - 1);
-                let last = self.storage.append_entries(first_index, &entries)?;
+                let count = entries.len();
+                let last = self.storage.append_owned(first_index, entries)?;
                 if last != expected || self.storage.last().index != expected {
                     return Err(StorageError::contract(format!(
                         "append of {} entries at {first_index} ended at {last} (storage last {}), \
                          expected {expected}",
-                        entries.len(),
+                        count,
                         self.storage.last().index
                     )));
                 }
