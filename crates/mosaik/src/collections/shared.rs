@@ -114,7 +114,7 @@ impl<S: CollectionState> Core<S> {
         let lease = home.as_ref().map(Home::lend);
         let storage = match (&lease, storage_error.get()) {
             (_, Some(err)) => Some(ReplicaStorage::Failed(err.clone())),
-            (None, None) => Some(ReplicaStorage::Memory(InMemoryLogStore::default())),
+            (None, None) => Some(ReplicaStorage::Memory(InMemoryLogStore::positions_only())),
             (Some(Some(_)), None) => lease.flatten().map(ReplicaStorage::Durable),
             // Lent to the group of a previous replica in this process.
             (Some(None), None) => None,

@@ -302,6 +302,13 @@ impl<C: Datum + Clone + Sync + Send + 'static> Storage<C> for ReplicaStorage<C> 
         with_store!(self, s => s.term_at(index))
     }
 
+    fn keeps_commands(&self) -> bool {
+        match self {
+            Self::Memory(s) => s.keeps_commands(),
+            Self::Durable(_) | Self::Failed(_) => true,
+        }
+    }
+
     fn prune_prefix(&mut self, up_to: LogCursor) -> Result<(), StorageError> {
         with_store!(mut self, s => s.prune_prefix(up_to))
     }

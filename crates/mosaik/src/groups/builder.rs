@@ -58,7 +58,7 @@ impl<'g> GroupBuilder<'g, (), ()> {
             groups: self.groups,
             key: self.key,
             consensus: self.consensus,
-            storage: InMemoryLogStore::default(),
+            storage: InMemoryLogStore::positions_only(),
             state_machine,
             auth: self.auth,
         }

@@ -2,18 +2,29 @@
 //! read mirror of [`DurableStore`](crate::groups::DurableStore).
 
 use {
-    super::{HardState, LogCursor, LogEntry, LogIndex, Storage, StorageError, StoredSnapshot},
+    super::{
+        Ballot, HardState, LogCursor, LogEntry, LogIndex, Storage, StorageError, StoredSnapshot,
+    },
     core::ops::RangeInclusive,
 };
 
 /// The default storage: a vector in memory, lost on restart (a restarted
 /// member then catches up before it votes). `flush` is immediately ready.
+///
+/// The store a group builder starts with (when no other is given) keeps
+/// positions only: the group's engine holds the log in memory already and
+/// reads storage only when the group starts, so a second copy of every
+/// command would cost memory and nothing else. The driver then writes no
+/// commands to it, and reading one back is an error. A store made with
+/// [`Default`] keeps everything, as the contract says.
 #[derive(Debug, Clone)]
 pub struct InMemoryLogStore<C> {
     hard: HardState,
     base: LogCursor,
     entries: Vec<LogEntry<C>>,
     snapshot: Option<StoredSnapshot>,
+    /// `false`: the positions-only store (see above).
+    commands: bool,
 }
 
 impl<C> Default for InMemoryLogStore<C> {
@@ -23,6 +34,7 @@ impl<C> Default for InMemoryLogStore<C> {
             base: LogCursor::zero(),
             entries: Vec::new(),
             snapshot: None,
+            commands: true,
         }
     }
 }
@@ -40,6 +52,28 @@ impl<C> InMemoryLogStore<C> {
             base,
             entries,
             snapshot,
+            commands: true,
+        }
+    }
+
+    /// The store a group builder starts with: positions only (see the type's
+    /// docs).
+    pub(crate) fn positions_only() -> Self {
+        Self {
+            commands: false,
+            ..Self::default()
+        }
+    }
+
+    /// Entries are read back: an error for the positions-only store, which
+    /// holds none worth reading.
+    fn readable(&self) -> Result<(), StorageError> {
+        if self.commands {
+            Ok(())
+        } else {
+            Err(StorageError::new(
+                "the group's default in-memory store keeps log positions only",
+            ))
         }
     }
 
@@ -163,7 +197,11 @@ impl<C: Clone + Send + 'static> Storage<C> for InMemoryLogStore<C> {
     }
 
     fn get(&self, index: LogIndex) -> Result<Option<LogEntry<C>>, StorageError> {
-        Ok(self.offset(index).map(|i| self.entries[i].clone()))
+        let Some(i) = self.offset(index) else {
+            return Ok(None);
+        };
+        self.readable()?;
+        Ok(Some(self.entries[i].clone()))
     }
 
     fn get_range(
@@ -176,6 +214,7 @@ impl<C: Clone + Send + 'static> Storage<C> for InMemoryLogStore<C> {
         let mut index = start;
         while index <= end {
             if let Some(i) = self.offset(index) {
+                self.readable()?;
                 out.push((index, self.entries[i].clone()));
             }
             index = index.next();
@@ -189,6 +228,17 @@ impl<C: Clone + Send + 'static> Storage<C> for InMemoryLogStore<C> {
             self.entries.truncate(offset);
         }
         Ok(())
+    }
+
+    fn term_at(&self, index: LogIndex) -> Result<Option<Ballot>, StorageError> {
+        if index == self.base.index {
+            return Ok(Some(self.base.term));
+        }
+        Ok(self.offset(index).map(|i| self.entries[i].term))
+    }
+
+    fn keeps_commands(&self) -> bool {
+        self.commands
     }
 
     fn base(&self) -> LogCursor {
@@ -234,5 +284,48 @@ impl<C: Clone + Send + 'static> Storage<C> for InMemoryLogStore<C> {
 
     fn flush(&mut self) -> impl Future<Output = Result<(), StorageError>> + Send {
         core::future::ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ballot(round: u64) -> Ballot {
+        Ballot::new(round, crate::SecretKey::from_bytes(&[1; 32]).public())
+    }
+
+    /// The builder's store keeps every position the driver checks (last,
+    /// terms, truncation, prunes behind a snapshot) but refuses to hand back
+    /// an entry: it holds placeholders, not commands.
+    #[test]
+    fn the_positions_only_store_keeps_positions_and_refuses_reads() {
+        let mut store = InMemoryLogStore::<u64>::positions_only();
+        assert!(!store.keeps_commands());
+        assert!(InMemoryLogStore::<u64>::default().keeps_commands());
+        let entries = (1..=5).map(|r| LogEntry::noop(ballot(r))).collect();
+        assert_eq!(
+            store.append_owned(LogIndex(1), entries).unwrap(),
+            LogIndex(5)
+        );
+        assert_eq!(store.last(), LogCursor::new(ballot(5), LogIndex(5)));
+        assert_eq!(store.term_at(LogIndex(3)).unwrap(), Some(ballot(3)));
+        assert_eq!(store.term_at(LogIndex(0)).unwrap(), Some(Ballot::zero()));
+        assert!(store.get(LogIndex(2)).is_err());
+        assert!(store.get_range(&(LogIndex(1)..=LogIndex(2))).is_err());
+        // Nothing held there: nothing to refuse (a fresh group's start).
+        assert_eq!(store.get(LogIndex(9)).unwrap(), None);
+        assert!(store.get_range(&store.available()).is_err());
+        store.truncate(LogIndex(5)).unwrap();
+        let at = LogCursor::new(ballot(2), LogIndex(2));
+        store
+            .save_snapshot(StoredSnapshot {
+                at,
+                data: bytes::Bytes::new(),
+            })
+            .unwrap();
+        store.prune_prefix(at).unwrap();
+        assert_eq!(store.available(), LogIndex(3)..=LogIndex(4));
+        assert_eq!(store.term_at(LogIndex(2)).unwrap(), Some(ballot(2)));
     }
 }

@@ -17,7 +17,12 @@
 //! - **Appends never overwrite.** [`Storage::append_entries`] takes the
 //!   index of the first entry, which must be `last + 1`; anything else is a
 //!   [`StorageError::ContractViolation`] and stores nothing. To replace a
-//!   suffix, [`Storage::truncate`] first.
+//!   suffix, [`Storage::truncate`] first. The driver calls
+//!   [`Storage::append_owned`], the same append with the entries handed
+//!   over; by default it lends them to `append_entries`.
+//! - **Read back when the group starts.** The driver reads entries only to
+//!   restore a member at its start; afterwards the engine's own log serves
+//!   every read, and writes keep storage in step with it.
 //! - **Pruning needs a snapshot.** [`Storage::prune_prefix`] is refused
 //!   ([`StorageError::NoSnapshot`]) unless a snapshot at or after the prune
 //!   point was saved; [`Storage::save_snapshot`] must reach the disk before
@@ -207,6 +212,13 @@ pub trait Storage<C>: Send + 'static {
 
     /// The stored snapshot, if any.
     fn snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError>;
+
+    /// Whether the driver writes commands to this store (the default). Only
+    /// the positions-only store a group builder starts with says no.
+    #[doc(hidden)]
+    fn keeps_commands(&self) -> bool {
+        true
+    }
 
     /// Whether what this store holds survives a restart (the default). For
     /// a store that forgets everything anyway (the in-memory one) the

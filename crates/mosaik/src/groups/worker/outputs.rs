@@ -82,16 +82,21 @@ where
                 if self.storage.last().index.next() != first_index {
                     self.storage.truncate(first_index)?;
                 }
+                // The positions-only store gets no commands (nothing
+                // reads them), so none is copied for it.
+                let commands = self.storage.keeps_commands();
                 let entries = append
                     .into_iter()
                     .map(|entry| {
                         Ok(LogEntry {
                             term: entry.term,
                             payload: match entry.payload {
-                                mosaik_raft::Payload::Noop => mosaik_raft::Payload::Noop,
-                                mosaik_raft::Payload::Command(c) => mosaik_raft::Payload::Command(
-                                    c.into_value().map_err(undecodable)?,
-                                ),
+                                mosaik_raft::Payload::Command(c) if commands => {
+                                    mosaik_raft::Payload::Command(
+                                        c.into_value().map_err(undecodable)?,
+                                    )
+                                }
+                                _ => mosaik_raft::Payload::Noop,
                             },
                         })
                     })
