@@ -123,6 +123,28 @@ impl<C: Datum + Clone> DurableStore<C> {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Checks an append and queues its entries for the log; the caller then
+    /// adds them to the mirror.
+    fn write_append(
+        &mut self,
+        first: LogIndex,
+        entries: &[LogEntry<C>],
+    ) -> Result<(), StorageError> {
+        self.io.check()?;
+        self.mirror.check_append(first)?;
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let encoded = entries
+            .iter()
+            .map(encode_entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.io.send(Op::Append {
+            first: first.0,
+            entries: encoded,
+        })
+    }
 }
 
 fn decode_cursor(index: u64, meta: &[u8]) -> Result<LogCursor, String> {
@@ -221,19 +243,7 @@ impl<C: Datum + Clone + Sync> Storage<C> for DurableStore<C> {
         first: LogIndex,
         entries: &[LogEntry<C>],
     ) -> Result<LogIndex, StorageError> {
-        self.io.check()?;
-        self.mirror.check_append(first)?;
-        if entries.is_empty() {
-            return Ok(self.mirror.last().index);
-        }
-        let encoded = entries
-            .iter()
-            .map(encode_entry)
-            .collect::<Result<Vec<_>, _>>()?;
-        self.io.send(Op::Append {
-            first: first.0,
-            entries: encoded,
-        })?;
+        self.write_append(first, entries)?;
         self.mirror.append_entries(first, entries)
     }
 
@@ -242,19 +252,7 @@ impl<C: Datum + Clone + Sync> Storage<C> for DurableStore<C> {
         first: LogIndex,
         entries: Vec<LogEntry<C>>,
     ) -> Result<LogIndex, StorageError> {
-        self.io.check()?;
-        self.mirror.check_append(first)?;
-        if entries.is_empty() {
-            return Ok(self.mirror.last().index);
-        }
-        let encoded = entries
-            .iter()
-            .map(encode_entry)
-            .collect::<Result<Vec<_>, _>>()?;
-        self.io.send(Op::Append {
-            first: first.0,
-            entries: encoded,
-        })?;
+        self.write_append(first, &entries)?;
         self.mirror.append_owned(first, entries)
     }
 

@@ -308,9 +308,10 @@ where
     }
 }
 
-/// A command in the log whose bytes no longer decode, though they did once
-/// (see `Cmd`): only a `Datum` whose decoding is not deterministic gets
-/// here, and the group stops rather than apply something else.
+/// A command in the log whose bytes do not decode when its value is needed
+/// again (see `Cmd`): only a `Datum` that breaks its contract gets here
+/// (`decode` refuses what `encode` made, or what it accepted once), and
+/// the group stops rather than apply something else.
 fn undecodable(err: impl core::fmt::Display) -> StorageError {
     tracing::error!(%err, "a command in the log no longer decodes");
     StorageError::new(format!("a command in the log no longer decodes: {err}"))
