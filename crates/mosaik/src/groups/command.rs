@@ -108,12 +108,12 @@ impl<C: Datum + Clone> Cmd<C> {
     /// otherwise (decoded again once it was applied). For storage writes.
     pub(crate) fn into_value(self) -> Result<C, C::DecodeError> {
         match Arc::try_unwrap(self.0) {
-            Ok(parts) => {
-                let Parts { value, bytes, .. } = parts;
-                match value.into_inner().unwrap_or_else(PoisonError::into_inner) {
-                    Some(value) => Ok(value),
-                    None => C::decode(bytes.get().map_or(&[][..], |b| b)),
-                }
+            Ok(mut parts) => {
+                let value = parts
+                    .value
+                    .get_mut()
+                    .unwrap_or_else(PoisonError::into_inner);
+                value.take().map_or_else(|| parts.decoded(), Ok)
             }
             Err(shared) => {
                 let value = shared.value().clone();

@@ -210,11 +210,13 @@ impl<C: Clone + Send + 'static> Storage<C> for InMemoryLogStore<C> {
     ) -> Result<Vec<(LogIndex, LogEntry<C>)>, StorageError> {
         let start = (*range.start()).max(self.base.index.next());
         let end = (*range.end()).min(self.last_cursor().index);
+        if start <= end {
+            self.readable()?;
+        }
         let mut out = Vec::new();
         let mut index = start;
         while index <= end {
             if let Some(i) = self.offset(index) {
-                self.readable()?;
                 out.push((index, self.entries[i].clone()));
             }
             index = index.next();
