@@ -78,6 +78,13 @@ pub enum Input<Id, C> {
     /// Time passed (the shell's timer for [`Engine::next_deadline`](crate::Engine::next_deadline)
     /// fired). Expired timers are also processed on every other input.
     Tick,
+    /// The shell has no other input ready. A leader holds back a message to a follower that
+    /// would only carry a new commit index (a *commit notice*), because the entries of the
+    /// next proposal carry it too and the follower then answers once instead of twice; this
+    /// input sends the notices held so far. A shell that never feeds it stays correct: the
+    /// next entries or heartbeat carry the commit index. See
+    /// [`Engine::holds_commit_notices`](crate::Engine::holds_commit_notices).
+    Idle,
     /// A message from a peer.
     Message {
         /// Sender.

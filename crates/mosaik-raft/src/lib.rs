@@ -10,6 +10,9 @@
 //! 2. drain the [`Output`]s **in order** with [`Engine::poll_output`]: persist hard state and
 //!    log writes, send messages, apply committed commands, answer requests;
 //! 3. arm one timer for [`Engine::next_deadline`] and feed `Input::Tick` when it fires.
+//! 4. feed `Input::Idle` when no other input is ready and [`Engine::holds_commit_notices`]
+//!    says a leader waits to tell followers a new commit index (it batches those notices with
+//!    the next entries it sends).
 //!
 //! Time is an [`Instant`] (milliseconds since an origin the shell picks). Randomness comes from a
 //! splitmix64 generator seeded in [`Engine::new`]. A restart is a new engine built from the

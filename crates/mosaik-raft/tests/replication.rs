@@ -5,7 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::{Cluster, fast_config};
-use mosaik_raft::{CommitError, Index, Output, Payload, PlantedBug, ProposeError, Role};
+use mosaik_raft::{
+    CommitError, Index, Input, Message, Output, Payload, PlantedBug, ProposeError, Role,
+};
 
 fn is_committed_ok(out: Option<&Output<u64, u64>>) -> bool {
     matches!(out, Some(Output::Committed { result: Ok(_), .. }))
@@ -342,4 +344,80 @@ fn partly_replicated_batch_reports_its_committed_prefix() {
     );
     let applied: Vec<u64> = cluster.node(2).sm.values().copied().collect();
     assert_eq!(applied, [10], "exactly the prefix was applied");
+}
+
+/// The `AppendEntries` the leader has queued for `to`: (entries, leader commit) of each.
+fn appends_to(cluster: &Cluster, to: u64) -> Vec<(usize, Index)> {
+    cluster
+        .queue
+        .values()
+        .filter(|f| f.from == 1 && f.to == to)
+        .filter_map(|f| match &f.msg {
+            Message::AppendEntries {
+                entries,
+                leader_commit,
+                ..
+            } => Some((entries.len(), *leader_commit)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A leader holds back a message that would only tell followers a new commit index: the next
+/// proposal's entries carry it, so each follower acknowledges one message per round instead of
+/// two. `Input::Idle` (the shell has nothing else ready) sends what is held.
+#[test]
+fn commit_notices_ride_on_the_next_entries_or_go_when_idle() {
+    let mut cluster = Cluster::new(3, &fast_config(), 71);
+    cluster.auto_deliver = false;
+    cluster.idle = false;
+    cluster.elect(1, &[2, 3]);
+    cluster.deliver_all();
+    cluster.input(1, Input::Idle);
+    cluster.deliver_all();
+    let round = |cluster: &mut Cluster, command: u64| {
+        cluster.propose(1, vec![command]);
+        cluster.deliver_where(|f| f.from == 1);
+        cluster.deliver_where(|f| f.to == 1);
+    };
+    round(&mut cluster, 10);
+    let commit = cluster.engine(1).commit_index();
+    assert!(cluster.engine(1).holds_commit_notices());
+    assert!(appends_to(&cluster, 2).is_empty(), "no commit-only message");
+    assert!(cluster.engine(2).commit_index() < commit);
+    // The next proposal's entries carry the commit index.
+    cluster.propose(1, vec![11]);
+    assert_eq!(appends_to(&cluster, 2), [(1, commit)]);
+    assert!(!cluster.engine(1).holds_commit_notices());
+    cluster.deliver_where(|f| f.from == 1);
+    assert_eq!(cluster.engine(2).commit_index(), commit);
+    cluster.deliver_where(|f| f.to == 1);
+    // Nothing more to send it with: idle sends the notice, an empty `AppendEntries`.
+    let commit = cluster.engine(1).commit_index();
+    assert!(appends_to(&cluster, 3).is_empty());
+    cluster.input(1, Input::Idle);
+    assert_eq!(appends_to(&cluster, 3), [(0, commit)]);
+    assert!(!cluster.engine(1).holds_commit_notices());
+    cluster.deliver_all();
+    for id in [2, 3] {
+        assert_eq!(cluster.engine(id).commit_index(), commit, "node {id}");
+        let applied: Vec<u64> = cluster.node(id).sm.values().copied().collect();
+        assert_eq!(applied, [10, 11], "node {id}");
+    }
+}
+
+/// A shell that never feeds `Input::Idle` stays live: the heartbeat carries the commit index.
+#[test]
+fn a_held_commit_notice_goes_with_the_heartbeat() {
+    let mut cluster = Cluster::new(3, &fast_config(), 72);
+    cluster.idle = false;
+    let leader = cluster.wait_for_leader();
+    cluster.run_for(Duration::from_millis(100));
+    cluster.propose(leader, vec![5]);
+    assert!(cluster.run_until(Duration::from_secs(2), |c| {
+        c.ids().iter().all(|id| {
+            c.engine(*id).commit_index() == c.engine(leader).commit_index()
+                && c.node(*id).sm.values().any(|v| *v == 5)
+        })
+    }));
 }

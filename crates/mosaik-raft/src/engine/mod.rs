@@ -194,8 +194,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     pub fn handle(&mut self, now: Instant, input: Input<Id, C>) {
         self.now = self.now.max(now);
         self.fire_timers();
+        let idle = matches!(input, Input::Idle);
         match input {
-            Input::Tick => {}
+            Input::Tick | Input::Idle => {}
             Input::Message { from, msg } => {
                 if from != self.id {
                     self.on_message(from, msg);
@@ -216,7 +217,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             Input::EndCatchUp => self.on_end_catch_up(),
         }
         self.check_caught_up();
-        self.flush();
+        self.flush(idle);
     }
 
     /// Next output, in emission order.

@@ -79,6 +79,8 @@ pub struct InFlight {
     pub msg: Msg,
 }
 
+// Independent switches a test flips one at a time; an enum per pair would only rename them.
+#[allow(clippy::struct_excessive_bools)]
 pub struct Cluster {
     pub now: Instant,
     pub nodes: BTreeMap<Id, Node>,
@@ -97,6 +99,9 @@ pub struct Cluster {
     /// When false, messages stay queued until the test delivers them.
     pub auto_deliver: bool,
     pub auto_state_sync: bool,
+    /// When false, the shell never feeds `Input::Idle`: commit notices a leader holds back
+    /// wait for its next entries or heartbeat.
+    pub idle: bool,
     /// Committed entries must never change (strict mode, or no partitions). Off for dynamic
     /// partition tests, where reverts are expected.
     pub check_committed: bool,
@@ -136,6 +141,7 @@ impl Cluster {
             bonds: BTreeSet::new(),
             auto_deliver: true,
             auto_state_sync: true,
+            idle: true,
             check_committed: true,
             committed: BTreeMap::new(),
             leaders_by_term: BTreeMap::new(),

@@ -172,6 +172,13 @@ impl Cluster {
             return;
         };
         engine.handle(now, input);
+        // A real shell feeds `Idle` only when nothing else is ready: half the steps play that
+        // (held commit notices go out now), the other half leave them for the next entries, a
+        // heartbeat or a later idle step.
+        if engine.holds_commit_notices() && self.rng.gen_bool(0.5) {
+            let engine = self.node_mut(id).engine.as_mut().expect("running");
+            engine.handle(now, Input::Idle);
+        }
         let mut carried = 0;
         while let Some(out) = self
             .node_mut(id)

@@ -7,6 +7,9 @@
 //! waiting and made durable by one `flush` before the next output that
 //! depends on them (group commit, see `outputs.rs`), as the engine's
 //! contract requires. Applies go through `apply_batch`, one batch per term.
+//! When no input is ready, the loop feeds the engine `Input::Idle`, so the
+//! commit notices a leader holds back (for the next entries to carry) go
+//! out before it waits.
 
 mod catchup;
 mod compaction;
@@ -379,6 +382,13 @@ where
                 }
                 Some(event) = events.recv() => {
                     worker.bond_events(queued_behind(event, &mut events)).await
+                }
+                // Last, so anything else ready goes first: one yield lets the
+                // clients a commit woke queue their next proposals, whose
+                // entries then carry the commit index the engine holds back.
+                () = tokio::task::yield_now(), if worker.engine.holds_commit_notices() => {
+                    worker.engine.handle(worker.now(), Input::Idle);
+                    worker.drain().await
                 }
             };
             if let Err(err) = step {
