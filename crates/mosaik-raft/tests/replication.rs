@@ -421,3 +421,60 @@ fn a_held_commit_notice_goes_with_the_heartbeat() {
         })
     }));
 }
+
+/// A follower answers an `AppendEntries` before it applies what the message's commit index
+/// commits: the leader's commit waits for the answer, and the answer never depends on the apply.
+#[test]
+fn a_follower_answers_before_it_applies() {
+    let mut cluster = Cluster::new(3, &fast_config(), 73);
+    cluster.auto_deliver = false;
+    cluster.idle = false;
+    cluster.elect(1, &[2, 3]);
+    cluster.deliver_all();
+    cluster.propose(1, vec![10]);
+    cluster.deliver_where(|f| f.from == 1);
+    cluster.deliver_where(|f| f.to == 1);
+    let commit = cluster.engine(1).commit_index();
+    cluster.propose(1, vec![11]);
+    // Node 2 handles the append carrying `commit` by hand, so its outputs can be read in order.
+    let key = *cluster
+        .queue
+        .iter()
+        .find(|(_, f)| f.from == 1 && f.to == 2)
+        .map(|(key, _)| key)
+        .expect("an append for node 2");
+    let flight = cluster.queue.remove(&key).expect("queued");
+    let now = cluster.now;
+    let node = cluster.nodes.get_mut(&2).expect("node 2");
+    let engine = node.engine.as_mut().expect("up");
+    engine.handle(
+        now,
+        Input::Message {
+            from: 1,
+            msg: flight.msg,
+        },
+    );
+    let outputs = engine.drain_outputs();
+    let answered = outputs.iter().position(|o| {
+        matches!(
+            o,
+            Output::Send {
+                msg: Message::AppendEntriesResponse { .. },
+                ..
+            }
+        )
+    });
+    let applied = outputs
+        .iter()
+        .position(|o| matches!(o, Output::Apply { .. }));
+    let persisted = outputs.iter().position(Output::is_persist);
+    assert!(
+        persisted.is_some() && persisted < answered,
+        "persisted first: {outputs:?}"
+    );
+    assert!(
+        answered.is_some() && applied.is_some() && answered < applied,
+        "answer, then apply: {outputs:?}"
+    );
+    assert_eq!(engine.commit_index(), commit);
+}

@@ -133,6 +133,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             return;
         }
         let election_due = self.election_due;
+        let mut commit_to = None;
         let result = match self.accept_leader(from, term, leader) {
             Acceptance::Ignore => return,
             Acceptance::Stale => AppendResult::Conflict {
@@ -142,7 +143,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             },
             Acceptance::Accept => {
                 self.note_leader_commit(leader, commit.index);
-                let result = self.append_from_leader(leader, prev, entries, commit);
+                let (result, to) = self.append_from_leader(leader, prev, entries, commit);
+                commit_to = to;
                 if matches!(result, AppendResult::Diverged { .. }) {
                     // A leader whose history loses to ours is no leader of ours: no lease for it
                     // (our side must be able to elect), and our election timer keeps running
@@ -166,17 +168,37 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 vote,
             },
         );
+        // Applied after the acknowledgement is on its way: the leader's commit waits for the
+        // answer, not for this member's apply (which the answer never depends on).
+        if let Some(to) = commit_to {
+            self.commit_to(to);
+        }
     }
 
     /// The log-matching check and repair. Truncates only on a real conflict; entries we already
     /// hold are kept (a delayed, shorter `AppendEntries` must not cut acknowledged entries).
+    /// On success also the index to commit through, once the answer is sent.
     fn append_from_leader(
+        &mut self,
+        leader: Id,
+        prev: Cursor<Id>,
+        entries: Vec<Entry<Id, C>>,
+        commit: LeaderCommit,
+    ) -> (AppendResult<Id>, Option<Index>) {
+        match self.check_from_leader(leader, prev, entries, commit) {
+            Ok((result, to)) => (result, Some(to)),
+            Err(result) => (result, None),
+        }
+    }
+
+    /// `append_from_leader`'s checks: `Err` with the answer when the entries are not taken.
+    fn check_from_leader(
         &mut self,
         leader: Id,
         mut prev: Cursor<Id>,
         mut entries: Vec<Entry<Id, C>>,
         commit: LeaderCommit,
-    ) -> AppendResult<Id> {
+    ) -> Result<(AppendResult<Id>, Index), AppendResult<Id>> {
         let base = self.log.base();
         let after_base = AppendResult::Conflict {
             rejected_prev: prev.index,
@@ -199,20 +221,20 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 if newest > base.term
                     && let Some(contested) = self.contest(departs, commit.overrule)
                 {
-                    return contested;
+                    return Err(contested);
                 }
                 if newest > base.term {
                     let position = Cursor::new(newest, prev.index + entries.len() as u64);
                     self.diverged_base(leader, position);
                 }
-                return after_base;
+                return Err(after_base);
             };
             if at_base.term != base.term {
                 if let Some(contested) = self.contest(departs, commit.overrule) {
-                    return contested;
+                    return Err(contested);
                 }
                 self.diverged_base(leader, Cursor::new(at_base.term, base.index));
-                return after_base;
+                return Err(after_base);
             }
             entries.drain(..usize::try_from(skip).unwrap_or(usize::MAX));
             prev = base;
@@ -220,31 +242,31 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         match self.log.term_at(prev.index) {
             None => {
                 if let Some(fetching) = self.fetch_on_gap(leader, prev.index, commit.index) {
-                    return fetching;
+                    return Err(fetching);
                 }
-                return AppendResult::Conflict {
+                return Err(AppendResult::Conflict {
                     rejected_prev: prev.index,
                     hint: self.log.last_index().next(),
                     conflict_term: None,
-                };
+                });
             }
             Some(ours) if ours != prev.term => {
                 self.fetch = None; // no gap left: the leader repairs the rest
                 if prev.index == base.index {
                     if let Some(contested) = self.contest(departs, commit.overrule) {
-                        return contested;
+                        return Err(contested);
                     }
                     self.diverged_base(leader, prev);
-                    return after_base;
+                    return Err(after_base);
                 }
                 // Skip our whole run of the conflicting term in one round trip; with the term,
                 // a leader that shares part of that run skips the shared part too.
                 let hint = self.log.first_index_with_term_at_least(ours);
-                return AppendResult::Conflict {
+                return Err(AppendResult::Conflict {
                     rejected_prev: prev.index,
                     hint: hint.max(base.index.next()),
                     conflict_term: Some(ours),
-                };
+                });
             }
             Some(_) => self.fetch = None, // the gap is closed
         }
@@ -253,15 +275,14 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             && conflict <= self.known_commit()
             && let Some(contested) = self.contest(conflict, commit.overrule)
         {
-            return contested;
+            return Err(contested);
         }
         self.append_new_entries(prev.index, entries);
         let to = commit.index.min(match_index);
         if to > self.commit {
             self.record_commit_weight(to, commit.weight); // we now share the leader's commit
         }
-        self.commit_to(to);
-        AppendResult::Success { match_index }
+        Ok((AppendResult::Success { match_index }, to))
     }
 
     /// The first index from `prev_index + 1` on where `entries` disagree with our log.
