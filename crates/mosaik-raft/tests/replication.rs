@@ -363,24 +363,28 @@ fn appends_to(cluster: &Cluster, to: u64) -> Vec<(usize, Index)> {
         .collect()
 }
 
-/// A leader holds back a message that would only tell followers a new commit index: the next
-/// proposal's entries carry it, so each follower acknowledges one message per round instead of
-/// two. `Input::Idle` (the shell has nothing else ready) sends what is held.
-#[test]
-fn commit_notices_ride_on_the_next_entries_or_go_when_idle() {
-    let mut cluster = Cluster::new(3, &fast_config(), 71);
+/// Three members led by node 1, messages delivered by hand and no `Input::Idle` fed, after
+/// one committed round of command 10 (its commit index known to the leader only).
+fn led_by_one_without_idle(seed: u64) -> Cluster {
+    let mut cluster = Cluster::new(3, &fast_config(), seed);
     cluster.auto_deliver = false;
     cluster.idle = false;
     cluster.elect(1, &[2, 3]);
     cluster.deliver_all();
     cluster.input(1, Input::Idle);
     cluster.deliver_all();
-    let round = |cluster: &mut Cluster, command: u64| {
-        cluster.propose(1, vec![command]);
-        cluster.deliver_where(|f| f.from == 1);
-        cluster.deliver_where(|f| f.to == 1);
-    };
-    round(&mut cluster, 10);
+    cluster.propose(1, vec![10]);
+    cluster.deliver_where(|f| f.from == 1);
+    cluster.deliver_where(|f| f.to == 1);
+    cluster
+}
+
+/// A leader holds back a message that would only tell followers a new commit index: the next
+/// proposal's entries carry it, so each follower acknowledges one message per round instead of
+/// two. `Input::Idle` (the shell has nothing else ready) sends what is held.
+#[test]
+fn commit_notices_ride_on_the_next_entries_or_go_when_idle() {
+    let mut cluster = led_by_one_without_idle(71);
     let commit = cluster.engine(1).commit_index();
     assert!(cluster.engine(1).holds_commit_notices());
     assert!(appends_to(&cluster, 2).is_empty(), "no commit-only message");
@@ -426,14 +430,7 @@ fn a_held_commit_notice_goes_with_the_heartbeat() {
 /// commits: the leader's commit waits for the answer, and the answer never depends on the apply.
 #[test]
 fn a_follower_answers_before_it_applies() {
-    let mut cluster = Cluster::new(3, &fast_config(), 73);
-    cluster.auto_deliver = false;
-    cluster.idle = false;
-    cluster.elect(1, &[2, 3]);
-    cluster.deliver_all();
-    cluster.propose(1, vec![10]);
-    cluster.deliver_where(|f| f.from == 1);
-    cluster.deliver_where(|f| f.to == 1);
+    let mut cluster = led_by_one_without_idle(73);
     let commit = cluster.engine(1).commit_index();
     cluster.propose(1, vec![11]);
     // Node 2 handles the append carrying `commit` by hand, so its outputs can be read in order.
