@@ -354,6 +354,31 @@ impl Liveness {
 
 type Labels = Arc<[(&'static str, String); 2]>;
 
+/// A bond direction's message and byte counters, registered once when the
+/// bond starts: `metrics::counter!` with labels builds its key (a vector
+/// and a copy of each label) on every call, which was a tenth of all
+/// allocations on B1's commit path. As everywhere else (streams do the
+/// same), series are recorded by the recorder installed when the bond
+/// starts.
+struct Traffic {
+    messages: metrics::Counter,
+    bytes: metrics::Counter,
+}
+
+impl Traffic {
+    fn new(messages: &'static str, bytes: &'static str, labels: &Labels) -> Self {
+        Self {
+            messages: metrics::counter!(messages, labels.as_ref()),
+            bytes: metrics::counter!(bytes, labels.as_ref()),
+        }
+    }
+
+    fn record(&self, count: usize, size: usize) {
+        self.messages.increment(count as u64);
+        self.bytes.increment(size as u64);
+    }
+}
+
 /// Starts the reader and writer tasks of a bond over `link` (the rest of
 /// its `NewBond`: the peer's entry, standing and ticket expiry).
 pub(crate) fn spawn<C: Datum + Sync + Clone>(
@@ -385,7 +410,11 @@ pub(crate) fn spawn<C: Datum + Sync + Clone>(
         discovery: discovery.clone(),
         config: config.clone(),
         liveness: liveness.clone(),
-        labels: labels.clone(),
+        traffic: Traffic::new(
+            "mosaik.groups.bonds.messages.received",
+            "mosaik.groups.bonds.bytes.received",
+            &labels,
+        ),
     };
     tokio::spawn(reader.run());
     let writer = Writer {
@@ -395,12 +424,17 @@ pub(crate) fn spawn<C: Datum + Sync + Clone>(
         heartbeat,
         expires,
         liveness,
-        labels,
+        traffic: Traffic::new(
+            "mosaik.groups.bonds.messages.sent",
+            "mosaik.groups.bonds.bytes.sent",
+            &labels,
+        ),
         renewal: Renewal {
             peer,
             discovery,
             config,
         },
+        frames: Vec::new(),
     };
     tokio::spawn(writer.run());
     BondHandle {
@@ -423,7 +457,7 @@ struct Reader<C> {
     discovery: Discovery,
     config: Arc<GroupConfig>,
     liveness: Liveness,
-    labels: Labels,
+    traffic: Traffic,
 }
 
 impl<C: Datum + Sync> Reader<C> {
@@ -444,9 +478,7 @@ impl<C: Datum + Sync> Reader<C> {
             .await
         {
             self.liveness.heard();
-            let labels = self.labels.as_ref();
-            metrics::counter!("mosaik.groups.bonds.messages.received", labels).increment(1);
-            metrics::counter!("mosaik.groups.bonds.bytes.received", labels).increment(size as u64);
+            self.traffic.record(1, size);
             match msg {
                 BondMessage::Ping => {
                     // Dropped when the queue is full: it has traffic then.
@@ -519,8 +551,10 @@ struct Writer<C> {
     heartbeat: Heartbeat,
     expires: Expiration,
     liveness: Liveness,
-    labels: Labels,
+    traffic: Traffic,
     renewal: Renewal,
+    /// The frames of the message being sent (empty between messages).
+    frames: Vec<bytes::Bytes>,
 }
 
 /// Re-checks the peer's tickets when the ones the bond was admitted with
@@ -595,22 +629,25 @@ impl<C: Datum + Sync + Clone> Writer<C> {
     /// Sends one message (an oversized `AppendEntries` as several, see
     /// [`encode_within`]); false if the link failed or stalled.
     async fn send(&mut self, msg: &BondMessage<C>) -> bool {
-        let mut frames = Vec::new();
+        // The list is kept between messages: one allocation less per message.
+        let mut frames = core::mem::take(&mut self.frames);
         // Commands were checked to encode when submitted; a message that
         // still fails is skipped rather than killing the bond.
         encode_within(msg, self.heartbeat.append_budget, &mut frames);
-        for bytes in frames {
+        let mut sent_all = true;
+        for bytes in frames.drain(..) {
             let size = bytes.len();
             let sent =
                 tokio::time::timeout(self.heartbeat.dead_after(), self.sender.send_raw(bytes));
             if !matches!(sent.await, Ok(Ok(()))) {
-                return false;
+                sent_all = false;
+                break;
             }
-            let labels = self.labels.as_ref();
-            metrics::counter!("mosaik.groups.bonds.messages.sent", labels).increment(1);
-            metrics::counter!("mosaik.groups.bonds.bytes.sent", labels).increment(size as u64);
+            self.traffic.record(1, size);
         }
-        true
+        frames.clear();
+        self.frames = frames;
+        sent_all
     }
 }
 

@@ -172,6 +172,9 @@ pub(crate) struct Worker<S, M: StateMachine> {
     /// The digest of a held snapshot being computed off the loop.
     digests: digests::Digests,
     labels: Arc<[(&'static str, String); 2]>,
+    /// `mosaik.groups.raft.committed`, registered once: it is set on every
+    /// commit advance, and a labelled `gauge!` builds its key on each call.
+    committed_gauge: metrics::Gauge,
 }
 
 impl<S, M> Worker<S, M>
@@ -290,6 +293,7 @@ where
             unflushed: false,
             deferred: compaction::Deferred::new(encoded_tx),
             digests: digests::Digests::new(digested_tx),
+            committed_gauge: metrics::gauge!("mosaik.groups.raft.committed", labels.as_ref()),
             labels,
         };
         // A snapshot restored from storage is offered once digested.

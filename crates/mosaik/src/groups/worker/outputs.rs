@@ -146,8 +146,7 @@ where
             } => self.reverted(to, discarded, replay_from)?,
             Output::CommitAdvanced(index) => {
                 self.committed.1 = map::index(index);
-                metrics::gauge!("mosaik.groups.raft.committed", self.labels.as_ref())
-                    .set(gauge(index.0));
+                self.committed_gauge.set(gauge(index.0));
                 self.sync_committed();
             }
             Output::NeedLogFetch { up_to, .. } => self.need_log_fetch(up_to),
