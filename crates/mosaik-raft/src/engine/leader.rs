@@ -318,8 +318,11 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let RoleState::Leader(leader) = &self.state else {
             return;
         };
-        let matches = self
-            .voters()
+        // Computed once per call: it is a set built from the bonds, and this runs on every
+        // acknowledgement.
+        let voters = self.voters();
+        let weight = voters.len() as u64;
+        let matches = voters
             .into_iter()
             .map(|voter| {
                 if voter == self.id {
@@ -340,7 +343,6 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
         let current_term = self.log.term_at(index) == Some(self.hard.term);
         if current_term || self.config.has_bug(PlantedBug::PriorTermCommit) {
-            let weight = self.voters().len() as u64;
             self.record_commit_weight(index, weight);
             self.commit_to(index);
         }
@@ -410,6 +412,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// Starts confirmation rounds for reads whose read index is now known and answers reads whose
     /// round was echoed by a quorum.
     pub(super) fn process_leader_reads(&mut self) {
+        // Most acknowledgements come with no read waiting: skip building the voter set.
+        if !matches!(&self.state, RoleState::Leader(leader) if !leader.reads.is_empty()) {
+            return;
+        }
         let voters = self.voters();
         let (commit, id) = (self.commit, self.id);
         let stale = self.config.has_bug(PlantedBug::StaleRead);
