@@ -388,7 +388,7 @@ pub(crate) fn spawn<C: Datum + Sync + Clone>(
     discovery: Discovery,
     config: Arc<GroupConfig>,
     heartbeat: Heartbeat,
-    labels: Labels,
+    labels: &Labels,
 ) -> BondHandle<C> {
     let id = link.shared_random(BOND_ID_LABEL);
     let peer = link.remote_id();
@@ -413,7 +413,7 @@ pub(crate) fn spawn<C: Datum + Sync + Clone>(
         traffic: Traffic::new(
             "mosaik.groups.bonds.messages.received",
             "mosaik.groups.bonds.bytes.received",
-            &labels,
+            labels,
         ),
     };
     tokio::spawn(reader.run());
@@ -427,7 +427,7 @@ pub(crate) fn spawn<C: Datum + Sync + Clone>(
         traffic: Traffic::new(
             "mosaik.groups.bonds.messages.sent",
             "mosaik.groups.bonds.bytes.sent",
-            &labels,
+            labels,
         ),
         renewal: Renewal {
             peer,

@@ -213,7 +213,7 @@ pub(crate) fn spawn<C: Datum + Sync + Clone>(
     members: &Members,
     config: Arc<GroupConfig>,
     heartbeat: Heartbeat,
-    labels: Arc<[(&'static str, String); 2]>,
+    labels: &Arc<[(&'static str, String); 2]>,
 ) -> BondHandle<C> {
     let NewBond {
         link,

@@ -211,7 +211,7 @@ where
             &self.discovery,
             self.acceptor.config.clone(),
             heartbeat,
-            self.labels.clone(),
+            &self.labels,
         );
         for other in self.bonds.values() {
             let _ = other
