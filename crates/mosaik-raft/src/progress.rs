@@ -34,7 +34,8 @@ pub struct Progress {
     pub recent_active: bool,
     /// The follower answered `Abstained` (observer): never counted toward commit.
     pub abstains: bool,
-    /// Commit index last sent, so commit advances reach followers without waiting a heartbeat.
+    /// Commit index last sent, so commit advances reach followers without waiting a heartbeat:
+    /// with the next entries, or in a commit notice when the shell is idle (`Input::Idle`).
     pub sent_commit: Index,
     /// Heartbeat round last sent.
     pub sent_seq: u64,
