@@ -143,8 +143,13 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             },
             Acceptance::Accept => {
                 self.note_leader_commit(leader, commit.index);
-                let (result, to) = self.append_from_leader(leader, prev, entries, commit);
-                commit_to = to;
+                let result = match self.append_from_leader(leader, prev, entries, commit) {
+                    Ok((result, to)) => {
+                        commit_to = Some(to);
+                        result
+                    }
+                    Err(result) => result,
+                };
                 if matches!(result, AppendResult::Diverged { .. }) {
                     // A leader whose history loses to ours is no leader of ours: no lease for it
                     // (our side must be able to elect), and our election timer keeps running
@@ -177,22 +182,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
 
     /// The log-matching check and repair. Truncates only on a real conflict; entries we already
     /// hold are kept (a delayed, shorter `AppendEntries` must not cut acknowledged entries).
-    /// On success also the index to commit through, once the answer is sent.
+    /// `Ok` with the answer and the index to commit through once the answer is sent; `Err` with
+    /// the answer when the entries are not taken.
     fn append_from_leader(
-        &mut self,
-        leader: Id,
-        prev: Cursor<Id>,
-        entries: Vec<Entry<Id, C>>,
-        commit: LeaderCommit,
-    ) -> (AppendResult<Id>, Option<Index>) {
-        match self.check_from_leader(leader, prev, entries, commit) {
-            Ok((result, to)) => (result, Some(to)),
-            Err(result) => (result, None),
-        }
-    }
-
-    /// `append_from_leader`'s checks: `Err` with the answer when the entries are not taken.
-    fn check_from_leader(
         &mut self,
         leader: Id,
         mut prev: Cursor<Id>,

@@ -122,22 +122,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// read-confirmation round, and, when the shell is `idle`, a commit notice (see
     /// [`needs_send`]). Batches everything the step produced.
     pub(super) fn flush(&mut self, idle: bool) {
-        let (last, commit) = (self.log.last_index(), self.commit);
-        let batch = self.config.max_append_entries.max(1) as u64;
-        let RoleState::Leader(leader) = &self.state else {
-            return;
-        };
-        let owed: Vec<Id> = leader
-            .progress
-            .iter()
-            .filter(
-                |(_, p)| match needs_send(p, last, commit, leader.seq, batch) {
-                    Owed::Now => true,
-                    Owed::Notice => idle,
-                    Owed::Nothing => false,
-                },
-            )
-            .map(|(peer, _)| *peer)
+        let owed: Vec<Id> = self
+            .owed()
+            .filter(|(_, owed)| *owed == Owed::Now || (idle && *owed == Owed::Notice))
+            .map(|(peer, _)| peer)
             .collect();
         for peer in owed {
             self.send_append(peer);
@@ -147,15 +135,23 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// True if this leader holds back a commit notice for some follower: the shell should feed
     /// [`Input::Idle`](crate::Input::Idle) once it has no other input ready.
     pub fn holds_commit_notices(&self) -> bool {
+        self.owed().any(|(_, owed)| owed == Owed::Notice)
+    }
+
+    /// What a leader owes each follower now (nothing when not leading).
+    fn owed(&self) -> impl Iterator<Item = (Id, Owed)> + '_ {
         let (last, commit) = (self.log.last_index(), self.commit);
         let batch = self.config.max_append_entries.max(1) as u64;
-        let RoleState::Leader(leader) = &self.state else {
-            return false;
+        let leader = match &self.state {
+            RoleState::Leader(leader) => Some(leader),
+            _ => None,
         };
-        leader
-            .progress
-            .values()
-            .any(|p| needs_send(p, last, commit, leader.seq, batch) == Owed::Notice)
+        leader.into_iter().flat_map(move |leader| {
+            leader
+                .progress
+                .iter()
+                .map(move |(peer, p)| (*peer, needs_send(p, last, commit, leader.seq, batch)))
+        })
     }
 
     /// Sends `peer` the entries from its `next_index` (or, if they were pruned, tells it to

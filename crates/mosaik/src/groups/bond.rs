@@ -373,8 +373,9 @@ impl Traffic {
         }
     }
 
-    fn record(&self, count: usize, size: usize) {
-        self.messages.increment(count as u64);
+    /// One message of `size` bytes.
+    fn record(&self, size: usize) {
+        self.messages.increment(1);
         self.bytes.increment(size as u64);
     }
 }
@@ -478,7 +479,7 @@ impl<C: Datum + Sync> Reader<C> {
             .await
         {
             self.liveness.heard();
-            self.traffic.record(1, size);
+            self.traffic.record(size);
             match msg {
                 BondMessage::Ping => {
                     // Dropped when the queue is full: it has traffic then.
@@ -643,9 +644,9 @@ impl<C: Datum + Sync + Clone> Writer<C> {
                 sent_all = false;
                 break;
             }
-            self.traffic.record(1, size);
+            self.traffic.record(size);
         }
-        frames.clear();
+        // Empty again: `drain` removes what a failed send left.
         self.frames = frames;
         sent_all
     }

@@ -27,8 +27,9 @@ use {
 /// applying moves the value out to the machine instead of copying it, and
 /// the log keeps the bytes. A later need for the value (a dynamic-mode
 /// replay, a storage write after the apply) decodes them again; a `Datum`
-/// that breaks the contract then stops the group with an error. Every member used to keep both forms of every command, and the
-/// heap growth that cost in a process is what made B1 slower there.
+/// that breaks the contract then stops the group with an error. Every
+/// member used to keep both forms of every command, and the heap growth
+/// that cost in a process is what made B1 slower there.
 /// Commands read back from storage ([`Cmd::new`]) keep their value and are
 /// encoded only if they are sent again.
 pub(crate) struct Cmd<C>(Arc<Parts<C>>);
@@ -73,11 +74,7 @@ impl<C: Datum> Cmd<C> {
     /// Decodes a command from its bytes, keeping them.
     pub(crate) fn decode(bytes: Bytes) -> Result<Self, C::DecodeError> {
         let value = C::decode(&bytes)?;
-        Ok(Self(Arc::new(Parts {
-            value: Mutex::new(Some(value)),
-            bytes: bytes.into(),
-            rebuildable: true,
-        })))
+        Ok(Self::encoded(value, bytes))
     }
 
     /// A command and its bytes (`bytes` = `value.encode()`).
