@@ -173,6 +173,35 @@ async fn every_consumer_gets_a_full_copy() {
     }
 }
 
+/// Small encodings share a producer's chunk and large ones get their own
+/// buffer; the last subscriber gets the encoding itself and the others a
+/// copy. Datums of every size, across many chunks, must reach every
+/// subscriber intact.
+#[tokio::test]
+async fn datums_of_every_size_reach_every_subscriber_intact() {
+    let nodes = cluster("streams-sizes", 3).await;
+    let producer = nodes[0]
+        .streams()
+        .producer::<Vec<u8>>()
+        .online_when(|c| c.minimum_of(2))
+        .build()
+        .unwrap();
+    let mut a = nodes[1].streams().consume::<Vec<u8>>();
+    let mut b = nodes[2].streams().consume::<Vec<u8>>();
+    within("two subscribers", producer.when().online()).await;
+    // Sizes 0..=600 cross the 512-byte limit of the shared chunks; 600
+    // datums fill dozens of 4 KiB chunks.
+    let datum = |i: usize| -> Vec<u8> { (0..i).map(|j| (i * 31 + j).to_le_bytes()[0]).collect() };
+    for i in 0..=600 {
+        producer.send(datum(i)).await.unwrap();
+    }
+    for consumer in [&mut a, &mut b] {
+        for i in 0..=600 {
+            assert_eq!(within("datum", consumer.recv()).await, Some(datum(i)));
+        }
+    }
+}
+
 /// Receivers hand datums over in batches (up to 64, or the buffer size):
 /// bursts must still arrive whole and in order, through every way of
 /// reading, with a delivery channel smaller than one burst.

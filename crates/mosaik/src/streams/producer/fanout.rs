@@ -10,9 +10,10 @@
 //! never made to wait on a consumer.
 
 use {
-    super::Error,
+    super::{Error, arena::Arena},
     crate::{
         Datum, StreamId,
+        primitives::encoding::with_scratch,
         streams::{Criteria, TooSlow, close_now},
     },
     bytes::Bytes,
@@ -48,6 +49,8 @@ pub(crate) struct Fanout<D> {
     stream_id: StreamId,
     disconnect_lagging: bool,
     slots: Mutex<Slots>,
+    /// Where small encodings are carved from.
+    arena: Arena,
     /// `slots.list.len()`, readable without the lock: a send with no
     /// subscriber skips encoding (SPEC: encode only if someone may take it).
     subscribers: AtomicUsize,
@@ -76,6 +79,7 @@ impl<D: Datum> Fanout<D> {
                 open: true,
                 list: Vec::new(),
             }),
+            arena: Arena::default(),
             subscribers: AtomicUsize::new(0),
             undelivered,
             dropped: metrics::counter!("mosaik.streams.producer.items.dropped", labels),
@@ -119,7 +123,14 @@ impl<D: Datum> Fanout<D> {
             }
             return Ok(Prepared { datum, bytes: None });
         }
-        match datum.encode() {
+        // Encoded into this thread's scratch, then copied into the arena
+        // (one allocation per chunk of small datums, not one per datum).
+        let encoded = with_scratch(|buf| {
+            datum
+                .encode_into(buf)
+                .map(|()| self.arena.copy(buf.as_slice()))
+        });
+        match encoded {
             Ok(bytes) => Ok(Prepared {
                 datum,
                 bytes: Some(bytes),
@@ -131,21 +142,6 @@ impl<D: Datum> Fanout<D> {
         }
     }
 
-    /// Whether some subscriber that would take `prepared` has no room
-    /// left. An async send yields once on that before delivering, so the
-    /// subscriber's task gets a turn to drain (it matters on a
-    /// current-thread runtime, where a send loop that never yields would
-    /// otherwise fill every queue before any sender task ran).
-    pub(super) fn any_full(&self, prepared: &Prepared<D>) -> bool {
-        let Some(bytes) = &prepared.bytes else {
-            return false;
-        };
-        self.lock()
-            .list
-            .iter()
-            .any(|slot| slot.criteria.matches(bytes) && slot.queue.capacity() == 0)
-    }
-
     /// Whether any subscriber's queue is full (the sink checks before it
     /// has the datum).
     pub(super) fn is_any_queue_full(&self) -> bool {
@@ -155,27 +151,74 @@ impl<D: Datum> Fanout<D> {
             .any(|slot| slot.queue.capacity() == 0)
     }
 
-    /// Queues prepared bytes for every matching subscriber.
+    /// Queues prepared bytes for every matching subscriber; a full queue
+    /// disconnects its subscriber or misses the datum, per
+    /// `disconnect_lagging`.
     pub(super) fn deliver(&self, prepared: Prepared<D>) -> Result<(), Error<D>> {
-        let Prepared { datum, bytes } = prepared;
-        self.sent_total.fetch_add(1, Ordering::Relaxed);
-        let Some(bytes) = bytes else {
-            self.undeliverable(datum);
-            return Ok(());
+        self.deliver_or_hold(prepared, false).map(|_| ())
+    }
+
+    /// Like [`Self::deliver`], but hands `prepared` back untouched when a
+    /// subscriber that would take it has no room left. An async send then
+    /// yields once before delivering, so the subscriber's task gets a turn
+    /// to drain (it matters on a current-thread runtime, where a send loop
+    /// that never yields would fill every queue before any sender task
+    /// ran). One lock serves both the check and the delivery.
+    pub(super) fn deliver_unless_full(
+        &self,
+        prepared: Prepared<D>,
+    ) -> Result<Option<Prepared<D>>, Error<D>> {
+        self.deliver_or_hold(prepared, true)
+    }
+
+    fn deliver_or_hold(
+        &self,
+        prepared: Prepared<D>,
+        hold_if_full: bool,
+    ) -> Result<Option<Prepared<D>>, Error<D>> {
+        let Some(bytes) = &prepared.bytes else {
+            self.sent_total.fetch_add(1, Ordering::Relaxed);
+            self.undeliverable(prepared.datum);
+            return Ok(None);
         };
         let mut slots = self.lock();
         if !slots.open {
-            return Err(Error::Closed(Some(datum)));
+            return Err(Error::Closed(Some(prepared.datum)));
         }
+        // The last taker gets the bytes themselves, the others clones.
+        let Some(last) = slots.list.iter().rposition(|s| s.criteria.matches(bytes)) else {
+            drop(slots);
+            self.sent_total.fetch_add(1, Ordering::Relaxed);
+            self.undeliverable(prepared.datum);
+            return Ok(None);
+        };
+        if hold_if_full
+            && slots.list[..=last]
+                .iter()
+                .any(|slot| slot.queue.capacity() == 0 && slot.criteria.matches(bytes))
+        {
+            return Ok(Some(prepared));
+        }
+        let Prepared { datum, bytes } = prepared;
+        let mut bytes = bytes.unwrap_or_default();
+        self.sent_total.fetch_add(1, Ordering::Relaxed);
         let mut delivered = false;
         let mut lagging = false;
+        let mut at = 0;
         // One lock for the whole loop: concurrent clones cannot interleave
         // their datums differently on different subscribers.
         slots.list.retain(|slot| {
-            if !slot.criteria.matches(&bytes) {
+            let this = at;
+            at += 1;
+            if this > last || !slot.criteria.matches(&bytes) {
                 return true;
             }
-            match slot.queue.try_send(bytes.clone()) {
+            let copy = if this == last {
+                core::mem::take(&mut bytes)
+            } else {
+                bytes.clone()
+            };
+            match slot.queue.try_send(copy) {
                 Ok(()) => {
                     delivered = true;
                     true
@@ -208,7 +251,7 @@ impl<D: Datum> Fanout<D> {
         if !delivered {
             self.undeliverable(datum);
         }
-        Ok(())
+        Ok(None)
     }
 
     fn undeliverable(&self, datum: D) {

@@ -162,10 +162,11 @@ impl<D: Datum> Producer<D> {
         tokio::task::coop::consume_budget().await;
         let fanout = &self.inner.fanout;
         let prepared = fanout.prepare(datum)?;
-        if fanout.any_full(&prepared) {
-            tokio::task::yield_now().await;
-        }
-        fanout.deliver(prepared)
+        let Some(held) = fanout.deliver_unless_full(prepared)? else {
+            return Ok(());
+        };
+        tokio::task::yield_now().await;
+        fanout.deliver(held)
     }
 
     /// Whether the online condition holds.

@@ -1,6 +1,7 @@
 //! Producers: the builder, the handle, the shared fan-out and the control
 //! worker.
 
+mod arena;
 mod fanout;
 mod handle;
 mod subscriber;
