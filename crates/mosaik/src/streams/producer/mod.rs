@@ -160,7 +160,10 @@ impl<D: Datum> Builder<D> {
         self
     }
 
-    /// Capacity of each subscriber queue (default 1024, at least 1).
+    /// Capacity of each subscriber queue (default 1024, at least 1), in
+    /// datums. Encodings of up to 512 bytes share 4 KiB chunks and a
+    /// queued one keeps its chunk alive, so each queued datum holds at
+    /// most 4 KiB or its own size, whichever is larger.
     #[must_use]
     pub fn with_buffer_size(mut self, size: usize) -> Self {
         self.config.buffer_size = size.max(1);
