@@ -88,4 +88,17 @@ mod tests {
         assert_eq!(b.as_ptr().wrapping_add(64), c.as_ptr());
         assert_ne!(c.as_ptr().wrapping_add(64), large.as_ptr());
     }
+
+    #[test]
+    fn a_chunk_holds_at_most_chunk_bytes() {
+        let arena = Arena::default();
+        let per_chunk = CHUNK / 64;
+        let copies: Vec<Bytes> = (0..3 * per_chunk).map(|_| arena.copy(&[5; 64])).collect();
+        // Back to back within a chunk; a full chunk is left for a new one
+        // (never grown), so no datum keeps more than CHUNK bytes alive.
+        for (i, pair) in copies.windows(2).enumerate() {
+            let adjacent = pair[0].as_ptr().wrapping_add(64) == pair[1].as_ptr();
+            assert_eq!(adjacent, (i + 1) % per_chunk != 0, "copy {i}");
+        }
+    }
 }
