@@ -7,7 +7,10 @@
 //! endpoint; an endpoint shows the series labelled with its network plus
 //! the process-wide ones (such as `mosaik.network.*`), to which it adds
 //! the global label `network=<short id>`. Series recorded before the
-//! registry was installed are not seen.
+//! registry was installed are not seen. Links, bonds and streams register
+//! their per-message series once, when they start (a lookup per message
+//! would take the registry's lock each time), so the ones that started
+//! before the registry was installed stay uncounted.
 
 mod http;
 mod registry;

@@ -78,6 +78,11 @@ pub struct LinkSender<P> {
     cancel: CancellationToken,
     max_frame_size: usize,
     writer: FramedWrite<SendStream, FrameCodec>,
+    /// `mosaik.network.egress.bytes`, registered once per link: with a
+    /// recorder installed, `counter!` looks its series up in the registry
+    /// (a process-wide lock) on every call, and this one counts every
+    /// write. Series go to the recorder installed when the link opened.
+    egress: metrics::Counter,
     _protocol: PhantomData<fn() -> P>,
 }
 
@@ -88,6 +93,9 @@ pub struct LinkReceiver<P> {
     /// The frame limit once the peer is admitted.
     admitted_frame_size: usize,
     reader: FramedRead<Throttled<RecvStream>, FrameCodec>,
+    /// `mosaik.network.ingress.bytes`, registered once per link (it counts
+    /// every frame; see `LinkSender::egress`).
+    ingress: metrics::Counter,
     _protocol: PhantomData<fn() -> P>,
 }
 
@@ -204,6 +212,7 @@ impl<P: Protocol> Link<P> {
             cancel: cancel.clone(),
             max_frame_size: full,
             writer: FramedWrite::new(send, FrameCodec::new(full, None)),
+            egress: metrics::counter!("mosaik.network.egress.bytes"),
             _protocol: PhantomData,
         };
         let receiver = LinkReceiver {
@@ -214,6 +223,7 @@ impl<P: Protocol> Link<P> {
                 Throttled::new(recv, budget.as_ref().map(|b| b.rate())),
                 FrameCodec::new(first, budget),
             ),
+            ingress: metrics::counter!("mosaik.network.ingress.bytes"),
             _protocol: PhantomData,
         };
         Self { sender, receiver }
@@ -442,7 +452,7 @@ impl<P: Protocol> LinkSender<P> {
         match result {
             Ok(()) => {
                 if total > 0 {
-                    metrics::counter!("mosaik.network.egress.bytes").increment(total as u64);
+                    self.egress.increment(total as u64);
                 }
                 Ok(())
             }
@@ -554,7 +564,7 @@ impl<P: Protocol> LinkReceiver<P> {
     ) -> Result<BytesMut, RecvError> {
         match next {
             Some(Ok(frame)) => {
-                metrics::counter!("mosaik.network.ingress.bytes").increment(frame.len() as u64 + 4);
+                self.ingress.increment(frame.len() as u64 + 4);
                 Ok(frame)
             }
             Some(Err(err)) => Err(self.classify(err)),
