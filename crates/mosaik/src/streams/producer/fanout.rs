@@ -176,31 +176,32 @@ impl<D: Datum> Fanout<D> {
         prepared: Prepared<D>,
         hold_if_full: bool,
     ) -> Result<Option<Prepared<D>>, Error<D>> {
-        let Some(bytes) = &prepared.bytes else {
+        let Prepared { datum, bytes } = prepared;
+        // Counted as sent whether or not anyone takes it; a held datum is
+        // counted when it is delivered.
+        let Some(mut bytes) = bytes else {
             self.sent_total.fetch_add(1, Ordering::Relaxed);
-            self.undeliverable(prepared.datum);
+            self.undeliverable(datum);
             return Ok(None);
         };
         let mut slots = self.lock();
         if !slots.open {
-            return Err(Error::Closed(Some(prepared.datum)));
+            return Err(Error::Closed(Some(datum)));
         }
-        // The last taker gets the bytes themselves, the others clones.
-        let Some(last) = slots.list.iter().rposition(|s| s.criteria.matches(bytes)) else {
-            drop(slots);
-            self.sent_total.fetch_add(1, Ordering::Relaxed);
-            self.undeliverable(prepared.datum);
-            return Ok(None);
-        };
+        // The last taker gets the bytes themselves, the others clones;
+        // `None` (nobody takes it) goes on to the undelivered path below.
+        let last = slots.list.iter().rposition(|s| s.criteria.matches(&bytes));
         if hold_if_full
+            && let Some(last) = last
             && slots.list[..=last]
                 .iter()
-                .any(|slot| slot.queue.capacity() == 0 && slot.criteria.matches(bytes))
+                .any(|slot| slot.queue.capacity() == 0 && slot.criteria.matches(&bytes))
         {
-            return Ok(Some(prepared));
+            return Ok(Some(Prepared {
+                datum,
+                bytes: Some(bytes),
+            }));
         }
-        let Prepared { datum, bytes } = prepared;
-        let mut bytes = bytes.unwrap_or_default();
         self.sent_total.fetch_add(1, Ordering::Relaxed);
         let mut delivered = false;
         let mut lagging = false;
@@ -210,10 +211,10 @@ impl<D: Datum> Fanout<D> {
         slots.list.retain(|slot| {
             let this = at;
             at += 1;
-            if this > last || !slot.criteria.matches(&bytes) {
+            if last.is_none_or(|last| this > last) || !slot.criteria.matches(&bytes) {
                 return true;
             }
-            let copy = if this == last {
+            let copy = if Some(this) == last {
                 core::mem::take(&mut bytes)
             } else {
                 bytes.clone()
