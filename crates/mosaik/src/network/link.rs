@@ -354,6 +354,16 @@ async fn wait_closed(conn: &Connection, cancel: &CancellationToken) -> Result<()
 /// there, many to one stream write).
 const DIRECT_WRITE_BYTES: usize = 16 * 1024;
 
+/// One piece of what [`LinkSender::feed_all`] writes.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    /// One frame's payload: the link frames it (and checks its size).
+    Frame(Bytes),
+    /// Frames already made (length and payload, back to back, each within
+    /// the limit): handed to the QUIC stream as they are, without a copy.
+    Framed(Bytes),
+}
+
 impl<P: Protocol> LinkSender<P> {
     /// Encodes and sends one value.
     pub async fn send<D: Datum>(&mut self, datum: &D) -> Result<(), SendError> {
@@ -386,19 +396,39 @@ impl<P: Protocol> LinkSender<P> {
             self.check_size(frame.len())?;
             total += frame.len() + 4;
         }
-        self.write(frames.drain(..), false, total).await
+        self.write(frames.drain(..).map(Outgoing::Frame), false, total)
+            .await
+    }
+
+    /// Buffers and writes `items` in order, with one cancellation check
+    /// for the lot (see [`feed_raw_all`](Self::feed_raw_all)). Runs of
+    /// ready-made frames go to the stream after what is buffered, without
+    /// a copy. If one frame is over the limit, none is taken.
+    pub(crate) async fn feed_all(&mut self, items: &mut Vec<Outgoing>) -> Result<(), SendError> {
+        let mut total = 0;
+        for item in items.iter() {
+            total += match item {
+                Outgoing::Frame(frame) => {
+                    self.check_size(frame.len())?;
+                    frame.len() + 4
+                }
+                Outgoing::Framed(frames) => frames.len(),
+            };
+        }
+        self.write(items.drain(..), false, total).await
     }
 
     /// Writes every buffered frame to the stream.
     pub async fn flush(&mut self) -> Result<(), SendError> {
-        self.write(None.into_iter(), true, 0).await
+        self.write(core::iter::empty(), true, 0).await
     }
 
     /// One frame, checked against the limit, then flushed if asked.
     async fn write_one(&mut self, bytes: Bytes, flush: bool) -> Result<(), SendError> {
         self.check_size(bytes.len())?;
         let total = bytes.len() + 4;
-        self.write(Some(bytes).into_iter(), flush, total).await
+        self.write(core::iter::once(Outgoing::Frame(bytes)), flush, total)
+            .await
     }
 
     fn check_size(&self, size: usize) -> Result<(), SendError> {
@@ -415,13 +445,24 @@ impl<P: Protocol> LinkSender<P> {
     /// frame limit by the caller), then flushes if asked.
     async fn write(
         &mut self,
-        frames: impl Iterator<Item = Bytes> + Send,
+        frames: impl Iterator<Item = Outgoing> + Send,
         flush: bool,
         total: usize,
     ) -> Result<(), SendError> {
         let writer = &mut self.writer;
         let work = async move {
-            for bytes in frames {
+            for item in frames {
+                let bytes = match item {
+                    Outgoing::Frame(bytes) => bytes,
+                    Outgoing::Framed(frames) => {
+                        // After what is buffered, in order.
+                        if !writer.write_buffer().is_empty() {
+                            SinkExt::<Bytes>::flush(writer).await?;
+                        }
+                        writer.get_mut().write_chunk(frames).await?;
+                        continue;
+                    }
+                };
                 if bytes.len() < DIRECT_WRITE_BYTES {
                     writer.feed(bytes).await?;
                     continue;

@@ -45,6 +45,7 @@ pub type PeerId = iroh::EndpointId;
 
 #[allow(unused_imports)]
 pub(crate) use close::close_reasons;
+pub(crate) use link::{Outgoing, frame_limits};
 
 use {
     core::time::Duration,

@@ -189,14 +189,22 @@ async fn datums_of_every_size_reach_every_subscriber_intact() {
     let mut a = nodes[1].streams().consume::<Vec<u8>>();
     let mut b = nodes[2].streams().consume::<Vec<u8>>();
     within("two subscribers", producer.when().online()).await;
-    // Sizes 0..=600 cross the 512-byte limit of the shared chunks; 600
-    // datums fill dozens of 4 KiB chunks.
+    // Small datums are copied into runs of frames (up to 4 KiB each, runs
+    // of up to 16 KiB); larger ones are shared, and from 16 KiB written
+    // without a copy. The sizes cross each limit, and small and large
+    // ones alternate, so runs and large datums interleave in one queue.
     let datum = |i: usize| -> Vec<u8> { (0..i).map(|j| (i * 31 + j).to_le_bytes()[0]).collect() };
-    for i in 0..=600 {
+    let large = [
+        4095, 4096, 4097, 8000, 16_379, 16_380, 16_384, 16_385, 70_000,
+    ];
+    let sizes: Vec<usize> = (0..=600)
+        .chain(large.iter().flat_map(|&n| [n, 3, n, 64]))
+        .collect();
+    for &i in &sizes {
         producer.send(datum(i)).await.unwrap();
     }
     for consumer in [&mut a, &mut b] {
-        for i in 0..=600 {
+        for &i in &sizes {
             assert_eq!(within("datum", consumer.recv()).await, Some(datum(i)));
         }
     }

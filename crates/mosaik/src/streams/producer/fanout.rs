@@ -1,16 +1,20 @@
 //! `Fanout<D>`: the subscriber queues, shared by every producer handle.
 //!
 //! A send encodes the datum once in the caller's task and pushes the same
-//! bytes straight into every matching subscriber's bounded queue with
-//! `try_send`. No task hop sits between the handle and the subscriber's
-//! sender task (that hop cost a wake-up per datum and showed up in both
-//! throughput and round-trip time); the worker only admits, re-checks and
-//! removes subscribers. A full queue disconnects its subscriber (`TooSlow`)
-//! or drops the datum for it alone, per `disconnect_lagging`; the caller is
+//! bytes straight into every matching subscriber's bounded queue
+//! (`queue.rs`) without waiting. No task hop sits between the handle and
+//! the subscriber's sender task (that hop cost a wake-up per datum and
+//! showed up in both throughput and round-trip time); the worker only
+//! admits, re-checks and removes subscribers. A full queue disconnects its
+//! subscriber (`TooSlow`) or drops the datum for it alone, per
+//! `disconnect_lagging`; the caller is
 //! never made to wait on a consumer.
 
 use {
-    super::{Error, arena::Arena},
+    super::{
+        Error,
+        queue::{Encoded, Filler, MAX_COPIED, Refused},
+    },
     crate::{
         Datum, StreamId,
         primitives::encoding::with_scratch,
@@ -22,21 +26,15 @@ use {
         Mutex, MutexGuard, PoisonError,
         atomic::{AtomicU64, AtomicUsize, Ordering},
     },
-    tokio::sync::mpsc::{self, error::TrySendError},
+    tokio::sync::mpsc,
 };
 
 /// One subscriber's end of the fan-out.
 pub(super) struct Slot {
     pub(super) id: u64,
-    pub(super) queue: mpsc::Sender<Bytes>,
+    pub(super) queue: Filler,
     pub(super) criteria: Criteria,
     pub(super) conn: Connection,
-}
-
-/// A datum and its encoding (`None`: no subscriber to encode for).
-pub(super) struct Prepared<D> {
-    datum: D,
-    bytes: Option<Bytes>,
 }
 
 struct Slots {
@@ -49,8 +47,9 @@ pub(crate) struct Fanout<D> {
     stream_id: StreamId,
     disconnect_lagging: bool,
     slots: Mutex<Slots>,
-    /// Where small encodings are carved from.
-    arena: Arena,
+    /// The links' frame limit: larger encodings are not copied into runs
+    /// of frames but left to the link, which refuses them.
+    max_frame: usize,
     /// `slots.list.len()`, readable without the lock: a send with no
     /// subscriber skips encoding (SPEC: encode only if someone may take it).
     subscribers: AtomicUsize,
@@ -68,6 +67,7 @@ impl<D: Datum> Fanout<D> {
     pub(super) fn new(
         stream_id: StreamId,
         disconnect_lagging: bool,
+        max_frame: usize,
         // unbounded: the caller's sink, see `Builder::with_undelivered_sink`.
         undelivered: Option<mpsc::UnboundedSender<D>>,
         labels: Vec<metrics::Label>,
@@ -79,7 +79,7 @@ impl<D: Datum> Fanout<D> {
                 open: true,
                 list: Vec::new(),
             }),
-            arena: Arena::default(),
+            max_frame,
             subscribers: AtomicUsize::new(0),
             undelivered,
             dropped: metrics::counter!("mosaik.streams.producer.items.dropped", labels),
@@ -90,7 +90,7 @@ impl<D: Datum> Fanout<D> {
 
     /// A fan-out that refuses every datum (a detached producer).
     pub(super) fn closed(stream_id: StreamId) -> Self {
-        let fanout = Self::new(stream_id, true, None, Vec::new());
+        let fanout = Self::new(stream_id, true, 0, None, Vec::new());
         fanout.close();
         fanout
     }
@@ -110,121 +110,112 @@ impl<D: Datum> Fanout<D> {
     /// Datums nobody took go to the undelivered sink. Only a stopped
     /// producer or a failed encoding hands the datum back.
     pub(super) fn push(&self, datum: D) -> Result<(), Error<D>> {
-        let prepared = self.prepare(datum)?;
-        self.deliver(prepared)
+        self.encode_and_deliver(datum, false).map(|_| ())
     }
 
-    /// Encodes `datum` if anyone may take it (SPEC: lazily, only with a
-    /// subscriber).
-    pub(super) fn prepare(&self, datum: D) -> Result<Prepared<D>, Error<D>> {
-        if self.subscribers.load(Ordering::Acquire) == 0 {
-            if self.is_closed() {
-                return Err(Error::Closed(Some(datum)));
-            }
-            return Ok(Prepared { datum, bytes: None });
-        }
-        // Encoded into this thread's scratch, then copied into the arena
-        // (one allocation per chunk of small datums, not one per datum).
-        let encoded = with_scratch(|buf| {
-            datum
-                .encode_into(buf)
-                .map(|()| self.arena.copy(buf.as_slice()))
-        });
-        match encoded {
-            Ok(bytes) => Ok(Prepared {
-                datum,
-                bytes: Some(bytes),
-            }),
-            Err(err) => {
-                tracing::warn!(stream = %self.stream_id, error = %err, "refusing unencodable datum");
-                Err(Error::Encoding(datum, Box::new(err)))
-            }
-        }
+    /// Like [`Self::push`], but hands `datum` back untouched when a
+    /// subscriber that would take it has no room left. An async send then
+    /// yields once and pushes it (encoding it again, which only happens to
+    /// a datum that met a full queue), so the subscriber's task gets a
+    /// turn to drain (it matters on a current-thread runtime, where a send
+    /// loop that never yields would fill every queue before any sender
+    /// task ran).
+    pub(super) fn push_unless_full(&self, datum: D) -> Result<Option<D>, Error<D>> {
+        self.encode_and_deliver(datum, true)
     }
 
     /// Whether any subscriber's queue is full (the sink checks before it
     /// has the datum).
     pub(super) fn is_any_queue_full(&self) -> bool {
-        self.lock()
-            .list
-            .iter()
-            .any(|slot| slot.queue.capacity() == 0)
+        self.lock().list.iter().any(|slot| slot.queue.is_full())
     }
 
-    /// Queues prepared bytes for every matching subscriber; a full queue
-    /// disconnects its subscriber or misses the datum, per
-    /// `disconnect_lagging`.
-    pub(super) fn deliver(&self, prepared: Prepared<D>) -> Result<(), Error<D>> {
-        self.deliver_or_hold(prepared, false).map(|_| ())
-    }
-
-    /// Like [`Self::deliver`], but hands `prepared` back untouched when a
-    /// subscriber that would take it has no room left. An async send then
-    /// yields once before delivering, so the subscriber's task gets a turn
-    /// to drain (it matters on a current-thread runtime, where a send loop
-    /// that never yields would fill every queue before any sender task
-    /// ran). One lock serves both the check and the delivery.
-    pub(super) fn deliver_unless_full(
-        &self,
-        prepared: Prepared<D>,
-    ) -> Result<Option<Prepared<D>>, Error<D>> {
-        self.deliver_or_hold(prepared, true)
-    }
-
-    fn deliver_or_hold(
-        &self,
-        prepared: Prepared<D>,
-        hold_if_full: bool,
-    ) -> Result<Option<Prepared<D>>, Error<D>> {
-        let Prepared { datum, bytes } = prepared;
-        // Counted as sent whether or not anyone takes it; a held datum is
-        // counted when it is delivered.
-        let Some(mut bytes) = bytes else {
+    /// Encodes `datum` if anyone may take it (SPEC: lazily, only with a
+    /// subscriber) into this thread's scratch buffer, and delivers it from
+    /// there: small encodings are copied straight into each queue's run of
+    /// frames, larger ones into one buffer that the queues share.
+    fn encode_and_deliver(&self, datum: D, hold_if_full: bool) -> Result<Option<D>, Error<D>> {
+        if self.subscribers.load(Ordering::Acquire) == 0 {
+            if self.is_closed() {
+                return Err(Error::Closed(Some(datum)));
+            }
+            // Counted as sent whether or not anyone takes it.
             self.sent_total.fetch_add(1, Ordering::Relaxed);
             self.undeliverable(datum);
             return Ok(None);
-        };
+        }
+        with_scratch(|buf| {
+            if let Err(err) = datum.encode_into(buf) {
+                tracing::warn!(stream = %self.stream_id, error = %err, "refusing unencodable datum");
+                return Err(Error::Encoding(datum, Box::new(err)));
+            }
+            if buf.len() <= MAX_COPIED.min(self.max_frame) {
+                self.deliver(datum, Encoded::Copy(buf), hold_if_full)
+            } else {
+                let shared = Bytes::copy_from_slice(buf);
+                self.deliver(datum, Encoded::Share(&shared), hold_if_full)
+            }
+        })
+    }
+
+    /// Queues `encoded` for every matching subscriber; a full queue
+    /// disconnects its subscriber or misses the datum, per
+    /// `disconnect_lagging` (or, with `hold_if_full`, hands the datum back
+    /// before anyone took it).
+    fn deliver(
+        &self,
+        datum: D,
+        encoded: Encoded<'_>,
+        hold_if_full: bool,
+    ) -> Result<Option<D>, Error<D>> {
+        let bytes = encoded.as_slice();
         let mut slots = self.lock();
         if !slots.open {
             return Err(Error::Closed(Some(datum)));
         }
-        // The last taker gets the bytes themselves, the others clones;
-        // `None` (nobody takes it) goes on to the undelivered path below.
-        let last = slots.list.iter().rposition(|s| s.criteria.matches(&bytes));
-        if hold_if_full
-            && let Some(last) = last
-            && slots.list[..=last]
-                .iter()
-                .any(|slot| slot.queue.capacity() == 0 && slot.criteria.matches(&bytes))
-        {
-            return Ok(Some(Prepared {
-                datum,
-                bytes: Some(bytes),
-            }));
+        if hold_if_full {
+            let mut takers = slots.list.iter().filter(|s| s.criteria.matches(bytes));
+            match (takers.next(), takers.next()) {
+                // One taker: its push says whether it is full, with one
+                // lock of its queue instead of two.
+                (Some(only), None) => {
+                    let pushed = only.queue.try_push(encoded);
+                    if pushed == Err(Refused::Full) {
+                        return Ok(Some(datum));
+                    }
+                    self.sent_total.fetch_add(1, Ordering::Relaxed);
+                    drop(slots);
+                    if pushed.is_err() {
+                        self.undeliverable(datum);
+                    }
+                    return Ok(None);
+                }
+                (Some(_), Some(_))
+                    if slots
+                        .list
+                        .iter()
+                        .any(|s| s.criteria.matches(bytes) && s.queue.is_full()) =>
+                {
+                    return Ok(Some(datum));
+                }
+                _ => {}
+            }
         }
         self.sent_total.fetch_add(1, Ordering::Relaxed);
         let mut delivered = false;
         let mut lagging = false;
-        let mut at = 0;
         // One lock for the whole loop: concurrent clones cannot interleave
         // their datums differently on different subscribers.
         slots.list.retain(|slot| {
-            let this = at;
-            at += 1;
-            if last.is_none_or(|last| this > last) || !slot.criteria.matches(&bytes) {
+            if !slot.criteria.matches(bytes) {
                 return true;
             }
-            let copy = if Some(this) == last {
-                core::mem::take(&mut bytes)
-            } else {
-                bytes.clone()
-            };
-            match slot.queue.try_send(copy) {
+            match slot.queue.try_push(encoded) {
                 Ok(()) => {
                     delivered = true;
                     true
                 }
-                Err(TrySendError::Full(_)) if self.disconnect_lagging => {
+                Err(Refused::Full) if self.disconnect_lagging => {
                     // Dropping the slot closes its queue; the sender task
                     // ends and tells the worker, which updates the status.
                     tracing::debug!(
@@ -236,13 +227,13 @@ impl<D: Datum> Fanout<D> {
                     lagging = true;
                     false
                 }
-                Err(TrySendError::Full(_)) => {
+                Err(Refused::Full) => {
                     self.dropped.increment(1);
                     self.dropped_total.fetch_add(1, Ordering::Relaxed);
                     true
                 }
                 // Its task ended; the worker removes the slot on its event.
-                Err(TrySendError::Closed(_)) => true,
+                Err(Refused::Closed) => true,
             }
         });
         if lagging {

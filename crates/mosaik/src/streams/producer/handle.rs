@@ -161,12 +161,11 @@ impl<D: Datum> Producer<D> {
         // to give it this, through tokio's cooperative budget).
         tokio::task::coop::consume_budget().await;
         let fanout = &self.inner.fanout;
-        let prepared = fanout.prepare(datum)?;
-        let Some(held) = fanout.deliver_unless_full(prepared)? else {
+        let Some(held) = fanout.push_unless_full(datum)? else {
             return Ok(());
         };
         tokio::task::yield_now().await;
-        fanout.deliver(held)
+        fanout.push(held)
     }
 
     /// Whether the online condition holds.

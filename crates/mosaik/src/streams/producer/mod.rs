@@ -1,9 +1,9 @@
 //! Producers: the builder, the handle, the shared fan-out and the control
 //! worker.
 
-mod arena;
 mod fanout;
 mod handle;
+mod queue;
 mod subscriber;
 mod worker;
 
@@ -161,9 +161,10 @@ impl<D: Datum> Builder<D> {
     }
 
     /// Capacity of each subscriber queue (default 1024, at least 1), in
-    /// datums. Encodings of up to 512 bytes share 4 KiB chunks and a
-    /// queued one keeps its chunk alive, so each queued datum holds at
-    /// most 4 KiB or its own size, whichever is larger.
+    /// datums. Each queue keeps its own copy of encodings of up to 4 KiB,
+    /// framed (4 bytes of length each) in buffers grown by doubling, so it
+    /// holds at most twice their framed size, or 1 KiB; larger encodings
+    /// are shared by every queue that holds them.
     #[must_use]
     pub fn with_buffer_size(mut self, size: usize) -> Self {
         self.config.buffer_size = size.max(1);

@@ -1,18 +1,21 @@
 //! One subscriber's sender task: writes its queue to its link.
 
 use {
-    super::worker::{Event, close_now},
+    super::{
+        queue::Drainer,
+        worker::{Event, close_now},
+    },
     crate::{
         network::{GracefulShutdown, Link, ProtocolViolation},
         streams::{ChannelInfo, NotAllowed, StartStream, State, StreamsProtocol},
     },
-    bytes::Bytes,
     core::time::Duration,
     std::time::Instant,
     tokio::sync::{mpsc, watch},
 };
 
-/// Queued datums written per wake-up before checking for close events.
+/// Queued items (runs of small datums, or large ones) written per
+/// wake-up before checking for close events.
 const SEND_BATCH: usize = 64;
 
 /// Time the consumer gets to take our `StartStream`.
@@ -30,7 +33,7 @@ impl Task {
     pub(super) async fn run(
         self,
         link: Link<StreamsProtocol>,
-        queue: mpsc::Receiver<Bytes>,
+        queue: Drainer,
         deadline: watch::Receiver<Option<Instant>>,
     ) {
         let conn = link.connection().clone();
@@ -54,7 +57,7 @@ impl Task {
         mut tx: crate::network::LinkSender<StreamsProtocol>,
         mut rx: crate::network::LinkReceiver<StreamsProtocol>,
         conn: &iroh::endpoint::Connection,
-        mut queue: mpsc::Receiver<Bytes>,
+        mut queue: Drainer,
         mut deadline: watch::Receiver<Option<Instant>>,
     ) {
         let items = metrics::counter!("mosaik.streams.producer.items.sent", self.labels.clone());
@@ -87,20 +90,19 @@ impl Task {
                     close_now(conn, &NotAllowed);
                     return;
                 }
-                n = queue.recv_many(&mut batch, SEND_BATCH) => {
-                    if n == 0 {
+                taken = queue.recv_many(&mut batch, SEND_BATCH) => {
+                    if taken.datums == 0 {
                         let _ = tx.close(GracefulShutdown).await;
                         return;
                     }
-                    // Feed what we took (the link writes it out in ~8 KiB
-                    // chunks) and flush only once the queue is momentarily
-                    // empty: throughput under load, no added latency when
-                    // idle.
-                    let size: usize = batch.iter().map(Bytes::len).sum();
-                    let count = batch.len();
-                    if tx.feed_raw_all(&mut batch).await.is_err() {
+                    // Write what we took (runs of small frames as they
+                    // are, large datums framed by the link) and flush only
+                    // once the queue is momentarily empty: throughput under
+                    // load, no added latency when idle.
+                    if tx.feed_all(&mut batch).await.is_err() {
                         return;
                     }
+                    let (count, size) = (taken.datums, taken.bytes);
                     self.info.stats().record_many(count, size);
                     items.increment(count as u64);
                     bytes_sent.increment(size as u64);

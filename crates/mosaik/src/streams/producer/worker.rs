@@ -9,15 +9,15 @@ use {
     super::{
         Inner, ProducerConfig,
         fanout::{Fanout, Slot},
-        subscriber,
+        queue, subscriber,
     },
     crate::{
         Datum,
         discovery::Catalog,
         network::CloseReason,
         streams::{
-            ChannelInfo, NoCapacity, NotAllowed, Shared, StartStream, registry::Incoming,
-            when::Status,
+            ChannelInfo, NoCapacity, NotAllowed, Shared, StartStream, StreamsProtocol,
+            registry::Incoming, when::Status,
         },
     },
     std::{collections::HashMap, sync::Arc, time::Instant},
@@ -76,9 +76,13 @@ pub(super) fn spawn<D: Datum>(
     let status = Arc::new(status);
     let config = Arc::new(config);
     let labels = super::labels(shared.local.network_id(), config.stream_id);
+    // Datums go out after the consumer was admitted: the full limit.
+    let (_, max_frame) =
+        crate::network::frame_limits::<StreamsProtocol>(shared.local.max_frame_size());
     let fanout = Arc::new(Fanout::new(
         config.stream_id,
         config.disconnect_lagging,
+        max_frame,
         undelivered,
         labels.clone(),
     ));
@@ -194,7 +198,7 @@ impl<D: Datum> Worker<D> {
             *peer.id(),
             peer.into_entry(),
         );
-        let (queue, queue_rx) = mpsc::channel(self.config.buffer_size);
+        let (queue, queue_rx) = queue::queue(self.config.buffer_size);
         let (deadline, deadline_rx) = watch::channel(deadline);
         let conn = link.connection().clone();
         let task = subscriber::Task {
