@@ -140,6 +140,12 @@ impl FrameCodec {
         self.inner.set_max_frame_length(bytes);
     }
 
+    /// Whether frames no longer draw on a budget (the peer was admitted,
+    /// or this side opened the link).
+    pub(crate) fn is_admitted(&self) -> bool {
+        self.budget.is_none() && self.held.is_none()
+    }
+
     /// The peer is admitted: later frames no longer draw on the budget.
     pub(crate) fn admit(&mut self) {
         self.release();

@@ -9,7 +9,7 @@ use {
         throttle::Throttled,
     },
     crate::primitives::{Datum, Digest},
-    bytes::{Bytes, BytesMut},
+    bytes::{Buf, Bytes, BytesMut},
     core::{marker::PhantomData, time::Duration},
     futures::{FutureExt, SinkExt, StreamExt},
     iroh::{
@@ -96,6 +96,10 @@ pub struct LinkReceiver<P> {
     /// `mosaik.network.ingress.bytes`, registered once per link (it counts
     /// every frame; see `LinkSender::egress`).
     ingress: metrics::Counter,
+    /// The codec just handed out a whole frame and the reader was not
+    /// polled since: its buffer starts at a frame boundary, so complete
+    /// frames can be read from it in place (`take_buffered`).
+    at_boundary: bool,
     _protocol: PhantomData<fn() -> P>,
 }
 
@@ -224,6 +228,7 @@ impl<P: Protocol> Link<P> {
                 FrameCodec::new(first, budget),
             ),
             ingress: metrics::counter!("mosaik.network.ingress.bytes"),
+            at_boundary: false,
             _protocol: PhantomData,
         };
         Self { sender, receiver }
@@ -266,6 +271,12 @@ impl<P: Protocol> Link<P> {
     /// [`LinkReceiver::try_recv_frame`]).
     pub fn try_recv_frame_raw(&mut self) -> Option<Result<BytesMut, RecvError>> {
         self.receiver.try_recv_frame()
+    }
+
+    /// Frames already buffered, read in place (see
+    /// [`LinkReceiver::take_buffered`]).
+    pub fn take_buffered(&mut self, max: usize, each: impl FnMut(&[u8]) -> bool) -> usize {
+        self.receiver.take_buffered(max, each)
     }
 
     /// Splits the link into halves that can be used from different tasks.
@@ -579,6 +590,7 @@ impl<P: Protocol> LinkReceiver<P> {
 
     /// Receives one raw frame payload.
     pub async fn recv_frame(&mut self) -> Result<BytesMut, RecvError> {
+        self.at_boundary = false;
         let next = tokio::select! {
             biased;
             () = self.cancel.cancelled() => {
@@ -595,8 +607,44 @@ impl<P: Protocol> LinkReceiver<P> {
     /// after one `recv_frame` without a wake-up per frame. It skips the
     /// cancellation check, so call it only between awaits that make it.
     pub fn try_recv_frame(&mut self) -> Option<Result<BytesMut, RecvError>> {
+        self.at_boundary = false;
         let next = self.reader.next().now_or_never()?;
         Some(self.frame_or_end(next))
+    }
+
+    /// Hands `each` the payload of every complete frame the link has
+    /// already read, in order and in place (no split, no allocation), up
+    /// to `max` frames or until `each` returns false; returns how many it
+    /// was given. Only right after a frame was received, while the read
+    /// buffer starts at a frame boundary, and only once the peer is
+    /// admitted; otherwise it takes nothing, as it does at a frame above
+    /// the limit or one not yet complete, which the next receive handles
+    /// (and refuses) the usual way. It waits for nothing and skips the
+    /// cancellation check, like [`try_recv_frame`](Self::try_recv_frame).
+    pub fn take_buffered(&mut self, max: usize, mut each: impl FnMut(&[u8]) -> bool) -> usize {
+        if !self.at_boundary || !self.reader.decoder().is_admitted() {
+            return 0;
+        }
+        let limit = self.reader.decoder().max_frame_size();
+        let buf = self.reader.read_buffer_mut();
+        let (mut taken, mut bytes) = (0, 0);
+        while taken < max && buf.len() >= 4 {
+            let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+            if len > limit || buf.len() - 4 < len {
+                break;
+            }
+            let more = each(&buf[4..4 + len]);
+            buf.advance(4 + len);
+            taken += 1;
+            bytes += 4 + len;
+            if !more {
+                break;
+            }
+        }
+        if bytes > 0 {
+            self.ingress.increment(bytes as u64);
+        }
+        taken
     }
 
     fn frame_or_end(
@@ -606,6 +654,7 @@ impl<P: Protocol> LinkReceiver<P> {
         match next {
             Some(Ok(frame)) => {
                 self.ingress.increment(frame.len() as u64 + 4);
+                self.at_boundary = true;
                 Ok(frame)
             }
             Some(Err(err)) => Err(self.classify(err)),

@@ -247,3 +247,54 @@ async fn large_frames_written_directly_keep_their_order() {
         assert_eq!(&got[..], &want[..]);
     }
 }
+
+/// Frames the link already read can be taken in place, in order, right
+/// after a received frame; the next receive carries on after them.
+#[tokio::test]
+async fn buffered_frames_are_taken_in_place_in_order() {
+    let a = loopback("links-in-place").await;
+    let b = loopback("links-in-place").await;
+    let mut listener = b.listen::<Echo>().unwrap();
+    let mut link = within(a.local().connect::<Echo>(b.local().addr()))
+        .await
+        .unwrap();
+    // QUIC announces the stream to the acceptor once data arrives on it.
+    link.send_raw(bytes::Bytes::from_static(b"hi"))
+        .await
+        .unwrap();
+    let mut remote = within(listener.accept()).await.unwrap().unwrap();
+    assert_eq!(&within(remote.recv_frame_raw()).await.unwrap()[..], b"hi");
+    let frame = |n: usize| -> Vec<u8> { (0..n % 50).map(|i| (n + i).to_le_bytes()[0]).collect() };
+    let total = 300;
+    let (mut tx, _rx) = remote.split();
+    let mut batch: Vec<_> = (0..total).map(|n| bytes::Bytes::from(frame(n))).collect();
+    tx.feed_raw_all(&mut batch).await.unwrap();
+    tx.flush().await.unwrap();
+    // Nothing received yet: the buffer's start is not known to be a frame.
+    assert_eq!(link.take_buffered(usize::MAX, |_| true), 0);
+    let mut got = Vec::new();
+    let mut in_place = 0;
+    while got.len() < total {
+        got.push(within(link.recv_frame_raw()).await.unwrap().to_vec());
+        // At most `max`, and `each` returning false stops it.
+        let mut seen = 0;
+        let taken = link.take_buffered(2, |payload| {
+            seen += 1;
+            got.push(payload.to_vec());
+            true
+        });
+        assert!(taken <= 2 && taken == seen);
+        let stopped = link.take_buffered(usize::MAX, |payload| {
+            got.push(payload.to_vec());
+            false
+        });
+        assert!(stopped <= 1);
+        let rest = link.take_buffered(usize::MAX, |payload| {
+            got.push(payload.to_vec());
+            true
+        });
+        in_place += taken + stopped + rest;
+    }
+    assert_eq!(got, (0..total).map(frame).collect::<Vec<_>>());
+    assert!(in_place > 0, "every frame came through a receive");
+}

@@ -197,7 +197,8 @@ impl<D: Datum> Receiver<D> {
     ///
     /// Each wake-up takes one frame the slow way (under the cancel and
     /// deadline checks), then every frame the link already holds, up to a
-    /// batch, and hands the batch over in one push.
+    /// batch (decoded where they lie in its read buffer), and hands the
+    /// batch over in one push.
     async fn receive(
         &self,
         mut link: Link<StreamsProtocol>,
@@ -245,7 +246,20 @@ impl<D: Datum> Receiver<D> {
                     Err(err) => ended = Some(recv_outcome(&err)),
                 }
                 if ended.is_none() && !violated && batch.len() < limit {
-                    next = link.try_recv_frame_raw();
+                    // What the link already read, decoded in place; then
+                    // whatever more it can read without waiting.
+                    link.take_buffered(limit - batch.len(), |payload| {
+                        let Some(datum) = self.decode(payload) else {
+                            violated = true;
+                            return false;
+                        };
+                        batch.push(datum);
+                        size += payload.len();
+                        true
+                    });
+                    if !violated && batch.len() < limit {
+                        next = link.try_recv_frame_raw();
+                    }
                 }
             }
             if !batch.is_empty() {
