@@ -298,3 +298,83 @@ async fn buffered_frames_are_taken_in_place_in_order() {
     assert_eq!(got, (0..total).map(frame).collect::<Vec<_>>());
     assert!(in_place > 0, "every frame came through a receive");
 }
+
+/// Reading in place stops at a frame above the limit: the next receive
+/// refuses it as usual, and nothing after it is handed out.
+#[tokio::test]
+async fn frames_taken_in_place_stop_at_one_above_the_limit() {
+    let a = mosaik::Network::builder("links-in-place-limit")
+        .with_relay_mode(mosaik::iroh::RelayMode::Disabled)
+        .with_addresses(["127.0.0.1:0".parse().unwrap()])
+        .with_max_frame_size(64)
+        .build()
+        .await
+        .unwrap();
+    let b = loopback("links-in-place-limit").await;
+    let mut listener = b.listen::<Echo>().unwrap();
+    let mut link = within(a.local().connect::<Echo>(b.local().addr()))
+        .await
+        .unwrap();
+    link.send_raw(bytes::Bytes::from_static(b"hi"))
+        .await
+        .unwrap();
+    let remote = within(listener.accept()).await.unwrap().unwrap();
+    let (mut tx, _rx) = remote.split();
+    let small = |n: u8| bytes::Bytes::from(vec![n; 10]);
+    let mut batch: Vec<_> = (1..=5).map(small).collect();
+    batch.push(bytes::Bytes::from(vec![0; 200]));
+    batch.push(small(6));
+    tx.feed_raw_all(&mut batch).await.unwrap();
+    tx.flush().await.unwrap();
+    let mut got = Vec::new();
+    let err = loop {
+        match within(link.recv_frame_raw()).await {
+            Ok(frame) => got.push(frame.to_vec()),
+            Err(err) => break err,
+        }
+        link.take_buffered(usize::MAX, |payload| {
+            got.push(payload.to_vec());
+            true
+        });
+    };
+    assert!(
+        matches!(err, RecvError::FrameTooLarge { limit: 64 }),
+        "{err:?}"
+    );
+    assert_eq!(got, (1..=5).map(|n| vec![n; 10]).collect::<Vec<_>>());
+}
+
+/// An acceptor reads nothing in place until it admits the peer: until
+/// then every frame must go through the budget of unauthenticated bytes.
+#[tokio::test]
+async fn frames_are_not_taken_in_place_before_admission() {
+    let a = loopback("links-in-place-admit").await;
+    let b = loopback("links-in-place-admit").await;
+    let mut listener = b.listen::<Echo>().unwrap();
+    let link = within(a.local().connect::<Echo>(b.local().addr()))
+        .await
+        .unwrap();
+    let (mut tx, _rx) = link.split();
+    let mut batch: Vec<_> = (1..=40u8).map(|n| bytes::Bytes::from(vec![n; 8])).collect();
+    tx.feed_raw_all(&mut batch).await.unwrap();
+    tx.flush().await.unwrap();
+    let mut remote = within(listener.accept()).await.unwrap().unwrap();
+    let mut got = vec![within(remote.recv_frame_raw()).await.unwrap().to_vec()];
+    // Wait until more than the first frame has been read, so that an
+    // in-place read would have something to take.
+    while got.len() < 3 {
+        got.push(within(remote.recv_frame_raw()).await.unwrap().to_vec());
+        assert_eq!(remote.take_buffered(usize::MAX, |_| true), 0);
+    }
+    remote.admit();
+    while got.len() < 40 {
+        remote.take_buffered(usize::MAX, |payload| {
+            got.push(payload.to_vec());
+            true
+        });
+        if got.len() < 40 {
+            got.push(within(remote.recv_frame_raw()).await.unwrap().to_vec());
+        }
+    }
+    assert_eq!(got, (1..=40u8).map(|n| vec![n; 8]).collect::<Vec<_>>());
+}
