@@ -14,6 +14,8 @@ pub(crate) mod fuzz;
 mod limits;
 mod link;
 mod link_error;
+mod link_receiver;
+mod link_sender;
 mod listener;
 mod local;
 mod mdns;
@@ -34,8 +36,10 @@ pub use {
         DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_UNAUTHENTICATED_BYTES,
         DEFAULT_MAX_UNKNOWN_CONNECTIONS, DEFAULT_UNKNOWN_ACCEPT_TIMEOUT, Limits,
     },
-    link::{DEFAULT_MAX_FRAME_SIZE, Link, LinkReceiver, LinkSender, Protocol},
+    link::{DEFAULT_MAX_FRAME_SIZE, Link, Protocol},
     link_error::{AcceptError, CloseError, LinkError, OpenError, RecvError, SendError},
+    link_receiver::LinkReceiver,
+    link_sender::LinkSender,
     listener::Listener,
     local::LocalNode,
     mdns::MDNS_SERVICE_NAME,
@@ -45,7 +49,7 @@ pub type PeerId = iroh::EndpointId;
 
 #[allow(unused_imports)]
 pub(crate) use close::close_reasons;
-pub(crate) use link::{Outgoing, frame_limits};
+pub(crate) use {link::frame_limits, link_sender::Outgoing};
 
 use {
     core::time::Duration,
