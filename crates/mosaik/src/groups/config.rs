@@ -80,7 +80,7 @@ impl ConfigBuilder {
 
 /// Consensus timing of one group. Only `heartbeat_interval`,
 /// `heartbeat_jitter`, `max_missed_heartbeats` and `min_quorum` are part of
-/// the group id (see [`ConsensusConfig::digest`]); the election and request
+/// the group id (see `ConsensusConfig::digest`); the election and request
 /// timeouts are per-node tunables.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsensusConfig {

@@ -97,7 +97,7 @@ pub fn try_serialize_into<T: Serialize + ?Sized>(
 /// Encodes `value` with postcard.
 ///
 /// The value is written into a per-thread scratch buffer that keeps its
-/// capacity (see [`with_scratch`]), then copied into an exactly sized
+/// capacity (see `with_scratch`), then copied into an exactly sized
 /// `Bytes`: one allocation per encoding. Encoding straight into a fresh
 /// `Vec` grew it by doubling from 8 bytes, about ten reallocations for a
 /// 1 KiB message, and those were the largest allocator cost in a profile

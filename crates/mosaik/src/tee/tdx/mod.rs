@@ -12,7 +12,7 @@
 //! supplies, then checks measurements ([`MeasurementsCriteria`]), the
 //! binding to the presenting peer, and time rules. See `docs/tdx.md`.
 //!
-//! With the feature `tdx-pccs`, a [`Pccs`] fetches collateral from a PCCS
+//! With the feature `tdx-pccs`, a `Pccs` fetches collateral from a PCCS
 //! or Intel's PCS and keeps it cached until it goes stale.
 //!
 //! With the feature `tdx-test-double` (tests only, never production), a
