@@ -4,7 +4,9 @@ use {
     crate::util::{Echo, Other, loopback, within},
     mosaik::{
         iroh::endpoint::ConnectionError,
-        network::{AcceptError, InvalidAlpn, Link, ProtocolViolation, RecvError, Success},
+        network::{
+            AcceptError, InvalidAlpn, Link, LinkSender, ProtocolViolation, RecvError, Success,
+        },
     },
     serde::{Deserialize, Serialize},
     tokio_util::sync::CancellationToken,
@@ -248,12 +250,9 @@ async fn large_frames_written_directly_keep_their_order() {
     }
 }
 
-/// Frames the link already read can be taken in place, in order, right
-/// after a received frame; the next receive carries on after them.
-#[tokio::test]
-async fn buffered_frames_are_taken_in_place_in_order() {
-    let a = loopback("links-in-place").await;
-    let b = loopback("links-in-place").await;
+/// `a` opens a link to `b`, which accepts it once the opener's first
+/// frame arrives: (the opener's end, the acceptor's end).
+async fn opened_and_accepted(a: &mosaik::Network, b: &mosaik::Network) -> (Link<Echo>, Link<Echo>) {
     let mut listener = b.listen::<Echo>().unwrap();
     let mut link = within(a.local().connect::<Echo>(b.local().addr()))
         .await
@@ -264,12 +263,34 @@ async fn buffered_frames_are_taken_in_place_in_order() {
         .unwrap();
     let mut remote = within(listener.accept()).await.unwrap().unwrap();
     assert_eq!(&within(remote.recv_frame_raw()).await.unwrap()[..], b"hi");
+    (link, remote)
+}
+
+/// Writes `frames` and flushes them.
+async fn send_all(tx: &mut LinkSender<Echo>, mut frames: Vec<bytes::Bytes>) {
+    tx.feed_raw_all(&mut frames).await.unwrap();
+    tx.flush().await.unwrap();
+}
+
+/// Appends every frame `link` can hand out in place to `got`.
+fn take_all(link: &mut Link<Echo>, got: &mut Vec<Vec<u8>>) -> usize {
+    link.take_buffered(usize::MAX, |payload| {
+        got.push(payload.to_vec());
+        true
+    })
+}
+
+/// Frames the link already read can be taken in place, in order, right
+/// after a received frame; the next receive carries on after them.
+#[tokio::test]
+async fn buffered_frames_are_taken_in_place_in_order() {
+    let a = loopback("links-in-place").await;
+    let b = loopback("links-in-place").await;
+    let (mut link, remote) = opened_and_accepted(&a, &b).await;
     let frame = |n: usize| -> Vec<u8> { (0..n % 50).map(|i| (n + i).to_le_bytes()[0]).collect() };
     let total = 300;
     let (mut tx, _rx) = remote.split();
-    let mut batch: Vec<_> = (0..total).map(|n| bytes::Bytes::from(frame(n))).collect();
-    tx.feed_raw_all(&mut batch).await.unwrap();
-    tx.flush().await.unwrap();
+    send_all(&mut tx, (0..total).map(|n| frame(n).into()).collect()).await;
     // Nothing received yet: the buffer's start is not known to be a frame.
     assert_eq!(link.take_buffered(usize::MAX, |_| true), 0);
     let mut got = Vec::new();
@@ -289,11 +310,7 @@ async fn buffered_frames_are_taken_in_place_in_order() {
             false
         });
         assert!(stopped <= 1);
-        let rest = link.take_buffered(usize::MAX, |payload| {
-            got.push(payload.to_vec());
-            true
-        });
-        in_place += taken + stopped + rest;
+        in_place += taken + stopped + take_all(&mut link, &mut got);
     }
     assert_eq!(got, (0..total).map(frame).collect::<Vec<_>>());
     assert!(in_place > 0, "every frame came through a receive");
@@ -311,31 +328,20 @@ async fn frames_taken_in_place_stop_at_one_above_the_limit() {
         .await
         .unwrap();
     let b = loopback("links-in-place-limit").await;
-    let mut listener = b.listen::<Echo>().unwrap();
-    let mut link = within(a.local().connect::<Echo>(b.local().addr()))
-        .await
-        .unwrap();
-    link.send_raw(bytes::Bytes::from_static(b"hi"))
-        .await
-        .unwrap();
-    let remote = within(listener.accept()).await.unwrap().unwrap();
+    let (mut link, remote) = opened_and_accepted(&a, &b).await;
     let (mut tx, _rx) = remote.split();
     let small = |n: u8| bytes::Bytes::from(vec![n; 10]);
-    let mut batch: Vec<_> = (1..=5).map(small).collect();
-    batch.push(bytes::Bytes::from(vec![0; 200]));
-    batch.push(small(6));
-    tx.feed_raw_all(&mut batch).await.unwrap();
-    tx.flush().await.unwrap();
+    let mut frames: Vec<_> = (1..=5).map(small).collect();
+    frames.push(bytes::Bytes::from(vec![0; 200]));
+    frames.push(small(6));
+    send_all(&mut tx, frames).await;
     let mut got = Vec::new();
     let err = loop {
         match within(link.recv_frame_raw()).await {
             Ok(frame) => got.push(frame.to_vec()),
             Err(err) => break err,
         }
-        link.take_buffered(usize::MAX, |payload| {
-            got.push(payload.to_vec());
-            true
-        });
+        take_all(&mut link, &mut got);
     };
     assert!(
         matches!(err, RecvError::FrameTooLarge { limit: 64 }),
@@ -355,9 +361,7 @@ async fn frames_are_not_taken_in_place_before_admission() {
         .await
         .unwrap();
     let (mut tx, _rx) = link.split();
-    let mut batch: Vec<_> = (1..=40u8).map(|n| bytes::Bytes::from(vec![n; 8])).collect();
-    tx.feed_raw_all(&mut batch).await.unwrap();
-    tx.flush().await.unwrap();
+    send_all(&mut tx, (1..=40u8).map(|n| vec![n; 8].into()).collect()).await;
     let mut remote = within(listener.accept()).await.unwrap().unwrap();
     let mut got = vec![within(remote.recv_frame_raw()).await.unwrap().to_vec()];
     // Wait until more than the first frame has been read, so that an
@@ -368,10 +372,7 @@ async fn frames_are_not_taken_in_place_before_admission() {
     }
     remote.admit();
     while got.len() < 40 {
-        remote.take_buffered(usize::MAX, |payload| {
-            got.push(payload.to_vec());
-            true
-        });
+        take_all(&mut remote, &mut got);
         if got.len() < 40 {
             got.push(within(remote.recv_frame_raw()).await.unwrap().to_vec());
         }
