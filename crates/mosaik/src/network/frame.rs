@@ -19,7 +19,7 @@
 
 use {
     super::throttle::IngressRate,
-    bytes::{Buf, Bytes, BytesMut},
+    bytes::{Bytes, BytesMut},
     std::sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -103,6 +103,13 @@ impl Drop for Held {
     }
 }
 
+/// The payload length announced by the frame `buf` starts with, once its
+/// 4-byte big-endian header is there.
+pub(crate) fn announced_len(buf: &[u8]) -> Option<usize> {
+    let head: [u8; 4] = buf.get(..4)?.try_into().ok()?;
+    Some(u32::from_be_bytes(head) as usize)
+}
+
 /// A frame would exceed the node's budget of unauthenticated bytes.
 #[derive(Debug, thiserror::Error)]
 #[error("frame of {0} bytes exceeds the budget of unauthenticated bytes")]
@@ -163,10 +170,9 @@ impl Decoder for FrameCodec {
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<BytesMut>, std::io::Error> {
         if self.held.is_none()
-            && src.len() >= 4
             && let Some(budget) = &self.budget
+            && let Some(announced) = announced_len(src)
         {
-            let announced = (&src[..4]).get_u32() as usize;
             // Above the limit: the inner codec refuses it without
             // reserving anything, so nothing is taken from the budget.
             if announced > 0 && announced <= self.inner.max_frame_length() {

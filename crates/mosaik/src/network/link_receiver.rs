@@ -6,7 +6,7 @@ use {
     super::{
         RecvError,
         close::{Cancelled, ConnectionLimit, ProtocolViolation, UnexpectedClose},
-        frame::{FrameCodec, OverBudget},
+        frame::{FrameCodec, OverBudget, announced_len},
         link::{Protocol, close_with},
         link_error::close_of,
         throttle::Throttled,
@@ -129,8 +129,9 @@ impl<P: Protocol> LinkReceiver<P> {
         let limit = self.reader.decoder().max_frame_size();
         let buf = self.reader.read_buffer_mut();
         let (mut taken, mut bytes) = (0, 0);
-        while taken < max && buf.len() >= 4 {
-            let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+        while taken < max
+            && let Some(len) = announced_len(buf)
+        {
             if len > limit || buf.len() - 4 < len {
                 break;
             }

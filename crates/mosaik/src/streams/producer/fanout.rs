@@ -175,30 +175,26 @@ impl<D: Datum> Fanout<D> {
         }
         if hold_if_full {
             let mut takers = slots.list.iter().filter(|s| s.criteria.matches(bytes));
-            match (takers.next(), takers.next()) {
-                // One taker: its push says whether it is full, with one
-                // lock of its queue instead of two.
-                (Some(only), None) => {
-                    let pushed = only.queue.try_push(encoded);
-                    if pushed == Err(Refused::Full) {
-                        return Ok(Some(datum));
-                    }
-                    self.sent_total.fetch_add(1, Ordering::Relaxed);
-                    drop(slots);
-                    if pushed.is_err() {
-                        self.undeliverable(datum);
-                    }
-                    return Ok(None);
-                }
-                (Some(_), Some(_))
-                    if slots
-                        .list
-                        .iter()
-                        .any(|s| s.criteria.matches(bytes) && s.queue.is_full()) =>
-                {
+            // One taker: its push says whether it is full, with one lock of
+            // its queue instead of two.
+            if let (Some(only), None) = (takers.next(), takers.next()) {
+                let pushed = only.queue.try_push(encoded);
+                if pushed == Err(Refused::Full) {
                     return Ok(Some(datum));
                 }
-                _ => {}
+                self.sent_total.fetch_add(1, Ordering::Relaxed);
+                drop(slots);
+                if pushed.is_err() {
+                    self.undeliverable(datum);
+                }
+                return Ok(None);
+            }
+            if slots
+                .list
+                .iter()
+                .any(|s| s.criteria.matches(bytes) && s.queue.is_full())
+            {
+                return Ok(Some(datum));
             }
         }
         self.sent_total.fetch_add(1, Ordering::Relaxed);

@@ -161,31 +161,33 @@ impl Filler {
 /// Frames `bytes` at the end of the last run, or of a new one.
 fn append(items: &mut VecDeque<Item>, bytes: &[u8]) {
     let frame = 4 + bytes.len();
-    let fits = matches!(
-        items.back(),
-        Some(Item::Run { frames, .. }) if frames.len() + frame <= RUN_BYTES
-    );
-    if !fits {
-        items.push_back(Item::Run {
-            frames: BytesMut::with_capacity(RUN_START.max(frame)),
-            datums: 0,
-            bytes: 0,
-        });
-    }
-    let Some(Item::Run {
+    if let Some(Item::Run {
         frames,
         datums,
         bytes: total,
     }) = items.back_mut()
-    else {
-        unreachable!("a run was just found or pushed");
-    };
+        && frames.len() + frame <= RUN_BYTES
+    {
+        put_frame(frames, bytes);
+        *datums += 1;
+        *total += bytes.len();
+        return;
+    }
+    let mut frames = BytesMut::with_capacity(RUN_START.max(frame));
+    put_frame(&mut frames, bytes);
+    items.push_back(Item::Run {
+        frames,
+        datums: 1,
+        bytes: bytes.len(),
+    });
+}
+
+/// One wire frame: the 4-byte big-endian length, then the bytes.
+fn put_frame(frames: &mut BytesMut, bytes: &[u8]) {
     // Callers copy at most `MAX_COPIED` bytes: the length fits in four.
     #[allow(clippy::cast_possible_truncation)]
     frames.put_u32(bytes.len() as u32);
     frames.extend_from_slice(bytes);
-    *datums += 1;
-    *total += bytes.len();
 }
 
 impl Drop for Filler {
