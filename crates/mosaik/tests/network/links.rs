@@ -356,13 +356,10 @@ async fn frames_taken_in_place_stop_at_one_above_the_limit() {
 async fn frames_are_not_taken_in_place_before_admission() {
     let a = loopback("links-in-place-admit").await;
     let b = loopback("links-in-place-admit").await;
-    let mut listener = b.listen::<Echo>().unwrap();
-    let link = within(a.local().connect::<Echo>(b.local().addr()))
-        .await
-        .unwrap();
+    // Accepted, and not admitted: `accept` leaves that to the acceptor.
+    let (link, mut remote) = opened_and_accepted(&a, &b).await;
     let (mut tx, _rx) = link.split();
     send_all(&mut tx, (1..=40u8).map(|n| vec![n; 8].into()).collect()).await;
-    let mut remote = within(listener.accept()).await.unwrap().unwrap();
     let mut got = vec![within(remote.recv_frame_raw()).await.unwrap().to_vec()];
     // Wait until more than the first frame has been read, so that an
     // in-place read would have something to take.
