@@ -2,16 +2,18 @@
 //! `mosaik-bench streams --zenoh` / `streams-rtt --zenoh`.
 //!
 //! Every Zenoh session of a run lives in this one process (as the nodes of
-//! our streams bench do), in peer mode, linked over loopback TCP: the first
-//! session listens on a free `127.0.0.1` port and the others connect to it.
+//! our streams bench do), in peer mode, linked over loopback TCP (the
+//! default) or QUIC (`--transport quic`, the protocol our streams use): the
+//! first session listens on a free `127.0.0.1` port and the others connect
+//! to it.
 //! Multicast and gossip scouting are off, so the sessions meet only through
 //! those explicit endpoints and nothing leaves the loopback interface.
 //!
 //! Usage (one JSON record per run on stdout, errors on stderr):
 //!
 //! ```text
-//! mosaik-bench-zenoh throughput --size S --subscribers N --messages M --window W
-//! mosaik-bench-zenoh rtt --size S --rounds R
+//! mosaik-bench-zenoh throughput --size S --subscribers N --messages M --window W [--transport tcp|quic]
+//! mosaik-bench-zenoh rtt --size S --rounds R [--transport tcp|quic]
 //! ```
 
 use {
@@ -41,33 +43,138 @@ fn z<T>(result: zenoh::Result<T>) -> anyhow::Result<T> {
     result.map_err(|e| anyhow::anyhow!("zenoh: {e}"))
 }
 
-/// A loopback port nothing listens on right now (the OS picks it; the
+/// Which link the sessions of a run use.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    /// Loopback TCP, Zenoh's usual link.
+    Tcp,
+    /// Loopback QUIC (Zenoh's `quic/` link over quinn), the transport our
+    /// streams run on, so the comparison pays for the same protocol.
+    Quic,
+}
+
+impl Transport {
+    fn parse(name: &str) -> anyhow::Result<Self> {
+        match name {
+            "tcp" => Ok(Self::Tcp),
+            "quic" => Ok(Self::Quic),
+            other => anyhow::bail!("unknown transport {other} (tcp or quic)"),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Tcp => "tcp",
+            Self::Quic => "quic",
+        }
+    }
+}
+
+/// The link of one run: a free loopback port, and for QUIC the TLS
+/// material every session of the run shares (a throwaway authority and a
+/// certificate it signed for `localhost` and `127.0.0.1`; Zenoh's QUIC
+/// link always authenticates the listener).
+struct Link {
+    transport: Transport,
+    port: u16,
+    /// `(key, value)` config entries, as JSON5 strings.
+    tls: Vec<(&'static str, String)>,
+}
+
+impl Link {
+    fn new(transport: Transport) -> anyhow::Result<Self> {
+        let (port, tls) = match transport {
+            Transport::Tcp => (free_tcp_port()?, Vec::new()),
+            Transport::Quic => (free_udp_port()?, quic_tls()?),
+        };
+        Ok(Self {
+            transport,
+            port,
+            tls,
+        })
+    }
+
+    /// A peer-mode session that listens on this link's port (`listen`) or
+    /// connects to it, with every kind of scouting off.
+    async fn session(&self, listen: bool) -> anyhow::Result<Session> {
+        let endpoint = format!("[\"{}/127.0.0.1:{}\"]", self.transport.name(), self.port);
+        let (listen, connect) = if listen {
+            (endpoint, "[]".to_owned())
+        } else {
+            ("[]".to_owned(), endpoint)
+        };
+        let mut config = zenoh::Config::default();
+        let entries = [
+            ("mode", "\"peer\"".to_owned()),
+            // Multicast scouting would probe the LAN; gossip would have the
+            // subscribers dial each other, which 1 -> N does not need.
+            ("scouting/multicast/enabled", "false".to_owned()),
+            ("scouting/gossip/enabled", "false".to_owned()),
+            ("listen/endpoints", listen),
+            ("connect/endpoints", connect),
+        ];
+        for (key, value) in entries.into_iter().chain(self.tls.iter().cloned()) {
+            z(config.insert_json5(key, &value)).with_context(|| format!("config {key}"))?;
+        }
+        z(zenoh::open(config).await)
+    }
+}
+
+/// A loopback TCP port nothing listens on right now (the OS picks it; the
 /// probe socket is closed before Zenoh binds it).
-fn free_port() -> anyhow::Result<u16> {
+fn free_tcp_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
-/// A peer-mode session that listens on `listen` or connects to `connect`
-/// (loopback TCP), with every kind of scouting off.
-async fn session(listen: Option<u16>, connect: Option<u16>) -> anyhow::Result<Session> {
-    let endpoints = |port: Option<u16>| {
-        port.map_or_else(|| "[]".to_owned(), |p| format!("[\"tcp/127.0.0.1:{p}\"]"))
+/// A loopback UDP port nothing is bound to right now.
+fn free_udp_port() -> anyhow::Result<u16> {
+    Ok(std::net::UdpSocket::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// TLS settings for Zenoh's QUIC link: a fresh authority (trusted as the
+/// root) and a listener certificate it signed, all passed inline as
+/// base64 PEM.
+fn quic_tls() -> anyhow::Result<Vec<(&'static str, String)>> {
+    use {
+        base64::Engine as _,
+        rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose},
     };
-    let mut config = zenoh::Config::default();
-    for (key, value) in [
-        ("mode", "\"peer\"".to_owned()),
-        // Multicast scouting would probe the LAN; gossip would have the
-        // subscribers dial each other, which 1 -> N does not need.
-        ("scouting/multicast/enabled", "false".to_owned()),
-        ("scouting/gossip/enabled", "false".to_owned()),
-        ("listen/endpoints", endpoints(listen)),
-        ("connect/endpoints", endpoints(connect)),
-    ] {
-        z(config.insert_json5(key, &value)).with_context(|| format!("config {key}"))?;
-    }
-    z(zenoh::open(config).await)
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate()?;
+    let ca_cert = ca.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf_key = KeyPair::generate()?;
+    let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?
+        .signed_by(&leaf_key, &issuer)?;
+    let b64 = |pem: String| {
+        format!(
+            "\"{}\"",
+            base64::engine::general_purpose::STANDARD.encode(pem)
+        )
+    };
+    Ok(vec![
+        (
+            "transport/link/tls/root_ca_certificate_base64",
+            b64(ca_cert.pem()),
+        ),
+        (
+            "transport/link/tls/listen_certificate_base64",
+            b64(leaf.pem()),
+        ),
+        (
+            "transport/link/tls/listen_private_key_base64",
+            b64(leaf_key.serialize_pem()),
+        ),
+    ])
 }
 
 /// The `per_mille`-th percentile of sorted samples (the same index rule as
@@ -84,21 +191,21 @@ fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
 /// keeps every subscriber's queue below its capacity, so nothing is lost;
 /// each subscriber checks the count and the size of what it receives.
 async fn throughput(
+    link: &Link,
     size: usize,
     n: usize,
     messages: usize,
     window: u64,
 ) -> anyhow::Result<Duration> {
     anyhow::ensure!(size > 0, "an empty message is the warm-up marker");
-    let port = free_port()?;
-    let publisher_session = session(Some(port), None).await?;
+    let publisher_session = link.session(true).await?;
     let progress = Arc::new(Notify::new());
     let mut sessions = Vec::new();
     let mut counters = Vec::new();
     let mut ready = Vec::new();
     let mut tasks = Vec::new();
     for _ in 0..n {
-        let subscriber_session = session(None, Some(port)).await?;
+        let subscriber_session = link.session(false).await?;
         // Room for twice the window: the receive path never waits for
         // space, so the window alone paces the run.
         let capacity = usize::try_from(window)?.saturating_mul(2);
@@ -185,10 +292,9 @@ async fn throughput(
 /// Both publishers are `express` (sent at once instead of waiting for a
 /// batch to fill): the setting Zenoh offers for latency, as the NATS client
 /// flushes after each ping.
-async fn rtt(size: usize, rounds: usize) -> anyhow::Result<Vec<Duration>> {
-    let port = free_port()?;
-    let pinger = session(Some(port), None).await?;
-    let echoer = session(None, Some(port)).await?;
+async fn rtt(link: &Link, size: usize, rounds: usize) -> anyhow::Result<Vec<Duration>> {
+    let pinger = link.session(true).await?;
+    let echoer = link.session(false).await?;
     let pings = z(echoer.declare_subscriber(PING).await)?;
     let pong = z(echoer
         .declare_publisher(PONG)
@@ -246,6 +352,13 @@ async fn rtt(size: usize, rounds: usize) -> anyhow::Result<Vec<Duration>> {
 struct Args(Vec<String>);
 
 impl Args {
+    /// The value after `--name`, if the flag is there.
+    fn text(&self, name: &str) -> Option<String> {
+        let flag = format!("--{name}");
+        let at = self.0.iter().position(|a| *a == flag)?;
+        self.0.get(at + 1).cloned()
+    }
+
     fn get(&self, name: &str) -> anyhow::Result<usize> {
         let flag = format!("--{name}");
         let at = self
@@ -266,29 +379,32 @@ async fn main() -> anyhow::Result<()> {
     let mut argv = std::env::args().skip(1);
     let command = argv.next().unwrap_or_default();
     let args = Args(argv.collect());
+    let transport = Transport::parse(&args.text("transport").unwrap_or_else(|| "tcp".into()))?;
+    let link = Link::new(transport)?;
+    let transport = transport.name();
     match command.as_str() {
         "throughput" => {
             let (size, n) = (args.get("size")?, args.get("subscribers")?);
             let (messages, window) = (args.get("messages")?, args.get("window")?);
-            let took = throughput(size, n, messages, window as u64).await?;
+            let took = throughput(&link, size, n, messages, window as u64).await?;
             println!(
-                "{{\"system\":\"zenoh\",\"test\":\"throughput\",\"transport\":\"tcp\",\"payload_bytes\":{size},\"subscribers\":{n},\"messages\":{messages},\"window\":{window},\"nanos\":{}}}",
+                "{{\"system\":\"zenoh\",\"test\":\"throughput\",\"transport\":\"{transport}\",\"payload_bytes\":{size},\"subscribers\":{n},\"messages\":{messages},\"window\":{window},\"nanos\":{}}}",
                 took.as_nanos()
             );
         }
         "rtt" => {
             let (size, rounds) = (args.get("size")?, args.get("rounds")?);
             anyhow::ensure!(rounds > 0, "--rounds must be positive");
-            let mut samples = rtt(size, rounds).await?;
+            let mut samples = rtt(&link, size, rounds).await?;
             samples.sort();
             println!(
-                "{{\"system\":\"zenoh\",\"test\":\"rtt\",\"transport\":\"tcp\",\"payload_bytes\":{size},\"rounds\":{rounds},\"p50_ns\":{},\"p99_ns\":{}}}",
+                "{{\"system\":\"zenoh\",\"test\":\"rtt\",\"transport\":\"{transport}\",\"payload_bytes\":{size},\"rounds\":{rounds},\"p50_ns\":{},\"p99_ns\":{}}}",
                 percentile(&samples, 500).as_nanos(),
                 percentile(&samples, 990).as_nanos()
             );
         }
         _ => anyhow::bail!(
-            "usage: mosaik-bench-zenoh throughput --size S --subscribers N --messages M --window W\n       mosaik-bench-zenoh rtt --size S --rounds R"
+            "usage: mosaik-bench-zenoh throughput --size S --subscribers N --messages M --window W [--transport tcp|quic]\n       mosaik-bench-zenoh rtt --size S --rounds R [--transport tcp|quic]"
         ),
     }
     Ok(())

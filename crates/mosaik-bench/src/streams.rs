@@ -140,11 +140,11 @@ pub async fn throughput(
                 let took = crate::nats::throughput(size, n, messages, WINDOW).await?;
                 report_peer("nats", "nats-server", (n, size, messages), took, ours_mb);
             }
-            if zenoh {
-                let took = crate::zenoh::throughput(size, n, messages, WINDOW).await?;
+            for link in crate::zenoh::Link::ALL.into_iter().filter(|_| zenoh) {
+                let took = crate::zenoh::throughput(link, size, n, messages, WINDOW).await?;
                 report_peer(
-                    "zenoh",
-                    "zenoh (peer, tcp)",
+                    link.system(),
+                    link.label(),
                     (n, size, messages),
                     took,
                     ours_mb,
@@ -420,14 +420,15 @@ pub async fn rtt(
                 n99.as_micros()
             );
         }
-        if zenoh {
-            let (z50, z99) = crate::zenoh::rtt(size, rounds).await?;
+        for link in crate::zenoh::Link::ALL.into_iter().filter(|_| zenoh) {
+            let (z50, z99) = crate::zenoh::rtt(link, size, rounds).await?;
             let vs = o50.as_secs_f64() / z50.as_secs_f64();
+            let (system, label) = (link.system(), link.label());
             println!(
-                "streams-rtt: {size} B x {rounds}: zenoh (peer, tcp) p50 {z50:?} p99 {z99:?}, streams/zenoh p50 {vs:.2}"
+                "streams-rtt: {size} B x {rounds}: {label} p50 {z50:?} p99 {z99:?}, streams/{system} p50 {vs:.2}"
             );
             println!(
-                "{{\"scenario\":\"B4\",\"system\":\"zenoh\",\"payload_bytes\":{size},\"rounds\":{rounds},\"zenoh_p50_us\":{},\"zenoh_p99_us\":{},\"streams_over_zenoh_p50\":{vs:.3}}}",
+                "{{\"scenario\":\"B4\",\"system\":\"{system}\",\"payload_bytes\":{size},\"rounds\":{rounds},\"{system}_p50_us\":{},\"{system}_p99_us\":{},\"streams_over_{system}_p50\":{vs:.3}}}",
                 z50.as_micros(),
                 z99.as_micros()
             );

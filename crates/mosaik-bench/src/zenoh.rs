@@ -1,9 +1,10 @@
 //! Zenoh for B3/B4: the separate crate `bench/zenoh` (not a workspace
 //! member, so the gate never builds Zenoh's dependency tree) is built on
 //! first use and run as a child process per measurement. Its sessions are
-//! in peer mode, linked over loopback TCP with scouting off; it paces its
-//! publisher on the same credit window as our streams and prints one JSON
-//! record, which this module reads.
+//! in peer mode with scouting off, linked over loopback TCP (Zenoh's usual
+//! link) or QUIC (the protocol our streams run on, so both pay for the
+//! same transport); it paces its publisher on the same credit window as
+//! our streams and prints one JSON record, which this module reads.
 //!
 //! The first build compiles Zenoh from crates.io (a few minutes on two
 //! cores); later runs only check that it is up to date.
@@ -129,6 +130,58 @@ async fn run(args: &[String]) -> anyhow::Result<Value> {
     Ok(serde_json::from_str(line)?)
 }
 
+/// The link between the helper's sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Loopback TCP.
+    Tcp,
+    /// Loopback QUIC (Zenoh's `quic/` link, TLS with a throwaway
+    /// certificate authority).
+    Quic,
+}
+
+impl Link {
+    /// Both links, in the order the bench runs them.
+    pub const ALL: [Link; 2] = [Link::Tcp, Link::Quic];
+
+    /// The helper's `--transport` value, also the record's `transport`.
+    fn arg(self) -> &'static str {
+        match self {
+            Link::Tcp => "tcp",
+            Link::Quic => "quic",
+        }
+    }
+
+    /// The `system` of this link's records (`zenoh` for TCP, as before
+    /// there was a choice, so older records still plot).
+    pub fn system(self) -> &'static str {
+        match self {
+            Link::Tcp => "zenoh",
+            Link::Quic => "zenoh_quic",
+        }
+    }
+
+    /// The name in summary lines.
+    pub fn label(self) -> &'static str {
+        match self {
+            Link::Tcp => "zenoh (peer, tcp)",
+            Link::Quic => "zenoh (peer, quic)",
+        }
+    }
+}
+
+/// Runs the helper with `args` over `link`; its record, checked to be of
+/// that link.
+async fn run_on(link: Link, mut args: Vec<String>) -> anyhow::Result<Value> {
+    args.extend(["--transport".to_owned(), link.arg().to_owned()]);
+    let record = run(&args).await?;
+    anyhow::ensure!(
+        record["transport"].as_str() == Some(link.arg()),
+        "zenoh ran over another link: {record}"
+    );
+    Ok(record)
+}
+
 fn num(record: &Value, key: &str) -> anyhow::Result<u64> {
     record[key]
         .as_u64()
@@ -139,12 +192,13 @@ fn num(record: &Value, key: &str) -> anyhow::Result<u64> {
 /// at most `window` ahead of the slowest; the time until every subscriber
 /// has all of them.
 pub async fn throughput(
+    link: Link,
     size: usize,
     n: usize,
     messages: usize,
     window: u64,
 ) -> anyhow::Result<Duration> {
-    let args = [
+    let args = vec![
         "throughput".to_owned(),
         "--size".to_owned(),
         size.to_string(),
@@ -155,7 +209,7 @@ pub async fn throughput(
         "--window".to_owned(),
         window.to_string(),
     ];
-    let record = run(&args).await?;
+    let record = run_on(link, args).await?;
     anyhow::ensure!(
         num(&record, "messages")? == messages as u64,
         "zenoh ran another message count: {record}"
@@ -165,15 +219,15 @@ pub async fn throughput(
 
 /// B4 on Zenoh: `rounds` ping-pongs of `size` bytes between two sessions;
 /// the p50 and p99 round trips.
-pub async fn rtt(size: usize, rounds: usize) -> anyhow::Result<(Duration, Duration)> {
-    let args = [
+pub async fn rtt(link: Link, size: usize, rounds: usize) -> anyhow::Result<(Duration, Duration)> {
+    let args = vec![
         "rtt".to_owned(),
         "--size".to_owned(),
         size.to_string(),
         "--rounds".to_owned(),
         rounds.to_string(),
     ];
-    let record = run(&args).await?;
+    let record = run_on(link, args).await?;
     Ok((
         Duration::from_nanos(num(&record, "p50_ns")?),
         Duration::from_nanos(num(&record, "p99_ns")?),

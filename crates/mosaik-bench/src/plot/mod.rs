@@ -219,6 +219,7 @@ mod tests {
             System::Nats,
             System::Serf,
             System::Zenoh,
+            System::ZenohQuic,
         ];
         let figures = [
             Figure::B1,

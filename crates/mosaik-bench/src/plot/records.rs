@@ -120,6 +120,8 @@ pub enum System {
     Serf,
     /// Zenoh sessions in peer mode over loopback TCP (`bench/zenoh`).
     Zenoh,
+    /// The same over loopback QUIC.
+    ZenohQuic,
 }
 
 impl System {
@@ -137,6 +139,7 @@ impl System {
             (Self::Nats, _) => "NATS",
             (Self::Serf, _) => "Serf",
             (Self::Zenoh, _) => "Zenoh (peer, TCP)",
+            (Self::ZenohQuic, _) => "Zenoh (peer, QUIC)",
         }
     }
 }
@@ -190,7 +193,9 @@ type Layout = (
 
 /// The layout of the records of `scenario` tagged `system`, if plotted.
 fn layout(scenario: &str, system: Option<&str>) -> Option<Layout> {
-    use System::{Etcd, Mosaik, Nats, Original, RawIroh, RawIrohPerMessage, Serf, Zenoh};
+    use System::{
+        Etcd, Mosaik, Nats, Original, RawIroh, RawIrohPerMessage, Serf, Zenoh, ZenohQuic,
+    };
     const B3: Figure = Figure::B3 { consumers: 0 };
     Some(match (scenario, system) {
         ("B1", None) => (Figure::B1, "clients", false, &[(Mosaik, "commits_per_s")]),
@@ -224,6 +229,12 @@ fn layout(scenario: &str, system: Option<&str>) -> Option<Layout> {
         ),
         ("B3", Some("nats")) => (B3, "payload_bytes", false, &[(Nats, "nats_mb_s")]),
         ("B3", Some("zenoh")) => (B3, "payload_bytes", false, &[(Zenoh, "zenoh_mb_s")]),
+        ("B3", Some("zenoh_quic")) => (
+            B3,
+            "payload_bytes",
+            false,
+            &[(ZenohQuic, "zenoh_quic_mb_s")],
+        ),
         ("B4", None) => (
             Figure::B4,
             "payload_bytes",
@@ -236,6 +247,12 @@ fn layout(scenario: &str, system: Option<&str>) -> Option<Layout> {
             "payload_bytes",
             false,
             &[(Zenoh, "zenoh_p50_us")],
+        ),
+        ("B4", Some("zenoh_quic")) => (
+            Figure::B4,
+            "payload_bytes",
+            false,
+            &[(ZenohQuic, "zenoh_quic_p50_us")],
         ),
         ("B5", None) => (Figure::B5, "nodes", false, &[(Mosaik, "convergence_ms")]),
         ("B5", Some("serf")) => (Figure::B5, "nodes", false, &[(Serf, "convergence_ms")]),
@@ -318,9 +335,11 @@ B1-etcd: 3-member etcd (data on disk, HTTP gateway), 64 clients: 887 commits/s
 {"scenario":"B3","consumers":4,"payload_bytes":1024,"messages":10,"streams_msgs_s":1,"streams_mb_s":68.3,"raw_iroh_msgs_s":1,"raw_iroh_mb_s":77.2,"ratio":0.88,"raw_framed_msgs_s":1,"raw_framed_mb_s":70.1,"framed_ratio":0.97}
 {"scenario":"B3","system":"nats","consumers":4,"payload_bytes":1024,"messages":10,"nats_msgs_s":1,"nats_mb_s":111.7,"streams_over_nats":0.61}
 {"scenario":"B3","system":"zenoh","consumers":4,"payload_bytes":1024,"messages":10,"zenoh_msgs_s":1,"zenoh_mb_s":95.2,"streams_over_zenoh":0.72}
+{"scenario":"B3","system":"zenoh_quic","consumers":4,"payload_bytes":1024,"messages":10,"zenoh_quic_msgs_s":1,"zenoh_quic_mb_s":61.5,"streams_over_zenoh_quic":1.11}
 {"scenario":"B4","payload_bytes":64,"rounds":2000,"streams_p50_us":255,"streams_p99_us":400,"raw_iroh_p50_us":240,"raw_iroh_p99_us":300,"p50_ratio":1.06}
 {"scenario":"B4","system":"nats","payload_bytes":64,"rounds":2000,"nats_p50_us":225,"nats_p99_us":300,"streams_over_nats_p50":1.13}
 {"scenario":"B4","system":"zenoh","payload_bytes":64,"rounds":2000,"zenoh_p50_us":180,"zenoh_p99_us":260,"streams_over_zenoh_p50":1.42}
+{"scenario":"B4","system":"zenoh_quic","payload_bytes":64,"rounds":2000,"zenoh_quic_p50_us":230,"zenoh_quic_p99_us":560,"streams_over_zenoh_quic_p50":1.11}
 {"scenario":"B5","nodes":10,"runs":3,"convergence_ms":456,"started_ms":1,"departure_ms":1,"shutdown_busy_ms":1,"shutdown_settled_ms":1}
 {"scenario":"B5","system":"serf","nodes":10,"runs":3,"convergence_ms":407,"mosaik_over_serf":1.12}
 {"scenario":"B7","frame_bytes":1024,"frames":10,"link_mib_s":300.5,"raw_iroh_mib_s":350.0,"ratio":0.86}
@@ -371,10 +390,12 @@ B1-etcd: 3-member etcd (data on disk, HTTP gateway), 64 clients: 887 commits/s
             (b3, System::RawIrohPerMessage, vec![(1024.0, 70.1, false)]),
             (b3, System::Nats, vec![(1024.0, 111.7, false)]),
             (b3, System::Zenoh, vec![(1024.0, 95.2, false)]),
+            (b3, System::ZenohQuic, vec![(1024.0, 61.5, false)]),
             (Figure::B4, System::Mosaik, vec![(64.0, 255.0, false)]),
             (Figure::B4, System::RawIroh, vec![(64.0, 240.0, false)]),
             (Figure::B4, System::Nats, vec![(64.0, 225.0, false)]),
             (Figure::B4, System::Zenoh, vec![(64.0, 180.0, false)]),
+            (Figure::B4, System::ZenohQuic, vec![(64.0, 230.0, false)]),
             (Figure::B5, System::Mosaik, vec![(10.0, 456.0, false)]),
             (Figure::B5, System::Serf, vec![(10.0, 407.0, false)]),
             (Figure::B7, System::Mosaik, vec![(1024.0, 300.5, false)]),
