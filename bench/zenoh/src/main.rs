@@ -196,7 +196,7 @@ async fn throughput(
     n: usize,
     messages: usize,
     window: u64,
-) -> anyhow::Result<Duration> {
+) -> anyhow::Result<(Duration, Duration)> {
     anyhow::ensure!(size > 0, "an empty message is the warm-up marker");
     let publisher_session = link.session(true).await?;
     let progress = Arc::new(Notify::new());
@@ -256,7 +256,7 @@ async fn throughput(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let payload = ZBytes::from(vec![7u8; size]);
-    let started = Instant::now();
+    let (started, cpu_at_start) = (Instant::now(), process_cpu());
     // A task, as every system's sending loop in B3 (`mosaik-bench`'s
     // `streams.rs`).
     let sender = tokio::spawn(async move {
@@ -278,12 +278,23 @@ async fn throughput(
         finished = finished.max(task.await??);
     }
     let took = finished - started;
+    let cpu = process_cpu().saturating_sub(cpu_at_start);
     drop(publisher);
     for s in sessions {
         z(s.close().await)?;
     }
     z(publisher_session.close().await)?;
-    Ok(took)
+    Ok((took, cpu))
+}
+
+/// CPU time this process (every session of the run) has used so far, for
+/// the driver's CPU-seconds per million messages.
+fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// B4: a ping put by one session, echoed on another key by a second
@@ -386,10 +397,11 @@ async fn main() -> anyhow::Result<()> {
         "throughput" => {
             let (size, n) = (args.get("size")?, args.get("subscribers")?);
             let (messages, window) = (args.get("messages")?, args.get("window")?);
-            let took = throughput(&link, size, n, messages, window as u64).await?;
+            let (took, cpu) = throughput(&link, size, n, messages, window as u64).await?;
             println!(
-                "{{\"system\":\"zenoh\",\"test\":\"throughput\",\"transport\":\"{transport}\",\"payload_bytes\":{size},\"subscribers\":{n},\"messages\":{messages},\"window\":{window},\"nanos\":{}}}",
-                took.as_nanos()
+                "{{\"system\":\"zenoh\",\"test\":\"throughput\",\"transport\":\"{transport}\",\"payload_bytes\":{size},\"subscribers\":{n},\"messages\":{messages},\"window\":{window},\"nanos\":{},\"cpu_ns\":{}}}",
+                took.as_nanos(),
+                cpu.as_nanos()
             );
         }
         "rtt" => {

@@ -8,6 +8,7 @@
 mod all;
 mod attack;
 mod collections;
+mod cpu;
 mod discovery;
 mod durable;
 mod etcd;

@@ -145,7 +145,7 @@ pub async fn throughput(
     n: usize,
     messages: usize,
     window: u64,
-) -> anyhow::Result<Duration> {
+) -> anyhow::Result<crate::cpu::Measured> {
     let server = NatsServer::start().await?;
     let progress = Arc::new(Notify::new());
     let mut counters = Vec::new();
@@ -175,6 +175,8 @@ pub async fn throughput(
     }
     let (_reader, mut writer) = server.client().await?;
     let data = vec![7u8; size];
+    // Both sides of the broker: our clients here and the server process.
+    let cpu = crate::cpu::CpuWatch::start(Some(server.child.id()))?;
     let started = Instant::now();
     // A task, as every system's sending loop in B3 (see `streams.rs`).
     let publisher = tokio::spawn(async move {
@@ -199,7 +201,11 @@ pub async fn throughput(
     for subscriber in subscribers {
         subscriber.await??;
     }
-    Ok(started.elapsed())
+    let wall = started.elapsed();
+    Ok(crate::cpu::Measured {
+        wall,
+        cpu: cpu.used()?,
+    })
 }
 
 /// B4 on NATS: a ping on one subject answered on another by a second

@@ -22,6 +22,7 @@
 //! 1 KiB in a profile): that is codec cost, not streams overhead.
 
 use {
+    crate::cpu::{CpuWatch, Measured},
     anyhow::Context,
     mosaik::{
         Datum, Network, StreamId,
@@ -122,6 +123,9 @@ pub async fn throughput(
             };
             let raw = raw_throughput(size, n, messages).await?;
             let framed = framed_throughput(size, n, messages).await?;
+            let cpu = |m: &Measured| m.cpu_per_million(messages);
+            let (ours_cpu, raw_cpu, framed_cpu) = (cpu(&ours), cpu(&raw), cpu(&framed));
+            let (ours, raw, framed) = (ours.wall, raw.wall, framed.wall);
             let bytes = messages * size;
             let (ours_mb, raw_mb) = (mb_s(bytes, ours), mb_s(bytes, raw));
             let framed_mb = mb_s(bytes, framed);
@@ -131,10 +135,10 @@ pub async fn throughput(
             let ratio = ours_mb / raw_mb;
             let framed_ratio = ours_mb / framed_mb;
             println!(
-                "streams: 1->{n}, {size} B x {messages} ({payload:?}): streams {ours_msgs:.0} msg/s {ours_mb:.1} MB/s per consumer, raw iroh per message {framed_msgs:.0} msg/s {framed_mb:.1} MB/s (ratio {framed_ratio:.2}), raw iroh byte stream {raw_msgs:.0} msg/s {raw_mb:.1} MB/s (ratio {ratio:.2})"
+                "streams: 1->{n}, {size} B x {messages} ({payload:?}): streams {ours_msgs:.0} msg/s {ours_mb:.1} MB/s per consumer, raw iroh per message {framed_msgs:.0} msg/s {framed_mb:.1} MB/s (ratio {framed_ratio:.2}), raw iroh byte stream {raw_msgs:.0} msg/s {raw_mb:.1} MB/s (ratio {ratio:.2}); CPU-seconds per million: streams {ours_cpu:.2}, raw per message {framed_cpu:.2}, raw byte stream {raw_cpu:.2}"
             );
             println!(
-                "{{\"scenario\":\"B3\",\"consumers\":{n},\"payload_bytes\":{size},\"messages\":{messages},\"streams_msgs_s\":{ours_msgs:.0},\"streams_mb_s\":{ours_mb:.2},\"raw_iroh_msgs_s\":{raw_msgs:.0},\"raw_iroh_mb_s\":{raw_mb:.2},\"ratio\":{ratio:.3},\"raw_framed_msgs_s\":{framed_msgs:.0},\"raw_framed_mb_s\":{framed_mb:.2},\"framed_ratio\":{framed_ratio:.3}}}"
+                "{{\"scenario\":\"B3\",\"consumers\":{n},\"payload_bytes\":{size},\"messages\":{messages},\"streams_msgs_s\":{ours_msgs:.0},\"streams_mb_s\":{ours_mb:.2},\"raw_iroh_msgs_s\":{raw_msgs:.0},\"raw_iroh_mb_s\":{raw_mb:.2},\"ratio\":{ratio:.3},\"raw_framed_msgs_s\":{framed_msgs:.0},\"raw_framed_mb_s\":{framed_mb:.2},\"framed_ratio\":{framed_ratio:.3},\"streams_cpu_s_per_m\":{ours_cpu:.3},\"raw_iroh_cpu_s_per_m\":{raw_cpu:.3},\"raw_framed_cpu_s_per_m\":{framed_cpu:.3}}}"
             );
             if nats {
                 let took = crate::nats::throughput(size, n, messages, WINDOW).await?;
@@ -161,17 +165,18 @@ fn report_peer(
     system: &str,
     label: &str,
     (n, size, messages): (usize, usize, usize),
-    took: Duration,
+    took: Measured,
     ours_mb: f64,
 ) {
-    let mb = mb_s(messages * size, took);
-    let msgs = messages as f64 / took.as_secs_f64();
+    let mb = mb_s(messages * size, took.wall);
+    let msgs = messages as f64 / took.wall.as_secs_f64();
+    let cpu = took.cpu_per_million(messages);
     let vs = ours_mb / mb;
     println!(
-        "streams: 1->{n}, {size} B x {messages}: {label} {msgs:.0} msg/s {mb:.1} MB/s per subscriber, streams/{system} {vs:.2}"
+        "streams: 1->{n}, {size} B x {messages}: {label} {msgs:.0} msg/s {mb:.1} MB/s per subscriber, streams/{system} {vs:.2}; CPU-seconds per million {cpu:.2}"
     );
     println!(
-        "{{\"scenario\":\"B3\",\"system\":\"{system}\",\"consumers\":{n},\"payload_bytes\":{size},\"messages\":{messages},\"{system}_msgs_s\":{msgs:.0},\"{system}_mb_s\":{mb:.2},\"streams_over_{system}\":{vs:.3}}}"
+        "{{\"scenario\":\"B3\",\"system\":\"{system}\",\"consumers\":{n},\"payload_bytes\":{size},\"messages\":{messages},\"{system}_msgs_s\":{msgs:.0},\"{system}_mb_s\":{mb:.2},\"streams_over_{system}\":{vs:.3},\"{system}_cpu_s_per_m\":{cpu:.3}}}"
     );
 }
 
@@ -179,7 +184,7 @@ async fn streams_throughput<P: BenchPayload>(
     size: usize,
     n: usize,
     messages: usize,
-) -> anyhow::Result<Duration> {
+) -> anyhow::Result<Measured> {
     let name = format!("bench-streams-{n}-{size}");
     let producer_node = loopback_network(&name, None).await?;
     let mut nodes = Vec::new();
@@ -218,7 +223,7 @@ async fn streams_throughput<P: BenchPayload>(
         .await
         .context("consumers did not subscribe")?;
     let payload = P::filled(size, 7);
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), CpuWatch::start(None)?);
     // The sending loop runs as a task, like the raw baselines' writers (on
     // `main`'s own thread every hand-off to a worker was a cross-thread
     // wake-up the baselines never paid).
@@ -244,10 +249,14 @@ async fn streams_throughput<P: BenchPayload>(
     for task in tasks {
         finished = finished.max(task.await??);
     }
-    Ok(finished - started)
+    let cpu = cpu.used()?;
+    Ok(Measured {
+        wall: finished - started,
+        cpu,
+    })
 }
 
-async fn raw_throughput(size: usize, n: usize, messages: usize) -> anyhow::Result<Duration> {
+async fn raw_throughput(size: usize, n: usize, messages: usize) -> anyhow::Result<Measured> {
     let sender = raw_endpoint().await?;
     let mut receivers = Vec::new();
     let total = (size + 4) * messages;
@@ -274,7 +283,7 @@ async fn raw_throughput(size: usize, n: usize, messages: usize) -> anyhow::Resul
     frame.extend(std::iter::repeat_n(7u8, size));
     let frame = bytes::Bytes::from(frame);
     let mut writers = Vec::new();
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), CpuWatch::start(None)?);
     for ep in &receivers {
         let conn = sender.connect(ep.addr(), RAW_ALPN).await?;
         let frame = frame.clone();
@@ -293,6 +302,7 @@ async fn raw_throughput(size: usize, n: usize, messages: usize) -> anyhow::Resul
         finished = finished.max(at);
         keep.push(conn);
     }
+    let cpu = cpu.used()?;
     for writer in writers {
         drop(writer.await??);
     }
@@ -301,13 +311,16 @@ async fn raw_throughput(size: usize, n: usize, messages: usize) -> anyhow::Resul
     for ep in receivers {
         ep.close().await;
     }
-    Ok(finished - started)
+    Ok(Measured {
+        wall: finished - started,
+        cpu,
+    })
 }
 
 /// The per-message raw-iroh baseline: length-prefixed frames, each handed
 /// to the stream on its own (`SinkExt::send`: encode, write, flush) and
 /// parsed back one buffer per message on receive.
-async fn framed_throughput(size: usize, n: usize, messages: usize) -> anyhow::Result<Duration> {
+async fn framed_throughput(size: usize, n: usize, messages: usize) -> anyhow::Result<Measured> {
     use {
         futures::{SinkExt, StreamExt},
         tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec},
@@ -339,7 +352,7 @@ async fn framed_throughput(size: usize, n: usize, messages: usize) -> anyhow::Re
     }
     let payload = bytes::Bytes::from(vec![7u8; size]);
     let mut writers = Vec::new();
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), CpuWatch::start(None)?);
     for ep in &receivers {
         let conn = sender.connect(ep.addr(), RAW_ALPN).await?;
         let payload = payload.clone();
@@ -359,6 +372,7 @@ async fn framed_throughput(size: usize, n: usize, messages: usize) -> anyhow::Re
         finished = finished.max(at);
         keep.push(conn);
     }
+    let cpu = cpu.used()?;
     for writer in writers {
         drop(writer.await??);
     }
@@ -367,7 +381,10 @@ async fn framed_throughput(size: usize, n: usize, messages: usize) -> anyhow::Re
     for ep in receivers {
         ep.close().await;
     }
-    Ok(finished - started)
+    Ok(Measured {
+        wall: finished - started,
+        cpu,
+    })
 }
 
 /// The `p`-th percentile (per mille) of sorted samples.

@@ -197,7 +197,7 @@ pub async fn throughput(
     n: usize,
     messages: usize,
     window: u64,
-) -> anyhow::Result<Duration> {
+) -> anyhow::Result<crate::cpu::Measured> {
     let args = vec![
         "throughput".to_owned(),
         "--size".to_owned(),
@@ -214,7 +214,11 @@ pub async fn throughput(
         num(&record, "messages")? == messages as u64,
         "zenoh ran another message count: {record}"
     );
-    Ok(Duration::from_nanos(num(&record, "nanos")?))
+    // The helper's own CPU over the timed part, all its sessions together.
+    Ok(crate::cpu::Measured {
+        wall: Duration::from_nanos(num(&record, "nanos")?),
+        cpu: Duration::from_nanos(num(&record, "cpu_ns")?),
+    })
 }
 
 /// B4 on Zenoh: `rounds` ping-pongs of `size` bytes between two sessions;
