@@ -144,7 +144,7 @@ pub async fn throughput(
                 let took = crate::nats::throughput(size, n, messages, WINDOW).await?;
                 report_peer("nats", "nats-server", (n, size, messages), took, ours_mb);
             }
-            for link in crate::zenoh::Link::ALL.into_iter().filter(|_| zenoh) {
+            for &link in crate::zenoh::Link::when(zenoh) {
                 let took = crate::zenoh::throughput(link, size, n, messages, WINDOW).await?;
                 report_peer(
                     link.system(),
@@ -437,7 +437,7 @@ pub async fn rtt(
                 n99.as_micros()
             );
         }
-        for link in crate::zenoh::Link::ALL.into_iter().filter(|_| zenoh) {
+        for &link in crate::zenoh::Link::when(zenoh) {
             let (z50, z99) = crate::zenoh::rtt(link, size, rounds).await?;
             let vs = o50.as_secs_f64() / z50.as_secs_f64();
             let (system, label) = (link.system(), link.label());

@@ -141,8 +141,11 @@ pub enum Link {
 }
 
 impl Link {
-    /// Both links, in the order the bench runs them.
-    pub const ALL: [Link; 2] = [Link::Tcp, Link::Quic];
+    /// Both links in the order the bench runs them, or none when Zenoh
+    /// was not asked for.
+    pub fn when(asked: bool) -> &'static [Link] {
+        if asked { &[Link::Tcp, Link::Quic] } else { &[] }
+    }
 
     /// The helper's `--transport` value, also the record's `transport`.
     fn arg(self) -> &'static str {
