@@ -328,6 +328,12 @@ impl Network {
     /// timeout, about 3 s, when peers are already gone) continues in the
     /// background on the runtime. Dropping the network does all of this in
     /// the background.
+    ///
+    /// The last member of a group to shut down usually has that longer
+    /// drain (its peers closed first). If the runtime ends before the drain
+    /// does, iroh logs "Endpoint dropped without calling
+    /// `Endpoint::close`": the close was called and every connection was
+    /// already closed, only QUIC's wait for late packets is cut short.
     pub async fn shutdown(self) {
         self.discovery.depart().await;
         self.local.termination().cancel();
