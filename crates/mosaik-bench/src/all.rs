@@ -1,5 +1,5 @@
 //! `all`: every scenario in one run, with the peer systems that are
-//! installed (etcd, nats-server, serf) or that cargo can build (Zenoh, in
+//! installed (etcd, nats-server, serf, iperf3) or that cargo can build (Zenoh, in
 //! `bench/zenoh`), and B1/B2 with their etcd ratios (also the `groups`
 //! scenario). One scenario failing is reported and the others still run;
 //! the run then ends with an error naming the failed ones.
@@ -94,6 +94,7 @@ pub async fn all(quick: bool, dir: &Path) -> anyhow::Result<()> {
     let etcd = installed("etcd");
     let nats = installed("nats-server");
     let serf = installed("serf");
+    let iperf3 = installed("iperf3");
     let found = |yes: bool| {
         if yes {
             "installed"
@@ -106,11 +107,12 @@ pub async fn all(quick: bool, dir: &Path) -> anyhow::Result<()> {
     // check.
     let zenoh = zenoh::available();
     println!(
-        "mosaik-bench all{}: etcd {}, nats-server {}, serf {}, zenoh {}",
+        "mosaik-bench all{}: etcd {}, nats-server {}, serf {}, iperf3 {}, zenoh {}",
         if quick { " --quick" } else { "" },
         found(etcd),
         found(nats),
         found(serf),
+        found(iperf3),
         if zenoh {
             "built"
         } else {
@@ -170,7 +172,7 @@ pub async fn all(quick: bool, dir: &Path) -> anyhow::Result<()> {
     run(
         "B7 transport",
         &mut failed,
-        Box::pin(transport::throughput(1024, q(32, 256))),
+        Box::pin(transport::throughput(1024, q(32, 256), iperf3)),
     )
     .await;
     anyhow::ensure!(failed.is_empty(), "failed scenarios: {failed:?}");

@@ -15,6 +15,7 @@ mod etcd;
 mod floor;
 mod groups;
 mod groups_etcd;
+mod iperf3;
 mod log_sync;
 mod nats;
 mod original;
@@ -203,6 +204,10 @@ enum Scenario {
         /// Megabytes to move per system.
         #[arg(long, default_value_t = 256)]
         megabytes: usize,
+        /// Also move the same bytes over loopback TCP with `iperf3`
+        /// (Debian package `iperf3`).
+        #[arg(long)]
+        iperf3: bool,
     },
     /// B3: stream throughput, 1 producer to 1 and to 4 consumers, next to raw
     /// iroh streams, same run.
@@ -305,7 +310,11 @@ async fn main() -> anyhow::Result<()> {
             members,
             payload,
         } => collections::catch_up(entries, value_size, members, payload).await,
-        Scenario::Transport { size, megabytes } => transport::throughput(size, megabytes).await,
+        Scenario::Transport {
+            size,
+            megabytes,
+            iperf3,
+        } => transport::throughput(size, megabytes, iperf3).await,
         Scenario::Streams {
             sizes,
             consumers,

@@ -1,5 +1,6 @@
 //! Start-up time and B7 (transport ceiling): our `Link` against a raw iroh
-//! stream between two endpoints on loopback.
+//! stream between two endpoints on loopback, and optionally against TCP
+//! (`iperf3.rs`).
 
 use {
     anyhow::Context,
@@ -51,8 +52,9 @@ async fn loopback_network(name: &str) -> anyhow::Result<Network> {
 }
 
 /// Moves `megabytes` in `size`-byte frames over a Link, then over a raw
-/// iroh stream, and reports both.
-pub async fn throughput(size: usize, megabytes: usize) -> anyhow::Result<()> {
+/// iroh stream, and reports both; with `iperf3`, the same bytes over
+/// loopback TCP too.
+pub async fn throughput(size: usize, megabytes: usize, iperf3: bool) -> anyhow::Result<()> {
     let frames = megabytes * 1024 * 1024 / size;
     let link = link_throughput(size, frames).await?;
     let raw = raw_throughput(size, frames).await?;
@@ -66,6 +68,18 @@ pub async fn throughput(size: usize, megabytes: usize) -> anyhow::Result<()> {
         "{{\"scenario\":\"B7\",\"frame_bytes\":{size},\"frames\":{frames},\"link_mib_s\":{ours:.1},\"raw_iroh_mib_s\":{ceiling:.1},\"ratio\":{:.3}}}",
         ours / ceiling
     );
+    if iperf3 {
+        let tcp = crate::iperf3::throughput(frames * size).await?;
+        let vs = ours / tcp;
+        println!(
+            "transport: {} MiB over loopback TCP: iperf3 {tcp:.1} MiB/s, link/iperf3 {vs:.2}",
+            frames * size / (1024 * 1024)
+        );
+        println!(
+            "{{\"scenario\":\"B7\",\"system\":\"iperf3\",\"frame_bytes\":{size},\"bytes\":{},\"iperf3_mib_s\":{tcp:.1},\"link_over_iperf3\":{vs:.3}}}",
+            frames * size
+        );
+    }
     Ok(())
 }
 
@@ -75,6 +89,11 @@ async fn link_throughput(size: usize, frames: usize) -> anyhow::Result<Duration>
     let mut listener = b.listen::<Bulk>()?;
     let receiver = tokio::spawn(async move {
         let mut link = listener.accept().await.context("listener closed")??;
+        // As an application does once it knows the peer: an unadmitted
+        // link reads at the node's rate for unauthenticated bytes
+        // (`Limits::max_unauthenticated_rate`), which is what B7 measured
+        // before this line (17 MiB/s).
+        link.admit();
         let started = Instant::now();
         for _ in 0..frames {
             link.recv_frame_raw().await?;

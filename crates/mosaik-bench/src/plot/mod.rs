@@ -220,6 +220,7 @@ mod tests {
             System::Serf,
             System::Zenoh,
             System::ZenohQuic,
+            System::Iperf3,
         ];
         let figures = [
             Figure::B1,

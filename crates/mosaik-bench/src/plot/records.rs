@@ -122,6 +122,8 @@ pub enum System {
     Zenoh,
     /// The same over loopback QUIC.
     ZenohQuic,
+    /// `iperf3` over loopback TCP (B7's kernel reference).
+    Iperf3,
 }
 
 impl System {
@@ -140,6 +142,7 @@ impl System {
             (Self::Serf, _) => "Serf",
             (Self::Zenoh, _) => "Zenoh (peer, TCP)",
             (Self::ZenohQuic, _) => "Zenoh (peer, QUIC)",
+            (Self::Iperf3, _) => "iperf3 TCP",
         }
     }
 }
@@ -194,7 +197,7 @@ type Layout = (
 /// The layout of the records of `scenario` tagged `system`, if plotted.
 fn layout(scenario: &str, system: Option<&str>) -> Option<Layout> {
     use System::{
-        Etcd, Mosaik, Nats, Original, RawIroh, RawIrohPerMessage, Serf, Zenoh, ZenohQuic,
+        Etcd, Iperf3, Mosaik, Nats, Original, RawIroh, RawIrohPerMessage, Serf, Zenoh, ZenohQuic,
     };
     const B3: Figure = Figure::B3 { consumers: 0 };
     Some(match (scenario, system) {
@@ -261,6 +264,12 @@ fn layout(scenario: &str, system: Option<&str>) -> Option<Layout> {
             "frame_bytes",
             false,
             &[(Mosaik, "link_mib_s"), (RawIroh, "raw_iroh_mib_s")],
+        ),
+        ("B7", Some("iperf3")) => (
+            Figure::B7,
+            "frame_bytes",
+            false,
+            &[(Iperf3, "iperf3_mib_s")],
         ),
         _ => return None,
     })
@@ -343,6 +352,7 @@ B1-etcd: 3-member etcd (data on disk, HTTP gateway), 64 clients: 887 commits/s
 {"scenario":"B5","nodes":10,"runs":3,"convergence_ms":456,"started_ms":1,"departure_ms":1,"shutdown_busy_ms":1,"shutdown_settled_ms":1}
 {"scenario":"B5","system":"serf","nodes":10,"runs":3,"convergence_ms":407,"mosaik_over_serf":1.12}
 {"scenario":"B7","frame_bytes":1024,"frames":10,"link_mib_s":300.5,"raw_iroh_mib_s":350.0,"ratio":0.86}
+{"scenario":"B7","system":"iperf3","frame_bytes":1024,"bytes":10240,"iperf3_mib_s":2700.0,"link_over_iperf3":0.11}
 {"scenario":"B2","timing":"defaults","runs":3,"failover_p50_ms":900}
 {"bench":"B6","members":3,"entries":10000}
 {"scenario":"B1","clients":"many","commits_per_s":1.0}
@@ -400,6 +410,7 @@ B1-etcd: 3-member etcd (data on disk, HTTP gateway), 64 clients: 887 commits/s
             (Figure::B5, System::Serf, vec![(10.0, 407.0, false)]),
             (Figure::B7, System::Mosaik, vec![(1024.0, 300.5, false)]),
             (Figure::B7, System::RawIroh, vec![(1024.0, 350.0, false)]),
+            (Figure::B7, System::Iperf3, vec![(1024.0, 2700.0, false)]),
         ];
         for (figure, system, want) in &expect {
             assert_eq!(

@@ -190,7 +190,7 @@ impl<P: Protocol> Link<P> {
 
     /// Marks the peer as admitted (the acceptor checked who it is): frames
     /// may now be as large as the protocol's limit and no longer draw on
-    /// the node's budget of unauthenticated bytes.
+    /// the node's budget or rate of unauthenticated bytes.
     pub fn admit(&mut self) {
         self.receiver.admit();
     }

@@ -59,7 +59,11 @@ impl<P: Protocol> Listener<P> {
     ///
     /// Until the acceptor calls [`Link::admit`], the link reads frames of
     /// at most the protocol's handshake size that draw on the node's
-    /// budget of unauthenticated bytes. A peer the catalog does not know
+    /// budget of unauthenticated bytes, and all unadmitted links of the
+    /// node together are read at most at
+    /// [`Limits::max_unauthenticated_rate`](super::Limits::max_unauthenticated_rate)
+    /// (16 MiB/s by default): admit a link as soon as the peer is known,
+    /// or bulk transfers on it crawl. A peer the catalog does not know
     /// gets the short `unknown_accept_timeout` to send its first frame.
     ///
     /// The returned future does not borrow the listener, so it can run in a
