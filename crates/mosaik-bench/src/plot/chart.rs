@@ -33,7 +33,8 @@ const MINOR_GRID: Rgb = [240, 240, 240];
 
 /// Series colours (none of them grey, so none is mistaken for the grid),
 /// distinct enough in hue and lightness to tell apart.
-const PALETTE: [Rgb; 8] = [
+/// One per system (`plot::mod` tests that no two systems share a style).
+const PALETTE: [Rgb; 10] = [
     [31, 119, 180],
     [214, 39, 40],
     [44, 160, 44],
@@ -42,6 +43,8 @@ const PALETTE: [Rgb; 8] = [
     [140, 86, 75],
     [227, 119, 194],
     [23, 190, 207],
+    [188, 189, 34],
+    [57, 59, 121],
 ];
 
 const MARKERS: [Marker; 4] = [

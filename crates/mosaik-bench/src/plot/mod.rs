@@ -207,21 +207,55 @@ mod tests {
         );
     }
 
+    /// Every system the bench measures (the match makes a new one a compile
+    /// error here until it is listed).
+    const SYSTEMS: [System; 10] = [
+        System::Mosaik,
+        System::Original,
+        System::Etcd,
+        System::RawIroh,
+        System::RawIrohPerMessage,
+        System::Nats,
+        System::Serf,
+        System::Zenoh,
+        System::ZenohQuic,
+        System::Iperf3,
+    ];
+
+    fn listed(system: System) -> bool {
+        match system {
+            System::Mosaik
+            | System::Original
+            | System::Etcd
+            | System::RawIroh
+            | System::RawIrohPerMessage
+            | System::Nats
+            | System::Serf
+            | System::Zenoh
+            | System::ZenohQuic
+            | System::Iperf3 => SYSTEMS.contains(&system),
+        }
+    }
+
+    /// No two systems look alike in a chart (same colour and marker).
+    #[test]
+    fn every_system_has_its_own_style() {
+        assert!(SYSTEMS.iter().all(|&s| listed(s)));
+        for (i, &a) in SYSTEMS.iter().enumerate() {
+            for &b in &SYSTEMS[i + 1..] {
+                assert_ne!(
+                    chart::style(a as usize),
+                    chart::style(b as usize),
+                    "{a:?} and {b:?}"
+                );
+            }
+        }
+    }
+
     /// Every text any figure can draw has a glyph in the font.
     #[test]
     fn every_chart_text_has_glyphs() {
-        let systems = [
-            System::Mosaik,
-            System::Original,
-            System::Etcd,
-            System::RawIroh,
-            System::RawIrohPerMessage,
-            System::Nats,
-            System::Serf,
-            System::Zenoh,
-            System::ZenohQuic,
-            System::Iperf3,
-        ];
+        let systems = SYSTEMS;
         let figures = [
             Figure::B1,
             Figure::B1Durable,
