@@ -20,7 +20,7 @@ pub fn serialize<T: Serialize + ?Sized>(value: &T) -> Bytes {
 
 /// Scratch buffers larger than this are not kept for the next encoding
 /// (a thread that once encoded a large snapshot chunk does not hold it).
-const SCRATCH_KEEP: usize = 256 * 1024;
+pub(crate) const SCRATCH_KEEP: usize = 256 * 1024;
 
 /// Most scratch buffers a thread keeps: one per level of nesting (an
 /// `Encoded` field encodes its value while the message around it is being

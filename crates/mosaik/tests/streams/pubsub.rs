@@ -191,11 +191,13 @@ async fn datums_of_every_size_reach_every_subscriber_intact() {
     within("two subscribers", producer.when().online()).await;
     // Small datums are copied into runs of frames (up to 4 KiB each, runs
     // of up to 16 KiB); larger ones are shared, and from 16 KiB written
-    // without a copy. The sizes cross each limit, and small and large
-    // ones alternate, so runs and large datums interleave in one queue.
+    // without a copy; past the 256 KiB a scratch buffer keeps, the
+    // encoding's own buffer is what is shared. The sizes cross each limit,
+    // and small and large ones alternate, so runs and large datums
+    // interleave in one queue.
     let datum = |i: usize| -> Vec<u8> { (0..i).map(|j| (i * 31 + j).to_le_bytes()[0]).collect() };
     let large = [
-        4095, 4096, 4097, 8000, 16_379, 16_380, 16_384, 16_385, 70_000,
+        4095, 4096, 4097, 8000, 16_379, 16_380, 16_384, 16_385, 70_000, 262_140, 300_000, 600_000,
     ];
     let sizes: Vec<usize> = (0..=600)
         .chain(large.iter().flat_map(|&n| [n, 3, n, 64]))
