@@ -11,7 +11,12 @@ use {anyhow::Context, std::time::Duration};
 
 /// CPU time this process has used so far, over all its threads.
 pub(crate) fn own() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    clock(rustix::time::ClockId::ProcessCPUTime)
+}
+
+/// A CPU clock's reading.
+fn clock(id: rustix::time::ClockId) -> Duration {
+    let t = rustix::time::clock_gettime(id);
     Duration::new(
         u64::try_from(t.tv_sec).unwrap_or(0),
         u32::try_from(t.tv_nsec).unwrap_or(0),
@@ -86,13 +91,7 @@ mod tests {
     /// this process; other threads may add to them, never take away.
     #[test]
     fn busy_work_is_counted_by_both_clocks() {
-        let thread = || {
-            let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-            Duration::new(
-                t.tv_sec.unsigned_abs(),
-                u32::try_from(t.tv_nsec).unwrap_or(0),
-            )
-        };
+        let thread = || clock(rustix::time::ClockId::ThreadCPUTime);
         let pid = std::process::id();
         let watch = CpuWatch::start(Some(pid)).unwrap();
         let (own_before, proc_before) = (own(), of_pid(pid).unwrap());

@@ -121,7 +121,10 @@ pub struct Cluster {
     dir: PathBuf,
 }
 
-fn free_port() -> anyhow::Result<u16> {
+/// A loopback TCP port nothing listens on right now (the OS picks it; the
+/// probe socket is closed before the caller's process binds it). Shared
+/// by every peer the bench starts on a port of its own.
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 

@@ -39,10 +39,7 @@ fn received_mib_s(report: &Value) -> anyhow::Result<f64> {
 
 /// Moves `bytes` over loopback TCP with `iperf3`; the receiver's MiB/s.
 pub async fn throughput(bytes: usize) -> anyhow::Result<f64> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port()
-        .to_string();
+    let port = crate::etcd::free_port()?.to_string();
     let _server = Server(
         Command::new("iperf3")
             .args(["-s", "-B", "127.0.0.1", "-p", &port])

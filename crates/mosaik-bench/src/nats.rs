@@ -39,9 +39,7 @@ impl NatsServer {
     /// Starts `nats-server` on a free loopback port and waits until it
     /// accepts connections.
     pub async fn start() -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = crate::etcd::free_port()?;
         let child = Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())

@@ -20,7 +20,7 @@ pub fn serialize<T: Serialize + ?Sized>(value: &T) -> Bytes {
 
 /// Scratch buffers larger than this are not kept for the next encoding
 /// (a thread that once encoded a large snapshot chunk does not hold it).
-pub(crate) const SCRATCH_KEEP: usize = 256 * 1024;
+const SCRATCH_KEEP: usize = 256 * 1024;
 
 /// Most scratch buffers a thread keeps: one per level of nesting (an
 /// `Encoded` field encodes its value while the message around it is being
@@ -105,15 +105,24 @@ pub fn try_serialize_into<T: Serialize + ?Sized>(
 pub fn try_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, EncodeError> {
     with_scratch(|buf| {
         try_serialize_into(value, buf)?;
-        if buf.capacity() > SCRATCH_KEEP {
-            // Too large to be kept for the next encoding anyway: the
-            // buffer itself becomes the result instead of being copied.
-            let mut out = core::mem::take(buf);
-            out.shrink_to_fit();
-            return Ok(Bytes::from(out));
-        }
-        Ok(Bytes::copy_from_slice(buf))
+        Ok(scratch_into_bytes(buf))
     })
+}
+
+/// The encoding in a [`with_scratch`] buffer as `Bytes` of its own. A
+/// buffer grown past [`SCRATCH_KEEP`] is not kept for the next encoding
+/// anyway, so it becomes the result itself (trimmed to its length)
+/// instead of being copied: a 1 MiB encoding costs one copy and one
+/// allocation of 1 MiB less. A smaller one is copied and stays in `buf`
+/// for the pool.
+pub(crate) fn scratch_into_bytes(buf: &mut Vec<u8>) -> Bytes {
+    if buf.capacity() > SCRATCH_KEEP {
+        let mut out = core::mem::take(buf);
+        out.shrink_to_fit();
+        Bytes::from(out)
+    } else {
+        Bytes::copy_from_slice(buf)
+    }
 }
 
 /// Encodes `value` into a writer, panicking on failure.
@@ -165,6 +174,24 @@ pub fn deserialize<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A buffer the pool keeps is copied and left as it was; a larger one
+    /// is taken (no copy), trimmed to its bytes, and left empty.
+    #[test]
+    fn only_buffers_the_pool_drops_are_taken() {
+        let mut kept = Vec::with_capacity(SCRATCH_KEEP);
+        kept.resize(5000, 7);
+        let capacity = kept.capacity();
+        let bytes = scratch_into_bytes(&mut kept);
+        assert_eq!(bytes, vec![7; 5000]);
+        assert_eq!((kept.len(), kept.capacity()), (5000, capacity));
+
+        let mut grown = Vec::with_capacity(2 * SCRATCH_KEEP);
+        grown.resize(300_000, 9);
+        let bytes = scratch_into_bytes(&mut grown);
+        assert_eq!(bytes, vec![9; 300_000]);
+        assert_eq!(grown.capacity(), 0, "the buffer itself was taken");
+    }
 
     #[test]
     fn an_encoding_past_the_kept_size_is_handed_out_and_the_pool_goes_on() {

@@ -1,7 +1,7 @@
 //! Typed links between two real networks.
 
 use {
-    crate::util::{Echo, Other, loopback, within},
+    crate::util::{Echo, Other, loopback, loopback_limited, within},
     mosaik::{
         iroh::endpoint::ConnectionError,
         network::{
@@ -181,13 +181,7 @@ async fn garbage_bytes_close_with_protocol_violation() {
 #[tokio::test]
 async fn configured_frame_limit_applies_to_both_directions() {
     let a = loopback("links-limit").await;
-    let b = mosaik::Network::builder("links-limit")
-        .with_relay_mode(mosaik::iroh::RelayMode::Disabled)
-        .with_addresses(["127.0.0.1:0".parse().unwrap()])
-        .with_max_frame_size(64)
-        .build()
-        .await
-        .unwrap();
+    let b = loopback_limited("links-limit", Some(64)).await;
     let mut listener = b.listen::<Echo>().unwrap();
     let mut link = within(a.local().connect::<Echo>(b.local().addr()))
         .await
@@ -320,13 +314,7 @@ async fn buffered_frames_are_taken_in_place_in_order() {
 /// refuses it as usual, and nothing after it is handed out.
 #[tokio::test]
 async fn frames_taken_in_place_stop_at_one_above_the_limit() {
-    let a = mosaik::Network::builder("links-in-place-limit")
-        .with_relay_mode(mosaik::iroh::RelayMode::Disabled)
-        .with_addresses(["127.0.0.1:0".parse().unwrap()])
-        .with_max_frame_size(64)
-        .build()
-        .await
-        .unwrap();
+    let a = loopback_limited("links-in-place-limit", Some(64)).await;
     let b = loopback("links-in-place-limit").await;
     let (mut link, remote) = opened_and_accepted(&a, &b).await;
     let (mut tx, _rx) = remote.split();

@@ -24,12 +24,18 @@ impl Protocol for Other {
 
 /// A node bound to loopback with relays disabled.
 pub async fn loopback(network: &str) -> Network {
-    Network::builder(network)
+    loopback_limited(network, None).await
+}
+
+/// [`loopback`], with frames of at most `max_frame` bytes when given.
+pub async fn loopback_limited(network: &str, max_frame: Option<usize>) -> Network {
+    let mut builder = Network::builder(network)
         .with_relay_mode(RelayMode::Disabled)
-        .with_addresses(["127.0.0.1:0".parse().unwrap()])
-        .build()
-        .await
-        .expect("network starts")
+        .with_addresses(["127.0.0.1:0".parse().unwrap()]);
+    if let Some(max) = max_frame {
+        builder = builder.with_max_frame_size(max);
+    }
+    builder.build().await.expect("network starts")
 }
 
 /// Awaits `fut` under [`TIMEOUT`].

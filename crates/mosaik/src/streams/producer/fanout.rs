@@ -17,10 +17,9 @@ use {
     },
     crate::{
         Datum, StreamId,
-        primitives::encoding::{SCRATCH_KEEP, with_scratch},
+        primitives::encoding::{scratch_into_bytes, with_scratch},
         streams::{Criteria, TooSlow, close_now},
     },
-    bytes::Bytes,
     iroh::endpoint::Connection,
     std::sync::{
         Mutex, MutexGuard, PoisonError,
@@ -152,7 +151,8 @@ impl<D: Datum> Fanout<D> {
             if buf.len() <= MAX_COPIED.min(self.max_frame) {
                 self.deliver(datum, Encoded::Copy(buf), hold_if_full)
             } else {
-                let shared = share_scratch(buf);
+                // Past the scratch pool's size the buffer itself is shared.
+                let shared = scratch_into_bytes(buf);
                 self.deliver(datum, Encoded::Share(&shared), hold_if_full)
             }
         })
@@ -279,43 +279,5 @@ impl<D: Datum> Fanout<D> {
             core::mem::take(&mut slots.list)
         };
         drop(list);
-    }
-}
-
-/// The encoding in `buf` as a `Bytes` the queues share. A scratch buffer
-/// that grew past what the pool keeps is dropped after this encoding
-/// anyway, so it becomes the result itself instead of being copied (a
-/// 1 MiB datum: one copy and one allocation of 1 MiB less), trimmed to its
-/// length so a queued datum holds no more than its bytes; a smaller one is
-/// copied and goes back to the pool.
-fn share_scratch(buf: &mut Vec<u8>) -> Bytes {
-    if buf.capacity() > SCRATCH_KEEP {
-        let mut own = core::mem::take(buf);
-        own.shrink_to_fit();
-        Bytes::from(own)
-    } else {
-        Bytes::copy_from_slice(buf)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A buffer the pool keeps is copied and left as it was; a larger one
-    /// is taken (no copy), trimmed to its bytes, and left empty.
-    #[test]
-    fn only_buffers_the_pool_drops_are_taken() {
-        let mut kept = Vec::with_capacity(SCRATCH_KEEP);
-        kept.resize(5000, 7);
-        let shared = share_scratch(&mut kept);
-        assert_eq!(shared, vec![7; 5000]);
-        assert_eq!((kept.len(), kept.capacity()), (5000, SCRATCH_KEEP));
-
-        let mut grown = Vec::with_capacity(2 * SCRATCH_KEEP);
-        grown.resize(300_000, 9);
-        let shared = share_scratch(&mut grown);
-        assert_eq!(shared, vec![9; 300_000]);
-        assert_eq!(grown.capacity(), 0, "the buffer itself was taken");
     }
 }
