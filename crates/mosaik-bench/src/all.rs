@@ -5,7 +5,10 @@
 //! the run then ends with an error naming the failed ones.
 
 use {
-    crate::{collections, discovery, durable, groups, groups_etcd, streams, transport, zenoh},
+    crate::{
+        collections, collections_etcd, discovery, durable, groups, groups_etcd, streams, transport,
+        zenoh,
+    },
     std::{future::Future, path::Path, pin::Pin, time::Instant},
 };
 
@@ -169,6 +172,10 @@ pub async fn all(quick: bool, dir: &Path) -> anyhow::Result<()> {
         streams::Payload::Bytes,
     );
     run("B6 collections", &mut failed, Box::pin(b6)).await;
+    if etcd {
+        let b6 = collections_etcd::catch_up(if quick { 10_000 } else { 100_000 }, 1024);
+        run("B6 etcd", &mut failed, Box::pin(b6)).await;
+    }
     run(
         "B7 transport",
         &mut failed,

@@ -70,7 +70,7 @@ fn write_loop<V: BenchPayload>(
 }
 
 /// p50, p99 and max of `latencies` in milliseconds.
-fn summary(mut latencies: Vec<Duration>) -> (f64, f64, f64, usize) {
+pub(crate) fn summary(mut latencies: Vec<Duration>) -> (f64, f64, f64, usize) {
     latencies.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     (

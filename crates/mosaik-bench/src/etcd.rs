@@ -1,7 +1,8 @@
-//! The etcd side of B1/B2: a 3-member etcd cluster on loopback (Debian's
-//! `etcd-server`; data on tmpfs so its fsyncs cost about what our in-memory
-//! log does, or on a disk directory for the durable B1), driven through its HTTP/JSON gateway with a minimal
-//! keep-alive HTTP/1.1 client (no gRPC stack to build). The gateway adds a
+//! The etcd side of B1/B2 and B6: a 3-member etcd cluster on loopback
+//! (Debian's `etcd-server`; data on tmpfs so its fsyncs cost about what
+//! our in-memory log does, or on a disk directory for the durable B1), to
+//! which B6 adds a learner, driven through its HTTP/JSON gateway with a
+//! minimal keep-alive HTTP/1.1 client (no gRPC stack to build). The gateway adds a
 //! JSON translation on etcd's side, so its figures here are a little below
 //! what native gRPC clients would see; say so when reporting.
 
@@ -38,8 +39,22 @@ impl Http {
 
     /// POSTs a JSON body; returns the status and the response body.
     pub async fn post(&mut self, path: &str, body: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+        self.request("POST", path, body).await
+    }
+
+    /// GETs `path`; returns the status and the response body.
+    pub async fn get(&mut self, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+        self.request("GET", path, "").await
+    }
+
+    async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> anyhow::Result<(u16, Vec<u8>)> {
         let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             self.host,
             body.len()
         );
@@ -111,13 +126,70 @@ impl Http {
         let leader = json["leader"].as_str().unwrap_or_default();
         Ok((me.to_string(), leader.to_string()))
     }
+
+    /// The member's store revision (etcd counts one per write
+    /// transaction), as its status reports it.
+    pub async fn revision(&mut self) -> anyhow::Result<u64> {
+        let (status, body) = self.post("/v3/maintenance/status", "{}").await?;
+        anyhow::ensure!(status == 200, "status failed: {status}");
+        let json: serde_json::Value = serde_json::from_slice(&body)?;
+        // The gateway writes 64-bit integers as JSON strings.
+        json["header"]["revision"]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no revision in {json}"))
+    }
+
+    /// The sum of a metric's values in the member's Prometheus metrics
+    /// (every label set), 0 when it has none yet.
+    pub async fn metric(&mut self, name: &str) -> anyhow::Result<f64> {
+        let (status, body) = self.get("/metrics").await?;
+        anyhow::ensure!(status == 200, "metrics failed: {status}");
+        Ok(String::from_utf8_lossy(&body)
+            .lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|r| r.starts_with([' ', '{']))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
+    }
+
+    /// Puts every pair in one transaction (etcd refuses more than
+    /// `--max-txn-ops`, 128 by default, in one).
+    pub async fn put_all(&mut self, pairs: &[(Vec<u8>, Vec<u8>)]) -> anyhow::Result<()> {
+        let puts: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{{\"requestPut\":{{\"key\":\"{}\",\"value\":\"{}\"}}}}",
+                    B64.encode(k),
+                    B64.encode(v)
+                )
+            })
+            .collect();
+        let body = format!("{{\"success\":[{}]}}", puts.join(","));
+        let (status, reply) = self.post("/v3/kv/txn", &body).await?;
+        anyhow::ensure!(
+            status == 200,
+            "txn failed: {status} {}",
+            String::from_utf8_lossy(&reply)
+        );
+        Ok(())
+    }
 }
 
-/// A running 3-member etcd cluster; killed (SIGKILL) and removed on drop.
+/// A running etcd cluster (3 members, and a learner when one is added);
+/// every member is killed (SIGKILL) and its data removed on drop.
 pub struct Cluster {
     members: Vec<Option<Child>>,
     /// Client address of each member.
     pub clients: Vec<SocketAddr>,
+    /// `name=peer URL` of each member, for `--initial-cluster`.
+    peers: Vec<String>,
+    /// Flags every member is started with, beyond the addresses.
+    extra: Vec<String>,
+    name: String,
     dir: PathBuf,
 }
 
@@ -138,71 +210,131 @@ impl Cluster {
     /// 1 s) with their data directories under `base`, and waits until every
     /// one answers a status request.
     pub async fn start_in(name: &str, base: &Path) -> anyhow::Result<Self> {
+        Self::start_with(name, base, &[]).await
+    }
+
+    /// [`Cluster::start_in`], every member also started with `extra` flags.
+    pub async fn start_with(name: &str, base: &Path, extra: &[&str]) -> anyhow::Result<Self> {
         let dir = base.join(format!("mosaik-bench-etcd-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         let ports: Vec<(u16, u16)> = (0..3)
             .map(|_| Ok((free_port()?, free_port()?)))
             .collect::<anyhow::Result<_>>()?;
-        let initial: Vec<String> = ports
-            .iter()
-            .enumerate()
-            .map(|(i, (_, peer))| format!("m{i}=http://127.0.0.1:{peer}"))
-            .collect();
-        let mut members = Vec::new();
-        let mut clients = Vec::new();
-        for (i, (client, peer)) in ports.iter().enumerate() {
-            let child = Command::new("etcd")
-                .args(["--name", &format!("m{i}")])
-                .arg("--data-dir")
-                .arg(dir.join(format!("m{i}")))
-                .args([
-                    "--listen-client-urls",
-                    &format!("http://127.0.0.1:{client}"),
-                ])
-                .args([
-                    "--advertise-client-urls",
-                    &format!("http://127.0.0.1:{client}"),
-                ])
-                .args(["--listen-peer-urls", &format!("http://127.0.0.1:{peer}")])
-                .args([
-                    "--initial-advertise-peer-urls",
-                    &format!("http://127.0.0.1:{peer}"),
-                ])
-                .args(["--initial-cluster", &initial.join(",")])
-                .args(["--initial-cluster-state", "new"])
-                .args(["--initial-cluster-token", name])
-                .args(["--log-level", "error"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| anyhow::anyhow!("starting etcd (apt-get install etcd-server): {e}"))?;
-            members.push(Some(child));
-            clients.push(SocketAddr::from(([127, 0, 0, 1], *client)));
-        }
-        let cluster = Self {
-            members,
-            clients,
+        let mut cluster = Self {
+            members: Vec::new(),
+            clients: Vec::new(),
+            peers: ports
+                .iter()
+                .enumerate()
+                .map(|(i, (_, peer))| format!("m{i}=http://127.0.0.1:{peer}"))
+                .collect(),
+            extra: extra.iter().map(ToString::to_string).collect(),
+            name: name.to_string(),
             dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        for addr in &cluster.clients {
-            loop {
-                let ready = match Http::connect(*addr).await {
-                    Ok(mut http) => http
-                        .status()
-                        .await
-                        .is_ok_and(|(_, l)| !l.is_empty() && l != "0"),
-                    Err(_) => false,
-                };
-                if ready {
-                    break;
-                }
-                anyhow::ensure!(Instant::now() < deadline, "etcd did not start within 30 s");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+        for (i, (client, peer)) in ports.into_iter().enumerate() {
+            cluster.spawn(i, client, peer, "new", &[])?;
+        }
+        for i in 0..3 {
+            cluster.wait_ready(i, Duration::from_secs(30)).await?;
         }
         Ok(cluster)
+    }
+
+    /// Starts member `i` on its ports (`state` is etcd's
+    /// `--initial-cluster-state`: `new` or `existing`) with `more` flags.
+    fn spawn(
+        &mut self,
+        i: usize,
+        client: u16,
+        peer: u16,
+        state: &str,
+        more: &[String],
+    ) -> anyhow::Result<()> {
+        let child = Command::new("etcd")
+            .args(["--name", &format!("m{i}")])
+            .arg("--data-dir")
+            .arg(self.dir.join(format!("m{i}")))
+            .args([
+                "--listen-client-urls",
+                &format!("http://127.0.0.1:{client}"),
+            ])
+            .args([
+                "--advertise-client-urls",
+                &format!("http://127.0.0.1:{client}"),
+            ])
+            .args(["--listen-peer-urls", &format!("http://127.0.0.1:{peer}")])
+            .args([
+                "--initial-advertise-peer-urls",
+                &format!("http://127.0.0.1:{peer}"),
+            ])
+            .args(["--initial-cluster", &self.peers.join(",")])
+            .args(["--initial-cluster-state", state])
+            .args(["--initial-cluster-token", &self.name])
+            .args(["--log-level", "error"])
+            .args(&self.extra)
+            .args(more)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("starting etcd (apt-get install etcd-server): {e}"))?;
+        self.members.push(Some(child));
+        self.clients
+            .push(SocketAddr::from(([127, 0, 0, 1], client)));
+        Ok(())
+    }
+
+    /// Waits until member `i` answers a status request naming a leader.
+    async fn wait_ready(&self, i: usize, within: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + within;
+        loop {
+            let ready = match Http::connect(self.clients[i]).await {
+                Ok(mut http) => http
+                    .status()
+                    .await
+                    .is_ok_and(|(_, l)| !l.is_empty() && l != "0"),
+                Err(_) => false,
+            };
+            if ready {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "etcd member {i} did not start within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Adds a learner (a non-voting member, etcd's way to bring in a new
+    /// member without touching the quorum) through the member at `via`,
+    /// then starts it. It starts empty and catches up from the leader.
+    /// Returns the address of its metrics listener: its client port opens
+    /// only once it has published itself to the cluster (a raft round that
+    /// may wait out a 7 s request timeout, after the data has arrived),
+    /// while the metrics port answers from the start.
+    pub async fn add_learner(&mut self, via: SocketAddr) -> anyhow::Result<SocketAddr> {
+        let (client, peer, metrics) = (free_port()?, free_port()?, free_port()?);
+        let url = format!("http://127.0.0.1:{peer}");
+        let body = format!("{{\"peerURLs\":[\"{url}\"],\"isLearner\":true}}");
+        let (status, reply) = Http::connect(via)
+            .await?
+            .post("/v3/cluster/member/add", &body)
+            .await?;
+        anyhow::ensure!(
+            status == 200,
+            "adding a learner failed: {status} {}",
+            String::from_utf8_lossy(&reply)
+        );
+        let i = self.members.len();
+        self.peers.push(format!("m{i}={url}"));
+        let more = [
+            "--listen-metrics-urls".to_string(),
+            format!("http://127.0.0.1:{metrics}"),
+        ];
+        self.spawn(i, client, peer, "existing", &more)?;
+        Ok(SocketAddr::from(([127, 0, 0, 1], metrics)))
     }
 
     /// Index of the current leader.

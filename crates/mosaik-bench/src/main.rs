@@ -8,6 +8,7 @@
 mod all;
 mod attack;
 mod collections;
+mod collections_etcd;
 mod cpu;
 mod discovery;
 mod durable;
@@ -172,6 +173,10 @@ enum Scenario {
         /// Map value type.
         #[arg(long, value_enum, default_value_t = streams::Payload::Bytes)]
         payload: streams::Payload,
+        /// Also run it against a learner added to a 3-member etcd (needs
+        /// `etcd` from Debian's etcd-server).
+        #[arg(long)]
+        etcd: bool,
     },
     /// Hostile peers (issue 17): each attack against a 3-node cluster
     /// running a stream and a committing group; service figures vs idle.
@@ -309,7 +314,14 @@ async fn main() -> anyhow::Result<()> {
             value_size,
             members,
             payload,
-        } => collections::catch_up(entries, value_size, members, payload).await,
+            etcd,
+        } => {
+            collections::catch_up(entries, value_size, members, payload).await?;
+            if etcd {
+                collections_etcd::catch_up(entries, value_size).await?;
+            }
+            Ok(())
+        }
         Scenario::Transport {
             size,
             megabytes,
