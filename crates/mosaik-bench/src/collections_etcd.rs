@@ -16,7 +16,7 @@
 //! Caught up means the learner's store revision reached the leader's at
 //! the moment the learner was added, read from the learner's metrics
 //! listener (its client port opens only later, see
-//! [`Cluster::add_learner`]); the run fails unless the leader's metrics
+//! [`Cluster::start_learner`]); the run fails unless the leader's metrics
 //! count a snapshot sent.
 
 use {
@@ -113,9 +113,11 @@ pub async fn catch_up(entries: u64, value_size: usize) -> anyhow::Result<()> {
 
     let stop = Arc::new(AtomicBool::new(false));
     let load = write_loop(leader, stop.clone(), u64::MAX / 2, value_size);
+    // Not timed: etcd may refuse a member until its cluster is 5 s old.
+    let learner = cluster.add_learner(leader).await?;
     let started = Instant::now();
     let target = http.revision().await?;
-    let learner = cluster.add_learner(leader).await?;
+    let learner = cluster.start_learner(&learner)?;
     let deadline = started + Duration::from_mins(10);
     loop {
         // Refused until the process listens; its store starts empty.

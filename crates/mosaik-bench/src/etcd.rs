@@ -193,6 +193,13 @@ pub struct Cluster {
     dir: PathBuf,
 }
 
+/// The ports of a learner added to the cluster but not started yet.
+pub struct Learner {
+    client: u16,
+    peer: u16,
+    metrics: u16,
+}
+
 /// A loopback TCP port nothing listens on right now (the OS picks it; the
 /// probe socket is closed before the caller's process binds it). Shared
 /// by every peer the bench starts on a port of its own.
@@ -308,33 +315,52 @@ impl Cluster {
     }
 
     /// Adds a learner (a non-voting member, etcd's way to bring in a new
-    /// member without touching the quorum) through the member at `via`,
-    /// then starts it. It starts empty and catches up from the leader.
-    /// Returns the address of its metrics listener: its client port opens
-    /// only once it has published itself to the cluster (a raft round that
-    /// may wait out a 7 s request timeout, after the data has arrived),
-    /// while the metrics port answers from the start.
-    pub async fn add_learner(&mut self, via: SocketAddr) -> anyhow::Result<SocketAddr> {
-        let (client, peer, metrics) = (free_port()?, free_port()?, free_port()?);
-        let url = format!("http://127.0.0.1:{peer}");
+    /// member without touching the quorum) through the member at `via`.
+    /// etcd refuses a new member until every member has been connected for
+    /// 5 s (its strict reconfiguration check), so a refusal for an
+    /// unhealthy cluster is retried for up to 30 s. Start it with
+    /// [`Cluster::start_learner`].
+    pub async fn add_learner(&mut self, via: SocketAddr) -> anyhow::Result<Learner> {
+        let learner = Learner {
+            client: free_port()?,
+            peer: free_port()?,
+            metrics: free_port()?,
+        };
+        let url = format!("http://127.0.0.1:{}", learner.peer);
         let body = format!("{{\"peerURLs\":[\"{url}\"],\"isLearner\":true}}");
-        let (status, reply) = Http::connect(via)
-            .await?
-            .post("/v3/cluster/member/add", &body)
-            .await?;
-        anyhow::ensure!(
-            status == 200,
-            "adding a learner failed: {status} {}",
-            String::from_utf8_lossy(&reply)
-        );
-        let i = self.members.len();
-        self.peers.push(format!("m{i}={url}"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, reply) = Http::connect(via)
+                .await?
+                .post("/v3/cluster/member/add", &body)
+                .await?;
+            if status == 200 {
+                break;
+            }
+            let reply = String::from_utf8_lossy(&reply);
+            anyhow::ensure!(
+                reply.contains("unhealthy cluster") && Instant::now() < deadline,
+                "adding a learner failed: {status} {reply}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.peers.push(format!("m{}={url}", self.members.len()));
+        Ok(learner)
+    }
+
+    /// Starts an added learner; it starts empty and catches up from the
+    /// leader. Returns the address of its metrics listener: its client
+    /// port opens only once it has published itself to the cluster (a
+    /// raft round that may wait out a 7 s request timeout, after the data
+    /// has arrived), while the metrics port answers from the start.
+    pub fn start_learner(&mut self, learner: &Learner) -> anyhow::Result<SocketAddr> {
         let more = [
             "--listen-metrics-urls".to_string(),
-            format!("http://127.0.0.1:{metrics}"),
+            format!("http://127.0.0.1:{}", learner.metrics),
         ];
-        self.spawn(i, client, peer, "existing", &more)?;
-        Ok(SocketAddr::from(([127, 0, 0, 1], metrics)))
+        let i = self.members.len();
+        self.spawn(i, learner.client, learner.peer, "existing", &more)?;
+        Ok(SocketAddr::from(([127, 0, 0, 1], learner.metrics)))
     }
 
     /// Index of the current leader.
