@@ -63,11 +63,12 @@ fn run_records(mut command: Command, what: &str, clients: usize) -> anyhow::Resu
     let out = command
         .output()
         .with_context(|| format!("running {what}"))?;
-    anyhow::ensure!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if !out.status.success() {
+        // Its `Error:` lines, without the log and backtrace around them.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("Error:")).collect();
+        anyhow::bail!("{what} failed ({}): {}", out.status, errors.join(" / "));
+    }
     let mut rates = Vec::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         println!("{line}");
@@ -98,6 +99,12 @@ fn run_ours(clients: &[usize], commits: usize) -> anyhow::Result<Vec<f64>> {
     run_records(command, "our groups scenario", clients.len())
 }
 
+/// Attempts per run of one system before the scenario fails.
+const ATTEMPTS: usize = 3;
+
+/// The systems, by step number.
+const NAMES: [&str; 3] = ["mosaik", "the original", "etcd"];
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
@@ -110,6 +117,7 @@ pub async fn b1(clients: &[usize], commits: usize, runs: usize, etcd: bool) -> a
     let mut ours: Vec<Vec<f64>> = vec![Vec::new(); clients.len()];
     let mut theirs = ours.clone();
     let mut etcds = ours.clone();
+    let mut failed = [0usize; 3];
     let rates = |samples: Vec<Sample>| samples.into_iter().map(|s| s.rate).collect::<Vec<_>>();
     for run in 0..runs {
         println!("B1 interleaved run {}/{runs}", run + 1);
@@ -117,10 +125,31 @@ pub async fn b1(clients: &[usize], commits: usize, runs: usize, etcd: bool) -> a
         let turn = run % steps.len();
         steps.rotate_left(turn);
         for step in steps {
-            let got = match step {
-                0 => run_ours(clients, commits)?,
-                1 => run_original(&bin, clients, commits)?,
-                _ => rates(crate::groups_etcd::commits(clients, commits, None).await?),
+            // A run that fails (the original now and then never agrees on
+            // a leader: "no agreed leader within 60 s") is reported and
+            // run again, at most `ATTEMPTS` times in all.
+            let mut attempt = 1;
+            let got = loop {
+                let got = match step {
+                    0 => run_ours(clients, commits),
+                    1 => run_original(&bin, clients, commits),
+                    _ => crate::groups_etcd::commits(clients, commits, None)
+                        .await
+                        .map(rates),
+                };
+                match got {
+                    Ok(got) => break got,
+                    Err(e) if attempt < ATTEMPTS => {
+                        failed[usize::from(step)] += 1;
+                        println!(
+                            "B1 run {} of {}: failed, run again: {e:#}",
+                            run + 1,
+                            NAMES[usize::from(step)]
+                        );
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
             };
             let into = match step {
                 0 => &mut ours,
@@ -133,6 +162,11 @@ pub async fn b1(clients: &[usize], commits: usize, runs: usize, etcd: bool) -> a
         }
     }
     println!("B1 medians of {runs} interleaved runs:");
+    for (name, failed) in NAMES.iter().zip(failed) {
+        if failed > 0 {
+            println!("B1: {failed} failed run(s) of {name} were run again");
+        }
+    }
     for (i, &n) in clients.iter().enumerate() {
         let (a, b) = (median(ours[i].clone()), median(theirs[i].clone()));
         let etcd_rate = (!etcds[i].is_empty()).then(|| median(etcds[i].clone()));
