@@ -145,14 +145,7 @@ impl Http {
     pub async fn metric(&mut self, name: &str) -> anyhow::Result<f64> {
         let (status, body) = self.get("/metrics").await?;
         anyhow::ensure!(status == 200, "metrics failed: {status}");
-        Ok(String::from_utf8_lossy(&body)
-            .lines()
-            .filter(|l| {
-                l.strip_prefix(name)
-                    .is_some_and(|r| r.starts_with([' ', '{']))
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum())
+        Ok(metric_sum(&String::from_utf8_lossy(&body), name))
     }
 
     /// Puts every pair in one transaction (etcd refuses more than
@@ -191,6 +184,19 @@ pub struct Cluster {
     extra: Vec<String>,
     name: String,
     dir: PathBuf,
+}
+
+/// The sum of `name`'s samples in a Prometheus text exposition: every
+/// label set of exactly that metric (not of longer names it is a prefix
+/// of); comments and unparsable values are skipped.
+fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|r| r.starts_with([' ', '{']))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 /// The ports of a learner added to the cluster but not started yet.
@@ -392,5 +398,29 @@ impl Drop for Cluster {
             self.kill(i);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metric_sum;
+
+    #[test]
+    fn a_metric_sums_its_label_sets_and_nothing_else() {
+        let text = "\
+# HELP etcd_network_snapshot_send_success Total number of successful snapshot sends
+# TYPE etcd_network_snapshot_send_success counter
+etcd_network_snapshot_send_success{To=\"a\"} 1
+etcd_network_snapshot_send_success{To=\"b\"} 2
+etcd_network_snapshot_send_success_total 40
+etcd_debugging_mvcc_current_revision 123457
+etcd_debugging_mvcc_current_revision_x nan
+";
+        assert_eq!(metric_sum(text, "etcd_network_snapshot_send_success"), 3.0);
+        assert_eq!(
+            metric_sum(text, "etcd_debugging_mvcc_current_revision"),
+            123_457.0
+        );
+        assert_eq!(metric_sum(text, "etcd_server_has_leader"), 0.0);
     }
 }
