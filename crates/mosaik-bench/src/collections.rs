@@ -69,16 +69,64 @@ fn write_loop<V: BenchPayload>(
     })
 }
 
-/// p50, p99 and max of `latencies` in milliseconds.
-pub(crate) fn summary(mut latencies: Vec<Duration>) -> (f64, f64, f64, usize) {
+/// A write loop's latencies, in milliseconds.
+pub(crate) struct Latencies {
+    p50: f64,
+    p99: f64,
+    max: f64,
+    count: usize,
+}
+
+/// p50, p99 and max of `latencies`.
+pub(crate) fn summary(mut latencies: Vec<Duration>) -> Latencies {
     latencies.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    (
-        ms(crate::groups::percentile(&latencies, 0.5)),
-        ms(crate::groups::percentile(&latencies, 0.99)),
-        ms(latencies.last().copied().unwrap_or_default()),
-        latencies.len(),
-    )
+    Latencies {
+        p50: ms(crate::groups::percentile(&latencies, 0.5)),
+        p99: ms(crate::groups::percentile(&latencies, 0.99)),
+        max: ms(latencies.last().copied().unwrap_or_default()),
+        count: latencies.len(),
+    }
+}
+
+/// A finished catch-up, as both B6 runs (ours and etcd's) report it.
+pub(crate) struct CatchUp {
+    pub(crate) entries: u64,
+    pub(crate) value_size: usize,
+    pub(crate) elapsed: Duration,
+    /// The leader's writes with nobody joining.
+    pub(crate) idle: Latencies,
+    /// The leader's writes during the catch-up.
+    pub(crate) busy: Latencies,
+}
+
+impl CatchUp {
+    /// Prints the summary line (`what` first, `after` last) and the JSON
+    /// record (`tags`, its first fields after `"bench"`).
+    pub(crate) fn report(&self, what: &str, after: &str, tags: &str) {
+        let Self {
+            entries,
+            value_size,
+            elapsed,
+            idle,
+            busy,
+        } = self;
+        let megabytes = (*entries as f64 * (value_size + 8) as f64) / 1e6;
+        let rate = megabytes / elapsed.as_secs_f64();
+        let elapsed = elapsed.as_secs_f64();
+        println!(
+            "{what}: catch-up {elapsed:.2} s, {rate:.1} MB/s; leader writes idle p50 {:.2} ms \
+             p99 {:.2} ms ({} writes), during catch-up p50 {:.2} ms p99 {:.2} ms max {:.0} ms \
+             ({} writes); {after}",
+            idle.p50, idle.p99, idle.count, busy.p50, busy.p99, busy.max, busy.count,
+        );
+        println!(
+            "{{\"bench\":\"B6\",{tags},\"entries\":{entries},\"value_size\":{value_size},\
+             \"catch_up_s\":{elapsed:.3},\"mb_per_s\":{rate:.2},\"idle_p99_ms\":{:.3},\
+             \"write_p50_ms\":{:.3},\"write_p99_ms\":{:.3},\"write_max_ms\":{:.1},\"writes\":{}}}",
+            idle.p99, busy.p50, busy.p99, busy.max, busy.count,
+        );
+    }
 }
 
 /// Fills `entries` × `value_size` bytes into a store of `members` writer
@@ -165,34 +213,20 @@ async fn catch_up_with<V: BenchPayload>(
     let elapsed = started.elapsed();
     stop.store(true, Ordering::Relaxed);
     let busy = summary(load.await?);
-    let megabytes = (entries as f64 * (value_size + 8) as f64) / 1e6;
-    let rate = megabytes / elapsed.as_secs_f64();
-    println!(
-        "B6 collections: {members} members, late member of a {entries} x {value_size} B map ({}): \
-         catch-up {:.2} s, {rate:.1} MB/s; leader writes idle p50 {:.2} ms p99 {:.2} ms ({} writes), \
-         during catch-up p50 {:.2} ms p99 {:.2} ms max {:.0} ms ({} writes); joiner has {} entries",
-        core::any::type_name::<V>(),
-        elapsed.as_secs_f64(),
-        idle.0,
-        idle.1,
-        idle.3,
-        busy.0,
-        busy.1,
-        busy.2,
-        busy.3,
-        joiner.len(),
-    );
-    println!(
-        "{{\"bench\":\"B6\",\"value\":\"{}\",\"members\":{members},\"entries\":{entries},\"value_size\":{value_size},\
-         \"catch_up_s\":{:.3},\"mb_per_s\":{rate:.2},\"idle_p99_ms\":{:.3},\"write_p50_ms\":{:.3},\
-         \"write_p99_ms\":{:.3},\"write_max_ms\":{:.1},\"writes\":{}}}",
-        core::any::type_name::<V>(),
-        elapsed.as_secs_f64(),
-        idle.1,
-        busy.0,
-        busy.1,
-        busy.2,
-        busy.3,
+    let value = core::any::type_name::<V>();
+    CatchUp {
+        entries,
+        value_size,
+        elapsed,
+        idle,
+        busy,
+    }
+    .report(
+        &format!(
+            "B6 collections: {members} members, late member of a {entries} x {value_size} B map ({value})"
+        ),
+        &format!("joiner has {} entries", joiner.len()),
+        &format!("\"value\":\"{value}\",\"members\":{members}"),
     );
     Ok(())
 }

@@ -21,7 +21,7 @@
 
 use {
     crate::{
-        collections::summary,
+        collections::{CatchUp, summary},
         etcd::{Cluster, Http},
     },
     std::{
@@ -146,31 +146,19 @@ pub async fn catch_up(entries: u64, value_size: usize) -> anyhow::Result<()> {
         snapshots >= 1.0,
         "the etcd leader sent no snapshot: the learner replayed the log"
     );
-    let megabytes = (entries as f64 * (value_size + 8) as f64) / 1e6;
-    let rate = megabytes / elapsed.as_secs_f64();
-    println!(
-        "B6 etcd: learner of a 3-member etcd (tmpfs, HTTP gateway) holding {entries} x {value_size} B: \
-         catch-up {:.2} s, {rate:.1} MB/s; leader writes idle p50 {:.2} ms p99 {:.2} ms ({} writes), \
-         during catch-up p50 {:.2} ms p99 {:.2} ms max {:.0} ms ({} writes); {snapshots} snapshot(s) sent",
-        elapsed.as_secs_f64(),
-        idle.0,
-        idle.1,
-        idle.3,
-        busy.0,
-        busy.1,
-        busy.2,
-        busy.3,
-    );
-    println!(
-        "{{\"bench\":\"B6\",\"system\":\"etcd\",\"members\":3,\"entries\":{entries},\"value_size\":{value_size},\
-         \"catch_up_s\":{:.3},\"mb_per_s\":{rate:.2},\"idle_p99_ms\":{:.3},\"write_p50_ms\":{:.3},\
-         \"write_p99_ms\":{:.3},\"write_max_ms\":{:.1},\"writes\":{}}}",
-        elapsed.as_secs_f64(),
-        idle.1,
-        busy.0,
-        busy.1,
-        busy.2,
-        busy.3,
+    CatchUp {
+        entries,
+        value_size,
+        elapsed,
+        idle,
+        busy,
+    }
+    .report(
+        &format!(
+            "B6 etcd: learner of a 3-member etcd (tmpfs, HTTP gateway) holding {entries} x {value_size} B"
+        ),
+        &format!("{snapshots} snapshot(s) sent"),
+        "\"system\":\"etcd\",\"members\":3",
     );
     Ok(())
 }
