@@ -117,11 +117,11 @@ pub async fn catch_up(entries: u64, value_size: usize) -> anyhow::Result<()> {
     let learner = cluster.add_learner(leader).await?;
     let started = Instant::now();
     let target = http.revision().await?;
-    let learner = cluster.start_learner(&learner)?;
+    let learner_metrics = cluster.start_learner(&learner)?;
     let deadline = started + Duration::from_mins(10);
     loop {
         // Refused until the process listens; its store starts empty.
-        let reached = match Http::connect(learner).await {
+        let reached = match Http::connect(learner_metrics).await {
             Ok(mut http) => http
                 .metric("etcd_debugging_mvcc_current_revision")
                 .await

@@ -99,20 +99,31 @@ impl Http {
             B64.encode(key),
             B64.encode(value)
         );
-        let (status, reply) = self.post("/v3/kv/put", &body).await?;
+        self.post_ok("/v3/kv/put", &body).await?;
+        Ok(())
+    }
+
+    /// POSTs a JSON body and returns the response body; any status but 200
+    /// is an error naming `path` and carrying etcd's reply.
+    async fn post_ok(&mut self, path: &str, body: &str) -> anyhow::Result<Vec<u8>> {
+        let (status, reply) = self.post(path, body).await?;
         anyhow::ensure!(
             status == 200,
-            "put failed: {status} {}",
+            "{path} failed: {status} {}",
             String::from_utf8_lossy(&reply)
         );
-        Ok(())
+        Ok(reply)
+    }
+
+    /// The member's status, as the gateway's JSON.
+    async fn status_json(&mut self) -> anyhow::Result<serde_json::Value> {
+        let body = self.post_ok("/v3/maintenance/status", "{}").await?;
+        Ok(serde_json::from_slice(&body)?)
     }
 
     /// The member's own id and the leader's id, as etcd reports them.
     pub async fn status(&mut self) -> anyhow::Result<(String, String)> {
-        let (status, body) = self.post("/v3/maintenance/status", "{}").await?;
-        anyhow::ensure!(status == 200, "status failed: {status}");
-        let json: serde_json::Value = serde_json::from_slice(&body)?;
+        let json = self.status_json().await?;
         let me = json["header"]["member_id"].as_str().unwrap_or_default();
         let leader = json["leader"].as_str().unwrap_or_default();
         Ok((me.to_string(), leader.to_string()))
@@ -121,9 +132,7 @@ impl Http {
     /// The member's store revision (etcd counts one per write
     /// transaction), as its status reports it.
     pub async fn revision(&mut self) -> anyhow::Result<u64> {
-        let (status, body) = self.post("/v3/maintenance/status", "{}").await?;
-        anyhow::ensure!(status == 200, "status failed: {status}");
-        let json: serde_json::Value = serde_json::from_slice(&body)?;
+        let json = self.status_json().await?;
         // The gateway writes 64-bit integers as JSON strings.
         json["header"]["revision"]
             .as_str()
@@ -153,12 +162,7 @@ impl Http {
             })
             .collect();
         let body = format!("{{\"success\":[{}]}}", puts.join(","));
-        let (status, reply) = self.post("/v3/kv/txn", &body).await?;
-        anyhow::ensure!(
-            status == 200,
-            "txn failed: {status} {}",
-            String::from_utf8_lossy(&reply)
-        );
+        self.post_ok("/v3/kv/txn", &body).await?;
         Ok(())
     }
 }
