@@ -161,3 +161,48 @@ fn failed_state_sync_is_requested_again() {
     cluster.run_for(Duration::from_secs(3));
     cluster.assert_converged();
 }
+
+#[test]
+fn an_installed_snapshot_resumes_replication_before_the_next_heartbeat() {
+    // Heartbeats far apart: what the follower gets within a fraction of one comes from its
+    // own report after the install, not from the leader's timer.
+    let heartbeat = Duration::from_secs(1);
+    let config = fast_config()
+        .with_heartbeat_interval(heartbeat)
+        .with_election_timeout(Duration::from_secs(5))
+        .with_election_timeout_jitter(Duration::from_millis(100));
+    let mut cluster = Cluster::new(3, &config, 125);
+    cluster.auto_state_sync = false; // this test installs by hand, at a moment of its choice
+    let leader = cluster.wait_for_leader();
+    let lagging = (1..=3).find(|id| *id != leader).unwrap();
+    cluster.crash(lagging);
+    for cmd in 0..20 {
+        cluster.propose(leader, vec![cmd]);
+    }
+    cluster.run_for(Duration::from_millis(300));
+    prune_everywhere(&mut cluster);
+    for cmd in 20..25 {
+        cluster.propose(leader, vec![cmd]);
+    }
+    cluster.run_for(Duration::from_millis(300));
+    cluster.restart(lagging);
+    assert!(
+        cluster.run_until(3 * heartbeat, |c| need_sync_count(c, lagging) == 1),
+        "the leader's heartbeat tells the restarted follower to sync"
+    );
+    // The shell installs the snapshot at the leader's log base: the entries after it must
+    // come by replication.
+    let base = cluster.engine(leader).log().base();
+    assert!(base.index > Index(10) && base.index < cluster.engine(leader).commit_index());
+    let sm = cluster.node(leader).sm.range(..=base.index);
+    let sm = sm.map(|(i, c)| (*i, c.clone())).collect();
+    cluster.nodes.get_mut(&lagging).unwrap().sm = sm;
+    cluster.input(lagging, Input::SnapshotInstalled { cursor: base });
+    let caught_up = cluster.run_until(heartbeat / 10, |c| c.node(lagging).sm.len() == 25);
+    assert!(
+        caught_up,
+        "replication resumed at once, not at the next heartbeat"
+    );
+    cluster.assert_converged();
+    cluster.check_log_matching();
+}

@@ -440,6 +440,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             } else {
                 self.apply_committed();
             }
+            self.report_position();
             return;
         }
         if self.log.term_at(cursor.index).is_some() && cursor.index <= self.commit {
@@ -467,6 +468,39 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             self.emit(Output::CommitAdvanced(cursor.index));
         }
         self.committed_changed();
+        self.report_position();
+    }
+
+    /// Tells the leader where our log ends now, unasked, after a snapshot install: the leader
+    /// holds a syncing follower in `Snapshot` and sends it nothing but heartbeats, so without
+    /// this the follower idles until the next one (up to `heartbeat_interval`, 500 ms by
+    /// default: a third of B6's catch-up) before entries flow again. The answer is the one a
+    /// `StateSyncRequired` would get: a `Conflict` whose hint is our next index, which the
+    /// leader only uses to pick where to probe (it claims no match, so it counts toward
+    /// nothing); a leader whose base is still past us keeps waiting, as it would then.
+    fn report_position(&mut self) {
+        let Some(leader) = self.leader.filter(|l| *l != self.id) else {
+            return;
+        };
+        if !matches!(self.state, super::RoleState::Follower) {
+            return;
+        }
+        let last = self.log.last_index();
+        let vote = self.ack_vote();
+        self.send(
+            leader,
+            Message::AppendEntriesResponse {
+                term: self.hard.term,
+                // No read round is answered: 0 never raises the leader's `acked_seq`.
+                seq: 0,
+                result: AppendResult::Conflict {
+                    rejected_prev: last,
+                    hint: last.next(),
+                    conflict_term: None,
+                },
+                vote,
+            },
+        );
     }
 
     /// Drops the log prefix the shell has a snapshot for (never past what was applied).
