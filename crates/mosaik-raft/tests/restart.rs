@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::{collections::BTreeSet, time::Duration};
 
 use common::{Cluster, Cmd, Disk, Id, fast_config};
 use mosaik_raft::{Config, Index, Input, Output, PlantedBug, RequestId, Role};
@@ -243,4 +243,27 @@ fn without_the_merge_rule_the_higher_round_erases_the_majority() {
         lost > 0,
         "the higher round won and erased acknowledged writes"
     );
+}
+
+/// Every life of a member that lost its storage campaigns in a round of its own: a lone member
+/// wiped again and again, each time seeing no history anywhere, starts from round 0 every time,
+/// and a fixed jump gave each life the same first ballot (the simulator's seed 701286, where
+/// two lives of one member led the same ballot with different entries).
+#[test]
+fn each_life_after_lost_storage_campaigns_in_its_own_round() {
+    let mut cluster = Cluster::new(1, &fast_config(), 11);
+    cluster.check_committed = false; // each wipe loses the lone member's history, by design
+    let id = cluster.wait_for_leader();
+    let mut rounds = BTreeSet::new();
+    for _ in 0..20 {
+        restart_empty(&mut cluster, id, true);
+        cluster.input(id, Input::EndCatchUp);
+        assert!(cluster.run_until(Duration::from_secs(2), |c| c.engine(id).is_leader()));
+        let round = cluster.engine(id).term().round();
+        assert!(
+            round > 1 << 20,
+            "round {round}: past anything a lone earlier life reached"
+        );
+        assert!(rounds.insert(round), "round {round} led by two lives");
+    }
 }

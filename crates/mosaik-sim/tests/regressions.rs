@@ -151,6 +151,16 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         4_692,
         "figure 8 script: empty appends ping-pong",
     ),
+    // Engine: a member that lost its storage twice jumped its first ballot by the same fixed
+    // amount from the same round in both lives, so its second life led the ballot its first
+    // life had led alone (entries only on the wiped disk's history): two entries at one
+    // (term, index). The jump now has a random part per life.
+    (
+        Mode::Dynamic,
+        3,
+        701_286,
+        "double amnesia reuses the first life's ballot",
+    ),
 ];
 
 #[test]

@@ -112,6 +112,8 @@ pub struct Engine<Id, C> {
     bootstrap_waited: bool,
     /// Began a catch-up after losing storage and has not led since (see `round_skip`).
     lost_storage: bool,
+    /// This life's random part of the amnesia round jump (see `rejoin::AMNESIA_ROUND_SPREAD`).
+    amnesia_spread: u64,
     /// Yielding to a stronger committed history that conflicts with ours (dynamic mode).
     yielding: Option<Yield<Id>>,
     outputs: VecDeque<Output<Id, C>>,
@@ -181,6 +183,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             commit_weights: restored_weights(&hard_state, log_last),
             durable_commit: hard_state.commit.min(log_last).max(applied),
             lost_storage: hard_state.catching_up,
+            amnesia_spread: SplitMix64::new(seed ^ rejoin::AMNESIA_SALT).next_u64()
+                % rejoin::AMNESIA_ROUND_SPREAD,
             bootstrap_waited: false,
             yielding: None,
             outputs: VecDeque::new(),

@@ -38,9 +38,22 @@ pub(super) struct LeaderCommit {
     pub(super) overrule: Option<Overrule>,
 }
 
-/// How far a member that lost its storage jumps its first ballot round (see
+/// How far a member that lost its storage jumps its first ballot round at least (see
 /// `Engine::round_skip`): far beyond any run of lone elections its earlier life can have had.
 const AMNESIA_ROUND_SKIP: u64 = 1 << 20;
+
+/// The range of the random part of that jump, drawn once per life (`Engine::amnesia_spread`).
+/// A fixed jump is not enough: an earlier life that itself lost its storage jumped by the same
+/// amount from the same rounds, so a second amnesia reused its ballot (simulator, dynamic mode,
+/// seed 701286: both lives led round 2^20 + 3, each appending its own entries at the same
+/// indexes). With a random part, two lives collide only if their draws land within each
+/// other's run of lone elections: odds of about one in 2^40 per pair. Rounds stay far from
+/// `u64::MAX` (2^23 such jumps fit).
+pub(super) const AMNESIA_ROUND_SPREAD: u64 = 1 << 40;
+
+/// Salt of the stream `amnesia_spread` is drawn from, so drawing it does not move the
+/// election-timeout stream (the simulator's schedules stay what they were).
+pub(super) const AMNESIA_SALT: u64 = 0xa3e5_1a00_5eed_0b11;
 
 /// Most commit-weight records kept (a new one starts only when the number of voters at a commit
 /// changes, so this is plenty; beyond it the oldest are merged, keeping the larger weight).
@@ -181,10 +194,11 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// `(round, us)` that nobody it caught up from has seen (a lone election, entries only on a
     /// member that is down): campaigning in such a round again would create a second history
     /// under the same ballot and break log matching. Until it has led once, it campaigns
-    /// `AMNESIA_ROUND_SKIP` rounds further than needed.
+    /// `AMNESIA_ROUND_SKIP` plus this life's random `amnesia_spread` rounds further than
+    /// needed.
     pub(super) fn round_skip(&self) -> u64 {
         if self.lost_storage {
-            AMNESIA_ROUND_SKIP
+            AMNESIA_ROUND_SKIP + self.amnesia_spread
         } else {
             0
         }
