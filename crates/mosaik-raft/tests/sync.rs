@@ -195,7 +195,7 @@ fn an_installed_snapshot_resumes_replication_before_the_next_heartbeat() {
     let base = cluster.engine(leader).log().base();
     assert!(base.index > Index(10) && base.index < cluster.engine(leader).commit_index());
     let sm = cluster.node(leader).sm.range(..=base.index);
-    let sm = sm.map(|(i, c)| (*i, c.clone())).collect();
+    let sm = sm.map(|(i, c)| (*i, *c)).collect();
     cluster.nodes.get_mut(&lagging).unwrap().sm = sm;
     cluster.input(lagging, Input::SnapshotInstalled { cursor: base });
     let caught_up = cluster.run_until(heartbeat / 10, |c| c.node(lagging).sm.len() == 25);
