@@ -185,12 +185,20 @@ pub(crate) const FUZZ_TARGETS: &[crate::fuzzing::Target] = {
                 base: Index::new(1),
             },
             SyncMessage::Offer {
-                snapshots: vec![SnapshotInfo {
-                    anchor,
-                    items: 5,
-                    digest: crate::primitives::Digest::hash(b"five items"),
-                }],
+                snapshots: vec![
+                    SnapshotInfo {
+                        anchor,
+                        items: 5,
+                        digest: Some(crate::primitives::Digest::hash(b"five items")),
+                    },
+                    SnapshotInfo {
+                        anchor,
+                        items: 5,
+                        digest: None,
+                    },
+                ],
             },
+            SyncMessage::Digest { anchor },
             SyncMessage::Fetch {
                 anchor,
                 range: 0..5,

@@ -17,16 +17,30 @@ pub(crate) const MAX_OFFERED: usize = 8;
 pub(crate) const MAX_HELD: usize = 4;
 
 /// A snapshot a provider holds: the machine state after `anchor`.
-/// Equal infos are interchangeable sources of one snapshot; `digest` is
-/// part of that equality, so holders of an anchor whose content differs
-/// are never mixed in one transfer (see `sync/digest.rs`).
+/// Offers with the same anchor and item count are interchangeable sources
+/// of one snapshot unless both name a digest and the digests differ (see
+/// `sync/digest.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct SnapshotInfo {
     pub(crate) anchor: mosaik_raft::Cursor<PeerId>,
     pub(crate) items: u64,
-    /// The content's digest: the receiver refuses an assembled snapshot
-    /// that does not match it.
-    pub(crate) digest: Digest,
+    /// The content's digest, if the holder has computed it: only a holder
+    /// asked with [`SyncMessage::Digest`] does. The receiver installs an
+    /// assembled snapshot only if it matches the leader's.
+    pub(crate) digest: Option<Digest>,
+}
+
+impl SnapshotInfo {
+    /// Whether `self` and `other` may be stitched into one snapshot: the
+    /// same anchor and size, and no two known digests that differ.
+    pub(crate) fn same_content(&self, other: &Self) -> bool {
+        self.anchor == other.anchor
+            && self.items == other.items
+            && match (self.digest, other.digest) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
 }
 
 /// State-sync traffic of one group, both directions.
@@ -34,9 +48,14 @@ pub(crate) struct SnapshotInfo {
 pub(crate) enum SyncMessage {
     /// Which snapshots at or after `base` do you hold?
     Query { base: mosaik_raft::Index },
-    /// The answer to a query (possibly empty): the held snapshots whose
-    /// digest is computed.
+    /// The answer to a query or a digest request (possibly empty): the
+    /// held snapshots, each with its digest if computed.
     Offer { snapshots: Vec<SnapshotInfo> },
+    /// Compute the digest of your snapshot at `anchor`: answered by an
+    /// offer once it is known (at once if it was), or at once without the
+    /// anchor if it is not held. Sent to the leader only: its digest is
+    /// the one a transfer is checked against.
+    Digest { anchor: mosaik_raft::Cursor<PeerId> },
     /// Items `range` of the snapshot at `anchor`.
     Fetch {
         anchor: mosaik_raft::Cursor<PeerId>,

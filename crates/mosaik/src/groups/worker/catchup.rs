@@ -30,11 +30,12 @@ where
         };
         self.sync_target = Some(base);
         if let Some(transfer) = &mut self.transfer {
-            transfer.set_leader(leader);
+            let sends = transfer.set_leader(leader);
             // A transfer of an anchor at or past the new base still helps.
             if transfer.base >= base.index
                 || transfer.anchor().is_some_and(|a| a.index >= base.index)
             {
+                self.send_sync(sends);
                 return;
             }
         }
@@ -51,7 +52,7 @@ where
         msg: SyncMessage,
     ) -> Result<(), StorageError> {
         match msg {
-            SyncMessage::Query { .. } | SyncMessage::Fetch { .. } => {
+            SyncMessage::Query { .. } | SyncMessage::Digest { .. } | SyncMessage::Fetch { .. } => {
                 self.serve(peer, msg);
                 Ok(())
             }

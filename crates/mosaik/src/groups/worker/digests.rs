@@ -1,5 +1,5 @@
 //! Content digests of held snapshots, provider side: computed off the
-//! worker loop, one at a time, only once a peer asks for a snapshot.
+//! worker loop, one at a time, only for a peer that asks for one.
 //!
 //! A digest encodes every item of the snapshot (`sync/digest.rs`), which
 //! for a large state takes long enough to stall heartbeats if done on the
@@ -10,15 +10,18 @@
 //! one thread per member hashing without a pause at about 190,000 items
 //! (1.7–2.1 s per digest, a new anchor every 1,000 commands), and each
 //! digest finished after its snapshot had expired, so a joiner was never
-//! offered one and chased forever (B6 at 100,000 entries). So a digest
-//! runs only while some peer waits for an offer, and the snapshot being
-//! digested is pinned for that peer (as if offered: kept with its log for
-//! `snapshot_ttl`). One runs at a time per group; the newest pending
-//! snapshot goes first, since it is the one a lagging member wants.
+//! offered one and chased forever (B6 at 100,000 entries).
 //!
-//! A peer that queries while no snapshot it would want is digested gets
-//! the digested ones at once (maybe none) and a second offer when the
-//! newer one is done.
+//! So a snapshot is offered without its digest, and a digest runs only
+//! for a peer that asks for it ([`SyncMessage::Digest`]): a joiner asks
+//! the leader alone, whose digest its transfer is checked against, and
+//! fetches from every holder meanwhile. Until 5 Dec 2026 every holder
+//! digested before offering and the transfer waited for them: in B6 three
+//! members hashing 117,000 items at once took 0.4–0.6 s before the first
+//! range was asked for, a third of the catch-up. The snapshot being
+//! digested is pinned for the peer that asked (as if offered: kept with
+//! its log for `snapshot_ttl`). One runs at a time per group; the newest
+//! wanted snapshot goes first.
 //!
 //! A snapshot whose digest cannot be computed is not offered, and says
 //! so: a warning with the reason and a metric, instead of quietly missing
@@ -35,7 +38,7 @@ use {
         },
         primitives::{Digest, background::spawn_background},
     },
-    mosaik_raft::{Cursor, Index},
+    mosaik_raft::Cursor,
     std::collections::HashMap,
     tokio::sync::mpsc,
 };
@@ -49,10 +52,10 @@ pub(super) struct Digests {
     running: bool,
     /// unbounded: at most one computation sends on it at a time.
     tx: mpsc::UnboundedSender<Digested>,
-    /// Peers that queried from a base at or below a snapshot not digested
-    /// yet: one entry per bonded peer (a new query replaces it), answered
-    /// once by a second offer. Digests run only while this is not empty.
-    waiting: HashMap<PeerId, Index>,
+    /// Peers that asked for the digest of a held snapshot not digested
+    /// yet: one entry per bonded peer (a new request replaces it),
+    /// answered by an offer once it is. Digests run only for these.
+    wanted: HashMap<PeerId, Cursor<PeerId>>,
 }
 
 impl Digests {
@@ -62,7 +65,7 @@ impl Digests {
         Self {
             running: false,
             tx,
-            waiting: HashMap::new(),
+            wanted: HashMap::new(),
         }
     }
 }
@@ -72,20 +75,20 @@ where
     S: Storage<M::Command>,
     M: StateMachine,
 {
-    /// Starts digesting the newest held snapshot still pending, unless a
-    /// digest runs, no peer waits for an offer, or the strategy transfers
-    /// no snapshots. The snapshot is pinned for the waiting peers (see the
-    /// module docs).
+    /// Starts digesting the newest held snapshot a peer wants and that is
+    /// still pending, unless a digest runs or the strategy transfers no
+    /// snapshots. The snapshot is pinned for the peers that want it (see
+    /// the module docs).
     pub(super) fn start_digest(&mut self) {
-        if self.digests.running || self.digests.waiting.is_empty() || self.sync.transfer().is_none()
+        if self.digests.running || self.digests.wanted.is_empty() || self.sync.transfer().is_none()
         {
             return;
         }
-        let Some(held) = self
-            .held
-            .iter_mut()
-            .rev()
-            .find(|h| h.digest == DigestState::Pending)
+        let wanted = &self.digests.wanted;
+        let Some(held) =
+            self.held.iter_mut().rev().find(|h| {
+                h.digest == DigestState::Pending && wanted.values().any(|a| *a == h.anchor)
+            })
         else {
             return;
         };
@@ -97,6 +100,8 @@ where
                 anchor = held.anchor.index.0,
                 "snapshot not offered: the held machine cannot be copied to digest it"
             );
+            let anchor = held.anchor;
+            self.answer_wanted(anchor);
             return;
         };
         // A peer is waiting for it: keep it (and the log after it) as an
@@ -120,27 +125,33 @@ where
         });
     }
 
-    /// Remembers `peer`'s query from `base` if a held snapshot there is
-    /// not digested yet, and starts digesting it.
-    pub(super) fn await_digest(&mut self, peer: PeerId, base: Index) {
+    /// `peer` asks for the digest of the snapshot at `anchor`. True if the
+    /// answer is due at once (the digest is known, failed, or the snapshot
+    /// is not held); otherwise the digest starts (or waits its turn) and
+    /// `peer` is offered the snapshot once it is done.
+    pub(super) fn await_digest(&mut self, peer: PeerId, anchor: Cursor<PeerId>) -> bool {
         let pending = self
             .held
             .iter()
-            .any(|h| h.anchor.index >= base && h.digest == DigestState::Pending);
-        if pending && self.sync.transfer().is_some() {
-            self.digests.waiting.insert(peer, base);
-            self.start_digest();
-        } else {
-            self.digests.waiting.remove(&peer);
+            .any(|h| h.anchor == anchor && h.digest == DigestState::Pending);
+        if !pending || self.sync.transfer().is_none() {
+            self.digests.wanted.remove(&peer);
+            return true;
         }
+        // Pinned while it waits its turn, as an offered one is.
+        if let Some(held) = self.held.iter_mut().find(|h| h.anchor == anchor) {
+            held.served = Some(tokio::time::Instant::now());
+        }
+        self.digests.wanted.insert(peer, anchor);
+        self.start_digest();
+        false
     }
 
-    /// A digest finished: the snapshot is offered from now on (if still
-    /// held), peers that queried for it meanwhile are offered it, and the
-    /// next pending one starts.
+    /// A digest finished: the snapshot is offered with it from now on (if
+    /// still held), the peers that asked for it are offered it, and the
+    /// next wanted one starts.
     pub(super) fn digested(&mut self, (anchor, result): Digested) {
         self.digests.running = false;
-        let ready = result.is_ok();
         // An anchor names one state (log matching): a result for an anchor
         // that was dropped and taken again is still right.
         if let Some(held) = self.held.iter_mut().find(|h| h.anchor == anchor) {
@@ -162,30 +173,45 @@ where
                 }
             };
         }
-        if ready {
-            self.offer_again(anchor.index);
-        }
+        self.answer_wanted(anchor);
         self.start_digest();
     }
 
-    /// Second offers to the peers waiting for a snapshot at `index`.
-    fn offer_again(&mut self, index: Index) {
-        let waiting: Vec<(PeerId, Index)> = self
+    /// Offers to the peers that asked for the digest at `anchor`: with it
+    /// if it was computed, without the anchor if it failed or the
+    /// snapshot is gone (the asker then looks for another).
+    fn answer_wanted(&mut self, anchor: Cursor<PeerId>) {
+        let peers: Vec<PeerId> = self
             .digests
-            .waiting
+            .wanted
             .iter()
-            .filter(|(_, base)| **base <= index)
-            .map(|(peer, base)| (*peer, *base))
+            .filter(|(_, a)| **a == anchor)
+            .map(|(peer, _)| *peer)
             .collect();
-        for (peer, base) in waiting {
-            self.digests.waiting.remove(&peer);
-            let snapshots = self.offer_from(base);
+        for peer in peers {
+            self.digests.wanted.remove(&peer);
+            let snapshots = self.offer_from(anchor.index);
             if let Some(bond) = self.bonds.get(&peer) {
                 // Best effort, like every offer: the peer asks again.
                 let _ = bond
                     .out
                     .try_send(BondMessage::Sync(SyncMessage::Offer { snapshots }));
             }
+        }
+    }
+
+    /// A wanted snapshot expired before its digest ran: its askers get
+    /// their answer (without it) instead of waiting for their timeout.
+    pub(super) fn drop_unheld_wants(&mut self) {
+        let gone: Vec<Cursor<PeerId>> = self
+            .digests
+            .wanted
+            .values()
+            .filter(|a| !self.held.iter().any(|h| h.anchor == **a))
+            .copied()
+            .collect();
+        for anchor in gone {
+            self.answer_wanted(anchor);
         }
     }
 }

@@ -6,7 +6,11 @@ use {
         PeerId,
         groups::{
             InvalidSnapshot,
-            sync::{SnapshotBuilder, digest::Verifier, wire::SnapshotInfo},
+            sync::{
+                SnapshotBuilder,
+                digest::Verifier,
+                wire::{SnapshotInfo, SyncMessage},
+            },
         },
         primitives::Digest,
     },
@@ -39,6 +43,9 @@ pub(super) struct Fetch<M> {
     /// Peers whose ranges were accepted: the suspects if the digest does
     /// not match (bounded by the number of bonds).
     pub(super) contributors: HashSet<PeerId>,
+    /// When the leader was last asked for its digest (`info.digest` is
+    /// `None` until it answers).
+    pub(super) digest_asked: Option<Instant>,
 }
 
 impl<M> Fetch<M> {
@@ -48,7 +55,7 @@ impl<M> Fetch<M> {
             info: SnapshotInfo {
                 anchor: Cursor::zero(),
                 items: 0,
-                digest: Digest::zero(),
+                digest: None,
             },
             late: HashSet::new(),
             batch: 1,
@@ -59,6 +66,7 @@ impl<M> Fetch<M> {
             builder: Box::new(Unbuildable),
             verifier: Verifier::default(),
             contributors: HashSet::new(),
+            digest_asked: None,
         }
     }
 
@@ -80,6 +88,7 @@ impl<M> Fetch<M> {
             builder,
             verifier: Verifier::default(),
             contributors: HashSet::new(),
+            digest_asked: None,
         }
     }
 
@@ -90,9 +99,21 @@ impl<M> Fetch<M> {
         self.contributors.insert(peer);
     }
 
-    /// True once every item arrived and they match the offered digest.
-    pub(super) fn verified(&self) -> bool {
-        self.verifier.finish(self.info.items) == Some(self.info.digest)
+    /// The leader's digest, once every item arrived and they match it.
+    pub(super) fn verified(&self) -> Option<Digest> {
+        let digest = self.info.digest?;
+        (self.verifier.finish(self.info.items) == Some(digest)).then_some(digest)
+    }
+
+    /// A request for `leader`'s digest of this snapshot.
+    pub(super) fn ask_digest(&mut self, leader: PeerId) -> (PeerId, SyncMessage) {
+        self.digest_asked = Some(Instant::now());
+        (
+            leader,
+            SyncMessage::Digest {
+                anchor: self.info.anchor,
+            },
+        )
     }
 
     pub(super) fn drop_source(&mut self, peer: PeerId) {

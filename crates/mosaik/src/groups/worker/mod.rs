@@ -296,8 +296,6 @@ where
             committed_gauge: metrics::gauge!("mosaik.groups.raft.committed", labels.as_ref()),
             labels,
         };
-        // A snapshot restored from storage is offered once digested.
-        worker.start_digest();
         if empty {
             worker.engine.handle(worker.now(), Input::BeginCatchUp);
         }

@@ -13,8 +13,8 @@
 //!
 //! A held snapshot is the machine value itself (copied by `StateSync::clone_machine`,
 //! O(1) for persistent structures); items are encoded only when a batch is
-//! served, and once off the loop for the content digest an offer carries
-//! (`digests.rs`): a snapshot is offered only once its digest is known.
+//! served, and once off the loop for its content digest when the leader is
+//! asked for it (`digests.rs`).
 
 use {
     super::Worker,
@@ -58,7 +58,7 @@ pub(super) struct Held<M> {
 /// Where a held snapshot's content digest stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum DigestState {
-    /// Not computed yet: not offered.
+    /// Not computed (yet): offered without one.
     Pending,
     /// Offered with this digest.
     Ready(Digest),
@@ -141,7 +141,6 @@ where
         self.held
             .push(Held::new(Cursor::new(term, index), machine, items, None));
         self.expire_snapshots();
-        self.start_digest();
     }
 
     /// Drops snapshots nobody fetched within the TTL (keeping the newest
@@ -151,6 +150,7 @@ where
         let ttl = self.sync.transfer().map(|t| t.snapshot_ttl);
         let base = self.engine.log().base().index;
         expire(&mut self.held, base, ttl);
+        self.drop_unheld_wants();
     }
 
     /// Takes the snapshot due at the applied index and prunes the log up to
@@ -190,15 +190,21 @@ where
         true
     }
 
-    /// Answers a peer's query or fetch from the held snapshots.
+    /// Answers a peer's query, digest request or fetch from the held
+    /// snapshots.
     pub(super) fn serve(&mut self, peer: PeerId, msg: SyncMessage) {
         let reply = match msg {
-            SyncMessage::Query { base } => {
-                // A snapshot still being digested is offered by a second
-                // offer once it is (see `digests.rs`).
-                self.await_digest(peer, base);
+            SyncMessage::Query { base } => SyncMessage::Offer {
+                snapshots: self.offer_from(base),
+            },
+            SyncMessage::Digest { anchor } => {
+                if !self.await_digest(peer, anchor) {
+                    // Offered once computed (see `digests.rs`).
+                    return;
+                }
+                // Known, failed or not held: the offer says which, at once.
                 SyncMessage::Offer {
-                    snapshots: self.offer_from(base),
+                    snapshots: self.offer_from(anchor.index),
                 }
             }
             SyncMessage::Fetch { anchor, range } => match self.serve_range(peer, anchor, range) {
@@ -214,8 +220,10 @@ where
         }
     }
 
-    /// The held snapshots at or after `base` whose digest is known (kept
-    /// alive for `snapshot_ttl` now that a peer knows of them).
+    /// The held snapshots at or after `base` (kept alive for
+    /// `snapshot_ttl` now that a peer knows of them), each with its digest
+    /// if computed. One whose digest could not be computed is left out:
+    /// its items cannot be encoded for a peer either.
     pub(super) fn offer_from(&mut self, base: Index) -> Vec<SnapshotInfo> {
         let now = Instant::now();
         let snapshots = self
@@ -223,8 +231,10 @@ where
             .iter_mut()
             .filter(|h| h.anchor.index >= base)
             .filter_map(|h| {
-                let DigestState::Ready(digest) = h.digest else {
-                    return None;
+                let digest = match h.digest {
+                    DigestState::Ready(digest) => Some(digest),
+                    DigestState::Pending => None,
+                    DigestState::Failed => return None,
                 };
                 h.served = Some(now);
                 Some(SnapshotInfo {

@@ -9,10 +9,13 @@
 //! stops holding the snapshot or sends items that do not decode is dropped
 //! from the transfer and its range goes back to the queue.
 //!
-//! Holders are grouped by the whole offer, content digest included, so a
-//! transfer only stitches ranges of one content (the leader's). The
-//! assembled snapshot is checked against that digest before it is handed
-//! out for install; on a mismatch nothing is installed, the fetch starts
+//! Holders offer their snapshots at once, mostly without a content
+//! digest: the transfer asks the leader alone for its digest
+//! (`SyncMessage::Digest`) and fetches from every holder meanwhile. The
+//! assembled snapshot is checked against the leader's digest before it is
+//! handed out for install (it waits for the digest if all items came
+//! first); a holder whose offer names another digest is never a source.
+//! On a mismatch nothing is installed, the fetch starts
 //! over and, since the culprit among several sources is unknown, takes
 //! the snapshot from one holder at a time for the rest of the episode: a
 //! holder whose whole snapshot mismatches (or that falls silent) is
@@ -118,8 +121,17 @@ impl<M> Transfer<M> {
         }
     }
 
-    pub(super) fn set_leader(&mut self, leader: PeerId) {
+    /// The engine follows `leader` now. A fetch still without the
+    /// leader's digest asks the new one for it.
+    pub(super) fn set_leader(&mut self, leader: PeerId) -> Sends {
+        let changed = self.leader != leader;
         self.leader = leader;
+        match &mut self.phase {
+            Phase::Fetching(fetch) if changed && fetch.info.digest.is_none() => {
+                vec![fetch.ask_digest(leader)]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// (Re)starts the asking phase: every bond gets a query.
@@ -174,20 +186,35 @@ impl<M> Transfer<M> {
         let (asked, offers) = match &mut self.phase {
             Phase::Asking { asked, offers, .. } => (asked, offers),
             Phase::Fetching(fetch) => {
-                // A late bond holding our snapshot joins the sources, and
-                // so does a holder that offers it again once it digested
-                // it (its first offer came before). Whatever it sends is
-                // checked like any source's.
+                if snapshots.len() > MAX_OFFERED {
+                    return (Vec::new(), Progress::Running);
+                }
+                let held = snapshots.iter().find(|s| s.anchor == fetch.info.anchor);
+                if peer == self.leader && fetch.info.digest.is_none() {
+                    match held.filter(|s| s.items == fetch.info.items) {
+                        // The leader's digest: what the assembled snapshot
+                        // is checked against.
+                        Some(info) if info.digest.is_some() => fetch.info.digest = info.digest,
+                        Some(_) => {}
+                        // The leader no longer holds it (or cannot digest
+                        // it): nothing could vouch for what we fetch.
+                        None => return (self.restart(), Progress::Running),
+                    }
+                }
+                // A late bond holding our snapshot joins the sources; a
+                // source whose offer names another digest leaves.
                 fetch.late.remove(&peer);
-                if !self.single_source
+                let same = held.is_some_and(|s| s.same_content(&fetch.info));
+                if !same && held.is_some() {
+                    fetch.drop_source(peer);
+                } else if same
+                    && !self.single_source
                     && !self.banned.contains(&peer)
                     && !fetch.sources.contains(&peer)
-                    && snapshots.contains(&fetch.info)
                 {
                     fetch.sources.insert(peer);
-                    return self.step();
                 }
-                return (Vec::new(), Progress::Running);
+                return self.step();
             }
         };
         if !asked.contains(&peer) || snapshots.len() > MAX_OFFERED {
@@ -226,10 +253,14 @@ impl<M> Transfer<M> {
         let Some(ours) = offers.get(&self.leader) else {
             return (Vec::new(), Progress::Running);
         };
+        // Grouped by the leader's infos: a holder whose offer names
+        // another digest than the leader's is not one.
         let mut holders: HashMap<SnapshotInfo, HashSet<PeerId>> = HashMap::new();
         for (peer, infos) in offers.iter().filter(|(p, _)| !self.banned.contains(*p)) {
-            for info in infos.iter().filter(|info| ours.contains(info)) {
-                holders.entry(*info).or_default().insert(*peer);
+            for leaders in ours {
+                if infos.iter().any(|info| info.same_content(leaders)) {
+                    holders.entry(*leaders).or_default().insert(*peer);
+                }
             }
         }
         // The highest anchor held by at least two peers if there is one
@@ -247,16 +278,25 @@ impl<M> Transfer<M> {
         } else {
             sources
         };
+        let leader = self.leader;
         if let Phase::Asking {
             resume: Some(fetch),
             ..
         } = &mut self.phase
-            && fetch.info == info
+            && fetch.info.same_content(&info)
         {
             let mut fetch = core::mem::replace(fetch, Box::new(Fetch::empty()));
             fetch.sources = sources;
+            fetch.info.digest = fetch.info.digest.or(info.digest);
+            let ask = fetch
+                .info
+                .digest
+                .is_none()
+                .then(|| fetch.ask_digest(leader));
             self.phase = Phase::Fetching(fetch);
-            return self.step();
+            let (mut sends, progress) = self.step();
+            sends.extend(ask);
+            return (sends, progress);
         }
         let Some(builder) = builder() else {
             return (Vec::new(), Progress::Running);
@@ -268,8 +308,28 @@ impl<M> Transfer<M> {
             "snapshot transfer starts"
         );
         let batch = self.settings.fetch_batch_size;
-        self.phase = Phase::Fetching(Box::new(Fetch::new(info, batch, sources, builder)));
-        self.step()
+        let mut fetch = Box::new(Fetch::new(info, batch, sources, builder));
+        let ask = info.digest.is_none().then(|| fetch.ask_digest(leader));
+        self.phase = Phase::Fetching(fetch);
+        let (mut sends, progress) = self.step();
+        sends.extend(ask);
+        (sends, progress)
+    }
+
+    /// Starts the episode's asking phase over with every peer it knows of
+    /// (progress is kept for a resumed fetch of the same snapshot).
+    fn restart(&mut self) -> Sends {
+        let mut peers = HashSet::from([self.leader]);
+        if let Phase::Fetching(fetch) = &self.phase {
+            peers.extend(
+                fetch
+                    .sources
+                    .iter()
+                    .chain(&fetch.late)
+                    .chain(&fetch.contributors),
+            );
+        }
+        self.ask(peers)
     }
 
     /// Items from `peer`.
@@ -359,6 +419,15 @@ impl<M> Transfer<M> {
                 (Vec::new(), Progress::Running)
             }
             Phase::Fetching(fetch) => {
+                let mut sends = Vec::new();
+                if fetch.info.digest.is_none()
+                    && fetch.digest_asked.is_none_or(|at| {
+                        now.duration_since(at) >= self.settings.snapshot_request_timeout
+                    })
+                {
+                    // The request or its answer was lost.
+                    sends.push(fetch.ask_digest(self.leader));
+                }
                 let timeout = self.settings.fetch_timeout;
                 let silent: Vec<PeerId> = fetch
                     .in_flight
@@ -381,7 +450,9 @@ impl<M> Transfer<M> {
                 if fetch.sources.is_empty() {
                     return (self.ask(peers), Progress::Running);
                 }
-                self.step()
+                let (more, progress) = self.step();
+                sends.extend(more);
+                (sends, progress)
             }
         }
     }
@@ -413,18 +484,22 @@ impl<M> Transfer<M> {
             return (Vec::new(), Progress::Running);
         };
         if fetch.remaining() == 0 && fetch.in_flight.is_empty() {
+            if fetch.info.digest.is_none() {
+                // Every item is here; the leader's digest is not yet.
+                return (Vec::new(), Progress::Running);
+            }
             // Finished: the worker drops this transfer after installing.
             let Phase::Fetching(fetch) = core::mem::replace(&mut self.phase, Phase::idle()) else {
                 return (Vec::new(), Progress::Running);
             };
-            if !fetch.verified() {
+            let Some(digest) = fetch.verified() else {
                 return (self.mismatch(*fetch), Progress::Running);
-            }
+            };
             return (
                 Vec::new(),
                 Progress::Done {
                     anchor: fetch.info.anchor,
-                    digest: fetch.info.digest,
+                    digest,
                     builder: fetch.builder,
                 },
             );

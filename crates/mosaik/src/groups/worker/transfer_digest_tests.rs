@@ -1,7 +1,8 @@
 //! Unit tests of [`Transfer`]'s content digests (issue 16, bug 8): holders
-//! of one anchor with different contents are never mixed, an assembled
-//! snapshot that does not match its digest is never handed out, and the
-//! transfer recovers from an honest holder.
+//! whose offers name another content are never mixed in, an assembled
+//! snapshot that does not match the leader's digest is never handed out
+//! (holders offer without digests, and only the leader is asked for its),
+//! and the transfer recovers from an honest holder.
 // Peers are `l` (the leader), `a`, `b` and `c` throughout.
 #![allow(clippy::many_single_char_names)]
 
@@ -75,14 +76,32 @@ fn snapshots() -> (SnapshotInfo, SnapshotInfo) {
     let ours = SnapshotInfo {
         anchor: Cursor::new(Term::new(1, peer()), Index(100)),
         items: ITEMS,
-        digest: digest_items(&honest(&(0..ITEMS))),
+        digest: Some(digest_items(&honest(&(0..ITEMS)))),
     };
     let other: Vec<Bytes> = (0..ITEMS).flat_map(|i| forged(&(i..i + 1))).collect();
     let theirs = SnapshotInfo {
-        digest: digest_items(&other),
+        digest: Some(digest_items(&other)),
         ..ours
     };
     (ours, theirs)
+}
+
+/// `info` as offered before its holder digested it.
+fn undigested(info: SnapshotInfo) -> SnapshotInfo {
+    SnapshotInfo {
+        digest: None,
+        ..info
+    }
+}
+
+/// How the played peers answer a query.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Queries {
+    /// With the digests of their offers (holders that computed them).
+    Digested,
+    /// Without any digest, as holders do until asked for one; a digest
+    /// request gets the digested offer.
+    Undigested,
 }
 
 /// What a driven transfer did.
@@ -93,15 +112,18 @@ struct Run {
     /// Every fetch in order: (to whom, mismatches before it).
     fetches: Vec<(PeerId, u64)>,
     mismatches: u64,
+    /// Every peer asked for its digest, in order.
+    digest_asks: Vec<PeerId>,
 }
 
 /// Plays every peer until the transfer finishes or stalls: queries are
-/// answered with `offers`, fetches with `answer`, each at once, in order.
-/// A finished snapshot is installed into `installed`.
+/// answered with `offers` (as `queries` says), digest requests with
+/// `offers`, fetches with `answer`, each at once, in order. A finished
+/// snapshot is installed into `installed`.
 fn drive(
     t: &mut Transfer<()>,
     sends: Sends,
-    offers: &HashMap<PeerId, Vec<SnapshotInfo>>,
+    (offers, queries): (&HashMap<PeerId, Vec<SnapshotInfo>>, Queries),
     answer: impl Fn(PeerId, &Range<u64>) -> Vec<Bytes>,
     installed: &Installed,
 ) -> Run {
@@ -112,6 +134,14 @@ fn drive(
         assert!(run.fetches.len() < 200, "the transfer does not converge");
         let (more, progress) = match msg {
             SyncMessage::Query { .. } => {
+                let mut offer = offers.get(&p).cloned().unwrap_or_default();
+                if queries == Queries::Undigested {
+                    offer = offer.into_iter().map(undigested).collect();
+                }
+                t.offer(p, offer, builder)
+            }
+            SyncMessage::Digest { .. } => {
+                run.digest_asks.push(p);
                 let offer = offers.get(&p).cloned().unwrap_or_default();
                 t.offer(p, offer, builder)
             }
@@ -179,8 +209,14 @@ fn holders_of_one_anchor_with_other_content_are_never_mixed() {
     // `c` bonds after the choice: asked whether it holds the snapshot, it
     // offers the anchor with other content and is not taken as a source.
     sends.extend(t.bonded(c));
-    let run = drive(&mut t, sends, &offers, answer, &installed);
-    assert_eq!(run.done, Some(ours.digest), "the leader's content");
+    let run = drive(
+        &mut t,
+        sends,
+        (&offers, Queries::Digested),
+        answer,
+        &installed,
+    );
+    assert_eq!(run.done, ours.digest, "the leader's content");
     assert_eq!(run.mismatches, 0);
     assert_eq!(
         peers_fetched(&run),
@@ -193,9 +229,50 @@ fn holders_of_one_anchor_with_other_content_are_never_mixed() {
     // digest is fetched, from the leader alone.
     let offers = HashMap::from([(l, vec![ours]), (a, vec![theirs]), (b, vec![theirs])]);
     let (mut t, sends) = Transfer::start(Index(50), l, settings(), [l, a, b]);
-    let run = drive(&mut t, sends, &offers, answer, &installed);
-    assert_eq!(run.done, Some(ours.digest));
+    let run = drive(
+        &mut t,
+        sends,
+        (&offers, Queries::Digested),
+        answer,
+        &installed,
+    );
+    assert_eq!(run.done, ours.digest);
     assert_eq!(peers_fetched(&run), HashSet::from([l]));
+    assert!(
+        run.digest_asks.is_empty(),
+        "the leader's digest was offered"
+    );
+}
+
+/// Holders offer without digests: one with other content is a source at
+/// first, the leader's digest refuses the stitched result, and an honest
+/// holder completes it. Only the leader is asked for its digest.
+#[test]
+fn undigested_offers_are_checked_against_the_leaders_digest() {
+    let (l, a, b) = (peer(), peer(), peer());
+    let (ours, theirs) = snapshots();
+    let offers = HashMap::from([(l, vec![ours]), (a, vec![ours]), (b, vec![theirs])]);
+    let answer = |p: PeerId, range: &Range<u64>| {
+        if p == b { forged(range) } else { honest(range) }
+    };
+    let installed = Installed::default();
+    let (mut t, sends) = Transfer::start(Index(50), l, settings(), [l, a, b]);
+    let run = drive(
+        &mut t,
+        sends,
+        (&offers, Queries::Undigested),
+        answer,
+        &installed,
+    );
+    assert_eq!(run.done, ours.digest, "the leader's content");
+    assert!(run.mismatches >= 1, "b's ranges were in the first attempt");
+    assert!(
+        run.digest_asks.iter().all(|p| *p == l),
+        "{:?}",
+        run.digest_asks
+    );
+    assert!(!run.digest_asks.is_empty());
+    assert_eq!(*installed.0.lock().unwrap(), [honest(&(0..ITEMS))]);
 }
 
 #[test]
@@ -209,9 +286,15 @@ fn an_altered_chunk_fails_the_check_and_an_honest_holder_completes() {
     };
     let installed = Installed::default();
     let (mut t, sends) = Transfer::start(Index(50), l, settings(), [l, a, b]);
-    let run = drive(&mut t, sends, &offers, answer, &installed);
+    let run = drive(
+        &mut t,
+        sends,
+        (&offers, Queries::Undigested),
+        answer,
+        &installed,
+    );
     assert!(run.mismatches >= 1, "the stitched snapshot was refused");
-    assert_eq!(run.done, Some(ours.digest), "then fetched again");
+    assert_eq!(run.done, ours.digest, "then fetched again");
     // Only the honest content was ever installed.
     assert_eq!(*installed.0.lock().unwrap(), [honest(&(0..ITEMS))]);
     // The first attempt used several sources; after the last mismatch the
@@ -248,7 +331,13 @@ fn a_lone_source_that_mismatches_is_banned() {
     };
     let installed = Installed::default();
     let (mut t, sends) = Transfer::start(Index(50), l, settings(), [l, a]);
-    let run = drive(&mut t, sends, &offers, answer, &installed);
+    let run = drive(
+        &mut t,
+        sends,
+        (&offers, Queries::Undigested),
+        answer,
+        &installed,
+    );
     // Round 1: both serve, the culprit is unknown. Round 2: the follower
     // alone (the leader serves last), it mismatches and is banned. Round
     // 3: the leader alone.
@@ -260,7 +349,7 @@ fn a_lone_source_that_mismatches_is_banned() {
     assert!(round(0).contains(&a) && round(0).contains(&l));
     assert!(!round(1).is_empty() && round(1).iter().all(|p| *p == a));
     assert!(!round(2).is_empty() && round(2).iter().all(|p| *p == l));
-    assert_eq!(run.done, Some(ours.digest));
+    assert_eq!(run.done, ours.digest);
     assert_eq!(*installed.0.lock().unwrap(), [honest(&(0..ITEMS))]);
 }
 
@@ -271,17 +360,25 @@ fn honest_holders_share_the_work_and_pass_the_check() {
     let offers = HashMap::from([(l, vec![ours]), (a, vec![ours]), (b, vec![ours])]);
     let installed = Installed::default();
     let (mut t, sends) = Transfer::start(Index(50), l, settings(), [l, a, b]);
-    let run = drive(&mut t, sends, &offers, |_, r| honest(r), &installed);
-    assert_eq!(run.done, Some(ours.digest));
+    let run = drive(
+        &mut t,
+        sends,
+        (&offers, Queries::Undigested),
+        |_, r| honest(r),
+        &installed,
+    );
+    assert_eq!(run.done, ours.digest);
     assert_eq!(run.mismatches, 0);
     assert!(peers_fetched(&run).len() >= 2, "several sources");
+    assert_eq!(run.digest_asks, [l], "one digest, the leader's");
     assert_eq!(*installed.0.lock().unwrap(), [honest(&(0..ITEMS))]);
 }
 
-/// A holder still digesting the snapshot when asked offers it in a second
-/// offer: it joins the running fetch instead of leaving it to the leader.
+/// A holder that did not offer the snapshot at first (a late bond, or one
+/// that had not taken it yet) joins the running fetch once it does,
+/// unless its offer names another digest than the leader's.
 #[test]
-fn a_holder_offering_again_once_digested_joins_the_fetch() {
+fn a_holder_offering_later_joins_the_fetch() {
     let (l, a) = (peer(), peer());
     let (ours, theirs) = snapshots();
     let installed = Installed::default();
@@ -292,7 +389,7 @@ fn a_holder_offering_again_once_digested_joins_the_fetch() {
     // Another content under the anchor is no reason to join.
     let (sends, _) = t.offer(a, vec![theirs], store(&installed));
     assert!(sends.is_empty());
-    let (sends, _) = t.offer(a, vec![ours], store(&installed));
+    let (sends, _) = t.offer(a, vec![undigested(ours)], store(&installed));
     assert!(
         sends
             .iter()
@@ -300,6 +397,88 @@ fn a_holder_offering_again_once_digested_joins_the_fetch() {
         "a fetches too"
     );
     // Offering twice does not hand out a second range at once.
-    let (sends, _) = t.offer(a, vec![ours], store(&installed));
+    let (sends, _) = t.offer(a, vec![undigested(ours)], store(&installed));
     assert!(sends.is_empty());
+}
+
+/// Every item can arrive before the leader's digest: nothing is handed
+/// out until it does, and then the check runs.
+#[test]
+fn a_complete_fetch_waits_for_the_leaders_digest() {
+    let (l, a) = (peer(), peer());
+    let (ours, _) = snapshots();
+    let installed = Installed::default();
+    let (mut t, _) = Transfer::start(Index(50), l, settings(), [l, a]);
+    let _ = t.offer(a, vec![undigested(ours)], store(&installed));
+    let (mut queue, _) = t.offer(l, vec![undigested(ours)], store(&installed));
+    assert!(
+        queue.iter().any(|(p, m)| *p == l
+            && matches!(m, SyncMessage::Digest { anchor } if *anchor == ours.anchor)),
+        "the leader is asked for its digest"
+    );
+    let mut done = None;
+    while let Some((p, msg)) = queue.pop() {
+        if let SyncMessage::Fetch { anchor, range } = msg {
+            let (more, progress) = t.data(p, anchor, range.start, &honest(&range));
+            assert!(matches!(progress, Progress::Running), "no digest yet");
+            queue.extend(more);
+        }
+    }
+    assert!(installed.0.lock().unwrap().is_empty());
+    // A follower's digest does not count, the leader's does.
+    let (_, progress) = t.offer(a, vec![ours], store(&installed));
+    assert!(matches!(progress, Progress::Running));
+    let (_, progress) = t.offer(l, vec![ours], store(&installed));
+    if let Progress::Done { digest, .. } = progress {
+        done = Some(digest);
+    }
+    assert_eq!(done, ours.digest);
+}
+
+/// The leader no longer holding the snapshot (or unable to digest it)
+/// answers a digest request without it: the transfer asks everyone again.
+#[test]
+fn a_leader_without_the_snapshot_starts_a_new_round() {
+    let (l, a) = (peer(), peer());
+    let (ours, _) = snapshots();
+    let installed = Installed::default();
+    let (mut t, _) = Transfer::start(Index(50), l, settings(), [l, a]);
+    let _ = t.offer(a, vec![undigested(ours)], store(&installed));
+    let _ = t.offer(l, vec![undigested(ours)], store(&installed));
+    assert_eq!(t.anchor(), Some(ours.anchor));
+    let (sends, _) = t.offer(l, Vec::new(), store(&installed));
+    assert!(t.anchor().is_none(), "asking again");
+    let asked: HashSet<PeerId> = sends
+        .iter()
+        .filter(|(_, m)| matches!(m, SyncMessage::Query { .. }))
+        .map(|(p, _)| *p)
+        .collect();
+    assert_eq!(asked, HashSet::from([l, a]));
+}
+
+/// A new leader is asked for its digest; a lost request is sent again
+/// after `snapshot_request_timeout`.
+#[test]
+fn the_digest_request_follows_the_leader_and_is_retried() {
+    let (l, a, m) = (peer(), peer(), peer());
+    let (ours, _) = snapshots();
+    let installed = Installed::default();
+    let settings = TransferSettings {
+        snapshot_request_timeout: Duration::ZERO,
+        ..settings()
+    };
+    let (mut t, _) = Transfer::start(Index(50), l, settings, [l, a]);
+    let _ = t.offer(a, vec![undigested(ours)], store(&installed));
+    let _ = t.offer(l, vec![undigested(ours)], store(&installed));
+    let asks = |sends: &Sends| -> Vec<PeerId> {
+        sends
+            .iter()
+            .filter(|(_, msg)| matches!(msg, SyncMessage::Digest { .. }))
+            .map(|(p, _)| *p)
+            .collect()
+    };
+    assert_eq!(asks(&t.set_leader(m)), [m]);
+    assert!(t.set_leader(m).is_empty(), "unchanged: not asked twice");
+    let (sends, _) = t.tick([l, a, m], || None);
+    assert_eq!(asks(&sends), [m], "asked again");
 }

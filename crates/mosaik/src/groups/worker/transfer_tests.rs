@@ -48,7 +48,7 @@ fn info(items: u64) -> SnapshotInfo {
     SnapshotInfo {
         anchor: Cursor::new(Term::new(1, peer()), Index(100)),
         items,
-        digest: digest_items(&good(n)),
+        digest: Some(digest_items(&good(n))),
     }
 }
 
