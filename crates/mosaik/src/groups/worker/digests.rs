@@ -40,7 +40,7 @@ use {
     },
     mosaik_raft::Cursor,
     std::collections::HashMap,
-    tokio::sync::mpsc,
+    tokio::sync::mpsc::{self, error::TrySendError},
 };
 
 /// A finished digest: the anchor it was computed for, and the result.
@@ -190,12 +190,21 @@ where
             .collect();
         for peer in peers {
             self.digests.wanted.remove(&peer);
-            let snapshots = self.offer_from(anchor.index);
-            if let Some(bond) = self.bonds.get(&peer) {
-                // Best effort, like every offer: the peer asks again.
-                let _ = bond
-                    .out
-                    .try_send(BondMessage::Sync(SyncMessage::Offer { snapshots }));
+            let snapshots = self.offer_of(anchor);
+            let Some(bond) = self.bonds.get(&peer) else {
+                continue;
+            };
+            let offer = BondMessage::Sync(SyncMessage::Offer { snapshots });
+            // Waits for room rather than being dropped: the asker is
+            // usually fetching ranges from us meanwhile, which fill the
+            // bond's queue, and without this answer it installs nothing
+            // until it asks again (`fetch_timeout` later). One task per
+            // asker of this digest: at most one per bond.
+            if let Err(TrySendError::Full(offer)) = bond.out.try_send(offer) {
+                let out = bond.out.clone();
+                tokio::spawn(async move {
+                    let _ = out.send(offer).await;
+                });
             }
         }
     }

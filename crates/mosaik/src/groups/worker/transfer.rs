@@ -425,7 +425,8 @@ impl<M> Transfer<M> {
                         now.duration_since(at) >= self.settings.snapshot_request_timeout
                     })
                 {
-                    // The request or its answer was lost.
+                    // The request was lost (its answer waits for room on the
+                    // leader's side, see `digests.rs`).
                     sends.push(fetch.ask_digest(self.leader));
                 }
                 let timeout = self.settings.fetch_timeout;
