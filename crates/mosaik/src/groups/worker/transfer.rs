@@ -185,37 +185,7 @@ impl<M> Transfer<M> {
     ) -> (Sends, Progress<M>) {
         let (asked, offers) = match &mut self.phase {
             Phase::Asking { asked, offers, .. } => (asked, offers),
-            Phase::Fetching(fetch) => {
-                if snapshots.len() > MAX_OFFERED {
-                    return (Vec::new(), Progress::Running);
-                }
-                let held = snapshots.iter().find(|s| s.anchor == fetch.info.anchor);
-                if peer == self.leader && fetch.info.digest.is_none() {
-                    match held.filter(|s| s.items == fetch.info.items) {
-                        // The leader's digest: what the assembled snapshot
-                        // is checked against.
-                        Some(info) if info.digest.is_some() => fetch.info.digest = info.digest,
-                        Some(_) => {}
-                        // The leader no longer holds it (or cannot digest
-                        // it): nothing could vouch for what we fetch.
-                        None => return (self.restart(), Progress::Running),
-                    }
-                }
-                // A late bond holding our snapshot joins the sources; a
-                // source whose offer names another digest leaves.
-                fetch.late.remove(&peer);
-                let same = held.is_some_and(|s| s.same_content(&fetch.info));
-                if !same && held.is_some() {
-                    fetch.drop_source(peer);
-                } else if same
-                    && !self.single_source
-                    && !self.banned.contains(&peer)
-                    && !fetch.sources.contains(&peer)
-                {
-                    fetch.sources.insert(peer);
-                }
-                return self.step();
-            }
+            Phase::Fetching(_) => return self.offer_while_fetching(peer, &snapshots),
         };
         if !asked.contains(&peer) || snapshots.len() > MAX_OFFERED {
             return (Vec::new(), Progress::Running);
@@ -314,22 +284,6 @@ impl<M> Transfer<M> {
         let (mut sends, progress) = self.step();
         sends.extend(ask);
         (sends, progress)
-    }
-
-    /// Starts the episode's asking phase over with every peer it knows of
-    /// (progress is kept for a resumed fetch of the same snapshot).
-    fn restart(&mut self) -> Sends {
-        let mut peers = HashSet::from([self.leader]);
-        if let Phase::Fetching(fetch) = &self.phase {
-            peers.extend(
-                fetch
-                    .sources
-                    .iter()
-                    .chain(&fetch.late)
-                    .chain(&fetch.contributors),
-            );
-        }
-        self.ask(peers)
     }
 
     /// Items from `peer`.
