@@ -139,9 +139,7 @@ where
             return true;
         }
         // Pinned while it waits its turn, as an offered one is.
-        if let Some(held) = self.held.iter_mut().find(|h| h.anchor == anchor) {
-            held.served = Some(tokio::time::Instant::now());
-        }
+        self.pin(anchor);
         self.digests.wanted.insert(peer, anchor);
         self.start_digest();
         false
@@ -188,18 +186,23 @@ where
             .filter(|(_, a)| **a == anchor)
             .map(|(peer, _)| *peer)
             .collect();
+        if peers.is_empty() {
+            return;
+        }
+        let snapshots = self.offer_of(anchor);
         for peer in peers {
             self.digests.wanted.remove(&peer);
-            let snapshots = self.offer_of(anchor);
             let Some(bond) = self.bonds.get(&peer) else {
                 continue;
             };
-            let offer = BondMessage::Sync(SyncMessage::Offer { snapshots });
+            let offer = BondMessage::Sync(SyncMessage::Offer {
+                snapshots: snapshots.clone(),
+            });
             // Waits for room rather than being dropped: the asker is
             // usually fetching ranges from us meanwhile, which fill the
             // bond's queue, and without this answer it installs nothing
-            // until it asks again (`fetch_timeout` later). One task per
-            // asker of this digest: at most one per bond.
+            // until it asks again (`snapshot_request_timeout` later). One
+            // task per asker of this digest; it ends when the bond does.
             if let Err(TrySendError::Full(offer)) = bond.out.try_send(offer) {
                 let out = bond.out.clone();
                 tokio::spawn(async move {

@@ -116,6 +116,16 @@ impl<M> Fetch<M> {
         )
     }
 
+    /// Every peer this fetch knows holds (or held) its snapshot: sources,
+    /// late bonds asked about it, and contributors of accepted ranges.
+    pub(super) fn known_peers(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.sources
+            .iter()
+            .chain(&self.late)
+            .chain(&self.contributors)
+            .copied()
+    }
+
     pub(super) fn drop_source(&mut self, peer: PeerId) {
         self.sources.remove(&peer);
         if let Some((range, _)) = self.in_flight.remove(&peer) {

@@ -90,6 +90,22 @@ impl<M> Held<M> {
             served: None,
         }
     }
+
+    /// What an offer says of it, with its digest if computed; `None` if
+    /// its digest could not be computed: its items cannot be encoded for
+    /// a peer either.
+    fn info(&self) -> Option<SnapshotInfo> {
+        let digest = match self.digest {
+            DigestState::Ready(digest) => Some(digest),
+            DigestState::Pending => None,
+            DigestState::Failed => return None,
+        };
+        Some(SnapshotInfo {
+            anchor: self.anchor,
+            items: self.items,
+            digest,
+        })
+    }
 }
 
 /// Drops the held snapshots nobody fetched within `ttl` (keeping the
@@ -225,61 +241,53 @@ where
         }
     }
 
-    /// The held snapshots at or after `base`, each with its digest if
-    /// computed. One whose digest could not be computed is left out: its
-    /// items cannot be encoded for a peer either. The newest is kept alive
-    /// for `snapshot_ttl` now that a peer knows of it: it is the one a
-    /// joiner picks. Pinning every offered one made them outnumber
-    /// `MAX_HELD` when anchors came fast, and the oldest pinned, the one
-    /// being fetched, was dropped first (`collections::sync` test
+    /// The held snapshots at or after `base` that can be offered. The
+    /// newest is kept alive for `snapshot_ttl` now that a peer knows of
+    /// it: it is the one a joiner picks. Pinning every offered one made
+    /// them outnumber `MAX_HELD` when anchors came fast, and the oldest
+    /// pinned, the one being fetched, was dropped first
+    /// (`collections::sync` test
     /// `joiner_catches_up_when_anchors_outpace_digests`).
     pub(super) fn offer_from(&mut self, base: Index) -> Vec<SnapshotInfo> {
-        let offered: Vec<usize> = (0..self.held.len())
-            .filter(|&i| self.held[i].anchor.index >= base)
-            .filter(|&i| self.held[i].digest != DigestState::Failed)
-            .collect();
-        if let Some(&newest) = offered.last() {
-            self.held[newest].served = Some(Instant::now());
-        }
-        self.offer_at(&offered)
-    }
-
-    /// The held snapshot at exactly `anchor`, pinned as offered (empty if
-    /// it is not held, or its digest failed).
-    pub(super) fn offer_of(&mut self, anchor: Cursor<PeerId>) -> Vec<SnapshotInfo> {
-        let found = self
+        let snapshots: Vec<SnapshotInfo> = self
             .held
             .iter()
-            .position(|h| h.anchor == anchor && h.digest != DigestState::Failed);
-        if let Some(i) = found {
-            self.held[i].served = Some(Instant::now());
-        }
-        self.offer_at(&found.into_iter().collect::<Vec<_>>())
+            .filter(|h| h.anchor.index >= base)
+            .filter_map(Held::info)
+            .collect();
+        self.offered(snapshots)
     }
 
-    /// The infos of the held snapshots at `indexes`.
-    fn offer_at(&self, indexes: &[usize]) -> Vec<SnapshotInfo> {
-        let snapshots: Vec<SnapshotInfo> = indexes
+    /// The held snapshot at exactly `anchor`, if it can be offered.
+    pub(super) fn offer_of(&mut self, anchor: Cursor<PeerId>) -> Vec<SnapshotInfo> {
+        let snapshots: Vec<SnapshotInfo> = self
+            .held
             .iter()
-            .map(|&i| {
-                let h = &self.held[i];
-                SnapshotInfo {
-                    anchor: h.anchor,
-                    items: h.items,
-                    digest: match h.digest {
-                        DigestState::Ready(digest) => Some(digest),
-                        DigestState::Pending | DigestState::Failed => None,
-                    },
-                }
-            })
+            .filter(|h| h.anchor == anchor)
+            .filter_map(Held::info)
             .collect();
-        if !snapshots.is_empty() {
+        self.offered(snapshots)
+    }
+
+    /// An offer of `snapshots` is about to go out: its newest is pinned,
+    /// and the offer counted.
+    fn offered(&mut self, snapshots: Vec<SnapshotInfo>) -> Vec<SnapshotInfo> {
+        if let Some(newest) = snapshots.last() {
+            self.pin(newest.anchor);
             // SPEC's name: snapshot sync is what collections use, and an
             // offer is where serving a catch-up starts.
             metrics::counter!("mosaik.collections.syncs.started", self.labels.as_ref())
                 .increment(1);
         }
         snapshots
+    }
+
+    /// Keeps the held snapshot at `anchor` (and the log after it) for
+    /// `snapshot_ttl` from now: a peer knows of it.
+    pub(super) fn pin(&mut self, anchor: Cursor<PeerId>) {
+        if let Some(held) = self.held.iter_mut().find(|h| h.anchor == anchor) {
+            held.served = Some(Instant::now());
+        }
     }
 
     /// Items of a held snapshot, clamped to the batch size and to a byte

@@ -248,7 +248,6 @@ impl<M> Transfer<M> {
         } else {
             sources
         };
-        let leader = self.leader;
         if let Phase::Asking {
             resume: Some(fetch),
             ..
@@ -258,15 +257,7 @@ impl<M> Transfer<M> {
             let mut fetch = core::mem::replace(fetch, Box::new(Fetch::empty()));
             fetch.sources = sources;
             fetch.info.digest = fetch.info.digest.or(info.digest);
-            let ask = fetch
-                .info
-                .digest
-                .is_none()
-                .then(|| fetch.ask_digest(leader));
-            self.phase = Phase::Fetching(fetch);
-            let (mut sends, progress) = self.step();
-            sends.extend(ask);
-            return (sends, progress);
+            return self.fetch(fetch);
         }
         let Some(builder) = builder() else {
             return (Vec::new(), Progress::Running);
@@ -278,8 +269,17 @@ impl<M> Transfer<M> {
             "snapshot transfer starts"
         );
         let batch = self.settings.fetch_batch_size;
-        let mut fetch = Box::new(Fetch::new(info, batch, sources, builder));
-        let ask = info.digest.is_none().then(|| fetch.ask_digest(leader));
+        self.fetch(Box::new(Fetch::new(info, batch, sources, builder)))
+    }
+
+    /// Starts (or resumes) fetching: ranges to the sources, and the
+    /// leader asked for its digest unless its offer named it.
+    fn fetch(&mut self, mut fetch: Box<Fetch<M>>) -> (Sends, Progress<M>) {
+        let ask = fetch
+            .info
+            .digest
+            .is_none()
+            .then(|| fetch.ask_digest(self.leader));
         self.phase = Phase::Fetching(fetch);
         let (mut sends, progress) = self.step();
         sends.extend(ask);
@@ -448,7 +448,7 @@ impl<M> Transfer<M> {
                 return (Vec::new(), Progress::Running);
             };
             let Some(digest) = fetch.verified() else {
-                return (self.mismatch(*fetch), Progress::Running);
+                return (self.mismatch(&fetch), Progress::Running);
             };
             return (
                 Vec::new(),

@@ -57,13 +57,7 @@ impl<M> Transfer<M> {
     pub(super) fn restart(&mut self) -> Sends {
         let mut peers = HashSet::from([self.leader]);
         if let Phase::Fetching(fetch) = &self.phase {
-            peers.extend(
-                fetch
-                    .sources
-                    .iter()
-                    .chain(&fetch.late)
-                    .chain(&fetch.contributors),
-            );
+            peers.extend(fetch.known_peers());
         }
         self.ask(peers)
     }
@@ -74,7 +68,7 @@ impl<M> Transfer<M> {
     /// asked again and the next fetch has a single source. A lone
     /// contributor is the culprit and is banned; among several, the
     /// single-source rounds find it.
-    pub(super) fn mismatch(&mut self, fetch: Fetch<M>) -> Sends {
+    pub(super) fn mismatch(&mut self, fetch: &Fetch<M>) -> Sends {
         tracing::warn!(
             anchor = fetch.info.anchor.index.0,
             sources = fetch.contributors.len(),
@@ -87,10 +81,8 @@ impl<M> Transfer<M> {
             self.ban(*culprit);
         }
         self.single_source = true;
-        let mut peers = fetch.contributors;
-        peers.extend(fetch.sources);
-        peers.extend(fetch.late);
-        peers.insert(self.leader);
+        let mut peers = HashSet::from([self.leader]);
+        peers.extend(fetch.known_peers());
         self.ask(peers)
     }
 }
