@@ -12,8 +12,10 @@ use crate::types::{Cursor, Index, IndexRange, NodeId, RequestId, Role, Term};
 
 /// What must survive a restart: term and vote (so a node never votes twice in a round), what it
 /// knows to be committed (so a restarted member still defends its committed history under the
-/// dynamic-mode merge rule), and whether it is still catching up after losing its storage (so a
-/// crash during the catch-up does not let it vote on a partial log).
+/// dynamic-mode merge rule), whether it is still catching up after losing its storage (so a
+/// crash during the catch-up does not let it vote on a partial log), and whether it has led
+/// since (so a crash after the catch-up does not let it campaign under a ballot its lost life
+/// may have used).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct HardState<Id> {
     /// Highest term seen.
@@ -32,6 +34,10 @@ pub struct HardState<Id> {
     pub peak: (Index, u64),
     /// A catch-up begun by [`Input::BeginCatchUp`] has not finished: a restart resumes it.
     pub catching_up: bool,
+    /// This member lost its storage ([`Input::BeginCatchUp`]) and has not led since: its
+    /// campaigns jump their round far past anything an earlier life may have led, and a
+    /// restart keeps the jump. Cleared once it leads (its ballot is then past them).
+    pub lost_storage: bool,
 }
 
 impl<Id: Copy> Default for HardState<Id> {
@@ -43,6 +49,7 @@ impl<Id: Copy> Default for HardState<Id> {
             commit_weight: 0,
             peak: (Index::ZERO, 0),
             catching_up: false,
+            lost_storage: false,
         }
     }
 }

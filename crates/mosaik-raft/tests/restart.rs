@@ -267,3 +267,30 @@ fn each_life_after_lost_storage_campaigns_in_its_own_round() {
         assert!(rounds.insert(round), "round {round} led by two lives");
     }
 }
+
+/// The round jump of a member that lost its storage survives a crash after its catch-up ended:
+/// until it has led, a restart with its (intact) storage still campaigns past anything an
+/// earlier life may have used. Without the jump it campaigns one round above what it learned
+/// while catching up, which may be a ballot its lost life led with entries still on a member
+/// that is down.
+#[test]
+fn the_amnesia_jump_survives_a_crash_after_the_catch_up() {
+    let mut cluster = Cluster::new(1, &fast_config(), 13);
+    cluster.check_committed = false; // the wipe loses the lone member's history, by design
+    let id = cluster.wait_for_leader();
+    let mut rounds = BTreeSet::new();
+    for _ in 0..5 {
+        restart_empty(&mut cluster, id, true);
+        cluster.input(id, Input::EndCatchUp);
+        // Killed before its election timer fired: caught up, never led in this life.
+        cluster.crash(id);
+        cluster.restart(id);
+        assert!(cluster.run_until(Duration::from_secs(2), |c| c.engine(id).is_leader()));
+        let round = cluster.engine(id).term().round();
+        assert!(
+            round > 1 << 20,
+            "round {round}: the restart forgot that this life lost its storage"
+        );
+        assert!(rounds.insert(round), "round {round} led by two lives");
+    }
+}

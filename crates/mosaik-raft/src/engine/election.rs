@@ -281,7 +281,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// Takes office: progress for every bonded peer, and a noop so that entries of earlier
     /// terms can commit under the current-term rule and reads can be served.
     fn become_leader(&mut self) {
-        self.lost_storage = false; // our ballot is now past anything an earlier life used
+        // Our ballot is now past anything an earlier life used. Persisted with the next hard
+        // state; a restart before that jumps once more, which is only wasteful.
+        self.lost_storage = false;
         let last = self.log.last_index();
         let peers: Vec<Id> = self.peers.keys().copied().collect();
         let term = self.hard.term;

@@ -182,7 +182,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             catch_up: hard_state.catching_up.then(CatchUp::default),
             commit_weights: restored_weights(&hard_state, log_last),
             durable_commit: hard_state.commit.min(log_last).max(applied),
-            lost_storage: hard_state.catching_up,
+            lost_storage: hard_state.catching_up || hard_state.lost_storage,
             amnesia_spread: SplitMix64::new(seed ^ rejoin::AMNESIA_SALT).next_u64()
                 % rejoin::AMNESIA_ROUND_SPREAD,
             bootstrap_waited: false,

@@ -37,7 +37,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
     }
 
-    /// Persists term, vote, commit knowledge and the catch-up marker.
+    /// Persists term, vote, commit knowledge and the catch-up and lost-storage markers.
     pub(super) fn persist_hard_state(&mut self) {
         self.persist_hard_state_capped(Index(u64::MAX));
     }
@@ -50,6 +50,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.hard.commit_weight = self.commit_weights.last().map_or(0, |(_, w)| *w);
         self.hard.peak = self.peak_commit_weight();
         self.hard.catching_up = self.catch_up.is_some();
+        self.hard.lost_storage = self.lost_storage;
         let mut hard = self.hard;
         if self.config.has_bug(PlantedBug::DoubleVote) {
             hard.vote = None;

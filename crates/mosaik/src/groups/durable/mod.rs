@@ -85,7 +85,7 @@ impl<C: Datum + Clone> DurableStore<C> {
             reason: what,
         };
         let hard = match wal.hard_state() {
-            Some(bytes) => encoding::deserialize::<HardState>(bytes)
+            Some(bytes) => decode_hard_state(bytes)
                 .map_err(|err| corrupt(format!("hard state does not decode: {err}")))?,
             None => HardState::default(),
         };
@@ -220,6 +220,35 @@ impl TermCache {
             }
         })
     }
+}
+
+/// A stored hard state, in the current layout or in the one written before
+/// `lost_storage` existed (its last field, so such bytes are the current
+/// layout without it): a log written by an earlier build still opens.
+fn decode_hard_state(bytes: &[u8]) -> Result<HardState, encoding::DecodeError> {
+    /// The layout without `lost_storage`.
+    #[derive(serde::Deserialize)]
+    struct WithoutLostStorage {
+        term: crate::groups::Ballot,
+        vote: Option<crate::PeerId>,
+        commit: LogIndex,
+        commit_weight: u64,
+        peak: (LogIndex, u64),
+        catching_up: bool,
+    }
+    encoding::deserialize::<HardState>(bytes).or_else(|err| {
+        let old = encoding::deserialize::<WithoutLostStorage>(bytes).map_err(|_| err)?;
+        Ok(HardState {
+            term: old.term,
+            vote: old.vote,
+            commit: old.commit,
+            commit_weight: old.commit_weight,
+            peak: old.peak,
+            catching_up: old.catching_up,
+            // Unknown then; the catch-up marker still implies it on restore.
+            lost_storage: false,
+        })
+    })
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<Bytes, StorageError> {

@@ -42,6 +42,7 @@ fn everything_flushed_survives_a_reopen() {
         commit_weight: 2,
         peak: (LogIndex(4), 3),
         catching_up: false,
+        lost_storage: true,
     };
     let snapshot = StoredSnapshot {
         at: LogCursor::new(term, LogIndex(2)),
@@ -156,4 +157,47 @@ fn cached_ballots_match_the_full_decode() {
     // Round 9 (one byte), the option tag (one byte), then the key.
     bytes[2..34].copy_from_slice(&bad);
     assert!(cache.decode::<u64>(&bytes).is_err());
+}
+
+/// A hard state written before `lost_storage` existed still decodes, with
+/// the marker off; the current layout round-trips with it on.
+#[test]
+fn a_hard_state_of_the_earlier_layout_still_decodes() {
+    #[derive(serde::Serialize)]
+    struct Earlier {
+        term: crate::groups::Ballot,
+        vote: Option<crate::PeerId>,
+        commit: LogIndex,
+        commit_weight: u64,
+        peak: (LogIndex, u64),
+        catching_up: bool,
+    }
+    let term = crate::groups::Ballot::new(5, crate::SecretKey::from_bytes(&[2; 32]).public());
+    let earlier = Earlier {
+        term,
+        vote: term.owner(),
+        commit: LogIndex(9),
+        commit_weight: 3,
+        peak: (LogIndex(8), 4),
+        catching_up: true,
+    };
+    let bytes = crate::primitives::encoding::serialize(&earlier);
+    let decoded = super::decode_hard_state(&bytes).expect("the earlier layout decodes");
+    let expected = HardState {
+        term,
+        vote: term.owner(),
+        commit: LogIndex(9),
+        commit_weight: 3,
+        peak: (LogIndex(8), 4),
+        catching_up: true,
+        lost_storage: false,
+    };
+    assert_eq!(decoded, expected);
+    let current = HardState {
+        lost_storage: true,
+        ..expected
+    };
+    let bytes = crate::primitives::encoding::serialize(&current);
+    assert_eq!(super::decode_hard_state(&bytes).expect("decodes"), current);
+    assert!(super::decode_hard_state(&bytes[..bytes.len() - 2]).is_err());
 }

@@ -240,8 +240,9 @@ fn snapshot_round_trips<S: Storage<u64>>(store: &mut S) {
 
 fn hard_state_round_trips<S: Storage<u64>>(store: &mut S) {
     let owner = ballot(9).owner();
-    // Every field round-trips, the catch-up marker included: a crash
-    // during a catch-up must resume it.
+    // Every field round-trips, the catch-up and lost-storage markers
+    // included: a crash during a catch-up must resume it, and one after it
+    // must keep the round jump.
     let state = HardState {
         term: ballot(9),
         vote: owner,
@@ -249,11 +250,13 @@ fn hard_state_round_trips<S: Storage<u64>>(store: &mut S) {
         commit_weight: 3,
         peak: (idx(5), 4),
         catching_up: true,
+        lost_storage: true,
     };
     store.set_hard_state(state).unwrap();
     assert_eq!(store.hard_state().unwrap(), state);
     let later = HardState {
         catching_up: false,
+        lost_storage: false,
         ..state
     };
     store.set_hard_state(later).unwrap();
