@@ -27,10 +27,15 @@
 //! the next index, so older segments can be deleted), entries (a batch),
 //! truncate, hard state, prune and reset. A segment is closed at
 //! [`WalOptions::segment_bytes`] and synced before the next one is created.
+//! Each file is filled with zeros ahead of its writes
+//! ([`WalOptions::preallocate_bytes`], never past the rotation size), so a
+//! sync of an append flushes data and not a new file size as well.
 //!
 //! # Recovery
 //!
-//! Segments are replayed in order. A bad record at the end of the last
+//! Segments are replayed in order. Zeros after a segment's last record
+//! are its clean end (no record starts with a zero byte: kinds start at
+//! 1). A bad record at the end of the last
 //! segment with no valid record after it is a torn write (a crash during an
 //! unsynced write leaves a prefix of the data and possibly garbage) and is
 //! cut off. Anything else that fails a check — a bad record followed by a

@@ -6,6 +6,8 @@
 //!   gap (older ones were being deleted when the process stopped);
 //! - every segment starts with a header and a checkpoint record; a later
 //!   segment's checkpoint must agree with the state replay reached;
+//! - zeros after a segment's last record (filled ahead by the writer) are
+//!   its clean end, in any segment;
 //! - a bad record at the end of the **last** segment with no valid record
 //!   after it is a torn write: the file is cut back to the last valid record;
 //! - any other bad record — in an earlier segment, or followed by a valid
@@ -75,6 +77,9 @@ pub(crate) struct Replayed {
 struct Outcome {
     seq: u64,
     valid_len: u64,
+    /// The file's size once a torn tail is cut (zeros written ahead follow
+    /// `valid_len` otherwise).
+    size: u64,
     records: u64,
     torn: Option<TornTail>,
 }
@@ -83,7 +88,11 @@ struct Outcome {
 /// `snapshot` is the stored snapshot's index: a base above it is damage.
 /// The files are changed (torn tails cut, leftovers removed) only after every
 /// check passed, so a refused log is left exactly as it was found.
-pub(crate) fn replay(dir: &Path, snapshot: Option<u64>) -> Result<Option<Replayed>, WalError> {
+pub(crate) fn replay(
+    dir: &Path,
+    snapshot: Option<u64>,
+    fill: (u64, u64),
+) -> Result<Option<Replayed>, WalError> {
     let seqs = list_segments(dir)?;
     // Segments are deleted oldest first, but the deletions may reach the disk
     // in any order: anything before a gap is a leftover. If it was not, the
@@ -176,9 +185,10 @@ pub(crate) fn replay(dir: &Path, snapshot: Option<u64>) -> Result<Option<Replaye
             Segment::open(
                 path,
                 o.seq,
-                o.valid_len,
+                (o.valid_len, o.size),
                 o.records - 1,
                 Some(o.seq) == last_kept,
+                fill,
             )
         })
         .collect::<Result<_, _>>()?;
@@ -216,28 +226,32 @@ fn replay_segment(
         .and_then(|mut f| f.read_to_end(buf))
         .ctx("read", &path)?;
     let mut records = 0u64;
-    let mut end = scan(&path, seq, buf, is_last, |offset, record| {
+    let (valid_len, mut torn) = scan(&path, seq, buf, is_last, |offset, record| {
         records += 1;
         apply(state, seq, record, records == 1)
             .map_err(|reason| WalError::corrupt(&path, offset, reason))
     })?;
-    if records == 0 && end.is_none() {
+    let mut valid_len = valid_len;
+    if records == 0 && torn.is_none() {
         // A bare header: the checkpoint written with it did not make it.
         let reason = "segment ends before its checkpoint";
         if !is_last {
             return Err(WalError::corrupt(&path, HEADER_LEN as u64, reason));
         }
-        end = Some((HEADER_LEN.min(buf.len()) as u64, reason));
+        valid_len = HEADER_LEN.min(buf.len()) as u64;
+        torn = Some(reason);
     }
     let size = buf.len() as u64;
     Ok(Outcome {
         seq,
-        valid_len: end.map_or(size, |(offset, _)| offset),
+        valid_len,
+        // A torn tail is cut off: the file then ends at the valid bytes.
+        size: if torn.is_some() { valid_len } else { size },
         records,
-        torn: end.map(|(offset, reason)| TornTail {
+        torn: torn.map(|reason| TornTail {
             file: path.clone(),
-            offset,
-            dropped_bytes: size - offset,
+            offset: valid_len,
+            dropped_bytes: size - valid_len,
             reason,
         }),
     })
@@ -259,17 +273,19 @@ fn warn_torn(torn: &TornTail) {
     );
 }
 
-/// Walks the records of one segment; returns where a torn tail starts (and
-/// why), or `None` when the segment ends cleanly.
+/// Walks the records of one segment; returns where its valid records end
+/// and, when the bytes after them are neither nothing nor zeros written
+/// ahead, why they are a torn tail.
 fn scan<'a>(
     path: &Path,
     seq: u64,
     buf: &'a [u8],
     is_last: bool,
     mut visit: impl FnMut(u64, Record<'a>) -> Result<(), WalError>,
-) -> Result<Option<(u64, &'static str)>, WalError> {
+) -> Result<(u64, Option<&'static str>), WalError> {
     if let Err(reason) = record::check_header(buf, seq) {
-        return torn_or_corrupt(path, seq, buf, 0, reason, is_last);
+        let torn = torn_or_corrupt(path, seq, buf, 0, reason, is_last)?;
+        return Ok((0, Some(torn)));
     }
     let mut at = HEADER_LEN;
     while at < buf.len() {
@@ -281,10 +297,16 @@ fn scan<'a>(
                 visit(at as u64, record)?;
                 at += frame.len;
             }
-            Err(reason) => return torn_or_corrupt(path, seq, buf, at, reason, is_last),
+            // No record starts with zeros (its kind is never 0): what the
+            // writer filled ahead, in any segment.
+            Err(_) if buf[at..].iter().all(|&b| b == 0) => return Ok((at as u64, None)),
+            Err(reason) => {
+                let torn = torn_or_corrupt(path, seq, buf, at, reason, is_last)?;
+                return Ok((at as u64, Some(torn)));
+            }
         }
     }
-    Ok(None)
+    Ok((buf.len() as u64, None))
 }
 
 /// Decides about a bad record at `at`: torn if it is in the last segment and
@@ -298,7 +320,7 @@ fn torn_or_corrupt(
     at: usize,
     reason: &'static str,
     is_last: bool,
-) -> Result<Option<(u64, &'static str)>, WalError> {
+) -> Result<&'static str, WalError> {
     if !is_last {
         return Err(WalError::corrupt(
             path,
@@ -317,7 +339,7 @@ fn torn_or_corrupt(
         }
         probe += ALIGN;
     }
-    Ok(Some((at as u64, reason)))
+    Ok(reason)
 }
 
 /// Applies one replayed record; `segment_start` is true for a segment's

@@ -30,7 +30,18 @@ pub(crate) struct Segment {
     /// Records after the checkpoint: a segment holding only its checkpoint is
     /// never rotated (a checkpoint larger than `segment_bytes` would loop).
     records: u64,
+    /// The file's size: bytes past `flushed` up to it are zeros written
+    /// ahead ([`WalOptions::preallocate_bytes`](crate::WalOptions)).
+    room: u64,
+    /// How many zeros to write ahead when a write grows the file (0: none).
+    preallocate: u64,
+    /// Never filled past this size (the rotation size: the next record
+    /// after it goes to a new segment).
+    fill_cap: u64,
 }
+
+/// Zeros written ahead come from this buffer, a slice at a time.
+static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
 
 impl Segment {
     /// `wal-<seq, 20 digits>.log`: names sort like sequence numbers.
@@ -47,7 +58,9 @@ impl Segment {
     }
 
     /// Creates a new segment file (it must not exist) with its header buffered.
-    pub(crate) fn create(dir: &Path, seq: u64) -> Result<Self, WalError> {
+    /// `fill` is ([`WalOptions::preallocate_bytes`](crate::WalOptions),
+    /// the rotation size).
+    pub(crate) fn create(dir: &Path, seq: u64, fill: (u64, u64)) -> Result<Self, WalError> {
         let path = dir.join(Self::file_name(seq));
         let file = OpenOptions::new()
             .read(true)
@@ -63,17 +76,22 @@ impl Segment {
             pending: record::segment_header(seq).to_vec(),
             dirty: true,
             records: 0,
+            room: 0,
+            preallocate: fill.0,
+            fill_cap: fill.1,
         })
     }
 
-    /// An existing segment whose valid bytes end at `len`; `records` counts
-    /// its records after the checkpoint.
+    /// An existing segment whose valid bytes end at `len` in a file of
+    /// `size` bytes (zeros after `len`); `records` counts its records after
+    /// the checkpoint; `fill` as in [`Segment::create`].
     pub(crate) fn open(
         path: PathBuf,
         seq: u64,
-        len: u64,
+        (len, size): (u64, u64),
         records: u64,
         writable: bool,
+        fill: (u64, u64),
     ) -> Result<Self, WalError> {
         let file = OpenOptions::new()
             .read(true)
@@ -88,6 +106,9 @@ impl Segment {
             pending: Vec::new(),
             dirty: false,
             records,
+            room: size.max(len),
+            preallocate: fill.0,
+            fill_cap: fill.1,
         })
     }
 
@@ -127,7 +148,33 @@ impl Segment {
             .ctx("write", &self.path)?;
         self.flushed += self.pending.len() as u64;
         self.pending.clear();
+        if self.flushed > self.room {
+            self.room = self.flushed;
+            self.fill_ahead();
+        }
         Ok(())
+    }
+
+    /// This write grew the file: zeros after it, so the next appends land
+    /// inside the file's size. Best effort: a failure (a full disk) stops
+    /// the filling for this segment and is otherwise harmless, since the
+    /// zeros lie past every record and the writes just grow the file.
+    fn fill_ahead(&mut self) {
+        let end = self
+            .flushed
+            .saturating_add(self.preallocate)
+            .min(self.fill_cap);
+        while self.room < end {
+            let chunk = usize::try_from(end - self.room)
+                .unwrap_or(usize::MAX)
+                .min(ZEROS.len());
+            if let Err(err) = self.file.write_all_at(&ZEROS[..chunk], self.room) {
+                tracing::debug!(file = %self.path.display(), %err, "wal: stopped filling ahead");
+                self.preallocate = 0;
+                return;
+            }
+            self.room += chunk as u64;
+        }
     }
 
     /// Flushes and `fdatasync`s: everything appended so far is durable.

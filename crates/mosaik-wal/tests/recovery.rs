@@ -4,14 +4,24 @@
 mod common;
 
 use {
-    common::{TestDir, append_range, assert_entries, entry, file_len, open, open_small, segments},
-    mosaik_wal::{Wal, WalError, WalOptions},
+    common::{TestDir, append_range, assert_entries, entry, file_len, segments, unfilled},
+    mosaik_wal::{Recovered, Wal, WalError},
     std::{fs, path::Path},
 };
 
+// These tests cut and damage segments at their file's end, so they write
+// no zeros ahead (`tests/filled.rs` covers segments filled ahead).
+fn open(dir: &Path) -> (Wal, Recovered) {
+    Wal::open(dir, unfilled()).unwrap()
+}
+
+fn open_small(dir: &Path, segment_bytes: u64) -> (Wal, Recovered) {
+    Wal::open(dir, unfilled().with_segment_bytes(segment_bytes)).unwrap()
+}
+
 /// Opens and expects `Corrupt` at `file`/`offset`.
 fn expect_corrupt(dir: &Path, file: &Path, offset: u64) -> String {
-    match Wal::open(dir, WalOptions::default().with_segment_bytes(1024)) {
+    match Wal::open(dir, unfilled().with_segment_bytes(1024)) {
         Err(WalError::Corrupt {
             file: f,
             offset: o,
@@ -144,9 +154,7 @@ fn corruption_display_names_file_and_offset() {
     let mut bytes = fs::read(&seg).unwrap();
     bytes[usize::try_from(bounds[1]).unwrap() + 14] ^= 1;
     fs::write(&seg, &bytes).unwrap();
-    let err = Wal::open(dir.path(), WalOptions::default())
-        .unwrap_err()
-        .to_string();
+    let err = Wal::open(dir.path(), unfilled()).unwrap_err().to_string();
     assert!(err.contains(&seg.display().to_string()), "{err}");
     assert!(err.contains(&format!("offset {}", bounds[1])), "{err}");
     assert!(err.contains("checksum mismatch"), "{err}");
@@ -171,7 +179,7 @@ fn damage_in_an_earlier_segment_is_corruption_even_at_its_end() {
 }
 
 fn expect_corrupt_any_offset(dir: &Path, file: &Path) -> String {
-    match Wal::open(dir, WalOptions::default().with_segment_bytes(1024)) {
+    match Wal::open(dir, unfilled().with_segment_bytes(1024)) {
         Err(WalError::Corrupt {
             file: f, reason, ..
         }) if f == file => reason,
@@ -183,8 +191,10 @@ fn expect_corrupt_any_offset(dir: &Path, file: &Path) -> String {
     }
 }
 
+/// Garbage after the synced end is a torn tail and is cut; zeros there are
+/// a clean end (what a writer fills ahead), kept, and written over next.
 #[test]
-fn garbage_or_zeros_after_the_synced_end_are_torn() {
+fn garbage_after_the_synced_end_is_torn_and_zeros_are_a_clean_end() {
     let dir = TestDir::new("garbage");
     let (mut wal, _) = open(dir.path());
     append_range(&mut wal, 1, 20);
@@ -193,24 +203,40 @@ fn garbage_or_zeros_after_the_synced_end_are_torn() {
     let seg = segments(dir.path()).remove(0);
     let synced = fs::read(&seg).unwrap();
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    for tail in [
-        vec![0u8; 4096],
-        (0..4096)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state.to_le_bytes()[0]
-            })
-            .collect(),
-    ] {
-        let mut bytes = synced.clone();
-        bytes.extend_from_slice(&tail);
-        fs::write(&seg, &bytes).unwrap();
-        let (wal, rec) = open(dir.path());
-        assert_eq!(rec.torn_tail.map(|t| t.dropped_bytes), Some(4096));
-        assert_entries(&wal, 1, 20);
-    }
+    let garbage: Vec<u8> = (0..4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    let mut bytes = synced.clone();
+    bytes.extend_from_slice(&garbage);
+    fs::write(&seg, &bytes).unwrap();
+    let (wal, rec) = open(dir.path());
+    assert_eq!(rec.torn_tail.map(|t| t.dropped_bytes), Some(4096));
+    assert_entries(&wal, 1, 20);
+    drop(wal);
+
+    let mut bytes = synced.clone();
+    bytes.extend_from_slice(&[0; 4096]);
+    fs::write(&seg, &bytes).unwrap();
+    let (mut wal, rec) = open(dir.path());
+    assert_eq!(rec.torn_tail, None, "zeros are no torn write");
+    assert_entries(&wal, 1, 20);
+    assert_eq!(file_len(&seg), bytes.len() as u64, "the zeros stay");
+    wal.append(21, &[entry(21)]).unwrap();
+    wal.sync().unwrap();
+    drop(wal);
+    assert_eq!(
+        file_len(&seg),
+        bytes.len() as u64,
+        "written over, not after"
+    );
+    let (wal, rec) = open(dir.path());
+    assert_eq!(rec.torn_tail, None);
+    assert_entries(&wal, 1, 21);
 }
 
 #[test]
@@ -348,13 +374,13 @@ fn snapshot_damage_is_reported() {
     ] {
         fs::write(&path, &bytes).unwrap();
         assert!(matches!(
-            Wal::open(dir.path(), WalOptions::default()),
+            Wal::open(dir.path(), unfilled()),
             Err(WalError::Corrupt { .. })
         ));
     }
     // No snapshot at all under a pruned log.
     fs::remove_file(&path).unwrap();
-    let err = Wal::open(dir.path(), WalOptions::default()).unwrap_err();
+    let err = Wal::open(dir.path(), unfilled()).unwrap_err();
     assert!(
         err.to_string()
             .contains("no snapshot covers the log's base 8"),

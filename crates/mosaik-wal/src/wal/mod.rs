@@ -89,7 +89,7 @@ impl Wal {
         };
         let snapshot = wal.snapshots.info().cloned();
         let torn_tail = if let Some(replayed) =
-            recover::replay(&wal.dir, snapshot.as_ref().map(|s| s.index))?
+            recover::replay(&wal.dir, snapshot.as_ref().map(|s| s.index), wal.fill())?
         {
             wal.state = replayed.state;
             wal.segments = replayed.segments;

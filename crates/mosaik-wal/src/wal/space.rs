@@ -48,7 +48,7 @@ impl Wal {
     /// Creates segment `seq` and buffers its checkpoint (the state so far),
     /// so every segment can be replayed without the ones before it.
     pub(super) fn start_segment(&mut self, seq: u64) -> Result<(), WalError> {
-        let mut segment = Segment::create(&self.dir, seq)?;
+        let mut segment = Segment::create(&self.dir, seq, self.fill())?;
         let state = &self.state;
         segment.append(Kind::Checkpoint, |out| {
             payload::checkpoint(
@@ -62,6 +62,14 @@ impl Wal {
         self.segments.push_back(segment);
         self.dir_dirty = true;
         Ok(())
+    }
+
+    /// What a segment fills ahead: [`WalOptions::preallocate_bytes`]
+    /// zeros, never past the rotation size.
+    ///
+    /// [`WalOptions::preallocate_bytes`]: crate::WalOptions::preallocate_bytes
+    pub(crate) fn fill(&self) -> (u64, u64) {
+        (self.options.preallocate_bytes, self.options.segment_bytes)
     }
 
     pub(super) fn flush_if_large(&mut self) -> Result<(), WalError> {

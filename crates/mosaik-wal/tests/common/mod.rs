@@ -51,6 +51,18 @@ pub fn open_small(dir: &Path, segment_bytes: u64) -> (Wal, Recovered) {
     Wal::open(dir, WalOptions::default().with_segment_bytes(segment_bytes)).unwrap()
 }
 
+/// Options without zeros written ahead: each segment's file ends at its
+/// last record, so a test can cut or damage "the end" by file length.
+pub fn unfilled() -> WalOptions {
+    WalOptions::default().with_preallocate_bytes(0)
+}
+
+/// The last byte of `bytes` that is not zero, plus one: where the records
+/// of a segment filled ahead end, give or take the last record's padding.
+pub fn records_end(bytes: &[u8]) -> usize {
+    bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)
+}
+
 /// Appends entries `from..=to` in one batch.
 pub fn append_range(wal: &mut Wal, from: u64, to: u64) {
     let batch: Vec<Vec<u8>> = (from..=to).map(entry).collect();

@@ -237,8 +237,8 @@ fn wipe(dir: &Path) -> anyhow::Result<()> {
     std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))
 }
 
-/// Cuts [`TORN_BYTES`] off the last WAL segment, like a write torn by the
-/// crash.
+/// Cuts [`TORN_BYTES`] off the records of the last WAL segment (and the
+/// zeros after them), like a write torn by the crash.
 fn tear_tail(dir: &Path) -> anyhow::Result<()> {
     let (last, len) = segments(dir)?
         .into_iter()
@@ -255,7 +255,8 @@ fn tear_tail(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The WAL segments (`wal-<seq>.log`) in `dir` with their lengths, in
+/// The WAL segments (`wal-<seq>.log`) in `dir` with the length of their
+/// records (the files go on with the zeros the WAL writes ahead), in
 /// sequence order.
 fn segments(dir: &Path) -> anyhow::Result<Vec<(PathBuf, u64)>> {
     let mut found = Vec::new();
@@ -264,7 +265,9 @@ fn segments(dir: &Path) -> anyhow::Result<Vec<(PathBuf, u64)>> {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with("wal-") && name.ends_with(".log") {
-            found.push((entry.path(), entry.metadata()?.len()));
+            let bytes = std::fs::read(entry.path())?;
+            let records = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+            found.push((entry.path(), records as u64));
         }
     }
     found.sort();
