@@ -133,7 +133,7 @@ pub async fn all(quick: bool, dir: &Path) -> anyhow::Result<()> {
     let clients: &[usize] = if quick { &[1, 64] } else { &[1, 8, 64, 256] };
     let b1 = groups(clients, q(1_000, 4_000), q(1, 3), etcd);
     run("B1/B2 groups (in memory)", &mut failed, Box::pin(b1)).await;
-    let durable = durable::commits(dir, &[1, 64], q(500, 2_000), q(1, 3), etcd);
+    let durable = durable::commits(dir, &[1, 64], q(500, 2_000), q(1, 3), (etcd, false));
     run("B1 durable", &mut failed, Box::pin(durable)).await;
     let sizes: &[usize] = if quick {
         &[64, 1024, 65536]

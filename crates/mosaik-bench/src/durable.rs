@@ -18,14 +18,21 @@ use {
     std::{fmt::Write as _, path::Path, time::Duration},
 };
 
-/// Runs B1 durable `runs` times with data under `dir` (must be a disk).
+/// Runs B1 durable `runs` times with data under `dir` (must be a disk);
+/// `strict` runs the group in strict mode (`min_quorum` 2).
 pub async fn commits(
     dir: &Path,
     clients: &[usize],
     total: usize,
     runs: usize,
-    etcd: bool,
+    (etcd, strict): (bool, bool),
 ) -> anyhow::Result<()> {
+    let config = if strict {
+        println!("B1 durable: the group runs in strict mode (min_quorum 2)");
+        ConsensusConfig::builder().with_min_quorum(2).build()?
+    } else {
+        ConsensusConfig::default()
+    };
     std::fs::create_dir_all(dir)?;
     ensure_disk(dir)?;
     let mut floors = Vec::new();
@@ -42,7 +49,7 @@ pub async fn commits(
             theirs.push(etcd_run(&base, clients, total).await?);
         }
         let logs = Logs::Durable(base.join("mosaik"));
-        let result = groups::commits(clients, total, ConsensusConfig::default(), &logs).await;
+        let result = groups::commits(clients, total, config.clone(), &logs).await;
         let _ = std::fs::remove_dir_all(base.join("mosaik"));
         ours.push(result?);
         if etcd && !etcd_first {

@@ -124,6 +124,10 @@ enum Scenario {
         /// Skip etcd.
         #[arg(long)]
         no_etcd: bool,
+        /// Run the group in strict mode (`min_quorum` 2), where a commit
+        /// record needs no sync of its own.
+        #[arg(long)]
+        strict: bool,
     },
     /// Recovery time of a durable member with a long log: open, election,
     /// re-commit and apply of every entry; warm and cold page cache.
@@ -302,7 +306,8 @@ async fn main() -> anyhow::Result<()> {
             commits,
             runs,
             no_etcd,
-        } => durable::commits(&dir, &clients, commits, runs, !no_etcd).await,
+            strict,
+        } => durable::commits(&dir, &clients, commits, runs, (!no_etcd, strict)).await,
         Scenario::Recovery {
             dir,
             entries,

@@ -232,6 +232,11 @@ impl core::error::Error for CommitError {}
 /// any vote or message of that term, log writes before the acknowledgement of those entries and
 /// before they are applied. Apply is emitted before the matching `CommitAdvanced`, which comes
 /// before the `Committed` / `ReadReady` answers it enables.
+///
+/// One relaxation: in strict mode a `PersistHardState` that changes only the commit knowledge
+/// (`commit`, `commit_weight`, `peak`) may stay in the store's buffer until the next durable
+/// write. The commit index is volatile in Raft, and the one reader of a durable commit record,
+/// the dynamic-mode merge rule, is never reached in strict mode.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output<Id, C> {
     /// Durably store the hard state: term, vote, commit knowledge and the catch-up marker

@@ -188,7 +188,7 @@ impl Cluster {
         {
             // Group commit: one barrier before the first output that depends on the writes.
             let skip = self.torn.unflushed_send && matches!(out, Output::Send { .. });
-            let barrier = !out.is_persist() && !skip;
+            let barrier = !out.is_persist() && !skip && self.node(id).disk.must_sync();
             let unflushed = self.node(id).disk.unflushed() > 0;
             if cut && let Some(unbond) = self.torn.due(id, carried, barrier && unflushed, false) {
                 self.crash(id, unbond);
@@ -243,6 +243,7 @@ impl Cluster {
             println!("{now:>7} n{id} {out:?}");
         }
         let index = usize::try_from(id).expect("small id");
+        let strict = self.strict;
         let node = &mut self.nodes[index];
         let result = match out {
             Output::Send { to, msg } => {
@@ -267,7 +268,7 @@ impl Cluster {
                 if node.role_seen == Role::Leader && matches!(out, Output::PersistLog { .. }) {
                     self.just_appended.push(id);
                 }
-                node.disk.persist(out, &node.store)
+                node.disk.persist(out, &node.store, strict)
             }
             Output::Apply { entries } => entries
                 .iter()

@@ -31,6 +31,11 @@ pub struct Disk {
     written: StoredLog,
     /// Writes since the last flush, in order: not durable yet.
     unflushed: Vec<Write>,
+    /// The hard state last written (`None` after a crash, before the first).
+    hard_written: Option<HardState<Id>>,
+    /// A write since the last flush that the next barrier must make durable; writes that
+    /// only move a strict-mode commit record wait for a later one (as the runtime's driver).
+    must_sync: bool,
 }
 
 /// A stored log: the position it starts after, and the entries after it.
@@ -138,8 +143,19 @@ impl Disk {
     /// # Errors
     ///
     /// If the write does not fit the stored log (an ordering-contract violation by the engine).
-    pub fn persist(&mut self, out: &Out, store: &KvStore) -> Result<(), String> {
+    pub fn persist(&mut self, out: &Out, store: &KvStore, strict: bool) -> Result<(), String> {
         self.written.apply(out)?;
+        if let Output::PersistHardState(hard) = out {
+            let commit_only = strict
+                && self.hard_written.is_some_and(|w| {
+                    (w.term, w.vote, w.catching_up, w.lost_storage)
+                        == (hard.term, hard.vote, hard.catching_up, hard.lost_storage)
+                });
+            self.must_sync |= !commit_only;
+            self.hard_written = Some(*hard);
+        } else {
+            self.must_sync = true;
+        }
         let cut = match out {
             Output::PersistLogPrune { up_to } => Some(store.prefix(up_to.index)),
             Output::PersistLogReset { base } => Some(store.prefix(base.index)),
@@ -157,8 +173,15 @@ impl Disk {
         self.unflushed.len()
     }
 
+    /// Whether a write since the last flush must be durable before the next dependent output
+    /// (a strict-mode commit record alone need not: see `mosaik` `worker/outputs.rs`).
+    pub fn must_sync(&self) -> bool {
+        self.must_sync
+    }
+
     /// The durability barrier: every buffered write becomes durable.
     pub fn flush(&mut self) {
+        self.must_sync = false;
         for write in std::mem::take(&mut self.unflushed) {
             self.make_durable(write);
         }
@@ -166,6 +189,8 @@ impl Disk {
 
     /// A crash: the first `keep` buffered writes reached the disk, the rest are lost.
     pub fn tear(&mut self, keep: usize) {
+        self.must_sync = false;
+        self.hard_written = None;
         for write in std::mem::take(&mut self.unflushed).into_iter().take(keep) {
             self.make_durable(write);
         }
@@ -221,12 +246,44 @@ mod tests {
         })
     }
 
+    /// Strict mode: a hard state that only moves the commit record needs no barrier of its
+    /// own (it becomes durable with the next one, or is lost by a crash before it).
+    #[test]
+    fn a_strict_commit_record_alone_needs_no_barrier() {
+        let mut disk = Disk::default();
+        let store = KvStore::new();
+        let commit = |round, index| {
+            Output::PersistHardState(HardState {
+                term: Term::new(round, 0),
+                commit: Index(index),
+                ..HardState::default()
+            })
+        };
+        disk.persist(&commit(1, 0), &store, true).unwrap();
+        assert!(disk.must_sync(), "the first hard state after a start");
+        disk.flush();
+        disk.persist(&commit(1, 3), &store, true).unwrap();
+        assert!(!disk.must_sync(), "only the commit moved");
+        assert_eq!(disk.unflushed(), 1, "written all the same");
+        disk.persist(&commit(1, 3), &store, false).unwrap();
+        assert!(disk.must_sync(), "dynamic mode: every hard state");
+        disk.flush();
+        disk.persist(&commit(2, 3), &store, true).unwrap();
+        assert!(disk.must_sync(), "a new term");
+        disk.flush();
+        disk.persist(&commit(2, 4), &store, true).unwrap();
+        disk.tear(0);
+        assert_eq!(disk.hard.commit, Index(3), "the crash lost the lazy record");
+        disk.persist(&commit(2, 5), &store, true).unwrap();
+        assert!(disk.must_sync(), "the first hard state after a crash");
+    }
+
     #[test]
     fn writes_are_durable_only_after_the_barrier() {
         let mut disk = Disk::default();
         let store = KvStore::new();
-        disk.persist(&hard(1), &store).unwrap();
-        disk.persist(&append(1, &[1, 1]), &store).unwrap();
+        disk.persist(&hard(1), &store, false).unwrap();
+        disk.persist(&append(1, &[1, 1]), &store, false).unwrap();
         // Written, so the next write continues after it; not durable yet.
         assert_eq!(disk.written_term_at(Index(2)), Some(Term::new(1, 0)));
         assert_eq!(disk.last_index(), Index(0));
@@ -241,18 +298,18 @@ mod tests {
     fn a_torn_crash_keeps_a_prefix_of_the_unflushed_writes() {
         let mut disk = Disk::default();
         let store = KvStore::new();
-        disk.persist(&append(1, &[1]), &store).unwrap();
+        disk.persist(&append(1, &[1]), &store, false).unwrap();
         disk.flush();
-        disk.persist(&hard(2), &store).unwrap();
-        disk.persist(&append(2, &[2]), &store).unwrap();
-        disk.persist(&append(3, &[2]), &store).unwrap();
+        disk.persist(&hard(2), &store, false).unwrap();
+        disk.persist(&append(2, &[2]), &store, false).unwrap();
+        disk.persist(&append(3, &[2]), &store, false).unwrap();
         disk.tear(2);
         assert_eq!(disk.hard.term.round(), 2);
         assert_eq!(disk.last_index(), Index(2));
         // The written view starts over from what survived: the lost write is gone.
         assert_eq!(disk.written_term_at(Index(3)), None);
-        assert!(disk.persist(&append(4, &[2]), &store).is_err());
-        disk.persist(&append(3, &[3]), &store).unwrap();
+        assert!(disk.persist(&append(4, &[2]), &store, false).is_err());
+        disk.persist(&append(3, &[3]), &store, false).unwrap();
         disk.tear(0);
         assert_eq!(disk.last_index(), Index(2));
     }
@@ -261,7 +318,7 @@ mod tests {
     fn a_write_that_does_not_fit_is_refused_when_written() {
         let mut disk = Disk::default();
         let store = KvStore::new();
-        assert!(disk.persist(&append(2, &[1]), &store).is_err());
+        assert!(disk.persist(&append(2, &[1]), &store, false).is_err());
         assert_eq!(disk.unflushed(), 0);
     }
 }

@@ -17,7 +17,7 @@ use {
 };
 
 /// A fresh directory under the workspace's `target` (not `/tmp`).
-fn temp_dir(name: &str) -> PathBuf {
+pub(crate) fn temp_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/test-storage")
         .join(format!(
@@ -31,7 +31,7 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// Opens the store, waiting while a stopped group's worker still winds
 /// down and holds the directory's lock.
-async fn open<C: mosaik::Datum + Clone>(dir: &Path) -> DurableStore<C> {
+pub(crate) async fn open<C: mosaik::Datum + Clone>(dir: &Path) -> DurableStore<C> {
     within("the store's lock", async {
         loop {
             match DurableStore::open(dir) {
@@ -47,7 +47,7 @@ async fn open<C: mosaik::Datum + Clone>(dir: &Path) -> DurableStore<C> {
 }
 
 /// Starts three networks with `keys` (the first bootstraps the others).
-async fn networks(name: &str, keys: &[SecretKey]) -> Vec<Network> {
+pub(crate) async fn networks(name: &str, keys: &[SecretKey]) -> Vec<Network> {
     let first = keyed(name, fast(), keys[0].clone()).await;
     let mut nodes = vec![];
     for key in &keys[1..] {
@@ -274,119 +274,4 @@ async fn a_pruned_log_without_a_usable_snapshot_refuses_to_start() {
         }
     })
     .await;
-}
-
-/// A `DurableStore` that counts the barriers the driver awaits and the
-/// entries it appends.
-struct Counting {
-    inner: DurableStore<i64>,
-    flushes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    appended: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
-
-mod counting {
-    use {
-        super::Counting,
-        core::ops::RangeInclusive,
-        mosaik::groups::{
-            HardState, LogCursor, LogEntry, LogIndex, Storage, StorageError, StoredSnapshot,
-        },
-        std::sync::atomic::Ordering,
-    };
-
-    impl Storage<i64> for Counting {
-        fn hard_state(&self) -> Result<HardState, StorageError> {
-            self.inner.hard_state()
-        }
-        fn set_hard_state(&mut self, state: HardState) -> Result<(), StorageError> {
-            self.inner.set_hard_state(state)
-        }
-        fn append_entries(
-            &mut self,
-            first: LogIndex,
-            entries: &[LogEntry<i64>],
-        ) -> Result<LogIndex, StorageError> {
-            self.appended.fetch_add(entries.len(), Ordering::Relaxed);
-            self.inner.append_entries(first, entries)
-        }
-        fn available(&self) -> RangeInclusive<LogIndex> {
-            self.inner.available()
-        }
-        fn get(&self, index: LogIndex) -> Result<Option<LogEntry<i64>>, StorageError> {
-            self.inner.get(index)
-        }
-        fn get_range(
-            &self,
-            range: &RangeInclusive<LogIndex>,
-        ) -> Result<Vec<(LogIndex, LogEntry<i64>)>, StorageError> {
-            self.inner.get_range(range)
-        }
-        fn truncate(&mut self, at: LogIndex) -> Result<(), StorageError> {
-            self.inner.truncate(at)
-        }
-        fn base(&self) -> LogCursor {
-            self.inner.base()
-        }
-        fn last(&self) -> LogCursor {
-            self.inner.last()
-        }
-        fn prune_prefix(&mut self, up_to: LogCursor) -> Result<(), StorageError> {
-            self.inner.prune_prefix(up_to)
-        }
-        fn reset_to(&mut self, base: LogCursor) -> Result<(), StorageError> {
-            self.inner.reset_to(base)
-        }
-        fn save_snapshot(&mut self, snapshot: StoredSnapshot) -> Result<(), StorageError> {
-            self.inner.save_snapshot(snapshot)
-        }
-        fn snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
-            self.inner.snapshot()
-        }
-        fn flush(&mut self) -> impl Future<Output = Result<(), StorageError>> + Send {
-            self.flushes.fetch_add(1, Ordering::Relaxed);
-            self.inner.flush()
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_writes_share_disk_flushes() {
-    use std::sync::atomic::Ordering;
-    let net = crate::util::node("groups-durable-commit", fast()).await;
-    let root = temp_dir("group-commit");
-    let store = Counting {
-        inner: open(&root).await,
-        flushes: std::sync::Arc::default(),
-        appended: std::sync::Arc::default(),
-    };
-    let (flushes, appended) = (store.flushes.clone(), store.appended.clone());
-    let group = net
-        .groups()
-        .with_key(GroupKey::from_secret("durable-commit"))
-        .with_state_machine(Counter::default())
-        .with_log_storage(store)
-        .with_consensus_config(timing())
-        .join();
-    within("leads", group.when().is_leader()).await;
-    let before = (
-        flushes.load(Ordering::Relaxed),
-        appended.load(Ordering::Relaxed),
-    );
-    let writes = 200;
-    let results = within(
-        "writes",
-        futures::future::join_all((0..writes).map(|i| group.execute(i))),
-    )
-    .await;
-    assert!(results.iter().all(Result::is_ok), "every write commits");
-    let flushed = flushes.load(Ordering::Relaxed) - before.0;
-    let entries = appended.load(Ordering::Relaxed) - before.1;
-    assert_eq!(entries, 200, "every write appended once");
-    assert!(
-        flushed * 4 <= entries,
-        "{entries} entries took {flushed} flushes: writes should share them"
-    );
-    drop(group);
-    drop(net);
-    let _ = std::fs::remove_dir_all(root);
 }

@@ -5,6 +5,7 @@ mod bounds;
 mod disk_full;
 mod durable;
 mod faults;
+mod flushes;
 mod lifecycle;
 mod log_fetch;
 mod meet;

@@ -165,8 +165,11 @@ pub(crate) struct Worker<S, M: StateMachine> {
     /// While catching up after starting with empty storage: from when the
     /// catch-up may end for want of anyone to catch up from.
     catch_up_from: Option<Instant>,
-    /// Storage writes since the last `flush` (see `outputs.rs`).
+    /// Storage writes since the last `flush` that something must wait for
+    /// (see `outputs.rs`).
     unflushed: bool,
+    /// The hard state last handed to storage (`None` before the first).
+    written_hard: Option<super::HardState>,
     /// A storage prune waiting for its snapshot's encode.
     deferred: compaction::Deferred,
     /// The digest of a held snapshot being computed off the loop.
@@ -291,6 +294,7 @@ where
             advertised,
             catch_up_from: None,
             unflushed: false,
+            written_hard: None,
             deferred: compaction::Deferred::new(encoded_tx),
             digests: digests::Digests::new(digested_tx),
             committed_gauge: metrics::gauge!("mosaik.groups.raft.committed", labels.as_ref()),

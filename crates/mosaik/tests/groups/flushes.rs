@@ -1,0 +1,206 @@
+//! The barriers a durable group's driver awaits: writes share them, and in
+//! strict mode a commit record does not take one of its own.
+
+use {
+    crate::{
+        durable::{networks, open, temp_dir},
+        util::{Counter, fast, timing, within},
+    },
+    core::time::Duration,
+    mosaik::{
+        groups::{ConsensusConfig, DurableStore, GroupKey},
+        iroh::SecretKey,
+    },
+};
+
+/// A `DurableStore` that counts the barriers the driver awaits and the
+/// entries it appends.
+struct Counting {
+    inner: DurableStore<i64>,
+    flushes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    appended: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+mod counting {
+    use {
+        super::Counting,
+        core::ops::RangeInclusive,
+        mosaik::groups::{
+            HardState, LogCursor, LogEntry, LogIndex, Storage, StorageError, StoredSnapshot,
+        },
+        std::sync::atomic::Ordering,
+    };
+
+    impl Storage<i64> for Counting {
+        fn hard_state(&self) -> Result<HardState, StorageError> {
+            self.inner.hard_state()
+        }
+        fn set_hard_state(&mut self, state: HardState) -> Result<(), StorageError> {
+            self.inner.set_hard_state(state)
+        }
+        fn append_entries(
+            &mut self,
+            first: LogIndex,
+            entries: &[LogEntry<i64>],
+        ) -> Result<LogIndex, StorageError> {
+            self.appended.fetch_add(entries.len(), Ordering::Relaxed);
+            self.inner.append_entries(first, entries)
+        }
+        fn available(&self) -> RangeInclusive<LogIndex> {
+            self.inner.available()
+        }
+        fn get(&self, index: LogIndex) -> Result<Option<LogEntry<i64>>, StorageError> {
+            self.inner.get(index)
+        }
+        fn get_range(
+            &self,
+            range: &RangeInclusive<LogIndex>,
+        ) -> Result<Vec<(LogIndex, LogEntry<i64>)>, StorageError> {
+            self.inner.get_range(range)
+        }
+        fn truncate(&mut self, at: LogIndex) -> Result<(), StorageError> {
+            self.inner.truncate(at)
+        }
+        fn base(&self) -> LogCursor {
+            self.inner.base()
+        }
+        fn last(&self) -> LogCursor {
+            self.inner.last()
+        }
+        fn prune_prefix(&mut self, up_to: LogCursor) -> Result<(), StorageError> {
+            self.inner.prune_prefix(up_to)
+        }
+        fn reset_to(&mut self, base: LogCursor) -> Result<(), StorageError> {
+            self.inner.reset_to(base)
+        }
+        fn save_snapshot(&mut self, snapshot: StoredSnapshot) -> Result<(), StorageError> {
+            self.inner.save_snapshot(snapshot)
+        }
+        fn snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
+            self.inner.snapshot()
+        }
+        fn flush(&mut self) -> impl Future<Output = Result<(), StorageError>> + Send {
+            self.flushes.fetch_add(1, Ordering::Relaxed);
+            self.inner.flush()
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_disk_flushes() {
+    use std::sync::atomic::Ordering;
+    let net = crate::util::node("groups-durable-commit", fast()).await;
+    let root = temp_dir("group-commit");
+    let store = Counting {
+        inner: open(&root).await,
+        flushes: std::sync::Arc::default(),
+        appended: std::sync::Arc::default(),
+    };
+    let (flushes, appended) = (store.flushes.clone(), store.appended.clone());
+    let group = net
+        .groups()
+        .with_key(GroupKey::from_secret("durable-commit"))
+        .with_state_machine(Counter::default())
+        .with_log_storage(store)
+        .with_consensus_config(timing())
+        .join();
+    within("leads", group.when().is_leader()).await;
+    let before = (
+        flushes.load(Ordering::Relaxed),
+        appended.load(Ordering::Relaxed),
+    );
+    let writes = 200;
+    let results = within(
+        "writes",
+        futures::future::join_all((0..writes).map(|i| group.execute(i))),
+    )
+    .await;
+    assert!(results.iter().all(Result::is_ok), "every write commits");
+    let flushed = flushes.load(Ordering::Relaxed) - before.0;
+    let entries = appended.load(Ordering::Relaxed) - before.1;
+    assert_eq!(entries, 200, "every write appended once");
+    assert!(
+        flushed * 4 <= entries,
+        "{entries} entries took {flushed} flushes: writes should share them"
+    );
+    drop(group);
+    drop(net);
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// Sequential writes through the leader of a 3-member group on counting
+/// stores: the leader's barriers during [`WRITES`] writes.
+async fn leader_flushes(name: &str, strict: bool) -> usize {
+    use std::sync::atomic::Ordering;
+    let keys: Vec<_> = (0..3).map(|_| SecretKey::generate()).collect();
+    let root = temp_dir(name);
+    let nets = networks(name, &keys).await;
+    let mut config = ConsensusConfig::builder()
+        .with_heartbeat_interval(Duration::from_millis(100))
+        .with_election_timeout(Duration::from_millis(600))
+        .with_election_timeout_jitter(Duration::from_millis(300))
+        .with_bootstrap_delay(Duration::from_millis(500));
+    if strict {
+        config = config.with_min_quorum(2);
+    }
+    let config = config.build().expect("config");
+    let mut groups = vec![];
+    let mut counters = vec![];
+    for (i, net) in nets.iter().enumerate() {
+        let store = Counting {
+            inner: open(&root.join(i.to_string())).await,
+            flushes: std::sync::Arc::default(),
+            appended: std::sync::Arc::default(),
+        };
+        counters.push(store.flushes.clone());
+        groups.push(
+            net.groups()
+                .with_key(GroupKey::from_secret(name))
+                .with_state_machine(Counter::default())
+                .with_log_storage(store)
+                .with_consensus_config(config.clone())
+                .join(),
+        );
+    }
+    within("leader", groups[0].when().leader_elected()).await;
+    let leader = groups[0].leader().expect("a leader");
+    let at = nets
+        .iter()
+        .position(|n| n.local().id() == leader)
+        .expect("the leader is a member");
+    within("settled", groups[at].execute(0))
+        .await
+        .expect("commits");
+    let before = counters[at].load(Ordering::Relaxed);
+    for i in 1..=WRITES {
+        within("write", groups[at].execute(i))
+            .await
+            .expect("commits");
+    }
+    let flushes = counters[at].load(Ordering::Relaxed) - before;
+    drop(groups);
+    drop(nets);
+    let _ = std::fs::remove_dir_all(root);
+    flushes
+}
+
+/// Writes [`leader_flushes`] counts the barriers of.
+const WRITES: i64 = 40;
+
+/// In strict mode a commit record alone waits for the next sync: the
+/// leader answers a write after one barrier (its append), where dynamic
+/// mode also syncs the commit record first (its merge rule reads it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strict_leader_answers_after_one_flush_per_write() {
+    let writes = usize::try_from(WRITES).expect("positive");
+    let strict = leader_flushes("groups-flushes-strict", true).await;
+    let dynamic = leader_flushes("groups-flushes-dynamic", false).await;
+    assert!(
+        strict * 4 <= writes * 5,
+        "strict: {strict} flushes for {writes} writes"
+    );
+    assert!(
+        dynamic * 4 >= writes * 7,
+        "dynamic: {dynamic} flushes for {writes} writes"
+    );
+}
