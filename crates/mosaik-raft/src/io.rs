@@ -38,6 +38,11 @@ pub struct HardState<Id> {
     /// campaigns jump their round far past anything an earlier life may have led, and a
     /// restart keeps the jump. Cleared once it leads (its ballot is then past them).
     pub lost_storage: bool,
+    /// Which storage this is: 0 for storage that never replaced a lost one, a fresh random
+    /// number for each storage begun by [`Input::BeginCatchUp`]. Answers to the leader carry
+    /// it, so a leader tells an earlier life's late acknowledgements (of entries that life has
+    /// lost) from the current one's and counts only the latter.
+    pub epoch: u64,
 }
 
 impl<Id: Copy> Default for HardState<Id> {
@@ -50,6 +55,7 @@ impl<Id: Copy> Default for HardState<Id> {
             peak: (Index::ZERO, 0),
             catching_up: false,
             lost_storage: false,
+            epoch: 0,
         }
     }
 }

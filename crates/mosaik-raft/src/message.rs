@@ -104,6 +104,10 @@ pub enum Message<Id, C> {
         overrule: Option<Overrule>,
         /// Heartbeat round, echoed in the response.
         seq: u64,
+        /// The follower's storage epoch as the leader knows it (see `HardState::epoch`; 0 when
+        /// unknown). A member catching up after losing its storage counts only what a leader
+        /// announces to its own epoch: the leader then no longer counts its earlier life.
+        epoch: u64,
     },
     /// Follower → leader: answer to `AppendEntries` / `StateSyncRequired`.
     AppendEntriesResponse {
@@ -115,6 +119,9 @@ pub enum Message<Id, C> {
         result: AppendResult<Id>,
         /// `Granted` for voters, `Abstained` for observers (not counted toward commit).
         vote: Vote,
+        /// The follower's storage epoch (`HardState::epoch`): an answer of an earlier life, one
+        /// that lost its storage since, is not counted once the leader heard the later one.
+        epoch: u64,
     },
     /// Candidate → voters.
     RequestVote {
@@ -159,6 +166,8 @@ pub enum Message<Id, C> {
         overrule: Option<Overrule>,
         /// Heartbeat round, echoed in the response.
         seq: u64,
+        /// As in `AppendEntries`: the follower's storage epoch as the leader knows it.
+        epoch: u64,
     },
     /// Follower ↔ leader client traffic.
     Forward(Forward<Id, C>),

@@ -42,6 +42,9 @@ pub struct Progress {
     /// Dynamic-mode merge rule: this follower contested our entries over its committed ones from
     /// this index on and our history won; the next `AppendEntries` tells it to give them up.
     pub overrule: Option<crate::message::Overrule>,
+    /// The follower's storage epoch (`HardState::epoch`) we count answers of; `None` until it
+    /// answered.
+    pub epoch: Option<u64>,
 }
 
 impl Progress {
@@ -58,6 +61,7 @@ impl Progress {
             sent_commit: Index::ZERO,
             sent_seq: 0,
             overrule: None,
+            epoch: None,
         }
     }
 

@@ -126,6 +126,7 @@ impl<A, C> Message<A, C> {
                 rank,
                 overrule,
                 seq,
+                epoch,
             } => Message::AppendEntries {
                 term: term.try_map_id(f)?,
                 leader: f(leader)?,
@@ -138,17 +139,20 @@ impl<A, C> Message<A, C> {
                 rank: rank.try_map_id(f)?,
                 overrule,
                 seq,
+                epoch,
             },
             Message::AppendEntriesResponse {
                 term,
                 seq,
                 result,
                 vote,
+                epoch,
             } => Message::AppendEntriesResponse {
                 term: term.try_map_id(f)?,
                 seq,
                 result: result.try_map_id(f)?,
                 vote,
+                epoch,
             },
             Message::RequestVote {
                 term,
@@ -180,6 +184,7 @@ impl<A, C> Message<A, C> {
                 rank,
                 overrule,
                 seq,
+                epoch,
             } => Message::StateSyncRequired {
                 term: term.try_map_id(f)?,
                 leader: f(leader)?,
@@ -188,6 +193,7 @@ impl<A, C> Message<A, C> {
                 rank: rank.try_map_id(f)?,
                 overrule,
                 seq,
+                epoch,
             },
             Message::Forward(forward) => Message::Forward(forward.try_map_id(f)?),
         })
@@ -230,6 +236,7 @@ mod tests {
                     commit: Index::new(4),
                 }),
                 seq: 17,
+                epoch: 0,
             },
             Message::AppendEntriesResponse {
                 term: term(5, 1),
@@ -240,6 +247,7 @@ mod tests {
                     conflict_term: Some(term(3, 3)),
                 },
                 vote: Vote::Granted,
+                epoch: 0,
             },
             Message::AppendEntriesResponse {
                 term: Term::zero(),
@@ -249,6 +257,7 @@ mod tests {
                     conflict: Index::new(5),
                 },
                 vote: Vote::Abstained,
+                epoch: 0,
             },
             Message::RequestVote {
                 term: term(6, 3),
@@ -265,6 +274,7 @@ mod tests {
                 rank,
                 overrule: None,
                 seq: 2,
+                epoch: 0,
             },
             Message::Forward(Forward::CommandAck {
                 request_id: 8,
@@ -302,6 +312,7 @@ mod tests {
             rank: CommittedRank::zero(),
             overrule: None,
             seq: 1,
+            epoch: 0,
         };
         let refused = message.try_map_id(&mut |id| if id == 9 { Err(id) } else { Ok(id) });
         assert_eq!(refused, Err(9));

@@ -20,6 +20,7 @@ fn append_entries(
         rank: CommittedRank::zero(),
         overrule: None,
         seq: 0,
+        epoch: 0,
     }
 }
 

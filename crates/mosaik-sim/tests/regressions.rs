@@ -161,6 +161,18 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         701_286,
         "double amnesia reuses the first life's ballot",
     ),
+    // Engine: a follower acknowledged an entry and lost its storage; its new life caught up to
+    // the commit index the leader announced, and only then did the old life's late
+    // acknowledgement reach the leader, which counted it and committed the entry, held by
+    // itself alone now. The leader crashed and the caught-up member elected one without the
+    // entry. Answers now carry the member's storage epoch: the leader drops an earlier life's
+    // once it heard the new one, and a catch-up counts only announcements to its own epoch.
+    (
+        Mode::Strict,
+        3,
+        9_206_664,
+        "an amnesiac's earlier life's late ack is counted after its catch-up",
+    ),
 ];
 
 #[test]

@@ -142,7 +142,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 conflict_term: None,
             },
             Acceptance::Accept => {
-                self.note_leader_commit(leader, commit.index);
+                self.note_leader_commit(leader, &commit);
                 let result = match self.append_from_leader(leader, prev, entries, commit) {
                     Ok((result, to)) => {
                         commit_to = Some(to);
@@ -171,6 +171,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 seq,
                 result,
                 vote,
+                epoch: self.hard.epoch,
             },
         );
         // Applied after the acknowledgement is on its way: the leader's commit waits for the
@@ -383,7 +384,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             Acceptance::Accept => {
                 if self.log.term_at(base.index) == Some(base.term) {
                     // We hold the leader's base, hence (log matching) its whole prefix.
-                    self.note_leader_commit(leader, commit.index);
+                    self.note_leader_commit(leader, &commit);
                     self.commit_to(commit.index.min(base.index));
                     AppendResult::Success {
                         match_index: base.index,
@@ -397,7 +398,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     // snapshot would discard our committed history; the leader decides.
                     contested
                 } else {
-                    self.note_leader_commit(leader, commit.index);
+                    self.note_leader_commit(leader, &commit);
                     if base.index >= self.log.base().index {
                         self.request_state_sync(leader, base);
                     }
@@ -417,6 +418,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 seq,
                 result,
                 vote,
+                epoch: self.hard.epoch,
             },
         );
     }
@@ -499,6 +501,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     conflict_term: None,
                 },
                 vote,
+                epoch: self.hard.epoch,
             },
         );
     }

@@ -170,6 +170,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         progress.sent_seq = seq;
         progress.sent_commit = commit;
         let overrule = progress.overrule;
+        let epoch = progress.epoch.unwrap_or(0);
         if progress.state == ProgressState::Fetching {
             // Empty, with our last position as `prev`: the follower sees how far behind it
             // still is (and ends its fetch once the gap is small), and its timer is reset.
@@ -182,6 +183,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 rank,
                 overrule,
                 seq,
+                epoch,
             };
             self.send(peer, msg);
             return;
@@ -198,6 +200,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     rank,
                     overrule,
                     seq,
+                    epoch,
                 }
             }
             Some(prev_term) => {
@@ -220,6 +223,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     rank,
                     overrule,
                     seq,
+                    epoch,
                 }
             }
         };
@@ -232,7 +236,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         term: Term<Id>,
         seq: u64,
         result: AppendResult<Id>,
-        vote: Vote,
+        (vote, epoch): (Vote, u64),
     ) {
         if term.round() > self.hard.term.round() {
             self.observe_term(term, None);
@@ -259,6 +263,21 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let Some(progress) = leader.progress.get_mut(&from) else {
             return;
         };
+        match progress.epoch {
+            Some(known) if known != epoch => {
+                if vote != Vote::Abstained {
+                    // A late answer of an earlier life, which has since lost its storage: what
+                    // it acknowledged is gone. (A member restarted on its storage keeps its
+                    // epoch; a new one catches up, and abstains, first.)
+                    return;
+                }
+                // A new life, catching up: nothing of what we counted for the old one holds.
+                progress.epoch = Some(epoch);
+                progress.match_index = Index::ZERO;
+            }
+            Some(_) => {}
+            None => progress.epoch = Some(epoch),
+        }
         progress.recent_active = true;
         progress.acked_seq = progress.acked_seq.max(seq);
         progress.abstains = vote == Vote::Abstained;

@@ -114,6 +114,9 @@ pub struct Engine<Id, C> {
     lost_storage: bool,
     /// This life's random part of the amnesia round jump (see `rejoin::AMNESIA_ROUND_SPREAD`).
     amnesia_spread: u64,
+    /// The storage epoch this life gives storage it begins after a loss (`HardState::epoch`;
+    /// random, never 0).
+    life_epoch: u64,
     /// Yielding to a stronger committed history that conflicts with ours (dynamic mode).
     yielding: Option<Yield<Id>>,
     outputs: VecDeque<Output<Id, C>>,
@@ -185,6 +188,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             lost_storage: hard_state.catching_up || hard_state.lost_storage,
             amnesia_spread: SplitMix64::new(seed ^ rejoin::AMNESIA_SALT).next_u64()
                 % rejoin::AMNESIA_ROUND_SPREAD,
+            life_epoch: SplitMix64::new(seed ^ rejoin::EPOCH_SALT).next_u64().max(1),
             bootstrap_waited: false,
             yielding: None,
             outputs: VecDeque::new(),
@@ -262,6 +266,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 rank,
                 overrule,
                 seq,
+                epoch,
             } => self.on_append_entries(
                 from,
                 term,
@@ -272,6 +277,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     index: leader_commit,
                     weight: rank.weight,
                     overrule,
+                    epoch,
                 },
                 seq,
             ),
@@ -280,7 +286,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 seq,
                 result,
                 vote,
-            } => self.on_append_response(from, term, seq, result, vote),
+                epoch,
+            } => self.on_append_response(from, term, seq, result, (vote, epoch)),
             Message::RequestVote {
                 term,
                 candidate,
@@ -301,11 +308,13 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 rank,
                 overrule,
                 seq,
+                epoch,
             } => {
                 let commit = LeaderCommit {
                     index: leader_commit,
                     weight: rank.weight,
                     overrule,
+                    epoch,
                 };
                 self.on_state_sync_required(from, term, leader, base, commit, seq);
             }

@@ -36,6 +36,8 @@ pub(super) struct LeaderCommit {
     pub(super) index: Index,
     pub(super) weight: u64,
     pub(super) overrule: Option<Overrule>,
+    /// Our storage epoch as the leader knows it.
+    pub(super) epoch: u64,
 }
 
 /// How far a member that lost its storage jumps its first ballot round at least (see
@@ -54,6 +56,9 @@ pub(super) const AMNESIA_ROUND_SPREAD: u64 = 1 << 40;
 /// Salt of the stream `amnesia_spread` is drawn from, so drawing it does not move the
 /// election-timeout stream (the simulator's schedules stay what they were).
 pub(super) const AMNESIA_SALT: u64 = 0xa3e5_1a00_5eed_0b11;
+
+/// Salt of the stream this life's storage epoch is drawn from (`Engine::life_epoch`).
+pub(super) const EPOCH_SALT: u64 = 0x5e0c_e90c_11fe_0a1b;
 
 /// Most commit-weight records kept (a new one starts only when the number of voters at a commit
 /// changes, so this is plenty; beyond it the oldest are merged, keeping the larger weight).
@@ -186,6 +191,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
         self.catch_up = Some(CatchUp::default());
         self.lost_storage = true;
+        self.hard.epoch = self.life_epoch;
         self.persist_hard_state(); // a crash during the catch-up resumes it
         self.membership_changed();
     }
@@ -211,9 +217,16 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
     }
 
-    /// The leader we accepted announced `leader_commit`: it raises the catch-up target (a new
-    /// leader starts a new target).
-    pub(super) fn note_leader_commit(&mut self, leader: Id, leader_commit: Index) {
+    /// The leader we accepted announced `commit`: it raises the catch-up target (a new leader
+    /// starts a new target). Only an announcement to our own storage epoch counts: one sent
+    /// before the leader heard from this life may lack commits that counted our earlier life's
+    /// late acknowledgements, of entries we no longer hold (simulator, strict mode, seed
+    /// 9206664).
+    pub(super) fn note_leader_commit(&mut self, leader: Id, commit: &LeaderCommit) {
+        let leader_commit = commit.index;
+        if commit.epoch != self.hard.epoch {
+            return;
+        }
         if let Some(catch_up) = &mut self.catch_up {
             let target = match catch_up.target {
                 Some(target) if catch_up.leader == Some(leader) => target.max(leader_commit),

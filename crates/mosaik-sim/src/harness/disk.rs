@@ -148,8 +148,14 @@ impl Disk {
         if let Output::PersistHardState(hard) = out {
             let commit_only = strict
                 && self.hard_written.is_some_and(|w| {
-                    (w.term, w.vote, w.catching_up, w.lost_storage)
-                        == (hard.term, hard.vote, hard.catching_up, hard.lost_storage)
+                    (w.term, w.vote, w.catching_up, w.lost_storage, w.epoch)
+                        == (
+                            hard.term,
+                            hard.vote,
+                            hard.catching_up,
+                            hard.lost_storage,
+                            hard.epoch,
+                        )
                 });
             self.must_sync |= !commit_only;
             self.hard_written = Some(*hard);

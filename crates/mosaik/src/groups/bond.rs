@@ -691,6 +691,7 @@ fn split_append<C: Clone>(msg: &RaftMessage<C>) -> Option<(RaftMessage<C>, RaftM
         rank,
         overrule,
         seq,
+        epoch,
     } = msg
     else {
         return None;
@@ -711,6 +712,7 @@ fn split_append<C: Clone>(msg: &RaftMessage<C>) -> Option<(RaftMessage<C>, RaftM
         rank: *rank,
         overrule: *overrule,
         seq: *seq,
+        epoch: *epoch,
     };
     Some((part(*prev_log_position, head), part(middle, tail)))
 }
@@ -823,6 +825,7 @@ mod split_tests {
             rank: CommittedRank::default(),
             overrule: None,
             seq: 5,
+            epoch: 0,
         });
         let budget = 64 * 1024;
         let mut frames = Vec::new();

@@ -101,6 +101,7 @@ mod tests {
             rank: CommittedRank::zero(),
             overrule: None,
             seq: 9,
+            epoch: 0,
         }
     }
 

@@ -223,10 +223,11 @@ impl TermCache {
 }
 
 /// A stored hard state, in the current layout or in the one written before
-/// `lost_storage` existed (its last field, so such bytes are the current
-/// layout without it): a log written by an earlier build still opens.
+/// `lost_storage` and `epoch` existed (its last two fields, so such bytes
+/// are the current layout without them): a log written by an earlier build
+/// still opens.
 fn decode_hard_state(bytes: &[u8]) -> Result<HardState, encoding::DecodeError> {
-    /// The layout without `lost_storage`.
+    /// The layout without `lost_storage` and `epoch`.
     #[derive(serde::Deserialize)]
     struct WithoutLostStorage {
         term: crate::groups::Ballot,
@@ -247,6 +248,7 @@ fn decode_hard_state(bytes: &[u8]) -> Result<HardState, encoding::DecodeError> {
             catching_up: old.catching_up,
             // Unknown then; the catch-up marker still implies it on restore.
             lost_storage: false,
+            epoch: 0,
         })
     })
 }

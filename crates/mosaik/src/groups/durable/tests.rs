@@ -43,6 +43,7 @@ fn everything_flushed_survives_a_reopen() {
         peak: (LogIndex(4), 3),
         catching_up: false,
         lost_storage: true,
+        epoch: 9,
     };
     let snapshot = StoredSnapshot {
         at: LogCursor::new(term, LogIndex(2)),
@@ -159,8 +160,8 @@ fn cached_ballots_match_the_full_decode() {
     assert!(cache.decode::<u64>(&bytes).is_err());
 }
 
-/// A hard state written before `lost_storage` existed still decodes, with
-/// the marker off; the current layout round-trips with it on.
+/// A hard state written before `lost_storage` and `epoch` existed still
+/// decodes, with both at their defaults; the current layout round-trips.
 #[test]
 fn a_hard_state_of_the_earlier_layout_still_decodes() {
     #[derive(serde::Serialize)]
@@ -191,13 +192,15 @@ fn a_hard_state_of_the_earlier_layout_still_decodes() {
         peak: (LogIndex(8), 4),
         catching_up: true,
         lost_storage: false,
+        epoch: 0,
     };
     assert_eq!(decoded, expected);
     let current = HardState {
         lost_storage: true,
+        epoch: 12_345,
         ..expected
     };
     let bytes = crate::primitives::encoding::serialize(&current);
     assert_eq!(super::decode_hard_state(&bytes).expect("decodes"), current);
-    assert!(super::decode_hard_state(&bytes[..bytes.len() - 2]).is_err());
+    assert!(super::decode_hard_state(&bytes[..bytes.len() - 1]).is_err());
 }

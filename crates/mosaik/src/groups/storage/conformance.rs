@@ -251,6 +251,7 @@ fn hard_state_round_trips<S: Storage<u64>>(store: &mut S) {
         peak: (idx(5), 4),
         catching_up: true,
         lost_storage: true,
+        epoch: 7,
     };
     store.set_hard_state(state).unwrap();
     assert_eq!(store.hard_state().unwrap(), state);
