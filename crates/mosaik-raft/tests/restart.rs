@@ -6,7 +6,9 @@ mod common;
 use std::{collections::BTreeSet, time::Duration};
 
 use common::{Cluster, Cmd, Disk, Id, fast_config};
-use mosaik_raft::{Config, Index, Input, Output, PlantedBug, RequestId, Role};
+use mosaik_raft::{
+    AppendResult, Config, Index, Input, Message, Output, PlantedBug, RequestId, Role, Vote,
+};
 
 fn committed_ok(cluster: &Cluster, id: Id, request: RequestId) -> bool {
     matches!(
@@ -293,4 +295,120 @@ fn the_amnesia_jump_survives_a_crash_after_the_catch_up() {
         );
         assert!(rounds.insert(round), "round {round} led by two lives");
     }
+}
+
+/// A follower acknowledged an entry, then lost its storage; the acknowledgement of its earlier
+/// life reaches the leader only after the new life answered. Counting it would commit an entry
+/// the leader alone holds, and the new life could then elect a leader without it (simulator,
+/// strict mode, seed 9206664). The leader knows the new life by its storage epoch and drops
+/// the earlier life's answers.
+#[test]
+fn a_late_acknowledgement_of_a_lost_life_is_not_counted() {
+    let mut cluster = Cluster::new(3, &fast_config(), 21);
+    let leader = cluster.wait_for_leader();
+    assert_eq!(write_through_leader(&mut cluster, &[1, 2]), vec![1, 2]);
+    let follower = cluster
+        .ids()
+        .into_iter()
+        .find(|id| *id != leader)
+        .expect("a follower");
+    // Everyone cut off: the next entry stays on the leader alone.
+    let ids = cluster.ids();
+    let alone: Vec<&[Id]> = ids.iter().map(core::slice::from_ref).collect();
+    cluster.partition(&alone, false);
+    cluster.propose(leader, vec![3]);
+    let entry = cluster.engine(leader).last_log().index;
+    assert!(cluster.engine(leader).commit_index() < entry);
+    let term = cluster.engine(leader).term();
+    restart_empty(&mut cluster, follower, true);
+    let epoch = cluster.engine(follower).hard_state().epoch;
+    assert_ne!(
+        epoch, 0,
+        "a storage begun after a loss has an epoch of its own"
+    );
+    let answer = |result, vote, epoch| Input::Message {
+        from: follower,
+        msg: Message::AppendEntriesResponse {
+            term,
+            seq: 0,
+            result,
+            vote,
+            epoch,
+        },
+    };
+    // The new life, catching up, answers first (it holds nothing).
+    cluster.input(
+        leader,
+        answer(
+            AppendResult::Conflict {
+                rejected_prev: entry,
+                hint: Index(1),
+                conflict_term: None,
+            },
+            Vote::Abstained,
+            epoch,
+        ),
+    );
+    // Then the earlier life's acknowledgement of the entry arrives.
+    cluster.input(
+        leader,
+        answer(
+            AppendResult::Success { match_index: entry },
+            Vote::Granted,
+            0,
+        ),
+    );
+    assert!(
+        cluster.engine(leader).commit_index() < entry,
+        "the leader counted an acknowledgement of a lost life"
+    );
+}
+
+/// A member catching up after losing its storage ends its catch-up only on what a leader
+/// announced to its own storage epoch: an announcement sent before the leader heard from this
+/// life may lack commits that counted the earlier life's acknowledgements.
+#[test]
+fn a_catch_up_counts_only_announcements_to_its_own_epoch() {
+    let mut cluster = Cluster::new(3, &fast_config(), 23);
+    let leader = cluster.wait_for_leader();
+    assert_eq!(write_through_leader(&mut cluster, &[1, 2]), vec![1, 2]);
+    let follower = cluster
+        .ids()
+        .into_iter()
+        .find(|id| *id != leader)
+        .expect("a follower");
+    let ids = cluster.ids();
+    let alone: Vec<&[Id]> = ids.iter().map(core::slice::from_ref).collect();
+    cluster.partition(&alone, false);
+    restart_empty(&mut cluster, follower, true);
+    let epoch = cluster.engine(follower).hard_state().epoch;
+    let engine = cluster.engine(leader);
+    let (term, commit) = (engine.term(), engine.commit_index());
+    let entries = engine.log().entries(Index(1), usize::MAX);
+    let announce = |epoch| Input::Message {
+        from: leader,
+        msg: Message::AppendEntries {
+            term,
+            leader,
+            prev_log_position: mosaik_raft::Cursor::zero(),
+            entries: entries.clone(),
+            leader_commit: commit,
+            rank: mosaik_raft::CommittedRank::zero(),
+            overrule: None,
+            seq: 0,
+            epoch,
+        },
+    };
+    cluster.input(follower, announce(0));
+    assert_eq!(
+        cluster.engine(follower).commit_index(),
+        commit,
+        "the entries are taken"
+    );
+    assert!(
+        cluster.engine(follower).is_catching_up(),
+        "an announcement to another epoch ended the catch-up"
+    );
+    cluster.input(follower, announce(epoch));
+    assert!(!cluster.engine(follower).is_catching_up());
 }
