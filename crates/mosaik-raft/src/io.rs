@@ -45,6 +45,27 @@ pub struct HardState<Id> {
     pub epoch: u64,
 }
 
+impl<Id: Copy + PartialEq> HardState<Id> {
+    /// True when `self` differs from `earlier` only in what the member knows committed
+    /// (`commit`, `commit_weight`, `peak`): the record strict mode may leave unsynced until
+    /// the next durable write (see [`Output`]'s ordering contract).
+    pub fn moves_only_commit(&self, earlier: &Self) -> bool {
+        (
+            self.term,
+            self.vote,
+            self.catching_up,
+            self.lost_storage,
+            self.epoch,
+        ) == (
+            earlier.term,
+            earlier.vote,
+            earlier.catching_up,
+            earlier.lost_storage,
+            earlier.epoch,
+        )
+    }
+}
+
 impl<Id: Copy> Default for HardState<Id> {
     fn default() -> Self {
         HardState {

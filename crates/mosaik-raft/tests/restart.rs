@@ -297,6 +297,19 @@ fn the_amnesia_jump_survives_a_crash_after_the_catch_up() {
     }
 }
 
+/// A 3-member cluster that committed two writes, then had every member cut off from the others
+/// (no unbonding): the cluster, its leader and one follower.
+fn cut_off_after_two_writes(seed: u64) -> (Cluster, Id, Id) {
+    let mut cluster = Cluster::new(3, &fast_config(), seed);
+    let leader = cluster.wait_for_leader();
+    assert_eq!(write_through_leader(&mut cluster, &[1, 2]), vec![1, 2]);
+    let ids = cluster.ids();
+    let follower = *ids.iter().find(|id| **id != leader).expect("a follower");
+    let alone: Vec<&[Id]> = ids.iter().map(core::slice::from_ref).collect();
+    cluster.partition(&alone, false);
+    (cluster, leader, follower)
+}
+
 /// A follower acknowledged an entry, then lost its storage; the acknowledgement of its earlier
 /// life reaches the leader only after the new life answered. Counting it would commit an entry
 /// the leader alone holds, and the new life could then elect a leader without it (simulator,
@@ -304,18 +317,8 @@ fn the_amnesia_jump_survives_a_crash_after_the_catch_up() {
 /// the earlier life's answers.
 #[test]
 fn a_late_acknowledgement_of_a_lost_life_is_not_counted() {
-    let mut cluster = Cluster::new(3, &fast_config(), 21);
-    let leader = cluster.wait_for_leader();
-    assert_eq!(write_through_leader(&mut cluster, &[1, 2]), vec![1, 2]);
-    let follower = cluster
-        .ids()
-        .into_iter()
-        .find(|id| *id != leader)
-        .expect("a follower");
-    // Everyone cut off: the next entry stays on the leader alone.
-    let ids = cluster.ids();
-    let alone: Vec<&[Id]> = ids.iter().map(core::slice::from_ref).collect();
-    cluster.partition(&alone, false);
+    let (mut cluster, leader, follower) = cut_off_after_two_writes(21);
+    // The next entry stays on the leader alone.
     cluster.propose(leader, vec![3]);
     let entry = cluster.engine(leader).last_log().index;
     assert!(cluster.engine(leader).commit_index() < entry);
@@ -369,17 +372,7 @@ fn a_late_acknowledgement_of_a_lost_life_is_not_counted() {
 /// life may lack commits that counted the earlier life's acknowledgements.
 #[test]
 fn a_catch_up_counts_only_announcements_to_its_own_epoch() {
-    let mut cluster = Cluster::new(3, &fast_config(), 23);
-    let leader = cluster.wait_for_leader();
-    assert_eq!(write_through_leader(&mut cluster, &[1, 2]), vec![1, 2]);
-    let follower = cluster
-        .ids()
-        .into_iter()
-        .find(|id| *id != leader)
-        .expect("a follower");
-    let ids = cluster.ids();
-    let alone: Vec<&[Id]> = ids.iter().map(core::slice::from_ref).collect();
-    cluster.partition(&alone, false);
+    let (mut cluster, leader, follower) = cut_off_after_two_writes(23);
     restart_empty(&mut cluster, follower, true);
     let epoch = cluster.engine(follower).hard_state().epoch;
     let engine = cluster.engine(leader);

@@ -147,16 +147,9 @@ impl Disk {
         self.written.apply(out)?;
         if let Output::PersistHardState(hard) = out {
             let commit_only = strict
-                && self.hard_written.is_some_and(|w| {
-                    (w.term, w.vote, w.catching_up, w.lost_storage, w.epoch)
-                        == (
-                            hard.term,
-                            hard.vote,
-                            hard.catching_up,
-                            hard.lost_storage,
-                            hard.epoch,
-                        )
-                });
+                && self
+                    .hard_written
+                    .is_some_and(|w| hard.moves_only_commit(&w));
             self.must_sync |= !commit_only;
             self.hard_written = Some(*hard);
         } else {
@@ -282,6 +275,19 @@ mod tests {
         assert_eq!(disk.hard.commit, Index(3), "the crash lost the lazy record");
         disk.persist(&commit(2, 5), &store, true).unwrap();
         assert!(disk.must_sync(), "the first hard state after a crash");
+        disk.flush();
+        disk.persist(
+            &Output::PersistHardState(HardState {
+                term: Term::new(2, 0),
+                commit: Index(5),
+                epoch: 7,
+                ..HardState::default()
+            }),
+            &store,
+            true,
+        )
+        .unwrap();
+        assert!(disk.must_sync(), "a new storage epoch");
     }
 
     #[test]

@@ -139,15 +139,9 @@ where
     /// path, and the followers' own sync after each append.
     fn commit_record_only(&self, state: &super::super::HardState) -> bool {
         self.acceptor.config.consensus().min_quorum.is_some()
-            && self.written_hard.is_some_and(|w| {
-                (w.term, w.vote, w.catching_up, w.lost_storage)
-                    == (
-                        state.term,
-                        state.vote,
-                        state.catching_up,
-                        state.lost_storage,
-                    )
-            })
+            && self
+                .written_hard
+                .is_some_and(|w| state.moves_only_commit(&w))
     }
 
     /// Carries out one output that is not a `Persist*` (storage is durable).
