@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Cluster, fast_config};
-use mosaik_raft::{Output, PlantedBug, Role};
+use mosaik_raft::{CommitError, Message, Output, PlantedBug, Role};
 
 /// Splits a bonded 5-node cluster into the current leader plus one follower versus the rest
 /// (bonds break, as the shell's heartbeat would make them). Returns (minority, majority).
@@ -367,5 +367,88 @@ fn strict_mode_counts_at_most_two_min_quorum_minus_one_voters() {
             cluster.leaders_by_round.values().all(|l| !l.contains(&4)),
             "seed {seed}: the member past the cap led"
         );
+    }
+}
+
+/// Dynamic mode: a commit backed by fewer than a majority of the voters a proposal was
+/// assigned among does not prove it lost. Found by the runtime simulation (dynamic seed 11287,
+/// with the leader sending before its own flush): a follower that forwarded a command saw a
+/// lone member's commit of another entry at the assigned index and answered `Superseded`; the
+/// merge rule then kept the history with the command, and the client's resubmit applied it
+/// twice. Here the command commits on three of five members while the forwarder follows the
+/// lone one: the forwarder answers `Unknown`, and the command is applied once everywhere.
+#[test]
+fn a_lone_members_commit_does_not_prove_a_forwarded_command_lost() {
+    let mut cluster = Cluster::new(5, &fast_config(), 61);
+    cluster.check_committed = false; // the lone member's commit is reverted, as dynamic mode may
+    let leader = cluster.wait_for_leader();
+    cluster.run_for(Duration::from_millis(200)); // followers learn the leader
+    let others: Vec<u64> = cluster
+        .ids()
+        .into_iter()
+        .filter(|id| *id != leader)
+        .collect();
+    let (lone, forwarder) = (others[0], others[1]);
+    let backers = [leader, others[2], others[3]];
+    // Alone, the lone member elects itself and commits its noop (weight 1).
+    cluster.isolate(lone, true);
+    assert!(cluster.run_until(Duration::from_secs(10), |c| {
+        c.engine(lone).is_leader()
+            && c.engine(lone).commit_index() > c.engine(leader).commit_index()
+    }));
+    let lone_commit = cluster.engine(lone).commit_index();
+    // The forwarder's command is assigned the same index by the leader; the forwarder gets the
+    // assignment but not the entry.
+    cluster.auto_deliver = false;
+    let request = cluster.propose(forwarder, vec![42]);
+    assert_eq!(
+        cluster.deliver_where(|f| f.from == forwarder && f.to == leader),
+        1
+    );
+    assert_eq!(
+        cluster.deliver_where(|f| f.from == leader
+            && f.to == forwarder
+            && matches!(f.msg, Message::Forward(_))),
+        1
+    );
+    let Some(Output::ProposeResult {
+        result: Ok(range), ..
+    }) = cluster.propose_result(forwarder, request)
+    else {
+        panic!("the forward was not assigned");
+    };
+    assert_eq!(*range.end(), lone_commit, "the same index on both sides");
+    cluster.drop_where(|f| f.to == forwarder);
+    // The leader's side commits the command; the forwarder follows the lone member.
+    cluster.heal();
+    cluster.partition(&[&backers, &[lone, forwarder]], true);
+    cluster.auto_deliver = true;
+    assert!(cluster.run_until(Duration::from_secs(5), |c| {
+        backers
+            .iter()
+            .all(|id| c.engine(*id).commit_index() >= *range.end())
+            && c.engine(forwarder).commit_index() >= lone_commit
+    }));
+    assert!(
+        matches!(
+            cluster.commit_result(forwarder, request),
+            Some(Output::Committed {
+                result: Err(CommitError::Unknown),
+                ..
+            })
+        ),
+        "a weight-1 commit decided the forward: {:?}",
+        cluster.commit_result(forwarder, request)
+    );
+    // Healed, the history backed by three members wins: the command is applied, once.
+    cluster.heal();
+    assert!(cluster.run_until(Duration::from_secs(10), |c| {
+        c.ids()
+            .iter()
+            .all(|id| c.node(*id).sm.values().any(|v| *v == 42))
+    }));
+    for id in cluster.ids() {
+        let copies = cluster.node(id).sm.values().filter(|v| **v == 42).count();
+        assert_eq!(copies, 1, "node {id} applied the command {copies} times");
     }
 }

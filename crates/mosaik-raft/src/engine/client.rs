@@ -7,6 +7,7 @@ use super::{Engine, RoleState};
 use crate::io::{CommitError, Output, ProposeError};
 use crate::log::Entry;
 use crate::message::{Forward, Message};
+use crate::quorum::majority;
 use crate::types::{Index, IndexRange, Instant, NodeId, RequestId, Term};
 
 /// How many forwarded commands a leader remembers for deduplication (duplicates arrive within a
@@ -50,6 +51,10 @@ pub(super) struct Watch<Id> {
     pub(super) range: IndexRange,
     /// Term of the leader that assigned the range.
     pub(super) term: Term<Id>,
+    /// How many voters this member counted when the range was assigned (itself included). In
+    /// dynamic mode a newer term's commit proves the range lost only if a majority of them
+    /// backed it (see [`Engine::resolve_watches`]).
+    pub(super) voters: usize,
 }
 
 impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
@@ -126,10 +131,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
 
     fn watch(&mut self, request_id: RequestId, range: IndexRange, term: Term<Id>) {
         let end = *range.end();
+        let voters = self.voters().len();
         self.watches.entry(end).or_default().push(Watch {
             request_id,
             range,
             term,
+            voters,
         });
         self.resolve_watches(); // the range may already be committed (late ack)
     }
@@ -148,17 +155,35 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     ///   if one committed, the prefix through it committed (`PartlyCommitted`), else nothing
     ///   did (`Superseded`). Reporting the whole range as superseded would hand committed
     ///   commands back for a retry that applies them twice;
+    /// * in dynamic mode, `Unknown` instead when the newer term's commit was backed by fewer
+    ///   than a majority of the voters counted when the range was assigned (or of today's, if
+    ///   more): such a commit is a partitioned minority's, which the merge rule reverts when a
+    ///   history backed by more members wins, and ours may commit after all (dynamic seed 11287
+    ///   with early appends: a follower saw a lone member's commit, answered `Superseded`, and
+    ///   the resubmitted put was applied twice once the other history won);
     /// * `Unknown` when the deciding entry was pruned (committed through a state sync).
     pub(super) fn resolve_watches(&mut self) {
         let commit = self.commit;
         // Terms never decrease along a log: the newest committed term.
         let newest = self.log.term_at(commit);
+        let strict = self.config.is_strict();
+        let voters_now = self.voters().len();
+        let records = &self.commit_weights;
         let mut decided = Vec::new();
         for (end, watches) in &mut self.watches {
             let decisive = (*end).min(commit);
             let committed_term = self.log.term_at(decisive);
             let log = &self.log;
+            // The merge rule's weight of our history from `decisive` on: the most voters any
+            // commit at or after it counted.
+            let backing = records
+                .iter()
+                .filter(|(index, _)| *index >= decisive)
+                .map(|(_, weight)| *weight)
+                .max()
+                .unwrap_or(0);
             watches.retain(|watch| {
+                let proven = strict || backing >= majority(watch.voters.max(voters_now)) as u64;
                 // An entry at the end from an *older* term than the watch's says nothing yet:
                 // the watch's leader has its own entry there, so in strict mode this cannot
                 // happen (an older committed entry would be in that leader's log), and in dynamic
@@ -169,6 +194,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     None => Err(CommitError::Unknown),
                     Some(term) if decisive == *end && term == watch.term => Ok(watch.range.clone()),
                     Some(term) if term > watch.term || (decisive == *end && newer_committed) => {
+                        if !proven {
+                            decided.push((watch.request_id, Err(CommitError::Unknown)));
+                            return false;
+                        }
                         match log.last_index_of_term(watch.term, decisive) {
                             Some(through) if through >= *watch.range.start() => {
                                 Err(CommitError::PartlyCommitted { through })
