@@ -173,6 +173,17 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         9_206_664,
         "an amnesiac's earlier life's late ack is counted after its catch-up",
     ),
+    // Engine: a member catching up kept the highest commit index its leader had announced,
+    // keyed by the leader's id; the same member led again in a later term after a merge took
+    // its commit index back, and the member waited for the old, higher index for good (an
+    // observer forever). The target is now per leader term. Also checks that a catch-up ends
+    // after the members converge (it needs one more answer and heartbeat than the apply).
+    (
+        Mode::Dynamic,
+        3,
+        9_411_318,
+        "a catch-up waits for a commit index its leader's earlier term announced",
+    ),
 ];
 
 #[test]

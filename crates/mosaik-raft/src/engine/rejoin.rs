@@ -8,14 +8,18 @@ use crate::config::PlantedBug;
 use crate::io::Output;
 use crate::message::{AppendResult, Overrule};
 use crate::rank::CommittedRank;
-use crate::types::{Cursor, Index, Instant, NodeId};
+use crate::types::{Cursor, Index, Instant, NodeId, Term};
 
 /// A catch-up in progress ([`Input::BeginCatchUp`](crate::Input::BeginCatchUp)).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct CatchUp<Id> {
-    /// The leader whose announcements count: only the current one (a leader of a history that
-    /// later lost may have announced a commit index nobody reaches again).
-    leader: Option<Id>,
+    /// The term (ballot) of the leader whose announcements count: only the current one. A
+    /// leader of a history that later lost may have announced a commit index nobody reaches
+    /// again, and that includes an earlier term of today's leader: in dynamic mode its commit
+    /// index goes back when the merge reverts its history (simulator, dynamic seed 9411318: a
+    /// member stayed an observer for good, waiting for index 26 its leader had announced before
+    /// a merge took it back to 22).
+    leader: Option<Term<Id>>,
     /// The highest commit index that leader announced; `None` until we hear from one.
     target: Option<Index>,
 }
@@ -227,13 +231,18 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if commit.epoch != self.hard.epoch {
             return;
         }
+        // The follower took the leader's term before it notes the announcement.
+        let term = self.hard.term;
+        if term.owner() != Some(leader) {
+            return;
+        }
         if let Some(catch_up) = &mut self.catch_up {
             let target = match catch_up.target {
-                Some(target) if catch_up.leader == Some(leader) => target.max(leader_commit),
+                Some(target) if catch_up.leader == Some(term) => target.max(leader_commit),
                 _ => leader_commit,
             };
             *catch_up = CatchUp {
-                leader: Some(leader),
+                leader: Some(term),
                 target: Some(target),
             };
         }
@@ -253,7 +262,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         else {
             return;
         };
-        if self.leader == Some(leader)
+        if self.hard.term == leader
+            && self.leader == leader.owner()
             && self.commit >= target
             && self.log.term_at(self.commit) == Some(self.hard.term)
         {

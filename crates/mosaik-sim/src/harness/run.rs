@@ -336,20 +336,45 @@ fn quiesce(cluster: &mut Cluster, profile: &Profile) {
     if cluster.violation.is_some() {
         return;
     }
-    // A catch-up the engine was told about must end once the member converged.
-    if let Some(node) = cluster
-        .nodes
-        .iter()
-        .find(|n| n.catch_up.is_some_and(|c| c.begun))
-    {
-        let what = format!("node {} still catching up after converging", node.id);
-        liveness(cluster, healed, &what);
+    if !catch_ups_end(cluster, profile, (healed, stall), &mut rng) {
         return;
     }
     let now = cluster.now();
     if let Err(violation) = cluster.checkers.at_end(&cluster.nodes, now) {
         cluster.fail(violation);
     }
+}
+
+/// A catch-up the engine was told about must end once the member converged: within a stall's
+/// time, since it ends only on a commit announcement that echoes the member's storage epoch,
+/// which the leader echoes once an answer of the new life reached it (the answer and the next
+/// heartbeat can come after everyone applied the same entries). False after a violation.
+fn catch_ups_end(
+    cluster: &mut Cluster,
+    profile: &Profile,
+    (healed, stall): (u64, u64),
+    rng: &mut SimRng,
+) -> bool {
+    let catching_up = |c: &Cluster| {
+        c.nodes
+            .iter()
+            .find(|n| n.catch_up.is_some_and(|c| c.begun))
+            .map(|n| n.id)
+    };
+    let deadline = cluster.now() + stall;
+    while cluster.violation.is_none() {
+        let Some(id) = catching_up(cluster) else {
+            return true;
+        };
+        if cluster.now() >= deadline {
+            let what = format!("node {id} still catching up after converging");
+            liveness(cluster, healed, &what);
+            return false;
+        }
+        let end = (cluster.now() + TICK_MS).min(deadline);
+        drive(cluster, profile, end, false, rng);
+    }
+    false
 }
 
 fn liveness(cluster: &mut Cluster, healed: u64, what: &str) {
