@@ -87,6 +87,7 @@ struct RestartTotals {
     torn: u64,
     lost_writes: u64,
     mid_step: u64,
+    early_appends: u64,
 }
 
 impl RestartTotals {
@@ -100,6 +101,7 @@ impl RestartTotals {
         self.torn += report.torn.crashes;
         self.lost_writes += report.torn.lost_writes;
         self.mid_step += report.torn.mid_step;
+        self.early_appends += report.torn.early_appends;
     }
 }
 
@@ -204,8 +206,13 @@ fn main() -> ExitCode {
         restarts.caught_up
     );
     println!(
-        "torn writes: in {} seeds, {} torn crashes lost {} unflushed writes, {} mid-step crashes",
-        restarts.torn_seeds, restarts.torn, restarts.lost_writes, restarts.mid_step
+        "torn writes: in {} seeds, {} torn crashes lost {} unflushed writes, {} mid-step crashes, \
+         {} appends sent before the leader's flush",
+        restarts.torn_seeds,
+        restarts.torn,
+        restarts.lost_writes,
+        restarts.mid_step,
+        restarts.early_appends
     );
     println!("seeds: {}, violations: {violations}", args.seeds);
     if violations > 0 {

@@ -57,6 +57,10 @@ const REGRESSION_SEEDS: &[(Mode, u64, &str)] = &[
     (Mode::Dynamic, 1645, "superseded by an older term's entry"),
     (Mode::Dynamic, 1751, "superseded by an older term's entry"),
     (Mode::Dynamic, 2770, "superseded by an older term's entry"),
+    // A follower judged a forwarded command `Superseded` on a lone member's commit (weight 1)
+    // of another entry at the assigned index; the merge kept the history with the command,
+    // and the resubmit applied it twice. Found with the leader sending before its own flush.
+    (Mode::Dynamic, 11287, "superseded by a minority's commit"),
 ];
 
 #[test]

@@ -179,6 +179,15 @@ impl Cluster {
             let engine = self.node_mut(id).engine.as_mut().expect("running");
             engine.handle(now, Input::Idle);
         }
+        // Group commit as the real shell does it: one barrier before the first output that
+        // depends on the writes. Beyond that (Raft thesis §10.2.1): while everything unflushed
+        // is plain appends of this step, a leader's `AppendEntries` leave before the barrier,
+        // `ProposeResult`s wait for it, and the step ends with it. The engine sees no input
+        // between those sends and the barrier, so the acknowledgements that could commit the
+        // entries are handled once the leader's own copy is durable.
+        let mut appends_only = !self.node(id).disk.must_sync();
+        let mut deferred = Vec::new();
+        let mut sent_early = false;
         let mut carried = 0;
         while let Some(out) = self
             .node_mut(id)
@@ -186,23 +195,48 @@ impl Cluster {
             .as_mut()
             .and_then(Engine::poll_output)
         {
-            // Group commit: one barrier before the first output that depends on the writes.
-            let skip = self.torn.unflushed_send && matches!(out, Output::Send { .. });
-            let barrier = !out.is_persist() && !skip && self.node(id).disk.must_sync();
+            if out.is_persist() {
+                let disk = &self.node(id).disk;
+                appends_only &=
+                    disk.is_plain_append(&out) || disk.is_commit_record_only(&out, self.strict);
+            }
             let unflushed = self.node(id).disk.unflushed() > 0;
+            let early = appends_only && self.node(id).disk.must_sync() && !out.is_persist();
+            if early && matches!(out, Output::ProposeResult { .. }) {
+                deferred.push(out);
+                continue;
+            }
+            let early_send = early && is_append_entries(&out);
+            sent_early |= early_send;
+            self.torn.early_appends += u64::from(early_send);
+            let skip = self.torn.unflushed_send && matches!(out, Output::Send { .. });
+            let barrier =
+                !out.is_persist() && !skip && !early_send && self.node(id).disk.must_sync();
             if cut && let Some(unbond) = self.torn.due(id, carried, barrier && unflushed, false) {
                 self.crash(id, unbond);
                 return;
             }
             if barrier {
                 self.flush(id);
+                appends_only = true;
+                for held in std::mem::take(&mut deferred) {
+                    self.carry_out(id, &held);
+                }
             }
             self.carry_out(id, &out);
             carried += 1;
         }
-        if cut && let Some(unbond) = self.torn.due(id, carried, false, true) {
+        let last_barrier = sent_early || !deferred.is_empty();
+        let unflushed = self.node(id).disk.unflushed() > 0;
+        if cut && let Some(unbond) = self.torn.due(id, carried, last_barrier && unflushed, true) {
             self.crash(id, unbond);
             return;
+        }
+        if last_barrier {
+            self.flush(id);
+            for held in deferred {
+                self.carry_out(id, &held);
+            }
         }
         self.model_catch_up(id);
         self.note_quorum(id);
@@ -441,4 +475,15 @@ impl Cluster {
         self.checkers.on_read_issued(id, request_id);
         self.input(id, Input::Read { request_id });
     }
+}
+
+/// A leader's `AppendEntries` (entries or heartbeat).
+fn is_append_entries(out: &Out) -> bool {
+    matches!(
+        out,
+        Output::Send {
+            msg: Message::AppendEntries { .. },
+            ..
+        }
+    )
 }

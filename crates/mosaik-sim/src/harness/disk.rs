@@ -145,15 +145,9 @@ impl Disk {
     /// If the write does not fit the stored log (an ordering-contract violation by the engine).
     pub fn persist(&mut self, out: &Out, store: &KvStore, strict: bool) -> Result<(), String> {
         self.written.apply(out)?;
+        self.must_sync |= !self.is_commit_record_only(out, strict);
         if let Output::PersistHardState(hard) = out {
-            let commit_only = strict
-                && self
-                    .hard_written
-                    .is_some_and(|w| hard.moves_only_commit(&w));
-            self.must_sync |= !commit_only;
             self.hard_written = Some(*hard);
-        } else {
-            self.must_sync = true;
         }
         let cut = match out {
             Output::PersistLogPrune { up_to } => Some(store.prefix(up_to.index)),
@@ -165,6 +159,27 @@ impl Disk {
             cut,
         });
         Ok(())
+    }
+
+    /// Whether `out` is a strict-mode hard state that moves only the commit knowledge (durable
+    /// with the next sync, nothing waits for it: see `mosaik` `worker/outputs.rs`).
+    pub fn is_commit_record_only(&self, out: &Out, strict: bool) -> bool {
+        strict
+            && matches!(out, Output::PersistHardState(hard)
+                if self.hard_written.is_some_and(|w| hard.moves_only_commit(&w)))
+    }
+
+    /// Whether `out` only appends after the written log's end (no truncation): what a leader
+    /// writes for new proposals.
+    pub fn is_plain_append(&self, out: &Out) -> bool {
+        matches!(
+            out,
+            Output::PersistLog {
+                truncate_from: None,
+                first_index,
+                ..
+            } if *first_index == self.written.last_index().next()
+        )
     }
 
     /// How many writes wait for the next flush.

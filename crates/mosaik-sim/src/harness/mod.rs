@@ -171,6 +171,8 @@ pub struct TornCounts {
     pub lost_writes: u64,
     /// Crashes in the middle of a step.
     pub mid_step: u64,
+    /// `AppendEntries` sent before the leader's own flush.
+    pub early_appends: u64,
 }
 
 /// The planted *shell* bug (not the engine's): messages leave before the writes they depend on

@@ -138,6 +138,7 @@ fn run(config: &SimConfig, seed: u64) -> SeedReport {
             crashes: cluster.torn.torn,
             lost_writes: cluster.torn.lost_writes,
             mid_step: cluster.torn.mid_step,
+            early_appends: cluster.torn.early_appends,
         },
     }
 }

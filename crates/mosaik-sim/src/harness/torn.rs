@@ -41,6 +41,9 @@ pub struct TornWrites {
     pub lost_writes: u64,
     /// Crashes carried out in the middle of a step.
     pub mid_step: u64,
+    /// `AppendEntries` a leader sent before its own flush (counted here with the other
+    /// storage-contract figures).
+    pub early_appends: u64,
 }
 
 impl TornWrites {
@@ -55,6 +58,7 @@ impl TornWrites {
             torn: 0,
             lost_writes: 0,
             mid_step: 0,
+            early_appends: 0,
         }
     }
 
@@ -68,6 +72,7 @@ impl TornWrites {
             torn: 0,
             lost_writes: 0,
             mid_step: 0,
+            early_appends: 0,
         }
     }
 

@@ -1,24 +1,43 @@
-//! The barriers a durable group's driver awaits: writes share them, and in
-//! strict mode a commit record does not take one of its own.
+//! The barriers a durable group's driver awaits: writes share them, in
+//! strict mode a commit record does not take one of its own, and a leader
+//! sends new entries while its own barrier runs.
 
 use {
     crate::{
         durable::{networks, open, temp_dir},
-        util::{Counter, fast, timing, within},
+        util::{Counter, fast, timing, until, within},
     },
     core::time::Duration,
     mosaik::{
         groups::{ConsensusConfig, DurableStore, GroupKey},
         iroh::SecretKey,
     },
+    std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    tokio::sync::watch,
 };
 
 /// A `DurableStore` that counts the barriers the driver awaits and the
-/// entries it appends.
+/// entries it appends; a barrier waits while its gate is closed (a stalled
+/// disk).
 struct Counting {
     inner: DurableStore<i64>,
-    flushes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    appended: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    flushes: Arc<AtomicUsize>,
+    appended: Arc<AtomicUsize>,
+    gate: Arc<watch::Sender<bool>>,
+}
+
+impl Counting {
+    async fn open(dir: &std::path::Path) -> Self {
+        Self {
+            inner: open(dir).await,
+            flushes: Arc::default(),
+            appended: Arc::default(),
+            gate: Arc::new(watch::Sender::new(true)),
+        }
+    }
 }
 
 mod counting {
@@ -81,21 +100,23 @@ mod counting {
         }
         fn flush(&mut self) -> impl Future<Output = Result<(), StorageError>> + Send {
             self.flushes.fetch_add(1, Ordering::Relaxed);
-            self.inner.flush()
+            let mut open = self.gate.subscribe();
+            let flushed = self.inner.flush();
+            async move {
+                open.wait_for(|open| *open)
+                    .await
+                    .map_err(|_| StorageError::Closed)?;
+                flushed.await
+            }
         }
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writes_share_disk_flushes() {
-    use std::sync::atomic::Ordering;
     let net = crate::util::node("groups-durable-commit", fast()).await;
     let root = temp_dir("group-commit");
-    let store = Counting {
-        inner: open(&root).await,
-        flushes: std::sync::Arc::default(),
-        appended: std::sync::Arc::default(),
-    };
+    let store = Counting::open(&root).await;
     let (flushes, appended) = (store.flushes.clone(), store.appended.clone());
     let group = net
         .groups()
@@ -131,7 +152,6 @@ async fn concurrent_writes_share_disk_flushes() {
 /// Sequential writes through the leader of a 3-member group on counting
 /// stores: the leader's barriers during [`WRITES`] writes.
 async fn leader_flushes(name: &str, strict: bool) -> usize {
-    use std::sync::atomic::Ordering;
     let keys: Vec<_> = (0..3).map(|_| SecretKey::generate()).collect();
     let root = temp_dir(name);
     let nets = networks(name, &keys).await;
@@ -147,11 +167,7 @@ async fn leader_flushes(name: &str, strict: bool) -> usize {
     let mut groups = vec![];
     let mut counters = vec![];
     for (i, net) in nets.iter().enumerate() {
-        let store = Counting {
-            inner: open(&root.join(i.to_string())).await,
-            flushes: std::sync::Arc::default(),
-            appended: std::sync::Arc::default(),
-        };
+        let store = Counting::open(&root.join(i.to_string())).await;
         counters.push(store.flushes.clone());
         groups.push(
             net.groups()
@@ -203,4 +219,72 @@ async fn a_strict_leader_answers_after_one_flush_per_write() {
         dynamic * 4 >= writes * 7,
         "dynamic: {dynamic} flushes for {writes} writes"
     );
+}
+
+/// A leader sends new entries while its own barrier runs (Raft thesis
+/// §10.2.1), so its sync and a follower's overlap; its own copy counts for
+/// the commit only once that barrier returned. With the leader's and one
+/// follower's disks stalled, the other follower receives and syncs the
+/// entry, and the write still waits for the leader's disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_sends_while_its_own_flush_runs_and_commits_after_it() {
+    let name = "groups-flushes-early";
+    let keys: Vec<_> = (0..3).map(|_| SecretKey::generate()).collect();
+    let root = temp_dir(name);
+    let nets = networks(name, &keys).await;
+    let (mut groups, mut gates) = (vec![], vec![]);
+    for (i, net) in nets.iter().enumerate() {
+        let store = Counting::open(&root.join(i.to_string())).await;
+        gates.push(store.gate.clone());
+        groups.push(
+            net.groups()
+                .with_key(GroupKey::from_secret(name))
+                .with_state_machine(Counter::default())
+                .with_log_storage(store)
+                .with_consensus_config(timing())
+                .join(),
+        );
+    }
+    within("leader", groups[0].when().leader_elected()).await;
+    let leader = groups[0].leader().expect("a leader");
+    let l = nets
+        .iter()
+        .position(|n| n.local().id() == leader)
+        .expect("the leader is a member");
+    let (stalled, holder) = ((l + 1) % 3, (l + 2) % 3);
+    within("settled", groups[l].execute(0))
+        .await
+        .expect("commits");
+    let target = groups[l].log_position().index().0 + 1;
+
+    gates[l].send_replace(false);
+    gates[stalled].send_replace(false);
+    let write = tokio::spawn({
+        let leader = groups[l].clone();
+        async move { leader.execute(1).await }
+    });
+    // Only possible if the entry left before the leader's flush returned.
+    // A member publishes its log position at the end of a drain, after it
+    // synced the entry and queued its answer: the holder's copy and the
+    // leader's unsynced one are no majority of durable copies.
+    until("the holder holds the entry", || {
+        groups[holder].log_position().index().0 >= target
+    })
+    .await;
+    assert!(!write.is_finished(), "answered before the leader's flush");
+    assert!(
+        groups.iter().all(|g| g.committed().0 < target),
+        "committed with one durable copy"
+    );
+
+    gates[l].send_replace(true);
+    within("the write commits", write)
+        .await
+        .expect("task")
+        .expect("commits");
+    assert!(groups[l].committed().0 >= target);
+    gates[stalled].send_replace(true);
+    drop(groups);
+    drop(nets);
+    let _ = std::fs::remove_dir_all(root);
 }

@@ -15,7 +15,7 @@ use {
             when::Status,
         },
     },
-    mosaik_raft::{Output, Role},
+    mosaik_raft::{Message, Output, Role},
 };
 
 impl<S, M> Worker<S, M>
@@ -32,22 +32,60 @@ where
     /// durable when this returns, except in strict mode a hard state that
     /// only moves the commit record, which goes with the next sync
     /// (`commit_record_only`).
+    ///
+    /// One exception (Raft thesis §10.2.1): while everything unflushed is
+    /// log appends made in this drain, a leader's `AppendEntries` leave
+    /// before its flush, so the followers' flushes run while the leader's
+    /// does. It stays safe because the leader's own copy is counted for
+    /// commit only after its flush: the engine sees no input between those
+    /// sends and the flush (every other output, including those whose
+    /// handlers feed the engine, waits for the flush, and this drain ends
+    /// with one), so the follower acknowledgements that could commit the
+    /// entries are handled when the leader's copy is durable.
     pub(super) async fn drain(&mut self) -> Result<(), StorageError> {
+        // Everything unflushed so far is appends of this drain (nothing
+        // unflushed at all at its start: writes made elsewhere, e.g. by
+        // compaction, are not known to be appends).
+        let mut appends_only = !self.unflushed;
+        // The engine emits a proposal's `ProposeResult` before the step's
+        // `AppendEntries`; it is client bookkeeping only (it neither feeds
+        // the engine nor reads storage), so it waits here for the flush and
+        // the sends go first.
+        let mut deferred = Vec::new();
         loop {
             while let Some(output) = self.engine.poll_output() {
                 if output.is_persist() {
+                    appends_only &= self.is_plain_append(&output)
+                        || matches!(&output, Output::PersistHardState(state)
+                            if self.commit_record_only(state));
                     self.persist(output)?;
                     continue;
                 }
-                self.flush().await?;
+                let early = appends_only && self.unflushed;
+                if early && matches!(output, Output::ProposeResult { .. }) {
+                    deferred.push(output);
+                    continue;
+                }
+                if !(early && is_append_entries(&output)) {
+                    self.flush().await?;
+                    appends_only = true;
+                    for held in deferred.drain(..) {
+                        self.output(held)?;
+                    }
+                }
                 self.output(output)?;
             }
             self.drop_obsolete_transfer();
             if !self.compact() {
                 break;
             }
+            // Compaction may have written a snapshot or a prune.
+            appends_only = !self.unflushed;
         }
         self.flush().await?;
+        for held in deferred {
+            self.output(held)?;
+        }
         self.note_history();
         self.publish_status();
         Ok(())
@@ -61,6 +99,20 @@ where
             self.unflushed = false;
         }
         Ok(())
+    }
+
+    /// A `PersistLog` that only appends after the stored log's end (no
+    /// truncation, explicit or implied): what a leader writes for new
+    /// proposals.
+    fn is_plain_append(&self, output: &Output<PeerId, Cmd<M::Command>>) -> bool {
+        matches!(
+            output,
+            Output::PersistLog {
+                truncate_from: None,
+                first_index,
+                ..
+            } if *first_index == self.storage.last().index.next()
+        )
     }
 
     /// Writes one `Persist*` output to storage (buffered: durable at the
@@ -338,4 +390,16 @@ where
 fn undecodable(err: impl core::fmt::Display) -> StorageError {
     tracing::error!(%err, "a command in the log no longer decodes");
     StorageError::new(format!("a command in the log no longer decodes: {err}"))
+}
+
+/// A leader's `AppendEntries` (entries or heartbeat): its content depends
+/// on the leader's log and term, never on its own flush of new entries.
+fn is_append_entries<C>(output: &Output<PeerId, C>) -> bool {
+    matches!(
+        output,
+        Output::Send {
+            msg: Message::AppendEntries { .. },
+            ..
+        }
+    )
 }
