@@ -57,14 +57,20 @@ impl<Id: Copy> CommittedRank<Id> {
     /// `(up to index, weight)` that cover an entry at or after `from` (zero if none), with the
     /// last committed position `commit`. What the merge rule compares at a conflict.
     pub fn from_records(records: &[(Index, u64)], from: Index, commit: Cursor<Id>) -> Self {
-        let weight = records
-            .iter()
-            .filter(|(index, _)| *index >= from)
-            .map(|(_, w)| *w)
-            .max()
-            .unwrap_or(0);
+        let weight = weight_from(records, from);
         CommittedRank { weight, commit }
     }
+}
+
+/// The largest weight among the commit records `(up to index, weight)` that cover an entry at
+/// or after `from` (zero if none): how many voters back a history from `from` on.
+pub(crate) fn weight_from(records: &[(Index, u64)], from: Index) -> u64 {
+    records
+        .iter()
+        .filter(|(index, _)| *index >= from)
+        .map(|(_, w)| *w)
+        .max()
+        .unwrap_or(0)
 }
 
 impl<Id: Copy> Default for CommittedRank<Id> {

@@ -8,6 +8,7 @@ use crate::io::{CommitError, Output, ProposeError};
 use crate::log::Entry;
 use crate::message::{Forward, Message};
 use crate::quorum::majority;
+use crate::rank::weight_from;
 use crate::types::{Index, IndexRange, Instant, NodeId, RequestId, Term};
 
 /// How many forwarded commands a leader remembers for deduplication (duplicates arrive within a
@@ -176,12 +177,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             let log = &self.log;
             // The merge rule's weight of our history from `decisive` on: the most voters any
             // commit at or after it counted.
-            let backing = records
-                .iter()
-                .filter(|(index, _)| *index >= decisive)
-                .map(|(_, weight)| *weight)
-                .max()
-                .unwrap_or(0);
+            let backing = weight_from(records, decisive);
             watches.retain(|watch| {
                 let proven = strict || backing >= majority(watch.voters.max(voters_now)) as u64;
                 // An entry at the end from an *older* term than the watch's says nothing yet:

@@ -149,12 +149,65 @@ async fn concurrent_writes_share_disk_flushes() {
     let _ = std::fs::remove_dir_all(root);
 }
 
+/// A 3-member group on counting stores, its leader settled by one write.
+struct Members {
+    root: std::path::PathBuf,
+    nets: Vec<mosaik::Network>,
+    groups: Vec<mosaik::groups::Group<Counter>>,
+    flushes: Vec<Arc<AtomicUsize>>,
+    gates: Vec<Arc<watch::Sender<bool>>>,
+    /// The leader's position in `groups`.
+    leader: usize,
+}
+
+impl Members {
+    async fn start(name: &str, config: &ConsensusConfig) -> Self {
+        let keys: Vec<_> = (0..3).map(|_| SecretKey::generate()).collect();
+        let root = temp_dir(name);
+        let nets = networks(name, &keys).await;
+        let (mut groups, mut flushes, mut gates) = (vec![], vec![], vec![]);
+        for (i, net) in nets.iter().enumerate() {
+            let store = Counting::open(&root.join(i.to_string())).await;
+            flushes.push(store.flushes.clone());
+            gates.push(store.gate.clone());
+            groups.push(
+                net.groups()
+                    .with_key(GroupKey::from_secret(name))
+                    .with_state_machine(Counter::default())
+                    .with_log_storage(store)
+                    .with_consensus_config(config.clone())
+                    .join(),
+            );
+        }
+        within("leader", groups[0].when().leader_elected()).await;
+        let id = groups[0].leader().expect("a leader");
+        let leader = nets
+            .iter()
+            .position(|n| n.local().id() == id)
+            .expect("the leader is a member");
+        within("settled", groups[leader].execute(0))
+            .await
+            .expect("commits");
+        Self {
+            root,
+            nets,
+            groups,
+            flushes,
+            gates,
+            leader,
+        }
+    }
+
+    fn stop(self) {
+        drop(self.groups);
+        drop(self.nets);
+        let _ = std::fs::remove_dir_all(self.root);
+    }
+}
+
 /// Sequential writes through the leader of a 3-member group on counting
 /// stores: the leader's barriers during [`WRITES`] writes.
 async fn leader_flushes(name: &str, strict: bool) -> usize {
-    let keys: Vec<_> = (0..3).map(|_| SecretKey::generate()).collect();
-    let root = temp_dir(name);
-    let nets = networks(name, &keys).await;
     let mut config = ConsensusConfig::builder()
         .with_heartbeat_interval(Duration::from_millis(100))
         .with_election_timeout(Duration::from_millis(600))
@@ -163,40 +216,16 @@ async fn leader_flushes(name: &str, strict: bool) -> usize {
     if strict {
         config = config.with_min_quorum(2);
     }
-    let config = config.build().expect("config");
-    let mut groups = vec![];
-    let mut counters = vec![];
-    for (i, net) in nets.iter().enumerate() {
-        let store = Counting::open(&root.join(i.to_string())).await;
-        counters.push(store.flushes.clone());
-        groups.push(
-            net.groups()
-                .with_key(GroupKey::from_secret(name))
-                .with_state_machine(Counter::default())
-                .with_log_storage(store)
-                .with_consensus_config(config.clone())
-                .join(),
-        );
-    }
-    within("leader", groups[0].when().leader_elected()).await;
-    let leader = groups[0].leader().expect("a leader");
-    let at = nets
-        .iter()
-        .position(|n| n.local().id() == leader)
-        .expect("the leader is a member");
-    within("settled", groups[at].execute(0))
-        .await
-        .expect("commits");
-    let before = counters[at].load(Ordering::Relaxed);
+    let members = Members::start(name, &config.build().expect("config")).await;
+    let at = members.leader;
+    let before = members.flushes[at].load(Ordering::Relaxed);
     for i in 1..=WRITES {
-        within("write", groups[at].execute(i))
+        within("write", members.groups[at].execute(i))
             .await
             .expect("commits");
     }
-    let flushes = counters[at].load(Ordering::Relaxed) - before;
-    drop(groups);
-    drop(nets);
-    let _ = std::fs::remove_dir_all(root);
+    let flushes = members.flushes[at].load(Ordering::Relaxed) - before;
+    members.stop();
     flushes
 }
 
@@ -228,33 +257,9 @@ async fn a_strict_leader_answers_after_one_flush_per_write() {
 /// entry, and the write still waits for the leader's disk.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_sends_while_its_own_flush_runs_and_commits_after_it() {
-    let name = "groups-flushes-early";
-    let keys: Vec<_> = (0..3).map(|_| SecretKey::generate()).collect();
-    let root = temp_dir(name);
-    let nets = networks(name, &keys).await;
-    let (mut groups, mut gates) = (vec![], vec![]);
-    for (i, net) in nets.iter().enumerate() {
-        let store = Counting::open(&root.join(i.to_string())).await;
-        gates.push(store.gate.clone());
-        groups.push(
-            net.groups()
-                .with_key(GroupKey::from_secret(name))
-                .with_state_machine(Counter::default())
-                .with_log_storage(store)
-                .with_consensus_config(timing())
-                .join(),
-        );
-    }
-    within("leader", groups[0].when().leader_elected()).await;
-    let leader = groups[0].leader().expect("a leader");
-    let l = nets
-        .iter()
-        .position(|n| n.local().id() == leader)
-        .expect("the leader is a member");
+    let members = Members::start("groups-flushes-early", &timing()).await;
+    let (groups, gates, l) = (&members.groups, &members.gates, members.leader);
     let (stalled, holder) = ((l + 1) % 3, (l + 2) % 3);
-    within("settled", groups[l].execute(0))
-        .await
-        .expect("commits");
     let target = groups[l].log_position().index().0 + 1;
 
     gates[l].send_replace(false);
@@ -265,8 +270,8 @@ async fn a_leader_sends_while_its_own_flush_runs_and_commits_after_it() {
     });
     // Only possible if the entry left before the leader's flush returned.
     // A member publishes its log position at the end of a drain, after it
-    // synced the entry and queued its answer: the holder's copy and the
-    // leader's unsynced one are no majority of durable copies.
+    // synced the entry and queued its answer; with the leader's copy not
+    // yet durable, the holder's is the only durable one: no majority.
     until("the holder holds the entry", || {
         groups[holder].log_position().index().0 >= target
     })
@@ -284,7 +289,5 @@ async fn a_leader_sends_while_its_own_flush_runs_and_commits_after_it() {
         .expect("commits");
     assert!(groups[l].committed().0 >= target);
     gates[stalled].send_replace(true);
-    drop(groups);
-    drop(nets);
-    let _ = std::fs::remove_dir_all(root);
+    members.stop();
 }
