@@ -394,4 +394,29 @@ impl<Id, C> Output<Id, C> {
                 | Output::PersistLogReset { .. }
         )
     }
+
+    /// True for a `PersistLog` that only appends right after `last` (no truncation): what a
+    /// leader writes for new proposals. While a step's unsynced writes are only these, its
+    /// `AppendEntries` may leave before they are durable (see the ordering contract).
+    pub fn is_plain_append(&self, last: Index) -> bool {
+        matches!(
+            self,
+            Output::PersistLog {
+                truncate_from: None,
+                first_index,
+                ..
+            } if *first_index == last.next()
+        )
+    }
+
+    /// True for a `Send` of `AppendEntries` (entries or a heartbeat).
+    pub fn is_append_entries(&self) -> bool {
+        matches!(
+            self,
+            Output::Send {
+                msg: Message::AppendEntries { .. },
+                ..
+            }
+        )
+    }
 }

@@ -132,7 +132,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
 
     fn watch(&mut self, request_id: RequestId, range: IndexRange, term: Term<Id>) {
         let end = *range.end();
-        let voters = self.voters().len();
+        // Only dynamic mode reads it (`resolve_watches`); counting allocates.
+        let voters = if self.config.is_strict() {
+            0
+        } else {
+            self.voters().len()
+        };
         self.watches.entry(end).or_default().push(Watch {
             request_id,
             range,
@@ -168,7 +173,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         // Terms never decrease along a log: the newest committed term.
         let newest = self.log.term_at(commit);
         let strict = self.config.is_strict();
-        let voters_now = self.voters().len();
+        // Read only in dynamic mode, and only with watches to decide (counting allocates).
+        let voters_now = if strict || self.watches.is_empty() {
+            0
+        } else {
+            self.voters().len()
+        };
         let records = &self.commit_weights;
         let mut decided = Vec::new();
         for (end, watches) in &mut self.watches {

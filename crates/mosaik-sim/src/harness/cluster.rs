@@ -197,8 +197,8 @@ impl Cluster {
         {
             if out.is_persist() {
                 let disk = &self.node(id).disk;
-                appends_only &=
-                    disk.is_plain_append(&out) || disk.is_commit_record_only(&out, self.strict);
+                appends_only &= out.is_plain_append(disk.written_last())
+                    || disk.is_commit_record_only(&out, self.strict);
             }
             let unflushed = self.node(id).disk.unflushed() > 0;
             let early = appends_only && self.node(id).disk.must_sync() && !out.is_persist();
@@ -206,7 +206,7 @@ impl Cluster {
                 deferred.push(out);
                 continue;
             }
-            let early_send = early && is_append_entries(&out);
+            let early_send = early && out.is_append_entries();
             sent_early |= early_send;
             self.torn.early_appends += u64::from(early_send);
             let skip = self.torn.unflushed_send && matches!(out, Output::Send { .. });
@@ -475,15 +475,4 @@ impl Cluster {
         self.checkers.on_read_issued(id, request_id);
         self.input(id, Input::Read { request_id });
     }
-}
-
-/// A leader's `AppendEntries` (entries or heartbeat).
-fn is_append_entries(out: &Out) -> bool {
-    matches!(
-        out,
-        Output::Send {
-            msg: Message::AppendEntries { .. },
-            ..
-        }
-    )
 }

@@ -169,17 +169,9 @@ impl Disk {
                 if self.hard_written.is_some_and(|w| hard.moves_only_commit(&w)))
     }
 
-    /// Whether `out` only appends after the written log's end (no truncation): what a leader
-    /// writes for new proposals.
-    pub fn is_plain_append(&self, out: &Out) -> bool {
-        matches!(
-            out,
-            Output::PersistLog {
-                truncate_from: None,
-                first_index,
-                ..
-            } if *first_index == self.written.last_index().next()
-        )
+    /// The last index written, flushed or not.
+    pub fn written_last(&self) -> Index {
+        self.written.last_index()
     }
 
     /// How many writes wait for the next flush.

@@ -15,7 +15,7 @@ use {
             when::Status,
         },
     },
-    mosaik_raft::{Message, Output, Role},
+    mosaik_raft::{Output, Role},
 };
 
 impl<S, M> Worker<S, M>
@@ -55,7 +55,7 @@ where
         loop {
             while let Some(output) = self.engine.poll_output() {
                 if output.is_persist() {
-                    appends_only &= self.is_plain_append(&output)
+                    appends_only &= output.is_plain_append(self.storage.last().index)
                         || matches!(&output, Output::PersistHardState(state)
                             if self.commit_record_only(state));
                     self.persist(output)?;
@@ -66,7 +66,7 @@ where
                     deferred.push(output);
                     continue;
                 }
-                if !(early && is_append_entries(&output)) {
+                if !(early && output.is_append_entries()) {
                     self.flush().await?;
                     appends_only = true;
                     for held in deferred.drain(..) {
@@ -99,20 +99,6 @@ where
             self.unflushed = false;
         }
         Ok(())
-    }
-
-    /// A `PersistLog` that only appends after the stored log's end (no
-    /// truncation, explicit or implied): what a leader writes for new
-    /// proposals.
-    fn is_plain_append(&self, output: &Output<PeerId, Cmd<M::Command>>) -> bool {
-        matches!(
-            output,
-            Output::PersistLog {
-                truncate_from: None,
-                first_index,
-                ..
-            } if *first_index == self.storage.last().index.next()
-        )
     }
 
     /// Writes one `Persist*` output to storage (buffered: durable at the
@@ -390,16 +376,4 @@ where
 fn undecodable(err: impl core::fmt::Display) -> StorageError {
     tracing::error!(%err, "a command in the log no longer decodes");
     StorageError::new(format!("a command in the log no longer decodes: {err}"))
-}
-
-/// A leader's `AppendEntries` (entries or heartbeat): its content depends
-/// on the leader's log and term, never on its own flush of new entries.
-fn is_append_entries<C>(output: &Output<PeerId, C>) -> bool {
-    matches!(
-        output,
-        Output::Send {
-            msg: Message::AppendEntries { .. },
-            ..
-        }
-    )
 }
