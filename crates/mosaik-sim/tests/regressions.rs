@@ -184,6 +184,22 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         9_411_318,
         "a catch-up waits for a commit index its leader's earlier term announced",
     ),
+    // Engine: with the third member wiped and catching up, the two voters left timed out
+    // together, passed each other's pre-votes and split the round; each split re-synchronised
+    // their timers, and three splits in a row outlasted the deadline after the heal. The lower
+    // ballot of a split now sits out its next timeout of that round.
+    (
+        Mode::Strict,
+        3,
+        9_244_850,
+        "split votes between the last two voters",
+    ),
+    (
+        Mode::Strict,
+        3,
+        10_015_828,
+        "split votes between the last two voters",
+    ),
 ];
 
 #[test]

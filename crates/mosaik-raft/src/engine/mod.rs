@@ -112,6 +112,9 @@ pub struct Engine<Id, C> {
     bootstrap_waited: bool,
     /// Began a catch-up after losing storage and has not led since (see `round_skip`).
     lost_storage: bool,
+    /// The round in which our own campaign split the vote with a higher rival ballot: our next
+    /// election timeout in that round passes without a campaign (see `Engine::lost_split`).
+    split_round: Option<u64>,
     /// This life's random part of the amnesia round jump (see `rejoin::AMNESIA_ROUND_SPREAD`).
     amnesia_spread: u64,
     /// The storage epoch this life gives storage it begins after a loss (`HardState::epoch`;
@@ -190,6 +193,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 % rejoin::AMNESIA_ROUND_SPREAD,
             life_epoch: SplitMix64::new(seed ^ rejoin::EPOCH_SALT).next_u64().max(1),
             bootstrap_waited: false,
+            split_round: None,
             yielding: None,
             outputs: VecDeque::new(),
         };
