@@ -92,7 +92,7 @@ pub use engine::{Engine, LEFT_VOTER_TIMEOUTS, MAX_FORWARDED_READS};
 pub use io::{CommitError, HardState, Input, Output, ProposeError, Restored};
 pub use log::{Entry, Log, Payload};
 pub use message::{AppendResult, Forward, Message, Overrule, Vote};
-pub use progress::{Progress, ProgressState};
+pub use progress::{Progress, ProgressState, RETIRED_EPOCHS};
 pub use quorum::{QuorumRule, majority};
 pub use rank::CommittedRank;
 pub use types::{Cursor, Index, IndexRange, Instant, NodeId, RequestId, Role, Term};

@@ -45,7 +45,16 @@ pub struct Progress {
     /// The follower's storage epoch (`HardState::epoch`) we count answers of; `None` until it
     /// answered.
     pub epoch: Option<u64>,
+    /// Epochs this follower's earlier lives answered with in this term, newest last (at most
+    /// [`RETIRED_EPOCHS`]): their answers are ignored, abstaining ones included, so a late
+    /// answer of a life two losses back cannot make the leader adopt that life again.
+    pub retired_epochs: Vec<u64>,
 }
+
+/// How many of a follower's earlier storage epochs a leader remembers per term
+/// ([`Progress::retired_epochs`]). Each takes a loss of the follower's storage within one
+/// leader term; older ones fall out of the list.
+pub const RETIRED_EPOCHS: usize = 4;
 
 impl Progress {
     /// Fresh progress for a follower when the leader's last index is `last`.
@@ -62,7 +71,20 @@ impl Progress {
             sent_seq: 0,
             overrule: None,
             epoch: None,
+            retired_epochs: Vec::new(),
         }
+    }
+
+    /// Counts answers of storage epoch `epoch` from now on (a new life of the follower, which
+    /// holds nothing of what we counted for the earlier one) and retires the earlier epoch.
+    pub fn adopt_epoch(&mut self, epoch: u64) {
+        if let Some(earlier) = self.epoch.replace(epoch) {
+            if self.retired_epochs.len() == RETIRED_EPOCHS {
+                self.retired_epochs.remove(0);
+            }
+            self.retired_epochs.push(earlier);
+        }
+        self.match_index = Index::ZERO;
     }
 
     /// Records a successful append up to `match_index`. Returns true if the match point moved.

@@ -367,6 +367,52 @@ fn a_late_acknowledgement_of_a_lost_life_is_not_counted() {
     );
 }
 
+/// Two losses in one leader term: a late abstaining answer of the life before the current one
+/// must not make the leader adopt that life's epoch again, or its late acknowledgements (it
+/// caught up and acknowledged before losing its storage once more) would count.
+#[test]
+fn a_life_two_losses_back_is_not_adopted_again() {
+    let (mut cluster, leader, follower) = cut_off_after_two_writes(22);
+    cluster.propose(leader, vec![3]);
+    let entry = cluster.engine(leader).last_log().index;
+    let term = cluster.engine(leader).term();
+    restart_empty(&mut cluster, follower, true);
+    let epoch = cluster.engine(follower).hard_state().epoch;
+    let earlier = epoch ^ 0x5555; // the life between the first loss and this one
+    let answer = |result, vote, epoch| Input::Message {
+        from: follower,
+        msg: Message::AppendEntriesResponse {
+            term,
+            seq: 0,
+            result,
+            vote,
+            epoch,
+        },
+    };
+    let behind = || AppendResult::Conflict {
+        rejected_prev: entry,
+        hint: Index(1),
+        conflict_term: None,
+    };
+    // The earlier life, catching up, then this one, catching up: the leader adopts each.
+    cluster.input(leader, answer(behind(), Vote::Abstained, earlier));
+    cluster.input(leader, answer(behind(), Vote::Abstained, epoch));
+    // Late: the earlier life's catch-up answer, then its acknowledgement of the entry.
+    cluster.input(leader, answer(behind(), Vote::Abstained, earlier));
+    cluster.input(
+        leader,
+        answer(
+            AppendResult::Success { match_index: entry },
+            Vote::Granted,
+            earlier,
+        ),
+    );
+    assert!(
+        cluster.engine(leader).commit_index() < entry,
+        "the leader counted an acknowledgement of a life two losses back"
+    );
+}
+
 /// A member catching up after losing its storage ends its catch-up only on what a leader
 /// announced to its own storage epoch: an announcement sent before the leader heard from this
 /// life may lack commits that counted the earlier life's acknowledgements.

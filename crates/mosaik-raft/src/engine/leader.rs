@@ -263,6 +263,11 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let Some(progress) = leader.progress.get_mut(&from) else {
             return;
         };
+        if progress.retired_epochs.contains(&epoch) {
+            // A late answer of a life before the one we count now, abstaining or not: adopting
+            // it again would let that life's late acknowledgements count.
+            return;
+        }
         match progress.epoch {
             Some(known) if known != epoch => {
                 if vote != Vote::Abstained {
@@ -272,8 +277,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     return;
                 }
                 // A new life, catching up: nothing of what we counted for the old one holds.
-                progress.epoch = Some(epoch);
-                progress.match_index = Index::ZERO;
+                progress.adopt_epoch(epoch);
             }
             Some(_) => {}
             None => progress.epoch = Some(epoch),
