@@ -200,6 +200,16 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         10_015_828,
         "split votes between the last two voters",
     ),
+    // Harness: a restarted member without bonds won an election alone in the step that brought
+    // its first bond back (the engine fires due timers before it handles the input); the
+    // checker judged the quorum after the step, by the grown voter set, missed that quorums
+    // no longer intersected, and reported two leaders in one round.
+    (
+        Mode::Dynamic,
+        3,
+        13_028_832,
+        "a lone election in the step that re-bonds",
+    ),
 ];
 
 #[test]

@@ -32,6 +32,11 @@ pub struct Cluster {
     /// may be reverted. A bond that breaks or turns stale does not by itself count: with one
     /// member missing from an odd-sized group a majority of the rest is still a majority of all.
     pub churn: bool,
+    /// During a step: how many voters the stepping member counted before its input. The
+    /// engine fires due timers before it handles the input, so a member can win an election
+    /// alone and then take the bond the input brings in the same step; `note_quorum` must judge
+    /// the election by the smaller set (dynamic seed 13028832).
+    step_voters: usize,
     /// The first violation found; the run stops there.
     pub violation: Option<Violation>,
     /// Network events processed.
@@ -89,6 +94,7 @@ impl Cluster {
             rng,
             strict,
             churn: false,
+            step_voters: usize::MAX,
             violation: None,
             events: 0,
             just_voted: Vec::new(),
@@ -171,11 +177,14 @@ impl Cluster {
         let Some(engine) = self.node_mut(id).engine.as_mut() else {
             return;
         };
+        let voters = engine.voters().len();
         engine.handle(now, input);
+        let notices = engine.holds_commit_notices();
+        self.step_voters = voters;
         // A real shell feeds `Idle` only when nothing else is ready: half the steps play that
         // (held commit notices go out now), the other half leave them for the next entries, a
         // heartbeat or a later idle step.
-        if engine.holds_commit_notices() && self.rng.gen_bool(0.5) {
+        if notices && self.rng.gen_bool(0.5) {
             let engine = self.node_mut(id).engine.as_mut().expect("running");
             engine.handle(now, Input::Idle);
         }
@@ -213,6 +222,7 @@ impl Cluster {
             let barrier =
                 !out.is_persist() && !skip && !early_send && self.node(id).disk.must_sync();
             if cut && let Some(unbond) = self.torn.due(id, carried, barrier && unflushed, false) {
+                self.step_voters = usize::MAX;
                 self.crash(id, unbond);
                 return;
             }
@@ -229,6 +239,7 @@ impl Cluster {
         let last_barrier = sent_early || !deferred.is_empty();
         let unflushed = self.node(id).disk.unflushed() > 0;
         if cut && let Some(unbond) = self.torn.due(id, carried, last_barrier && unflushed, true) {
+            self.step_voters = usize::MAX;
             self.crash(id, unbond);
             return;
         }
@@ -240,6 +251,7 @@ impl Cluster {
         }
         self.model_catch_up(id);
         self.note_quorum(id);
+        self.step_voters = usize::MAX;
         let engine = self.node(id).engine();
         match engine.next_deadline() {
             Some(deadline) => self.net.set_local_timer(id, deadline.as_millis()),
@@ -370,7 +382,8 @@ impl Cluster {
         let Some(engine) = self.node(id).engine.as_ref() else {
             return;
         };
-        if engine.is_leader() && majority(engine.voters().len()) < majority(self.nodes.len()) {
+        let voters = engine.voters().len().min(self.step_voters);
+        if engine.is_leader() && majority(voters) < majority(self.nodes.len()) {
             self.churn = true;
         }
     }
