@@ -4,7 +4,10 @@
 
 use {
     super::*,
-    crate::groups::{InvalidSnapshot, sync::digest::digest_items},
+    crate::groups::{
+        InvalidSnapshot,
+        sync::{digest::digest_items, wire::MAX_OFFERED},
+    },
     core::ops::Range,
     iroh::SecretKey,
     mosaik_raft::Term,
