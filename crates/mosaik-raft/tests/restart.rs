@@ -310,6 +310,25 @@ fn cut_off_after_two_writes(seed: u64) -> (Cluster, Id, Id) {
     (cluster, leader, follower)
 }
 
+/// `follower`'s answer in `term` to the leader: `result`, with its vote and storage epoch.
+fn answer_from(
+    follower: Id,
+    term: mosaik_raft::Term<Id>,
+    result: AppendResult<Id>,
+    (vote, epoch): (Vote, u64),
+) -> Input<Id, Cmd> {
+    Input::Message {
+        from: follower,
+        msg: Message::AppendEntriesResponse {
+            term,
+            seq: 0,
+            result,
+            vote,
+            epoch,
+        },
+    }
+}
+
 /// A follower acknowledged an entry, then lost its storage; the acknowledgement of its earlier
 /// life reaches the leader only after the new life answered. Counting it would commit an entry
 /// the leader alone holds, and the new life could then elect a leader without it (simulator,
@@ -329,16 +348,7 @@ fn a_late_acknowledgement_of_a_lost_life_is_not_counted() {
         epoch, 0,
         "a storage begun after a loss has an epoch of its own"
     );
-    let answer = |result, vote, epoch| Input::Message {
-        from: follower,
-        msg: Message::AppendEntriesResponse {
-            term,
-            seq: 0,
-            result,
-            vote,
-            epoch,
-        },
-    };
+    let answer = |result, vote, epoch| answer_from(follower, term, result, (vote, epoch));
     // The new life, catching up, answers first (it holds nothing).
     cluster.input(
         leader,
@@ -379,16 +389,7 @@ fn a_life_two_losses_back_is_not_adopted_again() {
     restart_empty(&mut cluster, follower, true);
     let epoch = cluster.engine(follower).hard_state().epoch;
     let earlier = epoch ^ 0x5555; // the life between the first loss and this one
-    let answer = |result, vote, epoch| Input::Message {
-        from: follower,
-        msg: Message::AppendEntriesResponse {
-            term,
-            seq: 0,
-            result,
-            vote,
-            epoch,
-        },
-    };
+    let answer = |result, vote, epoch| answer_from(follower, term, result, (vote, epoch));
     let behind = || AppendResult::Conflict {
         rejected_prev: entry,
         hint: Index(1),
