@@ -63,6 +63,11 @@ pub enum PlantedBug {
     /// committed entries, so a lone or restarted member that re-elected itself often erases the
     /// majority's committed history (never answers `AppendResult::Diverged`).
     HigherRoundWins,
+    /// Strict mode: end a catch-up after losing storage on what one leader says, without asking
+    /// the other voters' terms (`Message::TermQuery`), so a stale leader still within its lease
+    /// can use the new life's acknowledgements to commit an index a newer round already
+    /// committed with the earlier life's help.
+    StaleCatchUp,
 }
 
 /// Configuration of one engine. Only the heartbeat settings must agree across a group (the shell

@@ -171,6 +171,25 @@ pub enum Message<Id, C> {
     },
     /// Follower ↔ leader client traffic.
     Forward(Forward<Id, C>),
+    /// A member catching up after losing its storage → any member: what is your current term?
+    /// In strict mode its catch-up ends only after `min_quorum` voters answered, and it takes
+    /// the highest term they report: its earlier life's votes and acknowledgements are fenced
+    /// off even when the leader it catches up from is a stale one.
+    TermQuery {
+        /// The asker's storage epoch (`HardState::epoch`), echoed in the answer: an answer to an
+        /// earlier life's query does not count.
+        epoch: u64,
+    },
+    /// Answer to `TermQuery`.
+    TermAnswer {
+        /// The answerer's current term.
+        term: Term<Id>,
+        /// The `epoch` of the query answered.
+        epoch: u64,
+        /// Whether the answerer counts itself a voter now (an observer, or a member catching up
+        /// itself, was in no quorum: its answer does not count).
+        voter: bool,
+    },
 }
 
 /// Client requests forwarded from a follower to the leader, and the answers. Request ids are
@@ -228,8 +247,9 @@ impl<Id: Copy, C> Message<Id, C> {
             | Message::AppendEntriesResponse { term, .. }
             | Message::RequestVote { term, .. }
             | Message::RequestVoteResponse { term, .. }
-            | Message::StateSyncRequired { term, .. } => Some(*term),
-            Message::Forward(_) => None,
+            | Message::StateSyncRequired { term, .. }
+            | Message::TermAnswer { term, .. } => Some(*term),
+            Message::Forward(_) | Message::TermQuery { .. } => None,
         }
     }
 
@@ -244,6 +264,8 @@ impl<Id: Copy, C> Message<Id, C> {
             Message::RequestVoteResponse { pre_vote: true, .. } => "PreVoteResponse",
             Message::RequestVoteResponse { .. } => "RequestVoteResponse",
             Message::StateSyncRequired { .. } => "StateSyncRequired",
+            Message::TermQuery { .. } => "TermQuery",
+            Message::TermAnswer { .. } => "TermAnswer",
             Message::Forward(Forward::Command { .. }) => "Forward::Command",
             Message::Forward(Forward::CommandAck { .. }) => "Forward::CommandAck",
             Message::Forward(Forward::CommandRejected { .. }) => "Forward::CommandRejected",

@@ -196,6 +196,12 @@ impl<A, C> Message<A, C> {
                 epoch,
             },
             Message::Forward(forward) => Message::Forward(forward.try_map_id(f)?),
+            Message::TermQuery { epoch } => Message::TermQuery { epoch },
+            Message::TermAnswer { term, epoch, voter } => Message::TermAnswer {
+                term: term.try_map_id(f)?,
+                epoch,
+                voter,
+            },
         })
     }
 }

@@ -23,13 +23,6 @@ fn split_with_leader_in_minority(cluster: &mut Cluster) -> (Vec<u64>, Vec<u64>) 
     (minority, majority)
 }
 
-fn committed_ok(cluster: &Cluster, id: u64, request: mosaik_raft::RequestId) -> bool {
-    matches!(
-        cluster.commit_result(id, request),
-        Some(Output::Committed { result: Ok(_), .. })
-    )
-}
-
 #[test]
 fn strict_mode_minority_side_cannot_elect_or_commit() {
     let config = fast_config().with_min_quorum(Some(3));
@@ -45,12 +38,12 @@ fn strict_mode_minority_side_cannot_elect_or_commit() {
                 "minority cannot keep a leader"
             );
         }
-        assert!(!committed_ok(&cluster, minority[0], lost));
+        assert!(!cluster.committed_ok(minority[0], lost));
         let leader = *cluster.leaders().first().expect("the majority elects");
         assert!(majority.contains(&leader));
         let won = cluster.propose(leader, vec![2]);
         cluster.run_for(Duration::from_millis(300));
-        assert!(committed_ok(&cluster, leader, won));
+        assert!(cluster.committed_ok(leader, won));
         // Heal: the minority catches up; nothing committed is ever reverted (the harness
         // asserts that on every output).
         cluster.heal();
@@ -72,7 +65,7 @@ fn strict_mode_with_bonded_quorum_bug_splits_brain() {
     let minority_write = cluster.propose(minority[0], vec![1]);
     cluster.run_for(Duration::from_secs(3));
     assert!(
-        committed_ok(&cluster, minority[0], minority_write),
+        cluster.committed_ok(minority[0], minority_write),
         "the bug lets 2 of 5 commit"
     );
     let leader = *cluster
@@ -109,11 +102,11 @@ fn dynamic_partition_heal_converges() {
         let b = cluster.propose(leader, vec![3]);
         cluster.run_for(Duration::from_secs(1));
         assert!(
-            committed_ok(&cluster, minority[0], a),
+            cluster.committed_ok(minority[0], a),
             "dynamic mode: the minority side commits"
         );
         assert!(
-            committed_ok(&cluster, leader, b),
+            cluster.committed_ok(leader, b),
             "seed {seed} leader {leader} {:?} {:?}",
             cluster.leaders(),
             cluster.node(2).events

@@ -50,7 +50,7 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Re-introduce a known engine bug: prior-term-commit, double-vote, stale-read,
-    /// bonded-quorum, fetch-skips-prev-check, amnesiac-voter, higher-round-wins.
+    /// bonded-quorum, fetch-skips-prev-check, amnesiac-voter, higher-round-wins, stale-catch-up.
     #[arg(long)]
     plant_bug: Option<String>,
     /// Restart faults: empty restarts (amnesia, wiped disks) and stale bonds.
@@ -128,7 +128,7 @@ fn main() -> ExitCode {
         eprintln!(
             "unknown planted bug {bug:?} (prior-term-commit, double-vote, stale-read, \
              bonded-quorum, fetch-skips-prev-check, amnesiac-voter, higher-round-wins, \
-             unflushed-send)"
+             stale-catch-up, unflushed-send)"
         );
         return ExitCode::from(2);
     }

@@ -115,6 +115,17 @@ fn higher_round_wins_is_caught_in_dynamic_mode() {
 }
 
 #[test]
+fn stale_catch_up_is_caught_on_the_seed_that_found_it() {
+    // One schedule in 140,000 found it (a stale leader within its lease, a wipe of the member
+    // that led the newer round): replayed with the term query switched off, it must fail.
+    let mut config = SimConfig::new(Mode::Strict, 3);
+    config.bug = Some("stale-catch-up".to_owned());
+    let report = run_seed(&config, 19_017_249);
+    let violation = report.violation.expect("stale-catch-up went undetected");
+    assert_eq!(violation.checker, "committed-prefix", "{violation}");
+}
+
+#[test]
 fn the_correct_engine_passes_the_same_seeds() {
     let config = SimConfig::new(Mode::Strict, 3);
     for seed in 0..40 {

@@ -210,6 +210,32 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         13_028_832,
         "a lone election in the step that re-bonds",
     ),
+    // Engine: a member wiped after it led a newer round (committing with the third member)
+    // caught up from a stale leader of an older round, still within its lease, and then helped
+    // it commit its own entry at the index the newer round had committed. A catch-up now waits
+    // for `min_quorum` voters' terms and takes the highest.
+    (
+        Mode::Strict,
+        3,
+        19_017_249,
+        "a wiped member caught up from a stale leader",
+    ),
+    // Engine: a leader whose bond to a wiped member was replaced forgot which life it counted;
+    // a late abstaining answer of the earlier life (catching up itself) was adopted after the
+    // new life's, and the new life's answers were ignored for the rest of the term. Found once
+    // the term query changed the timing.
+    (
+        Mode::Strict,
+        3,
+        19_034_789,
+        "a re-bond forgot the lives the leader gave up",
+    ),
+    (
+        Mode::Strict,
+        3,
+        19_001_831,
+        "a re-bond forgot the lives the leader gave up",
+    ),
 ];
 
 #[test]

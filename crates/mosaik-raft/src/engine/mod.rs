@@ -5,12 +5,14 @@
 
 mod client;
 pub use client::MAX_FORWARDED_READS;
+pub use leader::MAX_GONE_EPOCHS;
 mod election;
 mod fetch;
 mod follower;
 mod leader;
 mod rejoin;
 mod state;
+mod term_query;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Debug;
@@ -254,6 +256,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.election_due
             .into_iter()
             .chain(role)
+            .chain(self.term_query_deadline())
             .chain(forwards)
             .chain(reads)
             .min()
@@ -322,6 +325,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 };
                 self.on_state_sync_required(from, term, leader, base, commit, seq);
             }
+            Message::TermQuery { epoch } => self.on_term_query(from, epoch),
+            Message::TermAnswer { term, epoch, voter } => {
+                self.on_term_answer(from, term, epoch, voter);
+            }
             Message::Forward(forward) => self.on_forward(from, forward),
         }
     }
@@ -333,12 +340,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let previous = self.peers.insert(peer, preference);
         let last = self.log.last_index();
         match &mut self.state {
-            RoleState::Leader(leader) => {
-                leader
-                    .progress
-                    .entry(peer)
-                    .or_insert_with(|| Progress::new(last));
-            }
+            RoleState::Leader(leader) => leader.add_peer(peer, last),
             RoleState::Candidate { .. }
                 if previous.is_none_or(|p| !p.is_voter()) && preference.is_voter() =>
             {
@@ -346,6 +348,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             }
             _ => {}
         }
+        self.query_term_of(peer);
         self.membership_changed();
     }
 
@@ -361,7 +364,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             self.left.insert(peer, now);
         }
         if let RoleState::Leader(leader) = &mut self.state {
-            leader.progress.remove(&peer);
+            leader.remove_peer(peer);
         }
         if self.leader == Some(peer) {
             // Forwarding into a dead bond would only time out; fail fast instead.

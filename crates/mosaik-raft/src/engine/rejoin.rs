@@ -3,6 +3,7 @@
 
 use std::fmt::Debug;
 
+use super::term_query::TermQuery;
 use super::{Engine, RoleState};
 use crate::config::PlantedBug;
 use crate::io::Output;
@@ -11,7 +12,7 @@ use crate::rank::CommittedRank;
 use crate::types::{Cursor, Index, Instant, NodeId, Term};
 
 /// A catch-up in progress ([`Input::BeginCatchUp`](crate::Input::BeginCatchUp)).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct CatchUp<Id> {
     /// The term (ballot) of the leader whose announcements count: only the current one. A
     /// leader of a history that later lost may have announced a commit index nobody reaches
@@ -22,6 +23,8 @@ pub(super) struct CatchUp<Id> {
     leader: Option<Term<Id>>,
     /// The highest commit index that leader announced; `None` until we hear from one.
     target: Option<Index>,
+    /// Strict mode: the other voters' terms (see `term_query`).
+    pub(super) terms: TermQuery<Id>,
 }
 
 impl<Id> Default for CatchUp<Id> {
@@ -29,6 +32,7 @@ impl<Id> Default for CatchUp<Id> {
         CatchUp {
             leader: None,
             target: None,
+            terms: TermQuery::default(),
         }
     }
 }
@@ -197,6 +201,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.lost_storage = true;
         self.hard.epoch = self.life_epoch;
         self.persist_hard_state(); // a crash during the catch-up resumes it
+        self.query_terms();
         self.membership_changed();
     }
 
@@ -241,10 +246,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 Some(target) if catch_up.leader == Some(term) => target.max(leader_commit),
                 _ => leader_commit,
             };
-            *catch_up = CatchUp {
-                leader: Some(term),
-                target: Some(target),
-            };
+            catch_up.leader = Some(term);
+            catch_up.target = Some(target);
         }
     }
 
@@ -253,16 +256,19 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// holds every entry committed before it (leader completeness), so we then hold every entry
     /// committed before we lost our storage, and our vote is as informed as any member's. (The
     /// announced index alone is not enough: a new leader, or one restarted from disk, announces a
-    /// commit index that may lag what was committed.)
+    /// commit index that may lag what was committed.) In strict mode the other voters must also
+    /// have told us their terms: the leader may be a stale one (see `term_query`).
     pub(super) fn check_caught_up(&mut self) {
         let Some(CatchUp {
             leader: Some(leader),
             target: Some(target),
+            ..
         }) = self.catch_up
         else {
             return;
         };
-        if self.hard.term == leader
+        if self.terms_heard()
+            && self.hard.term == leader
             && self.leader == leader.owner()
             && self.commit >= target
             && self.log.term_at(self.commit) == Some(self.hard.term)

@@ -119,6 +119,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             }
             _ => {}
         }
+        self.query_terms();
         self.expire_requests();
     }
 

@@ -81,4 +81,29 @@ impl Cluster {
             _ => None,
         })
     }
+
+    /// Whether `request`, proposed at `id`, committed successfully.
+    pub fn committed_ok(&self, id: Id, request: RequestId) -> bool {
+        matches!(
+            self.commit_result(id, request),
+            Some(Output::Committed { result: Ok(_), .. })
+        )
+    }
+
+    /// Proposes `commands` one by one at the current leader, each acknowledged before the
+    /// next. Returns the acknowledged commands.
+    pub fn write_through_leader(&mut self, commands: &[Cmd]) -> Vec<Cmd> {
+        let mut acked = Vec::new();
+        for &cmd in commands {
+            let leader = self.wait_for_leader();
+            let request = self.propose(leader, vec![cmd]);
+            self.run_until(Duration::from_secs(2), |c| {
+                c.commit_result(leader, request).is_some()
+            });
+            if self.committed_ok(leader, request) {
+                acked.push(cmd);
+            }
+        }
+        acked
+    }
 }

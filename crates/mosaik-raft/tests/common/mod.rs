@@ -312,4 +312,16 @@ impl Cluster {
             self.input(id, Input::PeerBonded { peer, preference });
         }
     }
+
+    /// Crashes `id` and restarts it with an empty disk, as an in-memory member killed and
+    /// restarted under the same identity. With `guard`, the shell tells the engine it may have
+    /// lost state (`Input::BeginCatchUp`).
+    pub fn restart_empty(&mut self, id: Id, guard: bool) {
+        self.crash(id);
+        self.nodes.get_mut(&id).expect("node").disk = Disk::default();
+        self.restart(id);
+        if guard {
+            self.input(id, Input::BeginCatchUp);
+        }
+    }
 }

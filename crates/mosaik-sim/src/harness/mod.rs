@@ -68,7 +68,8 @@ impl Mode {
 }
 
 /// A planted bug by its CLI name (`prior-term-commit`, `double-vote`, `stale-read`,
-/// `bonded-quorum`, `fetch-skips-prev-check`, `amnesiac-voter`, `higher-round-wins`).
+/// `bonded-quorum`, `fetch-skips-prev-check`, `amnesiac-voter`, `higher-round-wins`,
+/// `stale-catch-up`).
 pub fn planted_bug(name: &str) -> Option<PlantedBug> {
     Some(match name {
         "prior-term-commit" => PlantedBug::PriorTermCommit,
@@ -78,6 +79,7 @@ pub fn planted_bug(name: &str) -> Option<PlantedBug> {
         "fetch-skips-prev-check" => PlantedBug::FetchSkipsPrevCheck,
         "amnesiac-voter" => PlantedBug::AmnesiacVoter,
         "higher-round-wins" => PlantedBug::HigherRoundWins,
+        "stale-catch-up" => PlantedBug::StaleCatchUp,
         _ => return None,
     })
 }

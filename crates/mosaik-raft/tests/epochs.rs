@@ -1,0 +1,229 @@
+//! Storage epochs: a member that lost its storage answers with a new epoch, and what its
+//! earlier lives acknowledged or were told no longer counts. Also: a life that ends its
+//! catch-up counts at once for the entries it already holds.
+
+mod common;
+
+use common::{Cluster, Cmd, Id, fast_config};
+use mosaik_raft::{AppendResult, Index, Input, Message, Vote};
+
+/// A 3-member cluster that committed two writes, then had every member cut off from the others
+/// (no unbonding): the cluster, its leader and one follower.
+fn cut_off_after_two_writes(seed: u64) -> (Cluster, Id, Id) {
+    let mut cluster = Cluster::new(3, &fast_config(), seed);
+    let leader = cluster.wait_for_leader();
+    assert_eq!(cluster.write_through_leader(&[1, 2]), vec![1, 2]);
+    let ids = cluster.ids();
+    let follower = *ids.iter().find(|id| **id != leader).expect("a follower");
+    let alone: Vec<&[Id]> = ids.iter().map(core::slice::from_ref).collect();
+    cluster.partition(&alone, false);
+    (cluster, leader, follower)
+}
+
+/// `follower`'s answer in `term` to the leader: `result`, with its vote and storage epoch.
+fn answer_from(
+    follower: Id,
+    term: mosaik_raft::Term<Id>,
+    result: AppendResult<Id>,
+    (vote, epoch): (Vote, u64),
+) -> Input<Id, Cmd> {
+    Input::Message {
+        from: follower,
+        msg: Message::AppendEntriesResponse {
+            term,
+            seq: 0,
+            result,
+            vote,
+            epoch,
+        },
+    }
+}
+
+/// A follower acknowledged an entry, then lost its storage; the acknowledgement of its earlier
+/// life reaches the leader only after the new life answered. Counting it would commit an entry
+/// the leader alone holds, and the new life could then elect a leader without it (simulator,
+/// strict mode, seed 9206664). The leader knows the new life by its storage epoch and drops
+/// the earlier life's answers.
+#[test]
+fn a_late_acknowledgement_of_a_lost_life_is_not_counted() {
+    let (mut cluster, leader, follower) = cut_off_after_two_writes(21);
+    // The next entry stays on the leader alone.
+    cluster.propose(leader, vec![3]);
+    let entry = cluster.engine(leader).last_log().index;
+    assert!(cluster.engine(leader).commit_index() < entry);
+    let term = cluster.engine(leader).term();
+    cluster.restart_empty(follower, true);
+    let epoch = cluster.engine(follower).hard_state().epoch;
+    assert_ne!(
+        epoch, 0,
+        "a storage begun after a loss has an epoch of its own"
+    );
+    let answer = |result, vote, epoch| answer_from(follower, term, result, (vote, epoch));
+    // The new life, catching up, answers first (it holds nothing).
+    cluster.input(
+        leader,
+        answer(
+            AppendResult::Conflict {
+                rejected_prev: entry,
+                hint: Index(1),
+                conflict_term: None,
+            },
+            Vote::Abstained,
+            epoch,
+        ),
+    );
+    // Then the earlier life's acknowledgement of the entry arrives.
+    cluster.input(
+        leader,
+        answer(
+            AppendResult::Success { match_index: entry },
+            Vote::Granted,
+            0,
+        ),
+    );
+    assert!(
+        cluster.engine(leader).commit_index() < entry,
+        "the leader counted an acknowledgement of a lost life"
+    );
+}
+
+/// Two losses in one leader term: a late abstaining answer of the life before the current one
+/// must not make the leader adopt that life's epoch again, or its late acknowledgements (it
+/// caught up and acknowledged before losing its storage once more) would count.
+#[test]
+fn a_life_two_losses_back_is_not_adopted_again() {
+    let (mut cluster, leader, follower) = cut_off_after_two_writes(22);
+    cluster.propose(leader, vec![3]);
+    let entry = cluster.engine(leader).last_log().index;
+    let term = cluster.engine(leader).term();
+    cluster.restart_empty(follower, true);
+    let epoch = cluster.engine(follower).hard_state().epoch;
+    let earlier = epoch ^ 0x5555; // the life between the first loss and this one
+    let answer = |result, vote, epoch| answer_from(follower, term, result, (vote, epoch));
+    let behind = || AppendResult::Conflict {
+        rejected_prev: entry,
+        hint: Index(1),
+        conflict_term: None,
+    };
+    // The earlier life, catching up, then this one, catching up: the leader adopts each.
+    cluster.input(leader, answer(behind(), Vote::Abstained, earlier));
+    cluster.input(leader, answer(behind(), Vote::Abstained, epoch));
+    // Late: the earlier life's catch-up answer, then its acknowledgement of the entry.
+    cluster.input(leader, answer(behind(), Vote::Abstained, earlier));
+    cluster.input(
+        leader,
+        answer(
+            AppendResult::Success { match_index: entry },
+            Vote::Granted,
+            earlier,
+        ),
+    );
+    assert!(
+        cluster.engine(leader).commit_index() < entry,
+        "the leader counted an acknowledgement of a life two losses back"
+    );
+}
+
+/// A member catching up after losing its storage ends its catch-up only on what a leader
+/// announced to its own storage epoch: an announcement sent before the leader heard from this
+/// life may lack commits that counted the earlier life's acknowledgements.
+#[test]
+fn a_catch_up_counts_only_announcements_to_its_own_epoch() {
+    let (mut cluster, leader, follower) = cut_off_after_two_writes(23);
+    cluster.restart_empty(follower, true);
+    let epoch = cluster.engine(follower).hard_state().epoch;
+    let engine = cluster.engine(leader);
+    let (term, commit) = (engine.term(), engine.commit_index());
+    let entries = engine.log().entries(Index(1), usize::MAX);
+    let announce = |epoch| Input::Message {
+        from: leader,
+        msg: Message::AppendEntries {
+            term,
+            leader,
+            prev_log_position: mosaik_raft::Cursor::zero(),
+            entries: entries.clone(),
+            leader_commit: commit,
+            rank: mosaik_raft::CommittedRank::zero(),
+            overrule: None,
+            seq: 0,
+            epoch,
+        },
+    };
+    cluster.input(follower, announce(0));
+    assert_eq!(
+        cluster.engine(follower).commit_index(),
+        commit,
+        "the entries are taken"
+    );
+    assert!(
+        cluster.engine(follower).is_catching_up(),
+        "an announcement to another epoch ended the catch-up"
+    );
+    cluster.input(follower, announce(epoch));
+    assert!(!cluster.engine(follower).is_catching_up());
+}
+
+/// A follower that ends its catch-up answers `Granted` for entries it already acknowledged
+/// while abstaining: the leader commits them at once, not only with its next entry.
+#[test]
+fn a_caught_up_life_counts_at_once_for_what_it_holds() {
+    let (mut cluster, leader, follower) = cut_off_after_two_writes(24);
+    cluster.propose(leader, vec![3]);
+    let entry = cluster.engine(leader).last_log().index;
+    let term = cluster.engine(leader).term();
+    cluster.restart_empty(follower, true);
+    let epoch = cluster.engine(follower).hard_state().epoch;
+    let holds = || AppendResult::Success { match_index: entry };
+    cluster.input(
+        leader,
+        answer_from(follower, term, holds(), (Vote::Abstained, epoch)),
+    );
+    assert!(cluster.engine(leader).commit_index() < entry, "abstained");
+    cluster.input(
+        leader,
+        answer_from(follower, term, holds(), (Vote::Granted, epoch)),
+    );
+    assert_eq!(cluster.engine(leader).commit_index(), entry);
+}
+
+/// The leader remembers which life it counts across a re-bond in its term: a late abstaining
+/// answer of an earlier life (it was catching up itself) that arrives after the bond was
+/// replaced and the current life answered must not be adopted, or the current life's answers
+/// are ignored for the rest of the term (simulator, strict seed 19034789).
+#[test]
+fn a_rebond_keeps_the_lives_the_leader_gave_up() {
+    let (mut cluster, leader, follower) = cut_off_after_two_writes(25);
+    cluster.propose(leader, vec![3]);
+    let entry = cluster.engine(leader).last_log().index;
+    let term = cluster.engine(leader).term();
+    cluster.restart_empty(follower, true);
+    let epoch = cluster.engine(follower).hard_state().epoch;
+    let earlier = epoch ^ 0x77; // a life that was catching up when it was lost
+    let answer = |result, vote, epoch| answer_from(follower, term, result, (vote, epoch));
+    let behind = || AppendResult::Conflict {
+        rejected_prev: entry,
+        hint: Index(1),
+        conflict_term: None,
+    };
+    cluster.input(leader, answer(behind(), Vote::Abstained, earlier));
+    // The bond is replaced; the new life answers on the new one, then the earlier life's late
+    // answer arrives.
+    cluster.input(leader, Input::PeerUnbonded { peer: follower });
+    let preference = mosaik_raft::LeadershipPreference::Normal;
+    cluster.input(
+        leader,
+        Input::PeerBonded {
+            peer: follower,
+            preference,
+        },
+    );
+    cluster.input(leader, answer(behind(), Vote::Abstained, epoch));
+    cluster.input(leader, answer(behind(), Vote::Abstained, earlier));
+    let holds = AppendResult::Success { match_index: entry };
+    cluster.input(leader, answer(holds, Vote::Granted, epoch));
+    assert_eq!(
+        cluster.engine(leader).commit_index(),
+        entry,
+        "the current life's acknowledgement was ignored"
+    );
+}
