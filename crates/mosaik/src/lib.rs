@@ -86,8 +86,7 @@
 //!   querying side only. Strict mode
 //!   ([`groups::ConsensusConfigBuilder::with_min_quorum`]) never lets two
 //!   sides of a partition commit: acknowledged writes stay and `Strong`
-//!   queries are linearizable (one known gap: a member that lost its storage
-//!   can catch up from a stale leader; see the README's "Known gap").
+//!   queries are linearizable.
 //! - **Collections** ([`collections`]). `Map`, `Vec`, `Set`, `Cell`, `Once`
 //!   and `PriorityQueue`, each a group of its own: reads are synchronous
 //!   from the local replica, writes resolve once committed. Readers

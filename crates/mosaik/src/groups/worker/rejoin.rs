@@ -6,7 +6,8 @@
 //! take over the group. So it first catches up (the engine's
 //! `BeginCatchUp`, its first input: it abstains, never campaigns and does
 //! not count itself until its commit index reaches what the leaders it
-//! follows announced; the hard state records the catch-up, so one a crash
+//! follows announced and, in strict mode, `min_quorum` voters told it
+//! their terms; the hard state records the catch-up, so one a crash
 //! interrupted resumes on restart), and announces itself as an `Observer` meanwhile
 //! (its [`Standing`], in every handshake and `BondMessage::Standing`), so
 //! its peers do not count it either. `CaughtUp` ends it: the configured
