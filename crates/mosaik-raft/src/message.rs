@@ -186,9 +186,13 @@ pub enum Message<Id, C> {
         term: Term<Id>,
         /// The `epoch` of the query answered.
         epoch: u64,
-        /// Whether the answerer counts itself a voter now (an observer, or a member catching up
-        /// itself, was in no quorum: its answer does not count).
+        /// Whether the answerer counts itself a voter now (an observer was in no quorum; a
+        /// member catching up itself knows nothing of what it was in).
         voter: bool,
+        /// Whether the answerer is a voter by configuration that is catching up itself after
+        /// losing its storage: it holds none of what its earlier life acknowledged, so once every
+        /// place a strict group has for the others answered, the voters among them suffice.
+        catching_up: bool,
     },
 }
 

@@ -197,10 +197,16 @@ impl<A, C> Message<A, C> {
             },
             Message::Forward(forward) => Message::Forward(forward.try_map_id(f)?),
             Message::TermQuery { epoch } => Message::TermQuery { epoch },
-            Message::TermAnswer { term, epoch, voter } => Message::TermAnswer {
+            Message::TermAnswer {
+                term,
+                epoch,
+                voter,
+                catching_up,
+            } => Message::TermAnswer {
                 term: term.try_map_id(f)?,
                 epoch,
                 voter,
+                catching_up,
             },
         })
     }

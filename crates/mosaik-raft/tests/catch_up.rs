@@ -112,7 +112,12 @@ fn a_term_answer_for_another_life_or_from_an_observer_does_not_count() {
     let (mut cluster, wiped, cut_off, _) = wiped_next_to_a_stale_leader(None);
     let epoch = cluster.engine(wiped).hard_state().epoch;
     let term = cluster.engine(cut_off).term();
-    let answer = |epoch, voter| Message::TermAnswer { term, epoch, voter };
+    let answer = |epoch, voter| Message::TermAnswer {
+        term,
+        epoch,
+        voter,
+        catching_up: false,
+    };
     for msg in [answer(epoch ^ 1, true), answer(epoch, false)] {
         cluster.input(wiped, mosaik_raft::Input::Message { from: cut_off, msg });
         assert!(cluster.engine(wiped).term().round() < term.round());
@@ -159,4 +164,33 @@ fn without_the_term_query_the_stale_leader_commits_over_the_newer_round() {
     let stale = cluster.engine(1).log().term_at(index);
     let newer = cluster.engine(cut_off).log().term_at(index);
     assert_ne!(stale, newer, "index {index} committed in two terms");
+}
+
+/// Two of three members lose their storage at once: each hears one voter and one member
+/// catching up, which is every place a 3-member strict group has for the others, so both catch
+/// up from the survivor instead of waiting for each other for good (the runtime simulator's
+/// strict seeds 3100070 and 3100159).
+#[test]
+fn two_wiped_members_of_three_catch_up_from_the_survivor() {
+    let mut cluster = Cluster::new(3, &fast_config().with_min_quorum(Some(2)), 9);
+    cluster.check_committed = false; // two copies of three lost: what only they held may go
+    let leader = cluster.wait_for_leader();
+    assert_eq!(cluster.write_through_leader(&[1, 2]), vec![1, 2]);
+    let wiped: Vec<Id> = cluster
+        .ids()
+        .into_iter()
+        .filter(|id| *id != leader)
+        .collect();
+    for &id in &wiped {
+        cluster.restart_empty(id, true);
+    }
+    assert!(cluster.run_until(Duration::from_secs(5), |c| {
+        wiped.iter().all(|id| !c.engine(*id).is_catching_up())
+    }));
+    assert_eq!(cluster.write_through_leader(&[3]), vec![3]);
+    assert!(cluster.run_until(Duration::from_secs(2), |c| {
+        c.ids()
+            .iter()
+            .all(|id| c.node(*id).sm.values().any(|cmd| *cmd == 3))
+    }));
 }

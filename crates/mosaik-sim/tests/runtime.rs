@@ -99,3 +99,16 @@ fn the_vec_workload_transfers_snapshots_and_passes_every_check() {
         "no catch-up went through a snapshot transfer"
     );
 }
+
+/// `vec` seeds that once failed. Two of three members lost their storage at once (the collection
+/// keeps its replica in memory): each waited for `min_quorum` voters to tell it their terms,
+/// but the only other one was catching up too. A member catching up now takes a place in the
+/// count.
+#[test]
+fn vec_regression_seeds_pass() {
+    capture_panics();
+    for seed in [3_100_070, 3_100_159] {
+        let report = run_seed_with(seed, Mode::Strict, Workload::Vec);
+        assert_eq!(report.violation, None, "strict vec seed {seed}");
+    }
+}

@@ -326,9 +326,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 self.on_state_sync_required(from, term, leader, base, commit, seq);
             }
             Message::TermQuery { epoch } => self.on_term_query(from, epoch),
-            Message::TermAnswer { term, epoch, voter } => {
-                self.on_term_answer(from, term, epoch, voter);
-            }
+            Message::TermAnswer {
+                term,
+                epoch,
+                voter,
+                catching_up,
+            } => self.on_term_answer(from, term, epoch, (voter, catching_up)),
             Message::Forward(forward) => self.on_forward(from, forward),
         }
     }

@@ -16,6 +16,13 @@
 //! the highest answer fences off every round the earlier life may have promised something in.
 //! Taking that round without a vote would still let this life vote in it a second time, so it
 //! records a vote for itself there: it never grants anyone a vote in that round.
+//!
+//! Members that are catching up themselves answer too, and count differently: they hold
+//! nothing of what their earlier lives acknowledged, so they are no witnesses, but they take a
+//! place. Once `2 × min_quorum − 2` others answered, every place for the others is accounted
+//! for, and the voters among them are all the surviving members of any quorum: enough even
+//! when fewer than `min_quorum` of them are voters (two of three members wiped at once: the
+//! runtime simulator's strict seeds 3100070 and 3100159 waited for each other for good).
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;
@@ -31,6 +38,8 @@ pub(super) struct TermQuery<Id> {
     /// The voters that told us their term (answers of observers do not count: they never were
     /// part of a quorum).
     answered: BTreeSet<Id>,
+    /// The voters by configuration that answered while catching up themselves.
+    blank: BTreeSet<Id>,
     /// When the voters that did not answer are asked again.
     due: Instant,
 }
@@ -39,6 +48,7 @@ impl<Id> Default for TermQuery<Id> {
     fn default() -> Self {
         TermQuery {
             answered: BTreeSet::new(),
+            blank: BTreeSet::new(),
             due: Instant::ZERO,
         }
     }
@@ -58,11 +68,15 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
     }
 
-    /// Whether enough voters told this catch-up their term (true when no catch-up runs).
+    /// Whether enough voters told this catch-up their term (true when no catch-up runs):
+    /// `terms_needed` voters, or answers from every place a strict group has for the others
+    /// (`2 × min_quorum − 2`), members catching up included.
     pub(super) fn terms_heard(&self) -> bool {
-        self.catch_up
-            .as_ref()
-            .is_none_or(|c| c.terms.answered.len() >= self.terms_needed())
+        let needed = self.terms_needed();
+        self.catch_up.as_ref().is_none_or(|c| {
+            let voters = c.terms.answered.len();
+            voters >= needed || voters + c.terms.blank.len() >= (2 * needed).saturating_sub(2)
+        })
     }
 
     /// The next time unanswered voters are asked again, while answers are missing.
@@ -86,6 +100,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             return;
         }
         catch_up.terms.due = next;
+        // Members that answered while catching up are asked again: they may be voters by now.
         let pending: Vec<Id> = (self.peers.keys())
             .filter(|peer| !catch_up.terms.answered.contains(peer))
             .copied()
@@ -117,19 +132,34 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             term: self.hard.term,
             epoch,
             voter: self.is_voter(),
+            catching_up: self.is_catching_up() && self.config.preference.is_voter(),
         };
         self.send(from, msg);
     }
 
     /// An answer to this catch-up's query: a voter's term counts, and a later round than ours
-    /// is taken at once, with a vote recorded for ourselves (see the module docs).
-    pub(super) fn on_term_answer(&mut self, from: Id, term: Term<Id>, epoch: u64, voter: bool) {
-        if !voter || epoch != self.hard.epoch {
+    /// is taken at once, with a vote recorded for ourselves (see the module docs); a member
+    /// catching up itself only takes a place.
+    pub(super) fn on_term_answer(
+        &mut self,
+        from: Id,
+        term: Term<Id>,
+        epoch: u64,
+        (voter, catching_up): (bool, bool),
+    ) {
+        if epoch != self.hard.epoch {
             return;
         }
         let Some(catch_up) = self.catch_up.as_mut() else {
             return;
         };
+        if !voter {
+            if catching_up && !catch_up.terms.answered.contains(&from) {
+                catch_up.terms.blank.insert(from);
+            }
+            return;
+        }
+        catch_up.terms.blank.remove(&from);
         catch_up.terms.answered.insert(from);
         if term.round() > self.hard.term.round() {
             self.observe_term(term, None);
