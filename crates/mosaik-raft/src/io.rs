@@ -38,10 +38,12 @@ pub struct HardState<Id> {
     /// campaigns jump their round far past anything an earlier life may have led, and a
     /// restart keeps the jump. Cleared once it leads (its ballot is then past them).
     pub lost_storage: bool,
-    /// Which storage this is: 0 for storage that never replaced a lost one, a fresh random
-    /// number for each storage begun by [`Input::BeginCatchUp`]. Answers to the leader carry
-    /// it, so a leader tells an earlier life's late acknowledgements (of entries that life has
-    /// lost) from the current one's and counts only the latter.
+    /// Which storage this is: 0 for storage that never replaced a lost one, and for each
+    /// storage begun by [`Input::BeginCatchUp`] the life's epoch
+    /// ([`Engine::with_life_epoch`](crate::Engine::with_life_epoch)), higher than any earlier
+    /// life's. Answers to the leader carry it, so a leader tells an earlier life's late
+    /// acknowledgements (of entries that life has lost) from the current one's and counts only
+    /// the latter.
     pub epoch: u64,
 }
 

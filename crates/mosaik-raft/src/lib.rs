@@ -88,11 +88,11 @@ mod types;
 #[cfg(feature = "planted-bugs")]
 pub use config::PlantedBug;
 pub use config::{Config, LeadershipPreference};
-pub use engine::{Engine, LEFT_VOTER_TIMEOUTS, MAX_FORWARDED_READS, MAX_GONE_EPOCHS};
+pub use engine::{Engine, LEFT_VOTER_TIMEOUTS, MAX_FORWARDED_READS};
 pub use io::{CommitError, HardState, Input, Output, ProposeError, Restored};
 pub use log::{Entry, Log, Payload};
 pub use message::{AppendResult, Forward, Message, Overrule, Vote};
-pub use progress::{Progress, ProgressState, RETIRED_EPOCHS};
+pub use progress::{Progress, ProgressState};
 pub use quorum::{QuorumRule, majority};
 pub use rank::CommittedRank;
 pub use types::{Cursor, Index, IndexRange, Instant, NodeId, RequestId, Role, Term};

@@ -43,18 +43,11 @@ pub struct Progress {
     /// this index on and our history won; the next `AppendEntries` tells it to give them up.
     pub overrule: Option<crate::message::Overrule>,
     /// The follower's storage epoch (`HardState::epoch`) we count answers of; `None` until it
-    /// answered.
+    /// answered. Epochs grow from one life of a member to the next (see
+    /// [`Engine::with_life_epoch`](crate::Engine::with_life_epoch)): an answer of a lower epoch
+    /// is a late one of a life that has lost its storage since, and is ignored.
     pub epoch: Option<u64>,
-    /// Epochs this follower's earlier lives answered with in this term, newest last (at most
-    /// [`RETIRED_EPOCHS`]): their answers are ignored, abstaining ones included, so a late
-    /// answer of a life two losses back cannot make the leader adopt that life again.
-    pub retired_epochs: Vec<u64>,
 }
-
-/// How many of a follower's earlier storage epochs a leader remembers per term
-/// ([`Progress::retired_epochs`]). Each takes a loss of the follower's storage within one
-/// leader term; older ones fall out of the list.
-pub const RETIRED_EPOCHS: usize = 4;
 
 impl Progress {
     /// Fresh progress for a follower when the leader's last index is `last`.
@@ -71,20 +64,27 @@ impl Progress {
             sent_seq: 0,
             overrule: None,
             epoch: None,
-            retired_epochs: Vec::new(),
         }
     }
 
-    /// Counts answers of storage epoch `epoch` from now on (a new life of the follower, which
-    /// holds nothing of what we counted for the earlier one) and retires the earlier epoch.
-    pub fn adopt_epoch(&mut self, epoch: u64) {
-        if let Some(earlier) = self.epoch.replace(epoch) {
-            if self.retired_epochs.len() == RETIRED_EPOCHS {
-                self.retired_epochs.remove(0);
+    /// An answer of storage epoch `epoch` arrived: whether it counts. A higher epoch than the
+    /// one we count is a new life of the follower, which holds nothing of what we counted for
+    /// the earlier one: its epoch counts from now on and the match point starts over. A lower
+    /// one is a late answer of an earlier life, whose storage is gone.
+    pub fn observe_epoch(&mut self, epoch: u64) -> bool {
+        match self.epoch {
+            Some(known) if epoch < known => false,
+            Some(known) if epoch == known => true,
+            Some(_) => {
+                self.epoch = Some(epoch);
+                self.match_index = Index::ZERO;
+                true
             }
-            self.retired_epochs.push(earlier);
+            None => {
+                self.epoch = Some(epoch);
+                true
+            }
         }
-        self.match_index = Index::ZERO;
     }
 
     /// Records a successful append up to `match_index`. Returns true if the match point moved.

@@ -223,7 +223,7 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
     // Engine: a leader whose bond to a wiped member was replaced forgot which life it counted;
     // a late abstaining answer of the earlier life (catching up itself) was adopted after the
     // new life's, and the new life's answers were ignored for the rest of the term. Found once
-    // the term query changed the timing.
+    // the term query changed the timing. Storage epochs now grow from life to life.
     (
         Mode::Strict,
         3,
@@ -235,6 +235,15 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         3,
         19_001_831,
         "a re-bond forgot the lives the leader gave up",
+    ),
+    // Engine: a wiped member caught up under the leader of the other side of a partition; after
+    // the heal the leader it had answered before its loss ignored its answers (a new epoch was
+    // adopted only from an abstaining answer), so it was never repaired.
+    (
+        Mode::Dynamic,
+        3,
+        20_014_897,
+        "a new life that caught up elsewhere was never counted",
     ),
 ];
 

@@ -28,22 +28,10 @@ pub(super) struct LeaderRead<Id> {
     pub(super) deadline: Instant,
 }
 
-/// Most peers whose storage epochs a leader keeps after their bonds went
-/// (`LeaderState::gone_epochs`): a group's members, with room to spare. Past it, a peer that
-/// leaves is forgotten, which costs at most a catch-up that waits for the next term.
-pub const MAX_GONE_EPOCHS: usize = 256;
-
 /// State held only while leader.
 #[derive(Debug)]
 pub(super) struct LeaderState<Id> {
     pub(super) progress: BTreeMap<Id, Progress>,
-    /// The storage epochs of peers whose bond went in this term (the current one and the
-    /// retired ones, see [`Progress::epoch`]), restored if the peer bonds again: a re-bond must
-    /// not forget which life we counted, or a late answer of an earlier life that still abstained
-    /// (it was catching up) is adopted after the current life's, and the current life's answers
-    /// are ignored for the rest of the term (simulator, strict seed 19034789: the wiped member
-    /// stayed an observer for good). At most [`MAX_GONE_EPOCHS`] peers.
-    gone_epochs: BTreeMap<Id, (Option<u64>, Vec<u64>)>,
     /// Index of this term's noop: reads wait until it commits.
     pub(super) term_start: Index,
     /// Current heartbeat round.
@@ -66,39 +54,11 @@ impl<Id: NodeId> LeaderState<Id> {
                 .into_iter()
                 .map(|p| (p, Progress::new(last)))
                 .collect(),
-            gone_epochs: BTreeMap::new(),
             term_start,
             seq: 0,
             heartbeat_due: now + config.heartbeat_interval,
             check_quorum_due: now + config.election_timeout,
             reads: Vec::new(),
-        }
-    }
-
-    /// A peer bonded: fresh progress, with the epochs it answered with earlier in this term.
-    pub(super) fn add_peer(&mut self, peer: Id, last: Index) {
-        if self.progress.contains_key(&peer) {
-            return;
-        }
-        let mut progress = Progress::new(last);
-        if let Some((epoch, retired)) = self.gone_epochs.remove(&peer) {
-            progress.epoch = epoch;
-            progress.retired_epochs = retired;
-        }
-        self.progress.insert(peer, progress);
-    }
-
-    /// A peer's bond went: its progress goes, its epochs are kept for the term.
-    pub(super) fn remove_peer(&mut self, peer: Id) {
-        let Some(progress) = self.progress.remove(&peer) else {
-            return;
-        };
-        let known = progress.epoch.is_some() || !progress.retired_epochs.is_empty();
-        if known
-            && (self.gone_epochs.len() < MAX_GONE_EPOCHS || self.gone_epochs.contains_key(&peer))
-        {
-            self.gone_epochs
-                .insert(peer, (progress.epoch, progress.retired_epochs));
         }
     }
 
@@ -303,24 +263,11 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let Some(progress) = leader.progress.get_mut(&from) else {
             return;
         };
-        if progress.retired_epochs.contains(&epoch) {
-            // A late answer of a life before the one we count now, abstaining or not: adopting
-            // it again would let that life's late acknowledgements count.
+        // A member restarted on its storage keeps its epoch; one that lost it answers with a
+        // higher one, abstaining while it catches up. A lower epoch is a late answer of a life
+        // whose storage is gone: what it acknowledged no longer holds (strict seed 9206664).
+        if !progress.observe_epoch(epoch) {
             return;
-        }
-        match progress.epoch {
-            Some(known) if known != epoch => {
-                if vote != Vote::Abstained {
-                    // A late answer of an earlier life, which has since lost its storage: what
-                    // it acknowledged is gone. (A member restarted on its storage keeps its
-                    // epoch; a new one catches up, and abstains, first.)
-                    return;
-                }
-                // A new life, catching up: nothing of what we counted for the old one holds.
-                progress.adopt_epoch(epoch);
-            }
-            Some(_) => {}
-            None => progress.epoch = Some(epoch),
         }
         progress.recent_active = true;
         progress.acked_seq = progress.acked_seq.max(seq);

@@ -5,7 +5,6 @@
 
 mod client;
 pub use client::MAX_FORWARDED_READS;
-pub use leader::MAX_GONE_EPOCHS;
 mod election;
 mod fetch;
 mod follower;
@@ -120,7 +119,7 @@ pub struct Engine<Id, C> {
     /// This life's random part of the amnesia round jump (see `rejoin::AMNESIA_ROUND_SPREAD`).
     amnesia_spread: u64,
     /// The storage epoch this life gives storage it begins after a loss (`HardState::epoch`;
-    /// random, never 0).
+    /// never 0, higher than any earlier life's: see `Engine::with_life_epoch`).
     life_epoch: u64,
     /// Yielding to a stronger committed history that conflicts with ours (dynamic mode).
     yielding: Option<Yield<Id>>,
@@ -193,7 +192,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             lost_storage: hard_state.catching_up || hard_state.lost_storage,
             amnesia_spread: SplitMix64::new(seed ^ rejoin::AMNESIA_SALT).next_u64()
                 % rejoin::AMNESIA_ROUND_SPREAD,
-            life_epoch: SplitMix64::new(seed ^ rejoin::EPOCH_SALT).next_u64().max(1),
+            life_epoch: rejoin::default_life_epoch(now, seed),
             bootstrap_waited: false,
             split_round: None,
             yielding: None,
@@ -343,7 +342,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let previous = self.peers.insert(peer, preference);
         let last = self.log.last_index();
         match &mut self.state {
-            RoleState::Leader(leader) => leader.add_peer(peer, last),
+            RoleState::Leader(leader) => {
+                leader
+                    .progress
+                    .entry(peer)
+                    .or_insert_with(|| Progress::new(last));
+            }
             RoleState::Candidate { .. }
                 if previous.is_none_or(|p| !p.is_voter()) && preference.is_voter() =>
             {
@@ -367,7 +371,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             self.left.insert(peer, now);
         }
         if let RoleState::Leader(leader) = &mut self.state {
-            leader.remove_peer(peer);
+            leader.progress.remove(&peer);
         }
         if self.leader == Some(peer) {
             // Forwarding into a dead bond would only time out; fail fast instead.

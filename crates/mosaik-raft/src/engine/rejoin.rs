@@ -9,6 +9,7 @@ use crate::config::PlantedBug;
 use crate::io::Output;
 use crate::message::{AppendResult, Overrule};
 use crate::rank::CommittedRank;
+use crate::rng::SplitMix64;
 use crate::types::{Cursor, Index, Instant, NodeId, Term};
 
 /// A catch-up in progress ([`Input::BeginCatchUp`](crate::Input::BeginCatchUp)).
@@ -65,8 +66,19 @@ pub(super) const AMNESIA_ROUND_SPREAD: u64 = 1 << 40;
 /// election-timeout stream (the simulator's schedules stay what they were).
 pub(super) const AMNESIA_SALT: u64 = 0xa3e5_1a00_5eed_0b11;
 
-/// Salt of the stream this life's storage epoch is drawn from (`Engine::life_epoch`).
-pub(super) const EPOCH_SALT: u64 = 0x5e0c_e90c_11fe_0a1b;
+/// Salt of the stream the random part of this life's default storage epoch is drawn from.
+const EPOCH_SALT: u64 = 0x5e0c_e90c_11fe_0a1b;
+
+/// Bits of a default storage epoch below the clock reading.
+const EPOCH_RANDOM_BITS: u32 = 20;
+
+/// The storage epoch a life uses unless the shell sets one (`Engine::with_life_epoch`): the
+/// engine's clock at its start in the high bits (a shell whose clock runs on across restarts —
+/// the simulator's, a test's — gives each later life a higher epoch), a random part below.
+pub(super) fn default_life_epoch(now: Instant, seed: u64) -> u64 {
+    let random = SplitMix64::new(seed ^ EPOCH_SALT).next_u64() >> (64 - EPOCH_RANDOM_BITS);
+    ((now.as_millis().saturating_add(1)) << EPOCH_RANDOM_BITS) | random
+}
 
 /// Most commit-weight records kept (a new one starts only when the number of voters at a commit
 /// changes, so this is plenty; beyond it the oldest are merged, keeping the larger weight).
@@ -97,6 +109,21 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// A voter by configuration and catch-up state, before the strict-mode voter cap.
     pub(super) fn may_vote(&self) -> bool {
         self.config.preference.is_voter() && self.catch_up.is_none()
+    }
+
+    /// Sets the storage epoch this life gives storage it begins after a loss
+    /// ([`Input::BeginCatchUp`](crate::Input::BeginCatchUp), `HardState::epoch`). **It must be
+    /// higher than the epoch of every earlier life of this member**: a leader counts the
+    /// highest epoch it heard from a follower and ignores lower ones as late answers of lives
+    /// whose storage is gone. A clock reading at start does it (the shell uses microseconds
+    /// since the Unix epoch). Without this call the epoch is the engine's clock at
+    /// [`Engine::new`] in milliseconds, shifted up, with a random part: ordered for shells
+    /// whose clock runs on across restarts (tests, simulators). 0 is raised to 1 (0 means
+    /// storage that never replaced a lost one).
+    #[must_use]
+    pub fn with_life_epoch(mut self, epoch: u64) -> Self {
+        self.life_epoch = epoch.max(1);
+        self
     }
 
     /// True while a catch-up begun by `Input::BeginCatchUp` runs (this node acts as an observer).

@@ -155,13 +155,17 @@ impl Cluster {
         }
         node.incarnation += 1;
         let engine_seed = seed ^ (id << 40) ^ (node.incarnation << 52) ^ 0x5eed;
-        node.engine = Some(Engine::new(
-            id,
-            node.config.clone(),
-            node.disk.restored(),
-            now,
-            engine_seed,
-        ));
+        // Each life's storage epoch above every earlier one's, as the real shell's clock gives.
+        node.engine = Some(
+            Engine::new(
+                id,
+                node.config.clone(),
+                node.disk.restored(),
+                now,
+                engine_seed,
+            )
+            .with_life_epoch((node.incarnation << 32) | id),
+        );
         node.store = node.disk.snapshot.clone();
         node.role_seen = Role::Follower;
         node.catch_up = lost.then_some(CatchUp {

@@ -81,6 +81,28 @@ impl Local {
             Self::Sim(node) => node.engine_seed(),
         }
     }
+
+    /// The storage epoch this process gives a group's storage if it begins
+    /// empty (`Engine::with_life_epoch`): it must exceed every earlier
+    /// life's, so the wall clock in microseconds in production (a leader
+    /// ignores a follower's answers of a lower epoch than the highest it
+    /// heard as late ones of a lost life; a clock stepped back only delays
+    /// the new life until the next leader), with a random tie-break below;
+    /// in the simulator the incarnation number, which is deterministic.
+    pub(crate) fn life_epoch(&self) -> u64 {
+        match self {
+            Self::Iroh(_) => {
+                let micros = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| {
+                        u64::try_from(d.as_micros()).unwrap_or(u64::MAX >> 12)
+                    });
+                (micros.min(u64::MAX >> 12) << 12) | (rand::random::<u64>() & 0xfff)
+            }
+            #[cfg(feature = "runtime-sim")]
+            Self::Sim(node) => node.life_epoch(),
+        }
+    }
 }
 
 /// The membership source: this node's catalog of peers.

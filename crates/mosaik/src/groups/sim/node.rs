@@ -109,6 +109,12 @@ impl Node {
         lock(&self.rng).next_u64()
     }
 
+    /// Grows with every incarnation of the slot (see `Transport::life_epoch`);
+    /// drawn from no random stream, so the simulated schedules stay as they were.
+    pub(crate) fn life_epoch(&self) -> u64 {
+        ((self.incarnation + 1) << 32) | self.slot as u64
+    }
+
     pub(crate) fn catalog(&self) -> Catalog {
         self.catalog.borrow().clone()
     }

@@ -238,7 +238,8 @@ where
             restored,
             mosaik_raft::Instant::ZERO,
             local.engine_seed(),
-        );
+        )
+        .with_life_epoch(local.life_epoch());
         let (events_tx, mut events) = mpsc::channel(EVENT_QUEUE);
         // unbounded: one snapshot encode runs per generation and a generation
         // ends only with a snapshot install (a whole transfer), so it holds at
