@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Cluster, fast_config};
-use mosaik_raft::{CommittedRank, Cursor, Entry, Index, Input, Message, Term};
+use mosaik_raft::{CommittedRank, Cursor, Entry, Index, Input, MAX_ROUND, Message, Term};
 
 fn append_entries(
     term: Term<u64>,
@@ -52,4 +52,60 @@ fn entries_with_decreasing_or_future_terms_are_dropped() {
     let good = append_entries(term, Cursor::zero(), vec![Entry::noop(term)]);
     cluster.input(1, Input::Message { from: 2, msg: good });
     assert_eq!(cluster.engine(1).last_log(), Cursor::new(term, Index(1)));
+}
+
+/// A round past `MAX_ROUND` is dropped from every message that carries one: adopting it would
+/// push the member's next campaign past `u64::MAX`. The group keeps electing and committing.
+#[test]
+fn rounds_past_the_limit_are_dropped() {
+    let mut cluster = Cluster::new(3, &fast_config(), 6);
+    let leader = cluster.wait_for_leader();
+    let victim = *cluster
+        .ids()
+        .iter()
+        .find(|id| **id != leader)
+        .expect("a follower");
+    let peer = *cluster
+        .ids()
+        .iter()
+        .find(|id| **id != leader && **id != victim)
+        .expect("a third member");
+    let huge = Term::new(u64::MAX - 1, peer);
+    let messages = [
+        Message::RequestVote {
+            term: huge,
+            candidate: peer,
+            log_position: Cursor::zero(),
+            rank: CommittedRank::zero(),
+            pre_vote: false,
+        },
+        Message::TermAnswer {
+            term: huge,
+            epoch: 0,
+            voter: true,
+            catching_up: false,
+        },
+        Message::AppendEntries {
+            term: huge,
+            leader: peer,
+            prev_log_position: Cursor::zero(),
+            entries: vec![],
+            leader_commit: Index::ZERO,
+            rank: CommittedRank::zero(),
+            overrule: None,
+            seq: 0,
+            epoch: 0,
+        },
+    ];
+    for msg in messages {
+        cluster.input(victim, Input::Message { from: peer, msg });
+        assert!(cluster.engine(victim).term().round() <= MAX_ROUND);
+    }
+    // Leadership moves on normally: the victim campaigns and wins when the leader goes.
+    cluster.crash(leader);
+    assert!(cluster.run_until(std::time::Duration::from_secs(5), |c| {
+        c.leaders().iter().any(|id| *id != leader)
+    }));
+    let new_leader = cluster.leader().expect("a new leader");
+    assert!(cluster.engine(new_leader).term().round() < 10);
 }

@@ -60,7 +60,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// whether a quorum would vote for it (term untouched, nothing persisted); the real election
     /// follows if so.
     fn start_campaign(&mut self, pre_vote: bool) {
-        let ballot = Term::new(self.hard.term.round() + 1 + self.round_skip(), self.id);
+        let round = (self.hard.term.round())
+            .saturating_add(1)
+            .saturating_add(self.round_skip());
+        let ballot = Term::new(round, self.id);
         if !pre_vote {
             self.hard.term = ballot;
             self.hard.vote = Some(self.id);

@@ -53,6 +53,11 @@ enum RoleState<Id> {
 /// member; a member replaced for good frees its place after this long.
 pub const LEFT_VOTER_TIMEOUTS: u32 = 100;
 
+/// The highest ballot round a message may carry; messages beyond it are dropped. Correct
+/// members stay far below: a campaign adds one round, a member that lost its storage adds at
+/// most about 2^41 once per loss (see the amnesia jump), so millions of losses fit.
+pub const MAX_ROUND: u64 = 1 << 62;
+
 /// A pure, deterministic consensus engine for one group member.
 ///
 /// Feed it [`Input`]s with [`handle`](Engine::handle), drain [`Output`]s with
@@ -262,6 +267,11 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     }
 
     fn on_message(&mut self, from: Id, msg: Message<Id, C>) {
+        if msg.term().is_some_and(|term| term.round() > MAX_ROUND) {
+            // No correct member gets near it; adopting it would let a peer holding the group key
+            // push every member's next campaign past `u64::MAX`.
+            return;
+        }
         match msg {
             Message::AppendEntries {
                 term,
