@@ -256,3 +256,76 @@ fn the_amnesia_jump_survives_a_crash_after_the_catch_up() {
         assert!(rounds.insert(round), "round {round} led by two lives");
     }
 }
+
+/// Dynamic mode: a leader outranked by a follower's contest steps down and yields; a stronger
+/// history's contest that arrives after it stepped down (an answer to the same term) raises
+/// what it yields to. Else it backs only the weaker history, which itself yields to the
+/// stronger one, and no history can gather a quorum (dynamic seed 15023231).
+#[test]
+fn a_later_stronger_contest_raises_what_a_deposed_leader_yields_to() {
+    use mosaik_raft::{AppendResult, CommittedRank, Cursor, Message, Term, Vote};
+    let mut cluster = Cluster::new(3, &fast_config(), 12);
+    let leader = cluster.wait_for_leader();
+    cluster.auto_deliver = false;
+    let term = cluster.engine(leader).term();
+    let others: Vec<Id> = cluster
+        .ids()
+        .into_iter()
+        .filter(|id| *id != leader)
+        .collect();
+    let (weak, strong) = (others[0], others[1]);
+    let conflict = cluster.engine(leader).last_log().index.next();
+    let contest = |from: Id, weight, round, index| Input::Message {
+        from,
+        msg: Message::AppendEntriesResponse {
+            term,
+            seq: 0,
+            result: AppendResult::Diverged {
+                rank: CommittedRank {
+                    weight,
+                    commit: Cursor::new(Term::new(round, from), Index(index)),
+                },
+                conflict,
+            },
+            vote: Vote::Granted,
+            epoch: 0,
+        },
+    };
+    // A lone member's history (weight 1, a late round) contests first: the leader yields to it.
+    cluster.input(leader, contest(weak, 1, 1_000, conflict.0 + 5));
+    assert!(!cluster.engine(leader).is_leader());
+    // Then the history four members committed contests the same term.
+    cluster.input(leader, contest(strong, 4, term.round(), conflict.0 + 9));
+    // A candidate of the stronger history asks for a pre-vote: granted.
+    cluster.drop_where(|_| true);
+    cluster.input(
+        leader,
+        Input::Message {
+            from: strong,
+            msg: Message::RequestVote {
+                term: Term::new(term.round() + 1, strong),
+                candidate: strong,
+                log_position: Cursor::new(term, conflict),
+                rank: CommittedRank {
+                    weight: 1,
+                    commit: Cursor::new(Term::new(term.round(), strong), Index(conflict.0 + 9)),
+                },
+                pre_vote: true,
+            },
+        },
+    );
+    let granted = cluster.queue.values().any(|f| {
+        f.to == strong
+            && matches!(
+                f.msg,
+                Message::RequestVoteResponse {
+                    vote: Vote::Granted,
+                    ..
+                }
+            )
+    });
+    assert!(
+        granted,
+        "the deposed leader still backs only the weaker history"
+    );
+}
