@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Cluster, Cmd, Id, fast_config};
-use mosaik_raft::{AppendResult, Index, Input, Message, Vote};
+use mosaik_raft::{AppendResult, Index, Input, Message, Term, Vote};
 
 /// A 3-member cluster that committed two writes, then had every member cut off from the others
 /// (no unbonding): the cluster, its leader and one follower.
@@ -23,7 +23,7 @@ fn cut_off_after_two_writes(seed: u64) -> (Cluster, Id, Id) {
 /// `follower`'s answer in `term` to the leader: `result`, with its vote and storage epoch.
 fn answer_from(
     follower: Id,
-    term: mosaik_raft::Term<Id>,
+    term: Term<Id>,
     result: AppendResult<Id>,
     (vote, epoch): (Vote, u64),
 ) -> Input<Id, Cmd> {
@@ -39,6 +39,67 @@ fn answer_from(
     }
 }
 
+/// `cut_off_after_two_writes`, then a third entry the leader alone holds, and the follower
+/// restarted empty (catching up, with a storage epoch of its own). Answers of any of the
+/// follower's lives are fed to the leader by hand.
+struct Loss {
+    cluster: Cluster,
+    leader: Id,
+    follower: Id,
+    /// The entry only the leader holds.
+    entry: Index,
+    term: Term<Id>,
+    /// The new life's storage epoch.
+    epoch: u64,
+}
+
+impl Loss {
+    fn new(seed: u64) -> Self {
+        let (mut cluster, leader, follower) = cut_off_after_two_writes(seed);
+        cluster.propose(leader, vec![3]);
+        let entry = cluster.engine(leader).last_log().index;
+        assert!(cluster.engine(leader).commit_index() < entry);
+        let term = cluster.engine(leader).term();
+        cluster.restart_empty(follower, true);
+        let epoch = cluster.engine(follower).hard_state().epoch;
+        Loss {
+            cluster,
+            leader,
+            follower,
+            entry,
+            term,
+            epoch,
+        }
+    }
+
+    /// The follower's life of storage epoch `epoch` answers the leader.
+    fn answer(&mut self, result: AppendResult<Id>, vote: Vote, epoch: u64) {
+        let input = answer_from(self.follower, self.term, result, (vote, epoch));
+        self.cluster.input(self.leader, input);
+    }
+
+    /// What a life that holds nothing of the entry answers.
+    fn behind(&self) -> AppendResult<Id> {
+        AppendResult::Conflict {
+            rejected_prev: self.entry,
+            hint: Index(1),
+            conflict_term: None,
+        }
+    }
+
+    /// What a life that holds the entry answers.
+    fn holds(&self) -> AppendResult<Id> {
+        AppendResult::Success {
+            match_index: self.entry,
+        }
+    }
+
+    /// Whether the leader committed the entry.
+    fn committed(&self) -> bool {
+        self.cluster.engine(self.leader).commit_index() >= self.entry
+    }
+}
+
 /// A follower acknowledged an entry, then lost its storage; the acknowledgement of its earlier
 /// life reaches the leader only after the new life answered. Counting it would commit an entry
 /// the leader alone holds, and the new life could then elect a leader without it (simulator,
@@ -46,43 +107,18 @@ fn answer_from(
 /// the earlier life's answers.
 #[test]
 fn a_late_acknowledgement_of_a_lost_life_is_not_counted() {
-    let (mut cluster, leader, follower) = cut_off_after_two_writes(21);
-    // The next entry stays on the leader alone.
-    cluster.propose(leader, vec![3]);
-    let entry = cluster.engine(leader).last_log().index;
-    assert!(cluster.engine(leader).commit_index() < entry);
-    let term = cluster.engine(leader).term();
-    cluster.restart_empty(follower, true);
-    let epoch = cluster.engine(follower).hard_state().epoch;
+    let mut loss = Loss::new(21);
+    let epoch = loss.epoch;
     assert_ne!(
         epoch, 0,
         "a storage begun after a loss has an epoch of its own"
     );
-    let answer = |result, vote, epoch| answer_from(follower, term, result, (vote, epoch));
-    // The new life, catching up, answers first (it holds nothing).
-    cluster.input(
-        leader,
-        answer(
-            AppendResult::Conflict {
-                rejected_prev: entry,
-                hint: Index(1),
-                conflict_term: None,
-            },
-            Vote::Abstained,
-            epoch,
-        ),
-    );
-    // Then the earlier life's acknowledgement of the entry arrives.
-    cluster.input(
-        leader,
-        answer(
-            AppendResult::Success { match_index: entry },
-            Vote::Granted,
-            0,
-        ),
-    );
+    // The new life, catching up, answers first (it holds nothing); then the earlier life's
+    // acknowledgement of the entry arrives.
+    loss.answer(loss.behind(), Vote::Abstained, epoch);
+    loss.answer(loss.holds(), Vote::Granted, 0);
     assert!(
-        cluster.engine(leader).commit_index() < entry,
+        !loss.committed(),
         "the leader counted an acknowledgement of a lost life"
     );
 }
@@ -92,35 +128,18 @@ fn a_late_acknowledgement_of_a_lost_life_is_not_counted() {
 /// caught up and acknowledged before losing its storage once more) would count.
 #[test]
 fn a_life_two_losses_back_is_not_adopted_again() {
-    let (mut cluster, leader, follower) = cut_off_after_two_writes(22);
-    cluster.propose(leader, vec![3]);
-    let entry = cluster.engine(leader).last_log().index;
-    let term = cluster.engine(leader).term();
-    cluster.restart_empty(follower, true);
-    let epoch = cluster.engine(follower).hard_state().epoch;
+    let mut loss = Loss::new(22);
+    let epoch = loss.epoch;
     let earlier = epoch - 0x5555; // the life between the first loss and this one
-    let answer = |result, vote, epoch| answer_from(follower, term, result, (vote, epoch));
-    let behind = || AppendResult::Conflict {
-        rejected_prev: entry,
-        hint: Index(1),
-        conflict_term: None,
-    };
     // The earlier life, catching up, then this one, catching up: each has a higher epoch than
     // the one before, and the leader adopts it.
-    cluster.input(leader, answer(behind(), Vote::Abstained, earlier));
-    cluster.input(leader, answer(behind(), Vote::Abstained, epoch));
+    loss.answer(loss.behind(), Vote::Abstained, earlier);
+    loss.answer(loss.behind(), Vote::Abstained, epoch);
     // Late: the earlier life's catch-up answer, then its acknowledgement of the entry.
-    cluster.input(leader, answer(behind(), Vote::Abstained, earlier));
-    cluster.input(
-        leader,
-        answer(
-            AppendResult::Success { match_index: entry },
-            Vote::Granted,
-            earlier,
-        ),
-    );
+    loss.answer(loss.behind(), Vote::Abstained, earlier);
+    loss.answer(loss.holds(), Vote::Granted, earlier);
     assert!(
-        cluster.engine(leader).commit_index() < entry,
+        !loss.committed(),
         "the leader counted an acknowledgement of a life two losses back"
     );
 }
@@ -168,23 +187,12 @@ fn a_catch_up_counts_only_announcements_to_its_own_epoch() {
 /// while abstaining: the leader commits them at once, not only with its next entry.
 #[test]
 fn a_caught_up_life_counts_at_once_for_what_it_holds() {
-    let (mut cluster, leader, follower) = cut_off_after_two_writes(24);
-    cluster.propose(leader, vec![3]);
-    let entry = cluster.engine(leader).last_log().index;
-    let term = cluster.engine(leader).term();
-    cluster.restart_empty(follower, true);
-    let epoch = cluster.engine(follower).hard_state().epoch;
-    let holds = || AppendResult::Success { match_index: entry };
-    cluster.input(
-        leader,
-        answer_from(follower, term, holds(), (Vote::Abstained, epoch)),
-    );
-    assert!(cluster.engine(leader).commit_index() < entry, "abstained");
-    cluster.input(
-        leader,
-        answer_from(follower, term, holds(), (Vote::Granted, epoch)),
-    );
-    assert_eq!(cluster.engine(leader).commit_index(), entry);
+    let mut loss = Loss::new(24);
+    let epoch = loss.epoch;
+    loss.answer(loss.holds(), Vote::Abstained, epoch);
+    assert!(!loss.committed(), "abstained");
+    loss.answer(loss.holds(), Vote::Granted, epoch);
+    assert!(loss.committed());
 }
 
 /// A re-bond starts the follower's progress afresh, and a late abstaining answer of an earlier
@@ -193,38 +201,26 @@ fn a_caught_up_life_counts_at_once_for_what_it_holds() {
 /// the term (simulator, strict seed 19034789).
 #[test]
 fn a_late_answer_of_an_earlier_life_is_ignored_after_a_rebond() {
-    let (mut cluster, leader, follower) = cut_off_after_two_writes(25);
-    cluster.propose(leader, vec![3]);
-    let entry = cluster.engine(leader).last_log().index;
-    let term = cluster.engine(leader).term();
-    cluster.restart_empty(follower, true);
-    let epoch = cluster.engine(follower).hard_state().epoch;
+    let mut loss = Loss::new(25);
+    let epoch = loss.epoch;
     let earlier = epoch - 0x77; // a life that was catching up when it was lost
-    let answer = |result, vote, epoch| answer_from(follower, term, result, (vote, epoch));
-    let behind = || AppendResult::Conflict {
-        rejected_prev: entry,
-        hint: Index(1),
-        conflict_term: None,
-    };
-    cluster.input(leader, answer(behind(), Vote::Abstained, earlier));
+    loss.answer(loss.behind(), Vote::Abstained, earlier);
     // The bond is replaced; the new life answers on the new one, then the earlier life's late
     // answer arrives.
-    cluster.input(leader, Input::PeerUnbonded { peer: follower });
+    let (leader, follower) = (loss.leader, loss.follower);
+    loss.cluster
+        .input(leader, Input::PeerUnbonded { peer: follower });
     let preference = mosaik_raft::LeadershipPreference::Normal;
-    cluster.input(
-        leader,
-        Input::PeerBonded {
-            peer: follower,
-            preference,
-        },
-    );
-    cluster.input(leader, answer(behind(), Vote::Abstained, epoch));
-    cluster.input(leader, answer(behind(), Vote::Abstained, earlier));
-    let holds = AppendResult::Success { match_index: entry };
-    cluster.input(leader, answer(holds, Vote::Granted, epoch));
-    assert_eq!(
-        cluster.engine(leader).commit_index(),
-        entry,
+    let bonded = Input::PeerBonded {
+        peer: follower,
+        preference,
+    };
+    loss.cluster.input(leader, bonded);
+    loss.answer(loss.behind(), Vote::Abstained, epoch);
+    loss.answer(loss.behind(), Vote::Abstained, earlier);
+    loss.answer(loss.holds(), Vote::Granted, epoch);
+    assert!(
+        loss.committed(),
         "the current life's acknowledgement was ignored"
     );
 }
@@ -235,19 +231,15 @@ fn a_late_answer_of_an_earlier_life_is_ignored_after_a_rebond() {
 /// good when only an abstaining answer could introduce a new life).
 #[test]
 fn a_new_life_caught_up_elsewhere_is_counted() {
-    let (mut cluster, leader, follower) = cut_off_after_two_writes(26);
-    let term = cluster.engine(leader).term();
-    let before = cluster.engine(leader).progress().expect("leads")[&follower].epoch;
-    assert_eq!(before, Some(0), "the first life's storage epoch");
-    cluster.propose(leader, vec![3]);
-    let entry = cluster.engine(leader).last_log().index;
-    cluster.restart_empty(follower, true);
-    let epoch = cluster.engine(follower).hard_state().epoch;
-    assert!(epoch > 0);
-    let holds = AppendResult::Success { match_index: entry };
-    cluster.input(
-        leader,
-        answer_from(follower, term, holds, (Vote::Granted, epoch)),
+    let mut loss = Loss::new(26);
+    let progress = loss.cluster.engine(loss.leader).progress().expect("leads");
+    assert_eq!(
+        progress[&loss.follower].epoch,
+        Some(0),
+        "the first life's storage epoch"
     );
-    assert_eq!(cluster.engine(leader).commit_index(), entry);
+    let epoch = loss.epoch;
+    assert!(epoch > 0);
+    loss.answer(loss.holds(), Vote::Granted, epoch);
+    assert!(loss.committed());
 }
