@@ -245,26 +245,6 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         20_014_897,
         "a new life that caught up elsewhere was never counted",
     ),
-    // Engine: after a heal a leader outranked by a lone member's contest stepped down and
-    // yielded to it, and ignored the stronger history's contest that came next (no longer
-    // leading); that lone member itself yielded to the stronger history, whose candidates the
-    // first one then refused: no history gathered a quorum.
-    (
-        Mode::Dynamic,
-        5,
-        15_023_231,
-        "a deposed leader yielded to a weaker history",
-    ),
-    // Engine, found on the way to the fix above: a first version ran the whole contest again
-    // for every late contest, so a follower's repeated contests of one term kept extending the
-    // deposed leader's yield and no leader held on. Only a stronger history raises the yield
-    // now, without extending it.
-    (
-        Mode::Dynamic,
-        3,
-        24_020_774,
-        "late contests kept extending a yield",
-    ),
 ];
 
 #[test]

@@ -250,17 +250,6 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             return;
         }
         let (last, base) = (self.log.last_index(), self.log.base().index);
-        if let AppendResult::Diverged { rank, conflict } = result
-            && term == self.hard.term
-            && self.hard.term.owner() == Some(self.id)
-            && !self.is_leader()
-        {
-            // We led this term and stepped down: the first contest that outranked us made us
-            // yield; a later one of a stronger history raises what we yield to (see
-            // `raise_yield`).
-            self.raise_yield(rank, conflict);
-            return;
-        }
         if term != self.hard.term || self.leader_progress(from).is_none() {
             return;
         }

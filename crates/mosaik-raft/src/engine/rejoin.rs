@@ -368,23 +368,6 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.leader_heard_at = None;
     }
 
-    /// A contest answering the term we led arrived after we stepped down, yielding to the
-    /// history that outranked us first: if this one's history is stronger still, we yield to
-    /// it instead (the window is not extended). Else we would back only a history that itself
-    /// yields to this one, and no history could gather a quorum (dynamic seed 15023231: yields
-    /// chained through three members). Strict mode has no merge rule.
-    pub(super) fn raise_yield(&mut self, rank: CommittedRank<Id>, conflict: Index) {
-        if self.config.is_strict() || rank <= self.committed_rank_at(conflict) {
-            return;
-        }
-        if let Some(to) = self.yields_to()
-            && rank > to
-            && let Some(yielding) = &mut self.yielding
-        {
-            yielding.to = rank;
-        }
-    }
-
     /// The history we yield to, while yielding.
     pub(super) fn yields_to(&self) -> Option<CommittedRank<Id>> {
         self.yielding.filter(|y| self.now < y.until).map(|y| y.to)
