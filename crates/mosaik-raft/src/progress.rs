@@ -73,18 +73,12 @@ impl Progress {
     /// one is a late answer of an earlier life, whose storage is gone.
     pub fn observe_epoch(&mut self, epoch: u64) -> bool {
         match self.epoch {
-            Some(known) if epoch < known => false,
-            Some(known) if epoch == known => true,
-            Some(_) => {
-                self.epoch = Some(epoch);
-                self.match_index = Index::ZERO;
-                true
-            }
-            None => {
-                self.epoch = Some(epoch);
-                true
-            }
+            Some(known) if epoch < known => return false,
+            Some(known) if epoch > known => self.match_index = Index::ZERO,
+            _ => {}
         }
+        self.epoch = Some(epoch);
+        true
     }
 
     /// Records a successful append up to `match_index`. Returns true if the match point moved.

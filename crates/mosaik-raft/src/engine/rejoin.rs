@@ -13,7 +13,7 @@ use crate::rng::SplitMix64;
 use crate::types::{Cursor, Index, Instant, NodeId, Term};
 
 /// A catch-up in progress ([`Input::BeginCatchUp`](crate::Input::BeginCatchUp)).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(super) struct CatchUp<Id> {
     /// The term (ballot) of the leader whose announcements count: only the current one. A
     /// leader of a history that later lost may have announced a commit index nobody reaches

@@ -33,7 +33,7 @@ use crate::message::Message;
 use crate::types::{Instant, NodeId, Term};
 
 /// The answers gathered during one catch-up.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(super) struct TermQuery<Id> {
     /// The voters that told us their term (answers of observers do not count: they never were
     /// part of a quorum).
