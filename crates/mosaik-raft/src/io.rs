@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::LeadershipPreference;
 use crate::log::{Entry, Log};
 use crate::message::Message;
+use crate::records::CommitRecords;
 use crate::types::{Cursor, Index, IndexRange, NodeId, RequestId, Role, Term};
 
 /// What must survive a restart: term and vote (so a node never votes twice in a round), what it
@@ -28,9 +29,9 @@ pub struct HardState<Id> {
     /// Voters the leader counted at that commit ([`CommittedRank::weight`](crate::CommittedRank)).
     pub commit_weight: u64,
     /// The highest index committed with the most voters this member knows of, and that number:
-    /// with `commit` and `commit_weight`, what a restart keeps of the commit records the merge
-    /// rule compares (a history backed by many voters and extended by few stays strong where it
-    /// was strong).
+    /// with `commit` and `commit_weight`, what a restart kept of the commit records before
+    /// `records` existed (a history backed by many voters and extended by few stays strong
+    /// where it was strong). Still written, for a hard state read back by an older build.
     pub peak: (Index, u64),
     /// A catch-up begun by [`Input::BeginCatchUp`] has not finished: a restart resumes it.
     pub catching_up: bool,
@@ -45,11 +46,16 @@ pub struct HardState<Id> {
     /// acknowledgements (of entries that life has lost) from the current one's and counts only
     /// the latter.
     pub epoch: u64,
+    /// Every commit record the member keeps (`(up to index, weight)`, oldest first; see
+    /// [`CommitRecords`]): a restart compares histories under the merge rule exactly as before
+    /// it. Empty in a hard state written before records were persisted: the restart then keeps
+    /// `peak` and the latest.
+    pub records: CommitRecords,
 }
 
 impl<Id: Copy + PartialEq> HardState<Id> {
     /// True when `self` differs from `earlier` only in what the member knows committed
-    /// (`commit`, `commit_weight`, `peak`): the record strict mode may leave unsynced until
+    /// (`commit`, `commit_weight`, `peak`, `records`): the record strict mode may leave unsynced until
     /// the next durable write (see [`Output`]'s ordering contract).
     pub fn moves_only_commit(&self, earlier: &Self) -> bool {
         (
@@ -79,6 +85,7 @@ impl<Id: Copy> Default for HardState<Id> {
             catching_up: false,
             lost_storage: false,
             epoch: 0,
+            records: CommitRecords::new(),
         }
     }
 }

@@ -256,3 +256,40 @@ fn the_amnesia_jump_survives_a_crash_after_the_catch_up() {
         assert!(rounds.insert(round), "round {round} led by two lives");
     }
 }
+
+/// A member restarted from its disk keeps every commit record, not only the peak and the
+/// latest: otherwise it judges a shared prefix differently from a member that never restarted,
+/// contests decided by which of them answers stop being transitive, and after heals with many
+/// restarts the histories took turns deposing each other for good (simulator, dynamic 5-node
+/// seeds 15012887 and 15023231).
+#[test]
+fn a_restart_from_disk_keeps_every_commit_record() {
+    let mut cluster = Cluster::new(3, &fast_config(), 17);
+    let leader = cluster.wait_for_leader();
+    let ids = cluster.ids();
+    let lagging = *ids.iter().find(|id| **id != leader).expect("a follower");
+    let follower = *ids
+        .iter()
+        .find(|id| **id != leader && **id != lagging)
+        .expect("a second follower");
+    assert_eq!(cluster.write_through_leader(&[1, 2]), vec![1, 2]);
+    // Committed by two voters while the third is cut off (unbonded: dynamic mode counts two),
+    // then by three again: records of weights 3, 2, 3.
+    cluster.partition(&[&[leader, follower], &[lagging]], true);
+    assert_eq!(cluster.write_through_leader(&[3, 4]), vec![3, 4]);
+    cluster.heal();
+    cluster.run_until(Duration::from_secs(2), |c| {
+        c.engine(lagging).commit_index() == c.engine(leader).commit_index()
+    });
+    assert_eq!(cluster.write_through_leader(&[5, 6]), vec![5, 6]);
+    cluster.run_for(Duration::from_millis(500));
+    let before = cluster.engine(follower).commit_records().to_vec();
+    let weights: Vec<u64> = before.iter().map(|(_, w)| *w).collect();
+    assert!(
+        weights.windows(3).any(|w| w[0] > w[1] && w[1] < w[2]),
+        "a weaker run between two stronger ones: {before:?}"
+    );
+    cluster.crash(follower);
+    cluster.restart(follower);
+    assert_eq!(cluster.engine(follower).commit_records(), before.as_slice());
+}

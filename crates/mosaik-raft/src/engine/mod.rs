@@ -108,7 +108,7 @@ pub struct Engine<Id, C> {
     /// Catching up after losing storage (`Input::BeginCatchUp`): an observer until caught up.
     catch_up: Option<CatchUp<Id>>,
     /// How many voters backed our committed entries: `(up to index, weight)` runs, oldest
-    /// first (see `CommittedRank`; bounded by `rejoin::MAX_WEIGHT_RECORDS`).
+    /// first (see `CommittedRank`; bounded by `MAX_COMMIT_RECORDS`).
     commit_weights: Vec<(Index, u64)>,
     /// The commit index a previous incarnation persisted (clamped to the log): entries up to it
     /// are committed even before a leader confirms it again, and the merge rule defends them.
@@ -131,9 +131,23 @@ pub struct Engine<Id, C> {
     outputs: VecDeque<Output<Id, C>>,
 }
 
-/// The commit records a restart keeps: the peak `(index, weight)` and the latest one.
+/// The commit records a restart keeps: every persisted one (`HardState::records`), or, from a
+/// hard state written before those were, the peak `(index, weight)` and the latest one.
 fn restored_weights<Id>(hard: &HardState<Id>, log_last: Index) -> Vec<(Index, u64)> {
     let commit = hard.commit.min(log_last);
+    if !hard.records.is_empty() {
+        // Every record, as the member kept them (none reaches past what it knew committed;
+        // the clamp only matters when the log's end was lost).
+        let mut records: Vec<(Index, u64)> = hard
+            .records
+            .as_slice()
+            .iter()
+            .map(|(index, weight)| ((*index).min(commit), *weight))
+            .filter(|(index, weight)| *index > Index::ZERO && *weight > 0)
+            .collect();
+        records.dedup_by_key(|(index, _)| *index);
+        return records;
+    }
     let (peak_index, peak_weight) = hard.peak;
     let peak = (peak_index.min(commit), peak_weight);
     let mut records: Vec<(Index, u64)> = [peak, (commit, hard.commit_weight)]

@@ -9,6 +9,7 @@ use crate::config::PlantedBug;
 use crate::io::Output;
 use crate::message::{AppendResult, Overrule};
 use crate::rank::CommittedRank;
+use crate::records::MAX_COMMIT_RECORDS;
 use crate::rng::SplitMix64;
 use crate::types::{Cursor, Index, Instant, NodeId, Term};
 
@@ -79,10 +80,6 @@ pub(super) fn default_life_epoch(now: Instant, seed: u64) -> u64 {
     let random = SplitMix64::new(seed ^ EPOCH_SALT).next_u64() >> (64 - EPOCH_RANDOM_BITS);
     ((now.as_millis().saturating_add(1)) << EPOCH_RANDOM_BITS) | random
 }
-
-/// Most commit-weight records kept (a new one starts only when the number of voters at a commit
-/// changes, so this is plenty; beyond it the oldest are merged, keeping the larger weight).
-const MAX_WEIGHT_RECORDS: usize = 64;
 
 /// How long a member that learned its committed history was outranked keeps yielding (refusing
 /// to campaign, voting only for the stronger history), in election timeouts. Long enough for
@@ -165,13 +162,13 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
 
     /// The commit index advanced to `index` with `weight` voters counted: entries up to it are
     /// backed by that many (a run of equal weights is one record; at most
-    /// `MAX_WEIGHT_RECORDS` are kept, the oldest merged conservatively upwards).
+    /// `MAX_COMMIT_RECORDS` are kept, the oldest merged conservatively upwards).
     pub(super) fn record_commit_weight(&mut self, index: Index, weight: u64) {
         match self.commit_weights.last_mut() {
             Some((last, w)) if *w == weight => *last = (*last).max(index),
             _ => self.commit_weights.push((index, weight)),
         }
-        if self.commit_weights.len() > MAX_WEIGHT_RECORDS {
+        if self.commit_weights.len() > MAX_COMMIT_RECORDS {
             let (_, first) = self.commit_weights.remove(0);
             let (_, second) = &mut self.commit_weights[0];
             *second = (*second).max(first);

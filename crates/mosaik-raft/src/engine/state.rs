@@ -8,6 +8,7 @@ use crate::io::Output;
 use crate::log::Payload;
 use crate::message::{Message, Vote};
 use crate::quorum::QuorumRule;
+use crate::records::CommitRecords;
 use crate::types::{Index, NodeId, Role, Term};
 
 impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
@@ -51,6 +52,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.hard.peak = self.peak_commit_weight();
         self.hard.catching_up = self.catch_up.is_some();
         self.hard.lost_storage = self.lost_storage;
+        self.hard.records = CommitRecords::from_slice(&self.commit_weights);
         let mut hard = self.hard;
         if self.config.has_bug(PlantedBug::DoubleVote) {
             hard.vote = None;

@@ -222,12 +222,26 @@ impl TermCache {
     }
 }
 
-/// A stored hard state, in the current layout or in the one written before
-/// `lost_storage` and `epoch` existed (its last two fields, so such bytes
-/// are the current layout without them): a log written by an earlier build
-/// still opens.
+/// A stored hard state, in the current layout or in one of the two written by
+/// earlier builds: without `records` (its last field), or also without
+/// `lost_storage` and `epoch` (the two before it). Each older layout is the
+/// current one cut short, so a log written by an earlier build still opens;
+/// the missing fields take their defaults (no records: a restart keeps the
+/// peak and the latest, as those builds did).
 fn decode_hard_state(bytes: &[u8]) -> Result<HardState, encoding::DecodeError> {
-    /// The layout without `lost_storage` and `epoch`.
+    /// The layout without `records`.
+    #[derive(serde::Deserialize)]
+    struct WithoutRecords {
+        term: crate::groups::Ballot,
+        vote: Option<crate::PeerId>,
+        commit: LogIndex,
+        commit_weight: u64,
+        peak: (LogIndex, u64),
+        catching_up: bool,
+        lost_storage: bool,
+        epoch: u64,
+    }
+    /// The layout without `lost_storage`, `epoch` and `records`.
     #[derive(serde::Deserialize)]
     struct WithoutLostStorage {
         term: crate::groups::Ballot,
@@ -238,6 +252,19 @@ fn decode_hard_state(bytes: &[u8]) -> Result<HardState, encoding::DecodeError> {
         catching_up: bool,
     }
     encoding::deserialize::<HardState>(bytes).or_else(|err| {
+        if let Ok(old) = encoding::deserialize::<WithoutRecords>(bytes) {
+            return Ok(HardState {
+                term: old.term,
+                vote: old.vote,
+                commit: old.commit,
+                commit_weight: old.commit_weight,
+                peak: old.peak,
+                catching_up: old.catching_up,
+                lost_storage: old.lost_storage,
+                epoch: old.epoch,
+                records: mosaik_raft::CommitRecords::new(),
+            });
+        }
         let old = encoding::deserialize::<WithoutLostStorage>(bytes).map_err(|_| err)?;
         Ok(HardState {
             term: old.term,
@@ -249,6 +276,7 @@ fn decode_hard_state(bytes: &[u8]) -> Result<HardState, encoding::DecodeError> {
             // Unknown then; the catch-up marker still implies it on restore.
             lost_storage: false,
             epoch: 0,
+            records: mosaik_raft::CommitRecords::new(),
         })
     })
 }

@@ -44,6 +44,7 @@ fn everything_flushed_survives_a_reopen() {
         catching_up: false,
         lost_storage: true,
         epoch: 9,
+        records: mosaik_raft::CommitRecords::from_slice(&[(LogIndex(2), 3), (LogIndex(4), 2)]),
     };
     let snapshot = StoredSnapshot {
         at: LogCursor::new(term, LogIndex(2)),
@@ -161,7 +162,8 @@ fn cached_ballots_match_the_full_decode() {
 }
 
 /// A hard state written before `lost_storage` and `epoch` existed still
-/// decodes, with both at their defaults; the current layout round-trips.
+/// decodes, with both at their defaults, and so does one written before
+/// `records` existed (no records); the current layout round-trips.
 #[test]
 fn a_hard_state_of_the_earlier_layout_still_decodes() {
     #[derive(serde::Serialize)]
@@ -193,12 +195,24 @@ fn a_hard_state_of_the_earlier_layout_still_decodes() {
         catching_up: true,
         lost_storage: false,
         epoch: 0,
+        records: mosaik_raft::CommitRecords::new(),
     };
     assert_eq!(decoded, expected);
-    let current = HardState {
+    // The layout written before `records` existed: the current one without them.
+    let without_records = HardState {
         lost_storage: true,
         epoch: 12_345,
         ..expected
+    };
+    let bytes = crate::primitives::encoding::serialize(&without_records);
+    let bytes = &bytes[..bytes.len() - 1]; // the empty sequence's length
+    assert_eq!(
+        super::decode_hard_state(bytes).expect("the layout without records decodes"),
+        without_records
+    );
+    let current = HardState {
+        records: mosaik_raft::CommitRecords::from_slice(&[(LogIndex(8), 4), (LogIndex(9), 3)]),
+        ..without_records
     };
     let bytes = crate::primitives::encoding::serialize(&current);
     assert_eq!(super::decode_hard_state(&bytes).expect("decodes"), current);
