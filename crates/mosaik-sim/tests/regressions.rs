@@ -245,6 +245,37 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         20_014_897,
         "a new life that caught up elsewhere was never counted",
     ),
+    // Engine: a member restarted from its disk kept only two of its commit records, so it
+    // ranked a shared prefix differently from members that never restarted; contests' verdicts
+    // stopped being transitive and after the heal the histories deposed each other for good.
+    // Every record is persisted now. (15029688 stalled under a rejected fix of the same stall.)
+    (
+        Mode::Dynamic,
+        5,
+        15_012_887,
+        "restarted members' coarse commit records: no convergence after the heal",
+    ),
+    (
+        Mode::Dynamic,
+        5,
+        15_023_231,
+        "restarted members' coarse commit records: no convergence after the heal",
+    ),
+    (
+        Mode::Dynamic,
+        5,
+        15_029_688,
+        "a chain of yields after the heal (under a rejected fix)",
+    ),
+    // Checker: a lone member elected itself on an overdue timer and, in the same step, took
+    // the later ballot of the same round from the `AppendEntries` that woke it; the election
+    // checker read the engine's term after the step and reported it leading that ballot.
+    (
+        Mode::Dynamic,
+        5,
+        30_014_683,
+        "a leader's term read after the step that moved it on",
+    ),
 ];
 
 #[test]

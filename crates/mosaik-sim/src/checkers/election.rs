@@ -13,6 +13,8 @@ use crate::harness::{Id, Out};
 pub struct ElectionSafety {
     by_term: BTreeMap<Term<Id>, Id>,
     by_round: BTreeMap<u64, Id>,
+    /// Each node's term as of its outputs so far: the last one it persisted.
+    persisted: BTreeMap<Id, Term<Id>>,
 }
 
 impl Checker for ElectionSafety {
@@ -21,11 +23,23 @@ impl Checker for ElectionSafety {
     }
 
     fn on_output(&mut self, view: &View<'_>, out: &Out) -> Result<(), String> {
+        let id = view.node.id;
+        if let Output::PersistHardState(hard) = out {
+            self.persisted.insert(id, hard.term);
+        }
         let Output::RoleChanged(Role::Leader) = out else {
             return Ok(());
         };
-        let id = view.node.id;
-        let term = view.node.engine().term();
+        // The term it leads is the one it persisted last before saying so, not the engine's
+        // term now: outputs are read after the whole step, and one step may elect a member
+        // and then, on the message that woke it, move it to a later ballot of the same round
+        // (a lone member whose election timer was overdue when an `AppendEntries` arrived:
+        // dynamic 5-node seed 30014683 reported it as leading a ballot it never led).
+        let term = self
+            .persisted
+            .get(&id)
+            .copied()
+            .unwrap_or_else(|| view.node.engine().term());
         // Terms are ballots owned by one candidate: only the owner may lead its term.
         if term.owner() != Some(id) {
             return Err(format!("leads term {term} owned by {:?}", term.owner()));
