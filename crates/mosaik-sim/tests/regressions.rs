@@ -276,6 +276,15 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         30_014_683,
         "a leader's term read after the step that moved it on",
     ),
+    // Harness: the same overdue-timer election of a lone member, where another member won the
+    // round with a majority: churn (quorums that need not intersect) was noted only for members
+    // still leading when the step ended, so the one-leader-per-round check applied.
+    (
+        Mode::Dynamic,
+        5,
+        33_011_215,
+        "a lone election not noted as churn because the step ended it",
+    ),
 ];
 
 #[test]
