@@ -240,9 +240,6 @@ impl Cluster {
                     self.carry_out(id, &held);
                 }
             }
-            if matches!(out, Output::RoleChanged(Role::Leader)) {
-                self.note_election(id);
-            }
             self.carry_out(id, &out);
             carried += 1;
         }
@@ -260,7 +257,7 @@ impl Cluster {
             }
         }
         self.model_catch_up(id);
-        self.note_quorum(id);
+        self.note_quorum(id, false);
         self.step_voters = usize::MAX;
         let engine = self.node(id).engine();
         match engine.next_deadline() {
@@ -374,7 +371,7 @@ impl Cluster {
                 detail: format!("node {id}: {detail} ({out:?})"),
             });
         }
-        self.note_quorum(id);
+        self.note_quorum(id, matches!(out, Output::RoleChanged(Role::Leader)));
         self.check(id, |checkers, view| checkers.on_output(view, out));
     }
 
@@ -385,7 +382,12 @@ impl Cluster {
 
     /// Dynamic mode: if `id` leads with voters whose majority is smaller than a majority of all
     /// members, quorums no longer intersect and the strong properties stop (`churn`).
-    fn note_quorum(&mut self, id: Id) {
+    /// `elected`: the output at hand says it became leader. That counts even if it no longer
+    /// leads: outputs are read after the whole step, and an overdue election timer fires before
+    /// the input that woke the member, which can move it to a later ballot of the same round
+    /// (dynamic 5-node seed 33011215 elected a lone member in a round another member won with a
+    /// majority, and the one-leader-per-round check took the quorums for intersecting).
+    fn note_quorum(&mut self, id: Id, elected: bool) {
         if self.strict || self.churn {
             return;
         }
@@ -393,26 +395,7 @@ impl Cluster {
             return;
         };
         let voters = engine.voters().len().min(self.step_voters);
-        if engine.is_leader() && majority(voters) < majority(self.nodes.len()) {
-            self.churn = true;
-        }
-    }
-
-    /// As `note_quorum`, for an election seen in the step's outputs, before the checkers see
-    /// it: the member may no longer lead when the step ends (an overdue election timer fires
-    /// before the input that woke it, and that input can move it to a later ballot of the same
-    /// round: dynamic 5-node seed 33011215 elected a lone member in a round another member won
-    /// with a majority, and the check for one leader per round took the quorums for
-    /// intersecting).
-    fn note_election(&mut self, id: Id) {
-        if self.strict || self.churn {
-            return;
-        }
-        let Some(engine) = self.node(id).engine.as_ref() else {
-            return;
-        };
-        let voters = engine.voters().len().min(self.step_voters);
-        if majority(voters) < majority(self.nodes.len()) {
+        if (elected || engine.is_leader()) && majority(voters) < majority(self.nodes.len()) {
             self.churn = true;
         }
     }

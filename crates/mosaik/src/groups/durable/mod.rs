@@ -114,7 +114,7 @@ impl<C: Datum + Clone> DurableStore<C> {
                     .map_err(|err| corrupt(format!("entry {index} does not decode: {err}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mirror = InMemoryLogStore::from_parts(hard, base, entries, snapshot);
+        let mirror = InMemoryLogStore::from_parts(&hard, base, entries, snapshot);
         let io = Io::start(wal, "mosaik-storage".into())?;
         Ok(Self { mirror, io, dir })
     }
@@ -229,18 +229,6 @@ impl TermCache {
 /// the missing fields take their defaults (no records: a restart keeps the
 /// peak and the latest, as those builds did).
 fn decode_hard_state(bytes: &[u8]) -> Result<HardState, encoding::DecodeError> {
-    /// The layout without `records`.
-    #[derive(serde::Deserialize)]
-    struct WithoutRecords {
-        term: crate::groups::Ballot,
-        vote: Option<crate::PeerId>,
-        commit: LogIndex,
-        commit_weight: u64,
-        peak: (LogIndex, u64),
-        catching_up: bool,
-        lost_storage: bool,
-        epoch: u64,
-    }
     /// The layout without `lost_storage`, `epoch` and `records`.
     #[derive(serde::Deserialize)]
     struct WithoutLostStorage {
@@ -251,33 +239,32 @@ fn decode_hard_state(bytes: &[u8]) -> Result<HardState, encoding::DecodeError> {
         peak: (LogIndex, u64),
         catching_up: bool,
     }
+    /// The layout without `records` (the encoding has no framing, so the
+    /// shorter layout nests).
+    #[derive(serde::Deserialize)]
+    struct WithoutRecords {
+        first: WithoutLostStorage,
+        lost_storage: bool,
+        epoch: u64,
+    }
+    let older = |old: WithoutLostStorage, lost_storage, epoch| HardState {
+        term: old.term,
+        vote: old.vote,
+        commit: old.commit,
+        commit_weight: old.commit_weight,
+        peak: old.peak,
+        catching_up: old.catching_up,
+        lost_storage,
+        epoch,
+        records: mosaik_raft::CommitRecords::new(),
+    };
     encoding::deserialize::<HardState>(bytes).or_else(|err| {
         if let Ok(old) = encoding::deserialize::<WithoutRecords>(bytes) {
-            return Ok(HardState {
-                term: old.term,
-                vote: old.vote,
-                commit: old.commit,
-                commit_weight: old.commit_weight,
-                peak: old.peak,
-                catching_up: old.catching_up,
-                lost_storage: old.lost_storage,
-                epoch: old.epoch,
-                records: mosaik_raft::CommitRecords::new(),
-            });
+            return Ok(older(old.first, old.lost_storage, old.epoch));
         }
         let old = encoding::deserialize::<WithoutLostStorage>(bytes).map_err(|_| err)?;
-        Ok(HardState {
-            term: old.term,
-            vote: old.vote,
-            commit: old.commit,
-            commit_weight: old.commit_weight,
-            peak: old.peak,
-            catching_up: old.catching_up,
-            // Unknown then; the catch-up marker still implies it on restore.
-            lost_storage: false,
-            epoch: 0,
-            records: mosaik_raft::CommitRecords::new(),
-        })
+        // `lost_storage` was unknown then; the catch-up marker still implies it on restore.
+        Ok(older(old, false, 0))
     })
 }
 

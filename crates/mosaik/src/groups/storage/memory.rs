@@ -42,13 +42,13 @@ impl<C> Default for InMemoryLogStore<C> {
 impl<C> InMemoryLogStore<C> {
     /// A store holding what a durable store recovered.
     pub(crate) fn from_parts(
-        hard: HardState,
+        hard: &HardState,
         base: LogCursor,
         entries: Vec<LogEntry<C>>,
         snapshot: Option<StoredSnapshot>,
     ) -> Self {
         Self {
-            hard,
+            hard: *hard,
             base,
             entries,
             snapshot,
