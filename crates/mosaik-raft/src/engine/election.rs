@@ -158,10 +158,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let ours = self.hard.term;
         if pre_vote {
             // Nothing changes here: answer as we would vote in that round, were it to start.
-            let up_to_date = self
-                .yield_vote(&rank)
-                .unwrap_or_else(|| !log_position.is_behind(&self.log.last()));
-            let vote = if !self.is_voter() {
+            let survivor = self.sole_survivor() == Some(candidate);
+            let up_to_date = survivor
+                || self
+                    .yield_vote(&rank)
+                    .unwrap_or_else(|| !log_position.is_behind(&self.log.last()));
+            let vote = if !self.is_voter() && !survivor {
                 Vote::Abstained
             } else if !self.holds_voter_place(candidate) {
                 Vote::Denied
@@ -244,21 +246,25 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         log_position: Cursor<Id>,
         rank: &CommittedRank<Id>,
     ) -> Vote {
-        if !self.is_voter() {
-            return Vote::Abstained;
-        }
         let Some(candidate) = term.owner() else {
             return Vote::Denied;
         };
+        // A member catching up votes only for the sole survivor (see `sole_survivor`), whatever
+        // its own partial log holds: that log is no witness.
+        let survivor = self.sole_survivor() == Some(candidate);
+        if !self.is_voter() && !survivor {
+            return Vote::Abstained;
+        }
         if !self.holds_voter_place(candidate) {
             return Vote::Denied; // strict mode: a member past the voter cap never leads
         }
         let free = self.hard.vote.is_none_or(|vote| vote == candidate);
         // Someone else already won this round and we follow it: C cannot win the round.
         let following_other = self.leader.is_some_and(|leader| leader != candidate);
-        let up_to_date = self
-            .yield_vote(rank)
-            .unwrap_or_else(|| !log_position.is_behind(&self.log.last()));
+        let up_to_date = survivor
+            || self
+                .yield_vote(rank)
+                .unwrap_or_else(|| !log_position.is_behind(&self.log.last()));
         if !free && !following_other && up_to_date {
             self.lost_split(term);
         }

@@ -31,7 +31,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let leader_placed = self
             .leader
             .is_none_or(|leader| self.holds_voter_place(leader));
-        if self.is_voter() && leader_placed {
+        // While catching up, our acknowledgements count for the sole survivor we elected: no
+        // other member holds anything committed, and its noop must commit for us to catch up.
+        let for_survivor = self.leader.is_some() && self.leader == self.sole_survivor();
+        if (self.is_voter() || for_survivor) && leader_placed {
             Vote::Granted
         } else {
             Vote::Abstained

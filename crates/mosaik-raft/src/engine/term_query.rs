@@ -24,7 +24,7 @@
 //! when fewer than `min_quorum` of them are voters (two of three members wiped at once: the
 //! runtime simulator's strict seeds 3100070 and 3100159 waited for each other for good).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
 use super::Engine;
@@ -42,6 +42,9 @@ pub(super) struct TermQuery<Id> {
     blank: BTreeSet<Id>,
     /// When the voters that did not answer are asked again.
     due: Instant,
+    /// Once the terms are heard and no leader is known: the latest poll of every place, each
+    /// member that answered it and whether it answered as a voter (see `sole_survivor`).
+    poll: BTreeMap<Id, bool>,
 }
 
 impl<Id> Default for TermQuery<Id> {
@@ -50,6 +53,7 @@ impl<Id> Default for TermQuery<Id> {
             answered: BTreeSet::new(),
             blank: BTreeSet::new(),
             due: Instant::ZERO,
+            poll: BTreeMap::new(),
         }
     }
 }
@@ -79,17 +83,42 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         })
     }
 
-    /// The next time unanswered voters are asked again, while answers are missing.
+    /// Strict mode, while catching up with no leader known: the one member that can still
+    /// lead, if every place a strict group has for the others answered the latest poll and
+    /// exactly one of them as a voter (all the others lost their storage too). It holds all
+    /// that survives of what was committed, and any later commit needs it, so a catch-up may
+    /// take it as leader. Without this the wiped members wait for a leader and the survivor,
+    /// alone short of a quorum, waits for their votes, for good (runtime simulator, strict vec
+    /// seeds 3700306 and 3700242: two of three members wiped while the third did not lead). So
+    /// we vote for it and for nobody else, and our acknowledgements count for it.
+    pub(super) fn sole_survivor(&self) -> Option<Id> {
+        let needed = self.terms_needed();
+        let poll = &self.catch_up.as_ref()?.terms.poll;
+        let mut voters = poll.iter().filter(|(_, voter)| **voter).map(|(id, _)| *id);
+        let survivor = voters.next()?;
+        let all_places = poll.len() >= (2 * needed).saturating_sub(2);
+        (needed > 1 && all_places && voters.next().is_none()).then_some(survivor)
+    }
+
+    /// The next time unanswered voters are asked again, while answers are missing, or the
+    /// next poll is due.
     pub(super) fn term_query_deadline(&self) -> Option<Instant> {
         let catch_up = self.catch_up.as_ref()?;
-        (!self.terms_heard()).then_some(catch_up.terms.due)
+        (!self.terms_heard() || self.polls()).then_some(catch_up.terms.due)
+    }
+
+    /// Whether a catch-up polls every place (terms heard, no leader known, strict mode).
+    fn polls(&self) -> bool {
+        self.catch_up.is_some() && self.terms_needed() > 1 && self.leader.is_none()
     }
 
     /// Asks every bonded peer that has not answered as a voter, once due (every heartbeat
     /// interval: a query or its answer may be lost, and a peer still catching up answers as an
-    /// observer until it is done).
+    /// observer until it is done). Once the terms are heard and while no leader is known, asks
+    /// every peer again each interval, for `sole_survivor`'s poll.
     pub(super) fn query_terms(&mut self) {
-        if self.terms_heard() {
+        let polls = self.terms_heard() && self.polls();
+        if self.terms_heard() && !polls {
             return;
         }
         let next = self.now + self.config.heartbeat_interval;
@@ -100,6 +129,14 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             return;
         }
         catch_up.terms.due = next;
+        if polls {
+            catch_up.terms.poll.clear();
+            let peers: Vec<Id> = self.peers.keys().copied().collect();
+            for peer in peers {
+                self.ask_term(peer);
+            }
+            return;
+        }
         // Members that answered while catching up are asked again: they may be voters by now.
         let pending: Vec<Id> = (self.peers.keys())
             .filter(|peer| !catch_up.terms.answered.contains(peer))
@@ -153,6 +190,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let Some(catch_up) = self.catch_up.as_mut() else {
             return;
         };
+        if voter || catching_up {
+            catch_up.terms.poll.insert(from, voter);
+        }
         if !voter {
             if catching_up && !catch_up.terms.answered.contains(&from) {
                 catch_up.terms.blank.insert(from);
