@@ -195,17 +195,14 @@ fn two_wiped_members_of_three_catch_up_from_the_survivor() {
     }));
 }
 
-/// The leader and a follower of three lose their storage while the third member follows: it
-/// alone is no quorum, and the wiped members wait for a leader to catch up from. Once every
-/// other place answered their poll and only it as a voter, they vote for it (and for nobody
-/// else), their acknowledgements count for it, it leads, and both catch up from it (runtime
-/// simulator, strict vec seeds 3700306 and 3700242, which waited for good).
-#[test]
-fn two_wiped_members_of_three_elect_the_survivor_that_did_not_lead() {
-    let mut cluster = Cluster::new(3, &fast_config().with_min_quorum(Some(2)), 21);
+/// A strict 3-member group that committed `writes`, then lost the storage of its leader and of
+/// one follower while the third member follows: the cluster, the two wiped members and the
+/// survivor.
+fn leader_and_follower_wiped(seed: u64, writes: &[u64]) -> (Cluster, [Id; 2], Id) {
+    let mut cluster = Cluster::new(3, &fast_config().with_min_quorum(Some(2)), seed);
     cluster.check_committed = false; // two copies of three lost: what only they held may go
     let leader = cluster.wait_for_leader();
-    assert_eq!(cluster.write_through_leader(&[1, 2]), vec![1, 2]);
+    assert_eq!(cluster.write_through_leader(writes), writes.to_vec());
     let ids = cluster.ids();
     let follower = *ids.iter().find(|id| **id != leader).expect("a follower");
     let survivor = *ids
@@ -214,14 +211,23 @@ fn two_wiped_members_of_three_elect_the_survivor_that_did_not_lead() {
         .expect("a third member");
     cluster.restart_empty(follower, true);
     cluster.restart_empty(leader, true);
+    (cluster, [leader, follower], survivor)
+}
+
+/// The leader and a follower of three lose their storage while the third member follows: it
+/// alone is no quorum, and the wiped members wait for a leader to catch up from. Once every
+/// other place answered their poll and only it as a voter, they vote for it (and for nobody
+/// else), their acknowledgements count for it, it leads, and both catch up from it (runtime
+/// simulator, strict vec seeds 3700306 and 3700242, which waited for good).
+#[test]
+fn two_wiped_members_of_three_elect_the_survivor_that_did_not_lead() {
+    let (mut cluster, wiped, survivor) = leader_and_follower_wiped(21, &[1, 2]);
     assert!(
         cluster.run_until(Duration::from_secs(5), |c| c.engine(survivor).is_leader()),
         "the survivor leads"
     );
     assert!(cluster.run_until(Duration::from_secs(5), |c| {
-        [leader, follower]
-            .iter()
-            .all(|id| !c.engine(*id).is_catching_up())
+        wiped.iter().all(|id| !c.engine(*id).is_catching_up())
     }));
     assert_eq!(cluster.write_through_leader(&[3]), vec![3]);
     assert!(cluster.run_until(Duration::from_secs(2), |c| {
@@ -237,22 +243,11 @@ fn two_wiped_members_of_three_elect_the_survivor_that_did_not_lead() {
 /// off, the two wiped members never elect each other.
 #[test]
 fn a_wiped_member_votes_for_no_other_wiped_member() {
-    let mut cluster = Cluster::new(3, &fast_config().with_min_quorum(Some(2)), 23);
-    cluster.check_committed = false;
-    let leader = cluster.wait_for_leader();
-    assert_eq!(cluster.write_through_leader(&[1]), vec![1]);
-    let ids = cluster.ids();
-    let follower = *ids.iter().find(|id| **id != leader).expect("a follower");
-    let survivor = *ids
-        .iter()
-        .find(|id| **id != leader && **id != follower)
-        .expect("a third member");
-    cluster.restart_empty(follower, true);
-    cluster.restart_empty(leader, true);
+    let (mut cluster, wiped, survivor) = leader_and_follower_wiped(23, &[1]);
     cluster.isolate(survivor, false);
     cluster.run_for(Duration::from_secs(5));
     assert!(cluster.leaders().is_empty(), "no wiped member leads");
-    for id in [leader, follower] {
+    for id in wiped {
         assert!(cluster.engine(id).is_catching_up());
     }
 }
