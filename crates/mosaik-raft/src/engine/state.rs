@@ -33,8 +33,11 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             .is_none_or(|leader| self.holds_voter_place(leader));
         // While catching up, our acknowledgements count for the sole survivor we elected: no
         // other member holds anything committed, and its noop must commit for us to catch up.
-        let for_survivor = self.leader.is_some() && self.leader == self.sole_survivor();
-        if (self.is_voter() || for_survivor) && leader_placed {
+        let counts = self.is_voter()
+            || self
+                .leader
+                .is_some_and(|leader| self.sole_survivor() == Some(leader));
+        if counts && leader_placed {
             Vote::Granted
         } else {
             Vote::Abstained

@@ -117,8 +117,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// observer until it is done). Once the terms are heard and while no leader is known, asks
     /// every peer again each interval, for `sole_survivor`'s poll.
     pub(super) fn query_terms(&mut self) {
-        let polls = self.terms_heard() && self.polls();
-        if self.terms_heard() && !polls {
+        let heard = self.terms_heard();
+        let polls = heard && self.polls();
+        if heard && !polls {
             return;
         }
         let next = self.now + self.config.heartbeat_interval;
