@@ -16,7 +16,7 @@ use {
             BondMessage, GroupsProtocol, HandshakeBonds, HandshakeEnd, HandshakeStart, RaftMessage,
             Standing,
         },
-        wire_id::{PeerIds, WireId},
+        wire_id::{IdTable, PeerIds, WireId},
     },
     crate::{
         Digest, PeerId,
@@ -436,6 +436,7 @@ pub(crate) fn spawn<C: Datum + Sync + Clone>(
             config,
         },
         frames: Vec::new(),
+        ids: IdTable::default(),
     };
     tokio::spawn(writer.run());
     BondHandle {
@@ -556,6 +557,8 @@ struct Writer<C> {
     renewal: Renewal,
     /// The frames of the message being sent (empty between messages).
     frames: Vec<bytes::Bytes>,
+    /// The ids this bond sent, as the peer's reader tables them.
+    ids: IdTable,
 }
 
 /// Re-checks the peer's tickets when the ones the bond was admitted with
@@ -634,7 +637,12 @@ impl<C: Datum + Sync + Clone> Writer<C> {
         let mut frames = core::mem::take(&mut self.frames);
         // Commands were checked to encode when submitted; a message that
         // still fails is skipped rather than killing the bond.
-        encode_within(msg, self.heartbeat.append_budget, &mut frames);
+        encode_within(
+            msg,
+            self.heartbeat.append_budget,
+            &mut self.ids,
+            &mut frames,
+        );
         let mut sent_all = true;
         for bytes in frames.drain(..) {
             let size = bytes.len();
@@ -661,20 +669,27 @@ impl<C: Datum + Sync + Clone> Writer<C> {
 /// peer's frame limit on every retransmission and the bond flaps forever.
 /// A single entry always fits: proposals are refused over the budget
 /// (`CommandError::TooLarge`).
-fn encode_within<C: Datum + Clone + Sync>(
+///
+/// `ids` is the bond's table of ids sent (`wire_id.rs`): a message encoded
+/// whole and then split is taken out of it again, so it holds exactly what
+/// the peer reads.
+pub(crate) fn encode_within<C: Datum + Clone + Sync>(
     msg: &BondMessage<C>,
     budget: usize,
+    ids: &mut IdTable,
     out: &mut Vec<bytes::Bytes>,
 ) {
-    let Ok(bytes) = msg.encode() else {
+    let mark = ids.mark();
+    let Ok(bytes) = ids.encode(msg) else {
         return;
     };
     if bytes.len() > budget
         && let BondMessage::Raft(raft) = msg
         && let Some((head, tail)) = split_append(raft)
     {
-        encode_within(&BondMessage::Raft(head), budget, out);
-        encode_within(&BondMessage::Raft(tail), budget, out);
+        ids.rollback(mark);
+        encode_within(&BondMessage::Raft(head), budget, ids, out);
+        encode_within(&BondMessage::Raft(tail), budget, ids, out);
         return;
     }
     out.push(bytes);
@@ -829,21 +844,31 @@ mod split_tests {
         });
         let budget = 64 * 1024;
         let mut frames = Vec::new();
-        encode_within(&msg, budget, &mut frames);
+        encode_within(&msg, budget, &mut IdTable::default(), &mut frames);
         assert!(frames.len() >= 32, "split: {} frames", frames.len());
         let mut next = Index(10);
         let mut total = 0;
+        // The reader's table: the chunks name the ids the way one table
+        // that saw every chunk in order resolves (the whole, encoded first,
+        // left no trace).
+        let mut ids = PeerIds::default();
         for frame in &frames {
             assert!(frame.len() <= budget, "a frame over the budget");
-            let Ok(BondMessage::Raft(Message::AppendEntries {
+            let Ok(BondMessage::Raft(wire)) = BondMessage::<Vec<u8>, WireId>::decode(frame) else {
+                panic!("not a consensus message");
+            };
+            let Ok(Message::AppendEntries {
+                term: got,
+                leader: from,
                 prev_log_position,
                 entries,
                 seq,
                 ..
-            })) = BondMessage::<Vec<u8>>::decode(frame)
+            }) = ids.message(wire)
             else {
-                panic!("not an AppendEntries");
+                panic!("not an AppendEntries with known ids");
             };
+            assert_eq!((got, from), (term, leader));
             assert_eq!(prev_log_position.index, next, "chunks chain");
             assert_eq!(seq, 5);
             next = next + entries.len() as u64;

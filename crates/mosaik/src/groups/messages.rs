@@ -127,9 +127,11 @@ pub(crate) struct HandshakeEnd {
 /// A consensus message between two members.
 pub(crate) type RaftMessage<C> = mosaik_raft::Message<PeerId, Cmd<C>>;
 
-/// Steady-state bond traffic, both directions. Sent with `PeerId`s; read
-/// with `Id` = [`WireId`](super::wire_id::WireId) (the same bytes), whose
-/// ids the bond then checks once each (`wire_id.rs`).
+/// Steady-state bond traffic, both directions. Queued with `PeerId`s; a
+/// consensus message travels with `Id` = [`WireId`](super::wire_id::WireId)
+/// (an id whole the first time a bond carries it, then its index in the
+/// table both ends keep), and the reader checks each id once
+/// (`wire_id.rs`).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(bound(
     serialize = "C: Datum, Id: Serialize",
@@ -270,7 +272,8 @@ pub(crate) const FUZZ_TARGETS: &[crate::fuzzing::Target] = {
         },
         Target {
             name: "bond_message",
-            decode: decodes::<BondMessage<i64>>,
+            // As the bond reader decodes them (`wire_id.rs`).
+            decode: decodes::<BondMessage<i64, super::wire_id::WireId>>,
             seeds: || {
                 let mut bond: Vec<BondMessage<i64>> = vec![
                     BondMessage::Ping,
@@ -283,7 +286,13 @@ pub(crate) const FUZZ_TARGETS: &[crate::fuzzing::Target] = {
                 ];
                 bond.extend(sync().into_iter().map(BondMessage::Sync));
                 bond.extend(raft().into_iter().map(BondMessage::Raft));
-                bond.iter().map(enc).collect()
+                // As the bond writer encodes them, each on a new bond.
+                bond.iter()
+                    .map(|msg| {
+                        let mut ids = super::wire_id::IdTable::default();
+                        ids.encode(msg).expect("a seed encodes").to_vec()
+                    })
+                    .collect()
             },
         },
     ]
