@@ -131,7 +131,19 @@ impl LocalNode {
     ) -> Result<Link<P>, OpenError> {
         let addr = addr.into();
         self.observe([addr.clone()]);
-        let connecting = self.0.endpoint.connect(addr, P::ALPN);
+        // As `Endpoint::connect`, with `P`'s transport settings.
+        let mut options = iroh::endpoint::ConnectOptions::new();
+        if let Some(transport) = super::link::transport_config::<P>() {
+            options = options.with_transport_config(transport);
+        }
+        let connecting = async {
+            let connecting = self
+                .0
+                .endpoint
+                .connect_with_opts(addr, P::ALPN, options)
+                .await?;
+            Ok::<_, iroh::endpoint::ConnectError>(connecting.await?)
+        };
         let conn = tokio::select! {
             () = cancel.cancelled() => return Err(OpenError::Cancelled),
             () = self.0.cancel.cancelled() => return Err(OpenError::Cancelled),

@@ -309,7 +309,7 @@ impl Network {
 }
 
 fn listen<P: Protocol>(router: &Router, local: &LocalNode) -> Result<Listener<P>, NetworkError> {
-    let rx = router.register(P::ALPN).ok_or_else(|| {
+    let rx = router.register::<P>().ok_or_else(|| {
         NetworkError::AlreadyListening(String::from_utf8_lossy(P::ALPN).into_owned())
     })?;
     Ok(Listener::new(

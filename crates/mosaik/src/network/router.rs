@@ -11,10 +11,17 @@ use {
         LinkConfig,
         admission::{Admission, ConnPermit},
         close::{ConnectionLimit, InvalidAlpn},
+        link::{Protocol, transport_config},
     },
     core::time::Duration,
-    iroh::{Endpoint, endpoint::Connection},
-    std::{collections::HashMap, sync::Mutex},
+    iroh::{
+        Endpoint,
+        endpoint::{Connection, ServerConfig},
+    },
+    std::{
+        collections::HashMap,
+        sync::{Arc, Mutex},
+    },
     tokio::sync::mpsc,
     tokio_util::sync::CancellationToken,
 };
@@ -27,8 +34,17 @@ pub(crate) const LISTENER_BACKLOG: usize = 64;
 #[derive(Debug)]
 pub(crate) struct Router {
     endpoint: Endpoint,
-    routes: Mutex<HashMap<Vec<u8>, mpsc::Sender<Connection>>>,
+    routes: Mutex<HashMap<Vec<u8>, Route>>,
     admission: std::sync::Arc<Admission>,
+}
+
+/// One protocol's listener.
+#[derive(Debug)]
+struct Route {
+    listener: mpsc::Sender<Connection>,
+    /// The protocol's own QUIC settings (`Protocol::ACK_ELICITING_THRESHOLD`),
+    /// if it has any: its connections are accepted with them.
+    server: Option<Arc<ServerConfig>>,
 }
 
 impl Router {
@@ -44,22 +60,47 @@ impl Router {
         &self.admission
     }
 
-    /// Registers a listener for `alpn`; `None` if one is already registered
+    /// Registers a listener for `P`; `None` if one is already registered
     /// and still alive.
-    pub(crate) fn register(&self, alpn: &[u8]) -> Option<mpsc::Receiver<Connection>> {
+    pub(crate) fn register<P: Protocol>(&self) -> Option<mpsc::Receiver<Connection>> {
         let mut routes = self.routes.lock().expect("router lock poisoned");
-        if routes.get(alpn).is_some_and(|tx| !tx.is_closed()) {
+        if routes.get(P::ALPN).is_some_and(|r| !r.listener.is_closed()) {
             return None;
         }
         let (tx, rx) = mpsc::channel(LISTENER_BACKLOG);
-        routes.insert(alpn.to_vec(), tx);
+        let server = transport_config::<P>().map(|transport| {
+            let builder = self
+                .endpoint
+                .create_server_config_builder(vec![P::ALPN.to_vec()]);
+            Arc::new(builder.set_transport_config(transport).build())
+        });
+        let route = Route {
+            listener: tx,
+            server,
+        };
+        routes.insert(P::ALPN.to_vec(), route);
         self.endpoint.set_alpns(routes.keys().cloned().collect());
         Some(rx)
     }
 
     fn route(&self, alpn: &[u8]) -> Option<mpsc::Sender<Connection>> {
         let routes = self.routes.lock().expect("router lock poisoned");
-        routes.get(alpn).filter(|tx| !tx.is_closed()).cloned()
+        routes
+            .get(alpn)
+            .map(|r| r.listener.clone())
+            .filter(|tx| !tx.is_closed())
+    }
+
+    /// The QUIC settings to accept `incoming` with: its protocol's own, if
+    /// the ALPN its TLS client hello offers (read before the handshake) names a
+    /// protocol that has any. `None` (the endpoint's) otherwise, also when
+    /// the client hello cannot be read: the ALPN is then checked after the
+    /// handshake as always.
+    fn server_config(&self, incoming: &iroh::endpoint::Incoming) -> Option<Arc<ServerConfig>> {
+        let initial = incoming.decrypt()?;
+        let routes = self.routes.lock().expect("router lock poisoned");
+        let mut offered = initial.alpns()?;
+        offered.find_map(|alpn| routes.get(alpn.ok()?.as_ref())?.server.clone())
     }
 
     /// Accepts connections until `cancel` fires. Each handshake runs in its
@@ -108,7 +149,11 @@ impl Router {
         timeout: Duration,
         slot: tokio::sync::OwnedSemaphorePermit,
     ) {
-        let Ok(accepting) = incoming.accept() else {
+        let accepted = match self.server_config(&incoming) {
+            Some(server) => incoming.accept_with(server),
+            None => incoming.accept(),
+        };
+        let Ok(accepting) = accepted else {
             return;
         };
         let conn = match tokio::time::timeout(timeout, accepting).await {

@@ -1,7 +1,7 @@
 //! Typed links between two real networks.
 
 use {
-    crate::util::{Echo, Other, loopback, loopback_limited, within},
+    crate::util::{Echo, Lazy, Other, loopback, loopback_limited, within},
     mosaik::{
         iroh::endpoint::ConnectionError,
         network::{
@@ -363,4 +363,44 @@ async fn frames_are_not_taken_in_place_before_admission() {
         }
     }
     assert_eq!(got, (1..=40u8).map(|n| vec![n; 8]).collect::<Vec<_>>());
+}
+
+/// How many `ACK_FREQUENCY` frames (a peer asking for fewer acknowledgements)
+/// each end of a fresh link of `P` received once `rounds` messages went
+/// back and forth: (dialer, acceptor).
+async fn ack_frequency_requests<P: mosaik::network::Protocol>(
+    name: &str,
+    rounds: u32,
+) -> (u64, u64) {
+    let a = loopback(name).await;
+    let b = loopback(name).await;
+    let mut listener = b.listen::<P>().unwrap();
+    let mut dialer = within(a.local().connect::<P>(b.local().addr()))
+        .await
+        .unwrap();
+    dialer.send(&0u32).await.unwrap();
+    let mut acceptor = within(listener.accept()).await.unwrap().unwrap();
+    for n in 0..rounds {
+        assert_eq!(within(acceptor.recv::<u32>()).await.unwrap(), n);
+        acceptor.send(&n).await.unwrap();
+        assert_eq!(within(dialer.recv::<u32>()).await.unwrap(), n);
+        dialer.send(&(n + 1)).await.unwrap();
+    }
+    let received =
+        |link: &mosaik::network::Link<P>| link.connection().stats().frame_rx.ack_frequency;
+    (received(&dialer), received(&acceptor))
+}
+
+/// A protocol with `ACK_ELICITING_THRESHOLD` has both ends of its links ask
+/// for fewer acknowledgements: the dialer through its connect options, the
+/// acceptor through the settings its router picks from the ALPN of the
+/// TLS client hello. A protocol without keeps QUIC's default at both ends.
+#[tokio::test]
+async fn a_protocol_asks_both_ends_for_fewer_acknowledgements() {
+    // Sent once the connection has a round-trip estimate: a few rounds.
+    let (dialer, acceptor) = ack_frequency_requests::<Lazy>("links-lazy-acks", 20).await;
+    assert!(dialer >= 1, "the acceptor asked the dialer: {dialer}");
+    assert!(acceptor >= 1, "the dialer asked the acceptor: {acceptor}");
+    let (dialer, acceptor) = ack_frequency_requests::<Echo>("links-default-acks", 20).await;
+    assert_eq!((dialer, acceptor), (0, 0), "nobody asked");
 }

@@ -15,6 +15,14 @@ impl Protocol for Echo {
     const ALPN: &'static [u8] = b"/mosaik/test/echo/1";
 }
 
+/// A test protocol that asks for fewer QUIC acknowledgements.
+pub struct Lazy;
+
+impl Protocol for Lazy {
+    const ALPN: &'static [u8] = b"/mosaik/test/lazy/1";
+    const ACK_ELICITING_THRESHOLD: Option<u32> = Some(8);
+}
+
 /// Another test protocol, to provoke ALPN mismatches.
 pub struct Other;
 
