@@ -16,7 +16,7 @@ use {
             BondMessage, GroupsProtocol, HandshakeBonds, HandshakeEnd, HandshakeStart, RaftMessage,
             Standing,
         },
-        wire_id::{IdTable, PeerIds, WireId},
+        wire_id::{PeerIds, WireId},
     },
     crate::{
         Digest, PeerId,
@@ -436,7 +436,6 @@ pub(crate) fn spawn<C: Datum + Sync + Clone>(
             config,
         },
         frames: Vec::new(),
-        ids: IdTable::default(),
     };
     tokio::spawn(writer.run());
     BondHandle {
@@ -557,8 +556,6 @@ struct Writer<C> {
     renewal: Renewal,
     /// The frames of the message being sent (empty between messages).
     frames: Vec<bytes::Bytes>,
-    /// The ids this bond sent, as the peer's reader tables them.
-    ids: IdTable,
 }
 
 /// Re-checks the peer's tickets when the ones the bond was admitted with
@@ -637,12 +634,7 @@ impl<C: Datum + Sync + Clone> Writer<C> {
         let mut frames = core::mem::take(&mut self.frames);
         // Commands were checked to encode when submitted; a message that
         // still fails is skipped rather than killing the bond.
-        encode_within(
-            msg,
-            self.heartbeat.append_budget,
-            &mut self.ids,
-            &mut frames,
-        );
+        encode_within(msg, self.heartbeat.append_budget, &mut frames);
         let mut sent_all = true;
         for bytes in frames.drain(..) {
             let size = bytes.len();
@@ -669,27 +661,21 @@ impl<C: Datum + Sync + Clone> Writer<C> {
 /// peer's frame limit on every retransmission and the bond flaps forever.
 /// A single entry always fits: proposals are refused over the budget
 /// (`CommandError::TooLarge`).
-///
-/// `ids` is the bond's table of ids sent (`wire_id.rs`): a message encoded
-/// whole and then split is taken out of it again, so it holds exactly what
-/// the peer reads.
-pub(crate) fn encode_within<C: Datum + Clone + Sync>(
+fn encode_within<C: Datum + Clone + Sync>(
     msg: &BondMessage<C>,
     budget: usize,
-    ids: &mut IdTable,
     out: &mut Vec<bytes::Bytes>,
 ) {
-    let mark = ids.mark();
-    let Ok(bytes) = ids.encode(msg) else {
+    // As it travels: each message names its ids once (`wire_id.rs`).
+    let Ok(bytes) = super::wire_id::encode(msg) else {
         return;
     };
     if bytes.len() > budget
         && let BondMessage::Raft(raft) = msg
         && let Some((head, tail)) = split_append(raft)
     {
-        ids.rollback(mark);
-        encode_within(&BondMessage::Raft(head), budget, ids, out);
-        encode_within(&BondMessage::Raft(tail), budget, ids, out);
+        encode_within(&BondMessage::Raft(head), budget, out);
+        encode_within(&BondMessage::Raft(tail), budget, out);
         return;
     }
     out.push(bytes);
@@ -844,13 +830,10 @@ mod split_tests {
         });
         let budget = 64 * 1024;
         let mut frames = Vec::new();
-        encode_within(&msg, budget, &mut IdTable::default(), &mut frames);
+        encode_within(&msg, budget, &mut frames);
         assert!(frames.len() >= 32, "split: {} frames", frames.len());
         let mut next = Index(10);
         let mut total = 0;
-        // The reader's table: the chunks name the ids the way one table
-        // that saw every chunk in order resolves (the whole, encoded first,
-        // left no trace).
         let mut ids = PeerIds::default();
         for frame in &frames {
             assert!(frame.len() <= budget, "a frame over the budget");

@@ -136,8 +136,8 @@ pub(crate) type RaftMessage<C> = mosaik_raft::Message<PeerId, Cmd<C>>;
 
 /// Steady-state bond traffic, both directions. Queued with `PeerId`s; a
 /// consensus message travels with `Id` = [`WireId`](super::wire_id::WireId)
-/// (an id whole the first time a bond carries it, then its index in the
-/// table both ends keep), and the reader checks each id once
+/// (each id whole the first time the message names it, then by its place
+/// among the message's ids), and the reader checks each id once per bond
 /// (`wire_id.rs`).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(bound(
@@ -293,11 +293,12 @@ pub(crate) const FUZZ_TARGETS: &[crate::fuzzing::Target] = {
                 ];
                 bond.extend(sync().into_iter().map(BondMessage::Sync));
                 bond.extend(raft().into_iter().map(BondMessage::Raft));
-                // As the bond writer encodes them, each on a new bond.
+                // As the bond writer encodes them.
                 bond.iter()
                     .map(|msg| {
-                        let mut ids = super::wire_id::IdTable::default();
-                        ids.encode(msg).expect("a seed encodes").to_vec()
+                        super::wire_id::encode(msg)
+                            .expect("a seed encodes")
+                            .to_vec()
                     })
                     .collect()
             },

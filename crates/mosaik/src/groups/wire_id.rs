@@ -1,35 +1,34 @@
-//! Peer ids inside a bond: sent once, then named by a one-byte index;
-//! validated once per bond.
+//! Peer ids inside a bond: each named whole once per message, then by a
+//! one-byte index; each checked once per bond.
 //!
 //! A consensus message names the same few members again and again: its
 //! term's owner, the leader, the previous position's term, every entry's
 //! term and the committed rank's term. Sent whole, those are 32 bytes
-//! each, five of them in a one-entry `AppendEntries` (160 bytes). With
-//! B1's 1,280-byte commands that pushed every append past one QUIC packet
-//! (1,452 bytes), so each append went as two packets, and the follower's
-//! QUIC stack, which acknowledges every second packet at once, answered
-//! each with an extra ACK-only packet (issue 18: 7.1 datagrams per commit
-//! where the original sends 6).
+//! each, five of them in a one-entry `AppendEntries` (160 bytes, all
+//! usually the leader). With B1's 1,280-byte commands that pushed every
+//! append past one QUIC packet (1,452 bytes): each went as two packets,
+//! and the follower's QUIC stack, which acknowledges every second packet
+//! at once, answered each with an extra ACK-only packet (issue 18: 7.1
+//! datagrams per commit where the original sends 6).
 //!
-//! So each direction of a bond keeps a table of the ids it carried: the
-//! first time an id goes out it travels whole ([`WireId::New`]) and both
-//! ends append it to their tables; after that it travels as its index
-//! ([`WireId::Known`], two bytes). The bond is one ordered, reliable
-//! stream, so both tables see the same `New`s in the same order and stay
-//! equal. A table holds at most [`TABLE`] ids and is never cleared: past
-//! that (a peer naming ever new ids) ids travel whole, so a hostile peer
-//! costs checks, never memory.
+//! So a message carries each distinct id whole the first time it names it
+//! ([`WireId::New`], 33 bytes) and by its place among the message's
+//! distinct ids after that ([`WireId::Known`], 2 bytes): 41 bytes instead
+//! of 160 for that append. The table belongs to one message, not to the
+//! bond: the simulator's consensus messages may be lost, duplicated and
+//! reordered (as the engine tolerates), and a table shared by a bond's
+//! messages would then name the wrong peers.
 //!
 //! A `PeerId` is an ed25519 public key, and decoding one from bytes checks
 //! that it is a curve point (a point decompression, tens of microseconds;
 //! decoding every id of every message as a `PeerId` was 27.6 % of all CPU
-//! of a 64-client B1 run). The reader checks each `New` id once, when it
-//! enters its table. The check is not skipped, only remembered: a message
-//! naming bytes that are not a curve point, or an index its table does not
-//! hold, is refused as a whole (the bond closes, as for any undecodable
-//! frame), so no unchecked id ever reaches the engine, the storage, or code
-//! that later needs the key (`PublicKey` panics on one it cannot
-//! decompress).
+//! of a 64-client B1 run). The reader checks each whole id once per bond
+//! and remembers it ([`PeerIds`]). The check is not skipped, only
+//! remembered: a message naming bytes that are not a curve point, or an
+//! index its table does not hold, is refused as a whole (the bond closes,
+//! as for any undecodable frame), so no unchecked id ever reaches the
+//! engine, the storage, or code that later needs the key (`PublicKey`
+//! panics on one it cannot decompress).
 
 use {
     super::messages::{BondMessage, Cmd, RaftMessage},
@@ -39,14 +38,15 @@ use {
     serde::{Deserialize, Serialize},
 };
 
-/// A peer id as it travels inside a bond.
+/// A peer id as it travels inside a consensus message.
 #[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum WireId {
     /// The id's 32 bytes (not checked to be a curve point until the reader
-    /// checks them): its first time on this bond, or any time once the
-    /// table is full.
+    /// checks them): its first time in this message, or any time once the
+    /// message's table is full.
     New([u8; 32]),
-    /// The id at this index of the table both ends keep.
+    /// The id at this place of the message's table: its distinct ids in the
+    /// order they first appear.
     Known(u8),
 }
 
@@ -74,107 +74,102 @@ pub(crate) enum InvalidPeerId {
     /// Bytes that are not a valid peer id (not a curve point).
     #[error("invalid peer id {0:?} in a consensus message")]
     NotAPoint(WireId),
-    /// An index the table does not hold.
+    /// An index the message's table does not hold.
     #[error("unknown peer id index {0} in a consensus message")]
     UnknownIndex(u8),
 }
 
-/// How many ids one direction of a bond remembers. A group's messages
-/// name its members and past leaders only, far fewer than this.
-pub(crate) const TABLE: usize = 64;
+/// How many distinct ids one message's table holds: every index fits a
+/// byte. A message names more only if its entries come from more than this
+/// many leaders' terms; those ids travel whole.
+const TABLE: usize = 256;
 
-/// The sending end's table (the writer of one bond).
+/// One message's table, as both ends build it.
 #[derive(Debug, Default)]
-pub(crate) struct IdTable {
-    sent: Vec<PeerId>,
-}
+struct Table(Vec<PeerId>);
 
-impl IdTable {
-    /// How `id` travels next, entering it in the table if it is new.
-    fn wire(&mut self, id: PeerId) -> WireId {
-        if let Some(index) = self.sent.iter().position(|k| *k == id) {
-            // `TABLE` ≤ 256, so every index fits a byte.
-            #[allow(clippy::cast_possible_truncation)]
-            return WireId::Known(index as u8);
+impl Table {
+    /// The place of `id`, or `None` after entering it (if there is room).
+    fn place(&mut self, id: PeerId) -> Option<u8> {
+        if let Some(index) = self.0.iter().position(|k| *k == id) {
+            return u8::try_from(index).ok();
         }
-        if self.sent.len() < TABLE {
-            self.sent.push(id);
+        if self.0.len() < TABLE {
+            self.0.push(id);
         }
-        WireId::New(*id.as_bytes())
-    }
-
-    /// `msg` encoded as it travels. On an error the table is as it was: the
-    /// reader never sees the message, so it must not see its `New`s either.
-    pub(crate) fn encode<C: Datum + Sync>(
-        &mut self,
-        msg: &BondMessage<C>,
-    ) -> Result<Bytes, crate::primitives::encoding::EncodeError> {
-        let BondMessage::Raft(raft) = msg else {
-            // No other message names a peer id the table could shorten.
-            return msg.encode();
-        };
-        let mark = self.sent.len();
-        let wire: WireRaftMessage<C> = raft
-            .clone()
-            .try_map_id(&mut |id| Ok::<_, Infallible>(self.wire(id)))
-            .unwrap_or_else(|never| match never {});
-        let encoded = BondMessage::<C, WireId>::Raft(wire).encode();
-        if encoded.is_err() {
-            self.rollback(mark);
-        }
-        encoded
-    }
-
-    /// Forgets the ids entered since the table had `mark` of them (a
-    /// message encoded but not sent, see `bond::encode_within`).
-    pub(crate) fn rollback(&mut self, mark: usize) {
-        self.sent.truncate(mark);
-    }
-
-    /// How many ids the table holds (a mark for [`IdTable::rollback`]).
-    pub(crate) fn mark(&self) -> usize {
-        self.sent.len()
+        None
     }
 }
 
-/// The receiving end's table (the reader of one bond): the ids the peer
-/// sent, each checked once.
+/// `msg` encoded as it travels: a consensus message with its ids tabled.
+pub(crate) fn encode<C: Datum + Sync>(
+    msg: &BondMessage<C>,
+) -> Result<Bytes, crate::primitives::encoding::EncodeError> {
+    let BondMessage::Raft(raft) = msg else {
+        // No other message names a peer id a table could shorten.
+        return msg.encode();
+    };
+    let mut table = Table::default();
+    let wire: WireRaftMessage<C> = raft
+        .clone()
+        .try_map_id(&mut |id| {
+            Ok::<_, Infallible>(match table.place(id) {
+                Some(index) => WireId::Known(index),
+                None => WireId::New(*id.as_bytes()),
+            })
+        })
+        .unwrap_or_else(|never| match never {});
+    BondMessage::<C, WireId>::Raft(wire).encode()
+}
+
+/// How many checked ids a bond remembers. A group's messages name its
+/// members and past leaders only; past this (a peer naming ever new ids)
+/// the memory starts over, so a hostile peer costs checks, never memory.
+const REMEMBERED: usize = 32;
+
+/// The receiving end of one bond: the ids it checked.
 #[derive(Debug, Default)]
 pub(crate) struct PeerIds {
-    known: Vec<PeerId>,
+    /// Few entries: a linear search over them beats hashing 32 bytes.
+    checked: Vec<PeerId>,
 }
 
 impl PeerIds {
-    /// The `PeerId` behind `id`, checked the first time it is seen.
-    pub(crate) fn get(&mut self, id: WireId) -> Result<PeerId, InvalidPeerId> {
-        let bytes = match id {
-            WireId::Known(index) => {
-                return self
-                    .known
-                    .get(usize::from(index))
-                    .copied()
-                    .ok_or(InvalidPeerId::UnknownIndex(index));
-            }
-            WireId::New(bytes) => bytes,
-        };
-        // An honest sender names a tabled id by its index; a `New` for one
-        // only repeats it (and still takes a place, as it did there).
-        let checked = match self.known.iter().find(|k| *k.as_bytes() == bytes) {
-            Some(known) => *known,
-            None => PeerId::from_bytes(&bytes).map_err(|_| InvalidPeerId::NotAPoint(id))?,
-        };
-        if self.known.len() < TABLE {
-            self.known.push(checked);
+    /// The `PeerId` behind `bytes`, checked the first time they are seen.
+    fn check(&mut self, bytes: [u8; 32]) -> Result<PeerId, InvalidPeerId> {
+        if let Some(known) = self.checked.iter().find(|k| *k.as_bytes() == bytes) {
+            return Ok(*known);
         }
+        let checked =
+            PeerId::from_bytes(&bytes).map_err(|_| InvalidPeerId::NotAPoint(WireId::New(bytes)))?;
+        if self.checked.len() == REMEMBERED {
+            self.checked.clear();
+        }
+        self.checked.push(checked);
         Ok(checked)
     }
 
-    /// `msg` with every id checked; the first invalid one fails it whole.
+    /// `msg` with every id resolved and checked; the first invalid one
+    /// fails it whole.
     pub(crate) fn message<C>(
         &mut self,
         msg: WireRaftMessage<C>,
     ) -> Result<RaftMessage<C>, InvalidPeerId> {
-        msg.try_map_id(&mut |id| self.get(id))
+        let mut table = Table::default();
+        msg.try_map_id(&mut |id| match id {
+            WireId::Known(index) => table
+                .0
+                .get(usize::from(index))
+                .copied()
+                .ok_or(InvalidPeerId::UnknownIndex(index)),
+            WireId::New(bytes) => {
+                let id = self.check(bytes)?;
+                // Entered as the sender entered it: a repeated `New` (which
+                // an honest sender never sends) takes no second place.
+                table.place(id);
+                Ok(id)
+            }
+        })
     }
 }
 
@@ -214,69 +209,33 @@ mod tests {
         ids.message(wire)
     }
 
-    /// Messages read back equal to what was sent; each id goes whole once
-    /// and is checked once, after which messages are 31 bytes per id
-    /// shorter.
+    /// A message reads back equal to what was sent, in any order and any
+    /// number of times (the simulator loses, repeats and reorders them);
+    /// each distinct id goes whole once per message and is checked once
+    /// per bond.
     #[test]
-    fn ids_go_whole_once_then_by_index() {
+    fn messages_read_back_in_any_order() {
         let (a, b) = (key(), key());
-        let (mut table, mut ids) = (IdTable::default(), PeerIds::default());
-        let sent = BondMessage::Raft(append(a, b));
-        let first = table.encode(&sent).unwrap();
-        let second = table.encode(&sent).unwrap();
-        let BondMessage::Raft(want) = sent else {
-            unreachable!()
-        };
-        for bytes in [&first, &second] {
-            let got = read(&mut ids, bytes).unwrap();
+        let first = BondMessage::Raft(append(a, b));
+        let second = BondMessage::Raft(append(b, a));
+        let bytes = [encode(&first).unwrap(), encode(&second).unwrap()];
+        let mut ids = PeerIds::default();
+        for (n, sent) in [(1, &second), (0, &first), (0, &first), (1, &second)] {
+            let BondMessage::Raft(want) = sent else {
+                unreachable!()
+            };
+            let got = read(&mut ids, &bytes[n]).unwrap();
             assert_eq!(format!("{got:?}"), format!("{want:?}"));
         }
-        assert_eq!(ids.known, [a, b], "each distinct id entered once");
-        assert_eq!(table.sent, ids.known, "both ends hold the same table");
-        // Five ids: two whole (33 bytes each) and three indices (2 bytes)
-        // the first time, five indices the second.
-        assert_eq!(first.len() - second.len(), 2 * 31);
-    }
-
-    /// An encoding that fails leaves the sender's table as it was, so the
-    /// next message still names its ids the way the reader can resolve.
-    #[test]
-    fn a_failed_encoding_enters_no_id() {
-        /// Fails to encode.
-        #[derive(Debug, Clone)]
-        struct Unencodable;
-        impl serde::Serialize for Unencodable {
-            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
-                Err(serde::ser::Error::custom("never encodes"))
-            }
-        }
-        impl<'de> serde::Deserialize<'de> for Unencodable {
-            fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
-                Err(serde::de::Error::custom("never decodes"))
-            }
-        }
-        let (a, b) = (key(), key());
-        let mut table = IdTable::default();
-        let bad: BondMessage<Unencodable> = BondMessage::Raft(Message::AppendEntries {
-            term: Term::new(1, a),
-            leader: a,
-            prev_log_position: Cursor::zero(),
-            entries: vec![Entry::command(Term::new(1, b), Cmd::new(Unencodable))],
-            leader_commit: Index::new(0),
-            rank: CommittedRank::zero(),
-            overrule: None,
-            seq: 0,
-            epoch: 0,
-        });
-        assert!(table.encode(&bad).is_err());
-        assert_eq!(table.mark(), 0, "no id entered");
-        let mut ids = PeerIds::default();
-        let bytes = table.encode(&BondMessage::Raft(append(b, a))).unwrap();
-        assert!(read(&mut ids, &bytes).is_ok());
+        assert_eq!(ids.checked, [b, a], "each distinct id checked once");
+        // Five ids, two distinct: 2 × 33 + 3 × 2 bytes against 5 × 32.
+        let whole = BondMessage::<Vec<u8>>::Raft(append(a, b)).encode().unwrap();
+        assert_eq!(whole.len() - bytes[0].len(), 5 * 32 - (2 * 33 + 3 * 2));
     }
 
     /// Bytes that are not a curve point fail the message (no panic), and
-    /// are not entered; neither is an index the table does not hold.
+    /// are not remembered; neither passes an index the message's table
+    /// does not hold.
     #[test]
     fn an_invalid_point_or_index_is_refused() {
         // Find 32 bytes that do not decompress (about half of all do not).
@@ -299,31 +258,26 @@ mod tests {
             ids.message(vote(WireId::New(bad))).unwrap_err(),
             InvalidPeerId::NotAPoint(WireId::New(bad))
         );
-        assert!(ids.known.iter().all(|k| *k.as_bytes() != bad));
-        let mut ids = PeerIds::default();
+        assert!(ids.checked.iter().all(|k| *k.as_bytes() != bad));
         assert_eq!(
             ids.message(vote(WireId::Known(1))).unwrap_err(),
             InvalidPeerId::UnknownIndex(1),
-            "only the term's owner (index 0) was entered"
+            "only the term's owner (place 0) is in the table"
         );
-        assert_eq!(
-            ids.message(vote(WireId::Known(0)))
-                .unwrap()
-                .term()
-                .unwrap()
-                .owner(),
-            Some(good)
-        );
+        let Message::RequestVote { candidate, .. } = ids.message(vote(WireId::Known(0))).unwrap()
+        else {
+            unreachable!()
+        };
+        assert_eq!(candidate, good);
     }
 
-    /// Ever new ids never grow either table past its bound, and both ends
-    /// keep resolving them once the tables are full.
+    /// Ever new ids never grow the bond's memory past its bound.
     #[test]
-    fn tables_are_bounded() {
-        let (mut table, mut ids) = (IdTable::default(), PeerIds::default());
-        for _ in 0..TABLE * 2 {
+    fn memory_is_bounded() {
+        let mut ids = PeerIds::default();
+        for _ in 0..REMEMBERED * 3 {
             let (a, b) = (key(), key());
-            let bytes = table.encode(&BondMessage::Raft(append(a, b))).unwrap();
+            let bytes = encode(&BondMessage::Raft(append(a, b))).unwrap();
             let Message::AppendEntries {
                 term,
                 prev_log_position,
@@ -336,8 +290,33 @@ mod tests {
                 (term.owner(), prev_log_position.term.owner()),
                 (Some(a), Some(b))
             );
-            assert!(ids.known.len() <= TABLE && table.sent.len() <= TABLE);
-            assert_eq!(table.sent, ids.known);
+            assert!(ids.checked.len() <= REMEMBERED);
         }
+    }
+
+    /// A message naming more distinct ids than a table holds names the
+    /// rest whole, and still reads back.
+    #[test]
+    fn ids_past_the_table_travel_whole() {
+        let leader = key();
+        let owners: Vec<PeerId> = (0..TABLE + 3).map(|_| key()).collect();
+        let entries = owners
+            .iter()
+            .map(|owner| Entry::command(Term::new(1, *owner), Cmd::new(vec![0])))
+            .collect();
+        let sent: RaftMessage<Vec<u8>> = Message::AppendEntries {
+            term: Term::new(2, leader),
+            leader,
+            prev_log_position: Cursor::zero(),
+            entries,
+            leader_commit: Index::new(0),
+            rank: CommittedRank::zero(),
+            overrule: None,
+            seq: 1,
+            epoch: 0,
+        };
+        let bytes = encode(&BondMessage::Raft(sent.clone())).unwrap();
+        let got = read(&mut PeerIds::default(), &bytes).unwrap();
+        assert_eq!(format!("{got:?}"), format!("{sent:?}"));
     }
 }

@@ -15,7 +15,7 @@ use {
             bond::{BondEvent, BondHandle, Heartbeat, OUTBOUND_QUEUE},
             messages::{BondMessage, Standing},
             transport::{Conn, Members},
-            wire_id::{IdTable, PeerIds, WireId},
+            wire_id::{self, PeerIds, WireId},
         },
         primitives::Datum,
     },
@@ -96,8 +96,6 @@ async fn write<C: Datum + Sync>(
     dead: CancellationToken,
 ) {
     let mut ticks = tokio::time::interval(liveness.tick);
-    // Encoded as the real writer encodes (`wire_id.rs`).
-    let mut ids = IdTable::default();
     loop {
         // `biased`: tokio's unbiased select draws from an RNG the
         // simulation cannot seed.
@@ -112,7 +110,8 @@ async fn write<C: Datum + Sync>(
                 };
                 let departing = matches!(msg, BondMessage::Departure);
                 let consensus = matches!(msg, BondMessage::Raft(_));
-                if let Ok(bytes) = ids.encode(&msg) {
+                // Encoded as the real writer encodes (`wire_id.rs`).
+                if let Ok(bytes) = wire_id::encode(&msg) {
                     wire.send(&bytes, consensus);
                 }
                 if departing {
