@@ -20,12 +20,15 @@ pub(crate) struct GroupsProtocol;
 impl Protocol for GroupsProtocol {
     const ALPN: &'static [u8] = b"/mosaik/groups/1";
     /// Bond traffic is answered (appends by acknowledgements, votes by
-    /// votes), and QUIC sends its own acknowledgements as separate packets:
-    /// at QUIC's default, every commit of a one-client group cost each
-    /// follower and the leader an extra packet (issue 18: 6.1 datagrams
-    /// per commit, 4.6 with 8; B1 at 1 client +7 %, unchanged at 8 and 64
-    /// clients and in B6's catch-up).
-    const ACK_ELICITING_THRESHOLD: Option<u32> = Some(8);
+    /// votes), and QUIC sends its own acknowledgements as separate packets,
+    /// after every second packet at QUIC's default: at one client that was
+    /// one extra datagram per commit for each follower and the leader.
+    /// Every fourth: B1 at 1 client sends 5.1 datagrams per commit instead
+    /// of 6.1. Not more: with every ninth, B1 at 8 clients on one runtime
+    /// thread lost 8 % (not profiled; likely a leader whose congestion
+    /// window is full waiting for the rarer acknowledgements), see
+    /// docs/benchmarks.md.
+    const ACK_ELICITING_THRESHOLD: Option<u32> = Some(3);
     /// A `HandshakeStart`: ids, a proof, the sender's entry and at most
     /// [`MAX_HANDSHAKE_BONDS`] entries of its bonds.
     const HANDSHAKE_FRAME_SIZE: usize = 1024 * 1024;
