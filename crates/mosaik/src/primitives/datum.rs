@@ -10,7 +10,7 @@ use {
     serde::{Deserialize, Deserializer, Serialize, Serializer, de::DeserializeOwned},
 };
 
-use super::{StreamId, encoding};
+use super::{StreamId, byte_vec, encoding};
 
 /// A value that can travel over mosaik protocols.
 ///
@@ -54,14 +54,27 @@ where
     type EncodeError = encoding::EncodeError;
 
     fn encode(&self) -> Result<Bytes, Self::EncodeError> {
+        if let Some(bytes) = byte_vec::as_byte_vec(self) {
+            return encoding::with_scratch(|buf| {
+                byte_vec::encode_into(bytes, buf)?;
+                Ok(encoding::scratch_into_bytes(buf))
+            });
+        }
         encoding::try_serialize(self)
     }
 
     fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), Self::EncodeError> {
+        // `Vec<u8>` in one piece (same bytes), not one serde call per byte.
+        if let Some(bytes) = byte_vec::as_byte_vec(self) {
+            return byte_vec::encode_into(bytes, buf);
+        }
         encoding::try_serialize_into(self, buf)
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, Self::DecodeError> {
+        if byte_vec::is_byte_vec::<Self>() {
+            return byte_vec::decode(bytes);
+        }
         encoding::deserialize(bytes)
     }
 }

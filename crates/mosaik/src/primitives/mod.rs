@@ -1,6 +1,7 @@
 //! Identifiers, encoding and formatting helpers shared by every subsystem.
 
 pub(crate) mod background;
+mod byte_vec;
 mod datum;
 mod digest;
 pub mod encoding;
