@@ -59,7 +59,7 @@ mod tests {
     #[test]
     fn same_bytes_and_errors_as_postcard() {
         for len in [0usize, 1, 127, 128, 1280, 16_383, 16_384, 70_000] {
-            let value: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let value: Vec<u8> = (0..len).map(|i| u8::try_from(i % 251).unwrap()).collect();
             let ours = value.encode().unwrap();
             let theirs = postcard::to_allocvec(&value).unwrap();
             assert_eq!(ours.as_ref(), theirs.as_slice(), "length {len}");
