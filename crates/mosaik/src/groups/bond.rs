@@ -13,8 +13,8 @@ use {
             AlreadyBonded, GroupNotFound, InvalidHandshake, InvalidProof, NotAllowed, Timeout,
         },
         messages::{
-            BondMessage, GroupsProtocol, HandshakeBonds, HandshakeEnd, HandshakeStart, RaftMessage,
-            Standing,
+            BOND_WIRE, BondMessage, GroupsProtocol, HandshakeBonds, HandshakeEnd, HandshakeStart,
+            RaftMessage, Standing,
         },
         wire_id::{PeerIds, WireId},
     },
@@ -115,6 +115,7 @@ pub(crate) async fn dial(
             bonds: HandshakeBonds::of(acceptor.bonds.borrow().entries()),
             standing: advertised,
             entry: discovery.me().into(),
+            wire: BOND_WIRE,
         };
         link.send(&start)
             .await
@@ -138,6 +139,13 @@ pub(crate) async fn dial(
     let (link, end) = tokio::time::timeout(timeout, run)
         .await
         .map_err(|_| Error::Link("handshake timed out".into()))??;
+    if end.wire != BOND_WIRE {
+        close_now(link.connection(), &InvalidHandshake);
+        return Err(Error::Link(format!(
+            "the acceptor speaks bond form {}, we speak {BOND_WIRE}",
+            end.wire
+        )));
+    }
     if !config.key().validate_proof(&link, end.proof, group_id) {
         close_now(link.connection(), &InvalidProof);
         return Err(Error::InvalidGroupKeyProof);
@@ -211,6 +219,9 @@ pub(crate) async fn accept(
         Err(_) => return close_now(&conn, &Timeout),
     };
     let peer = link.remote_id();
+    if start.wire != BOND_WIRE {
+        return close_now(&conn, &InvalidHandshake);
+    }
     if start.network_id != local.network_id() {
         return close_now(&conn, &DifferentNetwork);
     }
@@ -246,6 +257,7 @@ pub(crate) async fn accept(
         bonds: HandshakeBonds::of(acceptor.bonds.borrow().entries()),
         standing: advertised,
         entry: discovery.me().into(),
+        wire: BOND_WIRE,
     };
     let sent = tokio::time::timeout(timeout, link.send(&end)).await;
     if !matches!(sent, Ok(Ok(()))) {

@@ -68,7 +68,19 @@ pub(crate) struct HandshakeStart {
     /// a restarted peer's new entry. Verified (and fed to discovery) only
     /// after the proof passed.
     pub(crate) entry: UnverifiedEntry,
+    /// Beyond the original: the form of the bond messages the sender
+    /// speaks ([`BOND_WIRE`]). Last, so a build without the field refuses
+    /// this handshake (trailing bytes) and this build refuses theirs (too
+    /// short), and members that could misread each other never bond.
+    pub(crate) wire: u16,
 }
+
+/// The form of bond messages this build speaks, in both handshakes. 2:
+/// consensus messages name peer ids by their place in the message
+/// (`wire_id.rs`, 6 Dec 2026); 1, without this field: every id whole. A
+/// member of the other form would read the ids at the wrong offsets, so a
+/// handshake naming another form is refused (`InvalidHandshake`).
+pub(crate) const BOND_WIRE: u16 = 2;
 
 /// The bond entries of a handshake: at most [`MAX_HANDSHAKE_BONDS`], not
 /// verified on decode. A longer list is refused from its length prefix,
@@ -132,6 +144,8 @@ pub(crate) struct HandshakeEnd {
     /// The acceptor's own entry (see [`HandshakeStart::entry`]), verified
     /// after its proof.
     pub(crate) entry: UnverifiedEntry,
+    /// See [`HandshakeStart::wire`].
+    pub(crate) wire: u16,
 }
 
 /// A consensus message between two members.
@@ -260,6 +274,7 @@ pub(crate) const FUZZ_TARGETS: &[crate::fuzzing::Target] = {
                     bonds: bonds(),
                     standing: STANDING,
                     entry: entry("n").into(),
+                    wire: BOND_WIRE,
                 })]
             },
         },
@@ -272,6 +287,7 @@ pub(crate) const FUZZ_TARGETS: &[crate::fuzzing::Target] = {
                     bonds: bonds(),
                     standing: STANDING,
                     entry: entry("n").into(),
+                    wire: BOND_WIRE,
                 })]
             },
         },
@@ -327,6 +343,85 @@ mod tests {
         crate::discovery::PeerEntry::new(NetworkId::from("n"), key.public().into())
             .sign(&key)
             .unwrap()
+    }
+
+    /// A member built before the bond form was named (form 1) and one
+    /// built after never bond: each refuses the other's handshakes when
+    /// decoding them, so neither reads the other's consensus messages.
+    #[test]
+    fn handshakes_of_the_other_bond_form_are_refused() {
+        /// `HandshakeStart` of form 1.
+        #[derive(Serialize, Deserialize)]
+        struct StartOne {
+            network_id: NetworkId,
+            group_id: GroupId,
+            proof: Digest,
+            bonds: HandshakeBonds,
+            standing: Standing,
+            entry: UnverifiedEntry,
+        }
+        /// `HandshakeEnd` of form 1.
+        #[derive(Serialize, Deserialize)]
+        struct EndOne {
+            proof: Digest,
+            bonds: HandshakeBonds,
+            standing: Standing,
+            entry: UnverifiedEntry,
+        }
+        let standing = Standing {
+            preference: LeadershipPreference::Normal,
+            history: true,
+        };
+        let start = HandshakeStart {
+            network_id: NetworkId::from("n"),
+            group_id: GroupId::from("g"),
+            proof: Digest::from("p"),
+            bonds: HandshakeBonds::of(vec![entry()]),
+            standing,
+            entry: entry().into(),
+            wire: BOND_WIRE,
+        };
+        let start_one = StartOne {
+            network_id: NetworkId::from("n"),
+            group_id: GroupId::from("g"),
+            proof: Digest::from("p"),
+            bonds: HandshakeBonds::of(vec![entry()]),
+            standing,
+            entry: entry().into(),
+        };
+        let end = HandshakeEnd {
+            proof: Digest::from("p"),
+            bonds: HandshakeBonds::of(vec![]),
+            standing,
+            entry: entry().into(),
+            wire: BOND_WIRE,
+        };
+        let end_one = EndOne {
+            proof: Digest::from("p"),
+            bonds: HandshakeBonds::of(vec![]),
+            standing,
+            entry: entry().into(),
+        };
+        let (start, start_one) = (encoding::serialize(&start), encoding::serialize(&start_one));
+        let (end, end_one) = (encoding::serialize(&end), encoding::serialize(&end_one));
+        assert!(encoding::deserialize::<HandshakeStart>(&start).is_ok());
+        assert!(encoding::deserialize::<HandshakeEnd>(&end).is_ok());
+        assert!(
+            encoding::deserialize::<StartOne>(&start).is_err(),
+            "form 1 reads ours"
+        );
+        assert!(
+            encoding::deserialize::<HandshakeStart>(&start_one).is_err(),
+            "we read form 1"
+        );
+        assert!(
+            encoding::deserialize::<EndOne>(&end).is_err(),
+            "form 1 reads our answer"
+        );
+        assert!(
+            encoding::deserialize::<HandshakeEnd>(&end_one).is_err(),
+            "we read its answer"
+        );
     }
 
     #[test]
