@@ -381,13 +381,14 @@ mod tests {
             entry: entry().into(),
             wire: BOND_WIRE,
         };
+        // The same handshake as form 1 sends it: every field but `wire`.
         let start_one = StartOne {
-            network_id: NetworkId::from("n"),
-            group_id: GroupId::from("g"),
-            proof: Digest::from("p"),
-            bonds: HandshakeBonds::of(vec![entry()]),
+            network_id: start.network_id,
+            group_id: start.group_id,
+            proof: start.proof,
+            bonds: start.bonds.clone(),
             standing,
-            entry: entry().into(),
+            entry: start.entry.clone(),
         };
         let end = HandshakeEnd {
             proof: Digest::from("p"),
@@ -397,10 +398,10 @@ mod tests {
             wire: BOND_WIRE,
         };
         let end_one = EndOne {
-            proof: Digest::from("p"),
-            bonds: HandshakeBonds::of(vec![]),
+            proof: end.proof,
+            bonds: end.bonds.clone(),
             standing,
-            entry: entry().into(),
+            entry: end.entry.clone(),
         };
         let (start, start_one) = (encoding::serialize(&start), encoding::serialize(&start_one));
         let (end, end_one) = (encoding::serialize(&end), encoding::serialize(&end_one));

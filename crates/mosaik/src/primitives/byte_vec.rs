@@ -7,9 +7,9 @@
 //! B1 (1,280-byte `Vec<u8>` commands) decoding them one byte at a time was
 //! 5 % of all CPU at 8 clients, encoding them 1.8 % (issue 18). The
 //! encoding is the same either way: the length as a varint, then the
-//! bytes. So the blanket `Datum` impl asks [`as_byte_vec`] whether its
-//! type is `Vec<u8>` and then writes and reads it in one piece; the bytes
-//! are equal to postcard's, and so is every error.
+//! bytes. So the blanket `Datum` impl writes through [`as_byte_vec`] and
+//! reads through [`decode`], which answer only for `Vec<u8>` and handle it
+//! in one piece; the bytes are equal to postcard's, and so is every error.
 
 use {
     super::encoding::{self, DecodeError, EncodeError},
@@ -22,7 +22,7 @@ pub(super) fn as_byte_vec<T: Any>(value: &T) -> Option<&Vec<u8>> {
 }
 
 /// True if `T` is `Vec<u8>`.
-pub(super) fn is_byte_vec<T: Any>() -> bool {
+fn is_byte_vec<T: Any>() -> bool {
     core::any::TypeId::of::<T>() == core::any::TypeId::of::<Vec<u8>>()
 }
 
@@ -33,21 +33,23 @@ pub(super) fn encode_into(bytes: &[u8], buf: &mut Vec<u8>) -> Result<(), EncodeE
     Ok(())
 }
 
-/// Decodes a `Vec<u8>` from all of `bytes` as `encoding::deserialize`
-/// does, as a `T` (which [`is_byte_vec`] said is `Vec<u8>`).
-pub(super) fn decode<T: Any>(bytes: &[u8]) -> Result<T, DecodeError> {
-    let (len, rest) = postcard::take_from_bytes::<usize>(bytes)?;
+/// If `T` is `Vec<u8>`: one decoded from all of `bytes` as
+/// `encoding::deserialize` does. `None` for every other type.
+pub(super) fn decode<T: Any>(bytes: &[u8]) -> Option<Result<T, DecodeError>> {
+    if !is_byte_vec::<T>() {
+        return None;
+    }
+    let (len, rest) = match postcard::take_from_bytes::<usize>(bytes) {
+        Ok(taken) => taken,
+        Err(err) => return Some(Err(err)),
+    };
     let vec = match rest.len().cmp(&len) {
-        core::cmp::Ordering::Less => return Err(postcard::Error::DeserializeUnexpectedEnd),
-        core::cmp::Ordering::Greater => return Err(postcard::Error::DeserializeBadEncoding),
+        core::cmp::Ordering::Less => return Some(Err(postcard::Error::DeserializeUnexpectedEnd)),
+        core::cmp::Ordering::Greater => return Some(Err(postcard::Error::DeserializeBadEncoding)),
         core::cmp::Ordering::Equal => rest.to_vec(),
     };
     let boxed: Box<dyn Any> = Box::new(vec);
-    boxed
-        .downcast::<T>()
-        .map(|value| *value)
-        // Only reached if a caller skipped `is_byte_vec`.
-        .map_err(|_| postcard::Error::DeserializeBadEncoding)
+    boxed.downcast::<T>().ok().map(|value| Ok(*value))
 }
 
 #[cfg(test)]
@@ -94,5 +96,6 @@ mod tests {
         assert!(!is_byte_vec::<bytes::Bytes>());
         assert!(as_byte_vec(&vec![1u8]).is_some());
         assert!(as_byte_vec(&vec![1u16]).is_none());
+        assert!(decode::<Vec<u16>>(&[1, 5]).is_none());
     }
 }

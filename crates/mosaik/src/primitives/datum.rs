@@ -72,8 +72,8 @@ where
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, Self::DecodeError> {
-        if byte_vec::is_byte_vec::<Self>() {
-            return byte_vec::decode(bytes);
+        if let Some(decoded) = byte_vec::decode(bytes) {
+            return decoded;
         }
         encoding::deserialize(bytes)
     }
