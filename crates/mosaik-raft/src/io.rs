@@ -294,7 +294,8 @@ pub enum Output<Id, C> {
         /// New base of the log.
         up_to: Cursor<Id>,
     },
-    /// Drop every stored entry; the log now starts right after `base` (snapshot install).
+    /// Drop every stored entry; the log now starts right after `base` (snapshot install; or, at
+    /// index 0, a dynamic-mode member starting over: drop the stored snapshot as well).
     PersistLogReset {
         /// New base of the log.
         base: Cursor<Id>,

@@ -206,3 +206,65 @@ fn an_installed_snapshot_resumes_replication_before_the_next_heartbeat() {
     cluster.assert_converged();
     cluster.check_log_matching();
 }
+
+/// Dynamic mode: the losing side of a partition committed and pruned past the end of the
+/// winner's whole log. No snapshot of the winner's history reaches that index, so asking for
+/// one waited forever (runtime simulator, dynamic `vec` seed 4400027): the losers start over
+/// empty and take the winner's log, with no state sync at all.
+#[test]
+fn a_base_past_the_winners_log_is_dropped_and_repaired_from_its_log() {
+    for seed in 0..5 {
+        let mut cluster = Cluster::new(5, &fast_config(), 126 + seed);
+        cluster.check_committed = false; // the losing side's commits are reverted on heal
+        cluster.auto_state_sync = false; // nothing is installed unless the engine says how
+        let leader = cluster.wait_for_leader();
+        cluster.run_for(Duration::from_millis(200));
+        let buddy = cluster.ids().into_iter().find(|id| *id != leader).unwrap();
+        let losers = [leader, buddy];
+        let winners: Vec<u64> = cluster
+            .ids()
+            .into_iter()
+            .filter(|id| !losers.contains(id))
+            .collect();
+        cluster.partition(&[&losers, &winners], true);
+        for cmd in 0..20 {
+            cluster.propose(leader, vec![cmd]);
+        }
+        assert!(cluster.run_until(Duration::from_secs(10), |c| {
+            c.leaders().iter().any(|l| winners.contains(l))
+        }));
+        let winner = *cluster
+            .leaders()
+            .iter()
+            .find(|l| winners.contains(l))
+            .unwrap();
+        cluster.propose(winner, vec![100]);
+        cluster.run_for(Duration::from_secs(1));
+        for id in losers {
+            let up_to = cluster.engine(id).applied_index();
+            cluster.input(id, Input::PruneLog { up_to });
+        }
+        let winners_end = cluster.engine(winner).log().last_index();
+        for id in losers {
+            let base = cluster.engine(id).log().base().index;
+            assert!(base > winners_end, "seed {seed}: {base} <= {winners_end}");
+        }
+        cluster.heal();
+        let converged = cluster.run_until(Duration::from_secs(5), |c| {
+            losers.iter().all(|id| c.node(*id).sm.values().eq([&100]))
+        });
+        assert!(
+            converged,
+            "seed {seed}: the losers took the winner's history"
+        );
+        cluster.assert_converged();
+        cluster.check_log_matching();
+        for id in losers {
+            assert_eq!(
+                need_sync_count(&cluster, id),
+                0,
+                "seed {seed}: no state sync"
+            );
+        }
+    }
+}

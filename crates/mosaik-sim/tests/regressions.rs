@@ -285,6 +285,16 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         33_011_215,
         "a lone election not noted as churn because the step ended it",
     ),
+    // Checker: a member whose snapshot base lay past the end of the winner's log starts over
+    // from its initial state (runtime dynamic `vec` seed 4400027); the merge-rule checker
+    // judged that revert to 0 from index 1, where the shared, weight-3 prefix outranked the
+    // winner, although the split lies in the pruned prefix as for a snapshot install.
+    (
+        Mode::Dynamic,
+        3,
+        5_100_127,
+        "a start over judged from index 1",
+    ),
 ];
 
 #[test]

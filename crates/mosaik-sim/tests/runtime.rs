@@ -113,3 +113,18 @@ fn vec_regression_seeds_pass() {
         assert_eq!(report.violation, None, "strict vec seed {seed}");
     }
 }
+
+/// A dynamic `vec` seed that once failed: after a heal, a member whose snapshot (of the losing
+/// history) lay past the end of the winner's whole log asked for a snapshot at the winner's
+/// position, which nobody held, every 30 s; its replica never converged. It now starts over
+/// empty and takes the winner's log.
+#[test]
+fn dynamic_vec_regression_seeds_pass() {
+    capture_panics();
+    let report = run_seed_with(4_400_027, Mode::Dynamic, Workload::Vec);
+    assert!(
+        report.acknowledged > 0,
+        "dynamic vec seed 4400027: nothing acknowledged"
+    );
+    assert_eq!(report.violation, None, "dynamic vec seed 4400027");
+}

@@ -217,8 +217,17 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     return Err(contested);
                 }
                 if newest > base.term {
-                    let position = Cursor::new(newest, prev.index + entries.len() as u64);
-                    self.diverged_base(leader, position);
+                    // No snapshot of the leader's history can reach our base (the leader has
+                    // not), and a state sync asking for one past its position waited forever
+                    // (runtime seed 4400027): start over empty; the leader then sends its log
+                    // from the start, or a `StateSyncRequired` for its own base.
+                    self.assert_may_discard_committed(departs);
+                    self.start_over();
+                    return Err(AppendResult::Conflict {
+                        rejected_prev: prev.index,
+                        hint: self.log.last_index().next(),
+                        conflict_term: None,
+                    });
                 }
                 return Err(after_base);
             };
@@ -448,6 +457,22 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if self.log.term_at(cursor.index).is_some() && cursor.index <= self.commit {
             self.assert_may_discard_committed(cursor.index);
         }
+        self.reset_log(cursor);
+        self.report_position();
+    }
+
+    /// Dynamic mode: our snapshot base lies in a history the leader's log disproves, at an index
+    /// the leader's log does not reach. Drops our whole state (the shell goes back to the
+    /// machine's initial value) so the leader can repair us from its own log or snapshot.
+    fn start_over(&mut self) {
+        self.sync_requested = None;
+        self.fetch = None;
+        self.reset_log(Cursor::zero());
+    }
+
+    /// Our log becomes empty after `cursor`, which our state now reflects; a commit past it is
+    /// reverted.
+    fn reset_log(&mut self, cursor: Cursor<Id>) {
         if self.is_leader() {
             self.become_follower();
             self.set_leader(None);
@@ -470,7 +495,6 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             self.emit(Output::CommitAdvanced(cursor.index));
         }
         self.committed_changed();
-        self.report_position();
     }
 
     /// Tells the leader where our log ends now, unasked, after a snapshot install: the leader

@@ -26,6 +26,9 @@ pub struct Cause {
     leader_commit: Cursor<Id>,
     records_before: Vec<(Index, u64)>,
     commit_before: Cursor<Id>,
+    /// The member's log base before the message: a revert to before it (a member starting over
+    /// from its initial state) discards from a split inside the pruned prefix, as an install does.
+    base_before: Index,
     /// A snapshot install: where the histories split is unknown (it lies in a pruned prefix),
     /// so the engine compares whole histories, and so does the checker.
     pub snapshot: bool,
@@ -44,6 +47,7 @@ impl Cause {
             leader_commit: source.committed_rank().commit,
             records_before: member.commit_records().to_vec(),
             commit_before: member.committed_rank().commit,
+            base_before: member.log().base().index,
             snapshot: false,
         }
     }
@@ -76,9 +80,12 @@ impl Checker for MergeRule {
         // (a snapshot install that rewinds is judged on whole histories, from index 0).
         // (A snapshot install discards from where the histories split inside a pruned prefix,
         // which the engine bounds from the leader's terms and the checker cannot see: there only
-        // the catch-up rule below is checked.)
+        // the catch-up rule below is checked. So is a start over, a revert to before the pruned
+        // prefix: the entries up to the split are shared and come back as they were.)
         let from = to.next();
-        if let Some(cause) = view.cause.filter(|cause| !cause.snapshot)
+        if let Some(cause) = view
+            .cause
+            .filter(|cause| !cause.snapshot && *to >= cause.base_before)
             && let (leader_rank, own) = cause.ranks(from)
             && leader_rank < own
         {

@@ -218,3 +218,37 @@ fn a_hard_state_of_the_earlier_layout_still_decodes() {
     assert_eq!(super::decode_hard_state(&bytes).expect("decodes"), current);
     assert!(super::decode_hard_state(&bytes[..bytes.len() - 1]).is_err());
 }
+
+/// A dynamic-mode start over empties the log and drops the stored snapshot
+/// for good: a reopen finds neither, so the discarded history is not
+/// restored as the member's state.
+#[test]
+fn a_reset_to_the_initial_state_survives_a_reopen() {
+    let dir = temp_dir("initial");
+    let term = crate::groups::Ballot::new(3, crate::SecretKey::from_bytes(&[1; 32]).public());
+    {
+        let mut store = DurableStore::<String>::open(&dir).expect("open");
+        let entries: Vec<_> = (1..=4)
+            .map(|i| LogEntry::command(term, format!("e{i}")))
+            .collect();
+        store.append_entries(LogIndex(1), &entries).unwrap();
+        let at = LogCursor::new(term, LogIndex(3));
+        let data = bytes::Bytes::from_static(b"three");
+        store.save_snapshot(StoredSnapshot { at, data }).unwrap();
+        store.prune_prefix(at).unwrap();
+        storage::reset_to_initial::<String, _>(&mut store).unwrap();
+        futures::executor::block_on(store.flush()).expect("flush");
+    }
+    let store = DurableStore::<String>::open(&dir).expect("reopen");
+    assert_eq!(store.base(), LogCursor::zero());
+    assert_eq!(store.last(), LogCursor::zero());
+    let snapshot = store.snapshot().unwrap();
+    assert!(
+        snapshot
+            .as_ref()
+            .is_none_or(|s| s.at == LogCursor::zero() && s.data.is_empty()),
+        "{snapshot:?}"
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+}

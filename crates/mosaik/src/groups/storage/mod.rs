@@ -232,3 +232,26 @@ pub trait Storage<C>: Send + 'static {
     /// durable. Must not block the async runtime.
     fn flush(&mut self) -> impl Future<Output = Result<(), StorageError>> + Send;
 }
+
+/// Empties the log and drops the stored snapshot: the member is back at
+/// the machine's initial state (a dynamic-mode member whose snapshot the
+/// winning history disproved). The stored snapshot is replaced by an empty
+/// one at 0, which a restart restores as no snapshot; kept, it would be
+/// restored as the member's state. A crash between the two writes brings
+/// the discarded history back, which the leader then disproves again.
+pub(crate) fn reset_to_initial<C, S: Storage<C> + ?Sized>(
+    storage: &mut S,
+) -> Result<(), StorageError> {
+    let initial = LogCursor::zero();
+    storage.reset_to(initial)?;
+    if storage
+        .snapshot()?
+        .is_some_and(|s| s.at.index > LogIndex::ZERO)
+    {
+        storage.save_snapshot(StoredSnapshot {
+            at: initial,
+            data: Bytes::new(),
+        })?;
+    }
+    Ok(())
+}

@@ -87,7 +87,7 @@ where
         self.deferred.encoding = false;
         self.deferred.generation += 1;
         if base.index == Index::ZERO {
-            return self.storage.reset_to(base);
+            return crate::groups::storage::reset_to_initial(&mut self.storage);
         }
         // The snapshot must cover the new base before the reset; one behind
         // the current base can only be saved after it.
