@@ -7,28 +7,12 @@ use std::time::Duration;
 use common::{Cluster, fast_config};
 use mosaik_raft::{CommitError, Message, Output, PlantedBug, Role};
 
-/// Splits a bonded 5-node cluster into the current leader plus one follower versus the rest
-/// (bonds break, as the shell's heartbeat would make them). Returns (minority, majority).
-fn split_with_leader_in_minority(cluster: &mut Cluster) -> (Vec<u64>, Vec<u64>) {
-    let leader = cluster.wait_for_leader();
-    cluster.run_for(Duration::from_millis(200));
-    let buddy = cluster.ids().into_iter().find(|id| *id != leader).unwrap();
-    let minority = vec![leader, buddy];
-    let majority: Vec<u64> = cluster
-        .ids()
-        .into_iter()
-        .filter(|id| !minority.contains(id))
-        .collect();
-    cluster.partition(&[&minority, &majority], true);
-    (minority, majority)
-}
-
 #[test]
 fn strict_mode_minority_side_cannot_elect_or_commit() {
     let config = fast_config().with_min_quorum(Some(3));
     for seed in 0..5 {
         let mut cluster = Cluster::new(5, &config, 80 + seed);
-        let (minority, majority) = split_with_leader_in_minority(&mut cluster);
+        let (minority, majority) = cluster.split_with_leader_in_minority();
         let lost = cluster.propose(minority[0], vec![1]);
         cluster.run_for(Duration::from_secs(3));
         for id in &minority {
@@ -61,7 +45,7 @@ fn strict_mode_with_bonded_quorum_bug_splits_brain() {
     config.planted_bug = Some(PlantedBug::BondedQuorum);
     let mut cluster = Cluster::new(5, &config, 90);
     cluster.check_committed = false; // the violation is the point
-    let (minority, majority) = split_with_leader_in_minority(&mut cluster);
+    let (minority, majority) = cluster.split_with_leader_in_minority();
     let minority_write = cluster.propose(minority[0], vec![1]);
     cluster.run_for(Duration::from_secs(3));
     assert!(
@@ -89,16 +73,9 @@ fn dynamic_partition_heal_converges() {
     for seed in 0..10 {
         let mut cluster = Cluster::new(5, &fast_config(), 100 + seed);
         cluster.check_committed = false; // both sides commit; one side is reverted on heal
-        let (minority, majority) = split_with_leader_in_minority(&mut cluster);
+        let (minority, majority) = cluster.split_with_leader_in_minority();
         let a = cluster.propose(minority[0], vec![1, 2]);
-        assert!(cluster.run_until(Duration::from_secs(10), |c| {
-            c.leaders().iter().any(|l| majority.contains(l))
-        }));
-        let leader = *cluster
-            .leaders()
-            .iter()
-            .find(|l| majority.contains(l))
-            .unwrap();
+        let leader = cluster.leader_among(&majority);
         let b = cluster.propose(leader, vec![3]);
         cluster.run_for(Duration::from_secs(1));
         assert!(

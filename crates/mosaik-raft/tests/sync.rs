@@ -217,35 +217,19 @@ fn a_base_past_the_winners_log_is_dropped_and_repaired_from_its_log() {
         let mut cluster = Cluster::new(5, &fast_config(), 126 + seed);
         cluster.check_committed = false; // the losing side's commits are reverted on heal
         cluster.auto_state_sync = false; // nothing is installed unless the engine says how
-        let leader = cluster.wait_for_leader();
-        cluster.run_for(Duration::from_millis(200));
-        let buddy = cluster.ids().into_iter().find(|id| *id != leader).unwrap();
-        let losers = [leader, buddy];
-        let winners: Vec<u64> = cluster
-            .ids()
-            .into_iter()
-            .filter(|id| !losers.contains(id))
-            .collect();
-        cluster.partition(&[&losers, &winners], true);
+        let (losers, winners) = cluster.split_with_leader_in_minority();
         for cmd in 0..20 {
-            cluster.propose(leader, vec![cmd]);
+            cluster.propose(losers[0], vec![cmd]);
         }
-        assert!(cluster.run_until(Duration::from_secs(10), |c| {
-            c.leaders().iter().any(|l| winners.contains(l))
-        }));
-        let winner = *cluster
-            .leaders()
-            .iter()
-            .find(|l| winners.contains(l))
-            .unwrap();
+        let winner = cluster.leader_among(&winners);
         cluster.propose(winner, vec![100]);
         cluster.run_for(Duration::from_secs(1));
-        for id in losers {
+        for &id in &losers {
             let up_to = cluster.engine(id).applied_index();
             cluster.input(id, Input::PruneLog { up_to });
         }
         let winners_end = cluster.engine(winner).log().last_index();
-        for id in losers {
+        for &id in &losers {
             let base = cluster.engine(id).log().base().index;
             assert!(base > winners_end, "seed {seed}: {base} <= {winners_end}");
         }

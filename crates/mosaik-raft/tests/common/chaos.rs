@@ -33,6 +33,31 @@ pub fn commit_with_retries(cluster: &mut Cluster, cmd: Cmd) -> bool {
 }
 
 impl Cluster {
+    /// Splits a bonded cluster into the current leader plus one follower versus the rest
+    /// (bonds break, as the shell's heartbeat would make them). Returns (minority, majority).
+    pub fn split_with_leader_in_minority(&mut self) -> (Vec<u64>, Vec<u64>) {
+        let leader = self.wait_for_leader();
+        self.run_for(Duration::from_millis(200));
+        let buddy = self.ids().into_iter().find(|id| *id != leader).unwrap();
+        let minority = vec![leader, buddy];
+        let majority: Vec<u64> = self
+            .ids()
+            .into_iter()
+            .filter(|id| !minority.contains(id))
+            .collect();
+        self.partition(&[&minority, &majority], true);
+        (minority, majority)
+    }
+
+    /// Waits (up to 10 s) for a leader among `side` and returns it.
+    pub fn leader_among(&mut self, side: &[u64]) -> u64 {
+        let elected = self.run_until(Duration::from_secs(10), |c| {
+            c.leaders().iter().any(|l| side.contains(l))
+        });
+        assert!(elected, "no leader among {side:?}");
+        *self.leaders().iter().find(|l| side.contains(l)).unwrap()
+    }
+
     /// Random faults for `rounds` × `round_ms`: crashes (at most `max_down` nodes down at
     /// once), restarts and client proposals at random nodes. Returns the commands proposed.
     pub fn chaos(&mut self, rounds: u64, round_ms: u64, max_down: usize) -> Vec<Cmd> {
