@@ -208,8 +208,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 // The leader's log, as far as this message shows it, ends before our base. If it
                 // already holds a term newer than our base's, it cannot hold our base entry
                 // (terms never decrease along a log): our snapshot diverged (dynamic mode after a
-                // partition, the leader's log may even be shorter than our base) and only a
-                // state sync repairs it. Waiting would ping-pong `after_base` forever.
+                // partition, the leader's log may even be shorter than our base) and we start
+                // over. Waiting would ping-pong `after_base` forever.
                 let newest = entries.last().map_or(prev.term, |entry| entry.term);
                 if newest > base.term
                     && let Some(contested) = self.contest(departs, commit.overrule)
@@ -217,17 +217,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     return Err(contested);
                 }
                 if newest > base.term {
-                    // No snapshot of the leader's history can reach our base (the leader has
-                    // not), and a state sync asking for one past its position waited forever
-                    // (runtime seed 4400027): start over empty; the leader then sends its log
-                    // from the start, or a `StateSyncRequired` for its own base.
-                    self.assert_may_discard_committed(departs);
-                    self.start_over();
-                    return Err(AppendResult::Conflict {
-                        rejected_prev: prev.index,
-                        hint: self.log.last_index().next(),
-                        conflict_term: None,
-                    });
+                    return Err(self.diverged_base(departs, prev.index));
                 }
                 return Err(after_base);
             };
@@ -235,8 +225,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 if let Some(contested) = self.contest(departs, commit.overrule) {
                     return Err(contested);
                 }
-                self.diverged_base(leader, Cursor::new(at_base.term, base.index));
-                return Err(after_base);
+                return Err(self.diverged_base(departs, prev.index));
             }
             entries.drain(..usize::try_from(skip).unwrap_or(usize::MAX));
             prev = base;
@@ -258,8 +247,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                     if let Some(contested) = self.contest(departs, commit.overrule) {
                         return Err(contested);
                     }
-                    self.diverged_base(leader, prev);
-                    return Err(after_base);
+                    return Err(self.diverged_base(departs, prev.index));
                 }
                 // Skip our whole run of the conflicting term in one round trip; with the term,
                 // a leader that shares part of that run skips the shared part too.
@@ -356,10 +344,20 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
     }
 
-    /// Our snapshot base conflicts with the leader's log: only a state sync can repair us.
-    fn diverged_base(&mut self, leader: Id, leader_position: Cursor<Id>) {
-        self.assert_may_discard_committed(leader_position.index);
-        self.request_state_sync(leader, leader_position);
+    /// Our snapshot base conflicts with the leader's log (dynamic mode, the merge rule let the
+    /// leader win): we start over empty, and the leader repairs us as any empty member, with its
+    /// log from the start or a `StateSyncRequired` for its own base, which it holds. Asking
+    /// instead for a snapshot of the leader's at or past our base waited forever when the
+    /// leader's log ended before it (runtime simulator, dynamic `vec` seed 4400027), or when
+    /// the leader could not commit that far until its diverged followers reset.
+    fn diverged_base(&mut self, departs: Index, rejected_prev: Index) -> AppendResult<Id> {
+        self.assert_may_discard_committed(departs);
+        self.start_over();
+        AppendResult::Conflict {
+            rejected_prev,
+            hint: self.log.last_index().next(),
+            conflict_term: None,
+        }
     }
 
     fn request_state_sync(&mut self, leader: Id, base: Cursor<Id>) {
