@@ -90,8 +90,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// take it as leader. Without this the wiped members wait for a leader and the survivor,
     /// alone short of a quorum, waits for their votes, for good (runtime simulator, strict vec
     /// seeds 3700306 and 3700242: two of three members wiped while the third did not lead). So
-    /// we vote for it and for nobody else, and our acknowledgements count for it.
-    pub(super) fn sole_survivor(&self) -> Option<Id> {
+    /// we vote for it and for nobody else, and our acknowledgements count for it. A shell that
+    /// shows members catching up to their peers as non-voters must show this one as a voter
+    /// to the survivor meanwhile, or the survivor never asks for its vote.
+    pub fn sole_survivor(&self) -> Option<Id> {
         let needed = self.terms_needed();
         let poll = &self.catch_up.as_ref()?.terms.poll;
         let mut voters = poll.iter().filter(|(_, voter)| **voter).map(|(id, _)| *id);

@@ -46,7 +46,8 @@ pub(crate) struct Standing {
     /// The preference the receiver's engine should count it with: the
     /// engine must know whether a bonded peer votes (observers do not). A
     /// member catching up after starting with empty storage announces
-    /// `Observer`, then its configured preference.
+    /// `Observer` (its configured preference while its engine names a sole
+    /// survivor, which it votes for alone), then its configured preference.
     pub(crate) preference: LeadershipPreference,
     /// It holds log entries, so it may hold history an empty member must
     /// not vote against (it stays true). A member that started empty

@@ -30,9 +30,21 @@ where
         };
         self.sync_target = Some(base);
         if let Some(transfer) = &mut self.transfer {
-            let sends = transfer.set_leader(leader);
+            let mut sends = transfer.set_leader(leader);
+            if base.index < transfer.base {
+                // A leader whose log base is older than the one this
+                // transfer asked for may hold no anchor that far (a new
+                // leader after a dynamic-mode heal, its history shorter):
+                // waiting for one stalled the catch-up for good (runtime
+                // simulator, dynamic `vec` seed 6100605). Its anchors from
+                // its own base on are asked for instead.
+                let peers: Vec<PeerId> = self.bonds.keys().copied().collect();
+                sends.extend(transfer.rebase(base.index, peers));
+                self.send_sync(sends);
+                return;
+            }
             // A transfer of an anchor at or past the new base still helps.
-            if transfer.base >= base.index
+            if transfer.base == base.index
                 || transfer.anchor().is_some_and(|a| a.index >= base.index)
             {
                 self.send_sync(sends);

@@ -96,13 +96,27 @@ where
     }
 
     /// After every step: the first log entry we hold makes our standing
-    /// say we have history.
+    /// say we have history; and while we catch up, a sole survivor (the
+    /// engine's: every other member lost its storage too) sees us as the
+    /// voter we are for it alone. As an observer we were not among the
+    /// voters its engine asks and counts, so it never got our vote and the
+    /// group stayed leaderless for good (runtime simulator, strict `vec`
+    /// seed 6002826). Our engine still votes for nobody else and
+    /// acknowledges for nobody else.
     pub(super) fn note_history(&mut self) {
         let standing = *self.advertised.borrow();
-        if !standing.history && self.engine.last_log().index > Index::ZERO {
+        let history = standing.history || self.engine.last_log().index > Index::ZERO;
+        let preference = if !self.engine.is_catching_up() {
+            standing.preference
+        } else if self.engine.sole_survivor().is_some() {
+            self.preference
+        } else {
+            LeadershipPreference::Observer
+        };
+        if history != standing.history || preference != standing.preference {
             self.set_standing(Standing {
-                history: true,
-                ..standing
+                preference,
+                history,
             });
         }
     }

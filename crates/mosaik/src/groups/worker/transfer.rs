@@ -134,6 +134,13 @@ impl<M> Transfer<M> {
         }
     }
 
+    /// Lowers the base to `base` and asks every bond again; a partial
+    /// fetch resumes if the leader offers its anchor again.
+    pub(super) fn rebase(&mut self, base: Index, peers: impl IntoIterator<Item = PeerId>) -> Sends {
+        self.base = self.base.min(base);
+        self.ask(peers)
+    }
+
     /// (Re)starts the asking phase: every bond gets a query.
     pub(super) fn ask(&mut self, peers: impl IntoIterator<Item = PeerId>) -> Sends {
         let asked: HashSet<PeerId> = peers.into_iter().collect();

@@ -235,3 +235,44 @@ fn only_anchors_the_leader_offers_are_fetched() {
     assert!(fetch_of(&sends, a).is_some(), "a holds it too: a source");
     assert!(fetch_of(&sends, b).is_none(), "b does not hold it");
 }
+
+/// A new leader whose log base is older than the base the transfer asked
+/// for: its anchors below that base are refused until the transfer is
+/// rebased, then taken (runtime simulator, dynamic `vec` seed 6100605: the
+/// leader after a heal held a shorter history and nothing at or past the
+/// old base, and the catch-up waited for good).
+#[test]
+fn a_rebased_transfer_takes_the_new_leaders_older_anchor() {
+    let (old, l, a) = (peer(), peer(), peer());
+    let (mut t, _) = Transfer::start(
+        Index(160),
+        old,
+        settings(Duration::from_secs(5)),
+        [old, l, a],
+    );
+    let at = |index| SnapshotInfo {
+        anchor: Cursor::new(Term::new(2, l), Index(index)),
+        items: 3,
+        digest: Some(digest_items(&good(3))),
+    };
+    assert!(t.set_leader(l).is_empty());
+    for p in [old, l, a] {
+        let (sends, _) = t.offer(p, vec![at(120)], || Some(Box::new(Recorder::default())));
+        assert!(sends.is_empty(), "nothing at or past 160 is offered");
+    }
+    assert_eq!(t.anchor(), None);
+    let sends = t.rebase(Index(80), [l, a]);
+    assert_eq!(sends.len(), 2, "every bond is asked again");
+    assert!(
+        sends
+            .iter()
+            .all(|(_, m)| matches!(m, SyncMessage::Query { base } if *base == Index(80)))
+    );
+    let mut fetches = Vec::new();
+    for p in [l, a] {
+        let (sends, _) = t.offer(p, vec![at(120)], || Some(Box::new(Recorder::default())));
+        fetches.extend(sends);
+    }
+    assert_eq!(t.anchor(), Some(at(120).anchor));
+    assert!(fetch_of(&fetches, a).is_some(), "the fetch started");
+}
