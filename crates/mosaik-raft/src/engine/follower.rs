@@ -459,9 +459,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.report_position();
     }
 
-    /// Dynamic mode: our snapshot base lies in a history the leader's log disproves, at an index
-    /// the leader's log does not reach. Drops our whole state (the shell goes back to the
-    /// machine's initial value) so the leader can repair us from its own log or snapshot.
+    /// Dynamic mode: our snapshot base lies in a history the leader's log disproves. Drops our
+    /// whole state (the shell goes back to the machine's initial value) so the leader can repair
+    /// us from its own log or snapshot.
     fn start_over(&mut self) {
         self.sync_requested = None;
         self.fetch = None;
