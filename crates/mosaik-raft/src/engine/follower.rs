@@ -193,11 +193,6 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         commit: LeaderCommit,
     ) -> Result<(AppendResult<Id>, Index), AppendResult<Id>> {
         let base = self.log.base();
-        let after_base = AppendResult::Conflict {
-            rejected_prev: prev.index,
-            hint: base.index.next(),
-            conflict_term: None,
-        };
         // Where the leader's history departs from our snapshot at the latest: the first position
         // it shows with a term newer than our base's (ours never exceed it up to the base).
         let departs = diverged_by(base, prev, &entries);
@@ -209,7 +204,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 // already holds a term newer than our base's, it cannot hold our base entry
                 // (terms never decrease along a log): our snapshot diverged (dynamic mode after a
                 // partition, the leader's log may even be shorter than our base) and we start
-                // over. Waiting would ping-pong `after_base` forever.
+                // over. Waiting would ping-pong the after-base hint below forever.
                 let newest = entries.last().map_or(prev.term, |entry| entry.term);
                 if newest > base.term
                     && let Some(contested) = self.contest(departs, commit.overrule)
@@ -219,7 +214,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 if newest > base.term {
                     return Err(self.diverged_base(departs, prev.index));
                 }
-                return Err(after_base);
+                // Not known to conflict: tell the leader where our log goes on.
+                return Err(AppendResult::Conflict {
+                    rejected_prev: prev.index,
+                    hint: base.index.next(),
+                    conflict_term: None,
+                });
             };
             if at_base.term != base.term {
                 if let Some(contested) = self.contest(departs, commit.overrule) {
