@@ -83,29 +83,48 @@ fn fetch_of(sends: &Sends, to: PeerId) -> Option<Range<u64>> {
 }
 
 #[test]
-fn ranges_go_to_followers_first_and_the_leader_last() {
-    let (_, _, _, [l, a, b], sends) = fetching(Duration::from_secs(5));
+fn ranges_go_to_followers_and_never_to_the_leader_while_one_holds_it() {
+    let (mut t, _, snap, [l, a, b], sends) = fetching(Duration::from_secs(5));
     let ra = fetch_of(&sends, a).expect("a fetches");
     let rb = fetch_of(&sends, b).expect("b fetches");
     assert!(ra.end - ra.start == 3 && rb.end - rb.start == 3);
     assert!(ra.end <= rb.start || rb.end <= ra.start, "disjoint ranges");
-    // Two ranges remain for two followers: the leader waits.
+    // Four items remain and the leader is idle, but it is not asked.
     assert!(fetch_of(&sends, l).is_none());
+    // Nor as the followers answer, to the last range.
+    let mut next = vec![(a, ra), (b, rb)];
+    while let Some((peer, range)) = next.pop() {
+        let n = usize::try_from(range.end - range.start).unwrap();
+        let (sends, _) = t.data(peer, snap.anchor, range.start, &good(n));
+        assert!(fetch_of(&sends, l).is_none(), "the leader serves nothing");
+        next.extend(
+            sends
+                .iter()
+                .filter_map(|(p, _)| Some((*p, fetch_of(&sends, *p)?))),
+        );
+    }
 }
 
 #[test]
 fn garbage_drops_the_peer_and_its_range_moves_on() {
-    let (mut t, rec, snap, [l, a, _], sends) = fetching(Duration::from_secs(5));
+    let (mut t, rec, snap, [l, a, b], sends) = fetching(Duration::from_secs(5));
     let ra = fetch_of(&sends, a).unwrap();
+    let rb = fetch_of(&sends, b).unwrap();
     let bad = vec![Bytes::from_static(b"bad")];
     let (sends, _) = t.data(a, snap.anchor, ra.start, &bad);
-    // `a` is out; its range is retried by the leader (b is busy).
-    assert_eq!(fetch_of(&sends, l), Some(ra.clone()));
-    assert!(rec.0.lock().unwrap().is_empty());
+    // `a` is out; its range waits for `b` (busy), not for the leader.
+    assert!(sends.is_empty(), "{sends:?}");
+    let (sends, _) = t.data(b, snap.anchor, rb.start, &good(3));
+    assert_eq!(fetch_of(&sends, b), Some(ra.clone()));
+    assert!(fetch_of(&sends, l).is_none());
+    // `b` goes bad too: the leader is the only source left.
+    let (sends, _) = t.data(b, snap.anchor, ra.start, &bad);
+    assert!(fetch_of(&sends, l).is_some(), "{sends:?}");
+    assert_eq!(rec.0.lock().unwrap().len(), 1, "b's first range only");
     // Later answers from `a` are ignored, even well-formed ones.
     let (sends, _) = t.data(a, snap.anchor, ra.start, &good(3));
     assert!(sends.is_empty());
-    assert!(rec.0.lock().unwrap().is_empty());
+    assert_eq!(rec.0.lock().unwrap().len(), 1);
 }
 
 #[test]
