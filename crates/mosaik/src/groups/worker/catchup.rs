@@ -13,6 +13,7 @@ use {
             StateMachine, StateSync, Storage, messages::BondMessage, storage::StorageError,
             sync::wire::SyncMessage, types::engine as map,
         },
+        primitives::background::drop_in_background,
     },
     mosaik_raft::{Cursor, Input},
 };
@@ -215,13 +216,19 @@ where
         crate::groups::sim::snapshot_installed();
         let items = self.sync.snapshot_len(&machine);
         // The digest was checked against the received items: offered as is.
-        self.held = self
+        let held = self
             .sync
             .clone_machine(&machine)
             .map(|copy| Held::new(anchor, copy, items, Some(digest)))
             .into_iter()
             .collect();
-        self.machine = machine;
+        // The replaced state and snapshots can be a whole diverged
+        // history: freed off the loop (see `expire_snapshots`).
+        let replaced = (
+            core::mem::replace(&mut self.held, held),
+            core::mem::replace(&mut self.machine, machine),
+        );
+        drop_in_background("replaced", replaced);
         self.committed = map::cursor(anchor);
         self.engine
             .handle(self.now(), Input::SnapshotInstalled { cursor: anchor });
