@@ -293,6 +293,10 @@ pub enum Output<Id, C> {
     PersistLogPrune {
         /// New base of the log.
         up_to: Cursor<Id>,
+        /// The entries the engine's own log dropped, handed over so the shell frees them where
+        /// it costs least: their commands may be large, and freeing a compaction interval's
+        /// worth held a group's loop for milliseconds. Nothing to store or persist.
+        pruned: Vec<Entry<Id, C>>,
     },
     /// Drop every stored entry; the log now starts right after `base` (snapshot install; or, at
     /// index 0, a dynamic-mode member starting over: drop the stored snapshot as well).

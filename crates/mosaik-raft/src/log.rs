@@ -187,18 +187,20 @@ impl<Id: NodeId, C> Log<Id, C> {
         }
     }
 
-    /// Drops the entries up to and including `up_to` (which becomes the new base). No-op if
-    /// `up_to` is not after the current base; panics if it is past the last entry.
-    pub fn prune_prefix(&mut self, up_to: Index) {
+    /// Takes out the entries up to and including `up_to` (which becomes the new base) and
+    /// returns them, for the caller to free where it costs least. Empty if `up_to` is not after
+    /// the current base; panics if it is past the last entry.
+    pub fn prune_prefix(&mut self, up_to: Index) -> Vec<Entry<Id, C>> {
         if up_to <= self.base.index {
-            return;
+            return Vec::new();
         }
         let term = self
             .term_at(up_to)
             .expect("cannot prune past the end of the log");
         let count = usize::try_from(up_to.get() - self.base.index.get()).unwrap_or(usize::MAX);
-        self.entries.drain(..count);
+        let pruned = self.entries.drain(..count).collect();
         self.base = Cursor::new(term, up_to);
+        pruned
     }
 
     /// Discards every entry and restarts the log right after `base` (snapshot install).
@@ -278,7 +280,10 @@ mod tests {
     #[test]
     fn prune_and_reset() {
         let mut log = log_with_terms(&[1, 1, 2, 3]);
-        log.prune_prefix(Index(2));
+        let pruned = log.prune_prefix(Index(2));
+        let terms: Vec<_> = pruned.iter().map(|e| e.term).collect();
+        assert_eq!(terms, [t(1), t(1)], "the pruned entries are handed back");
+        assert!(log.prune_prefix(Index(2)).is_empty(), "nothing twice");
         assert_eq!(log.base(), Cursor::new(t(1), Index(2)));
         assert_eq!(log.first_index(), Index(3));
         assert_eq!(

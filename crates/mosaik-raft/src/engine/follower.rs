@@ -438,8 +438,11 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             // Our log agrees with the snapshot: keep the suffix (it may hold acknowledged
             // entries), drop the prefix, and re-apply anything committed after the cursor.
             if cursor.index > self.log.base().index {
-                self.log.prune_prefix(cursor.index);
-                self.emit(Output::PersistLogPrune { up_to: cursor });
+                let pruned = self.log.prune_prefix(cursor.index);
+                self.emit(Output::PersistLogPrune {
+                    up_to: cursor,
+                    pruned,
+                });
             }
             self.applied = cursor.index;
             if cursor.index > self.commit {
@@ -534,8 +537,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if up_to <= self.log.base().index {
             return;
         }
-        self.log.prune_prefix(up_to);
+        let pruned = self.log.prune_prefix(up_to);
         let up_to = self.log.base();
-        self.emit(Output::PersistLogPrune { up_to });
+        self.emit(Output::PersistLogPrune { up_to, pruned });
     }
 }

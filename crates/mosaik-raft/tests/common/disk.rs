@@ -37,7 +37,7 @@ impl Disk {
                 assert_eq!(*first_index, expected, "PersistLog first_index");
                 self.entries.extend(append.iter().cloned());
             }
-            Output::PersistLogPrune { up_to } => {
+            Output::PersistLogPrune { up_to, .. } => {
                 let drop = usize::try_from(up_to.index.get() - self.base.index.get()).unwrap();
                 self.entries.drain(..drop);
                 self.base = *up_to;

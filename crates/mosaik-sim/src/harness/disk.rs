@@ -87,7 +87,7 @@ impl StoredLog {
                 }
                 self.entries.extend(append.iter().cloned());
             }
-            Output::PersistLogPrune { up_to } => {
+            Output::PersistLogPrune { up_to, .. } => {
                 if up_to.index < self.base.index || up_to.index > self.last_index() {
                     return Err(format!("prune to {up_to} outside the stored log"));
                 }
@@ -150,7 +150,7 @@ impl Disk {
             self.hard_written = Some(*hard);
         }
         let cut = match out {
-            Output::PersistLogPrune { up_to } => Some(store.prefix(up_to.index)),
+            Output::PersistLogPrune { up_to, .. } => Some(store.prefix(up_to.index)),
             Output::PersistLogReset { base } => Some(store.prefix(base.index)),
             _ => None,
         };

@@ -14,6 +14,7 @@ use {
             types::engine as map,
             when::Status,
         },
+        primitives::background::drop_in_background,
     },
     mosaik_raft::{Output, Role},
 };
@@ -160,7 +161,15 @@ where
                 }
                 Ok(())
             }
-            Output::PersistLogPrune { up_to } => self.persist_prune(up_to),
+            Output::PersistLogPrune { up_to, pruned } => {
+                // A compaction interval of commands: freeing them here held
+                // the loop for 1–3 ms at every B6 compaction (1,000 commands
+                // of 1 KiB), and the writes behind it waited.
+                if !pruned.is_empty() {
+                    drop_in_background("pruned", pruned);
+                }
+                self.persist_prune(up_to)
+            }
             Output::PersistLogReset { base } => self.persist_reset(base),
             other => self.output(other),
         }
