@@ -380,9 +380,10 @@ impl<M> Transfer<M> {
             .copied()
             .collect();
         // The leader only when no other source is left: its cores carry
-        // the group's writes. Serving a third of B6's snapshot doubled the
-        // leader's write p99 during the catch-up (5.2 → 2.8 ms without it)
-        // and the other two holders kept the rate (docs/benchmarks.md).
+        // the group's writes. Serving about a third of B6's snapshot nearly
+        // doubled the leader's write p99 during the catch-up (medians 4.4
+        // against 2.4 ms without it), for a tenth more rate
+        // (docs/benchmarks.md).
         idle.sort_by_key(|p| *p == leader);
         let others = fetch.sources.iter().any(|p| *p != leader);
         let mut sends = Vec::new();
