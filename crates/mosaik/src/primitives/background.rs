@@ -72,6 +72,12 @@ pub(crate) fn spawn_background(name: &str, job: impl FnOnce() + Send + 'static) 
     }));
 }
 
+/// Log entries, or commands since a snapshot, below which a drop stays on
+/// the caller's thread: a background job starts a thread (tens of
+/// microseconds), which would cost more than it saves for a few entries,
+/// and with a compaction threshold of 1 it would start two per commit.
+pub(crate) const BACKGROUND_DROP_MIN: u64 = 64;
+
 /// Drops `value` as a background job (see [`spawn_background`]): for
 /// values whose drop walks a large structure, such as a snapshot of a
 /// persistent map whose nodes the live state no longer shares. Must be

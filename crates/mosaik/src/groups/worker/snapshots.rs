@@ -28,7 +28,7 @@ use {
         },
         primitives::{
             Digest,
-            background::{drop_in_background, spawn_background},
+            background::{BACKGROUND_DROP_MIN, drop_in_background, spawn_background},
         },
     },
     core::sync::atomic::Ordering,
@@ -186,7 +186,9 @@ where
         // shares with it: 2.4–6.6 ms for B6's 116,000-item map 1,000 writes
         // on, a stall of the write path at every compaction when it ran on
         // this loop (docs/benchmarks.md).
-        if !expired.is_empty() {
+        // A snapshot owns about a compaction interval's changes.
+        let interval = self.sync.compaction_threshold().unwrap_or(0);
+        if !expired.is_empty() && interval >= BACKGROUND_DROP_MIN {
             drop_in_background("expired", expired);
         }
         self.drop_unheld_wants();
