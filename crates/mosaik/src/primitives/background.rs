@@ -44,8 +44,13 @@ const MAX_NICE: i32 = 19;
 /// waits for it (see the module docs); must be called within a runtime.
 /// Should the thread not start (the system is out of threads), the job
 /// runs on the pool thread at the normal priority: callers count on it
-/// running (it sends a reply, or clears a "running" flag).
+/// running (it sends a reply, or clears a "running" flag). On the runtime
+/// simulator's thread it runs inline (see [`runs_inline`]).
 pub(crate) fn spawn_background(name: &str, job: impl FnOnce() + Send + 'static) {
+    if runs_inline() {
+        job();
+        return;
+    }
     let name = format!("mosaik-{name}");
     drop(tokio::task::spawn_blocking(move || {
         // The thread borrows the job, so a thread that cannot start leaves
@@ -70,6 +75,47 @@ pub(crate) fn spawn_background(name: &str, job: impl FnOnce() + Send + 'static) 
             }
         }
     }));
+}
+
+/// Runs `job` on tokio's blocking pool at the normal priority (work that
+/// must not wait behind the write path, such as a snapshot encode a
+/// storage prune waits for); inline in the simulator (see
+/// [`runs_inline`]). Must be called within a runtime.
+pub(crate) fn spawn_blocking_job(job: impl FnOnce() + Send + 'static) {
+    if runs_inline() {
+        job();
+        return;
+    }
+    drop(tokio::task::spawn_blocking(job));
+}
+
+#[cfg(feature = "runtime-sim")]
+std::thread_local! {
+    static INLINE: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
+/// Makes background and blocking jobs started from the calling thread run
+/// inline, for good: the runtime simulator's thread. A job on another
+/// thread finishes at a moment of real time the simulation does not
+/// decide, so where its result lands among the simulated events (a served
+/// range, a digest, a snapshot encode) differed between two runs of one
+/// seed, and a failing seed could not always be replayed.
+#[cfg(feature = "runtime-sim")]
+pub(crate) fn run_inline_on_this_thread() {
+    INLINE.set(true);
+}
+
+/// Whether jobs started on this thread run inline (the simulator's
+/// thread); never in a build without the `runtime-sim` feature.
+pub(crate) fn runs_inline() -> bool {
+    #[cfg(feature = "runtime-sim")]
+    {
+        INLINE.get()
+    }
+    #[cfg(not(feature = "runtime-sim"))]
+    {
+        false
+    }
 }
 
 /// Log entries, or commands since a snapshot, below which a drop stays on

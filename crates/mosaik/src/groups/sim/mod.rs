@@ -110,6 +110,11 @@ impl SimNet {
     /// A network of `size` machines; `seed` decides their keys, every
     /// fault and the engines' randomness.
     pub fn new(seed: u64, size: usize, faults: Faults) -> Self {
+        // The simulation's thread runs background jobs (served ranges,
+        // digests, snapshot encodes) inline: finished on another thread
+        // they landed at a moment of real time, and a seed did not always
+        // replay the same run.
+        crate::primitives::background::run_inline_on_this_thread();
         let mut rng = SimRng::new(seed);
         let slots = (0..size)
             .map(|_| {

@@ -21,6 +21,7 @@ use {
             StateMachine, StateSync, Storage,
             storage::{StorageError, StoredSnapshot},
         },
+        primitives::background::spawn_blocking_job,
     },
     bytes::Bytes,
     mosaik_raft::{Cursor, Index},
@@ -117,7 +118,7 @@ where
         let generation = self.deferred.generation;
         let tx = self.deferred.tx.clone();
         self.deferred.encoding = true;
-        tokio::task::spawn_blocking(move || {
+        spawn_blocking_job(move || {
             let data = encode_snapshot(&machine.state_sync(), &machine, items);
             let _ = tx.send((generation, anchor, data));
         });

@@ -28,7 +28,7 @@ use {
         },
         primitives::{
             Digest,
-            background::{BACKGROUND_DROP_MIN, drop_in_background, spawn_background},
+            background::{BACKGROUND_DROP_MIN, drop_in_background, runs_inline, spawn_background},
         },
     },
     core::sync::atomic::Ordering,
@@ -345,22 +345,29 @@ where
         held.served = Some(Instant::now());
         let serving = self.serving.clone();
         let out = self.bonds.get(&peer).map(|b| b.out.clone());
-        if let Some(out) = out
+        // The simulator encodes inline: its jobs must not finish at a
+        // moment of real time (`primitives/background.rs`).
+        if !runs_inline()
+            && let Some(out) = out
             && let Some(machine) = self.sync.clone_machine(&held.machine)
-            && serving.fetch_add(1, Ordering::AcqRel) < MAX_SERVING
         {
-            spawn_background("serve", move || {
-                let reply =
-                    encode_reply(&machine.state_sync(), &machine, anchor, offset..end, budget);
-                // Wait for room rather than drop the reply: a lost batch
-                // costs the requester a whole `fetch_timeout`. This thread
-                // is free to wait; it ends when the bond does.
-                let _ = out.blocking_send(BondMessage::Sync(reply));
-                serving.fetch_sub(1, Ordering::AcqRel);
-            });
-            return None;
+            // A slot is taken only here, so only a job gives it back (a
+            // release without a take once wrapped the count and left every
+            // later range encoded inline).
+            if serving.fetch_add(1, Ordering::AcqRel) < MAX_SERVING {
+                spawn_background("serve", move || {
+                    let reply =
+                        encode_reply(&machine.state_sync(), &machine, anchor, offset..end, budget);
+                    // Wait for room rather than drop the reply: a lost batch
+                    // costs the requester a whole `fetch_timeout`. This
+                    // thread is free to wait; it ends when the bond does.
+                    let _ = out.blocking_send(BondMessage::Sync(reply));
+                    serving.fetch_sub(1, Ordering::AcqRel);
+                });
+                return None;
+            }
+            serving.fetch_sub(1, Ordering::AcqRel);
         }
-        serving.fetch_sub(1, Ordering::AcqRel);
         Some(encode_reply(
             &self.sync,
             &held.machine,
