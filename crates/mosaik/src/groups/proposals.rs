@@ -17,7 +17,7 @@ use {
     },
     crate::primitives::Datum,
     mosaik_raft::{CommitError, ProposeError, RequestId},
-    std::collections::{HashMap, VecDeque},
+    std::collections::{BTreeMap, VecDeque},
     tokio::sync::oneshot,
 };
 
@@ -51,7 +51,7 @@ pub(crate) type Requested<M> = (Vec<<M as StateMachine>::Command>, bool, Propose
 
 /// Proposals assigned a request id and not yet fully answered.
 pub(crate) struct Proposals<M: StateMachine> {
-    pending: HashMap<RequestId, Batch<M>>,
+    pending: BTreeMap<RequestId, Batch<M>>,
     /// Most bytes of one engine proposal (see `groups::Config::
     /// max_append_bytes`), message overhead excluded.
     budget: usize,
@@ -67,7 +67,7 @@ impl<M: StateMachine> Proposals<M> {
     /// Proposals whose merged batches fit in `max_append_bytes`.
     pub(crate) fn new(max_append_bytes: usize) -> Self {
         Self {
-            pending: HashMap::new(),
+            pending: BTreeMap::new(),
             budget: max_append_bytes.saturating_sub(APPEND_OVERHEAD),
         }
     }

@@ -15,7 +15,7 @@ use {
         time::Duration,
     },
     serde::{Deserialize, Serialize},
-    std::collections::{BTreeMap, HashMap, HashSet, VecDeque},
+    std::collections::{BTreeMap, BTreeSet, VecDeque},
     tokio::time::{Instant, Sleep},
 };
 
@@ -97,11 +97,11 @@ pub struct LogReplaySession {
     /// First index never handed out as a fresh range.
     next: Index,
     /// Peers asked for their availability (and not since dropped).
-    asked: HashSet<PeerId>,
+    asked: BTreeSet<PeerId>,
     /// Highest committed index each answering peer serves.
-    available: HashMap<PeerId, Index>,
+    available: BTreeMap<PeerId, Index>,
     /// One request per peer: the range and when it was sent.
-    in_flight: HashMap<PeerId, (RangeInclusive<Index>, Instant)>,
+    in_flight: BTreeMap<PeerId, (RangeInclusive<Index>, Instant)>,
     /// Ranges handed back (a dropped peer's, a partial answer's rest): at
     /// most one per answer, so bounded by the requests sent.
     retry: VecDeque<RangeInclusive<Index>>,
@@ -109,7 +109,7 @@ pub struct LogReplaySession {
     /// their sender: at most one per request in flight.
     ready: BTreeMap<Index, (PeerId, LogSlice)>,
     /// Peers whose entries did not continue the log, for this episode.
-    banned: HashSet<PeerId>,
+    banned: BTreeSet<PeerId>,
     /// Since when nothing is in flight and nobody offers anything.
     stalled_since: Instant,
     /// Wakes the session for its next deadline (made on the first poll,
@@ -134,12 +134,12 @@ impl LogReplaySession {
             timeout,
             target,
             next: start,
-            asked: HashSet::new(),
-            available: HashMap::new(),
-            in_flight: HashMap::new(),
+            asked: BTreeSet::new(),
+            available: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
             retry: VecDeque::new(),
             ready: BTreeMap::new(),
-            banned: HashSet::new(),
+            banned: BTreeSet::new(),
             stalled_since: now,
             timer: None,
         }
@@ -150,7 +150,7 @@ impl LogReplaySession {
     where
         S: StateSync<Message = LogReplaySyncMessage>,
     {
-        let bonds: HashSet<PeerId> = ctx.bonds().into_iter().collect();
+        let bonds: BTreeSet<PeerId> = ctx.bonds().into_iter().collect();
         let gone: Vec<PeerId> = self
             .asked
             .iter()

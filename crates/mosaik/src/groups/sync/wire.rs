@@ -20,7 +20,7 @@ pub(crate) const MAX_HELD: usize = 4;
 /// Offers with the same anchor and item count are interchangeable sources
 /// of one snapshot unless both name a digest and the digests differ (see
 /// `sync/digest.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub(crate) struct SnapshotInfo {
     pub(crate) anchor: mosaik_raft::Cursor<PeerId>,
     pub(crate) items: u64,

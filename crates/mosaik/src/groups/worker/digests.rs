@@ -39,7 +39,7 @@ use {
         primitives::{Digest, background::spawn_background},
     },
     mosaik_raft::Cursor,
-    std::collections::HashMap,
+    std::collections::BTreeMap,
     tokio::sync::mpsc::{self, error::TrySendError},
 };
 
@@ -55,7 +55,7 @@ pub(super) struct Digests {
     /// Peers that asked for the digest of a held snapshot not digested
     /// yet: one entry per bonded peer (a new request replaces it),
     /// answered by an offer once it is. Digests run only for these.
-    wanted: HashMap<PeerId, Cursor<PeerId>>,
+    wanted: BTreeMap<PeerId, Cursor<PeerId>>,
 }
 
 impl Digests {
@@ -65,7 +65,7 @@ impl Digests {
         Self {
             running: false,
             tx,
-            wanted: HashMap::new(),
+            wanted: BTreeMap::new(),
         }
     }
 }

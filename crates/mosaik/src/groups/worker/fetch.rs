@@ -17,7 +17,7 @@ use {
     bytes::Bytes,
     core::ops::Range,
     mosaik_raft::Cursor,
-    std::collections::{HashMap, HashSet, VecDeque},
+    std::collections::{BTreeMap, BTreeSet, VecDeque},
     tokio::time::Instant,
 };
 
@@ -25,10 +25,10 @@ use {
 pub(super) struct Fetch<M> {
     pub(super) info: SnapshotInfo,
     /// Bonds formed after the choice, asked whether they hold it.
-    pub(super) late: HashSet<PeerId>,
+    pub(super) late: BTreeSet<PeerId>,
     pub(super) batch: u64,
-    pub(super) sources: HashSet<PeerId>,
-    pub(super) in_flight: HashMap<PeerId, (Range<u64>, Instant)>,
+    pub(super) sources: BTreeSet<PeerId>,
+    pub(super) in_flight: BTreeMap<PeerId, (Range<u64>, Instant)>,
     /// Ranges handed back (a dropped peer's, or a partial answer's rest):
     /// at most one per source plus one per answer, so bounded by the
     /// number of bonds.
@@ -42,7 +42,7 @@ pub(super) struct Fetch<M> {
     pub(super) verifier: Verifier,
     /// Peers whose ranges were accepted: the suspects if the digest does
     /// not match (bounded by the number of bonds).
-    pub(super) contributors: HashSet<PeerId>,
+    pub(super) contributors: BTreeSet<PeerId>,
     /// When the leader was last asked for its digest (`info.digest` is
     /// `None` until it answers).
     pub(super) digest_asked: Option<Instant>,
@@ -57,15 +57,15 @@ impl<M> Fetch<M> {
                 items: 0,
                 digest: None,
             },
-            late: HashSet::new(),
+            late: BTreeSet::new(),
             batch: 1,
-            sources: HashSet::new(),
-            in_flight: HashMap::new(),
+            sources: BTreeSet::new(),
+            in_flight: BTreeMap::new(),
             retry: VecDeque::new(),
             fresh: 0,
             builder: Box::new(Unbuildable),
             verifier: Verifier::default(),
-            contributors: HashSet::new(),
+            contributors: BTreeSet::new(),
             digest_asked: None,
         }
     }
@@ -74,20 +74,20 @@ impl<M> Fetch<M> {
     pub(super) fn new(
         info: SnapshotInfo,
         batch: u64,
-        sources: HashSet<PeerId>,
+        sources: BTreeSet<PeerId>,
         builder: Box<dyn SnapshotBuilder<M>>,
     ) -> Self {
         Self {
             info,
-            late: HashSet::new(),
+            late: BTreeSet::new(),
             batch: batch.max(1),
             sources,
-            in_flight: HashMap::new(),
+            in_flight: BTreeMap::new(),
             retry: VecDeque::new(),
             fresh: 0,
             builder,
             verifier: Verifier::default(),
-            contributors: HashSet::new(),
+            contributors: BTreeSet::new(),
             digest_asked: None,
         }
     }

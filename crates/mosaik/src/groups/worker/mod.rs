@@ -42,7 +42,7 @@ use {
     intake::{queued_behind, top_up},
     mosaik_raft::{Engine, Input, RequestId},
     std::{
-        collections::{BTreeMap, HashMap, HashSet},
+        collections::{BTreeMap, BTreeSet},
         sync::Arc,
     },
     tokio::{
@@ -143,17 +143,17 @@ pub(crate) struct Worker<S, M: StateMachine> {
     /// Ordered, so broadcasts to the bonds go out in the same order on
     /// every run (the runtime simulation replays seeds).
     bonds: BTreeMap<PeerId, BondHandle<M::Command>>,
-    dialing: HashSet<PeerId>,
+    dialing: BTreeSet<PeerId>,
     /// When each peer's bond was last replaced by a new handshake (entries
     /// older than `membership::REPLACE_INTERVAL` are dropped).
-    replaced: HashMap<PeerId, Instant>,
+    replaced: BTreeMap<PeerId, Instant>,
     /// Lower-id members we are not bonded with, and since when we wait for
     /// their dial (see `membership::REVERSE_DIAL_AFTER`).
-    awaiting: HashMap<PeerId, Instant>,
+    awaiting: BTreeMap<PeerId, Instant>,
     events_tx: mpsc::Sender<BondEvent<M::Command>>,
     next_request: u64,
     proposals: Proposals<M>,
-    reads: HashMap<RequestId, (M::Query, QueryReply<M>)>,
+    reads: BTreeMap<RequestId, (M::Query, QueryReply<M>)>,
     committed: Cursor,
     /// Version of our own entry last pushed to the bonds.
     pushed: Option<crate::discovery::PeerEntryVersion>,
@@ -282,13 +282,13 @@ where
             telemetry,
             bonds_tx: bonds,
             bonds: BTreeMap::new(),
-            dialing: HashSet::new(),
-            replaced: HashMap::new(),
-            awaiting: HashMap::new(),
+            dialing: BTreeSet::new(),
+            replaced: BTreeMap::new(),
+            awaiting: BTreeMap::new(),
             events_tx,
             next_request: 0,
             proposals: Proposals::new(append_budget),
-            reads: HashMap::new(),
+            reads: BTreeMap::new(),
             committed,
             pushed: None,
             preference,

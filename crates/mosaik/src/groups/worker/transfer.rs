@@ -36,7 +36,7 @@ use {
     },
     bytes::Bytes,
     mosaik_raft::{Cursor, Index},
-    std::collections::{HashMap, HashSet},
+    std::collections::{BTreeMap, BTreeSet},
     tokio::time::{Duration, Instant},
 };
 
@@ -65,7 +65,7 @@ pub(super) struct Transfer<M> {
     /// Peers dropped during this episode: their offers are ignored, so a
     /// peer offering a snapshot it cannot serve cannot win every round.
     /// Cleared when a round finds no offer from anyone else.
-    banned: HashSet<PeerId>,
+    banned: BTreeSet<PeerId>,
     /// Peers dropped since the worker last looked (for a metric).
     dropped: u64,
     /// Peers whose data did not decode since the worker last looked: their
@@ -81,8 +81,8 @@ pub(super) struct Transfer<M> {
 enum Phase<M> {
     Asking {
         since: Instant,
-        asked: HashSet<PeerId>,
-        offers: HashMap<PeerId, Vec<SnapshotInfo>>,
+        asked: BTreeSet<PeerId>,
+        offers: BTreeMap<PeerId, Vec<SnapshotInfo>>,
         /// The interrupted fetch, resumed if the same snapshot is chosen
         /// again (its sources were lost, its progress need not be).
         resume: Option<Box<Fetch<M>>>,
@@ -105,7 +105,7 @@ impl<M> Transfer<M> {
             leader,
             settings,
             phase: Phase::idle(),
-            banned: HashSet::new(),
+            banned: BTreeSet::new(),
             dropped: 0,
             hostile: Vec::new(),
             single_source: false,
@@ -145,14 +145,17 @@ impl<M> Transfer<M> {
 
     /// (Re)starts the asking phase: every bond gets a query.
     pub(super) fn ask(&mut self, peers: impl IntoIterator<Item = PeerId>) -> Sends {
-        let asked: HashSet<PeerId> = peers.into_iter().collect();
+        let asked: BTreeSet<PeerId> = peers.into_iter().collect();
         let sends = asked
             .iter()
             .map(|p| (*p, SyncMessage::Query { base: self.base }))
             .collect();
         let resume = match core::mem::replace(&mut self.phase, Phase::idle()) {
             Phase::Fetching(mut fetch) => {
-                let in_flight: Vec<_> = fetch.in_flight.drain().map(|(_, (r, _))| r).collect();
+                let in_flight: Vec<_> = core::mem::take(&mut fetch.in_flight)
+                    .into_iter()
+                    .map(|(_, (r, _))| r)
+                    .collect();
                 fetch.retry.extend(in_flight);
                 fetch.sources.clear();
                 fetch.late.clear();
@@ -163,7 +166,7 @@ impl<M> Transfer<M> {
         self.phase = Phase::Asking {
             since: Instant::now(),
             asked,
-            offers: HashMap::new(),
+            offers: BTreeMap::new(),
             resume,
         };
         sends
@@ -410,8 +413,8 @@ impl<M> Phase<M> {
     fn idle() -> Self {
         Phase::Asking {
             since: Instant::now(),
-            asked: HashSet::new(),
-            offers: HashMap::new(),
+            asked: BTreeSet::new(),
+            offers: BTreeMap::new(),
             resume: None,
         }
     }

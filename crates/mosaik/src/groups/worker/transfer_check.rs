@@ -8,7 +8,7 @@ use {
         PeerId,
         groups::sync::wire::{MAX_OFFERED, SnapshotInfo},
     },
-    std::collections::HashSet,
+    std::collections::BTreeSet,
 };
 
 impl<M> Transfer<M> {
@@ -55,7 +55,7 @@ impl<M> Transfer<M> {
     /// Starts the episode's asking phase over with every peer it knows of
     /// (progress is kept for a resumed fetch of the same snapshot).
     pub(super) fn restart(&mut self) -> Sends {
-        let mut peers = HashSet::from([self.leader]);
+        let mut peers = BTreeSet::from([self.leader]);
         if let Phase::Fetching(fetch) = &self.phase {
             peers.extend(fetch.known_peers());
         }
@@ -81,7 +81,7 @@ impl<M> Transfer<M> {
             self.ban(*culprit);
         }
         self.single_source = true;
-        let mut peers = HashSet::from([self.leader]);
+        let mut peers = BTreeSet::from([self.leader]);
         peers.extend(fetch.known_peers());
         self.ask(peers)
     }
@@ -90,7 +90,7 @@ impl<M> Transfer<M> {
 /// One holder out of `sources`: a follower before the leader (as in
 /// `step`, the leader serves last), the lowest id so a new round picks the
 /// same one unless it was banned.
-pub(super) fn one_source(sources: &HashSet<PeerId>, leader: PeerId) -> HashSet<PeerId> {
+pub(super) fn one_source(sources: &BTreeSet<PeerId>, leader: PeerId) -> BTreeSet<PeerId> {
     sources
         .iter()
         .filter(|p| **p != leader)

@@ -118,7 +118,7 @@ pub(super) struct Run {
 pub(super) fn drive(
     t: &mut Transfer<()>,
     sends: Sends,
-    (offers, queries): (&HashMap<PeerId, Vec<SnapshotInfo>>, Queries),
+    (offers, queries): (&BTreeMap<PeerId, Vec<SnapshotInfo>>, Queries),
     answer: impl Fn(PeerId, &Range<u64>) -> Vec<Bytes>,
     installed: &Installed,
 ) -> Run {
@@ -172,6 +172,6 @@ pub(super) fn store(
     }
 }
 
-pub(super) fn peers_fetched(run: &Run) -> HashSet<PeerId> {
+pub(super) fn peers_fetched(run: &Run) -> BTreeSet<PeerId> {
     run.fetches.iter().map(|(p, _)| *p).collect()
 }

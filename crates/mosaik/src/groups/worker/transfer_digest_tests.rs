@@ -17,7 +17,7 @@ fn holders_of_one_anchor_with_other_content_are_never_mixed() {
     let (ours, theirs) = snapshots();
     // `b` (and later `c`) offers the leader's anchor with other content
     // and would serve it: stitched in, it would corrupt the snapshot.
-    let offers = HashMap::from([
+    let offers = BTreeMap::from([
         (l, vec![ours]),
         (a, vec![ours]),
         (b, vec![theirs]),
@@ -52,14 +52,14 @@ fn holders_of_one_anchor_with_other_content_are_never_mixed() {
     assert_eq!(run.mismatches, 0);
     assert_eq!(
         peers_fetched(&run),
-        HashSet::from([a]),
+        BTreeSet::from([a]),
         "holders of one digest, and the leader spared while one serves"
     );
     assert_eq!(*installed.0.lock().unwrap(), [honest(&(0..ITEMS))]);
 
     // More holders of the other content do not win: only the leader's
     // digest is fetched, from the leader alone.
-    let offers = HashMap::from([(l, vec![ours]), (a, vec![theirs]), (b, vec![theirs])]);
+    let offers = BTreeMap::from([(l, vec![ours]), (a, vec![theirs]), (b, vec![theirs])]);
     let (mut t, sends) = Transfer::start(Index(50), l, settings(), [l, a, b]);
     let run = drive(
         &mut t,
@@ -69,7 +69,7 @@ fn holders_of_one_anchor_with_other_content_are_never_mixed() {
         &installed,
     );
     assert_eq!(run.done, ours.digest);
-    assert_eq!(peers_fetched(&run), HashSet::from([l]));
+    assert_eq!(peers_fetched(&run), BTreeSet::from([l]));
     assert!(
         run.digest_asks.is_empty(),
         "the leader's digest was offered"
@@ -83,7 +83,7 @@ fn holders_of_one_anchor_with_other_content_are_never_mixed() {
 fn undigested_offers_are_checked_against_the_leaders_digest() {
     let (l, a, b) = (peer(), peer(), peer());
     let (ours, theirs) = snapshots();
-    let offers = HashMap::from([(l, vec![ours]), (a, vec![ours]), (b, vec![theirs])]);
+    let offers = BTreeMap::from([(l, vec![ours]), (a, vec![ours]), (b, vec![theirs])]);
     let answer = |p: PeerId, range: &Range<u64>| {
         if p == b { forged(range) } else { honest(range) }
     };
@@ -112,7 +112,7 @@ fn an_altered_chunk_fails_the_check_and_an_honest_holder_completes() {
     let (l, a, b) = (peer(), peer(), peer());
     let (ours, _) = snapshots();
     // Everyone offers the same snapshot; `a` alters what it serves.
-    let offers = HashMap::from([(l, vec![ours]), (a, vec![ours]), (b, vec![ours])]);
+    let offers = BTreeMap::from([(l, vec![ours]), (a, vec![ours]), (b, vec![ours])]);
     let answer = |p: PeerId, range: &Range<u64>| {
         if p == a { forged(range) } else { honest(range) }
     };
@@ -131,14 +131,14 @@ fn an_altered_chunk_fails_the_check_and_an_honest_holder_completes() {
     assert_eq!(*installed.0.lock().unwrap(), [honest(&(0..ITEMS))]);
     // The first attempt used several sources; after the last mismatch the
     // snapshot came from one honest holder, and `a` got no request.
-    let before: HashSet<PeerId> = run
+    let before: BTreeSet<PeerId> = run
         .fetches
         .iter()
         .filter(|(_, m)| *m == 0)
         .map(|(p, _)| *p)
         .collect();
     assert!(before.len() >= 2 && before.contains(&a));
-    let last: HashSet<PeerId> = run
+    let last: BTreeSet<PeerId> = run
         .fetches
         .iter()
         .filter(|(_, m)| *m == run.mismatches)
@@ -157,7 +157,7 @@ fn an_altered_chunk_fails_the_check_and_an_honest_holder_completes() {
 fn a_lone_source_that_mismatches_is_banned() {
     let (l, a) = (peer(), peer());
     let (ours, _) = snapshots();
-    let offers = HashMap::from([(l, vec![ours]), (a, vec![ours])]);
+    let offers = BTreeMap::from([(l, vec![ours]), (a, vec![ours])]);
     let answer = |p: PeerId, range: &Range<u64>| {
         if p == a { forged(range) } else { honest(range) }
     };
@@ -188,7 +188,7 @@ fn a_lone_source_that_mismatches_is_banned() {
 fn honest_holders_share_the_work_and_pass_the_check() {
     let (l, a, b) = (peer(), peer(), peer());
     let (ours, _) = snapshots();
-    let offers = HashMap::from([(l, vec![ours]), (a, vec![ours]), (b, vec![ours])]);
+    let offers = BTreeMap::from([(l, vec![ours]), (a, vec![ours]), (b, vec![ours])]);
     let installed = Installed::default();
     let (mut t, sends) = Transfer::start(Index(50), l, settings(), [l, a, b]);
     let run = drive(
@@ -279,12 +279,12 @@ fn a_leader_without_the_snapshot_starts_a_new_round() {
     assert_eq!(t.anchor(), Some(ours.anchor));
     let (sends, _) = t.offer(l, Vec::new(), store(&installed));
     assert!(t.anchor().is_none(), "asking again");
-    let asked: HashSet<PeerId> = sends
+    let asked: BTreeSet<PeerId> = sends
         .iter()
         .filter(|(_, m)| matches!(m, SyncMessage::Query { .. }))
         .map(|(p, _)| *p)
         .collect();
-    assert_eq!(asked, HashSet::from([l, a]));
+    assert_eq!(asked, BTreeSet::from([l, a]));
 }
 
 /// A new leader is asked for its digest; a lost request is sent again

@@ -10,7 +10,7 @@ use {
             wire::{MAX_OFFERED, SnapshotInfo},
         },
     },
-    std::collections::{HashMap, HashSet},
+    std::collections::{BTreeMap, BTreeSet},
 };
 
 impl<M> Transfer<M> {
@@ -63,7 +63,7 @@ impl<M> Transfer<M> {
         };
         // Grouped by the leader's infos: a holder whose offer names
         // another digest than the leader's is not one.
-        let mut holders: HashMap<SnapshotInfo, HashSet<PeerId>> = HashMap::new();
+        let mut holders: BTreeMap<SnapshotInfo, BTreeSet<PeerId>> = BTreeMap::new();
         for (peer, infos) in offers.iter().filter(|(p, _)| !self.banned.contains(*p)) {
             for leaders in ours {
                 if infos.iter().any(|info| info.same_content(leaders)) {
