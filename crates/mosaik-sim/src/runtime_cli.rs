@@ -107,11 +107,13 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
         unknown += u64::from(report.unknown);
         if args.verbose {
             println!(
-                "seed {seed}: {} ops, {} acknowledged puts, faults {:?}, {} snapshots installed, {}",
+                "seed {seed}: {} ops, {} acknowledged puts, faults {:?}, {} snapshots installed, \
+                 fingerprint {:016x}, {}",
                 report.operations,
                 report.acknowledged,
                 report.faults,
                 report.snapshots_installed,
+                report.fingerprint,
                 report.violation.as_deref().unwrap_or("ok")
             );
         }

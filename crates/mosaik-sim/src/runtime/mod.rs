@@ -17,12 +17,14 @@ pub mod machine;
 pub mod vec;
 
 use cluster::Cluster;
+use core::hash::{Hash, Hasher};
 use core::time::Duration;
 use machine::{Answer, Query};
 use mosaik::groups::{
     ConsensusConfig, Consistency,
     sim::{Faults, SimNet},
 };
+use std::hash::DefaultHasher;
 use std::sync::{Mutex, PoisonError};
 use tokio::time::{Instant, sleep};
 
@@ -73,6 +75,20 @@ pub struct Report {
     pub faults: faults::FaultCounts,
     /// Snapshots installed by catch-ups (snapshot transfers completed).
     pub snapshots_installed: u64,
+    /// A hash of the run as its clients and replicas saw it: every
+    /// operation with its call and return times and its outcome, and each
+    /// replica's final contents. Two runs of one seed with the same
+    /// fingerprint ran alike (`tests/runtime.rs` replays seeds with it).
+    pub fingerprint: u64,
+}
+
+/// The fingerprint of a run (see [`Report::fingerprint`]): std's default
+/// hasher, whose keys are fixed, so equal runs hash equal in one build.
+pub(crate) fn fingerprint(operations: &impl Hash, replicas: &[(usize, Vec<u64>)]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    operations.hash(&mut hasher);
+    replicas.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Panics of any task of the current run (a worker panic is a failure
@@ -108,11 +124,14 @@ pub fn run_seed_with(seed: u64, mode: Mode, workload: Workload) -> Report {
         .unwrap_or_else(PoisonError::into_inner)
         .clear();
     let installed_before = mosaik::groups::sim::snapshots_installed();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .expect("a current-thread runtime builds");
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_time().start_paused(true);
+    // tokio's own RNG picks the wait list of every `watch` waiter, and so
+    // the order in which waiters of one change wake: seeded, a seed replays
+    // exactly (`.cargo/config.toml` sets `tokio_unstable` for this call).
+    #[cfg(tokio_unstable)]
+    builder.rng_seed(tokio::runtime::RngSeed::from_bytes(&seed.to_le_bytes()));
+    let runtime = builder.build().expect("a current-thread runtime builds");
     let mut report = match workload {
         Workload::Registers => runtime.block_on(scenario(seed, mode)),
         Workload::Vec => runtime.block_on(vec::scenario(seed, mode, ACTIVE, SETTLE)),
@@ -164,6 +183,7 @@ async fn scenario(seed: u64, mode: Mode) -> Report {
         ..Report::default()
     };
     let (replicas, led) = settle(&cluster, SETTLE, |slot| applied(&cluster, slot)).await;
+    report.fingerprint = fingerprint(&record.history, &replicas);
     report.violation = checks::exactly_once(&replicas).or_else(|| checks::converged(&replicas));
     if report.violation.is_none() && !led {
         // Equal replicas without a leader may all be short of what was

@@ -14,7 +14,7 @@ const PATIENCE: Duration = Duration::from_secs(8);
 /// One write: its values (one for `push_back`, several for `extend`), when
 /// it was called and, if acknowledged, when it returned (microseconds
 /// since the run began).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct Write {
     /// The values, in the order they were passed.
     pub values: Vec<u64>,

@@ -166,6 +166,7 @@ pub async fn scenario(seed: u64, mode: Mode, active: Duration, settle_for: Durat
         async move { items }
     })
     .await;
+    report.fingerprint = crate::runtime::fingerprint(&record.writes, &replicas);
     report.violation = checks::exactly_once(&replicas)
         .or_else(|| checks::converged(&replicas))
         .or_else(|| checks::batches_whole(&record, &replicas));
