@@ -1,6 +1,6 @@
-//! `mosaik-sim runtime --seeds N --mode strict|dynamic [--seed S] [--plant-bug B]`: the group
-//! runtime under simulation (see `mosaik_sim::runtime`). Ends with exactly
-//! `seeds: N, violations: V`.
+//! `mosaik-sim runtime --seeds N --mode strict|dynamic [--seed S] [--plant-bug B]
+//! [--check-replay]`: the group runtime under simulation (see `mosaik_sim::runtime`). Ends with
+//! exactly `seeds: N, violations: V`.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -44,6 +44,11 @@ struct Args {
     /// Print one line per seed.
     #[arg(long)]
     verbose: bool,
+    /// Run every seed twice: a second run that differs (fingerprint,
+    /// operation count or verdict) is a violation, since a seed that does
+    /// not replay cannot be debugged.
+    #[arg(long)]
+    check_replay: bool,
 }
 
 /// Log timestamps on the simulation's virtual clock (seconds since the
@@ -58,6 +63,30 @@ impl tracing_subscriber::fmt::time::FormatTime for VirtualTime {
         let at = tokio::time::Instant::now().saturating_duration_since(self.0);
         write!(w, "{:>9.3}", at.as_secs_f64())
     }
+}
+
+/// Runs `seed` again: a description of the difference if the second run
+/// differs from `first` (fingerprint, operation count or verdict).
+fn replay_differs(
+    first: &runtime::Report,
+    seed: u64,
+    mode: Mode,
+    workload: Workload,
+) -> Option<String> {
+    let again = runtime::run_seed_with(seed, mode, workload);
+    let same = (again.fingerprint, again.operations, &again.violation)
+        == (first.fingerprint, first.operations, &first.violation);
+    (!same).then(|| {
+        format!(
+            "nondeterminism: a second run differed (fingerprint {:016x} against {:016x}, {} \
+             against {} operations, verdict {:?})",
+            first.fingerprint,
+            again.fingerprint,
+            first.operations,
+            again.operations,
+            again.violation
+        )
+    })
 }
 
 /// Entry point of the subcommand; `args` excludes the word `runtime`.
@@ -99,7 +128,10 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
     let (mut violations, mut unknown, mut operations, mut acknowledged) = (0u64, 0u64, 0, 0);
     let (mut superseded, mut snapshots) = (0, 0);
     for seed in args.seed..args.seed + args.seeds {
-        let report = runtime::run_seed_with(seed, mode, workload);
+        let mut report = runtime::run_seed_with(seed, mode, workload);
+        if args.check_replay && report.violation.is_none() {
+            report.violation = replay_differs(&report, seed, mode, workload);
+        }
         operations += report.operations;
         acknowledged += report.acknowledged;
         superseded += report.superseded;
