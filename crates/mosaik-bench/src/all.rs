@@ -68,6 +68,16 @@ pub(crate) fn cargo() -> std::process::Command {
     if rustc.is_file() {
         command.env("RUSTC", rustc);
     }
+    // The peers' crates (`bench/original`, `bench/zenoh`) build as they
+    // would on their own: without this workspace's `.cargo/config.toml`
+    // flags (`--cfg tokio_unstable`, there for the simulator), which cargo
+    // would otherwise apply from the working directory. Flags the user set
+    // in the environment still apply to both sides.
+    if std::env::var_os("RUSTFLAGS").is_none()
+        && std::env::var_os("CARGO_ENCODED_RUSTFLAGS").is_none()
+    {
+        command.env("CARGO_ENCODED_RUSTFLAGS", "");
+    }
     command
 }
 
