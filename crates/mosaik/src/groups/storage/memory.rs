@@ -5,6 +5,7 @@ use {
     super::{
         Ballot, HardState, LogCursor, LogEntry, LogIndex, Storage, StorageError, StoredSnapshot,
     },
+    crate::primitives::background::{BACKGROUND_DROP_MIN, drop_in_background},
     core::ops::RangeInclusive,
 };
 
@@ -258,7 +259,17 @@ impl<C: Clone + Send + 'static> Storage<C> for InMemoryLogStore<C> {
         let drop = usize::try_from(up_to.index.0 - self.base.index.0)
             .unwrap_or(usize::MAX)
             .min(self.entries.len());
-        self.entries.drain(..drop);
+        let pruned: Vec<LogEntry<C>> = self.entries.drain(..drop).collect();
+        // A compaction interval's commands, freed where the group's loop
+        // calls this, would hold up its writes (the engine's own log hands
+        // its pruned entries off the loop the same way); a few are freed
+        // here. Outside a runtime there is no background to hand them to.
+        if self.commands
+            && pruned.len() as u64 >= BACKGROUND_DROP_MIN
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            drop_in_background("pruned", pruned);
+        }
         self.base = up_to;
         Ok(())
     }
@@ -329,5 +340,53 @@ mod tests {
         store.prune_prefix(at).unwrap();
         assert_eq!(store.available(), LogIndex(3)..=LogIndex(4));
         assert_eq!(store.term_at(LogIndex(2)).unwrap(), Some(ballot(2)));
+    }
+
+    /// A command that records the name of the thread it is dropped on.
+    #[derive(Clone, Debug)]
+    struct Tell(std::sync::mpsc::Sender<Option<String>>);
+
+    impl Drop for Tell {
+        fn drop(&mut self) {
+            let name = std::thread::current().name().map(str::to_owned);
+            let _ = self.0.send(name);
+        }
+    }
+
+    /// Pruning a compaction interval's commands frees them on a background
+    /// thread, off the caller (the group's loop); a few stay inline.
+    #[tokio::test]
+    async fn a_large_prune_frees_its_commands_off_the_caller() {
+        let count = usize::try_from(BACKGROUND_DROP_MIN).unwrap();
+        for (n, off_caller) in [(count, true), (count - 1, false)] {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let mut store = InMemoryLogStore::<Tell>::default();
+            let entries = (1..=n as u64)
+                .map(|r| LogEntry::command(ballot(r), Tell(tx.clone())))
+                .collect();
+            drop(tx);
+            store.append_owned(LogIndex(1), entries).unwrap();
+            let last = LogIndex(n as u64);
+            let at = LogCursor::new(ballot(n as u64), last);
+            store
+                .save_snapshot(StoredSnapshot {
+                    at,
+                    data: bytes::Bytes::new(),
+                })
+                .unwrap();
+            store.prune_prefix(at).unwrap();
+            assert_eq!(store.base(), at);
+            let here = std::thread::current().name().map(str::to_owned);
+            for _ in 0..n {
+                let name = rx
+                    .recv_timeout(std::time::Duration::from_secs(10))
+                    .expect("every pruned command is dropped");
+                if off_caller {
+                    assert_eq!(name.as_deref(), Some("mosaik-pruned"), "{n} entries");
+                } else {
+                    assert_eq!(name, here, "{n} entries");
+                }
+            }
+        }
     }
 }
