@@ -153,6 +153,20 @@ pub(crate) fn nice_value() -> i32 {
     rustix::process::getpriority_process(None).expect("getpriority")
 }
 
+/// A value that sends the name of the thread it is dropped on (tests of
+/// where drops happen).
+#[cfg(test)]
+#[derive(Clone, Debug)]
+pub(crate) struct DropTell(pub(crate) std::sync::mpsc::Sender<Option<String>>);
+
+#[cfg(test)]
+impl Drop for DropTell {
+    fn drop(&mut self) {
+        let name = std::thread::current().name().map(str::to_owned);
+        let _ = self.0.send(name);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,15 +203,8 @@ mod tests {
     /// The value is dropped on a background thread, not the caller's.
     #[tokio::test]
     async fn a_value_dropped_in_the_background_is_dropped_off_the_caller() {
-        struct Tell(std::sync::mpsc::Sender<Option<String>>);
-        impl Drop for Tell {
-            fn drop(&mut self) {
-                let name = std::thread::current().name().map(str::to_owned);
-                let _ = self.0.send(name);
-            }
-        }
         let (tx, rx) = std::sync::mpsc::channel();
-        drop_in_background("test-drop", vec![Tell(tx)]);
+        drop_in_background("test-drop", vec![DropTell(tx)]);
         let name = rx
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("dropped");

@@ -302,10 +302,24 @@ impl<C: Clone + Send + 'static> Storage<C> for InMemoryLogStore<C> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use {super::*, crate::primitives::background::DropTell};
 
     fn ballot(round: u64) -> Ballot {
         Ballot::new(round, crate::SecretKey::from_bytes(&[1; 32]).public())
+    }
+
+    /// Saves an (empty) snapshot at `at` and prunes the log up to it.
+    fn prune_behind_snapshot<C: Clone + Send + 'static>(
+        store: &mut InMemoryLogStore<C>,
+        at: LogCursor,
+    ) {
+        store
+            .save_snapshot(StoredSnapshot {
+                at,
+                data: bytes::Bytes::new(),
+            })
+            .unwrap();
+        store.prune_prefix(at).unwrap();
     }
 
     /// The builder's store keeps every position the driver checks (last,
@@ -331,26 +345,9 @@ mod tests {
         assert!(store.get_range(&store.available()).is_err());
         store.truncate(LogIndex(5)).unwrap();
         let at = LogCursor::new(ballot(2), LogIndex(2));
-        store
-            .save_snapshot(StoredSnapshot {
-                at,
-                data: bytes::Bytes::new(),
-            })
-            .unwrap();
-        store.prune_prefix(at).unwrap();
+        prune_behind_snapshot(&mut store, at);
         assert_eq!(store.available(), LogIndex(3)..=LogIndex(4));
         assert_eq!(store.term_at(LogIndex(2)).unwrap(), Some(ballot(2)));
-    }
-
-    /// A command that records the name of the thread it is dropped on.
-    #[derive(Clone, Debug)]
-    struct Tell(std::sync::mpsc::Sender<Option<String>>);
-
-    impl Drop for Tell {
-        fn drop(&mut self) {
-            let name = std::thread::current().name().map(str::to_owned);
-            let _ = self.0.send(name);
-        }
     }
 
     /// Pruning a compaction interval's commands frees them on a background
@@ -360,21 +357,15 @@ mod tests {
         let count = usize::try_from(BACKGROUND_DROP_MIN).unwrap();
         for (n, off_caller) in [(count, true), (count - 1, false)] {
             let (tx, rx) = std::sync::mpsc::channel();
-            let mut store = InMemoryLogStore::<Tell>::default();
+            let mut store = InMemoryLogStore::<DropTell>::default();
             let entries = (1..=n as u64)
-                .map(|r| LogEntry::command(ballot(r), Tell(tx.clone())))
+                .map(|r| LogEntry::command(ballot(r), DropTell(tx.clone())))
                 .collect();
             drop(tx);
             store.append_owned(LogIndex(1), entries).unwrap();
             let last = LogIndex(n as u64);
             let at = LogCursor::new(ballot(n as u64), last);
-            store
-                .save_snapshot(StoredSnapshot {
-                    at,
-                    data: bytes::Bytes::new(),
-                })
-                .unwrap();
-            store.prune_prefix(at).unwrap();
+            prune_behind_snapshot(&mut store, at);
             assert_eq!(store.base(), at);
             let here = std::thread::current().name().map(str::to_owned);
             for _ in 0..n {

@@ -152,11 +152,8 @@ impl<M> Transfer<M> {
             .collect();
         let resume = match core::mem::replace(&mut self.phase, Phase::idle()) {
             Phase::Fetching(mut fetch) => {
-                let in_flight: Vec<_> = core::mem::take(&mut fetch.in_flight)
-                    .into_iter()
-                    .map(|(_, (r, _))| r)
-                    .collect();
-                fetch.retry.extend(in_flight);
+                let in_flight = core::mem::take(&mut fetch.in_flight);
+                fetch.retry.extend(in_flight.into_values().map(|(r, _)| r));
                 fetch.sources.clear();
                 fetch.late.clear();
                 Some(fetch)
