@@ -89,7 +89,7 @@ mod types;
 #[cfg(feature = "planted-bugs")]
 pub use config::PlantedBug;
 pub use config::{Config, LeadershipPreference};
-pub use engine::{Engine, LEFT_VOTER_TIMEOUTS, MAX_FORWARDED_READS, MAX_ROUND};
+pub use engine::{Engine, LEFT_VOTER_TIMEOUTS, MAX_FORWARDED_READS, MAX_ROUND, YIELD_TIMEOUTS};
 pub use io::{CommitError, HardState, Input, Output, ProposeError, Restored};
 pub use log::{Entry, Log, Payload};
 pub use message::{AppendResult, Forward, Message, Overrule, Vote};

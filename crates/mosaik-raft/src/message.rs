@@ -132,7 +132,9 @@ pub enum Message<Id, C> {
         /// Last position of the candidate's log (election restriction).
         log_position: Cursor<Id>,
         /// The candidate's committed rank: a member that learned its own history was outranked
-        /// votes only for candidates at least as strong as the winner it yields to.
+        /// votes only for candidates at least as strong as the winner it yields to; in dynamic
+        /// mode, a voter whose log conflicts with the candidate's at or before the candidate's
+        /// last commit votes for it, log behind or not, when this rank beats the voter's.
         rank: CommittedRank<Id>,
         /// Pre-vote: "would you vote for me?" — changes no state anywhere. Granted only if the
         /// voter has not heard from a live leader within an election timeout and the candidate's

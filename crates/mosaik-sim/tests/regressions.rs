@@ -295,6 +295,17 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         5_100_127,
         "a start over judged from index 1",
     ),
+    // Engine: the top-ranked history (weight 4 up to index 9) lay on one member whose log was
+    // behind every other by round; members that never contested it voted by round, so it never
+    // gathered a quorum and the weaker histories took turns leading and losing to it. Voters now
+    // also grant a candidate whose committed history outranks theirs wherever they conflict.
+    // (Seed 34009532, named with it in the README before, converged on the build before this.)
+    (
+        Mode::Dynamic,
+        5,
+        34_002_461,
+        "the strongest history's holder denied by round",
+    ),
 ];
 
 #[test]

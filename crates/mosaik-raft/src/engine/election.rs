@@ -159,10 +159,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if pre_vote {
             // Nothing changes here: answer as we would vote in that round, were it to start.
             let survivor = self.sole_survivor() == Some(candidate);
-            let up_to_date = survivor
-                || self
-                    .yield_vote(&rank)
-                    .unwrap_or_else(|| !log_position.is_behind(&self.log.last()));
+            let up_to_date = survivor || self.up_to_date(log_position, &rank);
             let vote = if !self.is_voter() && !survivor {
                 Vote::Abstained
             } else if !self.holds_voter_place(candidate) {
@@ -215,6 +212,15 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.send(from, msg);
     }
 
+    /// The election restriction: a candidate's log at `log_position` is at least as up to date
+    /// as ours. While we yield to a stronger history, only that history's candidates qualify
+    /// (`yield_vote`); otherwise, in dynamic mode, so does a candidate whose committed history
+    /// outranks ours wherever they conflict (`outranked_by`).
+    fn up_to_date(&self, log_position: Cursor<Id>, rank: &CommittedRank<Id>) -> bool {
+        self.yield_vote(rank)
+            .unwrap_or_else(|| !log_position.is_behind(&self.log.last()) || self.outranked_by(rank))
+    }
+
     /// A rival's ballot of the round we campaign in, which we would have backed had we not
     /// voted for ourselves: the round splits. If the rival's ballot is the higher one we sit out
     /// our next timeout of this round, so the rival campaigns alone in the next. Randomized
@@ -261,10 +267,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let free = self.hard.vote.is_none_or(|vote| vote == candidate);
         // Someone else already won this round and we follow it: C cannot win the round.
         let following_other = self.leader.is_some_and(|leader| leader != candidate);
-        let up_to_date = survivor
-            || self
-                .yield_vote(rank)
-                .unwrap_or_else(|| !log_position.is_behind(&self.log.last()));
+        let up_to_date = survivor || self.up_to_date(log_position, rank);
         if !free && !following_other && up_to_date {
             self.lost_split(term);
         }

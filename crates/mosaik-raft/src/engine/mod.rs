@@ -9,6 +9,7 @@ mod election;
 mod fetch;
 mod follower;
 mod leader;
+mod merge;
 mod rejoin;
 mod state;
 mod term_query;
@@ -28,7 +29,9 @@ use crate::types::{Cursor, Index, Instant, NodeId, Role, Term};
 use client::{AcceptedForward, PendingForward, PendingRead, Watch};
 use fetch::FetchState;
 use leader::LeaderState;
-use rejoin::{CatchUp, LeaderCommit, Yield};
+pub use merge::YIELD_TIMEOUTS;
+use merge::Yield;
+use rejoin::{CatchUp, LeaderCommit};
 
 /// Role-specific state.
 #[derive(Debug)]

@@ -1,5 +1,5 @@
-//! Restart safety: the catch-up of a member that lost its storage (no amnesiac voter), and the
-//! dynamic-mode merge rule (no history erased by the smaller side). See [`CommittedRank`].
+//! Restart safety: the catch-up of a member that lost its storage (no amnesiac voter), the
+//! amnesia round jump and storage epochs. The dynamic-mode merge rule is in `merge.rs`.
 
 use std::fmt::Debug;
 
@@ -7,11 +7,9 @@ use super::term_query::TermQuery;
 use super::{Engine, RoleState};
 use crate::config::PlantedBug;
 use crate::io::Output;
-use crate::message::{AppendResult, Overrule};
-use crate::rank::CommittedRank;
-use crate::records::MAX_COMMIT_RECORDS;
+use crate::message::Overrule;
 use crate::rng::SplitMix64;
-use crate::types::{Cursor, Index, Instant, NodeId, Term};
+use crate::types::{Index, Instant, NodeId, Term};
 
 /// A catch-up in progress ([`Input::BeginCatchUp`](crate::Input::BeginCatchUp)).
 #[derive(Debug)]
@@ -81,21 +79,6 @@ pub(super) fn default_life_epoch(now: Instant, seed: u64) -> u64 {
     ((now.as_millis().saturating_add(1)) << EPOCH_RANDOM_BITS) | random
 }
 
-/// How long a member that learned its committed history was outranked keeps yielding (refusing
-/// to campaign, voting only for the stronger history), in election timeouts. Long enough for
-/// the winning side to elect a leader that then repairs us; short enough that a winner that
-/// vanished does not leave us leaderless for good.
-const YIELD_TIMEOUTS: u32 = 4;
-
-/// A member yielding to a stronger committed history it conflicts with.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Yield<Id> {
-    /// The rank of the history that outranked ours.
-    to: CommittedRank<Id>,
-    /// When yielding ends if no leader of that rank repaired us by then.
-    until: Instant,
-}
-
 impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// Whether this node votes, campaigns and counts itself: its preference allows it and it is
     /// not catching up after losing its storage.
@@ -126,85 +109,6 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// True while a catch-up begun by `Input::BeginCatchUp` runs (this node acts as an observer).
     pub fn is_catching_up(&self) -> bool {
         self.catch_up.is_some()
-    }
-
-    /// This node's committed rank (see [`CommittedRank`]): the weight of its latest commit and
-    /// its last committed position. Candidates send it (a yielding member votes by it).
-    pub fn committed_rank(&self) -> CommittedRank<Id> {
-        let weight = self.commit_weights.last().map_or(0, |(_, w)| *w);
-        self.rank_with(weight)
-    }
-
-    /// The rank of our committed history from index `conflict` on, as the merge rule compares
-    /// it: the largest weight with which anything at or after `conflict` was committed (zero
-    /// when we committed nothing there), and our last committed position.
-    pub fn committed_rank_at(&self, conflict: Index) -> CommittedRank<Id> {
-        CommittedRank::from_records(&self.commit_weights, conflict, self.committed_rank().commit)
-    }
-
-    /// The commit records `(up to index, weight)` behind [`Engine::committed_rank_at`], oldest
-    /// first.
-    pub fn commit_records(&self) -> &[(Index, u64)] {
-        &self.commit_weights
-    }
-
-    fn rank_with(&self, weight: u64) -> CommittedRank<Id> {
-        let commit = self.known_commit();
-        let term = self
-            .log
-            .term_at(commit)
-            .unwrap_or_else(|| self.log.base().term);
-        CommittedRank {
-            weight,
-            commit: Cursor::new(term, commit),
-        }
-    }
-
-    /// The commit index advanced to `index` with `weight` voters counted: entries up to it are
-    /// backed by that many (a run of equal weights is one record; at most
-    /// `MAX_COMMIT_RECORDS` are kept, the oldest merged conservatively upwards).
-    pub(super) fn record_commit_weight(&mut self, index: Index, weight: u64) {
-        match self.commit_weights.last_mut() {
-            Some((last, w)) if *w == weight => *last = (*last).max(index),
-            _ => self.commit_weights.push((index, weight)),
-        }
-        if self.commit_weights.len() > MAX_COMMIT_RECORDS {
-            let (_, first) = self.commit_weights.remove(0);
-            let (_, second) = &mut self.commit_weights[0];
-            *second = (*second).max(first);
-        }
-    }
-
-    /// Committed entries after `to` were discarded: their weights go too.
-    pub(super) fn forget_commit_weights_after(&mut self, to: Index) {
-        let keep = self
-            .commit_weights
-            .iter()
-            .position(|(index, _)| *index > to)
-            .unwrap_or(self.commit_weights.len());
-        let covers_to = keep < self.commit_weights.len()
-            && keep
-                .checked_sub(1)
-                .is_none_or(|k| self.commit_weights[k].0 < to);
-        let clamped = covers_to.then(|| (to, self.commit_weights[keep].1));
-        self.commit_weights.truncate(keep);
-        self.commit_weights
-            .extend(clamped.filter(|(i, _)| *i > Index::ZERO));
-    }
-
-    /// The last record with the highest weight (persisted with the latest one: a restart
-    /// defends with both).
-    pub(super) fn peak_commit_weight(&self) -> (Index, u64) {
-        let max = self
-            .commit_weights
-            .iter()
-            .map(|(_, w)| *w)
-            .max()
-            .unwrap_or(0);
-        (self.commit_weights.iter().rev())
-            .find(|(_, w)| *w == max)
-            .copied()
-            .unwrap_or((Index::ZERO, 0))
     }
 
     /// The highest index known committed: the commit index, or what a previous incarnation
@@ -308,81 +212,4 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.reset_election_timer();
         self.membership_changed();
     }
-
-    /// Dynamic mode, as a follower: the leader's entries would discard our committed entries
-    /// from `conflict` on. `None` lets them (the leader already decided exactly this conflict for
-    /// itself: `overrule`; or strict mode, which never gets here — its quorums intersect and discarding a
-    /// committed entry panics); otherwise we keep our log and contest with `Diverged`: the
-    /// leader decides, so both sides always apply the same verdict.
-    pub(super) fn contest(
-        &self,
-        conflict: Index,
-        overrule: Option<Overrule>,
-    ) -> Option<AppendResult<Id>> {
-        if self.config.is_strict() || self.config.has_bug(PlantedBug::HigherRoundWins) {
-            return None;
-        }
-        let rank = self.committed_rank_at(conflict);
-        let judged = overrule.is_some_and(|o| {
-            o.conflict == conflict && rank.weight <= o.weight && rank.commit.index <= o.commit
-        });
-        (!judged).then_some(AppendResult::Diverged { rank, conflict })
-    }
-
-    /// As leader: follower `from` contested our entries from `conflict` on with its history's
-    /// `rank` there. **The merge rule:** the history backed by the larger weight from the
-    /// conflict on wins, then the more recent last commit, then the longer one. Outranked, we
-    /// step down and yield until a leader of that history repairs us; otherwise we overrule the
-    /// follower.
-    pub(super) fn on_contested(&mut self, from: Id, rank: CommittedRank<Id>, conflict: Index) {
-        if self.config.is_strict() {
-            return;
-        }
-        if rank <= self.committed_rank_at(conflict) {
-            if let RoleState::Leader(leader) = &mut self.state
-                && let Some(progress) = leader.progress.get_mut(&from)
-            {
-                // Only this conflict: if the follower's history changes, it contests anew.
-                progress.overrule = Some(Overrule {
-                    conflict,
-                    weight: rank.weight,
-                    commit: rank.commit.index,
-                });
-                progress.probe_sent = false; // tell it at once
-            }
-            return;
-        }
-        let until = self.now + self.config.election_timeout * YIELD_TIMEOUTS;
-        let to = match self.yields_to() {
-            Some(current) if current >= rank => current,
-            _ => rank,
-        };
-        self.yielding = Some(Yield { to, until });
-        if !matches!(self.state, RoleState::Follower) {
-            self.become_follower();
-        }
-        self.set_leader(None);
-        self.leader_heard_at = None;
-    }
-
-    /// The history we yield to, while yielding.
-    pub(super) fn yields_to(&self) -> Option<CommittedRank<Id>> {
-        self.yielding.filter(|y| self.now < y.until).map(|y| y.to)
-    }
-
-    /// Voting override while yielding: `Some(true)` grants a candidate that belongs to the
-    /// history that outranked ours, whatever our log (ours is the losing history and will be
-    /// repaired), `Some(false)` denies any other; `None` when not yielding (the
-    /// normal election restriction decides).
-    pub(super) fn yield_vote(&self, candidate: &CommittedRank<Id>) -> Option<bool> {
-        self.yields_to().map(|to| belongs_to(candidate, &to))
-    }
-}
-
-/// Whether a member of rank `rank` belongs to (or has moved on from) the history of rank `to`
-/// that we yield to: it committed at least as far, in at least as late a term. A lagging member of our own losing history, or of a third history, does not qualify
-/// just because its weight or ballot is higher: granting it our vote would let it erase our
-/// committed entries without the winner's history ever being adopted.
-fn belongs_to<Id: Ord>(rank: &CommittedRank<Id>, to: &CommittedRank<Id>) -> bool {
-    rank.commit.index >= to.commit.index && rank.commit.term >= to.commit.term
 }

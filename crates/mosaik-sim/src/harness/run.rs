@@ -262,10 +262,10 @@ fn quiesce(cluster: &mut Cluster, profile: &Profile) {
         10
     };
     // Dynamic mode: merging histories may need a member that was outranked to yield (it stays
-    // out of elections for up to 4 election timeouts, `rejoin::YIELD_TIMEOUTS` in the engine)
-    // before the winning side can elect.
+    // out of elections for up to `YIELD_TIMEOUTS` election timeouts) before the winning side
+    // can elect.
     let yielding = if profile.config.min_quorum.is_none() {
-        4 * timeout
+        u64::from(mosaik_raft::YIELD_TIMEOUTS) * timeout
     } else {
         0
     };
