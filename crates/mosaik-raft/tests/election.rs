@@ -264,20 +264,7 @@ fn real_vote_from(cluster: &mut Cluster, to: u64, candidate: u64, round: u64) ->
         rank: CommittedRank::zero(),
         pre_vote: false,
     };
-    engine.handle(
-        now,
-        Input::Message {
-            from: candidate,
-            msg,
-        },
-    );
-    engine.drain_outputs().iter().find_map(|o| match o {
-        Output::Send {
-            msg: Message::RequestVoteResponse { vote, .. },
-            ..
-        } => Some(*vote),
-        _ => None,
-    })
+    common::vote_answer(engine, now, candidate, msg)
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Cluster, fast_config};
-use mosaik_raft::{CommittedRank, Config, Cursor, Index, Input, Message, Output, Term, Vote};
+use mosaik_raft::{CommittedRank, Config, Cursor, Index, Message, Term, Vote};
 
 /// The vote a follower of a 3-member group that committed `[1, 2, 3]` with all three gives a
 /// candidate (the other follower) whose log ends at index 2, behind the follower's, and whose
@@ -52,24 +52,7 @@ fn vote_for_a_short_log(config: &Config, weight: u64, conflicting: bool) -> Vote
         },
         pre_vote: false,
     };
-    engine.handle(
-        now,
-        Input::Message {
-            from: candidate,
-            msg,
-        },
-    );
-    let outputs = engine.drain_outputs();
-    outputs
-        .iter()
-        .find_map(|o| match o {
-            Output::Send {
-                msg: Message::RequestVoteResponse { vote, .. },
-                ..
-            } => Some(*vote),
-            _ => None,
-        })
-        .expect("an answer")
+    common::vote_answer(engine, now, candidate, msg).expect("an answer")
 }
 
 /// Dynamic mode: a voter grants a candidate whose log is behind its own when the candidate's

@@ -209,13 +209,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if !conflicts {
             return false;
         }
-        let weight = self
-            .commit_weights
-            .iter()
-            .map(|(_, w)| *w)
-            .max()
-            .unwrap_or(0);
-        *candidate > self.rank_with(weight)
+        *candidate > self.rank_with(self.peak_commit_weight().1)
     }
 }
 

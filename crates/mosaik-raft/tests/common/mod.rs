@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use mosaik_raft::{
     Config, Engine, Index, Input, Instant, LeadershipPreference, Message, Output, RequestId,
-    Restored, Term,
+    Restored, Term, Vote,
 };
 
 #[allow(unused_imports)] // not every test binary retries
@@ -46,6 +46,19 @@ pub fn fast_config() -> Config {
         .with_bootstrap_delay(Duration::from_millis(200))
         .with_forward_timeout(Duration::from_millis(300))
         .with_query_timeout(Duration::from_millis(300))
+}
+
+/// Feeds `msg` from `from` straight into `engine` (no network) and returns the vote of the
+/// `RequestVoteResponse` it answers with, if any.
+pub fn vote_answer(engine: &mut Engine<Id, Cmd>, now: Instant, from: Id, msg: Msg) -> Option<Vote> {
+    engine.handle(now, Input::Message { from, msg });
+    engine.drain_outputs().iter().find_map(|o| match o {
+        Output::Send {
+            msg: Message::RequestVoteResponse { vote, .. },
+            ..
+        } => Some(*vote),
+        _ => None,
+    })
 }
 
 pub struct Node {
