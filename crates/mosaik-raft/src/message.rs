@@ -136,6 +136,12 @@ pub enum Message<Id, C> {
         /// mode, a voter whose log conflicts with the candidate's at or before the candidate's
         /// last commit votes for it, log behind or not, when this rank beats the voter's.
         rank: CommittedRank<Id>,
+        /// The candidate's commit records `(up to index, weight)`, oldest first, each with the
+        /// term of the candidate's entry at that index (the zero term where it no longer holds
+        /// it): a dynamic-mode voter bounds where their logs split, and the candidate's rank
+        /// there, by them (`Engine::outranked_by`). A voter ignores more than
+        /// `MAX_COMMIT_RECORDS`.
+        records: Vec<(Cursor<Id>, u64)>,
         /// Pre-vote: "would you vote for me?" — changes no state anywhere. Granted only if the
         /// voter has not heard from a live leader within an election timeout and the candidate's
         /// log is up to date, so a node that cannot win never bumps the round and deposes a

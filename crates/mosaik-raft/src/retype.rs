@@ -159,12 +159,17 @@ impl<A, C> Message<A, C> {
                 candidate,
                 log_position,
                 rank,
+                records,
                 pre_vote,
             } => Message::RequestVote {
                 term: term.try_map_id(f)?,
                 candidate: f(candidate)?,
                 log_position: log_position.try_map_id(f)?,
                 rank: rank.try_map_id(f)?,
+                records: records
+                    .into_iter()
+                    .map(|(at, weight)| Ok((at.try_map_id(f)?, weight)))
+                    .collect::<Result<_, _>>()?,
                 pre_vote,
             },
             Message::RequestVoteResponse {
@@ -276,6 +281,7 @@ mod tests {
                 candidate: 3,
                 log_position: position(5, 1, 12),
                 rank,
+                records: vec![(position(3, 2, 4), 3), (position(5, 1, 9), 1)],
                 pre_vote: true,
             },
             Message::StateSyncRequired {

@@ -146,6 +146,7 @@ fn request_vote(engine: &mut Engine<u64, u64>, candidate: u64, round: u64, now: 
         candidate,
         log_position: Cursor::zero(),
         rank: CommittedRank::zero(),
+        records: Vec::new(),
         pre_vote: false,
     };
     engine.handle(
@@ -234,6 +235,7 @@ fn vote_requires_up_to_date_log() {
         candidate: 9,
         log_position: Cursor::zero(),
         rank: CommittedRank::zero(),
+        records: Vec::new(),
         pre_vote: false,
     };
     engine.handle(now, Input::Message { from: 9, msg });
@@ -262,6 +264,7 @@ fn real_vote_from(cluster: &mut Cluster, to: u64, candidate: u64, round: u64) ->
         candidate,
         log_position: engine.last_log(),
         rank: CommittedRank::zero(),
+        records: Vec::new(),
         pre_vote: false,
     };
     common::vote_answer(engine, now, candidate, msg)

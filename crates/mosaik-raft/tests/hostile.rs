@@ -77,6 +77,7 @@ fn rounds_past_the_limit_are_dropped() {
             candidate: peer,
             log_position: Cursor::zero(),
             rank: CommittedRank::zero(),
+            records: Vec::new(),
             pre_vote: false,
         },
         Message::TermAnswer {

@@ -7,7 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::{Cluster, fast_config};
-use mosaik_raft::{CommittedRank, Config, Cursor, Index, Message, Term, Vote};
+use mosaik_raft::{
+    CommitRecords, CommittedRank, Config, Cursor, Engine, Entry, HardState, Index, Instant, Log,
+    MAX_COMMIT_RECORDS, Message, Restored, Term, Vote,
+};
 
 /// The vote a follower of a 3-member group that committed `[1, 2, 3]` with all three gives a
 /// candidate (the other follower) whose log ends at index 2, behind the follower's, and whose
@@ -50,6 +53,7 @@ fn vote_for_a_short_log(config: &Config, weight: u64, conflicting: bool) -> Vote
             weight,
             commit: position,
         },
+        records: vec![(position, weight)],
         pre_vote: false,
     };
     common::vote_answer(engine, now, candidate, msg).expect("an answer")
@@ -79,4 +83,99 @@ fn a_stronger_conflicting_history_gets_the_vote_of_a_longer_log() {
     );
     let strict = fast_config().with_min_quorum(Some(2));
     assert_eq!(vote_for_a_short_log(&strict, 4, true), Vote::Denied);
+}
+
+/// The vote of member 2, restored from its disk, for member 3, whose log ends at index 5 with
+/// its last commit, in term `candidate_term`, and whose commit records are
+/// `candidate_records` (`(position, weight)`). Member 2 holds entries 1–2 of member 3's round-2
+/// term (committed by five members), then 3–6 of a later term of member 1 (committed by two):
+/// its log is ahead of the candidate's and the two split at index 3.
+fn vote_of_a_member_sharing_a_prefix(
+    candidate_term: Term<u64>,
+    candidate_records: &[(Cursor<u64>, u64)],
+) -> Vote {
+    let (shared, later) = (SHARED, Term::new(3, 1));
+    let mut log = Log::new();
+    for index in 1..=6 {
+        log.append(Entry::command(
+            if index <= 2 { shared } else { later },
+            index,
+        ));
+    }
+    let records = [(Index::new(2), 5), (Index::new(6), 2)];
+    let hard_state = HardState {
+        term: later,
+        commit: Index::new(6),
+        commit_weight: 2,
+        peak: (Index::new(2), 5),
+        records: CommitRecords::from_slice(&records),
+        ..HardState::default()
+    };
+    let restored = Restored {
+        hard_state,
+        log,
+        applied: Index::ZERO,
+    };
+    let mut voter: Engine<u64, u64> = Engine::new(2, fast_config(), restored, Instant::ZERO, 3);
+    voter.drain_outputs();
+    let candidate_commit = Cursor::new(candidate_term, Index::new(5));
+    let msg = Message::RequestVote {
+        term: Term::new(4, 3),
+        candidate: 3,
+        log_position: candidate_commit,
+        rank: CommittedRank {
+            weight: candidate_records.last().map_or(0, |(_, w)| *w),
+            commit: candidate_commit,
+        },
+        records: candidate_records.to_vec(),
+        pre_vote: false,
+    };
+    common::vote_answer(&mut voter, Instant::ZERO, 3, msg).expect("an answer")
+}
+
+/// The term of the prefix both members hold.
+const SHARED: Term<u64> = Term::new(2, 3);
+
+/// The voter bounds where the logs split by what it holds of the candidate's log: its entries
+/// of the candidate's last committed term, and the positions of the candidate's commit records.
+/// Either way it holds the candidate's entry at 2, so the split is at 3, where its own history
+/// weighs 2 (the weight 5 of the shared prefix does not count) and the candidate's 3. Judged
+/// by its largest weight the voter would deny, as it did before (simulator, dynamic 5-member
+/// seed 40002977: a member whose history weighed 3 from the split on stayed unelected behind
+/// voters whose shared prefix weighed 5).
+#[test]
+fn the_voter_bounds_the_split_by_what_it_holds_of_the_candidates_log() {
+    let at = |term, index| Cursor::new(term, Index::new(index));
+    // The candidate's last commit is in the shared term: the voter's run of it bounds the split.
+    let same_term = [(at(SHARED, 2), 5), (at(SHARED, 5), 3)];
+    assert_eq!(
+        vote_of_a_member_sharing_a_prefix(SHARED, &same_term),
+        Vote::Granted
+    );
+    // In a term of its own: the record at 2, which the voter holds, bounds it.
+    let own_term = Term::new(2, 4);
+    let own = [(at(SHARED, 2), 5), (at(own_term, 5), 3)];
+    assert_eq!(
+        vote_of_a_member_sharing_a_prefix(own_term, &own),
+        Vote::Granted
+    );
+    // Without a record the voter holds, the split may lie in the strong prefix: denied.
+    let unknown = [(at(Term::zero(), 2), 5), (at(own_term, 5), 3)];
+    assert_eq!(
+        vote_of_a_member_sharing_a_prefix(own_term, &unknown),
+        Vote::Denied
+    );
+    // More records than a member keeps: ignored, whatever they claim.
+    let mut too_many = vec![(at(SHARED, 1), 9); MAX_COMMIT_RECORDS];
+    too_many.extend(same_term);
+    assert_eq!(
+        vote_of_a_member_sharing_a_prefix(SHARED, &too_many),
+        Vote::Denied
+    );
+    let equal_after_the_split = [(at(SHARED, 2), 5), (at(SHARED, 5), 2)];
+    assert_eq!(
+        vote_of_a_member_sharing_a_prefix(SHARED, &equal_after_the_split),
+        Vote::Denied,
+        "equal weights: the voter's later commit wins"
+    );
 }

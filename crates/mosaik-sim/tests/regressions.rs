@@ -306,6 +306,35 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         34_002_461,
         "the strongest history's holder denied by round",
     ),
+    // Engine: as above, but the voters' largest weight lay in the prefix they shared with the
+    // candidate, so judged by it they denied. A candidate now sends its commit records with the
+    // positions they end at; a voter holding one of them knows the split comes after it.
+    (
+        Mode::Dynamic,
+        5,
+        40_002_977,
+        "a shared strong prefix counted against the stronger history",
+    ),
+    // A schedule that ended with a member still catching up deposing every leader (README's
+    // known gap); with the records in votes its elections go otherwise before that can happen.
+    (
+        Mode::Dynamic,
+        5,
+        15_031_486,
+        "a member catching up deposed every leader",
+    ),
+    (
+        Mode::Dynamic,
+        7,
+        41_000_254,
+        "a shared strong prefix counted against the stronger history (7 members)",
+    ),
+    (
+        Mode::Dynamic,
+        7,
+        41_019_381,
+        "a shared strong prefix counted against the stronger history (7 members, second)",
+    ),
 ];
 
 #[test]

@@ -11,6 +11,10 @@ use crate::message::{Message, Vote};
 use crate::rank::CommittedRank;
 use crate::types::{Cursor, NodeId, Term, millis};
 
+/// What a candidate claims in a `RequestVote`: its log's last position, its committed rank,
+/// and its commit records with the positions they end at.
+type Claim<'a, Id> = (Cursor<Id>, CommittedRank<Id>, &'a [(Cursor<Id>, u64)]);
+
 impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// Randomized election timeout: `U[timeout, timeout + jitter)`, × factor when reluctant,
     /// + bootstrap delay while still in term 0.
@@ -101,12 +105,14 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let (term, pre_vote) = (*ballot, *pre_vote);
         let (candidate, log_position) = (self.id, self.log.last());
         let rank = self.committed_rank();
+        let records = self.records_with_terms();
         for peer in pending {
             let msg = Message::RequestVote {
                 term,
                 candidate,
                 log_position,
                 rank,
+                records: records.clone(),
                 pre_vote,
             };
             self.send(peer, msg);
@@ -149,7 +155,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         from: Id,
         term: Term<Id>,
         candidate: Id,
-        (log_position, rank): (Cursor<Id>, CommittedRank<Id>),
+        (log_position, rank, records): Claim<'_, Id>,
         pre_vote: bool,
     ) {
         if candidate != from || term.owner() != Some(candidate) {
@@ -159,7 +165,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if pre_vote {
             // Nothing changes here: answer as we would vote in that round, were it to start.
             let survivor = self.sole_survivor() == Some(candidate);
-            let up_to_date = survivor || self.up_to_date(log_position, &rank);
+            let up_to_date = survivor || self.up_to_date(log_position, &rank, records);
             let vote = if !self.is_voter() && !survivor {
                 Vote::Abstained
             } else if !self.holds_voter_place(candidate) {
@@ -203,7 +209,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
         // Same round from here on: rival ballots of one round are not "newer" than each other
         // (adopting one would depose the round's winner); a vote decides.
-        let vote = self.decide_vote(term, log_position, &rank);
+        let vote = self.decide_vote(term, log_position, (&rank, records));
         let msg = Message::RequestVoteResponse {
             term: self.hard.term,
             vote,
@@ -216,9 +222,15 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// as ours. While we yield to a stronger history, only that history's candidates qualify
     /// (`yield_vote`); otherwise, in dynamic mode, so does a candidate whose committed history
     /// outranks ours wherever they conflict (`outranked_by`).
-    fn up_to_date(&self, log_position: Cursor<Id>, rank: &CommittedRank<Id>) -> bool {
-        self.yield_vote(rank)
-            .unwrap_or_else(|| !log_position.is_behind(&self.log.last()) || self.outranked_by(rank))
+    fn up_to_date(
+        &self,
+        log_position: Cursor<Id>,
+        rank: &CommittedRank<Id>,
+        records: &[(Cursor<Id>, u64)],
+    ) -> bool {
+        self.yield_vote(rank).unwrap_or_else(|| {
+            !log_position.is_behind(&self.log.last()) || self.outranked_by(rank, records)
+        })
     }
 
     /// A rival's ballot of the round we campaign in, which we would have backed had we not
@@ -250,7 +262,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         &mut self,
         term: Term<Id>,
         log_position: Cursor<Id>,
-        rank: &CommittedRank<Id>,
+        (rank, records): (&CommittedRank<Id>, &[(Cursor<Id>, u64)]),
     ) -> Vote {
         let Some(candidate) = term.owner() else {
             return Vote::Denied;
@@ -267,7 +279,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let free = self.hard.vote.is_none_or(|vote| vote == candidate);
         // Someone else already won this round and we follow it: C cannot win the round.
         let following_other = self.leader.is_some_and(|leader| leader != candidate);
-        let up_to_date = survivor || self.up_to_date(log_position, rank);
+        let up_to_date = survivor || self.up_to_date(log_position, rank, records);
         if !free && !following_other && up_to_date {
             self.lost_split(term);
         }

@@ -7,9 +7,9 @@ use std::fmt::Debug;
 use super::{Engine, RoleState};
 use crate::config::PlantedBug;
 use crate::message::{AppendResult, Overrule};
-use crate::rank::CommittedRank;
+use crate::rank::{self, CommittedRank};
 use crate::records::MAX_COMMIT_RECORDS;
-use crate::types::{Cursor, Index, Instant, NodeId};
+use crate::types::{Cursor, Index, Instant, NodeId, Term};
 
 /// How long a member that learned its committed history was outranked keeps yielding (refusing
 /// to campaign, voting only for the stronger history), in election timeouts. Long enough for
@@ -181,9 +181,20 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.yields_to().map(|to| belongs_to(candidate, &to))
     }
 
-    /// Dynamic mode: whether a candidate of committed rank `candidate` would win the merge rule
-    /// against us wherever our logs conflict, so our vote may go to it even though its log is
-    /// behind ours (the election restriction would deny it).
+    /// Our commit records as a candidate sends them: each with the term of our entry at its
+    /// index (the zero term where we no longer hold it), so a voter can tell how far our logs
+    /// agree (`outranked_by`).
+    pub(super) fn records_with_terms(&self) -> Vec<(Cursor<Id>, u64)> {
+        let at = |index| Cursor::new(self.log.term_at(index).unwrap_or_else(Term::zero), index);
+        (self.commit_weights.iter())
+            .map(|(index, weight)| (at(*index), *weight))
+            .collect()
+    }
+
+    /// Dynamic mode: whether a candidate of committed rank `candidate`, whose commit records
+    /// with the terms of its entries there are `records`, would win the merge rule against us
+    /// wherever our logs split, so our vote may go to it even though its log is behind ours
+    /// (the election restriction would deny it).
     ///
     /// Without this, only a member that once led and was contested yields to a stronger
     /// history; every other member votes by log position. A member holding the strongest
@@ -192,24 +203,48 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// turns leading and losing the same contest to it (simulator, dynamic 5-member seed
     /// 34002461: no convergence a minute after the heal).
     ///
-    /// Granting is safe only where it erases nothing the merge rule would keep, so both sides
-    /// are bounded conservatively: our entry at the candidate's last committed index differs
-    /// from the candidate's, so the logs conflict at or before it, where the candidate's rank
-    /// is at least the one it sent (the weight of its latest commit, which covers that index);
-    /// ours there is at most our largest recorded weight with our last committed position.
-    /// Once the candidate leads, the follower's contest then always ends in an overrule.
-    pub(super) fn outranked_by(&self, candidate: &CommittedRank<Id>) -> bool {
-        if self.config.is_strict() || candidate.commit.index == Index::ZERO {
+    /// Granting is safe only where it erases nothing the merge rule would keep, so the split
+    /// `s` is bounded from both sides. The candidate's entry at its last commit `c` has term
+    /// `T`. Our entry at `c` differs, so `s <= c`; terms never decrease along a log and the
+    /// candidate's are at most `T` up to `c`, so our first entry of a term above `T` is at or
+    /// past `s` too (`upper`). Two logs holding an entry of the same term at an index agree up
+    /// to it (log matching), and an entry of the same term at different indexes up to the lower
+    /// one (both follow that term's leader): so `s` comes after every record position of the
+    /// candidate's that we hold, and after our last entry of `T` (`lower`). The candidate's
+    /// rank at `s` is then at least its records' weight from `upper` on, ours at most our
+    /// weight from `lower` on, and the candidate must win with those. Once it leads, our
+    /// contest always ends in an overrule.
+    pub(super) fn outranked_by(
+        &self,
+        candidate: &CommittedRank<Id>,
+        records: &[(Cursor<Id>, u64)],
+    ) -> bool {
+        let (term, commit) = (candidate.commit.term, candidate.commit.index);
+        if self.config.is_strict() || commit == Index::ZERO || records.len() > MAX_COMMIT_RECORDS {
             return false;
         }
-        let conflicts = self
-            .log
-            .term_at(candidate.commit.index)
-            .is_some_and(|term| term != candidate.commit.term);
+        let conflicts = self.log.term_at(commit).is_some_and(|ours| ours != term);
         if !conflicts {
             return false;
         }
-        *candidate > self.rank_with(self.peak_commit_weight().1)
+        let our_run_of_term = self.log.last_index_of_term(term, commit);
+        let past_term = match our_run_of_term {
+            Some(last) => last.next(),
+            None => self.log.first_index_with_term_at_least(term),
+        };
+        let upper = past_term.min(commit).max(Index(1));
+        let agreed = (records.iter())
+            .filter(|(at, _)| at.index < commit && self.log.term_at(at.index) == Some(at.term))
+            .map(|(at, _)| at.index)
+            .chain(our_run_of_term)
+            .max();
+        let lower = agreed.map_or(Index(1), Index::next).min(upper);
+        let weights: Vec<(Index, u64)> = records.iter().map(|(at, w)| (at.index, *w)).collect();
+        let theirs = CommittedRank {
+            weight: rank::weight_from(&weights, upper),
+            commit: candidate.commit,
+        };
+        theirs > self.rank_with(rank::weight_from(&self.commit_weights, lower))
     }
 }
 

@@ -326,8 +326,15 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 candidate,
                 log_position,
                 rank,
+                records,
                 pre_vote,
-            } => self.on_request_vote(from, term, candidate, (log_position, rank), pre_vote),
+            } => self.on_request_vote(
+                from,
+                term,
+                candidate,
+                (log_position, rank, &records),
+                pre_vote,
+            ),
             Message::RequestVoteResponse {
                 term,
                 vote,

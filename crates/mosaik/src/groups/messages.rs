@@ -249,6 +249,7 @@ pub(crate) const FUZZ_TARGETS: &[crate::fuzzing::Target] = {
                 candidate: iroh::SecretKey::from_bytes(&[3; 32]).public(),
                 log_position: anchor,
                 rank,
+                records: vec![(anchor, 2)],
                 pre_vote: true,
             },
             Message::RequestVoteResponse {

@@ -251,6 +251,7 @@ mod tests {
                 candidate,
                 log_position: Cursor::zero(),
                 rank: CommittedRank::zero(),
+                records: Vec::new(),
                 pre_vote: false,
             }
         };
