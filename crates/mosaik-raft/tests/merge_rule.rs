@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::{Cluster, fast_config};
 use mosaik_raft::{
-    CommitRecords, CommittedRank, Config, Cursor, Engine, Entry, HardState, Index, Instant, Log,
-    MAX_COMMIT_RECORDS, Message, Restored, Term, Vote,
+    AppendResult, CommitRecords, CommittedRank, Config, Cursor, Engine, Entry, HardState, Index,
+    Input, Instant, Log, MAX_COMMIT_RECORDS, Message, Output, Restored, Term, Vote,
 };
 
 /// The vote a follower of a 3-member group that committed `[1, 2, 3]` with all three gives a
@@ -94,6 +94,17 @@ fn vote_of_a_member_sharing_a_prefix(
     candidate_term: Term<u64>,
     candidate_records: &[(Cursor<u64>, u64)],
 ) -> Vote {
+    vote_and_contest(candidate_term, candidate_records).0
+}
+
+/// As `vote_of_a_member_sharing_a_prefix`, and then, if the vote was granted, the voter's answer
+/// to the elected candidate's first append (its entries 3–5) must be a contest the leader
+/// overrules: the leader's rank at the contested index, from its records, is at least the
+/// voter's. Returns the vote and the contested index.
+fn vote_and_contest(
+    candidate_term: Term<u64>,
+    candidate_records: &[(Cursor<u64>, u64)],
+) -> (Vote, Option<Index>) {
     let (shared, later) = (SHARED, Term::new(3, 1));
     let mut log = Log::new();
     for index in 1..=6 {
@@ -130,7 +141,52 @@ fn vote_of_a_member_sharing_a_prefix(
         records: candidate_records.to_vec(),
         pre_vote: false,
     };
-    common::vote_answer(&mut voter, Instant::ZERO, 3, msg).expect("an answer")
+    let vote = common::vote_answer(&mut voter, Instant::ZERO, 3, msg).expect("an answer");
+    if vote != Vote::Granted {
+        return (vote, None);
+    }
+    let leader_rank = CommittedRank {
+        weight: candidate_records.last().map_or(0, |(_, w)| *w),
+        commit: candidate_commit,
+    };
+    let append = Message::AppendEntries {
+        term: Term::new(4, 3),
+        leader: 3,
+        prev_log_position: Cursor::new(SHARED, Index::new(2)),
+        entries: (3..=5).map(|c| Entry::command(candidate_term, c)).collect(),
+        leader_commit: Index::new(5),
+        rank: leader_rank,
+        overrule: None,
+        seq: 1,
+        epoch: voter.hard_state().epoch,
+    };
+    voter.handle(
+        Instant::ZERO,
+        Input::Message {
+            from: 3,
+            msg: append,
+        },
+    );
+    let answer = voter.drain_outputs().into_iter().find_map(|o| match o {
+        Output::Send {
+            msg: Message::AppendEntriesResponse { result, .. },
+            ..
+        } => Some(result),
+        _ => None,
+    });
+    let Some(AppendResult::Diverged { rank, conflict }) = answer else {
+        panic!("the voter contests the leader's entries: {answer:?}");
+    };
+    let weights: Vec<(Index, u64)> = candidate_records
+        .iter()
+        .map(|(at, w)| (at.index, *w))
+        .collect();
+    let leader_at_conflict = CommittedRank::from_records(&weights, conflict, candidate_commit);
+    assert!(
+        rank <= leader_at_conflict,
+        "the leader overrules: voter {rank} against leader {leader_at_conflict} at {conflict}"
+    );
+    (vote, Some(conflict))
 }
 
 /// The term of the prefix both members hold.
@@ -149,15 +205,15 @@ fn the_voter_bounds_the_split_by_what_it_holds_of_the_candidates_log() {
     // The candidate's last commit is in the shared term: the voter's run of it bounds the split.
     let same_term = [(at(SHARED, 2), 5), (at(SHARED, 5), 3)];
     assert_eq!(
-        vote_of_a_member_sharing_a_prefix(SHARED, &same_term),
-        Vote::Granted
+        vote_and_contest(SHARED, &same_term),
+        (Vote::Granted, Some(Index::new(3)))
     );
     // In a term of its own: the record at 2, which the voter holds, bounds it.
     let own_term = Term::new(2, 4);
     let own = [(at(SHARED, 2), 5), (at(own_term, 5), 3)];
     assert_eq!(
-        vote_of_a_member_sharing_a_prefix(own_term, &own),
-        Vote::Granted
+        vote_and_contest(own_term, &own),
+        (Vote::Granted, Some(Index::new(3)))
     );
     // Without a record the voter holds, the split may lie in the strong prefix: denied.
     let unknown = [(at(Term::zero(), 2), 5), (at(own_term, 5), 3)];
