@@ -132,6 +132,16 @@ pub(crate) fn drop_in_background<T: Send + 'static>(name: &str, value: T) {
     spawn_background(name, move || drop(value));
 }
 
+/// Drops a run of log entries (or their commands): [`BACKGROUND_DROP_MIN`]
+/// or more as a background job, fewer on the caller's thread, as are any
+/// outside a runtime (nothing to hand them to).
+pub(crate) fn drop_entries<T: Send + 'static>(name: &str, entries: Vec<T>) {
+    if entries.len() as u64 >= BACKGROUND_DROP_MIN && tokio::runtime::Handle::try_current().is_ok()
+    {
+        drop_in_background(name, entries);
+    }
+}
+
 /// Raises the calling thread's nice value by [`BACKGROUND_NICENESS`]. A
 /// failure (a sandbox refusing the call) leaves it as it was: the job is
 /// still correct, only not deprioritised.

@@ -5,7 +5,7 @@ use {
     super::{
         Ballot, HardState, LogCursor, LogEntry, LogIndex, Storage, StorageError, StoredSnapshot,
     },
-    crate::primitives::background::{BACKGROUND_DROP_MIN, drop_in_background},
+    crate::primitives::background::drop_entries,
     core::ops::RangeInclusive,
 };
 
@@ -263,12 +263,9 @@ impl<C: Clone + Send + 'static> Storage<C> for InMemoryLogStore<C> {
         // A compaction interval's commands, freed where the group's loop
         // calls this, would hold up its writes (the engine's own log hands
         // its pruned entries off the loop the same way); a few are freed
-        // here. Outside a runtime there is no background to hand them to.
-        if self.commands
-            && pruned.len() as u64 >= BACKGROUND_DROP_MIN
-            && tokio::runtime::Handle::try_current().is_ok()
-        {
-            drop_in_background("pruned", pruned);
+        // here.
+        if self.commands {
+            drop_entries("pruned", pruned);
         }
         self.base = up_to;
         Ok(())
@@ -302,7 +299,10 @@ impl<C: Clone + Send + 'static> Storage<C> for InMemoryLogStore<C> {
 
 #[cfg(test)]
 mod tests {
-    use {super::*, crate::primitives::background::DropTell};
+    use {
+        super::*,
+        crate::primitives::background::{BACKGROUND_DROP_MIN, DropTell},
+    };
 
     fn ballot(round: u64) -> Ballot {
         Ballot::new(round, crate::SecretKey::from_bytes(&[1; 32]).public())

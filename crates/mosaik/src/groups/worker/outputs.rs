@@ -14,7 +14,7 @@ use {
             types::engine as map,
             when::Status,
         },
-        primitives::background::{BACKGROUND_DROP_MIN, drop_in_background},
+        primitives::background::drop_entries,
     },
     mosaik_raft::{Output, Role},
 };
@@ -165,9 +165,7 @@ where
                 // A compaction interval of commands: freeing them here held
                 // the loop for 1–3 ms at every B6 compaction (1,000 commands
                 // of 1 KiB), and the writes behind it waited.
-                if pruned.len() as u64 >= BACKGROUND_DROP_MIN {
-                    drop_in_background("pruned", pruned);
-                }
+                drop_entries("pruned", pruned);
                 self.persist_prune(up_to)
             }
             Output::PersistLogReset { base } => self.persist_reset(base),
