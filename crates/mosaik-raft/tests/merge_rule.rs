@@ -235,3 +235,145 @@ fn the_voter_bounds_the_split_by_what_it_holds_of_the_candidates_log() {
         "equal weights: the voter's later commit wins"
     );
 }
+
+/// The answer of member 2, restored at a snapshot ending at `(5@2, 10)` with commit `records`,
+/// to leader 3's append of its entries 3–12 of a term newer than the snapshot's (after a shared
+/// prefix 1–2). Member 2 holds no entries below its snapshot's end, so it cannot tell where its
+/// history splits from the leader's: anywhere from 3 to 10.
+fn answer_of_a_snapshot_holder(records: &[(Index, u64)]) -> (AppendResult<u64>, Cursor<u64>) {
+    let snapshot = Cursor::new(Term::new(5, 2), Index::new(10));
+    let hard_state = HardState {
+        term: snapshot.term,
+        commit: snapshot.index,
+        commit_weight: records.last().map_or(0, |(_, w)| *w),
+        records: CommitRecords::from_slice(records),
+        ..HardState::default()
+    };
+    let restored = Restored {
+        hard_state,
+        log: Log::with_base(snapshot),
+        applied: snapshot.index,
+    };
+    let mut member: Engine<u64, u64> = Engine::new(2, fast_config(), restored, Instant::ZERO, 3);
+    member.drain_outputs();
+    let leader_term = Term::new(6, 3);
+    let leader_commit = Cursor::new(leader_term, Index::new(12));
+    let append = Message::AppendEntries {
+        term: leader_term,
+        leader: 3,
+        prev_log_position: Cursor::new(SHARED, Index::new(2)),
+        entries: (3..=12).map(|c| Entry::command(leader_term, c)).collect(),
+        leader_commit: leader_commit.index,
+        rank: CommittedRank {
+            weight: 1,
+            commit: leader_commit,
+        },
+        overrule: None,
+        seq: 1,
+        epoch: member.hard_state().epoch,
+    };
+    member.handle(
+        Instant::ZERO,
+        Input::Message {
+            from: 3,
+            msg: append,
+        },
+    );
+    let answer = member.drain_outputs().into_iter().find_map(|o| match o {
+        Output::Send {
+            msg: Message::AppendEntriesResponse { result, .. },
+            ..
+        } => Some(result),
+        _ => None,
+    });
+    (answer.expect("an answer"), member.log().base())
+}
+
+/// Dynamic mode: a snapshot holder that recorded no commit weight for its snapshot (an install
+/// records none) does not contest a leader whose log departs from the snapshot's history below
+/// its end; it starts over and takes the leader's history. It used to contest at the latest
+/// point the split could be, where the leader had committed nothing, and win on its snapshot's
+/// later commit term: it deposed, one after another, leaders whose history outranked its own
+/// at the real split, and the group never converged (simulator, dynamic 5-member seed
+/// 40023399). With a recorded weight it still contests, and the leader judges.
+#[test]
+fn a_snapshot_without_recorded_weight_does_not_contest_an_unlocated_split() {
+    let (answer, base) = answer_of_a_snapshot_holder(&[]);
+    assert!(
+        matches!(answer, AppendResult::Conflict { .. }),
+        "no contest: {answer:?}"
+    );
+    assert_eq!(
+        base,
+        Cursor::zero(),
+        "it started over to take the leader's log"
+    );
+
+    let (answer, _) = answer_of_a_snapshot_holder(&[(Index::new(10), 2)]);
+    let AppendResult::Diverged { rank, conflict } = answer else {
+        panic!("a recorded weight contests: {answer:?}");
+    };
+    assert_eq!(rank.weight, 2);
+    assert_eq!(conflict, Index::new(3), "the latest the split can be");
+}
+
+/// The pre-vote member 2 gives candidate 3, whose log is 1–3 of the shared term, 4–5 of
+/// `4@3`, 6–10 of `6@3`, committed through 10, with a weight of `weight_at_5` recorded up to 5
+/// (and 1 up to 10). Member 2's log is shorter and ends on a jumped round, as an amnesiac's
+/// does: 1–3 shared, 4–6 of `3@1`, 7 of `100@2`, committed through 7 by itself alone.
+fn vote_of_a_short_log_on_a_jumped_round(weight_at_5: u64) -> Vote {
+    let mut log = Log::new();
+    for index in 1..=7u64 {
+        let term = match index {
+            1..=3 => SHARED,
+            4..=6 => Term::new(3, 1),
+            _ => Term::new(100, 2),
+        };
+        log.append(Entry::command(term, index));
+    }
+    let records = [(Index::new(3), 4), (Index::new(7), 1)];
+    let hard_state = HardState {
+        term: Term::new(100, 2),
+        commit: Index::new(7),
+        commit_weight: 1,
+        peak: (Index::new(3), 4),
+        records: CommitRecords::from_slice(&records),
+        ..HardState::default()
+    };
+    let restored = Restored {
+        hard_state,
+        log,
+        applied: Index::ZERO,
+    };
+    let mut voter: Engine<u64, u64> = Engine::new(2, fast_config(), restored, Instant::ZERO, 3);
+    voter.drain_outputs();
+    let commit = Cursor::new(Term::new(6, 3), Index::new(10));
+    let msg = Message::RequestVote {
+        term: Term::new(101, 3),
+        candidate: 3,
+        log_position: commit,
+        rank: CommittedRank { weight: 1, commit },
+        records: vec![
+            (Cursor::new(SHARED, Index::new(3)), 4),
+            (Cursor::new(Term::new(4, 3), Index::new(5)), weight_at_5),
+            (commit, 1),
+        ],
+        pre_vote: true,
+    };
+    common::vote_answer(&mut voter, Instant::ZERO, 3, msg).expect("an answer")
+}
+
+/// Dynamic mode: a voter whose log ends before the candidate's last commit, on a round above
+/// the candidate's (an amnesiac jumps its rounds), already differs from the candidate's log at
+/// its end, and it bounds the split by the candidate's record positions where it holds another
+/// term. Here the logs split at 4: the candidate's history weighs 3 from there (its record at
+/// 5), the voter's 1, so the voter grants. It used to deny by round: it did not hold the
+/// candidate's commit index, so it saw no conflict (and with only its first entry of a later
+/// term as the bound, at 7, the weights tied and its own later commit won): the holder of the
+/// strongest history never gathered a quorum (simulator, dynamic 5-member seed 40007099).
+/// With a weight of 1 at 5 the histories tie there and the voter's later commit still wins.
+#[test]
+fn a_short_log_on_a_jumped_round_votes_for_a_history_that_outranks_it() {
+    assert_eq!(vote_of_a_short_log_on_a_jumped_round(3), Vote::Granted);
+    assert_eq!(vote_of_a_short_log_on_a_jumped_round(1), Vote::Denied);
+}

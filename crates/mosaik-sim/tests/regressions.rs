@@ -335,6 +335,23 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         41_019_381,
         "a shared strong prefix counted against the stronger history (7 members, second)",
     ),
+    // Engine: a member holding a snapshot (no commit weights recorded) contested leaders at the
+    // latest point its split with theirs could be, past the real split, and deposed each one
+    // that outranked it there on its snapshot's later commit term.
+    (
+        Mode::Dynamic,
+        5,
+        40_023_399,
+        "a snapshot's contest placed past the real split deposed every leader",
+    ),
+    // Engine: voters whose short logs ended on jumped rounds, before the candidate's last
+    // commit, saw no conflict and denied the strongest history's holder by round.
+    (
+        Mode::Dynamic,
+        5,
+        40_007_099,
+        "a short log of jumped rounds denied the stronger history",
+    ),
 ];
 
 #[test]

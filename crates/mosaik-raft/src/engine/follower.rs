@@ -207,7 +207,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 // over. Waiting would ping-pong the after-base hint below forever.
                 let newest = entries.last().map_or(prev.term, |entry| entry.term);
                 if newest > base.term
-                    && let Some(contested) = self.contest(departs, commit.overrule)
+                    && let Some(contested) = self.contest_unlocated(departs, commit.overrule)
                 {
                     return Err(contested);
                 }
@@ -222,7 +222,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 });
             };
             if at_base.term != base.term {
-                if let Some(contested) = self.contest(departs, commit.overrule) {
+                if let Some(contested) = self.contest_unlocated(departs, commit.overrule) {
                     return Err(contested);
                 }
                 return Err(self.diverged_base(departs, prev.index));
@@ -244,7 +244,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             Some(ours) if ours != prev.term => {
                 self.fetch = None; // no gap left: the leader repairs the rest
                 if prev.index == base.index {
-                    if let Some(contested) = self.contest(departs, commit.overrule) {
+                    if let Some(contested) = self.contest_unlocated(departs, commit.overrule) {
                         return Err(contested);
                     }
                     return Err(self.diverged_base(departs, prev.index));

@@ -132,6 +132,25 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         (!judged).then_some(AppendResult::Diverged { rank, conflict })
     }
 
+    /// Like [`Engine::contest`], for a split we cannot locate: the leader's log departs from our
+    /// snapshot's history somewhere at or before our snapshot base, where we hold no entries.
+    /// `departs` is only the latest the split can be. With nothing recorded as committed from
+    /// there on (a snapshot install records no weights) our rank there is a bare commit term,
+    /// and it would be compared with the leader's at a point past the real split, where the
+    /// leader may have committed nothing either: the later commit term then deposed leaders whose
+    /// history outranks ours at the real split (simulator, dynamic 5-member seed 40023399).
+    /// So we only contest with a recorded weight; otherwise we take the leader's history.
+    pub(super) fn contest_unlocated(
+        &self,
+        departs: Index,
+        overrule: Option<Overrule>,
+    ) -> Option<AppendResult<Id>> {
+        if self.committed_rank_at(departs).weight == 0 {
+            return None;
+        }
+        self.contest(departs, overrule)
+    }
+
     /// As leader: follower `from` contested our entries from `conflict` on with its history's
     /// `rank` there. **The merge rule:** the history backed by the larger weight from the
     /// conflict on wins, then the more recent last commit, then the longer one. Outranked, we
@@ -205,9 +224,11 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     ///
     /// Granting is safe only where it erases nothing the merge rule would keep, so the split
     /// `s` is bounded from both sides. The candidate's entry at its last commit `c` has term
-    /// `T`. Our entry at `c` differs, so `s <= c`; terms never decrease along a log and the
+    /// `T`. Our entry at `c` differs (or our log ends before `c` on a term above `T`), so
+    /// `s <= c`; terms never decrease along a log and the
     /// candidate's are at most `T` up to `c`, so our first entry of a term above `T` is at or
-    /// past `s` too (`upper`). Two logs holding an entry of the same term at an index agree up
+    /// past `s` too, and so is each record position where we hold an entry of another term
+    /// (`upper`). Two logs holding an entry of the same term at an index agree up
     /// to it (log matching), and an entry of the same term at different indexes up to the lower
     /// one (both follow that term's leader): so `s` comes after every record position of the
     /// candidate's that we hold, and after our last entry of `T` (`lower`). The candidate's
@@ -223,7 +244,15 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if self.config.is_strict() || commit == Index::ZERO || records.len() > MAX_COMMIT_RECORDS {
             return false;
         }
-        let conflicts = self.log.term_at(commit).is_some_and(|ours| ours != term);
+        // Our entry at its last commit differs; or our log ends before that commit with an entry
+        // of a later term than its last committed one (its entries up to the commit are of that
+        // term or earlier, so the logs already differ at our end: an amnesiac's short log of
+        // jumped rounds denied by round the candidate whose history outranks it, simulator,
+        // dynamic 5-member seed 40007099).
+        let conflicts = match self.log.term_at(commit) {
+            Some(ours) => ours != term,
+            None => commit > self.log.last_index() && self.log.last().term > term,
+        };
         if !conflicts {
             return false;
         }
@@ -232,7 +261,20 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             Some(last) => last.next(),
             None => self.log.first_index_with_term_at_least(term),
         };
-        let upper = past_term.min(commit).max(Index(1));
+        // A record position where we hold an entry of another term: the logs differ there.
+        // (A record the candidate no longer holds comes with the zero term and says nothing.)
+        let differs = (records.iter())
+            .filter(|(at, _)| at.term != Term::zero())
+            .filter(|(at, _)| {
+                self.log
+                    .term_at(at.index)
+                    .is_some_and(|ours| ours != at.term)
+            })
+            .map(|(at, _)| at.index)
+            .min();
+        let upper = (past_term.min(commit))
+            .min(differs.unwrap_or(commit))
+            .max(Index(1));
         let agreed = (records.iter())
             .filter(|(at, _)| at.index < commit && self.log.term_at(at.index) == Some(at.term))
             .map(|(at, _)| at.index)
