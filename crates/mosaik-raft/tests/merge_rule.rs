@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{Cluster, fast_config};
 use mosaik_raft::{
     AppendResult, CommitRecords, CommittedRank, Config, Cursor, Engine, Entry, HardState, Index,
-    Input, Instant, Log, MAX_COMMIT_RECORDS, Message, Output, Restored, Term, Vote,
+    Instant, Log, MAX_COMMIT_RECORDS, Message, Restored, Term, Vote,
 };
 
 /// The vote a follower of a 3-member group that committed `[1, 2, 3]` with all three gives a
@@ -114,21 +114,7 @@ fn vote_and_contest(
         ));
     }
     let records = [(Index::new(2), 5), (Index::new(6), 2)];
-    let hard_state = HardState {
-        term: later,
-        commit: Index::new(6),
-        commit_weight: 2,
-        peak: (Index::new(2), 5),
-        records: CommitRecords::from_slice(&records),
-        ..HardState::default()
-    };
-    let restored = Restored {
-        hard_state,
-        log,
-        applied: Index::ZERO,
-    };
-    let mut voter: Engine<u64, u64> = Engine::new(2, fast_config(), restored, Instant::ZERO, 3);
-    voter.drain_outputs();
+    let mut voter = member_2_restored(log, later, Index::new(6), &records, Index::ZERO);
     let candidate_commit = Cursor::new(candidate_term, Index::new(5));
     let msg = Message::RequestVote {
         term: Term::new(4, 3),
@@ -160,20 +146,7 @@ fn vote_and_contest(
         seq: 1,
         epoch: voter.hard_state().epoch,
     };
-    voter.handle(
-        Instant::ZERO,
-        Input::Message {
-            from: 3,
-            msg: append,
-        },
-    );
-    let answer = voter.drain_outputs().into_iter().find_map(|o| match o {
-        Output::Send {
-            msg: Message::AppendEntriesResponse { result, .. },
-            ..
-        } => Some(result),
-        _ => None,
-    });
+    let answer = common::append_answer(&mut voter, Instant::ZERO, 3, append);
     let Some(AppendResult::Diverged { rank, conflict }) = answer else {
         panic!("the voter contests the leader's entries: {answer:?}");
     };
@@ -187,6 +160,40 @@ fn vote_and_contest(
         "the leader overrules: voter {rank} against leader {leader_at_conflict} at {conflict}"
     );
     (vote, Some(conflict))
+}
+
+/// Member 2 of a 3-member dynamic group, restored from its disk: `log`, hard term `term`,
+/// committed through `commit` with the commit `records` (`(up to index, weight)`), its state
+/// applied through `applied`; its start-up outputs drained.
+fn member_2_restored(
+    log: Log<u64, u64>,
+    term: Term<u64>,
+    commit: Index,
+    records: &[(Index, u64)],
+    applied: Index,
+) -> Engine<u64, u64> {
+    // The engine persists the last record of the highest weight as the peak.
+    let max = records.iter().map(|(_, w)| *w).max().unwrap_or(0);
+    let peak = (records.iter().rev())
+        .find(|(_, w)| *w == max)
+        .copied()
+        .unwrap_or((Index::ZERO, 0));
+    let hard_state = HardState {
+        term,
+        commit,
+        commit_weight: records.last().map_or(0, |(_, w)| *w),
+        peak,
+        records: CommitRecords::from_slice(records),
+        ..HardState::default()
+    };
+    let restored = Restored {
+        hard_state,
+        log,
+        applied,
+    };
+    let mut member = Engine::new(2, fast_config(), restored, Instant::ZERO, 3);
+    member.drain_outputs();
+    member
 }
 
 /// The term of the prefix both members hold.
@@ -242,20 +249,8 @@ fn the_voter_bounds_the_split_by_what_it_holds_of_the_candidates_log() {
 /// history splits from the leader's: anywhere from 3 to 10.
 fn answer_of_a_snapshot_holder(records: &[(Index, u64)]) -> (AppendResult<u64>, Cursor<u64>) {
     let snapshot = Cursor::new(Term::new(5, 2), Index::new(10));
-    let hard_state = HardState {
-        term: snapshot.term,
-        commit: snapshot.index,
-        commit_weight: records.last().map_or(0, |(_, w)| *w),
-        records: CommitRecords::from_slice(records),
-        ..HardState::default()
-    };
-    let restored = Restored {
-        hard_state,
-        log: Log::with_base(snapshot),
-        applied: snapshot.index,
-    };
-    let mut member: Engine<u64, u64> = Engine::new(2, fast_config(), restored, Instant::ZERO, 3);
-    member.drain_outputs();
+    let log = Log::with_base(snapshot);
+    let mut member = member_2_restored(log, snapshot.term, snapshot.index, records, snapshot.index);
     let leader_term = Term::new(6, 3);
     let leader_commit = Cursor::new(leader_term, Index::new(12));
     let append = Message::AppendEntries {
@@ -272,20 +267,7 @@ fn answer_of_a_snapshot_holder(records: &[(Index, u64)]) -> (AppendResult<u64>, 
         seq: 1,
         epoch: member.hard_state().epoch,
     };
-    member.handle(
-        Instant::ZERO,
-        Input::Message {
-            from: 3,
-            msg: append,
-        },
-    );
-    let answer = member.drain_outputs().into_iter().find_map(|o| match o {
-        Output::Send {
-            msg: Message::AppendEntriesResponse { result, .. },
-            ..
-        } => Some(result),
-        _ => None,
-    });
+    let answer = common::append_answer(&mut member, Instant::ZERO, 3, append);
     (answer.expect("an answer"), member.log().base())
 }
 
@@ -332,21 +314,8 @@ fn vote_of_a_short_log_on_a_jumped_round(weight_at_5: u64) -> Vote {
         log.append(Entry::command(term, index));
     }
     let records = [(Index::new(3), 4), (Index::new(7), 1)];
-    let hard_state = HardState {
-        term: Term::new(100, 2),
-        commit: Index::new(7),
-        commit_weight: 1,
-        peak: (Index::new(3), 4),
-        records: CommitRecords::from_slice(&records),
-        ..HardState::default()
-    };
-    let restored = Restored {
-        hard_state,
-        log,
-        applied: Index::ZERO,
-    };
-    let mut voter: Engine<u64, u64> = Engine::new(2, fast_config(), restored, Instant::ZERO, 3);
-    voter.drain_outputs();
+    let jumped = Term::new(100, 2);
+    let mut voter = member_2_restored(log, jumped, Index::new(7), &records, Index::ZERO);
     let commit = Cursor::new(Term::new(6, 3), Index::new(10));
     let msg = Message::RequestVote {
         term: Term::new(101, 3),

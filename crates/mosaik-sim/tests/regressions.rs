@@ -315,8 +315,8 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         40_002_977,
         "a shared strong prefix counted against the stronger history",
     ),
-    // A schedule that ended with a member still catching up deposing every leader (README's
-    // known gap); with the records in votes its elections go otherwise before that can happen.
+    // A schedule that ended with a member still catching up deposing every leader, from a
+    // snapshot (see 40_023_399 below); with the records in votes its elections went otherwise.
     (
         Mode::Dynamic,
         5,

@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use mosaik_raft::{
-    Config, Engine, Index, Input, Instant, LeadershipPreference, Message, Output, RequestId,
-    Restored, Term, Vote,
+    AppendResult, Config, Engine, Index, Input, Instant, LeadershipPreference, Message, Output,
+    RequestId, Restored, Term, Vote,
 };
 
 #[allow(unused_imports)] // not every test binary retries
@@ -57,6 +57,23 @@ pub fn vote_answer(engine: &mut Engine<Id, Cmd>, now: Instant, from: Id, msg: Ms
             msg: Message::RequestVoteResponse { vote, .. },
             ..
         } => Some(*vote),
+        _ => None,
+    })
+}
+
+/// The answer `engine` sends `from` to `msg` (an `AppendEntries`), handled at `now`.
+pub fn append_answer(
+    engine: &mut Engine<Id, Cmd>,
+    now: Instant,
+    from: Id,
+    msg: Msg,
+) -> Option<AppendResult<Id>> {
+    engine.handle(now, Input::Message { from, msg });
+    engine.drain_outputs().into_iter().find_map(|o| match o {
+        Output::Send {
+            msg: Message::AppendEntriesResponse { result, .. },
+            ..
+        } => Some(result),
         _ => None,
     })
 }
