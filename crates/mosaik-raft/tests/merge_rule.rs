@@ -9,7 +9,8 @@ use std::time::Duration;
 use common::{Cluster, fast_config};
 use mosaik_raft::{
     AppendResult, CommitRecords, CommittedRank, Config, Cursor, Engine, Entry, HardState, Index,
-    Instant, Log, MAX_COMMIT_RECORDS, Message, Restored, Term, Vote,
+    Input, Instant, LeadershipPreference, Log, MAX_COMMIT_RECORDS, Message, Output, Restored, Term,
+    Vote,
 };
 
 /// The vote a follower of a 3-member group that committed `[1, 2, 3]` with all three gives a
@@ -345,4 +346,61 @@ fn vote_of_a_short_log_on_a_jumped_round(weight_at_5: u64) -> Vote {
 fn a_short_log_on_a_jumped_round_votes_for_a_history_that_outranks_it() {
     assert_eq!(vote_of_a_short_log_on_a_jumped_round(3), Vote::Granted);
     assert_eq!(vote_of_a_short_log_on_a_jumped_round(1), Vote::Denied);
+}
+
+/// The commit records member 2 sends when it campaigns, restored with entries 1–8 of the
+/// shared term and 9–10 of a later one, committed through 9 with weight 3 as one record.
+fn records_of_a_candidate() -> Vec<(Cursor<u64>, u64)> {
+    let later = Term::new(4, 2);
+    let mut log = Log::new();
+    for index in 1..=10u64 {
+        log.append(Entry::command(
+            if index <= 8 { SHARED } else { later },
+            index,
+        ));
+    }
+    let mut member = member_2_restored(
+        log,
+        later,
+        Index::new(9),
+        &[(Index::new(9), 3)],
+        Index::ZERO,
+    );
+    for peer in [1, 3] {
+        let preference = LeadershipPreference::default();
+        member.handle(Instant::ZERO, Input::PeerBonded { peer, preference });
+    }
+    member.drain_outputs();
+    let mut now = Instant::ZERO;
+    for _ in 0..100 {
+        now = now + Duration::from_millis(100);
+        member.handle(now, Input::Tick);
+        let records = member.drain_outputs().into_iter().find_map(|o| match o {
+            Output::Send {
+                msg: Message::RequestVote { records, .. },
+                ..
+            } => Some(records),
+            _ => None,
+        });
+        if let Some(records) = records {
+            return records;
+        }
+    }
+    panic!("member 2 never campaigned");
+}
+
+/// A candidate splits its last commit record where that record's term begins, so a voter that
+/// holds the shared prefix sees a position it shares (weights unchanged: both halves carry the
+/// record's). With one record covering 1–9, voters saw only index 9, of a term they did not
+/// hold, counted the shared prefix against the candidate and denied the strongest history
+/// (simulator, dynamic 7-member seed 44005277).
+#[test]
+fn a_candidate_splits_its_last_record_where_its_term_begins() {
+    assert_eq!(
+        records_of_a_candidate(),
+        vec![
+            (Cursor::new(SHARED, Index::new(8)), 3),
+            (Cursor::new(Term::new(4, 2), Index::new(9)), 3),
+        ]
+    );
 }

@@ -352,6 +352,14 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         40_007_099,
         "a short log of jumped rounds denied the stronger history",
     ),
+    // Engine: a candidate whose one commit record covered a shared prefix and its own entry
+    // after it showed voters no position they shared; they counted the prefix against it.
+    (
+        Mode::Dynamic,
+        7,
+        44_005_277,
+        "a last commit record merged with the shared prefix hid the agreement",
+    ),
 ];
 
 #[test]

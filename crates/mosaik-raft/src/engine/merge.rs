@@ -203,11 +203,32 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// Our commit records as a candidate sends them: each with the term of our entry at its
     /// index (the zero term where we no longer hold it), so a voter can tell how far our logs
     /// agree (`outranked_by`).
+    ///
+    /// The last record is also split where its term's run begins (while there is room for
+    /// one more record): a run of equal weight is one record, so a last commit right after a
+    /// long shared prefix committed with the same weight gave voters one position only, of a
+    /// term they do not hold; they could not tell that they share the prefix, counted it
+    /// against us and denied us (simulator, dynamic 7-member seed 44005277). Splitting a record
+    /// changes no weight a voter computes from them: both halves carry the same weight.
     pub(super) fn records_with_terms(&self) -> Vec<(Cursor<Id>, u64)> {
         let at = |index| Cursor::new(self.log.term_at(index).unwrap_or_else(Term::zero), index);
-        (self.commit_weights.iter())
+        let mut records: Vec<(Cursor<Id>, u64)> = (self.commit_weights.iter())
             .map(|(index, weight)| (at(*index), *weight))
-            .collect()
+            .collect();
+        if records.len() < MAX_COMMIT_RECORDS
+            && let Some(&(last, weight)) = records.last()
+            && last.term != Term::zero()
+        {
+            let before_run = self.log.first_index_with_term_at_least(last.term).prev();
+            let previous = records
+                .len()
+                .checked_sub(2)
+                .map_or(Index::ZERO, |i| records[i].0.index);
+            if before_run > previous && self.log.term_at(before_run).is_some() {
+                records.insert(records.len() - 1, (at(before_run), weight));
+            }
+        }
+        records
     }
 
     /// Dynamic mode: whether a candidate of committed rank `candidate`, whose commit records
