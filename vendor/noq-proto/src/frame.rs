@@ -2084,6 +2084,10 @@ pub(crate) struct AckFrequency {
 }
 
 impl AckFrequency {
+    /// Largest encoding of this frame: its type and four varints of up to 8 bytes each.
+    // mosaik patch: the packet builder checks this before writing the frame.
+    pub(crate) const SIZE_BOUND: usize = FrameType::AckFrequency.size() + 4 * 8;
+
     const fn get_type(&self) -> FrameType {
         FrameType::AckFrequency
     }

@@ -6172,8 +6172,13 @@ impl Connection {
         }
 
         // ACK_FREQUENCY
+        // mosaik patch: the frame (up to `AckFrequency::SIZE_BOUND` bytes) was written
+        // without checking the room left, and a packet that starts with little room (one
+        // coalesced behind another, or after the ACKs above) panicked in the builder. One
+        // that does not fit stays pending for the next packet.
         if !scheduling_info.is_abandoned
             && scheduling_info.may_send_data
+            && frame::AckFrequency::SIZE_BOUND <= builder.frame_space_remaining()
             && mem::replace(&mut space.pending.ack_frequency, false)
         {
             let sequence_number = self.ack_frequency.next_sequence_number();
@@ -6860,7 +6865,6 @@ impl Connection {
         Some(packet.payload.to_vec())
     }
 
-    /// How many 1-RTT packets may still be sent before the keys are updated
     /// Records `packets` as received on `path_id` in the Data space and still to be
     /// acknowledged right away, as a peer that skips packet numbers would leave them.
     // mosaik patch (n0-computer/noq#367): drives the closing-packet regression test.
@@ -6871,6 +6875,38 @@ impl Connection {
             space.pending_acks.insert_one(pn, now);
         }
         space.pending_acks.set_immediate_ack_required();
+    }
+
+    /// Builds one 1-RTT packet on `PathId::ZERO` in a datagram of `datagram_size` bytes
+    /// with an ACK_FREQUENCY frame due, as the scheduler marks it; returns the room the
+    /// packet had for frames and whether the ACK_FREQUENCY frame went into it.
+    // mosaik patch: drives the ACK_FREQUENCY regression test.
+    #[cfg(test)]
+    pub(crate) fn populate_small_packet(&mut self, now: Instant, datagram_size: usize) -> (usize, bool) {
+        let remote_cid = self
+            .remote_cids
+            .get(&PathId::ZERO)
+            .expect("path zero has CIDs")
+            .active();
+        self.spaces[SpaceId::Data].pending.ack_frequency = true;
+        let sent_before = self.path_stats.get_mut(PathId::ZERO).frame_tx.ack_frequency;
+        let mut buf = Vec::new();
+        let mut transmit = TransmitBuf::new(&mut buf, NonZeroUsize::MIN, datagram_size);
+        transmit.start_new_datagram_with_size(datagram_size);
+        let mut builder =
+            PacketBuilder::new(now, SpaceId::Data, PathId::ZERO, remote_cid, &mut transmit, self)
+                .expect("keys within their limits");
+        let room = builder.frame_space_remaining();
+        let scheduling_info = PathSchedulingInfo {
+            is_abandoned: false,
+            may_send_data: true,
+            may_send_close: false,
+            may_self_abandon: false,
+        };
+        self.populate_packet(now, SpaceId::Data, PathId::ZERO, &scheduling_info, &mut builder);
+        builder.finish_and_track(now, self, PathId::ZERO, PadDatagram::No);
+        let sent_after = self.path_stats.get_mut(PathId::ZERO).frame_tx.ack_frequency;
+        (room, sent_after > sent_before)
     }
 
     #[cfg(test)]

@@ -55,6 +55,7 @@ use util::{
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod encode_decode;
 mod multipath;
+mod mosaik_ack_frequency;
 mod mosaik_close_acks;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod proptests;
