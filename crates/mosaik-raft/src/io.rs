@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::LeadershipPreference;
 use crate::log::{Entry, Log};
 use crate::message::Message;
+use crate::pruned_terms::PrunedTerms;
 use crate::records::CommitRecords;
 use crate::types::{Cursor, Index, IndexRange, NodeId, RequestId, Role, Term};
 
@@ -51,11 +52,17 @@ pub struct HardState<Id> {
     /// it. Empty in a hard state written before records were persisted: the restart then keeps
     /// `peak` and the latest.
     pub records: CommitRecords,
+    /// The terms of the member's entries at those records' positions that its log no longer
+    /// holds (pruned to a snapshot; see [`PrunedTerms`]), so a contest can still locate where
+    /// its history splits from a leader's. Empty in a hard state written before they were
+    /// persisted: such a member contests as if it never knew them.
+    #[serde(bound(deserialize = "Id: Copy + Deserialize<'de>"))]
+    pub pruned_terms: PrunedTerms<Id>,
 }
 
 impl<Id: Copy + PartialEq> HardState<Id> {
     /// True when `self` differs from `earlier` only in what the member knows committed
-    /// (`commit`, `commit_weight`, `peak`, `records`): the record strict mode may leave unsynced until
+    /// (`commit`, `commit_weight`, `peak`, `records`, `pruned_terms`): the record strict mode may leave unsynced until
     /// the next durable write (see [`Output`]'s ordering contract).
     pub fn moves_only_commit(&self, earlier: &Self) -> bool {
         (
@@ -86,6 +93,7 @@ impl<Id: Copy> Default for HardState<Id> {
             lost_storage: false,
             epoch: 0,
             records: CommitRecords::new(),
+            pruned_terms: PrunedTerms::new(),
         }
     }
 }

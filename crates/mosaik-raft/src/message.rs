@@ -18,7 +18,7 @@ pub enum Vote {
 }
 
 /// Outcome of an `AppendEntries` (or `StateSyncRequired`) at the follower.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AppendResult<Id> {
     /// The follower's log now matches the leader's up to `match_index`.
     Success {
@@ -55,8 +55,14 @@ pub enum AppendResult<Id> {
         /// The follower's committed rank for its history from `conflict` on.
         rank: CommittedRank<Id>,
         /// The first index where the leader's entries disagree with the follower's committed
-        /// ones.
+        /// ones, or, when the follower cannot locate that (it lies below its log's base), the
+        /// latest it can be.
         conflict: Index,
+        /// Only when `conflict` is not located: the follower's commit records with the terms of
+        /// its entries there (`Engine::records_with_terms`, at most `MAX_COMMIT_RECORDS` + 1;
+        /// a leader ignores longer lists), so the leader can find the last position both
+        /// histories share and compare them where they split. Empty otherwise.
+        records: Vec<(Cursor<Id>, u64)>,
     },
 }
 

@@ -64,9 +64,17 @@ impl<A> AppendResult<A> {
                 conflict_term: conflict_term.map(|t| t.try_map_id(f)).transpose()?,
             },
             AppendResult::Fetching { last } => AppendResult::Fetching { last },
-            AppendResult::Diverged { rank, conflict } => AppendResult::Diverged {
+            AppendResult::Diverged {
+                rank,
+                conflict,
+                records,
+            } => AppendResult::Diverged {
                 rank: rank.try_map_id(f)?,
                 conflict,
+                records: records
+                    .into_iter()
+                    .map(|(at, weight)| Ok((at.try_map_id(f)?, weight)))
+                    .collect::<Result<_, E>>()?,
             },
         })
     }
@@ -272,6 +280,7 @@ mod tests {
                 result: AppendResult::Diverged {
                     rank,
                     conflict: Index::new(5),
+                    records: vec![(position(2, 3, 4), 2)],
                 },
                 vote: Vote::Abstained,
                 epoch: 0,

@@ -360,6 +360,23 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         44_005_277,
         "a last commit record merged with the shared prefix hid the agreement",
     ),
+    // Engine: a member whose history split from the leader's below its snapshot's base
+    // contested at the latest point the split could be, where the leader's history had
+    // committed little, and deposed leaders whose history outranked its own at the real split;
+    // their voters never elected it either. The leader now locates the split from the terms of
+    // the member's record positions, kept when its log pruned them.
+    (
+        Mode::Dynamic,
+        7,
+        48_003_534,
+        "a contest below a snapshot's base judged past the real split",
+    ),
+    (
+        Mode::Dynamic,
+        7,
+        48_006_640,
+        "a contest below a snapshot's base judged past the real split (second)",
+    ),
 ];
 
 #[test]

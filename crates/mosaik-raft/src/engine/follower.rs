@@ -438,6 +438,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             // Our log agrees with the snapshot: keep the suffix (it may hold acknowledged
             // entries), drop the prefix, and re-apply anything committed after the cursor.
             if cursor.index > self.log.base().index {
+                self.remember_pruned_terms(cursor.index);
+                self.persist_hard_state();
                 let pruned = self.log.prune_prefix(cursor.index);
                 self.emit(Output::PersistLogPrune {
                     up_to: cursor,
@@ -479,6 +481,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             self.set_leader(None);
         }
         let old_commit = self.commit;
+        // The log's history below the cursor is replaced: what we remembered of ours there
+        // says nothing about it.
+        self.pruned_terms.clear();
         self.forget_commit_weights_after(cursor.index);
         self.durable_commit = self.durable_commit.min(cursor.index);
         self.persist_hard_state_capped(cursor.index);
@@ -537,6 +542,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if up_to <= self.log.base().index {
             return;
         }
+        // The remembered terms go to disk before the prune: a crash between the two leaves
+        // terms the log still answers for, never a pruned log without them.
+        self.remember_pruned_terms(up_to);
+        self.persist_hard_state();
         let pruned = self.log.prune_prefix(up_to);
         let up_to = self.log.base();
         self.emit(Output::PersistLogPrune { up_to, pruned });

@@ -253,8 +253,13 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if term != self.hard.term || self.leader_progress(from).is_none() {
             return;
         }
-        if let AppendResult::Diverged { rank, conflict } = result {
-            self.on_contested(from, rank, conflict);
+        if let AppendResult::Diverged {
+            rank,
+            conflict,
+            records,
+        } = result
+        {
+            self.on_contested(from, rank, conflict, &records);
             return;
         }
         let RoleState::Leader(leader) = &mut self.state else {

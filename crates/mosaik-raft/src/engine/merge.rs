@@ -97,6 +97,39 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             .extend(clamped.filter(|(i, _)| *i > Index::ZERO));
     }
 
+    /// The term of our entry at `index`: from the log, or, for a record position the log
+    /// pruned, as remembered then (`PrunedTerms`).
+    pub(super) fn record_term(&self, index: Index) -> Option<Term<Id>> {
+        self.log.term_at(index).or_else(|| {
+            (self.pruned_terms.iter())
+                .find(|(at, _)| *at == index)
+                .map(|(_, term)| *term)
+        })
+    }
+
+    /// The log is about to prune its prefix up to `up_to`: remember the terms of our entries at
+    /// the record positions it drops.
+    pub(super) fn remember_pruned_terms(&mut self, up_to: Index) {
+        let base = self.log.base().index;
+        for (index, _) in &self.commit_weights {
+            if *index > base
+                && *index <= up_to
+                && let Some(term) = self.log.term_at(*index)
+            {
+                self.pruned_terms.push((*index, term));
+            }
+        }
+        self.pruned_terms.sort_by_key(|(index, _)| *index);
+        self.pruned_terms.dedup_by_key(|(index, _)| *index);
+    }
+
+    /// Keeps only the remembered terms of current record positions (at most one per record).
+    pub(super) fn retain_pruned_terms(&mut self) {
+        let records = &self.commit_weights;
+        self.pruned_terms
+            .retain(|(at, _)| records.iter().any(|(index, _)| index == at));
+    }
+
     /// The last record with the highest weight (persisted with the latest one: a restart
     /// defends with both).
     pub(super) fn peak_commit_weight(&self) -> (Index, u64) {
@@ -122,6 +155,17 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         conflict: Index,
         overrule: Option<Overrule>,
     ) -> Option<AppendResult<Id>> {
+        self.contest_with(conflict, overrule, Vec::new())
+    }
+
+    /// A contest; `records` (ours, with their terms) go along when `conflict` is only the
+    /// latest the split can be, so the leader can locate it.
+    fn contest_with(
+        &self,
+        conflict: Index,
+        overrule: Option<Overrule>,
+        records: Vec<(Cursor<Id>, u64)>,
+    ) -> Option<AppendResult<Id>> {
         if self.config.is_strict() || self.config.has_bug(PlantedBug::HigherRoundWins) {
             return None;
         }
@@ -129,7 +173,11 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let judged = overrule.is_some_and(|o| {
             o.conflict == conflict && rank.weight <= o.weight && rank.commit.index <= o.commit
         });
-        (!judged).then_some(AppendResult::Diverged { rank, conflict })
+        (!judged).then_some(AppendResult::Diverged {
+            rank,
+            conflict,
+            records,
+        })
     }
 
     /// Like [`Engine::contest`], for a split we cannot locate: the leader's log departs from our
@@ -148,7 +196,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if self.committed_rank_at(departs).weight == 0 {
             return None;
         }
-        self.contest(departs, overrule)
+        self.contest_with(departs, overrule, self.records_with_terms())
     }
 
     /// As leader: follower `from` contested our entries from `conflict` on with its history's
@@ -156,11 +204,39 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// conflict on wins, then the more recent last commit, then the longer one. Outranked, we
     /// step down and yield until a leader of that history repairs us; otherwise we overrule the
     /// follower.
-    pub(super) fn on_contested(&mut self, from: Id, rank: CommittedRank<Id>, conflict: Index) {
+    ///
+    /// A follower that cannot locate the split (`records` not empty: it lies below its log's
+    /// base) sends `conflict` as the latest it can be and its commit records with their terms.
+    /// The split comes after every record position where we hold an entry of the same term
+    /// (log matching), so both histories are compared from right after the last such position
+    /// (`shared_until`). Compared at `conflict` instead, a history that committed little past
+    /// it lost to a follower that outranks it only there, while the voters, which bound the
+    /// split, never elected that follower either: no leader after the heal (simulator, dynamic
+    /// 7-member seeds 48003534 and 48006640).
+    pub(super) fn on_contested(
+        &mut self,
+        from: Id,
+        rank: CommittedRank<Id>,
+        conflict: Index,
+        records: &[(Cursor<Id>, u64)],
+    ) {
         if self.config.is_strict() {
             return;
         }
-        if rank <= self.committed_rank_at(conflict) {
+        let located = self.shared_until(records, conflict).map(Index::next);
+        let (theirs, ours) = match located {
+            Some(from) => {
+                let weights: Vec<(Index, u64)> =
+                    records.iter().map(|(at, w)| (at.index, *w)).collect();
+                let theirs = CommittedRank {
+                    weight: rank::weight_from(&weights, from),
+                    commit: rank.commit,
+                };
+                (theirs, self.committed_rank_at(from))
+            }
+            None => (rank, self.committed_rank_at(conflict)),
+        };
+        if theirs <= ours {
             if let RoleState::Leader(leader) = &mut self.state
                 && let Some(progress) = leader.progress.get_mut(&from)
             {
@@ -176,8 +252,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
         let until = self.now + self.config.election_timeout * YIELD_TIMEOUTS;
         let to = match self.yields_to() {
-            Some(current) if current >= rank => current,
-            _ => rank,
+            Some(current) if current >= theirs => current,
+            _ => theirs,
         };
         self.yielding = Some(Yield { to, until });
         if !matches!(self.state, RoleState::Follower) {
@@ -185,6 +261,20 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
         self.set_leader(None);
         self.leader_heard_at = None;
+    }
+
+    /// The last of a contesting follower's record positions before `conflict` where we hold
+    /// an entry of the same term (`None` when there is none, or the list is longer than any
+    /// member sends): both histories agree up to it.
+    fn shared_until(&self, records: &[(Cursor<Id>, u64)], conflict: Index) -> Option<Index> {
+        if records.len() > MAX_COMMIT_RECORDS + 1 {
+            return None;
+        }
+        (records.iter())
+            .filter(|(at, _)| at.index < conflict && at.term != Term::zero())
+            .filter(|(at, _)| self.record_term(at.index) == Some(at.term))
+            .map(|(at, _)| at.index)
+            .max()
     }
 
     /// The history we yield to, while yielding.
@@ -200,9 +290,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.yields_to().map(|to| belongs_to(candidate, &to))
     }
 
-    /// Our commit records as a candidate sends them: each with the term of our entry at its
-    /// index (the zero term where we no longer hold it), so a voter can tell how far our logs
-    /// agree (`outranked_by`).
+    /// Our commit records as a candidate (or a contest at a split we cannot locate) sends
+    /// them: each with the term of our entry at its index (remembered where the log pruned it;
+    /// the zero term where we do not know it), so a voter (or the leader) can tell how far our
+    /// logs agree (`outranked_by`, `on_contested`).
     ///
     /// The last record is also split where its term's run begins (while there is room for
     /// one more record): a run of equal weight is one record, so a last commit right after a
@@ -211,7 +302,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// against us and denied us (simulator, dynamic 7-member seed 44005277). Splitting a record
     /// changes no weight a voter computes from them: both halves carry the same weight.
     pub(super) fn records_with_terms(&self) -> Vec<(Cursor<Id>, u64)> {
-        let at = |index| Cursor::new(self.log.term_at(index).unwrap_or_else(Term::zero), index);
+        let at = |index| Cursor::new(self.record_term(index).unwrap_or_else(Term::zero), index);
         let mut records: Vec<(Cursor<Id>, u64)> = (self.commit_weights.iter())
             .map(|(index, weight)| (at(*index), *weight))
             .collect();
@@ -224,7 +315,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
                 .len()
                 .checked_sub(2)
                 .map_or(Index::ZERO, |i| records[i].0.index);
-            if before_run > previous && self.log.term_at(before_run).is_some() {
+            if before_run > previous
+                && before_run < last.index
+                && self.log.term_at(before_run).is_some()
+            {
                 records.insert(records.len() - 1, (at(before_run), weight));
             }
         }

@@ -113,6 +113,9 @@ pub struct Engine<Id, C> {
     /// How many voters backed our committed entries: `(up to index, weight)` runs, oldest
     /// first (see `CommittedRank`; bounded by `MAX_COMMIT_RECORDS`).
     commit_weights: Vec<(Index, u64)>,
+    /// The terms of our entries at commit record positions the log pruned, ascending (see
+    /// `PrunedTerms`; bounded by `MAX_COMMIT_RECORDS`: only record positions are kept).
+    pruned_terms: Vec<(Index, Term<Id>)>,
     /// The commit index a previous incarnation persisted (clamped to the log): entries up to it
     /// are committed even before a leader confirms it again, and the merge rule defends them.
     durable_commit: Index,
@@ -210,6 +213,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             fetch_ended_at: None,
             catch_up: hard_state.catching_up.then(CatchUp::default),
             commit_weights: restored_weights(&hard_state, log_last),
+            pruned_terms: hard_state.pruned_terms.as_slice().to_vec(),
             durable_commit: hard_state.commit.min(log_last).max(applied),
             lost_storage: hard_state.catching_up || hard_state.lost_storage,
             amnesia_spread: SplitMix64::new(seed ^ rejoin::AMNESIA_SALT).next_u64()

@@ -7,6 +7,7 @@ use crate::config::PlantedBug;
 use crate::io::Output;
 use crate::log::Payload;
 use crate::message::{Message, Vote};
+use crate::pruned_terms::PrunedTerms;
 use crate::quorum::QuorumRule;
 use crate::records::CommitRecords;
 use crate::types::{Index, NodeId, Role, Term};
@@ -59,6 +60,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.hard.catching_up = self.catch_up.is_some();
         self.hard.lost_storage = self.lost_storage;
         self.hard.records = CommitRecords::from_slice(&self.commit_weights);
+        self.retain_pruned_terms();
+        self.hard.pruned_terms = PrunedTerms::from_slice(&self.pruned_terms);
         let mut hard = self.hard;
         if self.config.has_bug(PlantedBug::DoubleVote) {
             hard.vote = None;

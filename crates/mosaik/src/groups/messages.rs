@@ -76,12 +76,14 @@ pub(crate) struct HandshakeStart {
     pub(crate) wire: u16,
 }
 
-/// The form of bond messages this build speaks, in both handshakes. 2:
-/// consensus messages name peer ids by their place in the message
-/// (`wire_id.rs`, 6 Dec 2026); 1, without this field: every id whole. A
-/// member of the other form would read the ids at the wrong offsets, so a
+/// The form of bond messages this build speaks, in both handshakes. 3: a
+/// contest (`AppendResult::Diverged`) carries the contester's commit records
+/// when it cannot locate the split (7 Dec 2026); 2: consensus messages name
+/// peer ids by their place in the message (`wire_id.rs`, 6 Dec 2026); 1,
+/// without this field: every id whole. A member of another form would misread
+/// the messages (ids at the wrong offsets, fields it does not expect), so a
 /// handshake naming another form is refused (`InvalidHandshake`).
-pub(crate) const BOND_WIRE: u16 = 2;
+pub(crate) const BOND_WIRE: u16 = 3;
 
 /// The bond entries of a handshake: at most [`MAX_HANDSHAKE_BONDS`], not
 /// verified on decode. A longer list is refused from its length prefix,

@@ -222,14 +222,16 @@ impl TermCache {
     }
 }
 
-/// A stored hard state, in the current layout or in one of the two written by
-/// earlier builds: without `records` (its last field), or also without
-/// `lost_storage` and `epoch` (the two before it). Each older layout is the
-/// current one cut short, so a log written by an earlier build still opens;
-/// the missing fields take their defaults (no records: a restart keeps the
-/// peak and the latest, as those builds did).
+/// A stored hard state, in the current layout or in one of the three written
+/// by earlier builds: without `pruned_terms` (its last field), also without
+/// `records` (the one before), or also without `lost_storage` and `epoch`
+/// (the two before that). Each older layout is the current one cut short, so
+/// a log written by an earlier build still opens; the missing fields take
+/// their defaults (no records: a restart keeps the peak and the latest, as
+/// those builds did; no pruned terms: a contest below the snapshot's base is
+/// judged at the latest the split can be, as those builds judged it).
 fn decode_hard_state(bytes: &[u8]) -> Result<HardState, encoding::DecodeError> {
-    /// The layout without `lost_storage`, `epoch` and `records`.
+    /// The layout without `lost_storage`, `epoch`, `records` and `pruned_terms`.
     #[derive(serde::Deserialize)]
     struct WithoutLostStorage {
         term: crate::groups::Ballot,
@@ -239,15 +241,21 @@ fn decode_hard_state(bytes: &[u8]) -> Result<HardState, encoding::DecodeError> {
         peak: (LogIndex, u64),
         catching_up: bool,
     }
-    /// The layout without `records` (the encoding has no framing, so the
-    /// shorter layout nests).
+    /// The layout without `records` and `pruned_terms` (the encoding has no
+    /// framing, so the shorter layout nests).
     #[derive(serde::Deserialize)]
     struct WithoutRecords {
         first: WithoutLostStorage,
         lost_storage: bool,
         epoch: u64,
     }
-    let older = |old: WithoutLostStorage, lost_storage, epoch| HardState {
+    /// The layout without `pruned_terms`.
+    #[derive(serde::Deserialize)]
+    struct WithoutPrunedTerms {
+        first: WithoutRecords,
+        records: mosaik_raft::CommitRecords,
+    }
+    let older = |old: WithoutLostStorage, lost_storage, epoch, records| HardState {
         term: old.term,
         vote: old.vote,
         commit: old.commit,
@@ -256,15 +264,25 @@ fn decode_hard_state(bytes: &[u8]) -> Result<HardState, encoding::DecodeError> {
         catching_up: old.catching_up,
         lost_storage,
         epoch,
-        records: mosaik_raft::CommitRecords::new(),
+        records,
+        pruned_terms: mosaik_raft::PrunedTerms::new(),
     };
+    let none = mosaik_raft::CommitRecords::new();
     encoding::deserialize::<HardState>(bytes).or_else(|err| {
+        if let Ok(old) = encoding::deserialize::<WithoutPrunedTerms>(bytes) {
+            let WithoutRecords {
+                first,
+                lost_storage,
+                epoch,
+            } = old.first;
+            return Ok(older(first, lost_storage, epoch, old.records));
+        }
         if let Ok(old) = encoding::deserialize::<WithoutRecords>(bytes) {
-            return Ok(older(old.first, old.lost_storage, old.epoch));
+            return Ok(older(old.first, old.lost_storage, old.epoch, none));
         }
         let old = encoding::deserialize::<WithoutLostStorage>(bytes).map_err(|_| err)?;
         // `lost_storage` was unknown then; the catch-up marker still implies it on restore.
-        Ok(older(old, false, 0))
+        Ok(older(old, false, 0, none))
     })
 }
 

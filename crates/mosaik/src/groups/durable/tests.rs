@@ -45,6 +45,7 @@ fn everything_flushed_survives_a_reopen() {
         lost_storage: true,
         epoch: 9,
         records: mosaik_raft::CommitRecords::from_slice(&[(LogIndex(2), 3), (LogIndex(4), 2)]),
+        pruned_terms: mosaik_raft::PrunedTerms::from_slice(&[(LogIndex(2), term)]),
     };
     let snapshot = StoredSnapshot {
         at: LogCursor::new(term, LogIndex(2)),
@@ -162,8 +163,9 @@ fn cached_ballots_match_the_full_decode() {
 }
 
 /// A hard state written before `lost_storage` and `epoch` existed still
-/// decodes, with both at their defaults, and so does one written before
-/// `records` existed (no records); the current layout round-trips.
+/// decodes, with both at their defaults, and so do one written before
+/// `records` existed (no records) and one written before `pruned_terms`
+/// existed (none); the current layout round-trips.
 #[test]
 fn a_hard_state_of_the_earlier_layout_still_decodes() {
     #[derive(serde::Serialize)]
@@ -196,6 +198,7 @@ fn a_hard_state_of_the_earlier_layout_still_decodes() {
         lost_storage: false,
         epoch: 0,
         records: mosaik_raft::CommitRecords::new(),
+        pruned_terms: mosaik_raft::PrunedTerms::new(),
     };
     assert_eq!(decoded, expected);
     // The layout written before `records` existed: the current one without them.
@@ -210,9 +213,20 @@ fn a_hard_state_of_the_earlier_layout_still_decodes() {
         super::decode_hard_state(bytes).expect("the layout without records decodes"),
         without_records
     );
-    let current = HardState {
+    // The layout written before `pruned_terms` existed: the current one without them.
+    let without_pruned_terms = HardState {
         records: mosaik_raft::CommitRecords::from_slice(&[(LogIndex(8), 4), (LogIndex(9), 3)]),
         ..without_records
+    };
+    let bytes = crate::primitives::encoding::serialize(&without_pruned_terms);
+    let bytes = &bytes[..bytes.len() - 1]; // the empty sequence's length
+    assert_eq!(
+        super::decode_hard_state(bytes).expect("the layout without pruned terms decodes"),
+        without_pruned_terms
+    );
+    let current = HardState {
+        pruned_terms: mosaik_raft::PrunedTerms::from_slice(&[(LogIndex(8), term)]),
+        ..without_pruned_terms
     };
     let bytes = crate::primitives::encoding::serialize(&current);
     assert_eq!(super::decode_hard_state(&bytes).expect("decodes"), current);

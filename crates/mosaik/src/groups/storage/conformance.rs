@@ -253,6 +253,7 @@ fn hard_state_round_trips<S: Storage<u64>>(store: &mut S) {
         lost_storage: true,
         epoch: 7,
         records: mosaik_raft::CommitRecords::from_slice(&[(idx(3), 5), (idx(5), 4), (idx(7), 3)]),
+        pruned_terms: mosaik_raft::PrunedTerms::from_slice(&[(idx(3), ballot(2))]),
     };
     store.set_hard_state(state).unwrap();
     assert_eq!(store.hard_state().unwrap(), state);
