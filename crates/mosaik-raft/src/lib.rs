@@ -75,6 +75,7 @@
 
 mod config;
 mod engine;
+mod inline;
 mod io;
 mod log;
 mod message;

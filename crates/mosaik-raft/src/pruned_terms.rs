@@ -13,12 +13,10 @@
 //! index agree up to it).
 
 use core::fmt;
-use core::marker::PhantomData;
 
-use serde::de::{self, SeqAccess, Visitor};
-use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::inline::{InlineList, InlineVisitor};
 use crate::records::MAX_COMMIT_RECORDS;
 use crate::types::{Index, Term};
 
@@ -27,34 +25,27 @@ use crate::types::{Index, Term};
 /// [`HardState`](crate::HardState) stays `Copy`; serialised as a sequence of the pairs in use
 /// and refused when longer than the bound.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PrunedTerms<Id> {
-    len: u8,
-    items: [(Index, Term<Id>); MAX_COMMIT_RECORDS],
-}
+pub struct PrunedTerms<Id>(InlineList<(Index, Term<Id>), MAX_COMMIT_RECORDS>);
 
 impl<Id: Copy> PrunedTerms<Id> {
+    /// What fills the unused slots.
+    const NONE: (Index, Term<Id>) = (Index::ZERO, Term::zero());
+
     /// None known.
     pub const fn new() -> Self {
-        PrunedTerms {
-            len: 0,
-            items: [(Index::ZERO, Term::zero()); MAX_COMMIT_RECORDS],
-        }
+        PrunedTerms(InlineList::new(Self::NONE))
     }
 
     /// The last [`MAX_COMMIT_RECORDS`] of `terms` (ascending by index).
     pub fn from_slice(terms: &[(Index, Term<Id>)]) -> Self {
-        let kept = &terms[terms.len().saturating_sub(MAX_COMMIT_RECORDS)..];
-        let mut out = Self::new();
-        out.items[..kept.len()].copy_from_slice(kept);
-        out.len = u8::try_from(kept.len()).unwrap_or(u8::MAX);
-        out
+        PrunedTerms(InlineList::from_slice(Self::NONE, terms))
     }
 }
 
 impl<Id> PrunedTerms<Id> {
     /// The pairs in use, ascending by index.
     pub fn as_slice(&self) -> &[(Index, Term<Id>)] {
-        &self.items[..usize::from(self.len)]
+        self.0.as_slice()
     }
 }
 
@@ -66,46 +57,20 @@ impl<Id: Copy> Default for PrunedTerms<Id> {
 
 impl<Id: fmt::Debug> fmt::Debug for PrunedTerms<Id> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.as_slice()).finish()
+        self.0.fmt(f)
     }
 }
 
 impl<Id: Serialize> Serialize for PrunedTerms<Id> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(usize::from(self.len)))?;
-        for pair in self.as_slice() {
-            seq.serialize_element(pair)?;
-        }
-        seq.end()
+        self.0.serialize(serializer)
     }
 }
 
 impl<'de, Id: Copy + Deserialize<'de>> Deserialize<'de> for PrunedTerms<Id> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_seq(TermsVisitor(PhantomData))
-    }
-}
-
-struct TermsVisitor<Id>(PhantomData<Id>);
-
-impl<'de, Id: Copy + Deserialize<'de>> Visitor<'de> for TermsVisitor<Id> {
-    type Value = PrunedTerms<Id>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "at most {MAX_COMMIT_RECORDS} pruned record terms")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PrunedTerms<Id>, A::Error> {
-        let mut out = PrunedTerms::new();
-        while let Some(pair) = seq.next_element::<(Index, Term<Id>)>()? {
-            let slot = out
-                .items
-                .get_mut(usize::from(out.len))
-                .ok_or_else(|| de::Error::invalid_length(MAX_COMMIT_RECORDS + 1, &self))?;
-            *slot = pair;
-            out.len += 1;
-        }
-        Ok(out)
+        let visitor = InlineVisitor::new(Self::NONE, "pruned record terms");
+        deserializer.deserialize_seq(visitor).map(PrunedTerms)
     }
 }
 

@@ -13,10 +13,9 @@
 
 use core::fmt;
 
-use serde::de::{self, SeqAccess, Visitor};
-use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::inline::{InlineList, InlineVisitor};
 use crate::types::Index;
 
 /// Most commit records a member keeps: a new one starts only when the number of voters at a
@@ -29,38 +28,31 @@ pub const MAX_COMMIT_RECORDS: usize = 16;
 /// inline, so a [`HardState`](crate::HardState) stays `Copy`; serialised as a sequence of the
 /// records in use, and refused when longer than the bound.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CommitRecords {
-    len: u8,
-    items: [(Index, u64); MAX_COMMIT_RECORDS],
-}
+pub struct CommitRecords(InlineList<(Index, u64), MAX_COMMIT_RECORDS>);
+
+/// What fills the unused slots.
+const NO_RECORD: (Index, u64) = (Index::ZERO, 0);
 
 impl CommitRecords {
     /// No records.
     pub const fn new() -> Self {
-        CommitRecords {
-            len: 0,
-            items: [(Index::ZERO, 0); MAX_COMMIT_RECORDS],
-        }
+        CommitRecords(InlineList::new(NO_RECORD))
     }
 
     /// The last [`MAX_COMMIT_RECORDS`] of `records` (the engine never keeps more).
     pub fn from_slice(records: &[(Index, u64)]) -> Self {
-        let kept = &records[records.len().saturating_sub(MAX_COMMIT_RECORDS)..];
-        let mut out = Self::new();
-        out.items[..kept.len()].copy_from_slice(kept);
-        out.len = u8::try_from(kept.len()).unwrap_or(u8::MAX);
-        out
+        CommitRecords(InlineList::from_slice(NO_RECORD, records))
     }
 
     /// The records in use, oldest first.
     pub fn as_slice(&self) -> &[(Index, u64)] {
-        &self.items[..usize::from(self.len)]
+        self.0.as_slice()
     }
 
     /// True when there are none (a brand-new member, or a hard state written before records
     /// were persisted).
-    pub const fn is_empty(&self) -> bool {
-        self.len == 0
+    pub fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
     }
 }
 
@@ -72,46 +64,20 @@ impl Default for CommitRecords {
 
 impl fmt::Debug for CommitRecords {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.as_slice()).finish()
+        self.0.fmt(f)
     }
 }
 
 impl Serialize for CommitRecords {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(usize::from(self.len)))?;
-        for record in self.as_slice() {
-            seq.serialize_element(record)?;
-        }
-        seq.end()
+        self.0.serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for CommitRecords {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_seq(RecordsVisitor)
-    }
-}
-
-struct RecordsVisitor;
-
-impl<'de> Visitor<'de> for RecordsVisitor {
-    type Value = CommitRecords;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "at most {MAX_COMMIT_RECORDS} commit records")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CommitRecords, A::Error> {
-        let mut out = CommitRecords::new();
-        while let Some(record) = seq.next_element::<(Index, u64)>()? {
-            let slot = out
-                .items
-                .get_mut(usize::from(out.len))
-                .ok_or_else(|| de::Error::invalid_length(MAX_COMMIT_RECORDS + 1, &self))?;
-            *slot = record;
-            out.len += 1;
-        }
-        Ok(out)
+        let visitor = InlineVisitor::new(NO_RECORD, "commit records");
+        deserializer.deserialize_seq(visitor).map(CommitRecords)
     }
 }
 

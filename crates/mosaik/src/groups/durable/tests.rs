@@ -201,29 +201,20 @@ fn a_hard_state_of_the_earlier_layout_still_decodes() {
         pruned_terms: mosaik_raft::PrunedTerms::new(),
     };
     assert_eq!(decoded, expected);
-    // The layout written before `records` existed: the current one without them.
+    // The layout written before `records` existed: the current one without
+    // them and without `pruned_terms` (two empty sequences, a length byte each).
     let without_records = HardState {
         lost_storage: true,
         epoch: 12_345,
         ..expected
     };
-    let bytes = crate::primitives::encoding::serialize(&without_records);
-    let bytes = &bytes[..bytes.len() - 1]; // the empty sequence's length
-    assert_eq!(
-        super::decode_hard_state(bytes).expect("the layout without records decodes"),
-        without_records
-    );
-    // The layout written before `pruned_terms` existed: the current one without them.
+    assert_decodes_cut_short(&without_records, 2, "the layout without records");
+    // The layout written before `pruned_terms` existed.
     let without_pruned_terms = HardState {
         records: mosaik_raft::CommitRecords::from_slice(&[(LogIndex(8), 4), (LogIndex(9), 3)]),
         ..without_records
     };
-    let bytes = crate::primitives::encoding::serialize(&without_pruned_terms);
-    let bytes = &bytes[..bytes.len() - 1]; // the empty sequence's length
-    assert_eq!(
-        super::decode_hard_state(bytes).expect("the layout without pruned terms decodes"),
-        without_pruned_terms
-    );
+    assert_decodes_cut_short(&without_pruned_terms, 1, "the layout without pruned terms");
     let current = HardState {
         pruned_terms: mosaik_raft::PrunedTerms::from_slice(&[(LogIndex(8), term)]),
         ..without_pruned_terms
@@ -231,6 +222,18 @@ fn a_hard_state_of_the_earlier_layout_still_decodes() {
     let bytes = crate::primitives::encoding::serialize(&current);
     assert_eq!(super::decode_hard_state(&bytes).expect("decodes"), current);
     assert!(super::decode_hard_state(&bytes[..bytes.len() - 1]).is_err());
+}
+
+/// `state` encoded, its last `cut` bytes (the length bytes of trailing empty
+/// sequences) dropped as an older layout lacks those fields, decodes as `state`.
+fn assert_decodes_cut_short(state: &HardState, cut: usize, layout: &str) {
+    let bytes = crate::primitives::encoding::serialize(state);
+    assert!(
+        bytes[bytes.len() - cut..].iter().all(|b| *b == 0),
+        "{layout}: not empty"
+    );
+    let decoded = super::decode_hard_state(&bytes[..bytes.len() - cut]);
+    assert_eq!(decoded.expect(layout), *state, "{layout}");
 }
 
 /// A dynamic-mode start over empties the log and drops the stored snapshot
