@@ -259,6 +259,17 @@ pub(crate) const FUZZ_TARGETS: &[crate::fuzzing::Target] = {
                 vote: Vote::Granted,
                 pre_vote: false,
             },
+            Message::AppendEntriesResponse {
+                term: anchor.term,
+                seq: 3,
+                result: mosaik_raft::AppendResult::Diverged {
+                    rank,
+                    conflict: anchor.index,
+                    records: vec![(anchor, 2), (anchor, 1)],
+                },
+                vote: Vote::Granted,
+                epoch: 0,
+            },
             Message::Forward(Forward::Command {
                 request_id: 1,
                 commands: vec![Cmd::new(5)],
