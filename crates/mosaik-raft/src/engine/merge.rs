@@ -208,11 +208,14 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// A follower that cannot locate the split (`records` not empty: it lies below its log's
     /// base) sends `conflict` as the latest it can be and its commit records with their terms.
     /// The split comes after every record position where we hold an entry of the same term
-    /// (log matching), so both histories are compared from right after the last such position
-    /// (`shared_until`). Compared at `conflict` instead, a history that committed little past
-    /// it lost to a follower that outranks it only there, while the voters, which bound the
-    /// split, never elected that follower either: no leader after the heal (simulator, dynamic
-    /// 7-member seeds 48003534 and 48006640).
+    /// (log matching): our rank counts from right after the last such position
+    /// (`shared_until`), the follower's from `conflict`, as a voter bounds a candidate's split
+    /// (`outranked_by`): the follower wins only where it outranks us wherever the split can
+    /// be. Judged at `conflict` alone, a history that committed little past it lost to a
+    /// follower that outranks it only there, while the voters, which bound the split, never
+    /// elected that follower either: no leader after the heal (simulator, dynamic 7-member
+    /// seeds 48003534 and 48006640). Judged with both ranks from the lower bound, followers
+    /// won contests their voters' bounds denied them (5-member seeds 15019005 and 45010618).
     pub(super) fn on_contested(
         &mut self,
         from: Id,
@@ -223,20 +226,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if self.config.is_strict() {
             return;
         }
-        let located = self.shared_until(records, conflict).map(Index::next);
-        let (theirs, ours) = match located {
-            Some(from) => {
-                let weights: Vec<(Index, u64)> =
-                    records.iter().map(|(at, w)| (at.index, *w)).collect();
-                let theirs = CommittedRank {
-                    weight: rank::weight_from(&weights, from),
-                    commit: rank.commit,
-                };
-                (theirs, self.committed_rank_at(from))
-            }
-            None => (rank, self.committed_rank_at(conflict)),
-        };
-        if theirs <= ours {
+        let ours_from = self
+            .shared_until(records, conflict)
+            .map_or(conflict, Index::next);
+        if rank <= self.committed_rank_at(ours_from) {
             if let RoleState::Leader(leader) = &mut self.state
                 && let Some(progress) = leader.progress.get_mut(&from)
             {
@@ -252,8 +245,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
         let until = self.now + self.config.election_timeout * YIELD_TIMEOUTS;
         let to = match self.yields_to() {
-            Some(current) if current >= theirs => current,
-            _ => theirs,
+            Some(current) if current >= rank => current,
+            _ => rank,
         };
         self.yielding = Some(Yield { to, until });
         if !matches!(self.state, RoleState::Follower) {
@@ -263,17 +256,25 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         self.leader_heard_at = None;
     }
 
-    /// The last of a contesting follower's record positions before `conflict` where we hold
-    /// an entry of the same term (`None` when there is none, or the list is longer than any
-    /// member sends): both histories agree up to it.
+    /// The last index before `conflict` up to which a contesting follower's history and ours
+    /// agree, by its record positions and their terms (`None` when none tells, or the list is
+    /// longer than any member sends). Log matching: where we hold an entry of the same term at
+    /// a record position, both agree up to it; where our last entry of that term comes earlier,
+    /// both agree up to that one (both follow that term's leader, whose log only grew).
     fn shared_until(&self, records: &[(Cursor<Id>, u64)], conflict: Index) -> Option<Index> {
         if records.len() > MAX_COMMIT_RECORDS + 1 {
             return None;
         }
         (records.iter())
-            .filter(|(at, _)| at.index < conflict && at.term != Term::zero())
-            .filter(|(at, _)| self.record_term(at.index) == Some(at.term))
-            .map(|(at, _)| at.index)
+            .filter(|(at, _)| at.term != Term::zero())
+            .filter_map(|(at, _)| {
+                if self.record_term(at.index) == Some(at.term) {
+                    Some(at.index)
+                } else {
+                    self.log.last_index_of_term(at.term, at.index)
+                }
+            })
+            .filter(|agreed| *agreed < conflict)
             .max()
     }
 
