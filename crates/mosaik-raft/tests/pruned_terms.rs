@@ -13,12 +13,13 @@ use mosaik_raft::{CommitRecords, Cursor, Entry, HardState, Index, Input, PrunedT
 /// hold 1–2 of the shared term, 3–5 of `4@3` (committed with a weight of 5) and 6–12 of `7@3`
 /// (committed by 3 alone): records `[(2, 5), (5, 5), (12, 1)]`. Member 2 holds the other
 /// history, 3–10 of `5@2` committed with a weight of 4, pruned to a snapshot at 10: records
-/// `[(2, 5), (10, 4)]`, and, with `remembered`, the term of its entry at record position 2,
-/// which its log no longer holds. (Weights this high on both sides need members that lost
+/// `[(shared_to, 5), (10, 4)]`, and, with `remembered`, the term of its entry at record position
+/// `shared_to` (2, or 4 where it held the shared term's 3–4 that the leader replaced), which its
+/// log no longer holds. (Weights this high on both sides need members that lost
 /// their storage in between; the engine compares whatever it is given.) Where the histories
-/// split (3) the leader's weighs 5 and member 2's 4; from 10 on, the leader's weighs at most 3
-/// (its first commit as leader).
-fn cluster_with_a_snapshot_holder(remembered: bool) -> Cluster {
+/// split (3) the leader's weighs 5 and member 2's at most 5 (4 from 10 on); from 10 on, the
+/// leader's weighs at most 3 (its first commit as leader).
+fn cluster_with_a_snapshot_holder(remembered: bool, shared_to: u64) -> Cluster {
     let shared = Term::new(1, 1);
     let (strong, later) = (Term::new(4, 3), Term::new(7, 3));
     let theirs = Term::new(5, 2);
@@ -61,9 +62,9 @@ fn cluster_with_a_snapshot_holder(remembered: bool) -> Cluster {
         commit: Index::new(10),
         commit_weight: 4,
         peak: (Index::new(2), 5),
-        records: CommitRecords::from_slice(&[(Index::new(2), 5), (Index::new(10), 4)]),
+        records: CommitRecords::from_slice(&[(Index::new(shared_to), 5), (Index::new(10), 4)]),
         pruned_terms: if remembered {
-            PrunedTerms::from_slice(&[(Index::new(2), shared)])
+            PrunedTerms::from_slice(&[(Index::new(shared_to), shared)])
         } else {
             PrunedTerms::new()
         },
@@ -86,16 +87,23 @@ fn cluster_with_a_snapshot_holder(remembered: bool) -> Cluster {
 /// cannot be located and the contest is judged as before.
 #[test]
 fn a_contest_below_a_snapshot_is_judged_where_the_histories_split() {
-    let mut cluster = cluster_with_a_snapshot_holder(true);
-    cluster.elect(3, &[1, 2]);
-    let converged = cluster.run_until(Duration::from_secs(5), |c| {
-        c.engine(2).log().term_at(Index::new(12)) == Some(Term::new(7, 3))
-            && c.engine(2).committed_rank().commit.index >= Index::new(12)
-    });
-    assert!(converged, "member 2 took the leader's history");
-    assert_eq!(cluster.engine(3).role(), Role::Leader, "never deposed");
+    // Member 2's record at 2 has the term the leader holds there; its record at 4 has the
+    // term of the leader's entries up to 2 only: both agree up to 2 either way.
+    for shared_to in [2, 4] {
+        let mut cluster = cluster_with_a_snapshot_holder(true, shared_to);
+        cluster.elect(3, &[1, 2]);
+        let converged = cluster.run_until(Duration::from_secs(5), |c| {
+            c.engine(2).log().term_at(Index::new(12)) == Some(Term::new(7, 3))
+                && c.engine(2).committed_rank().commit.index >= Index::new(12)
+        });
+        assert!(
+            converged,
+            "member 2 took the leader's history ({shared_to})"
+        );
+        assert_eq!(cluster.engine(3).role(), Role::Leader, "never deposed");
+    }
 
-    let mut cluster = cluster_with_a_snapshot_holder(false);
+    let mut cluster = cluster_with_a_snapshot_holder(false, 2);
     cluster.elect(3, &[1, 2]);
     let deposed = cluster.run_until(Duration::from_secs(2), |c| {
         c.engine(3).role() != Role::Leader

@@ -377,6 +377,28 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         48_006_640,
         "a contest below a snapshot's base judged past the real split (second)",
     ),
+    // Engine, versions of that fix not landed: judging both histories from the last shared
+    // record position let followers win contests their voters' bounds denied them (5 and 3
+    // members); without agreement from a record term's last entry in the leader's log, the
+    // shared point lay far below the split and the leader erased a stronger history.
+    (
+        Mode::Dynamic,
+        5,
+        15_019_005,
+        "a contest won at a lower bound the voters never grant",
+    ),
+    (
+        Mode::Dynamic,
+        3,
+        36_001_117,
+        "a contest won at a lower bound the voters never grant (3 members)",
+    ),
+    (
+        Mode::Dynamic,
+        5,
+        45_010_618,
+        "a shared point far below the split let a leader erase a stronger history",
+    ),
 ];
 
 #[test]
