@@ -214,8 +214,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// be. Judged at `conflict` alone, a history that committed little past it lost to a
     /// follower that outranks it only there, while the voters, which bound the split, never
     /// elected that follower either: no leader after the heal (simulator, dynamic 7-member
-    /// seeds 48003534 and 48006640). Judged with both ranks from the lower bound, followers
-    /// won contests their voters' bounds denied them (5-member seeds 15019005 and 45010618).
+    /// seeds 48003534 and 48006640). Judged with both ranks from the shared index, followers
+    /// won contests their voters' bounds denied them (5- and 3-member seeds 15019005 and
+    /// 36001117).
     pub(super) fn on_contested(
         &mut self,
         from: Id,
@@ -260,7 +261,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// agree, by its record positions and their terms (`None` when none tells, or the list is
     /// longer than any member sends). Log matching: where we hold an entry of the same term at
     /// a record position, both agree up to it; where our last entry of that term comes earlier,
-    /// both agree up to that one (both follow that term's leader, whose log only grew).
+    /// both agree up to that one (both follow that term's leader, whose log only grew). Without
+    /// the latter the shared index could lie far below the split, where our rank counts the
+    /// shared prefix's weight, and we erased a stronger history (5-member seed 45010618).
     fn shared_until(&self, records: &[(Cursor<Id>, u64)], conflict: Index) -> Option<Index> {
         if records.len() > MAX_COMMIT_RECORDS + 1 {
             return None;
