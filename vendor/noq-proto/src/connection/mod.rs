@@ -1368,6 +1368,13 @@ impl Connection {
             }
             None => max_datagrams,
         };
+        // MOSAIK: a GSO batch goes out in one UDP send, whose payload the kernel caps at
+        // `MAX_GSO_BATCH_BYTES`. With MTUs past about 6.5 KB the caller's segment count
+        // (10) would exceed it, the send fails with EMSGSIZE (ignored as an MTU probe's)
+        // and the whole batch is lost. Send fewer datagrams per batch instead.
+        let per_send = (MAX_GSO_BATCH_BYTES / usize::from(path.current_mtu())).max(1);
+        let max_datagrams =
+            max_datagrams.min(NonZeroUsize::new(per_send).unwrap_or(NonZeroUsize::MIN));
 
         // Set the segment size to this path's MTU for on-path data.
         let pmtu = path.current_mtu().into();
@@ -7694,6 +7701,10 @@ const MAX_PTO_FAST_INTERVAL: Duration = Duration::from_secs(1);
 /// to extend the interval between tail-loss probes to not fill the entire pipe with them.
 const SLOW_RTT_THRESHOLD: Duration =
     Duration::from_millis((MAX_PTO_INTERVAL.as_millis() as u64 * 2) / 3);
+
+/// MOSAIK: the largest UDP payload one send may carry (65,535 bytes of IPv4 datagram less
+/// its 20-byte header and the 8-byte UDP header); a GSO batch is one send.
+pub(crate) const MAX_GSO_BATCH_BYTES: usize = 65_507;
 
 /// Minimal remaining size to allow packet coalescing, excluding cryptographic tag
 ///

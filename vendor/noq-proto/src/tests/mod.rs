@@ -57,6 +57,7 @@ mod encode_decode;
 mod multipath;
 mod mosaik_ack_frequency;
 mod mosaik_close_acks;
+mod mosaik_gso_batch;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod proptests;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
