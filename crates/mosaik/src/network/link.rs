@@ -59,28 +59,6 @@ pub trait Protocol: Send + Sync + 'static {
     const ACK_ELICITING_THRESHOLD: Option<u32> = None;
 }
 
-/// How long an end that asked for fewer acknowledgements
-/// (`Protocol::ACK_ELICITING_THRESHOLD`) lets its peer wait before
-/// acknowledging what it received (QUIC's default: 25 ms). A sender whose
-/// congestion window is full, or that waits to learn a packet was lost,
-/// waits at most this long when fewer packets than the threshold arrive.
-/// QUIC's timers count in whole milliseconds, so this is the least.
-pub(crate) const MAX_ACK_DELAY: Duration = Duration::from_millis(1);
-
-/// The QUIC transport settings of `P`'s connections: iroh's defaults with
-/// `P`'s ACK frequency; `None` when `P` keeps the endpoint's.
-pub(crate) fn transport_config<P: Protocol>() -> Option<iroh::endpoint::QuicTransportConfig> {
-    let threshold = P::ACK_ELICITING_THRESHOLD?;
-    let mut ack = iroh::endpoint::AckFrequencyConfig::default();
-    ack.ack_eliciting_threshold(threshold.into())
-        .max_ack_delay(Some(MAX_ACK_DELAY));
-    Some(
-        iroh::endpoint::QuicTransportConfig::builder()
-            .ack_frequency_config(Some(ack))
-            .build(),
-    )
-}
-
 /// The frame limits of one link of protocol `P` on a node whose maximum
 /// frame size is `node_max`: (before admission, after).
 pub(crate) fn frame_limits<P: Protocol>(node_max: usize) -> (usize, usize) {

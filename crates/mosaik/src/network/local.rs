@@ -133,7 +133,9 @@ impl LocalNode {
         self.observe([addr.clone()]);
         // As `Endpoint::connect`, with `P`'s transport settings.
         let mut options = iroh::endpoint::ConnectOptions::new();
-        if let Some(transport) = super::link::transport_config::<P>() {
+        if let Some(transport) =
+            super::transport::transport_config::<P>(self.0.config.max_datagram_size)
+        {
             options = options.with_transport_config(transport);
         }
         let connecting = async {

@@ -22,6 +22,7 @@ mod mdns;
 mod rate;
 mod router;
 mod throttle;
+mod transport;
 
 pub use crate::primitives::NetworkId;
 pub use {
@@ -43,6 +44,7 @@ pub use {
     listener::Listener,
     local::LocalNode,
     mdns::MDNS_SERVICE_NAME,
+    transport::{DEFAULT_MAX_DATAGRAM_SIZE, MIN_MAX_DATAGRAM_SIZE},
 };
 /// A peer's identity: its ed25519 public key.
 pub type PeerId = iroh::EndpointId;
@@ -67,6 +69,9 @@ pub struct LinkConfig {
     /// Time an incoming connection gets to finish its handshake and open
     /// its stream.
     pub accept_timeout: Duration,
+    /// Largest UDP payload, in bytes, the node's QUIC connections grow
+    /// their datagrams to where the path carries them.
+    pub max_datagram_size: u16,
 }
 
 impl Default for LinkConfig {
@@ -74,6 +79,7 @@ impl Default for LinkConfig {
         Self {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             accept_timeout: DEFAULT_ACCEPT_TIMEOUT,
+            max_datagram_size: DEFAULT_MAX_DATAGRAM_SIZE,
         }
     }
 }
@@ -88,6 +94,12 @@ pub enum NetworkError {
     /// The endpoint could not bind.
     #[error("bind failed: {0}")]
     Bind(String),
+    /// The maximum datagram size was below what every QUIC path carries
+    /// ([`MIN_MAX_DATAGRAM_SIZE`]).
+    #[error(
+        "maximum datagram size {0} is below the {MIN_MAX_DATAGRAM_SIZE} bytes every QUIC path carries"
+    )]
+    InvalidDatagramSize(u16),
     /// A bind address was invalid.
     #[error("invalid bind address: {0}")]
     InvalidAddress(String),
@@ -152,7 +164,11 @@ impl Network {
             .mdns_discovery
             .then(|| mdns::lookup(secret_key.public()))
             .transpose()?;
+        transport::check_max_datagram_size(config.link.max_datagram_size)?;
         let mut builder = iroh::Endpoint::builder(presets::Minimal)
+            .transport_config(transport::endpoint_transport_config(
+                config.link.max_datagram_size,
+            ))
             .secret_key(secret_key)
             .relay_mode(config.relay_mode)
             .address_lookup(memory.clone());
@@ -185,6 +201,7 @@ impl Network {
         let router = Arc::new(Router::new(
             endpoint,
             admission::Admission::new(config.limits),
+            config.link.max_datagram_size,
         ));
         let accept_task = tokio::spawn(router.clone().run(cancel, config.link));
         let listeners = crate::discovery::Listeners {

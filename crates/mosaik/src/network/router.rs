@@ -11,7 +11,8 @@ use {
         LinkConfig,
         admission::{Admission, ConnPermit},
         close::{ConnectionLimit, InvalidAlpn},
-        link::{Protocol, transport_config},
+        link::Protocol,
+        transport::transport_config,
     },
     core::time::Duration,
     iroh::{
@@ -36,6 +37,9 @@ pub(crate) struct Router {
     endpoint: Endpoint,
     routes: Mutex<HashMap<Vec<u8>, Route>>,
     admission: std::sync::Arc<Admission>,
+    /// The node's `LinkConfig::max_datagram_size`, for protocols with
+    /// settings of their own.
+    max_datagram_size: u16,
 }
 
 /// One protocol's listener.
@@ -48,11 +52,16 @@ struct Route {
 }
 
 impl Router {
-    pub(crate) fn new(endpoint: Endpoint, admission: std::sync::Arc<Admission>) -> Self {
+    pub(crate) fn new(
+        endpoint: Endpoint,
+        admission: std::sync::Arc<Admission>,
+        max_datagram_size: u16,
+    ) -> Self {
         Self {
             endpoint,
             routes: Mutex::new(HashMap::new()),
             admission,
+            max_datagram_size,
         }
     }
 
@@ -68,7 +77,7 @@ impl Router {
             return None;
         }
         let (tx, rx) = mpsc::channel(LISTENER_BACKLOG);
-        let server = transport_config::<P>().map(|transport| {
+        let server = transport_config::<P>(self.max_datagram_size).map(|transport| {
             let builder = self
                 .endpoint
                 .create_server_config_builder(vec![P::ALPN.to_vec()]);

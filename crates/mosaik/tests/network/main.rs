@@ -1,5 +1,6 @@
 //! Real-network integration tests over loopback (relays off, no internet).
 
+mod datagrams;
 mod lifecycle;
 mod links;
 mod util;
