@@ -15,7 +15,6 @@ use {
         Network,
         collections::{CollectionConfig, MapWriter, SyncConfig},
         discovery::Config,
-        iroh::RelayMode,
     },
     std::{
         sync::{
@@ -33,9 +32,7 @@ async fn node(bootstrap: Option<mosaik::iroh::EndpointAddr>) -> anyhow::Result<N
     if let Some(addr) = bootstrap {
         config = config.with_bootstrap([addr]);
     }
-    Ok(Network::builder("mosaik-bench-collections")
-        .with_relay_mode(RelayMode::Disabled)
-        .with_addresses(["127.0.0.1:0".parse()?])
+    Ok(crate::loopback_node("mosaik-bench-collections")
         .with_discovery(config)
         .build()
         .await?)

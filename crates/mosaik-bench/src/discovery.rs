@@ -2,7 +2,7 @@
 //! departure propagation.
 
 use {
-    mosaik::{Network, discovery::Config, iroh::RelayMode},
+    mosaik::{Network, discovery::Config},
     std::time::{Duration, Instant},
 };
 
@@ -14,9 +14,7 @@ async fn node(
     if let Some(addr) = bootstrap {
         config = config.with_bootstrap([addr]);
     }
-    Ok(Network::builder(network)
-        .with_relay_mode(RelayMode::Disabled)
-        .with_addresses(["127.0.0.1:0".parse()?])
+    Ok(crate::loopback_node(network)
         .with_discovery(config)
         .build()
         .await?)

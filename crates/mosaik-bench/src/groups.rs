@@ -8,7 +8,6 @@ use {
             ApplyContext, ConsensusConfig, DurableStore, Group, GroupKey, LogReplaySync,
             StateMachine,
         },
-        iroh::RelayMode,
     },
     std::{
         path::PathBuf,
@@ -63,9 +62,7 @@ pub(crate) async fn node(
     if let Some(addr) = bootstrap {
         config = config.with_bootstrap([addr]);
     }
-    Ok(Network::builder(network)
-        .with_relay_mode(RelayMode::Disabled)
-        .with_addresses(["127.0.0.1:0".parse()?])
+    Ok(crate::loopback_node(network)
         .with_discovery(config)
         .build()
         .await?)

@@ -274,6 +274,26 @@ enum Scenario {
     },
 }
 
+/// Environment variable for A/B runs of the datagram bound: the
+/// `with_max_datagram_size` of every node the bench starts (1452: iroh's
+/// own bound, as before mosaik raised it).
+const MAX_DATAGRAM_ENV: &str = "MOSAIK_BENCH_MAX_DATAGRAM";
+
+/// A node on loopback with relays off, and the datagram bound of
+/// [`MAX_DATAGRAM_ENV`] when set.
+pub(crate) fn loopback_node(network: &str) -> mosaik::network::NetworkBuilder {
+    let mut builder = mosaik::Network::builder(network)
+        .with_relay_mode(mosaik::iroh::RelayMode::Disabled)
+        .with_addresses([std::net::SocketAddr::from(([127, 0, 0, 1], 0))]);
+    if let Some(bytes) = std::env::var(MAX_DATAGRAM_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        builder = builder.with_max_datagram_size(bytes);
+    }
+    builder
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()

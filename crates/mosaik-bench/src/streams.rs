@@ -85,9 +85,7 @@ pub(crate) async fn loopback_network(
     if let Some(peer) = peer {
         discovery = discovery.with_bootstrap([peer.local().addr()]);
     }
-    Ok(Network::builder(name)
-        .with_relay_mode(RelayMode::Disabled)
-        .with_addresses(["127.0.0.1:0".parse()?])
+    Ok(crate::loopback_node(name)
         .with_discovery(discovery)
         .build()
         .await?)

@@ -11,7 +11,6 @@ use {
             ApplyContext, ConsensusConfig, GroupKey, Snapshot, SnapshotStateMachine, SnapshotSync,
             StateMachine, Weak,
         },
-        iroh::RelayMode,
     },
     std::{
         sync::Arc,
@@ -110,9 +109,7 @@ pub(crate) async fn node(bootstrap: Option<mosaik::iroh::EndpointAddr>) -> anyho
     if let Some(addr) = bootstrap {
         config = config.with_bootstrap([addr]);
     }
-    Ok(Network::builder("mosaik-bench-sync")
-        .with_relay_mode(RelayMode::Disabled)
-        .with_addresses(["127.0.0.1:0".parse()?])
+    Ok(crate::loopback_node("mosaik-bench-sync")
         .with_discovery(config)
         .build()
         .await?)

@@ -44,11 +44,7 @@ pub async fn startup(runs: usize) -> anyhow::Result<()> {
 }
 
 async fn loopback_network(name: &str) -> anyhow::Result<Network> {
-    Ok(Network::builder(name)
-        .with_relay_mode(RelayMode::Disabled)
-        .with_addresses(["127.0.0.1:0".parse()?])
-        .build()
-        .await?)
+    Ok(crate::loopback_node(name).build().await?)
 }
 
 /// Moves `megabytes` in `size`-byte frames over a Link, then over a raw
