@@ -150,6 +150,37 @@ impl Network {
         NetworkBuilder::default().with_network_id(id)
     }
 
+    /// Binds the node's iroh endpoint: the configured addresses, relay
+    /// mode and QUIC settings, with the in-memory address book (and mDNS)
+    /// as its lookups.
+    async fn bind(
+        config: &NetworkBuilder,
+        secret_key: iroh::SecretKey,
+        memory: &MemoryLookup,
+        mdns: Option<&iroh_mdns_address_lookup::MdnsAddressLookup>,
+    ) -> Result<iroh::Endpoint, NetworkError> {
+        transport::check_max_datagram_size(config.link.max_datagram_size)?;
+        let mut builder = iroh::Endpoint::builder(presets::Minimal)
+            .transport_config(transport::endpoint_transport_config(
+                config.link.max_datagram_size,
+            ))
+            .secret_key(secret_key)
+            .relay_mode(config.relay_mode.clone())
+            .address_lookup(memory.clone());
+        if let Some(mdns) = mdns {
+            builder = builder.address_lookup(mdns.clone());
+        }
+        for addr in &config.addresses {
+            builder = builder
+                .bind_addr(*addr)
+                .map_err(|e| NetworkError::InvalidAddress(format!("{addr}: {e}")))?;
+        }
+        builder
+            .bind()
+            .await
+            .map_err(|e| NetworkError::Bind(e.to_string()))
+    }
+
     async fn start(config: NetworkBuilder) -> Result<Self, NetworkError> {
         let network_id = config.network_id.ok_or(NetworkError::MissingNetworkId)?;
         let discovery_config = config
@@ -158,32 +189,16 @@ impl Network {
             .build()
             .map_err(|e| NetworkError::DiscoveryConfig(e.to_string()))?;
         let streams_config = config.streams.clone().build();
-        let secret_key = config.secret_key.unwrap_or_else(iroh::SecretKey::generate);
+        let secret_key = config
+            .secret_key
+            .clone()
+            .unwrap_or_else(iroh::SecretKey::generate);
         let memory = MemoryLookup::new();
         let mdns = config
             .mdns_discovery
             .then(|| mdns::lookup(secret_key.public()))
             .transpose()?;
-        transport::check_max_datagram_size(config.link.max_datagram_size)?;
-        let mut builder = iroh::Endpoint::builder(presets::Minimal)
-            .transport_config(transport::endpoint_transport_config(
-                config.link.max_datagram_size,
-            ))
-            .secret_key(secret_key)
-            .relay_mode(config.relay_mode)
-            .address_lookup(memory.clone());
-        if let Some(mdns) = &mdns {
-            builder = builder.address_lookup(mdns.clone());
-        }
-        for addr in &config.addresses {
-            builder = builder
-                .bind_addr(*addr)
-                .map_err(|e| NetworkError::InvalidAddress(format!("{addr}: {e}")))?;
-        }
-        let endpoint = builder
-            .bind()
-            .await
-            .map_err(|e| NetworkError::Bind(e.to_string()))?;
+        let endpoint = Self::bind(&config, secret_key, &memory, mdns.as_ref()).await?;
         let cancel = CancellationToken::new();
         let local = LocalNode::new(
             network_id,
