@@ -300,7 +300,17 @@ struct SearchState {
     in_flight_probe: Option<u64>,
     /// Lost probes at the current probe size
     lost_probe_count: usize,
+    /// MOSAIK: whether the next probe is [`ETHERNET_PROBE`] (see there)
+    ethernet_first: bool,
 }
+
+/// MOSAIK: the UDP payload of a QUIC packet that fits an Ethernet frame of 1,500 bytes (IPv6
+/// and UDP headers off), QUIC's default search bound. With a bound far above it (mosaik
+/// searches up to 16 KiB), the binary search would spend its first probes on sizes an ordinary
+/// path drops, each lost three times, and keep the connection at 1,200 bytes for dozens of
+/// round trips. Probing this size first reaches it in one round trip where the path carries it;
+/// the search then goes on above it (or below it, if it was lost).
+const ETHERNET_PROBE: u16 = 1452;
 
 impl SearchState {
     /// Creates a new search state, with the specified lower bound (the upper bound is derived from
@@ -318,6 +328,7 @@ impl SearchState {
         Self {
             in_flight_probe: None,
             lost_probe_count: 0,
+            ethernet_first: lower_bound < ETHERNET_PROBE && ETHERNET_PROBE < upper_bound,
             lower_bound,
             upper_bound,
             minimum_change: config.minimum_change,
@@ -335,6 +346,10 @@ impl SearchState {
             self.lower_bound = self.last_probed_mtu;
         } else {
             self.upper_bound = self.last_probed_mtu - 1;
+        }
+
+        if core::mem::take(&mut self.ethernet_first) {
+            return Some(ETHERNET_PROBE);
         }
 
         let next_mtu = (self.lower_bound as i32 + self.upper_bound as i32) / 2;
@@ -675,17 +690,18 @@ mod tests {
         // Polling right after completion does not cause new packets to be sent
         assert_eq!(mtud.poll_transmit(now, 42), None);
         assert!(completed(&mtud));
-        assert_eq!(mtud.current_mtu, 1_471);
+        // MOSAIK: 1_480 and 5240 (upstream: 1_471 and 5235), as the search probes 1452 first
+        assert_eq!(mtud.current_mtu, 1_480);
 
         // Polling after the interval has passed does (taking the current mtu as lower bound)
         assert_eq!(
             mtud.poll_transmit(now + Duration::from_secs(600), 43),
-            Some(5235)
+            Some(5240)
         );
 
         match mtud.state.unwrap().phase {
             Phase::Searching(state) => {
-                assert_eq!(state.lower_bound, 1_471);
+                assert_eq!(state.lower_bound, 1_480); // MOSAIK: upstream 1_471
                 assert_eq!(state.upper_bound, 9_000);
             }
             _ => {
@@ -782,13 +798,54 @@ mod tests {
 
         let probed_sizes = drive_to_completion(&mut mtud, Instant::now(), 1500);
 
+        // MOSAIK: the search probes 1452 first (upstream: 5600 x 3, 3399 x 3, 2299 x 3,
+        // 1749 x 3, 1474, 1611 x 3, 1542 x 3, 1507 x 3, ending at 1474)
         let expected_probed_sizes = &[
-            5600, 5600, 5600, 3399, 3399, 3399, 2299, 2299, 2299, 1749, 1749, 1749, 1474, 1611,
-            1611, 1611, 1542, 1542, 1542, 1507, 1507, 1507,
+            1452, 5726, 5726, 5726, 3588, 3588, 3588, 2519, 2519, 2519, 1985, 1985, 1985, 1718,
+            1718, 1718, 1584, 1584, 1584, 1517, 1517, 1517, 1484, 1516, 1516, 1516,
         ];
         assert_eq!(probed_sizes, expected_probed_sizes);
-        assert_eq!(mtud.current_mtu, 1474);
+        assert_eq!(mtud.current_mtu, 1484);
         assert!(completed(&mtud));
+    }
+
+    /// MOSAIK: with a search bound far above an Ethernet frame, the first probe is 1452
+    /// bytes, so an ordinary path reaches it in one round trip instead of after a dozen lost
+    /// probes; the search then goes on above it.
+    #[test]
+    fn mosaik_an_ethernet_datagram_is_probed_first() {
+        let mut config = MtuDiscoveryConfig::default();
+        config.upper_bound(16_384);
+        let mut mtud = MtuDiscovery::new(1_200, 1_200, None, config);
+        let now = Instant::now();
+        assert_eq!(mtud.poll_transmit(now, 1), Some(1452));
+        mtud.on_acked(SpaceKind::Data, 1, 1452);
+        assert_eq!(mtud.current_mtu, 1452);
+        assert_eq!(mtud.poll_transmit(now, 2), Some((1452 + 16_384) / 2));
+    }
+
+    /// MOSAIK: a path narrower than an Ethernet frame (a tunnel) loses the first probe three
+    /// times and the search goes on below it, as QUIC's own would.
+    #[test]
+    fn mosaik_a_narrow_path_searches_below_the_ethernet_probe() {
+        let mut config = MtuDiscoveryConfig::default();
+        config.upper_bound(16_384);
+        let mut mtud = MtuDiscovery::new(1_200, 1_200, None, config);
+        let probed_sizes = drive_to_completion(&mut mtud, Instant::now(), 1_400);
+        assert_eq!(probed_sizes[..4], [1452, 1452, 1452, (1_200 + 1_451) / 2]);
+        assert!(
+            (1_380..=1_400).contains(&mtud.current_mtu),
+            "{}",
+            mtud.current_mtu
+        );
+    }
+
+    /// MOSAIK: QUIC's default bound (1452) searches exactly as upstream.
+    #[test]
+    fn mosaik_the_default_bound_searches_as_upstream() {
+        let mut mtud = default_mtud();
+        let probed_sizes = drive_to_completion(&mut mtud, Instant::now(), 1_500);
+        assert_eq!(probed_sizes, [1326, 1389, 1420, 1452]);
     }
 
     #[test]
@@ -845,7 +902,8 @@ mod tests {
             }
         }
 
-        assert_eq!(iterations, 25);
+        // MOSAIK: 27 (upstream: 25), as the search probes 1452 first
+        assert_eq!(iterations, 27);
         assert_eq!(mtud.current_mtu, 65527);
         assert!(completed(&mtud));
     }
