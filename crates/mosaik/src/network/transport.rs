@@ -37,13 +37,13 @@ pub(crate) fn check_max_datagram_size(bytes: u16) -> Result<(), NetworkError> {
 /// The settings of every connection of the node: iroh's defaults, with
 /// path-MTU discovery searching up to `max_datagram` bytes.
 ///
-/// iroh keeps QUIC's search bound of 1,452 bytes, an Ethernet packet. On
-/// loopback, and on links with jumbo frames, a packet of 16 KiB costs about
-/// the same CPU as one of 1.4 KB (headers, encryption set-up, packet
-/// tracking, a system call per batch), so bulk transfers move several
-/// times the bytes per CPU-second. On an ordinary path the search's larger
-/// probes are lost and it settles at what the path carries; the probes do
-/// not count as congestion.
+/// iroh keeps QUIC's search bound of 1,452 bytes, an Ethernet packet. Much
+/// of a packet's CPU is per packet rather than per byte (building it,
+/// tracking and acknowledging it, a share of a system call), so on loopback
+/// and links with jumbo frames 16 KiB packets move a 1 KiB stream with less
+/// than half the CPU per datum (docs/benchmarks.md). On an ordinary path
+/// the search's larger probes are lost and it settles at what the path
+/// carries; the probes do not count as congestion.
 pub(crate) fn endpoint_transport_config(max_datagram: u16) -> QuicTransportConfig {
     builder(max_datagram).build()
 }
