@@ -1,11 +1,10 @@
 //! How large a node's QUIC datagrams grow (`with_max_datagram_size`).
 
 use {
-    crate::util::{Echo, TIMEOUT, loopback, within},
+    crate::util::{Echo, TIMEOUT, loopback, loopback_builder, within},
     bytes::Bytes,
     mosaik::{
         Network,
-        iroh::RelayMode,
         network::{Link, NetworkError},
     },
 };
@@ -17,9 +16,7 @@ const FRAME: usize = 64 * 1024;
 
 /// A loopback node whose datagrams grow to at most `max` bytes.
 async fn loopback_with(network: &str, max: u16) -> Network {
-    Network::builder(network)
-        .with_relay_mode(RelayMode::Disabled)
-        .with_addresses(["127.0.0.1:0".parse().unwrap()])
+    loopback_builder(network)
         .with_max_datagram_size(max)
         .build()
         .await
@@ -90,9 +87,7 @@ async fn a_node_bound_to_an_ethernet_packet_keeps_its_datagrams_small() {
 /// A bound below what every QUIC path carries is refused at start.
 #[tokio::test]
 async fn a_bound_below_the_quic_minimum_is_refused() {
-    let err = Network::builder("datagrams-refused")
-        .with_relay_mode(RelayMode::Disabled)
-        .with_addresses(["127.0.0.1:0".parse().unwrap()])
+    let err = loopback_builder("datagrams-refused")
         .with_max_datagram_size(1_000)
         .build()
         .await

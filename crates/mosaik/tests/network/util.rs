@@ -2,7 +2,11 @@
 
 use {
     core::time::Duration,
-    mosaik::{Network, iroh::RelayMode, network::Protocol},
+    mosaik::{
+        Network,
+        iroh::RelayMode,
+        network::{NetworkBuilder, Protocol},
+    },
 };
 
 /// Upper bound for any single wait in these tests.
@@ -35,11 +39,16 @@ pub async fn loopback(network: &str) -> Network {
     loopback_limited(network, None).await
 }
 
+/// The builder of a node bound to loopback with relays disabled.
+pub fn loopback_builder(network: &str) -> NetworkBuilder {
+    Network::builder(network)
+        .with_relay_mode(RelayMode::Disabled)
+        .with_addresses(["127.0.0.1:0".parse().unwrap()])
+}
+
 /// [`loopback`], with frames of at most `max_frame` bytes when given.
 pub async fn loopback_limited(network: &str, max_frame: Option<usize>) -> Network {
-    let mut builder = Network::builder(network)
-        .with_relay_mode(RelayMode::Disabled)
-        .with_addresses(["127.0.0.1:0".parse().unwrap()]);
+    let mut builder = loopback_builder(network);
     if let Some(max) = max_frame {
         builder = builder.with_max_frame_size(max);
     }
