@@ -401,10 +401,27 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
     ),
 ];
 
-#[test]
-fn restart_regression_seeds_pass() {
+/// Seeds that still fail with today's engine, kept so a fix can be checked against them
+/// (`cargo test -p mosaik-sim --test regressions -- --ignored`); each moves to
+/// [`RESTART_SEEDS`] once it passes. README, "What each mode guarantees", tells what they lose.
+const OPEN_SEEDS: &[(Mode, usize, u64, &str)] = &[
+    // Found 7 Dec 2026 by a fresh range (54,000,000 + 60,000: this seed alone). A member whose
+    // disk was wiped caught up from a member that had restarted from an old disk and elected
+    // itself alone (the third member down), then counted as a voter: the two committed a new
+    // entry at an index whose acknowledged write only the down member still held.
+    (
+        Mode::Dynamic,
+        3,
+        54_043_098,
+        "a wiped member caught up from a lone stale leader lends it a majority",
+    ),
+];
+
+/// Runs every seed of `seeds` with restart faults on; returns the failures with their replay
+/// commands.
+fn failures_of(seeds: &[(Mode, usize, u64, &str)]) -> Vec<String> {
     let mut failures = Vec::new();
-    for &(mode, nodes, seed, what) in RESTART_SEEDS {
+    for &(mode, nodes, seed, what) in seeds {
         let config = SimConfig::new(mode, nodes);
         let report = run_seed(&config, seed);
         if let Some(violation) = report.violation {
@@ -414,6 +431,19 @@ fn restart_regression_seeds_pass() {
             ));
         }
     }
+    failures
+}
+
+#[test]
+fn restart_regression_seeds_pass() {
+    let failures = failures_of(RESTART_SEEDS);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+#[ignore = "open: these seeds still lose an acknowledged write (README, What each mode guarantees)"]
+fn open_seeds_pass() {
+    let failures = failures_of(OPEN_SEEDS);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
