@@ -154,6 +154,9 @@ fn a_catch_up_counts_only_announcements_to_its_own_epoch() {
     let epoch = cluster.engine(follower).hard_state().epoch;
     let engine = cluster.engine(leader);
     let (term, commit) = (engine.term(), engine.commit_index());
+    // The leader's own rank: a catch-up in dynamic mode also needs the announced commit to
+    // carry the weight of half the voter members.
+    let rank = engine.committed_rank();
     let entries = engine.log().entries(Index(1), usize::MAX);
     let announce = |epoch| Input::Message {
         from: leader,
@@ -163,7 +166,7 @@ fn a_catch_up_counts_only_announcements_to_its_own_epoch() {
             prev_log_position: mosaik_raft::Cursor::zero(),
             entries: entries.clone(),
             leader_commit: commit,
-            rank: mosaik_raft::CommittedRank::zero(),
+            rank,
             overrule: None,
             seq: 0,
             epoch,
@@ -242,4 +245,42 @@ fn a_new_life_caught_up_elsewhere_is_counted() {
     assert!(epoch > 0);
     loss.answer(loss.holds(), Vote::Granted, epoch);
     assert!(loss.committed());
+}
+
+/// Dynamic mode: a member catching up after losing its storage ends its catch-up only on a
+/// leader whose commit was made by at least half the voter members (rounded up; here 2 of 3).
+/// A leader alone, one restarted from an older disk while the other holder is down, may lack
+/// what a majority stored (simulator, dynamic seed 54043098).
+#[test]
+fn a_catch_up_waits_for_a_leader_that_committed_with_half_the_voters() {
+    let (mut cluster, leader, follower) = cut_off_after_two_writes(25);
+    cluster.restart_empty(follower, true);
+    let epoch = cluster.engine(follower).hard_state().epoch;
+    let engine = cluster.engine(leader);
+    let (term, commit) = (engine.term(), engine.commit_index());
+    let rank = engine.committed_rank();
+    assert!(rank.weight >= 2, "the leader committed with two: {rank:?}");
+    let entries = engine.log().entries(Index(1), usize::MAX);
+    let announce = |weight| Input::Message {
+        from: leader,
+        msg: Message::AppendEntries {
+            term,
+            leader,
+            prev_log_position: mosaik_raft::Cursor::zero(),
+            entries: entries.clone(),
+            leader_commit: commit,
+            rank: mosaik_raft::CommittedRank { weight, ..rank },
+            overrule: None,
+            seq: 0,
+            epoch,
+        },
+    };
+    cluster.input(follower, announce(1));
+    assert_eq!(cluster.engine(follower).commit_index(), commit);
+    assert!(
+        cluster.engine(follower).is_catching_up(),
+        "a commit by the leader alone ended the catch-up"
+    );
+    cluster.input(follower, announce(2));
+    assert!(!cluster.engine(follower).is_catching_up());
 }

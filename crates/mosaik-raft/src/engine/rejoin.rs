@@ -23,6 +23,8 @@ pub(super) struct CatchUp<Id> {
     leader: Option<Term<Id>>,
     /// The highest commit index that leader announced; `None` until we hear from one.
     target: Option<Index>,
+    /// The weight of that leader's latest commit, as it last announced it.
+    weight: u64,
     /// Strict mode: the other voters' terms (see `term_query`).
     pub(super) terms: TermQuery<Id>,
 }
@@ -32,6 +34,7 @@ impl<Id> Default for CatchUp<Id> {
         CatchUp {
             leader: None,
             target: None,
+            weight: 0,
             terms: TermQuery::default(),
         }
     }
@@ -176,6 +179,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             };
             catch_up.leader = Some(term);
             catch_up.target = Some(target);
+            catch_up.weight = commit.weight;
         }
     }
 
@@ -185,17 +189,20 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// committed before we lost our storage, and our vote is as informed as any member's. (The
     /// announced index alone is not enough: a new leader, or one restarted from disk, announces a
     /// commit index that may lag what was committed.) In strict mode the other voters must also
-    /// have told us their terms: the leader may be a stale one (see `term_query`).
+    /// have told us their terms: the leader may be a stale one (see `term_query`). In dynamic
+    /// mode the leader's commit must carry enough weight (`weight_suffices`).
     pub(super) fn check_caught_up(&mut self) {
         let Some(CatchUp {
             leader: Some(leader),
             target: Some(target),
+            weight,
             ..
         }) = self.catch_up
         else {
             return;
         };
         if self.terms_heard()
+            && self.weight_suffices(weight)
             && self.hard.term == leader
             && self.leader == leader.owner()
             && self.commit >= target
@@ -204,6 +211,27 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             self.catch_up = None;
             self.finish_catch_up();
         }
+    }
+
+    /// Dynamic mode: whether a leader whose latest commit has `weight` can be caught up from.
+    /// Leader completeness holds only for a leader whose commits intersect every majority, and
+    /// dynamic mode lets a member lead alone (its other bonds stale): one restarted from an
+    /// older disk then holds none of what a majority stored while it was down. A write stored
+    /// on a majority of the `n` voter members (ourselves counted) has copies on at least
+    /// `⌊n/2⌋` of the others if ours is gone, so a commit by `⌈n/2⌉` voters other than us
+    /// reaches one of them; that holder contests the leader's history if it lacks the write,
+    /// and we wait. Members catching up are observers and count for neither side. (Simulator,
+    /// dynamic mode, seed 54043098: a wiped member caught up from a member that had restarted
+    /// from an old disk and elected itself alone, then lent it the majority that replaced an
+    /// acknowledged write only a down member still held.) Strict mode asks the voters for
+    /// their terms instead (`terms_heard`).
+    fn weight_suffices(&self, weight: u64) -> bool {
+        if self.config.max_voters().is_some() {
+            return true;
+        }
+        let others = self.peers.values().filter(|p| p.is_voter()).count();
+        let members = others as u64 + 1;
+        weight >= members.div_ceil(2)
     }
 
     fn finish_catch_up(&mut self) {

@@ -9,7 +9,8 @@
 //!   [`CatchUpDiscipline`](super::CatchUpDiscipline)), or a quorum of it and a stale member
 //!   elects a leader without the write.
 //! * **Dynamic mode: writes that a majority of ALL members (every member that ever existed:
-//!   the simulation's fixed membership) had stored when the write was acknowledged, in seeds
+//!   the simulation's fixed membership) had stored when the write was acknowledged, not
+//!   counting members still catching up after losing their storage (observers), in seeds
 //!   without partitions** (no split, isolation or one-way cut, so crashes never unbond either).
 //!   Dynamic mode by design lets a shrunken voter set commit — a partition side, the survivors
 //!   of crashes that unbonded, a member alone behind stale bonds — and lose those commits on
@@ -70,7 +71,7 @@ struct Acked {
 impl Acked {
     fn describe(&self, index: Index, members: usize) -> String {
         format!(
-            "write {:?} at {index} (term {}), acknowledged by node {} at {} ms while {} of {members} disks held it,",
+            "write {:?} at {index} (term {}), acknowledged by node {} at {} ms while {} of {members} voters' disks held it,",
             self.put, self.term, self.node, self.at_ms, self.copies
         )
     }
@@ -105,8 +106,11 @@ impl AcknowledgedWrites {
             return Ok(());
         };
         let term = entry.term;
+        // A member catching up after losing its storage is an observer: its copy counts for no
+        // commit and no contest, so it protects nothing (a lone leader's weight-1 commit stored
+        // on its disk too is still the lone member's history, which yields).
         let copies = (view.nodes.iter())
-            .filter(|n| n.disk.term_at(index) == Some(term))
+            .filter(|n| !n.disk.lost && n.disk.term_at(index) == Some(term))
             .count();
         let protected = match self.protection {
             Protection::All => true,
