@@ -404,3 +404,78 @@ fn a_candidate_splits_its_last_record_where_its_term_begins() {
         ]
     );
 }
+
+/// Member 2's answer to leader 1's append, in a later term, of entries 3–4 of its own that
+/// conflict with the entries 3–4 member 2 holds committed (leader 3 committed them with weight
+/// 2, announced to member 2 while it was `catching_up` or not). Leader 1 committed its own
+/// with weight 1.
+fn answer_to_a_weaker_history(catching_up: bool) -> (AppendResult<u64>, Option<Term<u64>>) {
+    let mut member = member_2_restored(Log::new(), Term::zero(), Index::ZERO, &[], Index::ZERO);
+    if catching_up {
+        member.handle(Instant::ZERO, Input::BeginCatchUp);
+        member.drain_outputs();
+        assert!(member.is_catching_up());
+    }
+    let (first, second) = (Term::new(3, 3), Term::new(5, 1));
+    let epoch = member.hard_state().epoch;
+    // Leader 3 leads a later term than its entries', so its commit does not end the catch-up
+    // (a leader's commit of an entry of its own term would).
+    let append =
+        |term: Term<u64>, of: Term<u64>, leader, prev, entries, weight| Message::AppendEntries {
+            term,
+            leader,
+            prev_log_position: prev,
+            entries,
+            leader_commit: Index::new(4),
+            rank: CommittedRank {
+                weight,
+                commit: Cursor::new(of, Index::new(4)),
+            },
+            overrule: None,
+            seq: 1,
+            epoch,
+        };
+    let strong = append(
+        Term::new(4, 3),
+        first,
+        3,
+        Cursor::zero(),
+        (1..=4).map(|c| Entry::command(first, c)).collect(),
+        2,
+    );
+    let answer = common::append_answer(&mut member, Instant::ZERO, 3, strong);
+    assert!(
+        matches!(answer, Some(AppendResult::Success { .. })),
+        "{answer:?}"
+    );
+    assert_eq!(member.commit_index(), Index::new(4));
+    assert_eq!(member.is_catching_up(), catching_up);
+    let weak = append(
+        second,
+        second,
+        1,
+        Cursor::new(first, Index::new(2)),
+        (3..=4).map(|c| Entry::command(second, 10 + c)).collect(),
+        1,
+    );
+    let answer = common::append_answer(&mut member, Instant::ZERO, 1, weak).expect("an answer");
+    (answer, member.log().term_at(Index::new(3)))
+}
+
+/// A member catching up after losing its storage is an observer: its copies were counted in no
+/// commit, the voters that were defend that history, so it takes any leader's history rather
+/// than contest it. Its contest once deposed every leader two voters elected for a history
+/// neither of them held (simulator, dynamic seed 54009666: no leader after the heal). A voter
+/// holding the same entries contests.
+#[test]
+fn a_member_catching_up_takes_its_leaders_history_without_a_contest() {
+    let (answer, term) = answer_to_a_weaker_history(true);
+    assert!(matches!(answer, AppendResult::Success { .. }), "{answer:?}");
+    assert_eq!(term, Some(Term::new(5, 1)));
+    let (answer, term) = answer_to_a_weaker_history(false);
+    assert!(
+        matches!(answer, AppendResult::Diverged { .. }),
+        "{answer:?}"
+    );
+    assert_eq!(term, Some(Term::new(3, 3)));
+}

@@ -169,6 +169,16 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if self.config.is_strict() || self.config.has_bug(PlantedBug::HigherRoundWins) {
             return None;
         }
+        if self.catch_up.is_some() {
+            // An observer catching up after losing its storage takes the leader's history: its
+            // copies were never counted in any commit's weight (its acknowledgements abstain),
+            // so the voters that did count them defend that history themselves. Its contest
+            // could only depose a leader for a history no voter may hold any more, and it
+            // cannot lead that history itself (simulator, dynamic seed 54009666: a wiped member
+            // that had caught a lone leader's weight-1 commits deposed every leader the two
+            // voters elected).
+            return None;
+        }
         let rank = self.committed_rank_at(conflict);
         let judged = overrule.is_some_and(|o| {
             o.conflict == conflict && rank.weight <= o.weight && rank.commit.index <= o.commit

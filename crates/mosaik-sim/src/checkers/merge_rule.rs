@@ -8,6 +8,10 @@
 //! leader and the [`CommittedRank`] it sent, with the member's own rank before the message:
 //! [`Cause`]); the history it discards must not outrank the leader's. A revert outside such a
 //! message (a rewind by an older snapshot) is judged only by its leader's catch-up state.
+//!
+//! A member that is itself catching up after losing its storage is an observer: it takes its
+//! leader's history whatever it holds (its copies were never counted in a commit's weight; the
+//! voters that were defend that history), so its reverts are judged only by the catch-up rule.
 
 use mosaik_raft::{CommittedRank, Cursor, Engine, Index, Output};
 
@@ -32,6 +36,8 @@ pub struct Cause {
     /// A snapshot install: where the histories split is unknown (it lies in a pruned prefix),
     /// so the engine compares whole histories, and so does the checker.
     pub snapshot: bool,
+    /// The member was catching up before the message (an observer: it does not contest).
+    observer: bool,
 }
 
 impl Cause {
@@ -49,6 +55,7 @@ impl Cause {
             commit_before: member.committed_rank().commit,
             base_before: member.log().base().index,
             snapshot: false,
+            observer: member.is_catching_up(),
         }
     }
 
@@ -85,7 +92,7 @@ impl Checker for MergeRule {
         let from = to.next();
         if let Some(cause) = view
             .cause
-            .filter(|cause| !cause.snapshot && *to >= cause.base_before)
+            .filter(|cause| !cause.snapshot && !cause.observer && *to >= cause.base_before)
             && let (leader_rank, own) = cause.ranks(from)
             && leader_rank < own
         {
