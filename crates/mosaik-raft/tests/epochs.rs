@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{Cluster, Cmd, Id, fast_config};
 use mosaik_raft::{AppendResult, Index, Input, Message, Term, Vote};
 
@@ -248,7 +250,8 @@ fn a_new_life_caught_up_elsewhere_is_counted() {
 }
 
 /// Dynamic mode: a member catching up after losing its storage ends its catch-up only on a
-/// leader whose commit was made by at least half the voter members (rounded up; here 2 of 3).
+/// leader whose commit was acknowledged by at least half the voter members (rounded up; here
+/// 2 of 3: a commit weighing 2, the leader's voter count, both of which acknowledged it).
 /// A leader alone, one restarted from an older disk while the other holder is down, may lack
 /// what a majority stored (simulator, dynamic seed 54043098).
 #[test]
@@ -283,4 +286,55 @@ fn a_catch_up_waits_for_a_leader_that_committed_with_half_the_voters() {
     );
     cluster.input(follower, announce(2));
     assert!(!cluster.engine(follower).is_catching_up());
+}
+
+/// Dynamic mode: a commit's weight is the size of the leader's voter set when it was made, and
+/// a member catching up needs one heavy enough for the voters it knows. When another member
+/// finishes its catch-up in an idle group, the voter set grows but the latest commit keeps its
+/// weight: once a quorum of the grown set holds that commit, the leader records it with the
+/// set's size, so the member still catching up does not wait for the next write (simulator,
+/// dynamic seed 60000006 with reckless restarts: it waited for good).
+#[test]
+fn an_idle_leader_reweighs_its_commit_when_its_voter_set_grows_during_a_catch_up() {
+    use mosaik_raft::LeadershipPreference::{Normal, Observer};
+    let mut cluster = Cluster::new(3, &fast_config(), 31);
+    let leader = cluster.wait_for_leader();
+    assert_eq!(cluster.write_through_leader(&[1]), vec![1]);
+    let ids = cluster.ids();
+    let followers: Vec<Id> = ids.into_iter().filter(|id| *id != leader).collect();
+    let (first, second) = (followers[0], followers[1]);
+    let advertise = |cluster: &mut Cluster, to: Id, peer: Id, preference| {
+        cluster.input(to, Input::PeerBonded { peer, preference });
+    };
+    // Both followers lose their storage, the second cut off for now; the leader learns that
+    // both are observers, the first that the second is one.
+    cluster.isolate(second, false);
+    for id in [first, second] {
+        cluster.restart_empty(id, true);
+    }
+    for (to, peer) in [(leader, first), (leader, second), (first, second)] {
+        advertise(&mut cluster, to, peer, Observer);
+    }
+    // The leader commits alone (weight 1); the first member knows one other voter and catches
+    // up from that commit.
+    assert_eq!(cluster.write_through_leader(&[2]), vec![2]);
+    assert!(
+        cluster.run_until(Duration::from_secs(2), |c| !c
+            .engine(first)
+            .is_catching_up()),
+        "the first member did not catch up from a weight-1 commit among two voters"
+    );
+    assert_eq!(cluster.engine(leader).committed_rank().weight, 1);
+    // The second comes back knowing two voters (the first a voter again), so it needs a commit
+    // of weight 2; no more writes come.
+    advertise(&mut cluster, leader, first, Normal);
+    cluster.heal();
+    let before = cluster.engine(leader).last_log().index;
+    let ok = cluster.run_until(Duration::from_secs(2), |c| {
+        !c.engine(second).is_catching_up()
+    });
+    assert!(ok, "the second member waited for a write that never came");
+    let engine = cluster.engine(leader);
+    assert_eq!(engine.last_log().index, before, "no entry appended");
+    assert_eq!(engine.committed_rank().weight, 2);
 }

@@ -387,6 +387,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
             leader.check_quorum_due = now + timeout;
         }
         if heartbeat {
+            self.refresh_commit_weight();
+            let RoleState::Leader(leader) = &self.state else {
+                return;
+            };
             let peers: Vec<Id> = leader.progress.keys().copied().collect();
             for peer in peers {
                 self.send_append(peer);
@@ -395,6 +399,52 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if check {
             self.check_quorum();
         }
+    }
+
+    /// Dynamic mode: a member catching up ends its catch-up only on a commit made with enough
+    /// voters (`weight_suffices`), and a commit's weight is the size of the voter set when it
+    /// was made. Once the voter set grew (a member finished its catch-up), an idle group's
+    /// latest commit kept its old weight, and a second member catching up waited for the next
+    /// write, for good in an idle group (simulator, dynamic seed 60000006 with reckless
+    /// restarts). So on a heartbeat, while a follower abstains, a leader whose latest commit is
+    /// held by a quorum of its grown voter set records that commit with the set's size: what
+    /// the weight claims (a majority of a voter set of that size stores the entries) is true.
+    /// No entry is appended, so the log and everything that follows it stay as they were.
+    fn refresh_commit_weight(&mut self) {
+        if self.config.is_strict() {
+            return;
+        }
+        let RoleState::Leader(leader) = &self.state else {
+            return;
+        };
+        if !leader.progress.values().any(|p| p.abstains) {
+            return;
+        }
+        let commit = self.commit;
+        let weight = match self.commit_weights.last() {
+            Some((index, weight)) if *index == commit => *weight,
+            _ => return,
+        };
+        if self.log.term_at(commit) != Some(self.hard.term) {
+            return; // only a commit of our own term, as the commit rule counts
+        }
+        let voters = self.voters();
+        if weight >= voters.len() as u64 {
+            return;
+        }
+        let holding = (voters.iter())
+            .filter(|voter| {
+                **voter == self.id
+                    || (leader.progress.get(voter))
+                        .is_some_and(|p| !p.abstains && p.match_index >= commit)
+            })
+            .count();
+        if !self.quorum().is_quorum(holding, voters.len()) {
+            return;
+        }
+        self.commit_weights.pop();
+        self.record_commit_weight(commit, voters.len() as u64);
+        self.persist_hard_state();
     }
 
     /// Steps down when a quorum of voters was not heard from during the last election timeout:

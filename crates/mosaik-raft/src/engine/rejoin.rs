@@ -214,24 +214,26 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     }
 
     /// Dynamic mode: whether a leader whose latest commit has `weight` can be caught up from.
-    /// Leader completeness holds only for a leader whose commits intersect every majority, and
+    /// Leader completeness holds only for a leader whose commits meet every majority, and
     /// dynamic mode lets a member lead alone (its other bonds stale): one restarted from an
-    /// older disk then holds none of what a majority stored while it was down. A write stored
-    /// on a majority of the `n` voter members (ourselves counted) has copies on at least
-    /// `⌊n/2⌋` of the others if ours is gone, so a commit by `⌈n/2⌉` voters other than us
-    /// reaches one of them; that holder contests the leader's history if it lacks the write,
-    /// and we wait. Members catching up are observers and count for neither side. (Simulator,
-    /// dynamic mode, seed 54043098: a wiped member caught up from a member that had restarted
-    /// from an old disk and elected itself alone, then lent it the majority that replaced an
-    /// acknowledged write only a down member still held.) Strict mode asks the voters for
-    /// their terms instead (`terms_heard`).
+    /// older disk then holds none of what a majority stored while it was down. A commit's
+    /// weight is the size of the leader's voter set when it committed, so a majority of that
+    /// many, `⌊w/2⌋ + 1`, acknowledged it. A write stored on a majority of the `n` voter members
+    /// (ourselves counted) has copies on at least `⌊n/2⌋` of the other `n − 1` if ours is gone;
+    /// the acknowledging voters meet those copies when `⌊w/2⌋ + 1 ≥ ⌈n/2⌉`, and a holder the
+    /// leader reaches contests a history lacking the write, so we wait. (3 members: `w ≥ 2`;
+    /// 5: `w ≥ 4`; 7: `w ≥ 6`.) Members catching up are observers and count for neither side.
+    /// (Simulator, dynamic mode, seed 54043098: a wiped member caught up from a member that had
+    /// restarted from an old disk and elected itself alone, then lent it the majority that
+    /// replaced an acknowledged write only a down member still held.) Strict mode asks the
+    /// voters for their terms instead (`terms_heard`).
     fn weight_suffices(&self, weight: u64) -> bool {
         if self.config.max_voters().is_some() {
             return true;
         }
         let others = self.peers.values().filter(|p| p.is_voter()).count();
         let members = others as u64 + 1;
-        weight >= members.div_ceil(2)
+        weight >= 1 && weight / 2 + 1 >= members.div_ceil(2)
     }
 
     fn finish_catch_up(&mut self) {
