@@ -12,7 +12,12 @@ use mosaik_raft::{AppendResult, Index, Input, Message, Term, Vote};
 /// A 3-member cluster that committed two writes, then had every member cut off from the others
 /// (no unbonding): the cluster, its leader and one follower.
 fn cut_off_after_two_writes(seed: u64) -> (Cluster, Id, Id) {
-    let mut cluster = Cluster::new(3, &fast_config(), seed);
+    members_cut_off_after_two_writes(3, seed)
+}
+
+/// As `cut_off_after_two_writes`, with `n` members.
+fn members_cut_off_after_two_writes(n: u64, seed: u64) -> (Cluster, Id, Id) {
+    let mut cluster = Cluster::new(n, &fast_config(), seed);
     let leader = cluster.wait_for_leader();
     assert_eq!(cluster.write_through_leader(&[1, 2]), vec![1, 2]);
     let ids = cluster.ids();
@@ -36,6 +41,30 @@ fn answer_from(
             seq: 0,
             result,
             vote,
+            epoch,
+        },
+    }
+}
+
+/// The leader's whole log and its commit index as an `AppendEntries` to storage `epoch`, its
+/// committed rank announced with `weight` (the leader's own when `None`).
+fn announcement(cluster: &Cluster, leader: Id, epoch: u64, weight: Option<u64>) -> Input<Id, Cmd> {
+    let engine = cluster.engine(leader);
+    let rank = engine.committed_rank();
+    Input::Message {
+        from: leader,
+        msg: Message::AppendEntries {
+            term: engine.term(),
+            leader,
+            prev_log_position: mosaik_raft::Cursor::zero(),
+            entries: engine.log().entries(Index(1), usize::MAX),
+            leader_commit: engine.commit_index(),
+            rank: mosaik_raft::CommittedRank {
+                weight: weight.unwrap_or(rank.weight),
+                ..rank
+            },
+            overrule: None,
+            seq: 0,
             epoch,
         },
     }
@@ -154,27 +183,12 @@ fn a_catch_up_counts_only_announcements_to_its_own_epoch() {
     let (mut cluster, leader, follower) = cut_off_after_two_writes(23);
     cluster.restart_empty(follower, true);
     let epoch = cluster.engine(follower).hard_state().epoch;
-    let engine = cluster.engine(leader);
-    let (term, commit) = (engine.term(), engine.commit_index());
-    // The leader's own rank: a catch-up in dynamic mode also needs the announced commit to
-    // carry the weight of half the voter members.
-    let rank = engine.committed_rank();
-    let entries = engine.log().entries(Index(1), usize::MAX);
-    let announce = |epoch| Input::Message {
-        from: leader,
-        msg: Message::AppendEntries {
-            term,
-            leader,
-            prev_log_position: mosaik_raft::Cursor::zero(),
-            entries: entries.clone(),
-            leader_commit: commit,
-            rank,
-            overrule: None,
-            seq: 0,
-            epoch,
-        },
-    };
-    cluster.input(follower, announce(0));
+    let commit = cluster.engine(leader).commit_index();
+    let (elsewhere, own) = (
+        announcement(&cluster, leader, 0, None),
+        announcement(&cluster, leader, epoch, None),
+    );
+    cluster.input(follower, elsewhere);
     assert_eq!(
         cluster.engine(follower).commit_index(),
         commit,
@@ -184,7 +198,7 @@ fn a_catch_up_counts_only_announcements_to_its_own_epoch() {
         cluster.engine(follower).is_catching_up(),
         "an announcement to another epoch ended the catch-up"
     );
-    cluster.input(follower, announce(epoch));
+    cluster.input(follower, own);
     assert!(!cluster.engine(follower).is_catching_up());
 }
 
@@ -272,35 +286,13 @@ fn a_catch_up_needs_four_of_five_and_six_of_seven() {
 /// leader's whole log with its commit announced at weights 1, 2, ... (the leader's real rank
 /// otherwise): the first weight that ends its catch-up.
 fn lightest_weight_caught_up_from(n: u64) -> u64 {
-    let mut cluster = Cluster::new(n, &fast_config(), 25);
-    let leader = cluster.wait_for_leader();
-    assert_eq!(cluster.write_through_leader(&[1, 2]), vec![1, 2]);
-    let ids = cluster.ids();
-    let follower = *ids.iter().find(|id| **id != leader).expect("a follower");
-    let alone: Vec<&[Id]> = ids.iter().map(core::slice::from_ref).collect();
-    cluster.partition(&alone, false);
+    let (mut cluster, leader, follower) = members_cut_off_after_two_writes(n, 25);
     cluster.restart_empty(follower, true);
     let epoch = cluster.engine(follower).hard_state().epoch;
-    let engine = cluster.engine(leader);
-    let (term, commit) = (engine.term(), engine.commit_index());
-    let rank = engine.committed_rank();
-    let entries = engine.log().entries(Index(1), usize::MAX);
-    let announce = |weight| Input::Message {
-        from: leader,
-        msg: Message::AppendEntries {
-            term,
-            leader,
-            prev_log_position: mosaik_raft::Cursor::zero(),
-            entries: entries.clone(),
-            leader_commit: commit,
-            rank: mosaik_raft::CommittedRank { weight, ..rank },
-            overrule: None,
-            seq: 0,
-            epoch,
-        },
-    };
+    let commit = cluster.engine(leader).commit_index();
     for weight in 1..=n {
-        cluster.input(follower, announce(weight));
+        let announce = announcement(&cluster, leader, epoch, Some(weight));
+        cluster.input(follower, announce);
         assert_eq!(cluster.engine(follower).commit_index(), commit);
         if !cluster.engine(follower).is_catching_up() {
             return weight;
