@@ -403,7 +403,7 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
     // disk was wiped caught up from a member that had restarted from an old disk and elected
     // itself alone (the third member down), then counted as a voter: the two committed a new
     // entry at an index whose acknowledged write only the down member still held. A catch-up
-    // now needs a leader whose commit carries the weight of half the voter members.
+    // now needs a leader whose commit half the voter members acknowledged.
     (
         Mode::Dynamic,
         3,
