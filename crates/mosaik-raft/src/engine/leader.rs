@@ -327,6 +327,27 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         }
     }
 
+    /// The highest index a quorum of `voters` holds by the leader's progress (our own log
+    /// counted; a follower catching up counts for nothing): what the commit rule commits, and
+    /// what a reweigh needs to hold.
+    fn quorum_match(
+        &self,
+        leader: &LeaderState<Id>,
+        voters: impl IntoIterator<Item = Id>,
+    ) -> Option<Index> {
+        let matches = (voters.into_iter())
+            .map(|voter| {
+                if voter == self.id {
+                    return self.log.last_index();
+                }
+                (leader.progress.get(&voter))
+                    .filter(|p| !p.abstains)
+                    .map_or(Index::ZERO, |p| p.match_index)
+            })
+            .collect();
+        self.quorum().quorum_index(matches)
+    }
+
     /// Commit rule (Raft §5.4.2): the highest index replicated on a quorum of current voters,
     /// and only if that entry belongs to the current term.
     pub(super) fn maybe_advance_commit(&mut self) {
@@ -337,20 +358,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         // acknowledgement.
         let voters = self.voters();
         let weight = voters.len() as u64;
-        let matches = voters
-            .into_iter()
-            .map(|voter| {
-                if voter == self.id {
-                    return self.log.last_index();
-                }
-                leader
-                    .progress
-                    .get(&voter)
-                    .filter(|p| !p.abstains)
-                    .map_or(Index::ZERO, |p| p.match_index)
-            })
-            .collect();
-        let Some(index) = self.quorum().quorum_index(matches) else {
+        let Some(index) = self.quorum_match(leader, voters) else {
             return;
         };
         if index <= self.commit {
@@ -432,18 +440,12 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if weight >= voters.len() as u64 {
             return;
         }
-        let holding = (voters.iter())
-            .filter(|voter| {
-                **voter == self.id
-                    || (leader.progress.get(voter))
-                        .is_some_and(|p| !p.abstains && p.match_index >= commit)
-            })
-            .count();
-        if !self.quorum().is_quorum(holding, voters.len()) {
+        let grown = voters.len() as u64;
+        if self.quorum_match(leader, voters) < Some(commit) {
             return;
         }
         self.commit_weights.pop();
-        self.record_commit_weight(commit, voters.len() as u64);
+        self.record_commit_weight(commit, grown);
         self.persist_hard_state();
     }
 
