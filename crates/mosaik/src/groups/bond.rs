@@ -18,6 +18,7 @@ use {
         },
         wire_id::{PeerIds, WireId},
     },
+    crate::primitives::gate::Gate,
     crate::{
         Digest, PeerId,
         discovery::{Discovery, SignedPeerEntry},
@@ -602,14 +603,16 @@ impl<C: Datum + Sync + Clone> Writer<C> {
     /// stalls, or the peer's ticket expires.
     async fn run(mut self) {
         let mut expiry_at = deadline(self.expires);
+        // Kept across messages (see `primitives::gate`): the connection's
+        // `closed` takes its lock on every poll, and a timer made per
+        // message registers and unregisters each time.
+        let mut expiry = Box::pin(tokio::time::sleep_until(
+            expiry_at.unwrap_or_else(|| Instant::now() + Duration::from_hours(1)),
+        ));
+        let conn = self.conn.clone();
+        let mut closed = Gate::new(async move { conn.closed().await });
         let mut beat = Beat::new(self.heartbeat.consensus.clone());
         let reason: Box<dyn CloseReason> = loop {
-            let expired = async {
-                match expiry_at {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => core::future::pending().await,
-                }
-            };
             tokio::select! {
                 msg = self.out_rx.recv() => {
                     let Some(msg) = msg else { break Box::new(GracefulShutdown) };
@@ -629,11 +632,16 @@ impl<C: Datum + Sync + Clone> Writer<C> {
                         break Box::new(Timeout);
                     }
                 }
-                () = expired => match self.renewal.current() {
-                    Some(later) => expiry_at = deadline(later),
+                () = &mut expiry, if expiry_at.is_some() => match self.renewal.current() {
+                    Some(later) => {
+                        expiry_at = deadline(later);
+                        if let Some(at) = expiry_at {
+                            expiry.as_mut().reset(at);
+                        }
+                    }
                     None => break Box::new(NotAllowed),
                 },
-                _ = self.conn.closed() => break Box::new(GracefulShutdown),
+                _ = &mut closed => break Box::new(GracefulShutdown),
             }
         };
         let _ = self.sender.close(ReasonRef(reason)).await;

@@ -91,7 +91,7 @@ struct Table(Vec<PeerId>);
 impl Table {
     /// The place of `id`, or `None` after entering it (if there is room).
     fn place(&mut self, id: PeerId) -> Option<u8> {
-        if let Some(index) = self.0.iter().position(|k| *k == id) {
+        if let Some(index) = self.0.iter().position(|k| k.as_bytes() == id.as_bytes()) {
             return u8::try_from(index).ok();
         }
         if self.0.len() < TABLE {

@@ -9,7 +9,7 @@ use {
         link_sender::LinkSender,
         throttle::Throttled,
     },
-    crate::primitives::{Datum, Digest},
+    crate::primitives::{Datum, Digest, gate::Stop},
     bytes::{Bytes, BytesMut},
     core::{marker::PhantomData, time::Duration},
     iroh::{
@@ -179,6 +179,7 @@ impl<P: Protocol> Link<P> {
         let sender = LinkSender {
             conn: conn.clone(),
             cancel: cancel.clone(),
+            stop: Stop::new(&cancel),
             max_frame_size: full,
             writer: FramedWrite::new(send, FrameCodec::new(full, None)),
             egress: metrics::counter!("mosaik.network.egress.bytes"),
@@ -186,6 +187,7 @@ impl<P: Protocol> Link<P> {
         };
         let receiver = LinkReceiver {
             conn,
+            stop: Stop::new(&cancel),
             cancel,
             admitted_frame_size: full,
             reader: FramedRead::new(
@@ -276,7 +278,9 @@ impl<P: Protocol> Link<P> {
 
     /// Replaces the token whose cancellation closes this link.
     pub fn replace_cancel_token(&mut self, cancel: CancellationToken) {
+        self.sender.stop = Stop::new(&cancel);
         self.sender.cancel = cancel.clone();
+        self.receiver.stop = Stop::new(&cancel);
         self.receiver.cancel = cancel;
     }
 

@@ -11,7 +11,7 @@ use {
         link_error::close_of,
         throttle::Throttled,
     },
-    crate::primitives::Datum,
+    crate::primitives::{Datum, gate::Stop},
     bytes::{Buf, BytesMut},
     core::marker::PhantomData,
     futures::{FutureExt, StreamExt},
@@ -29,6 +29,8 @@ use {
 pub struct LinkReceiver<P> {
     pub(super) conn: Connection,
     pub(super) cancel: CancellationToken,
+    /// `cancel`'s signal, cheap to poll on every frame.
+    pub(super) stop: Stop,
     /// The frame limit once the peer is admitted.
     pub(super) admitted_frame_size: usize,
     pub(super) reader: FramedRead<Throttled<RecvStream>, FrameCodec>,
@@ -94,7 +96,7 @@ impl<P: Protocol> LinkReceiver<P> {
         self.at_boundary = false;
         let next = tokio::select! {
             biased;
-            () = self.cancel.cancelled() => {
+            () = &mut self.stop => {
                 close_with(&self.conn, &Cancelled);
                 return Err(RecvError::Cancelled);
             }

@@ -9,7 +9,7 @@ use {
         frame::FrameCodec,
         link::{CLOSE_FLUSH_TIMEOUT, Protocol, close_with},
     },
-    crate::primitives::Datum,
+    crate::primitives::{Datum, gate::Stop},
     bytes::Bytes,
     core::marker::PhantomData,
     futures::SinkExt,
@@ -24,6 +24,8 @@ use {
 pub struct LinkSender<P> {
     pub(super) conn: Connection,
     pub(super) cancel: CancellationToken,
+    /// `cancel`'s signal, cheap to poll on every write.
+    pub(super) stop: Stop,
     pub(super) max_frame_size: usize,
     pub(super) writer: FramedWrite<SendStream, FrameCodec>,
     /// `mosaik.network.egress.bytes`, registered once per link: with a
@@ -177,7 +179,7 @@ impl<P: Protocol> LinkSender<P> {
         };
         let result = tokio::select! {
             biased;
-            () = self.cancel.cancelled() => {
+            () = &mut self.stop => {
                 close_with(&self.conn, &Cancelled);
                 return Err(SendError::Cancelled);
             }
@@ -217,7 +219,7 @@ impl<P: Protocol> LinkSender<P> {
             let flushed = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, stream.stopped());
             tokio::select! {
             biased;
-                () = self.cancel.cancelled() => {}
+                () = &mut self.stop => {}
                 _ = flushed => {}
             }
         }

@@ -6,6 +6,7 @@ mod datum;
 mod digest;
 pub mod encoding;
 mod fmt;
+pub(crate) mod gate;
 mod iter;
 
 pub use {

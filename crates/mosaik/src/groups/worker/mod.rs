@@ -37,7 +37,10 @@ use {
         when::Status,
     },
     crate::PeerId,
-    crate::primitives::ShortFmtExt as _,
+    crate::primitives::{
+        ShortFmtExt as _,
+        gate::{Gate, Stop},
+    },
     core::time::Duration,
     intake::{queued_behind, top_up},
     mosaik_raft::{Engine, Input, RequestId},
@@ -309,14 +312,20 @@ where
             worker.begin_catch_up();
         }
         worker.start_provider();
-        let sync_wake = worker.sync_wake.clone();
-        let mut catalog = worker.discovery.catalog_watch();
+        // The loop's long-lived sources, gated (see `primitives::gate`):
+        // polled only when they woke, not on every pass.
+        let mut sync_woken = Gate::new(worker.sync_wake.clone().woken());
+        let mut catalog = Gate::new(next_change(worker.discovery.catalog_watch()));
+        let mut stopped = Stop::new(&cancel);
+        let mut network_down = Stop::new(worker.local.termination());
+        // One timer for the engine's deadline, moved when it moves.
+        let mut tick_at = worker.deadline();
+        let mut tick = Box::pin(tokio::time::sleep_until(tick_at));
         let mut rescan = tokio::time::interval(RESCAN);
         let mut sync_tick = tokio::time::interval(SYNC_TICK);
         // Only polled during a transfer: skip, never burst, the ticks
         // missed while idle.
         sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let network_down = worker.local.termination().clone();
         // Fair scheduling: which source goes first rotates every pass (see
         // `Turn`), so a flood of requests cannot starve bond events (the
         // leader's acks and heartbeat answers: it would lose check-quorum)
@@ -353,17 +362,26 @@ where
                 continue;
             }
             let deadline = worker.deadline();
+            if deadline != tick_at {
+                tick_at = deadline;
+                tick.as_mut().reset(deadline);
+            }
             let step = tokio::select! {
                 biased;
-                () = cancel.cancelled() => break Ok(()),
-                () = network_down.cancelled() => break Ok(()),
+                () = &mut stopped => break Ok(()),
+                () = &mut network_down => break Ok(()),
                 Some(new) = incoming.recv() => worker.incoming(new).await,
                 Some(done) = encoded.recv() => worker.snapshot_encoded(done).await,
                 Some(done) = digested.recv() => {
                     worker.digested(done);
                     Ok(())
                 }
-                Ok(()) = catalog.changed() => {
+                (watch, changed) = &mut catalog => {
+                    if !changed {
+                        // Discovery is gone; the gate stays pending.
+                        continue;
+                    }
+                    catalog.set(next_change(watch));
                     worker.push_local_entry();
                     worker.catalog_changed().await
                 }
@@ -377,8 +395,11 @@ where
                 {
                     worker.check_catch_up().await
                 }
-                () = sync_wake.0.notified() => worker.poll_sync().await,
-                () = tokio::time::sleep_until(deadline) => {
+                () = &mut sync_woken => {
+                    sync_woken.set(worker.sync_wake.clone().woken());
+                    worker.poll_sync().await
+                }
+                () = &mut tick => {
                     worker.engine.handle(worker.now(), Input::Tick);
                     worker.drain().await
                 }
@@ -560,4 +581,16 @@ pub(crate) fn starts_empty<C, S: Storage<C>>(storage: &S) -> bool {
 /// resumes it).
 pub(crate) fn starts_catching_up<C, S: Storage<C>>(storage: &S) -> bool {
     starts_empty(storage) || storage.hard_state().is_ok_and(|h| h.catching_up)
+}
+
+/// The next change of the catalog, with the receiver handed back for the
+/// one after it; false once discovery is gone.
+async fn next_change(
+    mut catalog: tokio::sync::watch::Receiver<crate::discovery::Catalog>,
+) -> (
+    tokio::sync::watch::Receiver<crate::discovery::Catalog>,
+    bool,
+) {
+    let changed = catalog.changed().await.is_ok();
+    (catalog, changed)
 }

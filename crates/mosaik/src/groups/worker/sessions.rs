@@ -35,6 +35,14 @@ use {
 #[derive(Default)]
 pub(crate) struct SyncWaker(pub(super) Notify);
 
+impl SyncWaker {
+    /// Until the next wake (an owned future, so the worker loop can keep
+    /// one across passes).
+    pub(super) async fn woken(self: Arc<Self>) {
+        self.0.notified().await;
+    }
+}
+
 impl Wake for SyncWaker {
     fn wake(self: Arc<Self>) {
         self.0.notify_one();
