@@ -1,9 +1,11 @@
 //! The engine: one member's consensus state machine. Split by concern:
-//! `state` (roles, terms, commit and apply), `election`, `leader` (replication, commit rule,
-//! read index, check-quorum), `follower` (log matching, state sync), `fetch` (log fetch from
-//! peers) and `client` (proposals, forwarding, reads).
+//! `state` (roles, terms, commit and apply), `election`, `leader` (replication, read index,
+//! check-quorum), `commit` (the commit rule and each commit's weight), `follower` (log
+//! matching, state sync), `fetch` (log fetch from peers) and `client` (proposals, forwarding,
+//! reads).
 
 mod client;
+mod commit;
 pub use client::MAX_FORWARDED_READS;
 mod election;
 mod fetch;
