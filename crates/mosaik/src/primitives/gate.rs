@@ -11,7 +11,8 @@
 //!
 //! [`Gate`] keeps one such future alive across passes and polls it only
 //! after its own waker fired; any other poll costs one atomic swap and a
-//! waker registration. [`Stop`] is a gated cancellation token.
+//! waker registration. [`Stop`] is a gated cancellation token, and
+//! [`next_change`] a watch receiver's next change as a future a gate owns.
 
 use {
     core::{
@@ -135,6 +136,16 @@ impl Future for Stop {
         }
         polled
     }
+}
+
+/// The next change of a watched value, with the receiver handed back for
+/// the one after it (a future a [`Gate`] can own); false once the sender
+/// is gone.
+pub(crate) async fn next_change<T>(
+    mut watched: tokio::sync::watch::Receiver<T>,
+) -> (tokio::sync::watch::Receiver<T>, bool) {
+    let changed = watched.changed().await.is_ok();
+    (watched, changed)
 }
 
 #[cfg(test)]

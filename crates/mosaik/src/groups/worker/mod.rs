@@ -39,7 +39,7 @@ use {
     crate::PeerId,
     crate::primitives::{
         ShortFmtExt as _,
-        gate::{Gate, Stop},
+        gate::{Gate, Stop, next_change},
     },
     core::time::Duration,
     intake::{queued_behind, top_up},
@@ -581,16 +581,4 @@ pub(crate) fn starts_empty<C, S: Storage<C>>(storage: &S) -> bool {
 /// resumes it).
 pub(crate) fn starts_catching_up<C, S: Storage<C>>(storage: &S) -> bool {
     starts_empty(storage) || storage.hard_state().is_ok_and(|h| h.catching_up)
-}
-
-/// The next change of the catalog, with the receiver handed back for the
-/// one after it; false once discovery is gone.
-async fn next_change(
-    mut catalog: tokio::sync::watch::Receiver<crate::discovery::Catalog>,
-) -> (
-    tokio::sync::watch::Receiver<crate::discovery::Catalog>,
-    bool,
-) {
-    let changed = catalog.changed().await.is_ok();
-    (catalog, changed)
 }

@@ -8,6 +8,7 @@ use {
             DifferentNetwork, GracefulShutdown, Link, ProtocolViolation, RecvError, SendError,
             UnknownPeer,
         },
+        primitives::gate::{Gate, Stop, next_change},
         streams::{
             ChannelInfo, ConsumerHandshake, NotAllowed, Shared, StartStream, State, Stats,
             StreamNotFound, StreamsProtocol,
@@ -207,9 +208,10 @@ impl<D: Datum> Receiver<D> {
         bytes: &metrics::Counter,
     ) -> (Outcome, bool) {
         let mut received = false;
-        let mut watching = true;
-        let cancelled = self.cancel.cancelled();
-        tokio::pin!(cancelled);
+        // Gated (see `primitives::gate`): polled on every frame, they take
+        // a lock per poll otherwise.
+        let mut cancelled = Stop::new(&self.cancel);
+        let mut changes = Gate::new(next_change(deadline.clone()));
         let limit = self.tx.batch_limit();
         loop {
             let due = *deadline.borrow_and_update();
@@ -219,8 +221,11 @@ impl<D: Datum> Receiver<D> {
                     let _ = link.close(GracefulShutdown).await;
                     return (Outcome::Stop, received);
                 }
-                changed = deadline.changed(), if watching => {
-                    watching = changed.is_ok();
+                (watched, changed) = &mut changes => {
+                    // Once the sender is gone the gate stays pending.
+                    if changed {
+                        changes.set(next_change(watched));
+                    }
                     continue;
                 }
                 () = sleep_until(due), if due.is_some() => {
