@@ -159,7 +159,7 @@ mod tests {
     struct Probe {
         polls: Arc<AtomicUsize>,
         ready: Arc<AtomicBool>,
-        waker: Arc<std::sync::Mutex<Option<Waker>>>,
+        waker: Stored,
     }
 
     impl Future for Probe {
@@ -175,12 +175,10 @@ mod tests {
         }
     }
 
-    fn probe() -> (
-        Probe,
-        Arc<AtomicUsize>,
-        Arc<AtomicBool>,
-        Arc<std::sync::Mutex<Option<Waker>>>,
-    ) {
+    /// The waker a pending `Probe` left.
+    type Stored = Arc<std::sync::Mutex<Option<Waker>>>;
+
+    fn probe() -> (Probe, Arc<AtomicUsize>, Arc<AtomicBool>, Stored) {
         let polls = Arc::new(AtomicUsize::new(0));
         let ready = Arc::new(AtomicBool::new(false));
         let waker = Arc::new(std::sync::Mutex::new(None));
