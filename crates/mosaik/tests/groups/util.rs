@@ -124,14 +124,40 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
+/// Like [`until`], and a timeout's message ends with `state()`: what the
+/// members were doing when the wait gave up.
+pub async fn until_or_show(what: &str, pred: impl FnMut() -> bool, state: impl Fn() -> String) {
+    let waited = tokio::time::timeout(TIMEOUT, holds(pred)).await;
+    assert!(waited.is_ok(), "timed out waiting for {what}; {}", state());
+}
+
+/// Returns once `pred` holds, checking every 20 ms.
+async fn holds(mut pred: impl FnMut() -> bool) {
+    while !pred() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Each member's view, for a timeout's message: leader, last log position
+/// and commit index.
+pub fn members_state<M: StateMachine>(groups: &[mosaik::groups::Group<M>]) -> String {
+    let views: Vec<String> = (groups.iter().enumerate())
+        .map(|(i, g)| {
+            let leader = g.leader().map(|id| id.fmt_short().to_string());
+            format!(
+                "m{i}: leads {}, leader {leader:?}, log {:?}, committed {:?}",
+                g.is_leader(),
+                g.log_position(),
+                g.committed()
+            )
+        })
+        .collect();
+    views.join("; ")
+}
+
 /// Polls `pred` until it holds (every 20 ms, under [`TIMEOUT`]).
-pub async fn until(what: &str, mut pred: impl FnMut() -> bool) {
-    within(what, async {
-        while !pred() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+pub async fn until(what: &str, pred: impl FnMut() -> bool) {
+    within(what, holds(pred)).await;
 }
 
 /// A replicated integer: commands add to it, the query reads it.
