@@ -176,10 +176,11 @@ impl<P: Protocol> Link<P> {
         (first, full): (usize, usize),
         budget: Option<Arc<ByteBudget>>,
     ) -> Self {
+        let receiver_stop = Stop::new(&cancel);
         let sender = LinkSender {
             conn: conn.clone(),
-            cancel: cancel.clone(),
             stop: Stop::new(&cancel),
+            cancel,
             max_frame_size: full,
             writer: FramedWrite::new(send, FrameCodec::new(full, None)),
             egress: metrics::counter!("mosaik.network.egress.bytes"),
@@ -187,8 +188,7 @@ impl<P: Protocol> Link<P> {
         };
         let receiver = LinkReceiver {
             conn,
-            stop: Stop::new(&cancel),
-            cancel,
+            stop: receiver_stop,
             admitted_frame_size: full,
             reader: FramedRead::new(
                 Throttled::new(recv, budget.as_ref().map(|b| b.rate())),
@@ -279,9 +279,8 @@ impl<P: Protocol> Link<P> {
     /// Replaces the token whose cancellation closes this link.
     pub fn replace_cancel_token(&mut self, cancel: CancellationToken) {
         self.sender.stop = Stop::new(&cancel);
-        self.sender.cancel = cancel.clone();
         self.receiver.stop = Stop::new(&cancel);
-        self.receiver.cancel = cancel;
+        self.sender.cancel = cancel;
     }
 
     /// The peer's id.

@@ -19,17 +19,14 @@ use {
         EndpointId,
         endpoint::{Connection, ConnectionError, RecvStream},
     },
-    tokio_util::{
-        codec::{FramedRead, LengthDelimitedCodecError},
-        sync::CancellationToken,
-    },
+    tokio_util::codec::{FramedRead, LengthDelimitedCodecError},
 };
 
 /// The receiving half of a [`Link`](super::Link).
 pub struct LinkReceiver<P> {
     pub(super) conn: Connection,
-    pub(super) cancel: CancellationToken,
-    /// `cancel`'s signal, cheap to poll on every frame.
+    /// The link's cancellation token, as a signal cheap to poll on every
+    /// frame.
     pub(super) stop: Stop,
     /// The frame limit once the peer is admitted.
     pub(super) admitted_frame_size: usize,

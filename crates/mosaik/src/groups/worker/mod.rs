@@ -319,8 +319,7 @@ where
         let mut stopped = Stop::new(&cancel);
         let mut network_down = Stop::new(worker.local.termination());
         // One timer for the engine's deadline, moved when it moves.
-        let mut tick_at = worker.deadline();
-        let mut tick = Box::pin(tokio::time::sleep_until(tick_at));
+        let mut tick = Box::pin(tokio::time::sleep_until(worker.deadline()));
         let mut rescan = tokio::time::interval(RESCAN);
         let mut sync_tick = tokio::time::interval(SYNC_TICK);
         // Only polled during a transfer: skip, never burst, the ticks
@@ -362,8 +361,7 @@ where
                 continue;
             }
             let deadline = worker.deadline();
-            if deadline != tick_at {
-                tick_at = deadline;
+            if deadline != tick.deadline() {
                 tick.as_mut().reset(deadline);
             }
             let step = tokio::select! {
