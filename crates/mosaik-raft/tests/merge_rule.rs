@@ -6,11 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, fast_config};
+use common::{Cluster, fast_config, member_2_restored};
 use mosaik_raft::{
-    AppendResult, CommitRecords, CommittedRank, Config, Cursor, Engine, Entry, HardState, Index,
-    Input, Instant, LeadershipPreference, Log, MAX_COMMIT_RECORDS, Message, Output, Restored, Term,
-    Vote,
+    AppendResult, CommittedRank, Config, Cursor, Entry, Index, Input, Instant,
+    LeadershipPreference, Log, MAX_COMMIT_RECORDS, Message, Output, Term, Vote,
 };
 
 /// The vote a follower of a 3-member group that committed `[1, 2, 3]` with all three gives a
@@ -161,40 +160,6 @@ fn vote_and_contest(
         "the leader overrules: voter {rank} against leader {leader_at_conflict} at {conflict}"
     );
     (vote, Some(conflict))
-}
-
-/// Member 2 of a 3-member dynamic group, restored from its disk: `log`, hard term `term`,
-/// committed through `commit` with the commit `records` (`(up to index, weight)`), its state
-/// applied through `applied`; its start-up outputs drained.
-fn member_2_restored(
-    log: Log<u64, u64>,
-    term: Term<u64>,
-    commit: Index,
-    records: &[(Index, u64)],
-    applied: Index,
-) -> Engine<u64, u64> {
-    // The engine persists the last record of the highest weight as the peak.
-    let max = records.iter().map(|(_, w)| *w).max().unwrap_or(0);
-    let peak = (records.iter().rev())
-        .find(|(_, w)| *w == max)
-        .copied()
-        .unwrap_or((Index::ZERO, 0));
-    let hard_state = HardState {
-        term,
-        commit,
-        commit_weight: records.last().map_or(0, |(_, w)| *w),
-        peak,
-        records: CommitRecords::from_slice(records),
-        ..HardState::default()
-    };
-    let restored = Restored {
-        hard_state,
-        log,
-        applied,
-    };
-    let mut member = Engine::new(2, fast_config(), restored, Instant::ZERO, 3);
-    member.drain_outputs();
-    member
 }
 
 /// The term of the prefix both members hold.

@@ -420,6 +420,17 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         54_009_666,
         "a catching-up member deposed every leader for a history no voter held",
     ),
+    // Found 7 Dec 2026 by a fresh range (63,000,000 + 20,000: this seed alone). Five histories
+    // after a heal, each committed by a minority; two of them ended on terms of the same round,
+    // and voters ordered those by owner: the members of the strongest history elected one
+    // weaker leader after another, each deposed by their contest, and none was left in the
+    // harness's time. Same-round terms of different owners are now ordered by committed rank.
+    (
+        Mode::Dynamic,
+        7,
+        63_000_981,
+        "voters ordered two leaders of one round by owner, not by rank",
+    ),
 ];
 
 /// Runs every seed of `seeds` with restart faults on; returns the failures with their replay

@@ -229,8 +229,36 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         records: &[(Cursor<Id>, u64)],
     ) -> bool {
         self.yield_vote(rank).unwrap_or_else(|| {
-            !log_position.is_behind(&self.log.last()) || self.outranked_by(rank, records)
+            !self.log_behind(log_position, rank) || self.outranked_by(rank, records)
         })
+    }
+
+    /// Whether a candidate's log ending at `log_position` is behind ours: by its last term, then
+    /// its length (Raft). Dynamic mode, when both last terms are of the same round with different
+    /// owners: by committed rank first (the candidate's `rank`, ours), then the length, then the
+    /// owner.
+    ///
+    /// Two leaders of one round exist only in dynamic mode, on two sides of a partition; their
+    /// terms are ordered by owner only so that every term has a place, and neither was elected
+    /// after the other. Voting by owner there made the members holding the strongest history
+    /// grant whichever weaker history ended on the higher owner; elected, it lost their contest
+    /// and yielded, and the next such candidate won the following round: seven members with five
+    /// histories after a heal went through six leaders, each deposed, and elected none in
+    /// the time the simulator allows (dynamic 7-member seed 63000981). The committed rank is what
+    /// the merge rule compares, so votes now go the way the contest would. Both sides of a pair
+    /// compare the same values, so exactly one grants the other (both do when all are equal);
+    /// denying votes by rank on one side only (a voter denying any candidate whose history its
+    /// own outranks wherever they split, tried on 7 Dec 2026) left 2–2 splits the weaker side
+    /// never learned to break: five 5-member stalls in 20,000 seeds (62010854 among them).
+    fn log_behind(&self, log_position: Cursor<Id>, rank: &CommittedRank<Id>) -> bool {
+        let ours = self.log.last();
+        let rivals =
+            log_position.term.round() == ours.term.round() && log_position.term != ours.term;
+        if self.config.is_strict() || !rivals {
+            return log_position.is_behind(&ours);
+        }
+        let mine = self.committed_rank();
+        (*rank, log_position.index, log_position.term) < (mine, ours.index, ours.term)
     }
 
     /// A rival's ballot of the round we campaign in, which we would have backed had we not

@@ -9,6 +9,7 @@ mod checks;
 mod client;
 mod disk;
 mod driving;
+mod restored;
 mod rng;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,6 +23,8 @@ use mosaik_raft::{
 #[allow(unused_imports)] // not every test binary retries
 pub use chaos::commit_with_retries;
 pub use disk::Disk;
+#[allow(unused_imports)] // only the vote tests restore members
+pub use restored::{member_2_restored, member_2_restored_with};
 pub use rng::Rng;
 
 pub type Id = u64;
