@@ -421,10 +421,11 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         "a catching-up member deposed every leader for a history no voter held",
     ),
     // Found 7 Dec 2026 by a fresh range (63,000,000 + 20,000: this seed alone). Five histories
-    // after a heal, each committed by a minority; two of them ended on terms of the same round,
-    // and voters ordered those by owner: the members of the strongest history elected one
-    // weaker leader after another, each deposed by their contest, and none was left in the
-    // harness's time. Same-round terms of different owners are now ordered by committed rank.
+    // after a heal, each committed by a minority; five of the seven logs ended on terms of one
+    // round of four owners, and voters ordered those by owner: the members of the strongest
+    // history elected one weaker leader after another, each deposed by their contest, and none
+    // was left in the harness's time. Same-round terms of different owners are now ordered by
+    // committed rank.
     (
         Mode::Dynamic,
         7,
