@@ -114,7 +114,14 @@ fn vote_and_contest(
         ));
     }
     let records = [(Index::new(2), 5), (Index::new(6), 2)];
-    let mut voter = member_2_restored(log, later, Index::new(6), &records, Index::ZERO);
+    let mut voter = member_2_restored(
+        fast_config(),
+        log,
+        later,
+        Index::new(6),
+        &records,
+        Index::ZERO,
+    );
     let candidate_commit = Cursor::new(candidate_term, Index::new(5));
     let msg = Message::RequestVote {
         term: Term::new(4, 3),
@@ -216,7 +223,14 @@ fn the_voter_bounds_the_split_by_what_it_holds_of_the_candidates_log() {
 fn answer_of_a_snapshot_holder(records: &[(Index, u64)]) -> (AppendResult<u64>, Cursor<u64>) {
     let snapshot = Cursor::new(Term::new(5, 2), Index::new(10));
     let log = Log::with_base(snapshot);
-    let mut member = member_2_restored(log, snapshot.term, snapshot.index, records, snapshot.index);
+    let mut member = member_2_restored(
+        fast_config(),
+        log,
+        snapshot.term,
+        snapshot.index,
+        records,
+        snapshot.index,
+    );
     let leader_term = Term::new(6, 3);
     let leader_commit = Cursor::new(leader_term, Index::new(12));
     let append = Message::AppendEntries {
@@ -281,7 +295,14 @@ fn vote_of_a_short_log_on_a_jumped_round(weight_at_5: u64) -> Vote {
     }
     let records = [(Index::new(3), 4), (Index::new(7), 1)];
     let jumped = Term::new(100, 2);
-    let mut voter = member_2_restored(log, jumped, Index::new(7), &records, Index::ZERO);
+    let mut voter = member_2_restored(
+        fast_config(),
+        log,
+        jumped,
+        Index::new(7),
+        &records,
+        Index::ZERO,
+    );
     let commit = Cursor::new(Term::new(6, 3), Index::new(10));
     let msg = Message::RequestVote {
         term: Term::new(101, 3),
@@ -325,6 +346,7 @@ fn records_of_a_candidate() -> Vec<(Cursor<u64>, u64)> {
         ));
     }
     let mut member = member_2_restored(
+        fast_config(),
         log,
         later,
         Index::new(9),
@@ -375,7 +397,14 @@ fn a_candidate_splits_its_last_record_where_its_term_begins() {
 /// 2, announced to member 2 while it was `catching_up` or not). Leader 1 committed its own
 /// with weight 1.
 fn answer_to_a_weaker_history(catching_up: bool) -> (AppendResult<u64>, Option<Term<u64>>) {
-    let mut member = member_2_restored(Log::new(), Term::zero(), Index::ZERO, &[], Index::ZERO);
+    let mut member = member_2_restored(
+        fast_config(),
+        Log::new(),
+        Term::zero(),
+        Index::ZERO,
+        &[],
+        Index::ZERO,
+    );
     if catching_up {
         member.handle(Instant::ZERO, Input::BeginCatchUp);
         member.drain_outputs();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{fast_config, member_2_restored_with};
+use common::{fast_config, member_2_restored};
 use mosaik_raft::{
     CommittedRank, Cursor, Entry, Index, Input, Instant, LeadershipPreference, Log, Message, Term,
     Vote,
@@ -38,7 +38,7 @@ fn answer(
         fast_config()
     };
     let (term, commit) = (Term::new(5, 2), Index::new(8));
-    let mut voter = member_2_restored_with(config, log, term, commit, &records, Index::ZERO);
+    let mut voter = member_2_restored(config, log, term, commit, &records, Index::ZERO);
     // Strict mode caps its voters at the members it knows.
     for peer in [1, 3] {
         let preference = LeadershipPreference::Normal;

@@ -24,7 +24,7 @@ use mosaik_raft::{
 pub use chaos::commit_with_retries;
 pub use disk::Disk;
 #[allow(unused_imports)] // only the vote tests restore members
-pub use restored::{member_2_restored, member_2_restored_with};
+pub use restored::member_2_restored;
 pub use rng::Rng;
 
 pub type Id = u64;

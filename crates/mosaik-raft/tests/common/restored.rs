@@ -1,27 +1,13 @@
 //! Members restored from a disk written for the test: a log, a hard state and commit records
 //! chosen to put a member in a given position after a partition.
 
-use mosaik_raft::{CommitRecords, Engine, HardState, Index, Instant, Log, Restored, Term};
+use mosaik_raft::{CommitRecords, Config, Engine, HardState, Index, Instant, Log, Restored, Term};
 
-use mosaik_raft::Config;
-
-use super::fast_config;
-
-/// Member 2 of a 3-member dynamic group, restored from its disk: `log`, hard term `term`,
-/// committed through `commit` with the commit `records` (`(up to index, weight)`), its state
-/// applied through `applied`; its start-up outputs drained.
+/// Member 2 of a 3-member group with `config` (dynamic mode unless it caps the voters),
+/// restored from its disk: `log`, hard term `term`, committed through `commit` with the commit
+/// `records` (`(up to index, weight)`), its state applied through `applied`; its start-up
+/// outputs drained.
 pub fn member_2_restored(
-    log: Log<u64, u64>,
-    term: Term<u64>,
-    commit: Index,
-    records: &[(Index, u64)],
-    applied: Index,
-) -> Engine<u64, u64> {
-    member_2_restored_with(fast_config(), log, term, commit, records, applied)
-}
-
-/// As [`member_2_restored`], with `config`.
-pub fn member_2_restored_with(
     config: Config,
     log: Log<u64, u64>,
     term: Term<u64>,
