@@ -249,7 +249,7 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// compare the same values, so exactly one grants the other (both do when all are equal);
     /// denying votes by rank on one side only (a voter denying any candidate whose history its
     /// own outranks wherever they split, tried on 7 Dec 2026) left 2–2 splits the weaker side
-    /// never learned to break: five 5-member stalls in 20,000 seeds (62010854 among them).
+    /// never learned to break: five 5-member stalls in about 20,000 seeds (62010854 among them).
     fn log_behind(&self, log_position: Cursor<Id>, rank: &CommittedRank<Id>) -> bool {
         let ours = self.log.last();
         let rivals =
