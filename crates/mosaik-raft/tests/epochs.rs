@@ -27,6 +27,26 @@ fn members_cut_off_after_two_writes(n: u64, seed: u64) -> (Cluster, Id, Id) {
     (cluster, leader, follower)
 }
 
+/// Every other member answers `follower`'s term query with the leader's term: a member that
+/// lost its storage ends its catch-up only once `⌈n/2⌉` voters told it their term, in dynamic
+/// mode as in strict (`engine/term_query.rs`; simulator, dynamic seed 82030310).
+fn answer_term_queries(cluster: &mut Cluster, leader: Id, follower: Id) {
+    let epoch = cluster.engine(follower).hard_state().epoch;
+    let term = cluster.engine(leader).term();
+    for from in cluster.ids() {
+        if from == follower {
+            continue;
+        }
+        let msg = Message::TermAnswer {
+            term,
+            epoch,
+            voter: true,
+            catching_up: false,
+        };
+        cluster.input(follower, Input::Message { from, msg });
+    }
+}
+
 /// `follower`'s answer in `term` to the leader: `result`, with its vote and storage epoch.
 fn answer_from(
     follower: Id,
@@ -182,6 +202,7 @@ fn a_life_two_losses_back_is_not_adopted_again() {
 fn a_catch_up_counts_only_announcements_to_its_own_epoch() {
     let (mut cluster, leader, follower) = cut_off_after_two_writes(23);
     cluster.restart_empty(follower, true);
+    answer_term_queries(&mut cluster, leader, follower);
     let epoch = cluster.engine(follower).hard_state().epoch;
     let commit = cluster.engine(leader).commit_index();
     let (elsewhere, own) = (
@@ -273,6 +294,47 @@ fn a_catch_up_waits_for_a_leader_that_committed_with_half_the_voters() {
     assert_eq!(lightest_weight_caught_up_from(3), 2);
 }
 
+/// Dynamic mode: a member that lost its storage also waits until `⌈n/2⌉` of the other voters
+/// told it their round, here both others of 3, whatever the leader's commit weighs. Its
+/// earlier life may have helped a newer round commit an entry; a deposed leader whose bonds
+/// are stale does not know that round, and catching up from it alone lent it the majority
+/// that replaced that entry (simulator, dynamic seed 82030310). Any `⌈n/2⌉` others include a
+/// holder of a majority's write, whose round then fences the stale leader off.
+#[test]
+fn a_dynamic_catch_up_waits_for_half_the_voters_rounds() {
+    let (mut cluster, leader, follower) = cut_off_after_two_writes(27);
+    cluster.restart_empty(follower, true);
+    let epoch = cluster.engine(follower).hard_state().epoch;
+    let full = announcement(&cluster, leader, epoch, Some(3));
+    cluster.input(follower, full.clone());
+    assert!(
+        cluster.engine(follower).is_catching_up(),
+        "caught up before any voter told its round"
+    );
+    let term = cluster.engine(leader).term();
+    let answer = |from| Input::Message {
+        from,
+        msg: Message::TermAnswer {
+            term,
+            epoch,
+            voter: true,
+            catching_up: false,
+        },
+    };
+    let third = *(cluster.ids().iter())
+        .find(|id| **id != leader && **id != follower)
+        .expect("a third member");
+    cluster.input(follower, answer(leader));
+    cluster.input(follower, full.clone());
+    assert!(
+        cluster.engine(follower).is_catching_up(),
+        "caught up with one round of the two needed"
+    );
+    cluster.input(follower, answer(third));
+    cluster.input(follower, full);
+    assert!(!cluster.engine(follower).is_catching_up());
+}
+
 /// As above with 5 and 7 members: a commit weighing `w` was acknowledged by `⌊w/2⌋ + 1`, which
 /// must reach half the members (rounded up), so 4 of 5 and 6 of 7 (a weight of 3 in a group of
 /// 5 is two acknowledgements, which can miss both other copies of a majority's write).
@@ -288,6 +350,7 @@ fn a_catch_up_needs_four_of_five_and_six_of_seven() {
 fn lightest_weight_caught_up_from(n: u64) -> u64 {
     let (mut cluster, leader, follower) = members_cut_off_after_two_writes(n, 25);
     cluster.restart_empty(follower, true);
+    answer_term_queries(&mut cluster, leader, follower);
     let epoch = cluster.engine(follower).hard_state().epoch;
     let commit = cluster.engine(leader).commit_index();
     for weight in 1..=n {

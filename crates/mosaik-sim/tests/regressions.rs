@@ -432,6 +432,17 @@ const RESTART_SEEDS: &[(Mode, usize, u64, &str)] = &[
         63_000_981,
         "voters ordered two leaders of one round by owner, not by rank",
     ),
+    // Found 7 Dec 2026 by a fresh range (82,000,000 + 60,000: this seed alone). A member lost
+    // its disk after helping a newer round commit an entry, and caught up from the deposed
+    // leader of the round before (its bond to the newer round's members stale), whose latest
+    // commit weighed enough: the two committed another entry at that index. A member that lost
+    // its storage now also asks ⌈n/2⌉ voters for their round before it counts again.
+    (
+        Mode::Dynamic,
+        3,
+        82_030_310,
+        "a wiped member caught up from a deposed leader of an older round",
+    ),
 ];
 
 /// Runs every seed of `seeds` with restart faults on; returns the failures with their replay

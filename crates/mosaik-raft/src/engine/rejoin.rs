@@ -188,9 +188,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// holds every entry committed before it (leader completeness), so we then hold every entry
     /// committed before we lost our storage, and our vote is as informed as any member's. (The
     /// announced index alone is not enough: a new leader, or one restarted from disk, announces a
-    /// commit index that may lag what was committed.) In strict mode the other voters must also
-    /// have told us their terms: the leader may be a stale one (see `term_query`). In dynamic
-    /// mode the leader's commit must carry enough weight (`weight_suffices`).
+    /// commit index that may lag what was committed.) The other voters must also have told us
+    /// their terms, `min_quorum` of them in strict mode and `⌈n/2⌉` in dynamic mode: the
+    /// leader may be a stale one (see `term_query`). In dynamic mode the leader's commit must
+    /// also carry enough weight (`weight_suffices`).
     pub(super) fn check_caught_up(&mut self) {
         let Some(CatchUp {
             leader: Some(leader),
@@ -225,8 +226,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// 5: `w ≥ 4`; 7: `w ≥ 6`.) Members catching up are observers and count for neither side.
     /// (Simulator, dynamic mode, seed 54043098: a wiped member caught up from a member that had
     /// restarted from an old disk and elected itself alone, then lent it the majority that
-    /// replaced an acknowledged write only a down member still held.) Strict mode asks the
-    /// voters for their terms instead (`terms_heard`).
+    /// replaced an acknowledged write only a down member still held.) The weight covers a
+    /// stale leader of a higher round; one of a lower round is fenced off by the voters' terms
+    /// (`terms_heard`), which strict mode asks instead of weighing.
     fn weight_suffices(&self, weight: u64) -> bool {
         if self.config.max_voters().is_some() {
             return true;

@@ -1,5 +1,6 @@
-//! Strict mode: before a member that lost its storage counts again, it asks the other voters
-//! for their current term and takes the highest one.
+//! Before a member that lost its storage counts again, it asks the other voters for their
+//! current term and takes the highest one: `min_quorum` of them in strict mode, `⌈n/2⌉` of the
+//! `n` voter members it knows in dynamic mode.
 //!
 //! Why: its earlier life took part in quorums — it voted, it acknowledged entries — and the
 //! promises behind them ("nothing from an older round", "nobody else in this round") went with
@@ -16,6 +17,17 @@
 //! the highest answer fences off every round the earlier life may have promised something in.
 //! Taking that round without a vote would still let this life vote in it a second time, so it
 //! records a vote for itself there: it never grants anyone a vote in that round.
+//!
+//! Dynamic mode has no bound on the voters, so the count is the one of the catch-up weight
+//! (`rejoin.rs`, `weight_suffices`): a write stored on a majority of the `n` voter members has
+//! copies on at least `⌊n/2⌋` of the `n − 1` others once ours is gone, so any `⌈n/2⌉` others
+//! include a holder. The weight rule alone was not enough: it trusts a leader's latest commit,
+//! and a deposed leader's commit can predate the write our earlier life helped a newer round
+//! commit; the acknowledging holder moved on to that round since, but the deposed leader's
+//! bond to it was stale, so nothing contested its history before we lent it a majority
+//! (simulator, dynamic mode, seed 82030310). A holder's answer now carries that round. A
+//! member that knows no other voter asks nobody; the sole-survivor poll below is strict
+//! mode's only.
 //!
 //! Members that are catching up themselves answer too, and count differently: they hold
 //! nothing of what their earlier lives acknowledged, so they are no witnesses, but they take a
@@ -60,26 +72,39 @@ impl<Id> Default for TermQuery<Id> {
 
 impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// How many voters other than us must answer before a catch-up may end: `min_quorum` in
-    /// strict mode (none when it is 1: a lone voter's quorums hold nobody else), none in
-    /// dynamic mode, where quorums need not intersect and the merge rule settles conflicts.
+    /// strict mode (none when it is 1: a lone voter's quorums hold nobody else); in dynamic
+    /// mode `⌈n/2⌉`, `n` the voter members we know (our voter peers and ourselves), none when
+    /// we know no other voter. Dynamic mode's reason is the module's: a write stored on a
+    /// majority of `n` has copies on at least `⌊n/2⌋` of the others once ours is gone, so any
+    /// `⌈n/2⌉` others include a holder, whose round is at least the write's.
     pub(super) fn terms_needed(&self) -> usize {
         if self.config.has_bug(PlantedBug::StaleCatchUp) {
             return 0;
         }
         match self.config.min_quorum {
             Some(min) if min > 1 => min,
-            _ => 0,
+            Some(_) => 0,
+            None => {
+                let others = self.peers.values().filter(|p| p.is_voter()).count();
+                if others == 0 {
+                    0
+                } else {
+                    (others + 1).div_ceil(2)
+                }
+            }
         }
     }
 
     /// Whether enough voters told this catch-up their term (true when no catch-up runs):
-    /// `terms_needed` voters, or answers from every place a strict group has for the others
-    /// (`2 × min_quorum − 2`), members catching up included.
+    /// `terms_needed` voters, or, in strict mode, answers from every place a strict group has
+    /// for the others (`2 × min_quorum − 2`), members catching up included.
     pub(super) fn terms_heard(&self) -> bool {
         let needed = self.terms_needed();
+        let strict = self.config.is_strict();
         self.catch_up.as_ref().is_none_or(|c| {
             let voters = c.terms.answered.len();
-            voters >= needed || voters + c.terms.blank.len() >= (2 * needed).saturating_sub(2)
+            voters >= needed
+                || (strict && voters + c.terms.blank.len() >= (2 * needed).saturating_sub(2))
         })
     }
 
@@ -99,7 +124,8 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         let mut voters = poll.iter().filter(|(_, voter)| **voter).map(|(id, _)| *id);
         let survivor = voters.next()?;
         let all_places = poll.len() >= (2 * needed).saturating_sub(2);
-        (needed > 1 && all_places && voters.next().is_none()).then_some(survivor)
+        let strict = self.config.is_strict();
+        (strict && needed > 1 && all_places && voters.next().is_none()).then_some(survivor)
     }
 
     /// The next time unanswered voters are asked again, while answers are missing, or the
@@ -111,7 +137,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
 
     /// Whether a catch-up polls every place (terms heard, no leader known, strict mode).
     fn polls(&self) -> bool {
-        self.catch_up.is_some() && self.terms_needed() > 1 && self.leader.is_none()
+        self.config.is_strict()
+            && self.catch_up.is_some()
+            && self.terms_needed() > 1
+            && self.leader.is_none()
     }
 
     /// Asks every bonded peer that has not answered as a voter, once due (every heartbeat
