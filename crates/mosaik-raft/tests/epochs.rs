@@ -31,20 +31,23 @@ fn members_cut_off_after_two_writes(n: u64, seed: u64) -> (Cluster, Id, Id) {
 /// lost its storage ends its catch-up only once `⌈n/2⌉` voters told it their term, in dynamic
 /// mode as in strict (`engine/term_query.rs`; simulator, dynamic seed 82030310).
 fn answer_term_queries(cluster: &mut Cluster, leader: Id, follower: Id) {
-    let epoch = cluster.engine(follower).hard_state().epoch;
-    let term = cluster.engine(leader).term();
     for from in cluster.ids() {
-        if from == follower {
-            continue;
+        if from != follower {
+            let answer = term_answer(cluster, leader, follower, from);
+            cluster.input(follower, answer);
         }
-        let msg = Message::TermAnswer {
-            term,
-            epoch,
-            voter: true,
-            catching_up: false,
-        };
-        cluster.input(follower, Input::Message { from, msg });
     }
+}
+
+/// `from`'s answer, as a voter with the leader's term, to `follower`'s current term query.
+fn term_answer(cluster: &Cluster, leader: Id, follower: Id, from: Id) -> Input<Id, Cmd> {
+    let msg = Message::TermAnswer {
+        term: cluster.engine(leader).term(),
+        epoch: cluster.engine(follower).hard_state().epoch,
+        voter: true,
+        catching_up: false,
+    };
+    Input::Message { from, msg }
 }
 
 /// `follower`'s answer in `term` to the leader: `result`, with its vote and storage epoch.
@@ -311,26 +314,16 @@ fn a_dynamic_catch_up_waits_for_half_the_voters_rounds() {
         cluster.engine(follower).is_catching_up(),
         "caught up before any voter told its round"
     );
-    let term = cluster.engine(leader).term();
-    let answer = |from| Input::Message {
-        from,
-        msg: Message::TermAnswer {
-            term,
-            epoch,
-            voter: true,
-            catching_up: false,
-        },
-    };
     let third = *(cluster.ids().iter())
         .find(|id| **id != leader && **id != follower)
         .expect("a third member");
-    cluster.input(follower, answer(leader));
+    cluster.input(follower, term_answer(&cluster, leader, follower, leader));
     cluster.input(follower, full.clone());
     assert!(
         cluster.engine(follower).is_catching_up(),
         "caught up with one round of the two needed"
     );
-    cluster.input(follower, answer(third));
+    cluster.input(follower, term_answer(&cluster, leader, follower, third));
     cluster.input(follower, full);
     assert!(!cluster.engine(follower).is_catching_up());
 }

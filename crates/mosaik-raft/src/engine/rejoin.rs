@@ -233,9 +233,15 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         if self.config.max_voters().is_some() {
             return true;
         }
-        let others = self.peers.values().filter(|p| p.is_voter()).count();
-        let members = others as u64 + 1;
+        let members = self.known_voter_members() as u64;
         weight >= 1 && weight / 2 + 1 >= members.div_ceil(2)
+    }
+
+    /// The voter members a catch-up knows: its voter peers (members catching up are advertised
+    /// as observers) and itself. Dynamic mode's catch-up rules count `⌈n/2⌉` of these, both
+    /// the commit weight (`weight_suffices`) and the rounds asked (`terms_needed`).
+    pub(super) fn known_voter_members(&self) -> usize {
+        self.peers.values().filter(|p| p.is_voter()).count() + 1
     }
 
     fn finish_catch_up(&mut self) {

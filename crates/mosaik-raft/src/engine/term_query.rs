@@ -84,14 +84,10 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
         match self.config.min_quorum {
             Some(min) if min > 1 => min,
             Some(_) => 0,
-            None => {
-                let others = self.peers.values().filter(|p| p.is_voter()).count();
-                if others == 0 {
-                    0
-                } else {
-                    (others + 1).div_ceil(2)
-                }
-            }
+            None => match self.known_voter_members() {
+                1 => 0,
+                n => n.div_ceil(2),
+            },
         }
     }
 
@@ -99,9 +95,9 @@ impl<Id: NodeId, C: Clone + Debug> Engine<Id, C> {
     /// `terms_needed` voters, or, in strict mode, answers from every place a strict group has
     /// for the others (`2 × min_quorum − 2`), members catching up included.
     pub(super) fn terms_heard(&self) -> bool {
-        let needed = self.terms_needed();
-        let strict = self.config.is_strict();
+        // Counted only during a catch-up: every tick asks (`query_terms`).
         self.catch_up.as_ref().is_none_or(|c| {
+            let (needed, strict) = (self.terms_needed(), self.config.is_strict());
             let voters = c.terms.answered.len();
             voters >= needed
                 || (strict && voters + c.terms.blank.len() >= (2 * needed).saturating_sub(2))
