@@ -48,9 +48,12 @@ pub const DEFAULT_MAX_CONNECTION_BURST: u32 = 128;
 /// they are admitted. Set with `NetworkBuilder::with_limits`; every field
 /// also has its own `with_*` builder method.
 ///
-/// Over a cap, a new connection is closed at once with
-/// [`ConnectionLimit`](super::ConnectionLimit) and a frame that would
-/// exceed the byte budget closes its link the same way; the refusal is
+/// A new connection over its source's rate or over the cap on handshakes
+/// in progress is refused before the TLS handshake (QUIC's stateless
+/// `CONNECTION_REFUSED`, the cheapest answer there is). Over a connection
+/// cap, a new connection is closed at once with
+/// [`ConnectionLimit`](super::ConnectionLimit), and a frame that would
+/// exceed the byte budget closes its link the same way. Every refusal is
 /// counted in `mosaik.network.connections.refused{reason}`. The caps are
 /// reported as gauges (`mosaik.network.limits.*`,
 /// `mosaik.network.budget.unauthenticated.capacity`) next to their use
@@ -77,7 +80,13 @@ pub struct Limits {
     /// QUIC handshakes in progress at once; more are refused.
     pub max_pending_handshakes: usize,
     /// New incoming connections one source address may open per second;
-    /// more are refused before the TLS handshake.
+    /// more are refused before the TLS handshake. A source is an address
+    /// and port (an endpoint sends from one) or, through a relay, a peer
+    /// id. At most 4,096 sources are tracked at once, each with its own
+    /// allowance; when that many are all spending, any other source shares
+    /// one more allowance of the same rate and burst (counted in
+    /// `mosaik.network.connections.rate_overflow`), so a flood of
+    /// addresses costs a fixed amount of memory.
     pub max_connections_per_second: u32,
     /// Burst allowance of new connections per source address.
     pub max_connection_burst: u32,
