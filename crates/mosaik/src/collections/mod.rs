@@ -16,8 +16,10 @@
 //! Reads are synchronous, from the local replica's latest applied state
 //! (a `watch` of a persistent `imbl` structure, so every read clones in
 //! O(1)). Writes are async and resolve once their own command committed
-//! and was applied locally. Readers join as observers: they replicate but
-//! never lead and never count toward quorum.
+//! and was applied locally, so the writer reads its own write (the one
+//! exception: a replica that stops applying, its group shutting down, gets
+//! `Ok` 2 s after the commit, which is certain by then). Readers join as
+//! observers: they replicate but never lead and never count toward quorum.
 //!
 //! Module map: `shared` (per-store core: group, state watch, write
 //! path), `registry` (the process-wide registry of live cores and the

@@ -323,7 +323,9 @@ impl<S: CollectionState> Core<S> {
     }
 
     /// Submits `command` and resolves with its version once it committed
-    /// and the local replica applied it (so the writer reads its write).
+    /// and the local replica applied it (so the writer reads its write), or
+    /// `APPLY_WAIT` after the commit if the replica never applies it (its
+    /// group stopped meanwhile).
     /// Errors hand back the caller's inputs, recovered by `back` from the
     /// returned command.
     pub(crate) async fn write<T>(
