@@ -244,6 +244,41 @@ async fn large_frames_written_directly_keep_their_order() {
     }
 }
 
+/// A batch with one frame over the limit is refused whole: the error names
+/// that frame, the batch is left as it was, and nothing of it reaches the
+/// peer (the next frame sent is the first one it receives).
+#[tokio::test]
+async fn a_batch_with_one_oversized_frame_takes_nothing() {
+    let a = loopback_limited("links-batch-limit", Some(64)).await;
+    let b = loopback_limited("links-batch-limit", Some(64)).await;
+    let (link, mut remote) = opened_and_accepted(&a, &b).await;
+    let (mut tx, _rx) = link.split();
+    let frames = [vec![1u8; 10], vec![2u8; 65], vec![3u8; 10]].map(bytes::Bytes::from);
+    let mut batch = frames.to_vec();
+    let err = tx.feed_raw_all(&mut batch).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            mosaik::network::SendError::FrameTooLarge {
+                size: 65,
+                limit: 64
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(batch, frames, "the batch is handed back untouched");
+    tx.flush().await.unwrap();
+    tx.send_raw(bytes::Bytes::from_static(b"after"))
+        .await
+        .unwrap();
+    let first = within(remote.recv_frame_raw()).await.unwrap();
+    assert_eq!(
+        &first[..],
+        b"after",
+        "no frame of the refused batch was sent"
+    );
+}
+
 /// `a` opens a link to `b`, which accepts it once the opener's first
 /// frame arrives: (the opener's end, the acceptor's end).
 async fn opened_and_accepted(a: &mosaik::Network, b: &mosaik::Network) -> (Link<Echo>, Link<Echo>) {
