@@ -9,6 +9,7 @@ mod attacks;
 mod bonds;
 mod catalog;
 mod gossip;
+mod handshakes;
 mod memory;
 mod service;
 mod timeouts;
