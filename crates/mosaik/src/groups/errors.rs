@@ -118,7 +118,10 @@ pub enum QueryError<M: StateMachine> {
     Offline(M::Query),
     /// The group stopped.
     GroupTerminated,
-    /// The query could not be encoded.
+    /// The query could not be encoded. Kept for the original's API: queries
+    /// are answered by this member's own state machine (a `Strong` one after
+    /// the leader confirmed the read index), never sent, so nothing returns
+    /// this variant today.
     Encoding(M::Query, String),
 }
 

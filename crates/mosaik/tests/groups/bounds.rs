@@ -313,3 +313,99 @@ async fn a_flood_of_feeders_does_not_starve_the_leader() {
     assert!(lead.is_leader(), "the leader kept its leadership");
     assert_eq!(lead.log_position().term(), term, "no new term");
 }
+
+/// A command that may fail to encode: `Poison` refuses to serialize.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+enum Risky {
+    Add(u64),
+    Poison,
+}
+
+impl serde::Serialize for Risky {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Add(n) => s.serialize_newtype_variant("Risky", 0, "Add", n),
+            Self::Poison => Err(serde::ser::Error::custom("poison cannot be encoded")),
+        }
+    }
+}
+
+/// Sums the `Add`s it applies.
+#[derive(Clone, Default)]
+struct RiskySum(u64);
+
+impl StateMachine for RiskySum {
+    type Command = Risky;
+    type Query = ();
+    type QueryResult = u64;
+    type StateSync = LogReplaySync<Self>;
+
+    fn signature(&self) -> UniqueId {
+        UniqueId::from("test-risky-sum-v1")
+    }
+
+    fn apply(&mut self, command: Risky, _: &dyn ApplyContext) {
+        if let Risky::Add(n) = command {
+            self.0 += n;
+        }
+    }
+
+    fn query(&self, (): ()) -> u64 {
+        self.0
+    }
+
+    fn state_sync(&self) -> Self::StateSync {
+        LogReplaySync::default()
+    }
+}
+
+/// `CommandError::Encoding` (module docs: "not applied"): a command that
+/// fails to encode comes back with the reason, alone or in a batch (the
+/// whole batch handed back, none of it applied), and nothing reaches the
+/// log; the group goes on committing.
+#[tokio::test]
+async fn a_command_that_fails_to_encode_is_handed_back_unapplied() {
+    let net = crate::util::node("groups-encoding", fast()).await;
+    let group = net
+        .groups()
+        .with_key(GroupKey::from_secret("encoding"))
+        .with_state_machine(RiskySum::default())
+        .with_consensus_config(timing())
+        .join();
+    within("leads", group.when().is_leader()).await;
+    let before = within("a first commit", group.execute(Risky::Add(1)))
+        .await
+        .expect("commits");
+
+    match within("poison", group.execute(Risky::Poison)).await {
+        Err(CommandError::Encoding(commands, reason)) => {
+            assert_eq!(commands, [Risky::Poison]);
+            // The encoder's own words (postcard keeps no custom message).
+            assert!(!reason.is_empty());
+        }
+        other => panic!("expected Encoding, got {other:?}"),
+    }
+    let batch = vec![Risky::Add(10), Risky::Poison, Risky::Add(100)];
+    match within("a poisoned batch", group.execute_many(batch.clone())).await {
+        Err(CommandError::Encoding(commands, _)) => assert_eq!(commands, batch),
+        other => panic!("expected Encoding, got {other:?}"),
+    }
+    match within("feed", group.feed(Risky::Poison)).await {
+        Err(CommandError::Encoding(commands, _)) => assert_eq!(commands, [Risky::Poison]),
+        other => panic!("expected Encoding, got {other:?}"),
+    }
+    assert_eq!(group.log_position().1, before, "nothing was appended");
+
+    let after = within("the next commit", group.execute(Risky::Add(2)))
+        .await
+        .expect("commits");
+    assert_eq!(
+        after.0,
+        before.0 + 1,
+        "the next command takes the next index"
+    );
+    let sum = within("query", group.query((), mosaik::groups::Consistency::Weak))
+        .await
+        .expect("answers");
+    assert_eq!(sum.result, 3, "only the two adds were applied");
+}
