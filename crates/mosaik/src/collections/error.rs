@@ -12,7 +12,9 @@ pub enum Error<T> {
     Offline(T),
     /// The inputs could not be encoded.
     Encoding(T, String),
-    /// The store's group stopped (the node shut down).
+    /// The store's group stopped: the node shut down, or its store failed
+    /// while this write was under way (later writes then fail with
+    /// [`Error::Storage`], and `storage_error()` says why).
     NetworkDown,
     /// The write can never be replicated: its command encodes to `bytes`,
     /// more than one proposal may carry (`limit`, from

@@ -333,8 +333,10 @@ impl<S: CollectionState> Core<S> {
         command: S::Command,
         back: impl FnOnce(S::Command) -> Option<T>,
     ) -> Result<Version, Error<T>> {
+        // `storage_error()`, not only the open error: a store that failed
+        // while running stopped its group, and the caller should hear why.
         let group = match self.current().await {
-            Some(group) if self.storage_error.get().is_none() => group,
+            Some(group) if self.storage_error().is_none() => group,
             Some(_) | None => {
                 return match (self.storage_error(), back(command)) {
                     (Some(err), Some(inputs)) => Err(Error::Storage(inputs, err)),

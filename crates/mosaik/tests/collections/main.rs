@@ -7,6 +7,8 @@ mod pq;
 mod roles;
 mod storage;
 mod sync;
+#[path = "../common/tmpfs.rs"]
+mod tmpfs;
 mod util;
 mod values;
 mod vec;

@@ -4,11 +4,15 @@
 //! upgraded to a writer hands its open store over.
 
 use {
-    crate::util::{config, keyed, within},
+    crate::{
+        tmpfs::Tmpfs,
+        util::{config, keyed, within},
+    },
     core::time::Duration,
     mosaik::{
         Network, SecretKey,
         collections::{CollectionConfig, Error, Map, MapReader, MapWriter, SyncConfig, Vec},
+        groups::StorageError,
     },
     std::path::{Path, PathBuf},
 };
@@ -153,4 +157,53 @@ async fn a_reader_on_storage_hands_its_store_to_the_writer_of_its_node() {
     drop(map);
     node.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A store that fails while running (its disk fills up) says why:
+/// `storage_error()` names the full disk, and every write after the failure
+/// is refused with `Error::Storage`, its inputs handed back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_fills_its_disk_reports_it_and_hands_writes_back() {
+    let name = "coll-storage-full";
+    let Some(disk) = Tmpfs::mount(name, 2 << 20) else {
+        eprintln!("{name}: cannot mount a tmpfs (not root): the full-disk test needs one");
+        return;
+    };
+    let node = keyed(name, SecretKey::generate()).await;
+    let map = MapWriter::<u64, std::vec::Vec<u8>>::writer_with_config(
+        &node,
+        "full",
+        config().with_storage(disk.path().join("map")),
+    );
+    assert!(map.storage_error().is_none(), "{:?}", map.storage_error());
+    within("online", map.when().online()).await;
+    let mut written = 0;
+    let failure = loop {
+        match within("insert", map.insert(written, vec![7; 4096])).await {
+            Ok(_) => written += 1,
+            Err(err) => break err,
+        }
+        assert!(
+            written < 5_000,
+            "2 MiB fill up before 5,000 writes of 4 KiB"
+        );
+    };
+    assert!(
+        written > 20,
+        "the store ran before its disk filled ({written} writes)"
+    );
+    // The write that met the failure finds the group stopped.
+    assert!(
+        matches!(failure, Error::NetworkDown | Error::Storage(..)),
+        "{failure}"
+    );
+    let err = map.storage_error().expect("the failure is reported");
+    assert!(matches!(err, StorageError::NoSpace { .. }), "{err}");
+    match within("a write after the failure", map.insert(1, vec![1])).await {
+        Err(Error::Storage((key, value), why)) => {
+            assert_eq!((key, value), (1, vec![1]), "the inputs come back");
+            assert!(matches!(why, StorageError::NoSpace { .. }), "{why}");
+        }
+        other => panic!("expected Error::Storage, got {other:?}"),
+    }
 }

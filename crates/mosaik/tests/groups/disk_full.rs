@@ -7,7 +7,10 @@
 //! root). Elsewhere the test says so on stderr and checks nothing else.
 
 use {
-    crate::util::{fast, keyed, timing, within},
+    crate::{
+        tmpfs::Tmpfs,
+        util::{fast, keyed, timing, within},
+    },
     mosaik::{
         UniqueId,
         groups::{
@@ -17,7 +20,6 @@ use {
         iroh::SecretKey,
     },
     std::path::{Path, PathBuf},
-    std::process::Command,
 };
 
 /// Size of the tmpfs: room for a few hundred entries of [`BLOB`] bytes.
@@ -51,42 +53,6 @@ impl StateMachine for Blobs {
 
     fn state_sync(&self) -> Self::StateSync {
         LogReplaySync::default()
-    }
-}
-
-/// A tmpfs mounted for the test, unmounted on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    /// Mounts `bytes` of tmpfs on a fresh directory; `None` if this process
-    /// may not mount.
-    fn mount(name: &str, bytes: u64) -> Option<Self> {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../target/test-storage")
-            .join(format!("{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).ok()?;
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
-            .arg(&dir)
-            .status()
-            .is_ok_and(|status| status.success());
-        if mounted {
-            Some(Self(dir))
-        } else {
-            let _ = std::fs::remove_dir(&dir);
-            None
-        }
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-        let _ = std::fs::remove_dir(&self.0);
     }
 }
 

@@ -12,4 +12,6 @@ mod meet;
 mod no_clone;
 mod restart;
 mod sync;
+#[path = "../common/tmpfs.rs"]
+mod tmpfs;
 mod util;
