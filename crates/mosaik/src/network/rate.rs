@@ -154,9 +154,13 @@ impl ConnectionRate {
 mod tests {
     use super::*;
 
+    /// The `n`th distinct source address.
     fn ip(n: u32) -> Source {
-        let [a, b, c, d] = n.to_be_bytes();
-        Source::Ip(SocketAddr::from(([10, a.max(1), b, c], u16::from(d) + 1)))
+        let [high, mid, low, port] = n.to_be_bytes();
+        Source::Ip(SocketAddr::from((
+            [10, high, mid, low],
+            u16::from(port) + 1,
+        )))
     }
 
     #[test]
