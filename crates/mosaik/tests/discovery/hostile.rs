@@ -1,7 +1,7 @@
 //! Forged entries, foreign entries, oversized snapshots, silent peers.
 
 use {
-    crate::util::{RawSnapshot, Wire, cluster, converged, fast, node, until},
+    crate::util::{RawSnapshot, Wire, cluster, converged, exchange, fast, node, until},
     mosaik::{
         discovery::{GracefulDeparture, PeerEntry, SyncProtocol},
         iroh::SecretKey,
@@ -9,15 +9,8 @@ use {
 };
 
 async fn push_snapshot(target: &mosaik::Network, from: &mosaik::Network, entries: RawSnapshot) {
-    let mut link = from
-        .local()
-        .connect::<SyncProtocol>(target.local().addr())
-        .await
-        .unwrap();
-    let wire: Wire = (entries, Vec::new());
-    link.send(&wire).await.unwrap();
     // The target answers with its snapshot (or closes if it refused ours).
-    let _ = link.recv::<Wire>().await;
+    let _ = exchange(from, target, &(entries, Vec::new())).await;
 }
 
 #[tokio::test]

@@ -1,11 +1,11 @@
 //! Departures, purging of crashed peers, events, RTT.
 
 use {
-    crate::util::{TIMEOUT, Wire, cluster, converged, fast, node, until},
+    crate::util::{TIMEOUT, cluster, converged, exchange, fast, node, notify, until},
     core::time::Duration,
     mosaik::{
         Tag,
-        discovery::{DepartProtocol, Event, GracefulDeparture, SyncProtocol},
+        discovery::{Event, GracefulDeparture},
     },
     std::time::Instant,
 };
@@ -58,13 +58,7 @@ async fn a_departure_told_to_one_peer_reaches_all() {
     let started = Instant::now();
     // Hand the notice to nodes[0] only; the sender (nodes[3]) does not
     // apply what it sends, so it too must learn it by relay.
-    let mut link = nodes[3]
-        .local()
-        .connect::<DepartProtocol>(nodes[0].local().addr())
-        .await
-        .unwrap();
-    link.send(&departure).await.unwrap();
-    let _ = tokio::time::timeout(TIMEOUT, link.closed()).await;
+    notify(&nodes[3], &nodes[0], &departure).await;
     for net in &nodes {
         until(net, |c| c.get_signed(&leaver_id).is_none()).await;
     }
@@ -90,24 +84,13 @@ async fn a_missed_departure_arrives_with_the_next_exchange() {
         leaver.local().secret_key(),
         leaver.discovery().me().update_version(),
     );
-    let mut link = leaver
-        .local()
-        .connect::<DepartProtocol>(a.local().addr())
-        .await
-        .unwrap();
-    link.send(&departure).await.unwrap();
-    let _ = tokio::time::timeout(TIMEOUT, link.closed()).await;
+    notify(&leaver, &a, &departure).await;
     until(&a, |c| c.get_signed(&leaver_id).is_none()).await;
     let late = node("disc-missed", fast()).await;
     // What A sends in an exchange: the notice, signed by the leaver.
-    let mut link = late
-        .local()
-        .connect::<SyncProtocol>(a.local().addr())
+    let (_, notices) = exchange(&late, &a, &(Vec::new(), Vec::new()))
         .await
-        .unwrap();
-    link.send(&(Vec::new(), Vec::new()) as &Wire).await.unwrap();
-    let (_, notices): Wire = link.recv().await.unwrap();
-    drop(link);
+        .expect("A answers");
     assert!(
         notices.iter().any(|n| n.peer_id == leaver_id && n.verify()),
         "A's snapshot carries the departure: {notices:?}"

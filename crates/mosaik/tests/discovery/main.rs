@@ -6,4 +6,5 @@ mod dht;
 mod hostile;
 mod lifecycle;
 mod mdns;
+mod replay;
 mod util;

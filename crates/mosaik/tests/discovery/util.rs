@@ -4,8 +4,10 @@ use {
     core::time::Duration,
     mosaik::{
         Network,
-        discovery::{Catalog, ConfigBuilder, GracefulDeparture, PeerEntry},
-        iroh::{RelayMode, Signature},
+        discovery::{
+            Catalog, ConfigBuilder, DepartProtocol, GracefulDeparture, PeerEntry, SyncProtocol,
+        },
+        iroh::{RelayMode, SecretKey, Signature},
     },
     std::time::Instant,
 };
@@ -30,13 +32,46 @@ pub fn fast() -> ConfigBuilder {
 
 /// A loopback node on `network` with discovery settings `config`.
 pub async fn node(network: &str, config: ConfigBuilder) -> Network {
+    node_with_key(network, config, SecretKey::generate()).await
+}
+
+/// A loopback node with identity `key`: a node started again with the key
+/// of one that shut down is the same peer, a new incarnation.
+pub async fn node_with_key(network: &str, config: ConfigBuilder, key: SecretKey) -> Network {
     Network::builder(network)
+        .with_secret_key(key)
         .with_relay_mode(RelayMode::Disabled)
         .with_addresses(["127.0.0.1:0".parse().unwrap()])
         .with_discovery(config)
         .build()
         .await
         .expect("network starts")
+}
+
+/// One catalog exchange initiated by `from`: sends `wire` to `target` and
+/// returns its snapshot (`None` if it refused ours before answering).
+pub async fn exchange(from: &Network, target: &Network, wire: &Wire) -> Option<Wire> {
+    let mut link = from
+        .local()
+        .connect::<SyncProtocol>(target.local().addr())
+        .await
+        .expect("sync link opens");
+    link.send(wire).await.expect("snapshot sent");
+    link.recv::<Wire>().await.ok()
+}
+
+/// Hands `notice` to `target` over the direct departure protocol and waits
+/// until `target` has applied it (it closes the link afterwards).
+pub async fn notify(from: &Network, target: &Network, notice: &GracefulDeparture) {
+    let mut link = from
+        .local()
+        .connect::<DepartProtocol>(target.local().addr())
+        .await
+        .expect("depart link opens");
+    link.send(notice).await.expect("notice sent");
+    let _ = tokio::time::timeout(TIMEOUT, link.closed())
+        .await
+        .expect("the target closes the link once it applied the notice");
 }
 
 /// `n` nodes; all but the first bootstrap from the first.

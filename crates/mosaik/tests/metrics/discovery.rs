@@ -5,7 +5,7 @@
 //! peer heard of costs at least one exchange per pair.
 
 use {
-    crate::{TIMEOUT, node_with, scrape, scrape_until},
+    crate::{TIMEOUT, counter, node_with, scrape, scrape_until},
     core::time::Duration,
     mosaik::{
         Network,
@@ -26,14 +26,6 @@ async fn quiet_node(network: &str, bootstrap: Option<&Network>, prometheus: bool
         discovery = discovery.with_bootstrap([first.local().addr()]);
     }
     node_with(network, discovery, prometheus).await
-}
-
-/// The value of `name{network="<net>"}` in a scrape (0 when absent).
-fn counter(body: &str, name: &str, net: &str) -> u64 {
-    let prefix = format!("{name}{{network=\"{net}\"}} ");
-    body.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map_or(0, |v| v.trim().parse().unwrap_or(0))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,11 @@ use {
     tokio::io::{AsyncReadExt, AsyncWriteExt},
 };
 
+/// The attacks' wire shapes (shared with the hostile suite).
+#[path = "../hostile/attacks.rs"]
+mod attacks;
 mod discovery;
+mod sync_queue;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -102,6 +106,26 @@ pub(crate) async fn scrape(addr: SocketAddr) -> String {
         .split_once("\r\n\r\n")
         .map(|(_, body)| body.to_owned())
         .unwrap_or_default()
+}
+
+/// The value of `name{network="<net>"}` in a scrape (0 when absent).
+pub(crate) fn counter(body: &str, name: &str, net: &str) -> u64 {
+    let prefix = format!("{name}{{network=\"{net}\"}} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |v| v.trim().parse().unwrap_or(0))
+}
+
+/// Polls `pred` every 20 ms until it holds, at most [`TIMEOUT`].
+pub(crate) async fn until(what: &str, mut pred: impl AsyncFnMut() -> bool) {
+    let wait = async {
+        while !pred().await {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(TIMEOUT, wait)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
 }
 
 /// Scrapes until every name in `names` appears.
