@@ -50,8 +50,12 @@ pub struct Config {
     /// Most entries one catalog snapshot may add that the catalog did not
     /// know (a per-source limit: one peer cannot flood the catalog).
     pub max_new_entries_per_sync: usize,
-    /// Capacity of the queue of pending catalog syncs and RTT probes,
-    /// worked off by a fixed pool of tasks (not a task per peer).
+    /// Capacity of each of the two queues of outgoing discovery work,
+    /// first-contact catalog syncs and RTT probes, each worked off by a
+    /// fixed pool of tasks of its own (16 syncs and 8 probes at once, not
+    /// a task per peer). A full queue drops the job, counted in
+    /// `mosaik.discovery.jobs.dropped`: a dropped sync is retried on the
+    /// peer's next contact, a dropped probe in the next round.
     pub max_pending_syncs: usize,
     /// A gossip connection whose peer is still not in the catalog this
     /// long after connecting is closed with `UnknownPeer`.
@@ -64,7 +68,7 @@ pub const DEFAULT_MAX_CATALOG_ENTRIES: usize = 8192;
 /// Default cap on entries new to us that one snapshot may add.
 pub const DEFAULT_MAX_NEW_ENTRIES_PER_SYNC: usize = 256;
 
-/// Default capacity of the pending sync/probe queue.
+/// Default capacity of the pending sync queue and of the probe queue.
 pub const DEFAULT_MAX_PENDING_SYNCS: usize = 256;
 
 /// How long a departing node waits for its direct departure notices before
@@ -226,7 +230,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// Capacity of the pending sync/probe queue (default 256).
+    /// Capacity of the pending sync queue and of the probe queue, each
+    /// (default 256).
     pub fn with_max_pending_syncs(mut self, n: usize) -> Self {
         self.0.max_pending_syncs = n;
         self

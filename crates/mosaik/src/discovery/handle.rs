@@ -73,8 +73,10 @@ pub(crate) struct Shared {
     pub(crate) commands: mpsc::Sender<Command>,
     /// Peers we already ran a full sync with (until they depart).
     pub(crate) synced: Mutex<HashSet<PeerId>>,
-    /// Queue of outgoing syncs and probes (see `jobs.rs`).
+    /// Queue of outgoing first-contact syncs (see `jobs.rs`).
     pub(crate) jobs: mpsc::Sender<super::jobs::Job>,
+    /// Queue of outgoing RTT probes, worked off by a pool of its own.
+    pub(crate) probes: mpsc::Sender<super::jobs::Job>,
     pub(crate) rtt: Mutex<HashMap<PeerId, RttEstimator>>,
     /// Current gossip neighbor count (read by the DHT bootstrap).
     pub(crate) neighbors: std::sync::atomic::AtomicUsize,

@@ -1,11 +1,16 @@
-//! Outgoing catalog syncs and RTT probes: a bounded queue worked off by a
-//! fixed pool of tasks.
+//! Outgoing catalog syncs and RTT probes: two bounded queues, each worked
+//! off by a fixed pool of tasks of its own.
 //!
 //! Every peer we hear of is synced once; a snapshot full of fresh entries
 //! used to spawn one task per new peer (a Sybil flood of 10,000 entries made
 //! 10,000 tasks). Now a full queue drops the job (the peer is marked
 //! unsynced, so a later contact retries) and at most
-//! [`MAX_CONCURRENT_SYNCS`] exchanges run at once.
+//! [`MAX_CONCURRENT_SYNCS`] syncs and [`MAX_CONCURRENT_PROBES`] probes run
+//! at once. Probes have their own queue and tasks because every signed
+//! entry is probed each round, and an entry whose peer never answers holds
+//! its task for the whole exchange timeout: a few hundred such entries (one
+//! signature each, cheap for an attacker) kept a shared pool busy and made
+//! it drop the first-contact syncs it exists for.
 
 use {
     super::{handle::Shared, protocols},
@@ -15,8 +20,11 @@ use {
     tokio::sync::{Mutex, mpsc},
 };
 
-/// Most syncs and probes running at once.
+/// Most first-contact syncs running at once.
 pub(crate) const MAX_CONCURRENT_SYNCS: usize = 16;
+
+/// Most RTT probes running at once.
+pub(crate) const MAX_CONCURRENT_PROBES: usize = 8;
 
 /// One unit of outgoing discovery work.
 #[derive(Debug)]
@@ -27,10 +35,11 @@ pub(crate) enum Job {
     Probe(EndpointAddr),
 }
 
-/// Starts the pool; it stops when the network shuts down.
-pub(crate) fn spawn_pool(shared: &Arc<Shared>, rx: mpsc::Receiver<Job>) {
+/// Starts `tasks` tasks working off `rx`; they stop when the network shuts
+/// down.
+pub(crate) fn spawn_pool(shared: &Arc<Shared>, rx: mpsc::Receiver<Job>, tasks: usize) {
     let rx = Arc::new(Mutex::new(rx));
-    for _ in 0..MAX_CONCURRENT_SYNCS {
+    for _ in 0..tasks {
         let (shared, rx) = (shared.clone(), rx.clone());
         tokio::spawn(async move {
             loop {
@@ -79,7 +88,7 @@ pub(crate) fn sync(shared: &Shared, addr: EndpointAddr) {
 /// Queues an RTT probe; a full queue skips it (the next round probes
 /// again).
 pub(crate) fn probe(shared: &Shared, addr: EndpointAddr) {
-    if shared.jobs.try_send(Job::Probe(addr)).is_err() {
+    if shared.probes.try_send(Job::Probe(addr)).is_err() {
         count_dropped(shared);
     }
 }

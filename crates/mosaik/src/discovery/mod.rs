@@ -83,6 +83,7 @@ impl Discovery {
         let (events, _) = broadcast::channel(config.events_backlog);
         let (commands, commands_rx) = mpsc::channel(worker::COMMAND_BACKLOG);
         let (jobs, jobs_rx) = mpsc::channel(config.max_pending_syncs);
+        let (probes, probes_rx) = mpsc::channel(config.max_pending_syncs);
         let shared = Arc::new(Shared {
             local: local.clone(),
             config,
@@ -91,6 +92,7 @@ impl Discovery {
             commands,
             synced: Mutex::default(),
             jobs,
+            probes,
             rtt: Mutex::default(),
             logged: Mutex::default(),
             neighbors: std::sync::atomic::AtomicUsize::new(0),
@@ -106,7 +108,8 @@ impl Discovery {
             depart,
             announce,
         } = listeners;
-        jobs::spawn_pool(&shared, jobs_rx);
+        jobs::spawn_pool(&shared, jobs_rx, jobs::MAX_CONCURRENT_SYNCS);
+        jobs::spawn_pool(&shared, probes_rx, jobs::MAX_CONCURRENT_PROBES);
         tokio::spawn(protocols::serve(shared.clone(), sync, ping, depart));
         tokio::spawn(serve_gossip(shared.clone(), gossip.clone(), announce));
         tokio::spawn(worker::run(shared.clone(), gossip, commands_rx));

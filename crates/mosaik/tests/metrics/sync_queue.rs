@@ -1,16 +1,21 @@
-//! The queue of outgoing discovery work (first-contact catalog syncs and
-//! RTT probes) holds `max_pending_syncs` jobs, worked off by a fixed pool
-//! of tasks. A full queue drops the job, counts it in
+//! The queues of outgoing discovery work (first-contact catalog syncs, RTT
+//! probes) hold `max_pending_syncs` jobs each, worked off by fixed pools of
+//! tasks, one per queue. A full queue drops the job, counts it in
 //! `mosaik.discovery.jobs.dropped` and forgets the contact, so the next
-//! contact with that peer syncs (`discovery::jobs`).
+//! contact with that peer syncs; probes that never end cannot hold up a
+//! sync (`discovery::jobs`).
 
 use {
-    crate::{TIMEOUT, attacks::RawSnapshot, counter, node_with, scrape, until},
+    crate::{
+        TIMEOUT,
+        attacks::{RawSnapshot, push_snapshot},
+        counter, node_with, scrape, until,
+    },
     core::time::Duration,
     mosaik::{
         Network, NetworkId,
-        discovery::{PeerEntry, SyncProtocol},
-        iroh::{EndpointAddr, RelayMode, SecretKey, endpoint::presets},
+        discovery::{PeerEntry, PingProtocol, SyncProtocol},
+        iroh::{EndpointAddr, RelayMode, SecretKey, Signature, endpoint::presets},
         network::{Link, Protocol},
         primitives::ShortFmtExt as _,
     },
@@ -27,15 +32,18 @@ use {
 /// Exchanges a node runs at once (`discovery::jobs::MAX_CONCURRENT_SYNCS`).
 const POOL: usize = 16;
 
-/// A bare endpoint that speaks the catalog-sync protocol and nothing else
-/// (no gossip, no discovery of its own): it never contacts anyone, so a
-/// sync with it happens only when the node under test starts one. It
-/// counts the exchanges it is offered; an `answering` peer replies with its
-/// own signed entry of `network`, a silent one holds the exchange open
-/// until the other side gives up.
+/// A bare endpoint that speaks the catalog-sync protocol and accepts RTT
+/// probes, and nothing else (no gossip, no discovery of its own): it never
+/// contacts anyone, so a sync with it happens only when the node under
+/// test starts one. It counts the exchanges it is offered; an `answering`
+/// peer replies to a sync with its own signed entry of `network`, a silent
+/// one holds any exchange (a sync or a probe) open until the other side
+/// gives up.
 struct SyncPeer {
     endpoint: mosaik::iroh::Endpoint,
     offered: Arc<AtomicUsize>,
+    /// Its signed entry, as a snapshot carries it.
+    signed: (PeerEntry, Signature),
 }
 
 impl SyncPeer {
@@ -44,7 +52,10 @@ impl SyncPeer {
         let endpoint = mosaik::iroh::Endpoint::builder(presets::Minimal)
             .secret_key(key.clone())
             .relay_mode(RelayMode::Disabled)
-            .alpns(vec![SyncProtocol::ALPN.to_vec()])
+            .alpns(vec![
+                SyncProtocol::ALPN.to_vec(),
+                PingProtocol::ALPN.to_vec(),
+            ])
             .bind_addr("127.0.0.1:0")
             .expect("loopback address")
             .bind()
@@ -53,10 +64,8 @@ impl SyncPeer {
         let entry = PeerEntry::new(NetworkId::from(network), endpoint.addr())
             .sign(&key)
             .unwrap();
-        let reply: RawSnapshot = (
-            vec![(entry.clone().into_unsigned(), *entry.signature())],
-            Vec::new(),
-        );
+        let signed = (entry.clone().into_unsigned(), *entry.signature());
+        let reply: RawSnapshot = (vec![signed.clone()], Vec::new());
         let offered = Arc::new(AtomicUsize::new(0));
         let (accepting, count) = (endpoint.clone(), offered.clone());
         tokio::spawn(async move {
@@ -65,7 +74,7 @@ impl SyncPeer {
                 count.fetch_add(1, Ordering::SeqCst);
                 let reply = reply.clone();
                 tokio::spawn(async move {
-                    if !answering {
+                    if !answering || conn.alpn() != SyncProtocol::ALPN {
                         conn.closed().await;
                         return;
                     }
@@ -82,7 +91,11 @@ impl SyncPeer {
                 });
             }
         });
-        Self { endpoint, offered }
+        Self {
+            endpoint,
+            offered,
+            signed,
+        }
     }
 
     fn addr(&self) -> EndpointAddr {
@@ -217,6 +230,68 @@ async fn a_full_sync_queue_drops_the_job_and_the_next_contact_syncs() {
         "synced on a later contact by {:?} ({} offered)",
         started.elapsed(),
         honest.offered()
+    );
+    drop(silent);
+}
+
+/// Probes have a pool of their own: catalog entries whose peers accept a
+/// probe and never answer hold every probe task for the whole exchange
+/// timeout, round after round, and a first contact still syncs at once.
+/// With one pool for both (before), the probes of 48 such entries, queued
+/// again every round, held all of it: the first contact had not synced
+/// after 20 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_that_never_end_do_not_hold_up_a_first_contact() {
+    const NET: &str = "metrics-disc-probes";
+    const EXCHANGE: Duration = Duration::from_secs(10);
+    const SILENT: usize = 48;
+    let config = mosaik::discovery::Config::builder()
+        .no_dht_bootstrap()
+        .with_exchange_timeout(EXCHANGE)
+        .with_rtt_probe_interval(Duration::from_millis(400))
+        .with_announce_interval(Duration::from_mins(10));
+    let victim = node_with(NET, config, false).await;
+    let mut silent = Vec::new();
+    for _ in 0..SILENT {
+        silent.push(SyncPeer::start(NET, false).await);
+    }
+    // Their entries reach the catalog in a snapshot pushed by a member;
+    // merging entries starts no sync, so only probes contact them.
+    let pusher = node_with(
+        NET,
+        mosaik::discovery::Config::builder().no_dht_bootstrap(),
+        false,
+    )
+    .await;
+    let snapshot: RawSnapshot = (
+        silent.iter().map(|p| p.signed.clone()).collect(),
+        Vec::new(),
+    );
+    assert!(push_snapshot(&pusher, victim.local().addr(), &snapshot).await);
+    until("the probes hold the probe pool", async || {
+        silent.iter().map(SyncPeer::offered).sum::<usize>() >= 8
+    })
+    .await;
+
+    let honest = SyncPeer::start(NET, true).await;
+    let started = std::time::Instant::now();
+    victim.discovery().dial(honest.addr()).await;
+    until("the honest peer is synced", async || {
+        victim
+            .discovery()
+            .catalog()
+            .get_signed(&honest.id())
+            .is_some()
+    })
+    .await;
+    let took = started.elapsed();
+    eprintln!(
+        "first contact synced in {took:?} while {} probes were held",
+        silent.iter().map(SyncPeer::offered).sum::<usize>()
+    );
+    assert!(
+        took < EXCHANGE / 2,
+        "the sync waited for the probes ({took:?})"
     );
     drop(silent);
 }
