@@ -126,7 +126,7 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
     runtime::capture_panics();
     let started = Instant::now();
     let (mut violations, mut unknown, mut operations, mut acknowledged) = (0u64, 0u64, 0, 0);
-    let (mut superseded, mut snapshots) = (0, 0);
+    let (mut superseded, mut offline, mut refused, mut snapshots) = (0, 0, 0, 0);
     for seed in args.seed..args.seed + args.seeds {
         let mut report = runtime::run_seed_with(seed, mode, workload);
         if args.check_replay && report.violation.is_none() {
@@ -135,6 +135,8 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
         operations += report.operations;
         acknowledged += report.acknowledged;
         superseded += report.superseded;
+        offline += report.offline;
+        refused += report.refused;
         snapshots += report.snapshots_installed;
         unknown += u64::from(report.unknown);
         if args.verbose {
@@ -172,7 +174,8 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
     println!(
         "runtime, mode {mode_name}, workload {:?}, {} members{}: {per_minute:.0} seeds/minute, {operations} \
          client operations, {acknowledged} acknowledged puts, {superseded} superseded and \
-         resubmitted, {snapshots} snapshots installed by catch-ups, unknown linearizability \
+         resubmitted, {offline} offline and resubmitted, {refused} puts refused on every \
+         attempt, {snapshots} snapshots installed by catch-ups, unknown linearizability \
          verdicts: {unknown}",
         workload,
         runtime::MEMBERS,

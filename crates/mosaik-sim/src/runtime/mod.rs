@@ -69,8 +69,13 @@ pub struct Report {
     pub operations: usize,
     /// Puts acknowledged by `execute`/`execute_many`.
     pub acknowledged: usize,
-    /// `Superseded` answers (their commands were resubmitted).
+    /// Resubmissions of commands answered `Superseded`.
     pub superseded: u64,
+    /// Resubmissions of commands answered `Offline`.
+    pub offline: u64,
+    /// Puts refused on every attempt (`Superseded`/`Offline`; feeds refused
+    /// `Offline`): never applied.
+    pub refused: usize,
     /// Faults injected.
     pub faults: faults::FaultCounts,
     /// Snapshots installed by catch-ups (snapshot transfers completed).
@@ -179,12 +184,16 @@ async fn scenario(seed: u64, mode: Mode) -> Report {
         operations: record.history.len(),
         acknowledged: record.acknowledged.len(),
         superseded: record.superseded,
+        offline: record.offline,
+        refused: record.refused.len(),
         faults,
         ..Report::default()
     };
     let (replicas, led) = settle(&cluster, SETTLE, |slot| applied(&cluster, slot)).await;
-    report.fingerprint = fingerprint(&record.history, &replicas);
-    report.violation = checks::exactly_once(&replicas).or_else(|| checks::converged(&replicas));
+    report.fingerprint = fingerprint(&(&record.history, &record.refused), &replicas);
+    report.violation = checks::exactly_once(&replicas)
+        .or_else(|| checks::refused_absent(&record, &replicas))
+        .or_else(|| checks::converged(&replicas));
     if report.violation.is_none() && !led {
         // Equal replicas without a leader may all be short of what was
         // committed (restarted members apply only once a leader tells them
