@@ -23,6 +23,19 @@ const RETRIES: usize = 3;
 /// too. `Superseded` names a newer leader already and retries at once.
 const OFFLINE_BACKOFF: Duration = Duration::from_millis(400);
 
+/// Which refusals a client resubmits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resubmit {
+    /// `Superseded` and `Offline`: everything the API promises was not
+    /// applied (the default).
+    Refused,
+    /// `Superseded` only, giving up on `Offline`: the clients as they were
+    /// before 7 Dec 2026, whose schedules the regression seeds of that time
+    /// replay exactly (a resubmission waits and sends again, and so moves
+    /// everything after it).
+    SupersededOnly,
+}
+
 /// What all clients observed.
 #[derive(Default)]
 pub struct Record {
@@ -112,7 +125,14 @@ impl Recorder {
 }
 
 /// One client: operations back to back on random members until `until`.
-pub async fn run(id: u64, cluster: Cluster, recorder: Recorder, strict: bool, until: Instant) {
+pub async fn run(
+    id: u64,
+    cluster: Cluster,
+    recorder: Recorder,
+    strict: bool,
+    until: Instant,
+    resubmit: Resubmit,
+) {
     while Instant::now() < until {
         let slot = usize::try_from(cluster.net.random() % cluster.size() as u64).unwrap_or(0);
         let Some(group) = cluster.group(slot) else {
@@ -127,7 +147,7 @@ pub async fn run(id: u64, cluster: Cluster, recorder: Recorder, strict: bool, un
                     key,
                     value: recorder.fresh_value(),
                 }];
-                execute(id, &cluster, &recorder, slot, puts).await;
+                execute(id, &cluster, &recorder, slot, puts, resubmit).await;
             }
             9..=11 => {
                 let count = 2 + cluster.net.random() % 3;
@@ -137,7 +157,7 @@ pub async fn run(id: u64, cluster: Cluster, recorder: Recorder, strict: bool, un
                         value: recorder.fresh_value(),
                     })
                     .collect();
-                execute(id, &cluster, &recorder, slot, puts).await;
+                execute(id, &cluster, &recorder, slot, puts, resubmit).await;
             }
             12..=13 => {
                 let put = Put {
@@ -209,7 +229,14 @@ enum Refusal {
 /// replica once a retry succeeds (`checks::exactly_once`), or at all if
 /// none did (`checks::refused_absent`), or in a strong read of a value no
 /// recorded put wrote (`checks::linearizable`).
-async fn execute(id: u64, cluster: &Cluster, recorder: &Recorder, slot: usize, puts: Vec<Put>) {
+async fn execute(
+    id: u64,
+    cluster: &Cluster,
+    recorder: &Recorder,
+    slot: usize,
+    puts: Vec<Put>,
+    resubmit: Resubmit,
+) {
     let call = recorder.now();
     let mut slot = slot;
     // Whether every attempt so far was refused with a promise that nothing
@@ -258,7 +285,7 @@ async fn execute(id: u64, cluster: &Cluster, recorder: &Recorder, slot: usize, p
                 slot = cluster.leader().unwrap_or(slot);
             }
             Ok(Err(CommandError::Offline(_))) => {
-                if attempt == RETRIES {
+                if attempt == RETRIES || resubmit == Resubmit::SupersededOnly {
                     break;
                 }
                 sleep(OFFLINE_BACKOFF).await;
