@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use mosaik_sim::runtime::{self, Mode, Workload};
+use mosaik_sim::runtime::{self, Mode, Resubmit, Workload};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum ModeArg {
@@ -41,6 +41,10 @@ struct Args {
     /// Re-introduce a known runtime bug (see `mosaik::groups::sim::PlantedBug`).
     #[arg(long)]
     plant_bug: Option<String>,
+    /// Clients give up on `Offline` instead of resubmitting it: the clients
+    /// of before 7 Dec 2026, to replay a seed found then exactly.
+    #[arg(long)]
+    no_offline_retry: bool,
     /// Print one line per seed.
     #[arg(long)]
     verbose: bool,
@@ -72,8 +76,9 @@ fn replay_differs(
     seed: u64,
     mode: Mode,
     workload: Workload,
+    resubmit: Resubmit,
 ) -> Option<String> {
-    let again = runtime::run_seed_with(seed, mode, workload);
+    let again = runtime::run_seed_resubmitting(seed, mode, workload, resubmit);
     let same = (again.fingerprint, again.operations, &again.violation)
         == (first.fingerprint, first.operations, &first.violation);
     (!same).then(|| {
@@ -101,6 +106,11 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
         WorkloadArg::Registers => Workload::Registers,
         WorkloadArg::Vec => Workload::Vec,
     };
+    let resubmit = if args.no_offline_retry {
+        Resubmit::SupersededOnly
+    } else {
+        Resubmit::Refused
+    };
     let workload_arg = match workload {
         Workload::Registers => String::new(),
         Workload::Vec => " --workload vec".to_owned(),
@@ -126,15 +136,17 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
     runtime::capture_panics();
     let started = Instant::now();
     let (mut violations, mut unknown, mut operations, mut acknowledged) = (0u64, 0u64, 0, 0);
-    let (mut superseded, mut snapshots) = (0, 0);
+    let (mut superseded, mut offline, mut refused, mut snapshots) = (0, 0, 0, 0);
     for seed in args.seed..args.seed + args.seeds {
-        let mut report = runtime::run_seed_with(seed, mode, workload);
+        let mut report = runtime::run_seed_resubmitting(seed, mode, workload, resubmit);
         if args.check_replay && report.violation.is_none() {
-            report.violation = replay_differs(&report, seed, mode, workload);
+            report.violation = replay_differs(&report, seed, mode, workload, resubmit);
         }
         operations += report.operations;
         acknowledged += report.acknowledged;
         superseded += report.superseded;
+        offline += report.offline;
+        refused += report.refused;
         snapshots += report.snapshots_installed;
         unknown += u64::from(report.unknown);
         if args.verbose {
@@ -172,7 +184,8 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
     println!(
         "runtime, mode {mode_name}, workload {:?}, {} members{}: {per_minute:.0} seeds/minute, {operations} \
          client operations, {acknowledged} acknowledged puts, {superseded} superseded and \
-         resubmitted, {snapshots} snapshots installed by catch-ups, unknown linearizability \
+         resubmitted, {offline} offline and resubmitted, {refused} puts refused on every \
+         attempt, {snapshots} snapshots installed by catch-ups, unknown linearizability \
          verdicts: {unknown}",
         workload,
         runtime::MEMBERS,

@@ -16,6 +16,7 @@ pub mod faults;
 pub mod machine;
 pub mod vec;
 
+pub use clients::Resubmit;
 use cluster::Cluster;
 use core::hash::{Hash, Hasher};
 use core::time::Duration;
@@ -69,8 +70,13 @@ pub struct Report {
     pub operations: usize,
     /// Puts acknowledged by `execute`/`execute_many`.
     pub acknowledged: usize,
-    /// `Superseded` answers (their commands were resubmitted).
+    /// Resubmissions of commands answered `Superseded`.
     pub superseded: u64,
+    /// Resubmissions of commands answered `Offline`.
+    pub offline: u64,
+    /// Puts refused on every attempt (`Superseded`/`Offline`; feeds refused
+    /// `Offline`): never applied.
+    pub refused: usize,
     /// Faults injected.
     pub faults: faults::FaultCounts,
     /// Snapshots installed by catch-ups (snapshot transfers completed).
@@ -119,6 +125,18 @@ pub fn run_seed(seed: u64, mode: Mode) -> Report {
 
 /// Runs seed `seed` in `mode` with `workload`.
 pub fn run_seed_with(seed: u64, mode: Mode, workload: Workload) -> Report {
+    run_seed_resubmitting(seed, mode, workload, Resubmit::Refused)
+}
+
+/// Runs seed `seed` in `mode` with `workload`, its clients resubmitting
+/// what `resubmit` says (the `registers` workload's clients; the `vec`
+/// workload's never resubmit).
+pub fn run_seed_resubmitting(
+    seed: u64,
+    mode: Mode,
+    workload: Workload,
+    resubmit: Resubmit,
+) -> Report {
     PANICS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -133,7 +151,7 @@ pub fn run_seed_with(seed: u64, mode: Mode, workload: Workload) -> Report {
     builder.rng_seed(tokio::runtime::RngSeed::from_bytes(&seed.to_le_bytes()));
     let runtime = builder.build().expect("a current-thread runtime builds");
     let mut report = match workload {
-        Workload::Registers => runtime.block_on(scenario(seed, mode)),
+        Workload::Registers => runtime.block_on(scenario(seed, mode, resubmit)),
         Workload::Vec => runtime.block_on(vec::scenario(seed, mode, ACTIVE, SETTLE)),
     };
     drop(runtime);
@@ -149,7 +167,7 @@ pub fn run_seed_with(seed: u64, mode: Mode, workload: Workload) -> Report {
     report
 }
 
-async fn scenario(seed: u64, mode: Mode) -> Report {
+async fn scenario(seed: u64, mode: Mode, resubmit: Resubmit) -> Report {
     let strict = mode == Mode::Strict;
     let consensus = if strict {
         ConsensusConfig::builder().with_min_quorum(2)
@@ -167,7 +185,14 @@ async fn scenario(seed: u64, mode: Mode) -> Report {
     let recorder = clients::Recorder::new(origin);
     let mut tasks = Vec::new();
     for id in 0..CLIENTS {
-        let client = clients::run(id, cluster.clone(), recorder.clone(), strict, until);
+        let client = clients::run(
+            id,
+            cluster.clone(),
+            recorder.clone(),
+            strict,
+            until,
+            resubmit,
+        );
         tasks.push(tokio::spawn(client));
     }
     let faults = faults::run(cluster.clone(), until).await;
@@ -179,12 +204,16 @@ async fn scenario(seed: u64, mode: Mode) -> Report {
         operations: record.history.len(),
         acknowledged: record.acknowledged.len(),
         superseded: record.superseded,
+        offline: record.offline,
+        refused: record.refused.len(),
         faults,
         ..Report::default()
     };
     let (replicas, led) = settle(&cluster, SETTLE, |slot| applied(&cluster, slot)).await;
-    report.fingerprint = fingerprint(&record.history, &replicas);
-    report.violation = checks::exactly_once(&replicas).or_else(|| checks::converged(&replicas));
+    report.fingerprint = fingerprint(&(&record.history, &record.refused), &replicas);
+    report.violation = checks::exactly_once(&replicas)
+        .or_else(|| checks::refused_absent(&record, &replicas))
+        .or_else(|| checks::converged(&replicas));
     if report.violation.is_none() && !led {
         // Equal replicas without a leader may all be short of what was
         // committed (restarted members apply only once a leader tells them
