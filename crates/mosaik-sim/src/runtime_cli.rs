@@ -55,6 +55,17 @@ struct Args {
     check_replay: bool,
 }
 
+impl Args {
+    /// What the `registers` clients resubmit.
+    fn resubmit(&self) -> Resubmit {
+        if self.no_offline_retry {
+            Resubmit::SupersededOnly
+        } else {
+            Resubmit::Refused
+        }
+    }
+}
+
 /// Log timestamps on the simulation's virtual clock (seconds since the
 /// process started; each seed's runtime starts the clock anew from there).
 struct VirtualTime(tokio::time::Instant);
@@ -106,11 +117,7 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
         WorkloadArg::Registers => Workload::Registers,
         WorkloadArg::Vec => Workload::Vec,
     };
-    let resubmit = if args.no_offline_retry {
-        Resubmit::SupersededOnly
-    } else {
-        Resubmit::Refused
-    };
+    let resubmit = args.resubmit();
     let workload_arg = match workload {
         Workload::Registers => String::new(),
         Workload::Vec => " --workload vec".to_owned(),
