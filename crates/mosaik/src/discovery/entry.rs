@@ -188,6 +188,12 @@ impl PeerEntry {
         Digest::hash(&encoding::serialize(self))
     }
 
+    /// Bytes of the entry's postcard encoding (counted, not written).
+    pub(crate) fn encoded_len(&self) -> usize {
+        postcard::serialize_with_flavor(self, postcard::ser_flavors::Size::default())
+            .unwrap_or(usize::MAX)
+    }
+
     /// Whether this entry is strictly newer than `other`.
     pub fn is_newer_than(&self, other: &PeerEntry) -> bool {
         self.version > other.version

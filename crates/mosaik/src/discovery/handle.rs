@@ -273,8 +273,21 @@ impl Shared {
         }
     }
 
+    /// Whether `entry` encodes to more than `MAX_ENTRY_SIZE` bytes (then
+    /// counted as rejected, from `source`).
+    pub(crate) fn oversized(&self, entry: &PeerEntry, source: PeerId) -> bool {
+        let oversized = entry.encoded_len() > super::messages::MAX_ENTRY_SIZE;
+        if oversized {
+            self.reject(source, "oversized_entry");
+        }
+        oversized
+    }
+
     /// Verifies and merges a wire entry from `source`.
     pub(crate) fn merge_unverified(&self, entry: UnverifiedEntry, source: PeerId) -> Upsert {
+        if self.oversized(&entry.0, source) {
+            return Upsert::Rejected;
+        }
         if self
             .catalog
             .borrow()
@@ -317,6 +330,10 @@ impl Shared {
         self.catalog.send_if_modified(|c| {
             let mut changed = false;
             for (entry, proven) in entries {
+                if self.oversized(&entry, *entry.id()) {
+                    results.push((entry, Upsert::Rejected));
+                    continue;
+                }
                 if entry.updated_at() > horizon {
                     self.reject(*entry.id(), "future_timestamp");
                     results.push((entry, Upsert::Rejected));

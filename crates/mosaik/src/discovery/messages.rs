@@ -11,8 +11,14 @@ use {
 /// ALPN of the gossip announce protocol.
 pub const ANNOUNCE_ALPN: &[u8] = b"/mosaik/discovery/announce/1.0";
 
-/// Largest encoded peer entry we accept anywhere (a gossip message, a ping
-/// reply): an entry with a few tickets fits easily.
+/// Largest encoded peer entry we accept anywhere: the frame limit of a
+/// gossip message and a ping reply, and a check on every entry merged from
+/// anywhere else (catalog snapshots, bond handshakes and updates,
+/// `Discovery::feed`), before its signature is verified where it arrives
+/// unverified. An entry with a few tickets fits easily; without the check a
+/// snapshot could carry entries of megabytes each (one throwaway key per
+/// entry), which the catalog would hold and copy into every snapshot it
+/// serves.
 pub(crate) const MAX_ENTRY_SIZE: usize = 64 * 1024;
 
 /// Full catalog exchange: one snapshot each way, up to

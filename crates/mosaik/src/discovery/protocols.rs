@@ -81,7 +81,7 @@ fn merge_snapshot(shared: &Shared, from: PeerId, snapshot: CatalogSnapshot) -> R
     let CatalogSnapshot(entries, departures) = snapshot;
     for entry in entries {
         let peer = *entry.0.id();
-        if peer == catalog.local_id() {
+        if peer == catalog.local_id() || shared.oversized(&entry.0, from) {
             continue;
         }
         match catalog.signed_entry(&peer) {

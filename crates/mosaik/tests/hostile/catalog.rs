@@ -78,3 +78,38 @@ async fn sybil_flood_keeps_the_catalog_bounded_and_service_running() {
     assert!(took < Duration::from_secs(2), "newcomer took {took:?}");
     assert!(victim.discovery().catalog().signed_peers_count() <= CAP);
 }
+
+/// Peer entries are at most `MAX_ENTRY_SIZE` (64 KiB) encoded, wherever they
+/// arrive: a snapshot whose entry carries 4,000 tags (32 bytes each: about
+/// 125 KiB, correctly signed by a throwaway key) has that entry refused and
+/// the rest merged; the catalog never holds it, so it is never copied into
+/// the snapshots the victim serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_entries_in_a_snapshot_are_refused() {
+    use mosaik::{NetworkId, SecretKey, Tag, discovery::PeerEntry, iroh::EndpointAddr};
+    let victim = node("hostile-big-entry", fast()).await;
+    let signed = |tags: usize| {
+        let key = SecretKey::generate();
+        let entry = PeerEntry::new(
+            NetworkId::from("hostile-big-entry"),
+            EndpointAddr::new(key.public()),
+        )
+        .add_tags((0..tags).map(|i| Tag::from(format!("tag-{i}").as_str())))
+        .sign(&key)
+        .unwrap();
+        (entry.clone().into_unsigned(), *entry.signature())
+    };
+    let (big, small) = (signed(4_000), signed(3));
+    let (big_id, small_id) = (*big.0.id(), *small.0.id());
+    let attacker = attacker().await;
+    let snapshot = (vec![big, small], Vec::new());
+    assert!(push_snapshot(&attacker, victim.local().addr(), &snapshot).await);
+    until("the small entry is merged", || {
+        victim.discovery().catalog().get_signed(&small_id).is_some()
+    })
+    .await;
+    assert!(
+        victim.discovery().catalog().get_signed(&big_id).is_none(),
+        "a 125 KiB entry reached the catalog"
+    );
+}
