@@ -233,6 +233,12 @@ impl Catalog {
         Some(self.info(entry))
     }
 
+    /// Whether the catalog lists `peer` (signed and not stale, or
+    /// unsigned), however slow it is.
+    pub(crate) fn lists(&self, peer: &PeerId) -> bool {
+        self.get_signed(peer).is_some() || self.unsigned.contains_key(peer)
+    }
+
     /// A peer's signed, non-stale entry.
     pub fn get_signed(&self, peer: &PeerId) -> Option<&SignedPeerEntry> {
         if *peer == self.local_id() {

@@ -80,6 +80,13 @@ fn route(shared: &Shared, mut link: Link<StreamsProtocol>, hs: &ConsumerHandshak
     if hs.network_id != shared.local.network_id() {
         return reject(shared, &link, &DifferentNetwork);
     }
+    // Only a peer the catalog knows gets an RTT sample: the samples are
+    // kept per peer id until the peer departs or is evicted, which a fresh
+    // key the catalog never listed would not, so sampling first let
+    // unknown ids grow the table by one entry per connection.
+    if !shared.discovery.catalog().lists(&link.remote_id()) {
+        return reject(shared, &link, &UnknownPeer);
+    }
     // RTT is sampled on stream accept (from the QUIC handshake's estimate of
     // the connection's selected path), before the producer evaluates its
     // `require` rules: `rtt_below` then judges this consumer by a real

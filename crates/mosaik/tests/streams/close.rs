@@ -66,6 +66,9 @@ async fn handshake_refusals_carry_their_codes() {
     let stranger = node("streams-close", None).await;
     let unknown = subscribe(&stranger, p, *p.network_id(), id).await;
     assert_eq!(close_of(&unknown).await, UnknownPeer);
+    // Nor did it leave an RTT sample behind: the producer keeps samples
+    // per peer id until the peer departs, which a stranger never does.
+    assert_eq!(p.discovery().catalog().rtt(&stranger.local().id()), None);
 
     let mut ok = subscribe(c, p, *p.network_id(), id).await;
     assert_eq!(started(&mut ok).await, StartStream(*p.network_id(), id));
