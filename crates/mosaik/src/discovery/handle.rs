@@ -96,6 +96,13 @@ impl Discovery {
         let _ = self.0.commands.send(Command::Dial(addrs)).await;
     }
 
+    /// Queues a dial of `peer` if the worker's command queue has room, and
+    /// drops it otherwise: for hints that arrive unasked (mDNS), which must
+    /// neither wait on the queue nor pile up tasks that do.
+    pub(crate) fn try_dial(&self, peer: EndpointAddr) -> bool {
+        self.0.commands.try_send(Command::Dial(vec![peer])).is_ok()
+    }
+
     /// This node's current signed entry.
     pub fn me(&self) -> SignedPeerEntry {
         self.0.catalog.borrow().local().clone()

@@ -48,10 +48,12 @@ pub(super) fn spawn_dialer(
                     let known = discovery.catalog().get(&addr.id).is_some();
                     if addr.id != me && !known {
                         tracing::debug!(peer = %addr.id.fmt_short(), "mdns: found a peer");
-                        // Dialing joins gossip and syncs catalogs; it may
-                        // wait on the peer, so it must not hold this loop.
-                        let discovery = discovery.clone();
-                        tokio::spawn(async move { discovery.dial([addr]).await });
+                        // Queued for the discovery worker, never awaited here
+                        // nor in a task per announcement (every announcement
+                        // with a fresh id made one, each waiting on a full
+                        // queue): a full queue drops it, and the peer's next
+                        // announcement offers it again.
+                        let _ = discovery.try_dial(addr);
                     }
                 }
                 Some(_) => {}
