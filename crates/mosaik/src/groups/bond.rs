@@ -322,6 +322,8 @@ pub(crate) struct BondHandle<C> {
     /// The peer's current standing (handshake, then its
     /// `BondMessage::Standing` announcements).
     pub(crate) standing: Standing,
+    /// Bytes of state-sync replies in `out` (see `sync_budget.rs`).
+    pub(crate) sync_bytes: super::sync_budget::SyncBytes,
 }
 
 /// Timing of one bond.
@@ -410,6 +412,7 @@ pub(crate) fn spawn<C: Datum + Sync + Clone>(
     let handle_conn = conn.clone();
     let (sender, receiver) = link.split();
     let (out, out_rx) = mpsc::channel::<BondMessage<C>>(OUTBOUND_QUEUE);
+    let sync_bytes = super::sync_budget::SyncBytes::default();
     let liveness = Liveness {
         origin: Instant::now(),
         last_seen: Arc::new(AtomicU64::new(0)),
@@ -449,6 +452,7 @@ pub(crate) fn spawn<C: Datum + Sync + Clone>(
             config,
         },
         frames: Vec::new(),
+        sync_bytes: sync_bytes.clone(),
     };
     tokio::spawn(writer.run());
     BondHandle {
@@ -458,6 +462,7 @@ pub(crate) fn spawn<C: Datum + Sync + Clone>(
         conn: super::transport::Conn::Iroh(handle_conn),
         reverse: false,
         standing,
+        sync_bytes,
     }
 }
 
@@ -569,6 +574,8 @@ struct Writer<C> {
     renewal: Renewal,
     /// The frames of the message being sent (empty between messages).
     frames: Vec<bytes::Bytes>,
+    /// Given back as state-sync replies leave the queue.
+    sync_bytes: super::sync_budget::SyncBytes,
 }
 
 /// Re-checks the peer's tickets when the ones the bond was admitted with
@@ -616,6 +623,9 @@ impl<C: Datum + Sync + Clone> Writer<C> {
             tokio::select! {
                 msg = self.out_rx.recv() => {
                     let Some(msg) = msg else { break Box::new(GracefulShutdown) };
+                    if let BondMessage::StateSync(bytes) = &msg {
+                        self.sync_bytes.give_back(bytes.len());
+                    }
                     let departing = matches!(msg, BondMessage::Departure);
                     if !self.send(&msg).await {
                         break Box::new(Timeout);

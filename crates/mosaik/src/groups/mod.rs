@@ -88,6 +88,7 @@ mod registry;
 pub mod sim;
 pub mod storage;
 mod sync;
+mod sync_budget;
 pub(crate) mod telemetry;
 mod transport;
 mod types;

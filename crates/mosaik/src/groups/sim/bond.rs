@@ -60,7 +60,14 @@ pub(crate) fn spawn_bond<C: Datum + Sync>(
             .max(Duration::from_millis(1)),
     };
     let closer = Closer(wire.closed.clone());
-    tokio::spawn(write(wire.clone(), out_rx, liveness.clone(), dead.clone()));
+    let sync_bytes = crate::groups::sync_budget::SyncBytes::default();
+    tokio::spawn(write(
+        wire.clone(),
+        out_rx,
+        liveness.clone(),
+        dead.clone(),
+        sync_bytes.clone(),
+    ));
     let reader = Reader {
         peer,
         id,
@@ -77,6 +84,7 @@ pub(crate) fn spawn_bond<C: Datum + Sync>(
         conn: Conn::Sim(closer),
         reverse: false,
         standing,
+        sync_bytes,
     }
 }
 
@@ -94,6 +102,7 @@ async fn write<C: Datum + Sync>(
     mut out_rx: mpsc::Receiver<BondMessage<C>>,
     liveness: Liveness,
     dead: CancellationToken,
+    sync_bytes: crate::groups::sync_budget::SyncBytes,
 ) {
     let mut ticks = tokio::time::interval(liveness.tick);
     loop {
@@ -108,6 +117,9 @@ async fn write<C: Datum + Sync>(
                     wire.closed.cancel();
                     return;
                 };
+                if let BondMessage::StateSync(bytes) = &msg {
+                    sync_bytes.give_back(bytes.len());
+                }
                 let departing = matches!(msg, BondMessage::Departure);
                 let consensus = matches!(msg, BondMessage::Raft(_));
                 // Encoded as the real writer encodes (`wire_id.rs`).

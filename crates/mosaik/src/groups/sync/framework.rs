@@ -98,9 +98,17 @@ pub trait SyncContext<S: StateSync + ?Sized>: Sealed {
     /// The network.
     fn network_id(&self) -> NetworkId;
     /// Sends `msg` to a bonded peer. Best effort: false if not bonded, the
-    /// bond's queue is full or the message does not encode, so protocols
-    /// must retry on a timeout.
+    /// bond's queue is full (in messages, or in bytes of state-sync
+    /// messages already queued to that peer) or the message does not
+    /// encode, so protocols must retry on a timeout.
     fn send_to(&self, peer: PeerId, msg: S::Message) -> bool;
+    /// Whether a reply to `peer` would be queued now: false while the
+    /// bond's state-sync messages already fill its byte budget. A provider
+    /// asks before it builds a large reply, so a peer that floods requests
+    /// costs lookups, not slices and encodings. `true` by default.
+    fn may_send(&self, _peer: PeerId) -> bool {
+        true
+    }
     /// Closes the bond of `peer`, which sent data no correct member sends
     /// (SPEC C4; counted in `mosaik.groups.sync.bonds_closed`). It may bond
     /// again later.

@@ -74,6 +74,11 @@ where
                 Ok(())
             }
             LogReplaySyncMessage::FetchEntriesRequest(range) => {
+                // Replies already queued to this peer fill its budget:
+                // dropped before the slice is built (it asks again).
+                if !ctx.may_send(sender) {
+                    return Ok(());
+                }
                 // Never more than a batch, whatever was asked.
                 let end = (*range.end()).min(*range.start() + (self.batch_size - 1));
                 let budget = (ctx.max_message_size() / 4).max(1);

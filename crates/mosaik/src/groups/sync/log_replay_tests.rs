@@ -34,6 +34,8 @@ struct Fake {
     sent: RefCell<Vec<(PeerId, LogReplaySyncMessage)>>,
     closed: RefCell<Vec<PeerId>>,
     machine: NoOp,
+    /// Replies `may_send` allows before the bond's budget is full.
+    room: Option<usize>,
 }
 
 impl Fake {
@@ -49,6 +51,7 @@ impl Fake {
             sent: RefCell::default(),
             closed: RefCell::default(),
             machine: NoOp,
+            room: None,
         }
     }
 
@@ -116,6 +119,9 @@ impl SyncContext<Sync> for Fake {
     fn send_to(&self, peer: PeerId, msg: LogReplaySyncMessage) -> bool {
         self.sent.borrow_mut().push((peer, msg));
         true
+    }
+    fn may_send(&self, _peer: PeerId) -> bool {
+        self.room.is_none_or(|room| self.sent.borrow().len() < room)
     }
     fn broadcast(&self, msg: LogReplaySyncMessage) -> Vec<PeerId> {
         for peer in &self.bonds {
@@ -386,4 +392,24 @@ fn provider_answers_committed_entries_only() {
     assert_eq!((slice.first(), slice.last()), (Index(2), Index(3)));
     let other = LogReplaySyncMessage::AvailabilityResponse(Index(1)..=Index(1));
     assert!(StateSyncProvider::<Sync>::receive(&mut provider, other, asker, &mut server).is_err());
+}
+
+/// A peer that floods fetch requests gets replies only while its bond has
+/// room (`SyncContext::may_send`): the rest are dropped before a slice is
+/// built, so a thousand requests cost a thousand lookups, not slices.
+#[test]
+fn provider_builds_no_reply_once_the_bond_is_full() {
+    let mut server = Fake::new(peer(), vec![1; 8], vec![], None);
+    server.room = Some(3);
+    let mut provider = LogReplayProvider::new(NonZero::new(10).unwrap());
+    let flooder = peer();
+    for _ in 0..1000 {
+        let req = LogReplaySyncMessage::FetchEntriesRequest(Index(1)..=Index(8));
+        StateSyncProvider::<Sync>::receive(&mut provider, req, flooder, &mut server).unwrap();
+    }
+    assert_eq!(
+        server.take_sent().len(),
+        3,
+        "replies only while there was room"
+    );
 }

@@ -131,12 +131,30 @@ impl<M: StateMachine> SyncContext<M::StateSync> for Ctx<'_, M> {
         super::membership::close_hostile(self.bonds, self.labels, peer, "invalid state sync data");
     }
 
+    fn may_send(&self, peer: PeerId) -> bool {
+        self.bonds
+            .get(&peer)
+            .is_some_and(|bond| bond.sync_bytes.has_room())
+    }
+
     fn send_to(&self, peer: PeerId, msg: Message<M>) -> bool {
         let Some(bond) = self.bonds.get(&peer) else {
             return false;
         };
         match encoding::try_serialize(&msg) {
-            Ok(bytes) => bond.out.try_send(BondMessage::StateSync(bytes)).is_ok(),
+            Ok(bytes) => {
+                // Held to the bond's budget of queued sync bytes; dropped
+                // over it, as a full queue drops it (the asker asks again).
+                let len = bytes.len();
+                if !bond.sync_bytes.try_take(len) {
+                    return false;
+                }
+                let queued = bond.out.try_send(BondMessage::StateSync(bytes)).is_ok();
+                if !queued {
+                    bond.sync_bytes.give_back(len);
+                }
+                queued
+            }
             Err(err) => {
                 tracing::warn!(%err, "a state sync message does not encode");
                 false
