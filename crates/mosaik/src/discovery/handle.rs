@@ -317,6 +317,12 @@ impl Shared {
     /// Merges a verified entry obtained directly (a ping reply, a
     /// handshake, `Discovery::feed`), emitting events and counting outcomes.
     pub(crate) fn merge(&self, entry: SignedPeerEntry) -> Upsert {
+        // Snapshots and wire entries are measured before their signatures
+        // are checked (`merge_snapshot`, `merge_unverified`); these arrive
+        // verified, so here.
+        if self.oversized(&entry, *entry.id()) {
+            return Upsert::Rejected;
+        }
         self.merge_batch(vec![(entry, true)])
             .pop()
             .map_or(Upsert::Rejected, |(_, outcome)| outcome)
@@ -337,10 +343,6 @@ impl Shared {
         self.catalog.send_if_modified(|c| {
             let mut changed = false;
             for (entry, proven) in entries {
-                if self.oversized(&entry, *entry.id()) {
-                    results.push((entry, Upsert::Rejected));
-                    continue;
-                }
                 if entry.updated_at() > horizon {
                     self.reject(*entry.id(), "future_timestamp");
                     results.push((entry, Upsert::Rejected));

@@ -13,9 +13,9 @@ pub const ANNOUNCE_ALPN: &[u8] = b"/mosaik/discovery/announce/1.0";
 
 /// Largest encoded peer entry we accept anywhere: the frame limit of a
 /// gossip message and a ping reply, and a check on every entry merged from
-/// anywhere else (catalog snapshots, bond handshakes and updates,
-/// `Discovery::feed`), before its signature is verified where it arrives
-/// unverified. An entry with a few tickets fits easily; without the check a
+/// anywhere else (catalog snapshots and single wire entries before their
+/// signatures are verified; bond handshakes and updates and
+/// `Discovery::feed` in `Shared::merge`). An entry with a few tickets fits easily; without the check a
 /// snapshot could carry entries of megabytes each (one throwaway key per
 /// entry), which the catalog would hold and copy into every snapshot it
 /// serves.
